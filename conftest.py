@@ -1,0 +1,151 @@
+"""pytest glue: options, fixtures, markers, and the semantics profile.
+
+Options:  --platform OS/ARCH or TABLE.toml (default: the running kernel's)
+          --profile PATH (default: beside --junitxml, as <name>.profile.json)
+          --target NAME (recorded in the profile; set by `syscalls run --target`)
+Fixtures: kernel (the Kernel, its calls recorded), tmp (a private directory, removed
+          afterwards), observe(key, value), in_child(fn, timeout) (fn in a forked child
+          with a time limit).
+Markers:  root, os(*names), min_kernel(version): skips that say why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syscalls import child
+from syscalls.abi import Platform, PlatformError
+from syscalls.expect import at_least
+from syscalls.kernel import Kernel, Unsupported
+from syscalls.profile import PROPERTY, Collector, Profile, Recorder, this_machine
+
+_KERNEL_KEY = pytest.StashKey[Kernel]()
+_RECORDER_KEY = pytest.StashKey[Recorder]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("syscalls")
+    group.addoption("--platform", default=None,
+                    help="binding table: OS/ARCH (e.g. linux/x86_64) or a .toml file "
+                         "(default: the running kernel's)")
+    group.addoption("--profile", default=None,
+                    help="write the semantics profile (JSON) here "
+                         "(default: beside --junitxml as NAME.profile.json)")
+    group.addoption("--target", default=os.environ.get("SYSCALLS_TARGET", "host"),
+                    help="name of the target recorded in the profile")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        platform = Platform.load(config.getoption("platform"))
+    except PlatformError as e:
+        raise pytest.UsageError(str(e)) from None
+    k = Kernel(platform)
+    config.stash[_KERNEL_KEY] = k
+    path = _profile_path(config)
+    if path is not None and not hasattr(config, "workerinput"):  # not in xdist workers
+        profile = Profile(platform=platform.name, kernel=os.uname().release,
+                          target=config.getoption("target"), meta=this_machine())
+        config.pluginmanager.register(Collector(profile, path), "syscalls-profile")
+
+
+@pytest.fixture(scope="session")
+def platform(pytestconfig: pytest.Config) -> Platform:
+    return pytestconfig.stash[_KERNEL_KEY].platform
+
+
+@pytest.fixture
+def kernel(request: pytest.FixtureRequest) -> Iterator[Kernel]:
+    """The bindings; every call the test makes is recorded in its observations."""
+    k = request.config.stash[_KERNEL_KEY]
+    recorder = request.node.stash[_RECORDER_KEY]
+    k.observers.append(recorder.call)
+    try:
+        yield k
+    finally:
+        k.observers.remove(recorder.call)
+
+
+@pytest.fixture
+def observe(request: pytest.FixtureRequest) -> Callable[[str, Any], None]:
+    """observe(key, value): record a value the kernel answered, for cross-kernel diffs."""
+    return request.node.stash[_RECORDER_KEY].value
+
+
+@pytest.fixture
+def tmp() -> Iterator[Path]:
+    """A fresh directory of this test's own, removed afterwards whatever it holds."""
+    path = Path(tempfile.mkdtemp(prefix="syscalls-"))
+    try:
+        yield path
+    finally:
+        for p in (path, *path.rglob("*")):  # a test may leave a read-only directory
+            if p.is_dir() and not p.is_symlink():
+                p.chmod(0o700)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def in_child(request: pytest.FixtureRequest) -> Callable[..., Any]:
+    """in_child(fn, timeout=10): fn() in a forked child, its result or failure returned."""
+    sink = request.node.stash[_RECORDER_KEY].entries
+
+    def run(fn: Callable[[], Any], timeout: float = 10.0) -> Any:
+        return child.run(fn, timeout, sink, passthrough=(Unsupported, pytest.skip.Exception))
+
+    return run
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[_RECORDER_KEY] = Recorder()
+    k = item.config.stash[_KERNEL_KEY]
+    if item.get_closest_marker("root") and os.geteuid() != 0:
+        pytest.skip("needs root")
+    for mark in item.iter_markers("os"):
+        if k.platform.os not in mark.args:
+            pytest.skip(f"only on {', '.join(mark.args)} (this is {k.platform.os})")
+    for mark in item.iter_markers("min_kernel"):
+        release = os.uname().release
+        if k.platform.os == "linux" and not at_least(release, mark.args[0]):
+            pytest.skip(f"needs Linux >= {mark.args[0]} (this is {release})")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if call.excinfo is not None and call.excinfo.errisinstance(Unsupported):
+        # Not in the table, or ENOSYS: a skip that names the syscall, not a failure.
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0,
+                           f"Skipped: {call.excinfo.value}")
+    if report.when == "teardown":
+        recorder = item.stash.get(_RECORDER_KEY, None)
+        if recorder is not None:
+            report.user_properties.append((PROPERTY, json.dumps(recorder.entries)))
+    return report
+
+
+def _profile_path(config: pytest.Config) -> Path | None:
+    explicit = config.getoption("profile")
+    if explicit:
+        return Path(explicit)
+    junit = config.getoption("xmlpath", None)
+    if junit:
+        return Path(junit).with_name(Path(junit).stem + ".profile.json")
+    return None
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    k = config.stash[_KERNEL_KEY]
+    u = os.uname()
+    return (f"syscalls: platform {k.platform.name} ({len(k.platform.syscalls)} syscalls), "
+            f"kernel {u.sysname} {u.release}, target {config.getoption('target')}, "
+            f"uid {os.getuid()}")

@@ -1,0 +1,96 @@
+/* Linux structs whose layout is the same on every arch once C's long and pointer
+ * sizes are applied. Declarations follow the kernel's uapi headers (Linux 6.1):
+ * linux/time_types.h, linux/uio.h, asm-generic/poll.h, linux/dirent (linux_dirent64),
+ * linux/stat.h (statx), linux/socket.h, linux/in.h, linux/in6.h, linux/un.h,
+ * linux/signalfd.h, linux/inotify.h, linux/time.h, linux/resource.h, linux/utsname.h,
+ * linux/openat2.h, linux/sched.h (clone_args), linux/futex.h, linux/capability.h,
+ * linux/sem.h, asm-generic/signal.h (stack_t). Checked against the host's headers by
+ * tests/test_layout_linux.py. */
+
+struct timespec { long tv_sec; long tv_nsec; };
+struct __kernel_timespec { int64_t tv_sec; int64_t tv_nsec; };
+struct timeval { long tv_sec; long tv_usec; };
+struct timezone { int tz_minuteswest; int tz_dsttime; };
+struct itimerspec { struct timespec it_interval; struct timespec it_value; };
+struct itimerval { struct timeval it_interval; struct timeval it_value; };
+struct tms { long tms_utime; long tms_stime; long tms_cutime; long tms_cstime; };
+
+struct iovec { void *iov_base; size_t iov_len; };
+struct pollfd { int fd; short events; short revents; };
+struct linux_dirent64 {
+    uint64_t d_ino; int64_t d_off; unsigned short d_reclen; unsigned char d_type;
+    char d_name[];
+};
+struct flock { short l_type; short l_whence; long l_start; long l_len; int l_pid; };
+struct f_owner_ex { int type; int pid; };
+
+struct statx_timestamp { int64_t tv_sec; uint32_t tv_nsec; int32_t __reserved; };
+struct statx {
+    uint32_t stx_mask; uint32_t stx_blksize; uint64_t stx_attributes;
+    uint32_t stx_nlink; uint32_t stx_uid; uint32_t stx_gid; uint16_t stx_mode;
+    uint16_t __spare0[1];
+    uint64_t stx_ino; uint64_t stx_size; uint64_t stx_blocks; uint64_t stx_attributes_mask;
+    struct statx_timestamp stx_atime; struct statx_timestamp stx_btime;
+    struct statx_timestamp stx_ctime; struct statx_timestamp stx_mtime;
+    uint32_t stx_rdev_major; uint32_t stx_rdev_minor;
+    uint32_t stx_dev_major; uint32_t stx_dev_minor;
+    uint64_t stx_mnt_id; uint32_t stx_dio_mem_align; uint32_t stx_dio_offset_align;
+    uint64_t __spare3[12];
+};
+
+struct rlimit { unsigned long rlim_cur; unsigned long rlim_max; };
+struct rlimit64 { uint64_t rlim_cur; uint64_t rlim_max; };
+struct rusage {
+    struct timeval ru_utime; struct timeval ru_stime;
+    long ru_maxrss; long ru_ixrss; long ru_idrss; long ru_isrss; long ru_minflt;
+    long ru_majflt; long ru_nswap; long ru_inblock; long ru_oublock; long ru_msgsnd;
+    long ru_msgrcv; long ru_nsignals; long ru_nvcsw; long ru_nivcsw;
+};
+struct new_utsname {
+    char sysname[65]; char nodename[65]; char release[65]; char version[65];
+    char machine[65]; char domainname[65];
+};
+
+struct sockaddr { unsigned short sa_family; char sa_data[14]; };
+struct in_addr { uint32_t s_addr; };
+struct sockaddr_in {
+    unsigned short sin_family; uint16_t sin_port; struct in_addr sin_addr;
+    unsigned char sin_zero[8];
+};
+struct in6_addr { uint8_t s6_addr[16]; };
+struct sockaddr_in6 {
+    unsigned short sin6_family; uint16_t sin6_port; uint32_t sin6_flowinfo;
+    struct in6_addr sin6_addr; uint32_t sin6_scope_id;
+};
+struct sockaddr_un { unsigned short sun_family; char sun_path[108]; };
+struct msghdr {
+    void *msg_name; int msg_namelen; struct iovec *msg_iov; size_t msg_iovlen;
+    void *msg_control; size_t msg_controllen; unsigned int msg_flags;
+};
+struct mmsghdr { struct msghdr msg_hdr; unsigned int msg_len; };
+struct cmsghdr { size_t cmsg_len; int cmsg_level; int cmsg_type; };
+struct linger { int l_onoff; int l_linger; };
+struct ucred { int pid; unsigned int uid; unsigned int gid; };
+
+struct signalfd_siginfo {
+    uint32_t ssi_signo; int32_t ssi_errno; int32_t ssi_code; uint32_t ssi_pid;
+    uint32_t ssi_uid; int32_t ssi_fd; uint32_t ssi_tid; uint32_t ssi_band;
+    uint32_t ssi_overrun; uint32_t ssi_trapno; int32_t ssi_status; int32_t ssi_int;
+    uint64_t ssi_ptr; uint64_t ssi_utime; uint64_t ssi_stime; uint64_t ssi_addr;
+    uint16_t ssi_addr_lsb; uint16_t __pad2; int32_t ssi_syscall; uint64_t ssi_call_addr;
+    uint32_t ssi_arch; uint8_t __pad[28];
+};
+struct inotify_event { int wd; uint32_t mask; uint32_t cookie; uint32_t len; char name[]; };
+typedef struct { void *ss_sp; int ss_flags; size_t ss_size; } stack_t;
+
+struct open_how { uint64_t flags; uint64_t mode; uint64_t resolve; };
+struct clone_args {
+    uint64_t flags; uint64_t pidfd; uint64_t child_tid; uint64_t parent_tid;
+    uint64_t exit_signal; uint64_t stack; uint64_t stack_size; uint64_t tls;
+    uint64_t set_tid; uint64_t set_tid_size; uint64_t cgroup;
+};
+struct futex_waitv { uint64_t val; uint64_t uaddr; uint32_t flags; uint32_t __reserved; };
+struct __user_cap_header_struct { uint32_t version; int pid; };
+struct __user_cap_data_struct { uint32_t effective; uint32_t permitted; uint32_t inheritable; };
+struct sembuf { unsigned short sem_num; short sem_op; short sem_flg; };
+struct sched_param { int sched_priority; };

@@ -1,0 +1,1 @@
+"""syscalls: a system-call conformance suite (tables -> cffi bindings -> pytest suites)."""

@@ -1,0 +1,5 @@
+import sys
+
+from syscalls.cli import main
+
+sys.exit(main())

@@ -1,0 +1,111 @@
+"""Runs part of a test in a forked child with a time limit.
+
+Tests that fork, ptrace, take signals or wait on futexes may crash, hang or leave the
+interpreter in a state the next test should not inherit. In a child, a kernel bug
+becomes a failed test with a reason (timed out, killed by SIGSEGV) instead of a hung or
+dead run. The child leads its own process group; whatever it leaves behind is killed
+and the child itself is always reaped.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import signal
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+# Slow targets (software-emulated VMs) stretch every time limit by this factor.
+TIME_SCALE = float(os.environ.get("SYSCALLS_TIME_SCALE", "1") or 1)
+
+
+class ChildFailed(AssertionError):
+    """The child raised, crashed or ran out of time."""
+
+
+def run(fn: Callable[[], Any], timeout: float = 10.0, sink: list[str] | None = None,
+        passthrough: tuple[type[BaseException], ...] = ()) -> Any:
+    """fn() in a child process; its return value (pickled) or its exception, re-raised.
+
+    `sink` is the test's observation list: what the child records is appended to it.
+    Exceptions of the `passthrough` types (skips) are re-raised as themselves; any other
+    becomes a ChildFailed carrying the child's traceback.
+    """
+    start = len(sink) if sink is not None else 0
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child; its outcome reaches the parent
+        _child(fn, wfd, rfd, sink, start)
+    os.close(wfd)
+    try:
+        data, status = _collect(pid, rfd, timeout * TIME_SCALE)
+    finally:
+        os.close(rfd)
+        try:
+            os.killpg(pid, signal.SIGKILL)  # anything the child left running
+        except (ProcessLookupError, PermissionError):
+            pass
+    if data:
+        kind, payload, entries = pickle.loads(data)
+        if sink is not None:
+            sink.extend(entries)
+        if kind == "ok":
+            return payload
+        if isinstance(payload, passthrough):
+            raise payload
+        raise ChildFailed(payload if isinstance(payload, str) else repr(payload))
+    if os.WIFSIGNALED(status):
+        raise ChildFailed(f"child killed by {signal.Signals(os.WTERMSIG(status)).name}")
+    raise ChildFailed(f"child exited with status {os.waitstatus_to_exitcode(status)} "
+                      "without a result")
+
+
+def _child(fn: Callable[[], Any], wfd: int, rfd: int, sink: list[str] | None,
+           start: int) -> None:
+    code = 0
+    try:
+        os.close(rfd)
+        os.setpgid(0, 0)
+        try:
+            result: tuple[str, Any] = ("ok", fn())
+        except BaseException as e:
+            # Skips cross as themselves; failures as text, since tracebacks do not pickle.
+            result = ("raise", e if _is_skip(e) else "".join(traceback.format_exception(e)))
+        entries = sink[start:] if sink is not None else []
+        try:
+            data = pickle.dumps((*result, entries))
+        except Exception as e:
+            data = pickle.dumps(("raise", f"the child's result does not pickle: {e!r}", entries))
+        view = memoryview(data)
+        while view:
+            view = view[os.write(wfd, view):]
+    except BaseException:
+        code = 70
+    finally:
+        os._exit(code)
+
+
+def _is_skip(e: BaseException) -> bool:
+    return type(e).__name__ in ("Unsupported", "Skipped")
+
+
+def _collect(pid: int, rfd: int, timeout: float) -> tuple[bytes, int]:
+    """Read the child's result until EOF, then reap it; kill it if time runs out."""
+    deadline = time.monotonic() + timeout
+    chunks = []
+    while True:
+        left = deadline - time.monotonic()
+        ready = select.select([rfd], [], [], max(left, 0))[0] if left > 0 else []
+        if not ready:
+            os.killpg(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise ChildFailed(f"child timed out after {timeout:.1f}s and was killed")
+        chunk = os.read(rfd, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    _, status = os.waitpid(pid, 0)
+    return b"".join(chunks), status

@@ -1,0 +1,184 @@
+"""Kernel: calls system calls through cffi in ABI mode (no compiler, no build step).
+
+    k = Kernel(Platform.load())
+    r = k.openat(k.AT_FDCWD, b"/etc/passwd", k.O_RDONLY)
+    r.value, r.errno            # 3, None   or   -1, Errno(ENOENT)
+
+A call never raises for a kernel error: tests assert on errno as often as on success.
+A syscall the table lacks, or one the kernel answers with ENOSYS, raises Unsupported,
+which the pytest glue turns into a skip that names the reason.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import cffi
+
+from syscalls.abi import Platform
+
+
+class Unsupported(Exception):
+    """The syscall is not in this platform's table, or the kernel said ENOSYS."""
+
+
+class Errno(int):
+    """An errno number that prints by name and compares by name: Errno(2) == "ENOENT"."""
+
+    platform: Platform
+
+    def __new__(cls, number: int, platform: Platform) -> Errno:
+        self = super().__new__(cls, number)
+        self.platform = platform
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.platform.errno_name(int(self))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            number = self.platform.errno.get(other)
+            if number is None:
+                raise KeyError(f"{other} is not an errno name on {self.platform.name}")
+            return int(self) == number
+        return int(self) == other
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = int.__hash__
+
+    def __repr__(self) -> str:
+        return self.name
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class Result:
+    """What the kernel answered: the return value and, on failure, the errno."""
+
+    name: str
+    value: int
+    errno: Errno | None
+
+    @property
+    def ok(self) -> bool:
+        return self.errno is None
+
+    def unwrap(self) -> int:
+        """The value; a failed call fails the test with the syscall and errno named."""
+        if self.errno is not None:
+            raise AssertionError(f"{self.name} failed: {self.errno.name}")
+        return self.value
+
+    @property
+    def outcome(self) -> str:
+        """"ok" or the errno name: what the semantics profile records."""
+        return "ok" if self.errno is None else self.errno.name
+
+    def __repr__(self) -> str:
+        return f"{self.name} -> {self.value if self.ok else self.outcome}"
+
+
+Observer = Callable[[Result], None]
+
+_BASE_CDEF = "long syscall(long number, ...);\n"
+
+
+class Kernel:
+    """The syscalls of one platform, called on the running kernel.
+
+    Attribute access is the interface: k.read(fd, buf, n) calls the syscall `read`;
+    k.O_CREAT and k.ENOENT are the table's constants; k.ffi allocates memory.
+    """
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.ffi = cffi.FFI()
+        self.ffi.cdef(_BASE_CDEF + platform.cdef)
+        if platform.cdef_packed:
+            self.ffi.cdef(platform.cdef_packed, packed=True)
+        self.libc = self.ffi.dlopen(None)
+        self.observers: list[Observer] = []
+        self._callers: dict[str, Callable[..., Result]] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        p = self.__dict__["platform"]
+        if name in p.constants or name in p.errno:
+            return p[name]
+        if name.isupper():
+            raise AttributeError(f"{name} is not in the {p.name} table")
+        return self.caller(name)
+
+    def caller(self, name: str) -> Callable[..., Result]:
+        """A function that calls `name` (following the table's aliases)."""
+        fn = self._callers.get(name)
+        if fn is None:
+            fn = self._callers[name] = self._make_caller(name)
+        return fn
+
+    def _make_caller(self, name: str) -> Callable[..., Result]:
+        p = self.platform
+        real = p.resolve(name)
+        if real in p.symbols:
+            symbol = getattr(self.libc, p.symbols[real])
+            return lambda *args: self._finish(name, symbol(*args))
+        if real not in p.syscalls:
+            raise Unsupported(f"{name}: not in the {p.name} table")
+        number = self.ffi.cast("long", p.syscalls[real])
+        syscall = self.libc.syscall
+
+        def call(*args: Any) -> Result:
+            keep: list[Any] = []  # buffers made from bytes live until the call returns
+            return self._finish(name, syscall(number, *(self._arg(a, keep) for a in args)))
+
+        return call
+
+    def _arg(self, value: Any, keep: list[Any]) -> Any:
+        """Cast one argument for the variadic part of syscall(): every one must be C-typed."""
+        ffi = self.ffi
+        if isinstance(value, int):
+            return ffi.cast("long", value)
+        if value is None:
+            return ffi.NULL
+        if isinstance(value, str):
+            value = os.fsencode(value)
+        if isinstance(value, bytes):
+            value = ffi.new("char[]", value)
+            keep.append(value)
+        if isinstance(value, ffi.CData):
+            kind = ffi.typeof(value).kind
+            return ffi.cast("void *", value) if kind == "array" else value
+        raise TypeError(f"cannot pass {type(value).__name__} to a syscall")
+
+    def _finish(self, name: str, ret: Any) -> Result:
+        value = int(ret)
+        err = self.ffi.errno if value == -1 else 0
+        if err == self.platform.errno.get("ENOSYS"):
+            raise Unsupported(f"{name}: ENOSYS (the kernel does not implement it)")
+        result = Result(name, value, Errno(err, self.platform) if err else None)
+        for observe in self.observers:
+            observe(result)
+        return result
+
+    # Small conveniences the suites share.
+
+    def buf(self, size_or_data: int | bytes) -> Any:
+        """A zeroed char buffer of a size, or one holding these bytes."""
+        return self.ffi.new("char[]", size_or_data)
+
+    def new(self, ctype: str, init: Any = None) -> Any:
+        return self.ffi.new(ctype, init)
+
+    def bytes(self, buf: Any, n: int) -> bytes:
+        return bytes(self.ffi.buffer(buf, n))
+
+    def has(self, name: str) -> bool:
+        return self.platform.has(name)

@@ -1,0 +1,124 @@
+"""The semantics profile: what the kernel answered, per test, for comparing kernels.
+
+Each test's observations are a list of short strings in call order: "openat=ok",
+"read=EBADF" for every syscall made (values that differ from run to run, such as fds
+and pids, are left out), and "key=value" for what a test records explicitly
+(st_mode=0o100644). They travel from the xdist workers to the controller inside
+pytest's report.user_properties, so JUnit XML carries them too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform as _pyplatform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syscalls.kernel import Result
+
+PROPERTY = "syscalls.observations"
+FORMAT = 1
+
+
+@dataclass
+class Recorder:
+    """The observations of one test."""
+
+    entries: list[str] = field(default_factory=list)
+
+    def call(self, result: Result) -> None:
+        self.entries.append(f"{result.name}={result.outcome}")
+
+    def value(self, key: str, value: Any) -> None:
+        self.entries.append(f"{key}={value}")
+
+
+@dataclass
+class Profile:
+    """One run: where it ran, and per test the outcome and the observations."""
+
+    platform: str
+    kernel: str
+    target: str = "host"
+    tests: dict[str, dict[str, Any]] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, nodeid: str, outcome: str, observations: list[str], reason: str = "") -> None:
+        entry: dict[str, Any] = {"outcome": outcome, "observations": observations}
+        if reason:
+            entry["reason"] = reason
+        self.tests[nodeid] = entry
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": FORMAT, "platform": self.platform, "kernel": self.kernel,
+                "target": self.target, "meta": self.meta, "tests": self.tests}
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=1, sort_keys=True) + "\n")
+        tmp.replace(path)
+
+    @classmethod
+    def read(cls, path: Path) -> Profile:
+        data = json.loads(Path(path).read_text())
+        if data.get("format") != FORMAT:
+            raise ValueError(f"{path}: not a syscalls profile (format {data.get('format')!r})")
+        return cls(platform=data["platform"], kernel=data["kernel"],
+                   target=data.get("target", "host"), tests=data["tests"],
+                   meta=data.get("meta", {}))
+
+
+def this_machine() -> dict[str, Any]:
+    """Facts about where the run happened, for the profile's header."""
+    u = os.uname()
+    return {"hostname": u.nodename, "release": u.release, "version": u.version,
+            "machine": u.machine, "python": _pyplatform.python_version(),
+            "uid": os.getuid(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+class Collector:
+    """pytest plugin on the controller: each test's outcome and observations -> profile."""
+
+    def __init__(self, profile: Profile, path: Path) -> None:
+        self.profile = profile
+        self.path = path
+        self._outcome: dict[str, tuple[str, str]] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        outcome = _outcome(report)
+        if outcome is not None:
+            first = self._outcome.setdefault(report.nodeid, outcome)
+            if first[0] == "passed" and outcome[0] != "passed":  # a teardown error wins
+                self._outcome[report.nodeid] = outcome
+        if report.when == "teardown":
+            observations: list[str] = []
+            for name, value in report.user_properties:
+                if name == PROPERTY:
+                    observations = json.loads(value)
+            outcome, reason = self._outcome.pop(report.nodeid, ("passed", ""))
+            self.profile.add(report.nodeid, outcome, observations, reason)
+
+    def pytest_sessionfinish(self) -> None:
+        self.profile.write(self.path)
+
+
+def _outcome(report: pytest.TestReport) -> tuple[str, str] | None:
+    """(outcome, reason) that this phase's report decides, if any."""
+    if report.skipped:
+        if hasattr(report, "wasxfail"):
+            return "xfailed", report.wasxfail
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+        return "skipped", reason.removeprefix("Skipped: ")
+    if report.failed:
+        lines = report.longreprtext.strip().splitlines()
+        reason = lines[-1][:300] if lines else "failed"
+        return ("failed" if report.when == "call" else "error"), reason
+    if report.when == "call":
+        return ("xpassed" if hasattr(report, "wasxfail") else "passed"), ""
+    return None

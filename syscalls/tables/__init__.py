@@ -1,0 +1,40 @@
+"""Binding tables generated from kernel source trees (`syscalls tables --from-tree`).
+
+A generator reads a tree and returns a Table; `emit.write` turns it into the TOML layer
+that syscalls.abi.Platform loads, headed by the command that regenerates it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class TreeError(Exception):
+    """The directory is not a kernel tree this generator can read, or the arch is unknown."""
+
+
+@dataclass
+class Table:
+    os: str
+    arch: str
+    syscalls: dict[str, int]
+    errno: dict[str, int]
+    constants: dict[str, int]
+    symbols: dict[str, str] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+
+
+def generate(tree: Path, arch: str | None) -> Table:
+    """A table for `arch` from the kernel tree at `tree`, whichever OS it is."""
+    from syscalls.tables import linux
+
+    tree = Path(tree)
+    if not tree.is_dir():
+        raise TreeError(f"{tree}: no such directory")
+    if linux.is_linux_tree(tree):
+        return linux.generate(tree, arch or "x86_64")
+    raise TreeError(
+        f"{tree}: not a kernel source tree (looked for include/uapi/linux and arch/ "
+        "for Linux, sys/kern/syscalls.master for the BSDs)"
+    )

@@ -1,0 +1,184 @@
+"""Integer constants out of C headers, by the C preprocessor and a small evaluator.
+
+`cc -E -dM` lists every object-like macro the headers define; evaluating their bodies
+here (rather than compiling and running a program) works for any target arch, since
+nothing is executed. Enumerators are read from the preprocessed text the same way.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+_DEFINE = re.compile(r"^#define\s+([A-Za-z_]\w*)(?!\()\s*(.*)$")
+_TOKEN = re.compile(
+    r"\s*(?:(0[xX][0-9a-fA-F]+|\d+)[uUlL]*|([A-Za-z_]\w*)|(<<|>>|[-+~|&^*/%()!]|\?|:))"
+)
+# Parenthesised casts like (__force __poll_t), (unsigned long), (int): dropped.
+_CAST = re.compile(r"\(\s*(?:(?:const|signed|unsigned|long|int|short|char|__force|"
+                   r"__s\d+|__u\d+|__kernel_\w+|__\w+_t|\w+_t)\s*)+\*?\s*\)")
+_ENUM = re.compile(r"\benum\b[^{;]*\{([^}]*)\}", re.S)
+
+
+class CompilerMissing(RuntimeError):
+    """No C preprocessor: the header-reading half of the generator cannot run."""
+
+
+def find_cc() -> str:
+    for name in ("cc", "gcc", "clang"):
+        path = shutil.which(name)
+        if path:
+            return path
+    raise CompilerMissing(
+        "reading constants from headers needs a C preprocessor (cc, gcc or clang); "
+        "install one (Debian: apt-get install gcc) and run again"
+    )
+
+
+_MISSING = re.compile(r"fatal error: ([\w/.+-]+\.h): No such file")
+
+
+def preprocess(includes: Sequence[str], flags: Sequence[str], dump_macros: bool,
+               stubs: Path | None = None) -> str:
+    """Run the preprocessor over a file that #includes each header; its output text.
+
+    With `stubs` (a directory also on the include path), a header the tree's headers
+    include from the C library (<unistd.h> in linux/shm.h) is stubbed out empty, so that
+    no host header leaks into another arch's table.
+    """
+    source = "".join(f"#include <{h}>\n" for h in includes)
+    cmd = [find_cc(), "-E", "-P", "-x", "c", *flags, "-"]
+    if dump_macros:
+        cmd.insert(2, "-dM")
+    for _ in range(32):
+        proc = subprocess.run(cmd, input=source, capture_output=True, text=True, check=False)
+        if proc.returncode == 0:
+            return proc.stdout
+        missing = _MISSING.search(proc.stderr)
+        if stubs is None or not missing or (stubs / missing.group(1)).exists():
+            break
+        (stubs / missing.group(1)).parent.mkdir(parents=True, exist_ok=True)
+        (stubs / missing.group(1)).write_text("")
+    raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr.strip()[:2000]}")
+
+
+def parse_defines(text: str) -> dict[str, str]:
+    """NAME -> body for every object-like #define in `text` (-dM output or a header)."""
+    macros: dict[str, str] = {}
+    for line in text.splitlines():
+        m = _DEFINE.match(line.strip())
+        if m:
+            body = re.sub(r"/\*.*?\*/|//.*$", "", m.group(2)).strip()
+            macros[m.group(1)] = body
+    return macros
+
+
+def parse_enums(text: str, macros: dict[str, str]) -> dict[str, str]:
+    """Enumerators of every enum in preprocessed text, as bodies the evaluator reads."""
+    found: dict[str, str] = {}
+    for body in _ENUM.findall(text):
+        previous = None
+        for item in body.split(","):
+            name, _, expr = item.partition("=")
+            name = name.strip()
+            if not re.fullmatch(r"[A-Za-z_]\w*", name):
+                continue
+            if expr.strip():
+                value = expr.strip()
+            elif previous is None:
+                value = "0"
+            else:
+                value = f"({previous}) + 1"
+            found[name] = value
+            previous = name
+    return found
+
+
+class Evaluator:
+    """Evaluates macro bodies to integers, expanding the macros they name."""
+
+    def __init__(self, macros: dict[str, str], long_bits: int = 64) -> None:
+        self.macros = macros
+        self.long_bits = long_bits
+        self._done: dict[str, int | None] = {}
+
+    def value(self, name: str) -> int | None:
+        if name not in self._done:
+            self._done[name] = None  # guards against self-reference
+            body = self.macros.get(name)
+            self._done[name] = None if body is None else self.evaluate(body)
+        return self._done[name]
+
+    def evaluate(self, body: str) -> int | None:
+        text = _CAST.sub(" ", body).strip()
+        if not text:
+            return None
+        out: list[str] = []
+        unsigned_bits = 0  # C's unsigned arithmetic wraps: ~0UL is all ones, not -1
+        pos = 0
+        while pos < len(text):
+            m = _TOKEN.match(text, pos)
+            if not m or m.end() == pos:
+                return None
+            pos = m.end()
+            number, ident, op = m.groups()
+            if number is not None:
+                suffix = m.group(0).strip()[len(number):].lower()
+                if "u" in suffix:
+                    width = self.long_bits if "l" in suffix else 32
+                    unsigned_bits = max(unsigned_bits, 64 if "ll" in suffix else width)
+                out.append(str(int(number, 16) if number[:2] in ("0x", "0X")
+                               else int(number, 8) if number.startswith("0") and number != "0"
+                               else int(number)))
+            elif ident is not None:
+                v = self.value(ident)
+                if v is None:
+                    return None
+                out.append(f"({v})")
+            else:
+                out.append({"/": "//", "!": " not ", "?": None, ":": None}.get(op, op) or "")
+                if op in "?:":
+                    return None
+        try:
+            result = eval(" ".join(out), {"__builtins__": {}}, {})  # tokens vetted above
+        except Exception:
+            return None
+        if not isinstance(result, int):
+            return None
+        return result & ((1 << unsigned_bits) - 1) if unsigned_bits and result < 0 else result
+
+
+def constants(
+    includes: Sequence[str],
+    flags: Sequence[str],
+    wanted: Iterable[str],
+    extra_headers: Iterable[Path] = (),
+    stubs: Path | None = None,
+    long_bits: int = 64,
+) -> dict[str, int]:
+    """Every macro or enumerator whose name starts with one of `wanted` prefixes.
+
+    `extra_headers` are read as text for their simple #defines and enums (headers that
+    cannot be preprocessed on their own, such as kernel-internal ones).
+    """
+    macros = parse_defines(preprocess(includes, flags, True, stubs))
+    plain = preprocess(includes, flags, False, stubs)
+    for name, body in parse_enums(plain, macros).items():
+        if macros.get(name, name) == name:  # `#define IPPROTO_TCP IPPROTO_TCP` names the enum
+            macros[name] = body
+    for header in extra_headers:
+        text = header.read_text(errors="replace")
+        for name, body in {**parse_enums(text, macros), **parse_defines(text)}.items():
+            macros.setdefault(name, body)
+    prefixes = tuple(wanted)
+    ev = Evaluator(macros, long_bits)
+    out = {}
+    for name in sorted(macros):
+        if name.startswith(prefixes) and not name.startswith("__"):
+            v = ev.value(name)
+            if v is not None:
+                out[name] = v
+    return out

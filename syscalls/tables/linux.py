@@ -1,0 +1,162 @@
+"""Linux tables from a kernel source tree: the arch's syscall table and the uapi headers.
+
+Syscall numbers come from arch/x86/entry/syscalls/syscall_{64,32}.tbl, from
+scripts/syscall.tbl on trees that have it (6.11+ generic arches), and otherwise from
+the asm-generic __NR_ macros the arch's asm/unistd.h selects. Errno values and
+constants come from the uapi headers through the C preprocessor; nothing is compiled,
+so a table for any arch can be made on any host.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from syscalls.tables import Table, TreeError
+from syscalls.tables.cmacros import constants
+
+
+@dataclass(frozen=True)
+class Arch:
+    karch: str  # the directory under arch/
+    tbl: str | None  # arch-specific table, if the arch has one
+    abis: tuple[str, ...]  # which ABI column values belong to this arch
+    defines: tuple[str, ...]  # what the arch's compiler would predefine
+
+
+ARCHES = {
+    "x86_64": Arch("x86", "arch/x86/entry/syscalls/syscall_64.tbl", ("common", "64"),
+                   ("__x86_64__", "__LP64__")),
+    "i386": Arch("x86", "arch/x86/entry/syscalls/syscall_32.tbl", ("i386",),
+                 ("__i386__", "__ILP32__")),
+    "aarch64": Arch("arm64", None, ("common", "64"), ("__aarch64__", "__LP64__")),
+    "riscv64": Arch("riscv", None, ("common", "64", "riscv"),
+                    ("__riscv", "__riscv_xlen=64", "__LP64__")),
+}
+
+# uapi headers read for constants, and the name prefixes kept from them.
+HEADERS = (
+    "linux/errno.h", "linux/fcntl.h", "linux/stat.h", "linux/fs.h", "linux/mman.h",
+    "linux/memfd.h", "linux/futex.h", "linux/eventpoll.h", "linux/poll.h", "linux/ptrace.h",
+    "asm/signal.h", "asm/siginfo.h", "linux/time.h", "linux/wait.h", "linux/sched.h",
+    "linux/prctl.h", "linux/resource.h", "linux/eventfd.h", "linux/timerfd.h",
+    "linux/signalfd.h", "linux/inotify.h", "asm/socket.h", "linux/in.h", "linux/in6.h",
+    "linux/tcp.h", "linux/un.h", "linux/random.h", "linux/xattr.h", "linux/falloc.h",
+    "linux/uio.h", "linux/ipc.h", "linux/sem.h", "linux/shm.h", "linux/msg.h",
+    "linux/mount.h", "linux/limits.h", "linux/capability.h", "linux/close_range.h",
+    "linux/openat2.h", "linux/membarrier.h", "linux/kcmp.h", "linux/personality.h",
+    "linux/pidfd.h", "linux/rseq.h", "linux/seccomp.h", "linux/mempolicy.h",
+    "linux/userfaultfd.h", "linux/aio_abi.h", "linux/io_uring.h", "linux/utsname.h",
+    "linux/net.h", "asm/unistd.h",
+)
+PREFIXES = (
+    "O_", "AT_", "F_", "FD_", "S_I", "SEEK_", "STATX_", "RENAME_", "PROT_", "MAP_",
+    "MREMAP_", "MADV_", "MCL_", "MLOCK_", "MS_", "MFD_", "FUTEX_", "EPOLL", "POLL",
+    "PTRACE_", "SIG", "SA_", "SS_", "SI_", "CLD_", "SEGV_", "TRAP_", "CLOCK_", "TIMER_",
+    "ITIMER_", "W", "P_", "CLONE_", "CSIGNAL", "PR_", "RLIMIT_", "RLIM_", "RUSAGE_",
+    "PRIO_", "EFD_", "TFD_", "SFD_", "IN_", "SO_", "SOL_", "SCM_", "IPPROTO_", "INADDR_",
+    "TCP_", "UNIX_PATH_MAX", "GRND_", "XATTR_", "FALLOC_FL_", "UIO_", "IPC_", "GETVAL",
+    "SETVAL", "GETPID", "GETNCNT", "GETZCNT", "GETALL", "SETALL", "SEM_", "SHM_", "MSG_",
+    "MOUNT_ATTR_", "MOVE_MOUNT_", "FSOPEN_", "FSMOUNT_", "OPEN_TREE_", "UMOUNT_", "MNT_",
+    "PATH_MAX", "PIPE_BUF", "NAME_MAX", "NGROUPS_MAX", "CAP_", "_LINUX_CAPABILITY_",
+    "CLOSE_RANGE_", "RESOLVE_", "MEMBARRIER_", "KCMP_", "PER_", "PIDFD_", "RSEQ_",
+    "SECCOMP_", "MPOL_", "UFFD", "IORING_", "IOSQE_", "IOCB_", "AF_", "PF_", "SOCK_",
+    "SYS_", "__NR_",
+)
+# Kernel-internal headers whose simple #defines and enums user space relies on (AF_*,
+# SOCK_*, MSG_*): read as text, since they cannot be preprocessed outside a kernel build.
+INTERNAL_HEADERS = ("include/linux/socket.h", "include/linux/net.h", "include/linux/eventfd.h")
+
+
+def is_linux_tree(tree: Path) -> bool:
+    return (tree / "include/uapi/linux").is_dir() and (tree / "arch").is_dir()
+
+
+def release(tree: Path) -> str:
+    """The tree's version from its top Makefile (VERSION.PATCHLEVEL.SUBLEVEL)."""
+    fields = dict(re.findall(r"^(VERSION|PATCHLEVEL|SUBLEVEL|EXTRAVERSION)[ \t]*=[ \t]*(\S*)",
+                             (tree / "Makefile").read_text(), re.M))
+    if not fields.get("VERSION"):
+        return "unknown"
+    return "{VERSION}.{PATCHLEVEL}.{SUBLEVEL}".format(**fields) + fields.get("EXTRAVERSION", "")
+
+
+def read_tbl(path: Path, abis: tuple[str, ...]) -> dict[str, int]:
+    """name -> number from a .tbl file (`nr abi name [entry [compat]]`), for these ABIs."""
+    numbers: dict[str, int] = {}
+    for line in path.read_text().splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) >= 3 and fields[1] in abis:
+            numbers[fields[2]] = int(fields[0])
+    return numbers
+
+
+def _generic_abis(tree: Path, arch: Arch) -> tuple[str, ...]:
+    """ABIs for scripts/syscall.tbl: the arch's own from its Makefile.syscalls."""
+    extra: list[str] = []
+    mk = tree / f"arch/{arch.karch}/kernel/Makefile.syscalls"
+    if mk.is_file():
+        for m in re.finditer(r"^syscall_abis_64\s*\+?=\s*(.*)$", mk.read_text(), re.M):
+            extra.extend(m.group(1).split())
+    return (*arch.abis, *extra)
+
+
+def _shim_asm(tree: Path, arch: Arch, into: Path) -> None:
+    """asm/<h> -> asm-generic/<h> for each header the arch does not provide.
+
+    A kernel build generates these wrappers (Kbuild's generic-y); a clean tree has none.
+    """
+    asm = into / "asm"
+    asm.mkdir()
+    # headers_install deletes the uapi headers' includes of these kernel-internal headers.
+    (into / "linux").mkdir()
+    for name in ("compiler.h", "compiler_types.h"):
+        (into / "linux" / name).write_text("")
+    own = tree / f"arch/{arch.karch}/include/uapi/asm"
+    for header in (tree / "include/uapi/asm-generic").glob("*.h"):
+        if not (own / header.name).exists():
+            (asm / header.name).write_text(f"#include <asm-generic/{header.name}>\n")
+
+
+def generate(tree: Path, arch_name: str) -> Table:
+    if arch_name not in ARCHES:
+        raise TreeError(f"unknown Linux arch {arch_name!r} (known: {', '.join(ARCHES)})")
+    arch = ARCHES[arch_name]
+    version = release(tree)
+    with tempfile.TemporaryDirectory(prefix="syscalls-tables-") as tmp:
+        _shim_asm(tree, arch, Path(tmp))
+        flags = ["-undef", "-nostdinc", "-D__EXPORTED_HEADERS__", *(f"-D{d}" for d in arch.defines),
+                 "-I", str(tree / f"arch/{arch.karch}/include/uapi"),
+                 "-I", str(tree / "include/uapi"), "-I", tmp]
+        # Headers come and go between versions (eventfd.h became uapi in 6.9): take those there.
+        dirs = (tree / f"arch/{arch.karch}/include/uapi", tree / "include/uapi", Path(tmp))
+        headers = [h for h in HEADERS if any((d / h).is_file() for d in dirs)
+                   and (h != "asm/unistd.h" or arch.tbl is None)]
+        internal = [tree / h for h in INTERNAL_HEADERS if (tree / h).is_file()]
+        try:
+            errno = constants(["linux/errno.h"], flags, ["E"], stubs=Path(tmp))
+            values = constants(headers, flags, PREFIXES, internal, stubs=Path(tmp),
+                               long_bits=64 if "__LP64__" in arch.defines else 32)
+        except RuntimeError as e:
+            raise TreeError(f"{tree}: reading the uapi headers failed: {e}") from None
+    consts = {k: v for k, v in values.items() if k not in errno and not k.startswith("__NR_")}
+    sources = []
+    if arch.tbl is not None:
+        syscalls = read_tbl(tree / arch.tbl, arch.abis)
+        sources.append(f"{arch.tbl} (Linux {version})")
+    elif (tree / "scripts/syscall.tbl").is_file():
+        syscalls = read_tbl(tree / "scripts/syscall.tbl", _generic_abis(tree, arch))
+        sources.append(f"scripts/syscall.tbl (Linux {version})")
+    else:
+        syscalls = {k[5:]: v for k, v in values.items()
+                    if k.startswith("__NR_") and k not in ("__NR_syscalls",)
+                    and not k.startswith("__NR_arch_specific")}
+        sources.append(f"include/uapi/asm-generic/unistd.h via arch/{arch.karch} "
+                       f"asm/unistd.h (Linux {version})")
+    sources.append(f"include/uapi and arch/{arch.karch}/include/uapi headers (Linux {version}): "
+                   f"errno, constants; {', '.join(INTERNAL_HEADERS)}: AF_*, SOCK_*, MSG_*")
+    return Table(os="linux", arch=arch_name, syscalls=syscalls, errno=errno,
+                 constants=consts, sources=sources)
+
