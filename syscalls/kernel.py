@@ -148,7 +148,7 @@ class Kernel:
             return ffi.cast("long", value)
         if value is None:
             return ffi.NULL
-        if isinstance(value, str):
+        if isinstance(value, str | os.PathLike):
             value = os.fsencode(value)
         if isinstance(value, bytes):
             value = ffi.new("char[]", value)

@@ -116,8 +116,9 @@ def _outcome(report: pytest.TestReport) -> tuple[str, str] | None:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
         return "skipped", reason.removeprefix("Skipped: ")
     if report.failed:
+        crash = getattr(report.longrepr, "reprcrash", None)
         lines = report.longreprtext.strip().splitlines()
-        reason = lines[-1][:300] if lines else "failed"
+        reason = (crash.message if crash else lines[-1] if lines else "failed")[:500]
         return ("failed" if report.when == "call" else "error"), reason
     if report.when == "call":
         return ("xpassed" if hasattr(report, "wasxfail") else "passed"), ""
