@@ -33,14 +33,23 @@ _RECORDER_KEY = pytest.StashKey[Recorder]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("syscalls")
-    group.addoption("--platform", default=None,
-                    help="binding table: OS/ARCH (e.g. linux/x86_64) or a .toml file "
-                         "(default: the running kernel's)")
-    group.addoption("--profile", default=None,
-                    help="write the semantics profile (JSON) here "
-                         "(default: beside --junitxml as NAME.profile.json)")
-    group.addoption("--target", default=os.environ.get("SYSCALLS_TARGET", "host"),
-                    help="name of the target recorded in the profile")
+    group.addoption(
+        "--platform",
+        default=None,
+        help="binding table: OS/ARCH (e.g. linux/x86_64) or a .toml file "
+        "(default: the running kernel's)",
+    )
+    group.addoption(
+        "--profile",
+        default=None,
+        help="write the semantics profile (JSON) here "
+        "(default: beside --junitxml as NAME.profile.json)",
+    )
+    group.addoption(
+        "--target",
+        default=os.environ.get("SYSCALLS_TARGET", "host"),
+        help="name of the target recorded in the profile",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -52,8 +61,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_KERNEL_KEY] = k
     path = _profile_path(config)
     if path is not None and not hasattr(config, "workerinput"):  # not in xdist workers
-        profile = Profile(platform=platform.name, kernel=os.uname().release,
-                          target=config.getoption("target"), meta=this_machine())
+        profile = Profile(
+            platform=platform.name,
+            kernel=os.uname().release,
+            target=config.getoption("target"),
+            meta=this_machine(),
+        )
         config.pluginmanager.register(Collector(profile, path), "syscalls-profile")
 
 
@@ -124,8 +137,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if call.excinfo is not None and call.excinfo.errisinstance(Unsupported):
         # Not in the table, or ENOSYS: a skip that names the syscall, not a failure.
         report.outcome = "skipped"
-        report.longrepr = (str(item.path), item.location[1] or 0,
-                           f"Skipped: {call.excinfo.value}")
+        report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {call.excinfo.value}")
     if report.when == "teardown":
         recorder = item.stash.get(_RECORDER_KEY, None)
         if recorder is not None:
@@ -146,6 +158,8 @@ def _profile_path(config: pytest.Config) -> Path | None:
 def pytest_report_header(config: pytest.Config) -> str:
     k = config.stash[_KERNEL_KEY]
     u = os.uname()
-    return (f"syscalls: platform {k.platform.name} ({len(k.platform.syscalls)} syscalls), "
-            f"kernel {u.sysname} {u.release}, target {config.getoption('target')}, "
-            f"uid {os.getuid()}")
+    return (
+        f"syscalls: platform {k.platform.name} ({len(k.platform.syscalls)} syscalls), "
+        f"kernel {u.sysname} {u.release}, target {config.getoption('target')}, "
+        f"uid {os.getuid()}"
+    )

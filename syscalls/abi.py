@@ -25,9 +25,17 @@ PLATFORMS_DIR = Path(__file__).resolve().parent.parent / "platforms"
 
 # `uname -m` spellings -> the arch names used for table files.
 _ARCH_NAMES = {
-    "linux": {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64",
-              "i386": "i386", "i486": "i386", "i586": "i386", "i686": "i386",
-              "riscv64": "riscv64"},
+    "linux": {
+        "x86_64": "x86_64",
+        "amd64": "x86_64",
+        "aarch64": "aarch64",
+        "arm64": "aarch64",
+        "i386": "i386",
+        "i486": "i386",
+        "i586": "i386",
+        "i686": "i386",
+        "riscv64": "riscv64",
+    },
     "bsd": {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"},
 }
 
@@ -91,7 +99,9 @@ class Platform:
             return cls._assemble(meta["os"], meta["arch"], path)
         os_name, sep, arch = text.partition("/")
         if not sep or not arch:
-            raise PlatformError(f"platform {text!r}: expected OS/ARCH (e.g. linux/x86_64) or a .toml")
+            raise PlatformError(
+                f"platform {text!r}: expected OS/ARCH (e.g. linux/x86_64) or a .toml file"
+            )
         return cls._assemble(os_name, arch, None)
 
     @classmethod

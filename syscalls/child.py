@@ -9,6 +9,7 @@ and the child itself is always reaped.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import select
@@ -26,8 +27,12 @@ class ChildFailed(AssertionError):
     """The child raised, crashed or ran out of time."""
 
 
-def run(fn: Callable[[], Any], timeout: float = 10.0, sink: list[str] | None = None,
-        passthrough: tuple[type[BaseException], ...] = ()) -> Any:
+def run(
+    fn: Callable[[], Any],
+    timeout: float = 10.0,
+    sink: list[str] | None = None,
+    passthrough: tuple[type[BaseException], ...] = (),
+) -> Any:
     """fn() in a child process; its return value (pickled) or its exception, re-raised.
 
     `sink` is the test's observation list: what the child records is appended to it.
@@ -44,10 +49,8 @@ def run(fn: Callable[[], Any], timeout: float = 10.0, sink: list[str] | None = N
         data, status = _collect(pid, rfd, timeout * TIME_SCALE)
     finally:
         os.close(rfd)
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)  # anything the child left running
-        except (ProcessLookupError, PermissionError):
-            pass
     if data:
         kind, payload, entries = pickle.loads(data)
         if sink is not None:
@@ -59,12 +62,12 @@ def run(fn: Callable[[], Any], timeout: float = 10.0, sink: list[str] | None = N
         raise ChildFailed(payload if isinstance(payload, str) else repr(payload))
     if os.WIFSIGNALED(status):
         raise ChildFailed(f"child killed by {signal.Signals(os.WTERMSIG(status)).name}")
-    raise ChildFailed(f"child exited with status {os.waitstatus_to_exitcode(status)} "
-                      "without a result")
+    raise ChildFailed(
+        f"child exited with status {os.waitstatus_to_exitcode(status)} without a result"
+    )
 
 
-def _child(fn: Callable[[], Any], wfd: int, rfd: int, sink: list[str] | None,
-           start: int) -> None:
+def _child(fn: Callable[[], Any], wfd: int, rfd: int, sink: list[str] | None, start: int) -> None:
     code = 0
     try:
         os.close(rfd)
@@ -81,7 +84,7 @@ def _child(fn: Callable[[], Any], wfd: int, rfd: int, sink: list[str] | None,
             data = pickle.dumps(("raise", f"the child's result does not pickle: {e!r}", entries))
         view = memoryview(data)
         while view:
-            view = view[os.write(wfd, view):]
+            view = view[os.write(wfd, view) :]
     except BaseException:
         code = 70
     finally:

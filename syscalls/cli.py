@@ -18,16 +18,29 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run the suite (on the running kernel by default)")
     run.add_argument("--target", default="host", help="where to run (default: host)")
     run.add_argument("--platform", help="binding table: OS/ARCH or a .toml file")
-    run.add_argument("--out", type=Path, default=ROOT / "results",
-                     help="directory for junit.xml and profile.json (default: results/)")
-    run.add_argument("-n", "--workers", default="auto",
-                     help="pytest-xdist workers, or 0 for none (default: auto)")
+    run.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "results",
+        help="directory for junit.xml and profile.json (default: results/)",
+    )
+    run.add_argument(
+        "-n",
+        "--workers",
+        default="auto",
+        help="pytest-xdist workers, or 0 for none (default: auto)",
+    )
     run.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
     run.set_defaults(func=cmd_run)
 
     tables = sub.add_parser("tables", help="generate a binding table from a kernel tree")
-    tables.add_argument("--from-tree", required=True, type=Path, metavar="DIR",
-                        help="kernel source tree (Linux, FreeBSD, NetBSD or OpenBSD)")
+    tables.add_argument(
+        "--from-tree",
+        required=True,
+        type=Path,
+        metavar="DIR",
+        help="kernel source tree (Linux, FreeBSD, NetBSD or OpenBSD)",
+    )
     tables.add_argument("--arch", help="arch to generate for (default: x86_64 / amd64)")
     tables.add_argument("-o", "--output", required=True, type=Path, metavar="FILE")
     tables.set_defaults(func=cmd_tables)
@@ -44,9 +57,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    pytest_args = [str(ROOT / "suites"), f"--rootdir={ROOT}", "-q",
-                   f"--junitxml={out / 'junit.xml'}", f"--profile={out / 'profile.json'}",
-                   f"--target={args.target}"]
+    pytest_args = [
+        str(ROOT / "suites"),
+        f"--rootdir={ROOT}",
+        "-q",
+        f"--junitxml={out / 'junit.xml'}",
+        f"--profile={out / 'profile.json'}",
+        f"--target={args.target}",
+    ]
     if args.workers not in ("0", "1"):
         pytest_args += ["-n", args.workers]
     if args.platform:
@@ -68,11 +86,21 @@ def cmd_tables(args: argparse.Namespace) -> int:
         print(f"syscalls tables: {e}", file=sys.stderr)
         return 2
     tree = os.path.basename(os.path.normpath(args.from_tree))
-    command = ["syscalls", "tables", "--from-tree", tree, "--arch", table.arch,
-               "-o", str(args.output)]
+    command = [
+        "syscalls",
+        "tables",
+        "--from-tree",
+        tree,
+        "--arch",
+        table.arch,
+        "-o",
+        str(args.output),
+    ]
     emit.write(table, shlex.join(command), args.output)
-    print(f"{args.output}: {table.os}/{table.arch}: {len(table.syscalls)} syscalls, "
-          f"{len(table.errno)} errno, {len(table.constants)} constants")
+    print(
+        f"{args.output}: {table.os}/{table.arch}: {len(table.syscalls)} syscalls, "
+        f"{len(table.errno)} errno, {len(table.constants)} constants"
+    )
     return 0
 
 

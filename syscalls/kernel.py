@@ -78,7 +78,7 @@ class Result:
 
     @property
     def outcome(self) -> str:
-        """"ok" or the errno name: what the semantics profile records."""
+        """ "ok" or the errno name: what the semantics profile records."""
         return "ok" if self.errno is None else self.errno.name
 
     def __repr__(self) -> str:

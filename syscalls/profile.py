@@ -55,8 +55,14 @@ class Profile:
         self.tests[nodeid] = entry
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": FORMAT, "platform": self.platform, "kernel": self.kernel,
-                "target": self.target, "meta": self.meta, "tests": self.tests}
+        return {
+            "format": FORMAT,
+            "platform": self.platform,
+            "kernel": self.kernel,
+            "target": self.target,
+            "meta": self.meta,
+            "tests": self.tests,
+        }
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,17 +75,27 @@ class Profile:
         data = json.loads(Path(path).read_text())
         if data.get("format") != FORMAT:
             raise ValueError(f"{path}: not a syscalls profile (format {data.get('format')!r})")
-        return cls(platform=data["platform"], kernel=data["kernel"],
-                   target=data.get("target", "host"), tests=data["tests"],
-                   meta=data.get("meta", {}))
+        return cls(
+            platform=data["platform"],
+            kernel=data["kernel"],
+            target=data.get("target", "host"),
+            tests=data["tests"],
+            meta=data.get("meta", {}),
+        )
 
 
 def this_machine() -> dict[str, Any]:
     """Facts about where the run happened, for the profile's header."""
     u = os.uname()
-    return {"hostname": u.nodename, "release": u.release, "version": u.version,
-            "machine": u.machine, "python": _pyplatform.python_version(),
-            "uid": os.getuid(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    return {
+        "hostname": u.nodename,
+        "release": u.release,
+        "version": u.version,
+        "machine": u.machine,
+        "python": _pyplatform.python_version(),
+        "uid": os.getuid(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
 
 
 class Collector:

@@ -23,8 +23,9 @@ def test_openat_missing_file_is_enoent(kernel: Kernel, tmp: Path) -> None:
 
 def test_openat_excl_on_existing_file_is_eexist(kernel: Kernel, tmp: Path) -> None:
     (tmp / "f").write_bytes(b"")
-    r = kernel.openat(kernel.AT_FDCWD, tmp / "f", kernel.O_CREAT | kernel.O_EXCL | kernel.O_RDWR,
-                      0o600)
+    r = kernel.openat(
+        kernel.AT_FDCWD, tmp / "f", kernel.O_CREAT | kernel.O_EXCL | kernel.O_RDWR, 0o600
+    )
     assert r.errno == "EEXIST"
 
 

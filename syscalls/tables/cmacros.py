@@ -18,8 +18,10 @@ _TOKEN = re.compile(
     r"\s*(?:(0[xX][0-9a-fA-F]+|\d+)[uUlL]*|([A-Za-z_]\w*)|(<<|>>|[-+~|&^*/%()!]|\?|:))"
 )
 # Parenthesised casts like (__force __poll_t), (unsigned long), (int): dropped.
-_CAST = re.compile(r"\(\s*(?:(?:const|signed|unsigned|long|int|short|char|__force|"
-                   r"__s\d+|__u\d+|__kernel_\w+|__\w+_t|\w+_t)\s*)+\*?\s*\)")
+_CAST = re.compile(
+    r"\(\s*(?:(?:const|signed|unsigned|long|int|short|char|__force|"
+    r"__s\d+|__u\d+|__kernel_\w+|__\w+_t|\w+_t)\s*)+\*?\s*\)"
+)
 _ENUM = re.compile(r"\benum\b[^{;]*\{([^}]*)\}", re.S)
 
 
@@ -41,8 +43,9 @@ def find_cc() -> str:
 _MISSING = re.compile(r"fatal error: ([\w/.+-]+\.h): No such file")
 
 
-def preprocess(includes: Sequence[str], flags: Sequence[str], dump_macros: bool,
-               stubs: Path | None = None) -> str:
+def preprocess(
+    includes: Sequence[str], flags: Sequence[str], dump_macros: bool, stubs: Path | None = None
+) -> str:
     """Run the preprocessor over a file that #includes each header; its output text.
 
     With `stubs` (a directory also on the include path), a header the tree's headers
@@ -126,13 +129,19 @@ class Evaluator:
             pos = m.end()
             number, ident, op = m.groups()
             if number is not None:
-                suffix = m.group(0).strip()[len(number):].lower()
+                suffix = m.group(0).strip()[len(number) :].lower()
                 if "u" in suffix:
                     width = self.long_bits if "l" in suffix else 32
                     unsigned_bits = max(unsigned_bits, 64 if "ll" in suffix else width)
-                out.append(str(int(number, 16) if number[:2] in ("0x", "0X")
-                               else int(number, 8) if number.startswith("0") and number != "0"
-                               else int(number)))
+                out.append(
+                    str(
+                        int(number, 16)
+                        if number[:2] in ("0x", "0X")
+                        else int(number, 8)
+                        if number.startswith("0") and number != "0"
+                        else int(number)
+                    )
+                )
             elif ident is not None:
                 v = self.value(ident)
                 if v is None:

@@ -27,43 +27,173 @@ class Arch:
 
 
 ARCHES = {
-    "x86_64": Arch("x86", "arch/x86/entry/syscalls/syscall_64.tbl", ("common", "64"),
-                   ("__x86_64__", "__LP64__")),
-    "i386": Arch("x86", "arch/x86/entry/syscalls/syscall_32.tbl", ("i386",),
-                 ("__i386__", "__ILP32__")),
+    "x86_64": Arch(
+        "x86",
+        "arch/x86/entry/syscalls/syscall_64.tbl",
+        ("common", "64"),
+        ("__x86_64__", "__LP64__"),
+    ),
+    "i386": Arch(
+        "x86", "arch/x86/entry/syscalls/syscall_32.tbl", ("i386",), ("__i386__", "__ILP32__")
+    ),
     "aarch64": Arch("arm64", None, ("common", "64"), ("__aarch64__", "__LP64__")),
-    "riscv64": Arch("riscv", None, ("common", "64", "riscv"),
-                    ("__riscv", "__riscv_xlen=64", "__LP64__")),
+    "riscv64": Arch(
+        "riscv", None, ("common", "64", "riscv"), ("__riscv", "__riscv_xlen=64", "__LP64__")
+    ),
 }
 
 # uapi headers read for constants, and the name prefixes kept from them.
 HEADERS = (
-    "linux/errno.h", "linux/fcntl.h", "linux/stat.h", "linux/fs.h", "linux/mman.h",
-    "linux/memfd.h", "linux/futex.h", "linux/eventpoll.h", "linux/poll.h", "linux/ptrace.h",
-    "asm/signal.h", "asm/siginfo.h", "linux/time.h", "linux/wait.h", "linux/sched.h",
-    "linux/prctl.h", "linux/resource.h", "linux/eventfd.h", "linux/timerfd.h",
-    "linux/signalfd.h", "linux/inotify.h", "asm/socket.h", "linux/in.h", "linux/in6.h",
-    "linux/tcp.h", "linux/un.h", "linux/random.h", "linux/xattr.h", "linux/falloc.h",
-    "linux/uio.h", "linux/ipc.h", "linux/sem.h", "linux/shm.h", "linux/msg.h",
-    "linux/mount.h", "linux/limits.h", "linux/capability.h", "linux/close_range.h",
-    "linux/openat2.h", "linux/membarrier.h", "linux/kcmp.h", "linux/personality.h",
-    "linux/pidfd.h", "linux/rseq.h", "linux/seccomp.h", "linux/mempolicy.h",
-    "linux/userfaultfd.h", "linux/aio_abi.h", "linux/io_uring.h", "linux/utsname.h",
-    "linux/net.h", "asm/unistd.h",
+    "linux/errno.h",
+    "linux/fcntl.h",
+    "linux/stat.h",
+    "linux/fs.h",
+    "linux/mman.h",
+    "linux/memfd.h",
+    "linux/futex.h",
+    "linux/eventpoll.h",
+    "linux/poll.h",
+    "linux/ptrace.h",
+    "asm/signal.h",
+    "asm/siginfo.h",
+    "linux/time.h",
+    "linux/wait.h",
+    "linux/sched.h",
+    "linux/prctl.h",
+    "linux/resource.h",
+    "linux/eventfd.h",
+    "linux/timerfd.h",
+    "linux/signalfd.h",
+    "linux/inotify.h",
+    "asm/socket.h",
+    "linux/in.h",
+    "linux/in6.h",
+    "linux/tcp.h",
+    "linux/un.h",
+    "linux/random.h",
+    "linux/xattr.h",
+    "linux/falloc.h",
+    "linux/uio.h",
+    "linux/ipc.h",
+    "linux/sem.h",
+    "linux/shm.h",
+    "linux/msg.h",
+    "linux/mount.h",
+    "linux/limits.h",
+    "linux/capability.h",
+    "linux/close_range.h",
+    "linux/openat2.h",
+    "linux/membarrier.h",
+    "linux/kcmp.h",
+    "linux/personality.h",
+    "linux/pidfd.h",
+    "linux/rseq.h",
+    "linux/seccomp.h",
+    "linux/mempolicy.h",
+    "linux/userfaultfd.h",
+    "linux/aio_abi.h",
+    "linux/io_uring.h",
+    "linux/utsname.h",
+    "linux/net.h",
+    "asm/unistd.h",
 )
 PREFIXES = (
-    "O_", "AT_", "F_", "FD_", "S_I", "SEEK_", "STATX_", "RENAME_", "PROT_", "MAP_",
-    "MREMAP_", "MADV_", "MCL_", "MLOCK_", "MS_", "MFD_", "FUTEX_", "EPOLL", "POLL",
-    "PTRACE_", "SIG", "SA_", "SS_", "SI_", "CLD_", "SEGV_", "TRAP_", "CLOCK_", "TIMER_",
-    "ITIMER_", "W", "P_", "CLONE_", "CSIGNAL", "PR_", "RLIMIT_", "RLIM_", "RUSAGE_",
-    "PRIO_", "EFD_", "TFD_", "SFD_", "IN_", "SO_", "SOL_", "SCM_", "IPPROTO_", "INADDR_",
-    "TCP_", "UNIX_PATH_MAX", "GRND_", "XATTR_", "FALLOC_FL_", "UIO_", "IPC_", "GETVAL",
-    "SETVAL", "GETPID", "GETNCNT", "GETZCNT", "GETALL", "SETALL", "SEM_", "SHM_", "MSG_",
-    "MOUNT_ATTR_", "MOVE_MOUNT_", "FSOPEN_", "FSMOUNT_", "OPEN_TREE_", "UMOUNT_", "MNT_",
-    "PATH_MAX", "PIPE_BUF", "NAME_MAX", "NGROUPS_MAX", "CAP_", "_LINUX_CAPABILITY_",
-    "CLOSE_RANGE_", "RESOLVE_", "MEMBARRIER_", "KCMP_", "PER_", "PIDFD_", "RSEQ_",
-    "SECCOMP_", "MPOL_", "UFFD", "IORING_", "IOSQE_", "IOCB_", "AF_", "PF_", "SOCK_",
-    "SYS_", "__NR_",
+    "O_",
+    "AT_",
+    "F_",
+    "FD_",
+    "S_I",
+    "SEEK_",
+    "STATX_",
+    "RENAME_",
+    "PROT_",
+    "MAP_",
+    "MREMAP_",
+    "MADV_",
+    "MCL_",
+    "MLOCK_",
+    "MS_",
+    "MFD_",
+    "FUTEX_",
+    "EPOLL",
+    "POLL",
+    "PTRACE_",
+    "SIG",
+    "SA_",
+    "SS_",
+    "SI_",
+    "CLD_",
+    "SEGV_",
+    "TRAP_",
+    "CLOCK_",
+    "TIMER_",
+    "ITIMER_",
+    "W",
+    "P_",
+    "CLONE_",
+    "CSIGNAL",
+    "PR_",
+    "RLIMIT_",
+    "RLIM_",
+    "RUSAGE_",
+    "PRIO_",
+    "EFD_",
+    "TFD_",
+    "SFD_",
+    "IN_",
+    "SO_",
+    "SOL_",
+    "SCM_",
+    "IPPROTO_",
+    "INADDR_",
+    "TCP_",
+    "UNIX_PATH_MAX",
+    "GRND_",
+    "XATTR_",
+    "FALLOC_FL_",
+    "UIO_",
+    "IPC_",
+    "GETVAL",
+    "SETVAL",
+    "GETPID",
+    "GETNCNT",
+    "GETZCNT",
+    "GETALL",
+    "SETALL",
+    "SEM_",
+    "SHM_",
+    "MSG_",
+    "MOUNT_ATTR_",
+    "MOVE_MOUNT_",
+    "FSOPEN_",
+    "FSMOUNT_",
+    "OPEN_TREE_",
+    "UMOUNT_",
+    "MNT_",
+    "PATH_MAX",
+    "PIPE_BUF",
+    "NAME_MAX",
+    "NGROUPS_MAX",
+    "CAP_",
+    "_LINUX_CAPABILITY_",
+    "CLOSE_RANGE_",
+    "RESOLVE_",
+    "MEMBARRIER_",
+    "KCMP_",
+    "PER_",
+    "PIDFD_",
+    "RSEQ_",
+    "SECCOMP_",
+    "MPOL_",
+    "UFFD",
+    "IORING_",
+    "IOSQE_",
+    "IOCB_",
+    "AF_",
+    "PF_",
+    "SOCK_",
+    "SYS_",
+    "__NR_",
 )
 # Kernel-internal headers whose simple #defines and enums user space relies on (AF_*,
 # SOCK_*, MSG_*): read as text, since they cannot be preprocessed outside a kernel build.
@@ -76,8 +206,13 @@ def is_linux_tree(tree: Path) -> bool:
 
 def release(tree: Path) -> str:
     """The tree's version from its top Makefile (VERSION.PATCHLEVEL.SUBLEVEL)."""
-    fields = dict(re.findall(r"^(VERSION|PATCHLEVEL|SUBLEVEL|EXTRAVERSION)[ \t]*=[ \t]*(\S*)",
-                             (tree / "Makefile").read_text(), re.M))
+    fields = dict(
+        re.findall(
+            r"^(VERSION|PATCHLEVEL|SUBLEVEL|EXTRAVERSION)[ \t]*=[ \t]*(\S*)",
+            (tree / "Makefile").read_text(),
+            re.M,
+        )
+    )
     if not fields.get("VERSION"):
         return "unknown"
     return "{VERSION}.{PATCHLEVEL}.{SUBLEVEL}".format(**fields) + fields.get("EXTRAVERSION", "")
@@ -127,18 +262,36 @@ def generate(tree: Path, arch_name: str) -> Table:
     version = release(tree)
     with tempfile.TemporaryDirectory(prefix="syscalls-tables-") as tmp:
         _shim_asm(tree, arch, Path(tmp))
-        flags = ["-undef", "-nostdinc", "-D__EXPORTED_HEADERS__", *(f"-D{d}" for d in arch.defines),
-                 "-I", str(tree / f"arch/{arch.karch}/include/uapi"),
-                 "-I", str(tree / "include/uapi"), "-I", tmp]
+        flags = [
+            "-undef",
+            "-nostdinc",
+            "-D__EXPORTED_HEADERS__",
+            *(f"-D{d}" for d in arch.defines),
+            "-I",
+            str(tree / f"arch/{arch.karch}/include/uapi"),
+            "-I",
+            str(tree / "include/uapi"),
+            "-I",
+            tmp,
+        ]
         # Headers come and go between versions (eventfd.h became uapi in 6.9): take those there.
         dirs = (tree / f"arch/{arch.karch}/include/uapi", tree / "include/uapi", Path(tmp))
-        headers = [h for h in HEADERS if any((d / h).is_file() for d in dirs)
-                   and (h != "asm/unistd.h" or arch.tbl is None)]
+        headers = [
+            h
+            for h in HEADERS
+            if any((d / h).is_file() for d in dirs) and (h != "asm/unistd.h" or arch.tbl is None)
+        ]
         internal = [tree / h for h in INTERNAL_HEADERS if (tree / h).is_file()]
         try:
             errno = constants(["linux/errno.h"], flags, ["E"], stubs=Path(tmp))
-            values = constants(headers, flags, PREFIXES, internal, stubs=Path(tmp),
-                               long_bits=64 if "__LP64__" in arch.defines else 32)
+            values = constants(
+                headers,
+                flags,
+                PREFIXES,
+                internal,
+                stubs=Path(tmp),
+                long_bits=64 if "__LP64__" in arch.defines else 32,
+            )
         except RuntimeError as e:
             raise TreeError(f"{tree}: reading the uapi headers failed: {e}") from None
     consts = {k: v for k, v in values.items() if k not in errno and not k.startswith("__NR_")}
@@ -150,13 +303,26 @@ def generate(tree: Path, arch_name: str) -> Table:
         syscalls = read_tbl(tree / "scripts/syscall.tbl", _generic_abis(tree, arch))
         sources.append(f"scripts/syscall.tbl (Linux {version})")
     else:
-        syscalls = {k[5:]: v for k, v in values.items()
-                    if k.startswith("__NR_") and k not in ("__NR_syscalls",)
-                    and not k.startswith("__NR_arch_specific")}
-        sources.append(f"include/uapi/asm-generic/unistd.h via arch/{arch.karch} "
-                       f"asm/unistd.h (Linux {version})")
-    sources.append(f"include/uapi and arch/{arch.karch}/include/uapi headers (Linux {version}): "
-                   f"errno, constants; {', '.join(INTERNAL_HEADERS)}: AF_*, SOCK_*, MSG_*")
-    return Table(os="linux", arch=arch_name, syscalls=syscalls, errno=errno,
-                 constants=consts, sources=sources)
-
+        syscalls = {
+            k[5:]: v
+            for k, v in values.items()
+            if k.startswith("__NR_")
+            and k not in ("__NR_syscalls",)
+            and not k.startswith("__NR_arch_specific")
+        }
+        sources.append(
+            f"include/uapi/asm-generic/unistd.h via arch/{arch.karch} "
+            f"asm/unistd.h (Linux {version})"
+        )
+    sources.append(
+        f"include/uapi and arch/{arch.karch}/include/uapi headers (Linux {version}): "
+        f"errno, constants; {', '.join(INTERNAL_HEADERS)}: AF_*, SOCK_*, MSG_*"
+    )
+    return Table(
+        os="linux",
+        arch=arch_name,
+        syscalls=syscalls,
+        errno=errno,
+        constants=consts,
+        sources=sources,
+    )
