@@ -121,6 +121,7 @@ class Evaluator:
             return None
         out: list[str] = []
         unsigned_bits = 0  # C's unsigned arithmetic wraps: ~0UL is all ones, not -1
+        plain_int = True  # only int operands: C computes in int, so 1 << 31 is negative
         pos = 0
         while pos < len(text):
             m = _TOKEN.match(text, pos)
@@ -130,22 +131,19 @@ class Evaluator:
             number, ident, op = m.groups()
             if number is not None:
                 suffix = m.group(0).strip()[len(number) :].lower()
+                literal = _literal(number)
+                if suffix or literal > 0x7FFFFFFF:
+                    plain_int = False
                 if "u" in suffix:
                     width = self.long_bits if "l" in suffix else 32
                     unsigned_bits = max(unsigned_bits, 64 if "ll" in suffix else width)
-                out.append(
-                    str(
-                        int(number, 16)
-                        if number[:2] in ("0x", "0X")
-                        else int(number, 8)
-                        if number.startswith("0") and number != "0"
-                        else int(number)
-                    )
-                )
+                out.append(str(literal))
             elif ident is not None:
                 v = self.value(ident)
                 if v is None:
                     return None
+                if not -(1 << 31) <= v < (1 << 31):
+                    plain_int = False
                 out.append(f"({v})")
             else:
                 out.append({"/": "//", "!": " not ", "?": None, ":": None}.get(op, op) or "")
@@ -157,7 +155,15 @@ class Evaluator:
             return None
         if not isinstance(result, int):
             return None
+        if plain_int and (1 << 31) <= result < (1 << 32):
+            return result - (1 << 32)
         return result & ((1 << unsigned_bits) - 1) if unsigned_bits and result < 0 else result
+
+
+def _literal(number: str) -> int:
+    if number[:2] in ("0x", "0X"):
+        return int(number, 16)
+    return int(number, 8) if number.startswith("0") and number != "0" else int(number)
 
 
 def constants(
