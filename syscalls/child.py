@@ -96,19 +96,33 @@ def _is_skip(e: BaseException) -> bool:
 
 
 def _collect(pid: int, rfd: int, timeout: float) -> tuple[bytes, int]:
-    """Read the child's result until EOF, then reap it; kill it if time runs out."""
+    """Read the child's result and reap it; kill it if time runs out.
+
+    A grandchild may hold the pipe open long after the child exits, so EOF is not
+    awaited once the child is gone and the pipe holds nothing more.
+    """
     deadline = time.monotonic() + timeout
     chunks = []
+    status: int | None = None
     while True:
         left = deadline - time.monotonic()
-        ready = select.select([rfd], [], [], max(left, 0))[0] if left > 0 else []
-        if not ready:
+        if left <= 0:
             os.killpg(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+            if status is None:
+                os.waitpid(pid, 0)
             raise ChildFailed(f"child timed out after {timeout:.1f}s and was killed")
-        chunk = os.read(rfd, 65536)
-        if not chunk:
+        if select.select([rfd], [], [], min(left, 0.05))[0]:
+            chunk = os.read(rfd, 65536)
+            if chunk:
+                chunks.append(chunk)
+                continue
+            break  # EOF: every writer is gone
+        if status is None:
+            done, st = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = st
+        elif not select.select([rfd], [], [], 0)[0]:
             break
-        chunks.append(chunk)
-    _, status = os.waitpid(pid, 0)
+    if status is None:
+        status = os.waitpid(pid, 0)[1]
     return b"".join(chunks), status

@@ -52,6 +52,9 @@ class Errno(int):
 
     __hash__ = int.__hash__
 
+    def __reduce__(self) -> tuple:  # results cross from in_child processes pickled
+        return (Errno, (int(self), self.platform))
+
     def __repr__(self) -> str:
         return self.name
 

@@ -1,0 +1,81 @@
+"""Platform: loading tables, layering, aliases, errno names."""
+
+from pathlib import Path
+
+import pytest
+
+from syscalls.abi import Platform, PlatformError, available, host_os_arch
+
+
+def test_host_platform_loads_with_its_syscalls_and_structs() -> None:
+    p = Platform.load()
+    assert (p.os, p.arch) == host_os_arch()
+    assert p.syscalls["openat"] > 0 or p.os != "linux"
+    assert "struct stat" in p.cdef
+
+
+def test_layers_merge_common_aliases_under_generated_numbers() -> None:
+    p = Platform.load("linux/x86_64")
+    assert p.syscalls["read"] == 0
+    assert p.resolve("fstatat") == "newfstatat"
+    assert p.has("fstatat")
+    assert not p.has("no_such_call")
+
+
+def test_generated_table_file_keeps_the_os_hand_written_layers(tmp_path: Path) -> None:
+    table = tmp_path / "mine.toml"
+    table.write_text('[platform]\nos = "linux"\narch = "x86_64"\n[syscalls]\nnewfstatat = 7\n')
+    p = Platform.load(table)
+    assert p.syscalls == {"newfstatat": 7}
+    assert p.resolve("fstatat") == "newfstatat"  # from platforms/linux/common.toml
+    assert "struct stat" in p.cdef  # from platforms/linux/x86_64.h
+
+
+def test_errno_name_prefers_the_portable_spelling() -> None:
+    p = Platform.load("linux/x86_64")
+    assert p.errno["EWOULDBLOCK"] == p.errno["EAGAIN"]
+    assert p.errno_name(p.errno["EAGAIN"]) == "EAGAIN"
+    assert p.errno_name(p.errno["EDEADLOCK"]) == "EDEADLK"
+    assert p.errno_name(9999) == "E9999"
+
+
+def test_constants_and_errno_by_subscript() -> None:
+    p = Platform.load("linux/x86_64")
+    assert p["O_CREAT"] == 0o100
+    assert p["ENOENT"] == 2
+    with pytest.raises(KeyError, match="NOT_A_CONSTANT"):
+        p["NOT_A_CONSTANT"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("linux", "expected OS/ARCH"),
+        ("linux/vax", "no table for linux/vax"),
+        ("plan9/x86_64", "no table for plan9/x86_64"),
+        ("/nonexistent/table.toml", "no such table"),
+    ],
+)
+def test_bad_platform_names_fail_clearly(spec: str, message: str) -> None:
+    with pytest.raises(PlatformError, match=message):
+        Platform.load(spec)
+
+
+def test_table_without_os_or_arch_is_rejected(tmp_path: Path) -> None:
+    table = tmp_path / "t.toml"
+    table.write_text("[syscalls]\nread = 0\n")
+    with pytest.raises(PlatformError, match="must name os and arch"):
+        Platform.load(table)
+
+
+def test_malformed_toml_names_the_file(tmp_path: Path) -> None:
+    table = tmp_path / "t.toml"
+    table.write_text('[platform]\nos = "linux"\narch = "x86_64"\n[syscalls\n')
+    with pytest.raises(PlatformError, match=r"t\.toml"):
+        Platform.load(table)
+
+
+def test_available_lists_generated_tables_only() -> None:
+    names = available()
+    assert "linux/x86_64" in names
+    assert not any(n.endswith(("/common", "-extra")) for n in names)

@@ -1,0 +1,77 @@
+"""child.run: results, failures, crashes and time limits of forked children."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from syscalls import child
+from syscalls.kernel import Unsupported
+
+
+def test_return_value_comes_back_pickled() -> None:
+    assert child.run(lambda: {"pid": os.getpid()}, timeout=5)["pid"] != os.getpid()
+
+
+def test_assertion_in_child_fails_with_its_traceback() -> None:
+    def body() -> None:
+        assert 1 + 1 == 3, "arithmetic"
+
+    with pytest.raises(child.ChildFailed, match="arithmetic"):
+        child.run(body, timeout=5)
+
+
+def test_crash_names_the_signal() -> None:
+    with pytest.raises(child.ChildFailed, match="SIGABRT"):
+        child.run(lambda: os.kill(os.getpid(), signal.SIGABRT), timeout=5)
+
+
+def test_hang_is_killed_after_the_time_limit() -> None:
+    start = time.monotonic()
+    with pytest.raises(child.ChildFailed, match="timed out"):
+        child.run(lambda: time.sleep(30), timeout=0.3)
+    assert time.monotonic() - start < 5
+
+
+def test_skips_pass_through_as_themselves() -> None:
+    def body() -> None:
+        raise Unsupported("foo: ENOSYS")
+
+    with pytest.raises(Unsupported, match="foo: ENOSYS"):
+        child.run(body, timeout=5, passthrough=(Unsupported,))
+
+
+def test_observations_made_in_the_child_reach_the_sink() -> None:
+    sink = ["before=ok"]
+    child.run(lambda: sink.append("inside=ok"), timeout=5, sink=sink)
+    assert sink == ["before=ok", "inside=ok"]
+
+
+def test_exit_without_result_is_reported() -> None:
+    with pytest.raises(child.ChildFailed, match="status 3"):
+        child.run(lambda: os._exit(3), timeout=5)
+
+
+def test_grandchildren_left_running_are_killed() -> None:
+    r, w = os.pipe()
+
+    def body() -> int:
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            time.sleep(60)
+            os._exit(0)
+        return pid
+
+    try:
+        os.close(w)  # the grandchild holds the only write end
+        grandchild = child.run(body, timeout=5)
+        # The grandchild dies with its process group; its end of the pipe closes.
+        assert os.read(r, 1) == b""
+        with pytest.raises(ProcessLookupError):
+            for _ in range(100):
+                os.kill(grandchild, 0)
+                time.sleep(0.05)
+    finally:
+        os.close(r)

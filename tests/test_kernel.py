@@ -1,0 +1,96 @@
+"""Kernel: calling syscalls through cffi, Result and Errno, Unsupported."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from syscalls.abi import Platform
+from syscalls.kernel import Errno, Kernel, Result, Unsupported
+
+
+@pytest.fixture(scope="module")
+def k() -> Kernel:
+    return Kernel(Platform.load())
+
+
+def test_getpid_matches_the_interpreter(k: Kernel) -> None:
+    r = k.getpid()
+    assert r.ok and r.value == os.getpid() and r.errno is None
+
+
+def test_failure_returns_errno_not_an_exception(k: Kernel, tmp_path: Path) -> None:
+    r = k.openat(k.AT_FDCWD, tmp_path / "missing", k.O_RDONLY)
+    assert not r.ok
+    assert r.value == -1
+    assert r.errno == "ENOENT"
+    assert r.errno == k.ENOENT
+    assert r.errno != "EACCES"
+    assert repr(r.errno) == "ENOENT" and r.outcome == "ENOENT"
+
+
+def test_unwrap_names_the_syscall_and_errno(k: Kernel) -> None:
+    r = k.close(-1)
+    with pytest.raises(AssertionError, match="close failed: EBADF"):
+        r.unwrap()
+
+
+def test_arguments_accept_bytes_str_path_none_and_buffers(k: Kernel, tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"hello")
+    for name in (path, str(path), os.fsencode(path)):
+        fd = k.openat(k.AT_FDCWD, name, k.O_RDONLY).unwrap()
+        buf = k.buf(8)
+        assert k.read(fd, buf, 8).unwrap() == 5
+        assert k.bytes(buf, 5) == b"hello"
+        k.close(fd).unwrap()
+    assert k.gettimeofday(k.new("struct timeval *"), None).ok
+
+
+def test_unknown_argument_type_is_a_type_error(k: Kernel) -> None:
+    with pytest.raises(TypeError, match="float"):
+        k.close(1.5)
+
+
+def test_missing_syscall_is_unsupported_naming_it(k: Kernel) -> None:
+    with pytest.raises(Unsupported, match="frobnicate: not in the"):
+        k.frobnicate()
+
+
+def test_enosys_is_unsupported(k: Kernel) -> None:
+    p = Platform.load()
+    p.syscalls["bogus"] = 999_999  # no kernel implements this number
+    with pytest.raises(Unsupported, match="bogus: ENOSYS"):
+        Kernel(p).bogus()
+
+
+def test_unknown_constant_is_an_attribute_error(k: Kernel) -> None:
+    with pytest.raises(AttributeError, match="O_NOT_A_FLAG"):
+        k.O_NOT_A_FLAG  # noqa: B018
+
+
+def test_observers_see_every_result(k: Kernel) -> None:
+    seen: list[Result] = []
+    k.observers.append(seen.append)
+    try:
+        k.getpid()
+        k.close(-1)
+    finally:
+        k.observers.remove(seen.append)
+    assert [r.outcome for r in seen] == ["ok", "EBADF"]
+    assert [r.name for r in seen] == ["getpid", "close"]
+
+
+def test_errno_hashes_like_its_number() -> None:
+    p = Platform.load()
+    e = Errno(p.errno["ENOENT"], p)
+    assert {e: 1}[p.errno["ENOENT"]] == 1
+    with pytest.raises(KeyError, match="ENOTANERRNO"):
+        e == "ENOTANERRNO"  # noqa: B015
+
+
+def test_results_with_errno_survive_pickling(k: Kernel) -> None:
+    import pickle
+
+    r = pickle.loads(pickle.dumps(k.close(-1)))
+    assert r.errno == "EBADF" and r.name == "close"

@@ -1,0 +1,125 @@
+"""The semantics profile: what runs record, and the pytest glue that writes it."""
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from syscalls.profile import PROPERTY, Profile, Recorder
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SAMPLE = """
+import pytest
+
+def test_passes(kernel, observe):
+    assert kernel.close(-1).errno == "EBADF"
+    observe("answer", 42)
+
+def test_fails(kernel):
+    assert kernel.getpid().unwrap() == -5
+
+def test_not_in_table(kernel):
+    kernel.frobnicate()
+
+@pytest.mark.root
+def test_root_only(kernel):
+    pass
+
+def test_in_child(kernel, in_child):
+    in_child(lambda: kernel.close(-1))
+"""
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, ET.Element, int]:
+    """A small suite run through the real glue (conftest.py loaded as a plugin)."""
+    tmp = tmp_path_factory.mktemp("profile")
+    (tmp / "test_sample.py").write_text(SAMPLE)
+    junit = tmp / "out" / "junit.xml"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "conftest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--rootdir={tmp}",
+            f"--junitxml={junit}",
+            str(tmp / "test_sample.py"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (tmp / "out" / "junit.profile.json").exists(), proc.stdout + proc.stderr
+    profile = json.loads((tmp / "out" / "junit.profile.json").read_text())
+    return profile, ET.parse(junit).getroot(), proc.returncode
+
+
+def _test(profile: dict, name: str) -> dict:
+    return next(v for k, v in profile["tests"].items() if k.endswith(f"::{name}"))
+
+
+def test_profile_header_names_platform_and_kernel(run: tuple) -> None:
+    profile, _, code = run
+    assert code == 1  # one test fails
+    assert profile["platform"] and profile["kernel"] and profile["target"] == "host"
+    assert len(profile["tests"]) == 5
+
+
+def test_calls_and_explicit_values_are_observed(run: tuple) -> None:
+    entry = _test(run[0], "test_passes")
+    assert entry == {"outcome": "passed", "observations": ["close=EBADF", "answer=42"]}
+
+
+def test_failure_keeps_its_reason(run: tuple) -> None:
+    entry = _test(run[0], "test_fails")
+    assert entry["outcome"] == "failed"
+    assert entry["observations"] == ["getpid=ok"]
+    assert "-5" in entry["reason"]
+
+
+def test_missing_syscall_is_a_skip_with_the_reason(run: tuple) -> None:
+    entry = _test(run[0], "test_not_in_table")
+    assert entry["outcome"] == "skipped"
+    assert "frobnicate: not in the" in entry["reason"]
+
+
+def test_root_marker_skips_or_runs_by_uid(run: tuple) -> None:
+    import os
+
+    entry = _test(run[0], "test_root_only")
+    assert entry["outcome"] == ("passed" if os.geteuid() == 0 else "skipped")
+
+
+def test_observations_from_a_child_come_back(run: tuple) -> None:
+    assert _test(run[0], "test_in_child")["observations"] == ["close=EBADF"]
+
+
+def test_junit_carries_the_observations_as_properties(run: tuple) -> None:
+    props = [p for p in run[1].iter("property") if p.get("name") == PROPERTY]
+    assert ["close=EBADF", "answer=42"] in [json.loads(p.get("value")) for p in props]
+
+
+def test_profile_round_trips_through_json(tmp_path: Path) -> None:
+    p = Profile(platform="linux/x86_64", kernel="6.1.0", target="vm")
+    rec = Recorder()
+    rec.value("mode", "0o640")
+    p.add("suites/a.py::test_x", "passed", rec.entries)
+    p.write(tmp_path / "p.json")
+    again = Profile.read(tmp_path / "p.json")
+    assert again.tests == p.tests and again.target == "vm"
+
+
+def test_reading_something_else_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "x.json").write_text('{"format": 99}')
+    with pytest.raises(ValueError, match="not a syscalls profile"):
+        Profile.read(tmp_path / "x.json")
