@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""Benchmark: suite wall time, tests per second and per-test overhead, for our suite and,
+side by side, ljsyscall's (Debian's luajit + lua-ljsyscall), as root and as an
+unprivileged user, serial and with pytest-xdist.
+
+    .venv/bin/python bench/run.py                 # everything that can run here
+    .venv/bin/python bench/run.py --repeat 3 --json bench.json
+    .venv/bin/python bench/run.py --vm KERNEL     # also boot-to-result time of a VM target
+
+Figures are wall-clock seconds of whole commands, the best of --repeat runs (the
+machine is shared, so the minimum is the steadiest figure). Not a test: nothing here
+asserts; it measures and prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = ROOT / ".venv" / "bin" / "python"
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+@dataclass
+class Row:
+    what: str
+    user: str
+    seconds: float
+    tests: int
+    passed: int
+    failed: int
+    skipped: int
+
+    @property
+    def per_second(self) -> float:
+        return self.tests / self.seconds if self.seconds else 0.0
+
+
+def _as(user: str, cmd: list[str]) -> list[str]:
+    if user == "root" or os.geteuid() != 0:
+        return cmd
+    return [*NOBODY, "env", "HOME=/tmp", *cmd]
+
+
+def _timed(cmd: list[str], cwd: Path, repeat: int) -> tuple[float, subprocess.CompletedProcess]:
+    best, proc = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+        best = min(best, time.perf_counter() - start)
+    assert proc is not None
+    return best, proc
+
+
+def ours(user: str, workers: str, repeat: int, out: Path) -> Row:
+    junit = out / f"junit-{user}-{workers}.xml"
+    cmd = [
+        str(PYTHON),
+        "-m",
+        "pytest",
+        "suites",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        f"--junitxml={junit}",
+        "-o",
+        "junit_logging=no",
+    ]
+    if workers != "serial":
+        cmd += ["-n", workers]
+    seconds, proc = _timed(_as(user, cmd), ROOT, repeat)
+    if not junit.exists():
+        raise SystemExit(f"suite run failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    suite = ET.parse(junit).getroot()
+    suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
+    assert suite is not None
+    total = int(suite.get("tests", 0))
+    failed = int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+    skipped = int(suite.get("skipped", 0))
+    label = "syscalls (pytest)" + ("" if workers == "serial" else f" -n {workers}")
+    return Row(label, user, seconds, total, total - failed - skipped, failed, skipped)
+
+
+def startup(user: str, repeat: int) -> float:
+    """pytest + plugins + collection, running no test: the fixed cost of a run."""
+    cmd = [str(PYTHON), "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider", "--collect-only"]
+    return _timed(_as(user, cmd), ROOT, repeat)[0]
+
+
+def ljsyscall(user: str, repeat: int) -> Row | None:
+    if not shutil.which("luajit") or not Path("/usr/share/doc/lua-ljsyscall/test").is_dir():
+        return None
+    seconds, proc = _timed(_as(user, ["sh", str(ROOT / "bench/ljsyscall/run.sh")]), ROOT, repeat)
+    m = re.search(r"(\d+) passed, (\d+) failed, (\d+) skipped", proc.stdout)
+    if not m:
+        return None
+    passed, failed, skipped = map(int, m.groups())
+    return Row(
+        "ljsyscall (luajit)", user, seconds, passed + failed + skipped, passed, failed, skipped
+    )
+
+
+def vm_boot(kernel: str, out: Path) -> dict[str, float | str]:
+    """Boot-to-result time of `syscalls boot KERNEL` on one quick test."""
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [
+            str(PYTHON),
+            "-m",
+            "syscalls",
+            "boot",
+            kernel,
+            "--out",
+            str(out / "vm"),
+            "--",
+            "-k",
+            "test_openat_missing_file_is_enoent",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return {
+        "kernel": kernel,
+        "seconds": round(time.perf_counter() - start, 2),
+        "exit": proc.returncode,
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeat", type=int, default=1, help="runs per figure (best is kept)")
+    ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--vm", metavar="KERNEL", help="also time `syscalls boot KERNEL`")
+    args = ap.parse_args()
+    if not PYTHON.exists():
+        print("run ci/setup first (no .venv)", file=sys.stderr)
+        return 2
+    users = ["nobody", "root"] if os.geteuid() == 0 else [os.environ.get("USER", "user")]
+    rows: list[Row] = []
+    fixed: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="syscalls-bench-") as tmp:
+        out = Path(tmp)
+        out.chmod(0o777)  # the unprivileged runs write their JUnit here too
+        for user in users:
+            fixed[user] = startup(user, args.repeat)
+            for workers in ("serial", "auto"):
+                rows.append(ours(user, workers, args.repeat, out))
+            lj = ljsyscall(user, args.repeat)
+            if lj:
+                rows.append(lj)
+        vm = vm_boot(args.vm, out) if args.vm else None
+
+    print(
+        f"{'suite':<28} {'user':<7} {'tests':>5} {'pass':>5} {'fail':>4} {'skip':>4} "
+        f"{'wall s':>7} {'tests/s':>8}"
+    )
+    for r in rows:
+        print(
+            f"{r.what:<28} {r.user:<7} {r.tests:>5} {r.passed:>5} {r.failed:>4} "
+            f"{r.skipped:>4} {r.seconds:>7.2f} {r.per_second:>8.0f}"
+        )
+    for user, seconds in fixed.items():
+        serial = next(r for r in rows if r.user == user and r.what == "syscalls (pytest)")
+        per_test = (serial.seconds - seconds) / max(serial.tests, 1) * 1000
+        print(
+            f"{user}: pytest start-up and collection {seconds:.2f} s; "
+            f"per test {per_test:.2f} ms beyond that (serial)"
+        )
+    if vm:
+        print(f"vm: boot to result {vm['seconds']} s ({vm['kernel']}, exit {vm['exit']})")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "rows": [{**asdict(r), "per_second": round(r.per_second, 1)} for r in rows],
+                    "startup": fixed,
+                    "vm": vm,
+                    "kernel": os.uname().release,
+                },
+                indent=1,
+            )
+            + "\n"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
