@@ -1,0 +1,106 @@
+"""openat2(2): RESOLVE_* path-resolution restrictions and the open_how checks (Linux 5.6+).
+
+Facts from include/uapi/linux/openat2.h: struct open_how is 24 bytes (OPEN_HOW_SIZE_VER0);
+a larger size with non-zero trailing bytes is E2BIG.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from syscalls.kernel import Kernel, Result
+
+pytestmark = [pytest.mark.os("linux"), pytest.mark.min_kernel("5.6")]
+
+
+def _openat2(
+    kernel: Kernel,
+    dirfd: int,
+    path: Path | bytes | str,
+    resolve: int = 0,
+    flags: int = 0,
+    mode: int = 0,
+) -> Result:
+    how = kernel.new("struct open_how *")
+    how.flags, how.mode, how.resolve = flags | kernel.O_RDONLY, mode, resolve
+    return kernel.openat2(dirfd, path, how, kernel.ffi.sizeof("struct open_how"))
+
+
+def test_openat2_plain_open_reads_the_file(kernel: Kernel, tmp: Path, fds) -> None:
+    (tmp / "f").write_bytes(b"data")
+    fd = fds(_openat2(kernel, kernel.AT_FDCWD, tmp / "f"))
+    buf = kernel.buf(8)
+    assert kernel.bytes(buf, kernel.read(fd, buf, 8).unwrap()) == b"data"
+
+
+def test_openat2_resolve_beneath_rejects_dotdot_escape(kernel: Kernel, tmp: Path, fds) -> None:
+    (tmp / "sub").mkdir()
+    (tmp / "f").write_bytes(b"")
+    dirfd = fds.open(tmp / "sub", kernel.O_RDONLY | kernel.O_DIRECTORY)
+    r = _openat2(kernel, dirfd, b"../f", kernel.RESOLVE_BENEATH)
+    assert r.errno == "EXDEV"
+
+
+def test_openat2_resolve_beneath_rejects_absolute_path(kernel: Kernel, tmp: Path, fds) -> None:
+    (tmp / "f").write_bytes(b"")
+    dirfd = fds.open(tmp, kernel.O_RDONLY | kernel.O_DIRECTORY)
+    r = _openat2(kernel, dirfd, tmp / "f", kernel.RESOLVE_BENEATH)
+    assert r.errno == "EXDEV"
+
+
+def test_openat2_resolve_beneath_allows_paths_inside(kernel: Kernel, tmp: Path, fds) -> None:
+    (tmp / "sub").mkdir()
+    (tmp / "sub" / "f").write_bytes(b"")
+    dirfd = fds.open(tmp, kernel.O_RDONLY | kernel.O_DIRECTORY)
+    fds(_openat2(kernel, dirfd, b"sub/../sub/f", kernel.RESOLVE_BENEATH))
+
+
+def test_openat2_resolve_no_symlinks_rejects_symlink(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "f").write_bytes(b"")
+    (tmp / "link").symlink_to("f")
+    r = _openat2(kernel, kernel.AT_FDCWD, tmp / "link", kernel.RESOLVE_NO_SYMLINKS)
+    assert r.errno == "ELOOP"
+
+
+def test_openat2_resolve_in_root_anchors_absolute_symlinks(kernel: Kernel, tmp: Path, fds) -> None:
+    (tmp / "root").mkdir()
+    (tmp / "root" / "inside").write_bytes(b"inside")
+    (tmp / "root" / "abs").symlink_to("/inside")
+    rootfd = fds.open(tmp / "root", kernel.O_RDONLY | kernel.O_DIRECTORY)
+    fd = fds(_openat2(kernel, rootfd, b"abs", kernel.RESOLVE_IN_ROOT))
+    buf = kernel.buf(8)
+    assert kernel.bytes(buf, kernel.read(fd, buf, 8).unwrap()) == b"inside"
+
+
+def test_openat2_resolve_no_magiclinks_rejects_proc_fd_link(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f")
+    r = _openat2(kernel, kernel.AT_FDCWD, f"/proc/self/fd/{fd}", kernel.RESOLVE_NO_MAGICLINKS)
+    assert r.errno == "ELOOP"
+
+
+def test_openat2_resolve_no_xdev_rejects_crossing_into_proc(kernel: Kernel) -> None:
+    r = _openat2(kernel, kernel.AT_FDCWD, b"/proc/self/status", kernel.RESOLVE_NO_XDEV)
+    assert r.errno == "EXDEV"
+
+
+def test_openat2_unknown_resolve_bit_is_einval(kernel: Kernel, tmp: Path) -> None:
+    r = _openat2(kernel, kernel.AT_FDCWD, tmp, 1 << 40)
+    assert r.errno == "EINVAL"
+
+
+def test_openat2_mode_without_creat_is_einval(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "f").write_bytes(b"")
+    r = _openat2(kernel, kernel.AT_FDCWD, tmp / "f", mode=0o600)
+    assert r.errno == "EINVAL"
+
+
+def test_openat2_size_below_version0_is_einval(kernel: Kernel, tmp: Path) -> None:
+    how = kernel.new("struct open_how *")
+    r = kernel.openat2(kernel.AT_FDCWD, tmp, how, 16)
+    assert r.errno == "EINVAL"
+
+
+def test_openat2_nonzero_bytes_past_known_struct_is_e2big(kernel: Kernel, tmp: Path) -> None:
+    raw = kernel.new("uint64_t[4]", [kernel.O_RDONLY, 0, 0, 1])  # 32 bytes, last non-zero
+    r = kernel.openat2(kernel.AT_FDCWD, tmp, raw, 32)
+    assert r.errno == "E2BIG"

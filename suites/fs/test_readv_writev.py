@@ -1,0 +1,103 @@
+"""readv/writev/preadv/preadv2/pwritev2: scatter-gather I/O in order, limits, flags.
+
+UIO_MAXIOV (1024) is the most iovecs a call takes (include/uapi/linux/uio.h); an iov_len
+above SSIZE_MAX is EINVAL. preadv2/pwritev2 (Linux 4.6) take offset -1 as "use the file
+offset" and RWF_* flags; unknown flags are EOPNOTSUPP.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syscalls.kernel import Kernel
+
+
+def _iov(kernel: Kernel, *chunks: bytes | int) -> tuple[Any, list[Any]]:
+    """An iovec array over fresh buffers: bytes give their contents, ints a zeroed size."""
+    bufs = [kernel.buf(c) for c in chunks]
+    iov = kernel.new(f"struct iovec[{len(chunks)}]")
+    for i, (c, b) in enumerate(zip(chunks, bufs, strict=True)):
+        iov[i].iov_base = b
+        iov[i].iov_len = c if isinstance(c, int) else len(c)
+    return iov, bufs
+
+
+def test_writev_gathers_buffers_in_order(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f")
+    iov, _ = _iov(kernel, b"one ", b"two ", b"three")
+    assert kernel.writev(fd, iov, 3).unwrap() == 13
+    assert (tmp / "f").read_bytes() == b"one two three"
+
+
+def test_readv_scatters_into_buffers_in_order(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"abcdefgh")
+    iov, bufs = _iov(kernel, 3, 5)
+    assert kernel.readv(fd, iov, 2).unwrap() == 8
+    assert kernel.bytes(bufs[0], 3) == b"abc"
+    assert kernel.bytes(bufs[1], 5) == b"defgh"
+
+
+def test_readv_short_at_eof_fills_only_leading_buffers(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"abcd")
+    iov, bufs = _iov(kernel, 3, 5)
+    assert kernel.readv(fd, iov, 2).unwrap() == 4
+    assert kernel.bytes(bufs[1], 5) == b"d\0\0\0\0"
+
+
+def test_readv_with_zero_iovecs_returns_zero(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"abcd")
+    iov, _ = _iov(kernel, 1)
+    assert kernel.readv(fd, iov, 0).unwrap() == 0
+
+
+def test_writev_over_uio_maxiov_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f")
+    n = kernel.UIO_MAXIOV + 1
+    iov, _ = _iov(kernel, *([b"x"] * n))
+    assert kernel.writev(fd, iov, n).errno == "EINVAL"
+
+
+def test_writev_length_above_ssize_max_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f")
+    iov, _ = _iov(kernel, b"x")
+    iov[0].iov_len = 1 << 63
+    assert kernel.writev(fd, iov, 1).errno == "EINVAL"
+
+
+def test_preadv_reads_at_offset_without_moving_file_offset(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"0123456789")
+    iov, bufs = _iov(kernel, 2, 2)
+    assert kernel.preadv(fd, iov, 2, 6, 0).unwrap() == 4
+    assert kernel.bytes(bufs[0], 2) + kernel.bytes(bufs[1], 2) == b"6789"
+    assert kernel.lseek(fd, 0, kernel.SEEK_CUR).unwrap() == 0
+
+
+@pytest.mark.os("linux")
+@pytest.mark.min_kernel("4.6")
+def test_preadv2_offset_minus_one_uses_and_advances_file_offset(
+    kernel: Kernel, tmp: Path, fds
+) -> None:
+    fd = fds.file(tmp / "f", b"0123456789")
+    kernel.lseek(fd, 3, kernel.SEEK_SET).unwrap()
+    iov, bufs = _iov(kernel, 4)
+    assert kernel.preadv2(fd, iov, 1, -1, -1, 0).unwrap() == 4
+    assert kernel.bytes(bufs[0], 4) == b"3456"
+    assert kernel.lseek(fd, 0, kernel.SEEK_CUR).unwrap() == 7
+
+
+@pytest.mark.os("linux")
+@pytest.mark.min_kernel("4.6")
+def test_preadv2_unknown_flag_is_eopnotsupp(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"abc")
+    iov, _ = _iov(kernel, 3)
+    assert kernel.preadv2(fd, iov, 1, 0, 0, 1 << 30).errno == "EOPNOTSUPP"
+
+
+@pytest.mark.os("linux")
+@pytest.mark.min_kernel("4.16")
+def test_pwritev2_rwf_append_writes_at_end(kernel: Kernel, tmp: Path, fds, const) -> None:
+    fd = fds.file(tmp / "f", b"abc")
+    iov, _ = _iov(kernel, b"Z")
+    assert kernel.pwritev2(fd, iov, 1, 0, 0, const.RWF_APPEND).unwrap() == 1
+    assert (tmp / "f").read_bytes() == b"abcZ"
