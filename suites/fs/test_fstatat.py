@@ -1,0 +1,123 @@
+"""stat family (fstat, fstatat/newfstatat, stat, lstat): fields agree with what was done.
+
+AT_EMPTY_PATH is Linux's (FreeBSD has it since 12 with the same meaning; marked linux).
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from syscalls.kernel import Kernel
+
+
+def _fstatat(kernel: Kernel, path: Path, flags: int = 0):
+    st = kernel.new("struct stat *")
+    kernel.fstatat(kernel.AT_FDCWD, path, st, flags).unwrap()
+    return st
+
+
+def test_fstat_size_matches_bytes_written(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f")
+    kernel.write(fd, b"x" * 1234, 1234).unwrap()
+    st = kernel.new("struct stat *")
+    kernel.fstat(fd, st).unwrap()
+    assert st.st_size == 1234
+    assert st.st_mode & kernel.S_IFMT == kernel.S_IFREG
+
+
+def test_fstatat_owner_is_the_effective_ids(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "f").write_bytes(b"")
+    st = _fstatat(kernel, tmp / "f")
+    assert (st.st_uid, st.st_gid) == (os.geteuid(), os.getegid())
+
+
+def test_fstatat_follows_symlinks_by_default(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "f").write_bytes(b"12345")
+    (tmp / "link").symlink_to("f")
+    st = _fstatat(kernel, tmp / "link")
+    assert st.st_mode & kernel.S_IFMT == kernel.S_IFREG
+    assert st.st_size == 5
+
+
+def test_fstatat_symlink_nofollow_describes_the_link(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "link").symlink_to("some-target")
+    st = _fstatat(kernel, tmp / "link", kernel.AT_SYMLINK_NOFOLLOW)
+    assert st.st_mode & kernel.S_IFMT == kernel.S_IFLNK
+    assert st.st_size == len("some-target")
+
+
+def test_fstatat_reports_directory_and_fifo_types(kernel: Kernel, tmp: Path) -> None:
+    os.mkfifo(tmp / "fifo")
+    assert _fstatat(kernel, tmp).st_mode & kernel.S_IFMT == kernel.S_IFDIR
+    assert _fstatat(kernel, tmp / "fifo").st_mode & kernel.S_IFMT == kernel.S_IFIFO
+
+
+def test_fstatat_hard_links_share_inode_and_count(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "a").write_bytes(b"")
+    os.link(tmp / "a", tmp / "b")
+    a, b = _fstatat(kernel, tmp / "a"), _fstatat(kernel, tmp / "b")
+    assert (a.st_ino, a.st_dev) == (b.st_ino, b.st_dev)
+    assert a.st_nlink == 2
+
+
+def test_fstatat_relative_to_dirfd(kernel: Kernel, tmp: Path, fds) -> None:
+    (tmp / "f").write_bytes(b"abc")
+    dirfd = fds.open(tmp, kernel.O_RDONLY | kernel.O_DIRECTORY)
+    st = kernel.new("struct stat *")
+    kernel.fstatat(dirfd, b"f", st, 0).unwrap()
+    assert st.st_size == 3
+
+
+def test_fstatat_missing_file_is_enoent(kernel: Kernel, tmp: Path) -> None:
+    st = kernel.new("struct stat *")
+    assert kernel.fstatat(kernel.AT_FDCWD, tmp / "absent", st, 0).errno == "ENOENT"
+
+
+def test_fstatat_through_a_file_is_enotdir(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "f").write_bytes(b"")
+    st = kernel.new("struct stat *")
+    assert kernel.fstatat(kernel.AT_FDCWD, tmp / "f" / "x", st, 0).errno == "ENOTDIR"
+
+
+def test_fstatat_empty_path_without_flag_is_enoent(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f")
+    st = kernel.new("struct stat *")
+    assert kernel.fstatat(fd, b"", st, 0).errno == "ENOENT"
+
+
+@pytest.mark.os("linux")
+def test_fstatat_empty_path_flag_stats_the_fd(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"1234567")
+    st = kernel.new("struct stat *")
+    kernel.fstatat(fd, b"", st, kernel.AT_EMPTY_PATH).unwrap()
+    assert st.st_size == 7
+
+
+def test_fstatat_invalid_flag_is_einval(kernel: Kernel, tmp: Path) -> None:
+    st = kernel.new("struct stat *")
+    assert kernel.fstatat(kernel.AT_FDCWD, tmp, st, 1 << 30).errno == "EINVAL"
+
+
+def test_fstat_on_closed_fd_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f")
+    fds.close(fd).unwrap()
+    assert kernel.fstat(fd, kernel.new("struct stat *")).errno == "EBADF"
+
+
+def test_fstat_on_pipe_is_fifo(kernel: Kernel, fds) -> None:
+    rfd, _ = fds.pipe()
+    st = kernel.new("struct stat *")
+    kernel.fstat(rfd, st).unwrap()
+    assert st.st_mode & kernel.S_IFMT == kernel.S_IFIFO
+
+
+@pytest.mark.os("linux")
+def test_stat_and_lstat_differ_only_on_symlinks(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "f").write_bytes(b"abc")
+    (tmp / "link").symlink_to("f")
+    st, lst = kernel.new("struct stat *"), kernel.new("struct stat *")
+    kernel.stat(tmp / "link", st).unwrap()
+    kernel.lstat(tmp / "link", lst).unwrap()
+    assert st.st_mode & kernel.S_IFMT == kernel.S_IFREG
+    assert lst.st_mode & kernel.S_IFMT == kernel.S_IFLNK

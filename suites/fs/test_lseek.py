@@ -1,0 +1,96 @@
+"""lseek(2): whence arithmetic, holes (SEEK_DATA/SEEK_HOLE) and the errors.
+
+A file system without hole tracking may report the whole file as data (the generic
+fallback: the only hole is at EOF); the hole tests accept that range and record what
+the kernel answered.
+"""
+
+from pathlib import Path
+
+from syscalls.kernel import Kernel
+
+MIB = 1 << 20
+
+
+def test_lseek_set_returns_the_new_offset(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"0123456789")
+    assert kernel.lseek(fd, 7, kernel.SEEK_SET).unwrap() == 7
+    buf = kernel.buf(1)
+    kernel.read(fd, buf, 1).unwrap()
+    assert kernel.bytes(buf, 1) == b"7"
+
+
+def test_lseek_cur_adds_to_the_current_offset(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"0123456789")
+    kernel.lseek(fd, 2, kernel.SEEK_SET).unwrap()
+    assert kernel.lseek(fd, 3, kernel.SEEK_CUR).unwrap() == 5
+    assert kernel.lseek(fd, -4, kernel.SEEK_CUR).unwrap() == 1
+
+
+def test_lseek_end_is_relative_to_size(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"0123456789")
+    assert kernel.lseek(fd, -3, kernel.SEEK_END).unwrap() == 7
+
+
+def test_lseek_past_eof_then_write_reads_back_zeros(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"ab")
+    assert kernel.lseek(fd, 5, kernel.SEEK_END).unwrap() == 7
+    kernel.write(fd, b"c", 1).unwrap()
+    assert (tmp / "f").read_bytes() == b"ab\0\0\0\0\0c"
+
+
+def test_lseek_to_negative_offset_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"ab")
+    assert kernel.lseek(fd, -3, kernel.SEEK_END).errno == "EINVAL"
+    assert kernel.lseek(fd, 0, kernel.SEEK_CUR).unwrap() == 0
+
+
+def test_lseek_unknown_whence_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"ab")
+    assert kernel.lseek(fd, 0, 77).errno == "EINVAL"
+
+
+def test_lseek_on_pipe_is_espipe(kernel: Kernel, fds) -> None:
+    rfd, _ = fds.pipe()
+    assert kernel.lseek(rfd, 0, kernel.SEEK_CUR).errno == "ESPIPE"
+
+
+def test_lseek_on_closed_fd_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f")
+    fds.close(fd).unwrap()
+    assert kernel.lseek(fd, 0, kernel.SEEK_SET).errno == "EBADF"
+
+
+def _sparse(kernel: Kernel, tmp: Path, fds) -> int:
+    """4 KiB of data, a hole, then 4 KiB of data at 1 MiB."""
+    fd = fds.file(tmp / "sparse")
+    kernel.pwrite64(fd, b"a" * 4096, 4096, 0).unwrap()
+    kernel.pwrite64(fd, b"b" * 4096, 4096, MIB).unwrap()
+    return fd
+
+
+def test_lseek_seek_hole_finds_a_hole_after_leading_data(
+    kernel: Kernel, tmp: Path, fds, observe
+) -> None:
+    fd = _sparse(kernel, tmp, fds)
+    hole = kernel.lseek(fd, 0, kernel.SEEK_HOLE).unwrap()
+    observe("first_hole", hole)
+    assert hole in (4096, MIB + 4096)  # exact hole, or the generic "only hole is EOF"
+
+
+def test_lseek_seek_data_skips_a_hole(kernel: Kernel, tmp: Path, fds, observe) -> None:
+    fd = _sparse(kernel, tmp, fds)
+    data = kernel.lseek(fd, 8192, kernel.SEEK_DATA).unwrap()
+    observe("data_after_hole", data)
+    assert data in (MIB, 8192)  # the data at 1 MiB, or the generic "all data" answer
+
+
+def test_lseek_seek_hole_on_dense_file_is_its_size(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"x" * 100)
+    assert kernel.lseek(fd, 10, kernel.SEEK_HOLE).unwrap() == 100
+
+
+def test_lseek_seek_data_at_eof_is_enxio(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"x" * 100)
+    assert kernel.lseek(fd, 100, kernel.SEEK_DATA).errno == "ENXIO"
+    assert kernel.lseek(fd, 200, kernel.SEEK_HOLE).errno == "ENXIO"
