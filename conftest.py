@@ -155,6 +155,23 @@ def _profile_path(config: pytest.Config) -> Path | None:
     return None
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Per-area counts for the suites: where a kernel fails, at a glance."""
+    areas: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "skipped", "error", "xfailed", "xpassed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            parts = getattr(report, "nodeid", "").split("/")
+            if len(parts) > 2 and parts[0] == "suites" and report.when in ("call", "setup"):
+                counts = areas.setdefault(parts[1], {})
+                counts[outcome] = counts.get(outcome, 0) + 1
+    if not areas:
+        return
+    terminalreporter.section("syscalls: results by area")
+    for area, counts in sorted(areas.items()):
+        text = ", ".join(f"{n} {o}" for o, n in sorted(counts.items()))
+        terminalreporter.write_line(f"{area:<10} {text}")
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     k = config.stash[_KERNEL_KEY]
     u = os.uname()
