@@ -6,6 +6,7 @@ import argparse
 import os
 import shlex
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +72,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args.append(f"--platform={args.platform}")
     pytest_args += args.pytest_args
     os.chdir(ROOT)  # conftest.py and pyproject.toml's settings live at the root
-    code = pytest.main(pytest_args)
+    # pytest-xdist makes pytest's base temp dir even when no test asks for one: keep it
+    # ours and remove it, so a run leaves nothing behind.
+    with tempfile.TemporaryDirectory(prefix="syscalls-run-") as basetemp:
+        code = pytest.main([*pytest_args, f"--basetemp={basetemp}"])
     print(f"results: {out / 'junit.xml'}  {out / 'profile.json'}")
     return int(code)
 
