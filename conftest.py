@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from syscalls import child
-from syscalls.abi import Platform, PlatformError
+from syscalls.abi import Platform, PlatformError, host_os_arch
 from syscalls.expect import at_least
 from syscalls.kernel import Kernel, Unsupported
 from syscalls.profile import PROPERTY, Collector, Profile, Recorder, this_machine
@@ -57,6 +57,13 @@ def pytest_configure(config: pytest.Config) -> None:
         platform = Platform.load(config.getoption("platform"))
     except PlatformError as e:
         raise pytest.UsageError(str(e)) from None
+    host = "/".join(host_os_arch())
+    if platform.name != host and not config.option.collectonly:
+        # Another OS's or arch's numbers would call the wrong syscalls on this kernel.
+        raise pytest.UsageError(
+            f"the {platform.name} table cannot drive this {host} kernel "
+            "(use it inside a target of that kind, or with --collect-only)"
+        )
     k = Kernel(platform)
     config.stash[_KERNEL_KEY] = k
     path = _profile_path(config)

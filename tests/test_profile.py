@@ -123,3 +123,26 @@ def test_reading_something_else_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "x.json").write_text('{"format": 99}')
     with pytest.raises(ValueError, match="not a syscalls profile"):
         Profile.read(tmp_path / "x.json")
+
+
+def test_a_table_for_another_arch_is_refused(tmp_path: Path) -> None:
+    table = tmp_path / "other.toml"
+    table.write_text('[platform]\nos = "linux"\narch = "i386"\n[syscalls]\nread = 3\n')
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--platform={table}",
+            "suites/fs/test_openat.py",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 4  # pytest's usage error
+    assert "the linux/i386 table cannot drive this" in proc.stderr
