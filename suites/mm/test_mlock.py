@@ -1,0 +1,120 @@
+"""mlock/mlock2/munlock/mlockall: locking within RLIMIT_MEMLOCK, and the refusals.
+
+Beyond the limit an unprivileged caller gets ENOMEM, or EPERM when the limit is 0
+(mlock(2)); CAP_IPC_LOCK (root) ignores the limit. Limits are lowered only inside a
+child, so the test process keeps its own.
+"""
+
+import os
+
+import pytest
+
+from syscalls.kernel import Kernel
+
+NOT_ROOT = pytest.mark.skipif(
+    os.geteuid() == 0, reason="root's CAP_IPC_LOCK ignores RLIMIT_MEMLOCK; run as a user"
+)
+
+
+def _set_memlock(kernel: Kernel, limit: int) -> None:
+    rl = kernel.new("struct rlimit *", [limit, limit])
+    kernel.setrlimit(kernel.RLIMIT_MEMLOCK, rl).unwrap()
+
+
+def _memlock_limit(kernel: Kernel) -> int:
+    rl = kernel.new("struct rlimit *")
+    kernel.getrlimit(kernel.RLIMIT_MEMLOCK, rl).unwrap()
+    return rl.rlim_cur
+
+
+def test_mlock_then_munlock_one_page(kernel: Kernel, maps, page: int) -> None:
+    if _memlock_limit(kernel) < page and os.geteuid() != 0:
+        pytest.skip("RLIMIT_MEMLOCK is below one page for this user")
+    addr = maps.anon(page)
+    kernel.mlock(addr, page).unwrap()
+    kernel.munlock(addr, page).unwrap()
+
+
+def test_munlock_of_unlocked_range_succeeds(kernel: Kernel, maps, page: int) -> None:
+    addr = maps.anon(page)
+    kernel.munlock(addr, page).unwrap()
+
+
+def test_mlock_unmapped_range_is_enomem(kernel: Kernel, page: int) -> None:
+    assert kernel.mlock(page, page).errno == "ENOMEM"
+
+
+@pytest.mark.os("linux")
+@pytest.mark.min_kernel("4.4")
+def test_mlock2_onfault_is_accepted(kernel: Kernel, maps, page: int) -> None:
+    if _memlock_limit(kernel) < page and os.geteuid() != 0:
+        pytest.skip("RLIMIT_MEMLOCK is below one page for this user")
+    addr = maps.anon(page)
+    kernel.mlock2(addr, page, kernel.MLOCK_ONFAULT).unwrap()
+    kernel.munlock(addr, page).unwrap()
+
+
+@pytest.mark.os("linux")
+@pytest.mark.min_kernel("4.4")
+def test_mlock2_unknown_flag_is_einval(kernel: Kernel, maps, page: int) -> None:
+    addr = maps.anon(page)
+    assert kernel.mlock2(addr, page, 1 << 8).errno == "EINVAL"
+
+
+@NOT_ROOT
+def test_mlock_with_zero_limit_is_eperm(kernel: Kernel, maps, in_child, page: int) -> None:
+    addr = maps.anon(page)
+
+    def lock() -> str | None:
+        _set_memlock(kernel, 0)
+        r = kernel.mlock(addr, page)
+        return r.errno.name if r.errno else None
+
+    assert in_child(lock) == "EPERM"
+
+
+@NOT_ROOT
+def test_mlock_beyond_limit_is_enomem(kernel: Kernel, maps, in_child, page: int) -> None:
+    addr = maps.anon(2 * page)
+
+    def lock() -> str | None:
+        _set_memlock(kernel, page)
+        r = kernel.mlock(addr, 2 * page)
+        return r.errno.name if r.errno else None
+
+    assert in_child(lock) == "ENOMEM"
+
+
+@pytest.mark.root
+def test_mlock_as_root_ignores_a_zero_limit(kernel: Kernel, maps, in_child, page: int) -> None:
+    addr = maps.anon(page)
+
+    def lock() -> None:
+        _set_memlock(kernel, 0)
+        kernel.mlock(addr, page).unwrap()
+
+    in_child(lock)
+
+
+@pytest.mark.parametrize("flags", [0, 1 << 10], ids=["none", "unknown"])
+def test_mlockall_without_valid_flags_is_einval(kernel: Kernel, flags: int) -> None:
+    assert kernel.mlockall(flags).errno == "EINVAL"
+
+
+@pytest.mark.root
+def test_mlockall_current_then_munlockall(kernel: Kernel, in_child) -> None:
+    def lock_all() -> None:
+        kernel.mlockall(kernel.MCL_CURRENT).unwrap()
+        kernel.munlockall().unwrap()
+
+    in_child(lock_all)
+
+
+@NOT_ROOT
+def test_mlockall_current_with_zero_limit_is_eperm(kernel: Kernel, in_child) -> None:
+    def lock_all() -> str | None:
+        _set_memlock(kernel, 0)
+        r = kernel.mlockall(kernel.MCL_CURRENT)
+        return r.errno.name if r.errno else None
+
+    assert in_child(lock_all) == "EPERM"
