@@ -1,0 +1,56 @@
+"""chmod/fchmod/fchmodat(2): mode bits set exactly; only the owner (or root) may.
+
+The fchmodat syscall has no flags argument on Linux (fchmodat2, Linux 6.6, adds one).
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from syscalls.kernel import Kernel
+
+NOT_ROOT = pytest.mark.skipif(
+    os.geteuid() == 0, reason="root may chmod any file (CAP_FOWNER); run as a user"
+)
+
+
+def _mode(kernel: Kernel, path: Path | str) -> int:
+    st = kernel.new("struct stat *")
+    kernel.fstatat(kernel.AT_FDCWD, path, st, 0).unwrap()
+    return st.st_mode & 0o7777
+
+
+def test_fchmodat_sets_the_mode_bits(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "f").write_bytes(b"")
+    kernel.fchmodat(kernel.AT_FDCWD, tmp / "f", 0o1751).unwrap()
+    assert _mode(kernel, tmp / "f") == 0o1751
+
+
+def test_fchmod_sets_mode_through_fd(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f")
+    kernel.fchmod(fd, 0o640).unwrap()
+    assert _mode(kernel, tmp / "f") == 0o640
+
+
+def test_fchmodat_missing_file_is_enoent(kernel: Kernel, tmp: Path) -> None:
+    assert kernel.fchmodat(kernel.AT_FDCWD, tmp / "absent", 0o600).errno == "ENOENT"
+
+
+@NOT_ROOT
+def test_fchmodat_on_file_of_another_user_is_eperm(kernel: Kernel) -> None:
+    # "/" belongs to root; asking for its current mode changes nothing even if allowed.
+    assert kernel.fchmodat(kernel.AT_FDCWD, b"/", _mode(kernel, "/")).errno == "EPERM"
+
+
+@pytest.mark.os("linux")
+def test_fchmod_on_o_path_fd_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"", kernel.O_PATH)
+    assert kernel.fchmod(fd, 0o600).errno == "EBADF"
+
+
+@pytest.mark.os("linux")
+def test_chmod_legacy_call_sets_mode(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "f").write_bytes(b"")
+    kernel.chmod(tmp / "f", 0o604).unwrap()
+    assert _mode(kernel, tmp / "f") == 0o604

@@ -1,0 +1,75 @@
+"""getdents64(2) (Linux): every entry once, with . and .., inode numbers and d_type.
+
+A file system may answer DT_UNKNOWN for d_type (getdents(2)); that is accepted and
+recorded, any other mismatch fails. Record layout: struct linux_dirent64 (common.h).
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from syscalls.kernel import Kernel
+
+pytestmark = pytest.mark.os("linux")
+
+
+def _read_all(kernel: Kernel, fd: int, size: int = 4096) -> list[tuple[str, int, int]]:
+    """(name, d_type, d_ino) of every entry, reading until getdents64 returns 0."""
+    ffi = kernel.ffi
+    buf = kernel.buf(size)
+    out = []
+    while n := kernel.getdents64(fd, buf, size).unwrap():
+        pos = 0
+        while pos < n:
+            d = ffi.cast("struct linux_dirent64 *", ffi.cast("char *", buf) + pos)
+            out.append((ffi.string(d.d_name).decode(), d.d_type, d.d_ino))
+            pos += d.d_reclen
+    return out
+
+
+def test_getdents64_lists_every_entry_with_dot_and_dotdot(kernel: Kernel, tmp: Path, fds) -> None:
+    for name in ("a", "b", "c"):
+        (tmp / name).write_bytes(b"")
+    names = [e[0] for e in _read_all(kernel, fds.open(tmp, kernel.O_RDONLY | kernel.O_DIRECTORY))]
+    assert sorted(names) == [".", "..", "a", "b", "c"]
+
+
+def test_getdents64_d_type_matches_the_file_type(
+    kernel: Kernel, tmp: Path, fds, const, observe
+) -> None:
+    (tmp / "reg").write_bytes(b"")
+    (tmp / "dir").mkdir()
+    (tmp / "lnk").symlink_to("reg")
+    os.mkfifo(tmp / "fifo")
+    types = {n: t for n, t, _ in _read_all(kernel, fds.open(tmp, kernel.O_RDONLY))}
+    observe("d_type", {n: types[n] for n in ("reg", "dir", "lnk", "fifo")})
+    expected = {"reg": const.DT_REG, "dir": const.DT_DIR, "lnk": const.DT_LNK}
+    expected["fifo"] = const.DT_FIFO
+    for name, dtype in expected.items():
+        assert types[name] in (dtype, const.DT_UNKNOWN), name
+
+
+def test_getdents64_d_ino_matches_stat(kernel: Kernel, tmp: Path, fds) -> None:
+    (tmp / "f").write_bytes(b"")
+    inos = {n: i for n, _, i in _read_all(kernel, fds.open(tmp, kernel.O_RDONLY))}
+    assert inos["f"] == (tmp / "f").stat().st_ino
+
+
+def test_getdents64_small_buffer_returns_every_entry_once(kernel: Kernel, tmp: Path, fds) -> None:
+    created = {f"file-{i:03d}" for i in range(300)}
+    for name in created:
+        (tmp / name).write_bytes(b"")
+    names = [e[0] for e in _read_all(kernel, fds.open(tmp, kernel.O_RDONLY), size=256)]
+    assert len(names) == len(set(names)) == 302
+    assert set(names) - {".", ".."} == created
+
+
+def test_getdents64_buffer_too_small_for_an_entry_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.open(tmp, kernel.O_RDONLY)
+    assert kernel.getdents64(fd, kernel.buf(8), 8).errno == "EINVAL"
+
+
+def test_getdents64_on_regular_file_is_enotdir(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"", kernel.O_RDONLY)
+    assert kernel.getdents64(fd, kernel.buf(4096), 4096).errno == "ENOTDIR"

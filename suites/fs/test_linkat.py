@@ -1,0 +1,61 @@
+"""link/linkat(2): hard links share an inode; directories and existing names refused.
+
+linkat on a symlink without AT_SYMLINK_FOLLOW links the symlink itself (POSIX leaves the
+default open; Linux and the BSDs agree on it).
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from syscalls.kernel import Kernel, Result
+
+
+def _linkat(kernel: Kernel, old: Path, new: Path, flags: int = 0) -> Result:
+    return kernel.linkat(kernel.AT_FDCWD, old, kernel.AT_FDCWD, new, flags)
+
+
+def test_linkat_new_name_shares_inode_and_bumps_nlink(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "a").write_bytes(b"A")
+    _linkat(kernel, tmp / "a", tmp / "b").unwrap()
+    assert (tmp / "b").stat().st_ino == (tmp / "a").stat().st_ino
+    assert (tmp / "a").stat().st_nlink == 2
+
+
+def test_linkat_onto_existing_name_is_eexist(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "a").write_bytes(b"")
+    (tmp / "b").write_bytes(b"")
+    assert _linkat(kernel, tmp / "a", tmp / "b").errno == "EEXIST"
+
+
+def test_linkat_of_directory_is_eperm(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "d").mkdir()
+    assert _linkat(kernel, tmp / "d", tmp / "d2").errno == "EPERM"
+
+
+def test_linkat_on_symlink_links_the_link_itself(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "f").write_bytes(b"")
+    (tmp / "link").symlink_to("f")
+    _linkat(kernel, tmp / "link", tmp / "hard").unwrap()
+    assert os.readlink(tmp / "hard") == "f"
+
+
+def test_linkat_symlink_follow_links_the_target(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "f").write_bytes(b"")
+    (tmp / "link").symlink_to("f")
+    _linkat(kernel, tmp / "link", tmp / "hard", kernel.AT_SYMLINK_FOLLOW).unwrap()
+    assert not (tmp / "hard").is_symlink()
+    assert (tmp / "hard").stat().st_ino == (tmp / "f").stat().st_ino
+
+
+def test_linkat_unknown_flag_is_einval(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "a").write_bytes(b"")
+    assert _linkat(kernel, tmp / "a", tmp / "b", 1 << 20).errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
+def test_link_legacy_call_creates_hard_link(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "a").write_bytes(b"")
+    kernel.link(tmp / "a", tmp / "b").unwrap()
+    assert (tmp / "a").stat().st_nlink == 2

@@ -1,0 +1,83 @@
+"""utimensat(2): explicit times keep their nanoseconds; UTIME_NOW and UTIME_OMIT.
+
+Nanoseconds survive on file systems with nanosecond timestamps (ext4 with large inodes,
+tmpfs, btrfs, xfs); the value stored is recorded.
+"""
+
+import time
+from pathlib import Path
+
+import pytest
+
+from syscalls.kernel import Kernel
+
+
+def _times(kernel: Kernel, *pairs: tuple[int, int]):
+    ts = kernel.new("struct timespec[2]")
+    for i, (sec, nsec) in enumerate(pairs):
+        ts[i].tv_sec, ts[i].tv_nsec = sec, nsec
+    return ts
+
+
+def _stat(kernel: Kernel, path: Path, flags: int = 0):
+    st = kernel.new("struct stat *")
+    kernel.fstatat(kernel.AT_FDCWD, path, st, flags).unwrap()
+    return st
+
+
+def test_utimensat_sets_times_with_nanoseconds(kernel: Kernel, tmp: Path, observe) -> None:
+    (tmp / "f").write_bytes(b"")
+    ts = _times(kernel, (1_000_000_000, 123_456_789), (1_100_000_000, 987_654_321))
+    kernel.utimensat(kernel.AT_FDCWD, tmp / "f", ts, 0).unwrap()
+    st = _stat(kernel, tmp / "f")
+    observe("mtime_nsec", st.st_mtime_nsec)
+    assert (st.st_atime, st.st_atime_nsec) == (1_000_000_000, 123_456_789)
+    assert (st.st_mtime, st.st_mtime_nsec) == (1_100_000_000, 987_654_321)
+
+
+def test_utimensat_omit_leaves_that_time_alone(kernel: Kernel, tmp: Path, const) -> None:
+    (tmp / "f").write_bytes(b"")
+    kernel.utimensat(kernel.AT_FDCWD, tmp / "f", _times(kernel, (5, 0), (6, 0)), 0).unwrap()
+    ts = _times(kernel, (0, const.UTIME_OMIT), (7, 0))
+    kernel.utimensat(kernel.AT_FDCWD, tmp / "f", ts, 0).unwrap()
+    st = _stat(kernel, tmp / "f")
+    assert (st.st_atime, st.st_mtime) == (5, 7)
+
+
+def test_utimensat_now_sets_the_current_time(kernel: Kernel, tmp: Path, const) -> None:
+    (tmp / "f").write_bytes(b"")
+    kernel.utimensat(kernel.AT_FDCWD, tmp / "f", _times(kernel, (5, 0), (6, 0)), 0).unwrap()
+    ts = _times(kernel, (0, const.UTIME_NOW), (0, const.UTIME_OMIT))
+    kernel.utimensat(kernel.AT_FDCWD, tmp / "f", ts, 0).unwrap()
+    st = _stat(kernel, tmp / "f")
+    assert abs(st.st_atime - time.time()) < 5
+    assert st.st_mtime == 6
+
+
+def test_utimensat_null_times_sets_both_to_now(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "f").write_bytes(b"")
+    kernel.utimensat(kernel.AT_FDCWD, tmp / "f", _times(kernel, (5, 0), (6, 0)), 0).unwrap()
+    kernel.utimensat(kernel.AT_FDCWD, tmp / "f", None, 0).unwrap()
+    st = _stat(kernel, tmp / "f")
+    assert abs(st.st_atime - time.time()) < 5
+    assert abs(st.st_mtime - time.time()) < 5
+
+
+def test_utimensat_nanoseconds_out_of_range_is_einval(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "f").write_bytes(b"")
+    ts = _times(kernel, (1, 1_000_000_000), (1, 0))
+    assert kernel.utimensat(kernel.AT_FDCWD, tmp / "f", ts, 0).errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
+def test_utimensat_symlink_nofollow_sets_the_link_times(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "f").write_bytes(b"")
+    (tmp / "link").symlink_to("f")
+    ts = _times(kernel, (100, 0), (200, 0))
+    kernel.utimensat(kernel.AT_FDCWD, tmp / "link", ts, kernel.AT_SYMLINK_NOFOLLOW).unwrap()
+    assert _stat(kernel, tmp / "link", kernel.AT_SYMLINK_NOFOLLOW).st_mtime == 200
+    assert _stat(kernel, tmp / "f").st_mtime != 200
+
+
+def test_utimensat_missing_file_is_enoent(kernel: Kernel, tmp: Path) -> None:
+    assert kernel.utimensat(kernel.AT_FDCWD, tmp / "absent", None, 0).errno == "ENOENT"
