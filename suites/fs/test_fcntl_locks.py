@@ -1,0 +1,125 @@
+"""fcntl record locks: POSIX (process-owned) locks seen from a forked child, OFD locks.
+
+A conflicting F_SETLK is EACCES or EAGAIN by POSIX; Linux answers EAGAIN. POSIX locks
+belong to the process: closing any fd of the file drops them. OFD locks (Linux 3.15)
+belong to the open file description: two opens in one process conflict.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from syscalls.expect import ByOS
+from syscalls.kernel import Kernel, Result
+
+CONFLICT = ByOS(default="EAGAIN")
+
+
+def _lock(kernel: Kernel, fd: int, cmd: int, ltype: int, start: int = 0, length: int = 0):
+    fl = kernel.new("struct flock *")
+    fl.l_type, fl.l_whence, fl.l_start, fl.l_len = ltype, kernel.SEEK_SET, start, length
+    return kernel.fcntl(fd, cmd, fl), fl
+
+
+def _setlk(kernel: Kernel, fd: int, ltype: int, start: int = 0, length: int = 0) -> Result:
+    return _lock(kernel, fd, kernel.F_SETLK, ltype, start, length)[0]
+
+
+def _in_other_process(kernel: Kernel, in_child, path: Path, ltype: int, start=0, length=0):
+    """From a forked child with its own fd: (F_GETLK answer as (type, pid), F_SETLK outcome)."""
+
+    def probe() -> tuple[tuple[int, int], str]:
+        fd = kernel.openat(kernel.AT_FDCWD, path, kernel.O_RDWR).unwrap()
+        r, fl = _lock(kernel, fd, kernel.F_GETLK, ltype, start, length)
+        r.unwrap()
+        return (fl.l_type, fl.l_pid), _setlk(kernel, fd, ltype, start, length).outcome
+
+    return in_child(probe)
+
+
+def test_setlk_write_lock_is_seen_and_refused_by_another_process(
+    kernel: Kernel, tmp: Path, fds, in_child
+) -> None:
+    fd = fds.file(tmp / "f", b"x" * 100)
+    _setlk(kernel, fd, kernel.F_WRLCK).unwrap()
+    (ltype, pid), outcome = _in_other_process(kernel, in_child, tmp / "f", kernel.F_WRLCK)
+    assert (ltype, pid) == (kernel.F_WRLCK, os.getpid())
+    assert outcome == CONFLICT[kernel.platform.os]
+
+
+def test_getlk_on_own_lock_reports_unlocked(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"x" * 100)
+    _setlk(kernel, fd, kernel.F_WRLCK).unwrap()
+    r, fl = _lock(kernel, fd, kernel.F_GETLK, kernel.F_WRLCK)
+    r.unwrap()
+    assert fl.l_type == kernel.F_UNLCK
+
+
+def test_setlk_read_locks_are_shared_between_processes(
+    kernel: Kernel, tmp: Path, fds, in_child
+) -> None:
+    fd = fds.file(tmp / "f", b"x" * 100)
+    _setlk(kernel, fd, kernel.F_RDLCK).unwrap()
+    (ltype, _), outcome = _in_other_process(kernel, in_child, tmp / "f", kernel.F_RDLCK)
+    assert (ltype, outcome) == (kernel.F_UNLCK, "ok")
+
+
+def test_setlk_disjoint_ranges_do_not_conflict(kernel: Kernel, tmp: Path, fds, in_child) -> None:
+    fd = fds.file(tmp / "f", b"x" * 100)
+    _setlk(kernel, fd, kernel.F_WRLCK, 0, 10).unwrap()
+    _, outcome = _in_other_process(kernel, in_child, tmp / "f", kernel.F_WRLCK, 10, 10)
+    assert outcome == "ok"
+
+
+def test_closing_any_fd_of_the_file_drops_posix_locks(
+    kernel: Kernel, tmp: Path, fds, in_child
+) -> None:
+    fd = fds.file(tmp / "f", b"x" * 100)
+    _setlk(kernel, fd, kernel.F_WRLCK).unwrap()
+    other = fds.open(tmp / "f", kernel.O_RDONLY)
+    fds.close(other).unwrap()
+    _, outcome = _in_other_process(kernel, in_child, tmp / "f", kernel.F_WRLCK)
+    assert outcome == "ok"
+
+
+def test_setlk_write_lock_on_read_only_fd_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"x", kernel.O_RDONLY)
+    assert _setlk(kernel, fd, kernel.F_WRLCK).errno == "EBADF"
+
+
+def test_setlk_unknown_lock_type_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"x")
+    assert _setlk(kernel, fd, 77).errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
+@pytest.mark.min_kernel("3.15")
+def test_ofd_locks_conflict_between_two_opens_in_one_process(
+    kernel: Kernel, tmp: Path, fds
+) -> None:
+    a = fds.file(tmp / "f", b"x" * 10)
+    b = fds.open(tmp / "f", kernel.O_RDWR)
+    _lock(kernel, a, kernel.F_OFD_SETLK, kernel.F_WRLCK)[0].unwrap()
+    assert _lock(kernel, b, kernel.F_OFD_SETLK, kernel.F_WRLCK)[0].errno == "EAGAIN"
+    r, fl = _lock(kernel, b, kernel.F_OFD_GETLK, kernel.F_WRLCK)
+    r.unwrap()
+    assert (fl.l_type, fl.l_pid) == (kernel.F_WRLCK, -1)
+
+
+@pytest.mark.os("linux")
+@pytest.mark.min_kernel("3.15")
+def test_ofd_lock_is_shared_by_a_dup_of_the_fd(kernel: Kernel, tmp: Path, fds) -> None:
+    a = fds.file(tmp / "f", b"x" * 10)
+    dup = fds(kernel.dup(a))
+    _lock(kernel, a, kernel.F_OFD_SETLK, kernel.F_WRLCK)[0].unwrap()
+    _lock(kernel, dup, kernel.F_OFD_SETLK, kernel.F_WRLCK)[0].unwrap()
+
+
+@pytest.mark.os("linux")
+@pytest.mark.min_kernel("3.15")
+def test_ofd_setlk_with_nonzero_pid_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"x")
+    fl = kernel.new("struct flock *")
+    fl.l_type, fl.l_whence, fl.l_pid = kernel.F_WRLCK, kernel.SEEK_SET, 1
+    assert kernel.fcntl(fd, kernel.F_OFD_SETLK, fl).errno == "EINVAL"
