@@ -1,0 +1,80 @@
+"""getcwd, chdir, fchdir: the working directory is per process.
+
+Every successful chdir runs in a child (in_child), so the test process keeps its own.
+The raw getcwd returns the length including the NUL (Linux); a removed working
+directory is ENOENT (getcwd(2)).
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from syscalls.kernel import Kernel
+
+
+def _getcwd(kernel: Kernel) -> str:
+    buf = kernel.buf(4096)
+    kernel.getcwd(buf, 4096).unwrap()
+    return kernel.ffi.string(buf).decode()
+
+
+@pytest.mark.os("linux")
+def test_getcwd_returns_path_and_length_with_nul(kernel: Kernel) -> None:
+    buf = kernel.buf(4096)
+    n = kernel.getcwd(buf, 4096).unwrap()
+    cwd = kernel.ffi.string(buf)
+    assert cwd == os.fsencode(os.getcwd())
+    assert n == len(cwd) + 1
+
+
+def test_getcwd_buffer_too_small_is_erange(kernel: Kernel) -> None:
+    assert kernel.getcwd(kernel.buf(1), 1).errno == "ERANGE"
+
+
+def test_chdir_in_child_leaves_parent_cwd(kernel: Kernel, tmp: Path, in_child) -> None:
+    before = _getcwd(kernel)
+
+    def move() -> str:
+        kernel.chdir(tmp).unwrap()
+        return _getcwd(kernel)
+
+    assert in_child(move) == os.path.realpath(tmp)
+    assert _getcwd(kernel) == before
+
+
+def test_fchdir_enters_the_directory_of_the_fd(kernel: Kernel, tmp: Path, fds, in_child) -> None:
+    (tmp / "sub").mkdir()
+    dirfd = fds.open(tmp / "sub", kernel.O_RDONLY | kernel.O_DIRECTORY)
+
+    def move() -> str:
+        kernel.fchdir(dirfd).unwrap()
+        return _getcwd(kernel)
+
+    assert in_child(move) == os.path.realpath(tmp / "sub")
+
+
+def test_chdir_to_file_is_enotdir(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "f").write_bytes(b"")
+    assert kernel.chdir(tmp / "f").errno == "ENOTDIR"
+
+
+def test_chdir_to_missing_directory_is_enoent(kernel: Kernel, tmp: Path) -> None:
+    assert kernel.chdir(tmp / "absent").errno == "ENOENT"
+
+
+def test_fchdir_on_file_fd_is_enotdir(kernel: Kernel, tmp: Path, fds) -> None:
+    assert kernel.fchdir(fds.file(tmp / "f")).errno == "ENOTDIR"
+
+
+@pytest.mark.os("linux")
+def test_getcwd_of_removed_directory_is_enoent(kernel: Kernel, tmp: Path, in_child) -> None:
+    (tmp / "gone").mkdir()
+
+    def orphan() -> str:
+        kernel.chdir(tmp / "gone").unwrap()
+        kernel.unlinkat(kernel.AT_FDCWD, tmp / "gone", kernel.AT_REMOVEDIR).unwrap()
+        r = kernel.getcwd(kernel.buf(4096), 4096)
+        return r.outcome
+
+    assert in_child(orphan) == "ENOENT"
