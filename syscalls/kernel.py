@@ -25,6 +25,10 @@ class Unsupported(Exception):
     """The syscall is not in this platform's table, or the kernel said ENOSYS."""
 
 
+class MissingConstant(Unsupported, AttributeError):
+    """A constant this platform's table does not have (hasattr() answers False)."""
+
+
 class Errno(int):
     """An errno number that prints by name and compares by name: Errno(2) == "ENOENT"."""
 
@@ -117,7 +121,7 @@ class Kernel:
         if name in p.constants or name in p.errno:
             return p[name]
         if name.isupper():
-            raise AttributeError(f"{name} is not in the {p.name} table")
+            raise MissingConstant(f"{name}: not in the {p.name} table")
         return self.caller(name)
 
     def caller(self, name: str) -> Callable[..., Result]:

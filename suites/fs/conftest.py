@@ -1,9 +1,7 @@
-"""Fixtures for the fs suite: fds closed after the test, constants the table lacks.
+"""Fixtures for the fs suite: fds closed after the test.
 
 `fds` opens and registers descriptors; whatever a test leaves open is closed in teardown
 (with os.close, so the teardown is not recorded as the test's observation).
-`const.NAME` is kernel.NAME, or, where the generated Linux table does not carry the
-name yet, the Linux uapi value listed below (facts from the headers named).
 """
 
 from __future__ import annotations
@@ -12,64 +10,10 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from syscalls.kernel import Kernel, Result
-
-# Values from Linux's headers, used only when the platform table lacks the name.
-_LINUX_FALLBACK = {
-    # include/uapi/asm-generic/fcntl.h
-    "LOCK_SH": 1,
-    "LOCK_EX": 2,
-    "LOCK_NB": 4,
-    "LOCK_UN": 8,
-    # include/linux/fs_types.h (dirent types; same numbers as BSD's <dirent.h>)
-    "DT_UNKNOWN": 0,
-    "DT_FIFO": 1,
-    "DT_DIR": 4,
-    "DT_REG": 8,
-    "DT_LNK": 10,
-    # include/linux/stat.h
-    "UTIME_NOW": (1 << 30) - 1,
-    "UTIME_OMIT": (1 << 30) - 2,
-    # include/linux/fs.h MAY_* as access(2) takes them (POSIX <unistd.h> values)
-    "F_OK": 0,
-    "X_OK": 1,
-    "W_OK": 2,
-    "R_OK": 4,
-    # include/linux/splice.h
-    "SPLICE_F_MOVE": 1,
-    "SPLICE_F_NONBLOCK": 2,
-    "SPLICE_F_MORE": 4,
-    # include/uapi/linux/fs.h
-    "SYNC_FILE_RANGE_WAIT_BEFORE": 1,
-    "SYNC_FILE_RANGE_WRITE": 2,
-    "SYNC_FILE_RANGE_WAIT_AFTER": 4,
-    "RWF_HIPRI": 0x1,
-    "RWF_DSYNC": 0x2,
-    "RWF_SYNC": 0x4,
-    "RWF_NOWAIT": 0x8,
-    "RWF_APPEND": 0x10,
-    # include/uapi/linux/magic.h
-    "PIPEFS_MAGIC": 0x50495045,
-}
-
-
-class Constants:
-    """kernel.NAME, else the Linux header value above, else a skip naming the constant."""
-
-    def __init__(self, kernel: Kernel) -> None:
-        self._kernel = kernel
-
-    def __getattr__(self, name: str) -> int:
-        p = self._kernel.platform
-        if name in p.constants:
-            return p.constants[name]
-        if p.os == "linux" and name in _LINUX_FALLBACK:
-            return _LINUX_FALLBACK[name]
-        pytest.skip(f"{name} is not in the {p.name} table")
 
 
 class Fds:
@@ -119,8 +63,3 @@ def fds(kernel: Kernel) -> Iterator[Fds]:
         yield holder
     finally:
         holder.close_all()
-
-
-@pytest.fixture
-def const(kernel: Kernel) -> Any:
-    return Constants(kernel)

@@ -16,27 +16,27 @@ NOT_ROOT = pytest.mark.skipif(
 )
 
 
-def test_faccessat_f_ok_on_existing_file(kernel: Kernel, tmp: Path, const) -> None:
+def test_faccessat_f_ok_on_existing_file(kernel: Kernel, tmp: Path) -> None:
     (tmp / "f").write_bytes(b"")
-    kernel.faccessat(kernel.AT_FDCWD, tmp / "f", const.F_OK).unwrap()
+    kernel.faccessat(kernel.AT_FDCWD, tmp / "f", kernel.F_OK).unwrap()
 
 
-def test_faccessat_missing_file_is_enoent(kernel: Kernel, tmp: Path, const) -> None:
-    assert kernel.faccessat(kernel.AT_FDCWD, tmp / "absent", const.F_OK).errno == "ENOENT"
+def test_faccessat_missing_file_is_enoent(kernel: Kernel, tmp: Path) -> None:
+    assert kernel.faccessat(kernel.AT_FDCWD, tmp / "absent", kernel.F_OK).errno == "ENOENT"
 
 
 @NOT_ROOT
-def test_faccessat_read_on_write_only_file_is_eacces(kernel: Kernel, tmp: Path, const) -> None:
+def test_faccessat_read_on_write_only_file_is_eacces(kernel: Kernel, tmp: Path) -> None:
     (tmp / "f").write_bytes(b"")
     (tmp / "f").chmod(0o200)
-    assert kernel.faccessat(kernel.AT_FDCWD, tmp / "f", const.R_OK).errno == "EACCES"
-    kernel.faccessat(kernel.AT_FDCWD, tmp / "f", const.W_OK).unwrap()
+    assert kernel.faccessat(kernel.AT_FDCWD, tmp / "f", kernel.R_OK).errno == "EACCES"
+    kernel.faccessat(kernel.AT_FDCWD, tmp / "f", kernel.W_OK).unwrap()
 
 
-def test_faccessat_exec_without_any_x_bit_is_eacces(kernel: Kernel, tmp: Path, const) -> None:
+def test_faccessat_exec_without_any_x_bit_is_eacces(kernel: Kernel, tmp: Path) -> None:
     (tmp / "f").write_bytes(b"")
     (tmp / "f").chmod(0o666)
-    assert kernel.faccessat(kernel.AT_FDCWD, tmp / "f", const.X_OK).errno == "EACCES"
+    assert kernel.faccessat(kernel.AT_FDCWD, tmp / "f", kernel.X_OK).errno == "EACCES"
 
 
 def test_faccessat_unknown_mode_bit_is_einval(kernel: Kernel, tmp: Path) -> None:
@@ -44,37 +44,37 @@ def test_faccessat_unknown_mode_bit_is_einval(kernel: Kernel, tmp: Path) -> None
 
 
 @pytest.mark.os("linux")
-def test_access_legacy_call_checks_existence(kernel: Kernel, tmp: Path, const) -> None:
-    assert kernel.access(tmp / "absent", const.F_OK).errno == "ENOENT"
-    kernel.access(tmp, const.R_OK | const.X_OK).unwrap()
+def test_access_legacy_call_checks_existence(kernel: Kernel, tmp: Path) -> None:
+    assert kernel.access(tmp / "absent", kernel.F_OK).errno == "ENOENT"
+    kernel.access(tmp, kernel.R_OK | kernel.X_OK).unwrap()
 
 
 @pytest.mark.os("linux")
 @pytest.mark.min_kernel("5.8")
-def test_faccessat2_symlink_nofollow_checks_the_link(kernel: Kernel, tmp: Path, const) -> None:
+def test_faccessat2_symlink_nofollow_checks_the_link(kernel: Kernel, tmp: Path) -> None:
     (tmp / "link").symlink_to("missing")
     flags = kernel.AT_SYMLINK_NOFOLLOW
-    kernel.faccessat2(kernel.AT_FDCWD, tmp / "link", const.F_OK, flags).unwrap()
-    assert kernel.faccessat2(kernel.AT_FDCWD, tmp / "link", const.F_OK, 0).errno == "ENOENT"
+    kernel.faccessat2(kernel.AT_FDCWD, tmp / "link", kernel.F_OK, flags).unwrap()
+    assert kernel.faccessat2(kernel.AT_FDCWD, tmp / "link", kernel.F_OK, 0).errno == "ENOENT"
 
 
 @pytest.mark.os("linux")
 @pytest.mark.min_kernel("5.8")
-def test_faccessat2_unknown_flag_is_einval(kernel: Kernel, tmp: Path, const) -> None:
-    assert kernel.faccessat2(kernel.AT_FDCWD, tmp, const.F_OK, 1 << 20).errno == "EINVAL"
+def test_faccessat2_unknown_flag_is_einval(kernel: Kernel, tmp: Path) -> None:
+    assert kernel.faccessat2(kernel.AT_FDCWD, tmp, kernel.F_OK, 1 << 20).errno == "EINVAL"
 
 
 @pytest.mark.root
 @pytest.mark.os("linux")
 @pytest.mark.min_kernel("5.8")
-def test_faccessat2_eaccess_uses_effective_uid(kernel: Kernel, tmp: Path, const, in_child) -> None:
+def test_faccessat2_eaccess_uses_effective_uid(kernel: Kernel, tmp: Path, in_child) -> None:
     (tmp / "f").write_bytes(b"")
     (tmp / "f").chmod(0o600)
 
     def check() -> tuple[str, str]:
         kernel.setresuid(-1, 65534, -1).unwrap()  # real uid stays 0, effective is nobody
-        real = kernel.faccessat2(kernel.AT_FDCWD, tmp / "f", const.R_OK, 0)
-        eff = kernel.faccessat2(kernel.AT_FDCWD, tmp / "f", const.R_OK, kernel.AT_EACCESS)
+        real = kernel.faccessat2(kernel.AT_FDCWD, tmp / "f", kernel.R_OK, 0)
+        eff = kernel.faccessat2(kernel.AT_FDCWD, tmp / "f", kernel.R_OK, kernel.AT_EACCESS)
         return real.outcome, eff.outcome
 
     assert in_child(check) == ("ok", "EACCES")

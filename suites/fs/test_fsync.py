@@ -39,13 +39,13 @@ def test_fsync_on_pipe_is_einval(kernel: Kernel, fds) -> None:
 
 
 @pytest.mark.os("linux")
-def test_sync_file_range_write_and_wait_succeeds(kernel: Kernel, tmp: Path, fds, const) -> None:
+def test_sync_file_range_write_and_wait_succeeds(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f")
     kernel.write(fd, b"x" * 8192, 8192).unwrap()
     flags = (
-        const.SYNC_FILE_RANGE_WAIT_BEFORE
-        | const.SYNC_FILE_RANGE_WRITE
-        | const.SYNC_FILE_RANGE_WAIT_AFTER
+        kernel.SYNC_FILE_RANGE_WAIT_BEFORE
+        | kernel.SYNC_FILE_RANGE_WRITE
+        | kernel.SYNC_FILE_RANGE_WAIT_AFTER
     )
     kernel.sync_file_range(fd, 0, 0, flags).unwrap()
 
@@ -57,13 +57,13 @@ def test_sync_file_range_unknown_flag_is_einval(kernel: Kernel, tmp: Path, fds) 
 
 
 @pytest.mark.os("linux")
-def test_sync_file_range_negative_offset_is_einval(kernel: Kernel, tmp: Path, fds, const) -> None:
+def test_sync_file_range_negative_offset_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f")
-    r = kernel.sync_file_range(fd, -1, 0, const.SYNC_FILE_RANGE_WRITE)
+    r = kernel.sync_file_range(fd, -1, 0, kernel.SYNC_FILE_RANGE_WRITE)
     assert r.errno == "EINVAL"
 
 
 @pytest.mark.os("linux")
-def test_sync_file_range_on_pipe_is_espipe(kernel: Kernel, fds, const) -> None:
+def test_sync_file_range_on_pipe_is_espipe(kernel: Kernel, fds) -> None:
     _, wfd = fds.pipe()
-    assert kernel.sync_file_range(wfd, 0, 0, const.SYNC_FILE_RANGE_WRITE).errno == "ESPIPE"
+    assert kernel.sync_file_range(wfd, 0, 0, kernel.SYNC_FILE_RANGE_WRITE).errno == "ESPIPE"

@@ -35,19 +35,17 @@ def test_getdents64_lists_every_entry_with_dot_and_dotdot(kernel: Kernel, tmp: P
     assert sorted(names) == [".", "..", "a", "b", "c"]
 
 
-def test_getdents64_d_type_matches_the_file_type(
-    kernel: Kernel, tmp: Path, fds, const, observe
-) -> None:
+def test_getdents64_d_type_matches_the_file_type(kernel: Kernel, tmp: Path, fds, observe) -> None:
     (tmp / "reg").write_bytes(b"")
     (tmp / "dir").mkdir()
     (tmp / "lnk").symlink_to("reg")
     os.mkfifo(tmp / "fifo")
     types = {n: t for n, t, _ in _read_all(kernel, fds.open(tmp, kernel.O_RDONLY))}
     observe("d_type", {n: types[n] for n in ("reg", "dir", "lnk", "fifo")})
-    expected = {"reg": const.DT_REG, "dir": const.DT_DIR, "lnk": const.DT_LNK}
-    expected["fifo"] = const.DT_FIFO
+    expected = {"reg": kernel.DT_REG, "dir": kernel.DT_DIR, "lnk": kernel.DT_LNK}
+    expected["fifo"] = kernel.DT_FIFO
     for name, dtype in expected.items():
-        assert types[name] in (dtype, const.DT_UNKNOWN), name
+        assert types[name] in (dtype, kernel.DT_UNKNOWN), name
 
 
 def test_getdents64_d_ino_matches_stat(kernel: Kernel, tmp: Path, fds) -> None:

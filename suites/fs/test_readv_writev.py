@@ -96,8 +96,8 @@ def test_preadv2_unknown_flag_is_eopnotsupp(kernel: Kernel, tmp: Path, fds) -> N
 
 @pytest.mark.os("linux")
 @pytest.mark.min_kernel("4.16")
-def test_pwritev2_rwf_append_writes_at_end(kernel: Kernel, tmp: Path, fds, const) -> None:
+def test_pwritev2_rwf_append_writes_at_end(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f", b"abc")
     iov, _ = _iov(kernel, b"Z")
-    assert kernel.pwritev2(fd, iov, 1, 0, 0, const.RWF_APPEND).unwrap() == 1
+    assert kernel.pwritev2(fd, iov, 1, 0, 0, kernel.RWF_APPEND).unwrap() == 1
     assert (tmp / "f").read_bytes() == b"abcZ"

@@ -42,10 +42,10 @@ def test_splice_offset_on_pipe_end_is_espipe(kernel: Kernel, tmp: Path, fds) -> 
     assert kernel.splice(src, None, wfd, off, 3, 0).errno == "ESPIPE"
 
 
-def test_splice_nonblock_from_empty_pipe_is_eagain(kernel: Kernel, tmp: Path, fds, const) -> None:
+def test_splice_nonblock_from_empty_pipe_is_eagain(kernel: Kernel, tmp: Path, fds) -> None:
     dst = fds.file(tmp / "dst")
     rfd, _ = fds.pipe()
-    assert kernel.splice(rfd, None, dst, None, 8, const.SPLICE_F_NONBLOCK).errno == "EAGAIN"
+    assert kernel.splice(rfd, None, dst, None, 8, kernel.SPLICE_F_NONBLOCK).errno == "EAGAIN"
 
 
 def test_tee_duplicates_without_consuming(kernel: Kernel, fds) -> None:

@@ -32,11 +32,11 @@ def test_statfs_counts_are_consistent(kernel: Kernel, tmp: Path) -> None:
     assert st.f_namelen > 0
 
 
-def test_fstatfs_on_pipe_reports_pipefs(kernel: Kernel, fds, const) -> None:
+def test_fstatfs_on_pipe_reports_pipefs(kernel: Kernel, fds) -> None:
     rfd, _ = fds.pipe()
     st = kernel.new("struct statfs *")
     kernel.fstatfs(rfd, st).unwrap()
-    assert st.f_type == const.PIPEFS_MAGIC
+    assert st.f_type == kernel.PIPEFS_MAGIC
 
 
 def test_statfs_missing_path_is_enoent(kernel: Kernel, tmp: Path) -> None:

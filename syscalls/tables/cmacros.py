@@ -188,11 +188,15 @@ def constants(
         text = header.read_text(errors="replace")
         for name, body in {**parse_enums(text, macros), **parse_defines(text)}.items():
             macros.setdefault(name, body)
-    prefixes = tuple(wanted)
+    # "X_" keeps names starting with X_; "*_MAGIC" keeps names ending with _MAGIC.
+    prefixes = tuple(w for w in wanted if not w.startswith("*"))
+    suffixes = tuple(w[1:] for w in wanted if w.startswith("*"))
     ev = Evaluator(macros, long_bits)
     out = {}
     for name in sorted(macros):
-        if name.startswith(prefixes) and not name.startswith("__"):
+        if (
+            name.startswith(prefixes) or (suffixes and name.endswith(suffixes))
+        ) and not name.startswith("__"):
             v = ev.value(name)
             if v is not None:
                 out[name] = v

@@ -95,6 +95,7 @@ HEADERS = (
     "linux/io_uring.h",
     "linux/utsname.h",
     "linux/net.h",
+    "linux/magic.h",
     "asm/unistd.h",
 )
 PREFIXES = (
@@ -193,11 +194,25 @@ PREFIXES = (
     "PF_",
     "SOCK_",
     "SYS_",
+    "LOCK_",
+    "DT_",
+    "UTIME_",
+    "SPLICE_F_",
+    "SYNC_FILE_RANGE_",
+    "RWF_",
+    "*_MAGIC",
     "__NR_",
 )
 # Kernel-internal headers whose simple #defines and enums user space relies on (AF_*,
-# SOCK_*, MSG_*): read as text, since they cannot be preprocessed outside a kernel build.
-INTERNAL_HEADERS = ("include/linux/socket.h", "include/linux/net.h", "include/linux/eventfd.h")
+# SOCK_*, MSG_*, ...): read as text, since they cannot be preprocessed outside a kernel build.
+INTERNAL_HEADERS = (
+    "include/linux/socket.h",
+    "include/linux/net.h",
+    "include/linux/eventfd.h",
+    "include/linux/fs_types.h",  # DT_*
+    "include/linux/stat.h",  # UTIME_NOW, UTIME_OMIT
+    "include/linux/splice.h",  # SPLICE_F_*
+)
 
 
 def is_linux_tree(tree: Path) -> bool:
