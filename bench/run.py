@@ -55,9 +55,11 @@ def _as(user: str, cmd: list[str]) -> list[str]:
 
 def _timed(cmd: list[str], cwd: Path, repeat: int) -> tuple[float, subprocess.CompletedProcess]:
     best, proc = float("inf"), None
+    # Whatever the runs put in TMPDIR (pytest's base temp dir) goes with the bench's own.
+    env = {**os.environ, "TMPDIR": os.environ.get("SYSCALLS_BENCH_TMP", tempfile.gettempdir())}
     for _ in range(repeat):
         start = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
         best = min(best, time.perf_counter() - start)
     assert proc is not None
     return best, proc
@@ -153,7 +155,8 @@ def main() -> int:
     fixed: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="syscalls-bench-") as tmp:
         out = Path(tmp)
-        out.chmod(0o777)  # the unprivileged runs write their JUnit here too
+        out.chmod(0o1777)  # the unprivileged runs write their JUnit and temp files here too
+        os.environ["SYSCALLS_BENCH_TMP"] = tmp
         for user in users:
             fixed[user] = startup(user, args.repeat)
             for workers in ("serial", "auto"):
