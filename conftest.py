@@ -107,10 +107,13 @@ def tmp() -> Iterator[Path]:
     try:
         yield path
     finally:
-        for p in (path, *path.rglob("*")):  # a test may leave a read-only directory
-            if p.is_dir() and not p.is_symlink():
-                p.chmod(0o700)
-        shutil.rmtree(path, ignore_errors=True)
+        try:
+            shutil.rmtree(path)
+        except OSError:  # a test may leave a directory without write or search permission
+            for p in (path, *path.rglob("*")):
+                if p.is_dir() and not p.is_symlink():
+                    p.chmod(0o700)
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture
