@@ -31,6 +31,12 @@ def test_root_only(kernel):
 
 def test_in_child(kernel, in_child):
     in_child(lambda: kernel.close(-1))
+
+def test_leaves_a_read_only_tree(tmp, observe):
+    (tmp / "ro").mkdir()
+    (tmp / "ro" / "f").write_text("x")
+    (tmp / "ro").chmod(0o500)
+    observe("tmp", tmp)
 """
 
 
@@ -72,7 +78,7 @@ def test_profile_header_names_platform_and_kernel(run: tuple) -> None:
     profile, _, code = run
     assert code == 1  # one test fails
     assert profile["platform"] and profile["kernel"] and profile["target"] == "host"
-    assert len(profile["tests"]) == 5
+    assert len(profile["tests"]) == 6
 
 
 def test_calls_and_explicit_values_are_observed(run: tuple) -> None:
@@ -146,3 +152,8 @@ def test_a_table_for_another_arch_is_refused(tmp_path: Path) -> None:
     )
     assert proc.returncode == 4  # pytest's usage error
     assert "the linux/i386 table cannot drive this" in proc.stderr
+
+
+def test_tmp_is_removed_even_when_read_only_inside(run: tuple) -> None:
+    (entry,) = _test(run[0], "test_leaves_a_read_only_tree")["observations"]
+    assert not Path(entry.removeprefix("tmp=")).exists()
