@@ -1,0 +1,137 @@
+"""epoll_ctl(2): adding, modifying and removing interest, and what it refuses (Linux only).
+
+struct epoll_event is packed on x86_64 (platforms/linux/x86_64-packed.h). EPOLLEXCLUSIVE
+arrived in Linux 4.5 and is accepted on EPOLL_CTL_ADD only.
+"""
+
+from typing import Any
+
+import pytest
+
+from syscalls.kernel import Kernel
+
+pytestmark = pytest.mark.os("linux")
+
+
+def _event(kernel: Kernel, events: int, data: int = 0) -> Any:
+    ev = kernel.new("struct epoll_event *")
+    ev.events, ev.data = events, data
+    return ev
+
+
+def _ctl(kernel: Kernel, ep: int, op: str, fd: int, events: int = 0, data: int = 0) -> Any:
+    return kernel.epoll_ctl(ep, getattr(kernel, op), fd, _event(kernel, events, data))
+
+
+def _wait(kernel: Kernel, ep: int, n: int = 4) -> list[tuple[int, int]]:
+    events = kernel.new("struct epoll_event[]", n)
+    got = kernel.epoll_wait(ep, events, n, 0).unwrap()
+    return [(events[i].events, events[i].data) for i in range(got)]
+
+
+@pytest.fixture
+def ep(kernel: Kernel, fds) -> int:
+    return fds(kernel.epoll_create1(kernel.EPOLL_CLOEXEC))
+
+
+def test_epoll_ctl_add_reports_ready_fd(kernel: Kernel, fds, ep: int) -> None:
+    r, w = fds.pipe()
+    _ctl(kernel, ep, "EPOLL_CTL_ADD", r, kernel.EPOLLIN, 7).unwrap()
+    kernel.write(w, b"x", 1).unwrap()
+    assert _wait(kernel, ep) == [(kernel.EPOLLIN, 7)]
+
+
+def test_epoll_ctl_add_twice_is_eexist(kernel: Kernel, fds, ep: int) -> None:
+    r, _ = fds.pipe()
+    _ctl(kernel, ep, "EPOLL_CTL_ADD", r, kernel.EPOLLIN).unwrap()
+    assert _ctl(kernel, ep, "EPOLL_CTL_ADD", r, kernel.EPOLLIN).errno == "EEXIST"
+
+
+@pytest.mark.parametrize("op", ["EPOLL_CTL_MOD", "EPOLL_CTL_DEL"])
+def test_epoll_ctl_on_unregistered_fd_is_enoent(kernel: Kernel, fds, ep: int, op: str) -> None:
+    r, _ = fds.pipe()
+    assert _ctl(kernel, ep, op, r, kernel.EPOLLIN).errno == "ENOENT"
+
+
+def test_epoll_ctl_mod_changes_the_events_watched(kernel: Kernel, fds, ep: int) -> None:
+    _, w = fds.pipe()
+    _ctl(kernel, ep, "EPOLL_CTL_ADD", w, kernel.EPOLLIN, 1).unwrap()
+    assert _wait(kernel, ep) == []
+    _ctl(kernel, ep, "EPOLL_CTL_MOD", w, kernel.EPOLLOUT, 2).unwrap()
+    assert _wait(kernel, ep) == [(kernel.EPOLLOUT, 2)]
+
+
+def test_epoll_ctl_del_stops_reports(kernel: Kernel, fds, ep: int) -> None:
+    _, w = fds.pipe()
+    _ctl(kernel, ep, "EPOLL_CTL_ADD", w, kernel.EPOLLOUT).unwrap()
+    kernel.epoll_ctl(ep, kernel.EPOLL_CTL_DEL, w, None).unwrap()
+    assert _wait(kernel, ep) == []
+
+
+def test_epoll_ctl_closing_the_last_fd_removes_interest(kernel: Kernel, fds, ep: int) -> None:
+    _, w = fds.pipe()
+    _ctl(kernel, ep, "EPOLL_CTL_ADD", w, kernel.EPOLLOUT).unwrap()
+    fds.close(w)
+    assert _wait(kernel, ep) == []
+
+
+def test_epoll_ctl_regular_file_is_eperm(kernel: Kernel, fds, ep: int, tmp) -> None:
+    (tmp / "f").write_bytes(b"")
+    fd = fds(kernel.openat(kernel.AT_FDCWD, tmp / "f", kernel.O_RDONLY))
+    assert _ctl(kernel, ep, "EPOLL_CTL_ADD", fd, kernel.EPOLLIN).errno == "EPERM"
+
+
+def test_epoll_ctl_adding_epoll_to_itself_is_einval(kernel: Kernel, ep: int) -> None:
+    assert _ctl(kernel, ep, "EPOLL_CTL_ADD", ep, kernel.EPOLLIN).errno == "EINVAL"
+
+
+def test_epoll_ctl_cycle_between_two_epolls_is_eloop(kernel: Kernel, fds, ep: int) -> None:
+    other = fds(kernel.epoll_create1(0))
+    _ctl(kernel, ep, "EPOLL_CTL_ADD", other, kernel.EPOLLIN).unwrap()
+    assert _ctl(kernel, other, "EPOLL_CTL_ADD", ep, kernel.EPOLLIN).errno == "ELOOP"
+
+
+def test_epoll_ctl_nested_epoll_reports_inner_readiness(kernel: Kernel, fds, ep: int) -> None:
+    inner = fds(kernel.epoll_create1(0))
+    _, w = fds.pipe()
+    _ctl(kernel, inner, "EPOLL_CTL_ADD", w, kernel.EPOLLOUT).unwrap()
+    _ctl(kernel, ep, "EPOLL_CTL_ADD", inner, kernel.EPOLLIN, 5).unwrap()
+    assert _wait(kernel, ep) == [(kernel.EPOLLIN, 5)]
+
+
+def test_epoll_ctl_closed_fd_is_ebadf(kernel: Kernel, fds, ep: int) -> None:
+    r, _ = fds.pipe()
+    fds.close(r)
+    assert _ctl(kernel, ep, "EPOLL_CTL_ADD", r, kernel.EPOLLIN).errno == "EBADF"
+
+
+def test_epoll_ctl_on_non_epoll_fd_is_einval(kernel: Kernel, fds) -> None:
+    r, w = fds.pipe()
+    assert _ctl(kernel, r, "EPOLL_CTL_ADD", w, kernel.EPOLLOUT).errno == "EINVAL"
+
+
+def test_epoll_ctl_unknown_op_is_einval(kernel: Kernel, fds, ep: int) -> None:
+    r, _ = fds.pipe()
+    assert kernel.epoll_ctl(ep, 99, r, _event(kernel, kernel.EPOLLIN)).errno == "EINVAL"
+
+
+@pytest.mark.min_kernel("4.5")
+def test_epoll_ctl_exclusive_is_accepted_on_add(kernel: Kernel, fds, ep: int) -> None:
+    _, w = fds.pipe()
+    _ctl(kernel, ep, "EPOLL_CTL_ADD", w, kernel.EPOLLOUT | kernel.EPOLLEXCLUSIVE, 3).unwrap()
+    assert _wait(kernel, ep) == [(kernel.EPOLLOUT, 3)]
+
+
+@pytest.mark.min_kernel("4.5")
+def test_epoll_ctl_exclusive_on_mod_is_einval(kernel: Kernel, fds, ep: int) -> None:
+    _, w = fds.pipe()
+    _ctl(kernel, ep, "EPOLL_CTL_ADD", w, kernel.EPOLLOUT).unwrap()
+    r = _ctl(kernel, ep, "EPOLL_CTL_MOD", w, kernel.EPOLLOUT | kernel.EPOLLEXCLUSIVE)
+    assert r.errno == "EINVAL"
+
+
+@pytest.mark.min_kernel("4.5")
+def test_epoll_ctl_exclusive_with_oneshot_is_einval(kernel: Kernel, fds, ep: int) -> None:
+    _, w = fds.pipe()
+    flags = kernel.EPOLLOUT | kernel.EPOLLEXCLUSIVE | kernel.EPOLLONESHOT
+    assert _ctl(kernel, ep, "EPOLL_CTL_ADD", w, flags).errno == "EINVAL"

@@ -1,0 +1,140 @@
+"""inotify_init1/add_watch/rm_watch(2): directory events read as struct inotify_event
+records, each followed by its NUL-padded name (Linux only)."""
+
+from pathlib import Path
+
+import pytest
+
+from syscalls.kernel import Kernel
+
+pytestmark = pytest.mark.os("linux")
+
+Event = tuple[int, str]  # (mask, name)
+
+
+def _events(kernel: Kernel, fd: int) -> list[tuple[int, int, int, str]]:
+    """Every queued event as (wd, mask, cookie, name); [] when none is queued."""
+    buf = kernel.buf(4096)
+    r = kernel.read(fd, buf, 4096)
+    if r.errno == "EAGAIN":
+        return []
+    n, off, out = r.unwrap(), 0, []
+    header = kernel.ffi.sizeof("struct inotify_event")
+    while off < n:
+        ev = kernel.ffi.cast("struct inotify_event *", kernel.ffi.addressof(buf, off))
+        name = kernel.bytes(ev.name, ev.len).rstrip(b"\0").decode()
+        out.append((ev.wd, ev.mask, ev.cookie, name))
+        off += header + ev.len
+    return out
+
+
+def _simple(kernel: Kernel, fd: int) -> list[Event]:
+    return [(mask, name) for _, mask, _, name in _events(kernel, fd)]
+
+
+@pytest.fixture
+def ino(kernel: Kernel, fds) -> int:
+    return fds(kernel.inotify_init1(kernel.IN_NONBLOCK | kernel.IN_CLOEXEC))
+
+
+def test_inotify_create_reports_the_new_name(kernel: Kernel, ino: int, tmp: Path) -> None:
+    wd = kernel.inotify_add_watch(ino, tmp, kernel.IN_CREATE).unwrap()
+    (tmp / "new").write_bytes(b"")
+    assert [(w, m, n) for w, m, _, n in _events(kernel, ino)] == [(wd, kernel.IN_CREATE, "new")]
+
+
+def test_inotify_modify_reports_writes(kernel: Kernel, ino: int, tmp: Path, fds) -> None:
+    (tmp / "f").write_bytes(b"")
+    kernel.inotify_add_watch(ino, tmp, kernel.IN_MODIFY).unwrap()
+    fd = fds(kernel.openat(kernel.AT_FDCWD, tmp / "f", kernel.O_WRONLY))
+    kernel.write(fd, b"x", 1).unwrap()
+    assert _simple(kernel, ino) == [(kernel.IN_MODIFY, "f")]
+
+
+def test_inotify_delete_reports_the_removed_name(kernel: Kernel, ino: int, tmp: Path) -> None:
+    (tmp / "gone").write_bytes(b"")
+    kernel.inotify_add_watch(ino, tmp, kernel.IN_DELETE).unwrap()
+    kernel.unlinkat(kernel.AT_FDCWD, tmp / "gone", 0).unwrap()
+    assert _simple(kernel, ino) == [(kernel.IN_DELETE, "gone")]
+
+
+def test_inotify_mkdir_sets_isdir(kernel: Kernel, ino: int, tmp: Path) -> None:
+    kernel.inotify_add_watch(ino, tmp, kernel.IN_CREATE).unwrap()
+    kernel.mkdirat(kernel.AT_FDCWD, tmp / "d", 0o700).unwrap()
+    assert _simple(kernel, ino) == [(kernel.IN_CREATE | kernel.IN_ISDIR, "d")]
+
+
+def test_inotify_rename_pairs_moves_by_cookie(kernel: Kernel, ino: int, tmp: Path) -> None:
+    (tmp / "a").write_bytes(b"")
+    kernel.inotify_add_watch(ino, tmp, kernel.IN_MOVE).unwrap()
+    kernel.renameat(kernel.AT_FDCWD, tmp / "a", kernel.AT_FDCWD, tmp / "b").unwrap()
+    [(_, m1, c1, n1), (_, m2, c2, n2)] = _events(kernel, ino)
+    assert (m1, n1, m2, n2) == (kernel.IN_MOVED_FROM, "a", kernel.IN_MOVED_TO, "b")
+    assert c1 == c2 != 0
+
+
+def test_inotify_watch_on_file_reports_no_name(kernel: Kernel, ino: int, tmp: Path, fds) -> None:
+    (tmp / "f").write_bytes(b"")
+    kernel.inotify_add_watch(ino, tmp / "f", kernel.IN_MODIFY).unwrap()
+    fd = fds(kernel.openat(kernel.AT_FDCWD, tmp / "f", kernel.O_WRONLY))
+    kernel.write(fd, b"x", 1).unwrap()
+    assert _simple(kernel, ino) == [(kernel.IN_MODIFY, "")]
+
+
+def test_inotify_oneshot_reports_once_then_ignored(kernel: Kernel, ino: int, tmp: Path) -> None:
+    kernel.inotify_add_watch(ino, tmp, kernel.IN_CREATE | kernel.IN_ONESHOT).unwrap()
+    (tmp / "a").write_bytes(b"")
+    (tmp / "b").write_bytes(b"")
+    assert _simple(kernel, ino) == [(kernel.IN_CREATE, "a"), (kernel.IN_IGNORED, "")]
+
+
+def test_inotify_rm_watch_queues_ignored(kernel: Kernel, ino: int, tmp: Path) -> None:
+    wd = kernel.inotify_add_watch(ino, tmp, kernel.IN_CREATE).unwrap()
+    kernel.inotify_rm_watch(ino, wd).unwrap()
+    (tmp / "a").write_bytes(b"")
+    assert [(w, m) for w, m, _, _ in _events(kernel, ino)] == [(wd, kernel.IN_IGNORED)]
+
+
+def test_inotify_rm_watch_unknown_wd_is_einval(kernel: Kernel, ino: int) -> None:
+    assert kernel.inotify_rm_watch(ino, 12345).errno == "EINVAL"
+
+
+def test_inotify_same_path_twice_returns_the_same_wd(kernel: Kernel, ino: int, tmp: Path) -> None:
+    wd = kernel.inotify_add_watch(ino, tmp, kernel.IN_CREATE).unwrap()
+    assert kernel.inotify_add_watch(ino, tmp, kernel.IN_DELETE).unwrap() == wd
+
+
+def test_inotify_no_events_nonblocking_read_is_eagain(kernel: Kernel, ino: int, tmp: Path) -> None:
+    kernel.inotify_add_watch(ino, tmp, kernel.IN_CREATE).unwrap()
+    assert kernel.read(ino, kernel.buf(4096), 4096).errno == "EAGAIN"
+
+
+def test_inotify_read_buffer_smaller_than_event_is_einval(
+    kernel: Kernel, ino: int, tmp: Path
+) -> None:
+    kernel.inotify_add_watch(ino, tmp, kernel.IN_CREATE).unwrap()
+    (tmp / "a-longer-name").write_bytes(b"")
+    assert kernel.read(ino, kernel.buf(16), 16).errno == "EINVAL"
+
+
+def test_inotify_zero_mask_is_einval(kernel: Kernel, ino: int, tmp: Path) -> None:
+    assert kernel.inotify_add_watch(ino, tmp, 0).errno == "EINVAL"
+
+
+def test_inotify_missing_path_is_enoent(kernel: Kernel, ino: int, tmp: Path) -> None:
+    assert kernel.inotify_add_watch(ino, tmp / "absent", kernel.IN_CREATE).errno == "ENOENT"
+
+
+def test_inotify_onlydir_on_a_file_is_enotdir(kernel: Kernel, ino: int, tmp: Path) -> None:
+    (tmp / "f").write_bytes(b"")
+    r = kernel.inotify_add_watch(ino, tmp / "f", kernel.IN_MODIFY | kernel.IN_ONLYDIR)
+    assert r.errno == "ENOTDIR"
+
+
+def test_inotify_add_watch_on_non_inotify_fd_is_einval(kernel: Kernel, fds, tmp: Path) -> None:
+    r, _ = fds.pipe()
+    assert kernel.inotify_add_watch(r, tmp, kernel.IN_CREATE).errno == "EINVAL"
+
+
+def test_inotify_init1_unknown_flag_is_einval(kernel: Kernel) -> None:
+    assert kernel.inotify_init1(1).errno == "EINVAL"

@@ -1,0 +1,119 @@
+"""signalfd4(2): blocked signals read as struct signalfd_siginfo (Linux only).
+
+The signal mask is per thread, so every test blocks its signal inside a child.
+"""
+
+import os
+import signal
+from typing import Any
+
+import pytest
+
+from syscalls.kernel import Kernel
+
+pytestmark = pytest.mark.os("linux")
+
+SIGSET_BYTES = 8  # the kernel's sigset_t: _NSIG = 64 bits
+
+
+def _mask(kernel: Kernel, *signals: int) -> Any:
+    return kernel.new("uint64_t *", sum(1 << (s - 1) for s in signals))
+
+
+def _signalfd(kernel: Kernel, *signals: int, flags: int = 0) -> int:
+    signal.pthread_sigmask(signal.SIG_BLOCK, set(signals))
+    return kernel.signalfd4(-1, _mask(kernel, *signals), SIGSET_BYTES, flags).unwrap()
+
+
+def test_signalfd_reads_blocked_signal_with_sender(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int, int, int, int]:
+        fd = _signalfd(kernel, signal.SIGUSR1)
+        kernel.kill(os.getpid(), signal.SIGUSR1).unwrap()
+        info = kernel.new("struct signalfd_siginfo *")
+        size = kernel.ffi.sizeof(info[0])
+        assert kernel.read(fd, info, size).unwrap() == size
+        return info.ssi_signo, info.ssi_pid, info.ssi_uid, info.ssi_code, os.getpid()
+
+    signo, pid, uid, code, me = in_child(run)
+    assert signo == signal.SIGUSR1
+    assert pid == me
+    assert uid == os.getuid()
+    assert code == kernel.SI_USER
+
+
+def test_signalfd_read_consumes_the_pending_signal(kernel: Kernel, in_child) -> None:
+    def run() -> str:
+        fd = _signalfd(kernel, signal.SIGUSR2, flags=kernel.SFD_NONBLOCK)
+        kernel.kill(os.getpid(), signal.SIGUSR2).unwrap()
+        info = kernel.new("struct signalfd_siginfo *")
+        kernel.read(fd, info, 128).unwrap()
+        assert signal.SIGUSR2 not in signal.sigpending()
+        return kernel.read(fd, info, 128).outcome
+
+    assert in_child(run) == "EAGAIN"
+
+
+def test_signalfd_nonblocking_read_without_signal_is_eagain(kernel: Kernel, in_child) -> None:
+    def run() -> str:
+        fd = _signalfd(kernel, signal.SIGUSR1, flags=kernel.SFD_NONBLOCK)
+        return kernel.read(fd, kernel.new("struct signalfd_siginfo *"), 128).outcome
+
+    assert in_child(run) == "EAGAIN"
+
+
+def test_signalfd_is_readable_while_signal_pending(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int]:
+        fd = _signalfd(kernel, signal.SIGUSR1, flags=kernel.SFD_NONBLOCK)
+        p = kernel.new("struct pollfd *", (fd, kernel.POLLIN, 0))
+        before = kernel.poll(p, 1, 0).unwrap()
+        kernel.kill(os.getpid(), signal.SIGUSR1).unwrap()
+        return before, kernel.poll(p, 1, 0).unwrap()
+
+    assert in_child(run) == (0, 1)
+
+
+def test_signalfd_ignores_signals_outside_its_mask(kernel: Kernel, in_child) -> None:
+    def run() -> str:
+        fd = _signalfd(kernel, signal.SIGUSR1, flags=kernel.SFD_NONBLOCK)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2})
+        kernel.kill(os.getpid(), signal.SIGUSR2).unwrap()
+        return kernel.read(fd, kernel.new("struct signalfd_siginfo *"), 128).outcome
+
+    assert in_child(run) == "EAGAIN"
+
+
+def test_signalfd_existing_fd_takes_a_new_mask(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        fd = _signalfd(kernel, signal.SIGUSR1, flags=kernel.SFD_NONBLOCK)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2})
+        again = kernel.signalfd4(fd, _mask(kernel, signal.SIGUSR2), SIGSET_BYTES, 0).unwrap()
+        assert again == fd
+        kernel.kill(os.getpid(), signal.SIGUSR2).unwrap()
+        info = kernel.new("struct signalfd_siginfo *")
+        kernel.read(fd, info, 128).unwrap()
+        return info.ssi_signo
+
+    assert in_child(run) == signal.SIGUSR2
+
+
+def test_signalfd_read_smaller_than_siginfo_is_einval(kernel: Kernel, in_child) -> None:
+    def run() -> str:
+        fd = _signalfd(kernel, signal.SIGUSR1, flags=kernel.SFD_NONBLOCK)
+        kernel.kill(os.getpid(), signal.SIGUSR1).unwrap()
+        return kernel.read(fd, kernel.buf(64), 64).outcome
+
+    assert in_child(run) == "EINVAL"
+
+
+def test_signalfd_unknown_flag_is_einval(kernel: Kernel) -> None:
+    r = kernel.signalfd4(-1, _mask(kernel, signal.SIGUSR1), SIGSET_BYTES, 1 << 30)
+    assert r.errno == "EINVAL"
+
+
+def test_signalfd_wrong_sigset_size_is_einval(kernel: Kernel) -> None:
+    assert kernel.signalfd4(-1, _mask(kernel, signal.SIGUSR1), 4, 0).errno == "EINVAL"
+
+
+def test_signalfd_update_of_non_signalfd_is_einval(kernel: Kernel, fds) -> None:
+    r, _ = fds.pipe()
+    assert kernel.signalfd4(r, _mask(kernel, signal.SIGUSR1), SIGSET_BYTES, 0).errno == "EINVAL"
