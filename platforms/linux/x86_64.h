@@ -37,3 +37,16 @@ struct sysinfo {
     unsigned long freeswap; unsigned short procs; unsigned short pad;
     unsigned long totalhigh; unsigned long freehigh; unsigned int mem_unit;
 };
+/* System V shared memory, as IPC_STAT fills it on x86_64 (which always takes the IPC_64
+ * layout): asm-generic/ipcbuf.h with x86_64's 32-bit __kernel_mode_t (so __pad1 has no
+ * bytes), asm-generic/shmbuf.h for 64-bit longs. */
+struct ipc64_perm {
+    int key; unsigned int uid; unsigned int gid; unsigned int cuid; unsigned int cgid;
+    unsigned int mode; unsigned short seq; unsigned short __pad2;
+    unsigned long __unused1; unsigned long __unused2;
+};
+struct shmid64_ds {
+    struct ipc64_perm shm_perm; size_t shm_segsz; long shm_atime; long shm_dtime;
+    long shm_ctime; int shm_cpid; int shm_lpid; unsigned long shm_nattch;
+    unsigned long __unused4; unsigned long __unused5;
+};

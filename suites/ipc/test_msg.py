@@ -1,0 +1,111 @@
+"""System V message queues: msgget/msgsnd/msgrcv on IPC_PRIVATE queues, which the
+`sysv` fixture removes whatever the test did. A message is a C long mtype followed by
+its text (struct msgbuf, include/uapi/linux/msg.h)."""
+
+import struct
+import time
+
+import pytest
+
+from syscalls import forking
+from syscalls.kernel import Kernel
+
+pytestmark = pytest.mark.os("linux")
+
+
+def _send(kernel: Kernel, q: int, mtype: int, text: bytes, flags: int = 0):
+    return kernel.msgsnd(q, struct.pack("=q", mtype) + text, len(text), flags)
+
+
+def _recv(kernel: Kernel, q: int, size: int = 64, mtype: int = 0, flags: int = 0):
+    buf = kernel.buf(8 + size)
+    r = kernel.msgrcv(q, buf, size, mtype, flags | kernel.IPC_NOWAIT)
+    if not r.ok:
+        return r.outcome
+    raw = kernel.bytes(buf, 8 + r.value)
+    return struct.unpack("=q", raw[:8])[0], raw[8:]
+
+
+def test_msg_round_trip_keeps_type_and_text(kernel: Kernel, sysv) -> None:
+    q = sysv.msg()
+    _send(kernel, q, 7, b"hello").unwrap()
+    assert _recv(kernel, q) == (7, b"hello")
+
+
+def test_msgrcv_type_zero_takes_messages_in_order(kernel: Kernel, sysv) -> None:
+    q = sysv.msg()
+    for mtype, text in ((3, b"a"), (1, b"b"), (2, b"c")):
+        _send(kernel, q, mtype, text).unwrap()
+    assert [_recv(kernel, q) for _ in range(3)] == [(3, b"a"), (1, b"b"), (2, b"c")]
+
+
+def test_msgrcv_positive_type_takes_first_of_that_type(kernel: Kernel, sysv) -> None:
+    q = sysv.msg()
+    for mtype, text in ((1, b"a"), (2, b"b"), (2, b"c")):
+        _send(kernel, q, mtype, text).unwrap()
+    assert _recv(kernel, q, mtype=2) == (2, b"b")
+
+
+def test_msgrcv_negative_type_takes_lowest_type_up_to_it(kernel: Kernel, sysv) -> None:
+    q = sysv.msg()
+    for mtype, text in ((5, b"a"), (3, b"b"), (4, b"c")):
+        _send(kernel, q, mtype, text).unwrap()
+    assert _recv(kernel, q, mtype=-4) == (3, b"b")
+
+
+def test_msgrcv_except_takes_first_of_another_type(kernel: Kernel, sysv) -> None:
+    q = sysv.msg()
+    for mtype, text in ((1, b"a"), (2, b"b")):
+        _send(kernel, q, mtype, text).unwrap()
+    assert _recv(kernel, q, mtype=1, flags=kernel.MSG_EXCEPT) == (2, b"b")
+
+
+def test_msgrcv_empty_queue_nowait_is_enomsg(kernel: Kernel, sysv) -> None:
+    assert _recv(kernel, sysv.msg()) == "ENOMSG"
+
+
+def test_msgrcv_message_larger_than_buffer_is_e2big(kernel: Kernel, sysv) -> None:
+    q = sysv.msg()
+    _send(kernel, q, 1, b"0123456789").unwrap()
+    assert _recv(kernel, q, size=4) == "E2BIG"
+    assert _recv(kernel, q) == (1, b"0123456789")  # still queued
+
+
+def test_msgrcv_noerror_truncates_the_message(kernel: Kernel, sysv) -> None:
+    q = sysv.msg()
+    _send(kernel, q, 1, b"0123456789").unwrap()
+    assert _recv(kernel, q, size=4, flags=kernel.MSG_NOERROR) == (1, b"0123")
+    assert _recv(kernel, q) == "ENOMSG"
+
+
+@pytest.mark.parametrize("mtype", [0, -1])
+def test_msgsnd_non_positive_type_is_einval(kernel: Kernel, sysv, mtype: int) -> None:
+    assert _send(kernel, sysv.msg(), mtype, b"x").errno == "EINVAL"
+
+
+def test_msgrcv_blocks_until_another_process_sends(kernel: Kernel, sysv, in_child) -> None:
+    q = sysv.msg()
+
+    def run() -> tuple[int, bytes, float]:
+        def sender() -> None:
+            time.sleep(0.05)
+            _send(kernel, q, 9, b"late").unwrap()
+
+        start = time.monotonic()
+        pid = forking.fork(kernel, sender)
+        buf = kernel.buf(8 + 16)
+        n = kernel.msgrcv(q, buf, 16, 0, 0).unwrap()
+        waited = time.monotonic() - start
+        assert forking.exit_code(kernel, pid) == 0
+        raw = kernel.bytes(buf, 8 + n)
+        return struct.unpack("=q", raw[:8])[0], raw[8:], waited
+
+    mtype, text, waited = in_child(run)
+    assert (mtype, text) == (9, b"late")
+    assert waited >= 0.05
+
+
+def test_msgsnd_on_removed_queue_is_einval(kernel: Kernel, sysv) -> None:
+    q = sysv.msg()
+    sysv.remove("msgctl", q).unwrap()
+    assert _send(kernel, q, 1, b"x").errno == "EINVAL"

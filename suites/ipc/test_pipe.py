@@ -1,0 +1,159 @@
+"""pipe(2)/pipe2(2): byte streams, end-of-file, EPIPE and SIGPIPE, PIPE_BUF atomicity,
+non-blocking behaviour, and Linux's pipe capacity (F_GETPIPE_SZ/F_SETPIPE_SZ).
+
+Python ignores SIGPIPE; tests about it set the disposition they need inside a child.
+"""
+
+import os
+import signal
+
+import pytest
+
+from syscalls import forking
+from syscalls.kernel import Kernel
+
+
+def _read(kernel: Kernel, fd: int, n: int = 4096) -> bytes:
+    buf = kernel.buf(n)
+    return kernel.bytes(buf, kernel.read(fd, buf, n).unwrap())
+
+
+def test_pipe_carries_bytes_in_order(kernel: Kernel, fds) -> None:
+    r, w = fds.pipe()
+    kernel.write(w, b"abc", 3).unwrap()
+    kernel.write(w, b"def", 3).unwrap()
+    assert _read(kernel, r) == b"abcdef"
+
+
+def test_pipe_legacy_call_returns_two_fds(kernel: Kernel, fds) -> None:
+    pair = kernel.new("int[2]")
+    kernel.pipe(pair).unwrap()
+    fds.held += [pair[0], pair[1]]
+    kernel.write(pair[1], b"x", 1).unwrap()
+    assert _read(kernel, pair[0]) == b"x"
+
+
+def test_pipe2_cloexec_sets_both_ends(kernel: Kernel, fds) -> None:
+    for fd in fds.pipe(kernel.O_CLOEXEC):
+        assert kernel.fcntl(fd, kernel.F_GETFD, 0).unwrap() & kernel.FD_CLOEXEC
+
+
+def test_pipe2_nonblock_sets_both_ends(kernel: Kernel, fds) -> None:
+    for fd in fds.pipe(kernel.O_NONBLOCK):
+        assert kernel.fcntl(fd, kernel.F_GETFL, 0).unwrap() & kernel.O_NONBLOCK
+
+
+def test_pipe2_unknown_flag_is_einval(kernel: Kernel) -> None:
+    assert kernel.pipe2(kernel.new("int[2]"), kernel.O_CREAT).errno == "EINVAL"
+
+
+def test_pipe_nonblocking_read_when_empty_is_eagain(kernel: Kernel, fds) -> None:
+    r, _ = fds.pipe(kernel.O_NONBLOCK)
+    assert kernel.read(r, kernel.buf(8), 8).errno == "EAGAIN"
+
+
+def test_pipe_read_after_writer_closes_drains_then_eof(kernel: Kernel, fds) -> None:
+    r, w = fds.pipe()
+    kernel.write(w, b"last", 4).unwrap()
+    fds.close(w)
+    assert _read(kernel, r) == b"last"
+    assert kernel.read(r, kernel.buf(8), 8).unwrap() == 0
+
+
+@pytest.mark.parametrize(("end", "op"), [(0, "write"), (1, "read")])
+def test_pipe_wrong_direction_is_ebadf(kernel: Kernel, fds, end: int, op: str) -> None:
+    fd = fds.pipe()[end]
+    assert getattr(kernel, op)(fd, kernel.buf(1), 1).errno == "EBADF"
+
+
+def test_pipe_lseek_is_espipe(kernel: Kernel, fds) -> None:
+    r, _ = fds.pipe()
+    assert kernel.lseek(r, 0, kernel.SEEK_CUR).errno == "ESPIPE"
+
+
+def test_pipe_write_without_readers_is_epipe_when_sigpipe_ignored(
+    kernel: Kernel, fds, in_child
+) -> None:
+    r, w = fds.pipe()
+    fds.close(r)
+
+    def write() -> str:
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        return kernel.write(w, b"x", 1).outcome
+
+    assert in_child(write) == "EPIPE"
+
+
+def test_pipe_write_without_readers_kills_with_default_sigpipe(
+    kernel: Kernel, fds, in_child
+) -> None:
+    r, w = fds.pipe()
+    fds.close(r)
+
+    def run() -> int:
+        def writer() -> None:
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+            kernel.write(w, b"x", 1)
+
+        status = forking.wait(kernel, forking.fork(kernel, writer))
+        return os.WTERMSIG(status) if os.WIFSIGNALED(status) else -1
+
+    assert in_child(run) == signal.SIGPIPE
+
+
+def test_pipe_writes_up_to_pipe_buf_never_interleave(kernel: Kernel, fds, in_child) -> None:
+    chunk, writers, rounds = kernel.PIPE_BUF, 4, 32
+
+    def run() -> list[bytes]:
+        r, w = os.pipe()
+
+        def writer(tag: bytes) -> None:
+            data = tag * chunk
+            for _ in range(rounds):
+                assert kernel.write(w, data, chunk).unwrap() == chunk
+
+        pids = [forking.fork(kernel, lambda t=bytes([65 + i]): writer(t)) for i in range(writers)]
+        os.close(w)
+        stream = bytearray()
+        while block := os.read(r, 65536):
+            stream += block
+        assert all(forking.exit_code(kernel, pid) == 0 for pid in pids)
+        return [bytes(stream[i : i + chunk]) for i in range(0, len(stream), chunk)]
+
+    pieces = in_child(run, timeout=30)
+    assert len(pieces) == writers * rounds
+    assert all(p == p[:1] * chunk for p in pieces)  # each PIPE_BUF slice from one writer
+
+
+def test_pipe_nonblocking_write_that_cannot_be_atomic_is_eagain(kernel: Kernel, fds) -> None:
+    _, w = fds.pipe(kernel.O_NONBLOCK)
+    filler = kernel.buf(1 << 20)
+    written = kernel.write(w, filler, 1 << 20).unwrap()  # partial: up to capacity
+    assert written < 1 << 20
+    assert kernel.write(w, filler, kernel.PIPE_BUF).errno == "EAGAIN"
+
+
+@pytest.mark.os("linux")
+def test_pipe_default_capacity_is_sixteen_pages(kernel: Kernel, fds, observe) -> None:
+    r, _ = fds.pipe()
+    size = kernel.fcntl(r, kernel.F_GETPIPE_SZ, 0).unwrap()
+    observe("pipe_size", size)
+    assert size == 16 * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.os("linux")
+def test_pipe_setpipe_sz_rounds_up_to_power_of_two_pages(kernel: Kernel, fds) -> None:
+    r, w = fds.pipe()
+    page = os.sysconf("SC_PAGE_SIZE")
+    got = kernel.fcntl(w, kernel.F_SETPIPE_SZ, 2 * page + 1).unwrap()
+    assert got == 4 * page
+    assert kernel.fcntl(r, kernel.F_GETPIPE_SZ, 0).unwrap() == 4 * page
+
+
+@pytest.mark.os("linux")
+def test_pipe_setpipe_sz_below_queued_data_is_ebusy(kernel: Kernel, fds) -> None:
+    _, w = fds.pipe()
+    page = os.sysconf("SC_PAGE_SIZE")
+    for _ in range(4):  # four writes of a page fill four pipe buffers
+        kernel.write(w, kernel.buf(page), page).unwrap()
+    assert kernel.fcntl(w, kernel.F_SETPIPE_SZ, page).errno == "EBUSY"

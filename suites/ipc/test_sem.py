@@ -1,0 +1,117 @@
+"""System V semaphores: semget/semop/semtimedop/semctl on IPC_PRIVATE sets, which the
+`sysv` fixture removes whatever the test did. semctl's fourth argument (union semun)
+travels in a register: an int for SETVAL, a pointer for GETALL/SETALL."""
+
+import time
+
+import pytest
+
+from syscalls import forking
+from syscalls.kernel import Kernel
+
+pytestmark = pytest.mark.os("linux")
+
+SEMVMX = 32767  # include/uapi/linux/sem.h
+
+
+def _ops(kernel: Kernel, *ops: tuple[int, int, int]):
+    return kernel.new("struct sembuf[]", list(ops))
+
+
+def test_semget_new_semaphores_start_at_zero(kernel: Kernel, sysv) -> None:
+    semid = sysv.sem(3)
+    vals = kernel.new("unsigned short[3]", [9, 9, 9])
+    kernel.semctl(semid, 0, kernel.GETALL, vals).unwrap()
+    assert list(vals) == [0, 0, 0]
+
+
+def test_semctl_setval_getval_round_trip(kernel: Kernel, sysv) -> None:
+    semid = sysv.sem()
+    kernel.semctl(semid, 0, kernel.SETVAL, 5).unwrap()
+    assert kernel.semctl(semid, 0, kernel.GETVAL, 0).unwrap() == 5
+
+
+def test_semctl_setall_sets_every_semaphore(kernel: Kernel, sysv) -> None:
+    semid = sysv.sem(2)
+    kernel.semctl(semid, 0, kernel.SETALL, kernel.new("unsigned short[2]", [3, 4])).unwrap()
+    assert [kernel.semctl(semid, i, kernel.GETVAL, 0).unwrap() for i in (0, 1)] == [3, 4]
+
+
+def test_semctl_setval_above_semvmx_is_erange(kernel: Kernel, sysv) -> None:
+    assert kernel.semctl(sysv.sem(), 0, kernel.SETVAL, SEMVMX + 1).errno == "ERANGE"
+
+
+def test_semop_adds_and_subtracts(kernel: Kernel, sysv) -> None:
+    semid = sysv.sem()
+    kernel.semop(semid, _ops(kernel, (0, 3, 0)), 1).unwrap()
+    kernel.semop(semid, _ops(kernel, (0, -2, 0)), 1).unwrap()
+    assert kernel.semctl(semid, 0, kernel.GETVAL, 0).unwrap() == 1
+
+
+def test_semop_applies_all_operations_or_none(kernel: Kernel, sysv) -> None:
+    semid = sysv.sem(2)
+    ops = _ops(kernel, (0, 1, 0), (1, -1, kernel.IPC_NOWAIT))
+    assert kernel.semop(semid, ops, 2).errno == "EAGAIN"
+    assert kernel.semctl(semid, 0, kernel.GETVAL, 0).unwrap() == 0
+
+
+def test_semop_decrement_below_zero_nowait_is_eagain(kernel: Kernel, sysv) -> None:
+    r = kernel.semop(sysv.sem(), _ops(kernel, (0, -1, kernel.IPC_NOWAIT)), 1)
+    assert r.errno == "EAGAIN"
+
+
+def test_semop_wait_for_zero_returns_at_once_when_zero(kernel: Kernel, sysv) -> None:
+    kernel.semop(sysv.sem(), _ops(kernel, (0, 0, 0)), 1).unwrap()
+
+
+def test_semop_index_out_of_range_is_efbig(kernel: Kernel, sysv) -> None:
+    assert kernel.semop(sysv.sem(1), _ops(kernel, (1, 1, 0)), 1).errno == "EFBIG"
+
+
+def test_semop_on_removed_set_is_einval(kernel: Kernel, sysv) -> None:
+    semid = sysv.sem()
+    sysv.remove("semctl", semid).unwrap()
+    assert kernel.semop(semid, _ops(kernel, (0, 1, 0)), 1).errno == "EINVAL"
+
+
+def test_semop_blocks_until_another_process_posts(kernel: Kernel, sysv, in_child) -> None:
+    semid = sysv.sem()
+
+    def run() -> float:
+        def poster() -> None:
+            time.sleep(0.05)
+            kernel.semop(semid, _ops(kernel, (0, 1, 0)), 1).unwrap()
+
+        start = time.monotonic()
+        pid = forking.fork(kernel, poster)
+        kernel.semop(semid, _ops(kernel, (0, -1, 0)), 1).unwrap()
+        waited = time.monotonic() - start
+        assert forking.exit_code(kernel, pid) == 0
+        return waited
+
+    assert in_child(run) >= 0.05
+    assert kernel.semctl(semid, 0, kernel.GETVAL, 0).unwrap() == 0
+
+
+def test_semtimedop_times_out_with_eagain(kernel: Kernel, sysv, in_child) -> None:
+    semid = sysv.sem()
+
+    def run() -> tuple[str, float]:
+        ts = kernel.new("struct timespec *", (0, 20_000_000))
+        start = time.monotonic()
+        r = kernel.semtimedop(semid, _ops(kernel, (0, -1, 0)), 1, ts)
+        return r.outcome, time.monotonic() - start
+
+    outcome, waited = in_child(run)
+    assert outcome == "EAGAIN"
+    assert waited >= 0.02
+
+
+def test_semop_undo_is_reverted_when_the_process_exits(kernel: Kernel, sysv, in_child) -> None:
+    semid = sysv.sem()
+    in_child(lambda: kernel.semop(semid, _ops(kernel, (0, 2, kernel.SEM_UNDO)), 1).unwrap())
+    assert kernel.semctl(semid, 0, kernel.GETVAL, 0).unwrap() == 0
+
+
+def test_semget_zero_semaphores_new_set_is_einval(kernel: Kernel) -> None:
+    assert kernel.semget(kernel.IPC_PRIVATE, 0, kernel.IPC_CREAT | 0o600).errno == "EINVAL"

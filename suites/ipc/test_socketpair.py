@@ -1,0 +1,96 @@
+"""socketpair(2) on AF_UNIX: streams merge writes, datagrams and seqpackets keep message
+boundaries; flags, end-of-file and refusals."""
+
+import pytest
+
+from syscalls.kernel import Kernel
+
+
+def _recv(kernel: Kernel, fd: int, n: int = 256, flags: int = 0) -> bytes:
+    buf = kernel.buf(n)
+    return kernel.bytes(buf, kernel.recvfrom(fd, buf, n, flags, None, None).unwrap())
+
+
+def _send(kernel: Kernel, fd: int, data: bytes) -> None:
+    assert kernel.sendto(fd, data, len(data), 0, None, 0).unwrap() == len(data)
+
+
+def test_socketpair_stream_carries_bytes_both_ways(kernel: Kernel, fds) -> None:
+    a, b = fds.socketpair()
+    _send(kernel, a, b"ping")
+    _send(kernel, b, b"pong")
+    assert (_recv(kernel, b), _recv(kernel, a)) == (b"ping", b"pong")
+
+
+def test_socketpair_stream_merges_writes(kernel: Kernel, fds) -> None:
+    a, b = fds.socketpair()
+    _send(kernel, a, b"one")
+    _send(kernel, a, b"two")
+    assert _recv(kernel, b) == b"onetwo"
+
+
+@pytest.mark.parametrize("kind", ["SOCK_DGRAM", "SOCK_SEQPACKET"])
+def test_socketpair_keeps_message_boundaries(kernel: Kernel, fds, kind: str) -> None:
+    a, b = fds.socketpair(getattr(kernel, kind))
+    _send(kernel, a, b"one")
+    _send(kernel, a, b"two")
+    assert [_recv(kernel, b), _recv(kernel, b)] == [b"one", b"two"]
+
+
+@pytest.mark.parametrize("kind", ["SOCK_DGRAM", "SOCK_SEQPACKET"])
+def test_socketpair_short_read_truncates_message_and_flags_it(
+    kernel: Kernel, fds, kind: str
+) -> None:
+    a, b = fds.socketpair(getattr(kernel, kind))
+    _send(kernel, a, b"0123456789")
+    _send(kernel, a, b"next")
+    buf = kernel.buf(4)
+    iov = kernel.new("struct iovec *", (buf, 4))
+    msg = kernel.new("struct msghdr *")
+    msg.msg_iov, msg.msg_iovlen = iov, 1
+    assert kernel.recvmsg(b, msg, 0).unwrap() == 4
+    assert kernel.bytes(buf, 4) == b"0123"
+    assert msg.msg_flags & kernel.MSG_TRUNC
+    assert _recv(kernel, b) == b"next"  # the rest of the first message is gone
+
+
+def test_socketpair_stream_reads_eof_after_peer_closes(kernel: Kernel, fds) -> None:
+    a, b = fds.socketpair()
+    _send(kernel, a, b"bye")
+    fds.close(a)
+    assert _recv(kernel, b) == b"bye"
+    assert _recv(kernel, b) == b""
+
+
+def test_socketpair_send_to_closed_peer_is_epipe(kernel: Kernel, fds) -> None:
+    a, b = fds.socketpair()
+    fds.close(b)
+    assert kernel.sendto(a, b"x", 1, kernel.MSG_NOSIGNAL, None, 0).errno == "EPIPE"
+
+
+def test_socketpair_nonblocking_recv_when_empty_is_eagain(kernel: Kernel, fds) -> None:
+    _, b = fds.socketpair(kernel.SOCK_STREAM | kernel.SOCK_NONBLOCK)
+    assert kernel.recvfrom(b, kernel.buf(8), 8, 0, None, None).errno == "EAGAIN"
+
+
+def test_socketpair_dontwait_recv_when_empty_is_eagain(kernel: Kernel, fds) -> None:
+    _, b = fds.socketpair()
+    r = kernel.recvfrom(b, kernel.buf(8), 8, kernel.MSG_DONTWAIT, None, None)
+    assert r.errno == "EAGAIN"
+
+
+def test_socketpair_cloexec_sets_both_ends(kernel: Kernel, fds) -> None:
+    for fd in fds.socketpair(kernel.SOCK_STREAM | kernel.SOCK_CLOEXEC):
+        assert kernel.fcntl(fd, kernel.F_GETFD, 0).unwrap() & kernel.FD_CLOEXEC
+
+
+def test_socketpair_peek_leaves_data_queued(kernel: Kernel, fds) -> None:
+    a, b = fds.socketpair(kernel.SOCK_DGRAM)
+    _send(kernel, a, b"msg")
+    assert _recv(kernel, b, flags=kernel.MSG_PEEK) == b"msg"
+    assert _recv(kernel, b) == b"msg"
+
+
+def test_socketpair_inet_is_eopnotsupp(kernel: Kernel) -> None:
+    r = kernel.socketpair(kernel.AF_INET, kernel.SOCK_STREAM, 0, kernel.new("int[2]"))
+    assert r.errno == "EOPNOTSUPP"
