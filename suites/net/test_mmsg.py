@@ -1,0 +1,64 @@
+"""sendmmsg(2)/recvmmsg(2): several datagrams in one call (Linux only)."""
+
+import pytest
+
+from syscalls.kernel import Kernel
+
+pytestmark = pytest.mark.os("linux")
+
+
+def _vec(kernel: Kernel, buffers: list, name=None, namelen: int = 0):
+    """A struct mmsghdr array, one single-iovec message per buffer; kept alive by `keep`."""
+    keep = []
+    msgs = kernel.new("struct mmsghdr[]", len(buffers))
+    for m, buf in zip(msgs, buffers, strict=True):
+        iov = kernel.new("struct iovec *", (buf, len(buf)))
+        keep.append(iov)
+        m.msg_hdr.msg_iov, m.msg_hdr.msg_iovlen = iov, 1
+        m.msg_hdr.msg_name, m.msg_hdr.msg_namelen = name or kernel.ffi.NULL, namelen
+    return msgs, keep
+
+
+def test_sendmmsg_sends_each_message_as_a_datagram(kernel: Kernel, inet) -> None:
+    rx, port = inet.bound(kernel.SOCK_DGRAM)
+    tx = inet.socket(kernel.SOCK_DGRAM)
+    kernel.connect(tx, *inet.addr(port)).unwrap()
+    out, _keep = _vec(kernel, [kernel.buf(b"one"), kernel.buf(b"three"), kernel.buf(b"5")])
+    for m, n in zip(out, (3, 5, 1), strict=True):
+        m.msg_hdr.msg_iov.iov_len = n
+    assert kernel.sendmmsg(tx, out, 3, 0).unwrap() == 3
+    assert [m.msg_len for m in out] == [3, 5, 1]
+    inet.wait(rx)
+    bufs = [kernel.buf(16) for _ in range(4)]
+    got, _keep2 = _vec(kernel, bufs)
+    assert kernel.recvmmsg(rx, got, 4, kernel.MSG_DONTWAIT, None).unwrap() == 3
+    lengths = [m.msg_len for m in got[0:3]]
+    assert [kernel.bytes(b, n) for b, n in zip(bufs, lengths, strict=False)] == [
+        b"one",
+        b"three",
+        b"5",
+    ]
+
+
+def test_recvmmsg_on_empty_socket_nonblocking_is_eagain(kernel: Kernel, inet) -> None:
+    rx, _ = inet.bound(kernel.SOCK_DGRAM)
+    got, _keep = _vec(kernel, [kernel.buf(16)])
+    assert kernel.recvmmsg(rx, got, 1, kernel.MSG_DONTWAIT, None).errno == "EAGAIN"
+
+
+def test_recvmmsg_waitforone_returns_what_is_queued(kernel: Kernel, inet) -> None:
+    rx, port = inet.bound(kernel.SOCK_DGRAM)
+    tx = inet.socket(kernel.SOCK_DGRAM)
+    sa, n = inet.addr(port)
+    kernel.sendto(tx, b"only", 4, 0, sa, n).unwrap()
+    inet.wait(rx)
+    got, _keep = _vec(kernel, [kernel.buf(16) for _ in range(3)])
+    assert kernel.recvmmsg(rx, got, 3, kernel.MSG_WAITFORONE, None).unwrap() == 1
+
+
+def test_sendmmsg_on_unconnected_socket_without_address_is_edestaddrreq(
+    kernel: Kernel, inet
+) -> None:
+    tx = inet.socket(kernel.SOCK_DGRAM)
+    out, _keep = _vec(kernel, [kernel.buf(b"x")])
+    assert kernel.sendmmsg(tx, out, 1, 0).errno == "EDESTADDRREQ"

@@ -1,0 +1,109 @@
+"""socket(2), getsockopt(2)/setsockopt(2), bind(2): what every socket answers and what
+socket creation refuses. SO_RCVBUF doubling is Linux's bookkeeping and marked so."""
+
+import pytest
+
+from syscalls.kernel import Kernel
+
+
+def _getint(kernel: Kernel, fd: int, name: str, level: str = "SOL_SOCKET") -> int:
+    val = kernel.new("int *")
+    n = kernel.new("int *", 4)
+    kernel.getsockopt(fd, getattr(kernel, level), getattr(kernel, name), val, n).unwrap()
+    assert n[0] == 4
+    return val[0]
+
+
+@pytest.mark.parametrize(
+    ("family", "kind"),
+    [("AF_INET", "SOCK_STREAM"), ("AF_INET", "SOCK_DGRAM"), ("AF_UNIX", "SOCK_SEQPACKET")],
+)
+def test_socket_so_type_reports_the_type(kernel: Kernel, fds, family: str, kind: str) -> None:
+    fd = fds(kernel.socket(getattr(kernel, family), getattr(kernel, kind), 0))
+    assert _getint(kernel, fd, "SO_TYPE") == getattr(kernel, kind)
+
+
+@pytest.mark.os("linux")
+def test_socket_so_domain_and_protocol(kernel: Kernel, fds) -> None:
+    fd = fds(kernel.socket(kernel.AF_INET, kernel.SOCK_STREAM, 0))
+    assert _getint(kernel, fd, "SO_DOMAIN") == kernel.AF_INET
+    assert _getint(kernel, fd, "SO_PROTOCOL") == kernel.IPPROTO_TCP
+
+
+def test_socket_so_error_is_zero_on_new_socket(kernel: Kernel, fds) -> None:
+    fd = fds(kernel.socket(kernel.AF_INET, kernel.SOCK_STREAM, 0))
+    assert _getint(kernel, fd, "SO_ERROR") == 0
+
+
+def test_socket_so_rcvbuf_is_positive(kernel: Kernel, fds, observe) -> None:
+    fd = fds(kernel.socket(kernel.AF_INET, kernel.SOCK_STREAM, 0))
+    size = _getint(kernel, fd, "SO_RCVBUF")
+    observe("so_rcvbuf", size)
+    assert size > 0
+
+
+@pytest.mark.os("linux")
+def test_socket_so_rcvbuf_set_reads_back_doubled(kernel: Kernel, fds) -> None:
+    fd = fds(kernel.socket(kernel.AF_INET, kernel.SOCK_DGRAM, 0))
+    val = kernel.new("int *", 65536)
+    kernel.setsockopt(fd, kernel.SOL_SOCKET, kernel.SO_RCVBUF, val, 4).unwrap()
+    assert _getint(kernel, fd, "SO_RCVBUF") == 2 * 65536
+
+
+def test_socket_cloexec_flag_sets_fd_flag(kernel: Kernel, fds) -> None:
+    fd = fds(kernel.socket(kernel.AF_UNIX, kernel.SOCK_STREAM | kernel.SOCK_CLOEXEC, 0))
+    assert kernel.fcntl(fd, kernel.F_GETFD, 0).unwrap() & kernel.FD_CLOEXEC
+
+
+def test_socket_nonblock_flag_sets_status_flag(kernel: Kernel, fds) -> None:
+    fd = fds(kernel.socket(kernel.AF_UNIX, kernel.SOCK_STREAM | kernel.SOCK_NONBLOCK, 0))
+    assert kernel.fcntl(fd, kernel.F_GETFL, 0).unwrap() & kernel.O_NONBLOCK
+
+
+def test_socket_unknown_family_is_eafnosupport(kernel: Kernel) -> None:
+    assert kernel.socket(kernel.AF_MAX + 10, kernel.SOCK_STREAM, 0).errno == "EAFNOSUPPORT"
+
+
+def test_socket_stream_with_udp_protocol_is_eprotonosupport(kernel: Kernel) -> None:
+    r = kernel.socket(kernel.AF_INET, kernel.SOCK_STREAM, kernel.IPPROTO_UDP)
+    assert r.errno == "EPROTONOSUPPORT"
+
+
+def test_socket_unknown_type_is_einval(kernel: Kernel) -> None:
+    assert kernel.socket(kernel.AF_INET, 99, 0).errno == "EINVAL"
+
+
+def test_socket_unknown_type_flag_is_einval(kernel: Kernel) -> None:
+    assert kernel.socket(kernel.AF_UNIX, kernel.SOCK_STREAM | (1 << 30), 0).errno == "EINVAL"
+
+
+def test_getsockopt_unknown_option_is_enoprotoopt(kernel: Kernel, fds) -> None:
+    fd = fds(kernel.socket(kernel.AF_INET, kernel.SOCK_STREAM, 0))
+    val, n = kernel.new("int *"), kernel.new("int *", 4)
+    assert kernel.getsockopt(fd, kernel.SOL_SOCKET, 9999, val, n).errno == "ENOPROTOOPT"
+
+
+def test_getsockopt_on_a_pipe_is_enotsock(kernel: Kernel, fds) -> None:
+    r, _ = fds.pipe()
+    val, n = kernel.new("int *"), kernel.new("int *", 4)
+    assert kernel.getsockopt(r, kernel.SOL_SOCKET, kernel.SO_TYPE, val, n).errno == "ENOTSOCK"
+
+
+def test_setsockopt_short_option_is_einval(kernel: Kernel, fds) -> None:
+    fd = fds(kernel.socket(kernel.AF_INET, kernel.SOCK_STREAM, 0))
+    r = kernel.setsockopt(fd, kernel.SOL_SOCKET, kernel.SO_REUSEADDR, kernel.new("int *", 1), 1)
+    assert r.errno == "EINVAL"
+
+
+def test_bind_inet_with_short_address_is_einval(kernel: Kernel, fds) -> None:
+    fd = fds(kernel.socket(kernel.AF_INET, kernel.SOCK_DGRAM, 0))
+    sa = kernel.new("struct sockaddr_in *")
+    sa.sin_family = kernel.AF_INET
+    assert kernel.bind(fd, sa, 4).errno == "EINVAL"
+
+
+def test_bind_inet_with_unix_family_address_is_eafnosupport(kernel: Kernel, fds) -> None:
+    fd = fds(kernel.socket(kernel.AF_INET, kernel.SOCK_DGRAM, 0))
+    sa = kernel.new("struct sockaddr_in *")
+    sa.sin_family = kernel.AF_UNIX
+    assert kernel.bind(fd, sa, kernel.ffi.sizeof(sa[0])).errno == "EAFNOSUPPORT"

@@ -1,0 +1,227 @@
+"""TCP on 127.0.0.1: connecting, transferring, half-closing, resets, and the options
+every TCP socket answers. Ports are chosen by the kernel (bind to port 0)."""
+
+import socket
+
+import pytest
+
+from syscalls.kernel import Kernel
+
+
+def _send(kernel: Kernel, fd: int, data: bytes, flags: int = 0):
+    return kernel.sendto(fd, data, len(data), flags | kernel.MSG_NOSIGNAL, None, 0)
+
+
+def _recv(kernel: Kernel, inet, fd: int, n: int = 256):
+    inet.wait(fd)
+    buf = kernel.buf(n)
+    r = kernel.recvfrom(fd, buf, n, kernel.MSG_DONTWAIT, None, None)
+    return kernel.bytes(buf, r.value) if r.ok else r.outcome
+
+
+def _getint(kernel: Kernel, fd: int, level: int, name: int) -> int:
+    val = kernel.new("int *")
+    n = kernel.new("int *", 4)
+    kernel.getsockopt(fd, level, name, val, n).unwrap()
+    return val[0]
+
+
+def _setint(kernel: Kernel, fd: int, level: int, name: int, value: int) -> None:
+    kernel.setsockopt(fd, level, name, kernel.new("int *", value), 4).unwrap()
+
+
+def test_tcp_bind_to_port_zero_gets_a_port(kernel: Kernel, inet) -> None:
+    _, port = inet.bound(kernel.SOCK_STREAM)
+    assert 0 < port < 65536
+
+
+def test_tcp_connect_accept_carries_bytes_both_ways(kernel: Kernel, inet) -> None:
+    client, server = inet.connected()
+    assert _send(kernel, client, b"hello").unwrap() == 5
+    assert _recv(kernel, inet, server) == b"hello"
+    _send(kernel, server, b"world").unwrap()
+    assert _recv(kernel, inet, client) == b"world"
+
+
+def test_tcp_accept_reports_the_client_address(kernel: Kernel, inet) -> None:
+    lfd, port = inet.listener()
+    client = inet.socket(kernel.SOCK_STREAM)
+    kernel.connect(client, *inet.addr(port)).unwrap()
+    peer = kernel.new("struct sockaddr_in *")
+    n = kernel.new("int *", kernel.ffi.sizeof(peer[0]))
+    inet.fds(kernel.accept4(lfd, peer, n, 0))
+    assert peer.sin_family == kernel.AF_INET
+    assert socket.ntohl(peer.sin_addr.s_addr) == kernel.INADDR_LOOPBACK
+    assert socket.ntohs(peer.sin_port) == inet.port(client)
+
+
+def test_tcp_getpeername_of_client_is_the_listener(kernel: Kernel, inet) -> None:
+    _, port = inet.listener()
+    client = inet.socket(kernel.SOCK_STREAM)
+    kernel.connect(client, *inet.addr(port)).unwrap()
+    peer = kernel.new("struct sockaddr_in *")
+    n = kernel.new("int *", kernel.ffi.sizeof(peer[0]))
+    kernel.getpeername(client, peer, n).unwrap()
+    assert socket.ntohs(peer.sin_port) == port
+
+
+def test_tcp_shutdown_write_gives_peer_eof(kernel: Kernel, inet) -> None:
+    client, server = inet.connected()
+    _send(kernel, client, b"last").unwrap()
+    kernel.shutdown(client, kernel.SHUT_WR).unwrap()
+    assert _recv(kernel, inet, server) == b"last"
+    assert _recv(kernel, inet, server) == b""
+
+
+def test_tcp_shutdown_write_still_lets_the_peer_send(kernel: Kernel, inet) -> None:
+    client, server = inet.connected()
+    kernel.shutdown(client, kernel.SHUT_WR).unwrap()
+    _send(kernel, server, b"reply").unwrap()
+    assert _recv(kernel, inet, client) == b"reply"
+
+
+def test_tcp_send_after_own_shutdown_write_is_epipe(kernel: Kernel, inet) -> None:
+    client, _ = inet.connected()
+    kernel.shutdown(client, kernel.SHUT_WR).unwrap()
+    assert _send(kernel, client, b"x").errno == "EPIPE"
+
+
+def test_tcp_abortive_close_resets_the_peer(kernel: Kernel, inet) -> None:
+    client, server = inet.connected()
+    linger = kernel.new("struct linger *", (1, 0))  # close() sends RST at once
+    kernel.setsockopt(server, kernel.SOL_SOCKET, kernel.SO_LINGER, linger, 8).unwrap()
+    inet.fds.close(server)
+    assert _recv(kernel, inet, client) == "ECONNRESET"
+    assert _send(kernel, client, b"x").errno == "EPIPE"
+
+
+def test_tcp_connect_to_port_without_listener_is_econnrefused(kernel: Kernel, inet) -> None:
+    _, port = inet.bound(kernel.SOCK_STREAM)  # bound but not listening: the port answers RST
+    client = inet.socket(kernel.SOCK_STREAM)
+    assert kernel.connect(client, *inet.addr(port)).errno == "ECONNREFUSED"
+
+
+def test_tcp_bind_to_a_listening_port_is_eaddrinuse(kernel: Kernel, inet) -> None:
+    _, port = inet.listener()
+    fd = inet.socket(kernel.SOCK_STREAM)
+    assert kernel.bind(fd, *inet.addr(port)).errno == "EADDRINUSE"
+
+
+def test_tcp_reuseaddr_does_not_share_a_listening_port(kernel: Kernel, inet) -> None:
+    first = inet.socket(kernel.SOCK_STREAM)
+    _setint(kernel, first, kernel.SOL_SOCKET, kernel.SO_REUSEADDR, 1)
+    kernel.bind(first, *inet.addr()).unwrap()
+    kernel.listen(first, 1).unwrap()
+    second = inet.socket(kernel.SOCK_STREAM)
+    _setint(kernel, second, kernel.SOL_SOCKET, kernel.SO_REUSEADDR, 1)
+    assert kernel.bind(second, *inet.addr(inet.port(first))).errno == "EADDRINUSE"
+
+
+def test_tcp_reuseaddr_is_off_then_set(kernel: Kernel, inet) -> None:
+    fd = inet.socket(kernel.SOCK_STREAM)
+    assert _getint(kernel, fd, kernel.SOL_SOCKET, kernel.SO_REUSEADDR) == 0
+    _setint(kernel, fd, kernel.SOL_SOCKET, kernel.SO_REUSEADDR, 1)
+    assert _getint(kernel, fd, kernel.SOL_SOCKET, kernel.SO_REUSEADDR) != 0
+
+
+def test_tcp_nodelay_is_off_then_set(kernel: Kernel, inet) -> None:
+    fd = inet.socket(kernel.SOCK_STREAM)
+    assert _getint(kernel, fd, kernel.IPPROTO_TCP, kernel.TCP_NODELAY) == 0
+    _setint(kernel, fd, kernel.IPPROTO_TCP, kernel.TCP_NODELAY, 1)
+    assert _getint(kernel, fd, kernel.IPPROTO_TCP, kernel.TCP_NODELAY) != 0
+
+
+def test_tcp_acceptconn_is_set_on_listeners_only(kernel: Kernel, inet) -> None:
+    lfd, _ = inet.listener()
+    other = inet.socket(kernel.SOCK_STREAM)
+    assert _getint(kernel, lfd, kernel.SOL_SOCKET, kernel.SO_ACCEPTCONN) == 1
+    assert _getint(kernel, other, kernel.SOL_SOCKET, kernel.SO_ACCEPTCONN) == 0
+
+
+def test_tcp_nonblocking_connect_completes_as_writable(kernel: Kernel, inet, observe) -> None:
+    _, port = inet.listener()
+    fd = inet.socket(kernel.SOCK_STREAM, kernel.SOCK_NONBLOCK)
+    r = kernel.connect(fd, *inet.addr(port))
+    observe("connect", r.outcome)
+    assert r.ok or r.errno == "EINPROGRESS"
+    assert inet.wait(fd, kernel.POLLOUT) & kernel.POLLOUT
+    assert _getint(kernel, fd, kernel.SOL_SOCKET, kernel.SO_ERROR) == 0
+
+
+def test_tcp_nonblocking_connect_refused_shows_in_so_error(kernel: Kernel, inet, observe) -> None:
+    _, port = inet.bound(kernel.SOCK_STREAM)
+    fd = inet.socket(kernel.SOCK_STREAM, kernel.SOCK_NONBLOCK)
+    r = kernel.connect(fd, *inet.addr(port))
+    observe("connect", r.outcome)
+    assert r.errno in ("EINPROGRESS", "ECONNREFUSED")  # loopback may refuse at once
+    inet.wait(fd, kernel.POLLOUT)
+    err = _getint(kernel, fd, kernel.SOL_SOCKET, kernel.SO_ERROR)
+    # SO_ERROR is cleared once read: a refusal reported by connect() itself leaves 0.
+    assert err == (kernel.ECONNREFUSED if r.errno == "EINPROGRESS" else 0)
+
+
+def test_tcp_recv_on_unconnected_socket_is_enotconn(kernel: Kernel, inet) -> None:
+    fd = inet.socket(kernel.SOCK_STREAM)
+    assert kernel.recvfrom(fd, kernel.buf(8), 8, 0, None, None).errno == "ENOTCONN"
+
+
+def test_tcp_getpeername_on_unconnected_socket_is_enotconn(kernel: Kernel, inet) -> None:
+    fd = inet.socket(kernel.SOCK_STREAM)
+    sa, n = inet.addr()
+    assert kernel.getpeername(fd, sa, kernel.new("int *", n)).errno == "ENOTCONN"
+
+
+def test_tcp_accept_on_non_listening_socket_is_einval(kernel: Kernel, inet) -> None:
+    fd, _ = inet.bound(kernel.SOCK_STREAM)
+    assert kernel.accept4(fd, None, None, 0).errno == "EINVAL"
+
+
+def test_tcp_connect_twice_is_eisconn(kernel: Kernel, inet) -> None:
+    _, port = inet.listener()
+    fd = inet.socket(kernel.SOCK_STREAM)
+    kernel.connect(fd, *inet.addr(port)).unwrap()
+    assert kernel.connect(fd, *inet.addr(port)).errno == "EISCONN"
+
+
+def test_tcp_large_transfer_arrives_intact(kernel: Kernel, inet, in_child) -> None:
+    client, server = inet.connected()
+    data = bytes(range(256)) * 1024  # 256 KiB: more than the socket buffers hold at once
+
+    def run() -> bytes:
+        got, sent, buf = bytearray(), 0, kernel.buf(65536)
+        ready = kernel.new(
+            "struct pollfd[2]", [(client, kernel.POLLOUT, 0), (server, kernel.POLLIN, 0)]
+        )
+        while len(got) < len(data):
+            kernel.poll(ready, 2 if sent < len(data) else 1, 5000).unwrap()
+            if sent < len(data) and ready[0].revents & kernel.POLLOUT:
+                chunk = data[sent : sent + 65536]
+                sent += _send(kernel, client, chunk, kernel.MSG_DONTWAIT).value
+            r = kernel.recvfrom(server, buf, 65536, kernel.MSG_DONTWAIT, None, None)
+            if r.ok:
+                got += kernel.bytes(buf, r.value)
+        return bytes(got)
+
+    assert in_child(run, timeout=30) == data
+
+
+def test_tcp_ipv6_loopback_carries_bytes(kernel: Kernel, inet) -> None:
+    r = kernel.socket(kernel.AF_INET6, kernel.SOCK_STREAM, 0)
+    if r.errno == "EAFNOSUPPORT":
+        pytest.skip("IPv6 is not available here (socket: EAFNOSUPPORT)")
+    lfd = inet.fds(r)
+    sa = kernel.new("struct sockaddr_in6 *")
+    sa.sin6_family = kernel.AF_INET6
+    sa.sin6_addr.s6_addr[15] = 1  # ::1
+    size = kernel.ffi.sizeof(sa[0])
+    r = kernel.bind(lfd, sa, size)
+    if r.errno == "EADDRNOTAVAIL":
+        pytest.skip("::1 is not configured here (bind: EADDRNOTAVAIL)")
+    r.unwrap()
+    kernel.listen(lfd, 1).unwrap()
+    kernel.getsockname(lfd, sa, kernel.new("int *", size)).unwrap()
+    client = inet.fds(kernel.socket(kernel.AF_INET6, kernel.SOCK_STREAM, 0))
+    kernel.connect(client, sa, size).unwrap()
+    server = inet.fds(kernel.accept4(lfd, None, None, 0))
+    _send(kernel, client, b"v6").unwrap()
+    assert _recv(kernel, inet, server) == b"v6"

@@ -1,0 +1,163 @@
+"""AF_UNIX sockets bound to paths (inside the test's own directory) and to abstract
+names: bind, listen, connect, accept, and their refusals. Abstract names are Linux's."""
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from syscalls.kernel import Kernel
+
+
+def _addr(kernel: Kernel, name: bytes) -> tuple:
+    """sockaddr_un for a path, or for an abstract name when it starts with NUL."""
+    sa = kernel.new("struct sockaddr_un *")
+    sa.sun_family = kernel.AF_UNIX
+    kernel.ffi.memmove(sa.sun_path, name, len(name))
+    base = kernel.ffi.offsetof("struct sockaddr_un", "sun_path")
+    return sa, base + len(name) + (0 if name.startswith(b"\0") else 1)
+
+
+def _abstract() -> bytes:
+    return b"\0syscalls-test-" + os.urandom(8).hex().encode()
+
+
+def _socket(kernel: Kernel, fds, kind: str = "SOCK_STREAM") -> int:
+    return fds(kernel.socket(kernel.AF_UNIX, getattr(kernel, kind), 0))
+
+
+def _listener(kernel: Kernel, fds, name: bytes) -> int:
+    fd = _socket(kernel, fds)
+    kernel.bind(fd, *_addr(kernel, name)).unwrap()
+    kernel.listen(fd, 4).unwrap()
+    return fd
+
+
+def _recv(kernel: Kernel, fd: int) -> bytes:
+    buf = kernel.buf(64)
+    return kernel.bytes(buf, kernel.recvfrom(fd, buf, 64, 0, None, None).unwrap())
+
+
+def test_unix_bind_creates_a_socket_file(kernel: Kernel, fds, tmp: Path) -> None:
+    fd = _socket(kernel, fds)
+    kernel.bind(fd, *_addr(kernel, bytes(tmp / "s"))).unwrap()
+    assert stat.S_ISSOCK((tmp / "s").lstat().st_mode)
+
+
+def test_unix_connect_accept_carries_bytes(kernel: Kernel, fds, tmp: Path) -> None:
+    path = bytes(tmp / "s")
+    lfd = _listener(kernel, fds, path)
+    client = _socket(kernel, fds)
+    kernel.connect(client, *_addr(kernel, path)).unwrap()
+    server = fds(kernel.accept4(lfd, None, None, 0))
+    kernel.write(client, b"over", 4).unwrap()
+    assert _recv(kernel, server) == b"over"
+
+
+def test_unix_getsockname_returns_the_bound_path(kernel: Kernel, fds, tmp: Path) -> None:
+    path = bytes(tmp / "s")
+    fd = _socket(kernel, fds)
+    kernel.bind(fd, *_addr(kernel, path)).unwrap()
+    sa = kernel.new("struct sockaddr_un *")
+    n = kernel.new("int *", kernel.ffi.sizeof(sa[0]))
+    kernel.getsockname(fd, sa, n).unwrap()
+    assert kernel.ffi.string(sa.sun_path) == path
+
+
+def test_unix_bind_to_existing_path_is_eaddrinuse(kernel: Kernel, fds, tmp: Path) -> None:
+    path = bytes(tmp / "s")
+    _listener(kernel, fds, path)
+    fd = _socket(kernel, fds)
+    assert kernel.bind(fd, *_addr(kernel, path)).errno == "EADDRINUSE"
+
+
+def test_unix_connect_to_missing_path_is_enoent(kernel: Kernel, fds, tmp: Path) -> None:
+    fd = _socket(kernel, fds)
+    assert kernel.connect(fd, *_addr(kernel, bytes(tmp / "absent"))).errno == "ENOENT"
+
+
+def test_unix_connect_to_socket_without_listener_is_econnrefused(
+    kernel: Kernel, fds, tmp: Path
+) -> None:
+    path = bytes(tmp / "s")
+    bound = _socket(kernel, fds)
+    kernel.bind(bound, *_addr(kernel, path)).unwrap()  # bound, never listening
+    fd = _socket(kernel, fds)
+    assert kernel.connect(fd, *_addr(kernel, path)).errno == "ECONNREFUSED"
+
+
+def test_unix_connect_after_listener_closed_is_econnrefused(kernel: Kernel, fds, tmp: Path) -> None:
+    path = bytes(tmp / "s")
+    fds.close(_listener(kernel, fds, path))  # the file stays, nobody listens
+    fd = _socket(kernel, fds)
+    assert kernel.connect(fd, *_addr(kernel, path)).errno == "ECONNREFUSED"
+
+
+def test_unix_connect_to_regular_file_is_econnrefused(kernel: Kernel, fds, tmp: Path) -> None:
+    (tmp / "f").write_bytes(b"")
+    fd = _socket(kernel, fds)
+    assert kernel.connect(fd, *_addr(kernel, bytes(tmp / "f"))).errno == "ECONNREFUSED"
+
+
+def test_unix_path_longer_than_sun_path_is_einval(kernel: Kernel, fds) -> None:
+    fd = _socket(kernel, fds)
+    sa = kernel.new("struct sockaddr_un *")
+    sa.sun_family = kernel.AF_UNIX
+    assert kernel.bind(fd, sa, kernel.ffi.sizeof(sa[0]) + 1).errno == "EINVAL"
+
+
+def test_unix_datagram_sendto_a_path(kernel: Kernel, fds, tmp: Path) -> None:
+    path = bytes(tmp / "d")
+    rx = _socket(kernel, fds, "SOCK_DGRAM")
+    kernel.bind(rx, *_addr(kernel, path)).unwrap()
+    tx = _socket(kernel, fds, "SOCK_DGRAM")
+    sa, n = _addr(kernel, path)
+    assert kernel.sendto(tx, b"dgram", 5, 0, sa, n).unwrap() == 5
+    assert _recv(kernel, rx) == b"dgram"
+
+
+@pytest.mark.os("linux")
+def test_unix_peercred_names_the_connecting_process(kernel: Kernel, fds, tmp: Path) -> None:
+    path = bytes(tmp / "s")
+    lfd = _listener(kernel, fds, path)
+    client = _socket(kernel, fds)
+    kernel.connect(client, *_addr(kernel, path)).unwrap()
+    server = fds(kernel.accept4(lfd, None, None, 0))
+    cred = kernel.new("struct ucred *")
+    n = kernel.new("int *", kernel.ffi.sizeof(cred[0]))
+    kernel.getsockopt(server, kernel.SOL_SOCKET, kernel.SO_PEERCRED, cred, n).unwrap()
+    assert (cred.pid, cred.uid, cred.gid) == (os.getpid(), os.geteuid(), os.getegid())
+
+
+@pytest.mark.os("linux")
+def test_unix_abstract_name_connects_without_a_file(kernel: Kernel, fds, tmp: Path) -> None:
+    name = _abstract()
+    lfd = _listener(kernel, fds, name)
+    client = _socket(kernel, fds)
+    kernel.connect(client, *_addr(kernel, name)).unwrap()
+    server = fds(kernel.accept4(lfd, None, None, 0))
+    kernel.write(server, b"abs", 3).unwrap()
+    assert _recv(kernel, client) == b"abs"
+
+
+@pytest.mark.os("linux")
+def test_unix_abstract_name_in_use_is_eaddrinuse(kernel: Kernel, fds) -> None:
+    name = _abstract()
+    _listener(kernel, fds, name)
+    fd = _socket(kernel, fds)
+    assert kernel.bind(fd, *_addr(kernel, name)).errno == "EADDRINUSE"
+
+
+@pytest.mark.os("linux")
+def test_unix_abstract_name_is_freed_on_close(kernel: Kernel, fds) -> None:
+    name = _abstract()
+    fds.close(_listener(kernel, fds, name))
+    fd = _socket(kernel, fds)
+    kernel.bind(fd, *_addr(kernel, name)).unwrap()
+
+
+@pytest.mark.os("linux")
+def test_unix_connect_to_missing_abstract_name_is_econnrefused(kernel: Kernel, fds) -> None:
+    fd = _socket(kernel, fds)
+    assert kernel.connect(fd, *_addr(kernel, _abstract())).errno == "ECONNREFUSED"
