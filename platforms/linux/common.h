@@ -4,8 +4,9 @@
  * linux/stat.h (statx), linux/socket.h, linux/in.h, linux/in6.h, linux/un.h,
  * linux/signalfd.h, linux/inotify.h, linux/time.h, linux/resource.h, linux/utsname.h,
  * linux/openat2.h, linux/sched.h (clone_args), linux/futex.h, linux/capability.h,
- * linux/sem.h, asm-generic/signal.h (stack_t). Checked against the host's headers by
- * tests/test_layout_linux.py. */
+ * linux/sem.h, asm-generic/signal.h (stack_t), asm-generic/siginfo.h (sigval, sigevent:
+ * SIGEV_MAX_SIZE 64 bytes; sigev_notify_thread_id is _sigev_un._tid). Checked against
+ * the host's headers by tests/test_layout_linux.py. */
 
 struct timespec { long tv_sec; long tv_nsec; };
 struct __kernel_timespec { int64_t tv_sec; int64_t tv_nsec; };
@@ -94,3 +95,9 @@ struct __user_cap_header_struct { uint32_t version; int pid; };
 struct __user_cap_data_struct { uint32_t effective; uint32_t permitted; uint32_t inheritable; };
 struct sembuf { unsigned short sem_num; short sem_op; short sem_flg; };
 struct sched_param { int sched_priority; };
+
+union sigval { int sival_int; void *sival_ptr; };
+struct sigevent {
+    union sigval sigev_value; int sigev_signo; int sigev_notify;
+    union { int _pad[12]; int _tid; } _sigev_un;
+};

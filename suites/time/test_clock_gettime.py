@@ -1,0 +1,132 @@
+"""clock_gettime(2), clock_getres(2), clock_settime(2) for every clock id.
+
+The alarm clocks (CLOCK_REALTIME_ALARM, CLOCK_BOOTTIME_ALARM) read only where the
+machine has an RTC that can wake it (kernel/time/alarmtimer.c: alarmtimer_get_rtcdev);
+without one they answer EINVAL, as in most VMs and under gVisor. Both are accepted and
+the outcome is recorded.
+"""
+
+import os
+import time
+
+import pytest
+
+from syscalls.kernel import Kernel
+
+CLOCKS = [
+    "CLOCK_REALTIME",
+    "CLOCK_MONOTONIC",
+    "CLOCK_PROCESS_CPUTIME_ID",
+    "CLOCK_THREAD_CPUTIME_ID",
+    "CLOCK_MONOTONIC_RAW",
+    "CLOCK_REALTIME_COARSE",
+    "CLOCK_MONOTONIC_COARSE",
+    "CLOCK_BOOTTIME",
+    "CLOCK_TAI",
+]
+ALARM_CLOCKS = ["CLOCK_REALTIME_ALARM", "CLOCK_BOOTTIME_ALARM"]
+STEADY = ["CLOCK_MONOTONIC", "CLOCK_MONOTONIC_RAW", "CLOCK_MONOTONIC_COARSE", "CLOCK_BOOTTIME"]
+BAD_CLOCK = 1000  # past MAX_CLOCKS (16), and positive: not a CPU-clock id either
+
+NOT_ROOT = pytest.mark.skipif(
+    os.geteuid() == 0, reason="root may set the clock (CAP_SYS_TIME); run as a user"
+)
+
+
+def _ns(kernel: Kernel, clock: int) -> int:
+    ts = kernel.new("struct timespec *")
+    kernel.clock_gettime(clock, ts).unwrap()
+    assert 0 <= ts.tv_nsec < 1_000_000_000
+    return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+
+
+@pytest.mark.parametrize("clock", CLOCKS)
+def test_clock_gettime_reads_a_normalised_time(kernel: Kernel, clock: str) -> None:
+    assert _ns(kernel, getattr(kernel, clock)) > 0
+
+
+@pytest.mark.os("linux")
+@pytest.mark.parametrize("clock", ALARM_CLOCKS)
+def test_clock_gettime_alarm_clock_reads_or_is_einval(kernel: Kernel, clock: str, observe) -> None:
+    ts = kernel.new("struct timespec *")
+    r = kernel.clock_gettime(getattr(kernel, clock), ts)
+    observe("outcome", r.outcome)
+    assert r.ok or r.errno == "EINVAL"
+    assert not r.ok or ts.tv_sec > 0
+
+
+@pytest.mark.parametrize("clock", CLOCKS)
+def test_clock_getres_is_positive_and_below_a_second(kernel: Kernel, clock: str) -> None:
+    res = kernel.new("struct timespec *")
+    kernel.clock_getres(getattr(kernel, clock), res).unwrap()
+    assert (res.tv_sec, 0) == (0, 0) and 0 < res.tv_nsec < 1_000_000_000
+
+
+@pytest.mark.os("linux")
+def test_clock_getres_coarse_is_no_finer_than_monotonic(kernel: Kernel, observe) -> None:
+    fine, coarse = kernel.new("struct timespec *"), kernel.new("struct timespec *")
+    kernel.clock_getres(kernel.CLOCK_MONOTONIC, fine).unwrap()
+    kernel.clock_getres(kernel.CLOCK_MONOTONIC_COARSE, coarse).unwrap()
+    observe("coarse_ns", coarse.tv_nsec)
+    assert coarse.tv_nsec >= fine.tv_nsec
+
+
+@pytest.mark.parametrize("clock", STEADY)
+def test_clock_gettime_steady_clock_never_goes_backwards(kernel: Kernel, clock: str) -> None:
+    ident = getattr(kernel, clock)
+    readings = [_ns(kernel, ident) for _ in range(500)]
+    assert readings == sorted(readings)
+
+
+def test_clock_gettime_boottime_is_not_behind_monotonic(kernel: Kernel) -> None:
+    mono = _ns(kernel, kernel.CLOCK_MONOTONIC)
+    assert _ns(kernel, kernel.CLOCK_BOOTTIME) >= mono
+
+
+def test_clock_gettime_tai_is_realtime_plus_whole_seconds(kernel: Kernel, observe) -> None:
+    real = _ns(kernel, kernel.CLOCK_REALTIME)
+    offset = _ns(kernel, kernel.CLOCK_TAI) - real
+    seconds = round(offset / 1e9)
+    observe("tai_offset_s", seconds)
+    assert seconds >= 0
+    assert abs(offset - seconds * 1_000_000_000) < 50_000_000
+
+
+def test_clock_gettime_realtime_agrees_with_python_time(kernel: Kernel) -> None:
+    assert abs(_ns(kernel, kernel.CLOCK_REALTIME) / 1e9 - time.time()) < 1.0
+
+
+def test_clock_gettime_thread_cputime_advances_with_work(kernel: Kernel) -> None:
+    before = _ns(kernel, kernel.CLOCK_THREAD_CPUTIME_ID)
+    deadline = time.monotonic() + 0.02
+    while time.monotonic() < deadline:  # burn CPU for 20 ms
+        pass
+    assert _ns(kernel, kernel.CLOCK_THREAD_CPUTIME_ID) > before
+
+
+def test_clock_gettime_process_cputime_covers_the_thread(kernel: Kernel) -> None:
+    thread = _ns(kernel, kernel.CLOCK_THREAD_CPUTIME_ID)
+    assert _ns(kernel, kernel.CLOCK_PROCESS_CPUTIME_ID) >= thread
+
+
+@pytest.mark.parametrize("call", ["clock_gettime", "clock_getres"])
+def test_clock_unknown_id_is_einval(kernel: Kernel, call: str) -> None:
+    assert getattr(kernel, call)(BAD_CLOCK, kernel.new("struct timespec *")).errno == "EINVAL"
+
+
+def test_clock_gettime_unmapped_buffer_is_efault(kernel: Kernel) -> None:
+    assert kernel.clock_gettime(kernel.CLOCK_MONOTONIC, 8).errno == "EFAULT"
+
+
+@pytest.mark.os("linux")
+def test_clock_settime_monotonic_is_einval(kernel: Kernel) -> None:
+    ts = kernel.new("struct timespec *")
+    kernel.clock_gettime(kernel.CLOCK_MONOTONIC, ts).unwrap()
+    assert kernel.clock_settime(kernel.CLOCK_MONOTONIC, ts).errno == "EINVAL"
+
+
+@NOT_ROOT
+def test_clock_settime_realtime_without_privilege_is_eperm(kernel: Kernel) -> None:
+    ts = kernel.new("struct timespec *")
+    kernel.clock_gettime(kernel.CLOCK_REALTIME, ts).unwrap()
+    assert kernel.clock_settime(kernel.CLOCK_REALTIME, ts).errno == "EPERM"

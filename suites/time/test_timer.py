@@ -1,0 +1,179 @@
+"""POSIX per-process timers: timer_create/settime/gettime/getoverrun/delete(2).
+
+The kernel's timer id is an int (__kernel_timer_t). struct sigevent is in
+platforms/linux/common.h. A timer signal's siginfo carries, after the three leading
+ints and padding (64-bit: offset 16), the timer id, the overrun count and the sigval
+(asm-generic/siginfo.h, _sifields._timer); read here by those offsets.
+"""
+
+import signal
+import struct
+import time
+
+import pytest
+
+from syscalls.kernel import Kernel
+
+pytestmark = pytest.mark.os("linux")
+
+NS = 1_000_000_000
+MS = 1_000_000
+SIGSET_BYTES = 8  # the kernel's sigset_t: _NSIG = 64 bits
+
+
+def _spec(kernel: Kernel, value_ns: int, interval_ns: int = 0):
+    its = kernel.new("struct itimerspec *")
+    its.it_value.tv_sec, its.it_value.tv_nsec = divmod(value_ns, NS)
+    its.it_interval.tv_sec, its.it_interval.tv_nsec = divmod(interval_ns, NS)
+    return its
+
+
+def _ns(ts) -> int:
+    return ts.tv_sec * NS + ts.tv_nsec
+
+
+def _create(kernel: Kernel, notify: int, signo: int = 0, value: int = 0, clock=None):
+    ev = kernel.new("struct sigevent *")
+    ev.sigev_notify, ev.sigev_signo = notify, signo
+    ev.sigev_value.sival_int = value
+    tid = kernel.new("int *")
+    r = kernel.timer_create(kernel.CLOCK_MONOTONIC if clock is None else clock, ev, tid)
+    return r, tid[0]
+
+
+@pytest.fixture
+def timers(kernel: Kernel):
+    """Timer ids to delete at teardown (straight through libc: not recorded)."""
+    held: list[int] = []
+    yield held
+    nr = kernel.ffi.cast("long", kernel.platform.syscalls["timer_delete"])
+    for tid in held:
+        kernel.libc.syscall(nr, kernel.ffi.cast("long", tid))
+
+
+def _none_timer(kernel: Kernel, timers: list[int]) -> int:
+    r, tid = _create(kernel, kernel.SIGEV_NONE)
+    r.unwrap()
+    timers.append(tid)
+    return tid
+
+
+def _wait_signal(kernel: Kernel, signo: int, timeout_s: int = 5) -> bytes:
+    """rt_sigtimedwait for one blocked signal; the raw siginfo bytes."""
+    info = kernel.new("siginfo_t *")
+    ts = kernel.new("struct timespec *", (timeout_s, 0))
+    mask = kernel.new("uint64_t *", 1 << (signo - 1))
+    assert kernel.rt_sigtimedwait(mask, info, ts, SIGSET_BYTES).unwrap() == signo
+    return kernel.bytes(info, kernel.ffi.sizeof("siginfo_t"))
+
+
+def test_timer_new_timer_is_disarmed(kernel: Kernel, timers) -> None:
+    tid = _none_timer(kernel, timers)
+    cur = kernel.new("struct itimerspec *")
+    kernel.timer_gettime(tid, cur).unwrap()
+    assert (_ns(cur.it_value), _ns(cur.it_interval)) == (0, 0)
+
+
+def test_timer_gettime_counts_down_from_settime(kernel: Kernel, timers) -> None:
+    tid = _none_timer(kernel, timers)
+    kernel.timer_settime(tid, 0, _spec(kernel, 10 * NS, NS), None).unwrap()
+    cur = kernel.new("struct itimerspec *")
+    kernel.timer_gettime(tid, cur).unwrap()
+    assert 9 * NS < _ns(cur.it_value) <= 10 * NS
+    assert _ns(cur.it_interval) == NS
+
+
+def test_timer_settime_returns_the_previous_setting(kernel: Kernel, timers) -> None:
+    tid = _none_timer(kernel, timers)
+    kernel.timer_settime(tid, 0, _spec(kernel, 10 * NS), None).unwrap()
+    old = kernel.new("struct itimerspec *")
+    kernel.timer_settime(tid, 0, _spec(kernel, 0), old).unwrap()
+    assert 9 * NS < _ns(old.it_value) <= 10 * NS
+
+
+def test_timer_abstime_in_the_past_expires_at_once(kernel: Kernel, timers) -> None:
+    tid = _none_timer(kernel, timers)
+    now = kernel.new("struct timespec *")
+    kernel.clock_gettime(kernel.CLOCK_MONOTONIC, now).unwrap()
+    past = _spec(kernel, max(_ns(now) - NS, 1))
+    kernel.timer_settime(tid, kernel.TIMER_ABSTIME, past, None).unwrap()
+    cur = kernel.new("struct itimerspec *")
+    kernel.timer_gettime(tid, cur).unwrap()
+    assert _ns(cur.it_value) == 0
+
+
+def test_timer_sigev_signal_delivers_timer_siginfo(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int, int, int, int]:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+        r, tid = _create(kernel, kernel.SIGEV_SIGNAL, signal.SIGUSR1, 4242)
+        r.unwrap()
+        kernel.timer_settime(tid, 0, _spec(kernel, 5 * MS), None).unwrap()
+        raw = _wait_signal(kernel, signal.SIGUSR1)
+        signo, _, code = struct.unpack_from("=iii", raw, 0)
+        timer_id, _, value = struct.unpack_from("=iii", raw, 16)
+        return signo, code, timer_id, value, tid
+
+    signo, code, timer_id, value, tid = in_child(run)
+    assert (signo, code, value) == (signal.SIGUSR1, kernel.SI_TIMER, 4242)
+    assert timer_id == tid
+
+
+def test_timer_getoverrun_counts_expirations_while_pending(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int]:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2})
+        r, tid = _create(kernel, kernel.SIGEV_SIGNAL, signal.SIGUSR2)
+        r.unwrap()
+        kernel.timer_settime(tid, 0, _spec(kernel, MS, MS), None).unwrap()
+        time.sleep(0.05)  # ~50 expirations, one signal queued
+        raw = _wait_signal(kernel, signal.SIGUSR2)
+        overrun = kernel.timer_getoverrun(tid).unwrap()  # of the signal just taken
+        return struct.unpack_from("=i", raw, 20)[0], overrun
+
+    si_overrun, overrun = in_child(run)
+    assert si_overrun >= 5
+    assert overrun == si_overrun
+
+
+def test_timer_sigev_none_sends_no_signal(kernel: Kernel, in_child) -> None:
+    def run() -> set[int]:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        r, tid = _create(kernel, kernel.SIGEV_NONE, signal.SIGALRM)
+        r.unwrap()
+        kernel.timer_settime(tid, 0, _spec(kernel, MS), None).unwrap()
+        time.sleep(0.02)
+        return signal.sigpending()
+
+    assert signal.SIGALRM not in in_child(run)
+
+
+def test_timer_deleted_timer_is_einval(kernel: Kernel) -> None:
+    r, tid = _create(kernel, kernel.SIGEV_NONE)
+    r.unwrap()
+    kernel.timer_delete(tid).unwrap()
+    assert kernel.timer_gettime(tid, kernel.new("struct itimerspec *")).errno == "EINVAL"
+
+
+def test_timer_delete_unknown_id_is_einval(kernel: Kernel) -> None:
+    assert kernel.timer_delete(123456).errno == "EINVAL"
+
+
+def test_timer_create_unknown_clock_is_einval(kernel: Kernel) -> None:
+    r, _ = _create(kernel, kernel.SIGEV_NONE, clock=1000)
+    assert r.errno == "EINVAL"
+
+
+def test_timer_create_unknown_notify_is_einval(kernel: Kernel) -> None:
+    r, _ = _create(kernel, 77)
+    assert r.errno == "EINVAL"
+
+
+def test_timer_create_invalid_signal_is_einval(kernel: Kernel) -> None:
+    r, _ = _create(kernel, kernel.SIGEV_SIGNAL, 200)
+    assert r.errno == "EINVAL"
+
+
+def test_timer_settime_nsec_out_of_range_is_einval(kernel: Kernel, timers) -> None:
+    tid = _none_timer(kernel, timers)
+    its = _spec(kernel, 0)
+    its.it_value.tv_nsec = NS
+    assert kernel.timer_settime(tid, 0, its, None).errno == "EINVAL"
