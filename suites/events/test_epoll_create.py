@@ -12,7 +12,7 @@ def test_epoll_create1_cloexec_sets_fd_flag(kernel: Kernel, fds) -> None:
     assert kernel.fcntl(ep, kernel.F_GETFD, 0).unwrap() & kernel.FD_CLOEXEC
 
 
-def test_epoll_create1_without_flags_is_inherited_across_exec(kernel: Kernel, fds) -> None:
+def test_epoll_create1_without_flags_leaves_cloexec_clear(kernel: Kernel, fds) -> None:
     ep = fds(kernel.epoll_create1(0))
     assert kernel.fcntl(ep, kernel.F_GETFD, 0).unwrap() & kernel.FD_CLOEXEC == 0
 

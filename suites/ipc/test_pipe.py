@@ -125,12 +125,22 @@ def test_pipe_writes_up_to_pipe_buf_never_interleave(kernel: Kernel, fds, in_chi
     assert all(p == p[:1] * chunk for p in pieces)  # each PIPE_BUF slice from one writer
 
 
-def test_pipe_nonblocking_write_that_cannot_be_atomic_is_eagain(kernel: Kernel, fds) -> None:
+def test_pipe_nonblocking_write_beyond_capacity_is_partial(kernel: Kernel, fds) -> None:
     _, w = fds.pipe(kernel.O_NONBLOCK)
     filler = kernel.buf(1 << 20)
-    written = kernel.write(w, filler, 1 << 20).unwrap()  # partial: up to capacity
-    assert written < 1 << 20
-    assert kernel.write(w, filler, kernel.PIPE_BUF).errno == "EAGAIN"
+    written = kernel.write(w, filler, 1 << 20).unwrap()
+    assert 0 < written < 1 << 20
+    assert kernel.write(w, filler, 1).errno == "EAGAIN"
+
+
+@pytest.mark.os("linux")
+def test_pipe_nonblocking_small_write_is_all_or_eagain(kernel: Kernel, fds) -> None:
+    _, w = fds.pipe(kernel.O_NONBLOCK)
+    size = kernel.fcntl(w, kernel.F_GETPIPE_SZ, 0).unwrap()
+    assert kernel.write(w, kernel.buf(size - 100), size - 100).unwrap() == size - 100
+    # Room for 100 bytes: a 200-byte write (<= PIPE_BUF) must not be split.
+    assert kernel.write(w, kernel.buf(200), 200).errno == "EAGAIN"
+    assert kernel.write(w, kernel.buf(50), 50).unwrap() == 50
 
 
 @pytest.mark.os("linux")
