@@ -46,6 +46,19 @@ def main(argv: list[str] | None = None) -> int:
     tables.add_argument("-o", "--output", required=True, type=Path, metavar="FILE")
     tables.set_defaults(func=cmd_tables)
 
+    compare = sub.add_parser(
+        "compare",
+        help="where two or more runs disagree (profiles or JUnit XML)",
+        description="Show every test and observation on which the runs disagree. "
+        "Exit status: 0 no difference, 1 differences (or tests missing from a run), "
+        "2 bad input.",
+    )
+    compare.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="profile or JUnit")
+    compare.add_argument("--html", type=Path, metavar="OUT.html", help="also write HTML here")
+    compare.add_argument("--all", action="store_true", help="show agreeing tests too")
+    compare.add_argument("--width", type=int, help="terminal width (default: detected)")
+    compare.set_defaults(func=cmd_compare)
+
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)
 
@@ -106,6 +119,32 @@ def cmd_tables(args: argparse.Namespace) -> int:
         f"{len(table.errno)} errno, {len(table.constants)} constants"
     )
     return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from syscalls.compare import InputError, compare, label_runs, load, render_text
+
+    if len(args.runs) < 2:
+        print("syscalls compare: need at least two runs to compare", file=sys.stderr)
+        return 2
+    try:
+        runs = [load(path) for path in args.runs]
+    except InputError as e:
+        print(f"syscalls compare: {e}", file=sys.stderr)
+        return 2
+    label_runs(runs)
+    comparison = compare(runs)
+    sys.stdout.write(render_text(comparison, show_all=args.all, width=args.width))
+    if args.html:
+        from syscalls.report_html import render_html
+
+        try:
+            args.html.write_text(render_html(comparison, show_all=args.all))
+        except OSError as e:
+            print(f"syscalls compare: {args.html}: {e.strerror}", file=sys.stderr)
+            return 2
+        print(f"html: {args.html}")
+    return 1 if comparison.differs else 0
 
 
 if __name__ == "__main__":
