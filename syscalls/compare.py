@@ -195,21 +195,26 @@ def junit_nodeid(classname: str, name: str) -> str:
 
 
 def label_runs(runs: Sequence[Run]) -> None:
-    """Make the labels unique: add the file's name, or else a number, where two collide."""
+    """Make the labels unique: add what tells the files apart, or else a number."""
     groups: dict[str, list[Run]] = {}
     for run in runs:
         groups.setdefault(run.label, []).append(run)
     for label, same in groups.items():
         if len(same) < 2:
             continue
-        paths = [_short_path(run.path) for run in same]
-        distinct = len(set(paths)) == len(paths)
-        for i, (run, path) in enumerate(zip(same, paths, strict=True), 1):
-            run.label = f"{label} ({path})" if distinct else f"{label} #{i}"
-
-
-def _short_path(path: Path) -> str:
-    return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+        for tell in (
+            lambda p: p.parent.name,
+            lambda p: p.name,
+            lambda p: f"{p.parent.name}/{p.name}",
+        ):
+            names = [tell(run.path) for run in same]
+            if all(names) and len(set(names)) == len(names):
+                for run, name in zip(same, names, strict=True):
+                    run.label = f"{label} ({name})"
+                break
+        else:
+            for i, run in enumerate(same, 1):
+                run.label = f"{label} #{i}"
 
 
 # Comparing
@@ -328,7 +333,9 @@ def render_text(comparison: Comparison, show_all: bool = False, width: int | Non
     lines = []
     for i, run in enumerate(runs):
         detail = f"{run.platform}, " if run.platform else ""
-        lines.append(f"[{i + 1}] {run.label}: {detail}{len(run.tests)} tests, {run.path}")
+        legend = _fit(f"[{i + 1}] {run.label}: {detail}{len(run.tests)} tests, ", width - 16)
+        legend = legend.rstrip() + " "
+        lines.append(legend + _fit(str(run.path), width - len(legend), keep_end=True).rstrip())
     lines.append("")
     heads = _header([f"[{i + 1}] {run.label}" for i, run in enumerate(runs)], col)
     for n in range(max(len(h) for h in heads)):
