@@ -15,7 +15,7 @@ A table generated from a kernel tree (`syscalls tables --from-tree`) can stand i
 from __future__ import annotations
 
 import os
-import platform as _pyplatform
+import struct
 import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -52,8 +52,9 @@ def host_os_arch() -> tuple[str, str]:
     """The running kernel's OS name and arch, in the names the table files use."""
     sysname = os.uname().sysname.lower()
     machine = os.uname().machine.lower()
-    # A 32-bit userland on a 64-bit kernel calls the 32-bit ABI: trust the interpreter.
-    if machine in ("x86_64", "amd64") and _pyplatform.architecture()[0] == "32bit":
+    # A 32-bit userland on a 64-bit kernel calls the 32-bit ABI: trust the interpreter's
+    # pointer size (platform.architecture() would run file(1) in a subprocess).
+    if machine in ("x86_64", "amd64") and struct.calcsize("P") == 4:
         machine = "i386"
     names = _ARCH_NAMES["linux" if sysname == "linux" else "bsd"]
     return sysname, names.get(machine, machine)
