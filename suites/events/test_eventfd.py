@@ -75,9 +75,9 @@ def test_eventfd_write_past_the_ceiling_blocks(kernel: Kernel, fds, in_child) ->
     _write(kernel, fd, MAX).unwrap()
 
     def blocked_write() -> str:
-        # The write can only end by a signal: SIGALRM after 50 ms interrupts it.
+        # The write can only end by a signal: SIGALRM after 20 ms interrupts it.
         signal.signal(signal.SIGALRM, lambda s, f: None)
-        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        signal.setitimer(signal.ITIMER_REAL, 0.02)
         return _write(kernel, fd, 1).outcome
 
     assert in_child(blocked_write) == "EINTR"

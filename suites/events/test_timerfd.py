@@ -58,8 +58,8 @@ def test_timerfd_interval_timer_counts_every_expiration(kernel: Kernel, fds, in_
     fd = fds(kernel.timerfd_create(kernel.CLOCK_MONOTONIC, 0))
 
     def wait() -> int:
-        kernel.timerfd_settime(fd, 0, _spec(kernel, 5 * MS, 5 * MS), None).unwrap()
-        time.sleep(0.06)
+        kernel.timerfd_settime(fd, 0, _spec(kernel, 2 * MS, 2 * MS), None).unwrap()
+        time.sleep(0.025)
         return _expirations(kernel, fd)
 
     assert in_child(wait) >= 3

@@ -79,7 +79,7 @@ def test_semop_blocks_until_another_process_posts(kernel: Kernel, sysv, in_child
 
     def run() -> float:
         def poster() -> None:
-            time.sleep(0.05)
+            time.sleep(0.02)
             kernel.semop(semid, _ops(kernel, (0, 1, 0)), 1).unwrap()
 
         start = time.monotonic()
@@ -89,7 +89,7 @@ def test_semop_blocks_until_another_process_posts(kernel: Kernel, sysv, in_child
         assert forking.exit_code(kernel, pid) == 0
         return waited
 
-    assert in_child(run) >= 0.05
+    assert in_child(run) >= 0.02
     assert kernel.semctl(semid, 0, kernel.GETVAL, 0).unwrap() == 0
 
 

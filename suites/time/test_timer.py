@@ -124,7 +124,7 @@ def test_timer_getoverrun_counts_expirations_while_pending(kernel: Kernel, in_ch
         r, tid = _create(kernel, kernel.SIGEV_SIGNAL, signal.SIGUSR2)
         r.unwrap()
         kernel.timer_settime(tid, 0, _spec(kernel, MS, MS), None).unwrap()
-        time.sleep(0.05)  # ~50 expirations, one signal queued
+        time.sleep(0.02)  # ~20 expirations, one signal queued
         raw = _wait_signal(kernel, signal.SIGUSR2)
         overrun = kernel.timer_getoverrun(tid).unwrap()  # of the signal just taken
         return struct.unpack_from("=i", raw, 20)[0], overrun
