@@ -1,0 +1,133 @@
+"""clone3(2): struct clone_args, its size rules, pidfds and exit signals (Linux >= 5.3).
+
+The struct is versioned by size: smaller than CLONE_ARGS_SIZE_VER0 is EINVAL, larger
+than a page is E2BIG, and a larger struct is accepted only if the bytes the kernel
+does not know are zero (E2BIG otherwise). gVisor answers ENOSYS (a skip).
+"""
+
+import os
+import signal
+
+import pytest
+
+from syscalls import forking
+from syscalls.kernel import Kernel, Result
+
+pytestmark = [pytest.mark.os("linux"), pytest.mark.min_kernel("5.3")]
+
+
+def _args(kernel: Kernel, **fields: int):
+    args = kernel.new("struct clone_args *")
+    for name, value in fields.items():
+        setattr(args, name, value)
+    return args
+
+
+def _clone3(kernel: Kernel, args, size: int | None = None, body=None) -> Result:
+    size = kernel.ffi.sizeof("struct clone_args") if size is None else size
+    r = kernel.clone3(args, size)
+    if r.value == 0 and r.ok:
+        code = 1
+        try:
+            code = (body() if body else 0) or 0
+        finally:
+            os._exit(code)
+    return r
+
+
+def test_clone3_child_exit_code_reaches_wait4(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        pid = _clone3(kernel, _args(kernel, exit_signal=signal.SIGCHLD), body=lambda: 9).unwrap()
+        return forking.exit_code(kernel, pid)
+
+    assert in_child(run) == 9
+
+
+def test_clone3_pidfd_is_returned_in_args(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int]:
+        pidfd = kernel.new("int *", -1)
+        args = _args(
+            kernel,
+            flags=kernel.CLONE_PIDFD,
+            pidfd=int(kernel.ffi.cast("uintptr_t", pidfd)),
+            exit_signal=signal.SIGCHLD,
+        )
+        pid = _clone3(kernel, args, body=lambda: os.read(os.pipe()[0], 1) and 0).unwrap()
+        try:  # the child blocks on a pipe nobody writes: kill it through its pidfd
+            kernel.pidfd_send_signal(pidfd[0], signal.SIGKILL, None, 0).unwrap()
+        finally:
+            status = forking.wait(kernel, pid)
+        return pidfd[0], os.WTERMSIG(status) if os.WIFSIGNALED(status) else -1
+
+    fd, sig = in_child(run)
+    assert fd >= 0
+    assert sig == signal.SIGKILL
+
+
+def test_clone3_parent_settid_stores_tid(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int]:
+        ptid = kernel.new("int *", 0)
+        args = _args(
+            kernel,
+            flags=kernel.CLONE_PARENT_SETTID,
+            parent_tid=int(kernel.ffi.cast("uintptr_t", ptid)),
+            exit_signal=signal.SIGCHLD,
+        )
+        pid = _clone3(kernel, args).unwrap()
+        forking.wait(kernel, pid)
+        return pid, ptid[0]
+
+    pid, stored = in_child(run)
+    assert stored == pid
+
+
+def test_clone3_size_below_version_0_is_einval(kernel: Kernel, in_child) -> None:
+    size = kernel.CLONE_ARGS_SIZE_VER0 - 8
+    r = in_child(lambda: _clone3(kernel, _args(kernel, exit_signal=signal.SIGCHLD), size).outcome)
+    assert r == "EINVAL"
+
+
+def test_clone3_size_over_a_page_is_e2big(kernel: Kernel, in_child) -> None:
+    def run() -> str:
+        buf = kernel.buf(8192)
+        kernel.ffi.cast("struct clone_args *", buf).exit_signal = signal.SIGCHLD
+        return _clone3(kernel, buf, 4097).outcome
+
+    assert in_child(run) == "E2BIG"
+
+
+def test_clone3_unknown_nonzero_tail_is_e2big(kernel: Kernel, in_child) -> None:
+    def run() -> str:
+        size = kernel.ffi.sizeof("struct clone_args")
+        buf = kernel.buf(size + 8)
+        kernel.ffi.cast("struct clone_args *", buf).exit_signal = signal.SIGCHLD
+        buf[size] = b"\x01"
+        return _clone3(kernel, buf, size + 8).outcome
+
+    assert in_child(run) == "E2BIG"
+
+
+def test_clone3_larger_struct_with_zero_tail_is_accepted(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        size = kernel.ffi.sizeof("struct clone_args")
+        buf = kernel.buf(size + 8)
+        kernel.ffi.cast("struct clone_args *", buf).exit_signal = signal.SIGCHLD
+        pid = _clone3(kernel, buf, size + 8, body=lambda: 4).unwrap()
+        return forking.exit_code(kernel, pid)
+
+    assert in_child(run) == 4
+
+
+def test_clone3_exit_signal_in_flags_is_einval(kernel: Kernel, in_child) -> None:
+    """clone3 takes the exit signal only in its own field, never in the CSIGNAL bits."""
+    args = _args(kernel, flags=signal.SIGCHLD, exit_signal=signal.SIGCHLD)
+    assert in_child(lambda: _clone3(kernel, args).outcome) == "EINVAL"
+
+
+def test_clone3_exit_signal_beyond_nsig_is_einval(kernel: Kernel, in_child) -> None:
+    assert in_child(lambda: _clone3(kernel, _args(kernel, exit_signal=65)).outcome) == "EINVAL"
+
+
+def test_clone3_stack_size_without_stack_is_einval(kernel: Kernel, in_child) -> None:
+    args = _args(kernel, exit_signal=signal.SIGCHLD, stack_size=65536)
+    assert in_child(lambda: _clone3(kernel, args).outcome) == "EINVAL"

@@ -1,0 +1,114 @@
+"""wait4(2): waiting for children by pid, group or any, with WNOHANG and WUNTRACED.
+
+The status word is decoded with os.W* (the classic <sys/wait.h> encoding, the same on
+every Unix); rusage of the reaped child is struct rusage.
+"""
+
+import os
+import signal
+
+from syscalls import forking
+from syscalls.kernel import Kernel
+
+
+def _blocked_child(kernel: Kernel) -> tuple[int, int]:
+    """A child that waits for EOF on a pipe: (pid, write end to close to release it)."""
+    r, w = os.pipe()
+
+    def child() -> None:
+        os.close(w)
+        os.read(r, 1)
+
+    pid = forking.fork(kernel, child)
+    os.close(r)
+    return pid, w
+
+
+def test_wait4_wnohang_with_running_child_returns_zero(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        pid, w = _blocked_child(kernel)
+        try:
+            return kernel.wait4(pid, kernel.new("int *"), kernel.WNOHANG, None).unwrap()
+        finally:
+            os.close(w)
+            forking.wait(kernel, pid)
+
+    assert in_child(run) == 0
+
+
+def test_wait4_without_children_is_echild(kernel: Kernel, in_child) -> None:
+    assert in_child(lambda: kernel.wait4(-1, kernel.new("int *"), 0, None).outcome) == "ECHILD"
+
+
+def test_wait4_for_a_process_that_is_not_a_child_is_echild(kernel: Kernel, in_child) -> None:
+    r = in_child(lambda: kernel.wait4(os.getppid(), kernel.new("int *"), kernel.WNOHANG, None))
+    assert r.errno == "ECHILD"
+
+
+def test_wait4_any_child_returns_its_pid(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int]:
+        pid = forking.fork(kernel, lambda: 3)
+        status = kernel.new("int *")
+        return kernel.wait4(-1, status, 0, None).unwrap() - pid, os.WEXITSTATUS(status[0])
+
+    assert in_child(run) == (0, 3)
+
+
+def test_wait4_reports_death_by_signal(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        pid, w = _blocked_child(kernel)
+        kernel.kill(pid, signal.SIGKILL).unwrap()
+        status = forking.wait(kernel, pid)
+        os.close(w)
+        return status
+
+    status = in_child(run)
+    assert os.WIFSIGNALED(status)
+    assert os.WTERMSIG(status) == signal.SIGKILL
+    assert not os.WIFEXITED(status)
+
+
+def test_wait4_wuntraced_reports_a_stopped_child(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        pid, w = _blocked_child(kernel)
+        try:
+            kernel.kill(pid, signal.SIGSTOP).unwrap()
+            return forking.wait(kernel, pid, kernel.WUNTRACED)
+        finally:
+            kernel.kill(pid, signal.SIGKILL)
+            forking.wait(kernel, pid)
+            os.close(w)
+
+    status = in_child(run)
+    assert os.WIFSTOPPED(status)
+    assert os.WSTOPSIG(status) == signal.SIGSTOP
+
+
+def test_wait4_fills_rusage_of_the_reaped_child(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        pid = forking.fork(kernel)
+        ru = kernel.new("struct rusage *")
+        kernel.wait4(pid, kernel.new("int *"), 0, ru).unwrap()
+        return ru.ru_maxrss
+
+    assert in_child(run) > 0
+
+
+def test_wait4_zero_waits_only_for_own_process_group(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[str, int]:
+        pid, w = _blocked_child(kernel)
+        try:
+            kernel.setpgid(pid, pid).unwrap()  # the only child leaves our group
+            return kernel.wait4(0, kernel.new("int *"), kernel.WNOHANG, None).outcome, pid
+        finally:
+            os.close(w)
+            forking.wait(kernel, pid)
+
+    outcome, _ = in_child(run)
+    assert outcome == "ECHILD"
+
+
+def test_wait4_unknown_option_is_einval(kernel: Kernel, in_child) -> None:
+    """WNOWAIT belongs to waitid; wait4 refuses it."""
+    r = in_child(lambda: kernel.wait4(-1, kernel.new("int *"), kernel.WNOWAIT, None).outcome)
+    assert r == "EINVAL"

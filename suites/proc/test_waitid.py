@@ -1,0 +1,152 @@
+"""waitid(2): child state changes as siginfo, selected by P_PID, P_PGID, P_ALL, P_PIDFD.
+
+The raw syscall takes a fifth argument (struct rusage *, NULL here). si_code says what
+happened (CLD_EXITED, CLD_KILLED, CLD_STOPPED, CLD_CONTINUED); si_status holds the exit
+code or the signal number.
+"""
+
+import os
+import signal
+
+import pytest
+
+from syscalls import forking
+from syscalls.kernel import Kernel
+
+pytestmark = pytest.mark.os("linux")
+
+
+def _waitid(kernel: Kernel, idtype: int, ident: int, options: int):
+    info = kernel.new("siginfo_t *")
+    r = kernel.waitid(idtype, ident, info, options, None)
+    return r, info
+
+
+def _info(info) -> tuple[int, int, int, int]:
+    return info.si_signo, info.si_code, info.si_pid, info.si_status
+
+
+def _stopping_child(kernel: Kernel) -> int:
+    """A child that stops itself with SIGSTOP, then waits to be killed."""
+
+    def child() -> None:
+        os.kill(os.getpid(), signal.SIGSTOP)
+        os.read(os.pipe()[0], 1)  # nobody writes: blocks until SIGKILL
+
+    return forking.fork(kernel, child)
+
+
+def test_waitid_exited_child_is_cld_exited_with_its_code(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, tuple]:
+        pid = forking.fork(kernel, lambda: 17)
+        r, info = _waitid(kernel, kernel.P_PID, pid, kernel.WEXITED)
+        return r.unwrap(), (*_info(info)[:2], info.si_pid - pid, info.si_status)
+
+    ret, (signo, code, dpid, status) = in_child(run)
+    assert ret == 0
+    assert (signo, code, dpid, status) == (signal.SIGCHLD, kernel.CLD_EXITED, 0, 17)
+
+
+def test_waitid_killed_child_is_cld_killed_with_the_signal(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int]:
+        pid = _stopping_child(kernel)
+        kernel.kill(pid, signal.SIGKILL).unwrap()
+        _, info = _waitid(kernel, kernel.P_PID, pid, kernel.WEXITED)
+        return info.si_code, info.si_status
+
+    assert in_child(run) == (kernel.CLD_KILLED, signal.SIGKILL)
+
+
+def test_waitid_reports_stop_and_continue(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[tuple[int, int], tuple[int, int]]:
+        pid = _stopping_child(kernel)
+        try:
+            _, stopped = _waitid(kernel, kernel.P_PID, pid, kernel.WSTOPPED)
+            stop = (stopped.si_code, stopped.si_status)
+            kernel.kill(pid, signal.SIGCONT).unwrap()
+            _, cont = _waitid(kernel, kernel.P_PID, pid, kernel.WCONTINUED)
+            return stop, (cont.si_code, cont.si_status)
+        finally:
+            kernel.kill(pid, signal.SIGKILL)
+            forking.wait(kernel, pid)
+
+    stop, cont = in_child(run)
+    assert stop == (kernel.CLD_STOPPED, signal.SIGSTOP)
+    assert cont == (kernel.CLD_CONTINUED, signal.SIGCONT)
+
+
+def test_waitid_wnowait_leaves_the_child_waitable(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int]:
+        pid = forking.fork(kernel, lambda: 2)
+        _, peek = _waitid(kernel, kernel.P_PID, pid, kernel.WEXITED | kernel.WNOWAIT)
+        return peek.si_status, forking.exit_code(kernel, pid)
+
+    assert in_child(run) == (2, 2)
+
+
+def test_waitid_wnohang_without_change_returns_zero_and_no_pid(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int]:
+        pid = _stopping_child(kernel)
+        try:
+            forking.wait(kernel, pid, kernel.WUNTRACED)  # consume the stop report
+            r, info = _waitid(kernel, kernel.P_PID, pid, kernel.WEXITED | kernel.WNOHANG)
+            return r.unwrap(), info.si_pid
+        finally:
+            kernel.kill(pid, signal.SIGKILL)
+            forking.wait(kernel, pid)
+
+    assert in_child(run) == (0, 0)
+
+
+def test_waitid_p_pgid_selects_children_by_group(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        near = _stopping_child(kernel)  # stays in our group, never exits unless killed
+        r, w = os.pipe()
+        far = forking.fork(kernel, lambda: os.close(w) or (os.read(r, 1) and 0))
+        try:
+            os.close(r)
+            kernel.setpgid(far, far).unwrap()
+            os.close(w)  # far reads EOF and exits
+            _, info = _waitid(kernel, kernel.P_PGID, far, kernel.WEXITED)
+            return info.si_pid - far
+        finally:
+            kernel.kill(near, signal.SIGKILL)
+            forking.wait(kernel, near)
+
+    assert in_child(run) == 0
+
+
+def test_waitid_p_all_takes_any_child(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        pid = forking.fork(kernel, lambda: 0)
+        _, info = _waitid(kernel, kernel.P_ALL, 0, kernel.WEXITED)
+        return info.si_pid - pid
+
+    assert in_child(run) == 0
+
+
+@pytest.mark.min_kernel("5.4")
+def test_waitid_p_pidfd_waits_for_that_process(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int]:
+        pid = forking.fork(kernel, lambda: 8)
+        fd = kernel.pidfd_open(pid, 0).unwrap()
+        _, info = _waitid(kernel, kernel.P_PIDFD, fd, kernel.WEXITED)
+        return info.si_pid - pid, info.si_status
+
+    assert in_child(run) == (0, 8)
+
+
+def test_waitid_without_children_is_echild(kernel: Kernel, in_child) -> None:
+    assert in_child(lambda: _waitid(kernel, kernel.P_ALL, 0, kernel.WEXITED)[0].outcome) == (
+        "ECHILD"
+    )
+
+
+def test_waitid_without_a_state_to_wait_for_is_einval(kernel: Kernel, in_child) -> None:
+    assert in_child(lambda: _waitid(kernel, kernel.P_ALL, 0, kernel.WNOHANG)[0].outcome) == (
+        "EINVAL"
+    )
+
+
+def test_waitid_unknown_idtype_is_einval(kernel: Kernel, in_child) -> None:
+    assert in_child(lambda: _waitid(kernel, 42, 0, kernel.WEXITED)[0].outcome) == "EINVAL"
