@@ -46,6 +46,16 @@ def main(argv: list[str] | None = None) -> int:
     tables.add_argument("-o", "--output", required=True, type=Path, metavar="FILE")
     tables.set_defaults(func=cmd_tables)
 
+    listing = sub.add_parser(
+        "list", help="the suite's tests by area, the syscalls each calls, and coverage"
+    )
+    listing.add_argument("--platform", help="table to count coverage against: OS/ARCH or .toml")
+    listing.add_argument("--missing", action="store_true", help="list untested syscalls too")
+    listing.add_argument(
+        "--suites", type=Path, default=ROOT / "suites", metavar="DIR", help=argparse.SUPPRESS
+    )
+    listing.set_defaults(func=cmd_list)
+
     compare = sub.add_parser(
         "compare",
         help="where two or more runs disagree (profiles or JUnit XML)",
@@ -118,6 +128,22 @@ def cmd_tables(args: argparse.Namespace) -> int:
         f"{args.output}: {table.os}/{table.arch}: {len(table.syscalls)} syscalls, "
         f"{len(table.errno)} errno, {len(table.constants)} constants"
     )
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from syscalls.abi import Platform, PlatformError
+    from syscalls.inventory import render, scan
+
+    try:
+        platform = Platform.load(args.platform)
+    except PlatformError as e:
+        print(f"syscalls list: {e}", file=sys.stderr)
+        return 2
+    if not args.suites.is_dir():
+        print(f"syscalls list: {args.suites}: no such directory", file=sys.stderr)
+        return 2
+    sys.stdout.write(render(scan(args.suites, platform), missing=args.missing))
     return 0
 
 
