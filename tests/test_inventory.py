@@ -1,0 +1,273 @@
+"""`syscalls list`: the syscalls each test calls, found statically, and the coverage figure.
+
+A small fake suites tree pins down each way a test reaches a syscall; the real suites/
+are checked against pytest's own collection and against what a real run recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from syscalls.abi import Platform
+from syscalls.cli import main
+from syscalls.inventory import Inventory, render, scan
+
+ROOT = Path(__file__).resolve().parent.parent
+NO_CACHE = ["-p", "no:cacheprovider"]
+
+CONFTEST = """
+import pytest
+
+class Holder:
+    def __init__(self, kernel):
+        self.kernel = kernel
+
+    def open(self, path):
+        return self._raw(path)
+
+    def _raw(self, path):
+        return self.kernel.openat(-100, path, 0)
+
+    def __call__(self, r):
+        self.kernel.fcntl(r, 1)
+
+@pytest.fixture
+def holder(kernel):
+    h = Holder(kernel)
+    yield h
+
+@pytest.fixture
+def pipe_pair(kernel, base):
+    return kernel.pipe2(kernel.new("int[2]"), 0)
+
+@pytest.fixture
+def base(kernel):
+    kernel.umask(0o22)
+"""
+
+TEST_ONE = """
+import pytest
+from syscalls import forking
+from syscalls.kernel import Kernel
+
+NAMES = ["getuid", "getgid"]
+
+def _helper(kernel):
+    return _deeper(kernel)
+
+def _deeper(k):
+    return k.read(0, None, 0)
+
+def _recursive(kernel, n):
+    return _recursive(kernel, n - 1) if n else kernel.getppid()
+
+def test_direct(kernel, tmp):
+    kernel.close(kernel.openat(kernel.AT_FDCWD, tmp, kernel.O_RDONLY).value)
+
+def test_annotated_name_and_alias(kern: Kernel):
+    kern.fstatat(-100, "/", kern.new("struct stat *"), 0)
+
+def test_through_helpers(kernel):
+    _helper(kernel)
+    _recursive(kernel, 3)
+
+def test_caller(kernel):
+    kernel.caller("getpid")()
+
+@pytest.mark.parametrize("op", ["read", "write"])
+def test_parametrized_getattr(kernel, op):
+    getattr(kernel, op)(-1, None, 0)
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize(("a", "b"), [(1, 2), (3, 1 << 4), (5, 6)])
+def test_cases_multiply(kernel, name, a, b):
+    kernel.caller(name)()
+
+def test_fixture_method_and_call(holder):
+    holder(holder.open("/"))
+
+def test_fixture_setup(pipe_pair):
+    pass
+
+def test_helpers_are_not_syscalls(kernel):
+    kernel.has("read")
+    kernel.bytes(kernel.buf(4), 4)
+    return kernel.O_CREAT
+
+def test_closure_in_child(kernel, in_child):
+    def child():
+        return kernel.gettid().value
+    in_child(child)
+
+def test_library_helper(kernel):
+    forking.wait(kernel, 1)
+
+def test_not_in_the_table(kernel):
+    kernel.frobnicate()
+
+class TestGroup:
+    def test_method(self, kernel):
+        kernel.sync()
+"""
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> Path:
+    suites = tmp_path / "suites"
+    (suites / "a").mkdir(parents=True)
+    (suites / "a" / "conftest.py").write_text(CONFTEST)
+    (suites / "a" / "test_one.py").write_text(TEST_ONE)
+    (suites / "b").mkdir()
+    (suites / "b" / "test_two.py").write_text("def test_x(kernel):\n    kernel.getpid()\n")
+    (suites / "b" / "helpers.py").write_text("def test_not_a_test(kernel):\n    kernel.kill()\n")
+    (suites / "empty").mkdir()
+    return suites
+
+
+TABLE_NAMES = "read write openat close newfstatat getpid getppid gettid getuid getgid fcntl pipe2"
+TABLE = {n: i for i, n in enumerate([*TABLE_NAMES.split(), "umask", "wait4", "sync", "mmap"])}
+TABLE["kill"] = len(TABLE)
+
+
+@pytest.fixture
+def inv(fake: Path) -> Inventory:
+    platform = Platform(
+        os="linux", arch="x86_64", syscalls=TABLE, aliases={"fstatat": "newfstatat"}
+    )
+    return scan(fake, platform)
+
+
+def test_each_way_of_reaching_a_syscall(inv: Inventory) -> None:
+    got = {t.name: sorted(t.syscalls) for t in inv.tests if t.area == "a"}
+    assert got == {
+        "test_direct": ["close", "openat"],
+        "test_annotated_name_and_alias": ["fstatat"],
+        "test_through_helpers": ["getppid", "read"],
+        "test_caller": ["getpid"],
+        "test_parametrized_getattr": ["read", "write"],
+        "test_cases_multiply": ["getgid", "getuid"],
+        "test_fixture_method_and_call": ["fcntl", "openat"],
+        "test_fixture_setup": ["pipe2", "umask"],
+        "test_helpers_are_not_syscalls": [],
+        "test_closure_in_child": ["gettid"],
+        "test_library_helper": ["wait4"],  # syscalls/forking.py
+        "test_not_in_the_table": ["frobnicate"],
+        "TestGroup::test_method": ["sync"],
+    }
+
+
+def test_counts_and_coverage(inv: Inventory) -> None:
+    cases = {t.name: t.cases for t in inv.tests}
+    assert cases["test_parametrized_getattr"] == 2
+    assert cases["test_cases_multiply"] == 6  # 2 names x 3 pairs, one pair not a literal
+    assert [t.nodeid for t in inv.tests if t.area == "b"] == ["suites/b/test_two.py::test_x"]
+    # fstatat counts as the table's newfstatat; mmap and kill are called by nobody.
+    assert inv.missing() == ["kill", "mmap"]
+    assert inv.unknown() == {"frobnicate"}
+    text = render(inv, missing=True)
+    assert "a: 19 tests in 1 files, 16 syscalls" in text
+    assert "    test_cases_multiply ×6: getgid, getuid\n" in text
+    assert "coverage: 15 of 17 syscalls in linux/x86_64 (88.2%)" in text
+    assert "untested (2): kill, mmap" in text
+    assert "not in the linux/x86_64 table: frobnicate" in text
+
+
+def test_cli_list_on_a_tree(fake: Path, capsys) -> None:
+    assert main(["list", "--suites", str(fake), "--platform", "linux/x86_64"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^coverage: \d+ of \d+ syscalls in linux/x86_64 \(\d+\.\d%\)$", out, re.M)
+    assert "b: 1 tests in 1 files, 1 syscalls" in out
+    assert "untested" not in out
+
+
+def test_cli_list_bad_platform_is_exit_2(capsys) -> None:
+    assert main(["list", "--platform", "plan9/mips"]) == 2
+    assert capsys.readouterr().err.startswith("syscalls list: ")
+
+
+# The real suites
+
+
+@pytest.fixture(scope="module")
+def real() -> Inventory:
+    return scan(ROOT / "suites", Platform.load())
+
+
+def test_real_suites_count_what_pytest_collects(real: Inventory) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "suites",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    collected: dict[str, int] = {}
+    for line in proc.stdout.splitlines():
+        if "::" in line:
+            base = line.split("[", 1)[0]
+            collected[base] = collected.get(base, 0) + 1
+    assert {t.nodeid: t.cases for t in real.tests} == collected
+
+
+def test_real_suites_name_every_syscall_a_run_recorded(real: Inventory) -> None:
+    """What the fs suite's calls recorded at run time is found statically too."""
+    static = {t.nodeid: t.syscalls for t in real.tests}
+    with tempfile.TemporaryDirectory(prefix="syscalls-inventory-") as out:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "suites/fs",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                f"--profile={out}/p.json",
+                f"--basetemp={out}/basetemp",
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+            capture_output=True,
+            check=False,
+            timeout=300,
+        )
+        tests = json.loads(Path(out, "p.json").read_text())["tests"]
+    assert len(tests) > 50
+    platform = real.platform
+    unseen = {}
+    for nodeid, entry in tests.items():
+        calls = {o.partition("=")[0] for o in entry["observations"]}
+        calls = {c for c in calls if platform.has(c)}  # observe() keys are not syscalls
+        if calls - static[nodeid.split("[", 1)[0]]:
+            unseen[nodeid] = calls - static[nodeid.split("[", 1)[0]]
+    assert unseen == {}
+
+
+def test_real_suites_listing(real: Inventory, capsys) -> None:
+    assert main(["list", "--missing"]) == 0
+    out = capsys.readouterr().out
+    areas = sorted(p.name for p in (ROOT / "suites").iterdir() if any(p.glob("test_*.py")))
+    assert re.findall(r"^(\w+): \d+ tests in", out, re.M) == areas
+    covered, table = len(real.covered()), len(real.platform.syscalls)
+    assert f"coverage: {covered} of {table} syscalls in {real.platform.name}" in out
+    assert covered > 50
+    assert f"untested ({table - covered}): {', '.join(real.missing())}\n" in out
