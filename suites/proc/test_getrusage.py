@@ -1,0 +1,65 @@
+"""getrusage(2): CPU time and memory of the caller, its reaped children, or one thread.
+
+CPU time is sampled at tick or scheduler granularity, so tests burn CPU until the
+counter moves (bounded by in_child's time limit) rather than for a fixed time.
+"""
+
+import pytest
+
+from syscalls import forking
+from syscalls.kernel import Kernel
+
+
+def _cpu_us(kernel: Kernel, who: int) -> int:
+    ru = kernel.new("struct rusage *")
+    kernel.getrusage(who, ru).unwrap()
+    return sum(t.tv_sec * 1_000_000 + t.tv_usec for t in (ru.ru_utime, ru.ru_stime))
+
+
+def _burn(kernel: Kernel, who: int, microseconds: int) -> None:
+    start = _cpu_us(kernel, who)
+    while _cpu_us(kernel, who) - start < microseconds:
+        sum(range(10_000))
+
+
+def test_getrusage_self_cpu_time_grows_with_work(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int]:
+        before = _cpu_us(kernel, kernel.RUSAGE_SELF)
+        _burn(kernel, kernel.RUSAGE_SELF, 20_000)
+        return before, _cpu_us(kernel, kernel.RUSAGE_SELF)
+
+    before, after = in_child(run)
+    assert after - before >= 20_000
+
+
+@pytest.mark.os("linux")
+def test_getrusage_children_counts_only_reaped_children(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int, int]:
+        fresh = _cpu_us(kernel, kernel.RUSAGE_CHILDREN)
+        pid = forking.fork(kernel, lambda: _burn(kernel, kernel.RUSAGE_SELF, 20_000))
+        info = kernel.new("siginfo_t *")
+        kernel.waitid(kernel.P_PID, pid, info, kernel.WEXITED | kernel.WNOWAIT, None).unwrap()
+        unreaped = _cpu_us(kernel, kernel.RUSAGE_CHILDREN)  # exited, not yet waited for
+        forking.wait(kernel, pid)
+        return fresh, unreaped, _cpu_us(kernel, kernel.RUSAGE_CHILDREN)
+
+    fresh, unreaped, reaped = in_child(run)
+    assert fresh == 0  # a new process inherits no children's usage
+    assert unreaped == 0
+    assert reaped >= 20_000
+
+
+def test_getrusage_self_reports_a_resident_set(kernel: Kernel) -> None:
+    ru = kernel.new("struct rusage *")
+    kernel.getrusage(kernel.RUSAGE_SELF, ru).unwrap()
+    assert ru.ru_maxrss > 0  # kilobytes on Linux
+
+
+@pytest.mark.os("linux")
+def test_getrusage_thread_is_at_most_the_process_total(kernel: Kernel) -> None:
+    thread = _cpu_us(kernel, kernel.RUSAGE_THREAD)
+    assert 0 < thread <= _cpu_us(kernel, kernel.RUSAGE_SELF)
+
+
+def test_getrusage_unknown_who_is_einval(kernel: Kernel) -> None:
+    assert kernel.getrusage(7, kernel.new("struct rusage *")).errno == "EINVAL"

@@ -1,0 +1,111 @@
+"""getpid/getppid/gettid, getuid/geteuid/getgid/getegid/getresuid, getgroups, and the
+refusals of setuid/setgid/setgroups without privilege.
+
+Identity changes as root happen only inside in_child, whose process then exits.
+"""
+
+import os
+import threading
+
+import pytest
+
+from syscalls.kernel import Kernel
+
+NOT_ROOT = pytest.mark.skipif(
+    os.geteuid() == 0, reason="root may change its ids (CAP_SETUID/CAP_SETGID); run as a user"
+)
+NOBODY = 65534
+
+
+def test_getpid_matches_the_c_library(kernel: Kernel) -> None:
+    assert kernel.getpid().unwrap() == os.getpid()
+
+
+def test_getppid_matches_the_c_library(kernel: Kernel) -> None:
+    assert kernel.getppid().unwrap() == os.getppid()
+
+
+@pytest.mark.os("linux")
+def test_gettid_of_single_threaded_process_is_its_pid(kernel: Kernel, in_child) -> None:
+    assert in_child(lambda: kernel.gettid().unwrap() - kernel.getpid().unwrap()) == 0
+
+
+@pytest.mark.os("linux")
+def test_gettid_differs_between_threads_of_one_process(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int, int, int]:
+        seen: list[int] = []
+        t = threading.Thread(
+            target=lambda: seen.extend([kernel.gettid().value, kernel.getpid().value])
+        )
+        t.start()
+        t.join()
+        return kernel.gettid().value, kernel.getpid().value, *seen
+
+    main_tid, main_pid, thread_tid, thread_pid = in_child(run)
+    assert thread_tid != main_tid
+    assert thread_pid == main_pid
+
+
+def test_uids_and_gids_match_the_c_library(kernel: Kernel) -> None:
+    got = [kernel.getuid(), kernel.geteuid(), kernel.getgid(), kernel.getegid()]
+    assert [r.unwrap() for r in got] == [os.getuid(), os.geteuid(), os.getgid(), os.getegid()]
+
+
+@pytest.mark.os("linux")
+def test_getresuid_returns_real_effective_and_saved(kernel: Kernel) -> None:
+    ids = kernel.new("unsigned int[3]")
+    kernel.getresuid(ids, ids + 1, ids + 2).unwrap()
+    assert tuple(ids) == os.getresuid()
+
+
+def test_getgroups_with_zero_size_returns_the_count(kernel: Kernel) -> None:
+    assert kernel.getgroups(0, None).unwrap() == len(os.getgroups())
+
+
+def test_getgroups_fills_the_list(kernel: Kernel) -> None:
+    n = kernel.getgroups(0, None).unwrap()
+    groups = kernel.new("unsigned int[]", max(n, 1))
+    assert kernel.getgroups(n, groups).unwrap() == n
+    assert sorted(groups[0:n]) == sorted(os.getgroups())
+
+
+def test_getgroups_into_too_small_list_is_einval(kernel: Kernel) -> None:
+    n = kernel.getgroups(0, None).unwrap()
+    if n == 0:
+        pytest.skip("this process has no supplementary groups to overflow a list with")
+    assert kernel.getgroups(n - 1, kernel.new("unsigned int[]", n)).errno == "EINVAL"
+
+
+@NOT_ROOT
+def test_setuid_to_another_user_without_privilege_is_eperm(kernel: Kernel, in_child) -> None:
+    other = 0 if os.getuid() != 0 else NOBODY
+    assert in_child(lambda: kernel.setuid(other).outcome) == "EPERM"
+
+
+@NOT_ROOT
+def test_setuid_to_own_uid_without_privilege_succeeds(kernel: Kernel, in_child) -> None:
+    assert in_child(lambda: kernel.setuid(os.getuid()).outcome) == "ok"
+
+
+@NOT_ROOT
+def test_setgid_to_another_group_without_privilege_is_eperm(kernel: Kernel, in_child) -> None:
+    assert in_child(lambda: kernel.setgid(0).outcome) == "EPERM"
+
+
+@NOT_ROOT
+def test_setgroups_without_privilege_is_eperm(kernel: Kernel, in_child) -> None:
+    assert in_child(lambda: kernel.setgroups(0, None).outcome) == "EPERM"
+
+
+@pytest.mark.root
+@pytest.mark.os("linux")
+def test_setuid_by_root_drops_all_three_uids_for_good(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[tuple[int, ...], str]:
+        kernel.setuid(NOBODY).unwrap()
+        ids = kernel.new("unsigned int[3]")
+        kernel.getresuid(ids, ids + 1, ids + 2).unwrap()
+        return tuple(ids), kernel.setuid(0).outcome
+
+    ids, back = in_child(run)
+    assert ids == (NOBODY, NOBODY, NOBODY)
+    assert back == "EPERM"

@@ -1,0 +1,76 @@
+"""pidfd_send_signal(2): signalling a process through its pidfd (Linux >= 5.1; pidfd_open
+>= 5.3). Readiness of a pidfd on exit is the events suite's (test_pidfd.py)."""
+
+import os
+import signal
+
+import pytest
+
+from syscalls import forking
+from syscalls.kernel import Kernel
+
+pytestmark = [pytest.mark.os("linux"), pytest.mark.min_kernel("5.3")]
+
+
+def _sleeper(kernel: Kernel) -> int:
+    return forking.fork(kernel, lambda: os.read(os.pipe()[0], 1))  # blocks until killed
+
+
+def test_pidfd_send_signal_delivers_the_signal(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        pid = _sleeper(kernel)
+        try:
+            fd = kernel.pidfd_open(pid, 0).unwrap()
+            kernel.pidfd_send_signal(fd, signal.SIGTERM, None, 0).unwrap()
+        finally:
+            status = forking.wait(kernel, pid)
+        return os.WTERMSIG(status) if os.WIFSIGNALED(status) else -1
+
+    assert in_child(run) == signal.SIGTERM
+
+
+def test_pidfd_send_signal_zero_probes_a_live_process(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        pid = _sleeper(kernel)
+        try:
+            return kernel.pidfd_send_signal(kernel.pidfd_open(pid, 0).unwrap(), 0, None, 0).unwrap()
+        finally:
+            kernel.kill(pid, signal.SIGKILL)
+            forking.wait(kernel, pid)
+
+    assert in_child(run) == 0
+
+
+def test_pidfd_send_signal_to_reaped_process_is_esrch(kernel: Kernel, in_child) -> None:
+    def run() -> str:
+        pid = forking.fork(kernel)
+        fd = kernel.pidfd_open(pid, 0).unwrap()
+        forking.wait(kernel, pid)
+        return kernel.pidfd_send_signal(fd, signal.SIGTERM, None, 0).outcome
+
+    assert in_child(run) == "ESRCH"
+
+
+def test_pidfd_send_signal_unknown_flag_is_einval(kernel: Kernel) -> None:
+    fd = kernel.pidfd_open(os.getpid(), 0).unwrap()
+    try:
+        assert kernel.pidfd_send_signal(fd, 0, None, 1 << 30).errno == "EINVAL"
+    finally:
+        os.close(fd)
+
+
+def test_pidfd_send_signal_on_a_non_pidfd_is_ebadf(kernel: Kernel) -> None:
+    r, w = os.pipe()
+    try:
+        assert kernel.pidfd_send_signal(r, 0, None, 0).errno == "EBADF"
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_pidfd_send_signal_invalid_signal_is_einval(kernel: Kernel) -> None:
+    fd = kernel.pidfd_open(os.getpid(), 0).unwrap()
+    try:
+        assert kernel.pidfd_send_signal(fd, 65, None, 0).errno == "EINVAL"
+    finally:
+        os.close(fd)

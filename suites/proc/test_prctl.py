@@ -1,0 +1,145 @@
+"""prctl(2): thread name, parent-death signal, child subreaper, dumpable, no_new_privs.
+
+Every setting that would outlive the test is changed inside in_child. PR_SET_NAME
+keeps 15 bytes and a NUL (TASK_COMM_LEN 16).
+"""
+
+import os
+import signal
+
+import pytest
+
+from syscalls import forking
+from syscalls.kernel import Kernel
+
+pytestmark = pytest.mark.os("linux")
+
+TASK_COMM_LEN = 16  # include/linux/sched.h
+
+
+def _get_name(kernel: Kernel) -> bytes:
+    buf = kernel.buf(TASK_COMM_LEN)
+    kernel.prctl(kernel.PR_GET_NAME, buf, 0, 0, 0).unwrap()
+    return kernel.ffi.string(buf)
+
+
+def test_prctl_set_name_is_read_back_by_get_name(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[bytes, bytes]:
+        kernel.prctl(kernel.PR_SET_NAME, b"syscalls-name", 0, 0, 0).unwrap()
+        with open(f"/proc/self/task/{os.getpid()}/comm", "rb") as f:
+            return _get_name(kernel), f.read().strip()
+
+    assert in_child(run) == (b"syscalls-name", b"syscalls-name")
+
+
+def test_prctl_set_name_truncates_to_15_bytes(kernel: Kernel, in_child) -> None:
+    def run() -> bytes:
+        kernel.prctl(kernel.PR_SET_NAME, b"abcdefghijklmnopqrstuvwxyz", 0, 0, 0).unwrap()
+        return _get_name(kernel)
+
+    assert in_child(run) == b"abcdefghijklmno"
+
+
+def test_prctl_pdeathsig_is_read_back(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        kernel.prctl(kernel.PR_SET_PDEATHSIG, signal.SIGUSR2, 0, 0, 0).unwrap()
+        sig = kernel.new("int *")
+        kernel.prctl(kernel.PR_GET_PDEATHSIG, sig, 0, 0, 0).unwrap()
+        return sig[0]
+
+    assert in_child(run) == signal.SIGUSR2
+
+
+def test_prctl_pdeathsig_out_of_range_is_einval(kernel: Kernel, in_child) -> None:
+    assert in_child(lambda: kernel.prctl(kernel.PR_SET_PDEATHSIG, 65, 0, 0, 0).outcome) == "EINVAL"
+
+
+def test_prctl_pdeathsig_fires_when_parent_dies(kernel: Kernel, in_child) -> None:
+    """in_child is a subreaper; its grandchild asks for SIGTERM when its parent (the
+    middle process) dies, is reparented to us, and is reaped here."""
+
+    def run() -> tuple[int, int, int]:
+        kernel.prctl(kernel.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0).unwrap()
+        ready_r, ready_w = os.pipe()  # grandchild -> middle
+        pid_r, pid_w = os.pipe()  # middle -> us
+
+        def grandchild() -> None:
+            kernel.prctl(kernel.PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0).unwrap()
+            os.write(ready_w, b"r")
+            os.read(os.pipe()[0], 1)  # nobody writes: only a signal ends this
+
+        def middle() -> None:
+            os.write(pid_w, forking.fork(kernel, grandchild).to_bytes(4, "little"))
+            os.read(ready_r, 1)  # the grandchild is armed: exit now
+
+        mid = forking.fork(kernel, middle)
+        gc = int.from_bytes(os.read(pid_r, 4), "little")
+        assert forking.exit_code(kernel, mid) == 0
+        status = forking.wait(kernel, gc)  # reparented to this subreaper
+        return os.WIFSIGNALED(status), os.WTERMSIG(status), gc
+
+    signaled, sig, _ = in_child(run)
+    assert signaled
+    assert sig == signal.SIGTERM
+
+
+def test_prctl_get_dumpable_is_one_for_an_ordinary_process(kernel: Kernel, observe) -> None:
+    value = kernel.prctl(kernel.PR_GET_DUMPABLE, 0, 0, 0, 0).unwrap()
+    observe("dumpable", value)
+    assert value == 1
+
+
+def test_prctl_set_dumpable_zero_is_read_back(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        kernel.prctl(kernel.PR_SET_DUMPABLE, 0, 0, 0, 0).unwrap()
+        return kernel.prctl(kernel.PR_GET_DUMPABLE, 0, 0, 0, 0).unwrap()
+
+    assert in_child(run) == 0
+
+
+def test_prctl_set_dumpable_two_is_einval(kernel: Kernel, in_child) -> None:
+    """SUID_DUMP_ROOT (2) may be set only through the sysctl, not by a process."""
+    assert in_child(lambda: kernel.prctl(kernel.PR_SET_DUMPABLE, 2, 0, 0, 0).outcome) == "EINVAL"
+
+
+def test_prctl_no_new_privs_once_set_is_read_back(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int]:
+        before = kernel.prctl(kernel.PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0).unwrap()
+        kernel.prctl(kernel.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0).unwrap()
+        return before, kernel.prctl(kernel.PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0).unwrap()
+
+    assert in_child(run) == (0, 1)
+
+
+def test_prctl_no_new_privs_is_inherited_by_children(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        kernel.prctl(kernel.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0).unwrap()
+        pid = forking.fork(
+            kernel, lambda: kernel.prctl(kernel.PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0).value
+        )
+        return forking.exit_code(kernel, pid)
+
+    assert in_child(run) == 1
+
+
+@pytest.mark.parametrize(("arg2", "arg3"), [(0, 0), (1, 1)])
+def test_prctl_no_new_privs_other_than_plain_one_is_einval(
+    kernel: Kernel, in_child, arg2: int, arg3: int
+) -> None:
+    """It can only be turned on (arg2 1), with the unused arguments zero."""
+    r = in_child(lambda: kernel.prctl(kernel.PR_SET_NO_NEW_PRIVS, arg2, arg3, 0, 0).outcome)
+    assert r == "EINVAL"
+
+
+def test_prctl_child_subreaper_is_read_back(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        kernel.prctl(kernel.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0).unwrap()
+        value = kernel.new("int *")
+        kernel.prctl(kernel.PR_GET_CHILD_SUBREAPER, value, 0, 0, 0).unwrap()
+        return value[0]
+
+    assert in_child(run) == 1
+
+
+def test_prctl_unknown_option_is_einval(kernel: Kernel) -> None:
+    assert kernel.prctl(0x7FFF_0000, 0, 0, 0, 0).errno == "EINVAL"

@@ -1,0 +1,145 @@
+"""getrlimit(2), setrlimit(2), prlimit64(2): resource limits, always changed in a child.
+
+Raising a hard limit needs CAP_SYS_RESOURCE, so that refusal is a non-root test; root
+may raise RLIMIT_NOFILE only up to /proc/sys/fs/nr_open.
+"""
+
+import os
+import resource
+import signal
+from pathlib import Path
+
+import pytest
+
+from syscalls import forking
+from syscalls.kernel import Kernel
+
+NOT_ROOT = pytest.mark.skipif(
+    os.geteuid() == 0, reason="root may raise hard limits (CAP_SYS_RESOURCE); run as a user"
+)
+
+
+def _get(kernel: Kernel, which: int) -> tuple[int, int]:
+    lim = kernel.new("struct rlimit *")
+    kernel.getrlimit(which, lim).unwrap()
+    return lim.rlim_cur, lim.rlim_max
+
+
+def _set(kernel: Kernel, which: int, soft: int, hard: int):
+    return kernel.setrlimit(which, kernel.new("struct rlimit *", (soft, hard)))
+
+
+def test_getrlimit_nofile_matches_libc_and_soft_is_within_hard(kernel: Kernel) -> None:
+    soft, hard = _get(kernel, kernel.RLIMIT_NOFILE)
+    assert (soft, hard) == resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert soft <= hard
+
+
+def test_setrlimit_lowered_soft_limit_is_read_back(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int, int]:
+        hard = _get(kernel, kernel.RLIMIT_NOFILE)[1]
+        _set(kernel, kernel.RLIMIT_NOFILE, 64, hard).unwrap()
+        return (*_get(kernel, kernel.RLIMIT_NOFILE), hard)
+
+    soft, hard, old_hard = in_child(run)
+    assert (soft, hard) == (64, old_hard)
+
+
+def test_setrlimit_soft_above_hard_is_einval(kernel: Kernel, in_child) -> None:
+    assert in_child(lambda: _set(kernel, kernel.RLIMIT_NOFILE, 100, 50).outcome) == "EINVAL"
+
+
+@NOT_ROOT
+def test_setrlimit_raising_hard_limit_as_user_is_eperm(kernel: Kernel, in_child) -> None:
+    def run() -> str:
+        _set(kernel, kernel.RLIMIT_NOFILE, 16, 32).unwrap()  # lower first, then raise
+        return _set(kernel, kernel.RLIMIT_NOFILE, 16, 33).outcome
+
+    assert in_child(run) == "EPERM"
+
+
+@pytest.mark.root
+@pytest.mark.os("linux")
+def test_setrlimit_nofile_above_nr_open_is_eperm_even_for_root(kernel: Kernel, in_child) -> None:
+    nr_open = int(Path("/proc/sys/fs/nr_open").read_text())
+    r = in_child(lambda: _set(kernel, kernel.RLIMIT_NOFILE, nr_open + 1, nr_open + 1).outcome)
+    assert r == "EPERM"
+
+
+def test_setrlimit_unknown_resource_is_einval(kernel: Kernel) -> None:
+    assert kernel.getrlimit(1000, kernel.new("struct rlimit *")).errno == "EINVAL"
+
+
+def test_setrlimit_nofile_limits_the_next_descriptor(kernel: Kernel, in_child) -> None:
+    def run() -> str:
+        lowest = os.dup(0)  # the lowest free descriptor number
+        os.close(lowest)
+        _, hard = _get(kernel, kernel.RLIMIT_NOFILE)
+        _set(kernel, kernel.RLIMIT_NOFILE, lowest, hard).unwrap()
+        return kernel.dup(0).outcome
+
+    assert in_child(run) == "EMFILE"
+
+
+def test_setrlimit_fsize_makes_writes_beyond_it_efbig(kernel: Kernel, tmp: Path, in_child) -> None:
+    def run() -> tuple[int, str]:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the write kills us
+        _set(kernel, kernel.RLIMIT_FSIZE, 4, kernel.RLIM_INFINITY).unwrap()
+        fd = os.open(tmp / "f", os.O_CREAT | os.O_WRONLY, 0o600)
+        partial = kernel.write(fd, b"abcdefgh", 8).unwrap()
+        return partial, kernel.write(fd, b"x", 1).outcome
+
+    assert in_child(run) == (4, "EFBIG")
+
+
+@pytest.mark.os("linux")
+def test_prlimit64_get_of_self_matches_getrlimit(kernel: Kernel) -> None:
+    old = kernel.new("struct rlimit64 *")
+    kernel.prlimit64(0, kernel.RLIMIT_STACK, None, old).unwrap()
+    assert (old.rlim_cur, old.rlim_max) == _get(kernel, kernel.RLIMIT_STACK)
+
+
+@pytest.mark.os("linux")
+def test_prlimit64_set_returns_the_previous_limit(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+        before = _get(kernel, kernel.RLIMIT_CORE)
+        new = kernel.new("struct rlimit64 *", (0, before[1]))
+        old = kernel.new("struct rlimit64 *")
+        kernel.prlimit64(0, kernel.RLIMIT_CORE, new, old).unwrap()
+        return before, (old.rlim_cur, old.rlim_max), _get(kernel, kernel.RLIMIT_CORE)
+
+    before, old, after = in_child(run)
+    assert old == before
+    assert after == (0, before[1])
+
+
+@pytest.mark.os("linux")
+def test_prlimit64_changes_a_childs_limit(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        r, w = os.pipe()
+
+        def child() -> int:
+            os.close(w)
+            os.read(r, 1)
+            return 0 if _get(kernel, kernel.RLIMIT_CORE)[0] == 0 else 1
+
+        pid = forking.fork(kernel, child)
+        os.close(r)
+        hard = _get(kernel, kernel.RLIMIT_CORE)[1]
+        kernel.prlimit64(pid, kernel.RLIMIT_CORE, kernel.new("struct rlimit64 *", (0, hard)), None)
+        os.close(w)
+        return forking.exit_code(kernel, pid)
+
+    assert in_child(run) == 0
+
+
+@pytest.mark.os("linux")
+def test_prlimit64_of_missing_process_is_esrch(kernel: Kernel, in_child) -> None:
+    def run() -> str:
+        pid = forking.fork(kernel)
+        forking.wait(kernel, pid)
+        return kernel.prlimit64(
+            pid, kernel.RLIMIT_CORE, None, kernel.new("struct rlimit64 *")
+        ).outcome
+
+    assert in_child(run) == "ESRCH"

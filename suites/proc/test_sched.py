@@ -1,0 +1,102 @@
+"""sched_yield, sched_getaffinity/sched_setaffinity, sched_getscheduler, getpriority and
+setpriority: scheduling of the caller, changed only inside in_child.
+
+The raw getpriority syscall returns 20 - nice (1..40) so that no valid answer is
+negative; libc converts it back. Lowering one's nice value needs CAP_SYS_NICE (or
+RLIMIT_NICE), so that refusal is a non-root test.
+"""
+
+import os
+
+import pytest
+
+from syscalls.kernel import Kernel
+
+pytestmark = pytest.mark.os("linux")
+
+NOT_ROOT = pytest.mark.skipif(
+    os.geteuid() == 0, reason="root may lower its nice value (CAP_SYS_NICE); run as a user"
+)
+SCHED_OTHER = 0  # include/uapi/linux/sched.h; not in the generated table
+MASK_BYTES = 128  # room for 1024 CPUs (the kernel wants >= nr_cpu_ids bits, in longs)
+
+
+def _affinity(kernel: Kernel) -> tuple[int, set[int]]:
+    mask = kernel.buf(MASK_BYTES)
+    n = kernel.sched_getaffinity(0, MASK_BYTES, mask).unwrap()
+    data = kernel.bytes(mask, n)
+    return n, {i for i in range(8 * n) if data[i // 8] >> (i % 8) & 1}
+
+
+def test_sched_yield_succeeds(kernel: Kernel) -> None:
+    assert kernel.sched_yield().unwrap() == 0
+
+
+def test_sched_getaffinity_matches_libc_and_returns_bytes_copied(kernel: Kernel) -> None:
+    n, cpus = _affinity(kernel)
+    assert n % 8 == 0 and 0 < n <= MASK_BYTES  # whole longs
+    assert cpus == os.sched_getaffinity(0)
+
+
+def test_sched_getaffinity_size_not_a_multiple_of_long_is_einval(kernel: Kernel) -> None:
+    assert kernel.sched_getaffinity(0, 4, kernel.buf(4)).errno == "EINVAL"
+
+
+def test_sched_setaffinity_to_one_cpu_runs_there(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[set[int], int]:
+        cpu = min(os.sched_getaffinity(0))
+        mask = kernel.buf(MASK_BYTES)
+        mask[cpu // 8] = bytes([1 << (cpu % 8)])
+        kernel.sched_setaffinity(0, MASK_BYTES, mask).unwrap()
+        where = kernel.new("unsigned int *")
+        kernel.getcpu(where, None, None).unwrap()
+        return _affinity(kernel)[1], where[0] - cpu
+
+    cpus, delta = in_child(run)
+    assert len(cpus) == 1
+    assert delta == 0
+
+
+def test_sched_setaffinity_to_no_cpu_is_einval(kernel: Kernel, in_child) -> None:
+    assert in_child(lambda: kernel.sched_setaffinity(0, 8, kernel.buf(8)).outcome) == "EINVAL"
+
+
+def test_sched_getscheduler_of_ordinary_process_is_sched_other(kernel: Kernel) -> None:
+    assert kernel.sched_getscheduler(0).unwrap() == SCHED_OTHER
+
+
+def test_getpriority_raw_value_is_twenty_minus_nice(kernel: Kernel) -> None:
+    raw = kernel.getpriority(kernel.PRIO_PROCESS, 0).unwrap()
+    assert raw == 20 - os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def test_setpriority_raising_nice_is_read_back(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        nice = os.getpriority(os.PRIO_PROCESS, 0)
+        kernel.setpriority(kernel.PRIO_PROCESS, 0, min(nice + 5, 19)).unwrap()
+        return 20 - kernel.getpriority(kernel.PRIO_PROCESS, 0).unwrap() - min(nice + 5, 19)
+
+    assert in_child(run) == 0
+
+
+@NOT_ROOT
+def test_setpriority_lowering_nice_as_user_is_eacces(kernel: Kernel, in_child) -> None:
+    def run() -> str:
+        kernel.setpriority(kernel.PRIO_PROCESS, 0, 10).unwrap()
+        return kernel.setpriority(kernel.PRIO_PROCESS, 0, 5).outcome
+
+    assert in_child(run) == "EACCES"
+
+
+@pytest.mark.root
+def test_setpriority_lowering_nice_as_root_succeeds(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        kernel.setpriority(kernel.PRIO_PROCESS, 0, 10).unwrap()
+        kernel.setpriority(kernel.PRIO_PROCESS, 0, -5).unwrap()
+        return 20 - kernel.getpriority(kernel.PRIO_PROCESS, 0).unwrap()
+
+    assert in_child(run) == -5
+
+
+def test_getpriority_unknown_which_is_einval(kernel: Kernel) -> None:
+    assert kernel.getpriority(42, 0).errno == "EINVAL"
