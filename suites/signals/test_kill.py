@@ -1,0 +1,139 @@
+"""kill(2), tkill(2), tgkill(2): sending signals to processes, groups and threads.
+
+Signal 0 checks that the target exists and may be signalled. A user may not signal
+another user's process, such as pid 1, unless it holds CAP_KILL.
+"""
+
+import os
+import signal
+import threading
+
+import pytest
+
+from syscalls import forking
+from syscalls.kernel import Kernel
+
+NOT_ROOT = pytest.mark.skipif(
+    os.geteuid() == 0, reason="root may signal any process (CAP_KILL); run as a user"
+)
+USR1 = signal.SIGUSR1
+
+
+def _reaped_pid(kernel: Kernel) -> int:
+    pid = forking.fork(kernel)
+    forking.wait(kernel, pid)
+    return pid
+
+
+def test_kill_signal_zero_to_existing_process_succeeds(kernel: Kernel) -> None:
+    assert kernel.kill(os.getpid(), 0).unwrap() == 0
+
+
+def test_kill_of_reaped_process_is_esrch(kernel: Kernel, in_child) -> None:
+    assert in_child(lambda: kernel.kill(_reaped_pid(kernel), 0).outcome) == "ESRCH"
+
+
+@pytest.mark.parametrize("sig", [-1, 65])
+def test_kill_invalid_signal_is_einval(kernel: Kernel, sig: int) -> None:
+    assert kernel.kill(os.getpid(), sig).errno == "EINVAL"
+
+
+@NOT_ROOT
+def test_kill_of_another_users_process_is_eperm(kernel: Kernel) -> None:
+    assert kernel.kill(1, 0).errno == "EPERM"
+
+
+def test_kill_zero_signals_the_callers_process_group(kernel: Kernel, sigs, in_child) -> None:
+    def run() -> bool:
+        sigs.block(USR1)
+        kernel.kill(0, USR1).unwrap()  # in_child leads its own group
+        return USR1 in sigs.pending()
+
+    assert in_child(run) is True
+
+
+def test_kill_negative_pid_signals_that_process_group(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        def child() -> None:
+            os.setpgid(0, 0)
+            os.read(os.pipe()[0], 1)
+
+        pid = forking.fork(kernel, child)
+        try:
+            while kernel.getpgid(pid).unwrap() != pid:  # until it has its own group
+                os.sched_yield()
+            kernel.kill(-pid, signal.SIGTERM).unwrap()
+        finally:
+            status = forking.wait(kernel, pid)
+        return os.WTERMSIG(status) if os.WIFSIGNALED(status) else -1
+
+    assert in_child(run) == signal.SIGTERM
+
+
+def test_kill_of_empty_process_group_is_esrch(kernel: Kernel, in_child) -> None:
+    assert in_child(lambda: kernel.kill(-_reaped_pid(kernel), 0).outcome) == "ESRCH"
+
+
+@pytest.mark.os("linux")
+def test_tgkill_reaches_the_named_thread_as_si_tkill(kernel: Kernel, sigs, in_child) -> None:
+    def run() -> tuple[int, int]:
+        sigs.block(USR1)
+        kernel.tgkill(os.getpid(), kernel.gettid().unwrap(), USR1).unwrap()
+        r, info = sigs.timedwait({USR1})
+        return r.unwrap(), info.si_code
+
+    assert in_child(run) == (USR1, kernel.SI_TKILL)
+
+
+@pytest.mark.os("linux")
+def test_tgkill_pends_on_the_target_thread_only(kernel: Kernel, sigs, in_child) -> None:
+    def run() -> tuple[bool, bool]:
+        sigs.block(USR1)  # the new thread inherits the mask
+        go, done = threading.Event(), threading.Event()
+        seen: list[bool] = []
+
+        def worker() -> None:
+            go.wait()
+            seen.append(USR1 in sigs.pending())
+            sigs.timedwait({USR1})  # consume it here
+            done.set()
+
+        tid: list[int] = []
+        t = threading.Thread(target=lambda: tid.append(kernel.gettid().value) or worker())
+        t.start()
+        while not tid:
+            os.sched_yield()
+        kernel.tgkill(os.getpid(), tid[0], USR1).unwrap()
+        here = USR1 in sigs.pending()  # pending is per thread plus the shared set
+        go.set()
+        done.wait()
+        t.join()
+        return here, seen[0]
+
+    here, there = in_child(run)
+    assert not here
+    assert there
+
+
+@pytest.mark.os("linux")
+def test_tgkill_with_wrong_thread_group_is_esrch(kernel: Kernel, in_child) -> None:
+    def run() -> str:
+        return kernel.tgkill(_reaped_pid(kernel), kernel.gettid().unwrap(), 0).outcome
+
+    assert in_child(run) == "ESRCH"
+
+
+@pytest.mark.os("linux")
+@pytest.mark.parametrize(("tgid", "tid"), [(0, 1), (1, 0), (-1, 1)])
+def test_tgkill_non_positive_ids_are_einval(kernel: Kernel, tgid: int, tid: int) -> None:
+    assert kernel.tgkill(tgid, tid, 0).errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
+def test_tkill_of_missing_thread_is_esrch(kernel: Kernel, in_child) -> None:
+    assert in_child(lambda: kernel.tkill(_reaped_pid(kernel), 0).outcome) == "ESRCH"
+
+
+@pytest.mark.os("linux")
+def test_tkill_zero_tid_is_einval(kernel: Kernel) -> None:
+    assert kernel.tkill(0, 0).errno == "EINVAL"

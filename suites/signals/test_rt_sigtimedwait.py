@@ -1,0 +1,144 @@
+"""rt_sigtimedwait(2), rt_sigqueueinfo(2), rt_tgsigqueueinfo(2): taking blocked signals
+synchronously with their siginfo.
+
+Standard signals coalesce while pending; real-time signals queue one instance per send.
+si_value of a queued signal sits at offset 24 of siginfo_t on 64-bit arches
+(asm-generic/siginfo.h, _rt: pid, uid, sigval), read here through si_status's slot.
+"""
+
+import os
+import signal
+
+import pytest
+
+from syscalls import forking
+from syscalls.kernel import Kernel
+
+pytestmark = pytest.mark.os("linux")
+
+USR1 = signal.SIGUSR1
+
+
+def _queue(kernel: Kernel, pid: int, sig: int, code: int, value: int):
+    info = kernel.new("siginfo_t *")
+    info.si_signo, info.si_code = sig, code
+    info.si_pid, info.si_uid = os.getpid(), os.getuid()
+    info.si_status = value  # the sival_int slot
+    return kernel.rt_sigqueueinfo(pid, sig, info)
+
+
+def test_rt_sigtimedwait_timeout_without_signal_is_eagain(kernel: Kernel, sigs, in_child) -> None:
+    def run() -> str:
+        sigs.block(USR1)
+        return sigs.timedwait({USR1}, 10_000_000)[0].outcome
+
+    assert in_child(run) == "EAGAIN"
+
+
+def test_rt_sigtimedwait_returns_a_killed_signal_with_sender(
+    kernel: Kernel, sigs, in_child
+) -> None:
+    def run() -> tuple[int, int, int, int, int, set[int]]:
+        sigs.block(USR1)
+        kernel.kill(os.getpid(), USR1).unwrap()
+        r, info = sigs.timedwait({USR1})
+        return (
+            r.unwrap(),
+            info.si_signo,
+            info.si_code,
+            info.si_pid - os.getpid(),
+            info.si_uid,
+            sigs.pending(),
+        )
+
+    ret, signo, code, dpid, uid, left = in_child(run)
+    assert ret == signo == USR1
+    assert code == kernel.SI_USER
+    assert dpid == 0
+    assert uid == os.getuid()
+    assert USR1 not in left  # consumed
+
+
+def test_rt_sigqueueinfo_delivers_si_queue_and_its_value(kernel: Kernel, sigs, in_child) -> None:
+    def run() -> tuple[int, int]:
+        sigs.block(USR1)
+        _queue(kernel, os.getpid(), USR1, kernel.SI_QUEUE, 1234).unwrap()
+        _, info = sigs.timedwait({USR1})
+        return info.si_code, info.si_status
+
+    assert in_child(run) == (kernel.SI_QUEUE, 1234)
+
+
+def test_rt_sigqueueinfo_posing_as_kernel_to_another_process_is_eperm(
+    kernel: Kernel, in_child
+) -> None:
+    """si_code >= 0 (SI_USER, or kernel codes) may not be forged for another process."""
+
+    def run() -> str:
+        pid = forking.fork(kernel, lambda: os.read(os.pipe()[0], 1))
+        try:
+            return _queue(kernel, pid, USR1, kernel.SI_USER, 0).outcome
+        finally:
+            kernel.kill(pid, signal.SIGKILL)
+            forking.wait(kernel, pid)
+
+    assert in_child(run) == "EPERM"
+
+
+def test_rt_tgsigqueueinfo_targets_the_calling_thread(kernel: Kernel, sigs, in_child) -> None:
+    def run() -> tuple[int, int]:
+        sigs.block(USR1)
+        info = kernel.new("siginfo_t *")
+        info.si_signo, info.si_code, info.si_status = USR1, kernel.SI_QUEUE, 7
+        tid = kernel.gettid().unwrap()
+        kernel.rt_tgsigqueueinfo(os.getpid(), tid, USR1, info).unwrap()
+        _, got = sigs.timedwait({USR1})
+        return got.si_code, got.si_status
+
+    assert in_child(run) == (kernel.SI_QUEUE, 7)
+
+
+def test_standard_signals_coalesce_while_pending(kernel: Kernel, sigs, in_child) -> None:
+    def run() -> tuple[str, str]:
+        sigs.block(USR1)
+        kernel.kill(os.getpid(), USR1).unwrap()
+        kernel.kill(os.getpid(), USR1).unwrap()
+        return sigs.timedwait({USR1})[0].outcome, sigs.timedwait({USR1})[0].outcome
+
+    assert in_child(run) == ("ok", "EAGAIN")
+
+
+def test_realtime_signals_queue_every_instance_in_order(kernel: Kernel, sigs, in_child) -> None:
+    rt = kernel.SIGRTMIN + 2  # above glibc's reserved real-time signals
+
+    def run() -> list[int]:
+        sigs.block(rt)
+        for value in (1, 2, 3):
+            _queue(kernel, os.getpid(), rt, kernel.SI_QUEUE, value).unwrap()
+        values = []
+        while (got := sigs.timedwait({rt}))[0].ok:
+            values.append(got[1].si_status)
+        return values
+
+    assert in_child(run) == [1, 2, 3]
+
+
+def test_lowest_pending_standard_signal_is_taken_first(kernel: Kernel, sigs, in_child) -> None:
+    def run() -> list[int]:
+        sigs.block(signal.SIGUSR2, USR1, signal.SIGHUP)
+        for sig in (signal.SIGUSR2, USR1, signal.SIGHUP):
+            kernel.kill(os.getpid(), sig).unwrap()
+        wanted = {signal.SIGUSR2, USR1, signal.SIGHUP}
+        return [sigs.timedwait(wanted)[0].unwrap() for _ in range(3)]
+
+    assert in_child(run) == sorted([signal.SIGUSR2, USR1, signal.SIGHUP])
+
+
+def test_rt_sigtimedwait_invalid_timeout_is_einval(kernel: Kernel, sigs, in_child) -> None:
+    def run() -> str:
+        sigs.block(USR1)
+        bad = kernel.new("struct timespec *", (0, 1_000_000_000))  # tv_nsec out of range
+        mask = kernel.new("uint64_t *", 1 << (USR1 - 1))
+        return kernel.rt_sigtimedwait(mask, None, bad, 8).outcome
+
+    assert in_child(run) == "EINVAL"

@@ -1,0 +1,77 @@
+"""sigaltstack(2): the alternate signal stack, set and read back in a child.
+
+pytest's faulthandler installs an alternate stack of its own, so there is no
+"untouched default" to assert on here; tests set their own and read it back.
+"""
+
+import pytest
+
+from syscalls import forking
+from syscalls.kernel import Kernel
+
+pytestmark = pytest.mark.os("linux")
+
+# include/uapi/linux/signal.h and arch/x86/include/uapi/asm/signal.h; not in the table.
+SS_ONSTACK, SS_DISABLE = 1, 2
+MINSIGSTKSZ = 2048
+SIZE = 64 * 1024
+
+
+def _query(kernel: Kernel):
+    old = kernel.new("stack_t *")
+    kernel.sigaltstack(None, old).unwrap()
+    return old
+
+
+def _install(kernel: Kernel, size: int = SIZE, flags: int = 0):
+    mem = kernel.buf(size)
+    new = kernel.new("stack_t *", (mem, flags, size))
+    return kernel.sigaltstack(new, None), mem
+
+
+def test_sigaltstack_set_is_read_back(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int, int]:
+        r, mem = _install(kernel)
+        r.unwrap()
+        got = _query(kernel)
+        return (
+            int(kernel.ffi.cast("uintptr_t", got.ss_sp)) - int(kernel.ffi.cast("uintptr_t", mem)),
+            got.ss_size,
+            got.ss_flags,
+        )
+
+    assert in_child(run) == (0, SIZE, 0)
+
+
+def test_sigaltstack_disable_is_read_back(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        _install(kernel)[0].unwrap()
+        kernel.sigaltstack(kernel.new("stack_t *", (kernel.ffi.NULL, SS_DISABLE, 0)), None).unwrap()
+        return _query(kernel).ss_flags
+
+    assert in_child(run) == SS_DISABLE
+
+
+def test_sigaltstack_smaller_than_minimum_is_enomem(kernel: Kernel, in_child) -> None:
+    assert in_child(lambda: _install(kernel, MINSIGSTKSZ // 2)[0].outcome) == "ENOMEM"
+
+
+def test_sigaltstack_unknown_flag_is_einval(kernel: Kernel, in_child) -> None:
+    assert in_child(lambda: _install(kernel, flags=0x10)[0].outcome) == "EINVAL"
+
+
+def test_sigaltstack_outside_a_handler_is_not_onstack(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        _install(kernel)[0].unwrap()
+        return _query(kernel).ss_flags & SS_ONSTACK
+
+    assert in_child(run) == 0
+
+
+def test_sigaltstack_is_inherited_by_fork(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        _install(kernel)[0].unwrap()
+        pid = forking.fork(kernel, lambda: 0 if _query(kernel).ss_size == SIZE else 1)
+        return forking.exit_code(kernel, pid)
+
+    assert in_child(run) == 0
