@@ -6,7 +6,7 @@
  * linux/openat2.h, linux/sched.h (clone_args), linux/futex.h, linux/capability.h,
  * linux/sem.h, asm-generic/signal.h (stack_t), asm-generic/siginfo.h (sigval, sigevent:
  * SIGEV_MAX_SIZE 64 bytes; sigev_notify_thread_id is _sigev_un._tid). Checked against
- * the host's headers by tests/test_layout_linux.py. */
+ * the host's headers by tests/test_layout_linux.py. linux/ptrace.h: ptrace_syscall_info. */
 
 struct timespec { long tv_sec; long tv_nsec; };
 struct __kernel_timespec { int64_t tv_sec; int64_t tv_nsec; };
@@ -100,4 +100,15 @@ union sigval { int sival_int; void *sival_ptr; };
 struct sigevent {
     union sigval sigev_value; int sigev_signo; int sigev_notify;
     union { int _pad[12]; int _tid; } _sigev_un;
+};
+
+/* linux/ptrace.h: what PTRACE_GET_SYSCALL_INFO fills (Linux >= 5.3). */
+struct ptrace_syscall_info {
+    uint8_t op; uint8_t pad[3]; uint32_t arch;
+    uint64_t instruction_pointer; uint64_t stack_pointer;
+    union {
+        struct { uint64_t nr; uint64_t args[6]; } entry;
+        struct { int64_t rval; uint8_t is_error; } exit;
+        struct { uint64_t nr; uint64_t args[6]; uint32_t ret_data; } seccomp;
+    };
 };

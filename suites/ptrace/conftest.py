@@ -1,0 +1,129 @@
+"""Helpers for the ptrace suite: traced children that are always killed and reaped.
+
+`ptrace.traceme(body)` forks a child that calls PTRACE_TRACEME and stops itself with SIGSTOP,
+waits for that stop and yields the pid; on the way out the child is SIGKILLed and
+reaped whatever happened. Use it inside in_child. After the stop the child runs
+body() (Python: it makes syscalls of its own, so syscall stops are searched for the
+one a test wants rather than assumed to come first).
+
+Yama: /proc/sys/kernel/yama/ptrace_scope 0 or 1 allows tracing one's own children
+(TRACEME, or ATTACH to a descendant); 2 needs CAP_SYS_PTRACE for ATTACH/SEIZE; 3
+forbids attaching altogether. Without Yama (this host) scope 0 rules apply.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syscalls import forking
+from syscalls.kernel import Kernel
+
+WALL = 0x40000000  # include/uapi/linux/wait.h __WALL; not in the generated table
+SYSCALL_STOP_LIMIT = 500  # syscall stops to search before giving up
+
+
+def yama_scope() -> int:
+    try:
+        return int(Path("/proc/sys/kernel/yama/ptrace_scope").read_text())
+    except (OSError, ValueError):
+        return 0
+
+
+def attach_allowed() -> bool:
+    scope = yama_scope()
+    return scope <= 1 or (scope == 2 and os.geteuid() == 0)
+
+
+class Tracer:
+    """ptrace calls on one kernel, with the wait/regs plumbing tests share."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.k = kernel
+
+    def __call__(self, request: str, pid: int, addr: Any = 0, data: Any = 0):
+        return self.k.ptrace(getattr(self.k, request), pid, addr, data)
+
+    def wait(self, pid: int) -> int:
+        status = self.k.new("int *")
+        got = self.k.wait4(pid, status, WALL, None).unwrap()
+        assert got == pid, f"wait4 returned {got}"
+        return status[0]
+
+    def wait_stop(self, pid: int) -> int:
+        """Wait for the next stop; the stop signal (or fail if the tracee ended)."""
+        status = self.wait(pid)
+        assert os.WIFSTOPPED(status), f"tracee did not stop: status {status:#x}"
+        return os.WSTOPSIG(status)
+
+    def regs(self, pid: int) -> Any:
+        if self.k.platform.arch != "x86_64":
+            pytest.skip("register checks here use x86_64's struct user_regs_struct")
+        regs = self.k.new("struct user_regs_struct *")
+        self("PTRACE_GETREGS", pid, 0, regs).unwrap()
+        return regs
+
+    def to_syscall(self, pid: int, nr: int) -> Any:
+        """PTRACE_SYSCALL until the entry stop of syscall `nr`; its registers."""
+        entering = False
+        for _ in range(SYSCALL_STOP_LIMIT):
+            self("PTRACE_SYSCALL", pid, 0, 0).unwrap()
+            self.wait_stop(pid)
+            regs = self.regs(pid)
+            # Entry and exit stops alternate; x86_64 enters with rax = -ENOSYS.
+            entering = regs.rax == 2**64 - self.k.ENOSYS
+            if entering and regs.orig_rax == nr:
+                return regs
+        raise AssertionError(f"no entry into syscall {nr} within {SYSCALL_STOP_LIMIT} stops")
+
+    def reap(self, pid: int) -> None:
+        reap(self.k, pid)
+
+    @contextlib.contextmanager
+    def traceme(self, body: Callable[[], int | None] | None = None) -> Iterator[int]:
+        k = self.k
+
+        def child() -> int | None:
+            k.ptrace(k.PTRACE_TRACEME, 0, 0, 0).unwrap()
+            os.kill(os.getpid(), signal.SIGSTOP)
+            return body() if body else 0
+
+        pid = forking.fork(k, child)
+        try:
+            assert self.wait_stop(pid) == signal.SIGSTOP
+            yield pid
+        finally:
+            reap(k, pid)
+
+
+def reap(kernel: Kernel, pid: int) -> None:
+    """SIGKILL and reap a child, whatever state it is in (or already reaped).
+
+    A tracee stopped at PTRACE_EVENT_EXIT is already exiting, so SIGKILL no longer
+    reaches it: the tracer has to let it go on with PTRACE_CONT.
+    """
+    # os.* rather than kernel.*: the cleanup is not part of the test's observations.
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    for _ in range(1000):
+        try:
+            got, status = os.waitpid(pid, WALL | os.WNOHANG)
+        except ChildProcessError:
+            return
+        if got == pid and not os.WIFSTOPPED(status):
+            return
+        kernel.ptrace(kernel.PTRACE_CONT, pid, 0, 0)
+        time.sleep(0.001)
+    raise AssertionError(f"tracee {pid} could not be reaped")
+
+
+@pytest.fixture
+def ptrace(kernel: Kernel) -> Tracer:
+    return Tracer(kernel)

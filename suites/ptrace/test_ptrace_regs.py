@@ -1,0 +1,126 @@
+"""PTRACE_GETREGS/SETREGS, PTRACE_GETREGSET (NT_PRSTATUS), PTRACE_GET_SYSCALL_INFO, at
+the syscall stops of PTRACE_SYSCALL around a getpid() in the tracee (x86_64 layout).
+
+At a syscall-entry stop x86_64 holds the syscall number in orig_rax and -ENOSYS in rax;
+at the exit stop rax is the result, which the tracer may rewrite.
+"""
+
+import os
+
+import pytest
+
+from syscalls.kernel import Kernel
+
+pytestmark = pytest.mark.os("linux")
+
+NT_PRSTATUS = 1  # include/uapi/linux/elf.h; not in the generated table
+FAKE_PID = 12345
+
+
+def _getpid_then_report(kernel: Kernel) -> int:
+    """Tracee body: getpid(); exit 0 if it answered FAKE_PID, 1 if its own pid."""
+    got = kernel.getpid().value
+    return 0 if got == FAKE_PID else 1 if got == os.getpid() else 2
+
+
+def test_syscall_entry_stop_shows_number_in_orig_rax_and_enosys_in_rax(
+    kernel: Kernel, ptrace, in_child
+) -> None:
+    def run() -> tuple[int, int]:
+        with ptrace.traceme(lambda: _getpid_then_report(kernel)) as pid:
+            regs = ptrace.to_syscall(pid, kernel.platform.syscalls["getpid"])
+            return regs.orig_rax, regs.rax
+
+    nr, rax = in_child(run)
+    assert nr == kernel.platform.syscalls["getpid"]
+    assert rax == 2**64 - kernel.ENOSYS
+
+
+def test_syscall_exit_stop_shows_the_result_in_rax(kernel: Kernel, ptrace, in_child) -> None:
+    def run() -> tuple[int, int]:
+        with ptrace.traceme(lambda: _getpid_then_report(kernel)) as pid:
+            ptrace.to_syscall(pid, kernel.platform.syscalls["getpid"])
+            ptrace("PTRACE_SYSCALL", pid, 0, 0).unwrap()
+            ptrace.wait_stop(pid)
+            return ptrace.regs(pid).rax - pid, ptrace.regs(pid).orig_rax
+
+    delta, nr = in_child(run)
+    assert delta == 0
+    assert nr == kernel.platform.syscalls["getpid"]
+
+
+def test_setregs_at_exit_changes_what_the_tracee_sees(kernel: Kernel, ptrace, in_child) -> None:
+    def run() -> int:
+        with ptrace.traceme(lambda: _getpid_then_report(kernel)) as pid:
+            ptrace.to_syscall(pid, kernel.platform.syscalls["getpid"])
+            ptrace("PTRACE_SYSCALL", pid, 0, 0).unwrap()
+            ptrace.wait_stop(pid)
+            regs = ptrace.regs(pid)
+            regs.rax = FAKE_PID
+            ptrace("PTRACE_SETREGS", pid, 0, regs).unwrap()
+            ptrace("PTRACE_CONT", pid, 0, 0).unwrap()
+            status = ptrace.wait(pid)
+            return os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
+
+    assert in_child(run) == 0
+
+
+def test_getregset_prstatus_fills_user_regs_and_sets_its_length(
+    kernel: Kernel, ptrace, in_child
+) -> None:
+    def run() -> tuple[int, int, int]:
+        with ptrace.traceme() as pid:
+            size = kernel.ffi.sizeof("struct user_regs_struct")
+            regs = kernel.new("struct user_regs_struct *")
+            iov = kernel.new("struct iovec *", (regs, size + 64))  # more room than needed
+            ptrace("PTRACE_GETREGSET", pid, NT_PRSTATUS, iov).unwrap()
+            return iov.iov_len - size, regs.rip - ptrace.regs(pid).rip, regs.rsp
+
+    dlen, drip, rsp = in_child(run)
+    assert dlen == 0
+    assert drip == 0
+    assert rsp != 0
+
+
+def test_getregset_with_short_buffer_copies_only_that_much(
+    kernel: Kernel, ptrace, in_child
+) -> None:
+    def run() -> tuple[int, int, int]:
+        with ptrace.traceme() as pid:
+            regs = kernel.new("struct user_regs_struct *")
+            regs.r14 = 0xDEAD
+            iov = kernel.new("struct iovec *", (regs, 8))  # r15 only
+            ptrace("PTRACE_GETREGSET", pid, NT_PRSTATUS, iov).unwrap()
+            return iov.iov_len, regs.r14, regs.r15 - ptrace.regs(pid).r15
+
+    assert in_child(run) == (8, 0xDEAD, 0)
+
+
+def test_getregset_unknown_note_type_is_einval(kernel: Kernel, ptrace, in_child) -> None:
+    def run() -> str:
+        with ptrace.traceme() as pid:
+            buf = kernel.buf(512)
+            iov = kernel.new("struct iovec *", (buf, 512))
+            return ptrace("PTRACE_GETREGSET", pid, 0x7777, iov).outcome
+
+    assert in_child(run) == "EINVAL"
+
+
+@pytest.mark.min_kernel("5.3")
+def test_get_syscall_info_reports_entry_and_exit(kernel: Kernel, ptrace, in_child) -> None:
+    def run() -> tuple[int, int, int, int, int]:
+        with ptrace.traceme(lambda: _getpid_then_report(kernel)) as pid:
+            ptrace("PTRACE_SETOPTIONS", pid, 0, kernel.PTRACE_O_TRACESYSGOOD).unwrap()
+            ptrace.to_syscall(pid, kernel.platform.syscalls["getpid"])
+            size = kernel.ffi.sizeof("struct ptrace_syscall_info")
+            info = kernel.new("struct ptrace_syscall_info *")
+            ptrace("PTRACE_GET_SYSCALL_INFO", pid, size, info).unwrap()
+            entry = (info.op, info.entry.nr)
+            ptrace("PTRACE_SYSCALL", pid, 0, 0).unwrap()
+            ptrace.wait_stop(pid)
+            ptrace("PTRACE_GET_SYSCALL_INFO", pid, size, info).unwrap()
+            return (*entry, info.op, info.exit.rval - pid, info.exit.is_error)
+
+    op_in, nr, op_out, drval, is_error = in_child(run)
+    assert (op_in, nr) == (kernel.PTRACE_SYSCALL_INFO_ENTRY, kernel.platform.syscalls["getpid"])
+    assert (op_out, drval, is_error) == (kernel.PTRACE_SYSCALL_INFO_EXIT, 0, 0)
