@@ -1,0 +1,66 @@
+"""futex(2) FUTEX_WAIT_BITSET and FUTEX_WAKE_BITSET: wake-ups filtered by a mask, and
+absolute timeouts on CLOCK_MONOTONIC (or CLOCK_REALTIME with FUTEX_CLOCK_REALTIME)."""
+
+import time
+
+import pytest
+
+from syscalls.kernel import Kernel
+
+pytestmark = pytest.mark.os("linux")
+
+WAIT_LIMIT_NS = 5_000_000_000
+
+
+def _abs_ns(clock: int, delta_ns: int) -> int:
+    return time.clock_gettime_ns(clock) + delta_ns
+
+
+def test_futex_wake_bitset_skips_waiters_with_other_bits(kernel: Kernel, futex, in_child) -> None:
+    def run() -> tuple[set[int], int, str]:
+        word = futex.word(0)
+        deadline = futex.timeout(_abs_ns(time.CLOCK_MONOTONIC, WAIT_LIMIT_NS))  # absolute
+        op = kernel.FUTEX_WAIT_BITSET_PRIVATE
+        t, out = futex.in_thread(lambda: kernel.futex(word, op, 0, deadline, None, 0b01).outcome)
+        missed: set[int] = set()
+        woken = futex.wake_until(
+            word,
+            op="FUTEX_WAKE_BITSET_PRIVATE",
+            bitset=0b01,
+            before=lambda: missed.add(futex.wake(word, 1, "FUTEX_WAKE_BITSET_PRIVATE", 0b10).value),
+        )
+        t.join()
+        return missed, woken, out[0]
+
+    missed, woken, outcome = in_child(run)
+    assert missed == {0}  # a mask sharing no bit never wakes it
+    assert woken == 1
+    assert outcome == "ok"
+
+
+def test_futex_wait_bitset_zero_mask_is_einval(kernel: Kernel, futex) -> None:
+    assert futex.wait(futex.word(0), 0, "FUTEX_WAIT_BITSET_PRIVATE", 0, 0).errno == "EINVAL"
+
+
+@pytest.mark.parametrize(
+    ("clock", "flag"),
+    [(time.CLOCK_MONOTONIC, 0), (time.CLOCK_REALTIME, "FUTEX_CLOCK_REALTIME")],
+)
+def test_futex_wait_bitset_absolute_deadline_times_out(
+    kernel: Kernel, futex, in_child, clock: int, flag
+) -> None:
+    def run() -> tuple[str, bool]:
+        word = futex.word(0)
+        op = kernel.FUTEX_WAIT_BITSET_PRIVATE | (getattr(kernel, flag) if flag else 0)
+        deadline = _abs_ns(clock, 20_000_000)
+        r = kernel.futex(word, op, 0, futex.timeout(deadline), None, kernel.FUTEX_BITSET_MATCH_ANY)
+        return r.outcome, time.clock_gettime_ns(clock) >= deadline
+
+    assert in_child(run) == ("ETIMEDOUT", True)
+
+
+def test_futex_wait_bitset_deadline_in_the_past_returns_at_once(kernel: Kernel, futex) -> None:
+    past = futex.timeout(_abs_ns(time.CLOCK_MONOTONIC, -1_000_000_000))
+    word = futex.word(0)
+    r = kernel.futex(word, kernel.FUTEX_WAIT_BITSET_PRIVATE, 0, past, None, 1)
+    assert r.errno == "ETIMEDOUT"

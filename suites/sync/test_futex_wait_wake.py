@@ -1,0 +1,92 @@
+"""futex(2) FUTEX_WAIT and FUTEX_WAKE: compare-and-block, timeouts, and wake-ups
+between threads (private futexes) and between processes (shared memory).
+
+Linux only; FUTEX_WAIT's timeout is relative (CLOCK_MONOTONIC).
+"""
+
+import mmap
+import time
+
+import pytest
+
+from syscalls import forking
+from syscalls.kernel import Kernel
+
+pytestmark = pytest.mark.os("linux")
+
+
+def test_futex_wait_on_changed_value_is_eagain(kernel: Kernel, futex) -> None:
+    word = futex.word(1)
+    assert futex.wait(word, 0).errno == "EAGAIN"
+
+
+def test_futex_wait_times_out_with_etimedout(kernel: Kernel, futex, in_child) -> None:
+    def run() -> tuple[str, float]:
+        word = futex.word(0)
+        start = time.monotonic()
+        r = futex.wait(word, 0, ns=20_000_000)
+        return r.outcome, time.monotonic() - start
+
+    outcome, elapsed = in_child(run)
+    assert outcome == "ETIMEDOUT"
+    assert elapsed >= 0.02
+
+
+def test_futex_wake_without_waiters_wakes_none(kernel: Kernel, futex) -> None:
+    assert futex.wake(futex.word(0), 10).unwrap() == 0
+
+
+def test_futex_wake_private_wakes_a_waiting_thread(kernel: Kernel, futex, in_child) -> None:
+    def run() -> tuple[int, str]:
+        word = futex.word(0)
+        t, out = futex.in_thread(lambda: futex.wait(word, 0).outcome)
+        woken = futex.wake_until(word)
+        t.join()
+        return woken, out[0]
+
+    assert in_child(run) == (1, "ok")
+
+
+def test_futex_shared_wake_reaches_a_waiter_in_another_process(
+    kernel: Kernel, futex, in_child
+) -> None:
+    """A non-private futex on MAP_SHARED memory is keyed by the page, not the address
+    space, so a forked child waiting on it is woken from the parent."""
+
+    def run() -> tuple[int, int]:
+        k = kernel
+        addr = k.mmap(
+            0, mmap.PAGESIZE, k.PROT_READ | k.PROT_WRITE, k.MAP_SHARED | k.MAP_ANONYMOUS, -1, 0
+        ).unwrap()
+        word = k.ffi.cast("uint32_t *", addr)
+        pid = forking.fork(k, lambda: 0 if futex.wait(word, 0, "FUTEX_WAIT").ok else 1)
+        try:
+            woken = futex.wake_until(word, op="FUTEX_WAKE")
+        finally:
+            code = forking.exit_code(k, pid)
+        return woken, code
+
+    assert in_child(run) == (1, 0)
+
+
+def test_futex_wait_invalid_timeout_is_einval(kernel: Kernel, futex) -> None:
+    bad = kernel.new("struct timespec *", (0, 1_000_000_000))
+    assert kernel.futex(futex.word(0), kernel.FUTEX_WAIT_PRIVATE, 0, bad, None, 0).errno == (
+        "EINVAL"
+    )
+
+
+def test_futex_misaligned_address_is_einval(kernel: Kernel, futex) -> None:
+    words = futex.word(0, 2)
+    odd = kernel.ffi.cast("char *", words) + 1
+    assert futex.wake(odd, 1).errno == "EINVAL"
+
+
+def test_futex_wake_op_updates_second_word_and_wakes(kernel: Kernel, futex) -> None:
+    """FUTEX_WAKE_OP: *uaddr2 = 5 (FUTEX_OP_SET), then wake waiters of both words;
+    with none waiting it wakes 0 but the store happens."""
+    a, b = futex.word(0), futex.word(1)
+    op = (kernel.FUTEX_OP_SET << 28) | (kernel.FUTEX_OP_CMP_EQ << 24) | (5 << 12) | 1
+    r = kernel.futex(a, kernel.FUTEX_WAKE_OP_PRIVATE, 1, 1, b, op)
+    assert r.unwrap() == 0
+    assert b[0] == 5
