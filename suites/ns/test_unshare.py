@@ -1,0 +1,145 @@
+"""unshare(2) and setns(2) for UTS, PID and network namespaces, as root, in a child.
+
+Whatever namespace a test enters dies with its in_child process; the host's hostname,
+pids and interfaces are never touched. As a user, unshare of these is refused
+(CAP_SYS_ADMIN; unprivileged user namespaces are not used here).
+"""
+
+import os
+import socket
+
+import pytest
+
+from syscalls import forking
+from syscalls.kernel import Kernel
+
+pytestmark = pytest.mark.os("linux")
+
+NOT_ROOT = pytest.mark.skipif(
+    os.geteuid() == 0, reason="root may create namespaces (CAP_SYS_ADMIN); run as a user"
+)
+
+
+def _nodename(kernel: Kernel) -> bytes:
+    u = kernel.new("struct new_utsname *")
+    kernel.uname(u).unwrap()
+    return kernel.ffi.string(u.nodename)
+
+
+@pytest.mark.root
+def test_unshare_uts_starts_with_a_copy_of_the_hostname(kernel: Kernel, in_child) -> None:
+    host = _nodename(kernel)
+
+    def run() -> tuple[bytes, bool]:
+        before = os.stat("/proc/self/ns/uts").st_ino
+        kernel.unshare(kernel.CLONE_NEWUTS).unwrap()
+        return _nodename(kernel), os.stat("/proc/self/ns/uts").st_ino != before
+
+    name, new_ns = in_child(run)
+    assert name == host
+    assert new_ns
+
+
+@pytest.mark.root
+def test_unshare_uts_hostname_is_shared_with_children_not_the_host(
+    kernel: Kernel, in_child
+) -> None:
+    host = _nodename(kernel)
+
+    def run() -> int:
+        kernel.unshare(kernel.CLONE_NEWUTS).unwrap()
+        kernel.sethostname(b"syscalls-ns", 11).unwrap()
+        pid = forking.fork(kernel, lambda: 0 if _nodename(kernel) == b"syscalls-ns" else 1)
+        return forking.exit_code(kernel, pid)
+
+    assert in_child(run) == 0
+    assert _nodename(kernel) == host
+
+
+@pytest.mark.root
+def test_setns_returns_to_the_original_uts_namespace(kernel: Kernel, in_child) -> None:
+    host = _nodename(kernel)
+
+    def run() -> tuple[bytes, bytes]:
+        fd = os.open("/proc/self/ns/uts", os.O_RDONLY)
+        kernel.unshare(kernel.CLONE_NEWUTS).unwrap()
+        kernel.sethostname(b"elsewhere", 9).unwrap()
+        inside = _nodename(kernel)
+        kernel.setns(fd, kernel.CLONE_NEWUTS).unwrap()
+        return inside, _nodename(kernel)
+
+    assert in_child(run) == (b"elsewhere", host)
+
+
+@pytest.mark.root
+def test_setns_with_mismatched_type_is_einval(kernel: Kernel, in_child) -> None:
+    def run() -> str:
+        fd = os.open("/proc/self/ns/uts", os.O_RDONLY)
+        return kernel.setns(fd, kernel.CLONE_NEWNET).outcome
+
+    assert in_child(run) == "EINVAL"
+
+
+@pytest.mark.root
+def test_unshare_pid_makes_the_next_child_pid_1(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int, int]:
+        me = os.getpid()
+        kernel.unshare(kernel.CLONE_NEWPID).unwrap()
+        still = kernel.getpid().unwrap() - me  # the caller itself does not move
+        ok = lambda: 0 if (kernel.getpid().value, kernel.getppid().value) == (1, 0) else 1  # noqa: E731
+        pid = forking.fork(kernel, ok)
+        return still, pid, forking.exit_code(kernel, pid)
+
+    still, outside_pid, code = in_child(run)
+    assert still == 0
+    assert outside_pid != 1  # the parent sees it by its pid in the outer namespace
+    assert code == 0
+
+
+@pytest.mark.root
+def test_fork_after_pid_namespace_init_exits_is_enomem(kernel: Kernel, in_child) -> None:
+    def run() -> str:
+        kernel.unshare(kernel.CLONE_NEWPID).unwrap()
+        forking.wait(kernel, forking.fork(kernel))  # pid 1 of the namespace is gone
+        r = kernel.fork()
+        if r.value == 0:
+            os._exit(0)
+        return r.outcome
+
+    assert in_child(run) == "ENOMEM"
+
+
+@pytest.mark.root
+def test_unshare_net_has_only_loopback(kernel: Kernel, in_child) -> None:
+    def run() -> list[str]:
+        kernel.unshare(kernel.CLONE_NEWNET).unwrap()
+        with open("/proc/self/net/dev") as f:
+            lines = f.read().splitlines()[2:]  # two header lines
+        return sorted(line.split(":")[0].strip() for line in lines)
+
+    assert in_child(run) == ["lo"]
+
+
+@pytest.mark.root
+def test_unshare_net_loopback_starts_down(kernel: Kernel, in_child) -> None:
+    def run() -> str:
+        kernel.unshare(kernel.CLONE_NEWNET).unwrap()
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        addr = kernel.new("struct sockaddr_in *")
+        addr.sin_family = socket.AF_INET
+        addr.sin_port = socket.htons(9)
+        addr.sin_addr.s_addr = socket.htonl(0x7F000001)
+        size = kernel.ffi.sizeof("struct sockaddr_in")
+        return kernel.connect(s.fileno(), addr, size).outcome
+
+    assert in_child(run) == "ENETUNREACH"
+
+
+def test_unshare_unknown_flag_is_einval(kernel: Kernel, in_child) -> None:
+    assert in_child(lambda: kernel.unshare(1).outcome) == "EINVAL"
+
+
+@NOT_ROOT
+@pytest.mark.parametrize("flag", ["CLONE_NEWUTS", "CLONE_NEWPID", "CLONE_NEWNET"])
+def test_unshare_without_privilege_is_eperm(kernel: Kernel, in_child, flag: str) -> None:
+    assert in_child(lambda: kernel.unshare(getattr(kernel, flag)).outcome) == "EPERM"
