@@ -116,6 +116,8 @@ UAPI = (
     "linux/io_uring.h",
     "linux/utsname.h",
     "linux/net.h",
+    "linux/magic.h",
+    "linux/elf.h",
     "asm/stat.h",
     "asm/statfs.h",
 )
@@ -134,6 +136,7 @@ KNOWN_DIFFERENCES = {
     "SIGRTMIN": "glibc reserves the first real-time signals for its own threads",
     "O_LARGEFILE": "glibc defines it as 0 where off_t is always 64-bit",
     "SIGSTKSZ": "glibc >= 2.34 sizes it at run time (sysconf), not the kernel's minimum",
+    "MINSIGSTKSZ": "glibc >= 2.34 sizes it at run time (sysconf), not the kernel's minimum",
 }
 
 

@@ -17,7 +17,6 @@ pytestmark = pytest.mark.os("linux")
 NOT_ROOT = pytest.mark.skipif(
     os.geteuid() == 0, reason="root may mount (CAP_SYS_ADMIN); run as a user"
 )
-MNT_DETACH = 2  # include/linux/fs.h (umount2 flags); not in the generated table
 
 
 def _private_namespace(kernel: Kernel) -> None:
@@ -85,7 +84,7 @@ def test_umount2_of_a_busy_mount_is_ebusy_and_detach_succeeds(
         _tmpfs(kernel, mnt).unwrap()
         fd = os.open(mnt, os.O_RDONLY | os.O_DIRECTORY)  # keeps it busy
         busy = kernel.umount2(mnt, 0).outcome
-        lazy = kernel.umount2(mnt, MNT_DETACH).outcome
+        lazy = kernel.umount2(mnt, kernel.MNT_DETACH).outcome
         os.close(fd)
         return busy, lazy
 

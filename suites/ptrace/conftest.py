@@ -26,7 +26,6 @@ import pytest
 from syscalls import forking
 from syscalls.kernel import Kernel
 
-WALL = 0x40000000  # include/uapi/linux/wait.h __WALL; not in the generated table
 SYSCALL_STOP_LIMIT = 500  # syscall stops to search before giving up
 
 
@@ -53,7 +52,7 @@ class Tracer:
 
     def wait(self, pid: int) -> int:
         status = self.k.new("int *")
-        got = self.k.wait4(pid, status, WALL, None).unwrap()
+        got = self.k.wait4(pid, status, self.k.platform["__WALL"], None).unwrap()
         assert got == pid, f"wait4 returned {got}"
         return status[0]
 
@@ -114,7 +113,7 @@ def reap(kernel: Kernel, pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     for _ in range(1000):
         try:
-            got, status = os.waitpid(pid, WALL | os.WNOHANG)
+            got, status = os.waitpid(pid, kernel.platform["__WALL"] | os.WNOHANG)
         except ChildProcessError:
             return
         if got == pid and not os.WIFSTOPPED(status):

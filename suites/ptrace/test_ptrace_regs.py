@@ -13,7 +13,6 @@ from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
-NT_PRSTATUS = 1  # include/uapi/linux/elf.h; not in the generated table
 FAKE_PID = 12345
 
 
@@ -73,7 +72,7 @@ def test_getregset_prstatus_fills_user_regs_and_sets_its_length(
             size = kernel.ffi.sizeof("struct user_regs_struct")
             regs = kernel.new("struct user_regs_struct *")
             iov = kernel.new("struct iovec *", (regs, size + 64))  # more room than needed
-            ptrace("PTRACE_GETREGSET", pid, NT_PRSTATUS, iov).unwrap()
+            ptrace("PTRACE_GETREGSET", pid, kernel.NT_PRSTATUS, iov).unwrap()
             return iov.iov_len - size, regs.rip - ptrace.regs(pid).rip, regs.rsp
 
     dlen, drip, rsp = in_child(run)
@@ -90,7 +89,7 @@ def test_getregset_with_short_buffer_copies_only_that_much(
             regs = kernel.new("struct user_regs_struct *")
             regs.r14 = 0xDEAD
             iov = kernel.new("struct iovec *", (regs, 8))  # r15 only
-            ptrace("PTRACE_GETREGSET", pid, NT_PRSTATUS, iov).unwrap()
+            ptrace("PTRACE_GETREGSET", pid, kernel.NT_PRSTATUS, iov).unwrap()
             return iov.iov_len, regs.r14, regs.r15 - ptrace.regs(pid).r15
 
     assert in_child(run) == (8, 0xDEAD, 0)

@@ -12,8 +12,6 @@ from syscalls.kernel import Kernel
 pytestmark = pytest.mark.os("linux")
 
 # include/uapi/linux/signal.h and arch/x86/include/uapi/asm/signal.h; not in the table.
-SS_ONSTACK, SS_DISABLE = 1, 2
-MINSIGSTKSZ = 2048
 SIZE = 64 * 1024
 
 
@@ -46,14 +44,16 @@ def test_sigaltstack_set_is_read_back(kernel: Kernel, in_child) -> None:
 def test_sigaltstack_disable_is_read_back(kernel: Kernel, in_child) -> None:
     def run() -> int:
         _install(kernel)[0].unwrap()
-        kernel.sigaltstack(kernel.new("stack_t *", (kernel.ffi.NULL, SS_DISABLE, 0)), None).unwrap()
+        kernel.sigaltstack(
+            kernel.new("stack_t *", (kernel.ffi.NULL, kernel.SS_DISABLE, 0)), None
+        ).unwrap()
         return _query(kernel).ss_flags
 
-    assert in_child(run) == SS_DISABLE
+    assert in_child(run) == kernel.SS_DISABLE
 
 
 def test_sigaltstack_smaller_than_minimum_is_enomem(kernel: Kernel, in_child) -> None:
-    assert in_child(lambda: _install(kernel, MINSIGSTKSZ // 2)[0].outcome) == "ENOMEM"
+    assert in_child(lambda: _install(kernel, kernel.MINSIGSTKSZ // 2)[0].outcome) == "ENOMEM"
 
 
 def test_sigaltstack_unknown_flag_is_einval(kernel: Kernel, in_child) -> None:
@@ -63,7 +63,7 @@ def test_sigaltstack_unknown_flag_is_einval(kernel: Kernel, in_child) -> None:
 def test_sigaltstack_outside_a_handler_is_not_onstack(kernel: Kernel, in_child) -> None:
     def run() -> int:
         _install(kernel)[0].unwrap()
-        return _query(kernel).ss_flags & SS_ONSTACK
+        return _query(kernel).ss_flags & kernel.SS_ONSTACK
 
     assert in_child(run) == 0
 

@@ -191,12 +191,13 @@ def constants(
     # "X_" keeps names starting with X_; "*_MAGIC" keeps names ending with _MAGIC.
     prefixes = tuple(w for w in wanted if not w.startswith("*"))
     suffixes = tuple(w[1:] for w in wanted if w.startswith("*"))
+    reserved = tuple(w for w in prefixes if w.startswith("__")) or ("\0",)
     ev = Evaluator(macros, long_bits)
     out = {}
     for name in sorted(macros):
-        if (
-            name.startswith(prefixes) or (suffixes and name.endswith(suffixes))
-        ) and not name.startswith("__"):
+        # Names reserved to the implementation (__x) only where a prefix asks for them.
+        wanted_name = name.startswith(prefixes) or bool(suffixes and name.endswith(suffixes))
+        if wanted_name and (not name.startswith("__") or name.startswith(reserved)):
             v = ev.value(name)
             if v is not None:
                 out[name] = v

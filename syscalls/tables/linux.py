@@ -96,6 +96,8 @@ HEADERS = (
     "linux/utsname.h",
     "linux/net.h",
     "linux/magic.h",
+    "linux/signal.h",
+    "linux/elf.h",
     "asm/unistd.h",
 )
 PREFIXES = (
@@ -195,12 +197,17 @@ PREFIXES = (
     "SOCK_",
     "SYS_",
     "LOCK_",
-    "DT_",
+    # dirent types by name: linux/elf.h has DT_* dynamic-section tags too
+    *(f"DT_{t}" for t in ("UNKNOWN", "FIFO", "CHR", "DIR", "BLK", "REG", "LNK", "SOCK", "WHT")),
     "UTIME_",
     "SPLICE_F_",
     "SYNC_FILE_RANGE_",
     "RWF_",
     "*_MAGIC",
+    "__W",
+    "NT_",
+    "MINSIGSTKSZ",
+    "SCHED_",
     "__NR_",
 )
 # Kernel-internal headers whose simple #defines and enums user space relies on (AF_*,
@@ -212,6 +219,7 @@ INTERNAL_HEADERS = (
     "include/linux/fs_types.h",  # DT_*
     "include/linux/stat.h",  # UTIME_NOW, UTIME_OMIT
     "include/linux/splice.h",  # SPLICE_F_*
+    "include/linux/fs.h",  # MNT_DETACH, MNT_FORCE, MNT_EXPIRE (umount2 flags)
 )
 
 
