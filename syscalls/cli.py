@@ -81,8 +81,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
+    # The whole suite unless the arguments name test paths (suites/fs, a file::test).
+    named = any(
+        not a.startswith("-") and (ROOT / a.split("::")[0]).exists() for a in args.pytest_args
+    )
     pytest_args = [
-        str(ROOT / "suites"),
+        *([] if named else [str(ROOT / "suites")]),
         f"--rootdir={ROOT}",
         "-q",
         f"--junitxml={out / 'junit.xml'}",
