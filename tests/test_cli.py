@@ -1,0 +1,44 @@
+"""The `syscalls` command line: run and tables, as a user types them."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def syscalls(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "syscalls", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_run_writes_junit_and_profile_for_the_named_tests(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    p = syscalls(
+        "run", "-n", "0", "--out", str(out), "--", "suites/fs/test_openat.py", cwd=tmp_path
+    )  # from anywhere: the suite is found from the package
+    assert p.returncode == 0, p.stdout[-2000:]
+    profile = json.loads((out / "profile.json").read_text())
+    assert profile["tests"]
+    assert all(k.startswith("suites/fs/test_openat.py::") for k in profile["tests"])
+    assert (out / "junit.xml").read_text().startswith("<?xml")
+    assert "results by area" in p.stdout
+
+
+def test_run_with_an_unknown_target_is_a_usage_error(tmp_path: Path) -> None:
+    p = syscalls("run", "--target", "nonsense", "--out", str(tmp_path))
+    assert p.returncode == 2
+    assert "nonsense" in p.stderr
+
+
+def test_tables_from_a_directory_that_is_no_kernel_tree(tmp_path: Path) -> None:
+    p = syscalls("tables", "--from-tree", str(tmp_path), "-o", str(tmp_path / "t.toml"))
+    assert p.returncode == 2
+    assert "not a kernel source tree" in p.stderr
+    assert not (tmp_path / "t.toml").exists()
