@@ -1,7 +1,7 @@
 """vfork(2) and clone(CLONE_VM|CLONE_VFORK): the parent sleeps until the child exits.
 
 The child shares the parent's memory and stack, so it is the machine-code stub of the
-proc conftest (x86_64 only; elsewhere a skip): it sleeps 50 ms, sets a flag in the
+proc conftest (x86_64 only; elsewhere a skip): it sleeps 20 ms, sets a flag in the
 shared block and exits 7. gVisor and UML implement vfork as the same suspension.
 """
 
@@ -15,7 +15,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
-SLEEP_NS = 50_000_000
+SLEEP_NS = 20_000_000
 
 
 def _vfork_in_child(kernel: Kernel, vm_fork, name: str, flags: int) -> tuple[int, int, float]:

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from syscalls.child import TIME_SCALE
 from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
@@ -21,7 +22,7 @@ USR1 = signal.SIGUSR1
 
 def _read_while_signalled(kernel: Kernel, sigs, restart: bool) -> tuple[str, int, int]:
     """Block in read() on an empty pipe; a helper thread signals this thread, then
-    (50 ms later) writes a byte. What read answered, and SA_RESTART as installed."""
+    (20 ms later) writes a byte. What read answered, and SA_RESTART as installed."""
     hits: list[int] = []
     signal.signal(USR1, lambda *_: hits.append(1))
     signal.siginterrupt(USR1, not restart)
@@ -31,9 +32,9 @@ def _read_while_signalled(kernel: Kernel, sigs, restart: bool) -> tuple[str, int
 
     def helper() -> None:
         sigs.block(USR1)
-        time.sleep(0.05)
+        time.sleep(0.02 * TIME_SCALE)  # slow targets stretch it
         kernel.tgkill(os.getpid(), tid, USR1).unwrap()
-        time.sleep(0.05)
+        time.sleep(0.02 * TIME_SCALE)  # slow targets stretch it
         os.write(w, b"x")
 
     t = threading.Thread(target=helper)
