@@ -27,13 +27,15 @@ class Table:
 
 def generate(tree: Path, arch: str | None) -> Table:
     """A table for `arch` from the kernel tree at `tree`, whichever OS it is."""
-    from syscalls.tables import linux
+    from syscalls.tables import bsd, linux
 
     tree = Path(tree)
     if not tree.is_dir():
         raise TreeError(f"{tree}: no such directory")
     if linux.is_linux_tree(tree):
         return linux.generate(tree, arch or "x86_64")
+    if bsd.is_bsd_tree(tree):
+        return bsd.generate(tree, arch)
     raise TreeError(
         f"{tree}: not a kernel source tree (looked for include/uapi/linux and arch/ "
         "for Linux, sys/kern/syscalls.master for the BSDs)"

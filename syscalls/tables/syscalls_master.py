@@ -1,0 +1,184 @@
+"""Parser for the BSDs' sys/kern/syscalls.master: number, kind and prototype of each entry.
+
+The three dialects share a shape, `number TYPE [options] { prototype } [alias]`, and
+differ in details this module knows about:
+
+    FreeBSD  `number AUE_event TYPE[|TYPE...] { rettype name(args); } [alias]`, prototypes
+             spread over several lines; COMPATn entries are named freebsdN_name.
+    NetBSD   `{ rettype|prefix|version|name(args); } [alias]`: a version (`50` in
+             `int|sys|50|stat`) names the syscall __stat50, as the libc symbol is named;
+             compat entries are named compat_NN_name; `PAD` arguments are padding slots.
+    OpenBSD  `{ rettype sys_name(args); } [alias]`, the `sys_` prefix dropped.
+
+Lines continue with a trailing backslash (NetBSD, OpenBSD) or until the closing brace.
+Entries for UNIMPL, OBSOL and RESERVED numbers have no prototype and are not returned.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+DIALECTS = ("freebsd", "netbsd", "openbsd")
+
+# Types that define no callable syscall.
+_ABSENT = {"UNIMPL", "OBSOL", "RESERVED", "EXCL", "NODEF", "IGNORED"}
+_ENTRY = re.compile(r"^(\d+)\s+(.*)$", re.S)
+_PROTO = re.compile(r"\{(.*)\}\s*(\S*)\s*$", re.S)
+
+
+class MasterError(ValueError):
+    """The text is not a syscalls.master this parser understands."""
+
+
+@dataclass(frozen=True)
+class Arg:
+    ctype: str
+    name: str
+
+    @property
+    def is_pad(self) -> bool:
+        """NetBSD's padding slot (an unused register so a 64-bit off_t is aligned)."""
+        return self.name == "PAD"
+
+
+@dataclass(frozen=True)
+class Entry:
+    number: int
+    name: str  # the SYS_ name: "read", "__stat50", "freebsd11_mknod", "compat_43_ocreat"
+    base: str  # the prototype's name without version or prefix: "stat"
+    types: tuple[str, ...]  # STD, NOARGS, COMPAT_50, ...
+    rettype: str
+    args: tuple[Arg, ...]
+    compat: bool  # an old ABI kept for old binaries
+    version: str = ""  # NetBSD's symbol version ("50" in __stat50)
+
+
+def _records(text: str) -> list[tuple[int, str]]:
+    """Entries as (number, rest of the entry), continuation lines joined, comments dropped."""
+    out: list[tuple[int, str]] = []
+    current: list[str] = []
+    depth = 0
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if not current:
+            stripped = line.strip()
+            if not stripped or stripped.startswith((";", "#", "%")):
+                continue
+            if not _ENTRY.match(stripped):
+                continue
+            line = stripped
+        continues = line.endswith("\\")
+        if continues:
+            line = line[:-1]
+        current.append(line)
+        depth += line.count("{") - line.count("}")
+        if continues or depth > 0:
+            continue
+        m = _ENTRY.match(" ".join(current))
+        current, depth = [], 0
+        if m:
+            out.append((int(m.group(1)), m.group(2)))
+    if current:
+        raise MasterError(f"unterminated entry: {' '.join(current)[:80]}")
+    return out
+
+
+def _split_args(text: str) -> list[str]:
+    parts, level, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch == "(":
+            level += 1
+        elif ch == ")":
+            level -= 1
+        elif ch == "," and level == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+_ANNOTATION = re.compile(
+    r"\b_(?:In|Out|Inout)\w*(?:\([^()]*(?:\([^()]*\))?[^()]*\))?|\b_Contains_\w*"
+)
+
+
+def _parse_arg(text: str) -> Arg | None:
+    text = _ANNOTATION.sub(" ", text).replace("...", " ").strip()
+    if not text or text == "void":
+        return None
+    m = re.match(r"^(.*?)([A-Za-z_]\w*)\s*(\[[^\]]*\])?$", text, re.S)
+    if not m or not m.group(1).strip():
+        return Arg(" ".join(text.split()), "")
+    ctype = " ".join(m.group(1).split()) + (" *" if m.group(3) else "")
+    return Arg(ctype.replace(" *", "*").replace("*", " *").strip(), m.group(2))
+
+
+def _prototype(body: str) -> tuple[str, str, tuple[Arg, ...]]:
+    """(return type, name, args) of `rettype name(args);`."""
+    body = " ".join(body.split()).rstrip(";").strip()
+    m = re.match(r"^(.*?)\s*([A-Za-z_]\w*)\s*\((.*)\)\s*;?\s*$", body, re.S)
+    if not m:
+        raise MasterError(f"cannot read prototype {body!r}")
+    rettype, name, args = m.groups()
+    parsed = tuple(a for a in map(_parse_arg, _split_args(args)) if a is not None)
+    return " ".join(rettype.split()), name, parsed
+
+
+def parse(text: str, dialect: str) -> list[Entry]:
+    """Every entry of a syscalls.master that defines a syscall, in file order."""
+    if dialect not in DIALECTS:
+        raise MasterError(f"unknown syscalls.master dialect {dialect!r}")
+    entries: list[Entry] = []
+    for number, rest in _records(text):
+        words = rest.split(None, 2)
+        if dialect == "freebsd":
+            if len(words) < 2:
+                raise MasterError(f"entry {number}: no type")
+            words = words[1:]  # the audit event
+        types = tuple(t for t in re.split(r"[|\s]+", words[0]) if t)
+        if not types or set(types) & _ABSENT:
+            continue
+        m = _PROTO.search(rest)
+        if not m:
+            raise MasterError(f"entry {number} ({types[0]}): no prototype")
+        body, version = m.group(1), ""
+        if dialect == "netbsd":  # `rettype|prefix|version|name(args)`
+            v = re.match(r"\s*(.*?)\|\w*\|(\w*)\|(\w+\s*\(.*)$", body, re.S)
+            if not v:
+                raise MasterError(f"entry {number}: expected rettype|prefix|version|name")
+            body, version = f"{v.group(1)} {v.group(3)}", v.group(2)
+        rettype, raw_name, args = _prototype(body)
+        entries.append(_entry(dialect, number, types, rettype, raw_name, args, m.group(2), version))
+    return entries
+
+
+def _entry(
+    dialect: str,
+    number: int,
+    types: tuple[str, ...],
+    rettype: str,
+    raw_name: str,
+    args: tuple[Arg, ...],
+    alias: str,
+    version: str,
+) -> Entry:
+    if dialect == "netbsd":
+        base = raw_name
+        name = alias or (f"__{base}{version}" if version else base)
+    elif dialect == "openbsd":
+        base = raw_name.removeprefix("sys_")
+        name = alias or base
+    else:
+        base = raw_name
+        name = alias or base
+    compat_type = next((t for t in types if t.startswith("COMPAT")), "")
+    if compat_type:
+        if dialect == "netbsd":
+            name = f"compat_{compat_type.removeprefix('COMPAT_').lower()}_{name}"
+        elif dialect == "freebsd":
+            suffix = compat_type.removeprefix("COMPAT")
+            name = f"freebsd{suffix}_{name}" if suffix else f"o{name}"
+        else:
+            name = f"compat_{compat_type.lower()}_{name}"
+    return Entry(number, name, base, types, rettype, args, bool(compat_type), version)
