@@ -257,13 +257,20 @@ def generate(tree: Path, arch_name: str | None) -> Table:
     except MasterError as e:
         raise TreeError(f"{sysdir / 'kern/syscalls.master'}: {e}") from None
     headers = [h for h in HEADERS if (sysdir / h).is_file()]
-    with tempfile.TemporaryDirectory(prefix="syscalls-tables-") as tmp:
-        flags = _flags(os_name, major, arch, sysdir, Path(tmp))
-        try:
-            errno = constants(["sys/errno.h"], flags, ["E"], stubs=Path(tmp))
-            values = constants(headers, flags, PREFIXES, stubs=Path(tmp), long_bits=arch.long_bits)
-        except RuntimeError as e:
-            raise TreeError(f"{tree}: reading the sys headers failed: {e}") from None
+    errno: dict[str, int] = {}
+    values: dict[str, int] = {}
+    # A tree reduced to its syscalls.master still gives numbers; its table then has no
+    # errno or constants, and says so.
+    if "sys/errno.h" in headers:
+        with tempfile.TemporaryDirectory(prefix="syscalls-tables-") as tmp:
+            flags = _flags(os_name, major, arch, sysdir, Path(tmp))
+            try:
+                errno = constants(["sys/errno.h"], flags, ["E"], stubs=Path(tmp))
+                values = constants(
+                    headers, flags, PREFIXES, stubs=Path(tmp), long_bits=arch.long_bits
+                )
+            except RuntimeError as e:
+                raise TreeError(f"{tree}: reading the sys headers failed: {e}") from None
     for name in _NOT_ERRNO:
         errno.pop(name, None)
     consts = {k: v for k, v in values.items() if k not in errno and k not in _NOT_ERRNO}
@@ -280,7 +287,11 @@ def generate(tree: Path, arch_name: str | None) -> Table:
         symbols=symbols(os_name, current),
         sources=[
             f"sys/kern/syscalls.master ({version}{master_id(sysdir)})",
-            f"sys headers ({version}, {arch_name}): errno, constants from " + ", ".join(headers),
+            (
+                f"sys headers ({version}, {arch_name}): errno, constants from " + ", ".join(headers)
+                if "sys/errno.h" in headers
+                else "sys headers: not in this tree (the table has no errno and no constants)"
+            ),
         ],
     )
 

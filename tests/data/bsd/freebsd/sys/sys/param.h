@@ -1,0 +1,2 @@
+/* Sample (not upstream text): the version line the generator reads. */
+#define __FreeBSD_version 1500000

@@ -1,0 +1,246 @@
+"""BSD table generator: syscalls.master parsing, header constants, clear errors, and the
+committed tables cross-checked against the upstream files they were made from.
+
+Samples under tests/data/bsd/ are written by us in each BSD's format, so these tests
+always run; the cross-checks read ../shared/reference/<os>/ when it is there.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from syscalls.abi import Platform
+from syscalls.cli import main
+from syscalls.tables import TreeError, generate
+from syscalls.tables.syscalls_master import MasterError, parse
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data" / "bsd"
+REFERENCE = ROOT.parent / "shared" / "reference"
+PLATFORMS = ROOT / "platforms"
+
+
+def by_name(entries):
+    return {e.name: e for e in entries}
+
+
+# --- the parser, on our samples ------------------------------------------------------
+
+
+def test_netbsd_sample_names_numbers_and_versions():
+    entries = by_name(parse((DATA / "netbsd/sys/kern/syscalls.master").read_text(), "netbsd"))
+    assert entries["read"].number == 3
+    assert entries["break"].number == 17  # the alias after the prototype names it
+    assert entries["__stat50"].number == 439
+    assert entries["__stat50"].base == "stat" and entries["__stat50"].version == "50"
+    assert entries["__kevent50"].number == 435  # prototype over four continued lines
+    assert len(entries["__kevent50"].args) == 6
+    assert entries["compat_43_ocreat"].compat and entries["compat_43_stat43"].number == 38
+    assert entries["shmget"].number == 231  # the #if branch; the EXCL #else is not a syscall
+    # UNIMPL, OBSOL, IGNORED and EXCL define nothing.
+    assert {e.number for e in entries.values()}.isdisjoint({11, 269, 391})
+
+
+def test_netbsd_pad_arguments_are_kept_as_slots():
+    entries = by_name(parse((DATA / "netbsd/sys/kern/syscalls.master").read_text(), "netbsd"))
+    lseek = entries["lseek"]
+    assert [a.name for a in lseek.args] == ["fd", "PAD", "offset", "whence"]
+    assert [a.is_pad for a in lseek.args] == [False, True, False, False]
+    assert lseek.rettype == "off_t"
+
+
+def test_openbsd_sample_drops_the_sys_prefix():
+    entries = by_name(parse((DATA / "openbsd/kern/syscalls.master").read_text(), "openbsd"))
+    assert {n: e.number for n, e in entries.items()} == {
+        "exit": 1,
+        "read": 3,
+        "open": 5,
+        "ptrace": 26,
+        "__syscall": 198,
+    }
+    assert [a.name for a in entries["ptrace"].args] == ["req", "pid", "addr", "data"]
+
+
+def test_freebsd_sample_multiline_prototypes_and_compat_names():
+    entries = by_name(parse((DATA / "freebsd/sys/kern/syscalls.master").read_text(), "freebsd"))
+    assert entries["syscall"].number == 0
+    assert entries["_umtx_op"].number == 454
+    assert [a.ctype for a in entries["_umtx_op"].args] == [
+        "void *",
+        "int",
+        "u_long",
+        "void *",
+        "void *",
+    ]
+    assert entries["fstat"].number == 551 and not entries["fstat"].compat
+    assert entries["freebsd11_stat"].number == 188 and entries["freebsd11_stat"].compat
+    assert entries["ocreat"].compat  # plain COMPAT: 4.3BSD
+    assert 210 not in {e.number for e in entries.values()}  # NODEF: no syscall number
+    assert [a.ctype for a in entries["read"].args] == ["int", "void *", "size_t"]
+
+
+def test_parse_rejects_an_entry_without_prototype():
+    with pytest.raises(MasterError, match="entry 7"):
+        parse("7\tSTD\tjust words\n", "openbsd")
+    with pytest.raises(MasterError, match="unterminated"):
+        parse("5\tSTD\t{ int sys_open(const char *path, \\\n", "openbsd")
+    with pytest.raises(MasterError, match="dialect"):
+        parse("", "minix")
+
+
+# --- the generator, on sample trees ---------------------------------------------------
+
+
+def test_netbsd_sample_tree_numbers_symbols_errno_constants():
+    table = generate(DATA / "netbsd", "amd64")  # the top of a src tree: sys/ below it
+    assert (table.os, table.arch) == ("netbsd", "amd64")
+    assert table.syscalls["__stat50"] == 439 and "compat_43_ocreat" not in table.syscalls
+    assert table.symbols == {"stat": "__stat50", "fstat": "__fstat50", "kevent": "__kevent50"}
+    assert table.errno == {
+        "EPERM": 1,
+        "ENOENT": 2,
+        "EAGAIN": 35,
+        "EWOULDBLOCK": 35,
+        "ENOSYS": 78,
+        "ENOTSUP": 86,
+    }  # ELAST is a limit; ERESTART kernel-only
+    assert table.constants["O_CREAT"] == 0x200
+    assert table.constants["O_SEARCH"] == 0x800000  # visible through the tree's cdefs.h
+    assert "O_KERNEL_ONLY" not in table.constants  # _KERNEL stays undefined
+    assert table.constants["F_NETBSD_SEEN"] == 7  # __NetBSD__ = major version from param.h
+    assert table.constants["MAP_ARCH_SAMPLE"] == 64  # <machine/...> is the arch's dir
+    assert any("NetBSD 7.99.34" in s and "revision 0.1" in s for s in table.sources)
+
+
+def test_openbsd_sample_tree_maps_every_syscall_to_libc():
+    table = generate(DATA / "openbsd", None)  # DIR may be sys/ itself; arch defaults to amd64
+    assert table.arch == "amd64"
+    assert table.symbols == {"exit": "exit", "read": "read", "open": "open", "ptrace": "ptrace"}
+    assert table.errno == {"ENOENT": 2, "ENOTSUP": 91}
+    assert any("OpenBSD 7.9" in s for s in table.sources)
+
+
+def test_freebsd_sample_tree_without_cdefs_sees_bsd_visible_names():
+    table = generate(DATA / "freebsd/sys", "x86_64")  # Linux's arch name is accepted
+    assert table.arch == "amd64"
+    assert table.errno == {"ENOENT": 2, "ENOTCAPABLE": 93}
+    assert table.syscalls["fstat"] == 551 and table.symbols == {}
+
+
+def test_tree_without_headers_still_gives_numbers_and_says_so(tmp_path):
+    (tmp_path / "sys/kern").mkdir(parents=True)
+    master = (DATA / "openbsd/kern/syscalls.master").read_text()
+    (tmp_path / "sys/kern/syscalls.master").write_text(master)
+    table = generate(tmp_path, "amd64")
+    assert table.syscalls["read"] == 3 and table.errno == {} and table.constants == {}
+    assert any("no errno and no constants" in s for s in table.sources)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: None, "not a kernel source tree"),
+        (
+            lambda d: (d / "kern").mkdir() or (d / "kern/syscalls.master").write_text("1 x\n"),
+            "cannot tell which BSD",
+        ),
+    ],
+    ids=["empty directory", "unknown dialect"],
+)
+def test_not_a_tree_is_one_clear_error(tmp_path, make, message):
+    make(tmp_path)
+    with pytest.raises(TreeError, match=message):
+        generate(tmp_path, "amd64")
+
+
+def test_unknown_arch_is_one_clear_error():
+    with pytest.raises(TreeError, match=r"unknown netbsd arch 'vax' \(known: amd64"):
+        generate(DATA / "netbsd", "vax")
+
+
+def test_cli_reports_errors_in_one_line_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "t.toml"
+    assert main(["tables", "--from-tree", str(tmp_path), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a kernel source tree" in err[0]
+    assert not out.exists()
+
+
+def test_cli_writes_a_table_platform_can_load(tmp_path, capsys):
+    out = tmp_path / "netbsd-sample.toml"
+    assert main(["tables", "--from-tree", str(DATA / "netbsd"), "-o", str(out)]) == 0
+    assert "netbsd/amd64: 10 syscalls" in capsys.readouterr().out
+    p = Platform.load(out)
+    assert p.name == "netbsd/amd64" and p.symbols["stat"] == "__stat50"
+    assert out.read_text().startswith("# Code generated by `syscalls tables --from-tree netbsd")
+
+
+# --- the committed tables, against the upstream data they came from ----------------
+
+
+def committed(os_name: str) -> dict:
+    return tomllib.loads((PLATFORMS / os_name / "amd64.toml").read_text())
+
+
+def reference(os_name: str) -> Path:
+    path = REFERENCE / os_name / "syscalls.master"
+    if not path.is_file():
+        pytest.skip(f"no upstream {os_name} syscalls.master in {REFERENCE} (see SOURCES.md)")
+    return path
+
+
+@pytest.mark.parametrize("os_name", ["netbsd", "openbsd", "freebsd"])
+def test_committed_table_matches_the_upstream_master(os_name):
+    entries = parse(reference(os_name).read_text(errors="replace"), os_name)
+    table = committed(os_name)
+    upstream = {}
+    for e in entries:
+        if not e.compat:
+            upstream.setdefault(e.name, e.number)
+    assert table["syscalls"] == upstream
+
+
+def test_committed_netbsd_symbols_are_the_versioned_names():
+    entries = parse(reference("netbsd").read_text(errors="replace"), "netbsd")
+    symbols = committed("netbsd")["symbols"]
+    versioned = {e.name for e in entries if e.version and not e.compat}
+    assert set(symbols.values()) == versioned
+    assert symbols["stat"] == "__stat50" and symbols["kevent"] == "__kevent50"
+
+
+def test_netbsd_reference_agrees_with_well_known_numbers():
+    # Numbers NetBSD has kept since they were assigned (sys/sys/syscall.h, any release).
+    entries = by_name(parse(reference("netbsd").read_text(errors="replace"), "netbsd"))
+    known = {
+        "read": 3,
+        "write": 4,
+        "open": 5,
+        "close": 6,
+        "getpid": 20,
+        "kqueue": 344,
+        "__stat50": 439,
+        "__fstat50": 440,
+        "pipe2": 453,
+        "dup3": 454,
+        "openat": 468,
+    }
+    assert {n: entries[n].number for n in known} == known
+
+
+@pytest.mark.parametrize("os_name", ["netbsd", "openbsd", "freebsd"])
+def test_committed_tables_load_and_cite_their_source(os_name):
+    p = Platform.load(f"{os_name}/amd64")
+    text = (PLATFORMS / os_name / "amd64.toml").read_text()
+    assert re.match(r"# Code generated by `syscalls tables --from-tree \S+ --arch amd64", text)
+    assert "DO NOT EDIT" in text.splitlines()[0]
+    assert p.syscalls["read"] == 3 and p.syscalls["getpid"] == 20
+    assert any("syscalls.master" in s for s in p.sources)
+    if os_name != "freebsd":  # made from a whole tree: errno from its sys/errno.h
+        assert p.errno["ENOENT"] == 2 and p.errno["EAGAIN"] == 35
+        assert p.constants["O_CREAT"] == 0x200 and p.constants["SIGCHLD"] == 20
+    if os_name == "openbsd":
+        assert p.symbols["read"] == "read" and "syscall" not in p.symbols
