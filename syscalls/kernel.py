@@ -133,6 +133,11 @@ class Kernel:
 
     def _make_caller(self, name: str) -> Callable[..., Result]:
         p = self.platform
+        if p.os == "linux" and p.arch == "i386":  # 64-bit arguments take two registers
+            from syscalls import abi_i386
+
+            if name in abi_i386.ADAPTERS:
+                return self._adapted(name, abi_i386.adapt)
         real = p.resolve(name)
         if real in p.symbols:
             symbol = getattr(self.libc, p.symbols[real])
@@ -145,6 +150,20 @@ class Kernel:
         def call(*args: Any) -> Result:
             keep: list[Any] = []  # buffers made from bytes live until the call returns
             return self._finish(name, syscall(number, *(self._arg(a, keep) for a in args)))
+
+        return call
+
+    def _adapted(self, name: str, adapt: Callable[..., tuple[str, tuple]]) -> Callable[..., Result]:
+        """A caller that rewrites its arguments for the arch's calling convention first."""
+
+        def call(*args: Any) -> Result:
+            real, regs = adapt(name, args)
+            if not self.platform.has(real):
+                raise Unsupported(f"{name}: {real} is not in the {self.platform.name} table")
+            number = self.ffi.cast("long", self.platform.syscalls[self.platform.resolve(real)])
+            keep: list[Any] = []
+            ret = self.libc.syscall(number, *(self._arg(a, keep) for a in regs))
+            return self._finish(name, ret)
 
         return call
 

@@ -36,9 +36,16 @@ ARCHES = {
     "i386": Arch(
         "x86", "arch/x86/entry/syscalls/syscall_32.tbl", ("i386",), ("__i386__", "__ILP32__")
     ),
-    "aarch64": Arch("arm64", None, ("common", "64"), ("__aarch64__", "__LP64__")),
+    # The generic asm/bitsperlong.h of some arches (riscv) reads the compiler's
+    # __SIZEOF_POINTER__, which -undef removes: without it 64-bit arches get 32-bit names.
+    "aarch64": Arch(
+        "arm64", None, ("common", "64"), ("__aarch64__", "__LP64__", "__SIZEOF_POINTER__=8")
+    ),
     "riscv64": Arch(
-        "riscv", None, ("common", "64", "riscv"), ("__riscv", "__riscv_xlen=64", "__LP64__")
+        "riscv",
+        None,
+        ("common", "64", "riscv"),
+        ("__riscv", "__riscv_xlen=64", "__LP64__", "__SIZEOF_POINTER__=8"),
     ),
 }
 

@@ -1,0 +1,44 @@
+/* Linux i386 struct layouts (Linux 6.1 uapi): asm-generic/statfs.h (32-bit words, which
+ * C's long gives here), asm-generic/siginfo.h (32-bit: the union starts at offset 12,
+ * 128 bytes in all), linux/sysinfo.h (with its 8 bytes of padding on 32-bit),
+ * arch/x86/include/asm/user_32.h (user_regs_struct, by the names glibc's <sys/user.h>
+ * gives them), asm-generic/ipcbuf.h + shmbuf.h (16-bit mode_t, split 64-bit times).
+ * struct stat is the stat64 layout (i386-packed.h): the table's aliases send stat/fstat/
+ * fstatat to stat64/fstat64/fstatat64, which fill it. epoll_event is 12 bytes here
+ * without packing (uint64_t is 4-byte aligned in the i386 ABI). */
+
+struct statfs {
+    long f_type; long f_bsize; long f_blocks; long f_bfree; long f_bavail; long f_files;
+    long f_ffree; int f_fsid[2]; long f_namelen; long f_frsize; long f_flags;
+    long f_spare[4];
+};
+struct user_regs_struct {
+    long ebx; long ecx; long edx; long esi; long edi; long ebp; long eax;
+    long xds; long xes; long xfs; long xgs; long orig_eax; long eip; long xcs;
+    long eflags; long esp; long xss;
+};
+typedef struct {
+    int si_signo; int si_errno; int si_code;
+    int si_pid; unsigned int si_uid; int si_status;
+    long si_utime; long si_stime; char __rest[96];
+} siginfo_t;
+struct sysinfo {
+    long uptime; unsigned long loads[3]; unsigned long totalram; unsigned long freeram;
+    unsigned long sharedram; unsigned long bufferram; unsigned long totalswap;
+    unsigned long freeswap; unsigned short procs; unsigned short pad;
+    unsigned long totalhigh; unsigned long freehigh; unsigned int mem_unit; char _f[8];
+};
+struct ipc64_perm {
+    int key; unsigned int uid; unsigned int gid; unsigned int cuid; unsigned int cgid;
+    unsigned short mode; unsigned char __pad1[2]; unsigned short seq; unsigned short __pad2;
+    unsigned long __unused1; unsigned long __unused2;
+};
+struct shmid64_ds {
+    struct ipc64_perm shm_perm; size_t shm_segsz;
+    unsigned long shm_atime; unsigned long shm_atime_high;
+    unsigned long shm_dtime; unsigned long shm_dtime_high;
+    unsigned long shm_ctime; unsigned long shm_ctime_high;
+    int shm_cpid; int shm_lpid; unsigned long shm_nattch;
+    unsigned long __unused4; unsigned long __unused5;
+};
+struct epoll_event { uint32_t events; uint64_t data; };

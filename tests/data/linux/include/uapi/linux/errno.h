@@ -1,0 +1,2 @@
+/* Sample (not upstream text) */
+#include <asm/errno.h>

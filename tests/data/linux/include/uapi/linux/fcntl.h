@@ -1,0 +1,3 @@
+/* Sample (not upstream text) */
+#include <asm/fcntl.h>
+#define AT_FDCWD	-100

@@ -1,0 +1,266 @@
+"""Linux table generator: sample trees (always), Debian's linux-source-6.1 (when installed),
+the committed aarch64/i386/riscv64 tables and their hand-written layers, and i386's
+calling convention (syscalls/abi_i386.py).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import textwrap
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from syscalls import abi_i386
+from syscalls.abi import Platform
+from syscalls.cli import main
+from syscalls.tables import TreeError, generate
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = Path(__file__).resolve().parent / "data" / "linux"
+TARBALL = Path("/usr/src/linux-source-6.1.tar.xz")
+ARCHES = ("x86_64", "aarch64", "i386", "riscv64")
+NEW_ARCHES = ("aarch64", "i386", "riscv64")
+needs_cc = pytest.mark.skipif(shutil.which("cc") is None, reason="needs cc (ci/setup: gcc)")
+
+
+# --- sample trees ---------------------------------------------------------------------
+
+
+@needs_cc
+def test_sample_x86_64_takes_its_tbl_abis_only():
+    table = generate(SAMPLE, "x86_64")
+    assert table.syscalls == {"read": 0, "open": 2, "mmap": 9, "sample_new_call": 548}
+    assert table.errno == {"EPERM": 1, "ENOENT": 2, "EAGAIN": 11, "EWOULDBLOCK": 11, "ENOSYS": 38}
+    assert table.constants["O_CREAT"] == 0o100 and table.constants["AT_FDCWD"] == -100
+    assert "O_KERNEL_ONLY" not in table.constants  # __KERNEL__ stays undefined
+    assert any("Linux 6.99.1-sample" in s for s in table.sources)
+
+
+@needs_cc
+def test_sample_i386_reads_syscall_32_tbl():
+    assert generate(SAMPLE, "i386").syscalls == {"read": 3, "mmap2": 192, "fstatat64": 300}
+
+
+@needs_cc
+def test_sample_arm64_arch_headers_come_before_generic_ones():
+    table = generate(SAMPLE, "aarch64")
+    assert table.constants["O_DIRECTORY"] == 0o40000  # arm64's own, not the generic one
+    assert table.syscalls == {"openat": 56, "fstat": 80}
+
+
+@needs_cc
+def test_sample_riscv64_is_64_bit_without_compiler_predefines():
+    # riscv's bitsperlong.h reads __SIZEOF_POINTER__: the 64-bit names, not fstat64.
+    table = generate(SAMPLE, "riscv64")
+    assert table.syscalls == {"openat": 56, "fstat": 80}
+    assert table.constants["O_DIRECTORY"] == 0o200000
+
+
+def test_unknown_linux_arch_is_one_clear_error():
+    with pytest.raises(TreeError, match=r"unknown Linux arch 'sparc64' \(known: x86_64"):
+        generate(SAMPLE, "sparc64")
+
+
+def test_missing_directory_is_one_clear_error(tmp_path):
+    with pytest.raises(TreeError, match="no such directory"):
+        generate(tmp_path / "nope", None)
+
+
+def test_cli_unknown_arch_exits_2_with_one_line(tmp_path, capsys):
+    out = tmp_path / "t.toml"
+    code = main(["tables", "--from-tree", str(SAMPLE), "--arch", "m68k", "-o", str(out)])
+    assert code == 2 and not out.exists()
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+# --- the real tree: Debian's linux-source-6.1 ----------------------------------------
+
+# Just what the generator reads: the tarball holds the whole kernel.
+_MEMBERS = (
+    "Makefile",
+    "include/uapi/*",
+    "arch/x86/include/uapi/*",
+    "arch/arm64/include/uapi/*",
+    "arch/riscv/include/uapi/*",
+    "arch/x86/entry/syscalls/*",
+    "include/linux/socket.h",
+    "include/linux/net.h",
+    "include/linux/eventfd.h",
+    "include/linux/fs_types.h",
+    "include/linux/stat.h",
+    "include/linux/splice.h",
+    "include/linux/fs.h",
+)
+
+
+@pytest.fixture(scope="module")
+def linux_tree(tmp_path_factory) -> Path:
+    if not TARBALL.is_file():
+        pytest.skip(f"{TARBALL} missing (Debian package linux-source-6.1; ci/setup installs it)")
+    if shutil.which("cc") is None:
+        pytest.skip("needs cc (ci/setup: gcc)")
+    dest = tmp_path_factory.mktemp("linux-source")
+    subprocess.run(
+        [
+            "tar",
+            "-xJf",
+            str(TARBALL),
+            "-C",
+            str(dest),
+            "--wildcards",
+            *(f"linux-source-6.1/{m}" for m in _MEMBERS),
+        ],
+        check=True,
+    )
+    return dest / "linux-source-6.1"
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_committed_table_is_what_the_tree_generates(linux_tree, arch, tmp_path):
+    out = tmp_path / f"{arch}.toml"
+    assert main(["tables", "--from-tree", str(linux_tree), "--arch", arch, "-o", str(out)]) == 0
+    fresh = tomllib.loads(out.read_text())
+    committed = tomllib.loads((ROOT / "platforms/linux" / f"{arch}.toml").read_text())
+    for section in ("syscalls", "errno", "constants", "platform"):
+        assert fresh[section] == committed[section], section
+
+
+def test_i386_stat64_layout_matches_the_tree(linux_tree, tmp_path):
+    """i386-packed.h's struct stat against the tree's struct stat64, compiled with -m32."""
+    decl = (ROOT / "platforms/linux/i386-packed.h").read_text()
+    decl = decl.replace("struct stat {", "struct ours {")
+    fields = (
+        "st_dev",
+        "st_mode",
+        "st_nlink",
+        "st_uid",
+        "st_rdev",
+        "st_size",
+        "st_blksize",
+        "st_blocks",
+        "st_atime",
+        "st_mtime",
+        "st_ctime_nsec",
+        "st_ino",
+    )
+    source = (
+        textwrap.dedent("""\
+        #include <asm/stat.h>
+        #define CHECK(f) _Static_assert(__builtin_offsetof(struct ours, f) == \\
+            __builtin_offsetof(struct stat64, f), #f);
+        """)
+        + decl.replace("};", "} __attribute__((packed));")
+        + "".join(f"CHECK({f})\n" for f in fields)
+        + '_Static_assert(sizeof(struct ours) == sizeof(struct stat64), "size");\n'
+    )
+    (tmp_path / "check.c").write_text(source)
+    proc = subprocess.run(
+        [
+            "cc",
+            "-m32",
+            "-fsyntax-only",
+            "-nostdinc",
+            "-D__i386__",
+            "-I",
+            str(linux_tree / "arch/x86/include/uapi"),
+            "-I",
+            str(linux_tree / "include/uapi"),
+            "-I",
+            str(tmp_path),
+            str(tmp_path / "check.c"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if "unrecognized command-line option" in proc.stderr:
+        pytest.skip("this cc cannot target i386 (-m32)")
+    assert proc.returncode == 0, proc.stderr
+
+
+# --- committed tables and their hand-written layers ----------------------------------
+
+
+@pytest.mark.parametrize("arch", NEW_ARCHES)
+def test_new_arch_tables_load_with_their_layers(arch):
+    p = Platform.load(f"linux/{arch}")
+    assert p.name == f"linux/{arch}" and "struct stat" in p.cdef + p.cdef_packed
+    assert p.errno["ENOENT"] == 2 and p.errno["EAGAIN"] == 11
+    assert p.has("openat") and p.has("fstatat") and p.has("clone3")
+    text = (ROOT / "platforms/linux" / f"{arch}.toml").read_text()
+    assert text.startswith(
+        f"# Code generated by `syscalls tables --from-tree linux-source-6.1 "
+        f"--arch {arch} -o platforms/linux/{arch}.toml`; DO NOT EDIT."
+    )
+
+
+@pytest.mark.parametrize("arch", ["aarch64", "riscv64"])
+def test_generic_table_arches_have_no_legacy_calls(arch):
+    p = Platform.load(f"linux/{arch}")
+    assert not any(p.has(n) for n in ("open", "fork", "pipe", "poll", "stat", "dup2"))
+    assert p.resolve("fstatat") == "newfstatat" and p.syscalls["newfstatat"] == 79
+    assert p.syscalls["openat"] == 56 and p.syscalls["mmap"] == 222
+
+
+def test_i386_aliases_and_numbers():
+    p = Platform.load("linux/i386")
+    assert {n: p.syscalls[p.resolve(n)] for n in ("fstatat", "fstat", "stat", "lstat")} == {
+        "fstatat": 300,
+        "fstat": 197,
+        "stat": 195,
+        "lstat": 196,
+    }
+    assert p.syscalls["mmap2"] == 192 and p.syscalls["socketcall"] == 102
+    assert p.syscalls["socket"] == 359  # direct socket calls since Linux 4.3
+    assert p.syscalls["clock_gettime64"] == 403 and p.syscalls["clock_gettime"] == 265
+    assert p.constants["O_LARGEFILE"] == 0o100000 and p.constants["O_DIRECTORY"] == 0o200000
+
+
+def test_aarch64_own_flag_values():
+    p = Platform.load("linux/aarch64")
+    assert p.constants["O_DIRECTORY"] == 0o40000 and p.constants["O_NOFOLLOW"] == 0o100000
+
+
+# --- i386 calling convention -----------------------------------------------------------
+
+
+def test_i386_64_bit_offsets_take_two_registers_low_first():
+    assert abi_i386.adapt("pread64", (3, "buf", 10, 0x1_0000_0002)) == (
+        "pread64",
+        (3, "buf", 10, 2, 1),
+    )
+    assert abi_i386.adapt("ftruncate", (4, 5)) == ("ftruncate64", (4, 5, 0))
+    assert abi_i386.adapt("ftruncate", (4, -1)) == ("ftruncate64", (4, 0xFFFFFFFF, 0xFFFFFFFF))
+    assert abi_i386.adapt("fallocate", (3, 0, 1 << 32, 4096)) == (
+        "fallocate",
+        (3, 0, 0, 1, 4096, 0),
+    )
+    assert abi_i386.adapt("posix_fadvise", (3, 8, 16, 4)) == ("fadvise64_64", (3, 8, 0, 16, 0, 4))
+
+
+def test_i386_mmap_goes_to_mmap2_in_pages():
+    assert abi_i386.adapt("mmap", (0, 8192, 3, 0x22, -1, 3 * 4096)) == (
+        "mmap2",
+        (0, 8192, 3, 0x22, -1, 3),
+    )
+    with pytest.raises(ValueError, match="not a multiple of 4096"):
+        abi_i386.adapt("mmap", (0, 8192, 3, 2, 5, 100))
+
+
+def test_i386_lseek_refuses_what_32_bits_cannot_hold():
+    assert abi_i386.adapt("lseek", (3, -5, 2)) == ("lseek", (3, -5, 2))
+    with pytest.raises(ValueError, match="_llseek"):
+        abi_i386.adapt("lseek", (3, 1 << 31, 0))
+    assert abi_i386.adapt("getpid", ()) == ("getpid", ())
+
+
+def test_i386_adapted_names_exist_in_the_i386_table():
+    p = Platform.load("linux/i386")
+    samples = {"mmap": (0, 4096, 3, 0x22, -1, 0), "lseek": (0, 0, 0), "fallocate": (0, 0, 0, 0)}
+    for name in abi_i386.ADAPTERS:
+        args = samples.get(name, (0, 0, 0, 0, 0, 0))
+        real, _ = abi_i386.adapt(name, args)
+        assert real in p.syscalls, name
