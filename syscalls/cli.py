@@ -31,6 +31,11 @@ def main(argv: list[str] | None = None) -> int:
         default="auto",
         help="pytest-xdist workers, or 0 for none (default: auto)",
     )
+    run.add_argument(
+        "--rump-dir",
+        metavar="DIR",
+        help="--target rump: directory with librumpuser.so, librump.so, ... (NetBSD: /usr/lib)",
+    )
     run.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
     run.set_defaults(func=cmd_run)
 
@@ -74,6 +79,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.target == "rump":
+        from syscalls.targets import rump
+
+        try:
+            return rump.run(args.rump_dir)
+        except rump.RumpUnavailable as e:
+            print(f"syscalls: --target rump: {e}", file=sys.stderr)
+            return 2
     if args.target != "host":
         print(f"syscalls: unknown target {args.target!r} (known: host)", file=sys.stderr)
         return 2
