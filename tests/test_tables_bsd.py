@@ -244,3 +244,27 @@ def test_committed_tables_load_and_cite_their_source(os_name):
         assert p.constants["O_CREAT"] == 0x200 and p.constants["SIGCHLD"] == 20
     if os_name == "openbsd":
         assert p.symbols["read"] == "read" and "syscall" not in p.symbols
+
+
+# Sizes from each OS's amd64 headers (cited in platforms/<os>/amd64.h); the host is
+# x86_64, whose C layout rules are amd64's, so cffi computes what the BSD's cc does.
+SIZES = {
+    "netbsd": {"struct stat": 152, "struct kevent": 40, "struct reg": 26 * 8},
+    "openbsd": {"struct stat": 128, "struct kevent": 32, "struct reg": 24 * 8},
+    "freebsd": {"struct stat": 224, "struct kevent": 64, "struct reg": 176},
+}
+
+
+@pytest.mark.parametrize("os_name", sorted(SIZES))
+def test_bsd_cdef_layouts(os_name):
+    import struct as pystruct
+
+    import cffi
+
+    if pystruct.calcsize("P") != 8:
+        pytest.skip("amd64 layouts are computed on a 64-bit host")
+    ffi = cffi.FFI()
+    ffi.cdef(Platform.load(f"{os_name}/amd64").cdef)
+    assert {t: ffi.sizeof(t) for t in SIZES[os_name]} == SIZES[os_name]
+    assert ffi.offsetof("struct sockaddr_in", "sin_port") == 2  # after sin_len, sin_family
+    assert ffi.offsetof("struct kevent", "data") == (16 if os_name != "netbsd" else 24)

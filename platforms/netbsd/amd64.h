@@ -1,0 +1,44 @@
+/* NetBSD amd64 struct layouts, from the NetBSD 7.99.34 tree amd64.toml was made from
+ * (rumpkernel/src-netbsd 82f3a69): sys/sys/stat.h (struct stat as __stat50 fills it;
+ * dev_t and ino_t 64-bit), sys/sys/event.h (struct kevent as __kevent50 takes it: 32-bit
+ * filter and flags, intptr_t udata; NetBSD 10's __kevent100 adds ext[4]),
+ * sys/sys/time.h (suseconds_t is int), sys/sys/poll.h, sys/sys/uio.h, sys/sys/socket.h,
+ * netinet/in.h, netinet6/in6.h, sys/sys/un.h (BSD sockaddrs begin with a length byte),
+ * arch/amd64/include/reg.h + frame_regs.h (struct reg for PT_GETREGS: 26 registers in
+ * _FRAME_REG order). */
+
+struct timespec { int64_t tv_sec; long tv_nsec; };
+struct timeval { int64_t tv_sec; int tv_usec; };
+struct stat {
+    uint64_t st_dev; uint32_t st_mode; uint64_t st_ino; uint32_t st_nlink;
+    uint32_t st_uid; uint32_t st_gid; uint64_t st_rdev;
+    struct timespec st_atim; struct timespec st_mtim; struct timespec st_ctim;
+    struct timespec st_birthtim;
+    int64_t st_size; int64_t st_blocks; int32_t st_blksize; uint32_t st_flags;
+    uint32_t st_gen; uint32_t st_spare[2];
+};
+struct kevent {
+    uintptr_t ident; uint32_t filter; uint32_t flags; uint32_t fflags; int64_t data;
+    intptr_t udata;
+};
+struct pollfd { int fd; short events; short revents; };
+struct iovec { void *iov_base; size_t iov_len; };
+struct sockaddr { uint8_t sa_len; uint8_t sa_family; char sa_data[14]; };
+struct in_addr { uint32_t s_addr; };
+struct sockaddr_in {
+    uint8_t sin_len; uint8_t sin_family; uint16_t sin_port; struct in_addr sin_addr;
+    char sin_zero[8];
+};
+struct in6_addr { uint8_t s6_addr[16]; };
+struct sockaddr_in6 {
+    uint8_t sin6_len; uint8_t sin6_family; uint16_t sin6_port; uint32_t sin6_flowinfo;
+    struct in6_addr sin6_addr; uint32_t sin6_scope_id;
+};
+struct sockaddr_un { uint8_t sun_len; uint8_t sun_family; char sun_path[104]; };
+struct reg {
+    int64_t rdi; int64_t rsi; int64_t rdx; int64_t r10; int64_t r8; int64_t r9;
+    int64_t rcx; int64_t r11; int64_t r12; int64_t r13; int64_t r14; int64_t r15;
+    int64_t rbp; int64_t rbx; int64_t rax; int64_t gs; int64_t fs; int64_t es; int64_t ds;
+    int64_t trapno; int64_t err; int64_t rip; int64_t cs; int64_t rflags; int64_t rsp;
+    int64_t ss;
+};
