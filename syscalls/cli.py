@@ -32,6 +32,18 @@ def main(argv: list[str] | None = None) -> int:
         help="pytest-xdist workers, or 0 for none (default: auto)",
     )
     run.add_argument(
+        "--time-limit",
+        type=float,
+        metavar="SECONDS",
+        help="vm/gvisor/uml: limit for the whole run, boot included (default: the target's)",
+    )
+    run.add_argument(
+        "--time-scale",
+        type=float,
+        metavar="X",
+        help="vm/gvisor/uml: stretch per-test time limits by X (default: the target's)",
+    )
+    run.add_argument(
         "--rump-dir",
         metavar="DIR",
         help="--target rump: directory with librumpuser.so, librump.so, ... (NetBSD: /usr/lib)",
@@ -88,8 +100,21 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"syscalls: --target rump: {e}", file=sys.stderr)
             return 2
     if args.target != "host":
-        print(f"syscalls: unknown target {args.target!r} (known: host)", file=sys.stderr)
-        return 2
+        from syscalls import targets
+
+        if args.target not in targets.TARGETS:
+            known = ", ".join(targets.TARGETS)
+            print(f"syscalls: unknown target {args.target!r} (known: {known})", file=sys.stderr)
+            return 2
+        opts = targets.Options(
+            out=args.out.resolve(),
+            pytest_args=args.pytest_args,
+            workers=args.workers,
+            platform=args.platform,
+            time_limit=args.time_limit,
+            time_scale=args.time_scale,
+        )
+        return targets.run(args.target, opts)
     import pytest
 
     out: Path = args.out
