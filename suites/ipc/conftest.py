@@ -1,61 +1,17 @@
-"""Fixtures for the ipc suite: descriptors closed and System V objects removed after
-the test, whatever it did.
+"""Fixtures for the ipc suite: System V objects removed after the test, whatever it did.
 
-`fds` registers what a test opens; whatever is still open at teardown is closed with
-os.close. `sysv` creates IPC_PRIVATE segments, semaphore sets and message queues and
+`sysv` creates IPC_PRIVATE segments, semaphore sets and message queues and
 removes them (IPC_RMID) at teardown, detaching what is still attached. Teardown calls
 go straight to libc, so they are not recorded as the test's observations.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Iterator
 
 import pytest
 
 from syscalls.kernel import Kernel, Result
-
-
-class Fds:
-    """Descriptors a test opened; those still open at teardown are closed."""
-
-    def __init__(self, kernel: Kernel) -> None:
-        self.kernel = kernel
-        self.held: list[int] = []
-
-    def __call__(self, r: Result) -> int:
-        """Unwrap an fd-returning call and keep the fd for teardown."""
-        fd = r.unwrap()
-        self.held.append(fd)
-        return fd
-
-    def close(self, fd: int) -> Result:
-        """Close through the kernel (recorded) and forget the fd."""
-        self.held.remove(fd)
-        return self.kernel.close(fd)
-
-    def pipe(self, flags: int = 0) -> tuple[int, int]:
-        """pipe2(): (read end, write end)."""
-        pair = self.kernel.new("int[2]")
-        self.kernel.pipe2(pair, flags).unwrap()
-        self.held += [pair[0], pair[1]]
-        return pair[0], pair[1]
-
-    def socketpair(self, kind: int | None = None) -> tuple[int, int]:
-        """AF_UNIX socketpair (SOCK_STREAM by default)."""
-        k = self.kernel
-        pair = k.new("int[2]")
-        k.socketpair(k.AF_UNIX, k.SOCK_STREAM if kind is None else kind, 0, pair).unwrap()
-        self.held += [pair[0], pair[1]]
-        return pair[0], pair[1]
-
-    def close_all(self) -> None:
-        for fd in self.held:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self.held.clear()
 
 
 class SysV:
@@ -127,12 +83,3 @@ def sysv(kernel: Kernel) -> Iterator[SysV]:
         yield holder
     finally:
         holder.release()
-
-
-@pytest.fixture
-def fds(kernel: Kernel) -> Iterator[Fds]:
-    holder = Fds(kernel)
-    try:
-        yield holder
-    finally:
-        holder.close_all()

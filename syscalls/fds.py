@@ -1,17 +1,14 @@
-"""Fixtures for the misc suite: descriptors closed after the test.
+"""Fds: the descriptors a test opened, closed at teardown whatever the test did.
 
-`fds` registers what a test opens (pipes and files);
-whatever is still open at teardown is closed with os.close, so the teardown is
-not recorded as the test's observation.
+The suites' `fds` fixture (suites/conftest.py) hands one to each test. Teardown closes
+with os.close, so it is not recorded among the test's observations.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
-
-import pytest
+from pathlib import Path
 
 from syscalls.kernel import Kernel, Result
 
@@ -34,6 +31,14 @@ class Fds:
         self.held.remove(fd)
         return self.kernel.close(fd)
 
+    def open(self, path: Path | str, flags: int, mode: int = 0o600) -> int:
+        return self(self.kernel.openat(self.kernel.AT_FDCWD, path, flags, mode))
+
+    def file(self, path: Path, data: bytes = b"", flags: int | None = None) -> int:
+        """Create `path` holding `data` (untraced), then open it (O_RDWR by default)."""
+        path.write_bytes(data)
+        return self.open(path, self.kernel.O_RDWR if flags is None else flags)
+
     def pipe(self, flags: int = 0) -> tuple[int, int]:
         """pipe2(): (read end, write end)."""
         pair = self.kernel.new("int[2]")
@@ -54,12 +59,3 @@ class Fds:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self.held.clear()
-
-
-@pytest.fixture
-def fds(kernel: Kernel) -> Iterator[Fds]:
-    holder = Fds(kernel)
-    try:
-        yield holder
-    finally:
-        holder.close_all()

@@ -1,0 +1,50 @@
+"""Fds: descriptors a test opened are closed at teardown, whatever the test did."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from syscalls.abi import Platform
+from syscalls.fds import Fds
+from syscalls.kernel import Kernel
+
+
+@pytest.fixture(scope="module")
+def k() -> Kernel:
+    return Kernel(Platform.load())
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+def test_close_all_closes_what_the_test_left_open(k: Kernel, tmp_path: Path) -> None:
+    fds = Fds(k)
+    f = fds.file(tmp_path / "f", b"data")
+    r, w = fds.pipe()
+    a, b = fds.socketpair()
+    opened = [f, r, w, a, b]
+    assert all(_is_open(fd) for fd in opened)
+    fds.close_all()
+    assert not any(_is_open(fd) for fd in opened)
+    assert fds.held == []
+
+
+def test_close_goes_through_the_kernel_and_forgets_the_fd(k: Kernel, tmp_path: Path) -> None:
+    fds = Fds(k)
+    fd = fds.open(tmp_path, k.O_RDONLY | k.O_DIRECTORY)
+    assert fds.close(fd).ok
+    assert fds.held == []
+    assert not _is_open(fd)
+
+
+def test_a_failed_open_is_not_registered(k: Kernel, tmp_path: Path) -> None:
+    fds = Fds(k)
+    with pytest.raises(AssertionError, match="ENOENT"):
+        fds.open(tmp_path / "absent", k.O_RDONLY)
+    assert fds.held == []
