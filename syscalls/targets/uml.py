@@ -1,0 +1,101 @@
+"""--target uml: the suite under User-Mode Linux (Debian package user-mode-linux).
+
+`linux.uml` is a Linux kernel that runs as an ordinary host process. It boots with the
+host's root file system over hostfs, read-only; our init (a busybox script in a private
+host directory) mounts /proc, /sys, /dev/{pts,shm,mqueue}, tmpfs on /tmp and /run, the
+results directory read-write over hostfs at its own path, brings up loopback, runs
+guest.sh (the suite, syscalls.targets.guest) and powers off. UML exits 0 after any clean
+power-off, so the suite's status comes from the results directory; when init dies the
+kernel panics and UML exits by itself (TARGETS-NOTES.md: status 134 within ~1.5 s).
+
+UML is uniprocessor: the default `-n auto` runs the suite without xdist workers, which
+would only add a process. Its scratch files (the guest's memory file, uml_dir) go into a
+private temporary directory, removed afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import tempfile
+from pathlib import Path
+
+from syscalls.targets import Options, TargetUnavailable, results
+from syscalls.targets.guest import Limits, launch, write_script
+
+NAME = "uml"
+BINARY = "linux.uml"
+BUSYBOX = "/bin/busybox"  # Debian busybox-static: the init needs no host tools beyond it
+TIME_SCALE = 3.0  # a syscall costs ~30x native, a fork much more: stretch waits
+TEST_TIMEOUT = 300.0
+BOOT_LIMIT = 60.0
+TIME_LIMIT = 3600.0
+
+INIT = """#!{busybox} sh
+# PID 1 of the UML guest, on the host's root over hostfs (read-only); by syscalls.
+B={busybox}
+$B mount -t proc proc /proc
+$B mount -t sysfs sysfs /sys
+$B mountpoint -q /dev || $B mount -t devtmpfs devtmpfs /dev
+$B mkdir -p /dev/pts /dev/shm /dev/mqueue
+$B mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
+$B mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+$B mount -t mqueue mqueue /dev/mqueue 2>/dev/null
+$B mount -t tmpfs -o mode=1777 tmpfs /tmp
+$B mount -t tmpfs -o mode=755 tmpfs /run
+$B mkdir -p {out}
+if ! $B mount -t hostfs -o {out} hostfs {out}; then
+    echo "syscalls-init: cannot mount the results directory {out} over hostfs"
+    $B poweroff -f
+fi
+$B ip link set lo up
+$B hostname syscalls-uml
+/bin/sh {script}
+$B sync
+$B poweroff -f
+"""
+
+
+def command(binary: str, init: Path, scratch: Path, memory_mb: int) -> list[str]:
+    return [
+        binary,
+        f"mem={memory_mb}M",
+        "root=/dev/root",
+        "rootfstype=hostfs",
+        "rootflags=/",
+        "ro",
+        f"init={init}",
+        f"uml_dir={scratch}",
+        "con=null",
+        "con0=fd:0,fd:1",
+        "ssl=null",
+        "quiet",
+    ]
+
+
+def run(opts: Options) -> int:
+    binary = shutil.which(BINARY)
+    if binary is None:
+        raise TargetUnavailable(f"{BINARY} not found (Debian package user-mode-linux)")
+    if not os.path.exists(BUSYBOX):
+        raise TargetUnavailable(f"{BUSYBOX} not found (Debian package busybox-static)")
+    if "," in str(opts.out):
+        raise TargetUnavailable(f"{opts.out}: hostfs cannot mount a path with a comma")
+    results.clear(opts.out)
+    if opts.workers == "auto":
+        opts.workers = "0"
+    scale = opts.time_scale or TIME_SCALE
+    script = write_script(opts, NAME, TEST_TIMEOUT, scale)
+    limits = Limits(boot=BOOT_LIMIT, test=TEST_TIMEOUT + 60, total=opts.time_limit or TIME_LIMIT)
+    out = shlex.quote(str(opts.out))
+    with tempfile.TemporaryDirectory(prefix="syscalls-uml-") as tmp:
+        scratch = Path(tmp)
+        init = scratch / "init"
+        init.write_text(INIT.format(busybox=BUSYBOX, out=out, script=shlex.quote(str(script))))
+        init.chmod(0o755)
+        # The guest's memory is a file in TMPDIR: on tmpfs when there is one.
+        shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else tmp
+        env = {**os.environ, "TMPDIR": shm}
+        argv = command(binary, init, scratch, opts.memory_mb)
+        return launch(opts, NAME, argv, limits, env=env)
