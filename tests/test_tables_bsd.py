@@ -268,3 +268,32 @@ def test_bsd_cdef_layouts(os_name):
     assert {t: ffi.sizeof(t) for t in SIZES[os_name]} == SIZES[os_name]
     assert ffi.offsetof("struct sockaddr_in", "sin_port") == 2  # after sin_len, sin_family
     assert ffi.offsetof("struct kevent", "data") == (16 if os_name != "netbsd" else 24)
+
+
+def test_relative_tree_path_reads_the_machine_headers(monkeypatch):
+    # <machine/...> is a link made in a temporary directory: a relative tree path must
+    # not leave it dangling (the sample's machine/sample.h defines a constant).
+    monkeypatch.chdir(DATA)
+    assert (
+        generate(Path("netbsd"), "amd64").constants == generate(DATA / "netbsd", "amd64").constants
+    )
+
+
+@pytest.mark.parametrize("os_name", ["netbsd", "openbsd", "freebsd"])
+def test_libc_symbols_the_suites_reach_are_declared(os_name):
+    # Kernel calls [symbols] entries through libc, which cffi can only do for a declared
+    # function: every versioned NetBSD name, and OpenBSD's calls the common layer aliases.
+    p = Platform.load(f"{os_name}/amd64")
+    wanted = set(p.symbols) if os_name == "netbsd" else set()
+    if os_name == "openbsd":
+        wanted = {"read", "write", "close", "getpid", "fstat", "kevent", "kqueue"}
+    undeclared = {p.symbols[n] for n in wanted if not re.search(rf"\b{p.symbols[n]}\s*\(", p.cdef)}
+    assert not undeclared
+
+
+@pytest.mark.parametrize("os_name", ["netbsd", "openbsd", "freebsd"])
+def test_common_aliases_name_calls_the_table_has(os_name):
+    p = Platform.load(f"{os_name}/amd64")
+    assert p.aliases["pread64"] == "pread" and p.has(p.aliases["getdents64"])
+    assert {a: p.has(t) for a, t in p.aliases.items()} == {a: True for a in p.aliases}
+    assert (p["F_OK"], p["X_OK"], p["W_OK"], p["R_OK"]) == (0, 1, 2, 4)

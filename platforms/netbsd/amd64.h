@@ -42,3 +42,57 @@ struct reg {
     int64_t trapno; int64_t err; int64_t rip; int64_t cs; int64_t rflags; int64_t rsp;
     int64_t ss;
 };
+
+/* libc's versioned entry points, named in amd64.toml's [symbols] (the master file's
+ * `int|sys|50|stat`-style names): Kernel calls these through libc, so each needs a
+ * prototype. Argument types follow the prototypes in sys/kern/syscalls.master (NetBSD
+ * 7.99.34, revision 1.285); structs the cdef does not lay out stay opaque. */
+int __stat50(const char *, struct stat *);
+int __fstat50(int, struct stat *);
+int __lstat50(const char *, struct stat *);
+int __fhstat50(const void *, size_t, struct stat *);
+int __mknod50(const char *, unsigned int, uint64_t);
+int __kevent50(int, const struct kevent *, size_t, struct kevent *, size_t,
+               const struct timespec *);
+int __clock_gettime50(int, struct timespec *);
+int __clock_getres50(int, struct timespec *);
+int __clock_settime50(int, const struct timespec *);
+int __nanosleep50(const struct timespec *, struct timespec *);
+int __gettimeofday50(struct timeval *, void *);
+int __settimeofday50(const struct timeval *, const void *);
+int __adjtime50(const struct timeval *, struct timeval *);
+int __getitimer50(int, struct itimerval *);
+int __setitimer50(int, const struct itimerval *, struct itimerval *);
+int __timer_gettime50(int, struct itimerspec *);
+int __timer_settime50(int, int, const struct itimerspec *, struct itimerspec *);
+int __getrusage50(int, struct rusage *);
+int __wait450(int, int *, int, struct rusage *);
+int __socket30(int, int, int);
+int __sigprocmask14(int, const void *, void *);
+int __sigpending14(void *);
+int __sigsuspend14(const void *);
+int __sigaltstack14(const void *, void *);
+int ____sigtimedwait50(const void *, void *, struct timespec *);
+int __getdents30(int, char *, size_t);
+int __select50(int, void *, void *, void *, struct timeval *);
+int __pselect50(int, void *, void *, void *, const struct timespec *, const void *);
+int __pollts50(struct pollfd *, unsigned int, const struct timespec *, const void *);
+int __utimes50(const char *, const struct timeval *);
+int __futimes50(int, const struct timeval *);
+int __lutimes50(const char *, const struct timeval *);
+int __msync13(void *, size_t, int);
+int __posix_fadvise50(int, int, int64_t, int64_t, int);
+int __vfork14(void);
+int ___lwp_park60(int, int, struct timespec *, int, const void *, const void *);
+int __shmctl50(int, int, void *);
+int __msgctl50(int, int, void *);
+int ____semctl50(int, int, int, ...);
+int __mount50(const char *, const char *, int, void *, size_t);
+int __fhopen40(const void *, size_t, int);
+int __fhstatvfs140(const void *, size_t, void *, int);
+int __getfh30(const char *, void *, size_t *);
+int __lfs_segwait50(void *, struct timeval *);
+int __mq_timedreceive50(int, char *, size_t, unsigned int *, const struct timespec *);
+int __mq_timedsend50(int, const char *, size_t, unsigned int, const struct timespec *);
+int __ntp_gettime50(void *);
+int __aio_suspend50(const void *, int, const struct timespec *);

@@ -142,6 +142,9 @@ PREFIXES = (
     "MAXPATHLEN",
     "FUTEX_",
     "KQ",
+    "R_OK",  # access(2) modes; F_OK comes with the F_ prefix
+    "W_OK",
+    "X_OK",
 )
 # errno.h names that are limits, not errors.
 _NOT_ERRNO = ("ELAST",)
@@ -206,7 +209,7 @@ def master_id(sysdir: Path) -> str:
 def _flags(os_name: str, major: int | None, arch: Arch, sysdir: Path, tmp: Path) -> list[str]:
     for name, rel in arch.links.items():
         if (sysdir / rel).is_dir() and not (tmp / name).exists():
-            (tmp / name).symlink_to(sysdir / rel)
+            (tmp / name).symlink_to((sysdir / rel).resolve())  # absolute: tmp is elsewhere
     # A partial tree without sys/cdefs.h: what cdefs.h decides when no feature-test macro
     # is set (everything visible), so #if __BSD_VISIBLE blocks are not lost.
     visible = []
