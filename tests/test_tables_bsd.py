@@ -298,3 +298,79 @@ def test_common_aliases_name_calls_the_table_has(os_name):
     assert p.aliases["pread64"] == "pread" and p.has(p.aliases["getdents64"])
     assert {a: p.has(t) for a, t in p.aliases.items()} == {a: True for a in p.aliases}
     assert (p["F_OK"], p["X_OK"], p["W_OK"], p["R_OK"]) == (0, 1, 2, 4)
+
+
+# --- the cdef layouts, against the BSD's own headers where a tree is here ------------
+
+_LAYOUT_PROGRAM = """
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/event.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <machine/reg.h>
+int printf(const char *, ...);
+#define S(t) printf("%s %d\\n", #t, (int)sizeof(t))
+#define O(t, f) printf("%s.%s %d\\n", #t, #f, (int)__builtin_offsetof(t, f))
+int main(void) {
+    S(struct stat); S(struct kevent); S(struct reg); S(struct timeval);
+    S(struct sockaddr_un); S(struct sockaddr_in);
+    O(struct stat, st_mode); O(struct stat, st_ino); O(struct stat, st_nlink);
+    O(struct stat, st_uid); O(struct stat, st_rdev); O(struct stat, st_atim);
+    O(struct stat, st_size); O(struct stat, st_blocks); O(struct stat, st_blksize);
+    O(struct stat, st_flags); O(struct stat, st_gen);
+    O(struct kevent, filter); O(struct kevent, flags); O(struct kevent, fflags);
+    O(struct kevent, data); O(struct kevent, udata);
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("os_name", ["netbsd", "openbsd"])
+def test_cdef_layouts_match_the_trees_headers(os_name, tmp_path):
+    """Compile a program against the tree's own headers (amd64 is this host's ABI) and
+    compare what it prints with cffi's layout of platforms/<os>/amd64.h."""
+    import os
+    import shutil
+    import struct as pystruct
+    import subprocess
+
+    import cffi
+
+    from syscalls.tables import bsd
+
+    tree = Path(os.environ.get(f"SYSCALLS_{os_name.upper()}_TREE", f"/var/tmp/bsd/{os_name}"))
+    sysdir = bsd.sys_dir(tree) if tree.is_dir() else None
+    if sysdir is None or not (sysdir / "sys/stat.h").is_file():
+        pytest.skip(f"no {os_name} source tree at {tree} (set SYSCALLS_{os_name.upper()}_TREE)")
+    if shutil.which("gcc") is None or pystruct.calcsize("P") != 8 or os.uname().machine != "x86_64":
+        pytest.skip("needs gcc on an x86_64 host (amd64's C layout rules)")
+    _, major = bsd.release(os_name, sysdir)
+    stubs = tmp_path / "inc"
+    stubs.mkdir()
+    flags = bsd._flags(os_name, major, bsd.ARCHES[os_name]["amd64"], sysdir, stubs)
+    flags = [f for f in flags if f != "-undef"]  # gcc's own __x86_64__ ABI macros stay
+    (tmp_path / "layout.c").write_text(_LAYOUT_PROGRAM)
+    for _ in range(64):  # headers the program pulls in from libc are stubbed empty
+        cc = subprocess.run(
+            ["gcc", "-w", *flags, str(tmp_path / "layout.c"), "-o", str(tmp_path / "layout")],
+            capture_output=True,
+            text=True,
+        )
+        missing = re.search(r"fatal error: ([\w/.+-]+\.h): No such file", cc.stderr)
+        if cc.returncode == 0 or not missing:
+            break
+        (stubs / missing.group(1)).parent.mkdir(parents=True, exist_ok=True)
+        (stubs / missing.group(1)).write_text("")
+    assert cc.returncode == 0, cc.stderr[-2000:]
+    run = subprocess.run([str(tmp_path / "layout")], capture_output=True, text=True, check=True)
+    native = {k: int(v) for k, v in (line.rsplit(" ", 1) for line in run.stdout.splitlines())}
+    ffi = cffi.FFI()
+    ffi.cdef(Platform.load(f"{os_name}/amd64").cdef)
+    ours = {}
+    for key in native:
+        ctype, _, member = key.partition(".")
+        ours[key] = ffi.offsetof(ctype, member) if member else ffi.sizeof(ctype)
+    assert ours == native
