@@ -8,6 +8,7 @@ always run; the cross-checks read ../shared/reference/<os>/ when it is there.
 from __future__ import annotations
 
 import re
+import shutil
 import tomllib
 from pathlib import Path
 
@@ -239,9 +240,9 @@ def test_committed_tables_load_and_cite_their_source(os_name):
     assert "DO NOT EDIT" in text.splitlines()[0]
     assert p.syscalls["read"] == 3 and p.syscalls["getpid"] == 20
     assert any("syscalls.master" in s for s in p.sources)
-    if os_name != "freebsd":  # made from a whole tree: errno from its sys/errno.h
-        assert p.errno["ENOENT"] == 2 and p.errno["EAGAIN"] == 35
-        assert p.constants["O_CREAT"] == 0x200 and p.constants["SIGCHLD"] == 20
+    assert p.errno["ENOENT"] == 2 and p.errno["EAGAIN"] == 35  # from the tree's sys/errno.h
+    assert p.constants["O_CREAT"] == 0x200 and p.constants["SIGCHLD"] == 20
+    assert any(s.startswith("upstream: ") for s in p.sources)  # repository and commit
     if os_name == "openbsd":
         assert p.symbols["read"] == "read" and "syscall" not in p.symbols
 
@@ -374,3 +375,12 @@ def test_cdef_layouts_match_the_trees_headers(os_name, tmp_path):
         ctype, _, member = key.partition(".")
         ours[key] = ffi.offsetof(ctype, member) if member else ffi.sizeof(ctype)
     assert ours == native
+
+
+def test_upstream_note_is_cited_in_the_sources(tmp_path):
+    tree = tmp_path / "netbsd"
+    shutil.copytree(DATA / "netbsd", tree)
+    (tree / "UPSTREAM").write_text("example/repo 0123abc (sys/ subset)\n\n")
+    table = generate(tree, "amd64")
+    assert table.sources[-1] == "upstream: example/repo 0123abc (sys/ subset)"
+    assert not any(s.startswith("upstream:") for s in generate(DATA / "netbsd", "amd64").sources)

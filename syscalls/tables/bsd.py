@@ -295,8 +295,20 @@ def generate(tree: Path, arch_name: str | None) -> Table:
                 if "sys/errno.h" in headers
                 else "sys headers: not in this tree (the table has no errno and no constants)"
             ),
+            *upstream_note(tree, sysdir),
         ],
     )
+
+
+def upstream_note(tree: Path, sysdir: Path) -> list[str]:
+    """Lines of an UPSTREAM file at the tree's top (or in sys/): where a tree assembled
+    from upstream files came from (repository, commit), cited in the table's header."""
+    for where in (tree, sysdir):
+        note = where / "UPSTREAM"
+        if note.is_file():
+            lines = note.read_text(errors="replace").splitlines()
+            return [f"upstream: {line.strip()}" for line in lines if line.strip()]
+    return []
 
 
 def symbols(os_name: str, entries: list[Entry]) -> dict[str, str]:
