@@ -384,3 +384,11 @@ def test_upstream_note_is_cited_in_the_sources(tmp_path):
     table = generate(tree, "amd64")
     assert table.sources[-1] == "upstream: example/repo 0123abc (sys/ subset)"
     assert not any(s.startswith("upstream:") for s in generate(DATA / "netbsd", "amd64").sources)
+
+
+def test_no_compiler_on_path_is_the_compiler_error(tmp_path, monkeypatch):
+    from syscalls.tables.cmacros import CompilerMissing
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(CompilerMissing, match="apt-get install gcc"):
+        generate(DATA / "netbsd", "amd64")

@@ -76,6 +76,25 @@ def test_cli_unknown_arch_exits_2_with_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.count("\n") == 1
 
 
+def test_not_a_kernel_tree_is_one_clear_error(tmp_path):
+    (tmp_path / "include").mkdir()  # a directory, but neither Linux's nor a BSD's layout
+    with pytest.raises(TreeError, match="not a kernel source tree"):
+        generate(tmp_path, "x86_64")
+
+
+def test_no_compiler_on_path_says_which_to_install(tmp_path, monkeypatch, capsys):
+    # PATH without cc, gcc or clang: the numbers could be read, the headers cannot.
+    from syscalls.tables.cmacros import CompilerMissing
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(CompilerMissing, match=r"needs a C preprocessor \(cc, gcc or clang\)"):
+        generate(SAMPLE, "x86_64")
+    out = tmp_path / "t.toml"
+    assert main(["tables", "--from-tree", str(SAMPLE), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "apt-get install gcc" in err[0] and not out.exists()
+
+
 # --- the real tree: Debian's linux-source-6.1 ----------------------------------------
 
 # Just what the generator reads: the tarball holds the whole kernel.

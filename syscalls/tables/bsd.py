@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from syscalls.tables import Table, TreeError
-from syscalls.tables.cmacros import constants
+from syscalls.tables.cmacros import CompilerMissing, constants
 from syscalls.tables.linux import PREFIXES as LINUX_PREFIXES
 from syscalls.tables.syscalls_master import Entry, MasterError, parse
 
@@ -272,6 +272,8 @@ def generate(tree: Path, arch_name: str | None) -> Table:
                 values = constants(
                     headers, flags, PREFIXES, stubs=Path(tmp), long_bits=arch.long_bits
                 )
+            except CompilerMissing:
+                raise  # its own message says what to install
             except RuntimeError as e:
                 raise TreeError(f"{tree}: reading the sys headers failed: {e}") from None
     for name in _NOT_ERRNO:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from syscalls.tables import Table, TreeError
-from syscalls.tables.cmacros import constants
+from syscalls.tables.cmacros import CompilerMissing, constants
 
 
 @dataclass(frozen=True)
@@ -322,6 +322,8 @@ def generate(tree: Path, arch_name: str) -> Table:
                 stubs=Path(tmp),
                 long_bits=64 if "__LP64__" in arch.defines else 32,
             )
+        except CompilerMissing:
+            raise  # its own message says what to install
         except RuntimeError as e:
             raise TreeError(f"{tree}: reading the uapi headers failed: {e}") from None
     consts = {k: v for k, v in values.items() if k not in errno and not k.startswith("__NR_")}
