@@ -60,7 +60,12 @@ def load(name: str) -> Target:
 def run(name: str, opts: Options) -> int:
     """Run the suite in target `name`; a target that cannot start here says why (status 2)."""
     try:
-        return load(name).run(opts)
+        module = load(name)
+    except ModuleNotFoundError:
+        print(f"syscalls: --target {name} is not available in this checkout", file=sys.stderr)
+        return UNAVAILABLE
+    try:
+        return module.run(opts)
     except TargetUnavailable as e:
         print(f"syscalls: --target {name}: {e}", file=sys.stderr)
         return UNAVAILABLE
