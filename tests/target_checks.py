@@ -7,6 +7,8 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from syscalls.profile import Profile
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -44,3 +46,21 @@ def junit_outcomes(path: Path) -> dict[str, str]:
             kind[kinds[0]] if kinds else "passed"
         )
     return outcomes
+
+
+# A representative slice: files, pipes, futex waits, fork/wait; a few dozen tests.
+SUBSET = "openat or pipe or futex or fork"
+
+
+def check_complete_run(p: subprocess.CompletedProcess[str], out: Path, target: str) -> Profile:
+    """A finished run: results parse, agree with each other and with the exit status."""
+    junit = junit_outcomes(out / "junit.xml")
+    profile = Profile.read(out / "profile.json")
+    bad = [k for k, v in junit.items() if v in ("failed", "error")]
+    assert p.returncode == (1 if bad else 0), p.stdout[-3000:] + p.stderr[-3000:]
+    assert (out / "status").read_text().strip() == str(p.returncode)
+    assert profile.target == target
+    assert len(profile.tests) == len(junit) > 0
+    passed = [k for k, v in profile.tests.items() if v["outcome"] == "passed"]
+    assert len(passed) == list(junit.values()).count("passed") > 0
+    return profile
