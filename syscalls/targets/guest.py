@@ -1,0 +1,240 @@
+"""What every target shares: the suite's command inside the guest, watching the guest
+run, and turning how it ended into an exit status.
+
+Inside the target the suite runs as on the host (`python -m pytest` from the repository
+root, the host's own venv Python, seen through the target's view of the host's root
+file system), writing into the results directory at the same path as on the host. The
+host streams the target's console to the terminal and to console.log, and ends the run
+when the guest writes its status, or on a kernel panic, when the suite never starts
+(boot limit), when nothing moves for too long (per-test limit) or at the overall limit.
+The exit status is the suite's, read from the results directory -- never the exit code
+of QEMU, runsc or UML, which say little (QEMU and UML exit 0 on any power-off). When
+the target failed before the suite finished it is 3, with the reason, the test(s) that
+were running and what finished so far kept in junit.xml and profile.json.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from syscalls.targets import Options, results
+from syscalls.targets.procgroup import ProcessGroup
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+TARGET_FAILED = 3  # exit status when the target died before the suite finished
+
+STARTED = b"syscalls-guest: running the suite"
+PANIC = (b"Kernel panic - not syncing", b"---[ end Kernel panic")
+
+
+@dataclass
+class Limits:
+    boot: float  # until the guest says the suite is starting
+    test: float  # without any progress: no console output, no test event
+    total: float
+
+
+@dataclass
+class Ending:
+    kind: str  # finished | exited | panic | hang | timeout | no-start | interrupted
+    returncode: int | None = None
+
+
+def names_tests(pytest_args: list[str]) -> bool:
+    """Whether the arguments name test paths (suites/fs, a file::test): then no suites/."""
+    return any(not a.startswith("-") and (ROOT / a.split("::")[0]).exists() for a in pytest_args)
+
+
+def pytest_argv(opts: Options, target: str, test_timeout: float) -> list[str]:
+    out = opts.out
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *([] if names_tests(opts.pytest_args) else [str(ROOT / "suites")]),
+        f"--rootdir={ROOT}",
+        "-q",
+        "--color=no",
+        f"--junitxml={out / results.JUNIT}",
+        f"--profile={out / results.PROFILE}",
+        f"--target={target}",
+        "-p",
+        "syscalls.targets.events",
+        f"--events={out / results.EVENTS}",
+        f"--timeout={int(test_timeout)}",
+    ]
+    if opts.workers not in ("0", "1"):
+        argv += ["-n", opts.workers]
+    if opts.platform:
+        argv.append(f"--platform={opts.platform}")
+    return argv + opts.pytest_args
+
+
+def write_script(opts: Options, target: str, test_timeout: float, time_scale: float) -> Path:
+    """results/guest.sh: what the guest runs once its file systems are in place."""
+    out = opts.out
+    status = out / results.STATUS
+    env = {
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": "/tmp",
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",  # the root file system is read-only
+        "SYSCALLS_TARGET": target,
+        "SYSCALLS_TIME_SCALE": f"{time_scale:g}",
+    }
+    exports = "\n".join(f"export {k}={shlex.quote(v)}" for k, v in env.items())
+    text = f"""#!/bin/sh
+# The suite inside the {target} target; written by syscalls on the host.
+{exports}
+echo "{STARTED.decode()} ({target}, kernel $(uname -r))"
+cd {shlex.quote(str(ROOT))} || exit 1
+{shlex.join(pytest_argv(opts, target, test_timeout))}
+status=$?
+echo "$status" > {shlex.quote(str(status))}.tmp && mv {shlex.quote(str(status))}.tmp \\
+    {shlex.quote(str(status))}
+sync
+echo "syscalls-guest: the suite exited with status $status"
+"""
+    path = out / results.SCRIPT
+    path.write_text(text)
+    path.chmod(0o755)
+    return path
+
+
+def supervise(
+    proc: subprocess.Popen[bytes],
+    out: Path,
+    limits: Limits,
+    echo: BinaryIO,
+) -> Ending:
+    """Stream the target's console until it ends one way or another (see module doc)."""
+    assert proc.stdout is not None
+    fd: int | None = proc.stdout.fileno()
+    start = time.monotonic()
+    last_progress = start
+    started = False
+    panic_at = finished_at = exited_at = None
+    events_size = -1
+    tail = b""
+    status_path, events_path = out / results.STATUS, out / results.EVENTS
+    with (out / results.CONSOLE).open("ab") as console:
+        while True:
+            now = time.monotonic()
+            if fd is not None:
+                ready, _, _ = select.select([fd], [], [], 0.5)
+                if ready:
+                    chunk = os.read(fd, 65536)
+                    if chunk:
+                        console.write(chunk)
+                        console.flush()
+                        echo.write(chunk)
+                        echo.flush()
+                        last_progress = now
+                        window = tail + chunk
+                        started = started or STARTED in window
+                        if panic_at is None and any(m in window for m in PANIC):
+                            panic_at = now
+                        tail = window[-256:]
+                    else:
+                        fd = None
+            else:
+                time.sleep(0.5)
+            try:
+                size = events_path.stat().st_size
+            except OSError:
+                size = -1
+            if size != events_size:
+                events_size, last_progress = size, now
+            if proc.poll() is not None:
+                # Drain what is left, then stop (a helper may hold the pipe open).
+                exited_at = exited_at or now
+                if fd is None or now - exited_at > 3:
+                    if status_path.exists():
+                        return Ending("finished", proc.returncode)
+                    return Ending("panic" if panic_at else "exited", proc.returncode)
+                continue
+            if status_path.exists():
+                finished_at = finished_at or now
+                if now - finished_at > 30:  # the suite is done; the guest did not stop
+                    return Ending("finished")
+                continue
+            if panic_at is not None and now - panic_at > 5:
+                return Ending("panic")
+            if not started and now - start > limits.boot:
+                return Ending("no-start")
+            if started and now - last_progress > limits.test:
+                return Ending("hang")
+            if now - start > limits.total:
+                return Ending("timeout")
+
+
+def launch(
+    opts: Options,
+    target: str,
+    argv: list[str],
+    limits: Limits,
+    env: dict[str, str] | None = None,
+) -> int:
+    """Start the target's launcher in a process group of its own, watch it, kill the
+    group whatever happened, and return the exit status (see the module doc)."""
+    start = time.monotonic()
+    echo = getattr(sys.stdout, "buffer", sys.stdout)
+    with ProcessGroup() as group:
+        proc = group.start(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        try:
+            ending = supervise(proc, opts.out, limits, echo)
+        except KeyboardInterrupt:
+            ending = Ending("interrupted")
+    return conclude(opts, target, ending, limits, time.monotonic() - start)
+
+
+def conclude(opts: Options, target: str, ending: Ending, limits: Limits, elapsed: float) -> int:
+    """The exit status, and on the terminal how the run ended."""
+    out = opts.out
+    status = results.read_status(out)
+    where = f"syscalls: {target}"
+    if status is not None:
+        if not (out / results.JUNIT).exists():  # pytest died after all; keep what ran
+            results.salvage(out, target, f"pytest exited with status {status}")
+        summary = ", ".join(f"{n} {o}" for o, n in sorted(results.counts(out).items()))
+        print(f"{where}: suite finished in {elapsed:.0f} s, status {status}: {summary}")
+        print(f"results: {out / results.JUNIT}  {out / results.PROFILE}")
+        return status
+    why = {
+        "no-start": f"the suite did not start within {limits.boot:.0f} s "
+        "(the kernel never reached init, or init could not mount its file systems)",
+        "panic": "kernel panic",
+        "hang": f"no progress for {limits.test:.0f} s (hung)",
+        "timeout": f"the run exceeded its overall limit of {limits.total:.0f} s",
+        "exited": f"the target stopped (exit code {ending.returncode}) "
+        "before the suite wrote its status",
+        "finished": "the target stopped without a status",
+        "interrupted": "interrupted (Ctrl-C)",
+    }[ending.kind]
+    events = results.salvage(out, target, why)
+    print(f"\n{where}: run ended after {elapsed:.0f} s: {why}", file=sys.stderr)
+    if events.running:
+        print(f"{where}: test(s) running: {', '.join(events.running)}", file=sys.stderr)
+    elif events.session is not None and not events.finished:
+        print(f"{where}: no test was running (between tests)", file=sys.stderr)
+    print(
+        f"{where}: console log: {out / results.CONSOLE}; {len(events.ended)} finished "
+        f"test(s) kept in {out / results.JUNIT} and {out / results.PROFILE}",
+        file=sys.stderr,
+    )
+    return TARGET_FAILED

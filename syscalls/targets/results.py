@@ -1,0 +1,145 @@
+"""The results directory of a target run, and what to do when the guest died mid-run.
+
+    junit.xml, profile.json   what pytest wrote inside the target (as on the host)
+    events.jsonl              progress log, one line per test (syscalls.targets.events)
+    status                    the suite's exit status, written by the guest at the end
+    console.log               everything the target printed (serial console, UML, runsc)
+    guest.sh                  the command the guest ran
+
+When the guest never finished, junit.xml and profile.json are rebuilt from events.jsonl:
+every test that ended keeps its outcome and observations, and each test that had
+started but not ended is recorded as failed with the reason the run ended.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from syscalls.profile import PROPERTY, Profile
+
+JUNIT = "junit.xml"
+PROFILE = "profile.json"
+EVENTS = "events.jsonl"
+STATUS = "status"
+CONSOLE = "console.log"
+SCRIPT = "guest.sh"
+
+
+def clear(out: Path) -> None:
+    """Remove what an earlier run left, so nothing stale is taken for this run's."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name in (JUNIT, PROFILE, EVENTS, STATUS, CONSOLE, SCRIPT):
+        (out / name).unlink(missing_ok=True)
+
+
+def read_status(out: Path) -> int | None:
+    try:
+        return int((out / STATUS).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+@dataclass
+class Events:
+    session: dict[str, Any] | None = None
+    ended: dict[str, dict[str, Any]] = field(default_factory=dict)
+    running: list[str] = field(default_factory=list)  # started, not ended, in start order
+    finished: bool = False
+
+
+def read_events(path: Path) -> Events:
+    events = Events()
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return events
+    for line in lines:
+        try:
+            e = json.loads(line)
+        except ValueError:  # a line cut short by the crash
+            continue
+        kind = e.get("event")
+        if kind == "session":
+            events.session = e
+        elif kind == "start":
+            events.running.append(e["nodeid"])
+        elif kind == "end":
+            if e["nodeid"] in events.running:
+                events.running.remove(e["nodeid"])
+            events.ended[e["nodeid"]] = e
+        elif kind == "finish":
+            events.finished = True
+    return events
+
+
+def salvage(out: Path, target: str, why: str) -> Events:
+    """Rebuild junit.xml and profile.json (where missing) from the progress log."""
+    events = read_events(out / EVENTS)
+    tests: dict[str, dict[str, Any]] = {}
+    for nodeid, e in events.ended.items():
+        entry: dict[str, Any] = {"outcome": e["outcome"], "observations": e["observations"]}
+        if e.get("reason"):
+            entry["reason"] = e["reason"]
+        tests[nodeid] = entry
+    for nodeid in events.running:
+        tests[nodeid] = {"outcome": "failed", "observations": [], "reason": why}
+    session = events.session or {}
+    if not (out / PROFILE).exists():
+        profile = Profile(
+            platform=session.get("platform", ""),
+            kernel=session.get("kernel", ""),
+            target=session.get("target", target),
+            tests=tests,
+            meta={**session.get("meta", {}), "incomplete": why},
+        )
+        profile.write(out / PROFILE)
+    if not (out / JUNIT).exists():
+        write_junit(out / JUNIT, tests, why)
+    return events
+
+
+def write_junit(path: Path, tests: dict[str, dict[str, Any]], why: str) -> None:
+    """JUnit XML in pytest's shape (classname from the module path, name the test)."""
+    suite = ET.Element("testsuite", name="pytest")
+    counts = {"failures": 0, "errors": 0, "skipped": 0}
+    for nodeid, entry in tests.items():
+        module, _, name = nodeid.partition("::")
+        classname = module.removesuffix(".py").replace("/", ".")
+        if "::" in name:  # a test in a class
+            cls, _, name = name.rpartition("::")
+            classname += "." + cls.replace("::", ".")
+        case = ET.SubElement(suite, "testcase", classname=classname, name=name, time="0")
+        props = ET.SubElement(case, "properties")
+        ET.SubElement(props, "property", name=PROPERTY, value=json.dumps(entry["observations"]))
+        outcome, reason = entry["outcome"], entry.get("reason", "")
+        if outcome in ("failed", "xpassed"):
+            counts["failures"] += 1
+            ET.SubElement(case, "failure", message=reason).text = reason
+        elif outcome == "error":
+            counts["errors"] += 1
+            ET.SubElement(case, "error", message=reason).text = reason
+        elif outcome in ("skipped", "xfailed"):
+            counts["skipped"] += 1
+            ET.SubElement(case, "skipped", type="pytest.skip", message=reason)
+    suite.set("tests", str(len(tests)))
+    for k, v in counts.items():
+        suite.set(k, str(v))
+    root = ET.Element("testsuites", name=f"incomplete run: {why}")
+    root.append(suite)
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def counts(out: Path) -> dict[str, int]:
+    """Outcome -> number of tests, from the profile."""
+    try:
+        profile = Profile.read(out / PROFILE)
+    except (OSError, ValueError, KeyError):
+        return {}
+    result: dict[str, int] = {}
+    for entry in profile.tests.values():
+        result[entry["outcome"]] = result.get(entry["outcome"], 0) + 1
+    return result
