@@ -1,0 +1,324 @@
+"""--target vm (`syscalls boot IMAGE`): the suite inside a kernel image booted by QEMU.
+
+The guest is the image plus a busybox initramfs (syscalls.targets.initramfs) that loads
+the image's virtio and file-system modules (syscalls.targets.vm_kernel), mounts the
+host's root read-only over virtiofs or 9p and the results directory writable at its
+host path, and runs guest.sh (syscalls.targets.guest) chrooted into the host root with
+this checkout's own Python. The serial console streams to the terminal (kernel chatter
+filtered out unless it reports trouble) and to OUT/console.log; the suite's status comes
+back through the results share, because QEMU exits 0 whenever the guest powers off.
+
+Engine: virtme-ng (PyPI) was evaluated and not used. On these hosts it needs udev
+installed or it exits 255 without a word; it passes the Rust virtiofsd's options, so it
+cannot use Debian 12's C virtiofsd and falls back to 9p, which Debian's cloud kernels
+lack (they panic); it truncates a redirected stdout; and it has no notion of our results
+share, limits or status. What we need from QEMU is one command line, so it is built here.
+
+Acceleration: KVM is tried for real -- the actual boot, under a short limit for reaching
+init -- only when /dev/kvm is usable; if the guest does not reach init (on PVM hosts
+QEMU aborts or spins silently), QEMU's process group is killed and the run restarts
+under TCG; the failure is remembered until the host reboots. `--accel` overrides.
+Facts and timings: /work/shared/TARGETS-NOTES.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import BinaryIO
+
+from syscalls.targets import Options, TargetUnavailable, guest, initramfs, results, vm_kernel
+from syscalls.targets.procgroup import ProcessGroup
+
+NAME = "vm"
+QEMU = "qemu-system-x86_64"
+VIRTIOFSD = Path("/usr/lib/qemu/virtiofsd")  # Debian 12's C daemon (qemu-system-common)
+# Guest slowdown: under TCG pure Python runs 7-13x slower and spawning a process ~50x.
+TIME_SCALE = {"kvm": 2.0, "tcg": 10.0}
+BOOT_LIMIT = {"kvm": 60.0, "tcg": 240.0}  # until guest.sh starts the suite
+KVM_TRIAL = 20.0  # --accel auto: seconds for a KVM guest to reach init before TCG
+TOTAL = 4 * 3600.0
+INIT_STARTED = f"{initramfs.MARK} started".encode()
+
+
+def run(opts: Options, share: str | None = None) -> int:
+    """Boot opts.kernel and run the suite in it; `share` forces 9p or virtiofs."""
+    qemu = shutil.which(QEMU)
+    if qemu is None:
+        raise TargetUnavailable(f"{QEMU} not found: install qemu-system-x86 (ci/setup does)")
+    if opts.kernel is None:
+        raise TargetUnavailable("no kernel image given (syscalls boot IMAGE)")
+    try:
+        kernel = vm_kernel.resolve(opts.kernel)
+    except vm_kernel.KernelError as e:
+        raise TargetUnavailable(str(e)) from None
+    share = share or choose_share(kernel)
+    try:
+        initrd = initramfs.build(kernel.modules_for(share))
+    except (OSError, vm_kernel.KernelError) as e:
+        raise TargetUnavailable(f"initramfs: {e}") from None
+    out = opts.out.resolve()
+    if re.search(r"[\s\"']", str(out)):  # it travels on the kernel command line
+        raise TargetUnavailable(f"--out {out}: the path must not contain blanks or quotes")
+    accel = getattr(opts, "accel", "auto") or "auto"
+    tries = ["kvm", "tcg"] if accel == "auto" and kvm_worth_trying() else [accel]
+    if tries == ["auto"]:
+        tries = ["tcg"]
+    for accel in tries:
+        trial = accel == "kvm" and len(tries) > 1
+        print(
+            f"syscalls: vm: booting {kernel.image.name} ({kernel.release}) under {accel}, "
+            f"host root over {share}",
+            file=sys.stderr,
+        )
+        ending, elapsed, spec, limits = boot(qemu, opts, kernel, initrd, share, accel, out, trial)
+        if trial and not reached_init(out):
+            remember_kvm_failure()
+            print(
+                f"syscalls: vm: under KVM the guest did not reach init within {KVM_TRIAL:.0f} s "
+                f"({ending.kind}); falling back to TCG (--accel kvm insists)",
+                file=sys.stderr,
+            )
+            (out / results.CONSOLE).replace(out / "console-kvm.log")
+            continue
+        return guest.conclude(spec, NAME, ending, limits, elapsed)
+    raise AssertionError("unreachable")
+
+
+def boot(
+    qemu: str,
+    opts: Options,
+    kernel: vm_kernel.Kernel,
+    initrd: Path,
+    share: str,
+    accel: str,
+    out: Path,
+    trial: bool,
+) -> tuple[guest.Ending, float, Options, guest.Limits]:
+    results.clear(out)
+    scale = opts.time_scale or TIME_SCALE.get(accel, TIME_SCALE["tcg"])
+    test_timeout = 120 * scale  # pyproject's per-test limit, stretched
+    spec = dataclasses.replace(
+        opts,
+        out=out,
+        workers="0" if opts.workers == "auto" else opts.workers,
+        time_scale=scale,
+    )
+    guest.write_script(spec, NAME, test_timeout, scale)
+    limits = guest.Limits(
+        boot=KVM_TRIAL if trial else BOOT_LIMIT.get(accel, BOOT_LIMIT["tcg"]),
+        test=test_timeout + 60,
+        total=opts.time_limit or TOTAL,
+    )
+    append = getattr(opts, "append", "") or ""
+    with tempfile.TemporaryDirectory(prefix="syscalls-vm-") as tmp, ProcessGroup() as group:
+        argv = qemu_argv(qemu, kernel.image, initrd, share, accel, out, opts.memory_mb, append)
+        if share == "virtiofs":
+            argv += start_virtiofsd(group, Path(tmp), out, opts.memory_mb)
+        (out / results.CONSOLE).write_text(f"$ {shlex.join(argv)}\n")
+        start = time.monotonic()
+        proc = group.start(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        echo = ConsoleEcho(getattr(sys.stdout, "buffer", sys.stdout))
+        try:
+            ending = guest.supervise(proc, out, limits, echo)
+        except KeyboardInterrupt:
+            ending = guest.Ending("interrupted")
+    return ending, time.monotonic() - start, spec, limits
+
+
+def qemu_argv(
+    qemu: str,
+    image: Path,
+    initrd: Path,
+    share: str,
+    accel: str,
+    out: Path,
+    memory_mb: int,
+    append: str,
+) -> list[str]:
+    cmdline = [
+        "console=ttyS0",
+        "printk.time=1",
+        "panic=-1",  # reboot at once on a panic; -no-reboot turns that into QEMU's exit
+        "rdinit=/init",
+        f"syscalls.fs={share}",
+        f"syscalls.out={out}",
+        *append.split(),
+    ]
+    argv = [
+        qemu,
+        "-nodefaults",
+        "-no-user-config",
+        "-display",
+        "none",
+        "-no-reboot",
+        "-serial",
+        "stdio",
+        "-smp",
+        str(min(2, os.cpu_count() or 1)),
+        "-m",
+        f"{memory_mb}M",
+        "-kernel",
+        str(image),
+        "-initrd",
+        str(initrd),
+        "-append",
+        " ".join(cmdline),
+    ]
+    if accel == "kvm":
+        argv += ["-accel", "kvm", "-cpu", "host"]
+    else:
+        # "max" (AVX and more, emulated) ran the guest's Python ~1.5x slower than qemu64.
+        argv += ["-accel", "tcg,thread=multi", "-cpu", "qemu64"]
+    if share == "9p":
+        argv += [
+            "-fsdev",
+            "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap",
+            "-device",
+            "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
+            "-fsdev",
+            f"local,id=results,path={out},security_model=none",
+            "-device",
+            "virtio-9p-pci,fsdev=results,mount_tag=results",
+        ]
+    return argv
+
+
+def start_virtiofsd(group: ProcessGroup, tmp: Path, out: Path, memory_mb: int) -> list[str]:
+    """One daemon per share, in QEMU's process group; QEMU's arguments for them."""
+    argv = [
+        "-object",
+        f"memory-backend-memfd,id=mem,size={memory_mb}M,share=on",
+        "-numa",
+        "node,memdev=mem",
+    ]
+    for tag, source, cache in (("hostroot", Path("/"), "always"), ("results", out, "none")):
+        sock = tmp / f"{tag}.sock"
+        group.start(
+            [
+                str(VIRTIOFSD),
+                f"--socket-path={sock}",
+                "-o",
+                f"source={source}",
+                "-o",
+                f"cache={cache}",
+                "-o",
+                "sandbox=chroot",
+                "-o",
+                "log_level=err",
+            ],
+            stdin=subprocess.DEVNULL,
+        )
+        argv += [
+            "-chardev",
+            f"socket,id={tag},path={sock}",
+            "-device",
+            f"vhost-user-fs-pci,chardev={tag},tag={tag}",
+        ]
+        deadline = time.monotonic() + 10
+        while not sock.exists():
+            if time.monotonic() > deadline:
+                raise TargetUnavailable(f"{VIRTIOFSD} did not create its socket {sock}")
+            time.sleep(0.05)
+    return argv
+
+
+def choose_share(kernel: vm_kernel.Kernel) -> str:
+    """9p where the kernel has it (no daemon, works without root), virtiofs otherwise."""
+    shares = kernel.shares()
+    virtiofs_ok = os.geteuid() == 0 and VIRTIOFSD.exists()
+    if "9p" in shares:
+        return "9p"
+    if "virtiofs" in shares:
+        if not virtiofs_ok:
+            raise TargetUnavailable(
+                f"{kernel.release} shares files only over virtiofs, which needs root and "
+                f"{VIRTIOFSD} (qemu-system-common)"
+            )
+        return "virtiofs"
+    raise TargetUnavailable(
+        f"{kernel.release} has neither 9p (CONFIG_NET_9P_VIRTIO, CONFIG_9P_FS) nor virtiofs "
+        "(CONFIG_VIRTIO_FS), with CONFIG_VIRTIO_PCI: it cannot see the host's root"
+    )
+
+
+def reached_init(out: Path) -> bool:
+    try:
+        return INIT_STARTED in (out / results.CONSOLE).read_bytes()
+    except OSError:
+        return False
+
+
+def kvm_state() -> Path:
+    return initramfs.cache_dir() / "kvm-failed"
+
+
+def boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def kvm_worth_trying() -> bool:
+    """/dev/kvm usable, and no KVM guest has failed to start since the host booted."""
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return False
+    try:
+        return kvm_state().read_text().strip() != boot_id()
+    except OSError:
+        return True
+
+
+def remember_kvm_failure() -> None:
+    try:
+        kvm_state().parent.mkdir(parents=True, exist_ok=True)
+        kvm_state().write_text(boot_id() + "\n")
+    except OSError:
+        pass
+
+
+# Kernel log lines worth showing on the terminal; console.log keeps every line.
+KERNEL_LINE = re.compile(rb"^\[\s*\d+\.\d+\] ")
+TROUBLE = re.compile(
+    rb"panic|Oops|BUG|WARNING|Call Trace|RIP:|segfault|Out of memory|lockup|blocked for more"
+    rb"|Killed process|end trace|Unable to|not syncing|No working init"
+)
+
+
+class ConsoleEcho:
+    """The console for the terminal: guest output as it comes, kernel lines only when
+    they report trouble (and everything once a panic has begun)."""
+
+    def __init__(self, sink: BinaryIO) -> None:
+        self.sink = sink
+        self.line = b""  # the current line, held back while it may be a kernel line
+        self.panicked = False
+
+    def write(self, chunk: bytes) -> int:
+        for piece in chunk.splitlines(keepends=True):
+            self.line += piece
+            if not self.line.endswith(b"\n"):
+                if not (self.line.startswith(b"[") or b"[".startswith(self.line)):
+                    self.sink.write(self.line)  # pytest's progress dots, unfinished
+                    self.line = b""
+                continue
+            line, self.line = self.line.replace(b"\r", b""), b""
+            if b"Kernel panic" in line:
+                self.panicked = True
+            if self.panicked or not KERNEL_LINE.match(line) or TROUBLE.search(line):
+                self.sink.write(line)
+        return len(chunk)
+
+    def flush(self) -> None:
+        self.sink.flush()
