@@ -5,7 +5,7 @@ A test exercises the syscalls it calls through the Kernel: `kernel.openat(...)`,
 `getattr(kernel, "name")(...)` — with a parametrized name resolved through the test's
 literal `@pytest.mark.parametrize` values. Calls reach further through the same file's
 helper functions and classes, and through the fixtures the test asks for (from its own
-file or its area's conftest.py), including methods called on a fixture's object
+file, its area's conftest.py or suites/conftest.py), including methods called on a fixture's object
 (`fds.pipe()` -> pipe2). Names are counted against a platform table through its aliases
 (fstatat -> newfstatat).
 
@@ -77,10 +77,11 @@ class Inventory:
 def scan(suites: Path, platform: Platform) -> Inventory:
     """Every test under suites/<area>/test_*.py, with the syscalls it calls."""
     tests: list[TestInfo] = []
+    shared = _parse(suites / "conftest.py")
     for area_dir in sorted(p for p in suites.iterdir() if p.is_dir()):
-        conftest = _parse(area_dir / "conftest.py")
+        conftests = (shared, _parse(area_dir / "conftest.py"))
         for path in sorted(area_dir.glob("test_*.py")):
-            scope = _Scope(_parse(path), conftest)
+            scope = _Scope(_parse(path), *conftests)
             rel = f"{area_dir.name}/{path.name}"
             for name, fn, cls in scope.tests():
                 info = TestInfo(area_dir.name, rel, name, cases=scope.cases(fn))
@@ -103,7 +104,7 @@ def _literal(node: ast.expr) -> object:
 def _library(name: str) -> _Scope | None:
     """A module of this package (syscalls/forking.py) as a scope of helpers."""
     path = Path(__file__).resolve().parent / f"{name}.py"
-    return _Scope(_parse(path), None) if name.isidentifier() and path.is_file() else None
+    return _Scope(_parse(path)) if name.isidentifier() and path.is_file() else None
 
 
 def _parse(path: Path) -> ast.Module | None:
@@ -134,9 +135,9 @@ def _parametrize(fn: Function) -> Iterator[ast.Call]:
 
 
 class _Scope:
-    """The names one test file can reach: its own and its area's conftest's."""
+    """The names one test file can reach: its own and its conftests' (outermost first)."""
 
-    def __init__(self, module: ast.Module | None, conftest: ast.Module | None) -> None:
+    def __init__(self, module: ast.Module | None, *conftests: ast.Module | None) -> None:
         self.module = module
         self.functions: dict[str, Function] = {}
         self.classes: dict[str, dict[str, Function]] = {}
@@ -144,7 +145,7 @@ class _Scope:
         self.literals: dict[str, object] = {}
         self.libraries: dict[str, _Scope] = {}
         self.imported: dict[str, tuple[_Scope, str]] = {}
-        for tree in (conftest, module):  # the test file's own names win
+        for tree in (*conftests, module):  # the nearest names win
             if tree is None:
                 continue
             for node in tree.body:
@@ -164,7 +165,8 @@ class _Scope:
         self._memo: dict[tuple[int, str | None], set[str]] = {}
 
     def _imports(self, node: ast.ImportFrom) -> None:
-        """Helpers from the library: `from syscalls import forking`, `from syscalls.x import f`."""
+        """Helpers from the library: `from syscalls import forking`, `from syscalls.x import f`
+        (a function, or a class such as Fds whose methods the suites call)."""
         if node.module == "syscalls":
             for alias in node.names:
                 lib = _library(alias.name)
@@ -175,6 +177,8 @@ class _Scope:
             for alias in node.names:
                 if lib is not None and alias.name in lib.functions:
                     self.imported[alias.asname or alias.name] = (lib, alias.name)
+                elif lib is not None and alias.name in lib.classes:
+                    self.classes[alias.asname or alias.name] = lib.classes[alias.name]
 
     def tests(self) -> Iterator[tuple[str, Function, str | None]]:
         if self.module is None:

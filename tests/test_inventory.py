@@ -119,6 +119,25 @@ class TestGroup:
 """
 
 
+# suites/conftest.py: a fixture every area sees, holding a library class (syscalls.fds).
+SHARED_CONFTEST = """
+import pytest
+from syscalls.fds import Fds
+
+@pytest.fixture
+def fds(kernel):
+    yield Fds(kernel)
+"""
+
+TEST_TWO = """
+def test_x(kernel):
+    kernel.getpid()
+
+def test_shared_fixture_of_a_library_class(fds):
+    fds.pipe()
+"""
+
+
 @pytest.fixture
 def fake(tmp_path: Path) -> Path:
     suites = tmp_path / "suites"
@@ -126,7 +145,8 @@ def fake(tmp_path: Path) -> Path:
     (suites / "a" / "conftest.py").write_text(CONFTEST)
     (suites / "a" / "test_one.py").write_text(TEST_ONE)
     (suites / "b").mkdir()
-    (suites / "b" / "test_two.py").write_text("def test_x(kernel):\n    kernel.getpid()\n")
+    (suites / "conftest.py").write_text(SHARED_CONFTEST)
+    (suites / "b" / "test_two.py").write_text(TEST_TWO)
     (suites / "b" / "helpers.py").write_text("def test_not_a_test(kernel):\n    kernel.kill()\n")
     (suites / "empty").mkdir()
     return suites
@@ -162,13 +182,18 @@ def test_each_way_of_reaching_a_syscall(inv: Inventory) -> None:
         "test_not_in_the_table": ["frobnicate"],
         "TestGroup::test_method": ["sync"],
     }
+    shared = {t.name: sorted(t.syscalls) for t in inv.tests if t.area == "b"}
+    assert shared["test_shared_fixture_of_a_library_class"] == ["pipe2"]
 
 
 def test_counts_and_coverage(inv: Inventory) -> None:
     cases = {t.name: t.cases for t in inv.tests}
     assert cases["test_parametrized_getattr"] == 2
     assert cases["test_cases_multiply"] == 6  # 2 names x 3 pairs, one pair not a literal
-    assert [t.nodeid for t in inv.tests if t.area == "b"] == ["suites/b/test_two.py::test_x"]
+    assert [t.nodeid for t in inv.tests if t.area == "b"] == [
+        "suites/b/test_two.py::test_x",
+        "suites/b/test_two.py::test_shared_fixture_of_a_library_class",
+    ]
     # fstatat counts as the table's newfstatat; mmap and kill are called by nobody.
     assert inv.missing() == ["kill", "mmap"]
     assert inv.unknown() == {"frobnicate"}
@@ -184,7 +209,7 @@ def test_cli_list_on_a_tree(fake: Path, capsys) -> None:
     assert main(["list", "--suites", str(fake), "--platform", "linux/x86_64"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"^coverage: \d+ of \d+ syscalls in linux/x86_64 \(\d+\.\d%\)$", out, re.M)
-    assert "b: 1 tests in 1 files, 1 syscalls" in out
+    assert "b: 2 tests in 1 files, 2 syscalls" in out
     assert "untested" not in out
 
 
