@@ -48,8 +48,29 @@ def main(argv: list[str] | None = None) -> int:
         metavar="DIR",
         help="--target rump: directory with librumpuser.so, librump.so, ... (NetBSD: /usr/lib)",
     )
+    add_vm_arguments(run)
     run.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
     run.set_defaults(func=cmd_run)
+
+    boot = sub.add_parser(
+        "boot",
+        help="boot a kernel image under QEMU and run the suite inside it (--target vm)",
+        description="Boot KERNEL_IMAGE (a bzImage, a distro vmlinuz, or a Debian "
+        "linux-image .deb) under QEMU with the host root shared read-only, run the suite "
+        "inside, and collect junit.xml, profile.json and console.log into --out. Exit "
+        "status: the suite's; 3 when the guest panicked, hung or never started the suite.",
+    )
+    boot.add_argument("kernel", type=Path, metavar="KERNEL_IMAGE")
+    boot.add_argument("--out", type=Path, default=ROOT / "results", help="results directory")
+    boot.add_argument("--platform", help="binding table: OS/ARCH or a .toml file")
+    boot.add_argument(
+        "-n", "--workers", default="auto", help="pytest-xdist workers in the guest (default: 0)"
+    )
+    boot.add_argument("--time-limit", type=float, metavar="SECONDS", help="for the whole run")
+    boot.add_argument("--time-scale", type=float, metavar="X", help="stretch per-test limits")
+    add_vm_arguments(boot, kernel=False)
+    boot.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
+    boot.set_defaults(func=cmd_run, target="vm", rump_dir=None)
 
     tables = sub.add_parser("tables", help="generate a binding table from a kernel tree")
     tables.add_argument(
@@ -86,8 +107,30 @@ def main(argv: list[str] | None = None) -> int:
     compare.add_argument("--width", type=int, help="terminal width (default: detected)")
     compare.set_defaults(func=cmd_compare)
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    rest: list[str] = []
+    if argv[:1] == ["boot"] and "--" in argv:  # argparse cannot put "--" after KERNEL_IMAGE
+        i = argv.index("--")
+        argv, rest = argv[:i], argv[i + 1 :]
     args = parser.parse_args(argv)
+    if rest:
+        args.pytest_args = [*args.pytest_args, *rest]
     return int(args.func(args) or 0)
+
+
+def add_vm_arguments(parser: argparse.ArgumentParser, kernel: bool = True) -> None:
+    if kernel:
+        parser.add_argument(
+            "--kernel", type=Path, metavar="IMAGE", help="--target vm: the kernel image to boot"
+        )
+    parser.add_argument(
+        "--accel",
+        choices=("auto", "kvm", "tcg"),
+        default="auto",
+        help="vm: KVM, TCG (emulation), or auto: KVM if a guest starts under it (default)",
+    )
+    parser.add_argument("--append", default="", help="vm: more kernel command-line arguments")
+    parser.add_argument("--memory", type=int, default=1024, metavar="MB", help="vm: guest memory")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -113,6 +156,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             platform=args.platform,
             time_limit=args.time_limit,
             time_scale=args.time_scale,
+            kernel=args.kernel,
+            accel=args.accel,
+            append=args.append,
+            memory_mb=args.memory,
         )
         return targets.run(args.target, opts)
     import pytest

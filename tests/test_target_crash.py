@@ -32,9 +32,9 @@ def test_a_guest_that_dies_mid_test_names_it_and_keeps_what_finished(
     if shutil.which(TARGETS[target]) is None:
         pytest.skip(f"{TARGETS[target]} is not installed (ci/setup installs it as root)")
     out = tmp_path / "out"
-    p = run_target(
-        target, out, "suites/fs/test_openat.py", "-p", "tests.crash_plugin", f"--crash-at={VICTIM}"
-    )
+    # -n 0: the plugin kills its parent, which must be the shell, not an xdist controller.
+    plugin = ["-n", "0", "-p", "tests.crash_plugin", f"--crash-at={VICTIM}"]
+    p = run_target(target, out, "suites/fs/test_openat.py", *plugin)
     log = p.stdout[-2000:] + p.stderr[-2000:]
     assert p.returncode not in (0, 1, 5), log  # not a status the suite could have given
     assert f"running: {VICTIM}" in p.stderr, log

@@ -4,18 +4,46 @@ QEMU, runsc and UML can hang for good (a guest that spins, a sandbox stuck at st
 and they start helpers of their own (virtiofsd, runsc's sandbox and gofer, UML's
 per-process host threads). Everything a target starts goes into one group, so leaving
 the `with` block -- normally, on a time limit, on Ctrl-C -- kills the lot.
+
+Some helpers leave the group: runsc's sandbox calls setsid(). While a group is open
+this process is a child subreaper (prctl PR_SET_CHILD_SUBREAPER), so such helpers are
+re-parented to us when their parent dies; on exit every adopted child is killed and
+reaped, so none is left running or as a zombie of an init that does not reap.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
+
+
+def _set_subreaper(on: bool) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0)
+
+
+def _children() -> set[int]:
+    """Our direct children, from /proc (field 4 of /proc/PID/stat is the parent)."""
+    me, found = os.getpid(), set()
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                stat = Path(f"/proc/{name}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == me:
+                found.add(int(name))
+    return found
 
 
 class ProcessGroup:
@@ -24,6 +52,7 @@ class ProcessGroup:
     def __init__(self) -> None:
         self.pgid: int | None = None
         self.procs: list[subprocess.Popen[bytes]] = []
+        self._before: set[int] = set()  # children we had already: not ours to reap
 
     def start(self, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
         # The first process leads a new group; later ones join it.
@@ -42,6 +71,20 @@ class ProcessGroup:
                 os.killpg(self.pgid, signal.SIGKILL)
         for proc in self.procs:
             proc.wait()
+        self._reap_adopted()
+
+    def _reap_adopted(self, timeout: float = 10.0) -> None:
+        """Kill and reap helpers re-parented to us (they left the group)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            adopted = _children() - self._before - {p.pid for p in self.procs}
+            if not adopted:
+                return
+            for pid in adopted:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
 
     def alive(self) -> bool:
         """Whether any process of the group is still there (ours or their children)."""
@@ -64,6 +107,8 @@ class ProcessGroup:
         return True
 
     def __enter__(self) -> ProcessGroup:
+        self._before = _children()
+        _set_subreaper(True)
         return self
 
     def __exit__(
@@ -72,4 +117,7 @@ class ProcessGroup:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.kill()
+        try:
+            self.kill()
+        finally:
+            _set_subreaper(False)

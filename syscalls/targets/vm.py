@@ -68,7 +68,7 @@ def run(opts: Options, share: str | None = None) -> int:
     out = opts.out.resolve()
     if re.search(r"[\s\"']", str(out)):  # it travels on the kernel command line
         raise TargetUnavailable(f"--out {out}: the path must not contain blanks or quotes")
-    accel = getattr(opts, "accel", "auto") or "auto"
+    accel = opts.accel or "auto"
     tries = ["kvm", "tcg"] if accel == "auto" and kvm_worth_trying() else [accel]
     if tries == ["auto"]:
         tries = ["tcg"]
@@ -104,6 +104,7 @@ def boot(
     trial: bool,
 ) -> tuple[guest.Ending, float, Options, guest.Limits]:
     results.clear(out)
+    (out / "virtiofsd.log").unlink(missing_ok=True)
     scale = opts.time_scale or TIME_SCALE.get(accel, TIME_SCALE["tcg"])
     test_timeout = 120 * scale  # pyproject's per-test limit, stretched
     spec = dataclasses.replace(
@@ -118,7 +119,7 @@ def boot(
         test=test_timeout + 60,
         total=opts.time_limit or TOTAL,
     )
-    append = getattr(opts, "append", "") or ""
+    append = opts.append
     with tempfile.TemporaryDirectory(prefix="syscalls-vm-") as tmp, ProcessGroup() as group:
         argv = qemu_argv(qemu, kernel.image, initrd, share, accel, out, opts.memory_mb, append)
         if share == "virtiofs":
@@ -204,6 +205,7 @@ def start_virtiofsd(group: ProcessGroup, tmp: Path, out: Path, memory_mb: int) -
     ]
     for tag, source, cache in (("hostroot", Path("/"), "always"), ("results", out, "none")):
         sock = tmp / f"{tag}.sock"
+        log = (out / "virtiofsd.log").open("ab")  # its complaints, off the terminal
         group.start(
             [
                 str(VIRTIOFSD),
@@ -218,7 +220,9 @@ def start_virtiofsd(group: ProcessGroup, tmp: Path, out: Path, memory_mb: int) -
                 "log_level=err",
             ],
             stdin=subprocess.DEVNULL,
+            stderr=log,
         )
+        log.close()
         argv += [
             "-chardev",
             f"socket,id={tag},path={sock}",
