@@ -6,6 +6,8 @@ unprivileged user, serial and with pytest-xdist.
     .venv/bin/python bench/run.py                 # everything that can run here
     .venv/bin/python bench/run.py --repeat 3 --json bench.json
     .venv/bin/python bench/run.py --vm KERNEL     # also boot-to-result time of a VM target
+    .venv/bin/python bench/run.py --vm            # ... of Debian's cloud kernel (cached .deb)
+    .venv/bin/python bench/run.py --targets gvisor,uml,vm   # whole suite in each target
 
 Figures are wall-clock seconds of whole commands, the best of --repeat runs (the
 machine is shared, so the minimum is the steadiest figure). Not a test: nothing here
@@ -68,6 +70,15 @@ def _timed(cmd: list[str], cwd: Path, repeat: int) -> tuple[float, subprocess.Co
     return best, proc
 
 
+def _counts(junit: Path) -> tuple[int, int, int]:
+    """(tests, failed, skipped) of a JUnit file."""
+    suite = ET.parse(junit).getroot()
+    suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
+    assert suite is not None
+    failed = int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+    return int(suite.get("tests", 0)), failed, int(suite.get("skipped", 0))
+
+
 def ours(user: str, workers: str, repeat: int, out: Path) -> Row:
     junit = out / f"junit-{user}-{workers}.xml"
     cmd = [
@@ -87,12 +98,7 @@ def ours(user: str, workers: str, repeat: int, out: Path) -> Row:
     seconds, proc = _timed(_as(user, cmd), ROOT, repeat)
     if not junit.exists():
         raise SystemExit(f"suite run failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
-    suite = ET.parse(junit).getroot()
-    suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
-    assert suite is not None
-    total = int(suite.get("tests", 0))
-    failed = int(suite.get("failures", 0)) + int(suite.get("errors", 0))
-    skipped = int(suite.get("skipped", 0))
+    total, failed, skipped = _counts(junit)
     label = "syscalls (pytest)" + ("" if workers == "serial" else f" -n {workers}")
     return Row(label, user, seconds, total, total - failed - skipped, failed, skipped)
 
@@ -114,6 +120,28 @@ def ljsyscall(user: str, repeat: int) -> Row | None:
     return Row(
         "ljsyscall (luajit)", user, seconds, passed + failed + skipped, passed, failed, skipped
     )
+
+
+def debian_kernel() -> str:
+    """The Debian cloud kernel package ci/setup fetched (downloaded now if it did not)."""
+    sys.path.insert(0, str(ROOT))
+    from syscalls.targets.vm_kernel import debian_package
+
+    return str(debian_package("cloud"))
+
+
+def target(name: str, out: Path, kernel: str) -> Row | None:
+    """The whole suite in a target (`syscalls run --target NAME`, or `boot` for vm)."""
+    res = out / name
+    cmd = [str(PYTHON), "-m", "syscalls"]
+    cmd += ["boot", kernel] if name == "vm" else ["run", "--target", name]
+    seconds, proc = _timed([*cmd, "--out", str(res)], ROOT, 1)
+    if not (res / "junit.xml").exists():
+        print(f"{name}: no results ({proc.stderr.strip()[-300:]})", file=sys.stderr)
+        return None
+    total, failed, skipped = _counts(res / "junit.xml")
+    return Row(f"syscalls --target {name}", "root", seconds, total, total - failed - skipped,
+               failed, skipped)  # fmt: skip
 
 
 def vm_boot(kernel: str, out: Path) -> dict[str, float | str]:
@@ -148,7 +176,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=1, help="runs per figure (best is kept)")
     ap.add_argument("--json", type=Path, help="also write the figures here")
-    ap.add_argument("--vm", metavar="KERNEL", help="also time `syscalls boot KERNEL`")
+    ap.add_argument(
+        "--vm",
+        metavar="KERNEL",
+        nargs="?",
+        const="debian",
+        help="also time `syscalls boot KERNEL` on one test (default: Debian's cloud kernel)",
+    )
+    ap.add_argument(
+        "--targets", default="", help="comma-separated: also the whole suite in gvisor, uml, vm"
+    )
     args = ap.parse_args()
     if not PYTHON.exists():
         print("run ci/setup first (no .venv)", file=sys.stderr)
@@ -168,7 +205,15 @@ def main() -> int:
             lj = ljsyscall(user, args.repeat)
             if lj:
                 rows.append(lj)
-        vm = vm_boot(args.vm, out) if args.vm else None
+        names = list(filter(None, args.targets.split(",")))
+        kernel = args.vm or "debian"
+        if kernel == "debian" and (args.vm or "vm" in names):
+            kernel = debian_kernel()
+        vm = vm_boot(kernel, out) if args.vm else None
+        for name in names:
+            row = target(name, out, kernel)
+            if row:
+                rows.append(row)
 
     print(
         f"{'suite':<28} {'user':<7} {'tests':>5} {'pass':>5} {'fail':>4} {'skip':>4} "
