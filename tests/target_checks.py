@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
+
+import pytest
 
 from syscalls.profile import Profile
 
@@ -86,3 +93,111 @@ def check_complete_run(p: subprocess.CompletedProcess[str], out: Path, target: s
     passed = [k for k, v in profile.tests.items() if v["outcome"] == "passed"]
     assert len(passed) == list(junit.values()).count("passed") > 0
     return profile
+
+
+def need(binary: str, package: str) -> None:
+    """Skip without `binary`; as root (ci/setup installs it) its absence is a failure."""
+    if shutil.which(binary) is None:
+        if os.geteuid() == 0:
+            pytest.fail(f"{binary} missing: ci/setup should have installed {package}")
+        pytest.skip(f"{binary} missing (run ci/setup as root to install {package})")
+
+
+def collected(*pytest_args: str) -> set[str]:
+    """The test ids pytest collects on the host for this selection."""
+    p = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", *pytest_args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {line for line in p.stdout.splitlines() if "::" in line}
+
+
+def check_guest_kernel(out: Path, profile: Profile, target: str) -> str:
+    """The kernel the suite ran on is the target's (as the guest shell's `uname -r`
+    printed it on the console), not the host's; returns that release."""
+    console = (out / "console.log").read_text(errors="replace")
+    found = re.search(rf"syscalls-guest: running the suite \({target}, kernel (\S+)\)", console)
+    assert found, console[-2000:]
+    assert profile.kernel == found.group(1) != os.uname().release
+    return profile.kernel
+
+
+def check_time_limited_run(
+    p: subprocess.CompletedProcess[str], out: Path, target: str, limit: float, hung: str
+) -> Profile:
+    """A run stopped at its overall limit while `hung` was running: status 3, that test
+    named and failed with the reason, the tests that finished before it kept."""
+    log = p.stdout[-2000:] + p.stderr[-2000:]
+    assert p.returncode == 3, log
+    assert not (out / "status").exists()
+    assert f"exceeded its overall limit of {limit:g} s" in p.stderr, log
+    assert f"running: {hung}" in p.stderr, log
+    profile = Profile.read(out / "profile.json")  # rebuilt from the progress log
+    assert profile.target == target
+    assert "overall limit" in profile.meta["incomplete"]
+    assert profile.tests[hung]["outcome"] == "failed"
+    assert "overall limit" in profile.tests[hung]["reason"]
+    passed = [t for t, e in profile.tests.items() if e["outcome"] == "passed"]
+    assert passed, "tests that finished before the limit are kept"
+    junit = junit_outcomes(out / "junit.xml")
+    assert ET.parse(out / "junit.xml").getroot().get("name", "").startswith("incomplete run")
+    assert len(junit) == len(profile.tests)
+    assert list(junit.values()).count("passed") == len(passed)
+    return profile
+
+
+# What a gvisor or uml run could leave behind on the host: its launcher's processes
+# (runsc and its sandbox and gofer, which run as "exe"; linux.uml and its helpers) and
+# its private directory /tmp/syscalls-TARGET-XXXX (runsc's state, UML's uml_dir).
+COMMANDS = {"gvisor": ("runsc", "exe"), "uml": ("linux.uml",)}
+RUNSC_DEFAULT_ROOT = Path("/var/run/runsc")
+
+
+def _processes() -> list[tuple[int, str, str, list[str]]]:
+    """(pid, comm, state, argv) of every process."""
+    found = []
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{name}/stat").read_text()
+            argv = Path(f"/proc/{name}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        state = stat[stat.rindex(")") + 2]
+        found.append((int(name), comm, state, [os.fsdecode(a) for a in argv if a]))
+    return found
+
+
+def host_leftovers(target: str) -> set[str]:
+    """What a finished gvisor/uml run left: processes of a run whose private directory
+    is gone, zombies of the target's commands, private directories no process uses, and
+    runsc state in its default root. Runs still going (another test's) are not counted."""
+    private = re.compile(rf"(/\S*?/syscalls-{target}-[^/\s]+)")
+    in_use: set[str] = set()
+    found: set[str] = set()
+    for pid, comm, state, argv in _processes():
+        dirs = {m.group(1) for a in argv if (m := private.search(a))}
+        if state == "Z" and comm in COMMANDS[target]:
+            found.add(f"zombie {pid} ({comm})")
+        elif any(not Path(d).exists() for d in dirs):
+            found.add(f"process {pid} ({comm}) of a finished run: {' '.join(argv)[:200]}")
+        in_use |= dirs
+    tmp = Path(tempfile.gettempdir())
+    found |= {f"directory {d}" for d in map(str, tmp.glob(f"syscalls-{target}-*"))} - {
+        f"directory {d}" for d in in_use
+    }
+    if target == "gvisor" and RUNSC_DEFAULT_ROOT.is_dir():
+        found |= {f"runsc state {p}" for p in RUNSC_DEFAULT_ROOT.iterdir()}
+    return found
+
+
+def check_nothing_left(target: str, before: set[str], settle: float = 5.0) -> None:
+    """Nothing new in host_leftovers(target) since `before` (a zombie or a process of
+    another test's run that is just ending gets `settle` seconds to go away)."""
+    deadline = time.monotonic() + settle
+    while (new := host_leftovers(target) - before) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not new, f"left behind by the {target} run: {sorted(new)}"

@@ -1,74 +1,44 @@
 """--target uml: the suite under User-Mode Linux, with results back on the host.
 
-These boot the real linux.uml (Debian's user-mode-linux). They run a representative
-subset of the suite (a few files from several areas); `syscalls run --target uml`
-itself runs the whole suite by default (measured: ~3 minutes, see the README).
+These boot the real linux.uml (Debian's user-mode-linux). One boot runs a
+representative subset with one test made to fail inside the guest and checks a
+finished run; one has no test to run (pytest's status 5 must come back, although
+UML exits 0); one is cut by its overall limit while a test hangs. `syscalls run
+--target uml` itself runs the whole suite by default (~3 minutes, see the README).
 """
 
-import json
-import os
-import shutil
+from __future__ import annotations
+
 import subprocess
-import sys
-import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SUBSET = [
-    "suites/fs/test_openat.py",
-    "suites/proc/test_fork.py",
-    "suites/signals/test_kill.py",
-    "suites/net/test_tcp.py",
-    "suites/mm/test_mmap.py",
-    "suites/misc/test_uname.py",
-]
-
-
-def _need(binary: str, package: str) -> None:
-    if shutil.which(binary) is None:
-        if os.geteuid() == 0:  # ci/setup runs as root and installs it: missing is a bug
-            pytest.fail(f"{binary} missing: ci/setup should have installed {package}")
-        pytest.skip(f"{binary} missing (run ci/setup as root to install {package})")
-
-
-@pytest.fixture(autouse=True)
-def _uml() -> None:
-    _need("linux.uml", "user-mode-linux")
-    _need("busybox", "busybox-static")
-
+from tests.target_checks import (
+    SUBSET,
+    SUBSET_FILES,
+    check_complete_run,
+    check_guest_kernel,
+    check_nothing_left,
+    check_time_limited_run,
+    collected,
+    host_leftovers,
+    need,
+    run_target,
+)
 
 pytestmark = pytest.mark.slow
 
-
-def syscalls(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "syscalls", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
-    )
+FAIL = "suites/ipc/test_pipe.py::test_pipe_lseek_is_espipe"  # made to fail in the guest
+HANG = "suites/fs/test_openat.py::test_openat_excl_on_existing_file_is_eexist"
+FAULTS = ["-p", "tests.fault_plugin"]
 
 
-def subset() -> list[str]:
-    files = [f for f in SUBSET if (ROOT / f).exists()]
-    assert files, "none of the subset's suite files exist any more"
-    return files
-
-
-def collected(files: list[str]) -> set[str]:
-    """The test ids pytest collects on the host for these files."""
-    p = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", *files],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return {line for line in p.stdout.splitlines() if "::" in line}
+@pytest.fixture(scope="module", autouse=True)
+def _uml() -> None:
+    need("linux.uml", "user-mode-linux")
+    need("busybox", "busybox-static")
 
 
 def uml_release() -> str:
@@ -76,64 +46,60 @@ def uml_release() -> str:
     return p.stdout.strip()
 
 
-def leftovers() -> list[str]:
-    """linux.uml processes whose private directory is gone: left behind by a run."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        for arg in argv:
-            private = Path(os.fsdecode(arg[5:])).parent
-            if arg.startswith(b"init=") and b"syscalls-uml-" in arg and not private.exists():
-                found.append(pid)
-    return found
+@dataclass
+class Run:
+    p: subprocess.CompletedProcess[str]
+    out: Path
+    before: set[str]  # host_leftovers before the run
 
 
-def test_uml_runs_the_suite_and_the_results_come_back(tmp_path: Path) -> None:
-    out = tmp_path / "uml"
-    files = subset()
-    p = syscalls("run", "--target", "uml", "--out", str(out), "--", *files)
-    log = p.stdout[-3000:] + p.stderr[-2000:]
-    # The exit status is the suite's, as the guest wrote it (UML itself exits 0).
-    assert (out / "status").read_text().strip() == str(p.returncode), log
-    profile = json.loads((out / "profile.json").read_text())
-    assert profile["target"] == "uml"
-    assert profile["kernel"] == uml_release() != os.uname().release
-    # Every test of the subset ran in the guest and is in both reports.
-    assert set(profile["tests"]) == collected(files)
-    cases = ET.parse(out / "junit.xml").getroot().iter("testcase")
-    assert len(list(cases)) == len(profile["tests"])
-    outcomes = [t["outcome"] for t in profile["tests"].values()]
-    assert outcomes.count("passed") > len(outcomes) // 2, log
-    failed = [k for k, t in profile["tests"].items() if t["outcome"] in ("failed", "error")]
-    assert (p.returncode == 0) == (not failed), log
-    console = (out / "console.log").read_text(errors="replace")
-    assert "syscalls-guest: running the suite (uml, kernel 6." in console
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """One boot running SUBSET, with FAIL made to fail inside the guest."""
+    out = tmp_path_factory.mktemp("uml") / "out"
+    before = host_leftovers("uml")
+    p = run_target("uml", out, *SUBSET_FILES, "-k", SUBSET, *FAULTS, f"--fail-at={FAIL}")
+    return Run(p, out, before)
+
+
+def test_uml_results_come_back_complete(finished: Run) -> None:
+    p, out = finished.p, finished.out
+    profile = check_complete_run(p, out, "uml")
+    assert set(profile.tests) == collected(*SUBSET_FILES, "-k", SUBSET)
+    assert check_guest_kernel(out, profile, "uml") == uml_release()
+    assert profile.meta["hostname"] == "syscalls-uml"  # written inside the guest
     assert "syscalls: uml: suite finished" in p.stdout
-    assert not leftovers()
 
 
-def test_uml_exit_status_is_the_suites_not_umls(tmp_path: Path) -> None:
-    out = tmp_path / "uml"
-    p = syscalls("run", "--target", "uml", "--out", str(out), "--", "-k", "no_test_has_this_name")
-    assert p.returncode == 5, p.stdout[-2000:]  # pytest: no tests ran
+def test_uml_exit_status_is_the_suites_not_umls(finished: Run, tmp_path: Path) -> None:
+    # UML exits 0 after any power-off; the status is the one the guest wrote.
+    p, out = finished.p, finished.out
+    assert p.returncode == 1, p.stdout[-2000:] + p.stderr[-2000:]
+    assert (out / "status").read_text().strip() == "1"
+    profile = check_complete_run(p, out, "uml")
+    assert "deliberate failure" in profile.tests[FAIL]["reason"]
+    failed = [t for t, e in profile.tests.items() if e["outcome"] == "failed"]
+    assert FAIL in failed
+    # No test selected: pytest's own 5 comes back too.
+    out = tmp_path / "out"
+    p = run_target("uml", out, "suites/misc/test_uname.py", "-k", "no_test_has_this_name")
+    assert p.returncode == 5, p.stdout[-2000:] + p.stderr[-2000:]
     assert (out / "status").read_text().strip() == "5"
 
 
+def test_uml_leaves_nothing_behind(finished: Run) -> None:
+    assert finished.p.returncode in (0, 1)
+    check_nothing_left("uml", finished.before)
+
+
 def test_uml_run_over_its_time_limit_keeps_what_finished(tmp_path: Path) -> None:
-    out = tmp_path / "uml"
-    p = syscalls(
-        "run", "--target", "uml", "--out", str(out), "--time-limit", "12", "--", "suites/fs"
+    out = tmp_path / "out"
+    before = host_leftovers("uml")
+    limit = 15
+    p = run_target(
+        "uml", out, "suites/fs/test_openat.py", *FAULTS, f"--hang-at={HANG}", time_limit=limit
     )
-    assert p.returncode == 3, p.stdout[-2000:] + p.stderr[-2000:]
-    assert "exceeded its overall limit of 12 s" in p.stderr
-    profile = json.loads((out / "profile.json").read_text())
-    assert "overall limit" in profile["meta"]["incomplete"]
-    done = [t for t in profile["tests"].values() if t["outcome"] == "passed"]
-    assert done, "tests that finished before the limit are kept"
-    root = ET.parse(out / "junit.xml").getroot()
-    assert root.get("name", "").startswith("incomplete run")
+    profile = check_time_limited_run(p, out, "uml", limit, HANG)
+    assert set(profile.tests) < collected("suites/fs/test_openat.py")  # the rest never ran
     assert "syscalls-guest: running the suite" in (out / "console.log").read_text()
-    assert not leftovers()
+    check_nothing_left("uml", before)
