@@ -37,7 +37,7 @@ INIT = """#!{busybox} sh
 B={busybox}
 $B mount -t proc proc /proc
 $B mount -t sysfs sysfs /sys
-$B mountpoint -q /dev || $B mount -t devtmpfs devtmpfs /dev
+$B grep -q "^[^ ]* /dev " /proc/mounts || $B mount -t devtmpfs devtmpfs /dev
 $B mkdir -p /dev/pts /dev/shm /dev/mqueue
 $B mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
 $B mount -t tmpfs -o mode=1777 tmpfs /dev/shm
