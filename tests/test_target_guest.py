@@ -1,0 +1,219 @@
+"""syscalls.targets.guest: watching a target's console, and turning how the run ended
+into the exit status and message. The "targets" here are real processes (shell
+scripts) that behave as a guest would: finish and write the status, panic, hang,
+never start, stop without a status, leave a helper behind."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from syscalls.profile import Profile
+from syscalls.targets import Options, guest, results
+from syscalls.targets.procgroup import ProcessGroup
+from tests.target_checks import ROOT
+
+LIMITS = guest.Limits(boot=30, test=30, total=60)
+STARTED = guest.STARTED.decode()
+
+
+def _supervise(out: Path, script: str, limits: guest.Limits = LIMITS) -> tuple[guest.Ending, float]:
+    """Run `script` (sh) as a target whose console is watched; (how it ended, seconds)."""
+    out.mkdir(exist_ok=True)
+    start = time.monotonic()
+    with ProcessGroup() as group:
+        proc = group.start(
+            ["sh", "-c", script],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        ending = guest.supervise(proc, out, limits, io.BytesIO())
+    return ending, time.monotonic() - start
+
+
+def test_a_guest_that_writes_its_status_has_finished(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    ending, _ = _supervise(out, f"echo '{STARTED}'; echo 1 > {out}/status; exit 0")
+    assert ending == guest.Ending("finished", 0)
+    assert STARTED in (out / results.CONSOLE).read_text()
+
+
+def test_a_guest_that_stops_without_status_has_exited(tmp_path: Path) -> None:
+    ending, _ = _supervise(tmp_path / "out", f"echo '{STARTED}'; exit 134")
+    assert ending == guest.Ending("exited", 134)
+
+
+def test_a_panic_on_the_console_ends_the_run(tmp_path: Path) -> None:
+    # The kernel prints its panic and then spins, as QEMU guests do.
+    script = (
+        f"echo '{STARTED}'; echo 'Kernel panic - not syncing: Attempted to kill init'; sleep 60"
+    )
+    ending, took = _supervise(tmp_path / "out", script)
+    assert ending == guest.Ending("panic")
+    assert took < 20
+
+
+def test_a_guest_that_never_starts_the_suite(tmp_path: Path) -> None:
+    limits = guest.Limits(boot=1, test=30, total=60)
+    ending, took = _supervise(tmp_path / "out", "echo booting; sleep 60", limits)
+    assert ending == guest.Ending("no-start")
+    assert took < 10
+
+
+def test_a_guest_without_progress_hangs(tmp_path: Path) -> None:
+    limits = guest.Limits(boot=30, test=1.5, total=60)
+    ending, took = _supervise(tmp_path / "out", f"echo '{STARTED}'; sleep 60", limits)
+    assert ending == guest.Ending("hang")
+    assert took < 10
+
+
+def test_progress_in_the_events_log_is_not_a_hang(tmp_path: Path) -> None:
+    """A test may run long without console output while tests end in the log: only the
+    overall limit stops that run."""
+    out = tmp_path / "out"
+    limits = guest.Limits(boot=30, test=1.5, total=4)
+    script = f"echo '{STARTED}'; while :; do echo x >> {out}/events.jsonl; sleep 0.3; done"
+    ending, took = _supervise(out, script, limits)
+    assert ending == guest.Ending("timeout")
+    assert 4 <= took < 15
+
+
+def _opts(out: Path, *pytest_args: str) -> Options:
+    out.mkdir(parents=True, exist_ok=True)
+    return Options(out=out, pytest_args=list(pytest_args))
+
+
+def _write_events(out: Path, *lines: str) -> None:
+    (out / results.EVENTS).write_text("".join(line + "\n" for line in lines))
+
+
+SESSION = '{"event": "session", "platform": "linux/x86_64", "kernel": "6.1.0", "target": "uml"}'
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("no-start", "the suite did not start within 30 s"),
+        ("panic", "kernel panic"),
+        ("hang", "no progress for 30 s (hung)"),
+        ("timeout", "the run exceeded its overall limit of 60 s"),
+        ("exited", "the target stopped (exit code 134) before the suite wrote its status"),
+        ("finished", "the target stopped without a status"),
+        ("interrupted", "interrupted (Ctrl-C)"),
+    ],
+)
+def test_conclude_without_status_is_target_failed_with_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str, message: str
+) -> None:
+    out = tmp_path / "out"
+    opts = _opts(out)
+    _write_events(
+        out,
+        SESSION,
+        '{"event": "start", "nodeid": "suites/a.py::t1"}',
+        '{"event": "end", "nodeid": "suites/a.py::t1", "outcome": "passed", "observations": []}',
+        '{"event": "start", "nodeid": "suites/a.py::t2"}',
+    )
+    status = guest.conclude(opts, "uml", guest.Ending(kind, 134), LIMITS, 12.3)
+    assert status == guest.TARGET_FAILED == 3
+    err = capsys.readouterr().err
+    assert f"syscalls: uml: run ended after 12 s: {message}" in err
+    assert "test(s) running: suites/a.py::t2" in err
+    assert "1 finished test(s) kept" in err
+    profile = Profile.read(out / results.PROFILE)
+    why = profile.meta["incomplete"]
+    assert why.startswith(message)
+    assert profile.tests["suites/a.py::t2"] == {
+        "outcome": "failed",
+        "observations": [],
+        "reason": why,
+    }
+    assert profile.tests["suites/a.py::t1"]["outcome"] == "passed"
+
+
+def test_conclude_between_tests_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    _write_events(out := _opts(out).out, SESSION)
+    assert guest.conclude(_opts(out), "vm", guest.Ending("hang"), LIMITS, 1) == 3
+    assert "no test was running (between tests)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("status", [0, 1, 5])
+def test_conclude_with_a_status_returns_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], status: int
+) -> None:
+    """Whatever the launcher's ending, the status the guest wrote is the answer; a
+    pytest that died before its reports leaves them rebuilt from the events."""
+    out = tmp_path / "out"
+    opts = _opts(out)
+    (out / results.STATUS).write_text(f"{status}\n")
+    _write_events(
+        out,
+        SESSION,
+        '{"event": "start", "nodeid": "suites/a.py::t1"}',
+        '{"event": "end", "nodeid": "suites/a.py::t1", "outcome": "passed", "observations": []}',
+    )
+    assert guest.conclude(opts, "uml", guest.Ending("finished", 0), LIMITS, 3) == status
+    stdout = capsys.readouterr().out
+    assert f"syscalls: uml: suite finished in 3 s, status {status}: 1 passed" in stdout
+    assert Profile.read(out / results.PROFILE).meta["incomplete"] == (
+        f"pytest exited with status {status}"
+    )
+
+
+def test_launch_kills_a_hung_target_and_its_setsid_helper(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The whole way, with a launcher that starts a helper in a session of its own (as
+    runsc does) and then hangs: status 3, and neither is left running."""
+    out = tmp_path / "out"
+    opts = _opts(out)
+    pids = tmp_path / "pids"
+    helper = (
+        f"import os, time; os.setsid(); open({str(pids)!r}, 'w').write(str(os.getpid())); "
+        "time.sleep(300)"
+    )
+    script = f"{sys.executable} -c \"{helper}\" & echo '{STARTED}'; sleep 300"
+    status = guest.launch(opts, "fake", ["sh", "-c", script], guest.Limits(30, 1.5, 60))
+    assert status == 3
+    assert "no progress for 2 s (hung)" in capsys.readouterr().err
+    pid = int(pids.read_text())
+    assert not os.path.exists(f"/proc/{pid}"), "the setsid helper survived (or is a zombie)"
+
+
+def test_the_guest_script_runs_the_suite_and_writes_the_status(tmp_path: Path) -> None:
+    """guest.sh as a target runs it, here straight on the host: the suite's status, its
+    reports and the events end up in the results directory."""
+    out = tmp_path / "out"
+    opts = _opts(out, "suites/misc/test_uname.py")
+    opts.workers = "0"
+    script = guest.write_script(opts, "uml", 60, 2.0)
+    assert guest.names_tests(opts.pytest_args) and not guest.names_tests(["-k", "uname"])
+    text = script.read_text()
+    assert "export SYSCALLS_TARGET=uml" in text and "export SYSCALLS_TIME_SCALE=2" in text
+    p = subprocess.run(["sh", str(script)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    assert f"{STARTED} (uml, kernel {os.uname().release})" in p.stdout
+    assert results.read_status(out) == 0
+    profile = Profile.read(out / results.PROFILE)
+    assert profile.target == "uml" and profile.tests
+    assert all(t.startswith("suites/misc/test_uname.py::") for t in profile.tests)
+    events = results.read_events(out / results.EVENTS)
+    assert events.finished and set(events.ended) == set(profile.tests)
+    assert (out / results.JUNIT).exists()
+
+
+def test_pytest_argv_runs_the_whole_suite_unless_tests_are_named(tmp_path: Path) -> None:
+    whole = guest.pytest_argv(_opts(tmp_path, "-k", "futex"), "gvisor", 300)
+    assert str(ROOT / "suites") in whole and whole[-2:] == ["-k", "futex"]
+    assert "--target=gvisor" in whole and "--timeout=300" in whole
+    assert whole[whole.index("-n") + 1] == "auto"
+    named = guest.pytest_argv(_opts(tmp_path, "suites/fs::x"), "gvisor", 300)
+    assert str(ROOT / "suites") not in named
