@@ -75,9 +75,10 @@ def test_eventfd_write_past_the_ceiling_blocks(kernel: Kernel, fds, in_child) ->
     _write(kernel, fd, MAX).unwrap()
 
     def blocked_write() -> str:
-        # The write can only end by a signal: SIGALRM after 20 ms interrupts it.
+        # The write can only end by a signal: SIGALRM every 20 ms interrupts it (the
+        # first may come before the write blocks, on a slow target such as UML).
         signal.signal(signal.SIGALRM, lambda s, f: None)
-        signal.setitimer(signal.ITIMER_REAL, 0.02)
+        signal.setitimer(signal.ITIMER_REAL, 0.02, 0.02)
         return _write(kernel, fd, 1).outcome
 
     assert in_child(blocked_write) == "EINTR"

@@ -3,6 +3,8 @@ deadlines, interruption by a signal with the time left, and refused timespecs.
 
 Sleeps run in a child; the interrupting signal comes from setitimer(ITIMER_REAL) and is
 caught by a Python handler (installed without SA_RESTART, so the sleep ends in EINTR).
+The timer repeats: on a slow target (UML, gVisor) its first expiry may come before the
+sleep has begun, and a one-shot timer would then leave the sleep to run its course.
 """
 
 import signal
@@ -37,7 +39,7 @@ def test_nanosleep_sleeps_at_least_the_requested_time(kernel: Kernel, in_child) 
 def test_nanosleep_interrupted_reports_eintr_and_time_left(kernel: Kernel, in_child) -> None:
     def run() -> tuple[str, int]:
         signal.signal(signal.SIGALRM, lambda s, f: None)
-        signal.setitimer(signal.ITIMER_REAL, 0.02)
+        signal.setitimer(signal.ITIMER_REAL, 0.02, 0.02)  # repeats: see the top
         rem = kernel.new("struct timespec *")
         r = kernel.nanosleep(_ts(kernel, 5 * NS), rem)
         return r.outcome, rem.tv_sec * NS + rem.tv_nsec
@@ -89,7 +91,7 @@ def test_clock_nanosleep_abstime_in_the_past_returns_at_once(kernel: Kernel) -> 
 def test_clock_nanosleep_interrupted_reports_time_left(kernel: Kernel, in_child) -> None:
     def run() -> tuple[str, int]:
         signal.signal(signal.SIGALRM, lambda s, f: None)
-        signal.setitimer(signal.ITIMER_REAL, 0.02)
+        signal.setitimer(signal.ITIMER_REAL, 0.02, 0.02)  # repeats: see the top
         rem = kernel.new("struct timespec *")
         r = kernel.clock_nanosleep(kernel.CLOCK_MONOTONIC, 0, _ts(kernel, 5 * NS), rem)
         return r.outcome, rem.tv_sec * NS + rem.tv_nsec
