@@ -106,7 +106,7 @@ SESSION = '{"event": "session", "platform": "linux/x86_64", "kernel": "6.1.0", "
         ("timeout", "the run exceeded its overall limit of 60 s"),
         ("exited", "the target stopped (exit code 134) before the suite wrote its status"),
         ("finished", "the target stopped without a status"),
-        ("interrupted", "interrupted (Ctrl-C)"),
+        ("interrupted", "interrupted (Ctrl-C, SIGTERM or SIGHUP)"),
     ],
 )
 def test_conclude_without_status_is_target_failed_with_the_reason(
@@ -217,3 +217,40 @@ def test_pytest_argv_runs_the_whole_suite_unless_tests_are_named(tmp_path: Path)
     assert whole[whole.index("-n") + 1] == "auto"
     named = guest.pytest_argv(_opts(tmp_path, "suites/fs::x"), "gvisor", 300)
     assert str(ROOT / "suites") not in named
+
+
+LAUNCHER = """
+import sys
+from pathlib import Path
+from syscalls.targets import Options, guest
+out, script = Path(sys.argv[1]), sys.argv[2]
+out.mkdir(exist_ok=True)
+sys.exit(guest.launch(Options(out=out), "fake", ["sh", "-c", script], guest.Limits(60, 60, 120)))
+"""
+
+
+def test_sigterm_ends_the_run_as_ctrl_c_does(tmp_path: Path) -> None:
+    """`syscalls run` killed politely (a cancelled CI job, `timeout`) still kills the
+    target and its setsid helper, and says what was running, with status 3."""
+    out, pids = tmp_path / "out", tmp_path / "pids"
+    helper = (
+        f"import os, time; os.setsid(); open({str(pids)!r}, 'w').write(str(os.getpid())); "
+        "time.sleep(300)"
+    )
+    script = f"{sys.executable} -c \"{helper}\" & echo '{STARTED}'; sleep 300"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LAUNCHER, str(out), script],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not (pids.exists() and pids.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    pid = int(pids.read_text())
+    proc.terminate()
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 3, stdout + stderr
+    assert "interrupted (Ctrl-C, SIGTERM or SIGHUP)" in stderr
+    assert not os.path.exists(f"/proc/{pid}"), "the setsid helper survived (or is a zombie)"

@@ -15,12 +15,16 @@ were running and what finished so far kept in junit.xml and profile.json.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import shlex
+import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -188,7 +192,7 @@ def launch(
     group whatever happened, and return the exit status (see the module doc)."""
     start = time.monotonic()
     echo = getattr(sys.stdout, "buffer", sys.stdout)
-    with ProcessGroup() as group:
+    with _terminate_as_interrupt(), ProcessGroup() as group:
         proc = group.start(
             argv,
             stdin=subprocess.DEVNULL,
@@ -201,6 +205,26 @@ def launch(
         except KeyboardInterrupt:
             ending = Ending("interrupted")
     return conclude(opts, target, ending, limits, time.monotonic() - start)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a cancelled CI job, `timeout`, a closed terminal) end the run
+    as Ctrl-C does: the target's processes killed, its state removed, results salvaged.
+    Left to their default they would kill us and leave runsc's sandbox running."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    old = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
 
 
 def conclude(opts: Options, target: str, ending: Ending, limits: Limits, elapsed: float) -> int:
@@ -224,7 +248,7 @@ def conclude(opts: Options, target: str, ending: Ending, limits: Limits, elapsed
         "exited": f"the target stopped (exit code {ending.returncode}) "
         "before the suite wrote its status",
         "finished": "the target stopped without a status",
-        "interrupted": "interrupted (Ctrl-C)",
+        "interrupted": "interrupted (Ctrl-C, SIGTERM or SIGHUP)",
     }[ending.kind]
     events = results.salvage(out, target, why)
     print(f"\n{where}: run ended after {elapsed:.0f} s: {why}", file=sys.stderr)
