@@ -35,26 +35,24 @@ def run_target(
         command = ["boot", str(kernel)]
     else:
         command = ["run", "--target", target]
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "syscalls",
-            *command,
-            "--out",
-            str(out),
-            "--time-limit",
-            f"{time_limit:g}",
-            *options,
-            "--",
-            *pytest_args,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=time_limit + 300,
-        check=False,
-    )
+    argv = [sys.executable, "-m", "syscalls", *command, "--out", str(out)]
+    argv += ["--time-limit", f"{time_limit:g}", *options, "--", *pytest_args]
+    with subprocess.Popen(
+        argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=time_limit + 300)
+        except BaseException:
+            # Timed out, or the test was (pytest-timeout, Ctrl-C): SIGTERM first, which
+            # `syscalls run` turns into a clean stop (target killed, its state removed);
+            # subprocess's own SIGKILL would leave runsc's sandbox and state behind.
+            proc.terminate()
+            try:
+                proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            raise
+    return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
 
 
 def junit_outcomes(path: Path) -> dict[str, str]:
