@@ -141,9 +141,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             pytest.skip(f"needs Linux >= {mark.args[0]} (this is {release})")
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    report = yield
+# An old-style hook wrapper: Debian 12's pytest 7.2 (pluggy 1.0), which the suite runs
+# under on other arches and in guests, has no wrapper=True.
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
     if call.excinfo is not None and call.excinfo.errisinstance(Unsupported):
         # Not in the table, or ENOSYS: a skip that names the syscall, not a failure.
         report.outcome = "skipped"
@@ -152,7 +155,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         recorder = item.stash.get(_RECORDER_KEY, None)
         if recorder is not None:
             report.user_properties.append((PROPERTY, json.dumps(recorder.entries)))
-    return report
 
 
 def _profile_path(config: pytest.Config) -> Path | None:

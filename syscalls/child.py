@@ -57,6 +57,12 @@ def run(
             sink.extend(entries)
         if kind == "ok":
             return payload
+        if kind == "skip":  # (class names, message): rebuilt as the parent's own class
+            names, message = payload
+            for cls in passthrough:
+                if cls.__name__ in names:
+                    raise cls(message)
+            raise ChildFailed(f"child raised {names[0]}: {message}")
         if isinstance(payload, passthrough):
             raise payload
         raise ChildFailed(payload if isinstance(payload, str) else repr(payload))
@@ -75,8 +81,13 @@ def _child(fn: Callable[[], Any], wfd: int, rfd: int, sink: list[str] | None, st
         try:
             result: tuple[str, Any] = ("ok", fn())
         except BaseException as e:
-            # Skips cross as themselves; failures as text, since tracebacks do not pickle.
-            result = ("raise", e if _is_skip(e) else "".join(traceback.format_exception(e)))
+            # Skips cross as their class name and message (pytest 7's Skipped does not
+            # pickle); failures as text, since tracebacks do not pickle.
+            if _is_skip(e):
+                names = [c.__name__ for c in type(e).__mro__]
+                result = ("skip", (names, _message(e)))
+            else:
+                result = ("raise", "".join(traceback.format_exception(e)))
         entries = sink[start:] if sink is not None else []
         try:
             data = pickle.dumps((*result, entries))
@@ -92,7 +103,12 @@ def _child(fn: Callable[[], Any], wfd: int, rfd: int, sink: list[str] | None, st
 
 
 def _is_skip(e: BaseException) -> bool:
-    return type(e).__name__ in ("Unsupported", "Skipped")
+    return any(c.__name__ in ("Unsupported", "Skipped") for c in type(e).__mro__)
+
+
+def _message(e: BaseException) -> str:
+    msg = getattr(e, "msg", None)  # pytest's OutcomeException keeps it here
+    return msg if isinstance(msg, str) else str(e)
 
 
 def _collect(pid: int, rfd: int, timeout: float) -> tuple[bytes, int]:

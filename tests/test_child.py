@@ -7,7 +7,7 @@ import time
 import pytest
 
 from syscalls import child
-from syscalls.kernel import Unsupported
+from syscalls.kernel import MissingConstant, Unsupported
 
 
 def test_return_value_comes_back_pickled() -> None:
@@ -39,6 +39,31 @@ def test_skips_pass_through_as_themselves() -> None:
         raise Unsupported("foo: ENOSYS")
 
     with pytest.raises(Unsupported, match="foo: ENOSYS"):
+        child.run(body, timeout=5, passthrough=(Unsupported,))
+
+
+class Skipped(Exception):  # named like pytest's, and as unpicklable as 7.x's
+    def __init__(self, msg: str) -> None:
+        super().__init__(msg)
+        self.msg = msg
+
+    def __reduce__(self):  # pytest 7 sets Skipped.__module__ = "builtins": no pickle
+        raise TypeError("cannot pickle")
+
+
+def test_a_skip_that_does_not_pickle_still_crosses_with_its_message() -> None:
+    def body() -> None:
+        raise Skipped("register checks need x86_64")
+
+    with pytest.raises(Skipped, match="register checks need x86_64"):
+        child.run(body, timeout=5, passthrough=(Skipped,))
+
+
+def test_a_subclass_of_a_passthrough_crosses_as_that_class() -> None:
+    def body() -> None:
+        raise MissingConstant("O_FOO: not in the table")
+
+    with pytest.raises(Unsupported, match="O_FOO"):
         child.run(body, timeout=5, passthrough=(Unsupported,))
 
 
