@@ -61,7 +61,7 @@ def test_writev_over_uio_maxiov_is_einval(kernel: Kernel, tmp: Path, fds) -> Non
 def test_writev_length_above_ssize_max_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f")
     iov, _ = _iov(kernel, b"x")
-    iov[0].iov_len = 1 << 63
+    iov[0].iov_len = 1 << (8 * kernel.ffi.sizeof("size_t") - 1)  # SSIZE_MAX + 1
     assert kernel.writev(fd, iov, 1).errno == "EINVAL"
 
 

@@ -2,7 +2,6 @@
 `sysv` fixture removes whatever the test did. A message is a C long mtype followed by
 its text (struct msgbuf, include/uapi/linux/msg.h)."""
 
-import struct
 import time
 
 import pytest
@@ -14,16 +13,17 @@ pytestmark = pytest.mark.os("linux")
 
 
 def _send(kernel: Kernel, q: int, mtype: int, text: bytes, flags: int = 0):
-    return kernel.msgsnd(q, struct.pack("=q", mtype) + text, len(text), flags)
+    head = kernel.new("long *", mtype)  # mtype is a C long: 8 bytes, or 4 on i386
+    return kernel.msgsnd(q, kernel.bytes(head, kernel.ffi.sizeof("long")) + text, len(text), flags)
 
 
 def _recv(kernel: Kernel, q: int, size: int = 64, mtype: int = 0, flags: int = 0):
-    buf = kernel.buf(8 + size)
+    head = kernel.ffi.sizeof("long")
+    buf = kernel.buf(head + size)
     r = kernel.msgrcv(q, buf, size, mtype, flags | kernel.IPC_NOWAIT)
     if not r.ok:
         return r.outcome
-    raw = kernel.bytes(buf, 8 + r.value)
-    return struct.unpack("=q", raw[:8])[0], raw[8:]
+    return kernel.ffi.cast("long *", buf)[0], kernel.bytes(buf, head + r.value)[head:]
 
 
 def test_msg_round_trip_keeps_type_and_text(kernel: Kernel, sysv) -> None:
@@ -93,12 +93,12 @@ def test_msgrcv_blocks_until_another_process_sends(kernel: Kernel, sysv, in_chil
 
         start = time.monotonic()
         pid = forking.fork(kernel, sender)
-        buf = kernel.buf(8 + 16)
+        head = kernel.ffi.sizeof("long")
+        buf = kernel.buf(head + 16)
         n = kernel.msgrcv(q, buf, 16, 0, 0).unwrap()
         waited = time.monotonic() - start
         assert forking.exit_code(kernel, pid) == 0
-        raw = kernel.bytes(buf, 8 + n)
-        return struct.unpack("=q", raw[:8])[0], raw[8:], waited
+        return kernel.ffi.cast("long *", buf)[0], kernel.bytes(buf, head + n)[head:], waited
 
     mtype, text, waited = in_child(run)
     assert (mtype, text) == (9, b"late")

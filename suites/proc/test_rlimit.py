@@ -20,6 +20,12 @@ NOT_ROOT = pytest.mark.skipif(
 )
 
 
+def _long(kernel: Kernel, value: int) -> int:
+    """A 64-bit limit as getrlimit's unsigned long reports it: what does not fit is
+    RLIM_INFINITY (kernel/sys.c, compat getrlimit on 32-bit)."""
+    return min(value, kernel.RLIM_INFINITY)
+
+
 def _get(kernel: Kernel, which: int) -> tuple[int, int]:
     lim = kernel.new("struct rlimit *")
     kernel.getrlimit(which, lim).unwrap()
@@ -98,17 +104,22 @@ def test_setrlimit_fsize_makes_writes_beyond_it_efbig(kernel: Kernel, tmp: Path,
 def test_prlimit64_get_of_self_matches_getrlimit(kernel: Kernel) -> None:
     old = kernel.new("struct rlimit64 *")
     kernel.prlimit64(0, kernel.RLIMIT_STACK, None, old).unwrap()
-    assert (old.rlim_cur, old.rlim_max) == _get(kernel, kernel.RLIMIT_STACK)
+    assert (_long(kernel, old.rlim_cur), _long(kernel, old.rlim_max)) == _get(
+        kernel, kernel.RLIMIT_STACK
+    )
 
 
 @pytest.mark.os("linux")
 def test_prlimit64_set_returns_the_previous_limit(kernel: Kernel, in_child) -> None:
     def run() -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
         before = _get(kernel, kernel.RLIMIT_CORE)
-        new = kernel.new("struct rlimit64 *", (0, before[1]))
+        new = kernel.new("struct rlimit64 *")
+        kernel.prlimit64(0, kernel.RLIMIT_CORE, None, new).unwrap()
+        new.rlim_cur = 0  # the hard limit stays (RLIM64_INFINITY, not its 32-bit cut)
         old = kernel.new("struct rlimit64 *")
         kernel.prlimit64(0, kernel.RLIMIT_CORE, new, old).unwrap()
-        return before, (old.rlim_cur, old.rlim_max), _get(kernel, kernel.RLIMIT_CORE)
+        old_pair = (_long(kernel, old.rlim_cur), _long(kernel, old.rlim_max))
+        return before, old_pair, _get(kernel, kernel.RLIMIT_CORE)
 
     before, old, after = in_child(run)
     assert old == before

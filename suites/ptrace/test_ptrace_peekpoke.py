@@ -13,19 +13,23 @@ from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
-WORD = 0x1122334455667788
+WORD = 0x1122334455667788  # cut to a word of the arch's long (0x55667788 on i386)
+
+
+def _word(kernel: Kernel) -> int:
+    return WORD & ((1 << 8 * kernel.ffi.sizeof("long")) - 1)
 
 
 def test_peekdata_stores_the_word_through_data(kernel: Kernel, ptrace, in_child) -> None:
     def run() -> tuple[int, int]:
-        cell = kernel.new("unsigned long *", WORD)
+        cell = kernel.new("unsigned long *", _word(kernel))
         with ptrace.traceme() as pid:
             cell[0] = 0  # the parent's copy changes; the tracee's does not
             out = kernel.new("unsigned long *")
             ret = ptrace("PTRACE_PEEKDATA", pid, cell, out).unwrap()
             return ret, out[0]
 
-    assert in_child(run) == (0, WORD)
+    assert in_child(run) == (0, _word(kernel))
 
 
 def test_pokedata_changes_the_tracees_memory(kernel: Kernel, ptrace, in_child) -> None:

@@ -2,8 +2,8 @@
 
 The kernel's sigset_t is _NSIG (64) bits, one uint64_t on every 64-bit arch, passed
 with sigsetsize 8. Its struct sigaction is not libc's: on x86_64 (and aarch64) it is
-four longs, handler, flags, restorer, mask (arch/x86/include/uapi/asm/signal.h); the
-C headers' `struct sigaction` is libc's layout, so it is spelt here as an array rather
+handler, flags, restorer, mask (arch/x86/include/uapi/asm/signal.h); the C headers'
+`struct sigaction` is libc's layout, so it is spelt here as an anonymous struct rather
 than as a cdef struct the layout check would compare against libc.
 
 Installing a *handler* by raw rt_sigaction would need a restorer (SA_RESTORER on
@@ -22,7 +22,9 @@ import pytest
 from syscalls.kernel import Kernel, Result
 
 SIGSET_BYTES = 8
-HANDLER, FLAGS, RESTORER, MASK = range(4)  # struct sigaction, as longs
+# The kernel's struct sigaction: three longs, then the 64-bit sigset (on i386 the mask
+# is two 32-bit longs at offset 12, which uint64_t lays out the same).
+KERNEL_SIGACTION = "struct { unsigned long handler, flags, restorer; uint64_t mask; } *"
 
 
 def sigset(kernel: Kernel, signals: Iterable[int] = ()) -> Any:
@@ -75,14 +77,14 @@ class Signals:
 
     def action(self, sig: int, new: Action | None = None) -> tuple[Result, Action]:
         """rt_sigaction: install `new` (if given); the previous action."""
-        if self.k.platform.arch not in ("x86_64", "aarch64"):
-            pytest.skip("struct sigaction is spelt here for x86_64 and aarch64 only")
-        old = self.k.new("unsigned long[4]")
+        if self.k.platform.arch not in ("x86_64", "aarch64", "i386"):
+            pytest.skip("struct sigaction is spelt here for x86_64, aarch64 and i386 only")
+        old = self.k.new(KERNEL_SIGACTION)
         act = None
         if new is not None:
-            act = self.k.new("unsigned long[4]", [new.handler, new.flags, new.restorer, new.mask])
+            act = self.k.new(KERNEL_SIGACTION, [new.handler, new.flags, new.restorer, new.mask])
         r = self.k.rt_sigaction(sig, act, old, SIGSET_BYTES)
-        return r, Action(*old)
+        return r, Action(old.handler, old.flags, old.restorer, old.mask)
 
     def timedwait(self, signals: Iterable[int], timeout_ns: int | None = 0) -> tuple[Result, Any]:
         """rt_sigtimedwait for these signals: (result, siginfo). None waits forever."""

@@ -28,7 +28,8 @@ def _waiters(kernel: Kernel, words: list, values: list[int], flags: int | None =
 
 def _deadline(kernel: Kernel, ns: int):
     now = time.clock_gettime_ns(time.CLOCK_MONOTONIC) + ns
-    return kernel.new("struct timespec *", divmod(now, 1_000_000_000))
+    # futex_waitv takes a struct __kernel_timespec (64-bit fields on 32-bit arches too)
+    return kernel.new("struct __kernel_timespec *", divmod(now, 1_000_000_000))
 
 
 def _waitv(kernel: Kernel, v, n: int, ns: int = LIMIT_NS, flags: int = 0):

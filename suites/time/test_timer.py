@@ -2,8 +2,9 @@
 
 The kernel's timer id is an int (__kernel_timer_t). struct sigevent is in
 platforms/linux/common.h. A timer signal's siginfo carries, after the three leading
-ints and padding (64-bit: offset 16), the timer id, the overrun count and the sigval
-(asm-generic/siginfo.h, _sifields._timer); read here by those offsets.
+ints and padding (where the union starts: offset 16 on 64-bit, 12 on i386), the timer
+id, the overrun count and the sigval (asm-generic/siginfo.h, _sifields._timer); read here
+by those offsets.
 """
 
 import signal
@@ -102,6 +103,11 @@ def test_timer_abstime_in_the_past_expires_at_once(kernel: Kernel, timers) -> No
     assert _ns(cur.it_value) == 0
 
 
+def _fields(kernel: Kernel) -> int:
+    """Where siginfo's union (_sifields) starts: the offset of its first member."""
+    return kernel.ffi.offsetof("siginfo_t", "si_pid")
+
+
 def test_timer_sigev_signal_delivers_timer_siginfo(kernel: Kernel, in_child) -> None:
     def run() -> tuple[int, int, int, int, int]:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
@@ -110,7 +116,7 @@ def test_timer_sigev_signal_delivers_timer_siginfo(kernel: Kernel, in_child) -> 
         kernel.timer_settime(tid, 0, _spec(kernel, 5 * MS), None).unwrap()
         raw = _wait_signal(kernel, signal.SIGUSR1)
         signo, _, code = struct.unpack_from("=iii", raw, 0)
-        timer_id, _, value = struct.unpack_from("=iii", raw, 16)
+        timer_id, _, value = struct.unpack_from("=iii", raw, _fields(kernel))
         return signo, code, timer_id, value, tid
 
     signo, code, timer_id, value, tid = in_child(run)
@@ -127,7 +133,7 @@ def test_timer_getoverrun_counts_expirations_while_pending(kernel: Kernel, in_ch
         time.sleep(0.02)  # ~20 expirations, one signal queued
         raw = _wait_signal(kernel, signal.SIGUSR2)
         overrun = kernel.timer_getoverrun(tid).unwrap()  # of the signal just taken
-        return struct.unpack_from("=i", raw, 20)[0], overrun
+        return struct.unpack_from("=i", raw, _fields(kernel) + 4)[0], overrun
 
     si_overrun, overrun = in_child(run)
     assert si_overrun >= 5
