@@ -3,12 +3,19 @@
 On i386 every syscall argument is one 32-bit register, so the kernel's entry points
 take a 64-bit value (a file offset or length) as two registers, low half first
 (arch/x86/entry/syscalls/syscall_32.tbl: pread64, pwrite64, truncate64, ftruncate64,
-fallocate, fadvise64_64, sync_file_range, readahead, preadv/pwritev (pos_l, pos_h)). The
-portable call `pread64(fd, buf, n, offset)` is rewritten here into what the kernel
-wants, and so is mmap: i386's old `mmap` takes one pointer to an argument block, so the
-six-argument form goes to mmap2, whose offset counts 4096-byte pages. ftruncate/truncate
-with a 64-bit length go to their 64 variants; lseek with an offset outside 32 bits is
-refused (use _llseek), rather than silently truncated.
+fallocate, fadvise64_64, sync_file_range, readahead). The portable call
+`pread64(fd, buf, n, offset)` is rewritten here into what the kernel wants, and so is
+mmap: i386's old `mmap` takes one pointer to an argument block, so the six-argument form
+goes to mmap2, whose offset counts 4096-byte pages; an offset mmap2 cannot express (not
+a multiple of 4096) goes to the old mmap in its argument block, so that the kernel
+answers it (EINVAL). ftruncate/truncate with a 64-bit length go to their 64 variants;
+lseek with an offset outside 32 bits is refused (use _llseek), rather than silently
+truncated. preadv/pwritev/preadv2/pwritev2 are not rewritten: every arch's kernel takes
+their offset as (pos_l, pos_h), which the callers pass already.
+
+clone takes its last two arguments in the other order on i386 (CONFIG_CLONE_BACKWARDS:
+flags, stack, parent_tid, tls, child_tid); the portable call is x86_64's
+clone(flags, stack, parent_tid, child_tid, tls).
 
 `adapt(name, args)` returns the syscall to call and its register arguments; names
 not listed here pass through unchanged.
@@ -16,6 +23,7 @@ not listed here pass through unchanged.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -45,9 +53,19 @@ def _mmap(args: Sequence[Any]) -> tuple[str, tuple]:
         raise TypeError("mmap takes 6 arguments (addr, length, prot, flags, fd, offset)")
     *head, offset = args
     if int(offset) % PAGE:
-        # mmap2 cannot express it; the kernel would answer EINVAL for mmap too.
-        raise ValueError(f"mmap offset {offset} is not a multiple of {PAGE} on i386")
+        # mmap2 cannot express it: the old mmap, whose argument block holds the offset in
+        # bytes (struct mmap_arg_struct, six 32-bit words), lets the kernel answer.
+        words = [int(a) & 0xFFFFFFFF for a in (*head, offset)]
+        return "mmap", (struct.pack("=6I", *words),)
     return "mmap2", (*head, int(offset) // PAGE)
+
+
+def _clone(args: Sequence[Any]) -> tuple[str, tuple]:
+    a = tuple(args)
+    if len(a) != 5:
+        raise TypeError("clone takes 5 arguments (flags, stack, parent_tid, child_tid, tls)")
+    flags, stack, parent_tid, child_tid, tls = a
+    return "clone", (flags, stack, parent_tid, tls, child_tid)
 
 
 def _lseek(args: Sequence[Any]) -> tuple[str, tuple]:
@@ -77,13 +95,10 @@ def _two_offsets(real: str, first: int) -> Callable[[Sequence[Any]], tuple[str, 
 
 ADAPTERS: dict[str, Callable[[Sequence[Any]], tuple[str, tuple]]] = {
     "mmap": _mmap,
+    "clone": _clone,
     "lseek": _lseek,
     "pread64": _offset_at(3, "pread64"),
     "pwrite64": _offset_at(3, "pwrite64"),
-    "preadv": _offset_at(3, "preadv"),
-    "pwritev": _offset_at(3, "pwritev"),
-    "preadv2": _offset_at(3, "preadv2"),
-    "pwritev2": _offset_at(3, "pwritev2"),
     "readahead": _offset_at(1, "readahead"),
     "truncate": _offset_at(1, "truncate64"),
     "ftruncate": _offset_at(1, "ftruncate64"),

@@ -6,6 +6,7 @@ calling convention (syscalls/abi_i386.py).
 from __future__ import annotations
 
 import shutil
+import struct
 import subprocess
 import textwrap
 import tomllib
@@ -265,8 +266,33 @@ def test_i386_mmap_goes_to_mmap2_in_pages():
         "mmap2",
         (0, 8192, 3, 0x22, -1, 3),
     )
-    with pytest.raises(ValueError, match="not a multiple of 4096"):
-        abi_i386.adapt("mmap", (0, 8192, 3, 2, 5, 100))
+    # An offset mmap2 cannot express goes to the old mmap's argument block (six 32-bit
+    # words, struct mmap_arg_struct), so that the kernel itself answers EINVAL.
+    real, regs = abi_i386.adapt("mmap", (0, 8192, 3, 2, -1, 100))
+    assert real == "mmap" and len(regs) == 1
+    assert struct.unpack("=6I", regs[0]) == (0, 8192, 3, 2, 0xFFFFFFFF, 100)
+
+
+def test_i386_clone_takes_tls_before_child_tid():
+    # CONFIG_CLONE_BACKWARDS: flags, stack, parent_tid, tls, child_tid.
+    assert abi_i386.adapt("clone", (0x11, 0, 100, 200, 300)) == ("clone", (0x11, 0, 100, 300, 200))
+    with pytest.raises(TypeError, match="5 arguments"):
+        abi_i386.adapt("clone", (0x11, 0))
+
+
+def test_i386_preadv_family_passes_the_kernels_pos_l_pos_h_unchanged():
+    # Every arch's preadv/pwritev(2) take (pos_l, pos_h); callers pass both halves.
+    for name in ("preadv", "pwritev", "preadv2", "pwritev2"):
+        assert abi_i386.adapt(name, (3, "iov", 1, -1, -1, 0)) == (name, (3, "iov", 1, -1, -1, 0))
+
+
+def test_i386_table_layers_route_to_the_calls_that_fit_its_abi():
+    p = Platform.load("linux/i386")
+    assert p.syscalls[p.resolve("select")] == 142  # _newselect, not old_select (82)
+    assert p.syscalls[p.resolve("getrlimit")] == 191  # ugetrlimit, not old_getrlimit (76)
+    assert p.syscalls[p.resolve("fcntl")] == 221  # fcntl64: takes F_OFD_* with flock64
+    assert (p["F_GETLK"], p["F_SETLK"], p["F_SETLKW"]) == (12, 13, 14)
+    assert Platform.load("linux/x86_64")["F_SETLK"] == 6
 
 
 def test_i386_lseek_refuses_what_32_bits_cannot_hold():
@@ -278,7 +304,12 @@ def test_i386_lseek_refuses_what_32_bits_cannot_hold():
 
 def test_i386_adapted_names_exist_in_the_i386_table():
     p = Platform.load("linux/i386")
-    samples = {"mmap": (0, 4096, 3, 0x22, -1, 0), "lseek": (0, 0, 0), "fallocate": (0, 0, 0, 0)}
+    samples = {
+        "mmap": (0, 4096, 3, 0x22, -1, 0),
+        "lseek": (0, 0, 0),
+        "fallocate": (0, 0, 0, 0),
+        "clone": (0, 0, 0, 0, 0),
+    }
     for name in abi_i386.ADAPTERS:
         args = samples.get(name, (0, 0, 0, 0, 0, 0))
         real, _ = abi_i386.adapt(name, args)

@@ -42,3 +42,6 @@ struct shmid64_ds {
     unsigned long __unused4; unsigned long __unused5;
 };
 struct epoll_event { uint32_t events; uint64_t data; };
+/* asm-generic/fcntl.h: struct flock, with this arch's long off_t (i386 declares flock64
+ * under this name instead, see i386.h). */
+struct flock { short l_type; short l_whence; long l_start; long l_len; int l_pid; };

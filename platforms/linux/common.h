@@ -22,7 +22,6 @@ struct linux_dirent64 {
     uint64_t d_ino; int64_t d_off; unsigned short d_reclen; unsigned char d_type;
     char d_name[];
 };
-struct flock { short l_type; short l_whence; long l_start; long l_len; int l_pid; };
 struct f_owner_ex { int type; int pid; };
 
 struct statx_timestamp { int64_t tv_sec; uint32_t tv_nsec; int32_t __reserved; };

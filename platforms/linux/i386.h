@@ -42,3 +42,9 @@ struct shmid64_ds {
     unsigned long __unused4; unsigned long __unused5;
 };
 struct epoll_event { uint32_t events; uint64_t data; };
+/* asm-generic/fcntl.h struct flock64 (x86 adds no padding; long long is 4-byte aligned in
+ * the i386 ABI: 24 bytes), under the name the suites use. The table sends fcntl to fcntl64
+ * and F_GETLK/F_SETLK/F_SETLKW to their 64 variants (i386-extra.toml), as glibc does with
+ * a 64-bit off_t: plain fcntl refuses the OFD commands on 32-bit (EINVAL), fcntl64 takes
+ * them with this layout. */
+struct flock { short l_type; short l_whence; int64_t l_start; int64_t l_len; int l_pid; };

@@ -49,3 +49,6 @@ struct user_regs_struct {
     unsigned long s9; unsigned long s10; unsigned long s11; unsigned long t3; unsigned long t4;
     unsigned long t5; unsigned long t6;
 };
+/* asm-generic/fcntl.h: struct flock, with this arch's long off_t (i386 declares flock64
+ * under this name instead, see i386.h). */
+struct flock { short l_type; short l_whence; long l_start; long l_len; int l_pid; };

@@ -50,3 +50,6 @@ struct shmid64_ds {
     long shm_ctime; int shm_cpid; int shm_lpid; unsigned long shm_nattch;
     unsigned long __unused4; unsigned long __unused5;
 };
+/* asm-generic/fcntl.h: struct flock, with this arch's long off_t (i386 declares flock64
+ * under this name instead, see i386.h). */
+struct flock { short l_type; short l_whence; long l_start; long l_len; int l_pid; };
