@@ -18,6 +18,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,25 @@ from syscalls import forking
 from syscalls.kernel import Kernel
 
 SYSCALL_STOP_LIMIT = 500  # syscall stops to search before giving up
+
+
+@dataclass(frozen=True)
+class RegNames:
+    """Which struct user_regs_struct field holds what on one arch."""
+
+    nr: str  # the syscall number at a syscall stop
+    ret: str  # -ENOSYS at entry, the result at exit
+    pc: str
+    sp: str
+    first: str  # the first two fields, in order (a short PTRACE_GETREGSET copies these)
+    second: str
+
+
+# arch/x86/include/asm/user_64.h and user_32.h (as glibc's <sys/user.h> names them).
+REGS = {
+    "x86_64": RegNames("orig_rax", "rax", "rip", "rsp", "r15", "r14"),
+    "i386": RegNames("orig_eax", "eax", "eip", "esp", "ebx", "ecx"),
+}
 
 
 def yama_scope() -> int:
@@ -62,9 +82,26 @@ class Tracer:
         assert os.WIFSTOPPED(status), f"tracee did not stop: status {status:#x}"
         return os.WSTOPSIG(status)
 
+    @property
+    def names(self) -> RegNames:
+        names = REGS.get(self.k.platform.arch)
+        if names is None:
+            pytest.skip(f"no register names for {self.k.platform.arch} in suites/ptrace (REGS)")
+        return names
+
+    def reg(self, regs: Any, role: str) -> int:
+        """A register by its role (nr, ret, pc, sp, ...), as an unsigned word."""
+        return self.reg_value(getattr(regs, getattr(self.names, role)))
+
+    def reg_value(self, value: int) -> int:
+        """A value as an unsigned register word of this arch."""
+        return value & ((1 << 8 * self.k.ffi.sizeof("long")) - 1)
+
+    def set_reg(self, regs: Any, role: str, value: int) -> None:
+        setattr(regs, getattr(self.names, role), value)
+
     def regs(self, pid: int) -> Any:
-        if self.k.platform.arch != "x86_64":
-            pytest.skip("register checks here use x86_64's struct user_regs_struct")
+        self.names  # noqa: B018 - skips where this arch's names are not known
         regs = self.k.new("struct user_regs_struct *")
         self("PTRACE_GETREGS", pid, 0, regs).unwrap()
         return regs
@@ -76,9 +113,9 @@ class Tracer:
             self("PTRACE_SYSCALL", pid, 0, 0).unwrap()
             self.wait_stop(pid)
             regs = self.regs(pid)
-            # Entry and exit stops alternate; x86_64 enters with rax = -ENOSYS.
-            entering = regs.rax == 2**64 - self.k.ENOSYS
-            if entering and regs.orig_rax == nr:
+            # Entry and exit stops alternate; x86 enters with -ENOSYS in rax/eax.
+            entering = self.reg(regs, "ret") == self.reg_value(-self.k.ENOSYS)
+            if entering and self.reg(regs, "nr") == nr:
                 return regs
         raise AssertionError(f"no entry into syscall {nr} within {SYSCALL_STOP_LIMIT} stops")
 

@@ -1,8 +1,9 @@
 """PTRACE_GETREGS/SETREGS, PTRACE_GETREGSET (NT_PRSTATUS), PTRACE_GET_SYSCALL_INFO, at
-the syscall stops of PTRACE_SYSCALL around a getpid() in the tracee (x86_64 layout).
+the syscall stops of PTRACE_SYSCALL around a getpid() in the tracee. Registers are read
+by role (the `ptrace` fixture's REGS names them per arch).
 
-At a syscall-entry stop x86_64 holds the syscall number in orig_rax and -ENOSYS in rax;
-at the exit stop rax is the result, which the tracer may rewrite.
+At a syscall-entry stop x86 holds the syscall number in orig_rax (orig_eax) and -ENOSYS
+in rax (eax); at the exit stop rax is the result, which the tracer may rewrite.
 """
 
 import os
@@ -28,11 +29,11 @@ def test_syscall_entry_stop_shows_number_in_orig_rax_and_enosys_in_rax(
     def run() -> tuple[int, int]:
         with ptrace.traceme(lambda: _getpid_then_report(kernel)) as pid:
             regs = ptrace.to_syscall(pid, kernel.platform.syscalls["getpid"])
-            return regs.orig_rax, regs.rax
+            return ptrace.reg(regs, "nr"), ptrace.reg(regs, "ret"), ptrace.reg_value(-kernel.ENOSYS)
 
-    nr, rax = in_child(run)
+    nr, ret, enosys = in_child(run)
     assert nr == kernel.platform.syscalls["getpid"]
-    assert rax == 2**64 - kernel.ENOSYS
+    assert ret == enosys
 
 
 def test_syscall_exit_stop_shows_the_result_in_rax(kernel: Kernel, ptrace, in_child) -> None:
@@ -41,7 +42,8 @@ def test_syscall_exit_stop_shows_the_result_in_rax(kernel: Kernel, ptrace, in_ch
             ptrace.to_syscall(pid, kernel.platform.syscalls["getpid"])
             ptrace("PTRACE_SYSCALL", pid, 0, 0).unwrap()
             ptrace.wait_stop(pid)
-            return ptrace.regs(pid).rax - pid, ptrace.regs(pid).orig_rax
+            regs = ptrace.regs(pid)
+            return ptrace.reg(regs, "ret") - pid, ptrace.reg(regs, "nr")
 
     delta, nr = in_child(run)
     assert delta == 0
@@ -55,7 +57,7 @@ def test_setregs_at_exit_changes_what_the_tracee_sees(kernel: Kernel, ptrace, in
             ptrace("PTRACE_SYSCALL", pid, 0, 0).unwrap()
             ptrace.wait_stop(pid)
             regs = ptrace.regs(pid)
-            regs.rax = FAKE_PID
+            ptrace.set_reg(regs, "ret", FAKE_PID)
             ptrace("PTRACE_SETREGS", pid, 0, regs).unwrap()
             ptrace("PTRACE_CONT", pid, 0, 0).unwrap()
             status = ptrace.wait(pid)
@@ -73,7 +75,8 @@ def test_getregset_prstatus_fills_user_regs_and_sets_its_length(
             regs = kernel.new("struct user_regs_struct *")
             iov = kernel.new("struct iovec *", (regs, size + 64))  # more room than needed
             ptrace("PTRACE_GETREGSET", pid, kernel.NT_PRSTATUS, iov).unwrap()
-            return iov.iov_len - size, regs.rip - ptrace.regs(pid).rip, regs.rsp
+            pc = ptrace.reg(regs, "pc") - ptrace.reg(ptrace.regs(pid), "pc")
+            return iov.iov_len - size, pc, ptrace.reg(regs, "sp")
 
     dlen, drip, rsp = in_child(run)
     assert dlen == 0
@@ -87,12 +90,14 @@ def test_getregset_with_short_buffer_copies_only_that_much(
     def run() -> tuple[int, int, int]:
         with ptrace.traceme() as pid:
             regs = kernel.new("struct user_regs_struct *")
-            regs.r14 = 0xDEAD
-            iov = kernel.new("struct iovec *", (regs, 8))  # r15 only
+            ptrace.set_reg(regs, "second", 0xDEAD)
+            word = kernel.ffi.sizeof("long")
+            iov = kernel.new("struct iovec *", (regs, word))  # the first register only
             ptrace("PTRACE_GETREGSET", pid, kernel.NT_PRSTATUS, iov).unwrap()
-            return iov.iov_len, regs.r14, regs.r15 - ptrace.regs(pid).r15
+            first = ptrace.reg(regs, "first") - ptrace.reg(ptrace.regs(pid), "first")
+            return iov.iov_len - word, ptrace.reg(regs, "second"), first
 
-    assert in_child(run) == (8, 0xDEAD, 0)
+    assert in_child(run) == (0, 0xDEAD, 0)
 
 
 def test_getregset_unknown_note_type_is_einval(kernel: Kernel, ptrace, in_child) -> None:

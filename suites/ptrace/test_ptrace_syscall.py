@@ -48,7 +48,7 @@ def test_syscall_stops_come_in_entry_exit_pairs_around_getpid(
             ptrace("PTRACE_SYSCALL", pid, 0, 0).unwrap()
             ptrace.wait_stop(pid)
             after = ptrace.regs(pid)
-            return after.orig_rax, after.rax - pid
+            return ptrace.reg(after, "nr"), ptrace.reg(after, "ret") - pid
 
     assert in_child(run) == (nr, 0)
 
@@ -56,10 +56,10 @@ def test_syscall_stops_come_in_entry_exit_pairs_around_getpid(
 def test_singlestep_stops_after_one_instruction(kernel: Kernel, ptrace, in_child) -> None:
     def run() -> tuple[int, bool]:
         with ptrace.traceme() as pid:
-            before = ptrace.regs(pid).rip
+            before = ptrace.reg(ptrace.regs(pid), "pc")
             ptrace("PTRACE_SINGLESTEP", pid, 0, 0).unwrap()
             sig = ptrace.wait_stop(pid)
-            after = ptrace.regs(pid).rip
+            after = ptrace.reg(ptrace.regs(pid), "pc")
             return sig, 0 < abs(after - before) < 4096  # moved, but only by one step
 
     assert in_child(run) == (signal.SIGTRAP, True)
