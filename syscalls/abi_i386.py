@@ -13,6 +13,11 @@ lseek with an offset outside 32 bits is refused (use _llseek), rather than silen
 truncated. preadv/pwritev/preadv2/pwritev2 are not rewritten: every arch's kernel takes
 their offset as (pos_l, pos_h), which the callers pass already.
 
+semop and semtimedop have no entry of their own in i386's table (only the ipc(2)
+multiplexer and semtimedop_time64): they go through ipc(SEMOP / SEMTIMEDOP, ...) as
+include/uapi/linux/ipc.h numbers them, whose SEMTIMEDOP takes the 32-bit struct timespec
+the suites pass here.
+
 clone takes its last two arguments in the other order on i386 (CONFIG_CLONE_BACKWARDS:
 flags, stack, parent_tid, tls, child_tid); the portable call is x86_64's
 clone(flags, stack, parent_tid, child_tid, tls).
@@ -93,9 +98,24 @@ def _two_offsets(real: str, first: int) -> Callable[[Sequence[Any]], tuple[str, 
     return rewrite
 
 
+SEMOP, SEMTIMEDOP = 1, 4  # include/uapi/linux/ipc.h: ipc(2) call numbers
+
+
+def _semop(args: Sequence[Any]) -> tuple[str, tuple]:
+    semid, sops, nsops = args
+    return "ipc", (SEMOP, semid, nsops, 0, sops)
+
+
+def _semtimedop(args: Sequence[Any]) -> tuple[str, tuple]:
+    semid, sops, nsops, timeout = args
+    return "ipc", (SEMTIMEDOP, semid, nsops, 0, sops, timeout)
+
+
 ADAPTERS: dict[str, Callable[[Sequence[Any]], tuple[str, tuple]]] = {
     "mmap": _mmap,
     "clone": _clone,
+    "semop": _semop,
+    "semtimedop": _semtimedop,
     "lseek": _lseek,
     "pread64": _offset_at(3, "pread64"),
     "pwrite64": _offset_at(3, "pwrite64"),

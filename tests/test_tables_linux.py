@@ -280,6 +280,15 @@ def test_i386_clone_takes_tls_before_child_tid():
         abi_i386.adapt("clone", (0x11, 0))
 
 
+def test_i386_semop_goes_through_the_ipc_multiplexer():
+    assert abi_i386.adapt("semop", (7, "sops", 2)) == ("ipc", (1, 7, 2, 0, "sops"))
+    assert abi_i386.adapt("semtimedop", (7, "sops", 2, "ts")) == (
+        "ipc",
+        (4, 7, 2, 0, "sops", "ts"),
+    )
+    assert Platform.load("linux/i386").syscalls["ipc"] == 117
+
+
 def test_i386_preadv_family_passes_the_kernels_pos_l_pos_h_unchanged():
     # Every arch's preadv/pwritev(2) take (pos_l, pos_h); callers pass both halves.
     for name in ("preadv", "pwritev", "preadv2", "pwritev2"):
@@ -309,6 +318,8 @@ def test_i386_adapted_names_exist_in_the_i386_table():
         "lseek": (0, 0, 0),
         "fallocate": (0, 0, 0, 0),
         "clone": (0, 0, 0, 0, 0),
+        "semop": (0, 0, 0),
+        "semtimedop": (0, 0, 0, 0),
     }
     for name in abi_i386.ADAPTERS:
         args = samples.get(name, (0, 0, 0, 0, 0, 0))
