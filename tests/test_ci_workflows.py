@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = sorted((ROOT / "ci/workflows").glob("*.yml"))
 EXPECTED = {"linux-host", "linux-kernels", "freebsd", "netbsd", "openbsd"}
 JUNIT_ACTIONS = ("mikepenz/action-junit-report@", "actions/upload-artifact@")
+
+
 # Subcommands a workflow uses that the CLI does not have yet, and who adds them.
 def load(path: Path) -> dict:
     data = yaml.safe_load(path.read_text())
