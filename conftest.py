@@ -135,9 +135,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     for mark in item.iter_markers("os"):
         if k.platform.os not in mark.args:
             pytest.skip(f"only on {', '.join(mark.args)} (this is {k.platform.os})")
+    # gVisor reports Linux 4.4.0 whatever it implements: there the call is tried, and a
+    # syscall it lacks skips with ENOSYS instead.
+    versioned = item.config.getoption("target") != "gvisor"
     for mark in item.iter_markers("min_kernel"):
         release = os.uname().release
-        if k.platform.os == "linux" and not at_least(release, mark.args[0]):
+        if versioned and k.platform.os == "linux" and not at_least(release, mark.args[0]):
             pytest.skip(f"needs Linux >= {mark.args[0]} (this is {release})")
 
 
