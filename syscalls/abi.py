@@ -5,8 +5,10 @@ A platform is assembled from layers in platforms/<os>/, later layers overriding 
     common.toml        hand-written facts every arch of the OS shares (aliases, ...)
     <arch>.toml        generated from the kernel's own tables and headers (DO NOT EDIT)
     <arch>-extra.toml  hand-written additions for that arch
-    common.h, <arch>.h, <arch>-packed.h
-                       cffi cdef text: struct layouts and libc prototypes
+    common.h, <shared>.h, <arch>.h, <arch>-packed.h
+                       cffi cdef text: struct layouts and libc prototypes; <shared>.h are
+                       the files a hand-written layer lists in [platform] cdef, layouts
+                       some arches share (lp64.h)
 
 A table generated from a kernel tree (`syscalls tables --from-tree`) can stand in for the
 <arch>.toml layer: Platform.load(path) keeps the OS's hand-written layers around it.
@@ -81,6 +83,7 @@ class Platform:
     constants: dict[str, int] = field(default_factory=dict)
     cdef: str = ""
     cdef_packed: str = ""
+    cdef_layers: list[str] = field(default_factory=list)  # shared .h files, from [platform]
     sources: list[str] = field(default_factory=list)
 
     @classmethod
@@ -116,7 +119,8 @@ class Platform:
         for layer in (base / "common.toml", generated, base / f"{arch}-extra.toml"):
             if layer.is_file():
                 p._merge(_read_toml(layer), layer)
-        p.cdef = "".join(_read_text(base / name) for name in ("common.h", f"{arch}.h"))
+        names = ["common.h", *p.cdef_layers, f"{arch}.h"]
+        p.cdef = "".join(_read_text(base / name) for name in names)
         p.cdef_packed = _read_text(base / f"{arch}-packed.h")
         return p
 
@@ -126,7 +130,12 @@ class Platform:
             if not isinstance(values, dict):
                 raise PlatformError(f"{path}: [{section}] must be a table")
             getattr(self, section).update(values)
-        self.sources.extend(data.get("platform", {}).get("sources", []))
+        meta = data.get("platform", {})
+        self.sources.extend(meta.get("sources", []))
+        for name in meta.get("cdef", []):
+            if not (path.parent / name).is_file():
+                raise PlatformError(f"{path}: [platform] cdef names {name}, not in {path.parent}")
+            self.cdef_layers.append(name)
 
     @property
     def name(self) -> str:

@@ -79,3 +79,28 @@ def test_available_lists_generated_tables_only() -> None:
     names = available()
     assert "linux/x86_64" in names
     assert not any(n.endswith(("/common", "-extra")) for n in names)
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64", "riscv64"])
+def test_64_bit_arches_share_lp64_layouts_between_common_and_their_own(arch: str) -> None:
+    p = Platform.load(f"linux/{arch}")
+    assert p.cdef_layers == ["lp64.h"]
+    common, shared = p.cdef.index("struct timespec {"), p.cdef.index("} siginfo_t;")
+    assert common < shared < p.cdef.index("struct user_regs_struct {")
+    assert p.cdef.count("} siginfo_t;") == 1
+
+
+def test_i386_declares_its_own_32_bit_layouts() -> None:
+    p = Platform.load("linux/i386")
+    assert p.cdef_layers == []
+    assert p.cdef.count("} siginfo_t;") == 1
+
+
+def test_a_shared_cdef_layer_that_is_missing_names_the_layer(tmp_path, monkeypatch) -> None:
+    (tmp_path / "linux").mkdir()
+    (tmp_path / "linux" / "x86_64.toml").write_text('[platform]\nos = "linux"\narch = "x86_64"\n')
+    extra = tmp_path / "linux" / "x86_64-extra.toml"
+    extra.write_text('[platform]\ncdef = ["gone.h"]\n')
+    monkeypatch.setattr("syscalls.abi.PLATFORMS_DIR", tmp_path)
+    with pytest.raises(PlatformError, match=r"x86_64-extra\.toml.*gone\.h"):
+        Platform.load("linux/x86_64")

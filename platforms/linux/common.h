@@ -8,6 +8,12 @@
  * SIGEV_MAX_SIZE 64 bytes; sigev_notify_thread_id is _sigev_un._tid). Checked against
  * the host's headers by tests/test_layout_linux.py. linux/ptrace.h: ptrace_syscall_info. */
 
+/* asm-generic/statfs.h: words of C's long on every arch here (i386: 32-bit). */
+struct statfs {
+    long f_type; long f_bsize; long f_blocks; long f_bfree; long f_bavail; long f_files;
+    long f_ffree; int f_fsid[2]; long f_namelen; long f_frsize; long f_flags;
+    long f_spare[4];
+};
 struct timespec { long tv_sec; long tv_nsec; };
 struct __kernel_timespec { int64_t tv_sec; int64_t tv_nsec; };
 struct timeval { long tv_sec; long tv_usec; };

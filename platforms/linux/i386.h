@@ -1,5 +1,4 @@
-/* Linux i386 struct layouts (Linux 6.1 uapi): asm-generic/statfs.h (32-bit words, which
- * C's long gives here), asm-generic/siginfo.h (32-bit: the union starts at offset 12,
+/* Linux i386 struct layouts (Linux 6.1 uapi): asm-generic/siginfo.h (32-bit: the union starts at offset 12,
  * 128 bytes in all), linux/sysinfo.h (with its 8 bytes of padding on 32-bit),
  * arch/x86/include/asm/user_32.h (user_regs_struct, by the names glibc's <sys/user.h>
  * gives them), asm-generic/ipcbuf.h + shmbuf.h (16-bit mode_t, split 64-bit times).
@@ -7,11 +6,6 @@
  * fstatat to stat64/fstat64/fstatat64, which fill it. epoll_event is 12 bytes here
  * without packing (uint64_t is 4-byte aligned in the i386 ABI). */
 
-struct statfs {
-    long f_type; long f_bsize; long f_blocks; long f_bfree; long f_bavail; long f_files;
-    long f_ffree; int f_fsid[2]; long f_namelen; long f_frsize; long f_flags;
-    long f_spare[4];
-};
 struct user_regs_struct {
     long ebx; long ecx; long edx; long esi; long edi; long ebp; long eax;
     long xds; long xes; long xfs; long xgs; long orig_eax; long eip; long xcs;
