@@ -6,7 +6,6 @@
  * amd64.toml was made from (syscalls.master only): regenerate from a whole tree and
  * check these against it. */
 
-struct timespec { int64_t tv_sec; long tv_nsec; };
 struct timeval { int64_t tv_sec; long tv_usec; };
 struct stat {
     uint64_t st_dev; uint64_t st_ino; uint64_t st_nlink; uint16_t st_mode;
@@ -21,20 +20,6 @@ struct kevent {
     uintptr_t ident; short filter; unsigned short flags; unsigned int fflags;
     int64_t data; void *udata; uint64_t ext[4];
 };
-struct pollfd { int fd; short events; short revents; };
-struct iovec { void *iov_base; size_t iov_len; };
-struct sockaddr { uint8_t sa_len; uint8_t sa_family; char sa_data[14]; };
-struct in_addr { uint32_t s_addr; };
-struct sockaddr_in {
-    uint8_t sin_len; uint8_t sin_family; uint16_t sin_port; struct in_addr sin_addr;
-    char sin_zero[8];
-};
-struct in6_addr { uint8_t s6_addr[16]; };
-struct sockaddr_in6 {
-    uint8_t sin6_len; uint8_t sin6_family; uint16_t sin6_port; uint32_t sin6_flowinfo;
-    struct in6_addr sin6_addr; uint32_t sin6_scope_id;
-};
-struct sockaddr_un { uint8_t sun_len; uint8_t sun_family; char sun_path[104]; };
 struct reg {
     int64_t r_r15; int64_t r_r14; int64_t r_r13; int64_t r_r12; int64_t r_r11;
     int64_t r_r10; int64_t r_r9; int64_t r_r8; int64_t r_rdi; int64_t r_rsi;

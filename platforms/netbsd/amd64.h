@@ -7,7 +7,6 @@
  * arch/amd64/include/reg.h + frame_regs.h (struct reg for PT_GETREGS: 26 registers in
  * _FRAME_REG order). */
 
-struct timespec { int64_t tv_sec; long tv_nsec; };
 struct timeval { int64_t tv_sec; int tv_usec; };
 struct stat {
     uint64_t st_dev; uint32_t st_mode; uint64_t st_ino; uint32_t st_nlink;
@@ -21,20 +20,6 @@ struct kevent {
     uintptr_t ident; uint32_t filter; uint32_t flags; uint32_t fflags; int64_t data;
     intptr_t udata;
 };
-struct pollfd { int fd; short events; short revents; };
-struct iovec { void *iov_base; size_t iov_len; };
-struct sockaddr { uint8_t sa_len; uint8_t sa_family; char sa_data[14]; };
-struct in_addr { uint32_t s_addr; };
-struct sockaddr_in {
-    uint8_t sin_len; uint8_t sin_family; uint16_t sin_port; struct in_addr sin_addr;
-    char sin_zero[8];
-};
-struct in6_addr { uint8_t s6_addr[16]; };
-struct sockaddr_in6 {
-    uint8_t sin6_len; uint8_t sin6_family; uint16_t sin6_port; uint32_t sin6_flowinfo;
-    struct in6_addr sin6_addr; uint32_t sin6_scope_id;
-};
-struct sockaddr_un { uint8_t sun_len; uint8_t sun_family; char sun_path[104]; };
 struct reg {
     int64_t rdi; int64_t rsi; int64_t rdx; int64_t r10; int64_t r8; int64_t r9;
     int64_t rcx; int64_t r11; int64_t r12; int64_t r13; int64_t r14; int64_t r15;
