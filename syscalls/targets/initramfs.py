@@ -105,13 +105,13 @@ def newc(entries: list[Entry]) -> bytes:
     return bytes(out)
 
 
-def entries(modules: list[tuple[str, bytes]]) -> list[Entry]:
+def entries(modules: list[tuple[str, bytes]], busybox: Path | None = None) -> list[Entry]:
     """Everything in the archive; `modules` are (file name, uncompressed .ko) in load
-    order."""
+    order; `busybox` a static busybox of the guest's arch (default: the host's)."""
     d, x = stat.S_IFDIR | 0o755, stat.S_IFREG | 0o755
     result = [Entry(n, d) for n in ("bin", "dev", "proc", "sys", "mnt", "modules", "tmp")]
     result += [
-        Entry("bin/busybox", x, BUSYBOX.read_bytes()),
+        Entry("bin/busybox", x, (busybox or BUSYBOX).read_bytes()),
         Entry("bin/sh", stat.S_IFLNK | 0o777, b"busybox"),
         Entry("init", x, init_script().encode()),
         # The kernel opens /dev/console for init before devtmpfs is mounted.
@@ -130,11 +130,15 @@ def cache_dir() -> Path:
     return Path(base) / "syscalls"
 
 
-def build(modules: list[tuple[str, bytes]], cache: Path | None = None) -> Path:
-    """The initramfs for these modules, built once and kept in the cache."""
-    if not BUSYBOX.exists():
-        raise FileNotFoundError(f"{BUSYBOX} is missing (Debian package busybox-static)")
-    archive = newc(entries(modules))
+def build(
+    modules: list[tuple[str, bytes]], cache: Path | None = None, busybox: Path | None = None
+) -> Path:
+    """The initramfs for these modules, built once and kept in the cache; `busybox` as
+    for entries()."""
+    busybox = busybox or BUSYBOX
+    if not busybox.exists():
+        raise FileNotFoundError(f"{busybox} is missing (Debian package busybox-static)")
+    archive = newc(entries(modules, busybox))
     digest = hashlib.sha256(archive).hexdigest()[:16]
     path = (cache or cache_dir()) / "initramfs" / f"initramfs-{digest}.cpio.gz"
     if not path.exists():
