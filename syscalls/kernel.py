@@ -94,6 +94,19 @@ class Result:
 
 Observer = Callable[[Result], None]
 
+# Linux arches whose clone(2) takes (flags, stack, parent_tid, tls, child_tid)
+# (CONFIG_CLONE_BACKWARDS; i386's own adapter in abi_i386 does the same). Callers use
+# x86_64's order, (flags, stack, parent_tid, child_tid, tls), on every arch.
+CLONE_BACKWARDS = {"aarch64", "riscv64"}
+
+
+def _clone_backwards(name: str, args: tuple) -> tuple[str, tuple]:
+    if len(args) != 5:
+        raise TypeError("clone takes 5 arguments (flags, stack, parent_tid, child_tid, tls)")
+    flags, stack, parent_tid, child_tid, tls = args
+    return name, (flags, stack, parent_tid, tls, child_tid)
+
+
 _BASE_CDEF = "long syscall(long number, ...);\n"
 
 
@@ -138,6 +151,8 @@ class Kernel:
 
             if name in abi_i386.ADAPTERS:
                 return self._adapted(name, abi_i386.adapt)
+        if p.os == "linux" and p.arch in CLONE_BACKWARDS and name == "clone":
+            return self._adapted(name, _clone_backwards)
         real = p.resolve(name)
         if real in p.symbols:
             symbol = getattr(self.libc, p.symbols[real])

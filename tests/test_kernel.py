@@ -95,3 +95,23 @@ def test_results_with_errno_survive_pickling(k: Kernel) -> None:
 
     r = pickle.loads(pickle.dumps(k.close(-1)))
     assert r.errno == "EBADF" and r.name == "close"
+
+
+@pytest.mark.parametrize("arch", ["aarch64", "riscv64"])
+def test_clone_backwards_arches_get_tls_before_child_tid(arch: str) -> None:
+    """arm64 and riscv select CONFIG_CLONE_BACKWARDS: clone(flags, stack, parent_tid,
+    tls, child_tid). Callers give x86_64's order; the bindings swap the last two."""
+    k = Kernel(Platform.load(f"linux/{arch}"))
+    calls = []
+
+    class FakeLibc:
+        def syscall(self, number, *args):
+            calls.append((int(k.ffi.cast("long", number)), [int(a) for a in args]))
+            return 0
+
+    k.libc = FakeLibc()
+    k.clone(17, 0, 100, 200, 300)
+    assert calls == [(k.platform.syscalls["clone"], [17, 0, 100, 300, 200])]
+    calls.clear()
+    k.getpid()  # other calls keep their arguments
+    assert calls == [(k.platform.syscalls["getpid"], [])]

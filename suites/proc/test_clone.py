@@ -1,9 +1,10 @@
 """clone(2) without CLONE_VM: fork-like children with tid reporting and exit signals.
 
-x86_64's argument order is clone(flags, stack, parent_tid, child_tid, tls); aarch64
-and riscv64 swap the last two (CONFIG_CLONE_BACKWARDS), so this file is x86_64 data
-for the tid pointers. A child with an exit signal other than SIGCHLD is a "clone
-child": wait4 only sees it with __WCLONE or __WALL.
+Calls use x86_64's argument order, clone(flags, stack, parent_tid, child_tid, tls);
+on i386, aarch64 and riscv64 (CONFIG_CLONE_BACKWARDS: tls before child_tid) the
+bindings swap the last two (syscalls/kernel.py, abi_i386.py). A child with an exit
+signal other than SIGCHLD is a "clone child": wait4 only sees it with __WCLONE or
+__WALL.
 """
 
 import os
