@@ -40,12 +40,19 @@ class RegNames:
     sp: str
     first: str  # the first two fields, in order (a short PTRACE_GETREGSET copies these)
     second: str
+    # A register the kernel sets to 0 at syscall-entry stops and 1 at exit stops, where
+    # the arch has one; without it an entry stop is told by -ENOSYS in `ret` (x86).
+    direction: str | None = None
 
 
-# arch/x86/include/asm/user_64.h and user_32.h (as glibc's <sys/user.h> names them).
+# arch/x86/include/asm/user_64.h and user_32.h (as glibc's <sys/user.h> names them);
+# arch/arm64/include/uapi/asm/ptrace.h user_pt_regs: x8 the number, x0 the first
+# argument and the result, and at syscall stops x7 = PTRACE_SYSCALL_ENTER (0) or EXIT (1)
+# (arch/arm64/kernel/ptrace.c report_syscall; x0 then still holds the first argument).
 REGS = {
     "x86_64": RegNames("orig_rax", "rax", "rip", "rsp", "r15", "r14"),
     "i386": RegNames("orig_eax", "eax", "eip", "esp", "ebx", "ecx"),
+    "aarch64": RegNames("regs[8]", "regs[0]", "pc", "sp", "regs[0]", "regs[1]", "regs[7]"),
 }
 
 
@@ -91,20 +98,46 @@ class Tracer:
 
     def reg(self, regs: Any, role: str) -> int:
         """A register by its role (nr, ret, pc, sp, ...), as an unsigned word."""
-        return self.reg_value(getattr(regs, getattr(self.names, role)))
+        holder, key = _field(regs, getattr(self.names, role))
+        return self.reg_value(holder[key] if isinstance(key, int) else getattr(holder, key))
 
     def reg_value(self, value: int) -> int:
         """A value as an unsigned register word of this arch."""
         return value & ((1 << 8 * self.k.ffi.sizeof("long")) - 1)
 
     def set_reg(self, regs: Any, role: str, value: int) -> None:
-        setattr(regs, getattr(self.names, role), value)
+        holder, key = _field(regs, getattr(self.names, role))
+        if isinstance(key, int):
+            holder[key] = value
+        else:
+            setattr(holder, key, value)
 
     def regs(self, pid: int) -> Any:
+        """The tracee's struct user_regs_struct: PTRACE_GETREGS, or where the arch has
+        none (arm64) PTRACE_GETREGSET NT_PRSTATUS, which fills the same layout."""
         self.names  # noqa: B018 - skips where this arch's names are not known
         regs = self.k.new("struct user_regs_struct *")
-        self("PTRACE_GETREGS", pid, 0, regs).unwrap()
+        if self.k.platform.constants.get("PTRACE_GETREGS") is not None:
+            self("PTRACE_GETREGS", pid, 0, regs).unwrap()
+        else:
+            self("PTRACE_GETREGSET", pid, self.k.NT_PRSTATUS, self._iov(regs)).unwrap()
         return regs
+
+    def set_regs(self, pid: int, regs: Any) -> None:
+        """PTRACE_SETREGS, or PTRACE_SETREGSET NT_PRSTATUS where the arch has no SETREGS."""
+        if self.k.platform.constants.get("PTRACE_SETREGS") is not None:
+            self("PTRACE_SETREGS", pid, 0, regs).unwrap()
+        else:
+            self("PTRACE_SETREGSET", pid, self.k.NT_PRSTATUS, self._iov(regs)).unwrap()
+
+    def _iov(self, regs: Any) -> Any:
+        return self.k.new("struct iovec *", (regs, self.k.ffi.sizeof("struct user_regs_struct")))
+
+    def entering(self, regs: Any) -> bool:
+        """Whether these registers are from a syscall-entry stop (see RegNames)."""
+        if self.names.direction is not None:
+            return self.reg(regs, "direction") == 0
+        return self.reg(regs, "ret") == self.reg_value(-self.k.ENOSYS)
 
     def to_syscall(self, pid: int, nr: int) -> Any:
         """PTRACE_SYSCALL until the entry stop of syscall `nr`; its registers."""
@@ -113,8 +146,9 @@ class Tracer:
             self("PTRACE_SYSCALL", pid, 0, 0).unwrap()
             self.wait_stop(pid)
             regs = self.regs(pid)
-            # Entry and exit stops alternate; x86 enters with -ENOSYS in rax/eax.
-            entering = self.reg(regs, "ret") == self.reg_value(-self.k.ENOSYS)
+            # Entry and exit stops alternate: x86 enters with -ENOSYS in rax/eax, arm64
+            # with x7 = 0.
+            entering = self.entering(regs)
             if entering and self.reg(regs, "nr") == nr:
                 return regs
         raise AssertionError(f"no entry into syscall {nr} within {SYSCALL_STOP_LIMIT} stops")
@@ -137,6 +171,14 @@ class Tracer:
             yield pid
         finally:
             reap(k, pid)
+
+
+def _field(regs: Any, name: str) -> tuple[Any, str | int]:
+    """Where a register named "rax" or "regs[8]" lives: (struct or array, key)."""
+    if name.endswith("]"):
+        array, index = name[:-1].split("[")
+        return getattr(regs, array), int(index)
+    return regs, name
 
 
 def reap(kernel: Kernel, pid: int) -> None:

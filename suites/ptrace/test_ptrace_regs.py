@@ -3,7 +3,10 @@ the syscall stops of PTRACE_SYSCALL around a getpid() in the tracee. Registers a
 by role (the `ptrace` fixture's REGS names them per arch).
 
 At a syscall-entry stop x86 holds the syscall number in orig_rax (orig_eax) and -ENOSYS
-in rax (eax); at the exit stop rax is the result, which the tracer may rewrite.
+in rax (eax); at the exit stop rax is the result, which the tracer may rewrite. arm64
+has the number in x8 and marks the stop in x7 (0 at entry, 1 at exit); x0 holds the
+first argument at entry and the result at exit. arm64 has no PTRACE_GETREGS/SETREGS:
+the fixture reads and writes through PTRACE_GETREGSET/SETREGSET NT_PRSTATUS there.
 """
 
 import os
@@ -26,14 +29,18 @@ def _getpid_then_report(kernel: Kernel) -> int:
 def test_syscall_entry_stop_shows_number_in_orig_rax_and_enosys_in_rax(
     kernel: Kernel, ptrace, in_child
 ) -> None:
-    def run() -> tuple[int, int]:
+    def run() -> tuple[int, int | None, int]:
         with ptrace.traceme(lambda: _getpid_then_report(kernel)) as pid:
             regs = ptrace.to_syscall(pid, kernel.platform.syscalls["getpid"])
-            return ptrace.reg(regs, "nr"), ptrace.reg(regs, "ret"), ptrace.reg_value(-kernel.ENOSYS)
+            direction = ptrace.reg(regs, "direction") if ptrace.names.direction else None
+            return ptrace.reg(regs, "nr"), direction, ptrace.reg(regs, "ret")
 
-    nr, ret, enosys = in_child(run)
+    nr, direction, ret = in_child(run)
     assert nr == kernel.platform.syscalls["getpid"]
-    assert ret == enosys
+    if direction is None:  # x86: -ENOSYS until the syscall has run
+        assert ret == ptrace.reg_value(-kernel.ENOSYS)
+    else:  # arm64: x7 = PTRACE_SYSCALL_ENTER
+        assert direction == 0
 
 
 def test_syscall_exit_stop_shows_the_result_in_rax(kernel: Kernel, ptrace, in_child) -> None:
@@ -58,7 +65,7 @@ def test_setregs_at_exit_changes_what_the_tracee_sees(kernel: Kernel, ptrace, in
             ptrace.wait_stop(pid)
             regs = ptrace.regs(pid)
             ptrace.set_reg(regs, "ret", FAKE_PID)
-            ptrace("PTRACE_SETREGS", pid, 0, regs).unwrap()
+            ptrace.set_regs(pid, regs)
             ptrace("PTRACE_CONT", pid, 0, 0).unwrap()
             status = ptrace.wait(pid)
             return os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
