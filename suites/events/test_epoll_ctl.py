@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from syscalls import readiness
 from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
@@ -25,7 +26,7 @@ def _ctl(kernel: Kernel, ep: int, op: str, fd: int, events: int = 0, data: int =
 
 def _wait(kernel: Kernel, ep: int, n: int = 4) -> list[tuple[int, int]]:
     events = kernel.new("struct epoll_event[]", n)
-    got = kernel.epoll_wait(ep, events, n, 0).unwrap()
+    got = readiness.epoll_wait(kernel, ep, events, n, 0).unwrap()
     return [(events[i].events, events[i].data) for i in range(got)]
 
 

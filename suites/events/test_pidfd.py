@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from syscalls import forking
+from syscalls import forking, readiness
 from syscalls.kernel import Kernel
 
 pytestmark = [pytest.mark.os("linux"), pytest.mark.min_kernel("5.3")]
@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.os("linux"), pytest.mark.min_kernel("5.3")]
 
 def _readable(kernel: Kernel, fd: int, timeout_ms: int) -> int:
     p = kernel.new("struct pollfd *", (fd, kernel.POLLIN, 0))
-    kernel.poll(p, 1, timeout_ms).unwrap()
+    readiness.poll(kernel, p, 1, timeout_ms).unwrap()
     return p.revents
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from syscalls import readiness
 from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
@@ -65,9 +66,9 @@ def test_signalfd_is_readable_while_signal_pending(kernel: Kernel, in_child) -> 
     def run() -> tuple[int, int]:
         fd = _signalfd(kernel, signal.SIGUSR1, flags=kernel.SFD_NONBLOCK)
         p = kernel.new("struct pollfd *", (fd, kernel.POLLIN, 0))
-        before = kernel.poll(p, 1, 0).unwrap()
+        before = readiness.poll(kernel, p, 1, 0).unwrap()
         kernel.kill(os.getpid(), signal.SIGUSR1).unwrap()
-        return before, kernel.poll(p, 1, 0).unwrap()
+        return before, readiness.poll(kernel, p, 1, 0).unwrap()
 
     assert in_child(run) == (0, 1)
 

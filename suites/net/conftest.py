@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from syscalls import readiness
 from syscalls.fds import Fds
 from syscalls.kernel import Kernel
 
@@ -70,7 +71,7 @@ class Inet:
         """poll() one fd until it is ready (loopback traffic may land asynchronously)."""
         k = self.kernel
         p = k.new("struct pollfd *", (fd, k.POLLIN if events is None else events, 0))
-        k.poll(p, 1, timeout_ms).unwrap()
+        readiness.poll(k, p, 1, timeout_ms).unwrap()
         return p.revents
 
 

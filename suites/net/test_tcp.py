@@ -5,6 +5,7 @@ import socket
 
 import pytest
 
+from syscalls import readiness
 from syscalls.kernel import Kernel
 
 
@@ -193,7 +194,7 @@ def test_tcp_large_transfer_arrives_intact(kernel: Kernel, inet, in_child) -> No
             "struct pollfd[2]", [(client, kernel.POLLOUT, 0), (server, kernel.POLLIN, 0)]
         )
         while len(got) < len(data):
-            kernel.poll(ready, 2 if sent < len(data) else 1, 5000).unwrap()
+            readiness.poll(kernel, ready, 2 if sent < len(data) else 1, 5000).unwrap()
             if sent < len(data) and ready[0].revents & kernel.POLLOUT:
                 chunk = data[sent : sent + 65536]
                 sent += _send(kernel, client, chunk, kernel.MSG_DONTWAIT).value
