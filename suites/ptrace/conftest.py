@@ -25,9 +25,10 @@ from typing import Any
 import pytest
 
 from syscalls import forking
-from syscalls.kernel import Kernel
+from syscalls.kernel import Kernel, Unsupported
 
 SYSCALL_STOP_LIMIT = 500  # syscall stops to search before giving up
+TRACEME_ENOSYS = 97  # exit status of a would-be tracee whose PTRACE_TRACEME was ENOSYS
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ def attach_allowed() -> bool:
 
 class Tracer:
     """ptrace calls on one kernel, with the wait/regs plumbing tests share."""
+
+    TRACEME_ENOSYS = TRACEME_ENOSYS
 
     def __init__(self, kernel: Kernel) -> None:
         self.k = kernel
@@ -156,18 +159,37 @@ class Tracer:
     def reap(self, pid: int) -> None:
         reap(self.k, pid)
 
+    def request_tracing(self) -> bool:
+        """In a would-be tracee: PTRACE_TRACEME; False where the kernel says ENOSYS (the
+        child then exits with TRACEME_ENOSYS for skip_if_untraceable)."""
+        try:
+            self.k.ptrace(self.k.PTRACE_TRACEME, 0, 0, 0).unwrap()
+        except Unsupported:
+            return False
+        return True
+
+    def skip_if_untraceable(self, status: int) -> None:
+        """The tracee's first wait status: a skip naming the errno if it had no ptrace
+        (qemu-user, for one), as any ENOSYS is."""
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == TRACEME_ENOSYS:
+            pytest.skip("ptrace: ENOSYS (PTRACE_TRACEME in the child)")
+
     @contextlib.contextmanager
     def traceme(self, body: Callable[[], int | None] | None = None) -> Iterator[int]:
         k = self.k
 
         def child() -> int | None:
-            k.ptrace(k.PTRACE_TRACEME, 0, 0, 0).unwrap()
+            if not self.request_tracing():
+                return TRACEME_ENOSYS
             os.kill(os.getpid(), signal.SIGSTOP)
             return body() if body else 0
 
         pid = forking.fork(k, child)
         try:
-            assert self.wait_stop(pid) == signal.SIGSTOP
+            status = self.wait(pid)
+            self.skip_if_untraceable(status)
+            assert os.WIFSTOPPED(status), f"tracee did not stop: status {status:#x}"
+            assert os.WSTOPSIG(status) == signal.SIGSTOP
             yield pid
         finally:
             reap(k, pid)

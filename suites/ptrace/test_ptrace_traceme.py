@@ -17,13 +17,17 @@ pytestmark = pytest.mark.os("linux")
 
 def test_traceme_child_stop_is_seen_by_wait4(kernel: Kernel, ptrace, in_child) -> None:
     def run() -> int:
-        def child() -> None:
-            kernel.ptrace(kernel.PTRACE_TRACEME, 0, 0, 0).unwrap()
+        def child() -> int | None:
+            if not ptrace.request_tracing():
+                return ptrace.TRACEME_ENOSYS
             os.kill(os.getpid(), signal.SIGSTOP)
+            return 0
 
         pid = forking.fork(kernel, child)
         try:
-            return forking.wait(kernel, pid)  # no WUNTRACED needed: a tracee's stops report
+            status = forking.wait(kernel, pid)  # no WUNTRACED: a tracee's stops report
+            ptrace.skip_if_untraceable(status)
+            return status
         finally:
             ptrace.reap(pid)
 
