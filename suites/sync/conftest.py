@@ -66,12 +66,33 @@ class Futexes:
                 time.sleep(POLL_S)
         return woken
 
-    def in_thread(self, fn: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
-        """Start fn in a thread; its result lands in the returned list."""
-        out: list[Any] = []
-        t = threading.Thread(target=lambda: out.append(fn()), daemon=True)
-        t.start()
-        return t, out
+    def in_thread(self, fn: Callable[[], Any]) -> Waiter:
+        """Start fn in a thread; Waiter.join() returns its result."""
+        return Waiter(fn)
+
+
+class Waiter:
+    """fn in a daemon thread. join() returns what it returned, or raises what it raised
+    (an ENOSYS skip in the waiter is the test's skip, not a missing result)."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self._result: Any = None
+        self._error: BaseException | None = None
+        self._fn = fn
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._result = self._fn()
+        except BaseException as e:  # handed to join()
+            self._error = e
+
+    def join(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ def test_futex_wake_bitset_skips_waiters_with_other_bits(kernel: Kernel, futex, 
         word = futex.word(0)
         deadline = futex.timeout(_abs_ns(time.CLOCK_MONOTONIC, WAIT_LIMIT_NS))  # absolute
         op = kernel.FUTEX_WAIT_BITSET_PRIVATE
-        t, out = futex.in_thread(lambda: kernel.futex(word, op, 0, deadline, None, 0b01).outcome)
+        waiter = futex.in_thread(lambda: kernel.futex(word, op, 0, deadline, None, 0b01).outcome)
         missed: set[int] = set()
         woken = futex.wake_until(
             word,
@@ -29,8 +29,7 @@ def test_futex_wake_bitset_skips_waiters_with_other_bits(kernel: Kernel, futex, 
             bitset=0b01,
             before=lambda: missed.add(futex.wake(word, 1, "FUTEX_WAKE_BITSET_PRIVATE", 0b10).value),
         )
-        t.join()
-        return missed, woken, out[0]
+        return missed, woken, waiter.join()
 
     missed, woken, outcome = in_child(run)
     assert missed == {0}  # a mask sharing no bit never wakes it

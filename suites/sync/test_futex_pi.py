@@ -83,13 +83,12 @@ def test_futex_lock_pi_waiter_gets_the_lock_on_unlock(kernel: Kernel, futex, in_
             _pi(kernel, word, "FUTEX_UNLOCK_PI_PRIVATE")
             return f"{r.outcome}:{owner == tids[0]}"
 
-        t, out = futex.in_thread(waiter)
+        waiting = futex.in_thread(waiter)
         while not word[0] & kernel.FUTEX_WAITERS:  # until the waiter has queued
             kernel.sched_yield()
         saw_waiters = True
         _pi(kernel, word, "FUTEX_UNLOCK_PI_PRIVATE").unwrap()
-        t.join()
-        return saw_waiters, out[0]
+        return saw_waiters, waiting.join()
 
     saw_waiters, outcome = in_child(run)
     assert saw_waiters

@@ -33,9 +33,7 @@ def test_futex_cmp_requeue_moves_waiters_without_waking(kernel: Kernel, futex, i
         moved = _requeue_all(kernel, futex, a, b, 2)
         on_a = futex.wake(a, ALL).unwrap()  # nobody is left on a
         on_b = futex.wake_until(b, 2)
-        for t, _ in threads:
-            t.join()
-        return moved, on_a, on_b, [out[0] for _, out in threads]
+        return moved, on_a, on_b, [t.join() for t in threads]
 
     moved, on_a, on_b, outcomes = in_child(run)
     assert (moved, on_a, on_b) == (2, 0, 2)
@@ -49,7 +47,7 @@ def test_futex_wake_wakes_no_more_than_asked(kernel: Kernel, futex, in_child) ->
         _requeue_all(kernel, futex, a, b, 3)  # all three are now queued on b
         two = futex.wake(b, 2).unwrap()
         rest = futex.wake_until(b, 1)
-        for t, _ in threads:
+        for t in threads:
             t.join()
         return two, rest
 
@@ -63,7 +61,7 @@ def test_futex_requeue_wakes_some_and_moves_the_rest(kernel: Kernel, futex, in_c
         _requeue_all(kernel, futex, a, b, 2)  # both queued (on b) before the real test
         both = kernel.futex(b, kernel.FUTEX_REQUEUE_PRIVATE, 1, 1, c, 0).unwrap()
         on_c = futex.wake_until(c, 1)
-        for t, _ in threads:
+        for t in threads:
             t.join()
         return both, on_c
 

@@ -39,10 +39,9 @@ def test_futex_wake_without_waiters_wakes_none(kernel: Kernel, futex) -> None:
 def test_futex_wake_private_wakes_a_waiting_thread(kernel: Kernel, futex, in_child) -> None:
     def run() -> tuple[int, str]:
         word = futex.word(0)
-        t, out = futex.in_thread(lambda: futex.wait(word, 0).outcome)
+        waiter = futex.in_thread(lambda: futex.wait(word, 0).outcome)
         woken = futex.wake_until(word)
-        t.join()
-        return woken, out[0]
+        return woken, waiter.join()
 
     assert in_child(run) == (1, "ok")
 

@@ -53,10 +53,9 @@ def test_futex_waitv_returns_the_index_of_the_woken_futex(kernel: Kernel, futex,
     def run() -> tuple[int, str]:
         a, b = futex.word(0), futex.word(0)
         v = _waiters(kernel, [a, b], [0, 0])
-        t, out = futex.in_thread(lambda: _waitv(kernel, v, 2))
+        waiter = futex.in_thread(lambda: _waitv(kernel, v, 2))
         woken = futex.wake_until(b)
-        t.join()
-        r = out[0]
+        r = waiter.join()
         return woken, f"{r.outcome}:{r.value}"
 
     assert in_child(run) == (1, "ok:1")
