@@ -8,22 +8,33 @@ fallocate, fadvise64_64, sync_file_range, readahead). The portable call
 mmap: i386's old `mmap` takes one pointer to an argument block, so the six-argument form
 goes to mmap2, whose offset counts 4096-byte pages; an offset mmap2 cannot express (not
 a multiple of 4096) goes to the old mmap in its argument block, so that the kernel
-answers it (EINVAL). ftruncate/truncate with a 64-bit length go to their 64 variants;
-lseek with an offset outside 32 bits is refused (use _llseek), rather than silently
-truncated. preadv/pwritev/preadv2/pwritev2 are not rewritten: every arch's kernel takes
-their offset as (pos_l, pos_h), which the callers pass already.
+answers it (EINVAL). ftruncate/truncate with a 64-bit length go to their 64 variants.
+preadv/pwritev/preadv2/pwritev2 are not rewritten: every arch's kernel takes their
+offset as (pos_l, pos_h), which the callers pass already.
 
-semop and semtimedop have no entry of their own in i386's table (only the ipc(2)
-multiplexer and semtimedop_time64): they go through ipc(SEMOP / SEMTIMEDOP, ...) as
-include/uapi/linux/ipc.h numbers them, whose SEMTIMEDOP takes the 32-bit struct timespec
-the suites pass here.
+lseek goes to _llseek(fd, offset_high, offset_low, &result, whence), as glibc's lseek
+does with a 64-bit off_t: the offset is split, and the new position is read back from
+the loff_t the kernel fills, so offsets past 2 and 4 GiB work both ways (i386's own
+lseek takes and returns a 32-bit off_t).
+
+Time: the suite's struct timespec is the kernel's 64-bit __kernel_timespec on i386
+(i386.h), and the table sends the calls that take one to their *_time64 variants
+(aliases in i386-extra.toml), as glibc does with _TIME_BITS=64. nanosleep has no 64-bit
+variant: it stays i386's own nanosleep (sys_nanosleep_time32), with the request copied
+into a struct old_timespec32 here and the time left copied back (glibc would send it to
+clock_nanosleep_time64 instead, which the suite tests under its own name).
+
+semop has no entry of its own in i386's table: it goes through ipc(SEMOP, ...) as
+include/uapi/linux/ipc.h numbers it. semtimedop is semtimedop_time64 (an alias).
 
 clone takes its last two arguments in the other order on i386 (CONFIG_CLONE_BACKWARDS:
 flags, stack, parent_tid, tls, child_tid); the portable call is x86_64's
 clone(flags, stack, parent_tid, child_tid, tls).
 
-`adapt(name, args)` returns the syscall to call and its register arguments; names
-not listed here pass through unchanged.
+`adapt(name, args)` returns the syscall to call and its register arguments, and for
+calls that write through a pointer made here, a third item: after(ret), which turns the
+kernel's return value into the portable call's. Names not listed here pass through
+unchanged.
 """
 
 from __future__ import annotations
@@ -31,6 +42,11 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Sequence
 from typing import Any
+
+import cffi
+
+# Memory the adapters hand to the kernel (primitive C types only: no cdef needed).
+_ffi = cffi.FFI()
 
 PAGE = 4096  # mmap2's unit on i386, whatever the page size (mm/mmap.c: ksys_mmap_pgoff)
 
@@ -73,11 +89,41 @@ def _clone(args: Sequence[Any]) -> tuple[str, tuple]:
     return "clone", (flags, stack, parent_tid, tls, child_tid)
 
 
-def _lseek(args: Sequence[Any]) -> tuple[str, tuple]:
-    _fd, offset, _whence = args
-    if not -(1 << 31) <= int(offset) < (1 << 31):
-        raise ValueError("lseek offset does not fit i386's 32-bit off_t: call _llseek")
-    return "lseek", tuple(args)
+def _lseek(args: Sequence[Any]) -> tuple[str, tuple, Callable[[int], int]]:
+    fd, offset, whence = args
+    low, high = _split(int(offset))
+    result = _ffi.new("int64_t *")  # loff_t
+
+    def after(ret: int) -> int:
+        return int(result[0]) if ret == 0 else ret
+
+    return "_llseek", (fd, high, low, result, whence), after
+
+
+INT32 = range(-(1 << 31), 1 << 31)
+
+
+def _nanosleep(args: Sequence[Any]) -> tuple:
+    """nanosleep(req, rem) with the suite's 64-bit timespecs, through the 32-bit call."""
+    req, rem = args
+    if hasattr(req, "tv_sec"):  # else NULL or a raw address, passed as it is
+        sec, nsec = int(req.tv_sec), int(req.tv_nsec)
+        if sec not in INT32 or nsec not in INT32:
+            raise ValueError(
+                "nanosleep's timespec does not fit i386's struct old_timespec32: "
+                "call clock_nanosleep (clock_nanosleep_time64)"
+            )
+        req = _ffi.new("int32_t[2]", [sec, nsec])
+    if not hasattr(rem, "tv_sec"):
+        return "nanosleep", (req, rem)
+    rem32 = _ffi.new("int32_t[2]")
+
+    def after(ret: int) -> int:
+        if ret == -1 and (rem32[0], rem32[1]) != (0, 0):  # EINTR: the time left
+            rem.tv_sec, rem.tv_nsec = rem32[0], rem32[1]
+        return ret
+
+    return "nanosleep", (req, rem32), after
 
 
 def _fallocate(args: Sequence[Any]) -> tuple[str, tuple]:
@@ -98,7 +144,7 @@ def _two_offsets(real: str, first: int) -> Callable[[Sequence[Any]], tuple[str, 
     return rewrite
 
 
-SEMOP, SEMTIMEDOP = 1, 4  # include/uapi/linux/ipc.h: ipc(2) call numbers
+SEMOP = 1  # include/uapi/linux/ipc.h: ipc(2) call number
 
 
 def _semop(args: Sequence[Any]) -> tuple[str, tuple]:
@@ -106,17 +152,12 @@ def _semop(args: Sequence[Any]) -> tuple[str, tuple]:
     return "ipc", (SEMOP, semid, nsops, 0, sops)
 
 
-def _semtimedop(args: Sequence[Any]) -> tuple[str, tuple]:
-    semid, sops, nsops, timeout = args
-    return "ipc", (SEMTIMEDOP, semid, nsops, 0, sops, timeout)
-
-
-ADAPTERS: dict[str, Callable[[Sequence[Any]], tuple[str, tuple]]] = {
+ADAPTERS: dict[str, Callable[[Sequence[Any]], tuple]] = {
     "mmap": _mmap,
     "clone": _clone,
     "semop": _semop,
-    "semtimedop": _semtimedop,
     "lseek": _lseek,
+    "nanosleep": _nanosleep,
     "pread64": _offset_at(3, "pread64"),
     "pwrite64": _offset_at(3, "pwrite64"),
     "readahead": _offset_at(1, "readahead"),
@@ -129,7 +170,7 @@ ADAPTERS: dict[str, Callable[[Sequence[Any]], tuple[str, tuple]]] = {
 }
 
 
-def adapt(name: str, args: Sequence[Any]) -> tuple[str, tuple]:
-    """(syscall name, register arguments) for calling `name(*args)` on i386."""
+def adapt(name: str, args: Sequence[Any]) -> tuple:
+    """(syscall name, register arguments[, after]) for calling `name(*args)` on i386."""
     rewrite = ADAPTERS.get(name)
     return rewrite(args) if rewrite else (name, tuple(args))

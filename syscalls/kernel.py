@@ -168,17 +168,26 @@ class Kernel:
 
         return call
 
-    def _adapted(self, name: str, adapt: Callable[..., tuple[str, tuple]]) -> Callable[..., Result]:
-        """A caller that rewrites its arguments for the arch's calling convention first."""
+    def _adapted(self, name: str, adapt: Callable[..., tuple]) -> Callable[..., Result]:
+        """A caller that rewrites its arguments for the arch's calling convention first.
+
+        adapt(name, args) returns (syscall, registers) or (syscall, registers, after):
+        after(ret) turns the kernel's return value into the portable call's (reading
+        back what the call wrote through a pointer the adapter made), whatever the
+        outcome; errno is read before it runs.
+        """
 
         def call(*args: Any) -> Result:
-            real, regs = adapt(name, args)
+            real, regs, *rest = adapt(name, args)
             if not self.platform.has(real):
                 raise Unsupported(f"{name}: {real} is not in the {self.platform.name} table")
             number = self.ffi.cast("long", self.platform.syscalls[self.platform.resolve(real)])
             keep: list[Any] = []
-            ret = self.libc.syscall(number, *(self._arg(a, keep) for a in regs))
-            return self._finish(name, ret)
+            ret = int(self.libc.syscall(number, *(self._arg(a, keep) for a in regs)))
+            err = self.ffi.errno if ret == -1 else 0
+            if rest:
+                ret = rest[0](ret)
+            return self._finish(name, ret, err)
 
         return call
 
@@ -199,9 +208,10 @@ class Kernel:
             return ffi.cast("void *", value) if kind == "array" else value
         raise TypeError(f"cannot pass {type(value).__name__} to a syscall")
 
-    def _finish(self, name: str, ret: Any) -> Result:
+    def _finish(self, name: str, ret: Any, err: int | None = None) -> Result:
         value = int(ret)
-        err = self.ffi.errno if value == -1 else 0
+        if err is None:
+            err = self.ffi.errno if value == -1 else 0
         if err == self.platform.errno.get("ENOSYS"):
             raise Unsupported(f"{name}: ENOSYS (the kernel does not implement it)")
         result = Result(name, value, Errno(err, self.platform) if err else None)

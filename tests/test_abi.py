@@ -85,15 +85,19 @@ def test_available_lists_generated_tables_only() -> None:
 def test_64_bit_arches_share_lp64_layouts_between_common_and_their_own(arch: str) -> None:
     p = Platform.load(f"linux/{arch}")
     assert p.cdef_layers == ["lp64.h"]
-    common, shared = p.cdef.index("struct timespec {"), p.cdef.index("} siginfo_t;")
+    common, shared = p.cdef.index("struct statfs {"), p.cdef.index("} siginfo_t;")
     assert common < shared < p.cdef.index("struct user_regs_struct {")
     assert p.cdef.count("} siginfo_t;") == 1
+    assert common < p.cdef.index("struct timespec { long tv_sec; long tv_nsec; };") < shared
 
 
 def test_i386_declares_its_own_32_bit_layouts() -> None:
     p = Platform.load("linux/i386")
     assert p.cdef_layers == []
     assert p.cdef.count("} siginfo_t;") == 1
+    # The 64-bit __kernel_timespec its *_time64 calls take (i386-extra.toml's aliases).
+    assert p.cdef.count("struct timespec {") == 1
+    assert "struct timespec { int64_t tv_sec; int64_t tv_nsec; };" in p.cdef
 
 
 def test_a_shared_cdef_layer_that_is_missing_names_the_layer(tmp_path, monkeypatch) -> None:

@@ -14,10 +14,12 @@ struct statfs {
     long f_ffree; int f_fsid[2]; long f_namelen; long f_frsize; long f_flags;
     long f_spare[4];
 };
-struct timespec { long tv_sec; long tv_nsec; };
 struct __kernel_timespec { int64_t tv_sec; int64_t tv_nsec; };
 struct timeval { long tv_sec; long tv_usec; };
 struct timezone { int tz_minuteswest; int tz_dsttime; };
+/* struct timespec is declared by word size: lp64.h (long is 64 bits: the kernel's
+ * __kernel_timespec) and i386.h (the 64-bit __kernel_timespec, whose calls are the
+ * *_time64 variants there). itimerspec, made of it, is then __kernel_itimerspec. */
 struct itimerspec { struct timespec it_interval; struct timespec it_value; };
 struct itimerval { struct timeval it_interval; struct timeval it_value; };
 struct tms { long tms_utime; long tms_stime; long tms_cutime; long tms_cstime; };

@@ -6,6 +6,16 @@
  * fstatat to stat64/fstat64/fstatat64, which fill it. epoll_event is 12 bytes here
  * without packing (uint64_t is 4-byte aligned in the i386 ABI). */
 
+/* Time: struct timespec is the kernel's __kernel_timespec (linux/time_types.h), 64-bit
+ * seconds, as glibc's with _TIME_BITS=64; i386-extra.toml sends the calls that take it
+ * to their *_time64 variants (clock_gettime64, futex_time64, ...), so the suite's times
+ * pass 2038 here too. struct itimerspec (common.h) is made of it. The 32-bit calls
+ * (i386's own clock_gettime, ... : sys_*_time32 in syscall_32.tbl) take
+ * include/vdso/time32.h's struct old_timespec32. struct timeval (select, setitimer,
+ * getrusage, gettimeofday) stays 32-bit: those calls have no 64-bit-time variant. */
+struct timespec { int64_t tv_sec; int64_t tv_nsec; };
+struct old_timespec32 { int32_t tv_sec; int32_t tv_nsec; };
+
 struct user_regs_struct {
     long ebx; long ecx; long edx; long esi; long edi; long ebp; long eax;
     long xds; long xes; long xfs; long xgs; long orig_eax; long eip; long xcs;

@@ -3,8 +3,10 @@
  * its own in i386.h. Linux 6.1 uapi: asm-generic/siginfo.h (the union starts at offset
  * 16), linux/sysinfo.h, asm-generic/ipcbuf.h + asm-generic/shmbuf.h (IPC_STAT's IPC_64
  * layout; 32-bit mode_t, so __pad1 has no bytes), asm-generic/fcntl.h (struct flock with
- * a long off_t). */
+ * a long off_t), linux/time_types.h (struct timespec: with a 64-bit long it is the
+ * kernel's __kernel_timespec, which every time call takes on these arches). */
 
+struct timespec { long tv_sec; long tv_nsec; };
 typedef struct {
     int si_signo; int si_errno; int si_code; int __pad0;
     int si_pid; unsigned int si_uid; int si_status; int __pad1;

@@ -1,0 +1,244 @@
+"""i386's 64-bit offsets and times: _llseek, the *_time64 aliases, nanosleep's 32-bit
+timespec, socketcall's SYS_* numbers.
+
+The bindings are driven here with a stand-in for libc's syscall(), so what the kernel
+would be handed (numbers, registers, what a pointer holds) is checked on any host; the
+suites check the same calls against a real i386 ABI under ci/run-arch i386. The layouts
+are checked with `cc -m32` against the uapi headers, where cc can target i386.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syscalls import abi_i386
+from syscalls.abi import Platform
+from syscalls.kernel import Kernel
+
+FAR = 5 << 30 | 3  # past 4 GiB
+TIME64 = {  # arch/x86/entry/syscalls/syscall_32.tbl, Linux 6.1: 403-423 (415 unused)
+    "clock_gettime": ("clock_gettime64", 403),
+    "clock_settime": ("clock_settime64", 404),
+    "clock_adjtime": ("clock_adjtime64", 405),
+    "clock_getres": ("clock_getres_time64", 406),
+    "clock_nanosleep": ("clock_nanosleep_time64", 407),
+    "timer_gettime": ("timer_gettime64", 408),
+    "timer_settime": ("timer_settime64", 409),
+    "timerfd_gettime": ("timerfd_gettime64", 410),
+    "timerfd_settime": ("timerfd_settime64", 411),
+    "utimensat": ("utimensat_time64", 412),
+    "pselect6": ("pselect6_time64", 413),
+    "ppoll": ("ppoll_time64", 414),
+    "io_pgetevents": ("io_pgetevents_time64", 416),
+    "recvmmsg": ("recvmmsg_time64", 417),
+    "mq_timedsend": ("mq_timedsend_time64", 418),
+    "mq_timedreceive": ("mq_timedreceive_time64", 419),
+    "semtimedop": ("semtimedop_time64", 420),
+    "rt_sigtimedwait": ("rt_sigtimedwait_time64", 421),
+    "futex": ("futex_time64", 422),
+    "sched_rr_get_interval": ("sched_rr_get_interval_time64", 423),
+}
+
+
+@pytest.fixture(scope="module")
+def i386() -> Platform:
+    return Platform.load("linux/i386")
+
+
+class FakeLibc:
+    """syscall(number, *regs): records the call; `answer` plays the kernel."""
+
+    def __init__(self, k: Kernel, answer: Callable[[int, tuple], int]) -> None:
+        self.k, self.answer, self.calls = k, answer, []
+
+    def syscall(self, number: Any, *regs: Any) -> int:
+        self.calls.append((int(number), regs))
+        return self.answer(int(number), regs)
+
+
+def _kernel(answer: Callable[[int, tuple], int]) -> tuple[Kernel, FakeLibc]:
+    k = Kernel(Platform.load("linux/i386"))  # its cdef parses on any host
+    k.libc = FakeLibc(k, answer)
+    return k, k.libc
+
+
+# --- tables: the time calls go to their 64-bit variants --------------------------------
+
+
+def test_every_time64_call_of_the_table_is_what_its_portable_name_calls(i386) -> None:
+    in_table = {n: v for n, v in i386.syscalls.items() if 403 <= v <= 423}
+    assert {real: nr for real, nr in TIME64.values()} == in_table
+    for portable, (real, nr) in TIME64.items():
+        assert i386.resolve(portable) == real and i386.syscalls[real] == nr
+    # The 32-bit calls keep the portable names (semtimedop's is ipc(SEMTIMEDOP) instead).
+    assert {n for n in TIME64 if n not in i386.syscalls} == {"semtimedop"}
+
+
+def test_clock_gettime32_reaches_the_32_bit_call_and_exists_nowhere_else(i386) -> None:
+    assert i386.syscalls[i386.resolve("clock_gettime32")] == 265  # sys_clock_gettime32
+    for arch in ("x86_64", "aarch64", "riscv64"):
+        assert not Platform.load(f"linux/{arch}").has("clock_gettime32")
+
+
+def test_64_bit_arches_call_the_time_calls_by_their_own_names() -> None:
+    p = Platform.load("linux/x86_64")
+    assert all(p.resolve(name) == name for name in TIME64)
+
+
+def test_socketcall_numbers_come_from_uapi_net_h(i386) -> None:
+    assert i386.syscalls["socketcall"] == 102
+    assert (i386["SYS_SOCKET"], i386["SYS_SOCKETPAIR"], i386["SYS_SENDMMSG"]) == (1, 8, 20)
+
+
+# --- what the kernel is handed ---------------------------------------------------------
+
+
+def test_lseek_is_llseek_and_the_offset_comes_back_through_the_loff_t() -> None:
+    pos = 0
+
+    def kernel(number: int, regs: tuple) -> int:
+        nonlocal pos
+        high, low, result, whence = int(regs[1]), int(regs[2]), regs[3], int(regs[4])
+        offset = high << 32 | low
+        offset -= (offset >> 63) << 64  # loff_t is signed
+        pos = offset if whence == k.SEEK_SET else pos + offset
+        result[0] = pos
+        return 0
+
+    k, libc = _kernel(kernel)
+    r = k.lseek(3, FAR, k.SEEK_SET)
+    assert (r.ok, r.value) == (True, FAR)
+    assert libc.calls[-1][0] == 140  # _llseek
+    assert [int(x) for x in libc.calls[-1][1][:3]] == [3, FAR >> 32, FAR & 0xFFFFFFFF]
+    assert k.lseek(3, -2, k.SEEK_CUR).value == FAR - 2  # negative: both halves all ones
+
+
+def test_lseek_failure_keeps_the_kernels_errno() -> None:
+    def kernel(number: int, regs: tuple) -> int:
+        k.ffi.errno = k.EINVAL
+        return -1
+
+    k, _ = _kernel(kernel)
+    r = k.lseek(3, -(FAR), k.SEEK_SET)
+    assert (r.value, r.errno) == (-1, "EINVAL")
+
+
+def test_time_calls_are_their_time64_numbers_with_64_bit_timespecs() -> None:
+    k, libc = _kernel(lambda number, regs: 0)
+    ts = k.new("struct timespec *", (FAR, 999_999_999))
+    k.clock_gettime(k.CLOCK_REALTIME, ts)
+    k.futex(k.new("uint32_t *"), 0, 0, ts, None, 0)
+    k.semtimedop(1, None, 1, ts)
+    k.clock_gettime32(k.CLOCK_REALTIME, k.new("struct old_timespec32 *"))
+    assert [number for number, _ in libc.calls] == [403, 422, 420, 265]
+    assert k.ffi.sizeof("struct timespec") == 16
+    assert k.ffi.offsetof("struct timespec", "tv_nsec") == 8
+    assert k.ffi.sizeof("struct itimerspec") == 32 and k.ffi.sizeof("struct old_timespec32") == 8
+    assert ts.tv_sec == FAR  # seconds past 2038 fit
+
+
+def test_nanosleep_hands_the_32_bit_call_an_old_timespec32_and_copies_the_time_left() -> None:
+    seen = []
+
+    def kernel(number: int, regs: tuple) -> int:
+        req, rem = (k.ffi.cast("int32_t *", r) for r in regs)
+        seen.append((number, req[0], req[1]))
+        rem[0], rem[1] = 1, 250
+        k.ffi.errno = k.EINTR
+        return -1
+
+    k, _ = _kernel(kernel)
+    rem = k.new("struct timespec *")
+    r = k.nanosleep(k.new("struct timespec *", (3, 500)), rem)
+    assert seen == [(162, 3, 500)]  # sys_nanosleep_time32
+    assert r.errno == "EINTR" and (rem.tv_sec, rem.tv_nsec) == (1, 250)
+
+
+def test_nanosleep_leaves_rem_alone_unless_the_kernel_wrote_it() -> None:
+    k, _ = _kernel(lambda number, regs: 0)
+    rem = k.new("struct timespec *", (9, 9))
+    assert k.nanosleep(k.new("struct timespec *", (0, 1)), rem).ok
+    assert (rem.tv_sec, rem.tv_nsec) == (9, 9)
+    assert k.nanosleep(None, None).ok  # NULL passes through (the kernel answers EFAULT)
+
+
+def test_nanosleep_past_what_32_bits_hold_is_refused_not_truncated() -> None:
+    k, libc = _kernel(lambda number, regs: 0)
+    with pytest.raises(ValueError, match="clock_nanosleep"):
+        k.nanosleep(k.new("struct timespec *", (1 << 31, 0)), None)
+    assert libc.calls == []
+
+
+def test_adapters_without_after_still_return_two_items() -> None:
+    assert abi_i386.adapt("nanosleep", (None, None)) == ("nanosleep", (None, None))
+    assert len(abi_i386.adapt("ftruncate", (3, 1))) == 2
+
+
+# --- layouts against the uapi headers, compiled for i386 --------------------------------
+
+
+def _cc_m32(tmp_path: Path, source: str) -> subprocess.CompletedProcess:
+    if shutil.which("cc") is None:
+        pytest.skip("needs cc (ci/setup: gcc)")
+    multiarch = subprocess.run(["cc", "-print-multiarch"], capture_output=True, text=True)
+    (tmp_path / "check.c").write_text(source)
+    proc = subprocess.run(
+        [
+            "cc",
+            "-m32",
+            "-fsyntax-only",
+            "-I",
+            f"/usr/include/{multiarch.stdout.strip() or 'x86_64-linux-gnu'}",
+            str(tmp_path / "check.c"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if "unrecognized command-line option" in proc.stderr or "No such file" in proc.stderr:
+        pytest.skip(f"this cc cannot check i386 uapi layouts: {proc.stderr.strip()[:200]}")
+    return proc
+
+
+def test_i386_time_layouts_match_the_uapi_headers(i386, tmp_path: Path) -> None:
+    """timespec = __kernel_timespec, itimerspec = __kernel_itimerspec, old_timespec32 =
+    linux/time.h's timespec of 32-bit longs (what i386's *_time32 entries read)."""
+    start = i386.cdef.index("struct timespec {")
+    ours = i386.cdef[start : i386.cdef.index("};", start) + 2]
+    start = i386.cdef.index("struct old_timespec32 {")
+    ours += i386.cdef[start : i386.cdef.index("};", start) + 2]
+    start = i386.cdef.index("struct itimerspec {")
+    ours += i386.cdef[start : i386.cdef.index("};", start) + 2]
+    ours = ours.replace("struct timespec", "struct ours_ts").replace(
+        "struct itimerspec", "struct ours_its"
+    )
+    pairs = [
+        ("struct ours_ts", "struct __kernel_timespec", ("tv_sec", "tv_nsec")),
+        ("struct old_timespec32", "struct timespec", ("tv_sec", "tv_nsec")),
+        ("struct ours_its", "struct __kernel_itimerspec", ("it_interval", "it_value")),
+    ]
+    checks = "".join(
+        f'_Static_assert(sizeof({a}) == sizeof({b}), "{a}");\n'
+        + "".join(
+            f"_Static_assert(__builtin_offsetof({a}, {f}) == __builtin_offsetof({b}, {f}),"
+            f' "{a}.{f}");\n'
+            for f in fields
+        )
+        for a, b, fields in pairs
+    )
+    source = (
+        "typedef long long int64_t;\ntypedef int int32_t;\n"
+        + "#include <linux/time.h>\n#include <linux/time_types.h>\n"
+        + '_Static_assert(sizeof(long) == 4, "-m32");\n'
+        + ours
+        + "\n"
+        + checks
+    )
+    proc = _cc_m32(tmp_path, source)
+    assert proc.returncode == 0, proc.stderr
