@@ -3,6 +3,11 @@
 A file system without hole tracking may report the whole file as data (the generic
 fallback: the only hole is at EOF); the hole tests accept that range and record what
 the kernel answered.
+
+Offsets past 4 GiB (a sparse file, one byte written there) show that 64-bit offsets
+reach the kernel and come back whole: on i386 lseek is _llseek, whose offset takes two
+registers and whose result is a loff_t the kernel fills. The file is opened with
+O_LARGEFILE where the OS has it (a 32-bit process needs it to write past 2 GiB: EFBIG).
 """
 
 from pathlib import Path
@@ -10,6 +15,8 @@ from pathlib import Path
 from syscalls.kernel import Kernel
 
 MIB = 1 << 20
+GIB = 1 << 30
+FAR = 5 * GIB + 3  # past 4 GiB: no 32-bit half holds it
 
 
 def test_lseek_set_returns_the_new_offset(kernel: Kernel, tmp: Path, fds) -> None:
@@ -94,3 +101,35 @@ def test_lseek_seek_data_at_eof_is_enxio(kernel: Kernel, tmp: Path, fds) -> None
     fd = fds.file(tmp / "f", b"x" * 100)
     assert kernel.lseek(fd, 100, kernel.SEEK_DATA).errno == "ENXIO"
     assert kernel.lseek(fd, 200, kernel.SEEK_HOLE).errno == "ENXIO"
+
+
+def _large(kernel: Kernel, tmp: Path, fds) -> int:
+    """An empty file, opened for offsets past 2 GiB (O_LARGEFILE where the OS has it)."""
+    return fds.file(tmp / "large", flags=kernel.O_RDWR | getattr(kernel, "O_LARGEFILE", 0))
+
+
+def test_lseek_past_4_gib_returns_the_whole_offset(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = _large(kernel, tmp, fds)
+    assert kernel.lseek(fd, FAR, kernel.SEEK_SET).unwrap() == FAR
+    assert kernel.lseek(fd, 0, kernel.SEEK_CUR).unwrap() == FAR
+
+
+def test_write_past_4_gib_sets_the_size_and_reads_back(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = _large(kernel, tmp, fds)
+    kernel.lseek(fd, FAR, kernel.SEEK_SET).unwrap()
+    assert kernel.write(fd, b"z", 1).unwrap() == 1
+    assert kernel.lseek(fd, 0, kernel.SEEK_CUR).unwrap() == FAR + 1
+    st = kernel.new("struct stat *")
+    kernel.fstat(fd, st).unwrap()
+    assert st.st_size == FAR + 1
+    buf = kernel.buf(2)
+    assert kernel.pread64(fd, buf, 2, FAR).unwrap() == 1 and kernel.bytes(buf, 1) == b"z"
+
+
+def test_lseek_cur_and_end_carry_offsets_beyond_32_bits(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = _large(kernel, tmp, fds)
+    kernel.ftruncate(fd, FAR).unwrap()
+    assert kernel.lseek(fd, -(4 * GIB), kernel.SEEK_END).unwrap() == FAR - 4 * GIB
+    assert kernel.lseek(fd, 4 * GIB + 1, kernel.SEEK_CUR).unwrap() == FAR + 1
+    assert kernel.lseek(fd, -(FAR + 2), kernel.SEEK_CUR).errno == "EINVAL"
+    assert kernel.lseek(fd, 0, kernel.SEEK_CUR).unwrap() == FAR + 1
