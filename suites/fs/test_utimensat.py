@@ -2,6 +2,11 @@
 
 Nanoseconds survive on file systems with nanosecond timestamps (ext4 with large inodes,
 tmpfs, btrfs, xfs); the value stored is recorded.
+
+A time past 2038 (beyond a 32-bit time_t) is read back through statx's 64-bit
+timestamps: it reaches the kernel whole wherever the suite's timespec is 64-bit (on
+i386 through utimensat_time64). A file system whose timestamps end in 2038 (ext4 with
+128-byte inodes) clamps it to 2**31 - 1 (timestamp_truncate); never to a negative time.
 """
 
 import time
@@ -61,6 +66,18 @@ def test_utimensat_null_times_sets_both_to_now(kernel: Kernel, tmp: Path) -> Non
     st = _stat(kernel, tmp / "f")
     assert abs(st.st_atime - time.time()) < 5
     assert abs(st.st_mtime - time.time()) < 5
+
+
+@pytest.mark.os("linux")
+def test_utimensat_sets_a_time_past_2038(kernel: Kernel, tmp: Path, observe) -> None:
+    (tmp / "f").write_bytes(b"")
+    past_2038 = (1 << 31) + 100  # 2038-01-19 03:16:08 UTC
+    ts = _times(kernel, (0, kernel.UTIME_OMIT), (past_2038, 5))
+    kernel.utimensat(kernel.AT_FDCWD, tmp / "f", ts, 0).unwrap()
+    stx = kernel.new("struct statx *")
+    kernel.statx(kernel.AT_FDCWD, tmp / "f", 0, kernel.STATX_MTIME, stx).unwrap()
+    observe("mtime", stx.stx_mtime.tv_sec)
+    assert stx.stx_mtime.tv_sec in (past_2038, (1 << 31) - 1)
 
 
 def test_utimensat_nanoseconds_out_of_range_is_einval(kernel: Kernel, tmp: Path) -> None:

@@ -4,6 +4,11 @@ The alarm clocks (CLOCK_REALTIME_ALARM, CLOCK_BOOTTIME_ALARM) read only where th
 machine has an RTC that can wake it (kernel/time/alarmtimer.c: alarmtimer_get_rtcdev);
 without one they answer EINVAL, as in most VMs and under gVisor. Both are accepted and
 the outcome is recorded.
+
+Where the ABI has 32-bit time calls beside the 64-bit ones (i386: the suite's
+clock_gettime is clock_gettime64 with a 64-bit timespec, clock_gettime32 is i386's own
+clock_gettime with struct old_timespec32), both read the same clocks; elsewhere those
+tests skip ("clock_gettime32: not in the linux/x86_64 table").
 """
 
 import os
@@ -130,3 +135,29 @@ def test_clock_settime_realtime_without_privilege_is_eperm(kernel: Kernel) -> No
     ts = kernel.new("struct timespec *")
     kernel.clock_gettime(kernel.CLOCK_REALTIME, ts).unwrap()
     assert kernel.clock_settime(kernel.CLOCK_REALTIME, ts).errno == "EPERM"
+
+
+def _ns32(gettime32, kernel: Kernel, clock: int) -> int:
+    ts = kernel.new("struct old_timespec32 *")
+    gettime32(clock, ts).unwrap()
+    assert 0 <= ts.tv_nsec < 1_000_000_000
+    return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+
+
+def test_clock_gettime32_and_the_64_bit_call_read_the_same_monotonic_clock(
+    kernel: Kernel,
+) -> None:
+    gettime32 = kernel.clock_gettime32
+    before = _ns32(gettime32, kernel, kernel.CLOCK_MONOTONIC)
+    middle = _ns(kernel, kernel.CLOCK_MONOTONIC)
+    assert before <= middle <= _ns32(gettime32, kernel, kernel.CLOCK_MONOTONIC)
+
+
+def test_clock_gettime32_and_the_64_bit_call_agree_on_the_time_of_day(
+    kernel: Kernel, observe
+) -> None:
+    gettime32 = kernel.clock_gettime32
+    wide = _ns(kernel, kernel.CLOCK_REALTIME)
+    narrow = _ns32(gettime32, kernel, kernel.CLOCK_REALTIME)
+    observe("realtime_fits_32_bits", wide // 1_000_000_000 < 1 << 31)
+    assert abs(narrow - wide) < 5_000_000_000
