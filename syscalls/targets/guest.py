@@ -33,6 +33,9 @@ from syscalls.targets import Options, results
 from syscalls.targets.procgroup import ProcessGroup
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+# Directories every target mounts a fresh tmpfs on. A checkout below one of them (a CI
+# clone in /tmp) would be hidden by it: targets mount it again on top (hidden_by_tmpfs).
+TMPFS_DIRS = ("/tmp", "/run", "/dev/shm")
 TARGET_FAILED = 3  # exit status when the target died before the suite finished
 
 STARTED = b"syscalls-guest: running the suite"
@@ -50,6 +53,11 @@ class Limits:
 class Ending:
     kind: str  # finished | exited | panic | hang | timeout | no-start | interrupted
     returncode: int | None = None
+
+
+def hidden_by_tmpfs(path: Path) -> bool:
+    """Whether the target's tmpfs mounts would hide `path` (it lies below one)."""
+    return any(path.is_relative_to(d) for d in TMPFS_DIRS)
 
 
 def names_tests(pytest_args: list[str]) -> bool:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from syscalls.targets import Options, TargetUnavailable, results
-from syscalls.targets.guest import Limits, launch, write_script
+from syscalls.targets.guest import ROOT, Limits, hidden_by_tmpfs, launch, write_script
 from syscalls.targets.procgroup import ProcessGroup
 
 NAME = "gvisor"
@@ -55,6 +55,10 @@ def config(script: Path, out: Path) -> dict[str, Any]:
     def tmpfs(path: str, mode: str) -> dict[str, Any]:
         return {"destination": path, "type": "tmpfs", "source": "tmpfs", "options": [mode]}
 
+    def bind(path: Path, mode: str) -> dict[str, Any]:
+        opts = ["rbind", mode]
+        return {"destination": str(path), "type": "bind", "source": str(path), "options": opts}
+
     return {
         "ociVersion": "1.0.0",
         "process": {
@@ -73,13 +77,9 @@ def config(script: Path, out: Path) -> dict[str, Any]:
             tmpfs("/dev/shm", "mode=1777"),
             tmpfs("/tmp", "mode=1777"),
             tmpfs("/run", "mode=755"),
-            # After /tmp: a results directory under /tmp is mounted over the tmpfs.
-            {
-                "destination": str(out),
-                "type": "bind",
-                "source": str(out),
-                "options": ["rbind", "rw"],
-            },
+            # After the tmpfs: a checkout under /tmp (read-only), then the results.
+            *([bind(ROOT, "ro")] if hidden_by_tmpfs(ROOT) else []),
+            bind(out, "rw"),
         ],
         "linux": {
             "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],

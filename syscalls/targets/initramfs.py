@@ -40,10 +40,12 @@ if [ -f /modules/order ]; then
 fi
 FS=none
 OUT=
+KEEP=
 for arg in $(cat /proc/cmdline); do
     case "$arg" in
         syscalls.fs=*) FS="${arg#syscalls.fs=}" ;;
         syscalls.out=*) OUT="${arg#syscalls.out=}" ;;
+        syscalls.keep=*) KEEP="${arg#syscalls.keep=}" ;;
     esac
 done
 share() {  # share TAG DIR OPTIONS
@@ -57,6 +59,9 @@ R=/mnt/root
 mkdir -p $R
 if [ "$FS" = 9p ]; then RO=ro,cache=loose; else RO=ro; fi
 if ! share hostroot $R $RO; then say "cannot mount the host root over $FS"; halt; fi
+# A checkout under /tmp, /run or /dev/shm (syscalls.keep=) is set aside before the tmpfs
+# mounts hide it, and put back over them.
+if [ -n "$KEEP" ]; then mkdir -p /keep; mount -o bind "$R$KEEP" /keep; fi
 mount -t proc proc $R/proc
 mount -t sysfs sysfs $R/sys
 mount -t devtmpfs devtmpfs $R/dev
@@ -66,6 +71,7 @@ mount -t tmpfs -o mode=1777 tmpfs $R/dev/shm
 mount -t mqueue mqueue $R/dev/mqueue 2>/dev/null
 mount -t tmpfs -o mode=1777 tmpfs $R/tmp
 mount -t tmpfs -o mode=755 tmpfs $R/run
+if [ -n "$KEEP" ]; then mkdir -p "$R$KEEP"; mount -o move /keep "$R$KEEP"; fi
 mkdir -p "$R$OUT" 2>/dev/null  # a results directory under /tmp or /run is on the tmpfs
 if ! share results "$R$OUT" rw; then say "cannot mount the results share at $OUT"; halt; fi
 ip link set lo up

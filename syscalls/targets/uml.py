@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 from syscalls.targets import Options, TargetUnavailable, results
-from syscalls.targets.guest import Limits, launch, write_script
+from syscalls.targets.guest import ROOT, Limits, hidden_by_tmpfs, launch, write_script
 
 NAME = "uml"
 BINARY = "linux.uml"
@@ -44,7 +44,7 @@ $B mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 $B mount -t mqueue mqueue /dev/mqueue 2>/dev/null
 $B mount -t tmpfs -o mode=1777 tmpfs /tmp
 $B mount -t tmpfs -o mode=755 tmpfs /run
-$B mkdir -p {out}
+{keep}$B mkdir -p {out}
 if ! $B mount -t hostfs -o {out} hostfs {out}; then
     echo "syscalls-init: cannot mount the results directory {out} over hostfs"
     $B poweroff -f
@@ -55,6 +55,14 @@ $B hostname syscalls-uml
 $B sync
 $B poweroff -f
 """
+
+
+def keep() -> str:
+    """Init lines that mount a checkout under /tmp or /run again over the tmpfs."""
+    if not hidden_by_tmpfs(ROOT):
+        return ""
+    root = shlex.quote(str(ROOT))
+    return f"$B mkdir -p {root}\n$B mount -r -t hostfs -o {root} hostfs {root}\n"
 
 
 def command(binary: str, init: Path, scratch: Path, memory_mb: int) -> list[str]:
@@ -92,7 +100,9 @@ def run(opts: Options) -> int:
     with tempfile.TemporaryDirectory(prefix="syscalls-uml-") as tmp:
         scratch = Path(tmp)
         init = scratch / "init"
-        init.write_text(INIT.format(busybox=BUSYBOX, out=out, script=shlex.quote(str(script))))
+        init.write_text(
+            INIT.format(busybox=BUSYBOX, out=out, script=shlex.quote(str(script)), keep=keep())
+        )
         init.chmod(0o755)
         # The guest's memory is a file in TMPDIR: on tmpfs when there is one.
         shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else tmp

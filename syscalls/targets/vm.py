@@ -154,6 +154,7 @@ def qemu_argv(
         "rdinit=/init",
         f"syscalls.fs={share}",
         f"syscalls.out={out}",
+        *([f"syscalls.keep={guest.ROOT}"] if guest.hidden_by_tmpfs(guest.ROOT) else []),
         *append.split(),
     ]
     argv = [
