@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from syscalls.profile import Profile
+from syscalls.targets import vm_kernel
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,6 +28,7 @@ def run_target(
     kernel: Path | None = None,
     options: Sequence[str] = (),
     time_limit: float = 600,
+    cwd: Path = ROOT,
 ) -> subprocess.CompletedProcess[str]:
     """`syscalls run --target TARGET`, or with `kernel` `syscalls boot KERNEL` (target
     vm); `options` go before the `--` (e.g. --accel tcg, --append ...)."""
@@ -38,7 +40,7 @@ def run_target(
     argv = [sys.executable, "-m", "syscalls", *command, "--out", str(out)]
     argv += ["--time-limit", f"{time_limit:g}", *options, "--", *pytest_args]
     with subprocess.Popen(
-        argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as proc:
         try:
             stdout, stderr = proc.communicate(timeout=time_limit + 300)
@@ -99,6 +101,24 @@ def need(binary: str, package: str) -> None:
         if os.geteuid() == 0:
             pytest.fail(f"{binary} missing: ci/setup should have installed {package}")
         pytest.skip(f"{binary} missing (run ci/setup as root to install {package})")
+
+
+def cloud_kernel() -> vm_kernel.Kernel:
+    """Debian's cloud kernel package (downloaded once into the cache), resolved; its
+    image is the package itself, as a user would boot it."""
+    need("qemu-system-x86_64", "qemu-system-x86")
+    need("busybox", "busybox-static")
+    try:
+        deb = vm_kernel.debian_package("cloud")
+    except vm_kernel.KernelError as e:
+        if os.geteuid() == 0:
+            pytest.fail(f"the Debian cloud kernel is not available: {e} (ci/setup fetches it)")
+        pytest.skip(f"the Debian cloud kernel is not available: {e}")
+    kernel = vm_kernel.resolve(deb)
+    if os.geteuid() != 0 and kernel.shares() == ["virtiofs"]:
+        pytest.skip(f"{kernel.release} shares the host root only over virtiofs (needs root)")
+    kernel.image = deb
+    return kernel
 
 
 def collected(*pytest_args: str) -> set[str]:

@@ -29,9 +29,9 @@ from tests.target_checks import (
     check_complete_run,
     check_guest_kernel,
     check_time_limited_run,
+    cloud_kernel,
     collected,
     junit_outcomes,
-    need,
     run_target,
 )
 
@@ -44,20 +44,7 @@ FAULTS = ["-n", "0", "-p", "tests.fault_plugin"]
 
 @pytest.fixture(scope="module")
 def image() -> vm_kernel.Kernel:
-    """Debian's cloud kernel package (downloaded once into the cache), resolved."""
-    need("qemu-system-x86_64", "qemu-system-x86")
-    need("busybox", "busybox-static")
-    try:
-        deb = vm_kernel.debian_package("cloud")
-    except vm_kernel.KernelError as e:
-        if os.geteuid() == 0:
-            pytest.fail(f"the Debian cloud kernel is not available: {e} (ci/setup fetches it)")
-        pytest.skip(f"the Debian cloud kernel is not available: {e}")
-    kernel = vm_kernel.resolve(deb)
-    if os.geteuid() != 0 and kernel.shares() == ["virtiofs"]:
-        pytest.skip(f"{kernel.release} shares the host root only over virtiofs (needs root)")
-    kernel.image = deb  # what the tests boot: the package itself, as a user would
-    return kernel
+    return cloud_kernel()
 
 
 @dataclass

@@ -33,8 +33,8 @@ from syscalls.targets import Options, results
 from syscalls.targets.procgroup import ProcessGroup
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-# Directories every target mounts a fresh tmpfs on. A checkout below one of them (a CI
-# clone in /tmp) would be hidden by it: targets mount it again on top (hidden_by_tmpfs).
+# Directories every target mounts a fresh tmpfs on. A checkout or venv below one of them
+# (a CI clone in /tmp) would be hidden by it: targets mount those again on top (kept()).
 TMPFS_DIRS = ("/tmp", "/run", "/dev/shm")
 TARGET_FAILED = 3  # exit status when the target died before the suite finished
 
@@ -55,9 +55,12 @@ class Ending:
     returncode: int | None = None
 
 
-def hidden_by_tmpfs(path: Path) -> bool:
-    """Whether the target's tmpfs mounts would hide `path` (it lies below one)."""
-    return any(path.is_relative_to(d) for d in TMPFS_DIRS)
+def kept() -> list[Path]:
+    """What the guest needs from under the targets' tmpfs mounts: this checkout and the
+    Python environment running it, where they lie below one (one entry if nested)."""
+    paths = dict.fromkeys((ROOT, Path(sys.prefix).resolve()))
+    hidden = [p for p in paths if any(p.is_relative_to(d) for d in TMPFS_DIRS)]
+    return [p for p in hidden if not any(p != q and p.is_relative_to(q) for q in hidden)]
 
 
 def names_tests(pytest_args: list[str]) -> bool:

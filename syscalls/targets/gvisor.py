@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from syscalls.targets import Options, TargetUnavailable, results
-from syscalls.targets.guest import ROOT, Limits, hidden_by_tmpfs, launch, write_script
+from syscalls.targets.guest import Limits, kept, launch, write_script
 from syscalls.targets.procgroup import ProcessGroup
 
 NAME = "gvisor"
@@ -78,7 +78,7 @@ def config(script: Path, out: Path) -> dict[str, Any]:
             tmpfs("/tmp", "mode=1777"),
             tmpfs("/run", "mode=755"),
             # After the tmpfs: a checkout under /tmp (read-only), then the results.
-            *([bind(ROOT, "ro")] if hidden_by_tmpfs(ROOT) else []),
+            *[bind(path, "ro") for path in kept()],
             bind(out, "rw"),
         ],
         "linux": {

@@ -45,7 +45,7 @@ for arg in $(cat /proc/cmdline); do
     case "$arg" in
         syscalls.fs=*) FS="${arg#syscalls.fs=}" ;;
         syscalls.out=*) OUT="${arg#syscalls.out=}" ;;
-        syscalls.keep=*) KEEP="${arg#syscalls.keep=}" ;;
+        syscalls.keep=*) KEEP="$KEEP ${arg#syscalls.keep=}" ;;
     esac
 done
 share() {  # share TAG DIR OPTIONS
@@ -59,9 +59,10 @@ R=/mnt/root
 mkdir -p $R
 if [ "$FS" = 9p ]; then RO=ro,cache=loose; else RO=ro; fi
 if ! share hostroot $R $RO; then say "cannot mount the host root over $FS"; halt; fi
-# A checkout under /tmp, /run or /dev/shm (syscalls.keep=) is set aside before the tmpfs
-# mounts hide it, and put back over them.
-if [ -n "$KEEP" ]; then mkdir -p /keep; mount -o bind "$R$KEEP" /keep; fi
+# A checkout or venv under /tmp, /run or /dev/shm (syscalls.keep=, repeated) is set
+# aside before the tmpfs mounts hide it, and put back over them.
+i=0
+for k in $KEEP; do i=$((i + 1)); mkdir -p /keep/$i; mount -o bind "$R$k" /keep/$i; done
 mount -t proc proc $R/proc
 mount -t sysfs sysfs $R/sys
 mount -t devtmpfs devtmpfs $R/dev
@@ -71,7 +72,8 @@ mount -t tmpfs -o mode=1777 tmpfs $R/dev/shm
 mount -t mqueue mqueue $R/dev/mqueue 2>/dev/null
 mount -t tmpfs -o mode=1777 tmpfs $R/tmp
 mount -t tmpfs -o mode=755 tmpfs $R/run
-if [ -n "$KEEP" ]; then mkdir -p "$R$KEEP"; mount -o move /keep "$R$KEEP"; fi
+i=0
+for k in $KEEP; do i=$((i + 1)); mkdir -p "$R$k"; mount -o move /keep/$i "$R$k"; done
 mkdir -p "$R$OUT" 2>/dev/null  # a results directory under /tmp or /run is on the tmpfs
 if ! share results "$R$OUT" rw; then say "cannot mount the results share at $OUT"; halt; fi
 ip link set lo up

@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 from syscalls.targets import Options, TargetUnavailable, results
-from syscalls.targets.guest import ROOT, Limits, hidden_by_tmpfs, launch, write_script
+from syscalls.targets.guest import Limits, kept, launch, write_script
 
 NAME = "uml"
 BINARY = "linux.uml"
@@ -59,10 +59,10 @@ $B poweroff -f
 
 def keep() -> str:
     """Init lines that mount a checkout under /tmp or /run again over the tmpfs."""
-    if not hidden_by_tmpfs(ROOT):
-        return ""
-    root = shlex.quote(str(ROOT))
-    return f"$B mkdir -p {root}\n$B mount -r -t hostfs -o {root} hostfs {root}\n"
+    lines = ""
+    for path in map(shlex.quote, map(str, kept())):
+        lines += f"$B mkdir -p {path}\n$B mount -r -t hostfs -o {path} hostfs {path}\n"
+    return lines
 
 
 def command(binary: str, init: Path, scratch: Path, memory_mb: int) -> list[str]:

@@ -66,8 +66,9 @@ def run(opts: Options, share: str | None = None) -> int:
     except (OSError, vm_kernel.KernelError) as e:
         raise TargetUnavailable(f"initramfs: {e}") from None
     out = opts.out.resolve()
-    if re.search(r"[\s\"']", str(out)):  # it travels on the kernel command line
-        raise TargetUnavailable(f"--out {out}: the path must not contain blanks or quotes")
+    for what, path in [("--out", out), *(("the checkout", p) for p in guest.kept())]:
+        if re.search(r"[\s\"']", str(path)):  # it travels on the kernel command line
+            raise TargetUnavailable(f"{what} {path}: the path must not contain blanks or quotes")
     accel = opts.accel or "auto"
     tries = ["kvm", "tcg"] if accel == "auto" and kvm_worth_trying() else [accel]
     if tries == ["auto"]:
@@ -154,7 +155,7 @@ def qemu_argv(
         "rdinit=/init",
         f"syscalls.fs={share}",
         f"syscalls.out={out}",
-        *([f"syscalls.keep={guest.ROOT}"] if guest.hidden_by_tmpfs(guest.ROOT) else []),
+        *(f"syscalls.keep={path}" for path in guest.kept()),
         *append.split(),
     ]
     argv = [
