@@ -8,6 +8,7 @@ runs one small test file in each target, with the venv running these tests.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -25,14 +26,19 @@ FILE = "suites/misc/test_uname.py"
 
 
 @pytest.fixture(scope="module")
-def copy() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="syscalls-checkout-", dir="/tmp") as tmp:
+def copy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    # pytest's own temp dir is under /tmp unless TMPDIR says otherwise (and then it is
+    # not what this tests): a directory of /tmp's own is the fallback.
+    base = tmp_path_factory.mktemp("checkout")
+    with contextlib.ExitStack() as stack:
+        if not base.is_relative_to("/tmp"):
+            base = Path(stack.enter_context(tempfile.TemporaryDirectory(dir="/tmp")))
         skip = shutil.ignore_patterns("__pycache__")
         for name in ("syscalls", "suites", "platforms"):
-            shutil.copytree(ROOT / name, Path(tmp, name), ignore=skip)
+            shutil.copytree(ROOT / name, base / name, ignore=skip)
         for name in ("conftest.py", "pyproject.toml"):
-            shutil.copy(ROOT / name, tmp)
-        yield Path(tmp)
+            shutil.copy(ROOT / name, base)
+        yield base
 
 
 @pytest.mark.parametrize("target", ["gvisor", "uml", "vm"])
