@@ -3,7 +3,10 @@
 Each test's observations are a list of short strings in call order: "openat=ok",
 "read=EBADF" for every syscall made (values that differ from run to run, such as fds
 and pids, are left out), and "key=value" for what a test records explicitly
-(st_mode=0o100644). They travel from the xdist workers to the controller inside
+(st_mode=0o100644). An observation equal to the one before it is not recorded again:
+a polling loop (getitimer until the timer moves, ptrace until the tracee stops) is one
+observation, not as many as the machine's speed made it, so runs on fast and slow
+kernels compare. They travel from the xdist workers to the controller inside
 pytest's report.user_properties, so JUnit XML carries them too.
 """
 
@@ -32,10 +35,14 @@ class Recorder:
     entries: list[str] = field(default_factory=list)
 
     def call(self, result: Result) -> None:
-        self.entries.append(f"{result.name}={result.outcome}")
+        self._add(f"{result.name}={result.outcome}")
 
     def value(self, key: str, value: Any) -> None:
-        self.entries.append(f"{key}={value}")
+        self._add(f"{key}={value}")
+
+    def _add(self, entry: str) -> None:
+        if not self.entries or self.entries[-1] != entry:
+            self.entries.append(entry)
 
 
 @dataclass

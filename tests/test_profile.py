@@ -125,6 +125,17 @@ def test_profile_round_trips_through_json(tmp_path: Path) -> None:
     assert again.tests == p.tests and again.target == "vm"
 
 
+def test_a_repeated_answer_is_one_observation(kernel) -> None:
+    """A polling loop records what changed, not how many times the machine went round."""
+    rec = Recorder()
+    for _ in range(5):
+        rec.call(kernel.close(-1))
+    rec.value("n", 1)
+    rec.value("n", 1)
+    rec.call(kernel.close(-1))
+    assert rec.entries == ["close=EBADF", "n=1", "close=EBADF"]
+
+
 def test_reading_something_else_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "x.json").write_text('{"format": 99}')
     with pytest.raises(ValueError, match="not a syscalls profile"):
