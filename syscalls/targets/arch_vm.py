@@ -96,25 +96,52 @@ def resolve_kernel(path: Path) -> vm_kernel.Kernel:
     )
 
 
+KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+
+
+def host_sources(etc: Path = Path("/etc/apt")) -> list[tuple[str, str, str, str]]:
+    """(URI, suite, components, keyring) of each Debian `deb` source apt is configured
+    with: deb822 stanzas in sources.list.d/*.sources and one-line entries in
+    sources.list(.d/*.list). Only the mirrors the host already uses are asked."""
+    found = []
+    for path in sorted(etc.glob("sources.list.d/*.sources")):
+        for stanza in path.read_text().split("\n\n"):
+            fields = {}
+            for line in stanza.splitlines():
+                key, sep, value = line.partition(":")
+                if sep and not line.startswith(("#", " ")):
+                    fields[key.strip()] = value.strip()
+            if "deb" not in fields.get("Types", "").split() or fields.get("Enabled") == "no":
+                continue
+            for uri in fields.get("URIs", "").split():
+                for suite in fields.get("Suites", "").split():
+                    key = fields.get("Signed-By", KEYRING)
+                    found.append((uri, suite, fields.get("Components", "main"), key))
+    for path in [etc / "sources.list", *sorted(etc.glob("sources.list.d/*.list"))]:
+        for line in path.read_text().splitlines() if path.is_file() else []:
+            words = re.sub(r"\[[^]]*\]", "", line).split()
+            if len(words) >= 3 and words[0] == "deb":
+                found.append((words[1], words[2], " ".join(words[3:]) or "main", KEYRING))
+    return found
+
+
 def debian_kernel(arch: Arch, flavour: str = "") -> Path:
     """Debian's current linux-image-<abi>-<arch>[-flavour]-unsigned .deb, downloaded once
     into the cache. apt-get reads a package list of that arch kept in the cache (the
-    host's apt sources, arch= that one), so the host's dpkg architectures are untouched."""
+    host's apt sources, host_sources(), with arch= that one), so the host's dpkg
+    architectures are untouched."""
     cache = initramfs.cache_dir()
     debs = cache / "debs"
     state = cache / f"apt-{arch.debian}"
     sources = state / "sources.list"
     (state / "lists" / "partial").mkdir(parents=True, exist_ok=True)
     (state / "archives" / "partial").mkdir(parents=True, exist_ok=True)
-    keyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
     lines = [
-        f"deb [arch={arch.debian} signed-by={keyring}] {url} {suite} main"
-        for url, suite in (
-            ("http://deb.debian.org/debian", "bookworm"),
-            ("http://deb.debian.org/debian", "bookworm-updates"),
-            ("http://deb.debian.org/debian-security", "bookworm-security"),
-        )
+        f"deb [arch={arch.debian} signed-by={key}] {uri} {suite} {components}"
+        for uri, suite, components, key in host_sources()
     ]
+    if not lines:
+        raise vm_kernel.KernelError("no Debian source in /etc/apt/sources.list*")
     sources.write_text("\n".join(lines) + "\n")
     apt = [
         f"-oAPT::Architecture={arch.debian}",
