@@ -24,7 +24,12 @@ def fork(kernel: Kernel, body: Callable[[], int | None] | None = None) -> int:
         r = kernel.fork()
     else:  # aarch64, riscv64: no fork syscall; clone with only an exit signal is the same
         r = kernel.clone(kernel.SIGCHLD, 0, 0, 0, 0)
-    pid = r.unwrap()
+    return child_side(r.unwrap(), body)
+
+
+def child_side(pid: int, body: Callable[[], int | None] | None = None) -> int:
+    """After a fork-like call returned `pid`: in the child (0) run body() and _exit with
+    its result (0 for None, 1 if it raised); in the parent return pid."""
     if pid == 0:
         code = 1
         try:

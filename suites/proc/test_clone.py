@@ -23,14 +23,7 @@ WALL = 0x40000000
 
 
 def _clone(kernel: Kernel, flags: int, ptid=0, ctid=0, body=None) -> int:
-    pid = kernel.clone(flags, 0, ptid, ctid, 0).unwrap()
-    if pid == 0:
-        code = 1
-        try:
-            code = (body() if body else 0) or 0
-        finally:
-            os._exit(code)
-    return pid
+    return forking.child_side(kernel.clone(flags, 0, ptid, ctid, 0).unwrap(), body)
 
 
 def test_clone_parent_settid_stores_child_tid_in_parent(kernel: Kernel, in_child) -> None:

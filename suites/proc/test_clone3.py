@@ -26,12 +26,8 @@ def _args(kernel: Kernel, **fields: int):
 def _clone3(kernel: Kernel, args, size: int | None = None, body=None) -> Result:
     size = kernel.ffi.sizeof("struct clone_args") if size is None else size
     r = kernel.clone3(args, size)
-    if r.value == 0 and r.ok:
-        code = 1
-        try:
-            code = (body() if body else 0) or 0
-        finally:
-            os._exit(code)
+    if r.ok:
+        forking.child_side(r.value, body)  # returns only in the parent
     return r
 
 
