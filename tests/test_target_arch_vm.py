@@ -68,9 +68,11 @@ def _args(**kw: object) -> argparse.Namespace:
 
 
 def test_guest_script_runs_the_suite_with_the_arch_table(tmp_path: Path) -> None:
-    arch_vm.guest_script(tmp_path, Path("/nonexistent"), "aarch64", _args(), 12.0)
+    arch_vm.guest_script(tmp_path, "aarch64", _args(), 12.0)
     script = (tmp_path / "guest.sh").read_text()
-    assert "--platform=linux/aarch64" in script and " suites " in script
+    assert "--platform=linux/aarch64" in script and " /work/syscalls/suites " in script
+    assert "cd /work/syscalls" in script and "python3 -m pytest" in script
+    assert "--junitxml=/results/junit.xml" in script and "> /results/status.tmp" in script
     assert "--timeout=1440" in script and "-n 2" in script
     assert subprocess.run(["sh", "-n", str(tmp_path / "guest.sh")]).returncode == 0
 

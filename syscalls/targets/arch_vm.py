@@ -30,7 +30,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from syscalls.targets import Options, TargetUnavailable, guest, initramfs, results, vm_kernel
+from syscalls.targets import (
+    Options,
+    TargetUnavailable,
+    guest,
+    initramfs,
+    results,
+    vm,
+    vm_kernel,
+)
 
 TARGET = "vm"  # as recorded in the profile: a kernel under QEMU
 
@@ -72,30 +80,6 @@ def release_of(image: Path) -> str:
     return m.group(1).decode()
 
 
-def resolve_kernel(path: Path) -> vm_kernel.Kernel:
-    """The kernel behind a Debian linux-image .deb or an image file, with the modules
-    and config of its package when they are beside it (boot/, lib/modules/RELEASE)."""
-    if not path.exists():
-        raise vm_kernel.KernelError(f"{path}: no such file")
-    if path.name.endswith(".deb"):
-        root = vm_kernel.unpack_deb(path, initramfs.cache_dir())
-        images = sorted((root / "boot").glob("vmlinuz-*"))
-        if not images:
-            raise vm_kernel.KernelError(f"{path}: no boot/vmlinuz-* in the package")
-        path = images[0]
-    image = path.resolve()
-    release = release_of(image)
-    modules = image.parent.parent / "lib" / "modules" / release
-    config = vm_kernel.find_config(image, release, modules if modules.is_dir() else None)
-    return vm_kernel.Kernel(
-        image=image,
-        release=release,
-        modules_dir=modules if modules.is_dir() else None,
-        config=vm_kernel.read_config(config) if config else None,
-        index=vm_kernel.module_index(modules) if modules.is_dir() else {},
-    )
-
-
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
 
@@ -131,7 +115,6 @@ def debian_kernel(arch: Arch, flavour: str = "") -> Path:
     host's apt sources, host_sources(), with arch= that one), so the host's dpkg
     architectures are untouched."""
     cache = initramfs.cache_dir()
-    debs = cache / "debs"
     state = cache / f"apt-{arch.debian}"
     sources = state / "sources.list"
     (state / "lists" / "partial").mkdir(parents=True, exist_ok=True)
@@ -154,79 +137,24 @@ def debian_kernel(arch: Arch, flavour: str = "") -> Path:
         "-oDir::State::status=/dev/null",
         "-oAPT::Sandbox::User=root",
     ]
-    meta = f"linux-image-{flavour + '-' if flavour else ''}{arch.debian}"
-
-    def run(*argv: str, cwd: Path | None = None) -> str:
-        done = subprocess.run(argv, capture_output=True, text=True, cwd=cwd)
-        if done.returncode != 0:
-            raise vm_kernel.KernelError(f"{' '.join(argv[:2])}: {done.stderr.strip()}")
-        return done.stdout
-
     if not any((state / "lists").glob("*Packages*")):
-        run("apt-get", "-q", *apt, "update")
-    names = [
-        line.split(":", 1)[1].strip()
-        for line in run("apt-cache", *apt, "depends", meta).splitlines()
-        if line.strip().startswith("Depends:") and "linux-image-" in line
-    ]
-    if not names:
-        raise vm_kernel.KernelError(f"{meta}: no linux-image dependency in apt-cache")
-    package = names[0] + "-unsigned"
-    found = sorted(debs.glob(f"{package}_*.deb"))
-    if not found:
-        debs.mkdir(parents=True, exist_ok=True)
-        run("apt-get", "-q", *apt, "download", package, cwd=debs)
-        found = sorted(debs.glob(f"{package}_*.deb"))
-    if not found:
-        raise vm_kernel.KernelError(f"apt-get download {package}: no .deb")
-    return found[-1]
+        done = subprocess.run(["apt-get", "-q", *apt, "update"], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise vm_kernel.KernelError(f"apt-get update failed: {done.stderr.strip()}")
+    return vm_kernel.debian_package(flavour, cache, arch.debian, apt)
 
 
-def guest_script(
-    out: Path, checkout: Path, arch: str, args: argparse.Namespace, scale: float
-) -> None:
-    """OUT/guest.sh, run by init chrooted into the root: the suite with the root's python3."""
-    test_timeout = int(120 * scale)  # pyproject's per-test limit, stretched
-    names = any(
-        not a.startswith("-") and (checkout / a.split("::")[0]).exists() for a in args.pytest_args
-    )
-    argv = [
-        "python3",
-        "-m",
-        "pytest",
-        *([] if names else ["suites"]),
-        "-p",
-        "no:cacheprovider",
-        "--rootdir=/work/syscalls",
-        "-q",
-        "--color=no",
-        f"--platform=linux/{arch}",
-        f"--target={TARGET}",
-        f"--junitxml=/results/{results.JUNIT}",
-        f"--profile=/results/{results.PROFILE}",
-        "-p",
-        "syscalls.targets.events",
-        f"--events=/results/{results.EVENTS}",
-        f"--timeout={test_timeout}",
-        *(["-n", args.workers] if args.workers not in ("0", "1") else []),
-        *args.pytest_args,
-    ]
-    status = f"/results/{results.STATUS}"
-    text = f"""#!/bin/sh
-# The suite on a linux/{arch} kernel under QEMU; written by syscalls.targets.arch_vm.
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp TMPDIR=/tmp LANG=C.UTF-8
-export PYTHONDONTWRITEBYTECODE=1 SYSCALLS_TARGET={TARGET} SYSCALLS_TIME_SCALE={scale:g}
-echo "{guest.STARTED.decode()} ({arch}, kernel $(uname -r))"
-cd /work/syscalls || exit 1
-{shlex.join(argv)}
-status=$?
-echo "$status" > {status}.tmp && mv {status}.tmp {status}
-sync
-echo "syscalls-guest: the suite exited with status $status"
-"""
-    path = out / results.SCRIPT
-    path.write_text(text)
-    path.chmod(0o755)
+CHECKOUT = Path("/work/syscalls")  # where ci/run-arch mounts the checkout in the root
+RESULTS = Path("/results")  # where init mounts the results share
+
+
+def guest_script(out: Path, arch: str, args: argparse.Namespace, scale: float) -> Path:
+    """OUT/guest.sh, run by init chrooted into the root: the suite with the root's python3
+    and the arch's table."""
+    opts = Options(out=out, pytest_args=args.pytest_args, workers=args.workers,
+                   platform=f"linux/{arch}")  # fmt: skip
+    inside = guest.Inside(python="python3", checkout=CHECKOUT, out=RESULTS)
+    return guest.write_script(opts, TARGET, 120 * scale, scale, inside)  # pyproject's 120 s
 
 
 def qemu_argv(
@@ -238,43 +166,11 @@ def qemu_argv(
     out: Path,
     a: argparse.Namespace,
 ) -> list[str]:
-    cmdline = [
-        f"console={arch.console}",
-        "printk.time=1",
-        "panic=-1",
-        "rdinit=/init",
-        "syscalls.fs=9p",
-        "syscalls.out=/results",
-        *a.append.split(),
-    ]
+    cmdline = initramfs.cmdline(arch.console, "9p", RESULTS, append=a.append)
     return [
-        qemu,
+        *vm.machine_argv(qemu, kernel.image, initrd, cmdline, a.smp, a.memory),
         *arch.machine,
-        "-nodefaults",
-        "-no-user-config",
-        "-display",
-        "none",
-        "-no-reboot",
-        "-serial",
-        "stdio",
-        "-smp",
-        str(a.smp),
-        "-m",
-        f"{a.memory}M",
-        "-kernel",
-        str(kernel.image),
-        "-initrd",
-        str(initrd),
-        "-append",
-        " ".join(cmdline),
-        "-fsdev",
-        f"local,id=hostroot,path={root},security_model=none,readonly=on,multidevs=remap",
-        "-device",
-        "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
-        "-fsdev",
-        f"local,id=results,path={out},security_model=none",
-        "-device",
-        "virtio-9p-pci,fsdev=results,mount_tag=results",
+        *vm.ninep_shares(root, out),
     ]
 
 
@@ -289,10 +185,10 @@ def run(a: argparse.Namespace) -> int:
     busybox = root / "bin" / "busybox"
     if not (root / "usr" / "bin" / "python3").exists() or not busybox.exists():
         raise TargetUnavailable(f"{root}: no python3 or static busybox (ci/run-arch builds it)")
-    if not (root / "work" / "syscalls" / "conftest.py").exists():
-        raise TargetUnavailable(f"{root}/work/syscalls: the checkout is not mounted there")
+    if not (root / CHECKOUT.relative_to("/") / "conftest.py").exists():
+        raise TargetUnavailable(f"{root}{CHECKOUT}: the checkout is not mounted there")
     try:
-        kernel = resolve_kernel(a.kernel or debian_kernel(arch))
+        kernel = vm_kernel.resolve(a.kernel or debian_kernel(arch), release=release_of)
         if kernel.config is not None and "9p" not in kernel.shares():
             raise vm_kernel.KernelError(
                 f"{kernel.release} has no 9p (CONFIG_NET_9P_VIRTIO, CONFIG_9P_FS): it cannot "
@@ -303,7 +199,7 @@ def run(a: argparse.Namespace) -> int:
         raise TargetUnavailable(str(e)) from None
     results.clear(out)
     scale = a.time_scale or TIME_SCALE
-    guest_script(out, root / "work" / "syscalls", a.arch, a, scale)
+    guest_script(out, a.arch, a, scale)
     limits = guest.Limits(boot=BOOT_LIMIT, test=120 * scale + 60, total=a.time_limit or TOTAL)
     argv = qemu_argv(qemu, arch, kernel, initrd, root, out, a)
     (out / results.CONSOLE).write_text(f"$ {shlex.join(argv)}\n")

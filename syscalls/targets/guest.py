@@ -63,19 +63,32 @@ def kept() -> list[Path]:
     return [p for p in hidden if not any(p != q and p.is_relative_to(q) for q in hidden)]
 
 
+@dataclass(frozen=True)
+class Inside:
+    """Where the guest sees what the suite needs. By default at the host's own paths,
+    with this Python; a root of another arch (arch_vm) has its own python3, the checkout
+    mounted elsewhere and the results share at another path."""
+
+    python: str = sys.executable
+    checkout: Path = ROOT
+    out: Path | None = None  # the results directory (None: the host's --out)
+
+
 def names_tests(pytest_args: list[str]) -> bool:
     """Whether the arguments name test paths (suites/fs, a file::test): then no suites/."""
     return any(not a.startswith("-") and (ROOT / a.split("::")[0]).exists() for a in pytest_args)
 
 
-def pytest_argv(opts: Options, target: str, test_timeout: float) -> list[str]:
-    out = opts.out
+def pytest_argv(
+    opts: Options, target: str, test_timeout: float, inside: Inside = Inside()
+) -> list[str]:
+    out = inside.out or opts.out
     argv = [
-        sys.executable,
+        inside.python,
         "-m",
         "pytest",
-        *([] if names_tests(opts.pytest_args) else [str(ROOT / "suites")]),
-        f"--rootdir={ROOT}",
+        *([] if names_tests(opts.pytest_args) else [str(inside.checkout / "suites")]),
+        f"--rootdir={inside.checkout}",
         "-q",
         "--color=no",
         f"--junitxml={out / results.JUNIT}",
@@ -93,10 +106,11 @@ def pytest_argv(opts: Options, target: str, test_timeout: float) -> list[str]:
     return argv + opts.pytest_args
 
 
-def write_script(opts: Options, target: str, test_timeout: float, time_scale: float) -> Path:
+def write_script(
+    opts: Options, target: str, test_timeout: float, time_scale: float, inside: Inside = Inside()
+) -> Path:
     """results/guest.sh: what the guest runs once its file systems are in place."""
-    out = opts.out
-    status = out / results.STATUS
+    status = (inside.out or opts.out) / results.STATUS
     env = {
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "HOME": "/tmp",
@@ -111,15 +125,15 @@ def write_script(opts: Options, target: str, test_timeout: float, time_scale: fl
 # The suite inside the {target} target; written by syscalls on the host.
 {exports}
 echo "{STARTED.decode()} ({target}, kernel $(uname -r))"
-cd {shlex.quote(str(ROOT))} || exit 1
-{shlex.join(pytest_argv(opts, target, test_timeout))}
+cd {shlex.quote(str(inside.checkout))} || exit 1
+{shlex.join(pytest_argv(opts, target, test_timeout, inside))}
 status=$?
 echo "$status" > {shlex.quote(str(status))}.tmp && mv {shlex.quote(str(status))}.tmp \\
     {shlex.quote(str(status))}
 sync
 echo "syscalls-guest: the suite exited with status $status"
 """
-    path = out / results.SCRIPT
+    path = opts.out / results.SCRIPT
     path.write_text(text)
     path.chmod(0o755)
     return path

@@ -18,6 +18,7 @@ import gzip
 import hashlib
 import os
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +86,24 @@ sync
 umount "$R$OUT"
 halt
 """
+
+
+def cmdline(
+    console: str, fs: str, out: Path | str, keep: Iterable[Path] = (), append: str = ""
+) -> list[str]:
+    """The kernel command line INIT reads: the console, how the shares come (syscalls.fs:
+    9p or virtiofs), where results go (syscalls.out), what to keep visible over the tmpfs
+    mounts (syscalls.keep, repeated), and the caller's extra arguments."""
+    return [
+        f"console={console}",
+        "printk.time=1",
+        "panic=-1",  # reboot at once on a panic; -no-reboot turns that into QEMU's exit
+        "rdinit=/init",
+        f"syscalls.fs={fs}",
+        f"syscalls.out={out}",
+        *(f"syscalls.keep={path}" for path in keep),
+        *append.split(),
+    ]
 
 
 def init_script() -> str:

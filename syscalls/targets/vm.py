@@ -148,17 +148,24 @@ def qemu_argv(
     memory_mb: int,
     append: str,
 ) -> list[str]:
-    cmdline = [
-        "console=ttyS0",
-        "printk.time=1",
-        "panic=-1",  # reboot at once on a panic; -no-reboot turns that into QEMU's exit
-        "rdinit=/init",
-        f"syscalls.fs={share}",
-        f"syscalls.out={out}",
-        *(f"syscalls.keep={path}" for path in guest.kept()),
-        *append.split(),
-    ]
-    argv = [
+    cmdline = initramfs.cmdline("ttyS0", share, out, guest.kept(), append)
+    argv = machine_argv(qemu, image, initrd, cmdline, min(2, os.cpu_count() or 1), memory_mb)
+    if accel == "kvm":
+        argv += ["-accel", "kvm", "-cpu", "host"]
+    else:
+        # "max" (AVX and more, emulated) ran the guest's Python ~1.5x slower than qemu64.
+        argv += ["-accel", "tcg,thread=multi", "-cpu", "qemu64"]
+    if share == "9p":
+        argv += ninep_shares(Path("/"), out)
+    return argv
+
+
+def machine_argv(
+    qemu: str, image: Path, initrd: Path, cmdline: list[str], smp: int, memory_mb: int
+) -> list[str]:
+    """QEMU with no default devices, the serial console on stdio, and the kernel and
+    initramfs booted with `cmdline`; the caller adds CPU, acceleration and shares."""
+    return [
         qemu,
         "-nodefaults",
         "-no-user-config",
@@ -168,7 +175,7 @@ def qemu_argv(
         "-serial",
         "stdio",
         "-smp",
-        str(min(2, os.cpu_count() or 1)),
+        str(smp),
         "-m",
         f"{memory_mb}M",
         "-kernel",
@@ -178,23 +185,21 @@ def qemu_argv(
         "-append",
         " ".join(cmdline),
     ]
-    if accel == "kvm":
-        argv += ["-accel", "kvm", "-cpu", "host"]
-    else:
-        # "max" (AVX and more, emulated) ran the guest's Python ~1.5x slower than qemu64.
-        argv += ["-accel", "tcg,thread=multi", "-cpu", "qemu64"]
-    if share == "9p":
-        argv += [
-            "-fsdev",
-            "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap",
-            "-device",
-            "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
-            "-fsdev",
-            f"local,id=results,path={out},security_model=none",
-            "-device",
-            "virtio-9p-pci,fsdev=results,mount_tag=results",
-        ]
-    return argv
+
+
+def ninep_shares(root: Path, out: Path) -> list[str]:
+    """virtio-9p devices for the init's two shares: `root` read-only as hostroot (its
+    submounts seen, multidevs=remap), `out` writable as results."""
+    return [
+        "-fsdev",
+        f"local,id=hostroot,path={root},security_model=none,readonly=on,multidevs=remap",
+        "-device",
+        "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
+        "-fsdev",
+        f"local,id=results,path={out},security_model=none",
+        "-device",
+        "virtio-9p-pci,fsdev=results,mount_tag=results",
+    ]
 
 
 def start_virtiofsd(group: ProcessGroup, tmp: Path, out: Path, memory_mb: int) -> list[str]:

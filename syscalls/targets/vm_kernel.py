@@ -21,6 +21,7 @@ import shutil
 import struct
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -183,8 +184,14 @@ def unpack_deb(deb: Path, cache: Path) -> Path:
     return dest
 
 
-def resolve(path: Path, modules: Path | None = None, cache: Path | None = None) -> Kernel:
-    """The kernel behind `path` (bzImage or .deb), its modules and its config."""
+def resolve(
+    path: Path,
+    modules: Path | None = None,
+    cache: Path | None = None,
+    release: Callable[[Path], str] | None = None,
+) -> Kernel:
+    """The kernel behind `path` (bzImage or .deb), its modules and its config;
+    `release` reads an image's release (default: release_of, x86's bzImage header)."""
     cache = cache or cache_dir()
     if not path.exists():
         raise KernelError(f"{path}: no such file")
@@ -195,54 +202,61 @@ def resolve(path: Path, modules: Path | None = None, cache: Path | None = None) 
             raise KernelError(f"{path}: no boot/vmlinuz-* in the package")
         path = images[0]
     image = path.resolve()
-    release = release_of(image)
+    version = (release or release_of)(image)
     if modules is None:
         for candidate in (
-            image.parent.parent / "lib" / "modules" / release,  # an unpacked package
-            Path("/lib/modules") / release,  # an installed kernel
+            image.parent.parent / "lib" / "modules" / version,  # an unpacked package
+            Path("/lib/modules") / version,  # an installed kernel
         ):
             if candidate.is_dir():
                 modules = candidate
                 break
-    config_path = find_config(image, release, modules)
+    config_path = find_config(image, version, modules)
     return Kernel(
         image=image,
-        release=release,
+        release=version,
         modules_dir=modules,
         config=read_config(config_path) if config_path else None,
         index=module_index(modules) if modules else {},
     )
 
 
-def debian_package(flavour: str = "cloud", cache: Path | None = None) -> Path:
-    """The current Debian linux-image package of `flavour` ("cloud" or "" for generic),
-    downloaded once (apt-get download) into the cache; the .deb's path."""
-    meta = f"linux-image-{flavour}-amd64" if flavour else "linux-image-amd64"
+def debian_package(
+    flavour: str = "cloud",
+    cache: Path | None = None,
+    arch: str = "amd64",
+    apt: Sequence[str] = (),
+) -> Path:
+    """The current Debian linux-image package of `flavour` ("cloud" or "" for generic)
+    for Debian architecture `arch`, downloaded once (apt-get download) into the cache;
+    the .deb's path. `apt` are options for apt-cache and apt-get (another arch's lists)."""
+    meta = f"linux-image-{flavour + '-' if flavour else ''}{arch}"
     debs = (cache or cache_dir()) / "debs"
-    try:
-        out = subprocess.run(
-            ["apt-cache", "depends", meta], capture_output=True, text=True, check=True
-        ).stdout
-    except (OSError, subprocess.CalledProcessError) as e:
-        raise KernelError(f"apt-cache depends {meta}: {e}") from None
+
+    def run(*argv: str, cwd: Path | None = None) -> str:
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, cwd=cwd)
+        except OSError as e:
+            raise KernelError(f"{argv[0]}: {e}") from None
+        if done.returncode != 0:
+            raise KernelError(f"{' '.join(argv[:2])} failed: {done.stderr.strip()}")
+        return done.stdout
+
     names = [
         line.split(":", 1)[1].strip()
-        for line in out.splitlines()
+        for line in run("apt-cache", *apt, "depends", meta).splitlines()
         if line.strip().startswith("Depends:") and "linux-image-" in line
     ]
     if not names:
         raise KernelError(f"{meta}: no linux-image dependency in apt-cache")
     package = names[0] + "-unsigned"  # the same image and modules, without the shim
     found = sorted(debs.glob(f"{package}_*.deb"))
-    if found:
-        return found[-1]
-    debs.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        ["apt-get", "download", "-q", package], cwd=debs, capture_output=True, text=True
-    )
-    found = sorted(debs.glob(f"{package}_*.deb"))
-    if done.returncode != 0 or not found:
-        raise KernelError(f"apt-get download {package} failed: {done.stderr.strip()}")
+    if not found:
+        debs.mkdir(parents=True, exist_ok=True)
+        run("apt-get", "-q", *apt, "download", package, cwd=debs)
+        found = sorted(debs.glob(f"{package}_*.deb"))
+    if not found:
+        raise KernelError(f"apt-get download {package}: no .deb")
     return found[-1]
 
 
