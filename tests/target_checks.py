@@ -11,6 +11,7 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,27 @@ def junit_outcomes(path: Path) -> dict[str, str]:
             kind[kinds[0]] if kinds else "passed"
         )
     return outcomes
+
+
+# tests/fault_plugin.py's victims: a test made to fail, and one that hangs, in the guest.
+FAIL = "suites/ipc/test_pipe.py::test_pipe_lseek_is_espipe"
+HANG = "suites/fs/test_openat.py::test_openat_excl_on_existing_file_is_eexist"
+FAULTS = ["-p", "tests.fault_plugin"]
+
+
+@dataclass
+class Finished:
+    """A run of SUBSET with FAIL made to fail, and what the host held before it."""
+
+    p: subprocess.CompletedProcess[str]
+    out: Path
+    before: set[str]  # host_leftovers before the run
+
+
+def run_subset_with_a_failure(target: str, out: Path) -> Finished:
+    before = host_leftovers(target)
+    p = run_target(target, out, *SUBSET_FILES, "-k", SUBSET, *FAULTS, f"--fail-at={FAIL}")
+    return Finished(p, out, before)
 
 
 # A representative slice: files, pipes, futex waits, fork/wait; a few dozen tests.

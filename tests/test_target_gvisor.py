@@ -9,15 +9,17 @@ suite under gVisor takes ~2-3 minutes (see the README); these take seconds each.
 from __future__ import annotations
 
 import os
-import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.target_checks import (
+    FAIL,
+    FAULTS,
+    HANG,
     SUBSET,
     SUBSET_FILES,
+    Finished,
     check_complete_run,
     check_guest_kernel,
     check_nothing_left,
@@ -26,14 +28,11 @@ from tests.target_checks import (
     host_leftovers,
     junit_outcomes,
     need,
+    run_subset_with_a_failure,
     run_target,
 )
 
 pytestmark = pytest.mark.slow
-
-FAIL = "suites/ipc/test_pipe.py::test_pipe_lseek_is_espipe"  # made to fail in the sandbox
-HANG = "suites/fs/test_openat.py::test_openat_excl_on_existing_file_is_eexist"
-FAULTS = ["-p", "tests.fault_plugin"]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -43,23 +42,13 @@ def _runsc() -> None:
         pytest.skip("runsc needs root to create its sandbox here")
 
 
-@dataclass
-class Run:
-    p: subprocess.CompletedProcess[str]
-    out: Path
-    before: set[str]  # host_leftovers before the run
-
-
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory: pytest.TempPathFactory) -> Run:
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Finished:
     """One run of SUBSET with FAIL made to fail (xdist workers inside, as by default)."""
-    out = tmp_path_factory.mktemp("gvisor") / "out"
-    before = host_leftovers("gvisor")
-    p = run_target("gvisor", out, *SUBSET_FILES, "-k", SUBSET, *FAULTS, f"--fail-at={FAIL}")
-    return Run(p, out, before)
+    return run_subset_with_a_failure("gvisor", tmp_path_factory.mktemp("gvisor") / "out")
 
 
-def test_gvisor_results_come_back_complete(finished: Run) -> None:
+def test_gvisor_results_come_back_complete(finished: Finished) -> None:
     p, out = finished.p, finished.out
     profile = check_complete_run(p, out, "gvisor")
     assert set(profile.tests) == collected(*SUBSET_FILES, "-k", SUBSET)
@@ -68,7 +57,7 @@ def test_gvisor_results_come_back_complete(finished: Run) -> None:
     assert "syscalls: gvisor: suite finished" in p.stdout
 
 
-def test_gvisor_exit_status_is_the_suites(finished: Run) -> None:
+def test_gvisor_exit_status_is_the_suites(finished: Finished) -> None:
     """runsc returns the container's status, but ours comes from the results: a test
     made to fail inside gives the suite's 1, and only that test failed for that reason."""
     p, out = finished.p, finished.out
@@ -80,7 +69,7 @@ def test_gvisor_exit_status_is_the_suites(finished: Run) -> None:
     assert "deliberate failure" in profile.tests[FAIL]["reason"]
 
 
-def test_gvisor_leaves_nothing_behind(finished: Run) -> None:
+def test_gvisor_leaves_nothing_behind(finished: Finished) -> None:
     assert finished.p.returncode in (0, 1)
     check_nothing_left("gvisor", finished.before)
 

@@ -10,14 +10,17 @@ UML exits 0); one is cut by its overall limit while a test hangs. `syscalls run
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.target_checks import (
+    FAIL,
+    FAULTS,
+    HANG,
     SUBSET,
     SUBSET_FILES,
+    Finished,
     check_complete_run,
     check_guest_kernel,
     check_nothing_left,
@@ -25,14 +28,11 @@ from tests.target_checks import (
     collected,
     host_leftovers,
     need,
+    run_subset_with_a_failure,
     run_target,
 )
 
 pytestmark = pytest.mark.slow
-
-FAIL = "suites/ipc/test_pipe.py::test_pipe_lseek_is_espipe"  # made to fail in the guest
-HANG = "suites/fs/test_openat.py::test_openat_excl_on_existing_file_is_eexist"
-FAULTS = ["-p", "tests.fault_plugin"]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -46,23 +46,13 @@ def uml_release() -> str:
     return p.stdout.strip()
 
 
-@dataclass
-class Run:
-    p: subprocess.CompletedProcess[str]
-    out: Path
-    before: set[str]  # host_leftovers before the run
-
-
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory: pytest.TempPathFactory) -> Run:
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Finished:
     """One boot running SUBSET, with FAIL made to fail inside the guest."""
-    out = tmp_path_factory.mktemp("uml") / "out"
-    before = host_leftovers("uml")
-    p = run_target("uml", out, *SUBSET_FILES, "-k", SUBSET, *FAULTS, f"--fail-at={FAIL}")
-    return Run(p, out, before)
+    return run_subset_with_a_failure("uml", tmp_path_factory.mktemp("uml") / "out")
 
 
-def test_uml_results_come_back_complete(finished: Run) -> None:
+def test_uml_results_come_back_complete(finished: Finished) -> None:
     p, out = finished.p, finished.out
     profile = check_complete_run(p, out, "uml")
     assert set(profile.tests) == collected(*SUBSET_FILES, "-k", SUBSET)
@@ -71,7 +61,7 @@ def test_uml_results_come_back_complete(finished: Run) -> None:
     assert "syscalls: uml: suite finished" in p.stdout
 
 
-def test_uml_exit_status_is_the_suites_not_umls(finished: Run, tmp_path: Path) -> None:
+def test_uml_exit_status_is_the_suites_not_umls(finished: Finished, tmp_path: Path) -> None:
     # UML exits 0 after any power-off; the status is the one the guest wrote.
     p, out = finished.p, finished.out
     assert p.returncode == 1, p.stdout[-2000:] + p.stderr[-2000:]
@@ -87,7 +77,7 @@ def test_uml_exit_status_is_the_suites_not_umls(finished: Run, tmp_path: Path) -
     assert (out / "status").read_text().strip() == "5"
 
 
-def test_uml_leaves_nothing_behind(finished: Run) -> None:
+def test_uml_leaves_nothing_behind(finished: Finished) -> None:
     assert finished.p.returncode in (0, 1)
     check_nothing_left("uml", finished.before)
 

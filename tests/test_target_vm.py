@@ -24,6 +24,9 @@ import pytest
 from syscalls.profile import Profile
 from syscalls.targets import vm_kernel
 from tests.target_checks import (
+    FAIL,
+    FAULTS,
+    HANG,
     SUBSET,
     SUBSET_FILES,
     check_complete_run,
@@ -37,9 +40,7 @@ from tests.target_checks import (
 
 pytestmark = pytest.mark.slow
 
-FAIL = "suites/ipc/test_pipe.py::test_pipe_lseek_is_espipe"  # made to fail in the guest
-HANG = "suites/fs/test_openat.py::test_openat_excl_on_existing_file_is_eexist"
-FAULTS = ["-n", "0", "-p", "tests.fault_plugin"]
+FAULTS_SERIAL = ["-n", "0", *FAULTS]
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +115,7 @@ def leftovers(out: Path) -> list[str]:
 def subset_run(image: vm_kernel.Kernel, tmp_path_factory: pytest.TempPathFactory) -> Run:
     """One boot: SUBSET's main files, with one test made to fail inside the guest."""
     out = tmp_path_factory.mktemp("vm") / "subset"
-    return boot(image, out, *SUBSET_FILES, "-k", SUBSET, *FAULTS, f"--fail-at={FAIL}")
+    return boot(image, out, *SUBSET_FILES, "-k", SUBSET, *FAULTS_SERIAL, f"--fail-at={FAIL}")
 
 
 def test_vm_runs_the_suite_and_the_results_come_back(
@@ -175,7 +176,12 @@ def test_vm_run_over_its_time_limit_keeps_what_finished(
     assert subset_run.first_end is not None, subset_run.log
     limit = round(1.5 * subset_run.first_end + 10)
     run = boot(
-        image, out, "suites/fs/test_openat.py", *FAULTS, f"--hang-at={HANG}", time_limit=limit
+        image,
+        out,
+        "suites/fs/test_openat.py",
+        *FAULTS_SERIAL,
+        f"--hang-at={HANG}",
+        time_limit=limit,
     )
     profile = check_time_limited_run(run.p, out, "vm", limit, HANG)
     assert "syscalls-guest: running the suite" in (out / "console.log").read_text()
