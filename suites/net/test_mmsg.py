@@ -8,8 +8,12 @@ pytestmark = pytest.mark.os("linux")
 
 
 def _vec(kernel: Kernel, buffers: list, name=None, namelen: int = 0):
-    """A struct mmsghdr array, one single-iovec message per buffer; kept alive by `keep`."""
-    keep = []
+    """A struct mmsghdr array, one single-iovec message per buffer.
+
+    `keep` holds the buffers and iovecs: the array only points at them, and a buffer
+    made inline in the call would otherwise be freed before the kernel reads it.
+    """
+    keep = list(buffers)
     msgs = kernel.new("struct mmsghdr[]", len(buffers))
     for m, buf in zip(msgs, buffers, strict=True):
         iov = kernel.new("struct iovec *", (buf, len(buf)))

@@ -54,7 +54,8 @@ def test_udp_short_recvmsg_truncates_and_sets_msg_trunc(kernel: Kernel, inet, pa
     inet.wait(rx)
     buf = kernel.buf(4)
     msg = kernel.new("struct msghdr *")
-    msg.msg_iov, msg.msg_iovlen = kernel.new("struct iovec *", (buf, 4)), 1
+    iov = kernel.new("struct iovec *", (buf, 4))  # a name keeps it alive while msg points at it
+    msg.msg_iov, msg.msg_iovlen = iov, 1
     assert kernel.recvmsg(rx, msg, 0).unwrap() == 4
     assert kernel.bytes(buf, 4) == b"0123"
     assert msg.msg_flags & kernel.MSG_TRUNC
