@@ -79,11 +79,15 @@ class Platform:
     syscalls: dict[str, int] = field(default_factory=dict)
     symbols: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
+    padding: dict[str, list[int]] = field(default_factory=dict)  # PAD slots (NetBSD)
     errno: dict[str, int] = field(default_factory=dict)
     constants: dict[str, int] = field(default_factory=dict)
     cdef: str = ""
     cdef_packed: str = ""
     cdef_layers: list[str] = field(default_factory=list)  # shared .h files, from [platform]
+    # Calls that return their error number as the value, as POSIX specifies them
+    # (NetBSD's clock_nanosleep), from [platform] errors_in_value.
+    errors_in_value: set[str] = field(default_factory=set)
     sources: list[str] = field(default_factory=list)
 
     @classmethod
@@ -125,13 +129,14 @@ class Platform:
         return p
 
     def _merge(self, data: dict, path: Path) -> None:
-        for section in ("syscalls", "symbols", "aliases", "errno", "constants"):
+        for section in ("syscalls", "symbols", "aliases", "padding", "errno", "constants"):
             values = data.get(section, {})
             if not isinstance(values, dict):
                 raise PlatformError(f"{path}: [{section}] must be a table")
             getattr(self, section).update(values)
         meta = data.get("platform", {})
         self.sources.extend(meta.get("sources", []))
+        self.errors_in_value.update(meta.get("errors_in_value", []))
         for name in meta.get("cdef", []):
             if not (path.parent / name).is_file():
                 raise PlatformError(f"{path}: [platform] cdef names {name}, not in {path.parent}")

@@ -101,6 +101,7 @@ def test_netbsd_sample_tree_numbers_symbols_errno_constants():
     assert (table.os, table.arch) == ("netbsd", "amd64")
     assert table.syscalls["__stat50"] == 439 and "compat_43_ocreat" not in table.syscalls
     assert table.symbols == {"stat": "__stat50", "fstat": "__fstat50", "kevent": "__kevent50"}
+    assert table.padding == {"lseek": [1]}  # lseek(int fd, int PAD, off_t offset, int whence)
     assert table.errno == {
         "EPERM": 1,
         "ENOENT": 2,
@@ -211,6 +212,17 @@ def test_committed_netbsd_symbols_are_the_versioned_names():
     versioned = {e.name for e in entries if e.version and not e.compat}
     assert set(symbols.values()) == versioned
     assert symbols["stat"] == "__stat50" and symbols["kevent"] == "__kevent50"
+
+
+def test_committed_netbsd_padding_is_where_the_master_puts_pad():
+    entries = parse(reference("netbsd").read_text(errors="replace"), "netbsd")
+    pads = {
+        e.name: [i for i, a in enumerate(e.args) if a.is_pad]
+        for e in entries
+        if not e.compat and any(a.is_pad for a in e.args)
+    }
+    assert committed("netbsd")["padding"] == pads
+    assert pads["lseek"] == [1] and pads["mmap"] == [5] and pads["pread"] == [3]
 
 
 def test_netbsd_reference_agrees_with_well_known_numbers():

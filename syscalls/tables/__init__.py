@@ -22,6 +22,9 @@ class Table:
     errno: dict[str, int]
     constants: dict[str, int]
     symbols: dict[str, str] = field(default_factory=dict)
+    # NetBSD: syscall -> positions of its PAD argument slots (syscalls.master), which a
+    # caller of the raw syscall (rump_syscall) must fill; libc's wrappers hide them.
+    padding: dict[str, list[int]] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
 
 

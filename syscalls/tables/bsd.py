@@ -290,6 +290,7 @@ def generate(tree: Path, arch_name: str | None) -> Table:
         errno=errno,
         constants=consts,
         symbols=symbols(os_name, current),
+        padding=padding(current),
         sources=[
             f"sys/kern/syscalls.master ({version}{master_id(sysdir)})",
             (
@@ -311,6 +312,16 @@ def upstream_note(tree: Path, sysdir: Path) -> list[str]:
             lines = note.read_text(errors="replace").splitlines()
             return [f"upstream: {line.strip()}" for line in lines if line.strip()]
     return []
+
+
+def padding(entries: list[Entry]) -> dict[str, list[int]]:
+    """Syscall -> positions of its PAD slots, for the calls that have any (NetBSD)."""
+    out: dict[str, list[int]] = {}
+    for e in entries:
+        pads = [i for i, a in enumerate(e.args) if a.is_pad]
+        if pads:
+            out.setdefault(e.name, pads)
+    return out
 
 
 def symbols(os_name: str, entries: list[Entry]) -> dict[str, str]:

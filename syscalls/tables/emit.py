@@ -29,6 +29,7 @@ def render(table: Table, command: str) -> str:
     sections: list[tuple[str, dict]] = [
         ("syscalls", dict(sorted(table.syscalls.items(), key=lambda kv: (kv[1], kv[0])))),
         ("symbols", dict(sorted(table.symbols.items()))),
+        ("padding", dict(sorted(table.padding.items()))),
         ("errno", dict(sorted(table.errno.items(), key=lambda kv: (kv[1], kv[0])))),
         ("constants", dict(sorted(table.constants.items()))),
     ]
