@@ -3,10 +3,13 @@
 Options:  --platform OS/ARCH or TABLE.toml (default: the running kernel's)
           --profile PATH (default: beside --junitxml, as <name>.profile.json)
           --target NAME (recorded in the profile; set by `syscalls run --target`)
+          --rump-dir DIR (--target rump: where librump*.so are; the suite then calls the
+          NetBSD rump kernel in-process, with the netbsd/amd64 table)
 Fixtures: kernel (the Kernel, its calls recorded), tmp (a private directory, removed
           afterwards), observe(key, value), in_child(fn, timeout) (fn in a forked child
           with a time limit).
-Markers:  root, os(*names), min_kernel(version): skips that say why.
+Markers:  root, os(*names), min_kernel(version), requires(*features), bad_address: skips
+          that say why.
 """
 
 from __future__ import annotations
@@ -50,31 +53,58 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("SYSCALLS_TARGET", "host"),
         help="name of the target recorded in the profile",
     )
+    group.addoption(
+        "--rump-dir",
+        default=os.environ.get("SYSCALLS_RUMP_DIR"),
+        help="--target rump: directory with librumpuser.so, librump.so, ... "
+        "(default: $SYSCALLS_RUMP_DIR)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    rump = config.getoption("target") == "rump"
     try:
-        platform = Platform.load(config.getoption("platform"))
+        platform = Platform.load(config.getoption("platform") or (RUMP_PLATFORM if rump else None))
     except PlatformError as e:
         raise pytest.UsageError(str(e)) from None
     host = "/".join(host_os_arch())
-    if platform.name != host and not config.option.collectonly:
+    if rump:
+        k = _rump_kernel(platform, config.getoption("rump_dir"), host)
+    elif platform.name != host and not config.option.collectonly:
         # Another OS's or arch's numbers would call the wrong syscalls on this kernel.
         raise pytest.UsageError(
             f"the {platform.name} table cannot drive this {host} kernel "
             "(use it inside a target of that kind, or with --collect-only)"
         )
-    k = Kernel(platform)
+    else:
+        k = Kernel(platform)
     config.stash[_KERNEL_KEY] = k
     path = _profile_path(config)
     if path is not None and not hasattr(config, "workerinput"):  # not in xdist workers
         profile = Profile(
             platform=platform.name,
-            kernel=os.uname().release,
+            kernel=k.release(),
             target=config.getoption("target"),
             meta=this_machine(),
         )
         config.pluginmanager.register(Collector(profile, path), "syscalls-profile")
+
+
+RUMP_PLATFORM = "netbsd/amd64"
+
+
+def _rump_kernel(platform: Platform, rump_dir: str | None, host: str) -> Kernel:
+    from syscalls.targets.rump import RumpKernel, RumpUnavailable
+
+    if host != "linux/x86_64" or platform.name != RUMP_PLATFORM:
+        raise pytest.UsageError(
+            f"--target rump runs the {RUMP_PLATFORM} table on an x86_64 host "
+            f"(this is {host}, the table {platform.name})"
+        )
+    try:
+        return RumpKernel(platform, rump_dir)
+    except RumpUnavailable as e:
+        raise pytest.UsageError(f"--target rump: {e}") from None
 
 
 @pytest.fixture(scope="session")
@@ -101,8 +131,12 @@ def observe(request: pytest.FixtureRequest) -> Callable[[str, Any], None]:
 
 
 @pytest.fixture
-def tmp() -> Iterator[Path]:
+def tmp(request: pytest.FixtureRequest) -> Iterator[Path]:
     """A fresh directory of this test's own, removed afterwards whatever it holds."""
+    k = request.config.stash[_KERNEL_KEY]
+    if k.in_process:  # a rump kernel: the directory is in its own file system
+        yield k.private_directory()
+        return
     path = Path(tempfile.mkdtemp(prefix="syscalls-"))
     try:
         yield path
@@ -121,6 +155,9 @@ def in_child(request: pytest.FixtureRequest) -> Callable[..., Any]:
     """in_child(fn, timeout=10): fn() in a forked child, its result or failure returned."""
     sink = request.node.stash[_RECORDER_KEY].entries
 
+    if request.config.stash[_KERNEL_KEY].in_process:
+        pytest.skip("the rump kernel runs inside this process: a forked child is not its own")
+
     def run(fn: Callable[[], Any], timeout: float = 10.0) -> Any:
         return child.run(fn, timeout, sink, passthrough=(Unsupported, pytest.skip.Exception))
 
@@ -132,6 +169,18 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     k = item.config.stash[_KERNEL_KEY]
     if item.get_closest_marker("root") and os.geteuid() != 0:
         pytest.skip("needs root")
+    area = item.nodeid.split("/")[1] if item.nodeid.startswith("suites/") else ""
+    if area in k.absent_areas:
+        pytest.skip(k.absent_areas[area])
+    for mark in item.iter_markers("requires"):
+        for feature in mark.args:
+            if feature in k.absent_features:
+                pytest.skip(k.absent_features[feature])
+    if k.in_process and item.get_closest_marker("bad_address"):
+        pytest.skip(
+            "the rump kernel copies from this process's memory with no fault handler: "
+            "an unmapped address would crash the run instead of giving EFAULT"
+        )
     for mark in item.iter_markers("os"):
         if k.platform.os not in mark.args:
             pytest.skip(f"only on {', '.join(mark.args)} (this is {k.platform.os})")

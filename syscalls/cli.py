@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--rump-dir",
         metavar="DIR",
-        help="--target rump: directory with librumpuser.so, librump.so, ... (NetBSD: /usr/lib)",
+        default=os.environ.get("SYSCALLS_RUMP_DIR"),
+        help="--target rump: directory with librumpuser.so, librump.so, ... "
+        "(NetBSD: /usr/lib; default: $SYSCALLS_RUMP_DIR)",
     )
     add_vm_arguments(run)
     run.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
@@ -134,15 +136,15 @@ def add_vm_arguments(parser: argparse.ArgumentParser, kernel: bool = True) -> No
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    if args.target == "rump":
+    if args.target == "rump":  # in-process: the host path below, with the rump kernel
         from syscalls.targets import rump
 
         try:
-            return rump.run(args.rump_dir)
+            rump.find_libraries(args.rump_dir)
         except rump.RumpUnavailable as e:
             print(f"syscalls: --target rump: {e}", file=sys.stderr)
             return 2
-    if args.target != "host":
+    elif args.target != "host":
         from syscalls import targets
 
         if args.target not in targets.TARGETS:
@@ -182,6 +184,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args += ["-n", args.workers]
     if args.platform:
         pytest_args.append(f"--platform={args.platform}")
+    if args.target == "rump":
+        pytest_args.append(f"--rump-dir={Path(args.rump_dir).resolve()}")
     pytest_args += args.pytest_args
     os.chdir(ROOT)  # conftest.py and pyproject.toml's settings live at the root
     # pytest-xdist makes pytest's base temp dir even when no test asks for one: keep it

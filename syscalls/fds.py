@@ -1,16 +1,25 @@
 """Fds: the descriptors a test opened, closed at teardown whatever the test did.
 
 The suites' `fds` fixture (suites/conftest.py) hands one to each test. Teardown closes
-with os.close, so it is not recorded among the test's observations.
+with Kernel.close_quietly, so it is not recorded among the test's observations.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 
 from syscalls.kernel import Kernel, Result
+
+
+def make_fifo(kernel: Kernel, path: str | os.PathLike[str]) -> None:
+    """A FIFO at path, made by the kernel's own call: mkfifo where it has one (the BSDs,
+    whose mknod makes no FIFOs), mknodat(S_IFIFO) where it has not (Linux)."""
+    with kernel.unobserved():
+        if kernel.has("mkfifo"):
+            kernel.mkfifo(path, 0o600).unwrap()
+        else:
+            kernel.mknodat(kernel.AT_FDCWD, path, kernel.S_IFIFO | 0o600, 0).unwrap()
 
 
 class Fds:
@@ -56,6 +65,5 @@ class Fds:
 
     def close_all(self) -> None:
         for fd in self.held:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+            self.kernel.close_quietly(fd)
         self.held.clear()

@@ -11,8 +11,9 @@ which the pytest glue turns into a skip that names the reason.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,6 +118,14 @@ class Kernel:
     k.O_CREAT and k.ENOENT are the table's constants; k.ffi allocates memory.
     """
 
+    # True where the kernel runs inside this process (rump): fork and the host's own
+    # file system are then not the tested kernel's.
+    in_process = False
+    # Suite areas that do not apply to this kernel, with the reason their tests skip.
+    absent_areas: dict[str, str] = {}  # noqa: RUF012 - read-only, overridden per class
+    # What this kernel lacks that @pytest.mark.requires(feature) tests need, and why.
+    absent_features: dict[str, str] = {}  # noqa: RUF012 - read-only, overridden per class
+
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
         self.ffi = cffi.FFI()
@@ -212,12 +221,32 @@ class Kernel:
         value = int(ret)
         if err is None:
             err = self.ffi.errno if value == -1 else 0
+        if value > 0 and not err and self.platform.resolve(name) in self.platform.errors_in_value:
+            value, err = -1, value
         if err == self.platform.errno.get("ENOSYS"):
             raise Unsupported(f"{name}: ENOSYS (the kernel does not implement it)")
         result = Result(name, value, Errno(err, self.platform) if err else None)
         for observe in self.observers:
             observe(result)
         return result
+
+    @contextlib.contextmanager
+    def unobserved(self) -> Iterator[None]:
+        """Calls made inside are not recorded (a fixture's setup, not the test's subject)."""
+        saved, self.observers = self.observers, []
+        try:
+            yield
+        finally:
+            self.observers = saved
+
+    def release(self) -> str:
+        """The tested kernel's release, as the profile records it."""
+        return os.uname().release
+
+    def close_quietly(self, fd: int) -> None:
+        """Close a descriptor the suite opened, unrecorded, whether or not it is open."""
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
     # Small conveniences the suites share.
 

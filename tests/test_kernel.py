@@ -115,3 +115,33 @@ def test_clone_backwards_arches_get_tls_before_child_tid(arch: str) -> None:
     calls.clear()
     k.getpid()  # other calls keep their arguments
     assert calls == [(k.platform.syscalls["getpid"], [])]
+
+
+def test_errors_in_value_turns_a_positive_return_into_the_errno() -> None:
+    # NetBSD's clock_nanosleep returns its error number; here getpid stands in for such
+    # a call, its (positive) pid read as an errno.
+    p = Platform.load()
+    p.errors_in_value = {"getpid"}
+    r = Kernel(p).getpid()
+    assert (r.value, int(r.errno)) == (-1, os.getpid())
+
+
+def test_unobserved_calls_are_not_recorded_and_observers_come_back(k: Kernel) -> None:
+    seen: list = []
+    k.observers.append(seen.append)
+    try:
+        with k.unobserved():
+            k.getpid()
+        k.getppid()
+    finally:
+        k.observers.remove(seen.append)
+    assert [r.name for r in seen] == ["getppid"]
+
+
+def test_close_quietly_closes_and_ignores_a_closed_fd(k: Kernel) -> None:
+    r, w = os.pipe()
+    os.close(w)
+    k.close_quietly(r)
+    k.close_quietly(r)  # already closed: no error
+    with pytest.raises(OSError):
+        os.fstat(r)

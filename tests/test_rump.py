@@ -7,20 +7,27 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from syscalls.abi import Platform
 from syscalls.cli import main
 from syscalls.tables.syscalls_master import parse
 from syscalls.targets import rump
 
+ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data" / "bsd" / "netbsd/sys/kern/syscalls.master"
 REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared/reference/netbsd"
 
 
 def entries(path: Path = DATA):
     return {e.name: e for e in parse(path.read_text(errors="replace"), "netbsd")}
+
+
+def pads(entry) -> list[int]:
+    return [i for i, a in enumerate(entry.args) if a.is_pad]
 
 
 def slots(block: bytes) -> list[int]:
@@ -30,39 +37,44 @@ def slots(block: bytes) -> list[int]:
 
 
 def test_marshal_one_slot_per_argument():
-    block = rump.marshal(entries()["read"], [3, 0x7F00_1234_5678, 100])
+    block = rump.marshal("read", [], [3, 0x7F00_1234_5678, 100])
     assert len(block) == 3 * 8
     assert slots(block) == [3, 0x7F00_1234_5678, 100]
 
 
 def test_marshal_inserts_netbsd_pad_slots():
     # lseek(int fd, int PAD, off_t offset, int whence): four slots for three arguments.
-    block = rump.marshal(entries()["lseek"], [5, 1 << 40, 2])
+    block = rump.marshal("lseek", pads(entries()["lseek"]), [5, 1 << 40, 2])
     assert slots(block) == [5, 0, 1 << 40, 2]
 
 
 def test_marshal_negative_values_fill_the_slot():
-    block = rump.marshal(entries()["read"], [-1, 0, 0])
+    block = rump.marshal("read", [], [-1, 0, 0])
     assert block[:8] == b"\xff" * 8
 
 
-def test_marshal_checks_the_argument_count_and_width():
-    with pytest.raises(TypeError, match="lseek takes 3 arguments, got 4"):
-        rump.marshal(entries()["lseek"], [5, 0, 0, 2])
+def test_marshal_checks_the_pad_position_and_width():
+    with pytest.raises(TypeError, match="lseek takes at least 1 arguments before its PAD"):
+        rump.marshal("lseek", [1], [])
     with pytest.raises(OverflowError):
-        rump.marshal(entries()["read"], [1 << 64, 0, 0])
+        rump.marshal("read", [], [1 << 64, 0, 0])
 
 
-def test_marshal_against_the_upstream_master():
-    path = REFERENCE / "syscalls.master"
-    if not path.is_file():
-        pytest.skip(f"no upstream NetBSD syscalls.master in {REFERENCE}")
-    upstream = entries(path)
-    # mmap(void *addr, size_t len, int prot, int flags, int fd, long PAD, off_t pos)
-    mmap = upstream["mmap"]
-    assert [a.name for a in mmap.args].count("PAD") == 1
-    assert slots(rump.marshal(mmap, [0, 4096, 3, 0x1002, -1, 0])) == [0, 4096, 3, 0x1002, -1, 0, 0]
-    assert len(rump.marshal(upstream["__stat50"], [1, 2])) == 16
+def test_marshal_with_the_committed_tables_padding():
+    # The table's [padding] is what the rump kernel needs: mmap's PAD is its sixth slot.
+    p = Platform.load("netbsd/amd64")
+    assert slots(rump.marshal("mmap", p.padding["mmap"], [0, 4096, 3, 0x1002, -1, 0])) == [
+        0,
+        4096,
+        3,
+        0x1002,
+        -1,
+        0,
+        0,
+    ]
+    upstream = REFERENCE / "syscalls.master"
+    if upstream.is_file():
+        assert p.padding["mmap"] == pads(entries(upstream)["mmap"])
 
 
 def test_no_rump_dir_says_how_to_get_one():
@@ -91,7 +103,7 @@ def test_a_file_that_is_not_a_shared_object_is_refused(tmp_path):
     (tmp_path / "librumpuser.so").write_text("not ELF")
     (tmp_path / "librump.so").write_text("not ELF")
     with pytest.raises(rump.RumpUnavailable, match="loading the rump kernel failed"):
-        rump.RumpKernel(tmp_path)
+        rump.RumpKernel(Platform.load("netbsd/amd64"), tmp_path)
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="needs cc (ci/setup: gcc)")
@@ -104,10 +116,26 @@ def test_a_library_without_rump_symbols_is_refused(tmp_path):
             ["cc", "-shared", "-fPIC", "-o", str(tmp_path / f"{name}.so"), str(src)], check=True
         )
     with pytest.raises(rump.RumpUnavailable, match="is not a rump kernel"):
-        rump.RumpKernel(tmp_path)
+        rump.RumpKernel(Platform.load("netbsd/amd64"), tmp_path)
 
 
 def test_cli_rump_without_libraries_exits_2_with_the_reason(tmp_path, capsys):
     assert main(["run", "--target", "rump", "--rump-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "librump is not installed" in err and err.count("\n") == 1
+
+
+def test_platform_other_than_netbsd_is_refused() -> None:
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "pytest", "suites/fs/test_openat.py", "--target", "rump"),
+            *("--platform", "linux/x86_64", "-q", "-p", "no:cacheprovider"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 4
+    assert "--target rump runs the netbsd/amd64 table" in proc.stderr

@@ -12,6 +12,8 @@ O_LARGEFILE where the OS has it (a 32-bit process needs it to write past 2 GiB: 
 
 from pathlib import Path
 
+import pytest
+
 from syscalls.kernel import Kernel
 
 MIB = 1 << 20
@@ -114,6 +116,7 @@ def test_lseek_past_4_gib_returns_the_whole_offset(kernel: Kernel, tmp: Path, fd
     assert kernel.lseek(fd, 0, kernel.SEEK_CUR).unwrap() == FAR
 
 
+@pytest.mark.requires("large_files")
 def test_write_past_4_gib_sets_the_size_and_reads_back(kernel: Kernel, tmp: Path, fds) -> None:
     fd = _large(kernel, tmp, fds)
     kernel.lseek(fd, FAR, kernel.SEEK_SET).unwrap()
@@ -126,6 +129,7 @@ def test_write_past_4_gib_sets_the_size_and_reads_back(kernel: Kernel, tmp: Path
     assert kernel.pread64(fd, buf, 2, FAR).unwrap() == 1 and kernel.bytes(buf, 1) == b"z"
 
 
+@pytest.mark.requires("large_files")
 def test_lseek_cur_and_end_carry_offsets_beyond_32_bits(kernel: Kernel, tmp: Path, fds) -> None:
     fd = _large(kernel, tmp, fds)
     kernel.ftruncate(fd, FAR).unwrap()

@@ -4,6 +4,8 @@ Whether an untouched page counts as resident differs (gVisor reports every page
 resident), so only pages the test touched are asserted.
 """
 
+import pytest
+
 from syscalls.kernel import Kernel
 
 BAD_ADDRESS = 8
@@ -28,6 +30,7 @@ def test_mincore_unmapped_range_is_enomem(kernel: Kernel, page: int) -> None:
     assert kernel.mincore(page, page, kernel.buf(1)).errno == "ENOMEM"
 
 
+@pytest.mark.bad_address
 def test_mincore_bad_vector_is_efault(kernel: Kernel, maps, mem, page: int) -> None:
     addr = maps.anon(page)
     mem(addr, 1)[0] = b"x"

@@ -12,17 +12,29 @@ RTLD_GLOBAL, signal model) and NetBSD's sys/rump/include/rump/rump.h.
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from syscalls.tables.syscalls_master import Entry
+from syscalls.abi import Platform
+from syscalls.kernel import Kernel, Result, Unsupported
+from syscalls.kernel_path import KernelPath
 
 NAME = "rump"
 # Load order matters: each library needs the ones before it, all RTLD_GLOBAL.
 REQUIRED = ("librumpuser", "librump")
-OPTIONAL = ("librumpvfs", "librumpfs_tmpfs", "librumpnet", "librumpnet_net", "librumpnet_local")
+OPTIONAL = (
+    "librumpvfs",
+    "librumpfs_tmpfs",
+    "librumpnet",
+    "librumpnet_net",
+    "librumpnet_local",
+    "librumpnet_netinet",
+    "librumpnet_netinet6",
+    "librumpvfs_fifofs",  # needs the socket layer (librumpnet)
+)
 SLOT = 8  # register_t on the 64-bit hosts this target supports
 RUMP_SIGMODEL_RECORD = 4  # rump.h: enum rump_sigmodel { PANIC, IGNORE, HOST, RAISE, RECORD }
 
@@ -30,7 +42,13 @@ CDEF = """
 int rump_init(void);
 void rump_boot_setsigmodel(int);
 int rump_syscall(int num, void *data, size_t dlen, int64_t *retval);
+/* sys/fs/tmpfs/tmpfs_args.h (NetBSD 7.99.34): the data __mount50 takes for tmpfs. */
+struct tmpfs_args {
+    int ta_version; uint64_t ta_nodes_max; int64_t ta_size_max;
+    uint32_t ta_root_uid; uint32_t ta_root_gid; uint32_t ta_root_mode;
+};
 """
+TMPFS_ARGS_VERSION = 1
 
 
 class RumpUnavailable(RuntimeError):
@@ -61,62 +79,168 @@ def find_libraries(rump_dir: str | os.PathLike[str] | None) -> list[Path]:
     return found
 
 
-def marshal(entry: Entry, args: Sequence[int], byteorder: str = "little") -> bytes:
+def marshal(
+    name: str, pads: Sequence[int], args: Sequence[int], byteorder: str = "little"
+) -> bytes:
     """The argument block rump_syscall takes: one SLOT per argument, PAD slots zeroed.
 
-    `args` are the C-level arguments without padding (pointers as addresses); each is
+    `args` are the C-level arguments without padding (pointers as addresses); `pads`
+    the positions of the PAD slots among all slots (the table's [padding]). Each value is
     stored as a signed or unsigned SLOT-byte integer, as syscallarg() widens it.
     """
-    real = [a for a in entry.args if not a.is_pad]
-    if len(args) != len(real):
-        raise TypeError(f"{entry.name} takes {len(real)} arguments, got {len(args)}")
-    values = iter(args)
+    values = list(args)
+    for at in pads:
+        if at > len(values):
+            raise TypeError(f"{name} takes at least {at} arguments before its PAD slot")
+        values.insert(at, 0)
     out = bytearray()
-    for arg in entry.args:
-        value = 0 if arg.is_pad else int(next(values))
+    for value in values:
+        value = int(value)
         if not -(1 << (8 * SLOT - 1)) <= value < (1 << (8 * SLOT)):
-            raise OverflowError(f"{entry.name}: {arg.name}={value} does not fit {SLOT} bytes")
+            raise OverflowError(f"{name}: argument {value} does not fit {SLOT} bytes")
         out += (value & ((1 << (8 * SLOT)) - 1)).to_bytes(SLOT, byteorder)
     return bytes(out)
 
 
-class RumpKernel:
-    """A loaded rump kernel: rump_syscall by number, NetBSD errno back."""
+TMP = "/tmp"  # rumpfs's root has it
+_serial = itertools.count()
 
-    def __init__(self, rump_dir: str | os.PathLike[str] | None) -> None:
-        import cffi
+# One rump kernel per process: rump_init() boots it once, and every RumpKernel shares it.
+_booted: dict[Path, tuple[Any, list[Any]]] = {}
 
+
+def _boot(ffi: Any, libraries: list[Path]) -> tuple[Any, list[Any]]:
+    key = libraries[0].parent.resolve()
+    if key in _booted:
+        return _booted[key]
+    # NODELETE: cffi dlcloses at interpreter exit while the kernel's threads still run
+    # its code; the process would die of SIGSEGV after the results were written.
+    flags = ffi.RTLD_NOW | ffi.RTLD_GLOBAL | os.RTLD_NODELETE
+    try:
+        libs = [ffi.dlopen(str(path), flags) for path in libraries]
+    except OSError as e:
+        raise RumpUnavailable(f"loading the rump kernel failed: {e}") from None
+    lib = libs[1]  # librump: rump_init, rump_syscall
+    try:
+        lib.rump_boot_setsigmodel(RUMP_SIGMODEL_RECORD)  # SIGPIPE must not kill us
+        init = lib.rump_init
+    except AttributeError as e:
+        raise RumpUnavailable(f"{libraries[1]} is not a rump kernel: {e}") from None
+    err = init()
+    if err:
+        raise RumpUnavailable(f"rump_init() failed with NetBSD errno {err}")
+    _booted[key] = (lib, libs)
+    return lib, libs
+
+
+class RumpKernel(Kernel):
+    """The NetBSD rump kernel behind the Kernel interface: k.read(fd, buf, n) goes to
+    rump_syscall with the number from the netbsd table, PAD slots filled in, and the
+    NetBSD errno it returns becomes the Result's."""
+
+    in_process = True
+    absent_features = {  # noqa: RUF012 - read-only
+        "cpu_time": "the rump kernel accounts no CPU time to its callers (the clocks read 0)",
+        "large_files": "tmpfs in the rump kernel is bounded by that kernel's memory",
+    }
+    absent_areas = {  # noqa: RUF012 - read-only
+        area: f"the rump kernel runs inside this process: {why} are the host's, not NetBSD's"
+        for area, why in {
+            "proc": "processes (fork, exec, wait, ids, rlimits)",
+            "signals": "signals and their delivery",
+            "ptrace": "tracing",
+            "mm": "the address space and its mappings",
+            "ns": "namespaces and mounts",
+        }.items()
+    }
+
+    def __init__(self, platform: Platform, rump_dir: str | os.PathLike[str] | None) -> None:
+        if platform.os != "netbsd":
+            raise RumpUnavailable(f"a rump kernel is NetBSD; the table is {platform.name}")
         libraries = find_libraries(rump_dir)
-        self.ffi = cffi.FFI()
+        super().__init__(platform)
         self.ffi.cdef(CDEF)
-        flags = self.ffi.RTLD_NOW | self.ffi.RTLD_GLOBAL
-        try:
-            self.libs = [self.ffi.dlopen(str(path), flags) for path in libraries]
-        except OSError as e:
-            raise RumpUnavailable(f"loading the rump kernel failed: {e}") from None
-        self.lib = self.libs[1]  # librump: rump_init, rump_syscall
-        try:
-            self.lib.rump_boot_setsigmodel(RUMP_SIGMODEL_RECORD)  # SIGPIPE must not kill us
-            init = self.lib.rump_init
-        except AttributeError as e:
-            raise RumpUnavailable(f"{libraries[1]} is not a rump kernel: {e}") from None
-        err = init()
-        if err:
-            raise RumpUnavailable(f"rump_init() failed with NetBSD errno {err}")
+        fresh = libraries[0].parent.resolve() not in _booted
+        self.lib, self.libs = _boot(self.ffi, libraries)
+        self.directory = libraries[0].parent
+        self.path = KernelPath.bound(self)  # pathlib-style setup, in the rump kernel
+        if fresh and any(p.name.startswith("librumpfs_tmpfs.") for p in libraries):
+            self._mount_tmpfs()
 
-    def syscall(self, entry: Entry, args: Sequence[int]) -> tuple[int, int]:
-        """(retval[0], errno) of syscall `entry` with these C-level arguments."""
-        block = marshal(entry, args)
-        data = self.ffi.new("char[]", block)
-        retval = self.ffi.new("int64_t[2]")
-        err = self.lib.rump_syscall(entry.number, data, len(block), retval)
-        return int(retval[0]), int(err)
+    def _mount_tmpfs(self) -> None:
+        """tmpfs on /tmp: the tests' directories on a NetBSD file system proper (the
+        root, rumpfs, is a minimal one: no link, no rename, reads past the end)."""
+        args = self.ffi.new("struct tmpfs_args *")
+        args.ta_version, args.ta_root_mode = TMPFS_ARGS_VERSION, 0o1777
+        size = self.ffi.sizeof("struct tmpfs_args")
+        with self.unobserved():
+            r = self.mount(b"tmpfs", TMP.encode(), 0, args, size)
+        if not r.ok:
+            raise RumpUnavailable(f"mounting tmpfs on {TMP} in the rump kernel: {r.outcome}")
 
+    def _make_caller(self, name: str) -> Callable[..., Result]:
+        p = self.platform
+        real = p.resolve(name)
+        real = p.symbols.get(real, real)  # stat -> __stat50: the number libc would call
+        if real not in p.syscalls:
+            raise Unsupported(f"{name}: not in the {p.name} table")
+        number, pads = p.syscalls[real], p.padding.get(real, [])
+        ffi, rump_syscall = self.ffi, self.lib.rump_syscall
 
-def run(rump_dir: str | os.PathLike[str] | None, **_: Any) -> int:
-    """Entry point for `syscalls run --target rump`: loads the kernel or says why not."""
-    RumpKernel(rump_dir)
-    # Routing the suites' kernel fixture through RumpKernel is the conftest's part.
-    raise RumpUnavailable(
-        "the rump kernel loaded, but the suites' kernel fixture does not route through it yet"
-    )
+        def call(*args: Any) -> Result:
+            keep: list[Any] = []
+            block = marshal(real, pads, [self._address(a, keep) for a in args])
+            retval = ffi.new("int64_t[2]")
+            err = rump_syscall(number, ffi.new("char[]", block), len(block), retval)
+            return self._finish(name, -1 if err else int(retval[0]), err)
+
+        return call
+
+    def release(self) -> str:
+        """kern.osrelease of the rump kernel (sysctl {CTL_KERN 1, KERN_OSRELEASE 2})."""
+        name = self.ffi.new("int[2]", [1, 2])
+        buf, size = self.buf(64), self.ffi.new("size_t *", 64)
+        with self.unobserved():
+            r = self.caller("__sysctl")(name, 2, buf, size, None, 0)
+        return self.ffi.string(buf).decode() if r.ok else "unknown"
+
+    def close_quietly(self, fd: int) -> None:
+        """The rump kernel's close, unrecorded: fd is a number in its table, not the host's."""
+        number = self.platform.syscalls["close"]
+        self.lib.rump_syscall(
+            number,
+            self.ffi.new("char[]", marshal("close", [], [fd])),
+            SLOT,
+            self.ffi.new("int64_t[2]"),
+        )
+
+    def private_directory(self) -> KernelPath:
+        """A new directory in the rump kernel's own file system, for one test.
+
+        Nothing removes it: the file system lives in this process's memory and goes
+        with it.
+        """
+        for _ in range(100):
+            path = self.path(TMP) / f"syscalls-{os.getpid()}-{next(_serial)}"
+            with self.unobserved():
+                r = self.mkdir(path, 0o700)
+            if r.ok:
+                return path
+            if r.outcome != "EEXIST":
+                raise RumpUnavailable(f"mkdir {path} in the rump kernel: {r.outcome}")
+        raise RumpUnavailable(f"no free directory name under {TMP} in the rump kernel")
+
+    def _address(self, value: Any, keep: list[Any]) -> int:
+        """One argument as the integer its slot holds (pointers as addresses)."""
+        if isinstance(value, int):
+            return value
+        if value is None:
+            return 0
+        if isinstance(value, str | os.PathLike):
+            value = os.fsencode(value)
+        if isinstance(value, bytes):
+            value = self.ffi.new("char[]", value)
+            keep.append(value)
+        if isinstance(value, self.ffi.CData):
+            return int(self.ffi.cast("uintptr_t", value))
+        raise TypeError(f"cannot pass {type(value).__name__} to a syscall")
