@@ -8,10 +8,31 @@
  * _FRAME_REG order). */
 
 struct timeval { int64_t tv_sec; int tv_usec; };
+/* sys/sys/time.h, sys/sys/resource.h (rlim_t is uint64_t), sys/sys/fcntl.h (struct
+ * flock: offsets first, unlike Linux), sys/sys/socket.h (socklen_t is unsigned int). */
+struct timezone { int tz_minuteswest; int tz_dsttime; };
+struct itimerval { struct timeval it_interval; struct timeval it_value; };
+struct rlimit { uint64_t rlim_cur; uint64_t rlim_max; };
+struct rusage {
+    struct timeval ru_utime; struct timeval ru_stime;
+    long ru_maxrss; long ru_ixrss; long ru_idrss; long ru_isrss; long ru_minflt;
+    long ru_majflt; long ru_nswap; long ru_inblock; long ru_oublock; long ru_msgsnd;
+    long ru_msgrcv; long ru_nsignals; long ru_nvcsw; long ru_nivcsw;
+};
+struct flock { int64_t l_start; int64_t l_len; int32_t l_pid; short l_type; short l_whence; };
+struct msghdr {
+    void *msg_name; unsigned int msg_namelen; struct iovec *msg_iov; int msg_iovlen;
+    void *msg_control; unsigned int msg_controllen; int msg_flags;
+};
+struct cmsghdr { unsigned int cmsg_len; int cmsg_level; int cmsg_type; };
 struct stat {
     uint64_t st_dev; uint32_t st_mode; uint64_t st_ino; uint32_t st_nlink;
     uint32_t st_uid; uint32_t st_gid; uint64_t st_rdev;
-    struct timespec st_atim; struct timespec st_mtim; struct timespec st_ctim;
+    /* Each time is also readable by Linux's field names (st_atime, st_atime_nsec):
+     * the same bytes, so the suites read stat times one way on every OS. */
+    union { struct timespec st_atim; struct { int64_t st_atime; long st_atime_nsec; }; };
+    union { struct timespec st_mtim; struct { int64_t st_mtime; long st_mtime_nsec; }; };
+    union { struct timespec st_ctim; struct { int64_t st_ctime; long st_ctime_nsec; }; };
     struct timespec st_birthtim;
     int64_t st_size; int64_t st_blocks; int32_t st_blksize; uint32_t st_flags;
     uint32_t st_gen; uint32_t st_spare[2];

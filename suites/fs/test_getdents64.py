@@ -4,11 +4,11 @@ A file system may answer DT_UNKNOWN for d_type (getdents(2)); that is accepted a
 recorded, any other mismatch fails. Record layout: struct linux_dirent64 (common.h).
 """
 
-import os
 from pathlib import Path
 
 import pytest
 
+from syscalls.fds import make_fifo
 from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
@@ -39,7 +39,7 @@ def test_getdents64_d_type_matches_the_file_type(kernel: Kernel, tmp: Path, fds,
     (tmp / "reg").write_bytes(b"")
     (tmp / "dir").mkdir()
     (tmp / "lnk").symlink_to("reg")
-    os.mkfifo(tmp / "fifo")
+    make_fifo(kernel, tmp / "fifo")
     types = {n: t for n, t, _ in _read_all(kernel, fds.open(tmp, kernel.O_RDONLY))}
     observe("d_type", {n: types[n] for n in ("reg", "dir", "lnk", "fifo")})
     expected = {"reg": kernel.DT_REG, "dir": kernel.DT_DIR, "lnk": kernel.DT_LNK}

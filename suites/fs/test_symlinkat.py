@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from syscalls.expect import ByOS
 from syscalls.kernel import Kernel
+
+# NetBSD 7 reads a link into no room (returns 0) and makes links to the empty path.
+ZERO_BUFSIZ = ByOS(default="EINVAL", netbsd="ok")
+EMPTY_TARGET = ByOS(default="ENOENT", netbsd="ok")
 
 
 def _readlink(kernel: Kernel, path: Path, size: int = 256) -> bytes:
@@ -36,7 +41,8 @@ def test_readlinkat_on_regular_file_is_einval(kernel: Kernel, tmp: Path) -> None
 
 def test_readlinkat_zero_bufsiz_is_einval(kernel: Kernel, tmp: Path) -> None:
     (tmp / "link").symlink_to("x")
-    assert kernel.readlinkat(kernel.AT_FDCWD, tmp / "link", kernel.buf(1), 0).errno == "EINVAL"
+    r = kernel.readlinkat(kernel.AT_FDCWD, tmp / "link", kernel.buf(1), 0)
+    assert r.outcome == ZERO_BUFSIZ[kernel.platform.os]
 
 
 def test_symlinkat_onto_existing_name_is_eexist(kernel: Kernel, tmp: Path) -> None:
@@ -45,7 +51,8 @@ def test_symlinkat_onto_existing_name_is_eexist(kernel: Kernel, tmp: Path) -> No
 
 
 def test_symlinkat_empty_target_is_enoent(kernel: Kernel, tmp: Path) -> None:
-    assert kernel.symlinkat(b"", kernel.AT_FDCWD, tmp / "link").errno == "ENOENT"
+    r = kernel.symlinkat(b"", kernel.AT_FDCWD, tmp / "link")
+    assert r.outcome == EMPTY_TARGET[kernel.platform.os]
 
 
 def test_open_through_dangling_symlink_is_enoent(kernel: Kernel, tmp: Path) -> None:

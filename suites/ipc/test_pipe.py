@@ -25,6 +25,8 @@ def test_pipe_carries_bytes_in_order(kernel: Kernel, fds) -> None:
     assert _read(kernel, r) == b"abcdef"
 
 
+# The BSDs' pipe() returns the two fds in two registers, which this interface cannot read.
+@pytest.mark.os("linux")
 def test_pipe_legacy_call_returns_two_fds(kernel: Kernel, fds) -> None:
     pair = kernel.new("int[2]")
     kernel.pipe(pair).unwrap()
