@@ -1,4 +1,5 @@
-"""Every constant the suites name exists in the Linux x86_64 table.
+"""Every constant the suites name exists in the table of each OS the test runs on: the
+Linux x86_64 table, or for modules marked os("netbsd", ...) those OSes' amd64 tables.
 
 A constant missing from a platform's table is a skip at run time (like a missing
 syscall), so a misspelt name would hide as a skip: this catches it statically.
@@ -11,14 +12,34 @@ from syscalls.abi import Platform
 
 SUITES = Path(__file__).resolve().parent.parent / "suites"
 NAME = re.compile(r"\bkernel\.([A-Z][A-Z0-9_]+)\b")
+MODULE_OS = re.compile(r"^pytestmark = pytest\.mark\.os\(([^)]*)\)", re.M)
+TABLES = {"linux": "linux/x86_64", "freebsd": "freebsd/amd64", "netbsd": "netbsd/amd64"}
+TABLES["openbsd"] = "openbsd/amd64"
 
 
-def test_every_constant_the_suites_use_is_in_the_linux_table() -> None:
-    p = Platform.load("linux/x86_64")
+def _oses(text: str) -> list[str]:
+    m = MODULE_OS.search(text)
+    return re.findall(r'"(\w+)"', m.group(1)) if m else ["linux"]
+
+
+def test_every_constant_the_suites_use_is_in_the_tables_they_run_on() -> None:
+    platforms = {os_name: Platform.load(spec) for os_name, spec in TABLES.items()}
     used: dict[str, str] = {}
+    missing: dict[str, str] = {}
     for path in sorted(SUITES.rglob("*.py")):
-        for name in NAME.findall(path.read_text()):
-            used.setdefault(name, path.relative_to(SUITES).as_posix())
+        text = path.read_text()
+        where = path.relative_to(SUITES).as_posix()
+        for name in NAME.findall(text):
+            used.setdefault(name, where)
+            for os_name in _oses(text):
+                p = platforms[os_name]
+                if name not in p.constants and name not in p.errno:
+                    missing.setdefault(f"{name} ({p.name})", where)
     assert len(used) > 50
-    missing = {n: f for n, f in used.items() if n not in p.constants and n not in p.errno}
     assert missing == {}
+
+
+def test_module_os_markers_are_read() -> None:
+    text = (SUITES / "events/test_kqueue.py").read_text()
+    assert _oses(text) == ["freebsd", "netbsd", "openbsd"]
+    assert _oses("import os\n") == ["linux"]
