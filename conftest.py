@@ -104,7 +104,10 @@ def _rump_kernel(platform: Platform, rump_dir: str | None, host: str) -> Kernel:
     try:
         return RumpKernel(platform, rump_dir)
     except RumpUnavailable as e:
-        raise pytest.UsageError(f"--target rump: {e}") from None
+        message = str(e)  # find_libraries' own messages already begin with "--target rump"
+        raise pytest.UsageError(
+            message if message.startswith("--") else f"--target rump: {message}"
+        ) from None
 
 
 @pytest.fixture(scope="session")
