@@ -204,16 +204,6 @@ class RumpKernel(Kernel):
             r = self.caller("__sysctl")(name, 2, buf, size, None, 0)
         return self.ffi.string(buf).decode() if r.ok else "unknown"
 
-    def close_quietly(self, fd: int) -> None:
-        """The rump kernel's close, unrecorded: fd is a number in its table, not the host's."""
-        number = self.platform.syscalls["close"]
-        self.lib.rump_syscall(
-            number,
-            self.ffi.new("char[]", marshal("close", [], [fd])),
-            SLOT,
-            self.ffi.new("int64_t[2]"),
-        )
-
     def private_directory(self) -> KernelPath:
         """A new directory in the rump kernel's own file system, for one test.
 
@@ -231,16 +221,6 @@ class RumpKernel(Kernel):
         raise RumpUnavailable(f"no free directory name under {TMP} in the rump kernel")
 
     def _address(self, value: Any, keep: list[Any]) -> int:
-        """One argument as the integer its slot holds (pointers as addresses)."""
-        if isinstance(value, int):
-            return value
-        if value is None:
-            return 0
-        if isinstance(value, str | os.PathLike):
-            value = os.fsencode(value)
-        if isinstance(value, bytes):
-            value = self.ffi.new("char[]", value)
-            keep.append(value)
-        if isinstance(value, self.ffi.CData):
-            return int(self.ffi.cast("uintptr_t", value))
-        raise TypeError(f"cannot pass {type(value).__name__} to a syscall")
+        """One argument as the integer its slot holds: Kernel's conversion (bytes and
+        paths into kept buffers, arrays as pointers), read back as a number."""
+        return int(self.ffi.cast("intptr_t", self._arg(value, keep)))
