@@ -8,8 +8,7 @@ Options:  --platform OS/ARCH or TABLE.toml (default: the running kernel's)
 Fixtures: kernel (the Kernel, its calls recorded), tmp (a private directory, removed
           afterwards), observe(key, value), in_child(fn, timeout) (fn in a forked child
           with a time limit).
-Markers:  root, os(*names), min_kernel(version), requires(*features), bad_address: skips
-          that say why.
+Markers:  root, os(*names), min_kernel(version), requires(*features): skips that say why.
 """
 
 from __future__ import annotations
@@ -179,11 +178,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         for feature in mark.args:
             if feature in k.absent_features:
                 pytest.skip(k.absent_features[feature])
-    if k.in_process and item.get_closest_marker("bad_address"):
-        pytest.skip(
-            "the rump kernel copies from this process's memory with no fault handler: "
-            "an unmapped address would crash the run instead of giving EFAULT"
-        )
     for mark in item.iter_markers("os"):
         if k.platform.os not in mark.args:
             pytest.skip(f"only on {', '.join(mark.args)} (this is {k.platform.os})")

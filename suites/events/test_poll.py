@@ -114,7 +114,7 @@ def test_poll_more_fds_than_nofile_limit_is_einval(kernel: Kernel) -> None:
     assert kernel.poll(None, soft + 1, 0).errno == "EINVAL"
 
 
-@pytest.mark.bad_address
+@pytest.mark.requires("fault_handler")
 def test_poll_unmapped_array_is_efault(kernel: Kernel) -> None:
     assert kernel.poll(8, 1, 0).errno == "EFAULT"
 

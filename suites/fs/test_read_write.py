@@ -71,13 +71,13 @@ def test_write_on_read_only_fd_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
     assert kernel.write(fd, b"x", 1).errno == "EBADF"
 
 
-@pytest.mark.bad_address
+@pytest.mark.requires("fault_handler")
 def test_read_into_bad_address_is_efault(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f", b"abc")
     assert kernel.read(fd, BAD_ADDRESS, 3).errno == "EFAULT"
 
 
-@pytest.mark.bad_address
+@pytest.mark.requires("fault_handler")
 def test_write_from_bad_address_is_efault(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f")
     assert kernel.write(fd, BAD_ADDRESS, 3).errno == "EFAULT"

@@ -54,6 +54,6 @@ def test_getrandom_insecure_with_random_is_einval(kernel: Kernel) -> None:
     assert r.errno == "EINVAL"
 
 
-@pytest.mark.bad_address
+@pytest.mark.requires("fault_handler")
 def test_getrandom_unmapped_buffer_is_efault(kernel: Kernel) -> None:
     assert kernel.getrandom(8, 8, 0).errno == "EFAULT"

@@ -34,6 +34,6 @@ def test_sysinfo_counts_at_least_this_process(kernel: Kernel) -> None:
     assert _sysinfo(kernel).procs >= 1
 
 
-@pytest.mark.bad_address
+@pytest.mark.requires("fault_handler")
 def test_sysinfo_unmapped_buffer_is_efault(kernel: Kernel) -> None:
     assert kernel.sysinfo(8).errno == "EFAULT"

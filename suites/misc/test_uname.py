@@ -39,6 +39,6 @@ def test_uname_machine_names_the_arch(kernel: Kernel) -> None:
     assert _uname(kernel)["machine"] == pyplatform.machine()
 
 
-@pytest.mark.bad_address
+@pytest.mark.requires("fault_handler")
 def test_uname_unmapped_buffer_is_efault(kernel: Kernel) -> None:
     assert kernel.uname(8).errno == "EFAULT"

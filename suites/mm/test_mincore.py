@@ -30,7 +30,7 @@ def test_mincore_unmapped_range_is_enomem(kernel: Kernel, page: int) -> None:
     assert kernel.mincore(page, page, kernel.buf(1)).errno == "ENOMEM"
 
 
-@pytest.mark.bad_address
+@pytest.mark.requires("fault_handler")
 def test_mincore_bad_vector_is_efault(kernel: Kernel, maps, mem, page: int) -> None:
     addr = maps.anon(page)
     mem(addr, 1)[0] = b"x"

@@ -59,7 +59,7 @@ def test_mremap_unaligned_address_is_einval(kernel: Kernel, maps, page: int) -> 
     assert kernel.mremap(addr + 1, page, 2 * page, kernel.MREMAP_MAYMOVE, 0).errno == "EINVAL"
 
 
-@pytest.mark.bad_address
+@pytest.mark.requires("fault_handler")
 def test_mremap_unmapped_address_is_efault(kernel: Kernel, page: int) -> None:
     assert kernel.mremap(page, page, 2 * page, kernel.MREMAP_MAYMOVE, 0).errno == "EFAULT"
 

@@ -142,6 +142,8 @@ class RumpKernel(Kernel):
     absent_features = {  # noqa: RUF012 - read-only
         "cpu_time": "the rump kernel accounts no CPU time to its callers (the clocks read 0)",
         "large_files": "tmpfs in the rump kernel is bounded by that kernel's memory",
+        "fault_handler": "the rump kernel copies from this process's memory with no fault "
+        "handler: an unmapped address would crash the run instead of giving EFAULT",
     }
     absent_areas = {  # noqa: RUF012 - read-only
         area: f"the rump kernel runs inside this process: {why} are the host's, not NetBSD's"
