@@ -125,17 +125,23 @@ def need(binary: str, package: str) -> None:
         pytest.skip(f"{binary} missing (run ci/setup as root to install {package})")
 
 
-def cloud_kernel() -> vm_kernel.Kernel:
-    """Debian's cloud kernel package (downloaded once into the cache), resolved; its
-    image is the package itself, as a user would boot it."""
-    need("qemu-system-x86_64", "qemu-system-x86")
-    need("busybox", "busybox-static")
+def cloud_deb() -> Path:
+    """Debian's cloud kernel package, downloaded once into the cache; skip without it,
+    and as root (ci/setup fetches it) fail."""
     try:
-        deb = vm_kernel.debian_package("cloud")
+        return vm_kernel.debian_package("cloud")
     except vm_kernel.KernelError as e:
         if os.geteuid() == 0:
             pytest.fail(f"the Debian cloud kernel is not available: {e} (ci/setup fetches it)")
         pytest.skip(f"the Debian cloud kernel is not available: {e}")
+
+
+def cloud_kernel() -> vm_kernel.Kernel:
+    """Debian's cloud kernel package, resolved; its image is the package itself, as a
+    user would boot it."""
+    need("qemu-system-x86_64", "qemu-system-x86")
+    need("busybox", "busybox-static")
+    deb = cloud_deb()
     kernel = vm_kernel.resolve(deb)
     if os.geteuid() != 0 and kernel.shares() == ["virtiofs"]:
         pytest.skip(f"{kernel.release} shares the host root only over virtiofs (needs root)")

@@ -21,6 +21,7 @@ import pytest
 
 from syscalls.targets import TargetUnavailable, initramfs, vm, vm_kernel
 from syscalls.targets.initramfs import Entry
+from tests.target_checks import cloud_deb
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,13 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def cloud() -> vm_kernel.Kernel:
     """Debian's cloud kernel package, unpacked in the cache (ci/setup fetches it)."""
-    try:
-        deb = vm_kernel.debian_package("cloud")
-    except vm_kernel.KernelError as e:
-        if os.geteuid() == 0:
-            pytest.fail(f"the Debian cloud kernel is not available: {e} (ci/setup fetches it)")
-        pytest.skip(f"the Debian cloud kernel is not available: {e}")
-    return vm_kernel.resolve(deb)
+    return vm_kernel.resolve(cloud_deb())
 
 
 # -- kernel images ---------------------------------------------------------------------
