@@ -11,6 +11,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -19,13 +20,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_TEMP = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"))
+# What the library's own tests and targets make there while this runs beside them
+# (gvisor's and UML's private directories, the compare runs, this test's own home);
+# the suites under test keep to their TMPDIR and never use the name.
+OURS = "syscalls-"
 SYSV = ("/proc/sysvipc/shm", "/proc/sysvipc/sem", "/proc/sysvipc/msg")
 
 pytestmark = [pytest.mark.slow, pytest.mark.os("linux")]
 
 
 def _entries(paths: tuple[Path, ...]) -> set[str]:
-    return {str(p) for d in paths if d.is_dir() for p in d.iterdir()}
+    return {str(p) for d in paths if d.is_dir() for p in d.iterdir() if not p.name.startswith(OURS)}
 
 
 def _sysv() -> set[str]:
@@ -82,15 +87,21 @@ def _settled_new(before: set[str], probe) -> set[str]:
 
 
 @pytest.mark.parametrize("user", ["this user", "nobody"])
-def test_suite_run_leaves_nothing_behind(user: str, tmp_path: Path) -> None:
+def test_suite_run_leaves_nothing_behind(user: str) -> None:
     prefix: list[str] = []
     if user == "nobody":
         if os.geteuid() != 0:
             pytest.skip("running the suite as another user needs root")
         prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-    private = tmp_path / "tmp"
-    private.mkdir()
-    private.chmod(0o1777)
+    # Not under tmp_path: pytest's base is 0700, so `nobody` could not reach it and
+    # tempfile would quietly fall back to /tmp, the very place this test watches.
+    with tempfile.TemporaryDirectory(prefix=f"{OURS}leaks-", dir="/tmp") as private_dir:
+        private = Path(private_dir)
+        private.chmod(0o1777)
+        _run_and_check(prefix, private)
+
+
+def _run_and_check(prefix: list[str], private: Path) -> None:
     marker = f"SYSCALLS_LEAK_MARK={uuid.uuid4()}"
     env = {
         **os.environ,
@@ -127,7 +138,7 @@ def test_suite_run_leaves_nothing_behind(user: str, tmp_path: Path) -> None:
 
     assert _marked(marker.split("=", 1)[1]) == [], "processes outlived the run"
     # pytest's own base directory for tmp_path (pytest-of-USER) may stay, holding nothing.
-    assert {p.name for p in private.iterdir()} <= {f"pytest-of-{_user(prefix)}"}
+    assert {p.name for p in private.iterdir()} == {f"pytest-of-{_user(prefix)}"}
     assert [p for p in private.rglob("*") if not p.is_dir()] == [], "files left behind"
     assert _settled_new(temp_before, lambda: _entries(SHARED_TEMP)) == set()
     assert _settled_new(sysv_before, _sysv) == set(), "SysV IPC objects left behind"

@@ -32,7 +32,11 @@ def copy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     base = tmp_path_factory.mktemp("checkout")
     with contextlib.ExitStack() as stack:
         if not base.is_relative_to("/tmp"):
-            base = Path(stack.enter_context(tempfile.TemporaryDirectory(dir="/tmp")))
+            base = Path(
+                stack.enter_context(
+                    tempfile.TemporaryDirectory(prefix="syscalls-checkout-", dir="/tmp")
+                )
+            )
         skip = shutil.ignore_patterns("__pycache__")
         for name in ("syscalls", "suites", "platforms"):
             shutil.copytree(ROOT / name, base / name, ignore=skip)
