@@ -8,6 +8,7 @@ unprivileged user, serial and with pytest-xdist.
     .venv/bin/python bench/run.py --vm KERNEL     # also boot-to-result time of a VM target
     .venv/bin/python bench/run.py --vm            # ... of Debian's cloud kernel (cached .deb)
     .venv/bin/python bench/run.py --targets gvisor,uml,vm   # whole suite in each target
+    .venv/bin/python bench/run.py --child-cost    # where the forked-child tests' time goes
 
 Figures are wall-clock seconds of whole commands, the best of --repeat runs (the
 machine is shared, so the minimum is the steadiest figure). Not a test: nothing here
@@ -122,6 +123,42 @@ def ljsyscall(user: str, repeat: int) -> Row | None:
     )
 
 
+def child_cost(user: str, out: Path) -> dict:
+    """One more serial run with bench/child_cost.py: the in_child tests' share of it."""
+    report = out / f"child-cost-{user}.json"
+    cmd = [str(PYTHON), "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider"]
+    cmd += ["-p", "bench.child_cost"]
+    os.environ["SYSCALLS_BENCH_CHILD_COST"] = str(report)
+    try:
+        seconds, proc = _timed(_as(user, cmd), ROOT, 1)
+    finally:
+        del os.environ["SYSCALLS_BENCH_CHILD_COST"]
+    if not report.exists():
+        raise SystemExit(f"child-cost run failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    return {"user": user, "run_seconds": round(seconds, 2), **json.loads(report.read_text())}
+
+
+def _print_child_cost(c: dict) -> None:
+    kids, bare = c["children"], c["bare_fork"]
+    faults = kids["child_faults"]["total"]
+    print(
+        f"{c['user']}: {c['count']} tests ran a forked child: {kids['wall']['total']:.2f} s of "
+        f"a {c['run_seconds']:.2f} s serial run (median {kids['wall']['median'] * 1000:.1f} ms)"
+    )
+    print(
+        f"  kernel CPU: children {kids['child_sys']['total']:.2f} s "
+        f"({faults:.0f} minor faults, {kids['child_sys']['total'] / max(faults, 1) * 1e6:.1f} us "
+        f"each), parent {kids['parent_sys']['total']:.2f} s; children's user CPU "
+        f"{kids['child_user']['total']:.2f} s"
+    )
+    print(
+        f"  a bare fork + exit + wait of that process: {bare['wall']['median'] * 1000:.2f} ms "
+        f"(child {bare['child_sys']['median'] * 1000:.2f} ms kernel, "
+        f"{bare['child_faults']['median']:.0f} faults; "
+        f"parent {bare['parent_sys']['median'] * 1000:.2f} ms)"
+    )
+
+
 def debian_kernel() -> str:
     """The Debian cloud kernel package ci/setup fetched (downloaded now if it did not)."""
     sys.path.insert(0, str(ROOT))
@@ -186,6 +223,11 @@ def main() -> int:
     ap.add_argument(
         "--targets", default="", help="comma-separated: also the whole suite in gvisor, uml, vm"
     )
+    ap.add_argument(
+        "--child-cost",
+        action="store_true",
+        help="also one serial run measuring the tests that run in a forked child",
+    )
     args = ap.parse_args()
     if not PYTHON.exists():
         print("run ci/setup first (no .venv)", file=sys.stderr)
@@ -210,6 +252,7 @@ def main() -> int:
         if kernel == "debian" and (args.vm or "vm" in names):
             kernel = debian_kernel()
         vm = vm_boot(kernel, out) if args.vm else None
+        costs = [child_cost(user, out) for user in users] if args.child_cost else []
         for name in names:
             row = target(name, out, kernel)
             if row:
@@ -231,6 +274,8 @@ def main() -> int:
             f"{user}: pytest start-up and collection {seconds:.2f} s; "
             f"per test {per_test:.2f} ms beyond that (serial)"
         )
+    for cost in costs:
+        _print_child_cost(cost)
     if vm:
         print(f"vm: boot to result {vm['seconds']} s ({vm['kernel']}, exit {vm['exit']})")
     if args.json:
@@ -240,6 +285,7 @@ def main() -> int:
                     "rows": [{**asdict(r), "per_second": round(r.per_second, 1)} for r in rows],
                     "startup": fixed,
                     "vm": vm,
+                    "child_cost": costs,
                     "kernel": os.uname().release,
                 },
                 indent=1,
