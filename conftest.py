@@ -6,8 +6,8 @@ Options:  --platform OS/ARCH or TABLE.toml (default: the running kernel's)
           --rump-dir DIR (--target rump: where librump*.so are; the suite then calls the
           NetBSD rump kernel in-process, with the netbsd/amd64 table)
 Fixtures: kernel (the Kernel, its calls recorded), tmp (a private directory, removed
-          afterwards), observe(key, value), in_child(fn, timeout) (fn in a forked child
-          with a time limit).
+          afterwards; disk_tmp: one on a disk file system), observe(key, value),
+          in_child(fn, timeout) (fn in a forked child with a time limit).
 Markers:  root, os(*names), min_kernel(version), requires(*features): skips that say why.
 """
 
@@ -139,6 +139,19 @@ def tmp(request: pytest.FixtureRequest) -> Iterator[Path]:
     if k.in_process:  # a rump kernel: the directory is in its own file system
         yield k.private_directory()
         return
+    yield from _private_directory()
+
+
+@pytest.fixture
+def disk_tmp(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """Like tmp, but on a disk-backed file system ($TMPDIR's), for tests whose subject
+    needs one (O_DIRECT, file handles, fanotify ...): `tmp` may be a tmpfs."""
+    if request.config.stash[_KERNEL_KEY].in_process:
+        pytest.skip("the rump kernel's only writable file system is its tmpfs")
+    yield from _private_directory()
+
+
+def _private_directory() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="syscalls-"))
     try:
         yield path
