@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from syscalls.outdir import write_atomic
 from syscalls.profile import PROPERTY, Profile
 
 JUNIT = "junit.xml"
@@ -130,7 +131,15 @@ def write_junit(path: Path, tests: dict[str, dict[str, Any]], why: str) -> None:
         suite.set(k, str(v))
     root = ET.Element("testsuites", name=f"incomplete run: {why}")
     root.append(suite)
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    write_atomic(path, ET.tostring(root, encoding="utf-8", xml_declaration=True))
+
+
+def incomplete(out: Path) -> str | None:
+    """Why the run in `out` did not finish, as its profile says (None: it did, or none)."""
+    try:
+        return Profile.read(out / PROFILE).meta.get("incomplete") or None
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def counts(out: Path) -> dict[str, int]:
