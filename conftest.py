@@ -29,6 +29,10 @@ from syscalls.expect import at_least
 from syscalls.kernel import Kernel, Unsupported
 from syscalls.profile import PROPERTY, Collector, Profile, Recorder, this_machine
 
+# The runner's guarantees: per-test watchdog, leftover processes, crashes recorded,
+# interrupted runs marked incomplete (syscalls/runner/).
+pytest_plugins = ["syscalls.runner.plugin"]
+
 _KERNEL_KEY = pytest.StashKey[Kernel]()
 _RECORDER_KEY = pytest.StashKey[Recorder]()
 

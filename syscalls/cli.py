@@ -8,13 +8,26 @@ import shlex
 import sys
 import tempfile
 from pathlib import Path
+from typing import NoReturn
+
+from syscalls import exitcodes, outdir
+from syscalls.targets.results import JUNIT, PROFILE
 
 ROOT = Path(__file__).resolve().parent.parent
+RESULTS = (JUNIT, PROFILE)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with usage errors as one line that names the bad argument (status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(exitcodes.CANNOT_RUN, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="syscalls", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(prog="syscalls", description=__doc__, epilog=EXIT_STATUS)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
 
     run = sub.add_parser("run", help="run the suite (on the running kernel by default)")
     run.add_argument("--target", default="host", help="where to run (default: host)")
@@ -114,10 +127,24 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["boot"] and "--" in argv:  # argparse cannot put "--" after KERNEL_IMAGE
         i = argv.index("--")
         argv, rest = argv[:i], argv[i + 1 :]
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    command = sub.choices.get(args.command or "", parser)
+    if unknown:  # named, in one line (argparse would first complain of a missing command)
+        bad = unknown[0]
+        command.error(f"unknown option {bad}" if bad.startswith("-") else f"unexpected {bad!r}")
+    if args.command is None:
+        parser.error(f"a command is needed: {', '.join(sub.choices)}")
     if rest:
         args.pytest_args = [*args.pytest_args, *rest]
     return int(args.func(args) or 0)
+
+
+EXIT_STATUS = """exit status (every command):
+  0  all passed or skipped (compare: the runs agree)
+  1  a test failed (compare: the runs differ, or a test is missing from one)
+  2  could not run: usage error, bad input, --out unwritable or in use, target unavailable
+  3  the run did not finish: target panic/hang, --time-limit, SIGINT/SIGTERM, internal
+     error; finished tests kept, the profile marked incomplete"""
 
 
 def add_vm_arguments(parser: argparse.ArgumentParser, kernel: bool = True) -> None:
@@ -143,57 +170,86 @@ def cmd_run(args: argparse.Namespace) -> int:
             rump.find_libraries(args.rump_dir)
         except rump.RumpUnavailable as e:
             print(f"syscalls: --target rump: {e}", file=sys.stderr)
-            return 2
+            return exitcodes.CANNOT_RUN
     elif args.target != "host":
         from syscalls import targets
 
         if args.target not in targets.TARGETS:
             known = ", ".join(targets.TARGETS)
             print(f"syscalls: unknown target {args.target!r} (known: {known})", file=sys.stderr)
-            return 2
-        opts = targets.Options(
-            out=args.out.resolve(),
-            pytest_args=args.pytest_args,
-            workers=args.workers,
-            platform=args.platform,
-            time_limit=args.time_limit,
-            time_scale=args.time_scale,
-            kernel=args.kernel,
-            accel=args.accel,
-            append=args.append,
-            memory_mb=args.memory,
-        )
-        return targets.run(args.target, opts)
+            return exitcodes.CANNOT_RUN
+    # Refused before anything runs if unwritable or in use; the previous run's results go.
+    try:
+        with outdir.claim(args.out.resolve(), RESULTS) as out:
+            if args.target in ("host", "rump"):
+                return run_here(args, out)
+            from syscalls import targets
+
+            opts = targets.Options(
+                out=out,
+                pytest_args=args.pytest_args,
+                workers=args.workers,
+                platform=args.platform,
+                time_limit=args.time_limit,
+                time_scale=args.time_scale,
+                kernel=args.kernel,
+                accel=args.accel,
+                append=args.append,
+                memory_mb=args.memory,
+            )
+            return targets.run(args.target, opts)
+    except outdir.OutDirError as e:
+        print(f"syscalls: {e}", file=sys.stderr)
+        return exitcodes.CANNOT_RUN
+
+
+def run_here(args: argparse.Namespace, out: Path) -> int:
+    """The suite in pytest in this process, its tests in xdist workers (one for -n 0):
+    the controller outlives any test, so a crash or a hang costs that test only."""
     import pytest
 
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
+    from syscalls.runner.controller import RunEndCapture
+
     # The whole suite unless the arguments name test paths (suites/fs, a file::test).
     named = any(
         not a.startswith("-") and (ROOT / a.split("::")[0]).exists() for a in args.pytest_args
     )
+    junit, profile = (out / name for name in RESULTS)
     pytest_args = [
         *([] if named else [str(ROOT / "suites")]),
         f"--rootdir={ROOT}",
         "-q",
-        f"--junitxml={out / 'junit.xml'}",
-        f"--profile={out / 'profile.json'}",
+        f"--junitxml={junit}",
+        f"--profile={profile}",
         f"--target={args.target}",
+        "-n",
+        "1" if args.workers == "0" else args.workers,
     ]
-    if args.workers not in ("0", "1"):
-        pytest_args += ["-n", args.workers]
+    if args.time_limit:
+        pytest_args.append(f"--time-limit={args.time_limit:g}")
     if args.platform:
         pytest_args.append(f"--platform={args.platform}")
     if args.target == "rump":
         pytest_args.append(f"--rump-dir={Path(args.rump_dir).resolve()}")
     pytest_args += args.pytest_args
     os.chdir(ROOT)  # conftest.py and pyproject.toml's settings live at the root
+    capture = RunEndCapture()
     # pytest-xdist makes pytest's base temp dir even when no test asks for one: keep it
     # ours and remove it, so a run leaves nothing behind.
     with tempfile.TemporaryDirectory(prefix="syscalls-run-") as basetemp:
-        code = pytest.main([*pytest_args, f"--basetemp={basetemp}"])
-    print(f"results: {out / 'junit.xml'}  {out / 'profile.json'}")
-    return int(code)
+        code = pytest.main([*pytest_args, f"--basetemp={basetemp}"], plugins=[capture])
+    end = capture.end
+    written = [str(p) for p in (junit, profile) if p.exists()]
+    if written:
+        print(f"results: {'  '.join(written)}")
+    if end.incomplete:
+        kept = "finished tests kept in the results" if written else "no results written"
+        print(f"syscalls: the run did not finish: {end.incomplete}; {kept}", file=sys.stderr)
+    elif code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        print("syscalls: no test matched the selection", file=sys.stderr)
+    elif code == pytest.ExitCode.USAGE_ERROR:
+        print("syscalls: pytest refused the arguments (see above)", file=sys.stderr)
+    return exitcodes.from_pytest(int(code), incomplete=bool(end.incomplete), failed=end.failed)
 
 
 def cmd_tables(args: argparse.Namespace) -> int:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.runner_checks import marked
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_TEMP = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"))
 # What the library's own tests and targets make there while this runs beside them
@@ -38,18 +40,6 @@ def _sysv() -> set[str]:
     for path in SYSV:
         if os.path.exists(path):
             found |= {f"{path}: {ln.split()[1]}" for ln in Path(path).read_text().splitlines()[1:]}
-    return found
-
-
-def _marked(marker: str) -> list[str]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if marker.encode() in (proc / "environ").read_bytes():
-                    found.append(f"{proc.name} {(proc / 'comm').read_text().strip()}")
-            except OSError:
-                continue
     return found
 
 
@@ -136,7 +126,7 @@ def _run_and_check(prefix: list[str], private: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
-    assert _marked(marker.split("=", 1)[1]) == [], "processes outlived the run"
+    assert marked(marker.split("=", 1)[1]) == [], "processes outlived the run"
     # pytest's own base directory for tmp_path (pytest-of-USER) may stay, holding nothing.
     assert {p.name for p in private.iterdir()} == {f"pytest-of-{_user(prefix)}"}
     assert [p for p in private.rglob("*") if not p.is_dir()] == [], "files left behind"

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from syscalls import exitcodes
 from syscalls.targets import Options, results
 from syscalls.targets.procgroup import ProcessGroup
 
@@ -260,10 +261,13 @@ def conclude(opts: Options, target: str, ending: Ending, limits: Limits, elapsed
     if status is not None:
         if not (out / results.JUNIT).exists():  # pytest died after all; keep what ran
             results.salvage(out, target, f"pytest exited with status {status}")
-        summary = ", ".join(f"{n} {o}" for o, n in sorted(results.counts(out).items()))
+        counts = results.counts(out)
+        summary = ", ".join(f"{n} {o}" for o, n in sorted(counts.items()))
         print(f"{where}: suite finished in {elapsed:.0f} s, status {status}: {summary}")
         print(f"results: {out / results.JUNIT}  {out / results.PROFILE}")
-        return status
+        # pytest's statuses mean other things than ours (syscalls.exitcodes)
+        failed = bool(counts.get("failed") or counts.get("error"))
+        return exitcodes.from_pytest(status, bool(results.incomplete(out)), failed)
     why = {
         "no-start": f"the suite did not start within {limits.boot:.0f} s "
         "(the kernel never reached init, or init could not mount its file systems)",
