@@ -276,7 +276,8 @@ def test_children_crashed_on_purpose_leave_no_core_dump(tmp_path: Path, workers:
     p = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
          "syscalls.runner.plugin", f"--rootdir={tmp_path}", "test_crashing.py", *workers],
-        cwd=tmp_path, env={**os.environ, "REPORT": str(report)}, preexec_fn=unlimited,
+        cwd=tmp_path, env={**os.environ, "REPORT": str(report), "PYTHONPATH": str(ROOT)},
+        preexec_fn=unlimited,
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]

@@ -8,10 +8,11 @@ become recorded test failures, and a run that did not finish says so.
   teardown: junit.xml, the profile and the targets' progress log all record it like any
   other failed test. Crashes that cost a test do not count towards xdist's
   --max-worker-restart (unless it is given).
-- SIGINT, SIGTERM and SIGHUP, and the watchdog at --time-limit, interrupt the run: the
-  workers are killed, the tests they were running are recorded as failed with the
-  reason, finished tests are kept, and the profile (meta "incomplete") and junit.xml (a
-  testsuite property) say why the run is incomplete.
+- SIGINT, SIGTERM and SIGHUP (in a serial run only SIGINT: see _install_signal_handlers)
+  and the watchdog at --time-limit interrupt the run: the workers are killed, the tests
+  they were running are recorded as failed with the reason, finished tests are kept,
+  and the profile (meta "incomplete") and junit.xml (a testsuite property) say why the
+  run is incomplete.
 - junit.xml is written under a temporary name and renamed (pytest writes it in place).
 
 No hook runs here for every test: which test a worker is in is read from its status
@@ -40,7 +41,6 @@ from syscalls.runner.watchdog import Watchdog
 
 INCOMPLETE_PROPERTY = "syscalls.incomplete"
 _INTERRUPTED = 2  # pytest.ExitCode.INTERRUPTED
-_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 
 
 @dataclass
@@ -85,7 +85,11 @@ class Controller:
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return  # pytest.main() from a thread: signals stay the caller's business
-        for name in _SIGNALS:
+        # A serial run's tests fork children that inherit Python's handlers, and the
+        # suites expect SIGTERM and SIGHUP to kill those: there only SIGINT (which Python
+        # turns into KeyboardInterrupt anyway) is ours, and SIGTERM ends pytest as before.
+        names = ("SIGINT", "SIGTERM", "SIGHUP") if self.distributed else ("SIGINT",)
+        for name in names:
             sig = getattr(signal, name, None)
             if sig is None or signal.getsignal(sig) == signal.SIG_IGN:
                 continue  # ignored on purpose (nohup, a background job's SIGINT)
@@ -105,8 +109,8 @@ class Controller:
         if self.finishing:
             return
         self.reason = self.reason or reason
-        if signal.SIGTERM in self._handlers:
-            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGTERM)
+        if signal.SIGINT in self._handlers:  # a real signal: it ends a blocking wait too
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
         else:
             import _thread
 
