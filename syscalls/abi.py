@@ -80,6 +80,9 @@ class Platform:
     symbols: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     padding: dict[str, list[int]] = field(default_factory=dict)  # PAD slots (NetBSD)
+    # Numbers the kernel never implements (stubs, removed calls): name -> why, from a
+    # hand-written layer's [left_out]; `syscalls list` names them instead of counting.
+    left_out: dict[str, str] = field(default_factory=dict)
     errno: dict[str, int] = field(default_factory=dict)
     constants: dict[str, int] = field(default_factory=dict)
     cdef: str = ""
@@ -129,7 +132,15 @@ class Platform:
         return p
 
     def _merge(self, data: dict, path: Path) -> None:
-        for section in ("syscalls", "symbols", "aliases", "padding", "errno", "constants"):
+        for section in (
+            "syscalls",
+            "symbols",
+            "aliases",
+            "padding",
+            "left_out",
+            "errno",
+            "constants",
+        ):
             values = data.get(section, {})
             if not isinstance(values, dict):
                 raise PlatformError(f"{path}: [{section}] must be a table")
