@@ -5,10 +5,10 @@ A platform is assembled from layers in platforms/<os>/, later layers overriding 
     common.toml        hand-written facts every arch of the OS shares (aliases, ...)
     <arch>.toml        generated from the kernel's own tables and headers (DO NOT EDIT)
     <arch>-extra.toml  hand-written additions for that arch
-    common.h, <shared>.h, <arch>.h, <arch>-packed.h
+    common.h, <shared>.h, <arch>.h, common-packed.h, <arch>-packed.h
                        cffi cdef text: struct layouts and libc prototypes; <shared>.h are
                        the files a hand-written layer lists in [platform] cdef, layouts
-                       some arches share (lp64.h)
+                       some arches share (lp64.h); the -packed files are declared packed
 
 A table generated from a kernel tree (`syscalls tables --from-tree`) can stand in for the
 <arch>.toml layer: Platform.load(path) keeps the OS's hand-written layers around it.
@@ -128,7 +128,7 @@ class Platform:
                 p._merge(_read_toml(layer), layer)
         names = ["common.h", *p.cdef_layers, f"{arch}.h"]
         p.cdef = "".join(_read_text(base / name) for name in names)
-        p.cdef_packed = _read_text(base / f"{arch}-packed.h")
+        p.cdef_packed = _read_text(base / "common-packed.h") + _read_text(base / f"{arch}-packed.h")
         return p
 
     def _merge(self, data: dict, path: Path) -> None:

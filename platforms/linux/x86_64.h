@@ -21,3 +21,10 @@ struct user_regs_struct {
     unsigned long ss; unsigned long fs_base; unsigned long gs_base; unsigned long ds;
     unsigned long es; unsigned long fs; unsigned long gs;
 };
+/* arch/x86/include/uapi/asm/ldt.h: an LDT or TLS descriptor (modify_ldt,
+ * set_thread_area); lm is x86_64's alone. */
+struct user_desc {
+    unsigned int entry_number; unsigned int base_addr; unsigned int limit;
+    unsigned int seg_32bit:1; unsigned int contents:2; unsigned int read_exec_only:1;
+    unsigned int limit_in_pages:1; unsigned int seg_not_present:1; unsigned int useable:1; unsigned int lm:1;
+};
