@@ -1,0 +1,66 @@
+"""syscalls.forking: raw fork, wait, and reading a process's state from /proc."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+import pytest
+
+from syscalls import forking
+from syscalls.abi import Platform
+from syscalls.kernel import Kernel
+
+
+@pytest.fixture(scope="module")
+def kernel() -> Kernel:
+    return Kernel(Platform.load())
+
+
+def test_state_of_this_process_is_running(kernel: Kernel) -> None:
+    assert forking.state(os.getpid()) == "R"
+
+
+def test_state_reads_a_thread_and_a_sleeping_child() -> None:
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child sleeps until killed
+        signal.pause()
+        os._exit(0)
+    try:
+        assert forking.await_state(pid, "S")
+        assert forking.state(pid) == "S"
+    finally:
+        os.kill(pid, signal.SIGKILL)
+    assert forking.await_state(pid, "Z")  # killed, not reaped yet
+    os.waitpid(pid, 0)
+
+
+def test_state_of_a_thread_by_its_tid() -> None:
+    started, release = threading.Event(), threading.Event()
+    tids: list[int] = []
+
+    def body() -> None:
+        tids.append(threading.get_native_id())
+        started.set()
+        release.wait()
+
+    t = threading.Thread(target=body)
+    t.start()
+    started.wait()
+    try:
+        assert forking.await_state(os.getpid(), "S", tid=tids[0])
+    finally:
+        release.set()
+        t.join()
+
+
+def test_await_state_gives_up_after_its_timeout() -> None:
+    assert forking.await_state(os.getpid(), "Z", timeout=0.01) is False
+
+
+def test_fork_and_exit_code(kernel: Kernel) -> None:
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - a plain child for the raw calls to reap
+        os._exit(9)
+    assert forking.exit_code(kernel, pid) == 9
