@@ -9,9 +9,11 @@ Call these from inside `in_child`, so that a hang or crash is contained.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from syscalls.kernel import Kernel
 
@@ -76,3 +78,37 @@ def await_state(pid: int, states: str, timeout: float = 5.0, tid: int | None = N
             return False
         time.sleep(0.0005)
     return True
+
+
+@contextlib.contextmanager
+def waiting_child(
+    kernel: Kernel, prepare: Callable[[], int | None] | None = None
+) -> Iterator[tuple[int, int]]:
+    """A raw-forked child that runs prepare(), then waits while the block runs.
+
+    Yields (pid, what prepare returned, or 0) once prepare has finished, so the block
+    can act on the child's state (its fds, its memory); at the end the child is let go
+    and reaped. Call it from inside `in_child`."""
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+
+    def child() -> int:
+        os.close(ready_r)
+        os.close(go_w)
+        value = (prepare() if prepare else 0) or 0
+        os.write(ready_w, struct.pack("q", value))
+        os.read(go_r, 1)  # EOF when the parent lets go
+        return 0
+
+    pid = fork(kernel, child)
+    os.close(ready_w)
+    os.close(go_r)
+    try:
+        data = os.read(ready_r, 8)
+        if len(data) != 8:
+            raise AssertionError(f"child {pid} died before it was ready")
+        yield pid, struct.unpack("q", data)[0]
+    finally:
+        os.close(ready_r)
+        os.close(go_w)
+        wait(kernel, pid)

@@ -64,3 +64,22 @@ def test_fork_and_exit_code(kernel: Kernel) -> None:
     if pid == 0:  # pragma: no cover - a plain child for the raw calls to reap
         os._exit(9)
     assert forking.exit_code(kernel, pid) == 9
+
+
+def test_waiting_child_runs_prepare_waits_and_is_reaped(kernel: Kernel) -> None:
+    with forking.waiting_child(kernel, lambda: 42) as (pid, value):
+        assert value == 42
+        assert forking.await_state(pid, "S")  # blocked until let go
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # already reaped
+
+
+def test_waiting_child_whose_prepare_fails_is_reported(kernel: Kernel) -> None:
+    def fail() -> int:
+        raise RuntimeError("prepare failed")
+
+    with (
+        pytest.raises(AssertionError, match="died before it was ready"),
+        forking.waiting_child(kernel, fail),
+    ):
+        pass
