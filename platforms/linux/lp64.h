@@ -14,6 +14,7 @@ typedef struct {
             int si_pid; unsigned int si_uid; int si_status; int __pad1;
             long si_utime; long si_stime;
         };
+        struct { int __rt_pid; unsigned int __rt_uid; union sigval si_value; };  /* queued */
         struct { void *si_call_addr; int si_syscall; unsigned int si_arch; };  /* SIGSYS */
         char __rest[112];
     };
