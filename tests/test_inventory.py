@@ -110,6 +110,10 @@ def test_parametrized_getattr(kernel, op):
 def test_cases_multiply(kernel, name, a, b):
     kernel.caller(name)()
 
+@pytest.mark.parametrize("name", [*NAMES, "getppid"])
+def test_spread_literal_list(kernel, name):
+    kernel.caller(name)()
+
 def test_fixture_method_and_call(holder):
     holder(holder.open("/"))
 
@@ -241,6 +245,7 @@ def test_each_way_of_reaching_a_syscall(inv: Inventory) -> None:
         "test_caller": ["getpid"],
         "test_parametrized_getattr": ["read", "write"],
         "test_cases_multiply": ["getgid", "getuid"],
+        "test_spread_literal_list": ["getgid", "getppid", "getuid"],
         "test_fixture_method_and_call": ["fcntl", "openat"],
         "test_fixture_setup": ["pipe2", "umask"],
         "test_helpers_are_not_syscalls": [],
@@ -276,6 +281,7 @@ def test_counts_and_coverage(inv: Inventory) -> None:
     cases = {t.name: t.cases for t in inv.tests}
     assert cases["test_parametrized_getattr"] == 2
     assert cases["test_cases_multiply"] == 6  # 2 names x 3 pairs, one pair not a literal
+    assert cases["test_spread_literal_list"] == 3  # [*NAMES, "getppid"]
     assert [t.nodeid for t in inv.tests if t.area == "b"] == [
         "suites/b/test_two.py::test_x",
         "suites/b/test_two.py::test_shared_fixture_of_a_library_class",
@@ -286,7 +292,7 @@ def test_counts_and_coverage(inv: Inventory) -> None:
     assert inv.left_out() == {"afs_syscall": "never implemented"}
     assert inv.unknown() == {"frobnicate"}
     text = render(inv, missing=True)
-    assert "a: 25 tests in 1 files, 30 syscalls" in text
+    assert "a: 28 tests in 1 files, 30 syscalls" in text
     assert "    test_cases_multiply ×6: getgid, getuid\n" in text
     assert (
         "coverage: 30 of 33 syscalls in linux/x86_64 (90.9%; 1 left out: stubs and removed "
