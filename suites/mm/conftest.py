@@ -43,6 +43,11 @@ class Maps:
         prot = k.PROT_READ | k.PROT_WRITE if prot is None else prot
         return self(k.mmap(0, length, prot, flags, fd, 0), length)
 
+    def unsigned(self, addr: int) -> int:
+        """An address as the unsigned number it is: a 32-bit long makes the upper half of
+        i386's address space negative, which a struct's address field cannot hold."""
+        return addr & ((1 << 8 * self.kernel.ffi.sizeof("void *")) - 1)
+
     def forget(self, addr: int) -> None:
         """The test unmapped or moved this mapping itself."""
         self.held = [(a, n) for a, n in self.held if a != addr]

@@ -75,13 +75,6 @@ def test_remap_rounds_an_unaligned_start_down(kernel: Kernel, shared_file: int, 
     assert _page_byte(kernel, shared_file) == b"2"
 
 
-def test_remap_with_a_file_offset_that_wraps_is_einval(
-    kernel: Kernel, shared_file: int, page: int
-) -> None:
-    last = (1 << (8 * kernel.ffi.sizeof("long"))) - 1
-    assert kernel.remap_file_pages(shared_file, 2 * page, 0, last, 0).errno == "EINVAL"
-
-
 def test_remap_past_the_mapping_is_einval(kernel: Kernel, shared_file: int, page: int) -> None:
     r = kernel.remap_file_pages(shared_file + page, PAGES * page, 0, 0, 0)
     assert r.errno == "EINVAL"

@@ -31,7 +31,8 @@ REFUSED = pytest.mark.skipif(
 )
 
 MAP_CREATE = "struct { uint32_t map_type, key_size, value_size, max_entries, map_flags; } *"
-ELEM = "struct { uint32_t map_fd; uint64_t key; uint64_t value; uint64_t flags; } *"
+# key, value and flags are __aligned_u64: 8-aligned on i386 too, where uint64_t is not
+ELEM = "struct { uint32_t map_fd, __pad; uint64_t key, value, flags; } *"
 PROG_LOAD = (
     "struct { uint32_t prog_type, insn_cnt; uint64_t insns, license;"
     " uint32_t log_level, log_size; uint64_t log_buf; } *"
@@ -66,7 +67,7 @@ def array_map(kernel: Kernel):
 def _elem(kernel: Kernel, cmd: int, fd: int, key: int | None, value: Any, flags: int = 0):
     k = kernel.new("uint32_t *", key) if key is not None else None
     where = [_addr(kernel, p) if p is not None else 0 for p in (k, value)]
-    attr = kernel.new(ELEM, [fd, *where, flags])
+    attr = kernel.new(ELEM, [fd, 0, *where, flags])
     return _bpf(kernel, cmd, attr)
 
 
