@@ -3,9 +3,10 @@ node 0 to node 0 (every NUMA kernel has it; without CONFIG_NUMA or CONFIG_MIGRAT
 calls are ENOSYS, a skip).
 
 migrate_pages returns how many pages it could not move. move_pages with no target nodes
-only reports where each page is: its node, -ENOENT for a page never touched, -EFAULT
-for an address not mapped. Node masks are unsigned long arrays; `maxnode` counts one
-more than the bits read, as for mbind.
+only reports where each page is: its node, or -EFAULT for an address not mapped; a
+page mapped but never touched has none (6.1 reports -EFAULT, as for a hole:
+follow_page with FOLL_DUMP; later kernels -ENOENT). Node masks are unsigned long
+arrays; `maxnode` counts one more than the bits read, as for mbind.
 """
 
 import os
@@ -88,7 +89,9 @@ def test_move_pages_without_nodes_reports_each_pages_node(kernel: Kernel, maps, 
     maps.unmap(addr + 2 * page, page)
     r, status = _status(kernel, [addr, addr + page, addr + 2 * page])
     assert r.unwrap() == 0
-    assert status == [0, -ENOENT, -EFAULT]
+    assert status[0] == 0
+    assert status[1] in (-ENOENT, -EFAULT)  # never touched: 6.1 says EFAULT, later ENOENT
+    assert status[2] == -EFAULT
 
 
 def test_move_pages_to_node_0_leaves_them_there(kernel: Kernel, maps, page: int) -> None:
