@@ -59,6 +59,20 @@ def exit_code(kernel: Kernel, pid: int) -> int:
     return os.WEXITSTATUS(status)
 
 
+# Linux's ceiling for pid_max (include/linux/threads.h, 64-bit): where the sysctl is
+# missing (gVisor), no pid is above it either.
+PID_MAX_LIMIT = 4 * 1024 * 1024
+
+
+def missing_pid() -> int:
+    """A pid no process has: pid_max itself (pids are below it)."""
+    try:
+        with open("/proc/sys/kernel/pid_max") as f:
+            return int(f.read())
+    except OSError:
+        return PID_MAX_LIMIT
+
+
 def state(pid: int, tid: int | None = None) -> str:
     """The scheduler state letter of a process (or of one of its threads) from
     /proc/PID[/task/TID]/stat: R running, S asleep, Z exited and not yet reaped, ..."""

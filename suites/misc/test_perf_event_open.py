@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from syscalls import forking
 from syscalls.kernel import Kernel
 
 pytestmark = [pytest.mark.os("linux"), pytest.mark.min_kernel("2.6.32")]
@@ -217,9 +218,7 @@ def test_unknown_flags_are_einval(kernel: Kernel) -> None:
 
 
 def test_of_a_missing_pid_is_esrch(kernel: Kernel) -> None:
-    with open("/proc/sys/kernel/pid_max") as f:
-        beyond = int(f.read())
-    assert _open(kernel, _attr(kernel, "TASK_CLOCK"), pid=beyond).errno == "ESRCH"
+    assert _open(kernel, _attr(kernel, "TASK_CLOCK"), pid=forking.missing_pid()).errno == "ESRCH"
 
 
 @NOT_ROOT_AT_2

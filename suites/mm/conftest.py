@@ -3,14 +3,16 @@
 `maps` maps memory and unmaps what the test left mapped; a test that unmaps a mapping
 itself says so with maps.unmap(), so teardown never unmaps an address the interpreter
 may have reused. Teardown goes straight to libc, so it is not recorded as the test's
-observation. `mem(addr, n)` is a writable byte view of mapped memory.
+observation. `mem(addr, n)` is a writable byte view of mapped memory. `nodemask` makes
+and reads the NUMA node masks of the mempolicy and migration calls.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -94,3 +96,37 @@ def fds(kernel: Kernel) -> Iterator[list[int]]:
         for fd in held:
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+class NodeMasks:
+    """NUMA node masks as the kernel takes them: arrays of unsigned long, with `maxnode`
+    one more than the bits it reads (mm/mempolicy.c: get_nodes decrements it)."""
+
+    BITS = 1024  # MAX_NUMNODES is at most 1024 on the arches here
+    maxnode = BITS + 1
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+        self.word = 8 * kernel.ffi.sizeof("unsigned long")
+
+    def __call__(self, nodes: Iterable[int] = ()) -> Any:
+        mask = self.kernel.new("unsigned long[]", self.BITS // self.word)
+        for n in nodes:
+            mask[n // self.word] |= 1 << (n % self.word)
+        return mask
+
+    def members(self, mask: Any) -> set[int]:
+        w = self.word
+        return {i * w + b for i in range(self.BITS // w) for b in range(w) if mask[i] >> b & 1}
+
+    @staticmethod
+    def offline() -> int:
+        """The node after the last online one (/sys/devices/system/node/online: "0-3")."""
+        online = Path("/sys/devices/system/node/online")
+        text = online.read_text().strip() if online.exists() else "0"
+        return max(int(part.split("-")[-1]) for part in text.split(",")) + 1
+
+
+@pytest.fixture
+def nodemask(kernel: Kernel) -> NodeMasks:
+    return NodeMasks(kernel)

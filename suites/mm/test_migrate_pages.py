@@ -5,42 +5,22 @@ calls are ENOSYS, a skip).
 migrate_pages returns how many pages it could not move. move_pages with no target nodes
 only reports where each page is: its node, or -EFAULT for an address not mapped; a
 page mapped but never touched has none (6.1 reports -EFAULT, as for a hole:
-follow_page with FOLL_DUMP; later kernels -ENOENT). Node masks are unsigned long
-arrays; `maxnode` counts one more than the bits read, as for mbind.
+follow_page with FOLL_DUMP; later kernels -ENOENT). Node masks come from the mm
+area's `nodemask` fixture.
 """
 
 import os
-from pathlib import Path
 
 import pytest
 
+from syscalls import forking
 from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
 NOT_ROOT = pytest.mark.skipif(os.geteuid() == 0, reason="root has CAP_SYS_NICE; run as a user")
 ROOT_ONLY = pytest.mark.root
-BITS = 1024
-MAXNODE = BITS + 1
 ENOENT, EFAULT = 2, 14  # as status values, negated
-
-
-def _mask(kernel: Kernel, nodes=()):
-    bits = 8 * kernel.ffi.sizeof("unsigned long")
-    mask = kernel.new("unsigned long[]", BITS // bits)
-    for n in nodes:
-        mask[n // bits] |= 1 << (n % bits)
-    return mask
-
-
-def _offline_node() -> int:
-    online = Path("/sys/devices/system/node/online")
-    text = online.read_text().strip() if online.exists() else "0"
-    return max(int(part.split("-")[-1]) for part in text.split(",")) + 1
-
-
-def _pid_beyond_max() -> int:
-    return int(Path("/proc/sys/kernel/pid_max").read_text())
 
 
 def _status(kernel: Kernel, addrs: list[int], nodes: list[int] | None = None, flags: int = 0):
@@ -51,35 +31,39 @@ def _status(kernel: Kernel, addrs: list[int], nodes: list[int] | None = None, fl
     return r, list(status)
 
 
-def test_migrate_pages_node_0_to_node_0_moves_nothing_and_leaves_none(kernel: Kernel) -> None:
-    assert kernel.migrate_pages(0, MAXNODE, _mask(kernel, {0}), _mask(kernel, {0})).unwrap() == 0
+def test_migrate_pages_node_0_to_node_0_moves_nothing_and_leaves_none(
+    kernel: Kernel, nodemask
+) -> None:
+    assert kernel.migrate_pages(0, nodemask.maxnode, nodemask({0}), nodemask({0})).unwrap() == 0
 
 
-def test_migrate_pages_of_own_pid_is_that_of_pid_0(kernel: Kernel) -> None:
-    r = kernel.migrate_pages(os.getpid(), MAXNODE, _mask(kernel, {0}), _mask(kernel, {0}))
+def test_migrate_pages_of_own_pid_is_that_of_pid_0(kernel: Kernel, nodemask) -> None:
+    r = kernel.migrate_pages(os.getpid(), nodemask.maxnode, nodemask({0}), nodemask({0}))
     assert r.unwrap() == 0
 
 
-def test_migrate_pages_of_a_missing_pid_is_esrch(kernel: Kernel) -> None:
-    r = kernel.migrate_pages(_pid_beyond_max(), MAXNODE, _mask(kernel, {0}), _mask(kernel, {0}))
+def test_migrate_pages_of_a_missing_pid_is_esrch(kernel: Kernel, nodemask) -> None:
+    r = kernel.migrate_pages(forking.missing_pid(), nodemask.maxnode, nodemask({0}), nodemask({0}))
     assert r.errno == "ESRCH"
 
 
 @ROOT_ONLY
-def test_migrate_pages_to_a_node_not_online_is_einval(kernel: Kernel) -> None:
-    new = _mask(kernel, {_offline_node()})
-    assert kernel.migrate_pages(0, MAXNODE, _mask(kernel, {0}), new).errno == "EINVAL"
+def test_migrate_pages_to_a_node_not_online_is_einval(kernel: Kernel, nodemask) -> None:
+    new = nodemask({nodemask.offline()})
+    assert kernel.migrate_pages(0, nodemask.maxnode, nodemask({0}), new).errno == "EINVAL"
 
 
 @NOT_ROOT
-def test_migrate_pages_to_a_node_outside_the_cpuset_as_a_user_is_eperm(kernel: Kernel) -> None:
-    new = _mask(kernel, {_offline_node()})
-    assert kernel.migrate_pages(0, MAXNODE, _mask(kernel, {0}), new).errno == "EPERM"
+def test_migrate_pages_to_a_node_outside_the_cpuset_as_a_user_is_eperm(
+    kernel: Kernel, nodemask
+) -> None:
+    new = nodemask({nodemask.offline()})
+    assert kernel.migrate_pages(0, nodemask.maxnode, nodemask({0}), new).errno == "EPERM"
 
 
 @NOT_ROOT
-def test_migrate_pages_of_another_users_process_is_eperm(kernel: Kernel) -> None:
-    r = kernel.migrate_pages(1, MAXNODE, _mask(kernel, {0}), _mask(kernel, {0}))
+def test_migrate_pages_of_another_users_process_is_eperm(kernel: Kernel, nodemask) -> None:
+    r = kernel.migrate_pages(1, nodemask.maxnode, nodemask({0}), nodemask({0}))
     assert r.errno == "EPERM"
 
 
@@ -103,10 +87,12 @@ def test_move_pages_to_node_0_leaves_them_there(kernel: Kernel, maps, page: int)
     assert kernel.bytes(kernel.ffi.cast("char *", addr), 2 * page) == b"y" * 2 * page
 
 
-def test_move_pages_to_a_node_not_online_is_enodev(kernel: Kernel, maps, page: int) -> None:
+def test_move_pages_to_a_node_not_online_is_enodev(
+    kernel: Kernel, maps, page: int, nodemask
+) -> None:
     addr = maps.anon(page)
     kernel.ffi.cast("char *", addr)[0] = b"x"
-    r, _ = _status(kernel, [addr], nodes=[_offline_node()], flags=kernel.MPOL_MF_MOVE)
+    r, _ = _status(kernel, [addr], nodes=[nodemask.offline()], flags=kernel.MPOL_MF_MOVE)
     assert r.errno == "ENODEV"
 
 
@@ -131,7 +117,7 @@ def test_move_pages_move_all_as_a_user_is_eperm(kernel: Kernel, maps, page: int)
 def test_move_pages_of_a_missing_pid_is_esrch(kernel: Kernel) -> None:
     pages = kernel.new("void *[1]")
     status = kernel.new("int[1]")
-    assert kernel.move_pages(_pid_beyond_max(), 1, pages, None, status, 0).errno == "ESRCH"
+    assert kernel.move_pages(forking.missing_pid(), 1, pages, None, status, 0).errno == "ESRCH"
 
 
 def test_move_pages_of_no_pages_is_zero(kernel: Kernel) -> None:

@@ -30,11 +30,6 @@ def _addr(kernel: Kernel, buf) -> int:
     return int(kernel.ffi.cast("uintptr_t", buf))
 
 
-def _pid_beyond_max() -> int:
-    with open("/proc/sys/kernel/pid_max") as f:
-        return int(f.read())
-
-
 def test_readv_of_own_memory_copies_it(kernel: Kernel) -> None:
     src, dst = kernel.buf(b"copied by the kernel"), kernel.buf(32)
     n = kernel.process_vm_readv(
@@ -138,7 +133,7 @@ def test_zero_length_copies_nothing(kernel: Kernel) -> None:
 def test_of_a_missing_pid_is_esrch(kernel: Kernel, call: str) -> None:
     buf = kernel.buf(8)
     iov = _iov(kernel, (_addr(kernel, buf), 8))
-    assert getattr(kernel, call)(_pid_beyond_max(), iov, 1, iov, 1, 0).errno == "ESRCH"
+    assert getattr(kernel, call)(forking.missing_pid(), iov, 1, iov, 1, 0).errno == "ESRCH"
 
 
 @pytest.mark.parametrize("call", ["process_vm_readv", "process_vm_writev"])

@@ -34,11 +34,6 @@ def _set(kernel: Kernel, value: int, who: int = 0) -> str:
     return kernel.ioprio_set(kernel.IOPRIO_WHO_PROCESS, who, value).outcome
 
 
-def _pid_beyond_max() -> int:
-    with open("/proc/sys/kernel/pid_max") as f:
-        return int(f.read())
-
-
 def test_ioprio_of_a_process_that_set_none_is_class_none(kernel: Kernel, in_child) -> None:
     assert in_child(lambda: _get(kernel) >> kernel.IOPRIO_CLASS_SHIFT) == kernel.IOPRIO_CLASS_NONE
 
@@ -111,7 +106,7 @@ def test_ioprio_set_unknown_which_is_einval(kernel: Kernel) -> None:
 
 
 def test_ioprio_get_of_a_missing_pid_is_esrch(kernel: Kernel) -> None:
-    assert kernel.ioprio_get(kernel.IOPRIO_WHO_PROCESS, _pid_beyond_max()).errno == "ESRCH"
+    assert kernel.ioprio_get(kernel.IOPRIO_WHO_PROCESS, forking.missing_pid()).errno == "ESRCH"
 
 
 def test_ioprio_get_of_own_user_reports_a_valid_priority(kernel: Kernel) -> None:

@@ -63,10 +63,8 @@ def test_get_robust_list_length_is_the_kernels_head_size(kernel: Kernel) -> None
 
 
 def test_get_robust_list_of_a_missing_pid_is_esrch(kernel: Kernel) -> None:
-    with open("/proc/sys/kernel/pid_max") as f:
-        beyond = int(f.read())  # pids are below pid_max
     head, size = kernel.new("void **"), kernel.new("size_t *")
-    assert kernel.get_robust_list(beyond, head, size).errno == "ESRCH"
+    assert kernel.get_robust_list(forking.missing_pid(), head, size).errno == "ESRCH"
 
 
 @pytest.mark.requires("fault_handler")

@@ -27,11 +27,6 @@ NORMAL = ("SCHED_NORMAL", "SCHED_BATCH", "SCHED_IDLE")
 BAD_ADDRESS = 8
 
 
-def _pid_beyond_max() -> int:
-    with open("/proc/sys/kernel/pid_max") as f:
-        return int(f.read())
-
-
 def _param(kernel: Kernel, priority: int = 0):
     return kernel.new("struct sched_param *", [priority])
 
@@ -78,7 +73,7 @@ def test_sched_getparam_of_a_normal_process_is_priority_0(kernel: Kernel) -> Non
 
 
 def test_sched_getparam_of_a_missing_pid_is_esrch(kernel: Kernel) -> None:
-    assert kernel.sched_getparam(_pid_beyond_max(), _param(kernel)).errno == "ESRCH"
+    assert kernel.sched_getparam(forking.missing_pid(), _param(kernel)).errno == "ESRCH"
 
 
 def test_sched_getparam_negative_pid_is_einval(kernel: Kernel) -> None:
@@ -184,7 +179,7 @@ def test_sched_setscheduler_unknown_policy_is_einval(kernel: Kernel, in_child) -
 
 
 def test_sched_setscheduler_of_a_missing_pid_is_esrch(kernel: Kernel) -> None:
-    r = kernel.sched_setscheduler(_pid_beyond_max(), kernel.SCHED_BATCH, _param(kernel))
+    r = kernel.sched_setscheduler(forking.missing_pid(), kernel.SCHED_BATCH, _param(kernel))
     assert r.errno == "ESRCH"
 
 
@@ -272,7 +267,7 @@ def test_sched_getattr_of_version_0_size_fills_48_bytes(kernel: Kernel) -> None:
 
 def test_sched_getattr_of_a_missing_pid_is_esrch(kernel: Kernel) -> None:
     attr = kernel.new("struct sched_attr *")
-    assert kernel.sched_getattr(_pid_beyond_max(), attr, 56, 0).errno == "ESRCH"
+    assert kernel.sched_getattr(forking.missing_pid(), attr, 56, 0).errno == "ESRCH"
 
 
 def test_sched_setattr_nice_is_seen_by_getpriority(kernel: Kernel, in_child) -> None:
@@ -431,7 +426,7 @@ def test_sched_rr_get_interval_of_sched_fifo_is_zero(kernel: Kernel, in_child) -
 
 def test_sched_rr_get_interval_of_a_missing_pid_is_esrch(kernel: Kernel) -> None:
     ts = kernel.new("struct timespec *")
-    assert kernel.sched_rr_get_interval(_pid_beyond_max(), ts).errno == "ESRCH"
+    assert kernel.sched_rr_get_interval(forking.missing_pid(), ts).errno == "ESRCH"
 
 
 def test_sched_rr_get_interval_negative_pid_is_einval(kernel: Kernel) -> None:
