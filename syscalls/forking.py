@@ -15,7 +15,19 @@ import struct
 import time
 from collections.abc import Callable, Iterator
 
-from syscalls.kernel import Kernel
+from syscalls.kernel import Kernel, Unsupported
+
+
+def need(kernel: Kernel, *names: str) -> None:
+    """Skip, as a missing call does, unless this platform implements every one of these
+    syscalls: for tests whose forked children make them, where the Unsupported a missing
+    call raises cannot reach pytest (or whose structs only those arches declare)."""
+    p = kernel.platform
+    for name in names:
+        if not p.has(name):
+            raise Unsupported(f"{name}: not in the {p.name} table")
+        if p.resolve(name) in p.left_out:
+            raise Unsupported(f"{name}: {p.left_out[p.resolve(name)]}")
 
 
 def fork(kernel: Kernel, body: Callable[[], int | None] | None = None) -> int:

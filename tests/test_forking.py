@@ -83,3 +83,21 @@ def test_waiting_child_whose_prepare_fails_is_reported(kernel: Kernel) -> None:
         forking.waiting_child(kernel, fail),
     ):
         pass
+
+
+def test_need_skips_as_a_missing_or_left_out_call_does(kernel: Kernel) -> None:
+    from syscalls.kernel import Unsupported
+
+    forking.need(kernel, "getpid", "read")  # present: nothing happens
+    with pytest.raises(Unsupported, match="no_such_call: not in the linux/"):
+        forking.need(kernel, "getpid", "no_such_call")
+    left = kernel.platform.left_out
+    if left:
+        name = next(iter(left))
+        with pytest.raises(Unsupported, match=f"{name}: "):
+            forking.need(kernel, name)
+
+
+def test_missing_pid_names_no_process() -> None:
+    with pytest.raises(ProcessLookupError):
+        os.kill(forking.missing_pid(), 0)

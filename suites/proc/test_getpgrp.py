@@ -11,6 +11,11 @@ from syscalls.kernel import Kernel
 pytestmark = pytest.mark.os("linux")
 
 
+@pytest.fixture(autouse=True)
+def has_getpgrp(kernel: Kernel) -> None:
+    forking.need(kernel, "getpgrp")  # the forked children below call it
+
+
 def test_getpgrp_is_getpgid_of_zero(kernel: Kernel) -> None:
     assert kernel.getpgrp().unwrap() == kernel.getpgid(0).unwrap() == os.getpgrp()
 

@@ -14,12 +14,18 @@ is. An unknown func is ENOSYS from the call itself, not EINVAL.
 
 import pytest
 
+from syscalls import forking
 from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
 ENTRY = 8  # LDT_ENTRY_SIZE
 READ, WRITE_OLD, READ_DEFAULT, WRITE = 0, 1, 2, 0x11
+
+
+@pytest.fixture(autouse=True)
+def x86(kernel: Kernel) -> None:
+    forking.need(kernel, "modify_ldt")  # and struct user_desc, x86's
 
 
 def _desc(kernel: Kernel, entry: int, base: int = 0x12345000, limit: int = 0xFFF, **bits: int):

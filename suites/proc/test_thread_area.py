@@ -9,6 +9,7 @@ glibc holds one for its own TLS, so the test takes another, in a child.
 
 import pytest
 
+from syscalls import forking
 from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
@@ -16,9 +17,7 @@ pytestmark = pytest.mark.os("linux")
 
 @pytest.fixture(autouse=True)
 def real_here(kernel: Kernel) -> None:
-    for name in ("set_thread_area", "get_thread_area"):
-        if name in kernel.platform.left_out:
-            pytest.skip(f"{name}: {kernel.platform.left_out[name]}")
+    forking.need(kernel, "set_thread_area", "get_thread_area")  # and x86's user_desc
 
 
 def _desc(kernel: Kernel, entry: int, base: int = 0x1234000, limit: int = 0xFFFFF):

@@ -19,6 +19,11 @@ from syscalls.kernel import Kernel
 pytestmark = pytest.mark.os("linux")
 
 
+@pytest.fixture(autouse=True)
+def has_pause(kernel: Kernel) -> None:
+    forking.need(kernel, "pause")  # a forked child below calls it
+
+
 def test_pause_returns_eintr_after_a_handler_ran(kernel: Kernel, in_child) -> None:
     def run() -> tuple[str, bool]:
         hits: list[int] = []
