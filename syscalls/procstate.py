@@ -77,8 +77,13 @@ def wait_blocked(
 
 
 def pending(tid: int) -> set[int]:
-    """The signals pending for thread `tid` itself (its SigPnd, not the process's)."""
-    for line in (PROC / str(tid) / "status").read_text().splitlines():
+    """The signals pending for thread `tid` itself (its SigPnd, not the process's); none
+    once the thread is gone."""
+    try:
+        status = (PROC / str(tid) / "status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return set()
+    for line in status.splitlines():
         if line.startswith("SigPnd:"):
             mask = int(line.split()[1], 16)
             return {s for s in range(1, 65) if mask >> (s - 1) & 1}

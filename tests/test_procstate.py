@@ -95,3 +95,8 @@ def test_pending_lists_a_blocked_signal_sent_to_the_thread(k: Kernel) -> None:
         assert signal.SIGUSR2 not in procstate.pending(threading.get_native_id())
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def test_pending_of_a_thread_that_is_gone_is_empty(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(procstate, "PROC", tmp_path)
+    assert procstate.pending(7) == set()
