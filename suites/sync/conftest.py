@@ -10,7 +10,6 @@ or requeues a waiter that is really queued, without sleeping.
 from __future__ import annotations
 
 import mmap
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +18,7 @@ import pytest
 
 from syscalls import procstate
 from syscalls.kernel import Kernel, Result
+from syscalls.threads import Waiter
 
 WAIT_LIMIT_NS = 5_000_000_000  # how long a waiter waits before giving up
 POLL_S = 0.001
@@ -88,40 +88,6 @@ class Futexes:
     def in_thread(self, fn: Callable[[], Any]) -> Waiter:
         """Start fn in a thread; Waiter.join() returns its result."""
         return Waiter(fn)
-
-
-class Waiter:
-    """fn in a daemon thread. join() returns what it returned, or raises what it raised
-    (an ENOSYS skip in the waiter is the test's skip, not a missing result)."""
-
-    def __init__(self, fn: Callable[[], Any]) -> None:
-        self._result: Any = None
-        self._error: BaseException | None = None
-        self._fn = fn
-        self._tid = 0
-        self._started = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    @property
-    def tid(self) -> int:
-        """The thread's kernel thread id."""
-        self._started.wait()
-        return self._tid
-
-    def _run(self) -> None:
-        self._tid = threading.get_native_id()
-        self._started.set()
-        try:
-            self._result = self._fn()
-        except BaseException as e:  # handed to join()
-            self._error = e
-
-    def join(self) -> Any:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._result
 
 
 @pytest.fixture
