@@ -26,7 +26,8 @@ class BadMemory:
         k = self.k
         flags = k.MAP_PRIVATE | k.MAP_ANONYMOUS
         with k.unobserved():
-            return k.mmap(0, mmap.PAGESIZE, prot, flags, -1, 0).unwrap()
+            addr = k.mmap(0, mmap.PAGESIZE, prot, flags, -1, 0).unwrap()
+        return addr % (1 << 8 * k.ffi.sizeof("long"))  # unsigned: i386 maps above 2 GiB
 
     def unmapped(self) -> int:
         """An address whose page was just unmapped (nothing else maps it meanwhile in a

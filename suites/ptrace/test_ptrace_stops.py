@@ -143,11 +143,11 @@ def test_breakpoint_instruction_stops_the_tracee_with_sigtrap(
             ptrace("PTRACE_CONT", pid, 0, 0).unwrap()
             sig = ptrace.wait_stop(pid)
             regs = ptrace.regs(pid)
-            at = ptrace.reg(regs, "pc") - addr
+            at = ptrace.reg(regs, "pc") - ptrace.reg_value(addr)
             info = kernel.new("siginfo_t *")
             ptrace("PTRACE_GETSIGINFO", pid, 0, info).unwrap()
             if at == 0:  # the pc is on the breakpoint: step over it to go on
-                ptrace.set_reg(regs, "pc", addr + len(code) // 2)
+                ptrace.set_reg(regs, "pc", ptrace.reg_value(addr) + len(code) // 2)
                 ptrace.set_regs(pid, regs)
             ptrace("PTRACE_CONT", pid, 0, 0).unwrap()  # the SIGTRAP is not delivered
             status = ptrace.wait(pid)
