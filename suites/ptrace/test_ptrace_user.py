@@ -155,7 +155,7 @@ def test_debug_register_address_and_control_read_back(
 
 @pytest.mark.parametrize(
     ("dr7", "misalign"),
-    [(L0 | RW_IO, 0), (L0 | LEN_4, 0), (WATCH_4, 1)],
+    [(0x20001, 0), (0xC0001, 0), (0xD0001, 1)],  # L0|RW_IO, L0|LEN_4 (execute), WATCH_4
     ids=["io_breakpoint", "long_execute_breakpoint", "unaligned_watchpoint"],
 )
 def test_debug_control_the_kernel_cannot_honour_is_einval(
