@@ -113,6 +113,7 @@ _MEMBERS = (
     "include/linux/stat.h",
     "include/linux/splice.h",
     "include/linux/fs.h",
+    "include/linux/namei.h",
 )
 
 
