@@ -4,8 +4,7 @@
 `maps` maps memory and unmaps what the test left mapped; a test that unmaps a mapping
 itself says so with maps.unmap(), so teardown never unmaps an address the interpreter
 may have reused. Teardown goes straight to libc, so it is not recorded as the test's
-observation. Addresses are unsigned (on i386 the top half of the address space would
-otherwise read as negative numbers). `mem(addr, n)` is a writable byte view of mapped
+observation. `mem(addr, n)` is a writable byte view of mapped
 memory. `vma(addr)` is the /proc/self/maps line of the mapping holding addr,
 `vm_flags(addr)` the two-letter VmFlags /proc/self/smaps gives it (fs/proc/task_mmu.c),
 `status(key)` a /proc/self/status value in kB.
@@ -30,11 +29,10 @@ class Maps:
         self.kernel = kernel
         self.page = os.sysconf("SC_PAGE_SIZE")
         self.held: list[tuple[int, int]] = []
-        self.mask = (1 << (8 * kernel.ffi.sizeof("void *"))) - 1
 
     def __call__(self, r: Result, length: int) -> int:
         """Unwrap an mmap/mremap result and keep (addr, length) for teardown."""
-        addr = r.unwrap() & self.mask
+        addr = r.unwrap()
         self.held.append((addr, length))
         return addr
 
