@@ -7,7 +7,8 @@ may have reused. Teardown goes straight to libc, so it is not recorded as the te
 observation. `mem(addr, n)` is a writable byte view of mapped
 memory. `vma(addr)` is the /proc/self/maps line of the mapping holding addr,
 `vm_flags(addr)` the two-letter VmFlags /proc/self/smaps gives it (fs/proc/task_mmu.c),
-`status(key)` a /proc/self/status value in kB.
+`status(key)` a /proc/self/status value in kB, `overcommit_memory` the
+vm.overcommit_memory mode (0 heuristic, 1 always, 2 strict).
 """
 
 from __future__ import annotations
@@ -158,3 +159,9 @@ def status() -> Callable[[str], int]:
         raise AssertionError(f"no {key} in /proc/self/status")
 
     return lookup
+
+
+@pytest.fixture
+def overcommit_memory() -> int:
+    with open("/proc/sys/vm/overcommit_memory") as f:
+        return int(f.read())

@@ -260,13 +260,6 @@ PROTS += ["PROT_READ|PROT_WRITE", "PROT_READ|PROT_EXEC", "PROT_WRITE|PROT_EXEC"]
 PROTS += ["PROT_READ|PROT_WRITE|PROT_EXEC"]
 
 
-def _prot(kernel: Kernel, spec: str) -> int:
-    value = 0
-    for name in spec.split("|"):
-        value |= getattr(kernel, name)
-    return value
-
-
 def _perms(spec: str, share: str) -> str:
     flags = "".join(
         c if f"PROT_{n}" in spec else "-"
@@ -279,9 +272,9 @@ def _perms(spec: str, share: str) -> str:
 @pytest.mark.parametrize("share", ["MAP_PRIVATE", "MAP_SHARED"])
 @pytest.mark.parametrize("prot", PROTS)
 def test_mmap_permissions_as_proc_maps_shows_them(
-    kernel: Kernel, maps, vma, page: int, prot: str, share: str, observe
+    kernel: Kernel, maps, vma, bits, page: int, prot: str, share: str, observe
 ) -> None:
-    addr = maps.anon(page, getattr(kernel, share), _prot(kernel, prot))
+    addr = maps.anon(page, getattr(kernel, share), bits(prot))
     v = vma(addr)
     observe("perms", v.perms)
     assert (v.start, v.perms) == (addr, _perms(prot, share))
@@ -296,10 +289,10 @@ def test_mmap_permissions_as_proc_maps_shows_them(
     ],
 )
 def test_mmap_file_mapping_in_proc_maps_names_the_file(
-    kernel: Kernel, tmp: Path, fds, maps, vma, page: int, share: str, prot: str, perms: str
+    kernel: Kernel, tmp: Path, fds, maps, vma, bits, page: int, share: str, prot: str, perms: str
 ) -> None:
     fd = _file(kernel, fds, tmp / "f", b"x" * page, kernel.O_RDWR)
-    addr = maps.file(fd, page, getattr(kernel, share), _prot(kernel, prot))
+    addr = maps.file(fd, page, getattr(kernel, share), bits(prot))
     v = vma(addr)
     assert (v.perms, v.name) == (perms, str(tmp / "f"))
 
@@ -346,12 +339,12 @@ def _call(kernel: Kernel, addr: int) -> int:
 @pytest.mark.os("linux")
 @pytest.mark.parametrize(("prot", "runs"), [("PROT_READ|PROT_EXEC", True), ("PROT_READ", False)])
 def test_mmap_code_runs_only_with_prot_exec(
-    kernel: Kernel, maps, mem, in_child, page: int, prot: str, runs: bool
+    kernel: Kernel, maps, mem, in_child, bits, page: int, prot: str, runs: bool
 ) -> None:
     code = _code(kernel)
     addr = maps.anon(page)
     mem(addr, len(code))[:] = code
-    kernel.mprotect(addr, page, _prot(kernel, prot)).unwrap()
+    kernel.mprotect(addr, page, bits(prot)).unwrap()
     if runs:
         assert in_child(lambda: _call(kernel, addr)) == 42
     else:

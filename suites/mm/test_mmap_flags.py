@@ -23,13 +23,6 @@ pytestmark = pytest.mark.os("linux")
 ANON = ("MAP_PRIVATE", "MAP_SHARED")
 
 
-def _flags(kernel: Kernel, spec: str) -> int:
-    value = 0
-    for name in spec.split("|"):
-        value |= getattr(kernel, name) if name else 0
-    return value
-
-
 def _resident(kernel: Kernel, addr: int, pages: int, page: int) -> list[int]:
     vec = kernel.buf(pages)
     kernel.mincore(addr, pages * page, vec).unwrap()
@@ -61,15 +54,6 @@ def _growsdown(kernel: Kernel, page: int, below: int) -> int:
     return k.mmap(top, page, rw, flags | k.MAP_FIXED | k.MAP_GROWSDOWN, -1, 0).unwrap()
 
 
-def _mapping_start(addr: int) -> int:
-    with open("/proc/self/maps") as f:
-        for line in f:
-            start, end = (int(x, 16) for x in line.split()[0].split("-"))
-            if start <= addr < end:
-                return start
-    raise AssertionError(f"nothing mapped at {addr:#x}")
-
-
 def _main_stack_size() -> int:
     with open("/proc/self/maps") as f:
         for line in f:
@@ -84,18 +68,18 @@ def _touch(kernel: Kernel, addr: int) -> None:
     kernel.ffi.cast("char *", addr)[0] = b"x"
 
 
-def test_mmap_growsdown_grows_to_a_fault_below_it(kernel: Kernel, in_child, page: int) -> None:
+def test_mmap_growsdown_grows_to_a_fault_below_it(kernel: Kernel, in_child, vma, page: int) -> None:
     def run() -> int:
         addr = _growsdown(kernel, page, 16 * page)
         _touch(kernel, addr - 8 * page + 1)
-        return addr - _mapping_start(addr)
+        return addr - vma(addr).start
 
     assert in_child(run) == 8 * page
 
 
 @pytest.mark.parametrize(("neighbour", "grows"), [("PROT_READ", False), ("PROT_NONE", True)])
 def test_mmap_growsdown_keeps_the_guard_gap_from_an_accessible_neighbour(
-    kernel: Kernel, maps, mem, in_child, page: int, neighbour: str, grows: bool
+    kernel: Kernel, maps, mem, in_child, vma, page: int, neighbour: str, grows: bool
 ) -> None:
     # A PROT_NONE neighbour is itself a guard and does not count (vma_is_accessible).
     progress = mem(maps.anon(page, kernel.MAP_SHARED), 1)
@@ -106,7 +90,7 @@ def test_mmap_growsdown_keeps_the_guard_gap_from_an_accessible_neighbour(
         kernel.mmap(addr - 16 * page, page, getattr(kernel, neighbour), flags, -1, 0).unwrap()
         progress[0] = b"t"  # what kills the child, if anything, is the next line
         _touch(kernel, addr - 8 * page)
-        return addr - _mapping_start(addr)
+        return addr - vma(addr).start
 
     if grows:
         assert in_child(run) == 8 * page
@@ -159,9 +143,9 @@ def test_mmap_growsdown_shows_gd_in_vmflags(kernel: Kernel, maps, vm_flags, page
     ids=["populate", "plain", "populate_nonblock"],
 )
 def test_mmap_populate_makes_pages_resident_at_once(
-    kernel: Kernel, maps, page: int, share: str, extra: str, resident: int
+    kernel: Kernel, maps, bits, page: int, share: str, extra: str, resident: int
 ) -> None:
-    addr = maps.anon(8 * page, _flags(kernel, f"{share}|{extra}"))
+    addr = maps.anon(8 * page, bits(f"{share}|{extra}"))
     assert _resident(kernel, addr, 8, page) == [resident] * 8
 
 
@@ -202,18 +186,13 @@ def test_mmap_locked_pages_are_resident_and_marked_lo(
 # what memory there is: test_mmap_limits.py.
 
 
-def _overcommit() -> int:
-    with open("/proc/sys/vm/overcommit_memory") as f:
-        return int(f.read())
-
-
 @pytest.mark.parametrize("share", ANON)
 def test_mmap_noreserve_shows_nr_in_vmflags(
-    kernel: Kernel, maps, mem, vm_flags, page: int, share: str
+    kernel: Kernel, maps, mem, bits, vm_flags, overcommit_memory: int, page: int, share: str
 ) -> None:
-    addr = maps.anon(4 * page, _flags(kernel, f"{share}|MAP_NORESERVE"))
+    addr = maps.anon(4 * page, bits(f"{share}|MAP_NORESERVE"))
     mem(addr, 4 * page)[:] = b"n" * 4 * page  # usable like any other memory
-    assert ("nr" in vm_flags(addr)) == (_overcommit() != 2)
+    assert ("nr" in vm_flags(addr)) == (overcommit_memory != 2)
 
 
 # --- MAP_STACK: accepted and, from Linux 6.7, kept out of transparent huge pages

@@ -36,21 +36,6 @@ KINDS = {
 DATA_COUNTED = {"private_rw": "ENOMEM", "private_ro": "ok", "shared_rw": "ok", "stack_rw": "ok"}
 
 
-def _names(kernel: Kernel, spec: str) -> int:
-    value = 0
-    for name in spec.split("|"):
-        value |= getattr(kernel, name)
-    return value
-
-
-def _status_kb(key: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    raise AssertionError(f"no {key} in /proc/self/status")
-
-
 def _set_soft(kernel: Kernel, resource: int, soft: int) -> None:
     rl = kernel.new("struct rlimit *")
     kernel.getrlimit(resource, rl).unwrap()
@@ -58,19 +43,19 @@ def _set_soft(kernel: Kernel, resource: int, soft: int) -> None:
     kernel.setrlimit(resource, rl).unwrap()
 
 
-def _map(kernel: Kernel, kind: str, length: int) -> str:
+def _map(kernel: Kernel, bits, kind: str, length: int) -> str:
     """mmap a `kind` of anonymous memory; its outcome (what it mapped stays: the child
     that calls this exits)."""
     flags, prot = KINDS[kind]
-    flags = _names(kernel, flags) | kernel.MAP_ANONYMOUS
-    return kernel.mmap(0, length, _names(kernel, prot), flags, -1, 0).outcome
+    flags = bits(flags) | kernel.MAP_ANONYMOUS
+    return kernel.mmap(0, length, bits(prot), flags, -1, 0).outcome
 
 
 @pytest.mark.parametrize("kind", ["private_rw", "private_none", "shared_rw"])
-def test_mmap_beyond_rlimit_as_is_enomem(kernel: Kernel, in_child, kind: str) -> None:
+def test_mmap_beyond_rlimit_as_is_enomem(kernel: Kernel, in_child, status, bits, kind: str) -> None:
     def run() -> tuple[str, str]:
-        _set_soft(kernel, kernel.RLIMIT_AS, _status_kb("VmSize") * 1024 + 16 * MIB)
-        return _map(kernel, kind, 64 * MIB), _map(kernel, kind, 1 * MIB)
+        _set_soft(kernel, kernel.RLIMIT_AS, status("VmSize") * 1024 + 16 * MIB)
+        return _map(kernel, bits, kind, 64 * MIB), _map(kernel, bits, kind, 1 * MIB)
 
     assert in_child(run) == ("ENOMEM", "ok")  # what still fits under the limit maps
 
@@ -83,18 +68,18 @@ def _rlimit_data_enforced() -> None:
 
 @pytest.mark.parametrize(("kind", "expected"), DATA_COUNTED.items())
 def test_mmap_beyond_rlimit_data_counts_private_writable_memory(
-    kernel: Kernel, in_child, kind: str, expected: str
+    kernel: Kernel, in_child, status, bits, kind: str, expected: str
 ) -> None:
     _rlimit_data_enforced()
 
     def run() -> str:
-        _set_soft(kernel, kernel.RLIMIT_DATA, _status_kb("VmData") * 1024 + 16 * MIB)
-        return _map(kernel, kind, 64 * MIB)
+        _set_soft(kernel, kernel.RLIMIT_DATA, status("VmData") * 1024 + 16 * MIB)
+        return _map(kernel, bits, kind, 64 * MIB)
 
     assert in_child(run) == expected
 
 
-def test_mmap_with_rlimit_data_soft_zero_is_let_through(kernel: Kernel, in_child) -> None:
+def test_mmap_with_rlimit_data_soft_zero_is_let_through(kernel: Kernel, in_child, bits) -> None:
     rl = kernel.new("struct rlimit *")
     kernel.getrlimit(kernel.RLIMIT_DATA, rl).unwrap()
     if rl.rlim_max != kernel.RLIM_INFINITY:
@@ -102,7 +87,7 @@ def test_mmap_with_rlimit_data_soft_zero_is_let_through(kernel: Kernel, in_child
 
     def run() -> str:
         _set_soft(kernel, kernel.RLIMIT_DATA, 0)
-        return _map(kernel, "private_rw", 64 * MIB)
+        return _map(kernel, bits, "private_rw", 64 * MIB)
 
     assert in_child(run) == "ok"
 
@@ -147,20 +132,15 @@ def _beyond_memory(kernel: Kernel) -> int:
     return length
 
 
-def _overcommit() -> int:
-    with open("/proc/sys/vm/overcommit_memory") as f:
-        return int(f.read())
-
-
 @pytest.mark.parametrize("share", ["MAP_PRIVATE", "MAP_SHARED"])
 @pytest.mark.parametrize("noreserve", [False, True], ids=["reserved", "noreserve"])
 def test_mmap_writable_beyond_memory(
-    kernel: Kernel, maps, share: str, noreserve: bool, observe
+    kernel: Kernel, maps, overcommit_memory: int, share: str, noreserve: bool, observe
 ) -> None:
     length = _beyond_memory(kernel)
     flags = getattr(kernel, share) | kernel.MAP_ANONYMOUS
     flags |= kernel.MAP_NORESERVE if noreserve else 0
-    mode = _overcommit()
+    mode = overcommit_memory
     observe("overcommit_memory", mode)
     r = kernel.mmap(0, length, kernel.PROT_READ | kernel.PROT_WRITE, flags, -1, 0)
     if r.ok:
