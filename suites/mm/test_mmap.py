@@ -255,9 +255,16 @@ def test_mmap_dev_zero_shared_mappings_of_one_fd_are_independent(
 
 # --- what /proc/self/maps reports: r/w/x from the protection asked for, p or s from the
 # sharing (fs/proc/task_mmu.c show_map_vma), whatever the MMU itself can express.
-PROTS = ["PROT_NONE", "PROT_READ", "PROT_WRITE", "PROT_EXEC"]
-PROTS += ["PROT_READ|PROT_WRITE", "PROT_READ|PROT_EXEC", "PROT_WRITE|PROT_EXEC"]
-PROTS += ["PROT_READ|PROT_WRITE|PROT_EXEC"]
+PROTS = [
+    "PROT_NONE",
+    "PROT_READ",
+    "PROT_WRITE",
+    "PROT_EXEC",
+    "PROT_READ|PROT_WRITE",
+    "PROT_READ|PROT_EXEC",
+    "PROT_WRITE|PROT_EXEC",
+    "PROT_READ|PROT_WRITE|PROT_EXEC",
+]
 
 
 def _perms(spec: str, share: str) -> str:
