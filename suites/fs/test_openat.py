@@ -560,7 +560,9 @@ def test_noatime_on_a_file_of_another_user_is_eperm(
 
 @pytest.mark.root
 @pytest.mark.os("linux")
-def test_openat_noatime_as_root_on_a_file_of_another_user(kernel: Kernel, tmp: Path, fds) -> None:
+def test_openat_noatime_as_root_on_a_file_of_another_user_is_allowed(
+    kernel: Kernel, tmp: Path, fds
+) -> None:
     (tmp / "f").write_bytes(b"")
     os.chown(tmp / "f", 65534, 65534)
     fd = fds.open(tmp / "f", kernel.O_RDONLY | kernel.O_NOATIME)

@@ -163,9 +163,17 @@ def test_mmap_populate_beyond_end_of_file_succeeds(
 # (Beyond RLIMIT_MEMLOCK: test_mmap_limits.py.)
 
 
+def _may_lock(kernel: Kernel, length: int) -> None:
+    rl = kernel.new("struct rlimit *")
+    kernel.getrlimit(kernel.RLIMIT_MEMLOCK, rl).unwrap()
+    if rl.rlim_cur < length and os.geteuid() != 0:
+        pytest.skip(f"RLIMIT_MEMLOCK ({rl.rlim_cur} bytes) is below {length} for this user")
+
+
 def test_mmap_locked_counts_in_vmlck_until_unmapped(
     kernel: Kernel, maps, status, page: int
 ) -> None:
+    _may_lock(kernel, 4 * page)
     before = status("VmLck")
     addr = maps.anon(4 * page, kernel.MAP_PRIVATE | kernel.MAP_LOCKED)
     assert status("VmLck") - before == 4 * page // 1024
@@ -176,6 +184,7 @@ def test_mmap_locked_counts_in_vmlck_until_unmapped(
 def test_mmap_locked_pages_are_resident_and_marked_lo(
     kernel: Kernel, maps, vm_flags, page: int
 ) -> None:
+    _may_lock(kernel, 4 * page)
     addr = maps.anon(4 * page, kernel.MAP_PRIVATE | kernel.MAP_LOCKED)
     assert _resident(kernel, addr, 4, page) == [1] * 4
     assert "lo" in vm_flags(addr)
