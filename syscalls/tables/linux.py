@@ -216,6 +216,7 @@ PREFIXES = (
     "MINSIGSTKSZ",
     "SCHED_",
     "ERESTART",
+    "MAXSYMLINKS",
     "__NR_",
 )
 # Kernel-internal headers whose simple #defines and enums user space relies on (AF_*,
@@ -229,6 +230,7 @@ INTERNAL_HEADERS = (
     "include/linux/splice.h",  # SPLICE_F_*
     "include/linux/fs.h",  # MNT_DETACH, MNT_FORCE, MNT_EXPIRE (umount2 flags)
     "include/linux/errno.h",  # ERESTARTSYS & co: what a tracer sees in an interrupted call
+    "include/linux/namei.h",  # MAXSYMLINKS: how many symlinks one path walk may follow
 )
 
 
