@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import struct
-import time
 from collections.abc import Callable, Iterator
 
 from syscalls.kernel import Kernel, Unsupported
@@ -83,27 +82,6 @@ def missing_pid() -> int:
             return int(f.read())
     except OSError:
         return PID_MAX_LIMIT
-
-
-def state(pid: int, tid: int | None = None) -> str:
-    """The scheduler state letter of a process (or of one of its threads) from
-    /proc/PID[/task/TID]/stat: R running, S asleep, Z exited and not yet reaped, ..."""
-    path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
-    with open(path) as f:
-        return f.read().rpartition(")")[2].split()[0]  # the name in (...) may hold spaces
-
-
-def await_state(pid: int, states: str, timeout: float = 5.0, tid: int | None = None) -> bool:
-    """Poll until the process (thread) is in one of `states` (letters); False on timeout.
-
-    For ordering a test's steps: a parent that must act only once its child sleeps in a
-    blocking call waits here for "S"."""
-    deadline = time.monotonic() + timeout
-    while state(pid, tid) not in states:
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.0005)
-    return True
 
 
 @contextlib.contextmanager

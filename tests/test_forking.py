@@ -1,14 +1,12 @@
-"""syscalls.forking: raw fork, wait, and reading a process's state from /proc."""
+"""syscalls.forking: raw fork and wait, a waiting child, need() and missing_pid()."""
 
 from __future__ import annotations
 
 import os
-import signal
-import threading
 
 import pytest
 
-from syscalls import forking
+from syscalls import forking, procstate
 from syscalls.abi import Platform
 from syscalls.kernel import Kernel
 
@@ -16,47 +14,6 @@ from syscalls.kernel import Kernel
 @pytest.fixture(scope="module")
 def kernel() -> Kernel:
     return Kernel(Platform.load())
-
-
-def test_state_of_this_process_is_running(kernel: Kernel) -> None:
-    assert forking.state(os.getpid()) == "R"
-
-
-def test_state_reads_a_thread_and_a_sleeping_child() -> None:
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child sleeps until killed
-        signal.pause()
-        os._exit(0)
-    try:
-        assert forking.await_state(pid, "S")
-        assert forking.state(pid) == "S"
-    finally:
-        os.kill(pid, signal.SIGKILL)
-    assert forking.await_state(pid, "Z")  # killed, not reaped yet
-    os.waitpid(pid, 0)
-
-
-def test_state_of_a_thread_by_its_tid() -> None:
-    started, release = threading.Event(), threading.Event()
-    tids: list[int] = []
-
-    def body() -> None:
-        tids.append(threading.get_native_id())
-        started.set()
-        release.wait()
-
-    t = threading.Thread(target=body)
-    t.start()
-    started.wait()
-    try:
-        assert forking.await_state(os.getpid(), "S", tid=tids[0])
-    finally:
-        release.set()
-        t.join()
-
-
-def test_await_state_gives_up_after_its_timeout() -> None:
-    assert forking.await_state(os.getpid(), "Z", timeout=0.01) is False
 
 
 def test_fork_and_exit_code(kernel: Kernel) -> None:
@@ -69,7 +26,7 @@ def test_fork_and_exit_code(kernel: Kernel) -> None:
 def test_waiting_child_runs_prepare_waits_and_is_reaped(kernel: Kernel) -> None:
     with forking.waiting_child(kernel, lambda: 42) as (pid, value):
         assert value == 42
-        assert forking.await_state(pid, "S")  # blocked until let go
+        procstate.wait_blocked(kernel, pid, "read")  # blocked until let go
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # already reaped
 

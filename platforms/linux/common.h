@@ -7,11 +7,12 @@
  * linux/sem.h, asm-generic/signal.h (stack_t), asm-generic/siginfo.h (sigval, sigevent:
  * SIGEV_MAX_SIZE 64 bytes; sigev_notify_thread_id is _sigev_un._tid). Checked against
  * the host's headers by tests/test_layout_linux.py. linux/ptrace.h: ptrace_syscall_info.
- * Process, memory and security calls: linux/futex.h (robust_list_head), linux/rseq.h,
- * linux/sched/types.h (sched_attr), linux/filter.h (sock_filter, sock_fprog),
- * linux/seccomp.h (seccomp_data), linux/bpf.h (bpf_insn), linux/landlock.h,
- * linux/userfaultfd.h, linux/mqueue.h, linux/perf_event.h. Bit fields are declared as
- * the headers do (C has no offsetof for them: the layout check sees their struct's size). */
+ * linux/futex.h: robust_list, robust_list_head (set_robust_list).
+ * Process, memory and security calls: linux/rseq.h, linux/sched/types.h (sched_attr),
+ * linux/filter.h (sock_filter, sock_fprog), linux/seccomp.h (seccomp_data), linux/bpf.h
+ * (bpf_insn), linux/landlock.h, linux/userfaultfd.h, linux/mqueue.h,
+ * linux/perf_event.h. Bit fields are declared as the headers do (C has no offsetof for
+ * them: the layout check sees their struct's size). */
 
 /* asm-generic/statfs.h: words of C's long on every arch here (i386: 32-bit). */
 struct statfs {
@@ -103,6 +104,10 @@ struct clone_args {
     uint64_t set_tid; uint64_t set_tid_size; uint64_t cgroup;
 };
 struct futex_waitv { uint64_t val; uint64_t uaddr; uint32_t flags; uint32_t __reserved; };
+struct robust_list { struct robust_list *next; };
+struct robust_list_head {
+    struct robust_list list; long futex_offset; struct robust_list *list_op_pending;
+};
 struct __user_cap_header_struct { uint32_t version; int pid; };
 struct __user_cap_data_struct { uint32_t effective; uint32_t permitted; uint32_t inheritable; };
 struct sembuf { unsigned short sem_num; short sem_op; short sem_flg; };
@@ -125,11 +130,6 @@ struct ptrace_syscall_info {
     };
 };
 
-/* linux/futex.h: the head of a thread's robust futex list (set_robust_list). */
-struct robust_list { struct robust_list *next; };
-struct robust_list_head {
-    struct robust_list list; long futex_offset; struct robust_list *list_op_pending;
-};
 /* linux/rseq.h (6.1): the header aligns it to 32 bytes, which cffi cannot say; the
  * padding gives the same 32-byte size, and callers align the memory themselves. */
 struct rseq {

@@ -25,16 +25,6 @@ needs_pku = pytest.mark.skipif(not PKU, reason="no PKU on this CPU (cpuinfo: pku
 no_pku = pytest.mark.skipif(PKU, reason="this CPU has PKU")
 
 
-def _perms(addr: int) -> str:
-    """The mapping's permissions as /proc/self/maps shows them (rw-p, r--p, ...)."""
-    for line in Path("/proc/self/maps").read_text().splitlines():
-        span, perms = line.split()[:2]
-        start, end = (int(x, 16) for x in span.split("-"))
-        if start <= addr < end:
-            return perms
-    raise AssertionError(f"{addr:#x} is not mapped")
-
-
 def _key_of(addr: int) -> int:
     """The ProtectionKey /proc/self/smaps reports for the mapping holding addr."""
     key, inside = None, False
@@ -50,36 +40,38 @@ def _key_of(addr: int) -> int:
     return key
 
 
-def test_pkey_mprotect_with_key_minus_one_is_mprotect(kernel: Kernel, maps, page: int) -> None:
-    addr = maps.unsigned(maps.anon(page))
+def test_pkey_mprotect_with_key_minus_one_is_mprotect(kernel: Kernel, maps, page: int, vma) -> None:
+    addr = maps.anon(page)
     kernel.pkey_mprotect(addr, page, kernel.PROT_READ, -1).unwrap()
-    assert _perms(addr) == "r--p"
+    assert vma(addr).perms == "r--p"
 
 
 @needs_pku
-def test_pkey_mprotect_with_the_default_key_0_is_accepted(kernel: Kernel, maps, page: int) -> None:
-    addr = maps.unsigned(maps.anon(page))
+def test_pkey_mprotect_with_the_default_key_0_is_accepted(
+    kernel: Kernel, maps, page: int, vma
+) -> None:
+    addr = maps.anon(page)
     kernel.pkey_mprotect(addr, page, kernel.PROT_READ | kernel.PROT_EXEC, 0).unwrap()
-    assert _perms(addr) == "r-xp"
+    assert vma(addr).perms == "r-xp"
 
 
 @no_pku
 def test_pkey_mprotect_with_key_0_without_pku_is_einval(kernel: Kernel, maps, page: int) -> None:
-    addr = maps.unsigned(maps.anon(page))
+    addr = maps.anon(page)
     assert kernel.pkey_mprotect(addr, page, kernel.PROT_READ, 0).errno == "EINVAL"
 
 
 @pytest.mark.parametrize("key", [7, 15, 16, 1000])
 def test_pkey_mprotect_with_a_key_never_allocated_is_einval(
-    kernel: Kernel, maps, page: int, key: int
+    kernel: Kernel, maps, page: int, key: int, vma
 ) -> None:
-    addr = maps.unsigned(maps.anon(page))
+    addr = maps.anon(page)
     assert kernel.pkey_mprotect(addr, page, kernel.PROT_READ, key).errno == "EINVAL"
-    assert _perms(addr) == "rw-p"
+    assert vma(addr).perms == "rw-p"
 
 
 def test_pkey_mprotect_unaligned_start_is_einval(kernel: Kernel, maps, page: int) -> None:
-    addr = maps.unsigned(maps.anon(page))
+    addr = maps.anon(page)
     assert kernel.pkey_mprotect(addr + 1, page, kernel.PROT_READ, -1).errno == "EINVAL"
 
 
@@ -105,7 +97,7 @@ def test_pkey_alloc_without_pku_hands_out_no_key(kernel: Kernel) -> None:
 def test_pkey_alloc_mprotect_and_free(kernel: Kernel, maps, page: int, in_child) -> None:
     def run() -> tuple[int, int, str, str]:
         key = kernel.pkey_alloc(0, 0).unwrap()
-        addr = maps.unsigned(maps.anon(page))
+        addr = maps.anon(page)
         kernel.pkey_mprotect(addr, page, kernel.PROT_READ | kernel.PROT_WRITE, key).unwrap()
         tagged = _key_of(addr)
         kernel.pkey_mprotect(addr, page, kernel.PROT_READ | kernel.PROT_WRITE, 0).unwrap()
@@ -121,7 +113,7 @@ def test_pkey_alloc_mprotect_and_free(kernel: Kernel, maps, page: int, in_child)
 def test_pkey_with_write_disabled_faults_a_write(kernel: Kernel, maps, page: int, in_child) -> None:
     def run() -> int:
         key = kernel.pkey_alloc(0, kernel.PKEY_DISABLE_WRITE).unwrap()
-        addr = maps.unsigned(maps.anon(page))
+        addr = maps.anon(page)
         kernel.pkey_mprotect(addr, page, kernel.PROT_READ | kernel.PROT_WRITE, key).unwrap()
         view = kernel.ffi.buffer(kernel.ffi.cast("char *", addr), page)
 

@@ -114,7 +114,7 @@ def test_handshake_with_an_unknown_feature_is_einval(kernel: Kernel) -> None:
 def test_register_before_the_handshake_is_einval(kernel: Kernel, maps, page: int) -> None:
     fd = _uffd(kernel, handshake=False)
     try:
-        assert _register(kernel, fd, maps.unsigned(maps.anon(page)), page)[0].errno == "EINVAL"
+        assert _register(kernel, fd, maps.anon(page), page)[0].errno == "EINVAL"
     finally:
         os.close(fd)
 
@@ -122,7 +122,7 @@ def test_register_before_the_handshake_is_einval(kernel: Kernel, maps, page: int
 def test_register_reports_the_range_ioctls(kernel: Kernel, maps, page: int) -> None:
     fd = _uffd(kernel)
     try:
-        r, reg = _register(kernel, fd, maps.unsigned(maps.anon(page)), page)
+        r, reg = _register(kernel, fd, maps.anon(page), page)
         r.unwrap()
         assert reg.ioctls & (COPY | ZEROPAGE | WAKE) == COPY | ZEROPAGE | WAKE
     finally:
@@ -132,7 +132,7 @@ def test_register_reports_the_range_ioctls(kernel: Kernel, maps, page: int) -> N
 @pytest.mark.parametrize("case", ["unaligned", "no-mode"])
 def test_register_bad_range_or_mode_is_einval(kernel: Kernel, maps, page: int, case: str) -> None:
     fd = _uffd(kernel)
-    addr = maps.unsigned(maps.anon(page))
+    addr = maps.anon(page)
     try:
         if case == "unaligned":
             r = _register(kernel, fd, addr + 8, page)[0]
@@ -174,7 +174,7 @@ def test_a_fault_in_another_thread_is_reported_and_resolved_by_copy(
 ) -> None:
     def run() -> tuple[int, int, int, int, bytes]:
         fd = _uffd(kernel)
-        addr = maps.unsigned(maps.anon(page))
+        addr = maps.anon(page)
         _register(kernel, fd, addr, page)[0].unwrap()
         out = _c.new("char[16]")
         reader = _in_thread(lambda: _C.memcpy(out, _c.cast("void *", addr + 64), 16))
@@ -202,7 +202,7 @@ def test_a_write_fault_is_flagged_and_zeropage_resolves_it(
 ) -> None:
     def run() -> tuple[int, int, bytes]:
         fd = _uffd(kernel)
-        addr = maps.unsigned(maps.anon(page))
+        addr = maps.anon(page)
         _register(kernel, fd, addr, page)[0].unwrap()
         writer = _in_thread(lambda: _C.memset(_c.cast("void *", addr + 8), 0x41, 4))
         msg = _next_event(kernel, fd)
@@ -224,7 +224,7 @@ def test_copy_onto_a_page_already_present_is_eexist(
 ) -> None:
     def run() -> tuple[str, str]:
         fd = _uffd(kernel)
-        addr = maps.unsigned(maps.anon(page))
+        addr = maps.anon(page)
         _register(kernel, fd, addr, page)[0].unwrap()
         first = _copy(kernel, fd, addr, b"a" * page)[0].outcome
         return first, _copy(kernel, fd, addr, b"b" * page)[0].outcome
@@ -237,7 +237,7 @@ def test_copy_into_a_range_not_registered_is_enoent(
 ) -> None:
     def run() -> str:
         fd = _uffd(kernel)
-        return _copy(kernel, fd, maps.unsigned(maps.anon(page)), b"a" * page)[0].outcome
+        return _copy(kernel, fd, maps.anon(page), b"a" * page)[0].outcome
 
     assert in_child(run) == "ENOENT"
 
@@ -247,7 +247,7 @@ def test_after_unregister_a_fault_is_an_ordinary_zero_fill(
 ) -> None:
     def run() -> tuple[bytes, str]:
         fd = _uffd(kernel)
-        addr = maps.unsigned(maps.anon(page))
+        addr = maps.anon(page)
         _register(kernel, fd, addr, page)[0].unwrap()
         rng = kernel.new("struct uffdio_range *", [addr, page])
         kernel.ioctl(fd, kernel.UFFDIO_UNREGISTER, rng).unwrap()
@@ -265,7 +265,7 @@ def test_user_mode_only_leaves_a_kernel_fault_efault(
 
     def run() -> str:
         fd = _uffd(kernel, user_only=True)
-        addr = maps.unsigned(maps.anon(page))
+        addr = maps.anon(page)
         _register(kernel, fd, addr, page)[0].unwrap()
         _rfd, wfd = os.pipe()
         return kernel.write(wfd, addr, 16).outcome
@@ -281,7 +281,7 @@ def test_a_kernel_mode_fault_is_reported_and_the_call_completes(
 
     def run() -> tuple[int, int, bytes]:
         fd = _uffd(kernel, user_only=False)
-        addr = maps.unsigned(maps.anon(page))
+        addr = maps.anon(page)
         _register(kernel, fd, addr, page)[0].unwrap()
         rfd, wfd = os.pipe()
         results: list[Any] = []
@@ -300,7 +300,7 @@ def test_sigbus_feature_makes_faults_sigbus(kernel: Kernel, maps, page: int, in_
 
     def run() -> int:
         os.close(_uffd(kernel))  # here, where ENOSYS can still become a skip
-        addr = maps.unsigned(maps.anon(page))
+        addr = maps.anon(page)
 
         def child() -> int:
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -324,7 +324,7 @@ def test_registration_is_not_inherited_by_fork(kernel: Kernel, maps, page: int, 
 
     def run() -> tuple[int, str]:
         fd = _uffd(kernel)
-        addr = maps.unsigned(maps.anon(page))
+        addr = maps.anon(page)
         _register(kernel, fd, addr, page)[0].unwrap()
         probe = _c.new("char[4]", b"\xff\xff\xff")
 

@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from syscalls import forking
+from syscalls import forking, procstate
 from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
@@ -44,7 +44,7 @@ def test_thread_exit_clears_the_word_and_wakes_its_futex_waiter(kernel: Kernel, 
 
         def body() -> None:
             seen.extend([kernel.set_tid_address(word).unwrap(), kernel.gettid().unwrap()])
-            forking.await_state(os.getpid(), "S", tid=main)  # in its FUTEX_WAIT
+            procstate.wait_blocked(kernel, main, "futex")
 
         t = threading.Thread(target=body)
         t.start()

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from syscalls import forking
+from syscalls import forking, procstate
 from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
@@ -49,7 +49,7 @@ def test_pause_returns_eintr_after_a_handler_ran(kernel: Kernel, in_child) -> No
 def test_pause_ended_by_a_fatal_signal_ends_the_process(kernel: Kernel, in_child) -> None:
     def run() -> int:
         pid = forking.fork(kernel, lambda: kernel.pause() and 0)
-        forking.await_state(pid, "S")  # asleep in pause
+        procstate.wait_blocked(kernel, pid, "pause")
         os.kill(pid, signal.SIGTERM)
         status = forking.wait(kernel, pid)
         return os.WTERMSIG(status) if os.WIFSIGNALED(status) else -1

@@ -252,6 +252,8 @@ PREFIXES = (
     "PERF_FLAG_",
     "PERF_ATTR_SIZE_",
     "PKEY_",
+    "ERESTART",
+    "MAXSYMLINKS",
     "__NR_",
 )
 # Kernel-internal headers whose simple #defines and enums user space relies on (AF_*,
@@ -264,6 +266,8 @@ INTERNAL_HEADERS = (
     "include/linux/stat.h",  # UTIME_NOW, UTIME_OMIT
     "include/linux/splice.h",  # SPLICE_F_*
     "include/linux/fs.h",  # MNT_DETACH, MNT_FORCE, MNT_EXPIRE (umount2 flags)
+    "include/linux/errno.h",  # ERESTARTSYS & co: what a tracer sees in an interrupted call
+    "include/linux/namei.h",  # MAXSYMLINKS: how many symlinks one path walk may follow
 )
 
 
@@ -385,7 +389,7 @@ def generate(tree: Path, arch_name: str) -> Table:
         )
     sources.append(
         f"include/uapi and arch/{arch.karch}/include/uapi headers (Linux {version}): "
-        f"errno, constants; {', '.join(INTERNAL_HEADERS)}: AF_*, SOCK_*, MSG_*"
+        f"errno, constants; {', '.join(INTERNAL_HEADERS)}: AF_*, SOCK_*, MSG_*, ERESTART*"
     )
     return Table(
         os="linux",
