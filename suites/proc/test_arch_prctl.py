@@ -28,6 +28,7 @@ XFEATURE_FP_SSE = 0b11  # x87 and SSE state: every x86_64 CPU has both
 
 @pytest.fixture
 def bases(kernel: Kernel) -> None:
+    forking.need(kernel, "arch_prctl")
     if kernel.platform.arch != "x86_64":
         pytest.skip("FS and GS bases are arch_prctl's in the 64-bit ABI only")
 

@@ -4,13 +4,16 @@ updated with the CPU the thread runs on, and unregistering it with its signature
 glibc >= 2.35 registers an area for every thread itself (__rseq_size > 0; it then lives
 at the thread pointer + __rseq_offset). A thread has one registration, so the tests
 that register their own run in a child that first takes glibc's back: on x86 the
-thread pointer is pthread_self() (TLS variant II), elsewhere it is not readable from
-Python, and those tests skip saying so when glibc holds the registration. The area is
+thread pointer is pthread_self() (TLS variant II); on arm64 two instructions of
+machine code read it (mrs x0, tpidr_el0); elsewhere those tests skip, saying so, when
+glibc holds the registration. The area is
 32 bytes, 32-byte aligned (linux/rseq.h); the signature is the caller's choice, checked
 at unregistration (glibc uses RSEQ_SIG, per arch).
 """
 
+import mmap
 import os
+import struct
 from typing import Any
 
 import cffi
@@ -23,6 +26,7 @@ pytestmark = [pytest.mark.os("linux"), pytest.mark.min_kernel("4.18")]
 SIG = 0x53053053  # any value will do for our own registration
 GLIBC_SIG = {"x86_64": 0x53053053, "i386": 0x53053053, "aarch64": 0xD428BC00}
 TP_IS_PTHREAD_SELF = {"x86_64", "i386"}  # TLS variant II: the TCB is the pthread
+READ_TP = {"aarch64": struct.pack("<2I", 0xD53BD040, 0xD65F03C0)}  # mrs x0, tpidr_el0; ret
 
 _libc = cffi.FFI()
 _libc.cdef(
@@ -40,12 +44,27 @@ def _glibc_registration(kernel: Kernel) -> tuple[int, int] | None:
         return None
     if size == 0:  # glibc.pthread.rseq=0, or registration refused
         return None
-    if kernel.platform.arch not in TP_IS_PTHREAD_SELF:
+    return _thread_pointer(kernel) + offset, max(size, 32)
+
+
+def _thread_pointer(kernel: Kernel) -> int:
+    arch = kernel.platform.arch
+    if arch in TP_IS_PTHREAD_SELF:
+        return int(_LIBC.pthread_self())
+    if arch not in READ_TP:
         pytest.skip(
-            f"glibc registered rseq, and {kernel.platform.arch}'s thread pointer "
-            "is not readable here to unregister it"
+            f"glibc registered rseq, and {arch}'s thread pointer is not readable here "
+            "to unregister it"
         )
-    return int(_LIBC.pthread_self()) + offset, max(size, 32)
+    code, page = READ_TP[arch], mmap.PAGESIZE
+    flags = kernel.MAP_PRIVATE | kernel.MAP_ANONYMOUS
+    addr = kernel.mmap(0, page, kernel.PROT_READ | kernel.PROT_WRITE, flags, -1, 0).unwrap()
+    kernel.ffi.memmove(kernel.ffi.cast("char *", addr), code, len(code))
+    kernel.mprotect(addr, page, kernel.PROT_READ | kernel.PROT_EXEC).unwrap()
+    try:
+        return int(kernel.ffi.cast("uintptr_t (*)(void)", addr)())
+    finally:
+        kernel.munmap(addr, page)
 
 
 def _free_thread(kernel: Kernel) -> None:
