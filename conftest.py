@@ -77,6 +77,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     else:
         k = Kernel(platform)
+    k.target = config.getoption("target")  # what ENOSYS means depends on it (enosys.py)
     config.stash[_KERNEL_KEY] = k
     path = _profile_path(config)
     if path is not None and not hasattr(config, "workerinput"):  # not in xdist workers

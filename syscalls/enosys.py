@@ -1,0 +1,97 @@
+"""What an ENOSYS answer means: a syscall this kernel may lack, or one it has lost.
+
+On Linux, kernel/sys_ni.c lists the syscalls a configuration may compile out; the tables
+record them (`[optional]`, with the CONFIG_ option) and the entries no kernel implements
+(`[unimplemented]`). Every other syscall of the arch's table exists in every kernel of
+that release or later, so ENOSYS from it is a failure: the kernel lost it. An optional
+one stays a skip that names its option. Kernels that are not mainline Linux state here,
+once each, what they legitimately lack. Tables that say nothing (the BSDs', tables made
+before this) keep ENOSYS a skip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from syscalls.abi import Platform
+from syscalls.expect import version_tuple
+
+ANY = "*"  # a target on which any syscall may be missing
+
+# Per non-mainline target: syscall -> why it lacks it (ANY: every syscall may be missing).
+TARGET_LACKS: dict[str, dict[str, str]] = {
+    # Debian's runsc 0.0~20221219, measured with `syscalls run --target gvisor`, and
+    # /work/shared/TARGETS-NOTES.md. gVisor is a reimplementation: what it has not
+    # written answers ENOSYS.
+    "gvisor": dict.fromkeys(
+        (
+            "clone3",
+            "futex_waitv",
+            "landlock_add_rule",
+            "landlock_create_ruleset",
+            "landlock_restrict_self",
+            "openat2",
+            "pidfd_open",
+            "process_vm_readv",
+            "userfaultfd",
+        ),
+        "gVisor does not implement it",
+    ),
+    # arch/x86/um/sys_call_table_64.c: "Not going to be implemented by UML, since we
+    # have no hardware" (sys_iopl, sys_ioperm defined as sys_ni_syscall).
+    "uml": dict.fromkeys(("iopl", "ioperm"), "User-Mode Linux has no I/O ports"),
+    # ci/run-arch's qemu-user mode: qemu translates each syscall for the host kernel,
+    # and answers ENOSYS for those it does not translate (ptrace among them).
+    "qemu-user": {ANY: "qemu-user does not translate it"},
+}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one ENOSYS means: `lost` (a failure) or not (a skip), and the message."""
+
+    lost: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How ENOSYS is judged on one kernel: its table, its target, its release."""
+
+    platform: Platform
+    target: str = "host"
+    release: str = ""  # the running kernel's ("" when unknown)
+
+    def judge(self, name: str) -> Answer:
+        """The meaning of ENOSYS from `name` (the table's name for the syscall)."""
+        p = self.platform
+        lacks = TARGET_LACKS.get(self.target, {})
+        why = lacks.get(name) or lacks.get(ANY)
+        if why:
+            return Answer(False, f"{name}: ENOSYS ({why})")
+        if p.optional is None:
+            return Answer(False, f"{name}: ENOSYS (the kernel does not implement it)")
+        if name in p.unimplemented:
+            return Answer(False, f"{name}: ENOSYS (no {p.os} kernel implements it)")
+        if name in p.optional:
+            option = p.optional[name]
+            if option:
+                return Answer(False, f"{name}: ENOSYS ({option} is off)")
+            return Answer(False, f"{name}: ENOSYS (kernel/sys_ni.c lets a configuration omit it)")
+        if name not in p.syscalls:
+            return Answer(False, f"{name}: ENOSYS (not a syscall of the {p.name} table)")
+        if self.target not in TARGET_LACKS and self._older_than_table():
+            return Answer(
+                False,
+                f"{name}: ENOSYS (this kernel, {self.release}, is older than the "
+                f"{p.release} table: the syscall may be newer)",
+            )
+        return Answer(
+            True, f"{name}: ENOSYS, but every Linux kernel has it (not in kernel/sys_ni.c)"
+        )
+
+    def _older_than_table(self) -> bool:
+        """Syscalls arrive in major.minor releases, never in stable updates."""
+        if not self.release or not self.platform.release:
+            return False
+        return version_tuple(self.release)[:2] < version_tuple(self.platform.release)[:2]
