@@ -20,18 +20,21 @@ ANY = "*"  # a target on which any syscall may be missing
 
 # Per non-mainline target: syscall -> why it lacks it (ANY: every syscall may be missing).
 TARGET_LACKS: dict[str, dict[str, str]] = {
-    # Debian's runsc 0.0~20221219, measured with `syscalls run --target gvisor`, and
-    # /work/shared/TARGETS-NOTES.md. gVisor is a reimplementation: what it has not
-    # written answers ENOSYS.
+    # Debian's runsc 0.0~20221219: the ENOSYS seen in `syscalls run --target gvisor`
+    # (and in TARGETS-NOTES.md). gVisor is a reimplementation: what it has not written
+    # answers ENOSYS, optional in Linux or not.
     "gvisor": dict.fromkeys(
         (
             "clone3",
+            "copy_file_range",
             "futex_waitv",
+            "kcmp",
             "landlock_add_rule",
             "landlock_create_ruleset",
             "landlock_restrict_self",
             "openat2",
             "pidfd_open",
+            "pidfd_send_signal",
             "process_vm_readv",
             "userfaultfd",
         ),
