@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         "(NetBSD: /usr/lib; default: $SYSCALLS_RUMP_DIR)",
     )
     add_vm_arguments(run)
+    add_verdict_arguments(run)
     run.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
     run.set_defaults(func=cmd_run)
 
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     boot.add_argument("--time-limit", type=float, metavar="SECONDS", help="for the whole run")
     boot.add_argument("--time-scale", type=float, metavar="X", help="stretch per-test limits")
     add_vm_arguments(boot, kernel=False)
+    add_verdict_arguments(boot)
     boot.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
     boot.set_defaults(func=cmd_run, target="vm", rump_dir=None)
 
@@ -104,6 +106,15 @@ def main(argv: list[str] | None = None) -> int:
         "2 bad input.",
     )
     compare.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="profile or JUnit")
+    compare.add_argument(
+        "--baseline",
+        action="append",
+        type=Path,
+        metavar="OLD",
+        help="judge the one RUN against this known-good run (repeat for several: an "
+        "answer counts only where they agree); exit 1 when something got worse",
+    )
+    compare.add_argument("--bisect", action="store_true", help="exit 125 instead of 2")
     compare.add_argument("--html", type=Path, metavar="OUT.html", help="also write HTML here")
     compare.add_argument("--all", action="store_true", help="show agreeing tests too")
     compare.add_argument("--width", type=int, help="terminal width (default: detected)")
@@ -117,7 +128,47 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if rest:
         args.pytest_args = [*args.pytest_args, *rest]
+    if args.command in ("run", "boot"):
+        return run_with_verdict(args)
     return int(args.func(args) or 0)
+
+
+def add_verdict_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--baseline",
+        action="append",
+        type=Path,
+        metavar="PROFILE",
+        help="a known-good run's profile.json or junit.xml (repeatable): report what got "
+        "worse, and exit 1 only then",
+    )
+    parser.add_argument(
+        "--bisect",
+        action="store_true",
+        help="for `git bisect run`: exit 125 (could not test) instead of 2 or 3",
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="only the smoke selection (@pytest.mark.smoke)"
+    )
+
+
+def run_with_verdict(args: argparse.Namespace) -> int:
+    """cmd_run, with --smoke's selection, --baseline's verdict and --bisect's status."""
+    from syscalls import baseline
+
+    baselines = []
+    if args.baseline:
+        try:  # read first: a bad baseline must not cost a kernel boot
+            baselines = baseline.load_baselines(args.baseline)
+        except baseline.InputError as e:
+            print(f"syscalls {args.command}: --baseline: {e}", file=sys.stderr)
+            return baseline.bisect_code(2, args.bisect)
+    if args.smoke:
+        args.pytest_args = [*args.pytest_args, "-m", "smoke"]
+    code = int(args.func(args) or 0)
+    if baselines:
+        code = baseline.after_run(args.out, baselines, code)
+    return baseline.bisect_code(code, args.bisect)
 
 
 def add_vm_arguments(parser: argparse.ArgumentParser, kernel: bool = True) -> None:
@@ -243,6 +294,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from syscalls.compare import InputError, compare, label_runs, load, render_text
 
+    if args.baseline:
+        return compare_with_baseline(args)
     if len(args.runs) < 2:
         print("syscalls compare: need at least two runs to compare", file=sys.stderr)
         return 2
@@ -264,6 +317,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
             return 2
         print(f"html: {args.html}")
     return 1 if comparison.differs else 0
+
+
+def compare_with_baseline(args: argparse.Namespace) -> int:
+    from syscalls import baseline
+
+    if len(args.runs) != 1:
+        print("syscalls compare: --baseline judges one run (give one RUN)", file=sys.stderr)
+        return baseline.bisect_code(2, args.bisect)
+    try:
+        olds = baseline.load_baselines(args.baseline)
+        new = baseline.load(args.runs[0])
+    except baseline.InputError as e:
+        print(f"syscalls compare: {e}", file=sys.stderr)
+        return baseline.bisect_code(2, args.bisect)
+    verdict = baseline.judge(olds, new)
+    sys.stdout.write(baseline.render(verdict))
+    return 1 if verdict.worse else 0
 
 
 if __name__ == "__main__":

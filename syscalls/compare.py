@@ -1,11 +1,10 @@
 """Comparing runs: where two or more kernels answered the suite differently.
 
-A run is read from a semantics profile (syscalls/profile.py) or from pytest's JUnit XML,
-whose testcases carry the same observations in the `syscalls.observations` property.
-Each test is then one row: it agrees (same outcome and observations everywhere), differs,
-or is missing from some runs. Observations are aligned key by key ("openat=ok",
-"mode=0o640"), the n-th occurrence of a key in one run against the n-th in another, so a
-single changed errno shows as one differing line rather than a shifted list.
+Runs are read by syscalls.runs (a semantics profile or pytest's JUnit XML). Each test is
+then one row: it agrees (same outcome and observations everywhere), differs, or is
+missing from some runs. Observations are aligned key by key ("openat=ok", "mode=0o640"),
+the n-th occurrence of a key in one run against the n-th in another, so a single changed
+errno shows as one differing line rather than a shifted list.
 
 Skip and failure reasons are shown but not compared: they name the kernel release and
 the assertion's values, which differ between any two runs.
@@ -13,50 +12,19 @@ the assertion's values, which differ between any two runs.
 
 from __future__ import annotations
 
-import json
 import shutil
 import textwrap
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
-from syscalls.profile import PROPERTY, Profile
+# The readers live in syscalls.runs; compare's callers still find them here.
+from syscalls.runs import InputError, Run, TestRun, junit_nodeid, label_runs, load  # noqa: F401
 
 AGREE = "agree"
 DIFFER = "differ"
 PARTIAL = "partial"  # missing from at least one run, the rest agreeing
 STATUSES = (AGREE, DIFFER, PARTIAL)
 MISSING = "—"
-
-
-class InputError(Exception):
-    """A file that cannot be compared; the message is one line naming it."""
-
-
-@dataclass
-class TestRun:
-    """One test's result in one run."""
-
-    outcome: str
-    observations: list[str] = field(default_factory=list)
-    reason: str = ""
-
-
-@dataclass
-class Run:
-    """One run of the suite: where it ran and what each test answered."""
-
-    path: Path
-    platform: str
-    kernel: str
-    target: str
-    tests: dict[str, TestRun]
-    label: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.label:
-            self.label = " ".join(p for p in (self.target, self.kernel) if p) or self.path.stem
 
 
 @dataclass
@@ -104,131 +72,18 @@ class Comparison:
         return any(row.status != AGREE for row in self.rows)
 
 
-# Reading runs
-
-
-def load(path: Path) -> Run:
-    """A run from a profile (.json) or JUnit XML; InputError if it is neither."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    try:
-        head = path.read_bytes()[:512].lstrip()
-    except OSError as e:
-        raise InputError(f"{path}: {e.strerror}") from None
-    if head.startswith(b"{"):
-        return _load_profile(path)
-    if head.startswith(b"<"):
-        return _load_junit(path)
-    raise InputError(f"{path}: not a syscalls profile (JSON) or JUnit XML")
-
-
-def _load_profile(path: Path) -> Run:
-    try:
-        profile = Profile.read(path)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: not valid JSON ({e})") from None
-    except ValueError as e:
-        raise InputError(str(e)) from None
-    except (KeyError, TypeError, AttributeError) as e:
-        raise InputError(f"{path}: not a syscalls profile (missing {e})") from None
-    if not isinstance(profile.tests, dict):
-        raise InputError(f"{path}: not a syscalls profile (tests is not a mapping)")
-    tests: dict[str, TestRun] = {}
-    for nodeid, entry in profile.tests.items():
-        if not isinstance(entry, dict) or "outcome" not in entry:
-            raise InputError(f"{path}: test {nodeid!r} has no outcome")
-        observations = entry.get("observations") or []
-        tests[nodeid] = TestRun(
-            str(entry["outcome"]), [str(o) for o in observations], entry.get("reason", "")
-        )
-    return Run(path, profile.platform, profile.kernel, profile.target, tests)
-
-
-def _load_junit(path: Path) -> Run:
-    try:
-        root = ET.parse(path).getroot()
-    except ET.ParseError as e:
-        raise InputError(f"{path}: not valid XML ({e})") from None
-    if root.tag not in ("testsuites", "testsuite"):
-        raise InputError(f"{path}: not JUnit XML (root element <{root.tag}>)")
-    tests: dict[str, TestRun] = {}
-    for case in root.iter("testcase"):
-        nodeid = junit_nodeid(case.get("classname", ""), case.get("name", ""))
-        tests[nodeid] = _junit_case(path, nodeid, case)
-    # JUnit carries no kernel release; the file's directory usually names the run.
-    label = f"{path.parent.name}/{path.name}" if path.parent.name else path.name
-    return Run(path, "", "", "junit", tests, label=label)
-
-
-def _junit_case(path: Path, nodeid: str, case: ET.Element) -> TestRun:
-    observations: list[str] = []
-    for prop in case.iter("property"):
-        if prop.get("name") == PROPERTY:
-            try:
-                observations = [str(o) for o in json.loads(prop.get("value", "[]"))]
-            except json.JSONDecodeError:
-                raise InputError(f"{path}: {nodeid}: {PROPERTY} is not a JSON list") from None
-    outcome, reason = "passed", ""
-    for tag in ("failure", "error", "skipped"):  # the first found decides, worst first
-        child = case.find(tag)
-        if child is not None:
-            reason = child.get("message", "")
-            if tag == "skipped":
-                outcome = "xfailed" if child.get("type") == "pytest.xfail" else "skipped"
-                reason = reason.removeprefix("xfail").strip() or reason
-            else:
-                outcome = "failed" if tag == "failure" else "error"
-            break
-    return TestRun(outcome, observations, reason)
-
-
-def junit_nodeid(classname: str, name: str) -> str:
-    """pytest's node id from JUnit's classname/name ("suites.fs.test_x" -> "suites/fs/test_x.py").
-
-    Test classes are told from packages by their capital letter (pytest's Test* rule).
-    """
-    parts = classname.split(".") if classname else []
-    split = next((i for i, p in enumerate(parts) if p[:1].isupper()), len(parts))
-    module = "/".join(parts[:split]) + ".py" if split else ""
-    return "::".join(p for p in (module, *parts[split:], name) if p)
-
-
-def label_runs(runs: Sequence[Run]) -> None:
-    """Make the labels unique: add what tells the files apart, or else a number."""
-    groups: dict[str, list[Run]] = {}
-    for run in runs:
-        groups.setdefault(run.label, []).append(run)
-    for label, same in groups.items():
-        if len(same) < 2:
-            continue
-        for tell in (
-            lambda p: p.parent.name,
-            lambda p: p.name,
-            lambda p: f"{p.parent.name}/{p.name}",
-        ):
-            names = [tell(run.path) for run in same]
-            if all(names) and len(set(names)) == len(names):
-                for run, name in zip(same, names, strict=True):
-                    run.label = f"{label} ({name})"
-                break
-        else:
-            for i, run in enumerate(same, 1):
-                run.label = f"{label} #{i}"
-
-
 # Comparing
 
 
-def _keyed(observations: list[str]) -> dict[tuple[str, int], str]:
+def keyed(observations: list[str]) -> dict[tuple[str, int], str]:
     """{(key, n): value} for the n-th "key=value" entry with that key."""
     seen: dict[str, int] = {}
-    keyed: dict[tuple[str, int], str] = {}
+    result: dict[tuple[str, int], str] = {}
     for entry in observations:
         key, _, value = entry.partition("=")
         seen[key] = seen.get(key, 0) + 1
-        keyed[key, seen[key]] = value
-    return keyed
+        result[key, seen[key]] = value
+    return result
 
 
 def _merged_order(sequences: list[list[tuple[str, int]]]) -> list[tuple[str, int]]:
@@ -248,11 +103,11 @@ def _merged_order(sequences: list[list[tuple[str, int]]]) -> list[tuple[str, int
 def observation_diffs(cells: Sequence[TestRun | None]) -> list[ObsDiff]:
     """The observations whose value is not the same in every run that has the test."""
     present = [c for c in cells if c is not None]
-    keyed = [_keyed(c.observations) if c else None for c in cells]
-    order = _merged_order([list(k) for k in keyed if k is not None])
+    per_run = [keyed(c.observations) if c else None for c in cells]
+    order = _merged_order([list(k) for k in per_run if k is not None])
     diffs = []
     for key in order:
-        values = [k.get(key) if k is not None else None for k in keyed]
+        values = [k.get(key) if k is not None else None for k in per_run]
         mine = [v for v, c in zip(values, cells, strict=True) if c is not None]
         if len(present) > 1 and len(set(mine)) > 1:
             diffs.append(ObsDiff(key[0], key[1], values))

@@ -134,6 +134,16 @@ class Collector:
             outcome, reason = self._outcome.pop(report.nodeid, ("passed", ""))
             self.profile.add(report.nodeid, outcome, observations, reason)
 
+    # The tests the run set out to run (meta "selected"): a baseline's test that was not
+    # selected (a --smoke run, a file given) is not missing from this run.
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if session.items:
+            self.profile.meta["selected"] = [item.nodeid for item in session.items]
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self.profile.meta.setdefault("selected", list(ids))
+
     def pytest_sessionfinish(self) -> None:
         self.profile.write(self.path)
 
