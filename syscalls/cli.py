@@ -129,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     if rest:
         args.pytest_args = [*args.pytest_args, *rest]
     if args.command in ("run", "boot"):
+        args.workers_given = any(
+            a in ("-n", "--workers") or a.startswith(("-n", "--workers=")) for a in argv
+        )
         return run_with_verdict(args)
     return int(args.func(args) or 0)
 
@@ -156,6 +159,7 @@ def run_with_verdict(args: argparse.Namespace) -> int:
     """cmd_run, with --smoke's selection, --baseline's verdict and --bisect's status."""
     from syscalls import baseline
 
+    args.workers_given = getattr(args, "workers_given", True)
     baselines = []
     if args.baseline:
         try:  # read first: a bad baseline must not cost a kernel boot
@@ -165,6 +169,8 @@ def run_with_verdict(args: argparse.Namespace) -> int:
             return baseline.bisect_code(2, args.bisect)
     if args.smoke:
         args.pytest_args = [*args.pytest_args, "-m", "smoke"]
+        if not args.workers_given:  # starting xdist workers costs more than ~180 quick tests
+            args.workers = "0"
     code = int(args.func(args) or 0)
     if baselines:
         code = baseline.after_run(args.out, baselines, code)

@@ -9,6 +9,8 @@ import pytest
 
 from syscalls.kernel import Kernel
 
+pytestmark = pytest.mark.smoke
+
 
 def test_dup_returns_lowest_free_fd_sharing_the_offset(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f", b"0123456789")

@@ -10,6 +10,8 @@ import pytest
 
 from syscalls.kernel import Kernel
 
+pytestmark = pytest.mark.smoke
+
 
 def test_pread_reads_at_offset_without_moving_file_offset(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f", b"0123456789")

@@ -6,6 +6,8 @@ import pytest
 
 from syscalls.kernel import Kernel
 
+pytestmark = pytest.mark.smoke
+
 BAD_ADDRESS = 8  # inside the never-mapped first page: copy to/from user faults
 
 

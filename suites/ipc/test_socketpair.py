@@ -5,6 +5,8 @@ import pytest
 
 from syscalls.kernel import Kernel
 
+pytestmark = pytest.mark.smoke
+
 
 def _recv(kernel: Kernel, fd: int, n: int = 256, flags: int = 0) -> bytes:
     buf = kernel.buf(n)

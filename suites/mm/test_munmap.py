@@ -7,6 +7,8 @@ import pytest
 from syscalls.child import ChildFailed
 from syscalls.kernel import Kernel
 
+pytestmark = pytest.mark.smoke
+
 
 def test_munmap_then_access_is_sigsegv(kernel: Kernel, in_child, page: int) -> None:
     def unmap_and_touch() -> None:

@@ -15,6 +15,8 @@ import pytest
 from syscalls import forking
 from syscalls.kernel import Kernel
 
+pytestmark = pytest.mark.smoke
+
 EXEC_FAILED = 99  # exit code of a child whose execve returned
 MAX_ARG_STRLEN = 32 * 4096  # include/uapi/linux/binfmts.h: 32 pages of 4 KiB
 

@@ -6,8 +6,12 @@ aarch64/riscv64 have no fork syscall; forking.fork uses clone(SIGCHLD) there.
 
 import os
 
+import pytest
+
 from syscalls import forking
 from syscalls.kernel import Kernel
+
+pytestmark = pytest.mark.smoke
 
 
 def test_fork_child_has_a_pid_other_than_the_parents(kernel: Kernel, in_child) -> None:

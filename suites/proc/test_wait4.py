@@ -7,8 +7,12 @@ every Unix); rusage of the reaped child is struct rusage.
 import os
 import signal
 
+import pytest
+
 from syscalls import forking
 from syscalls.kernel import Kernel
+
+pytestmark = pytest.mark.smoke
 
 
 def _blocked_child(kernel: Kernel) -> tuple[int, int]:

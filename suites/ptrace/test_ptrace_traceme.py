@@ -12,7 +12,7 @@ import pytest
 from syscalls import forking
 from syscalls.kernel import Kernel
 
-pytestmark = pytest.mark.os("linux")
+pytestmark = [pytest.mark.os("linux"), pytest.mark.smoke]
 
 
 def test_traceme_child_stop_is_seen_by_wait4(kernel: Kernel, ptrace, in_child) -> None:

@@ -9,7 +9,7 @@ import pytest
 from syscalls import forking
 from syscalls.kernel import Kernel
 
-pytestmark = pytest.mark.os("linux")
+pytestmark = [pytest.mark.os("linux"), pytest.mark.smoke]
 
 SA_UNSUPPORTED = 0x00000400  # asm-generic/signal-defs.h: a bit no kernel accepts
 

@@ -12,7 +12,7 @@ import pytest
 from syscalls import forking
 from syscalls.kernel import Kernel
 
-pytestmark = pytest.mark.os("linux")
+pytestmark = [pytest.mark.os("linux"), pytest.mark.smoke]
 
 
 def test_futex_wait_on_changed_value_is_eagain(kernel: Kernel, futex) -> None:

@@ -65,6 +65,7 @@ def _ns(kernel: Kernel, clock: int) -> int:
         "CLOCK_TAI",
     ],
 )
+@pytest.mark.smoke
 def test_clock_gettime_reads_a_normalised_time(kernel: Kernel, clock: str) -> None:
     assert _ns(kernel, getattr(kernel, clock)) > 0
 
@@ -141,6 +142,7 @@ def test_clock_gettime_process_cputime_covers_the_thread(kernel: Kernel) -> None
 
 
 @pytest.mark.parametrize("call", ["clock_gettime", "clock_getres"])
+@pytest.mark.smoke
 def test_clock_unknown_id_is_einval(kernel: Kernel, call: str) -> None:
     assert getattr(kernel, call)(BAD_CLOCK, kernel.new("struct timespec *")).errno == "EINVAL"
 
