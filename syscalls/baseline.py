@@ -23,21 +23,18 @@ runs reveal. Tests keep what varies from run to run on one kernel out of their a
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
-from syscalls.compare import keyed
+from syscalls.compare import is_answer, keyed
 from syscalls.runs import GOOD, InputError, Run, TestRun, label_runs, load
 
 WORSE, BETTER, DIFFERS = "worse", "better", "differs"
 KINDS = (WORSE, BETTER, DIFFERS)
 MISSING = "missing"
 ARROW = "→"
-_ERRNO = re.compile(r"E[A-Z0-9]+")
 
 
 @dataclass
@@ -99,28 +96,6 @@ class Verdict:
         if self.unselected:
             text += f"; {self.unselected} of the baseline's not selected in this run"
         return text + ")"
-
-
-@cache
-def syscall_names() -> frozenset[str]:
-    """Every syscall name any table knows: an observation under one is a call's answer."""
-    from syscalls.abi import Platform, PlatformError, available
-
-    names: set[str] = set()
-    for spec in available():
-        try:
-            p = Platform.load(spec)
-        except PlatformError:
-            continue
-        names.update(p.syscalls, p.symbols, p.aliases)
-    return frozenset(names)
-
-
-def is_answer(key: str, values: Sequence[str | None]) -> bool:
-    """A syscall's answer ("ok" or an errno name) rather than a value a test recorded."""
-    if key.split("#")[0] not in syscall_names():
-        return False
-    return all(v is None or v == "ok" or _ERRNO.fullmatch(v) for v in values)
 
 
 def _keyed(observations: list[str]) -> dict[str, str]:

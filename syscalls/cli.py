@@ -101,9 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     compare = sub.add_parser(
         "compare",
         help="where two or more runs disagree (profiles or JUnit XML)",
-        description="Show every test and observation on which the runs disagree. "
-        "Exit status: 0 no difference, 1 differences (or tests missing from a run), "
-        "2 bad input.",
+        description="Show the tests that ran on several runs and answered differently, "
+        "then those that ran on some only (skipped or missing elsewhere), and per syscall "
+        "where the answers part. With --baseline OLD NEW: what got worse. Exit status: 0 "
+        "no difference (nothing worse), 1 differences (something worse), 2 bad input.",
     )
     compare.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="profile or JUnit")
     compare.add_argument(
@@ -117,6 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     compare.add_argument("--bisect", action="store_true", help="exit 125 instead of 2")
     compare.add_argument("--html", type=Path, metavar="OUT.html", help="also write HTML here")
     compare.add_argument("--all", action="store_true", help="show agreeing tests too")
+    compare.add_argument(
+        "--ran-everywhere",
+        action="store_true",
+        help="hide the tests that ran on some runs only (skipped or missing on the others)",
+    )
     compare.add_argument("--width", type=int, help="terminal width (default: detected)")
     compare.set_defaults(func=cmd_compare)
 
@@ -155,6 +161,17 @@ def add_verdict_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def smoke_files() -> list[str]:
+    """The suite files that hold smoke tests, found by their text: collecting only those
+    keeps a --smoke run from importing the whole suite (most of its time under TCG)."""
+    suites = ROOT / "suites"
+    return sorted(
+        str(path.relative_to(ROOT))
+        for path in suites.rglob("test_*.py")
+        if "pytest.mark.smoke" in path.read_text(errors="replace")
+    )
+
+
 def run_with_verdict(args: argparse.Namespace) -> int:
     """cmd_run, with --smoke's selection, --baseline's verdict and --bisect's status."""
     from syscalls import baseline
@@ -168,7 +185,10 @@ def run_with_verdict(args: argparse.Namespace) -> int:
             print(f"syscalls {args.command}: --baseline: {e}", file=sys.stderr)
             return baseline.bisect_code(2, args.bisect)
     if args.smoke:
-        args.pytest_args = [*args.pytest_args, "-m", "smoke"]
+        from syscalls.targets.guest import names_tests
+
+        named = names_tests(args.pytest_args)
+        args.pytest_args = [*args.pytest_args, "-m", "smoke", *([] if named else smoke_files())]
         if not args.workers_given:  # starting xdist workers costs more than ~180 quick tests
             args.workers = "0"
     code = int(args.func(args) or 0)
@@ -312,17 +332,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
         return 2
     label_runs(runs)
     comparison = compare(runs)
-    sys.stdout.write(render_text(comparison, show_all=args.all, width=args.width))
+    everywhere = args.ran_everywhere
+    sys.stdout.write(
+        render_text(comparison, show_all=args.all, width=args.width, ran_everywhere=everywhere)
+    )
     if args.html:
         from syscalls.report_html import render_html
 
         try:
-            args.html.write_text(render_html(comparison, show_all=args.all))
+            args.html.write_text(
+                render_html(comparison, show_all=args.all, ran_everywhere=everywhere)
+            )
         except OSError as e:
             print(f"syscalls compare: {args.html}: {e.strerror}", file=sys.stderr)
             return 2
         print(f"html: {args.html}")
-    return 1 if comparison.differs else 0
+    return 1 if comparison.differs(everywhere) else 0
 
 
 def compare_with_baseline(args: argparse.Namespace) -> int:

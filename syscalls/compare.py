@@ -12,19 +12,28 @@ the assertion's values, which differ between any two runs.
 
 from __future__ import annotations
 
+import re
 import shutil
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 # The readers live in syscalls.runs; compare's callers still find them here.
 from syscalls.runs import InputError, Run, TestRun, junit_nodeid, label_runs, load  # noqa: F401
 
 AGREE = "agree"
-DIFFER = "differ"
-PARTIAL = "partial"  # missing from at least one run, the rest agreeing
+DIFFER = "differ"  # ran (not skipped) in two or more runs, and answered differently there
+PARTIAL = "partial"  # ran in some runs only, skipped or missing in the others; else agreeing
 STATUSES = (AGREE, DIFFER, PARTIAL)
 MISSING = "—"
+_ERRNO = re.compile(r"E[A-Z0-9]+")
+# How the reports name each group, the one that matters first first.
+TITLES = {
+    DIFFER: "answered differently where they ran",
+    PARTIAL: "ran on some runs only (skipped or missing on the others)",
+    AGREE: "agree",
+}
 
 
 @dataclass
@@ -66,13 +75,64 @@ class Comparison:
             counts[row.status] += 1
         return counts
 
-    @property
-    def differs(self) -> bool:
-        """True when any test differs or is missing from some run (exit status 1)."""
-        return any(row.status != AGREE for row in self.rows)
+    def differs(self, ran_everywhere: bool = False) -> bool:
+        """True when a test answered differently, or (unless ran_everywhere) ran in some
+        runs only: exit status 1."""
+        hidden = (AGREE, PARTIAL) if ran_everywhere else (AGREE,)
+        return any(row.status not in hidden for row in self.rows)
+
+    def shown(self, show_all: bool = False, ran_everywhere: bool = False) -> list[Row]:
+        """The rows a report lists, the tests that answered differently first."""
+        order = [DIFFER]
+        order += [] if ran_everywhere else [PARTIAL]
+        order += [AGREE] if show_all else []
+        return [row for status in order for row in self.rows if row.status == status]
+
+
+@dataclass
+class SyscallAnswers:
+    """One syscall whose answer differs between runs in tests that ran on them: its
+    answer per run (None: not recorded there), and the tests where it does."""
+
+    name: str
+    values: list[str | None]
+    tests: list[str]
+
+    def sentence(self, labels: Sequence[str]) -> str:
+        """ "openat: EFTYPE on rump 7.99.34 where host 6.18, vm 6.1 say ELOOP" """
+        groups: dict[str, list[str]] = {}
+        for label, value in zip(labels, self.values, strict=True):
+            if value is not None:
+                groups.setdefault(value, []).append(label)
+        common = max(groups, key=lambda v: len(groups[v]))
+        others = "; ".join(f"{v} on {', '.join(ls)}" for v, ls in groups.items() if v != common)
+        verb = "says" if len(groups[common]) == 1 else "say"
+        return f"{self.name}: {others} where {', '.join(groups[common])} {verb} {common}"
 
 
 # Comparing
+
+
+@cache
+def syscall_names() -> frozenset[str]:
+    """Every syscall name any table knows: an observation under one is a call's answer."""
+    from syscalls.abi import Platform, PlatformError, available
+
+    names: set[str] = set()
+    for spec in available():
+        try:
+            p = Platform.load(spec)
+        except PlatformError:
+            continue
+        names.update(p.syscalls, p.symbols, p.aliases)
+    return frozenset(names)
+
+
+def is_answer(key: str, values: Sequence[str | None]) -> bool:
+    """A syscall's answer ("ok" or an errno name) rather than a value a test recorded."""
+    if key.split("#")[0] not in syscall_names():
+        return False
+    return all(v is None or v == "ok" or _ERRNO.fullmatch(v) for v in values)
 
 
 def keyed(observations: list[str]) -> dict[tuple[str, int], str]:
@@ -120,16 +180,36 @@ def compare(runs: Sequence[Run]) -> Comparison:
     rows = []
     for nodeid in nodeids:
         cells = [run.tests.get(nodeid) for run in runs]
-        present = [c for c in cells if c is not None]
+        ran = [c if c is not None and c.outcome != "skipped" else None for c in cells]
+        present = [c for c in ran if c is not None]
         diffs = observation_diffs(cells)
-        if len({c.outcome for c in present}) > 1 or diffs:
+        ran_diffs = observation_diffs(ran)
+        if len(present) > 1 and (len({c.outcome for c in present}) > 1 or ran_diffs):
             status = DIFFER
-        elif len(present) < len(cells):
+            diffs = ran_diffs  # where the kernels that ran it part, not where one skipped
+        elif diffs or len({c.outcome if c else MISSING for c in cells}) > 1:
             status = PARTIAL
         else:
             status = AGREE
         rows.append(Row(nodeid, status, cells, diffs))
     return Comparison(list(runs), rows)
+
+
+def by_syscall(comparison: Comparison) -> list[SyscallAnswers]:
+    """Per syscall, each distinct pattern of answers across the runs, from the tests
+    that ran on several runs and answered differently: where the kernels' semantics of
+    one call part, at a glance. Runs that skipped the test count as not recorded."""
+    found: dict[tuple[str, tuple[str | None, ...]], list[str]] = {}
+    for row in comparison.rows:
+        if row.status != DIFFER:
+            continue
+        ran = [c is not None and c.outcome != "skipped" for c in row.cells]
+        for diff in row.diffs:
+            values = tuple(v if r else None for v, r in zip(diff.values, ran, strict=True))
+            if len({v for v in values if v is not None}) > 1 and is_answer(diff.key, values):
+                found.setdefault((diff.key, values), []).append(row.nodeid)
+    answers = [SyscallAnswers(k, list(v), tests) for (k, v), tests in found.items()]
+    return sorted(answers, key=lambda a: (a.name, -len(a.tests)))
 
 
 # The terminal table
@@ -152,8 +232,8 @@ def display_id(nodeid: str) -> str:
 def summary(comparison: Comparison) -> str:
     c = comparison.counts
     return (
-        f"{len(comparison.rows)} tests: {c[AGREE]} agree, {c[DIFFER]} differ, "
-        f"{c[PARTIAL]} only in some runs"
+        f"{len(comparison.rows)} tests: {c[DIFFER]} answered differently where they ran, "
+        f"{c[PARTIAL]} ran on some runs only, {c[AGREE]} agree"
     )
 
 
@@ -176,8 +256,15 @@ def _header(labels: list[str], col: int, lines: int = 3) -> list[list[str]]:
     return wrapped
 
 
-def render_text(comparison: Comparison, show_all: bool = False, width: int | None = None) -> str:
-    """The matrix as plain text: tests grouped by file, one line per differing key.
+def render_text(
+    comparison: Comparison,
+    show_all: bool = False,
+    width: int | None = None,
+    ran_everywhere: bool = False,
+) -> str:
+    """The matrix as plain text: the tests that answered differently first, then those
+    that ran on some runs only (unless ran_everywhere), grouped by file, one line per
+    differing key; then the answers per syscall, and the summary.
 
     Columns are the runs in the order given; the legend above names each one fully.
     """
@@ -197,13 +284,15 @@ def render_text(comparison: Comparison, show_all: bool = False, width: int | Non
         left = _fit("test" if n == 0 else "", first)
         cells = "".join(" " + _fit(h[n] if n < len(h) else "", col) for h in heads)
         lines.append((left + cells).rstrip())
-    lines.append("-" * min(first + (col + 1) * len(runs), width))
-    shown = 0
-    current_file = None
-    for row in comparison.rows:
-        if row.status == AGREE and not show_all:
-            continue
-        shown += 1
+    rule = "-" * min(first + (col + 1) * len(runs), width)
+    lines.append(rule)
+    rows = comparison.shown(show_all, ran_everywhere)
+    status = current_file = None
+    for row in rows:
+        if row.status != status:
+            status, current_file = row.status, None
+            count = comparison.counts[status]
+            lines.append(_fit(f"== {count} {TITLES[status]}", width).rstrip())
         file, sep, name = display_id(row.nodeid).partition("::")
         if not sep:
             file, name = "", file
@@ -217,7 +306,16 @@ def render_text(comparison: Comparison, show_all: bool = False, width: int | Non
                 " " + _fit(MISSING if v is None else v or '""', col) for v in diff.values
             )
             lines.append((_fit("      " + diff.name, first) + values).rstrip())
-    if not shown:
+    if not rows:
         lines.append("(no differences)")
+    answers = by_syscall(comparison)
+    if answers:
+        lines += ["", rule, "== per syscall: where the answers part, in tests that ran"]
+        labels = [f"[{i + 1}]" for i in range(len(runs))]
+        for a in answers:
+            tests = f"{len(a.tests)} test{'s' if len(a.tests) > 1 else ''}"
+            text = f"{a.sentence(labels)} ({tests}: {display_id(a.tests[0])}"
+            text += ", ..." if len(a.tests) > 1 else ""
+            lines.append(_fit(text + ")", width).rstrip())
     lines += ["", summary(comparison)]
     return "\n".join(lines) + "\n"
