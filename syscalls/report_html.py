@@ -74,11 +74,16 @@ def _value_cell(value: str, odd: bool) -> str:
     return f'<td class="odd">{_e(value)}</td>' if odd else f"<td>{_e(value)}</td>"
 
 
-def _marked(values: list[str]) -> list[bool]:
-    """Which cells to mark: all but the majority value's (every one when none leads)."""
-    common = max(values, key=values.count)
-    lone = values.count(common) == 1
-    return [lone or v != common for v in values]
+def _marked(values: list[str], counts: list[bool] | None = None) -> list[bool]:
+    """Which cells to mark: among the values that count (a run that skipped the test has
+    nothing to say), all but the majority's, or every one when no value leads."""
+    counts = counts or [True] * len(values)
+    present = [v for v, c in zip(values, counts, strict=True) if c]
+    if not present:
+        return [False] * len(values)
+    common = max(present, key=present.count)
+    lone = present.count(common) == 1 and len(present) > 1
+    return [c and (lone or v != common) for v, c in zip(values, counts, strict=True)]
 
 
 def render_html(
@@ -139,10 +144,11 @@ def render_html(
             out.append(_outcome_cell(cell.outcome, cell.reason) if cell else _outcome_cell(MISSING))
         out.append("</tr>")
         obs_class = "obs" if group != PARTIAL else "obs partial"
+        ran = [c is not None and c.outcome != "skipped" for c in row.cells]
         for diff in row.diffs:
             values = [MISSING if v is None else v for v in diff.values]
             out.append(f'<tr class="{obs_class}"><td class="key">{_e(diff.name)}</td>')
-            for v, mark in zip(values, _marked(values), strict=True):
+            for v, mark in zip(values, _marked(values, ran if any(ran) else None), strict=True):
                 out.append(_value_cell(v, mark))
             out.append("</tr>")
     if not rows:
@@ -165,14 +171,11 @@ def _syscall_table(comparison: Comparison) -> list[str]:
         "<th>tests</th><th>in words</th></tr></thead><tbody>",
     ]
     for a in answers:
-        present = [v for v in a.values if v is not None]
-        marks = iter(_marked(present))
+        values = [MISSING if v is None else v for v in a.values]
+        marks = _marked(values, [v is not None for v in a.values])
         out.append(f'<tr><td class="key">{_e(a.name)}</td>')
-        for v in a.values:
-            if v is None:
-                out.append(f'<td class="none">{MISSING}</td>')
-            else:
-                out.append(_value_cell(v, next(marks)))
+        for v, mark in zip(values, marks, strict=True):
+            out.append(_value_cell(v, mark) if v != MISSING else f'<td class="none">{v}</td>')
         tests = _e("\n".join(display_id(t) for t in a.tests))
         out.append(f'<td title="{tests}">{len(a.tests)}</td><td>{_e(a.sentence(labels))}</td>')
         out.append("</tr>")
