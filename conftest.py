@@ -8,7 +8,8 @@ Options:  --platform OS/ARCH or TABLE.toml (default: the running kernel's)
 Fixtures: kernel (the Kernel, its calls recorded), tmp (a private directory, removed
           afterwards; disk_tmp: one on a disk file system), observe(key, value),
           in_child(fn, timeout) (fn in a forked child with a time limit).
-Markers:  root, os(*names), min_kernel(version), requires(*features): skips that say why.
+Markers:  root, os(*names), min_kernel(version), requires(*features): skips that say why;
+          smoke: the smoke selection (`syscalls run --smoke`).
 """
 
 from __future__ import annotations
