@@ -206,9 +206,10 @@ def load_baselines(paths: Sequence[str | os.PathLike[str]]) -> list[Run]:
 
 
 def after_run(out: Path, baselines: list[Run], code: int) -> int:
-    """A finished `run`/`boot` judged against the baseline: its verdict printed, and the
-    status 0 or 1 by what got worse (2 and 3, a run that could not run or finish, stay)."""
-    if code not in (0, 1):
+    """A `run`/`boot` judged against the baseline: its verdict printed, and the status 0
+    or 1 by what got worse. A run that could not run (2) is not judged; one that did not
+    finish (3) keeps its status, its finished tests judged for the reader."""
+    if code not in (0, 1, 3):
         return code
     try:
         run = load(out / "profile.json")
@@ -218,4 +219,7 @@ def after_run(out: Path, baselines: list[Run], code: int) -> int:
     run.label = f"this run ({run.label})"
     verdict = judge(baselines, run)
     sys.stdout.write(render(verdict))
+    if code == 3:
+        print("(the run did not finish: its status stays 3, whatever got worse)")
+        return code
     return 1 if verdict.worse else 0

@@ -221,3 +221,17 @@ def test_two_runs_of_the_same_kernel_compare_empty(tmp_path):
     verdict = judge([load(tmp_path / "1/profile.json")], load(tmp_path / "2/profile.json"))
     assert [c.line() for c in verdict.changes] == []
     assert verdict.compared > 150
+
+
+def test_after_run_judges_0_and_1_and_keeps_2_and_3(tmp_path, capsys):
+    base = [load(_profile(tmp_path / "base.json", {T: ("passed", ["openat=EEXIST"])}))]
+    out = tmp_path / "out"
+    out.mkdir()
+    _profile(out / "profile.json", {T: ("failed", ["openat=ok"], "assert")})
+    assert baseline.after_run(out, base, 0) == 1  # the suite's own status does not decide
+    _profile(out / "profile.json", {T: ("passed", ["openat=EEXIST"])})
+    assert baseline.after_run(out, base, 1) == 0
+    assert baseline.after_run(out, base, 2) == 2  # could not run: nothing to judge
+    assert baseline.after_run(out, base, 3) == 3  # did not finish: judged, status kept
+    assert "did not finish" in capsys.readouterr().out
+    assert baseline.after_run(tmp_path / "nowhere", base, 0) == 3
