@@ -235,7 +235,7 @@ class Kernel:
         if in_value and value > 0 and not err and self.platform.resolve(name) in in_value:
             value, err = -1, value
         if err == self.platform.errno.get("ENOSYS"):
-            rule = enosys.Rule(self.platform, self.target, self.release())
+            rule = enosys.Rule(self.platform, self.target, self.release)
             answer = rule.judge(self.platform.resolve(real or name))
             raise (MissingSyscall if answer.lost else Unsupported)(answer.message)
         result = Result(name, value, Errno(err, self.platform) if err else None)
