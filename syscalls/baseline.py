@@ -66,11 +66,14 @@ class Change:
     def line(self) -> str:
         """`test: passed → failed: openat=EEXIST → openat=ok` (or the reason)."""
         head = f"{self.nodeid.removeprefix('suites/')}: {self.old} {ARROW} {self.new}"
-        if self.answers:
-            shown = "; ".join(str(a) for a in self.answers[:3])
-            more = f" (+{len(self.answers) - 3} more)" if len(self.answers) > 3 else ""
-            return f"{head}: {shown}{more}"
+        # the answers that changed first; calls the run never got to say less than why
+        changed = [a for a in self.answers if a.old is not None and a.new is not None]
         reason = self.reason.strip().splitlines()[0][:160] if self.reason.strip() else ""
+        shown = changed or ([] if reason else self.answers)
+        if shown:
+            text = "; ".join(str(a) for a in shown[:3])
+            more = f" (+{len(shown) - 3} more)" if len(shown) > 3 else ""
+            return f"{head}: {text}{more}"
         return f"{head}: {reason}" if reason else head
 
 

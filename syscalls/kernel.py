@@ -234,13 +234,13 @@ class Kernel:
         in_value = self.platform.errors_in_value  # empty but on NetBSD: the common case first
         if in_value and value > 0 and not err and self.platform.resolve(name) in in_value:
             value, err = -1, value
+        result = Result(name, value, Errno(err, self.platform) if err else None)
+        for observe in self.observers:  # an ENOSYS too: the profile shows what was lost
+            observe(result)
         if err == self.platform.errno.get("ENOSYS"):
             rule = enosys.Rule(self.platform, self.target, self.release)
             answer = rule.judge(self.platform.resolve(real or name))
             raise (MissingSyscall if answer.lost else Unsupported)(answer.message)
-        result = Result(name, value, Errno(err, self.platform) if err else None)
-        for observe in self.observers:
-            observe(result)
         return result
 
     @contextlib.contextmanager
