@@ -41,9 +41,13 @@ TARGET_LACKS: dict[str, dict[str, str]] = {
         ),
         "gVisor does not implement it",
     ),
-    # arch/x86/um/sys_call_table_64.c: "Not going to be implemented by UML, since we
-    # have no hardware" (sys_iopl, sys_ioperm defined as sys_ni_syscall).
-    "uml": dict.fromkeys(("iopl", "ioperm"), "User-Mode Linux has no I/O ports"),
+    # arch/x86/um/sys_call_table_{64,32}.c: "Not going to be implemented by UML, since
+    # we have no hardware" (sys_iopl, sys_ioperm; on 32-bit sys_vm86old, sys_vm86 too,
+    # defined as sys_ni_syscall).
+    "uml": {
+        **dict.fromkeys(("iopl", "ioperm"), "User-Mode Linux has no I/O ports"),
+        **dict.fromkeys(("vm86old", "vm86"), "User-Mode Linux has no vm86 mode"),
+    },
     # ci/run-arch's qemu-user mode: qemu translates each syscall for the host kernel,
     # and answers ENOSYS for those it does not translate (ptrace among them).
     "qemu-user": {ANY: "qemu-user does not translate it"},
