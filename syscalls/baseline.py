@@ -219,7 +219,6 @@ def after_run(out: Path, baselines: list[Run], code: int) -> int:
     except InputError as e:
         print(f"syscalls: --baseline: this run's results: {e}", file=sys.stderr)
         return 3
-    run.label = f"this run ({run.label})"
     verdict = judge(baselines, run)
     sys.stdout.write(render(verdict))
     if code == 3:
