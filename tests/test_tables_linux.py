@@ -113,6 +113,7 @@ _MEMBERS = (
     "include/linux/stat.h",
     "include/linux/splice.h",
     "include/linux/fs.h",
+    "include/linux/namei.h",
     # kernel/sys_ni.c's optional syscalls: where they are defined, and the Makefiles and
     # Kbuild files that say which option builds those files and directories
     "Kbuild",

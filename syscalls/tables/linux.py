@@ -215,6 +215,7 @@ PREFIXES = (
     "NT_",
     "MINSIGSTKSZ",
     "SCHED_",
+    "MAXSYMLINKS",
     "__NR_",
 )
 # Kernel-internal headers whose simple #defines and enums user space relies on (AF_*,
@@ -227,6 +228,7 @@ INTERNAL_HEADERS = (
     "include/linux/stat.h",  # UTIME_NOW, UTIME_OMIT
     "include/linux/splice.h",  # SPLICE_F_*
     "include/linux/fs.h",  # MNT_DETACH, MNT_FORCE, MNT_EXPIRE (umount2 flags)
+    "include/linux/namei.h",  # MAXSYMLINKS: how many symlinks one path walk may follow
 )
 
 
