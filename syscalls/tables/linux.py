@@ -215,6 +215,7 @@ PREFIXES = (
     "NT_",
     "MINSIGSTKSZ",
     "SCHED_",
+    "ERESTART",
     "MAXSYMLINKS",
     "__NR_",
 )
@@ -228,6 +229,7 @@ INTERNAL_HEADERS = (
     "include/linux/stat.h",  # UTIME_NOW, UTIME_OMIT
     "include/linux/splice.h",  # SPLICE_F_*
     "include/linux/fs.h",  # MNT_DETACH, MNT_FORCE, MNT_EXPIRE (umount2 flags)
+    "include/linux/errno.h",  # ERESTARTSYS & co: what a tracer sees in an interrupted call
     "include/linux/namei.h",  # MAXSYMLINKS: how many symlinks one path walk may follow
 )
 
@@ -408,7 +410,7 @@ def generate(tree: Path, arch_name: str) -> Table:
         )
     sources.append(
         f"include/uapi and arch/{arch.karch}/include/uapi headers (Linux {version}): "
-        f"errno, constants; {', '.join(INTERNAL_HEADERS)}: AF_*, SOCK_*, MSG_*"
+        f"errno, constants; {', '.join(INTERNAL_HEADERS)}: AF_*, SOCK_*, MSG_*, ERESTART*"
     )
     return Table(
         os="linux",
