@@ -180,6 +180,35 @@ def test_adapters_without_after_still_return_two_items() -> None:
     assert len(abi_i386.adapt("ftruncate", (3, 1))) == 2
 
 
+def test_adjtimex_is_clock_adjtime64_on_the_realtime_clock_with_the_64_bit_timex() -> None:
+    k, libc = _kernel(lambda number, regs: 0)
+    tx = k.new("struct timex *")
+    assert k.adjtimex(tx).ok
+    number, regs = libc.calls[-1]
+    assert number == 405 and int(regs[0]) == k.CLOCK_REALTIME  # clock_adjtime64
+    assert k.ffi.sizeof("struct timex") == 208 and k.ffi.offsetof("struct timex", "tai") == 160
+
+
+def test_io_getevents_hands_i386s_own_call_an_old_timespec32() -> None:
+    seen = []
+
+    def kernel(number: int, regs: tuple) -> int:
+        ts = k.ffi.cast("int32_t *", regs[4])
+        seen.append((number, ts[0], ts[1]))
+        return 0
+
+    k, _ = _kernel(kernel)
+    assert k.io_getevents(1, 0, 1, None, k.new("struct timespec *", (2, 700))).ok
+    assert seen == [(247, 2, 700)]  # sys_io_getevents_time32
+
+
+def test_fanotify_mark_splits_its_64_bit_mask_low_half_first() -> None:
+    k, libc = _kernel(lambda number, regs: 0)
+    k.fanotify_mark(3, 1, 1 << 32 | 0x20, -100, b"/")
+    number, regs = libc.calls[-1]
+    assert number == 339 and [int(r) for r in regs[:5]] == [3, 1, 0x20, 1, -100]
+
+
 # --- layouts against the uapi headers, compiled for i386 --------------------------------
 
 
@@ -235,6 +264,29 @@ def test_i386_time_layouts_match_the_uapi_headers(i386, tmp_path: Path) -> None:
     source = (
         "typedef long long int64_t;\ntypedef int int32_t;\n"
         + "#include <linux/time.h>\n#include <linux/time_types.h>\n"
+        + '_Static_assert(sizeof(long) == 4, "-m32");\n'
+        + ours
+        + "\n"
+        + checks
+    )
+    proc = _cc_m32(tmp_path, source)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_i386_timex_is_the_kernels_64_bit_timex(i386, tmp_path: Path) -> None:
+    """struct timex (i386.h) = linux/timex.h's struct __kernel_timex, what
+    clock_adjtime64 reads."""
+    start = i386.cdef.index("struct timex {")
+    ours = i386.cdef[start : i386.cdef.index("};", start) + 2].replace("struct timex", "struct o")
+    fields = ("modes", "offset", "freq", "status", "constant", "time", "tick", "shift", "tai")
+    checks = '_Static_assert(sizeof(struct o) == sizeof(struct __kernel_timex), "size");\n'
+    checks += "".join(
+        f"_Static_assert(__builtin_offsetof(struct o, {f}) =="
+        f' __builtin_offsetof(struct __kernel_timex, {f}), "{f}");\n'
+        for f in fields
+    )
+    source = (
+        "typedef long long int64_t;\n#include <linux/timex.h>\n"
         + '_Static_assert(sizeof(long) == 4, "-m32");\n'
         + ours
         + "\n"

@@ -105,6 +105,15 @@ HEADERS = (
     "linux/magic.h",
     "linux/signal.h",
     "linux/elf.h",
+    "linux/termios.h",
+    "linux/fanotify.h",
+    "linux/quota.h",
+    "linux/reboot.h",
+    "linux/kexec.h",
+    "linux/module.h",
+    "linux/timex.h",
+    "linux/fadvise.h",
+    "linux/acct.h",
     "asm/unistd.h",
 )
 PREFIXES = (
@@ -215,6 +224,56 @@ PREFIXES = (
     "NT_",
     "MINSIGSTKSZ",
     "SCHED_",
+    # ttys: asm-generic/ioctls.h requests, termbits.h flags and c_cc indices
+    "TCGET",
+    "TCSET",
+    "TCFLSH",
+    "TCIFLUSH",
+    "TCOFLUSH",
+    "TCIOFLUSH",
+    "TCSA",
+    "TCXONC",
+    "TCSBRK",
+    "TIOC",
+    "FIO",
+    "N_TTY",
+    "ICANON",
+    "ECHO",
+    "ISIG",
+    "IEXTEN",
+    "OPOST",
+    "ONLCR",
+    "ICRNL",
+    "IXON",
+    "VMIN",
+    "VTIME",
+    "VEOF",
+    "VINTR",
+    "FAN_",
+    "Q_",
+    "QFMT_",
+    "USRQUOTA",
+    "GRPQUOTA",
+    "PRJQUOTA",
+    "MAXQUOTAS",
+    "SUBCMD",
+    "QIF_",
+    "LINUX_REBOOT_",
+    "KEXEC_",
+    "MODULE_INIT_",
+    "ADJ_",
+    "STA_",
+    "MOD_",
+    "TIME_",
+    "POSIX_FADV_",
+    "ACCT_COMM",
+    "FSCONFIG_",
+    "FSPICK_",
+    "IO_URING_",
+    "MAX_HANDLE_SZ",
+    "FILEID_",
+    "SYSLOG_ACTION_",
+    "SWAP_FLAG",
     "__NR_",
 )
 # Kernel-internal headers whose simple #defines and enums user space relies on (AF_*,
@@ -227,6 +286,9 @@ INTERNAL_HEADERS = (
     "include/linux/stat.h",  # UTIME_NOW, UTIME_OMIT
     "include/linux/splice.h",  # SPLICE_F_*
     "include/linux/fs.h",  # MNT_DETACH, MNT_FORCE, MNT_EXPIRE (umount2 flags)
+    "include/linux/exportfs.h",  # MAX_HANDLE_SZ, FILEID_* (file handle types)
+    "include/linux/syslog.h",  # SYSLOG_ACTION_* (syslog(2) commands)
+    "include/linux/swap.h",  # SWAP_FLAG_* (swapon(2) flags)
 )
 
 
