@@ -107,3 +107,103 @@ def test_pwritev2_rwf_append_writes_at_end(kernel: Kernel, tmp: Path, fds) -> No
     iov, _ = _iov(kernel, b"Z")
     assert kernel.pwritev2(fd, iov, 1, 0, 0, kernel.RWF_APPEND).unwrap() == 1
     assert (tmp / "f").read_bytes() == b"abcZ"
+
+
+# --- pwritev (and preadv): the offset as (pos_l, pos_h), the low and high halves on a
+# 32-bit kernel ABI, the whole offset in pos_l on a 64-bit one (fs/read_write.c
+# pos_from_hilo).
+
+
+def _pos(kernel: Kernel, offset: int) -> tuple[int, int]:
+    bits = 8 * kernel.ffi.sizeof("long")
+    return offset & ((1 << bits) - 1), offset >> bits
+
+
+@pytest.mark.os("linux")
+def test_pwritev_writes_at_offset_without_moving_file_offset(
+    kernel: Kernel, tmp: Path, fds
+) -> None:
+    fd = fds.file(tmp / "f", b"0123456789")
+    iov, _ = _iov(kernel, b"ab", b"cd")
+    assert kernel.pwritev(fd, iov, 2, *_pos(kernel, 4)).unwrap() == 4
+    assert (tmp / "f").read_bytes() == b"0123abcd89"
+    assert kernel.lseek(fd, 0, kernel.SEEK_CUR).unwrap() == 0
+
+
+@pytest.mark.os("linux")
+def test_pwritev_past_the_end_leaves_a_hole_of_zeros(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"ab")
+    iov, _ = _iov(kernel, b"Z")
+    kernel.pwritev(fd, iov, 1, *_pos(kernel, 5)).unwrap()
+    assert (tmp / "f").read_bytes() == b"ab\0\0\0Z"
+
+
+@pytest.mark.os("linux")
+def test_pwritev_offset_past_4_gib_reaches_the_file(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f")
+    iov, _ = _iov(kernel, b"far")
+    far = 5 << 30
+    assert kernel.pwritev(fd, iov, 1, *_pos(kernel, far)).unwrap() == 3
+    assert (tmp / "f").stat().st_size == far + 3
+    back, bufs = _iov(kernel, 3)
+    assert kernel.preadv(fd, back, 1, *_pos(kernel, far)).unwrap() == 3
+    assert kernel.bytes(bufs[0], 3) == b"far"
+
+
+@pytest.mark.os("linux")
+def test_pwritev_on_an_append_only_descriptor_appends(kernel: Kernel, tmp: Path, fds) -> None:
+    (tmp / "f").write_bytes(b"abc")
+    fd = fds.open(tmp / "f", kernel.O_WRONLY | kernel.O_APPEND)
+    iov, _ = _iov(kernel, b"Z")
+    kernel.pwritev(fd, iov, 1, *_pos(kernel, 0)).unwrap()  # pwrite(2) BUGS: O_APPEND wins
+    assert (tmp / "f").read_bytes() == b"abcZ"
+
+
+@pytest.mark.os("linux")
+def test_pwritev_with_zero_iovecs_writes_nothing(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"abc")
+    iov, _ = _iov(kernel, b"x")
+    assert kernel.pwritev(fd, iov, 0, *_pos(kernel, 0)).unwrap() == 0
+    assert (tmp / "f").read_bytes() == b"abc"
+
+
+@pytest.mark.os("linux")
+def test_pwritev_negative_offset_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f")
+    iov, _ = _iov(kernel, b"x")
+    assert kernel.pwritev(fd, iov, 1, *_pos(kernel, -1 & (1 << 64) - 1)).errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
+def test_pwritev_on_a_pipe_is_espipe(kernel: Kernel, fds) -> None:
+    _, wfd = fds.pipe()
+    iov, _ = _iov(kernel, b"x")
+    assert kernel.pwritev(wfd, iov, 1, 0, 0).errno == "ESPIPE"
+
+
+@pytest.mark.os("linux")
+def test_pwritev_on_a_read_only_descriptor_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"abc", kernel.O_RDONLY)
+    iov, _ = _iov(kernel, b"x")
+    assert kernel.pwritev(fd, iov, 1, 0, 0).errno == "EBADF"
+
+
+@pytest.mark.os("linux")
+def test_pwritev_over_uio_maxiov_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f")
+    iov, _ = _iov(kernel, *([1] * (kernel.UIO_MAXIOV + 1)))
+    assert kernel.pwritev(fd, iov, kernel.UIO_MAXIOV + 1, 0, 0).errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
+def test_preadv_past_the_end_returns_zero(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"abc")
+    iov, _ = _iov(kernel, 4)
+    assert kernel.preadv(fd, iov, 1, *_pos(kernel, 10)).unwrap() == 0
+
+
+@pytest.mark.os("linux")
+def test_preadv_on_a_pipe_is_espipe(kernel: Kernel, fds) -> None:
+    rfd, _ = fds.pipe()
+    iov, _ = _iov(kernel, 4)
+    assert kernel.preadv(rfd, iov, 1, 0, 0).errno == "ESPIPE"
