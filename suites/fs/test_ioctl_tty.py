@@ -1,13 +1,15 @@
-"""ioctl(2) on pseudo-terminals: the pty pair (TIOCSPTLCK, TIOCGPTN, TIOCGPTPEER), the
-line discipline's termios (TCGETS/TCSETS) and what canonical or raw mode makes a read
-return, window sizes (TIOCGWINSZ/TIOCSWINSZ), FIONREAD, packet mode, hang-ups.
+"""ioctl(2) on pseudo-terminals, and vhangup(2): the pty pair (TIOCSPTLCK, TIOCGPTN,
+TIOCGPTPEER), the line discipline's termios (TCGETS/TCSETS) and what canonical or raw
+mode makes a read return, window sizes (TIOCGWINSZ/TIOCSWINSZ), FIONREAD, packet mode,
+controlling terminals and hang-ups.
 
 A master comes from /dev/ptmx (opened O_NOCTTY, so no test takes a controlling
 terminal unless it says so, in a child); the slave is locked until TIOCSPTLCK(0)
 (drivers/tty/pty.c). New ptys start with tty_std_termios (drivers/tty/tty_io.c):
 ICANON, ECHO, ISIG, IEXTEN in c_lflag, OPOST|ONLCR in c_oflag, ICRNL|IXON in c_iflag.
 Input written on the master reaches the slave through a work queue: tests wait with
-poll before they count what arrived.
+poll before they count what arrived. vhangup needs CAP_SYS_TTY_CONFIG in the initial
+user namespace; a hung-up tty reads end of file and refuses writes with EIO.
 """
 
 import os
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from syscalls import forking, readiness
+from syscalls import forking, namespaces, readiness
 from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
@@ -421,5 +423,45 @@ def test_tiocsctty_of_a_second_tty_while_one_is_held_is_eperm(
         kernel.ioctl(slave, kernel.TIOCSCTTY, 0).unwrap()
         second = other.open_slave().unwrap()
         return 0 if kernel.ioctl(second, kernel.TIOCSCTTY, 0).errno == "EPERM" else 3
+
+    assert in_child(_in_own_session(kernel, pty, body)) == 0
+
+
+# --- vhangup(2): hang up the caller's controlling terminal (CAP_SYS_TTY_CONFIG) -----------
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may hang up its tty (CAP_SYS_TTY_CONFIG)")
+def test_vhangup_as_a_user_is_eperm(kernel: Kernel) -> None:
+    assert kernel.vhangup().errno == "EPERM"
+
+
+def test_vhangup_as_root_of_a_user_namespace_is_eperm(kernel: Kernel, in_child) -> None:
+    def run() -> str:
+        namespaces.user_namespace_or_skip(kernel)
+        return kernel.vhangup().outcome
+
+    assert in_child(run) == "EPERM"
+
+
+@pytest.mark.root
+def test_vhangup_without_a_controlling_tty_does_nothing_and_succeeds(
+    kernel: Kernel, in_child
+) -> None:
+    def grandchild() -> int:
+        kernel.setsid().unwrap()
+        return 0 if kernel.vhangup().ok else 3
+
+    assert in_child(lambda: forking.exit_code(kernel, forking.fork(kernel, grandchild))) == 0
+
+
+@pytest.mark.root
+def test_vhangup_hangs_up_the_controlling_tty(kernel: Kernel, pty: Pty, in_child) -> None:
+    def body(slave: int) -> int:
+        kernel.ioctl(slave, kernel.TIOCSCTTY, 0).unwrap()
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        kernel.vhangup().unwrap()
+        eof = kernel.read(slave, kernel.buf(8), 8).value == 0
+        eio = kernel.write(slave, b"x", 1).errno == "EIO"
+        return 0 if eof and eio else 3
 
     assert in_child(_in_own_session(kernel, pty, body)) == 0
