@@ -48,6 +48,17 @@ def user_namespace_or_skip(kernel: Kernel, flags: int = 0) -> None:
     r.unwrap()
 
 
+def own_mount_namespace(kernel: Kernel) -> None:
+    """A private mount namespace whoever the caller is: root unshares one (see
+    private_mounts); anyone else gets one inside a new user namespace where it is root,
+    or the test skips where user namespaces are refused."""
+    if os.geteuid() == 0:
+        private_mounts(kernel)
+        return
+    user_namespace_or_skip(kernel, kernel.CLONE_NEWNS)
+    kernel.mount(None, b"/", None, kernel.MS_REC | kernel.MS_PRIVATE, None).unwrap()
+
+
 def _write(path: str, text: str) -> None:
     fd = os.open(path, os.O_WRONLY)
     try:

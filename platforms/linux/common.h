@@ -187,3 +187,6 @@ struct io_uring_probe {
     uint8_t last_op; uint8_t ops_len; uint16_t resv; uint32_t resv2[3];
     struct io_uring_probe_op ops[];
 };
+
+/* linux/mount.h: mount_setattr's argument (MOUNT_ATTR_SIZE_VER0 bytes). */
+struct mount_attr { uint64_t attr_set; uint64_t attr_clr; uint64_t propagation; uint64_t userns_fd; };
