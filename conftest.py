@@ -8,9 +8,10 @@ Options:  --platform OS/ARCH or TABLE.toml (default: the running kernel's)
 Fixtures: kernel (the Kernel, its calls recorded), tmp (a private directory, removed
           afterwards; disk_tmp: one on a disk file system), observe(key, value),
           in_child(fn, timeout) (fn in a forked child with a time limit).
-Markers:  root, os(*names), min_kernel(version), requires(*features): skips that say why;
-          disposable: the test changes the whole machine (the clock, swap, modules,
-          accounting): it runs only in a disposable VM target (--target vm).
+Markers:  root, os(*names), arch(*names, reason=...), min_kernel(version),
+          requires(*features): skips that say why; disposable: the test changes the
+          whole machine (the clock, swap, modules, accounting): it runs only in a
+          disposable VM target (--target vm).
 """
 
 from __future__ import annotations
@@ -201,6 +202,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     for mark in item.iter_markers("os"):
         if k.platform.os not in mark.args:
             pytest.skip(f"only on {', '.join(mark.args)} (this is {k.platform.os})")
+    for mark in item.iter_markers("arch"):
+        if k.platform.arch not in mark.args:
+            why = f"{mark.kwargs['reason']}: " if "reason" in mark.kwargs else ""
+            pytest.skip(f"{why}only on {', '.join(mark.args)} (this is {k.platform.arch})")
     # gVisor reports Linux 4.4.0 whatever it implements: there the call is tried, and a
     # syscall it lacks skips with ENOSYS instead.
     versioned = item.config.getoption("target") != "gvisor"

@@ -8,7 +8,9 @@ fallocate, fadvise64_64, sync_file_range, readahead). The portable call
 mmap: i386's old `mmap` takes one pointer to an argument block, so the six-argument form
 goes to mmap2, whose offset counts 4096-byte pages; an offset mmap2 cannot express (not
 a multiple of 4096) goes to the old mmap in its argument block, so that the kernel
-answers it (EINVAL). ftruncate/truncate with a 64-bit length go to their 64 variants.
+answers it (EINVAL). The address mmap and mremap return comes back in a signed 32-bit
+register: it is handed on unsigned, as the address it is (above 2 GiB it would read as
+a negative number). ftruncate/truncate with a 64-bit length go to their 64 variants.
 preadv/pwritev/preadv2/pwritev2 are not rewritten: every arch's kernel takes their
 offset as (pos_l, pos_h), which the callers pass already.
 
@@ -74,7 +76,12 @@ def _offset_at(index: int, real: str) -> Callable[[Sequence[Any]], tuple[str, tu
     return rewrite
 
 
-def _mmap(args: Sequence[Any]) -> tuple[str, tuple]:
+def _address(ret: int) -> int:
+    """A returned address as unsigned; -1 (the failure) stays itself."""
+    return ret if ret == -1 else ret & 0xFFFFFFFF
+
+
+def _mmap(args: Sequence[Any]) -> tuple[str, tuple, Callable[[int], int]]:
     if len(args) != 6:
         raise TypeError("mmap takes 6 arguments (addr, length, prot, flags, fd, offset)")
     *head, offset = args
@@ -82,8 +89,12 @@ def _mmap(args: Sequence[Any]) -> tuple[str, tuple]:
         # mmap2 cannot express it: the old mmap, whose argument block holds the offset in
         # bytes (struct mmap_arg_struct, six 32-bit words), lets the kernel answer.
         words = [int(a) & 0xFFFFFFFF for a in (*head, offset)]
-        return "mmap", (struct.pack("=6I", *words),)
-    return "mmap2", (*head, int(offset) // PAGE)
+        return "mmap", (struct.pack("=6I", *words),), _address
+    return "mmap2", (*head, int(offset) // PAGE), _address
+
+
+def _mremap(args: Sequence[Any]) -> tuple[str, tuple, Callable[[int], int]]:
+    return "mremap", tuple(args), _address
 
 
 def _clone(args: Sequence[Any]) -> tuple[str, tuple]:
@@ -183,6 +194,7 @@ def _semop(args: Sequence[Any]) -> tuple[str, tuple]:
 
 ADAPTERS: dict[str, Callable[[Sequence[Any]], tuple]] = {
     "mmap": _mmap,
+    "mremap": _mremap,
     "clone": _clone,
     "semop": _semop,
     "lseek": _lseek,

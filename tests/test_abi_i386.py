@@ -175,6 +175,25 @@ def test_nanosleep_past_what_32_bits_hold_is_refused_not_truncated() -> None:
     assert libc.calls == []
 
 
+@pytest.mark.parametrize("call", ["mmap", "mremap"])
+def test_addresses_above_2_gib_come_back_unsigned(call: str) -> None:
+    high = 0xF7F00000
+    k, libc = _kernel(lambda number, regs: high - (1 << 32))  # as libc's 32-bit long has it
+    args = (0, 4096, 3, 0x22, -1, 0) if call == "mmap" else (0x1000, 4096, 8192, 1, 0)
+    assert getattr(k, call)(*args).unwrap() == high
+    assert libc.calls[-1][0] == (192 if call == "mmap" else 163)  # mmap2, mremap
+
+
+def test_a_failed_mmap_stays_minus_one_with_its_errno() -> None:
+    def kernel(number: int, regs: tuple) -> int:
+        k.ffi.errno = k.ENOMEM
+        return -1
+
+    k, _ = _kernel(kernel)
+    r = k.mmap(0, 4096, 3, 0x22, -1, 0)
+    assert (r.value, r.errno) == (-1, "ENOMEM")
+
+
 def test_adapters_without_after_still_return_two_items() -> None:
     assert abi_i386.adapt("nanosleep", (None, None)) == ("nanosleep", (None, None))
     assert len(abi_i386.adapt("ftruncate", (3, 1))) == 2

@@ -274,6 +274,7 @@ PREFIXES = (
     "FILEID_",
     "SYSLOG_ACTION_",
     "SWAP_FLAG",
+    "MAXSYMLINKS",
     "__NR_",
 )
 # Kernel-internal headers whose simple #defines and enums user space relies on (AF_*,
@@ -289,6 +290,7 @@ INTERNAL_HEADERS = (
     "include/linux/exportfs.h",  # MAX_HANDLE_SZ, FILEID_* (file handle types)
     "include/linux/syslog.h",  # SYSLOG_ACTION_* (syslog(2) commands)
     "include/linux/swap.h",  # SWAP_FLAG_* (swapon(2) flags)
+    "include/linux/namei.h",  # MAXSYMLINKS: how many symlinks one path walk may follow
 )
 
 
