@@ -44,7 +44,10 @@ def user_namespace_or_skip(kernel: Kernel, flags: int = 0) -> None:
     """user_namespace(), skipping the test where this kernel or its settings refuse one."""
     r = user_namespace(kernel, flags)
     if r.errno is not None and r.errno.name in USERNS_REFUSED:
-        pytest.skip(f"no user namespace here (unshare(CLONE_NEWUSER): {r.errno.name})")
+        pytest.skip(
+            f"no user namespace here (unshare(CLONE_NEWUSER): {r.errno.name}; "
+            "a sysctl, a security module or a chroot refuses them)"
+        )
     r.unwrap()
 
 

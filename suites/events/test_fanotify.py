@@ -4,8 +4,8 @@ fanotify_event_metadata records (fs/notify/fanotify/fanotify_user.c).
 Since Linux 5.13 a user may make a FAN_CLASS_NOTIF group that reports file identifiers
 (FAN_REPORT_FID) and mark inodes; without a FID mode, with a permission class, an
 unlimited queue, or a mount or file-system mark it is EPERM (CAP_SYS_ADMIN). Before
-5.13 every fanotify_init of a user is EPERM. A FID group needs a file system with an
-fsid (tmpfs has one only since 6.7: ENODEV before). Events of a group without FID carry
+5.13 every fanotify_init of a user is EPERM. A FID group needs a file system with a
+non-zero fsid (fuse, for one, has none: ENODEV). Events of a group without FID carry
 an open descriptor of the file and the pid of the process that caused them. Root tests
 watch a tmpfs of their own, mounted in a private mount namespace in a child. Permission
 events are never marked here: asking for them taints the kernel.

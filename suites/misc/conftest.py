@@ -6,7 +6,7 @@ The module is brd, the RAM disk driver (drivers/block/brd.c): no hardware, no ot
 module needed, and its disks are block devices a swap area can live on (tmpfs cannot
 hold a swap file). Its file is looked up in the running kernel's modules directory:
 $SYSCALLS_MODULES_DIR (the VM target names the image's own) or /lib/modules/RELEASE,
-through modules.dep. Whatever a test loads is unloaded, and swap on it switched off, at
+through modules.order or modules.dep. Whatever a test loads is unloaded, and swap on it switched off, at
 teardown.
 """
 
@@ -31,13 +31,17 @@ def module_dirs() -> list[Path]:
 
 
 def module_file(name: str) -> Path:
-    """The running kernel's <name>.ko (uncompressed), or a skip saying where it looked."""
+    """The running kernel's <name>.ko (uncompressed), or a skip saying where it looked.
+    modules.order lists every module a build made (a package ships it; modules.dep is
+    made by depmod at installation)."""
     for directory in module_dirs():
-        try:
-            dep = (directory / "modules.dep").read_text()
-        except OSError:
-            continue
-        for line in dep.splitlines():
+        listed = []
+        for index in ("modules.order", "modules.dep"):
+            try:
+                listed += (directory / index).read_text().splitlines()
+            except OSError:
+                continue
+        for line in listed:
             path = line.split(":", 1)[0]
             if Path(path).name.split(".ko")[0] == name:
                 if not path.endswith(".ko"):

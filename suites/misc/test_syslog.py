@@ -115,9 +115,11 @@ def test_syslog_unknown_action_as_a_user_is_eperm(kernel: Kernel) -> None:
 
 
 def _log(marker: bytes) -> None:
+    """One record in the ring, through /dev/kmsg; the newline ends it (a record without
+    one stays open for a continuation, and readers do not see it yet)."""
     fd = os.open("/dev/kmsg", os.O_WRONLY)
     try:
-        os.write(fd, marker)
+        os.write(fd, marker + b"\n")
     finally:
         os.close(fd)
 
