@@ -6,8 +6,8 @@ The module is brd, the RAM disk driver (drivers/block/brd.c): no hardware, no ot
 module needed, and its disks are block devices a swap area can live on (tmpfs cannot
 hold a swap file). Its file is looked up in the running kernel's modules directory:
 $SYSCALLS_MODULES_DIR (the VM target names the image's own) or /lib/modules/RELEASE,
-through modules.order or modules.dep. Whatever a test loads is unloaded, and swap on it switched off, at
-teardown.
+through modules.order or modules.dep. Whatever a test loads is unloaded, and swap on it
+switched off, at teardown.
 """
 
 from __future__ import annotations
