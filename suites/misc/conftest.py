@@ -52,11 +52,10 @@ def module_file(name: str) -> Path:
 
 
 class Modules:
-    """Loads `brd` for a test and unloads it, and swap on it, at teardown."""
+    """Loads `brd` for a test and unloads it at teardown."""
 
     def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
-        self.swapped: list[Path] = []
         if Path(f"/sys/module/{MODULE}").exists():
             pytest.skip(f"{MODULE} is already loaded or built in: it cannot be loaded afresh")
         self.path = module_file(MODULE)
@@ -75,12 +74,13 @@ class Modules:
             os.close(fd)
 
     def release(self) -> None:
+        """Unload; a module that stays loaded fails the teardown (the next test could
+        not load it afresh)."""
         k = self.kernel
         with k.unobserved():
-            for node in self.swapped:
-                k.swapoff(node)
             if self.loaded:
-                k.delete_module(MODULE.encode(), k.O_NONBLOCK)
+                r = k.delete_module(MODULE.encode(), k.O_NONBLOCK)
+                assert r.ok, f"{MODULE} could not be unloaded after the test: {r.errno}"
 
 
 @pytest.fixture
@@ -93,12 +93,16 @@ def modules(kernel: Kernel) -> Iterator[Modules]:
 
 
 @pytest.fixture
-def ramdisk(kernel: Kernel, modules: Modules, tmp: Path) -> Path:
-    """A block device node in tmp for brd's first 8 MiB RAM disk, brd loaded for it."""
+def ramdisk(kernel: Kernel, modules: Modules, tmp: Path) -> Iterator[Path]:
+    """A block device node in tmp for brd's first 8 MiB RAM disk, brd loaded for it;
+    swap on it is switched off at teardown (before tmp, and the node, go)."""
     modules.load().unwrap()
     node = tmp / "ram0"
     kernel.mknodat(
         kernel.AT_FDCWD, node, kernel.S_IFBLK | 0o600, os.makedev(RAMDISK_MAJOR, 0)
     ).unwrap()
-    modules.swapped.append(node)
-    return node
+    try:
+        yield node
+    finally:
+        with kernel.unobserved():
+            kernel.swapoff(node)
