@@ -256,13 +256,13 @@ def test_i386_64_bit_offsets_take_two_registers_low_first():
 
 
 def test_i386_mmap_goes_to_mmap2_in_pages():
-    assert abi_i386.adapt("mmap", (0, 8192, 3, 0x22, -1, 3 * 4096)) == (
-        "mmap2",
-        (0, 8192, 3, 0x22, -1, 3),
-    )
+    real, regs, address = abi_i386.adapt("mmap", (0, 8192, 3, 0x22, -1, 3 * 4096))
+    assert (real, regs) == ("mmap2", (0, 8192, 3, 0x22, -1, 3))
+    # The returned address reads unsigned (above 2 GiB); -1 stays the failure.
+    assert (address(-0x1000), address(-1)) == (0xFFFFF000, -1)
     # An offset mmap2 cannot express goes to the old mmap's argument block (six 32-bit
     # words, struct mmap_arg_struct), so that the kernel itself answers EINVAL.
-    real, regs = abi_i386.adapt("mmap", (0, 8192, 3, 2, -1, 100))
+    real, regs, _ = abi_i386.adapt("mmap", (0, 8192, 3, 2, -1, 100))
     assert real == "mmap" and len(regs) == 1
     assert struct.unpack("=6I", regs[0]) == (0, 8192, 3, 2, 0xFFFFFFFF, 100)
 

@@ -6,7 +6,8 @@
  * linux/openat2.h, linux/sched.h (clone_args), linux/futex.h, linux/capability.h,
  * linux/sem.h, asm-generic/signal.h (stack_t), asm-generic/siginfo.h (sigval, sigevent:
  * SIGEV_MAX_SIZE 64 bytes; sigev_notify_thread_id is _sigev_un._tid). Checked against
- * the host's headers by tests/test_layout_linux.py. linux/ptrace.h: ptrace_syscall_info. */
+ * the host's headers by tests/test_layout_linux.py. linux/ptrace.h: ptrace_syscall_info.
+ * linux/futex.h: robust_list, robust_list_head (set_robust_list). */
 
 /* asm-generic/statfs.h: words of C's long on every arch here (i386: 32-bit). */
 struct statfs {
@@ -98,6 +99,10 @@ struct clone_args {
     uint64_t set_tid; uint64_t set_tid_size; uint64_t cgroup;
 };
 struct futex_waitv { uint64_t val; uint64_t uaddr; uint32_t flags; uint32_t __reserved; };
+struct robust_list { struct robust_list *next; };
+struct robust_list_head {
+    struct robust_list list; long futex_offset; struct robust_list *list_op_pending;
+};
 struct __user_cap_header_struct { uint32_t version; int pid; };
 struct __user_cap_data_struct { uint32_t effective; uint32_t permitted; uint32_t inheritable; };
 struct sembuf { unsigned short sem_num; short sem_op; short sem_flg; };

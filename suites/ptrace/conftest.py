@@ -175,6 +175,19 @@ class Tracer:
             pytest.skip("ptrace: ENOSYS (PTRACE_TRACEME in the child)")
 
     @contextlib.contextmanager
+    def running(self) -> Iterator[tuple[int, int]]:
+        """An untraced child blocked reading a pipe: (pid, write end); a byte written
+        makes it exit 0. Killed and reaped on the way out."""
+        r, w = os.pipe()
+        pid = forking.fork(self.k, lambda: os.close(w) or (os.read(r, 1) and 0))
+        os.close(r)
+        try:
+            yield pid, w
+        finally:
+            os.close(w)
+            self.reap(pid)
+
+    @contextlib.contextmanager
     def traceme(self, body: Callable[[], int | None] | None = None) -> Iterator[int]:
         k = self.k
 

@@ -274,6 +274,7 @@ PREFIXES = (
     "FILEID_",
     "SYSLOG_ACTION_",
     "SWAP_FLAG",
+    "ERESTART",
     "MAXSYMLINKS",
     "__NR_",
 )
@@ -290,6 +291,7 @@ INTERNAL_HEADERS = (
     "include/linux/exportfs.h",  # MAX_HANDLE_SZ, FILEID_* (file handle types)
     "include/linux/syslog.h",  # SYSLOG_ACTION_* (syslog(2) commands)
     "include/linux/swap.h",  # SWAP_FLAG_* (swapon(2) flags)
+    "include/linux/errno.h",  # ERESTARTSYS & co: what a tracer sees in an interrupted call
     "include/linux/namei.h",  # MAXSYMLINKS: how many symlinks one path walk may follow
 )
 
@@ -412,7 +414,7 @@ def generate(tree: Path, arch_name: str) -> Table:
         )
     sources.append(
         f"include/uapi and arch/{arch.karch}/include/uapi headers (Linux {version}): "
-        f"errno, constants; {', '.join(INTERNAL_HEADERS)}: AF_*, SOCK_*, MSG_*"
+        f"errno, constants; {', '.join(INTERNAL_HEADERS)}: AF_*, SOCK_*, MSG_*, ERESTART*"
     )
     return Table(
         os="linux",
