@@ -1,6 +1,5 @@
-"""syscalls.forking: raw fork and wait, a waiting child, need() and missing_pid()."""
-
-from __future__ import annotations
+"""syscalls.forking: the raw fork the suites use, the argv arrays of exec calls, a child
+that waits while a test acts on it, need() and missing_pid()."""
 
 import os
 
@@ -8,22 +7,43 @@ import pytest
 
 from syscalls import forking, procstate
 from syscalls.abi import Platform
-from syscalls.kernel import Kernel
+from syscalls.kernel import Kernel, Unsupported
 
 
-@pytest.fixture(scope="module")
-def kernel() -> Kernel:
+def _kernel() -> Kernel:
     return Kernel(Platform.load())
 
 
-def test_fork_and_exit_code(kernel: Kernel) -> None:
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - a plain child for the raw calls to reap
-        os._exit(9)
-    assert forking.exit_code(kernel, pid) == 9
+def test_argv_is_null_terminated_and_holds_the_strings() -> None:
+    k = _kernel()
+    argv = forking.Argv(k, [b"sh", b"-c", b""])
+    assert [k.ffi.string(argv.array[i]) for i in range(3)] == [b"sh", b"-c", b""]
+    assert argv.array[3] == k.ffi.NULL
 
 
-def test_waiting_child_runs_prepare_waits_and_is_reaped(kernel: Kernel) -> None:
+def test_empty_argv_is_a_lone_null() -> None:
+    k = _kernel()
+    assert forking.Argv(k, []).array[0] == k.ffi.NULL
+
+
+def test_fork_runs_the_body_and_reports_its_exit_code() -> None:
+    k = _kernel()
+    pid = forking.fork(k, lambda: 7)
+    assert forking.exit_code(k, pid) == 7
+
+
+def test_a_body_that_raises_exits_1() -> None:
+    k = _kernel()
+
+    def body() -> int:
+        raise RuntimeError("in the child")
+
+    status = forking.wait(k, forking.fork(k, body))
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 1
+
+
+def test_waiting_child_runs_prepare_waits_and_is_reaped() -> None:
+    kernel = _kernel()
     with forking.waiting_child(kernel, lambda: 42) as (pid, value):
         assert value == 42
         procstate.wait_blocked(kernel, pid, "read")  # blocked until let go
@@ -31,7 +51,9 @@ def test_waiting_child_runs_prepare_waits_and_is_reaped(kernel: Kernel) -> None:
         os.waitpid(pid, os.WNOHANG)  # already reaped
 
 
-def test_waiting_child_whose_prepare_fails_is_reported(kernel: Kernel) -> None:
+def test_waiting_child_whose_prepare_fails_is_reported() -> None:
+    kernel = _kernel()
+
     def fail() -> int:
         raise RuntimeError("prepare failed")
 
@@ -42,9 +64,8 @@ def test_waiting_child_whose_prepare_fails_is_reported(kernel: Kernel) -> None:
         pass
 
 
-def test_need_skips_as_a_missing_or_left_out_call_does(kernel: Kernel) -> None:
-    from syscalls.kernel import Unsupported
-
+def test_need_skips_as_a_missing_or_left_out_call_does() -> None:
+    kernel = _kernel()
     forking.need(kernel, "getpid", "read")  # present: nothing happens
     with pytest.raises(Unsupported, match="no_such_call: not in the linux/"):
         forking.need(kernel, "getpid", "no_such_call")

@@ -65,6 +65,12 @@ LIBC = (
     "sys/utsname.h",
     "sys/select.h",
     "mqueue.h",
+    "sys/ioctl.h",
+    "sys/timex.h",
+    "sys/fanotify.h",
+    "sys/quota.h",
+    "sys/swap.h",
+    "utime.h",
 )
 # The uapi headers the generator reads, with the arch's own syscall and stat headers.
 UAPI = (

@@ -1,12 +1,13 @@
-"""The [left_out] lists of the Linux tables against the 6.1 tree they cite.
+"""The [left_out] lists of the Linux tables: every number Linux never implements, each
+with the reason `syscalls list` prints.
 
-A number is left out when Linux never implements it: its row in the arch's syscall
-table has no entry point or sys_ni_syscall (arch/x86/entry/syscalls/syscall_*.tbl,
-include/uapi/asm-generic/unistd.h), or kernel/sys_ni.c declares it COND_SYSCALL and no
-SYSCALL_DEFINE in the tree defines it. The lists are hand-written (each with its
-reason); this recomputes them from the tree, so neither a stub nor a real call can be
-misfiled. The tree is /var/tmp/linux-source-6.1 (or $SYSCALLS_LINUX_TREE) when
-extracted, else Debian's linux-source-6.1 tarball is read.
+Left out are the table's [unimplemented] entries (generated: no entry point, or
+sys_ni_syscall, in the arch's syscall table) and the [optional] ones (COND_SYSCALL in
+kernel/sys_ni.c) that nothing in the 6.1 tree defines, so that every configuration
+answers ENOSYS (lookup_dcookie, since dcookies went in 5.12). The first half is checked
+against the generated sections; the second against the tree's SYSCALL_DEFINEs:
+/var/tmp/linux-source-6.1 (or $SYSCALLS_LINUX_TREE) when extracted, else Debian's
+linux-source-6.1 tarball.
 """
 
 from __future__ import annotations
@@ -19,74 +20,65 @@ from pathlib import Path
 import pytest
 
 from syscalls.abi import Platform
-from syscalls.tables.linux import ARCHES, read_tbl
+from syscalls.tables.linux import ARCHES, tbl_entries
 
 TARBALL = Path("/usr/src/linux-source-6.1.tar.xz")
 TREE = Path(os.environ.get("SYSCALLS_LINUX_TREE", "/var/tmp/linux-source-6.1"))
 DEFINE = re.compile(rb"SYSCALL_DEFINE[0-6]\(\s*(\w+)")
-FILES = ("kernel/sys_ni.c", "include/uapi/asm-generic/unistd.h", "arch/x86/entry/syscalls")
 
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory) -> tuple[Path, set[str]]:
-    """(a directory holding FILES, every name a SYSCALL_DEFINE in the tree defines)."""
+    """(a directory holding the x86 syscall tables, every name a SYSCALL_DEFINE in the
+    6.1 tree defines)."""
     if (TREE / "kernel/sys_ni.c").is_file():
-        found = subprocess.run(
-            ["grep", "-rhoE", r"SYSCALL_DEFINE[0-6]\(\s*\w+", "--include=*.c", str(TREE)],
-            capture_output=True,
-            check=True,
-        ).stdout
-        return TREE, {m.decode() for m in DEFINE.findall(found)}
-    if not TARBALL.is_file():
+        root = TREE
+        cmd = ["grep", "-rhoE", r"SYSCALL_DEFINE[0-6]\(\s*\w+", "--include=*.c", str(TREE)]
+    elif TARBALL.is_file():
+        dest = tmp_path_factory.mktemp("linux-source")
+        member = "linux-source-6.1/arch/x86/entry/syscalls"
+        subprocess.run(["tar", "-xJf", str(TARBALL), "-C", str(dest), member], check=True)
+        root = dest / "linux-source-6.1"
+        cmd = ["tar", "-xJf", str(TARBALL), "-O", "--wildcards", "linux-source-6.1/*.c"]
+    else:
         pytest.skip(f"needs the Linux 6.1 tree: neither {TREE} nor {TARBALL} (linux-source-6.1)")
-    dest = tmp_path_factory.mktemp("linux-source")
-    members = [f"linux-source-6.1/{f}" for f in FILES]
-    subprocess.run(["tar", "-xJf", TARBALL, "-C", dest, *members], check=True)
-    sources = subprocess.run(
-        ["tar", "-xJf", TARBALL, "-O", "--wildcards", "linux-source-6.1/*.c"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    return dest / "linux-source-6.1", {m.decode() for m in DEFINE.findall(sources)}
+    found = subprocess.run(cmd, capture_output=True, check=True).stdout
+    return root, {m.decode() for m in DEFINE.findall(found)}
 
 
-def _stub_rows(tree: Path, arch: str) -> set[str]:
-    """Names whose row gives no entry point, or sys_ni_syscall."""
+def _function(root: Path, arch: str) -> dict[str, str]:
+    """Table name -> the name its entry point defines (getgroups32 -> getgroups): the x86
+    tables say it; the generic ones name each call by its function."""
     spec = ARCHES[arch]
-    if spec.tbl is not None:
-        rows = [
-            line.split("#", 1)[0].split() for line in (tree / spec.tbl).read_text().splitlines()
-        ]
-        return {
-            f[2]
-            for f in rows
-            if len(f) >= 3 and f[1] in spec.abis and (len(f) == 3 or f[3] == "sys_ni_syscall")
-        }
-    text = (tree / "include/uapi/asm-generic/unistd.h").read_text()
-    return set(re.findall(r"__SYSCALL\(__NR_(\w+),\s*sys_ni_syscall\)", text))
-
-
-def _undefined(tree: Path, defined: set[str]) -> set[str]:
-    """COND_SYSCALL names (kernel/sys_ni.c) that no SYSCALL_DEFINE defines."""
-    cond = re.findall(r"^COND_SYSCALL\((\w+)\)", (tree / "kernel/sys_ni.c").read_text(), re.M)
-    return set(cond) - defined
+    if spec.tbl is None:
+        return {}
+    return {
+        e.name: e.native.removeprefix("sys_")
+        for e in tbl_entries(root / spec.tbl, spec.abis)
+        if e.native and e.native.startswith("sys_")
+    }
 
 
 @pytest.mark.parametrize("arch", list(ARCHES))
-def test_left_out_is_what_the_tree_never_implements(tree, arch) -> None:
+def test_left_out_holds_every_unimplemented_entry(arch: str) -> None:
+    p = Platform.load(f"linux/{arch}")
+    assert p.unimplemented, "the generated table names the entries no kernel implements"
+    assert set(p.unimplemented) <= set(p.left_out)
+
+
+@pytest.mark.parametrize("arch", list(ARCHES))
+def test_the_rest_are_optional_calls_nothing_defines(tree, arch: str) -> None:
     root, defined = tree
     p = Platform.load(f"linux/{arch}")
-    names = set(p.syscalls)
-    expected = (_stub_rows(root, arch) | _undefined(root, defined)) & names
-    assert set(p.left_out) == expected
-    if ARCHES[arch].tbl is not None:  # the .tbl rows the table was generated from
-        assert expected <= set(read_tbl(root / ARCHES[arch].tbl, ARCHES[arch].abis))
+    function = _function(root, arch)
+    rest = set(p.left_out) - set(p.unimplemented)
+    assert rest <= set(p.optional or {})
+    assert rest == {n for n in p.optional or {} if function.get(n, n) not in defined}
 
 
 @pytest.mark.parametrize("arch", list(ARCHES))
-def test_each_left_out_number_says_why(arch) -> None:
+def test_each_left_out_number_says_why(arch: str) -> None:
     p = Platform.load(f"linux/{arch}")
-    assert p.left_out, "every Linux table reserves some numbers it never implements"
     for name, why in p.left_out.items():
         assert name in p.syscalls, f"{name}: not a number of the {p.name} table"
         assert isinstance(why, str) and len(why) > 20, f"{name}: no reason given"

@@ -70,3 +70,14 @@ struct user_desc {
     unsigned int seg_32bit:1; unsigned int contents:2; unsigned int read_exec_only:1;
     unsigned int limit_in_pages:1; unsigned int seg_not_present:1; unsigned int useable:1;
 };
+/* linux/timex.h struct __kernel_timex, under the name the suites use: 64-bit fields with
+ * explicit padding (208 bytes, the 64-bit layout), what clock_adjtime64 takes; the table
+ * sends clock_adjtime there and syscalls/abi_i386.py sends adjtimex to
+ * clock_adjtime64(CLOCK_REALTIME, ...), as glibc does with 64-bit time. */
+struct timex {
+    unsigned int modes; int __pad0; int64_t offset; int64_t freq; int64_t maxerror;
+    int64_t esterror; int status; int __pad1; int64_t constant; int64_t precision;
+    int64_t tolerance; struct { int64_t tv_sec; int64_t tv_usec; } time; int64_t tick;
+    int64_t ppsfreq; int64_t jitter; int shift; int __pad2; int64_t stabil; int64_t jitcnt;
+    int64_t calcnt; int64_t errcnt; int64_t stbcnt; int tai; int __reserved[11];
+};
