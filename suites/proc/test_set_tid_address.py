@@ -39,12 +39,14 @@ def test_thread_exit_clears_the_word_and_wakes_its_futex_waiter(kernel: Kernel, 
 
     def run() -> tuple[int, int, str, int]:
         word = kernel.new("int *", MARK)
+        address = int(kernel.ffi.cast("uintptr_t", word))
         main = kernel.gettid().unwrap()
         seen: list[int] = []
 
         def body() -> None:
             seen.extend([kernel.set_tid_address(word).unwrap(), kernel.gettid().unwrap()])
-            procstate.wait_blocked(kernel, main, "futex")
+            # in FUTEX_WAIT on the word itself, not on the interpreter lock's
+            procstate.wait_blocked(kernel, main, "futex", arg0=address)
 
         t = threading.Thread(target=body)
         t.start()
