@@ -46,9 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--rump-dir",
         metavar="DIR",
-        default=os.environ.get("SYSCALLS_RUMP_DIR"),
-        help="--target rump: directory with librumpuser.so, librump.so, ... "
-        "(NetBSD: /usr/lib; default: $SYSCALLS_RUMP_DIR)",
+        help="--target rump: directory with librumpuser.so, librump.so, ... (NetBSD: "
+        "/usr/lib; default: $SYSCALLS_RUMP_DIR, else ../shared/rump/lib beside the checkout)",
     )
     add_vm_arguments(run)
     run.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
@@ -136,11 +135,12 @@ def add_vm_arguments(parser: argparse.ArgumentParser, kernel: bool = True) -> No
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    rump_dir: Path | None = None
     if args.target == "rump":  # in-process: the host path below, with the rump kernel
         from syscalls.targets import rump
 
-        try:
-            rump.find_libraries(args.rump_dir)
+        try:  # --rump-dir, $SYSCALLS_RUMP_DIR or ../shared/rump/lib: one lookup, rump's
+            rump_dir = rump.find_libraries(args.rump_dir)[0].parent.resolve()
         except rump.RumpUnavailable as e:
             print(f"syscalls: --target rump: {e}", file=sys.stderr)
             return 2
@@ -184,8 +184,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args += ["-n", args.workers]
     if args.platform:
         pytest_args.append(f"--platform={args.platform}")
-    if args.target == "rump":
-        pytest_args.append(f"--rump-dir={Path(args.rump_dir).resolve()}")
+    if rump_dir is not None:
+        pytest_args.append(f"--rump-dir={rump_dir}")
     pytest_args += args.pytest_args
     os.chdir(ROOT)  # conftest.py and pyproject.toml's settings live at the root
     # pytest-xdist makes pytest's base temp dir even when no test asks for one: keep it
