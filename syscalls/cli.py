@@ -83,6 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     tables.add_argument("--arch", help="arch to generate for (default: x86_64 / amd64)")
     tables.add_argument("-o", "--output", required=True, type=Path, metavar="FILE")
+    tables.add_argument(
+        "--values-from",
+        type=Path,
+        metavar="TABLE",
+        help="BSD tree holding only syscalls.master: take errno values and constants from "
+        "this earlier table of the same OS and arch (its header says so)",
+    )
     tables.set_defaults(func=cmd_tables)
 
     listing = sub.add_parser(
@@ -197,11 +204,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_tables(args: argparse.Namespace) -> int:
-    from syscalls.tables import TreeError, emit, generate
+    from syscalls.tables import TreeError, carry_values, emit, generate
     from syscalls.tables.cmacros import CompilerMissing
 
     try:
         table = generate(args.from_tree, args.arch)
+        if args.values_from is not None:
+            table = carry_values(table, args.values_from)
     except (TreeError, CompilerMissing) as e:
         print(f"syscalls tables: {e}", file=sys.stderr)
         return 2
@@ -213,6 +222,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
         tree,
         "--arch",
         table.arch,
+        *(["--values-from", str(args.values_from)] if args.values_from else []),
         "-o",
         str(args.output),
     ]
