@@ -7,6 +7,7 @@ import os
 import shlex
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         "/usr/lib; default: $SYSCALLS_RUMP_DIR, else ../shared/rump/lib beside the checkout)",
     )
     add_vm_arguments(run)
+    add_ktap_argument(run)
     run.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
     run.set_defaults(func=cmd_run)
 
@@ -70,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     boot.add_argument("--time-limit", type=float, metavar="SECONDS", help="for the whole run")
     boot.add_argument("--time-scale", type=float, metavar="X", help="stretch per-test limits")
     add_vm_arguments(boot, kernel=False)
+    add_ktap_argument(boot)
     boot.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
     boot.set_defaults(func=cmd_run, target="vm", rump_dir=None)
 
@@ -141,7 +144,49 @@ def add_vm_arguments(parser: argparse.ArgumentParser, kernel: bool = True) -> No
     parser.add_argument("--memory", type=int, default=1024, metavar="MB", help="vm: guest memory")
 
 
+def add_ktap_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ktap",
+        metavar="FILE",
+        help="also write the results as KTAP (the kernel's test format) to FILE, or to "
+        "standard output with '-' (pytest's own output then goes to standard error)",
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    """The suite in its target; with --ktap, the results as KTAP afterwards."""
+    dest = getattr(args, "ktap", None)
+    if dest is None:
+        return run_suite(args)
+    from syscalls import ktap
+    from syscalls.compare import InputError
+
+    problem = ktap.unwritable(dest)
+    if problem:  # before the run: a bad path must not cost a kernel boot
+        print(f"syscalls {args.command}: --ktap {dest}: {problem}", file=sys.stderr)
+        return 2
+    started = time.time_ns()
+    if dest == "-":
+        with ktap.stdout_to_stderr():
+            code = run_suite(args)
+    else:
+        code = run_suite(args)
+    profile, junit = args.out / "profile.json", args.out / "junit.xml"
+    if not ktap.written_since(profile, started):  # none, or an earlier run's: no KTAP
+        print(f"syscalls {args.command}: --ktap: the run left no results", file=sys.stderr)
+        return code
+    try:
+        text = ktap.from_results(profile, junit if ktap.written_since(junit, started) else None)
+        ktap.write(text, dest)
+    except (OSError, InputError) as e:
+        print(f"syscalls {args.command}: --ktap {dest}: {e}", file=sys.stderr)
+        return code if code not in (0, 1) else 2
+    if dest != "-":
+        print(f"ktap: {dest}")
+    return code
+
+
+def run_suite(args: argparse.Namespace) -> int:
     rump_dir: Path | None = None
     if args.target == "rump":  # in-process: the host path below, with the rump kernel
         from syscalls.targets import rump
