@@ -36,15 +36,16 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from syscalls.compare import Run, TestRun, load
 
 VERSION = "KTAP version 1"
 INDENT = "  "
-REASON_LINES = 20  # diagnostic lines kept of one failure's message
+REASON_LINES = 20
+NOT_RUN = "ERROR not run: the run ended first"  # diagnostic lines kept of one failure's message
 
 
 KINDS = ("pass", "fail", "xfail", "xpass", "skip", "error")  # kselftest's Totals line
@@ -114,19 +115,57 @@ def area_of(nodeid: str) -> tuple[str, str]:
     return area, "/".join(inner) + sep + rest
 
 
-def render(run: Run, incomplete: str = "", selected: Iterable[str] = ()) -> str:
-    """The whole KTAP document for `run`; tests in `selected` order where given (the
-    order the run collected them, listing those it never reached), then by name."""
-    order = {nodeid: i for i, nodeid in enumerate(selected)}
+@dataclass
+class RunResults:
+    """A finished run as the reports written from it see it (KTAP here, LAVA's test
+    cases in syscalls/lava.py)."""
+
+    run: Run
+    incomplete: str = ""  # why the run did not finish, if it did not
+    selected: list[str] = field(default_factory=list)  # what it set out to run, in order
+
+    def by_area(self) -> dict[str, list[tuple[str, TestRun | None]]]:
+        """area -> [(the test's name within it, its result, None where the run never
+        reached it)], in the order the run collected them where known, then by name."""
+        order = {nodeid: i for i, nodeid in enumerate(self.selected)}
+        areas: dict[str, list[tuple[str, TestRun | None]]] = {}
+        last = len(order)
+        for nodeid in sorted({*self.run.tests, *order}, key=lambda n: (order.get(n, last), n)):
+            area, name = area_of(nodeid)
+            areas.setdefault(area, []).append((name, self.run.tests.get(nodeid)))
+        return areas
+
+
+def read_results(profile: Path, junit: Path | None = None) -> RunResults:
+    """The run whose profile.json (or junit.xml) is at `profile`. Tests that the run's
+    `junit` records and the profile lacks are added from it: a test whose xdist worker
+    died is reported to pytest's JUnit writer but may never reach the profile, and a
+    crash is what a reader of the report most needs to see."""
+    run = load(profile)
+    if junit is not None and junit.is_file():
+        for nodeid, test in load(junit).tests.items():
+            run.tests.setdefault(nodeid, test)
+    meta = _meta(profile)
+    incomplete, selected = meta.get("incomplete"), meta.get("selected")
+    return RunResults(
+        run,
+        incomplete=str(incomplete) if incomplete else "",
+        selected=[str(s) for s in selected] if isinstance(selected, list) else [],
+    )
+
+
+def render(results: RunResults) -> str:
+    """The whole KTAP document for a run."""
+    run, incomplete = results.run, results.incomplete
     areas: dict[str, list[Case]] = {}
-    for nodeid in sorted({*run.tests, *order}, key=lambda n: (order.get(n, len(order)), n)):
-        area, name = area_of(nodeid)
-        if nodeid in run.tests:
-            result = case(description(name), run.tests[nodeid])
-        else:
-            why = f" ({one_line(incomplete)})" if incomplete else ""
-            result = Case(description(name), "error", f"ERROR not run: the run ended first{why}")
-        areas.setdefault(area, []).append(result)
+    for area, tests in results.by_area().items():
+        for name, test in tests:
+            if test is not None:
+                result = case(description(name), test)
+            else:
+                why = f" ({one_line(incomplete)})" if incomplete else ""
+                result = Case(description(name), "error", NOT_RUN + why)
+            areas.setdefault(area, []).append(result)
     where = (run.platform, run.kernel and f"kernel {run.kernel}", f"target {run.target}")
     lines = [VERSION, f"# syscalls: {', '.join(p for p in where if p)}"]
     if incomplete:
@@ -152,22 +191,8 @@ def render(run: Run, incomplete: str = "", selected: Iterable[str] = ()) -> str:
 
 
 def from_results(profile: Path, junit: Path | None = None) -> str:
-    """KTAP for the run whose profile.json (or junit.xml) is at `profile`. Tests that
-    the run's `junit` records and the profile lacks are added from it: a test whose
-    xdist worker died is reported to pytest's JUnit writer but may never reach the
-    profile, and a crash is what a KTAP reader most needs to see."""
-    run = load(profile)
-    if junit is not None and junit.is_file():
-        for nodeid, test in load(junit).tests.items():
-            run.tests.setdefault(nodeid, test)
-    meta = _meta(profile)
-    incomplete = meta.get("incomplete") or ""
-    selected = meta.get("selected")
-    return render(
-        run,
-        incomplete=str(incomplete) if incomplete else "",
-        selected=[str(s) for s in selected] if isinstance(selected, list) else (),
-    )
+    """KTAP for the run whose results are at `profile` (and `junit`): see read_results."""
+    return render(read_results(profile, junit))
 
 
 def _meta(profile: Path) -> dict:

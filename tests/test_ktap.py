@@ -123,7 +123,7 @@ def made_up(tests: dict[str, Outcome] = OUTCOMES) -> Run:
 
 
 def test_every_outcome_as_the_format_says():
-    doc = parse(ktap.render(made_up()))
+    doc = parse(ktap.render(ktap.RunResults(made_up())))
     got = {k: (r.ok, r.directive, r.data) for k, r in leaves(doc).items()}
     assert got == {
         ("fs", "test_a.py::test_fails"): (False, None, ""),
@@ -148,7 +148,8 @@ def test_every_outcome_as_the_format_says():
 
 def test_a_long_failure_message_is_cut_with_a_pointer_to_junit():
     reason = "\n".join(f"line {i}" for i in range(100))
-    doc = parse(ktap.render(made_up({"suites/fs/t.py::x": Outcome("failed", reason=reason)})))
+    run = made_up({"suites/fs/t.py::x": Outcome("failed", reason=reason)})
+    doc = parse(ktap.render(ktap.RunResults(run)))
     result = leaves(doc)["fs", "t.py::x"]
     assert len(result.diagnostics) == ktap.REASON_LINES + 1
     assert result.diagnostics[-1] == "... 80 more lines in junit.xml"
@@ -158,7 +159,7 @@ def test_an_unfinished_run_says_so_and_lists_what_it_never_reached():
     run = made_up({"suites/fs/t.py::done": Outcome("passed")})
     selected = ["suites/fs/t.py::done", "suites/fs/t.py::running", "suites/time/t.py::later"]
     run.tests["suites/fs/t.py::running"] = Outcome("failed", reason="the kernel panicked")
-    doc = parse(ktap.render(run, incomplete="the kernel panicked", selected=selected))
+    doc = parse(ktap.render(ktap.RunResults(run, "the kernel panicked", selected)))
     assert "the run did not finish: the kernel panicked" in doc.diagnostics
     got = leaves(doc)
     assert list(got) == [("fs", "t.py::done"), ("fs", "t.py::running"), ("time", "t.py::later")]
@@ -168,8 +169,8 @@ def test_an_unfinished_run_says_so_and_lists_what_it_never_reached():
 
 
 def test_a_run_without_tests_is_an_empty_plan():
-    assert ktap.render(made_up({})).splitlines()[2] == "1..0"
-    assert parse(ktap.render(made_up({}))).results == []
+    text = ktap.render(ktap.RunResults(made_up({})))
+    assert text.splitlines()[2] == "1..0" and parse(text).results == []
 
 
 def test_a_test_only_junit_records_is_added_and_the_profile_wins_where_both_have_one(
