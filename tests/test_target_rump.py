@@ -9,6 +9,7 @@ checkout (../shared/rump/lib), and skip, saying so, elsewhere.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -118,6 +119,36 @@ def test_the_whole_suite_runs_on_the_rump_kernel_without_rump_dir(tmp_path: Path
     reasons = {e.get("reason", "") for e in profile["tests"].values() if e["outcome"] == "skipped"}
     assert "" not in reasons  # every skip says why
     assert any("runs inside this process" in r for r in reasons)
+
+
+def test_the_rump_process_runs_as_this_processs_user(tmp_path: Path) -> None:
+    # The suites expect a user's answers (EACCES) from the host's ids; rump starts as
+    # root. As root, the check runs the child as nobody (setpriv), as CI runs as root.
+    code = (
+        "import os\n"
+        "from syscalls.abi import Platform\n"
+        "from syscalls.targets.rump import RumpKernel\n"
+        f"k = RumpKernel(Platform.load('netbsd/amd64'), {RUMP_DIR!r})\n"
+        "t = k.private_directory()\n"
+        "r = k.openat(k.AT_FDCWD, t / 'f', k.O_CREAT | k.O_WRONLY, 0o200).unwrap()\n"
+        "ids = (k.geteuid().value, k.getegid().value, os.geteuid(), os.getegid())\n"
+        "print(*ids, k.openat(k.AT_FDCWD, t / 'f', k.O_RDONLY).outcome)\n"
+    )
+    as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    prefix = as_user if os.geteuid() == 0 else []
+    proc = subprocess.run(
+        [*prefix, sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rump_uid, rump_gid, uid, gid, reopen = proc.stdout.split()
+    assert (rump_uid, rump_gid) == (uid, gid) != ("0", "0")
+    assert reopen == "EACCES"  # a write-only file, read by its (non-root) owner
 
 
 def test_the_release_is_the_rump_kernels() -> None:

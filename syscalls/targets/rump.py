@@ -271,6 +271,25 @@ class RumpKernel(Kernel):
         self.path = KernelPath.bound(self)  # pathlib-style setup, in the rump kernel
         if fresh and any(p.name.startswith("librumpfs_tmpfs.") for p in libraries):
             self._mount_tmpfs()
+        if fresh:
+            self._take_host_credentials()
+
+    def _take_host_credentials(self) -> None:
+        """The rump kernel's process runs as this process's user. It starts as root, but
+        the suites decide from the host's ids what to expect (a user's EACCES, root's
+        bypass of mode bits), so a user's run would otherwise meet root's answers."""
+        uid, gid, groups = os.geteuid(), os.getegid(), os.getgroups()
+        if uid == 0:
+            return
+        with self.unobserved():
+            steps = {
+                "setgroups": self.setgroups(len(groups), self.new("uint32_t[]", groups or [gid])),
+                "setgid": self.setgid(gid),
+                "setuid": self.setuid(uid),
+            }
+        for name, r in steps.items():
+            if not r.ok:
+                raise RumpUnavailable(f"{name} in the rump kernel (to uid {uid}): {r.outcome}")
 
     def _mount_tmpfs(self) -> None:
         """tmpfs on /tmp: the tests' directories on a NetBSD file system proper (the
