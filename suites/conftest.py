@@ -1,6 +1,7 @@
 """Fixtures every suite area shares: `fds` (syscalls.fds.Fds), closed at teardown, and
 `bits(spec)`: the value of constants named as in C, "PROT_READ|PROT_WRITE" or
-"O_TMPFILE&~O_DIRECTORY|O_RDWR" ("" is 0), for parameters that read as the flags."""
+"O_TMPFILE&~O_DIRECTORY|O_RDWR" ("" is 0), for parameters that read as the flags, and
+`bad_memory` (syscalls.badmem.BadMemory), addresses for EFAULT tests."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from syscalls.badmem import BadMemory
 from syscalls.fds import Fds
 from syscalls.kernel import Kernel
 
@@ -31,3 +33,13 @@ def bits(kernel: Kernel) -> Callable[[str], int]:
         return total
 
     return value
+
+
+@pytest.fixture
+def bad_memory(kernel: Kernel) -> Iterator[BadMemory]:
+    """Addresses for EFAULT tests (syscalls.badmem); its pages are unmapped at teardown."""
+    bad = BadMemory(kernel)
+    try:
+        yield bad
+    finally:
+        bad.close()
