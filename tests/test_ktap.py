@@ -284,6 +284,14 @@ def test_a_host_run_to_standard_output_is_ktap_alone(tmp_path):
     assert {a for a, _ in outcomes} == {"ipc", "fs"} and "passed" in outcomes.values()
     assert "passed" in p.stderr and "results:" in p.stderr  # pytest's output went there
     assert doc.diagnostics[0].startswith("syscalls: linux/")
+    # --baseline's verdict, printed after the run, goes to standard error too.
+    again = syscalls_run(
+        *("--out", str(tmp_path / "again"), "-n", "0", "--ktap", "-"),
+        *("--baseline", str(out / "profile.json"), "--", "suites/ipc/test_pipe.py"),
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert {a for a, _ in leaves(parse(again.stdout))} == {"ipc"}
+    assert "baseline" in again.stderr
 
 
 @pytest.mark.skipif(default_directory() is None, reason="no rump kernel here (see test_rump)")
