@@ -271,8 +271,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         try:  # --rump-dir, $SYSCALLS_RUMP_DIR or ../shared/rump/lib: one lookup, rump's
             rump_dir = rump.find_libraries(args.rump_dir)[0].parent.resolve()
-        except rump.RumpUnavailable as e:
-            print(f"syscalls: --target rump: {e}", file=sys.stderr)
+        except rump.RumpUnavailable as e:  # its messages name --rump-dir or the target
+            prefix = "" if str(e).startswith("--") else "--target rump: "
+            print(f"syscalls: {prefix}{e}", file=sys.stderr)
             return 2
     elif args.target != "host":
         from syscalls import targets

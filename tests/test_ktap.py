@@ -294,7 +294,9 @@ def test_a_host_run_to_standard_output_is_ktap_alone(tmp_path):
     assert "baseline" in again.stderr
 
 
-@pytest.mark.skipif(default_directory() is None, reason="no rump kernel here (see test_rump)")
+@pytest.mark.skipif(
+    default_directory() is None, reason="no rump kernel here (see tests/test_target_rump.py)"
+)
 def test_a_rump_run_written_to_a_file(tmp_path):
     out, dest = tmp_path / "out", tmp_path / "rump.ktap"
     p = syscalls_run(
