@@ -305,24 +305,21 @@ def run(settings: dict, out: Writer, host: Host, private: Path) -> None:
         start_new_session=True,  # its own group: killed as one
     )
     assert proc.stdout is not None
-    fd: int | None = proc.stdout.fileno()
-    stop = None
+    fd = proc.stdout.fileno()
     try:
-        while fd is not None:
+        while True:
             ready, _, _ = select.select([fd], [], [], 0.2)
-            if ready:
-                chunk = os.read(fd, 65536)
-                if chunk:
-                    out.send(OUTPUT, chunk)
-                else:
-                    fd = None
+            chunk = os.read(fd, 65536) if ready else b""
+            if chunk:
+                out.send(OUTPUT, chunk)
             for line in events.new_lines():
                 out.send(EVENT, line)
-            stop = host.gone() or (
-                "the run passed its deadline on the remote" if time.monotonic() > deadline else None
-            )
-            if stop:
+            if host.gone() or time.monotonic() > deadline:
                 return
+            # Done at end of file, or once pytest has exited and the pipe is drained (a
+            # process it left behind may hold the pipe open: it is ended below).
+            if (ready and not chunk) or (not ready and proc.poll() is not None):
+                break
         status = proc.wait()
         for line in events.new_lines():
             out.send(EVENT, line)
