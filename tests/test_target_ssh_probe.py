@@ -123,7 +123,7 @@ def test_choose_without_pip_says_what_to_install_with_the_oss_packages() -> None
         choose(remote, "me@box")
     assert str(e.value) == (
         "/usr/local/bin/python3.11 (3.11.9) on me@box lacks cffi, pytest, pytest-xdist and "
-        "has no pip to install it; install pkg install py311-cffi py311-pytest "
+        "has no pip to install it; to install: pkg install py311-cffi py311-pytest "
         "py311-pytest-xdist"
     )
 
@@ -134,7 +134,9 @@ def test_choose_says_when_no_python_is_new_enough() -> None:
         Missing, match=r"no Python 3.11 or later on box \(found: /usr/bin/python3 3.9.2\)"
     ):
         choose(remote, "box")
-    with pytest.raises(Missing, match=r"on box \(looked for python3, .*/usr/pkg/bin\); install"):
+    with pytest.raises(
+        Missing, match=r"on box \(looked for python3, .*/usr/pkg/bin\); to install one: pkgin"
+    ):
         choose(Remote("NetBSD", "amd64"), "box")
 
 
@@ -144,7 +146,7 @@ def test_choose_says_when_no_python_is_new_enough() -> None:
         ("FreeBSD", "pkg install py311-cffi py311-pytest py311-pytest-xdist"),
         ("NetBSD", "pkgin install py311-cffi py311-test py311-test-xdist"),
         ("OpenBSD", "pkg_add py3-cffi py3-test py3-test-xdist"),
-        ("Linux", "(Debian, Ubuntu) apt install python3-cffi python3-pytest python3-pytest-xdist"),
+        ("Linux", "apt install python3-cffi python3-pytest python3-pytest-xdist (Debian, Ubuntu)"),
         ("SunOS", "pip install cffi pytest pytest-xdist"),
     ],
 )

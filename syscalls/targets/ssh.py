@@ -96,7 +96,7 @@ SAFE = re.compile(r"/[A-Za-z0-9_./+-]*")  # paths every login shell takes unquot
 COPY = (
     "/bin/sh -c 'umask 077 && "
     'd=$(mktemp -d "${TMPDIR:-/tmp}/syscalls-ssh.XXXXXXXX") && '
-    'echo "$d" && cd "$d" && exec tar xzf -\''
+    'echo "syscalls-ssh-dir $d" && cd "$d" && exec tar xzf -\''
 )
 
 
@@ -256,8 +256,9 @@ class Session:
     def copy(self, tarball: bytes) -> str:
         """Unpack `tarball` into a new private directory there; returns its path."""
         p = self.call(COPY, tarball)
-        lines = p.stdout.decode(errors="replace").splitlines()
-        private = lines[0].strip() if lines else ""
+        said = p.stdout.decode(errors="replace").splitlines()  # a login may chatter first
+        mark = "syscalls-ssh-dir "
+        private = next((line[len(mark) :] for line in said if line.startswith(mark)), "")
         if p.returncode != 0:
             if SAFE.fullmatch(private):
                 self.remove(private)
@@ -470,6 +471,11 @@ def run(opts: Options) -> int:
             try:
                 remote = session.probe()
                 choice = ssh_probe.choose(remote, str(dest), xdist=opts.workers not in ("0", "1"))
+                if not SAFE.fullmatch(choice.python.path):
+                    raise TargetUnavailable(
+                        f"{dest}: {choice.python.path!r} has characters a login shell would "
+                        "need quoted (name another with $SYSCALLS_SSH_PYTHON)"
+                    )
                 platform, extra = table(opts, remote, choice.python)
                 stream.note(
                     f"{dest}: {remote.sysname} {remote.machine}, {choice.python.path} "
@@ -516,11 +522,9 @@ def launch(
             stderr=subprocess.PIPE,
         )
         assert proc.stdin is not None
-        try:
+        with contextlib.suppress(BrokenPipeError):  # ssh ended at once: watch() says why
             proc.stdin.write(line)
             proc.stdin.flush()
-        except BrokenPipeError:
-            pass
         try:
             ending = stream.watch(proc, limits, start)
         except KeyboardInterrupt:

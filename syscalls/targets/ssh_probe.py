@@ -173,12 +173,12 @@ def choose(remote: Remote, where: str, xdist: bool = True) -> Choice:
         what = f"no Python {'.'.join(map(str, MIN_VERSION))} or later on {where}"
         what += f" (found: {found})" if found else f" (looked for {NAMES[0]}, python3.1x {looked})"
         packages = ["python", "cffi", "pytest"] + (["pytest-xdist"] if xdist else [])
-        raise Missing(f"{what}; install one with {hint(remote.sysname, None, packages)}")
+        raise Missing(f"{what}; to install one: {hint(remote.sysname, None, packages)}")
     python = usable[0]
     lacking = python.missing(xdist)
     raise Missing(
         f"{python.path} ({python.release}) on {where} lacks {', '.join(lacking)} and has no "
-        f"pip to install it; install {hint(remote.sysname, python.version, lacking)}"
+        f"pip to install it; to install: {hint(remote.sysname, python.version, lacking)}"
     )
 
 
@@ -199,7 +199,7 @@ _COMMANDS = {
     "freebsd": "pkg install",
     "netbsd": "pkgin install",
     "openbsd": "pkg_add",
-    "linux": "(Debian, Ubuntu) apt install",
+    "linux": "apt install",
 }
 
 
@@ -210,7 +210,8 @@ def hint(sysname: str, version: tuple[int, ...] | None, packages: list[str]) -> 
         return "pip install " + " ".join(p for p in packages if p != "python")
     v = "".join(map(str, (version or MIN_VERSION)[:2]))
     names = dict.fromkeys(_NAMES[system][p].format(v=v) for p in packages)
-    return f"{_COMMANDS[system]} {' '.join(names)}"
+    where = " (Debian, Ubuntu)" if system == "linux" else ""
+    return f"{_COMMANDS[system]} {' '.join(names)}{where}"
 
 
 def wanted() -> str | None:

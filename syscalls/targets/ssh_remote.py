@@ -148,8 +148,10 @@ def become_reaper() -> None:
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         if sys.platform.startswith("linux"):
+            libc.prctl.argtypes = [ctypes.c_int, *[ctypes.c_ulong] * 4]
             libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
         elif sys.platform.startswith("freebsd"):
+            libc.procctl.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int, ctypes.c_void_p]
             libc.procctl(0, os.getpid(), 2, None)  # P_PID, PROC_REAP_ACQUIRE
 
 
