@@ -182,32 +182,37 @@ def test_ssh_leaves_nothing_on_the_remote(server: SshServer, finished: Finished)
 # -- runs that cannot start: status 2, one line ---------------------------------------------
 
 
+def cannot_start(srv: SshServer, url: str, tmp_path: Path, options: list[str]) -> str:
+    """Run OPENAT; the run must end with status 2, one line (returned), nothing run, and
+    nothing left on the remote."""
+    p = run(url, tmp_path / "out", options, OPENAT)
+    line = one_line(p)
+    assert p.returncode == 2, line
+    assert line.startswith("syscalls: --target ssh: "), line
+    assert not (tmp_path / "out" / "junit.xml").exists()
+    check_clean(srv)
+    return line
+
+
 def test_ssh_login_with_an_unknown_key_is_refused(server: SshServer, tmp_path: Path) -> None:
     key = tmp_path / "stranger"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
-    p = run(server.url, tmp_path / "out", server.options(key=key), OPENAT)
-    assert p.returncode == 2, p.stderr
-    line = one_line(p)
-    assert line.startswith("syscalls: --target ssh: cannot log in to syscalls@127.0.0.1"), line
+    line = cannot_start(server, server.url, tmp_path, server.options(key=key))
+    assert "cannot log in to syscalls@127.0.0.1" in line
     assert "Permission denied (publickey)" in line
-    assert not (tmp_path / "out" / "junit.xml").exists()
-    check_clean(server)
 
 
 def test_ssh_host_missing_from_known_hosts_is_refused(server: SshServer, tmp_path: Path) -> None:
     (tmp_path / "known_hosts").write_text("")
-    p = run(server.url, tmp_path / "out", server.options(known_hosts=tmp_path / "known_hosts"))
-    assert p.returncode == 2, p.stderr
-    line = one_line(p)
+    options = server.options(known_hosts=tmp_path / "known_hosts")
+    line = cannot_start(server, server.url, tmp_path, options)
     assert "Host key verification failed" in line and "known_hosts" in line, line
-    check_clean(server)
 
 
 def test_ssh_closed_port_is_refused(server: SshServer, tmp_path: Path) -> None:
     url = server.url.replace(f":{server.port}", ":1")  # nothing listens on port 1 here
-    p = run(url, tmp_path / "out", server.options())
-    assert p.returncode == 2, p.stderr
-    assert "port 1: Connection refused" in one_line(p)
+    line = cannot_start(server, url, tmp_path, server.options())
+    assert "port 1: Connection refused" in line
 
 
 def _no_python_in_package_dirs() -> None:
@@ -235,12 +240,9 @@ def bare_remote(tmp_path: Path) -> Iterator[SshServer]:
 
 def test_ssh_without_python_says_so(bare_remote: SshServer, tmp_path: Path) -> None:
     srv = bare_remote.start()
-    p = run(srv.url, tmp_path / "out", srv.options(), OPENAT)
-    assert p.returncode == 2, p.stderr
-    line = one_line(p)
+    line = cannot_start(srv, srv.url, tmp_path, srv.options())
     assert "no Python 3.11 or later on syscalls@127.0.0.1" in line, line
     assert "apt install python3 python3-cffi python3-pytest python3-pytest-xdist" in line
-    check_clean(srv)
 
 
 def _python_without_cffi(where: Path, pip: bool) -> Path:
@@ -258,12 +260,9 @@ def test_ssh_without_cffi_or_pip_says_what_to_install(
 ) -> None:
     bare_remote.env["PATH"] += ":" + str(_python_without_cffi(bare_remote.base / "venv", False))
     srv = bare_remote.start()
-    p = run(srv.url, tmp_path / "out", srv.options(), OPENAT)
-    assert p.returncode == 2, p.stderr
-    line = one_line(p)
+    line = cannot_start(srv, srv.url, tmp_path, srv.options())
     assert "lacks cffi, pytest, pytest-xdist and has no pip" in line, line
     assert "apt install python3-cffi python3-pytest python3-pytest-xdist" in line
-    check_clean(srv)
 
 
 def test_ssh_pip_that_cannot_reach_an_index_says_so(bare_remote: SshServer, tmp_path: Path) -> None:
@@ -271,12 +270,10 @@ def test_ssh_pip_that_cannot_reach_an_index_says_so(bare_remote: SshServer, tmp_
     bare_remote.env["PATH"] += ":" + str(bin_dir)
     bare_remote.env.update(PIP_NO_INDEX="1", PIP_CONFIG_FILE="/dev/null", PIP_FIND_LINKS="")
     srv = bare_remote.start()
-    p = run(srv.url, tmp_path / "out", [*srv.options(), "-n", "0"], OPENAT)
-    assert p.returncode == 2, p.stderr
-    line = one_line(p)
+    line = cannot_start(srv, srv.url, tmp_path, [*srv.options(), "-n", "0"])
+    # It tried, on the remote, and the copy it made there is gone (cannot_start checks).
     assert "pip could not install cffi, pytest" in line, line
-    assert "installing cffi, pytest with pip" in p.stdout  # it tried, on the remote
-    check_clean(srv)  # the copy it made is gone
+    assert "installing cffi, pytest with pip" in (tmp_path / "out" / "console.log").read_text()
 
 
 # -- runs that do not finish: status 3, one line, finished tests kept ---------------------
