@@ -35,6 +35,7 @@ def ep(kernel: Kernel, fds) -> int:
     return fds(kernel.epoll_create1(kernel.EPOLL_CLOEXEC))
 
 
+@pytest.mark.smoke
 def test_epoll_ctl_add_reports_ready_fd(kernel: Kernel, fds, ep: int) -> None:
     r, w = fds.pipe()
     _ctl(kernel, ep, "EPOLL_CTL_ADD", r, kernel.EPOLLIN, 7).unwrap()
@@ -42,6 +43,7 @@ def test_epoll_ctl_add_reports_ready_fd(kernel: Kernel, fds, ep: int) -> None:
     assert _wait(kernel, ep) == [(kernel.EPOLLIN, 7)]
 
 
+@pytest.mark.smoke
 def test_epoll_ctl_add_twice_is_eexist(kernel: Kernel, fds, ep: int) -> None:
     r, _ = fds.pipe()
     _ctl(kernel, ep, "EPOLL_CTL_ADD", r, kernel.EPOLLIN).unwrap()
@@ -62,6 +64,7 @@ def test_epoll_ctl_mod_changes_the_events_watched(kernel: Kernel, fds, ep: int) 
     assert _wait(kernel, ep) == [(kernel.EPOLLOUT, 2)]
 
 
+@pytest.mark.smoke
 def test_epoll_ctl_del_stops_reports(kernel: Kernel, fds, ep: int) -> None:
     _, w = fds.pipe()
     _ctl(kernel, ep, "EPOLL_CTL_ADD", w, kernel.EPOLLOUT).unwrap()

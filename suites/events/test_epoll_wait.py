@@ -40,6 +40,7 @@ def _drain(kernel: Kernel, fd: int) -> None:
     kernel.read(fd, buf, 64).unwrap()
 
 
+@pytest.mark.smoke
 def test_epoll_wait_level_triggered_reports_again_until_drained(
     kernel: Kernel, fds, ep: int
 ) -> None:
@@ -52,6 +53,7 @@ def test_epoll_wait_level_triggered_reports_again_until_drained(
     assert _wait(kernel, ep) == []
 
 
+@pytest.mark.smoke
 def test_epoll_wait_edge_triggered_reports_once_per_edge(kernel: Kernel, fds, ep: int) -> None:
     r, w = fds.pipe()
     _add(kernel, ep, r, kernel.EPOLLIN | kernel.EPOLLET)
@@ -62,6 +64,7 @@ def test_epoll_wait_edge_triggered_reports_once_per_edge(kernel: Kernel, fds, ep
     assert _wait(kernel, ep) == [(kernel.EPOLLIN, 0)]
 
 
+@pytest.mark.smoke
 def test_epoll_wait_oneshot_disarms_until_mod(kernel: Kernel, fds, ep: int) -> None:
     r, w = fds.pipe()
     _add(kernel, ep, r, kernel.EPOLLIN | kernel.EPOLLONESHOT, 9)
@@ -82,6 +85,7 @@ def test_epoll_wait_data_field_round_trips(kernel: Kernel, fds, ep: int, data: i
     assert _wait(kernel, ep) == [(kernel.EPOLLOUT, data)]
 
 
+@pytest.mark.smoke
 def test_epoll_wait_reports_hangup_without_asking(kernel: Kernel, fds, ep: int) -> None:
     r, w = fds.pipe()
     _add(kernel, ep, r, kernel.EPOLLIN)
@@ -108,6 +112,7 @@ def test_epoll_wait_returns_at_most_maxevents(kernel: Kernel, fds, ep: int) -> N
     assert len(_wait(kernel, ep, n=4)) == 3
 
 
+@pytest.mark.smoke
 def test_epoll_wait_zero_maxevents_is_einval(kernel: Kernel, ep: int) -> None:
     events = kernel.new("struct epoll_event[1]")
     assert kernel.epoll_wait(ep, events, 0, 0).errno == "EINVAL"
@@ -135,6 +140,7 @@ def test_epoll_wait_times_out_after_at_least_its_timeout(
     assert elapsed >= 0.02
 
 
+@pytest.mark.smoke
 def test_epoll_wait_wakes_when_a_forked_writer_writes(
     kernel: Kernel, fds, ep: int, in_child
 ) -> None:

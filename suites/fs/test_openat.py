@@ -27,6 +27,7 @@ NOFOLLOW_ON_SYMLINK = ByOS(default="ELOOP", netbsd="EFTYPE")
 ABSOLUTE_WITH_BAD_DIRFD = ByOS(default="ok", netbsd="EBADF")
 
 
+@pytest.mark.smoke
 def test_openat_creates_file_with_requested_mode(kernel: Kernel, tmp: Path, observe) -> None:
     path = tmp / "f"
     fd = kernel.openat(kernel.AT_FDCWD, path, kernel.O_CREAT | kernel.O_WRONLY, 0o640).unwrap()
@@ -38,11 +39,13 @@ def test_openat_creates_file_with_requested_mode(kernel: Kernel, tmp: Path, obse
     assert st.st_mode & 0o777 == 0o640 & ~_umask(kernel)
 
 
+@pytest.mark.smoke
 def test_openat_missing_file_is_enoent(kernel: Kernel, tmp: Path) -> None:
     r = kernel.openat(kernel.AT_FDCWD, tmp / "absent", kernel.O_RDONLY)
     assert r.errno == "ENOENT"
 
 
+@pytest.mark.smoke
 def test_openat_excl_on_existing_file_is_eexist(kernel: Kernel, tmp: Path) -> None:
     (tmp / "f").write_bytes(b"")
     r = kernel.openat(
@@ -61,6 +64,7 @@ def test_openat_creat_on_existing_file_keeps_its_mode(kernel: Kernel, tmp: Path,
     assert st.st_size == 1
 
 
+@pytest.mark.smoke
 def test_openat_nofollow_on_symlink_is_eloop(kernel: Kernel, tmp: Path) -> None:
     (tmp / "target").write_bytes(b"")
     (tmp / "link").symlink_to(tmp / "target")
@@ -77,6 +81,7 @@ def test_openat_nofollow_still_follows_symlinks_in_the_prefix(
     fds.open(tmp / "dirlink" / "f", kernel.O_RDONLY | kernel.O_NOFOLLOW)
 
 
+@pytest.mark.smoke
 def test_openat_directory_flag_on_regular_file_is_enotdir(kernel: Kernel, tmp: Path) -> None:
     (tmp / "f").write_bytes(b"")
     r = kernel.openat(kernel.AT_FDCWD, tmp / "f", kernel.O_RDONLY | kernel.O_DIRECTORY)
@@ -91,6 +96,7 @@ def test_openat_directory_flag_on_directory_opens_it(kernel: Kernel, tmp: Path, 
 
 
 @pytest.mark.parametrize("access", ["O_WRONLY", "O_RDWR"])
+@pytest.mark.smoke
 def test_openat_directory_for_writing_is_eisdir(kernel: Kernel, tmp: Path, access: str) -> None:
     r = kernel.openat(kernel.AT_FDCWD, tmp, getattr(kernel, access))
     assert r.errno == "EISDIR"
@@ -107,6 +113,7 @@ def test_openat_file_used_as_directory_is_enotdir(kernel: Kernel, tmp: Path) -> 
     assert r.errno == "ENOTDIR"
 
 
+@pytest.mark.smoke
 def test_openat_resolves_relative_path_against_dirfd(kernel: Kernel, tmp: Path, fds) -> None:
     (tmp / "f").write_bytes(b"hello")
     dirfd = fds.open(tmp, kernel.O_RDONLY | kernel.O_DIRECTORY)
@@ -115,6 +122,7 @@ def test_openat_resolves_relative_path_against_dirfd(kernel: Kernel, tmp: Path, 
     assert kernel.bytes(buf, kernel.read(fd, buf, 16).unwrap()) == b"hello"
 
 
+@pytest.mark.smoke
 def test_openat_relative_path_with_bad_dirfd_is_ebadf(kernel: Kernel) -> None:
     r = kernel.openat(1_000_000, b"f", kernel.O_RDONLY)
     assert r.errno == "EBADF"
@@ -134,6 +142,7 @@ def test_openat_absolute_path_ignores_dirfd(kernel: Kernel, tmp: Path, fds) -> N
     assert r.outcome == ABSOLUTE_WITH_BAD_DIRFD[kernel.platform.os]
 
 
+@pytest.mark.smoke
 def test_openat_append_writes_land_at_end_after_seek(kernel: Kernel, tmp: Path, fds) -> None:
     (tmp / "f").write_bytes(b"abc")
     fd = fds.open(tmp / "f", kernel.O_WRONLY | kernel.O_APPEND)
@@ -143,6 +152,7 @@ def test_openat_append_writes_land_at_end_after_seek(kernel: Kernel, tmp: Path, 
     assert (tmp / "f").read_bytes() == b"abcXY"
 
 
+@pytest.mark.smoke
 def test_openat_trunc_empties_existing_file(kernel: Kernel, tmp: Path, fds) -> None:
     (tmp / "f").write_bytes(b"some data")
     fd = fds.open(tmp / "f", kernel.O_WRONLY | kernel.O_TRUNC)
@@ -152,6 +162,7 @@ def test_openat_trunc_empties_existing_file(kernel: Kernel, tmp: Path, fds) -> N
 
 
 @pytest.mark.parametrize(("flag", "expected"), [("O_CLOEXEC", 1), (None, 0)])
+@pytest.mark.smoke
 def test_openat_cloexec_flag_shows_in_fd_flags(
     kernel: Kernel, tmp: Path, fds, flag: str | None, expected: int
 ) -> None:

@@ -9,6 +9,7 @@ from syscalls.kernel import Kernel
 BAD_ADDRESS = 8  # inside the never-mapped first page: copy to/from user faults
 
 
+@pytest.mark.smoke
 def test_write_returns_count_and_read_returns_the_same_bytes(
     kernel: Kernel, tmp: Path, fds
 ) -> None:
@@ -20,6 +21,7 @@ def test_write_returns_count_and_read_returns_the_same_bytes(
     assert kernel.bytes(buf, n) == b"hello world"
 
 
+@pytest.mark.smoke
 def test_read_advances_the_file_offset(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f", b"0123456789")
     buf = kernel.buf(4)
@@ -29,6 +31,7 @@ def test_read_advances_the_file_offset(kernel: Kernel, tmp: Path, fds) -> None:
     assert kernel.bytes(buf, 4) == b"4567"
 
 
+@pytest.mark.smoke
 def test_read_near_eof_is_short(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f", b"abcdef")
     kernel.lseek(fd, 4, kernel.SEEK_SET).unwrap()
@@ -37,53 +40,62 @@ def test_read_near_eof_is_short(kernel: Kernel, tmp: Path, fds) -> None:
     assert kernel.bytes(buf, 2) == b"ef"
 
 
+@pytest.mark.smoke
 def test_read_at_eof_returns_zero(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f", b"abc")
     kernel.lseek(fd, 0, kernel.SEEK_END).unwrap()
     assert kernel.read(fd, kernel.buf(8), 8).unwrap() == 0
 
 
+@pytest.mark.smoke
 def test_zero_length_read_returns_zero(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f", b"abc")
     assert kernel.read(fd, kernel.buf(1), 0).unwrap() == 0
     assert kernel.lseek(fd, 0, kernel.SEEK_CUR).unwrap() == 0
 
 
+@pytest.mark.smoke
 def test_zero_length_write_returns_zero_and_leaves_file(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f", b"abc")
     assert kernel.write(fd, b"x", 0).unwrap() == 0
     assert (tmp / "f").read_bytes() == b"abc"
 
 
+@pytest.mark.smoke
 def test_read_on_closed_fd_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f", b"abc")
     fds.close(fd).unwrap()
     assert kernel.read(fd, kernel.buf(4), 4).errno == "EBADF"
 
 
+@pytest.mark.smoke
 def test_read_on_write_only_fd_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f", b"abc", kernel.O_WRONLY)
     assert kernel.read(fd, kernel.buf(4), 4).errno == "EBADF"
 
 
+@pytest.mark.smoke
 def test_write_on_read_only_fd_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f", b"abc", kernel.O_RDONLY)
     assert kernel.write(fd, b"x", 1).errno == "EBADF"
 
 
 @pytest.mark.requires("fault_handler")
+@pytest.mark.smoke
 def test_read_into_bad_address_is_efault(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f", b"abc")
     assert kernel.read(fd, BAD_ADDRESS, 3).errno == "EFAULT"
 
 
 @pytest.mark.requires("fault_handler")
+@pytest.mark.smoke
 def test_write_from_bad_address_is_efault(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f")
     assert kernel.write(fd, BAD_ADDRESS, 3).errno == "EFAULT"
     assert (tmp / "f").read_bytes() == b""
 
 
+@pytest.mark.smoke
 def test_read_on_directory_is_eisdir(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.open(tmp, kernel.O_RDONLY | kernel.O_DIRECTORY)
     assert kernel.read(fd, kernel.buf(64), 64).errno == "EISDIR"

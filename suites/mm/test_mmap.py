@@ -23,6 +23,7 @@ def _file(kernel: Kernel, fds: list[int], path: Path, data: bytes, flags: int) -
     return fd
 
 
+@pytest.mark.smoke
 def test_mmap_anonymous_private_is_zeroed_aligned_and_writable(
     kernel: Kernel, maps, mem, page: int
 ) -> None:
@@ -34,12 +35,14 @@ def test_mmap_anonymous_private_is_zeroed_aligned_and_writable(
     assert view[page : page + 4] == b"abcd"
 
 
+@pytest.mark.smoke
 def test_mmap_file_private_shows_file_contents(kernel: Kernel, tmp: Path, fds, maps, mem) -> None:
     fd = _file(kernel, fds, tmp / "f", b"file contents", kernel.O_RDONLY)
     addr = maps.file(fd, 13, kernel.MAP_PRIVATE, kernel.PROT_READ)
     assert mem(addr, 13)[:] == b"file contents"
 
 
+@pytest.mark.smoke
 def test_mmap_file_shared_writes_reach_the_file(kernel: Kernel, tmp: Path, fds, maps, mem) -> None:
     fd = _file(kernel, fds, tmp / "f", b"aaaa", kernel.O_RDWR)
     addr = maps.file(fd, 4, kernel.MAP_SHARED)
@@ -87,6 +90,7 @@ def test_mmap_shared_anonymous_writes_are_visible_across_fork(
     assert in_child(lambda: _write_in_forked_child(kernel, view, b"child")) == b"child"
 
 
+@pytest.mark.smoke
 def test_mmap_private_anonymous_is_copied_on_write_across_fork(
     kernel: Kernel, maps, mem, in_child, page: int
 ) -> None:
@@ -95,6 +99,7 @@ def test_mmap_private_anonymous_is_copied_on_write_across_fork(
     assert in_child(lambda: _write_in_forked_child(kernel, view, b"child")) == b"paren"
 
 
+@pytest.mark.smoke
 def test_mmap_fixed_replaces_the_mapping_at_that_address(
     kernel: Kernel, maps, mem, page: int
 ) -> None:
@@ -120,6 +125,7 @@ def test_mmap_fixed_noreplace_over_a_mapping_is_eexist(kernel: Kernel, maps, pag
     assert kernel.mmap(addr, page, kernel.PROT_READ, flags, -1, 0).errno == "EEXIST"
 
 
+@pytest.mark.smoke
 def test_mmap_zero_length_is_einval(kernel: Kernel) -> None:
     flags = kernel.MAP_PRIVATE | kernel.MAP_ANONYMOUS
     assert kernel.mmap(0, 0, kernel.PROT_READ, flags, -1, 0).errno == "EINVAL"
@@ -131,10 +137,12 @@ def test_mmap_unaligned_offset_is_einval(kernel: Kernel, tmp: Path, fds, page: i
     assert r.errno == "EINVAL"
 
 
+@pytest.mark.smoke
 def test_mmap_without_shared_or_private_is_einval(kernel: Kernel, page: int) -> None:
     assert kernel.mmap(0, page, kernel.PROT_READ, kernel.MAP_ANONYMOUS, -1, 0).errno == "EINVAL"
 
 
+@pytest.mark.smoke
 def test_mmap_shared_writable_on_read_only_fd_is_eacces(
     kernel: Kernel, tmp: Path, fds, page: int
 ) -> None:
@@ -155,6 +163,7 @@ def test_mmap_write_only_fd_is_eacces(kernel: Kernel, tmp: Path, fds, page: int)
     assert kernel.mmap(0, page, kernel.PROT_WRITE, kernel.MAP_SHARED, fd, 0).errno == "EACCES"
 
 
+@pytest.mark.smoke
 def test_mmap_closed_fd_is_ebadf(kernel: Kernel, tmp: Path, fds, page: int) -> None:
     fd = _file(kernel, fds, tmp / "f", b"x", kernel.O_RDONLY)
     fds.remove(fd)
@@ -195,6 +204,7 @@ def test_mmap_access_past_end_of_file_is_sigbus(
         in_child(touch_next_page)
 
 
+@pytest.mark.smoke
 def test_mmap_prot_none_read_is_sigsegv(kernel: Kernel, maps, mem, in_child, page: int) -> None:
     view = mem(maps.anon(page, prot=kernel.PROT_NONE), page)
 

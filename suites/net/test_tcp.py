@@ -31,11 +31,13 @@ def _setint(kernel: Kernel, fd: int, level: int, name: int, value: int) -> None:
     kernel.setsockopt(fd, level, name, kernel.new("int *", value), 4).unwrap()
 
 
+@pytest.mark.smoke
 def test_tcp_bind_to_port_zero_gets_a_port(kernel: Kernel, inet) -> None:
     _, port = inet.bound(kernel.SOCK_STREAM)
     assert 0 < port < 65536
 
 
+@pytest.mark.smoke
 def test_tcp_connect_accept_carries_bytes_both_ways(kernel: Kernel, inet) -> None:
     client, server = inet.connected()
     assert _send(kernel, client, b"hello").unwrap() == 5
@@ -66,6 +68,7 @@ def test_tcp_getpeername_of_client_is_the_listener(kernel: Kernel, inet) -> None
     assert socket.ntohs(peer.sin_port) == port
 
 
+@pytest.mark.smoke
 def test_tcp_shutdown_write_gives_peer_eof(kernel: Kernel, inet) -> None:
     client, server = inet.connected()
     _send(kernel, client, b"last").unwrap()
@@ -96,6 +99,7 @@ def test_tcp_abortive_close_resets_the_peer(kernel: Kernel, inet) -> None:
     assert _send(kernel, client, b"x").errno == "EPIPE"
 
 
+@pytest.mark.smoke
 def test_tcp_connect_to_port_without_listener_is_econnrefused(kernel: Kernel, inet) -> None:
     _, port = inet.bound(kernel.SOCK_STREAM)  # bound but not listening: the port answers RST
     client = inet.socket(kernel.SOCK_STREAM)

@@ -232,7 +232,8 @@ def reap(kernel: Kernel, pid: int) -> None:
             return
         if got == pid and not os.WIFSTOPPED(status):
             return
-        kernel.ptrace(kernel.PTRACE_CONT, pid, 0, 0)
+        with kernel.unobserved():  # its ESRCH or ok depends on when the tracee died
+            kernel.ptrace(kernel.PTRACE_CONT, pid, 0, 0)
         time.sleep(0.001)
     raise AssertionError(f"tracee {pid} could not be reaped")
 
