@@ -16,7 +16,8 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,6 +96,11 @@ PYTEST = textwrap.dedent(
     with open("results/events.jsonl", "a") as f:
         f.write('{"event": "end", "nodeid": "t"}\\n')
     open("results/junit.xml", "w").write("<testsuites/>")
+    try:
+        import cffi, syscalls_ssh_pkg
+        print("installed", syscalls_ssh_pkg.VALUE, "in", sys.prefix, "beside cffi", flush=True)
+    except ImportError:
+        pass
     print("done", os.environ["SYSCALLS_TARGET"], flush=True)
     sys.exit(1)
     """
@@ -141,6 +147,9 @@ class Runner:
         return int(found.group(1))
 
 
+Start = Callable[[dict], Runner]
+
+
 def _settings(mode: str, **changes: object) -> dict:
     settings = {
         "argv": ["-c", PYTEST, mode],
@@ -155,7 +164,7 @@ def _settings(mode: str, **changes: object) -> dict:
 
 
 @pytest.fixture
-def runner() -> Iterator[object]:
+def runner() -> Iterator[Start]:
     started: list[Runner] = []
 
     def start(settings: dict) -> Runner:
@@ -189,7 +198,7 @@ def alive(pid: int) -> bool:
     return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
 
 
-def test_runner_relays_the_run_and_removes_its_directory(runner) -> None:
+def test_runner_relays_the_run_and_removes_its_directory(runner: Start) -> None:
     r = runner(_settings("finish"))
     assert r.read_until(STATUS) == b"1"
     assert r.read_until(GONE) == b""
@@ -207,7 +216,7 @@ def test_runner_relays_the_run_and_removes_its_directory(runner) -> None:
 
 
 @pytest.mark.parametrize("how", ["stdin closed", "no heartbeat", "deadline", "SIGTERM"])
-def test_runner_ends_the_tree_and_cleans_up_however_the_run_ends(runner, how: str) -> None:
+def test_runner_ends_the_tree_and_cleans_up_however_the_run_ends(runner: Start, how: str) -> None:
     changes = {"no heartbeat": {"lost": 1}, "deadline": {"deadline": 1}}.get(how, {})
     r = runner(_settings("hang", **changes))
     child = r.child()
@@ -223,7 +232,39 @@ def test_runner_ends_the_tree_and_cleans_up_however_the_run_ends(runner, how: st
     assert not alive(child)
 
 
-def test_runner_says_when_pip_cannot_install_what_is_missing(runner, monkeypatch) -> None:
+def _wheel(where: Path) -> None:
+    """A wheel of one module, syscalls_ssh_pkg, for pip to install with no index."""
+    dist = "syscalls_ssh_pkg-1.0.dist-info"
+    files = {
+        "syscalls_ssh_pkg.py": "VALUE = 42\n",
+        f"{dist}/METADATA": "Metadata-Version: 2.1\nName: syscalls-ssh-pkg\nVersion: 1.0\n",
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
+    }
+    record = "".join(f"{name},,\n" for name in [*files, f"{dist}/RECORD"])
+    with zipfile.ZipFile(where / "syscalls_ssh_pkg-1.0-py3-none-any.whl", "w") as wheel:
+        for name, text in {**files, f"{dist}/RECORD": record}.items():
+            wheel.writestr(name, text)
+
+
+def test_runner_installs_what_is_missing_into_a_venv_of_its_own(
+    runner: Start, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _wheel(tmp_path)
+    env = {"PIP_NO_INDEX": "1", "PIP_CONFIG_FILE": os.devnull, "PIP_FIND_LINKS": str(tmp_path)}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    r = runner(_settings("finish", install=["syscalls-ssh-pkg"]))
+    assert r.read_until(STATUS, 120) == b"1"
+    # pytest ran in the venv, which has the new package and still this Python's cffi.
+    assert f"installed 42 in {r.private}/venv beside cffi" in r.output()
+    assert r.read_until(GONE) == b""
+    assert not r.private.exists()
+
+
+def test_runner_says_when_pip_cannot_install_what_is_missing(
+    runner: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for key, value in {"PIP_NO_INDEX": "1", "PIP_CONFIG_FILE": os.devnull}.items():
         monkeypatch.setenv(key, value)
     r = runner(_settings("finish", install=["syscalls-no-such-package"]))

@@ -11,10 +11,11 @@ Three ssh sessions, each with the user's own client, keys, agent and config
    (not the checkout, not .venv) unpacked by the remote's tar into a private directory
    made by mktemp under its $TMPDIR (mode 0700).
 3. run: the remote's Python runs the copied syscalls/targets/ssh_remote.py, which
-   installs what is missing with pip when the probe found pip (into the private
-   directory), runs pytest, relays its console and progress events as they come, sends
-   junit.xml and profile.json at the end, and removes the private directory whatever
-   happened (see ssh_remote's doc: the end of the connection is its signal to stop).
+   installs what is missing with pip when the probe found pip (into a venv in the
+   private directory that sees the interpreter's own packages too), runs pytest,
+   relays its console and progress events as they come, sends junit.xml and
+   profile.json at the end, and removes the private directory whatever happened (see
+   ssh_remote's doc: the end of the connection is its signal to stop).
 
 The terminal shows pytest's progress as for the other targets; OUT receives console.log,
 events.jsonl, junit.xml, profile.json and status. A refused login, no usable Python or

@@ -8,7 +8,8 @@ packages) and /usr/pkg/bin (NetBSD's pkgsrc), and asks each which of cffi, pytes
 pytest-xdist, pytest-timeout and pip it can import (importlib's find_spec: nothing is
 imported, so the probe stays quick). `choose` then takes the first interpreter new
 enough (3.11: tomllib) that has everything; failing that, the first one with pip,
-which installs what is missing into the run's private directory; failing that, it says
+which installs what is missing into a venv in the run's private directory (the
+interpreter's own packages still in use); failing that, it says
 what is missing and how that OS's package manager installs it.
 """
 

@@ -257,13 +257,38 @@ class Events:
         return [line for line in lines if line]
 
 
-def install(python: str, packages: list[str], site: Path, out: Writer, host: Host) -> str | None:
-    """pip install `packages` into `site`; None when done, else why not (one line)."""
+def venv(private: Path) -> tuple[str, str]:
+    """A venv for the run, in the private directory, that also sees every package this
+    interpreter sees (a .pth file lists its sys.path: a venv's --system-site-packages
+    would show only the base installation's); (its python, "") or ("", why not)."""
+    where = private / "venv"
+    made = subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(where)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+    )
+    if made.returncode != 0:
+        said = (made.stderr.strip().splitlines() or ["no message"])[-1]
+        return "", f"could not make a venv for pip: {said}"
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    site = where / "lib" / version / "site-packages"
+    seen = [p for p in sys.path[1:] if p and os.path.isdir(p)]  # [0]: this script's dir
+    (site / "_syscalls_base.pth").write_text("".join(f"{p}\n" for p in seen))
+    return str(where / "bin" / "python"), ""
+
+
+def install(packages: list[str], private: Path, out: Writer, host: Host) -> tuple[str, str]:
+    """pip install `packages` into a venv of the run's own (see venv): (the venv's
+    python, "") when done, else ("", why not, one line)."""
     out.send(OUTPUT, f"syscalls-remote: installing {', '.join(packages)} with pip\n".encode())
-    argv = [python, "-m", "pip", "install", "--target", str(site), "--disable-pip-version-check"]
-    argv += ["--no-input", "--progress-bar", "off", "--retries", "1", "--timeout", "15"]
+    python, why = venv(private)
+    if why:
+        return "", why
+    argv = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
+    argv += ["--progress-bar", "off", "--retries", "1", "--timeout", "15", *packages]
     proc = subprocess.Popen(
-        [*argv, *packages],
+        argv,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -277,10 +302,10 @@ def install(python: str, packages: list[str], site: Path, out: Writer, host: Hos
             last = line.decode(errors="replace").strip()
         if host.gone():
             end_tree(proc)
-            return "the host went away during pip install"
+            return "", "the host went away during pip install"
     if proc.wait() != 0:
-        return f"pip could not install {', '.join(packages)}: {last}"
-    return None
+        return "", f"pip could not install {', '.join(packages)}: {last}"
+    return python, ""
 
 
 def run(settings: dict, out: Writer, host: Host, private: Path) -> None:
@@ -289,16 +314,15 @@ def run(settings: dict, out: Writer, host: Host, private: Path) -> None:
     env = {**os.environ, **settings["env"], "TMPDIR": str(private / "tmp")}
     (private / "tmp").mkdir(exist_ok=True)
     (private / "results").mkdir(exist_ok=True)
+    python = sys.executable
     if settings["install"]:
-        site = private / "site"
-        why = install(sys.executable, settings["install"], site, out, host)
+        python, why = install(settings["install"], private, out, host)
         if why:
             out.send(UNAVAILABLE, why.encode())
             return
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
     events = Events(private / settings["events"])
     proc = subprocess.Popen(
-        [sys.executable, *settings["argv"]],
+        [python, *settings["argv"]],
         cwd=private,
         env=env,
         stdin=subprocess.DEVNULL,
