@@ -69,6 +69,18 @@ def test_events_come_as_complete_lines(tmp_path: Path) -> None:
     assert events.new_lines() == [b'{"b": 2}']
 
 
+@pytest.mark.parametrize("system", ["linux", "freebsd"])  # /proc, or ps(1) as on the BSDs
+def test_parents_are_read_from_proc_or_ps(system: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "platform", system)
+    with subprocess.Popen(["sleep", "30"]) as child:
+        table = ssh_remote.parents()
+        below = ssh_remote.descendants(os.getppid())
+        child.kill()
+    assert table[os.getpid()] == os.getppid()
+    assert table[child.pid] == os.getpid()
+    assert below >= {os.getpid(), child.pid}
+
+
 def test_remove_takes_directories_without_permission_too(tmp_path: Path) -> None:
     private = tmp_path / "private"
     (private / "a" / "b").mkdir(parents=True)

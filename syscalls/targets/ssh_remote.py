@@ -158,7 +158,7 @@ def become_reaper() -> None:
 def parents() -> dict[int, int]:
     """pid -> parent pid of every process we can see."""
     table: dict[int, int] = {}
-    if os.path.isdir("/proc/self/task"):  # Linux: no process of our own needed
+    if sys.platform.startswith("linux"):  # /proc: no process of our own needed
         for name in os.listdir("/proc"):
             if name.isdigit():
                 try:
@@ -168,13 +168,15 @@ def parents() -> dict[int, int]:
                     continue
                 table[int(name)] = int(stat.rpartition(b")")[2].split()[1])
         return table
-    ps = subprocess.run(
-        ["ps", "-A", "-o", "pid=", "-o", "ppid="], capture_output=True, text=True, check=False
+    ps = subprocess.Popen(
+        ["ps", "-A", "-o", "pid=", "-o", "ppid="], stdout=subprocess.PIPE, text=True
     )
-    for line in ps.stdout.splitlines():
+    listing, _ = ps.communicate()
+    for line in listing.splitlines():
         fields = line.split()
         if len(fields) == 2 and all(f.isdigit() for f in fields):
             table[int(fields[0])] = int(fields[1])
+    table.pop(ps.pid, None)  # ps itself, reaped by now: its pid may be anyone's next
     return table
 
 
