@@ -13,7 +13,7 @@ SetEnv's variables (PATH, TMPDIR, ...) and, with `force`, runs that command inst
 
 Every process of the "remote" lives in the server's PID namespace: `processes()` lists
 them; `kill_connections()` kills the sshd processes serving connections (not the
-listener, PID 1 there, whose death would take the whole namespace with it).
+listener).
 """
 
 from __future__ import annotations
@@ -24,11 +24,23 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 SSHD = "/usr/sbin/sshd"
+# PID 1 of the server's namespace, as the caller (root in CI), as on a real machine: the
+# suite's "another user's process" tests take PID 1 for one, and a PID 1 of the remote
+# user's own could be stopped by their ptrace tests. It mounts the passwd copy, starts
+# sshd as the remote user, reaps every orphan, and ends with sshd.
+INIT = """
+import os, subprocess, sys
+subprocess.run(["mount", "--bind", sys.argv[1], "/etc/passwd"], check=True)
+sshd = subprocess.Popen(sys.argv[2:])
+while os.wait()[0] != sshd.pid:
+    pass
+"""
 UID = 65534
 USER = "syscalls"
 CLIENT_ENV = {"SYSCALLS_SSH": "ssh -F /dev/null"}  # not the running user's ssh config
@@ -69,7 +81,8 @@ class SshServer:
         self.force = force
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
-        self.init = 0  # sshd's listener, PID 1 of the namespace (host pid)
+        self.init = 0  # PID 1 of the namespace (INIT), as a host pid
+        self.listener = 0  # sshd's listener, its child
 
     # -- what a client needs ---------------------------------------------------------
     @property
@@ -131,15 +144,15 @@ class SshServer:
         if self.force:
             settings["ForceCommand"] = self.force
         config.write_text("".join(f"{k} {v}\n" for k, v in settings.items()))
-        inner = f"exec setpriv --reuid={UID} --regid={UID} --clear-groups --"
+        become = ["setpriv", f"--reuid={UID}", f"--regid={UID}", "--clear-groups", "--"]
         namespaces = ["--mount", "--pid", "--fork", "--mount-proc", "--propagation", "private"]
         if os.geteuid() != 0:
             namespaces = ["--user", "--map-root-user", *namespaces]
-            inner = f"exec unshare --user --map-user={UID} --map-group={UID} --"
-        script = f'mount --bind "$0" /etc/passwd && {inner} {SSHD} -D -e -f "$1"'
+            become = ["unshare", "--user", f"--map-user={UID}", f"--map-group={UID}", "--"]
+        init = [sys.executable, "-c", INIT, self.base / "passwd", *become, SSHD]
         log = (self.base / "sshd.log").open("wb")
         self.proc = subprocess.Popen(
-            ["unshare", *namespaces, "--", "sh", "-c", script, self.base / "passwd", config],
+            ["unshare", *namespaces, "--", *init, "-D", "-e", "-f", config],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -150,6 +163,7 @@ class SshServer:
             text = self.log()
             if "Server listening" in text:
                 self.init = self._child_of(self.proc.pid)
+                self.listener = self._child_of(self.init)
                 host_key = (self.base / "hostkey.pub").read_text().split()[:2]
                 known = f"[127.0.0.1]:{self.port} {' '.join(host_key)}\n"
                 (self.base / "known_hosts").write_text(known)
@@ -179,7 +193,7 @@ class SshServer:
             os.kill(self.init or self._child_of(self.proc.pid), signal.SIGKILL)
         self.proc.wait(10)
         self.proc = None
-        self.init = 0
+        self.init = self.listener = 0
 
     def stop(self) -> None:
         self._kill()
@@ -187,13 +201,14 @@ class SshServer:
 
     # -- what the "remote" holds ---------------------------------------------------------
     def processes(self) -> dict[int, str]:
-        """pid -> command line of every process on the "remote" but sshd's listener."""
+        """pid -> command line of every process on the "remote" but its init and sshd's
+        listener."""
         found = {}
         ns = _ns(self.init)
         for name in filter(str.isdigit, os.listdir("/proc")):
             pid = int(name)
             with contextlib.suppress(OSError):
-                if pid != self.init and _ns(pid) == ns:
+                if pid not in (self.init, self.listener) and _ns(pid) == ns:
                     argv = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
                     found[pid] = argv.decode(errors="replace").strip() or _stat(pid)[0]
         return found
