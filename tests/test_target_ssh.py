@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -213,6 +214,34 @@ def test_ssh_closed_port_is_refused(server: SshServer, tmp_path: Path) -> None:
     url = server.url.replace(f":{server.port}", ":1")  # nothing listens on port 1 here
     line = cannot_start(server, url, tmp_path, server.options())
     assert "port 1: Connection refused" in line
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A loopback port that takes connections and never says a word (a hung sshd)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(8)
+        yield s.getsockname()[1]
+
+
+def test_ssh_server_that_never_answers_is_given_up_on(
+    server: SshServer, silent_port: int, tmp_path: Path
+) -> None:
+    url = server.url.replace(f":{server.port}", f":{silent_port}")
+    options = [*server.options(), "--ssh-option", "ConnectTimeout=2"]  # the user's wins
+    line = cannot_start(server, url, tmp_path, options)
+    assert "timed out" in line, line
+
+
+def test_ssh_time_limit_holds_while_logging_in(
+    server: SshServer, silent_port: int, tmp_path: Path
+) -> None:
+    url = server.url.replace(f":{server.port}", f":{silent_port}")
+    p = run(url, tmp_path / "out", server.options(), OPENAT, limit=2)
+    line = one_line(p)
+    assert p.returncode == 3, line
+    assert "the run exceeded its overall limit of 2 s" in line, line
 
 
 def _no_python_in_package_dirs() -> None:

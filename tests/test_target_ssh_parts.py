@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -132,6 +134,29 @@ def test_bundle_holds_what_the_suite_needs_and_nothing_else(tmp_path: Path) -> N
         "pyproject.toml",
         "tables/mine.toml",
     } == on_disk
+
+
+@pytest.mark.parametrize("cut", [None, 2000])
+def test_copy_unpacks_into_a_private_directory_or_leaves_nothing(
+    tmp_path: Path, cut: int | None
+) -> None:
+    # What the remote's login shell runs, here: a whole tarball, and one cut short.
+    tarball = ssh.bundle({})
+    p = subprocess.run(
+        ["sh", "-c", ssh.COPY],
+        input=tarball[:cut],
+        capture_output=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+    made = list(tmp_path.iterdir())
+    if cut:
+        assert p.returncode != 0 and made == [], p.stderr
+        return
+    assert p.returncode == 0, p.stderr
+    (private,) = made
+    assert p.stdout.decode() == f"syscalls-ssh-dir {private}\n"
+    assert private.name.startswith("syscalls-ssh.") and private.stat().st_mode & 0o777 == 0o700
+    assert (private / ssh.RUNNER).read_bytes() == (ssh.ROOT / ssh.RUNNER).read_bytes()
 
 
 def _choice(*modules: str) -> Choice:

@@ -94,10 +94,12 @@ RESULTS = (results.JUNIT, results.PROFILE)
 # that theirs win (ssh takes the first value it sees), BatchMode excepted.
 DEFAULTS = ("ConnectTimeout=20", "ServerAliveInterval=15", "ServerAliveCountMax=4")
 SAFE = re.compile(r"/[A-Za-z0-9_./+-]*")  # paths every login shell takes unquoted
+# The copy: a private directory, the tarball unpacked into it, or nothing left when the
+# stream breaks off (tar fails on a truncated archive).
 COPY = (
     "/bin/sh -c 'umask 077 && "
     'd=$(mktemp -d "${TMPDIR:-/tmp}/syscalls-ssh.XXXXXXXX") && '
-    'echo "syscalls-ssh-dir $d" && cd "$d" && exec tar xzf -\''
+    'echo "syscalls-ssh-dir $d" && cd "$d" && tar xzf - || { cd / && rm -rf "$d"; exit 1; }\''
 )
 
 
@@ -219,14 +221,21 @@ def bundle(extra: dict[str, Path]) -> bytes:
     return data.getvalue()
 
 
-class Session:
-    """The ssh command for one destination, and its short sessions."""
+class OutOfTime(Exception):
+    """The run's overall limit passed during a short session."""
 
-    def __init__(self, dest: Destination, argv: list[str]) -> None:
+
+class Session:
+    """The ssh command for one destination, and its short sessions (each within
+    SESSION_LIMIT and the run's overall deadline)."""
+
+    def __init__(self, dest: Destination, argv: list[str], deadline: float) -> None:
         self.dest = dest
         self.argv = argv
+        self.deadline = deadline  # time.monotonic() at which the run's limit passes
 
     def call(self, command: str, data: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+        left = self.deadline - time.monotonic()
         with ProcessGroup() as group:
             proc = group.start(
                 [*self.argv, command],
@@ -235,8 +244,10 @@ class Session:
                 stderr=subprocess.PIPE,
             )
             try:
-                out, err = proc.communicate(data, timeout=SESSION_LIMIT)
+                out, err = proc.communicate(data, timeout=max(0.1, min(SESSION_LIMIT, left)))
             except subprocess.TimeoutExpired:
+                if left < SESSION_LIMIT:
+                    raise OutOfTime from None
                 raise TargetUnavailable(
                     f"{self.dest}: no answer within {SESSION_LIMIT:.0f} s"
                 ) from None
@@ -276,10 +287,11 @@ class Session:
     def remove(self, private: str) -> str:
         """rm -rf the private directory; "" when done, else why not."""
         assert SAFE.fullmatch(private) and "/syscalls-ssh." in private
+        self.deadline = max(self.deadline, time.monotonic() + SESSION_LIMIT)  # cleaning up
         try:
             p = self.call(f"rm -rf {private}")
-        except TargetUnavailable as e:
-            return str(e)
+        except (TargetUnavailable, OutOfTime):
+            return f"no answer within {SESSION_LIMIT:.0f} s"
         return "" if p.returncode == 0 else ssh_error(p.stderr)
 
 
@@ -457,7 +469,6 @@ def run(opts: Options) -> int:
     except ValueError as e:
         raise TargetUnavailable(str(e)) from None
     results.clear(opts.out)
-    session = Session(dest, argv)
     scale = opts.time_scale or 1.0
     limit = test_limit(opts.pytest_args, scale)
     # No progress for twice the per-test limit (a minute more at most) is a hang: a
@@ -465,6 +476,7 @@ def run(opts: Options) -> int:
     limits = Limits(SESSION_LIMIT, limit + min(limit, 60.0), opts.time_limit or TIME_LIMIT)
     stream = Stream(opts.out, getattr(sys.stdout, "buffer", sys.stdout))
     start = time.monotonic()
+    session = Session(dest, argv, start + limits.total)
     private = ""
     ending = Ending("interrupted")
     try:
@@ -491,6 +503,8 @@ def run(opts: Options) -> int:
                 ending = launch(session, stream, runner_opts, private, choice, limit, limits, start)
             except ssh_probe.Missing as e:
                 raise TargetUnavailable(str(e)) from None
+            except OutOfTime:
+                ending = Ending("timeout")
             except KeyboardInterrupt:
                 ending = Ending("interrupted")
     finally:
