@@ -4,10 +4,12 @@ with Debian's python3 and its python3-cffi, python3-pytest and python3-pytest-xd
 
 One run of a representative subset (one test made to fail there) brings junit.xml,
 profile.json and the counts home and leaves nothing on the remote; then each way a run
-cannot start (a refused login: wrong key, unknown host key, closed port; no Python; no
-cffi, without and with pip) ends with one line and status 2, and each way one does not
-finish (the connection killed mid-run, a hung test, the overall limit, SIGTERM) with one
-line and status 3, the finished tests kept and the remote cleaned up.
+cannot start (a refused login: wrong key, unknown host key, closed port, a server that
+never answers, a forced command; no Python; no cffi, without pip and with a pip that
+reaches no index) ends with one line and status 2, and each way one does not finish
+(the connection killed mid-run, a hung test, the overall limit -- also while logging
+in --, SIGTERM) with one line and status 3, the finished tests kept and the remote
+cleaned up.
 """
 
 from __future__ import annotations
@@ -272,6 +274,18 @@ def test_ssh_without_python_says_so(bare_remote: SshServer, tmp_path: Path) -> N
     line = cannot_start(srv, srv.url, tmp_path, srv.options())
     assert "no Python 3.11 or later on syscalls@127.0.0.1" in line, line
     assert "apt install python3 python3-cffi python3-pytest python3-pytest-xdist" in line
+
+
+def test_ssh_login_with_a_forced_command_says_so(tmp_path: Path) -> None:
+    _need_remote()
+    srv = SshServer({"PATH": REMOTE_PATH}, force="echo this account runs backups only")
+    try:
+        srv.start()
+        line = cannot_start(srv, srv.url, tmp_path, srv.options())
+    finally:
+        srv.stop()
+    assert "did not run the probe with /bin/sh (a forced command?)" in line, line
+    assert "this account runs backups only" in line
 
 
 def _python_without_cffi(where: Path, pip: bool) -> Path:
