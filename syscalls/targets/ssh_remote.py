@@ -4,7 +4,7 @@ Python, as a script from the private directory the host copied the suite into
 can say what is missing before anything else is imported. The host imports this module
 too, for the wire format.
 
-Wire format. stdin: one JSON line (the run's settings, see `main`), then a byte now and
+Wire format. stdin: one JSON line (the run's settings, see `run`), then a byte now and
 then (a heartbeat) until the host closes it. stdout: MAGIC, then frames of a kind byte,
 a 4-byte big-endian length and the payload:
 
@@ -311,7 +311,10 @@ def install(packages: list[str], private: Path, out: Writer, host: Host) -> tupl
 
 
 def run(settings: dict, out: Writer, host: Host, private: Path) -> None:
-    """Set up, run pytest while relaying its console and events, send the results."""
+    """Set up, run pytest while relaying its console and events, send the results.
+    settings: argv (pytest's, after the interpreter), env (added to ours), install (pip
+    names, usually none), events (a path in the private directory), results (names in
+    its results/), deadline and lost (seconds: for the whole run, without a heartbeat)."""
     deadline = time.monotonic() + settings["deadline"]
     env = {**os.environ, **settings["env"], "TMPDIR": str(private / "tmp")}
     (private / "tmp").mkdir(exist_ok=True)
