@@ -316,6 +316,7 @@ def test_ssh_pip_that_cannot_reach_an_index_says_so(bare_remote: SshServer, tmp_
     line = cannot_start(srv, srv.url, tmp_path, [*srv.options(), "-n", "0"])
     # It tried, on the remote, and the copy it made there is gone (cannot_start checks).
     assert "pip could not install cffi, pytest" in line, line
+    assert line.endswith("to install: apt install python3-cffi python3-pytest (Debian, Ubuntu)")
     assert "installing cffi, pytest with pip" in (tmp_path / "out" / "console.log").read_text()
 
 

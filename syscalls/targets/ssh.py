@@ -512,8 +512,9 @@ def run(opts: Options) -> int:
         if private and stream.gone is None:  # the runner did not say it removed it
             failed = session.remove(private)
             stream.gone = f"{private} may remain ({failed})" if failed else ""
-    if stream.unavailable is not None:
-        raise TargetUnavailable(f"{dest}: {stream.unavailable}")
+    if stream.unavailable is not None:  # pip could not install what the probe found missing
+        packages = ssh_probe.hint(remote.sysname, choice.python.version, choice.install)
+        raise TargetUnavailable(f"{dest}: {stream.unavailable}; to install: {packages}")
     return conclude(opts, dest, stream, ending, limits, time.monotonic() - start)
 
 
