@@ -52,11 +52,16 @@ class PlatformError(Exception):
 
 def host_os_arch() -> tuple[str, str]:
     """The running kernel's OS name and arch, in the names the table files use."""
-    sysname = os.uname().sysname.lower()
-    machine = os.uname().machine.lower()
     # A 32-bit userland on a 64-bit kernel calls the 32-bit ABI: trust the interpreter's
     # pointer size (platform.architecture() would run file(1) in a subprocess).
-    if machine in ("x86_64", "amd64") and struct.calcsize("P") == 4:
+    return os_arch(os.uname().sysname, os.uname().machine, struct.calcsize("P"))
+
+
+def os_arch(sysname: str, machine: str, pointer_size: int = 8) -> tuple[str, str]:
+    """The table names (os, arch) for `uname -s` and `uname -m` (of this or another
+    machine) and the pointer size of the userland that will make the calls."""
+    sysname, machine = sysname.lower(), machine.lower()
+    if machine in ("x86_64", "amd64") and pointer_size == 4:
         machine = "i386"
     names = _ARCH_NAMES["linux" if sysname == "linux" else "bsd"]
     return sysname, names.get(machine, machine)

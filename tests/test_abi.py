@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from syscalls.abi import PLATFORMS_DIR, Platform, PlatformError, available, host_os_arch
+from syscalls.abi import PLATFORMS_DIR, Platform, PlatformError, available, host_os_arch, os_arch
 from syscalls.kernel import Kernel
 
 
@@ -13,6 +13,25 @@ def test_host_platform_loads_with_its_syscalls_and_structs() -> None:
     assert (p.os, p.arch) == host_os_arch()
     assert p.syscalls["openat"] > 0 or p.os != "linux"
     assert "struct stat" in p.cdef
+
+
+@pytest.mark.parametrize(
+    ("uname", "size", "expected"),
+    [
+        (("Linux", "x86_64"), 8, ("linux", "x86_64")),
+        (("Linux", "x86_64"), 4, ("linux", "i386")),  # a 32-bit userland
+        (("Linux", "i686"), 4, ("linux", "i386")),
+        (("Linux", "arm64"), 8, ("linux", "aarch64")),
+        (("FreeBSD", "amd64"), 8, ("freebsd", "amd64")),
+        (("NetBSD", "x86_64"), 8, ("netbsd", "amd64")),
+        (("OpenBSD", "arm64"), 8, ("openbsd", "arm64")),
+        (("Linux", "ppc64le"), 8, ("linux", "ppc64le")),  # no table: Platform.load says so
+    ],
+)
+def test_uname_names_map_to_table_names(
+    uname: tuple[str, str], size: int, expected: tuple[str, str]
+) -> None:
+    assert os_arch(*uname, size) == expected
 
 
 def test_layers_merge_common_aliases_under_generated_numbers() -> None:
