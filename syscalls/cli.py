@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import NoReturn
 
@@ -30,7 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", parser_class=Parser)
 
     run = sub.add_parser("run", help="run the suite (on the running kernel by default)")
-    run.add_argument("--target", default="host", help="where to run (default: host)")
+    run.add_argument(
+        "--target",
+        default="host",
+        help="where to run: host (default), vm, gvisor, uml, rump, ssh://[user@]host[:port]",
+    )
     run.add_argument("--platform", help="binding table: OS/ARCH or a .toml file")
     run.add_argument(
         "--out",
@@ -48,22 +54,31 @@ def main(argv: list[str] | None = None) -> int:
         "--time-limit",
         type=float,
         metavar="SECONDS",
-        help="vm/gvisor/uml: limit for the whole run, boot included (default: the target's)",
+        help="vm/gvisor/uml/ssh: limit for the whole run, boot included (default: the target's)",
     )
     run.add_argument(
         "--time-scale",
         type=float,
         metavar="X",
-        help="vm/gvisor/uml: stretch per-test time limits by X (default: the target's)",
+        help="vm/gvisor/uml/ssh: stretch per-test time limits by X (default: the target's)",
     )
     run.add_argument(
         "--rump-dir",
         metavar="DIR",
-        default=os.environ.get("SYSCALLS_RUMP_DIR"),
-        help="--target rump: directory with librumpuser.so, librump.so, ... "
-        "(NetBSD: /usr/lib; default: $SYSCALLS_RUMP_DIR)",
+        help="--target rump: directory with librumpuser.so, librump.so, ... (NetBSD: "
+        "/usr/lib; default: $SYSCALLS_RUMP_DIR, else ../shared/rump/lib beside the checkout)",
     )
     add_vm_arguments(run)
+    run.add_argument(
+        "--ssh-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="--target ssh: an ssh -o option, e.g. IdentityFile=~/.ssh/lab (repeatable; "
+        "$SYSCALLS_SSH: the ssh command itself, default ssh)",
+    )
+    add_verdict_arguments(run)
+    add_ktap_argument(run)
     run.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
     run.set_defaults(func=cmd_run)
 
@@ -84,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     boot.add_argument("--time-limit", type=float, metavar="SECONDS", help="for the whole run")
     boot.add_argument("--time-scale", type=float, metavar="X", help="stretch per-test limits")
     add_vm_arguments(boot, kernel=False)
+    add_verdict_arguments(boot)
+    add_ktap_argument(boot)
     boot.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
     boot.set_defaults(func=cmd_run, target="vm", rump_dir=None)
 
@@ -97,6 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     tables.add_argument("--arch", help="arch to generate for (default: x86_64 / amd64)")
     tables.add_argument("-o", "--output", required=True, type=Path, metavar="FILE")
+    tables.add_argument(
+        "--values-from",
+        type=Path,
+        metavar="TABLE",
+        help="BSD tree holding only syscalls.master: take errno values and constants from "
+        "this earlier table of the same OS and arch (its header says so)",
+    )
     tables.set_defaults(func=cmd_tables)
 
     listing = sub.add_parser(
@@ -112,13 +136,28 @@ def main(argv: list[str] | None = None) -> int:
     compare = sub.add_parser(
         "compare",
         help="where two or more runs disagree (profiles or JUnit XML)",
-        description="Show every test and observation on which the runs disagree. "
-        "Exit status: 0 no difference, 1 differences (or tests missing from a run), "
-        "2 bad input.",
+        description="Show the tests that ran on several runs and answered differently, "
+        "then those that ran on some only (skipped or missing elsewhere), and per syscall "
+        "where the answers part. With --baseline OLD NEW: what got worse. Exit status: 0 "
+        "no difference (nothing worse), 1 differences (something worse), 2 bad input.",
     )
     compare.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="profile or JUnit")
+    compare.add_argument(
+        "--baseline",
+        action="append",
+        type=Path,
+        metavar="OLD",
+        help="judge the one RUN against this known-good run (repeat for several: an "
+        "answer counts only where they agree); exit 1 when something got worse",
+    )
+    compare.add_argument("--bisect", action="store_true", help="exit 125 instead of 2")
     compare.add_argument("--html", type=Path, metavar="OUT.html", help="also write HTML here")
     compare.add_argument("--all", action="store_true", help="show agreeing tests too")
+    compare.add_argument(
+        "--ran-everywhere",
+        action="store_true",
+        help="hide the tests that ran on some runs only (skipped or missing on the others)",
+    )
     compare.add_argument("--width", type=int, help="terminal width (default: detected)")
     compare.set_defaults(func=cmd_compare)
 
@@ -136,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"a command is needed: {', '.join(sub.choices)}")
     if rest:
         args.pytest_args = [*args.pytest_args, *rest]
+    if args.command in ("run", "boot"):
+        args.workers_given = any(
+            a in ("-n", "--workers") or a.startswith(("-n", "--workers=")) for a in argv
+        )
+        return run_with_verdict(args)
     return int(args.func(args) or 0)
 
 
@@ -145,6 +189,94 @@ EXIT_STATUS = """exit status (every command):
   2  could not run: usage error, bad input, --out unwritable or in use, target unavailable
   3  the run did not finish: target panic/hang, --time-limit, SIGINT/SIGTERM, internal
      error; finished tests kept, the profile marked incomplete"""
+
+
+def add_verdict_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--baseline",
+        action="append",
+        type=Path,
+        metavar="PROFILE",
+        help="a known-good run's profile.json or junit.xml (repeatable): report what got "
+        "worse, and exit 1 only then",
+    )
+    parser.add_argument(
+        "--bisect",
+        action="store_true",
+        help="for `git bisect run`: exit 125 (could not test) instead of 2 or 3",
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="only the smoke selection (@pytest.mark.smoke)"
+    )
+
+
+def smoke_files() -> list[str]:
+    """The suite files that hold smoke tests, found by their text: collecting only those
+    keeps a --smoke run from importing the whole suite (most of its time under TCG)."""
+    suites = ROOT / "suites"
+    return sorted(
+        str(path.relative_to(ROOT))
+        for path in suites.rglob("test_*.py")
+        if "pytest.mark.smoke" in path.read_text(errors="replace")
+    )
+
+
+def run_with_verdict(args: argparse.Namespace) -> int:
+    """cmd_run, with --smoke's selection, --baseline's verdict and --bisect's status."""
+    from syscalls import baseline
+
+    args.workers_given = getattr(args, "workers_given", True)
+    baselines = []
+    if args.baseline:
+        try:  # read first: a bad baseline must not cost a kernel boot
+            baselines = baseline.load_baselines(args.baseline)
+        except baseline.InputError as e:
+            print(f"syscalls {args.command}: --baseline: {e}", file=sys.stderr)
+            return baseline.bisect_code(2, args.bisect)
+    if args.smoke:
+        from syscalls.targets.guest import names_tests
+
+        named = names_tests(args.pytest_args)
+        args.pytest_args = [*args.pytest_args, "-m", "smoke", *([] if named else smoke_files())]
+        if not args.workers_given:  # starting xdist workers costs more than ~180 quick tests
+            args.workers = "0"
+    from syscalls import ktap
+
+    dest = getattr(args, "ktap", None)
+    problem = ktap.unwritable(dest) if dest else ""
+    if problem:  # before the run: a bad path must not cost a kernel boot
+        print(f"syscalls {args.command}: --ktap {dest}: {problem}", file=sys.stderr)
+        return baseline.bisect_code(2, args.bisect)
+    started = time.time_ns()
+    # --ktap -: standard output is the KTAP document's alone; all else goes to stderr.
+    with ktap.stdout_to_stderr() if dest == "-" else contextlib.nullcontext():
+        code = int(args.func(args) or 0)
+        if baselines:
+            code = baseline.after_run(args.out, baselines, code)
+    if dest:
+        code = write_ktap(args, dest, started, code)
+    return baseline.bisect_code(code, args.bisect)
+
+
+def write_ktap(args: argparse.Namespace, dest: str, started: int, code: int) -> int:
+    """The run's results (OUT/profile.json, and junit.xml for what only it records) as
+    KTAP to `dest`; the status stays the run's unless the KTAP cannot be written."""
+    from syscalls import ktap
+    from syscalls.compare import InputError
+
+    profile, junit = args.out / "profile.json", args.out / "junit.xml"
+    if not ktap.written_since(profile, started):  # none, or an earlier run's: no KTAP
+        print(f"syscalls {args.command}: --ktap: the run left no results", file=sys.stderr)
+        return code
+    try:
+        text = ktap.from_results(profile, junit if ktap.written_since(junit, started) else None)
+        ktap.write(text, dest)
+    except (OSError, InputError) as e:
+        print(f"syscalls {args.command}: --ktap {dest}: {e}", file=sys.stderr)
+        return code if code not in (0, 1) else 2
+    if dest != "-":
+        print(f"ktap: {dest}")
+    return code
 
 
 def add_vm_arguments(parser: argparse.ArgumentParser, kernel: bool = True) -> None:
@@ -162,18 +294,32 @@ def add_vm_arguments(parser: argparse.ArgumentParser, kernel: bool = True) -> No
     parser.add_argument("--memory", type=int, default=1024, metavar="MB", help="vm: guest memory")
 
 
+def add_ktap_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ktap",
+        metavar="FILE",
+        help="also write the results as KTAP (the kernel's test format) to FILE, or to "
+        "standard output with '-' (all other output then goes to standard error)",
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    rump_dir: Path | None = None
+    destination: str | None = None
     if args.target == "rump":  # in-process: the host path below, with the rump kernel
         from syscalls.targets import rump
 
-        try:
-            rump.find_libraries(args.rump_dir)
-        except rump.RumpUnavailable as e:
-            print(f"syscalls: --target rump: {e}", file=sys.stderr)
+        try:  # --rump-dir, $SYSCALLS_RUMP_DIR or ../shared/rump/lib: one lookup, rump's
+            rump_dir = rump.find_libraries(args.rump_dir)[0].parent.resolve()
+        except rump.RumpUnavailable as e:  # its messages name --rump-dir or the target
+            prefix = "" if str(e).startswith("--") else "--target rump: "
+            print(f"syscalls: {prefix}{e}", file=sys.stderr)
             return exitcodes.CANNOT_RUN
     elif args.target != "host":
         from syscalls import targets
 
+        if args.target == "ssh" or args.target.startswith("ssh://"):
+            args.target, destination = "ssh", args.target
         if args.target not in targets.TARGETS:
             known = ", ".join(targets.TARGETS)
             print(f"syscalls: unknown target {args.target!r} (known: {known})", file=sys.stderr)
@@ -182,7 +328,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         with outdir.claim(args.out.resolve(), RESULTS) as out:
             if args.target in ("host", "rump"):
-                return run_here(args, out)
+                return run_here(args, out, rump_dir)
             from syscalls import targets
 
             opts = targets.Options(
@@ -196,6 +342,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 accel=args.accel,
                 append=args.append,
                 memory_mb=args.memory,
+                destination=destination,
+                ssh_options=getattr(args, "ssh_option", []),
             )
             return targets.run(args.target, opts)
     except outdir.OutDirError as e:
@@ -203,7 +351,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return exitcodes.CANNOT_RUN
 
 
-def run_here(args: argparse.Namespace, out: Path) -> int:
+def run_here(args: argparse.Namespace, out: Path, rump_dir: Path | None) -> int:
     """The suite in pytest in this process, its tests in xdist workers (one for -n 0):
     the controller outlives any test, so a crash or a hang costs that test only."""
     import pytest
@@ -229,8 +377,8 @@ def run_here(args: argparse.Namespace, out: Path) -> int:
         pytest_args.append(f"--time-limit={args.time_limit:g}")
     if args.platform:
         pytest_args.append(f"--platform={args.platform}")
-    if args.target == "rump":
-        pytest_args.append(f"--rump-dir={Path(args.rump_dir).resolve()}")
+    if rump_dir is not None:
+        pytest_args.append(f"--rump-dir={rump_dir}")
     pytest_args += args.pytest_args
     os.chdir(ROOT)  # conftest.py and pyproject.toml's settings live at the root
     capture = RunEndCapture()
@@ -253,11 +401,13 @@ def run_here(args: argparse.Namespace, out: Path) -> int:
 
 
 def cmd_tables(args: argparse.Namespace) -> int:
-    from syscalls.tables import TreeError, emit, generate
+    from syscalls.tables import TreeError, carry_values, emit, generate
     from syscalls.tables.cmacros import CompilerMissing
 
     try:
         table = generate(args.from_tree, args.arch)
+        if args.values_from is not None:
+            table = carry_values(table, args.values_from)
     except (TreeError, CompilerMissing) as e:
         print(f"syscalls tables: {e}", file=sys.stderr)
         return 2
@@ -269,6 +419,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
         tree,
         "--arch",
         table.arch,
+        *(["--values-from", str(args.values_from)] if args.values_from else []),
         "-o",
         str(args.output),
     ]
@@ -299,6 +450,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from syscalls.compare import InputError, compare, label_runs, load, render_text
 
+    if args.baseline:
+        return compare_with_baseline(args)
     if len(args.runs) < 2:
         print("syscalls compare: need at least two runs to compare", file=sys.stderr)
         return 2
@@ -309,17 +462,39 @@ def cmd_compare(args: argparse.Namespace) -> int:
         return 2
     label_runs(runs)
     comparison = compare(runs)
-    sys.stdout.write(render_text(comparison, show_all=args.all, width=args.width))
+    everywhere = args.ran_everywhere
+    sys.stdout.write(
+        render_text(comparison, show_all=args.all, width=args.width, ran_everywhere=everywhere)
+    )
     if args.html:
         from syscalls.report_html import render_html
 
         try:
-            args.html.write_text(render_html(comparison, show_all=args.all))
+            args.html.write_text(
+                render_html(comparison, show_all=args.all, ran_everywhere=everywhere)
+            )
         except OSError as e:
             print(f"syscalls compare: {args.html}: {e.strerror}", file=sys.stderr)
             return 2
         print(f"html: {args.html}")
-    return 1 if comparison.differs else 0
+    return 1 if comparison.differs(everywhere) else 0
+
+
+def compare_with_baseline(args: argparse.Namespace) -> int:
+    from syscalls import baseline
+
+    if len(args.runs) != 1:
+        print("syscalls compare: --baseline judges one run (give one RUN)", file=sys.stderr)
+        return baseline.bisect_code(2, args.bisect)
+    try:
+        olds = baseline.load_baselines(args.baseline)
+        new = baseline.load(args.runs[0])
+    except baseline.InputError as e:
+        print(f"syscalls compare: {e}", file=sys.stderr)
+        return baseline.bisect_code(2, args.bisect)
+    verdict = baseline.judge(olds, new)
+    sys.stdout.write(baseline.render(verdict))
+    return 1 if verdict.worse else 0
 
 
 if __name__ == "__main__":

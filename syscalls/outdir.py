@@ -52,11 +52,14 @@ def write_atomic(path: Path, data: bytes) -> None:
 @contextlib.contextmanager
 def claim(out: Path, results: Iterable[str]) -> Iterator[Path]:
     """Hold OUT for one run: writable, locked, and without the previous `results` names
-    (or their leftover temporary files). Raises OutDirError if it cannot."""
+    (or their leftover temporary files). Raises OutDirError if it cannot. A directory
+    made here and left empty (the run could not start) is removed again."""
+    made = [p for p in (out, *out.parents) if _missing(p)]
     try:
         out.mkdir(parents=True, exist_ok=True)
         fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     except OSError as e:
+        _remove_empty(made)
         raise OutDirError(f"--out {out}: cannot write there ({e.strerror})") from None
     try:
         try:
@@ -81,3 +84,23 @@ def claim(out: Path, results: Iterable[str]) -> Iterator[Path]:
         yield out
     finally:
         os.close(fd)  # releases the lock
+        with contextlib.suppress(OSError):
+            if made and [p.name for p in out.iterdir()] == [LOCK]:
+                (out / LOCK).unlink()
+                _remove_empty(made)
+
+
+def _missing(path: Path) -> bool:
+    try:
+        path.stat()
+    except FileNotFoundError:
+        return True
+    except OSError:  # there, or not ours to know (a parent we cannot search)
+        return False
+    return False
+
+
+def _remove_empty(made: list[Path]) -> None:
+    for path in made:  # innermost first
+        with contextlib.suppress(OSError):
+            path.rmdir()

@@ -79,6 +79,15 @@ def children(pid: int | None = None) -> list[int]:
     return found
 
 
+def live_children() -> frozenset[int]:
+    """This process's children (zombies too); one waitid() when there are none."""
+    try:
+        os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return frozenset()
+    return frozenset(children())
+
+
 def process_table(proc: bool | None = None) -> dict[int, int]:
     """pid -> parent pid of every process we can see (/proc, else `ps`)."""
     table: dict[int, int] = {}

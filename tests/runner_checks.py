@@ -19,7 +19,7 @@ from syscalls.profile import Profile
 from tests.target_checks import junit_outcomes
 
 ROOT = Path(__file__).resolve().parent.parent
-FILE = "suites/fs/test_openat.py"  # a real suite file: 31 quick tests
+FILE = "suites/fs/test_openat.py"  # a real suite file of quick tests
 A = f"{FILE}::test_openat_missing_file_is_enoent"
 B = f"{FILE}::test_openat_excl_on_existing_file_is_eexist"
 C = f"{FILE}::test_openat_nofollow_on_symlink_is_eloop"

@@ -100,3 +100,12 @@ def test_temporary_names_are_unique_and_hidden(tmp_path: Path) -> None:
     names = {temp_name(tmp_path / "junit.xml").name for _ in range(100)}
     assert len(names) == 100
     assert all(n.startswith(".junit.xml.") and n.endswith(".tmp") for n in names)
+
+
+def test_a_directory_made_for_a_run_that_wrote_nothing_is_removed_again(tmp_path: Path) -> None:
+    with claim(tmp_path / "a" / "out", ["junit.xml"]):
+        pass  # the run could not start (a bad target, say)
+    assert list(tmp_path.iterdir()) == []
+    with claim(tmp_path / "out", ["junit.xml"]) as out:
+        (out / "junit.xml").write_text("<testsuites/>")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".lock", "junit.xml"]

@@ -22,8 +22,9 @@ import pytest
 
 from syscalls.profile import Profile
 from tests.runner_checks import FILE, ROOT, A, B, C, junit_id, pytest_run, syscalls_run
+from tests.target_checks import collected
 
-N_TESTS = 31  # in FILE
+N_TESTS = len(collected(FILE))
 
 
 def outcomes(profile: Profile) -> list[str]:
@@ -289,3 +290,47 @@ def test_children_crashed_on_purpose_leave_no_core_dump(tmp_path: Path, workers:
     if not pattern.startswith("|"):  # a pipe's handler is given the core whatever the limit
         statuses = [status for _, status in records if status is not None]
         assert statuses and not any(os.WCOREDUMP(s) for s in statuses)
+
+
+FIXTURES = """
+import subprocess
+import pytest
+
+@pytest.fixture(scope="module")
+def server():
+    proc = subprocess.Popen(["sleep", "60"])  # a module's server, shared by its tests
+    yield proc
+    proc.kill()
+    proc.wait()
+
+@pytest.fixture
+def leaky():
+    subprocess.Popen(["sleep", "60"])  # a function fixture that forgets its process
+
+def test_one_uses_the_server(server):
+    assert server.poll() is None
+
+def test_two_uses_it_too(server):
+    assert server.poll() is None
+
+def test_with_a_leaky_fixture(leaky):
+    pass
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "1"]], ids=["in-process", "xdist"])
+def test_a_wider_fixtures_process_may_outlive_a_test_but_a_function_fixtures_may_not(
+    tmp_path: Path, workers: list[str]
+) -> None:
+    (tmp_path / "test_fixtures.py").write_text(FIXTURES)
+    p = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
+         "syscalls.runner.plugin", f"--rootdir={tmp_path}", "-rA", "test_fixtures.py", *workers],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-2000:]
+    assert "PASSED test_fixtures.py::test_one_uses_the_server" in p.stdout
+    assert "PASSED test_fixtures.py::test_two_uses_it_too" in p.stdout
+    assert "ERROR test_fixtures.py::test_with_a_leaky_fixture" in p.stdout
+    assert "left 1 process running (killed: " in p.stdout

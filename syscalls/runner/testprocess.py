@@ -5,13 +5,16 @@ itself without -n): every test's processes die with it, and its status for the w
   through setsid(), double forks and parents that exit first. After each test's
   teardown (its fixtures' finalizers included), leftovers are killed and reaped; a test
   that left any running fails in teardown, naming how many (syscalls.processes).
+  Processes already running when the test body starts were started by its fixtures; if
+  the test uses a fixture of a wider scope (a module's sshd), they are taken for that
+  fixture's and may outlive the test -- until the session ends, when all are killed.
 - RLIMIT_CORE's soft limit is 0 here and in everything forked from here: tests that
   crash a child on purpose leave no core file.
 - Under xdist, the test's nodeid, start time and limit go to the status file the
   controller's watchdog reads (syscalls.runner.status).
 
-Per test this costs three plain hook calls, one waitid() when nothing was left, and
-two pwrite()s under xdist: about 60,000 instructions, some 15 µs (README: Benchmark).
+Per test this costs four plain hook calls, two waitid()s when nothing was left, and
+two pwrite()s under xdist (README: Benchmark has the figures).
 """
 
 from __future__ import annotations
@@ -71,7 +74,9 @@ class TestProcess:
         processes.set_subreaper(True)
         processes.no_core_dumps()
         self.limit = session_limit(config)
-        self.survivors: frozenset[int] = frozenset()
+        self.survivors: frozenset[int] = frozenset()  # leftovers SIGKILL did not end
+        self.owned: frozenset[int] = frozenset()  # started by wider-scoped fixtures
+        self.from_setup: frozenset[int] = frozenset()
         self.current: str | None = None  # the nodeid of the test in progress
         self.started = 0
         self.status: StatusWriter | None = None
@@ -87,12 +92,19 @@ class TestProcess:
         if self.status is not None:
             self.status.start(item.nodeid, item_limit(item, self.limit), time.monotonic())
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_call(self) -> None:
+        self.from_setup = processes.live_children()  # the fixtures are set up
+
     # After pytest's own teardown (the fixtures' finalizers), before the report is made:
     # the test is over for the watchdog, and what it left running fails it.
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> None:
         self._ended()
-        left = processes.reap_leftovers(ignore=self.survivors)
+        if self.from_setup and _uses_a_wider_fixture(item):
+            self.owned |= self.from_setup
+        self.from_setup = frozenset()
+        left = processes.reap_leftovers(ignore=self.survivors | self.owned)
         if left:
             self.survivors |= frozenset(left.survivors)
             message = f"the test {left.describe()}; every process a test starts must end with it"
@@ -101,6 +113,7 @@ class TestProcess:
     def pytest_runtest_logfinish(self) -> None:
         if self.current is not None:  # a finalizer raised: the teardown above never ran
             self._ended()
+            self.from_setup = frozenset()
             self.survivors |= frozenset(processes.reap_leftovers(ignore=self.survivors).survivors)
 
     def _ended(self) -> None:
@@ -117,3 +130,17 @@ class TestProcess:
             self.status.close()
         if not self.was_subreaper:
             processes.set_subreaper(False)
+
+
+_PLUGIN_MODULES = ("_pytest.", "xdist.", "pytest_")  # their session fixtures start nothing
+
+
+def _uses_a_wider_fixture(item: pytest.Item) -> bool:
+    """Whether the test uses a fixture of a scope wider than the function's (the
+    plugins' own, such as tmp_path_factory, aside)."""
+    defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    return any(
+        d.scope != "function" and not d.func.__module__.startswith(_PLUGIN_MODULES)
+        for ds in defs.values()
+        for d in ds
+    )

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from syscalls import exitcodes
 from syscalls.targets import Options, results
 from syscalls.targets.procgroup import ProcessGroup
 
@@ -108,9 +107,15 @@ def pytest_argv(
 
 
 def write_script(
-    opts: Options, target: str, test_timeout: float, time_scale: float, inside: Inside = Inside()
+    opts: Options,
+    target: str,
+    test_timeout: float,
+    time_scale: float,
+    inside: Inside = Inside(),
+    extra_env: dict[str, str] | None = None,
 ) -> Path:
-    """results/guest.sh: what the guest runs once its file systems are in place."""
+    """results/guest.sh: what the guest runs once its file systems are in place;
+    `extra_env` adds variables the suite reads there (SYSCALLS_MODULES_DIR)."""
     status = (inside.out or opts.out) / results.STATUS
     env = {
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -120,6 +125,7 @@ def write_script(
         "PYTHONDONTWRITEBYTECODE": "1",  # the root file system is read-only
         "SYSCALLS_TARGET": target,
         "SYSCALLS_TIME_SCALE": f"{time_scale:g}",
+        **(extra_env or {}),
     }
     exports = "\n".join(f"export {k}={shlex.quote(v)}" for k, v in env.items())
     text = f"""#!/bin/sh
@@ -218,7 +224,7 @@ def launch(
     group whatever happened, and return the exit status (see the module doc)."""
     start = time.monotonic()
     echo = getattr(sys.stdout, "buffer", sys.stdout)
-    with _terminate_as_interrupt(), ProcessGroup() as group:
+    with terminate_as_interrupt(), ProcessGroup() as group:
         proc = group.start(
             argv,
             stdin=subprocess.DEVNULL,
@@ -234,7 +240,7 @@ def launch(
 
 
 @contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
+def terminate_as_interrupt() -> Iterator[None]:
     """SIGTERM and SIGHUP (a cancelled CI job, `timeout`, a closed terminal) end the run
     as Ctrl-C does: the target's processes killed, its state removed, results salvaged.
     Left to their default they would kill us and leave runsc's sandbox running."""
@@ -261,13 +267,10 @@ def conclude(opts: Options, target: str, ending: Ending, limits: Limits, elapsed
     if status is not None:
         if not (out / results.JUNIT).exists():  # pytest died after all; keep what ran
             results.salvage(out, target, f"pytest exited with status {status}")
-        counts = results.counts(out)
-        summary = ", ".join(f"{n} {o}" for o, n in sorted(counts.items()))
+        summary = ", ".join(f"{n} {o}" for o, n in sorted(results.counts(out).items()))
         print(f"{where}: suite finished in {elapsed:.0f} s, status {status}: {summary}")
         print(f"results: {out / results.JUNIT}  {out / results.PROFILE}")
-        # pytest's statuses mean other things than ours (syscalls.exitcodes)
-        failed = bool(counts.get("failed") or counts.get("error"))
-        return exitcodes.from_pytest(status, bool(results.incomplete(out)), failed)
+        return results.exit_status(out, status)
     why = {
         "no-start": f"the suite did not start within {limits.boot:.0f} s "
         "(the kernel never reached init, or init could not mount its file systems)",

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from syscalls import exitcodes
 from syscalls.outdir import write_atomic
 from syscalls.profile import PROPERTY, Profile
 
@@ -140,6 +141,14 @@ def incomplete(out: Path) -> str | None:
         return Profile.read(out / PROFILE).meta.get("incomplete") or None
     except (OSError, ValueError, KeyError):
         return None
+
+
+def exit_status(out: Path, pytest_status: int) -> int:
+    """Our status (syscalls.exitcodes) for a suite inside a target that exited with
+    `pytest_status`, its results in `out`: pytest's 2-5 mean other things than ours."""
+    outcomes = counts(out)
+    failed = bool(outcomes.get("failed") or outcomes.get("error"))
+    return exitcodes.from_pytest(pytest_status, bool(incomplete(out)), failed)
 
 
 def counts(out: Path) -> dict[str, int]:
