@@ -79,18 +79,31 @@ class TestProcess:
         self.from_setup: frozenset[int] = frozenset()
         self.current: str | None = None  # the nodeid of the test in progress
         self.started = 0
+        self.limits: dict[str, float] = {}  # nodeid -> its own limit (a timeout marker)
         self.status: StatusWriter | None = None
         workerinput = getattr(config, "workerinput", {})
         if workerinput.get(STATUS_DIR):
             path = Path(workerinput[STATUS_DIR]) / workerinput["workerid"]
             self.status = StatusWriter(path)
 
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        # Tests with a limit of their own, looked up once: a marker lookup per test
+        # would cost more than everything else here.
+        if self.status is not None:
+            self.limits = {
+                item.nodeid: item_limit(item, self.limit)
+                for item in items
+                if item.get_closest_marker("timeout") is not None
+            }
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> None:
         self.current = item.nodeid
         self.started += 1
         if self.status is not None:
-            self.status.start(item.nodeid, item_limit(item, self.limit), time.monotonic())
+            limit = self.limits.get(item.nodeid, self.limit)
+            self.status.start(item.nodeid, limit, time.monotonic())
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_call(self) -> None:
