@@ -334,3 +334,31 @@ def test_a_wider_fixtures_process_may_outlive_a_test_but_a_function_fixtures_may
     assert "PASSED test_fixtures.py::test_two_uses_it_too" in p.stdout
     assert "ERROR test_fixtures.py::test_with_a_leaky_fixture" in p.stdout
     assert "left 1 process running (killed: " in p.stdout
+
+
+MARKED = """
+import signal
+import pytest
+
+@pytest.mark.timeout(1)
+def test_with_a_limit_of_its_own():
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    signal.pause()
+
+def test_after_it():
+    pass
+"""
+
+
+def test_a_tests_own_timeout_marker_is_the_watchdogs_limit_for_it(tmp_path: Path) -> None:
+    (tmp_path / "test_marked.py").write_text(MARKED)
+    p = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
+         "syscalls.runner.plugin", f"--rootdir={tmp_path}", "-rA", "--timeout=300", "-n", "1",
+         "test_marked.py"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-2000:]
+    assert "FAILED test_marked.py::test_with_a_limit_of_its_own - exceeded 1 s" in p.stdout
+    assert "PASSED test_marked.py::test_after_it" in p.stdout
