@@ -8,7 +8,7 @@ On Linux a process made a child subreaper (prctl PR_SET_CHILD_SUBREAPER) adopts 
 orphan among its descendants, so the whole tree stays below it whatever its members do
 (setsid, the parent exiting first). Reaping what is left at the end of a test is then:
 reap zombies, SIGKILL every live child, reap, and repeat while killed children's own
-children are handed to us, until waitid() says there is no child at all.
+children are handed to us, until waitpid() says there is no child at all.
 
 Elsewhere there is no subreaper to be had here (FreeBSD's procctl(PROC_REAP_ACQUIRE) is
 not wired in; NetBSD and OpenBSD have none): only direct children are found (`ps`), and
@@ -80,9 +80,14 @@ def children(pid: int | None = None) -> list[int]:
 
 
 def live_children() -> frozenset[int]:
-    """This process's children (zombies too); one waitid() when there are none."""
+    """This process's children (zombies too); one system call when there are none.
+    (waitid's WNOWAIT leaves a zombie for its owner to wait for; where Python has no
+    waitid, waitpid may reap one.)"""
     try:
-        os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        if hasattr(os, "waitid"):
+            os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        else:
+            os.waitpid(-1, os.WNOHANG)
     except ChildProcessError:
         return frozenset()
     return frozenset(children())
@@ -198,7 +203,7 @@ class Leftovers:
 def reap_leftovers(timeout: float = 5.0, ignore: frozenset[int] = frozenset()) -> Leftovers:
     """Reap this process's exited children; kill and reap those still running.
 
-    The common case -- no child at all -- is one waitid() call (a few microseconds).
+    The common case -- no child at all -- is one waitpid() call (a few microseconds).
     Zombies (children that exited but were not waited for) are reaped and not counted:
     nothing of them runs any more. A child that ignores SIGKILL for `timeout` seconds
     (stuck in uninterruptible sleep in a broken kernel) is left and named a survivor;
@@ -208,7 +213,7 @@ def reap_leftovers(timeout: float = 5.0, ignore: frozenset[int] = frozenset()) -
     deadline = None
     while True:
         try:
-            if os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG) is not None:
+            if os.waitpid(-1, os.WNOHANG)[0]:
                 continue  # reaped one that had exited
         except ChildProcessError:
             return found  # no children left

@@ -161,3 +161,22 @@ def test_no_core_dumps_zeroes_the_soft_limit_and_keeps_the_hard_one() -> None:
     )
     assert result["limit"] == [0, result["hard"]]
     assert resource.getrlimit(resource.RLIMIT_CORE)[0] == 0, "pytest's own (syscalls.runner)"
+
+
+def test_without_waitid_leftovers_are_still_found_and_killed() -> None:
+    """Where Python has no os.waitid (some BSDs), waitpid does the work."""
+    result = _in_subprocess(
+        """
+        from syscalls.runner import watchdog
+        del os.waitid
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(60); os._exit(0)
+        live = processes.live_children()
+        left = processes.reap_leftovers()
+        RESULT = {"pid": pid, "live": list(live), "killed": list(left.killed),
+                  "after": processes.children(), "peek": watchdog.peek_exit(pid)}
+        """
+    )
+    assert result["live"] == [result["pid"]] == result["killed"]
+    assert result["after"] == [] and result["peek"] is None

@@ -13,7 +13,7 @@ itself without -n): every test's processes die with it, and its status for the w
 - Under xdist, the test's nodeid, start time and limit go to the status file the
   controller's watchdog reads (syscalls.runner.status).
 
-Per test this costs four plain hook calls, two waitid()s when nothing was left, and
+Per test this costs four plain hook calls, two wait calls when nothing was left, and
 two pwrite()s under xdist (README: Benchmark has the figures).
 """
 

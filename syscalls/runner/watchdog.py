@@ -51,7 +51,10 @@ def describe_exit(result: os.waitid_result) -> str:
 
 
 def peek_exit(pid: int) -> str | None:
-    """How child `pid` ended, if it has, without reaping it; None while it runs."""
+    """How child `pid` ended, if it has, without reaping it; None while it runs (and
+    where Python has no waitid, as on some BSDs: the crash report then says less)."""
+    if not hasattr(os, "waitid"):
+        return None
     try:
         result = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
     except ChildProcessError:
