@@ -327,11 +327,12 @@ def test_the_installed_command_boots_a_kernel_with_the_suite_inside(
     p = run_target(
         "vm", out, SMALL, "-n", "0", kernel=kernel, cwd=tmp_path, syscalls=[installed.command]
     )
-    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    told = p.stdout[-2000:] + p.stderr[-2000:]
+    assert p.returncode == 0, told
     script = (out / "guest.sh").read_text()
-    assert f"cd {installed.site / 'syscalls' / paths.INSTALLED_DIR}" in script
-    assert f"{installed.prefix / 'bin' / 'python'} -m pytest" in script
+    assert f"cd {installed.site / 'syscalls' / paths.INSTALLED_DIR}" in script, script
+    assert f"{installed.prefix / 'bin' / 'python'} -m pytest" in script, script
     profile = Profile.read(out / "profile.json")
     assert profile.target == "vm"
-    assert profile.tests and all(t.startswith(f"{SMALL}::") for t in profile.tests)
-    assert all(e["outcome"] == "passed" for e in profile.tests.values())
+    assert profile.tests and all(t.startswith(f"{SMALL}::") for t in profile.tests), told
+    assert all(e["outcome"] == "passed" for e in profile.tests.values()), profile.tests
