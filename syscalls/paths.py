@@ -40,6 +40,13 @@ SUITES = ROOT / "suites"
 PLATFORMS = ROOT / "platforms"
 
 
+def layout() -> dict[str, Path]:
+    """A checkout's top-level entries that running the suite needs, by name, and where
+    they are here: what a copy of the suite elsewhere is made of (the ssh target's). An
+    installed package's directory also holds INSTALLED_DIR, which such a copy leaves out."""
+    return {"syscalls": PACKAGE, **{name: ROOT / name for name in (*SHIPPED, SETTINGS)}}
+
+
 def default_out() -> Path:
     """Where a run's results go without --out: results/ at a checkout's root, else in
     the current directory (never inside site-packages)."""

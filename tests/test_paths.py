@@ -75,6 +75,19 @@ def test_an_installed_copy_finds_the_suite_inside_the_package(
     assert installed.default_out() == tmp_path / "results"  # not in site-packages
 
 
+def test_the_layout_is_a_checkouts_top_level_here_and_when_installed(tmp_path: Path) -> None:
+    assert paths.layout() == {
+        name: CHECKOUT / name
+        for name in ("syscalls", "suites", "platforms", "conftest.py", "pyproject.toml")
+    }
+    package = tmp_path / "syscalls"
+    (package / paths.INSTALLED_DIR).mkdir(parents=True)
+    (package / paths.INSTALLED_DIR / "conftest.py").touch()
+    layout = load_copy(package).layout()
+    assert layout.pop("syscalls") == package
+    assert layout == {name: package / paths.INSTALLED_DIR / name for name in layout}
+
+
 def test_a_package_without_the_copy_is_taken_for_a_checkout(tmp_path: Path) -> None:
     copied = load_copy(tmp_path / "src" / "syscalls")
     root = copied.ROOT
