@@ -37,6 +37,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -59,6 +60,7 @@ TOKEN = re.compile(r"\bMUTANT\b")
 SWITCHED_ON = "syscalls_mutant={id}: mutant switched on"
 ARCH = "x86_64"
 IMAGE = Path("arch/x86/boot/bzImage")
+STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # each ends the run, cleaning up
 
 
 class MutantsError(Exception):
@@ -275,9 +277,19 @@ def build(tree: Path, log: Path) -> Path:
 
 def run_group(cmd: Sequence[str], **kwargs) -> int:
     """Run cmd in its own process group; the group is killed if we are interrupted, so a
-    build or a QEMU never outlives this script."""
-    proc = subprocess.Popen(cmd, start_new_session=True, **kwargs)
+    build or a QEMU never outlives this script. An interrupt that comes while the child
+    is being started is held until its pid is known."""
+    held: list[int] = []
+    main = threading.current_thread() is threading.main_thread()
+    saved = {s: signal.signal(s, lambda n, _: held.append(n)) for s in STOPS} if main else {}
     try:
+        proc = subprocess.Popen(cmd, start_new_session=True, **kwargs)
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
+    try:
+        if held:
+            raise KeyboardInterrupt
         return proc.wait()
     except BaseException:
         for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -290,6 +302,10 @@ def run_group(cmd: Sequence[str], **kwargs) -> int:
             except subprocess.TimeoutExpired:
                 continue
         raise
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 # --- runs and verdicts ---------------------------------------------------------------
@@ -389,7 +405,8 @@ def judge(m: Mutant, baseline: Run, result: Boot, selection: Sequence[str]) -> V
     except InputError as e:
         v.status, v.note = NOT_RUN, f"no results: {e}"
         return v
-    v.catches = worse(baseline, run, selection)
+    # the tests meant to catch it first
+    v.catches = sorted(worse(baseline, run, selection), key=lambda c: not m.meant_for(c.nodeid))
     if result.code == 3:
         v.note = "the run did not finish (panic, hang or time limit): see console.log"
     if v.catches:
@@ -419,7 +436,8 @@ def table(verdicts: Sequence[Verdict]) -> str:
             shown.append(f"and {len(v.catches) - 3} more")
         by = "; ".join(shown) or v.note or "—"
         status = v.status + (" (run did not finish)" if v.note and v.catches else "")
-        lines.append(f"| {v.mutant} | {v.area} | `{v.name}` | {v.breaks} | {status} | {by} |")
+        cells = (str(v.mutant), v.area, f"`{v.name}`", v.breaks, status, by)
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -496,6 +514,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    for s in STOPS[1:]:  # like ^C: the running build or QEMU group is killed on the way out
+        signal.signal(s, _interrupted)
     try:
         return _main(args)
     except MutantsError as e:

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -290,3 +294,34 @@ def test_ci_mutants_lists_without_building_and_refuses_unknown_ids() -> None:
 def test_missing_tarball_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(mutants.MutantsError, match=r"none\.tar\.xz missing \(ci/setup"):
         mutants.unpack(tmp_path / "tree", tmp_path / "none.tar.xz")
+
+
+def test_an_interrupted_run_leaves_no_process_of_its_group(tmp_path: Path) -> None:
+    """A build or a QEMU run by ci/mutants dies with it: the whole process group."""
+    pidfile = tmp_path / "pid"
+    cmd = ["sh", "-c", f"sleep 60 & echo $! > {pidfile}; wait"]
+
+    def interrupt() -> None:
+        deadline = time.monotonic() + 10
+        while not pidfile.is_file() or not pidfile.read_text().strip():
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        mutants.run_group(cmd)
+    grandchild = int(pidfile.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(grandchild)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
