@@ -30,6 +30,7 @@ finish); 3 interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -292,15 +293,17 @@ def run_group(cmd: Sequence[str], **kwargs) -> int:
             raise KeyboardInterrupt
         return proc.wait()
     except BaseException:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
+        # SIGINT first: `syscalls boot` then stops its QEMU (in a process group of its
+        # own) and keeps what finished; a SIGTERM'd boot leaves its QEMU running.
+        # Then SIGTERM and SIGKILL for whatever of the group is left (a shell's
+        # background jobs ignore SIGINT), until the group is empty.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
             try:
                 os.killpg(proc.pid, sig)
-                proc.wait(timeout=10)
-                break
             except ProcessLookupError:
                 break
-            except subprocess.TimeoutExpired:
-                continue
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=20)
         raise
 
 
