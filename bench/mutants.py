@@ -7,6 +7,7 @@ boots it once per mutant).
     ci/mutants --only 1,7,21            some mutants
     ci/mutants --selection files        per mutant only the test files meant to catch it
                                         (default: the whole suite, ~1.5 min a boot)
+    ci/mutants --only 7 --baseline results/mutants/baseline/profile.json   reuse a baseline
     ci/mutants --list                   the mutants, without building anything
     ci/mutants --apply-only --tree DIR  put the mutants into a tree and stop
 
@@ -508,6 +509,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="per mutant: the whole suite (default), its test files, or their directories",
     )
     p.add_argument("--no-build", action="store_true", help="boot the tree's existing bzImage")
+    p.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="PROFILE",
+        help="a profile of this image without any mutant, from an earlier run (default: run it)",
+    )
     p.add_argument("--apply-only", action="store_true", help="mutate the tree and stop")
     p.add_argument("--list", action="store_true", help="list the mutants and stop")
     p.add_argument("--accel", default="tcg", choices=("auto", "kvm", "tcg"))
@@ -557,24 +564,23 @@ def _main(args: argparse.Namespace) -> int:
     if not image.is_file():
         raise MutantsError(f"{image}: no kernel image (build without --no-build)")
     extra = [f"--accel={args.accel}"]
-    baselines: dict[tuple[str, ...], Run] = {}
-    timings["baseline"] = 0.0
+    # One baseline: the whole suite on the image without the parameter; each mutant's
+    # run is judged on the tests it selected.
+    if args.baseline is None:
+        result = boot(image, out / "baseline", 0, (), extra)
+        timings["baseline"] = result.seconds
+        if result.code not in (0, 1):
+            raise MutantsError(f"the baseline run did not finish (exit {result.code})")
+        print(f"ci/mutants: baseline: exit {result.code} in {result.seconds:.0f} s", flush=True)
+    try:
+        baseline = load(args.baseline or result.out / "profile.json")
+    except InputError as e:
+        raise MutantsError(f"no baseline: {e}") from None
     verdicts: list[Verdict] = []
     for m in mutants:
         selection = m.selection(args.selection)
-        if selection not in baselines:
-            name = "baseline-" + ("-".join(s.replace("/", "_") for s in selection) or "full")
-            result = boot(image, out / name, 0, selection, extra)
-            timings["baseline"] += result.seconds
-            try:
-                baselines[selection] = load(result.out / "profile.json")
-            except InputError as e:
-                raise MutantsError(f"baseline {name} gave no results ({e})") from None
-            if result.code not in (0, 1):
-                raise MutantsError(f"baseline {name} did not finish (exit {result.code})")
-            print(f"ci/mutants: {name}: exit {result.code} in {result.seconds:.0f} s", flush=True)
         result = boot(image, out / f"mutant-{m.id:02}", m.id, selection, extra)
-        v = judge(m, baselines[selection], result, selection)
+        v = judge(m, baseline, result, selection)
         verdicts.append(v)
         by = ", ".join(_short(c.nodeid) for c in v.catches[:2]) or v.note
         print(f"ci/mutants: {m.id:3} {m.name}: {v.status} in {v.seconds:.0f} s  {by}", flush=True)
