@@ -468,6 +468,11 @@ def write_report(
         f"mutant behind `syscalls_mutant=ID`. Selection per mutant: {settings['selection']}. "
         f"Baseline: the same image without the parameter.",
         "",
+        *(
+            []
+            if len(verdicts) == settings.get("of", len(verdicts))
+            else [f"Partial: {len(verdicts)} of the {settings['of']} mutants run so far.", ""]
+        ),
         summary(verdicts),
         "",
         table(verdicts),
@@ -576,6 +581,7 @@ def _main(args: argparse.Namespace) -> int:
         baseline = load(args.baseline or result.out / "profile.json")
     except InputError as e:
         raise MutantsError(f"no baseline: {e}") from None
+    settings = {"selection": args.selection, "accel": args.accel, "tree": str(tree)}
     verdicts: list[Verdict] = []
     for m in mutants:
         selection = m.selection(args.selection)
@@ -584,10 +590,10 @@ def _main(args: argparse.Namespace) -> int:
         verdicts.append(v)
         by = ", ".join(_short(c.nodeid) for c in v.catches[:2]) or v.note
         print(f"ci/mutants: {m.id:3} {m.name}: {v.status} in {v.seconds:.0f} s  {by}", flush=True)
-    timings["mutants"] = sum(v.seconds for v in verdicts)
-    timings["total"] = time.monotonic() - started
-    settings = {"selection": args.selection, "accel": args.accel, "tree": str(tree)}
-    report = write_report(out, verdicts, timings, settings)
+        timings["mutants"] = sum(v.seconds for v in verdicts)
+        timings["total"] = time.monotonic() - started
+        # after each mutant: an interrupted run keeps the table of what it finished
+        report = write_report(out, verdicts, timings, {**settings, "of": len(mutants)})
     print(summary(verdicts))
     print(f"ci/mutants: table in {report}")
     if args.require is not None and rate(verdicts) < args.require:

@@ -270,8 +270,11 @@ def test_report_has_the_table_rate_and_timings(tmp_path: Path, baseline) -> None
     assert "| 1 | open | `m1` | breaks | caught | fs/test_openat.py::" in text
     assert "| 2 | open | `m2` | breaks | missed | — |" in text
     assert "build 360, total 500" in text
+    assert "Partial" not in text
     data = json.loads((tmp_path / "mutants.json").read_text())
     assert [m["status"] for m in data["mutants"]] == ["caught", "missed"]
+    mutants.write_report(tmp_path, [caught], {}, {"selection": "full", "of": 2})
+    assert "Partial: 1 of the 2 mutants run so far." in report.read_text()
 
 
 def test_selection_modes() -> None:
