@@ -523,6 +523,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--apply-only", action="store_true", help="mutate the tree and stop")
     p.add_argument("--list", action="store_true", help="list the mutants and stop")
     p.add_argument("--accel", default="tcg", choices=("auto", "kvm", "tcg"))
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=600,
+        metavar="SECONDS",
+        help="per mutant's boot, passed to syscalls boot: a mutant that hangs a test "
+        "(a blocking write that should not block) ends there (default: 600)",
+    )
     p.add_argument("--require", type=float, metavar="PCT", help="exit 1 below this rate")
     return p.parse_args(argv)
 
@@ -568,7 +576,7 @@ def _main(args: argparse.Namespace) -> int:
         timings["build"] = time.monotonic() - t
     if not image.is_file():
         raise MutantsError(f"{image}: no kernel image (build without --no-build)")
-    extra = [f"--accel={args.accel}"]
+    extra = [f"--accel={args.accel}", f"--time-limit={args.time_limit:g}"]
     # One baseline: the whole suite on the image without the parameter; each mutant's
     # run is judged on the tests it selected.
     if args.baseline is None:
