@@ -14,12 +14,13 @@ boots it once per mutant).
 The mutants live in ci/mutants.toml, each switched on by the boot parameter
 `syscalls_mutant=ID`, so ONE kernel build (linux-source-6.1, tinyconfig plus
 `syscalls kconfig`) serves all of them, and the same image booted without the
-parameter is the unmutated kernel: the baseline. Each mutant is booted under
-`syscalls boot --append syscalls_mutant=ID`; a test caught it when it passed on the
-baseline and fails (or errors, or never ran because the kernel died) with the mutant
-on. It is caught on purpose when one of those tests is in the files the catalogue names
-for it, by accident when only other tests noticed. The console must say the mutant was
-switched on, or the run does not count.
+parameter is the unmutated kernel: the baseline (the whole suite, once). Each mutant is
+booted under `syscalls boot --append syscalls_mutant=ID --baseline BASELINE`, and the
+tests that verdict calls worse caught it: one that passed and now fails, errors or never
+ran (the kernel died), or a passing test whose syscall answered differently. It is
+caught on purpose when one of them is in the files the catalogue names for it, by
+accident when only other tests noticed. The console must say the mutant was switched
+on, or the run does not count.
 
 Writes into --out (default results/mutants/): mutants.md (the table, the detection
 rate and the timings), mutants.json, and per run its `syscalls boot` results directory.
@@ -49,8 +50,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: the syscalls package beside it
 
+from syscalls import baseline as regressions  # noqa: E402
 from syscalls import kconfig  # noqa: E402
-from syscalls.compare import InputError, Run, TestRun, load, observation_diffs  # noqa: E402
+from syscalls.runs import InputError, Run, load  # noqa: E402
 
 CATALOGUE = ROOT / "ci" / "mutants.toml"
 TARBALL = Path("/usr/src/linux-source-6.1.tar.xz")
@@ -323,14 +325,22 @@ class Boot:
 
 
 def boot(
-    image: Path, out: Path, mutant: int, selection: Sequence[str], extra: Sequence[str]
+    image: Path,
+    out: Path,
+    mutant: int,
+    selection: Sequence[str],
+    extra: Sequence[str],
+    baseline: Path | None = None,
 ) -> Boot:
-    """`syscalls boot` with the mutant switched on (0: none), results into `out`."""
+    """`syscalls boot` with the mutant switched on (0: none), results into `out`, judged
+    against the baseline profile when one is given (its verdict in boot.log)."""
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     cmd = [sys.executable, "-m", "syscalls", "boot", str(image), "--out", str(out), *extra]
     if mutant:
         cmd.append(f"--append=syscalls_mutant={mutant}")
+    if baseline is not None:
+        cmd.append(f"--baseline={baseline}")
     cmd += ["--", *selection]
     start = time.monotonic()
     with (out / "boot.log").open("w") as log:
@@ -345,7 +355,7 @@ class Catch:
     nodeid: str
     before: str
     after: str
-    answer: str = ""  # the first observation that changed: "openat: EEXIST -> ok"
+    answer: str = ""  # the answers that changed: "openat=EEXIST → openat=ok"
 
 
 @dataclass
@@ -365,39 +375,12 @@ class Verdict:
 
 
 CAUGHT, ACCIDENT, MISSED, NOT_RUN = "caught", "by accident", "missed", "not run"
-PASSED = ("passed", "xfailed")
 
 
-def worse(baseline: Run, run: Run, selection: Sequence[str]) -> list[Catch]:
-    """Tests in the selection that passed on the baseline and did not with the mutant:
-    failed, errored, or missing (the run ended before them)."""
-    catches = []
-    for nodeid, base in baseline.tests.items():
-        if base.outcome not in PASSED or not _selected(nodeid, selection):
-            continue
-        now = run.tests.get(nodeid)
-        if now is not None and now.outcome in PASSED:
-            continue
-        after = "missing" if now is None else now.outcome
-        catches.append(Catch(nodeid, base.outcome, after, _answer(base, now)))
-    return catches
-
-
-def _selected(nodeid: str, selection: Sequence[str]) -> bool:
-    path = nodeid.split("::")[0]
-    return not selection or any(
-        path == s or path.startswith(s.rstrip("/") + "/") for s in selection
-    )
-
-
-def _answer(base: TestRun, now: TestRun | None) -> str:
-    for d in observation_diffs([base, now]):
-        old, new = (v if v is not None else "—" for v in d.values)
-        return f"{d.name}: {old} → {new}"
-    return ""
-
-
-def judge(m: Mutant, baseline: Run, result: Boot, selection: Sequence[str]) -> Verdict:
+def judge(m: Mutant, baseline: Run, result: Boot) -> Verdict:
+    """What `syscalls boot --baseline` calls worse in this mutant's run (a test that
+    passed and fails, errors or is missing, a changed answer in a passing test), and
+    whether a test meant for the mutant is among them."""
     v = Verdict(m.id, m.name, m.area, m.breaks, MISSED, seconds=result.seconds)
     console = result.out / "console.log"
     text = console.read_text(errors="replace") if console.is_file() else ""
@@ -409,8 +392,11 @@ def judge(m: Mutant, baseline: Run, result: Boot, selection: Sequence[str]) -> V
     except InputError as e:
         v.status, v.note = NOT_RUN, f"no results: {e}"
         return v
-    # the tests meant to catch it first
-    v.catches = sorted(worse(baseline, run, selection), key=lambda c: not m.meant_for(c.nodeid))
+    worse = regressions.judge([baseline], run).of(regressions.WORSE)
+    v.catches = [
+        Catch(c.nodeid, c.old, c.new, "; ".join(str(a) for a in c.answers[:2])) for c in worse
+    ]
+    v.catches.sort(key=lambda c: not m.meant_for(c.nodeid))  # the tests meant for it first
     if result.code == 3:
         v.note = "the run did not finish (panic, hang or time limit): see console.log"
     if v.catches:
@@ -428,12 +414,12 @@ def _short(nodeid: str) -> str:
 def table(verdicts: Sequence[Verdict]) -> str:
     lines = [
         "| id | area | mutant | what it breaks | caught? "
-        "| by which tests (first answer that changed) |",
+        "| by which tests (outcome: the answers that changed) |",
         "|---:|---|---|---|---|---|",
     ]
     for v in verdicts:
         shown = [
-            _short(c.nodeid) + (f" ({c.answer})" if c.answer else f" ({c.after})")
+            _short(c.nodeid) + (f" ({c.after}: {c.answer})" if c.answer else f" ({c.after})")
             for c in v.catches[:3]
         ]
         if len(v.catches) > 3:
@@ -586,15 +572,16 @@ def _main(args: argparse.Namespace) -> int:
             raise MutantsError(f"the baseline run did not finish (exit {result.code})")
         print(f"ci/mutants: baseline: exit {result.code} in {result.seconds:.0f} s", flush=True)
     try:
-        baseline = load(args.baseline or result.out / "profile.json")
+        base_profile = args.baseline or result.out / "profile.json"
+        baseline = load(base_profile)
     except InputError as e:
         raise MutantsError(f"no baseline: {e}") from None
     settings = {"selection": args.selection, "accel": args.accel, "tree": str(tree)}
     verdicts: list[Verdict] = []
     for m in mutants:
         selection = m.selection(args.selection)
-        result = boot(image, out / f"mutant-{m.id:02}", m.id, selection, extra)
-        v = judge(m, baseline, result, selection)
+        result = boot(image, out / f"mutant-{m.id:02}", m.id, selection, extra, base_profile)
+        v = judge(m, baseline, result)
         verdicts.append(v)
         by = ", ".join(_short(c.nodeid) for c in v.catches[:2]) or v.note
         print(f"ci/mutants: {m.id:3} {m.name}: {v.status} in {v.seconds:.0f} s  {by}", flush=True)

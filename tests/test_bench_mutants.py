@@ -189,10 +189,12 @@ PIPE = "suites/ipc/test_pipe.py::test_pipe_carries_bytes_in_order"
 SKIP = "suites/fs/test_openat.py::test_openat_as_root_ignores_mode_bits"
 
 
-def _profile(path: Path, tests: dict[str, tuple[str, list[str]]]) -> Path:
+def _profile(path: Path, tests: dict[str, tuple[str, list[str]]], selected=None) -> Path:
     profile = Profile("linux/x86_64", "6.1.0", "vm")
     for nodeid, (outcome, observations) in tests.items():
         profile.add(nodeid, outcome, observations)
+    if selected is not None:
+        profile.meta["selected"] = list(selected)
     profile.write(path)
     return path
 
@@ -206,9 +208,9 @@ def baseline(tmp_path: Path):
     }))  # fmt: skip
 
 
-def _boot(tmp_path: Path, mutant: int, tests: dict, code: int = 1, on: bool = True):
+def _boot(tmp_path: Path, mutant: int, tests: dict, code=1, on=True, selected=None):
     out = tmp_path / f"m{mutant}"
-    _profile(out / "profile.json", tests)
+    _profile(out / "profile.json", tests, selected)
     said = mutants.SWITCHED_ON.format(id=mutant) if on else "booted"
     (out / "console.log").write_text(f"[    0.1] {said}\n")
     return mutants.Boot(out, code, 12.5)
@@ -224,44 +226,51 @@ def test_a_test_meant_for_the_mutant_that_fails_catches_it_and_shows_the_answer(
     boot = _boot(tmp_path, 1, {
         OPEN: ("failed", ["openat=ok", "openat=ok"]),
         PIPE: ("passed", ["pipe2=ok"]),
-        SKIP: ("failed", []),  # it skipped on the baseline: not a catch
+        SKIP: ("skipped", []),
     })  # fmt: skip
-    v = mutants.judge(_mutant(1), baseline, boot, ())
+    v = mutants.judge(_mutant(1), baseline, boot)
     assert v.status == "caught" and v.caught
     assert [(c.nodeid, c.after, c.answer) for c in v.catches] == [
-        (OPEN, "failed", "openat#2: EEXIST → ok")
+        (OPEN, "failed", "openat=EEXIST → openat=ok")
     ]
 
 
 def test_only_other_tests_failing_is_a_catch_by_accident(tmp_path: Path, baseline) -> None:
     boot = _boot(tmp_path, 2, {OPEN: ("passed", ["openat=ok", "openat=EEXIST"]),
                                PIPE: ("failed", ["pipe2=EINVAL"])})  # fmt: skip
-    v = mutants.judge(_mutant(2), baseline, boot, ())
+    v = mutants.judge(_mutant(2), baseline, boot)
     assert v.status == "by accident" and v.caught
 
 
 def test_all_passing_is_missed_and_a_silent_console_is_not_run(tmp_path: Path, baseline) -> None:
     same = {OPEN: ("passed", ["openat=ok", "openat=EEXIST"]), PIPE: ("passed", ["pipe2=ok"])}
-    assert mutants.judge(_mutant(3), baseline, _boot(tmp_path, 3, same, 0), ()).status == "missed"
-    v = mutants.judge(_mutant(4), baseline, _boot(tmp_path, 4, same, 1, on=False), ())
+    assert mutants.judge(_mutant(3), baseline, _boot(tmp_path, 3, same, 0)).status == "missed"
+    v = mutants.judge(_mutant(4), baseline, _boot(tmp_path, 4, same, 1, on=False))
     assert v.status == "not run" and not v.caught
 
 
 def test_a_run_cut_short_counts_the_tests_it_never_reached(tmp_path: Path, baseline) -> None:
     boot = _boot(tmp_path, 5, {OPEN: ("failed", ["openat=ok"])}, code=3)
-    v = mutants.judge(_mutant(5), baseline, boot, ())
+    v = mutants.judge(_mutant(5), baseline, boot)
     assert [(c.nodeid, c.after) for c in v.catches] == [(OPEN, "failed"), (PIPE, "missing")]
     assert "did not finish" in v.note
-    # ...but only those of the selection it ran
-    assert [
-        c.nodeid for c in mutants.judge(_mutant(5), baseline, boot, ("suites/fs",)).catches
-    ] == [OPEN]
+    # ...but only those it set out to run
+    boot = _boot(tmp_path, 6, {OPEN: ("failed", ["openat=ok"])}, code=3, selected=[OPEN])
+    assert [c.nodeid for c in mutants.judge(_mutant(6), baseline, boot).catches] == [OPEN]
+
+
+def test_a_changed_answer_in_a_test_that_still_passes_is_a_catch(tmp_path: Path, baseline) -> None:
+    boot = _boot(tmp_path, 7, {OPEN: ("passed", ["openat=ok", "openat=EEXIST"]),
+                               PIPE: ("passed", ["pipe2=EINVAL"])})  # fmt: skip
+    v = mutants.judge(_mutant(7, ("suites/ipc/test_pipe.py",)), baseline, boot)
+    assert v.status == "caught"
+    assert [(c.after, c.answer) for c in v.catches] == [("passed", "pipe2=ok → pipe2=EINVAL")]
 
 
 def test_report_has_the_table_rate_and_timings(tmp_path: Path, baseline) -> None:
-    caught = mutants.judge(_mutant(1), baseline, _boot(tmp_path, 1, {OPEN: ("failed", [])}), ())
-    missed = mutants.judge(_mutant(2), baseline, _boot(tmp_path, 2, {
-        OPEN: ("passed", []), PIPE: ("passed", [])}, 0), ())  # fmt: skip
+    caught = mutants.judge(_mutant(1), baseline, _boot(tmp_path, 1, {OPEN: ("failed", [])}))
+    same = {OPEN: ("passed", ["openat=ok", "openat=EEXIST"]), PIPE: ("passed", ["pipe2=ok"])}
+    missed = mutants.judge(_mutant(2), baseline, _boot(tmp_path, 2, same, 0))
     report = mutants.write_report(
         tmp_path, [caught, missed], {"build": 360.0, "total": 500.4}, {"selection": "full"}
     )
