@@ -179,22 +179,22 @@ def tinyconfig(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture
+def build(tinyconfig: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the tinyconfig build directory, for one test to merge into."""
+    copy = tmp_path / "o"
+    shutil.copytree(tinyconfig, copy, symlinks=True)
+    return copy
+
+
 @pytest.mark.slow
-def test_every_option_of_the_fragment_survives_olddefconfig_on_linux_6_1(
-    tinyconfig: Path, tmp_path: Path
-) -> None:
-    build = tmp_path / "o"
-    shutil.copytree(tinyconfig, build, symlinks=True)
+def test_every_option_of_the_fragment_survives_olddefconfig_on_linux_6_1(build: Path) -> None:
     assert kconfig.check(build) != []  # tinyconfig alone lacks most of it
     assert kconfig.merge(build) == []
     assert kconfig.check(build) == []
 
 
 @pytest.mark.slow
-def test_an_option_whose_dependency_is_missing_is_reported_on_linux_6_1(
-    tinyconfig: Path, tmp_path: Path
-) -> None:
-    build = tmp_path / "o"
-    shutil.copytree(tinyconfig, build, symlinks=True)
+def test_an_option_whose_dependency_is_missing_is_reported_on_linux_6_1(build: Path) -> None:
     # 9P_FS depends on NET_9P (and that on NET), which tinyconfig leaves out
     assert kconfig.merge(build, fragment_text="CONFIG_9P_FS=y\n") == ["CONFIG_9P_FS=y"]
