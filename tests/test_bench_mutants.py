@@ -337,3 +337,21 @@ def _alive(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return state not in ("Z", "X")
+
+
+def test_boot_switches_the_mutant_on_and_judges_against_the_baseline(
+    tmp_path: Path, monkeypatch
+) -> None:
+    seen: list[list[str]] = []
+    monkeypatch.setattr(mutants, "run_group", lambda cmd, **_: seen.append(cmd) or 1)
+    image, base = tmp_path / "bzImage", tmp_path / "base.json"
+    result = mutants.boot(image, tmp_path / "m7", 7, ("suites/fs",), ["--accel=tcg"], base)
+    assert result.code == 1 and (tmp_path / "m7" / "boot.log").is_file()
+    mutants.boot(image, tmp_path / "b", 0, (), ["--accel=tcg"])
+    with_mutant, baseline = seen
+    assert with_mutant[with_mutant.index("boot") + 1] == str(image)
+    assert "--append=syscalls_mutant=7" in with_mutant
+    assert f"--baseline={base}" in with_mutant
+    assert with_mutant[with_mutant.index("--") :] == ["--", "suites/fs"]
+    assert not any(a.startswith(("--append", "--baseline")) for a in baseline)
+    assert baseline[-1] == "--"  # the whole suite
