@@ -392,6 +392,9 @@ def judge(m: Mutant, baseline: Run, result: Boot) -> Verdict:
     except InputError as e:
         v.status, v.note = NOT_RUN, f"no results: {e}"
         return v
+    if result.code == 3 and not run.tests:
+        v.status, v.note = NOT_RUN, "the suite never started: the mutant breaks boot or the runner"
+        return v
     worse = regressions.judge([baseline], run).of(regressions.WORSE)
     v.catches = [
         Catch(c.nodeid, c.old, c.new, "; ".join(str(a) for a in c.answers[:2])) for c in worse

@@ -259,6 +259,12 @@ def test_a_run_cut_short_counts_the_tests_it_never_reached(tmp_path: Path, basel
     assert [c.nodeid for c in mutants.judge(_mutant(6), baseline, boot).catches] == [OPEN]
 
 
+def test_a_mutant_that_stops_the_suite_from_starting_is_not_run(tmp_path: Path, baseline) -> None:
+    v = mutants.judge(_mutant(8), baseline, _boot(tmp_path, 8, {}, code=3))
+    assert v.status == "not run" and not v.caught
+    assert "breaks boot or the runner" in v.note
+
+
 def test_a_changed_answer_in_a_test_that_still_passes_is_a_catch(tmp_path: Path, baseline) -> None:
     boot = _boot(tmp_path, 7, {OPEN: ("passed", ["openat=ok", "openat=EEXIST"]),
                                PIPE: ("passed", ["pipe2=EINVAL"])})  # fmt: skip
