@@ -7,6 +7,7 @@ boots it once per mutant).
     ci/mutants --only 1,7,21            some mutants
     ci/mutants --selection files        per mutant only the test files meant to catch it
                                         (default: the whole suite, ~1.5 min a boot)
+    ci/mutants --selection smoke        per mutant the smoke selection: what it catches
     ci/mutants --only 7 --baseline results/mutants/baseline/profile.json   reuse a baseline
     ci/mutants --list                   the mutants, without building anything
     ci/mutants --apply-only --tree DIR  put the mutants into a tree and stop
@@ -89,7 +90,7 @@ class Mutant:
 
     def selection(self, mode: str) -> tuple[str, ...]:
         """pytest paths to run with this mutant on: its test files, their directories,
-        or () for the whole suite."""
+        or () for the whole suite (or the smoke selection, which boot's --smoke picks)."""
         if mode == "files":
             return self.tests
         if mode == "area":
@@ -498,9 +499,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--only", type=_ids, metavar="ID,ID", help="just these mutants")
     p.add_argument(
         "--selection",
-        choices=("files", "area", "full"),
+        choices=("full", "files", "area", "smoke"),
         default="full",
-        help="per mutant: the whole suite (default), its test files, or their directories",
+        help="per mutant: the whole suite (default), its test files, their directories, "
+        "or the smoke selection (syscalls boot --smoke)",
     )
     p.add_argument("--no-build", action="store_true", help="boot the tree's existing bzImage")
     p.add_argument(
@@ -583,7 +585,10 @@ def _main(args: argparse.Namespace) -> int:
     verdicts: list[Verdict] = []
     for m in mutants:
         selection = m.selection(args.selection)
-        result = boot(image, out / f"mutant-{m.id:02}", m.id, selection, extra, base_profile)
+        smoke = ["--smoke"] if args.selection == "smoke" else []
+        result = boot(
+            image, out / f"mutant-{m.id:02}", m.id, selection, [*extra, *smoke], base_profile
+        )
         v = judge(m, baseline, result)
         verdicts.append(v)
         by = ", ".join(_short(c.nodeid) for c in v.catches[:2]) or v.note

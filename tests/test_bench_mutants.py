@@ -294,7 +294,7 @@ def test_report_has_the_table_rate_and_timings(tmp_path: Path, baseline) -> None
 
 def test_selection_modes() -> None:
     m = _mutant(1, ("suites/fs/test_openat.py", "suites/fs/test_dup.py", "suites/ipc/test_pipe.py"))
-    assert m.selection("full") == ()
+    assert m.selection("full") == m.selection("smoke") == ()  # smoke: boot's --smoke picks
     assert m.selection("area") == ("suites/fs", "suites/ipc")
     assert m.selection("files") == m.tests
 
