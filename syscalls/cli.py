@@ -1,4 +1,5 @@
-"""The `syscalls` command: run the suite, generate tables, list coverage, compare runs."""
+"""The `syscalls` command: run the suite, generate tables, list coverage, compare runs,
+and the kernel config fragment for a kernel to boot under it."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from syscalls import exitcodes, outdir
+from syscalls.paths import ROOT, default_out, redirect_bytecode
 from syscalls.targets.results import JUNIT, PROFILE
 
-ROOT = Path(__file__).resolve().parent.parent
 RESULTS = (JUNIT, PROFILE)
 
 
@@ -41,8 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--out",
         type=Path,
-        default=ROOT / "results",
-        help="directory for junit.xml and profile.json (default: results/)",
+        default=default_out(),
+        help="directory for junit.xml and profile.json (default: results/ in a checkout, "
+        "else in the current directory)",
     )
     run.add_argument(
         "-n",
@@ -91,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         "status: the suite's; 3 when the guest panicked, hung or never started the suite.",
     )
     boot.add_argument("kernel", type=Path, metavar="KERNEL_IMAGE")
-    boot.add_argument("--out", type=Path, default=ROOT / "results", help="results directory")
+    boot.add_argument("--out", type=Path, default=default_out(), help="results directory")
     boot.add_argument("--platform", help="binding table: OS/ARCH or a .toml file")
     boot.add_argument(
         "-n", "--workers", default="auto", help="pytest-xdist workers in the guest (default: 0)"
@@ -161,6 +163,22 @@ def main(argv: list[str] | None = None) -> int:
     compare.add_argument("--width", type=int, help="terminal width (default: detected)")
     compare.set_defaults(func=cmd_compare)
 
+    kconfig = sub.add_parser(
+        "kconfig",
+        help="the kernel config fragment `syscalls boot` needs; merge it into a tree",
+        description="Print the kernel configuration fragment a kernel needs to boot under "
+        "`syscalls boot` and run the whole suite. --merge DIR merges it into DIR/.config "
+        "(a kernel tree or an O= build directory, after e.g. `make tinyconfig`) and runs "
+        "`make olddefconfig`; --check names what a .config (or a config file) lacks. "
+        "Exit status: 0 every option is in, 1 some requested option did not survive "
+        "(named on stderr), 2 bad input (no tree, no .config, make failed).",
+    )
+    action = kconfig.add_mutually_exclusive_group()
+    action.add_argument("--merge", type=Path, metavar="DIR", help="merge into DIR/.config")
+    action.add_argument("--check", type=Path, metavar="CONFIG", help="a .config, or its dir")
+    kconfig.add_argument("--arch", default="x86_64", help="ARCH for make (default: x86_64)")
+    kconfig.set_defaults(func=cmd_kconfig)
+
     argv = sys.argv[1:] if argv is None else list(argv)
     rest: list[str] = []
     if argv[:1] == ["boot"] and "--" in argv:  # argparse cannot put "--" after KERNEL_IMAGE
@@ -176,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     if rest:
         args.pytest_args = [*args.pytest_args, *rest]
     if args.command in ("run", "boot"):
+        args.out = args.out.absolute()  # the run changes directory to the suite's ROOT
         args.workers_given = any(
             a in ("-n", "--workers") or a.startswith(("-n", "--workers=")) for a in argv
         )
@@ -381,6 +400,7 @@ def run_here(args: argparse.Namespace, out: Path, rump_dir: Path | None) -> int:
         pytest_args.append(f"--rump-dir={rump_dir}")
     pytest_args += args.pytest_args
     os.chdir(ROOT)  # conftest.py and pyproject.toml's settings live at the root
+    redirect_bytecode()  # an installed suite is not written to
     capture = RunEndCapture()
     # pytest-xdist makes pytest's base temp dir even when no test asks for one: keep it
     # ours and remove it, so a run leaves nothing behind.
@@ -428,6 +448,29 @@ def cmd_tables(args: argparse.Namespace) -> int:
         f"{args.output}: {table.os}/{table.arch}: {len(table.syscalls)} syscalls, "
         f"{len(table.errno)} errno, {len(table.constants)} constants"
     )
+    return 0
+
+
+def cmd_kconfig(args: argparse.Namespace) -> int:
+    from syscalls import kconfig
+
+    if args.merge is None and args.check is None:
+        sys.stdout.write(kconfig.fragment())
+        return 0
+    try:
+        if args.merge is not None:
+            missing = kconfig.merge(args.merge, args.arch)
+        else:
+            missing = kconfig.check(args.check)
+    except kconfig.KconfigError as e:
+        print(f"syscalls kconfig: {e}", file=sys.stderr)
+        return 2
+    where = kconfig.config_path(args.merge or args.check)
+    if missing:
+        verb = "dropped by make olddefconfig" if args.merge else "lacks"
+        print(f"syscalls kconfig: {where}: {verb}: {' '.join(missing)}", file=sys.stderr)
+        return 1
+    print(f"{where}: every option of the fragment is in")
     return 0
 
 

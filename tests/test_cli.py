@@ -70,3 +70,12 @@ def test_help_lists_the_exit_statuses() -> None:
     assert p.returncode == 0
     for code in ("0  all passed", "1  a test failed", "2  could not run", "3  the run did"):
         assert code in p.stdout
+
+
+def test_run_takes_a_relative_out_from_where_it_was_typed(tmp_path: Path) -> None:
+    # The run changes directory to the suite's root: --out must not follow it there.
+    p = syscalls("run", "-n", "0", "--out", "mine", "--", "suites/fs/test_getcwd.py", cwd=tmp_path)
+    assert p.returncode == 0, p.stdout[-2000:]
+    assert (tmp_path / "mine" / "junit.xml").is_file()
+    assert (tmp_path / "mine" / "profile.json").is_file()
+    assert not (ROOT / "mine").exists()
