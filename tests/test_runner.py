@@ -362,3 +362,16 @@ def test_a_tests_own_timeout_marker_is_the_watchdogs_limit_for_it(tmp_path: Path
     assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-2000:]
     assert "FAILED test_marked.py::test_with_a_limit_of_its_own - exceeded 1 s" in p.stdout
     assert "PASSED test_marked.py::test_after_it" in p.stdout
+
+
+def test_when_xdist_gives_up_replacing_workers_the_run_is_incomplete(tmp_path: Path) -> None:
+    """--max-worker-restart, when given, still holds; the tests never run are missing,
+    and the run says it did not finish instead of passing for complete."""
+    faults = {A: "segv", B: "segv", C: "segv"}
+    run = syscalls_run(
+        tmp_path / "out", "--max-worker-restart=1", options=["-n", "0"], faults=faults
+    ).finish()
+    assert run.p.returncode == 3, run.log
+    profile = run.profile()
+    assert profile.meta["incomplete"] == "xdist: maximum crashed workers reached: 1"
+    assert len(profile.tests) < N_TESTS

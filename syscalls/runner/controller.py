@@ -206,6 +206,12 @@ class Controller:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> Iterator[None]:
         self.finishing = True
         self.watchdog.stop()
+        # xdist gave up replacing workers that died outside a test (at collection): the
+        # tests not yet run never will be.
+        dsession = self.config.pluginmanager.get_plugin("dsession")
+        given_up = getattr(dsession, "_summary_report", None)
+        if given_up and not self.reason:
+            self.reason = f"xdist: {given_up}"
         if self.reason:
             self.watchdog.kill_workers()
             self._drain_xdist_queue()
