@@ -190,13 +190,15 @@ class Leftovers:
         return bool(self.killed or self.survivors)
 
     def describe(self) -> str:
+        """ "left 2 processes running (killed: sleep, python3)": command names, no pids,
+        so that the reason reads the same from run to run."""
         n = len(self.killed) + len(self.survivors)
-        names = ", ".join(f"{pid} {comm}" for pid, comm in list(self.killed.items())[:8])
+        names = sorted(self.killed.values())
         text = f"left {n} process{'es' if n != 1 else ''} running"
         if names:
-            text += f" (killed: {names}{', ...' if len(self.killed) > 8 else ''})"
+            text += f" (killed: {', '.join(names[:8])}{', ...' if len(names) > 8 else ''})"
         if self.survivors:
-            text += f"; {len(self.survivors)} could not be killed: {self.survivors[:8]}"
+            text += f"; {len(self.survivors)} could not be killed"
         return text
 
 
