@@ -9,8 +9,15 @@ file, its area's conftest.py or suites/conftest.py), including methods called on
 (`fds.pipe()` -> pipe2). Names are counted against a platform table through its aliases
 (fstatat -> newfstatat).
 
+The constants a test names (`kernel.O_CLOEXEC`, `getattr(kernel, "EPOLLIN")`) are
+found the same way, and its `os` and `arch` markers (on the function, its class or the
+module's `pytestmark`) are read: a test can run on a platform when no marker excludes
+it and the table holds every syscall and constant it names (`syscalls list` counts
+them, "runnable on ..."); a missing one would skip it there.
+
 What this cannot see: calls made through a value computed at run time (a name built
-from strings, a function passed in), and syscalls made by Python itself (os.*).
+from strings, a function passed in), constants named only in strings handed to a
+helper (`bits("O_RDONLY|O_CLOEXEC")`), and syscalls made by Python itself (os.*).
 """
 
 from __future__ import annotations
@@ -41,6 +48,12 @@ class TestInfo:
     name: str  # test_x, or TestClass::test_x
     syscalls: set[str] = field(default_factory=set)
     cases: int = 1
+    constants: set[str] = field(default_factory=set)
+    # Per parametrize decorator, per case, the names only that case reaches.
+    case_names: list[list[set[str]]] = field(default_factory=list)
+    # What its markers admit (each marker's arguments, intersected); None: no marker.
+    oses: frozenset[str] | None = None
+    arches: frozenset[str] | None = None
 
     @property
     def nodeid(self) -> str:
@@ -73,6 +86,28 @@ class Inventory:
         p = self.platform
         return {n for t in self.tests for n in t.syscalls if not p.has(n)}
 
+    def _in_table(self, name: str) -> bool:
+        p = self.platform
+        return p.has(name) if name.islower() else name in p.constants or name in p.errno
+
+    def runnable(self, t: TestInfo) -> int:
+        """How many of t's cases can run on the platform: no os or arch marker excludes
+        them, and the table holds every syscall and constant they name (a missing one
+        is a skip). A parameter naming a call or constant decides for its own cases."""
+        p = self.platform
+        if (t.oses is not None and p.os not in t.oses) or (
+            t.arches is not None and p.arch not in t.arches
+        ):
+            return 0
+        per_case = set().union(*(names for dec in t.case_names for names in dec))
+        if not all(self._in_table(n) for n in (t.syscalls | t.constants) - per_case):
+            return 0
+        n = t.cases
+        for dec in t.case_names:
+            ok = sum(all(self._in_table(name) for name in names) for names in dec)
+            n = n * ok // len(dec) if dec else n
+        return n
+
 
 def scan(suites: Path, platform: Platform) -> Inventory:
     """Every test under suites/<area>/test_*.py, with the syscalls it calls."""
@@ -85,7 +120,15 @@ def scan(suites: Path, platform: Platform) -> Inventory:
             rel = f"{area_dir.name}/{path.name}"
             for name, fn, cls in scope.tests():
                 info = TestInfo(area_dir.name, rel, name, cases=scope.cases(fn))
-                info.syscalls = scope.syscalls_of_test(fn, cls)
+                names = scope.syscalls_of_test(fn, cls)
+                info.syscalls = {n for n in names if n.islower()}
+                info.constants = names - info.syscalls
+                info.case_names = scope.names_of_cases(fn, cls)
+                for mark, admits in scope.marks(fn, cls):
+                    if mark == "os":
+                        info.oses = admits if info.oses is None else info.oses & admits
+                    elif mark == "arch":
+                        info.arches = admits if info.arches is None else info.arches & admits
                 tests.append(info)
     return Inventory(tests, platform)
 
@@ -123,6 +166,30 @@ def _is_fixture(fn: Function) -> bool:
     return False
 
 
+def _marks(nodes: list[ast.expr]) -> Iterator[tuple[str, frozenset[str]]]:
+    """(name, its string arguments) of each `pytest.mark.NAME(...)` among decorators or
+    a `pytestmark` value (one mark or a list of them)."""
+    for node in nodes:
+        for item in node.elts if isinstance(node, ast.List | ast.Tuple) else [node]:
+            if (
+                isinstance(item, ast.Call)
+                and isinstance(item.func, ast.Attribute)
+                and isinstance(item.func.value, ast.Attribute)
+                and item.func.value.attr == "mark"
+            ):
+                args = (_literal(a) for a in item.args)
+                yield item.func.attr, frozenset(a for a in args if isinstance(a, str))
+
+
+def _pytestmark(body: list[ast.stmt]) -> list[ast.expr]:
+    return [
+        node.value
+        for node in body
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets)
+    ]
+
+
 def _parametrize(fn: Function) -> Iterator[ast.Call]:
     for dec in fn.decorator_list:
         if (
@@ -145,6 +212,7 @@ class _Scope:
         self.literals: dict[str, object] = {}
         self.libraries: dict[str, _Scope] = {}
         self.imported: dict[str, tuple[_Scope, str]] = {}
+        self.class_marks: dict[str, list[ast.expr]] = {}
         for tree in (*conftests, module):  # the nearest names win
             if tree is None:
                 continue
@@ -155,6 +223,11 @@ class _Scope:
                     self.classes[node.name] = {
                         n.name: n for n in node.body if isinstance(n, Function)
                     }
+                    if tree is module:
+                        self.class_marks[node.name] = [
+                            *node.decorator_list,
+                            *_pytestmark(node.body),
+                        ]
                 elif isinstance(node, ast.Assign) and tree is module:
                     for target in node.targets:
                         if isinstance(target, ast.Name):
@@ -191,6 +264,11 @@ class _Scope:
                     if isinstance(m, Function) and m.name.startswith("test"):
                         yield f"{node.name}::{m.name}", m, node.name
 
+    def marks(self, fn: Function, cls: str | None) -> Iterator[tuple[str, frozenset[str]]]:
+        """The marks a test carries: the module's pytestmark, its class's, its own."""
+        module = _pytestmark(self.module.body) if self.module else []
+        yield from _marks([*module, *self.class_marks.get(cls or "", []), *fn.decorator_list])
+
     def _values(self, node: ast.expr) -> list | None:
         """A parametrize argument's values, directly or through a module-level name.
 
@@ -219,27 +297,48 @@ class _Scope:
             n *= len(values) if values else 1
         return n
 
+    def _rows(self, dec: ast.Call) -> list[dict[str, str]]:
+        """One parametrize decorator's cases: {argname: string value} for each (a value
+        that is not a literal string gives nothing)."""
+        try:
+            names = ast.literal_eval(dec.args[0])
+        except ValueError:
+            return []
+        names = [s.strip() for s in names.split(",")] if isinstance(names, str) else names
+        rows = []
+        for value in self._values(dec.args[1]) or []:
+            row = value if len(names) > 1 and isinstance(value, list | tuple) else [value]
+            rows.append({n: v for n, v in zip(names, row, strict=False) if isinstance(v, str)})
+        return rows
+
     def _param_strings(self, fn: Function) -> dict[str, set[str]]:
         """{argname: string values} from the test's literal parametrize decorators."""
         out: dict[str, set[str]] = {}
         for dec in _parametrize(fn):
-            try:
-                names = ast.literal_eval(dec.args[0])
-            except ValueError:
-                continue
-            names = [s.strip() for s in names.split(",")] if isinstance(names, str) else names
-            for value in self._values(dec.args[1]) or []:
-                row = value if len(names) > 1 and isinstance(value, list | tuple) else [value]
-                for name, v in zip(names, row, strict=False):
-                    if isinstance(v, str):
-                        out.setdefault(name, set()).add(v)
+            for row in self._rows(dec):
+                for name, v in row.items():
+                    out.setdefault(name, set()).add(v)
         return out
 
     def syscalls_of_test(self, fn: Function, cls: str | None) -> set[str]:
+        """The syscall and constant names the test reaches, whichever case runs."""
         found = self._body(fn, cls, self._param_strings(fn), self._fixture_types(fn))
         for fixture in self._fixture_params(fn):
             found |= self._function(self.fixtures[fixture], None)
         return found
+
+    def names_of_cases(self, fn: Function, cls: str | None) -> list[list[set[str]]]:
+        """Per parametrize decorator, per case, the names that case alone adds to the
+        test's own (a call or a constant named by a parameter: getattr(kernel, clock))."""
+        types = self._fixture_types(fn)
+        common = self._body(fn, cls, {}, types)
+        return [
+            [
+                self._body(fn, cls, {k: {v} for k, v in row.items()}, types) - common
+                for row in self._rows(dec)
+            ]
+            for dec in _parametrize(fn)
+        ]
 
     def _fixture_params(self, fn: Function, seen: frozenset[str] = frozenset()) -> set[str]:
         """The fixtures fn asks for from this scope, and the ones they ask for."""
@@ -292,6 +391,13 @@ class _Scope:
                 kernels.add(arg.arg)
         found: set[str] = set()
         for node in ast.walk(fn):
+            if (
+                isinstance(node, ast.Attribute)
+                and _is_kernel(node.value, kernels)
+                and node.attr.isupper()
+                and node.attr not in _NOT_SYSCALLS
+            ):
+                found.add(node.attr)  # a constant: kernel.O_CLOEXEC
             if not isinstance(node, ast.Call):
                 continue
             func = node.func
@@ -319,16 +425,18 @@ class _Scope:
 
     @staticmethod
     def _kernel_call(node: ast.Call, kernels: set[str], params: dict[str, set[str]]) -> set[str]:
-        """The syscall names one call makes through the Kernel, if it is such a call."""
-
-        def is_kernel(expr: ast.expr) -> bool:
-            return (isinstance(expr, ast.Name) and expr.id in kernels) or (
-                isinstance(expr, ast.Attribute) and expr.attr == "kernel"
-            )
-
+        """The syscall names one call makes through the Kernel, if it is such a call, and
+        the constants a `getattr(kernel, NAME)` that is not called names."""
         func = node.func
         names: set[str] = set()
-        if isinstance(func, ast.Attribute) and is_kernel(func.value):
+        if (  # getattr(kernel, "O_CLOEXEC"): a constant
+            isinstance(func, ast.Name)
+            and func.id == "getattr"
+            and len(node.args) >= 2
+            and _is_kernel(node.args[0], kernels)
+        ):
+            return {n for n in _strings(node.args[1], params) if n.isupper()}
+        if isinstance(func, ast.Attribute) and _is_kernel(func.value, kernels):
             if func.attr == "caller" and node.args:
                 names = _strings(node.args[0], params)
             else:
@@ -338,10 +446,16 @@ class _Scope:
             and isinstance(func.func, ast.Name)
             and func.func.id == "getattr"
             and len(func.args) >= 2
-            and is_kernel(func.args[0])
+            and _is_kernel(func.args[0], kernels)
         ):
             names = _strings(func.args[1], params)
         return {n for n in names if n.islower() and n not in _NOT_SYSCALLS}
+
+
+def _is_kernel(expr: ast.expr, kernels: set[str]) -> bool:
+    return (isinstance(expr, ast.Name) and expr.id in kernels) or (
+        isinstance(expr, ast.Attribute) and expr.attr == "kernel"
+    )
 
 
 def _strings(node: ast.expr, params: dict[str, set[str]]) -> set[str]:
@@ -374,6 +488,11 @@ def render(inv: Inventory, missing: bool = False) -> str:
     lines.append("")
     lines.append(f"{total} tests ({len(inv.tests)} functions) in {len(inv.areas())} areas")
     lines.append(f"coverage: {covered} of {table} syscalls in {inv.platform.name} ({pct:.1f}%)")
+    runnable = sum(inv.runnable(t) for t in inv.tests)
+    lines.append(
+        f"runnable on {inv.platform.name}: {runnable} of {total} tests (no os or arch "
+        "marker excludes them, the table holds every syscall and constant they name)"
+    )
     unknown = inv.unknown()
     if unknown:
         lines.append(f"not in the {inv.platform.name} table: {', '.join(sorted(unknown))}")
