@@ -72,7 +72,6 @@ def test_fchmod_on_o_path_fd_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
     assert kernel.fchmod(fd, 0o600).errno == "EBADF"
 
 
-@pytest.mark.os("linux")
 def test_chmod_legacy_call_sets_mode(kernel: Kernel, tmp: Path) -> None:
     (tmp / "f").write_bytes(b"")
     kernel.chmod(tmp / "f", 0o604).unwrap()

@@ -93,7 +93,6 @@ def test_renameat_missing_source_is_enoent(kernel: Kernel, tmp: Path) -> None:
     assert _rename(kernel, tmp / "absent", tmp / "b").errno == "ENOENT"
 
 
-@pytest.mark.os("linux")
 def test_rename_legacy_call_moves_the_name(kernel: Kernel, tmp: Path) -> None:
     (tmp / "a").write_bytes(b"")
     kernel.rename(tmp / "a", tmp / "b").unwrap()
