@@ -84,6 +84,7 @@ HEADERS = (
     "sys/types.h",
     "sys/errno.h",
     "sys/fcntl.h",
+    "sys/filio.h",  # FIONREAD, FIONBIO, FIOCLEX ...
     "sys/stat.h",
     "sys/unistd.h",
     "sys/mman.h",
