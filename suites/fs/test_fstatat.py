@@ -124,7 +124,6 @@ def test_fstat_on_pipe_is_fifo(kernel: Kernel, fds) -> None:
     assert st.st_mode & kernel.S_IFMT == kernel.S_IFIFO
 
 
-@pytest.mark.os("linux")
 @pytest.mark.smoke
 def test_stat_and_lstat_differ_only_on_symlinks(kernel: Kernel, tmp: Path) -> None:
     (tmp / "f").write_bytes(b"abc")

@@ -32,7 +32,6 @@ def test_fsync_on_closed_fd_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
     assert kernel.fsync(fd).errno == "EBADF"
 
 
-@pytest.mark.os("linux")
 def test_fsync_on_pipe_is_einval(kernel: Kernel, fds) -> None:
     _, wfd = fds.pipe()
     assert kernel.fsync(wfd).errno == "EINVAL"
