@@ -5,10 +5,10 @@ A platform is assembled from layers in platforms/<os>/, later layers overriding 
     common.toml        hand-written facts every arch of the OS shares (aliases, ...)
     <arch>.toml        generated from the kernel's own tables and headers (DO NOT EDIT)
     <arch>-extra.toml  hand-written additions for that arch
-    common.h, <shared>.h, <arch>.h, <arch>-packed.h
+    common.h, <shared>.h, <arch>.h, common-packed.h, <arch>-packed.h
                        cffi cdef text: struct layouts and libc prototypes; <shared>.h are
                        the files a hand-written layer lists in [platform] cdef, layouts
-                       some arches share (lp64.h)
+                       some arches share (lp64.h); the -packed files are declared packed
 
 A table generated from a kernel tree (`syscalls tables --from-tree`) can stand in for the
 <arch>.toml layer: Platform.load(path) keeps the OS's hand-written layers around it.
@@ -52,11 +52,16 @@ class PlatformError(Exception):
 
 def host_os_arch() -> tuple[str, str]:
     """The running kernel's OS name and arch, in the names the table files use."""
-    sysname = os.uname().sysname.lower()
-    machine = os.uname().machine.lower()
     # A 32-bit userland on a 64-bit kernel calls the 32-bit ABI: trust the interpreter's
     # pointer size (platform.architecture() would run file(1) in a subprocess).
-    if machine in ("x86_64", "amd64") and struct.calcsize("P") == 4:
+    return os_arch(os.uname().sysname, os.uname().machine, struct.calcsize("P"))
+
+
+def os_arch(sysname: str, machine: str, pointer_size: int = 8) -> tuple[str, str]:
+    """The table names (os, arch) for `uname -s` and `uname -m` (of this or another
+    machine) and the pointer size of the userland that will make the calls."""
+    sysname, machine = sysname.lower(), machine.lower()
+    if machine in ("x86_64", "amd64") and pointer_size == 4:
         machine = "i386"
     names = _ARCH_NAMES["linux" if sysname == "linux" else "bsd"]
     return sysname, names.get(machine, machine)
@@ -80,6 +85,9 @@ class Platform:
     symbols: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     padding: dict[str, list[int]] = field(default_factory=dict)  # PAD slots (NetBSD)
+    # Numbers the kernel never implements (stubs, removed calls): name -> why, from a
+    # hand-written layer's [left_out]; `syscalls list` names them instead of counting.
+    left_out: dict[str, str] = field(default_factory=dict)
     errno: dict[str, int] = field(default_factory=dict)
     constants: dict[str, int] = field(default_factory=dict)
     cdef: str = ""
@@ -131,11 +139,19 @@ class Platform:
                 p._merge(_read_toml(layer), layer)
         names = ["common.h", *p.cdef_layers, f"{arch}.h"]
         p.cdef = "".join(_read_text(base / name) for name in names)
-        p.cdef_packed = _read_text(base / f"{arch}-packed.h")
+        p.cdef_packed = _read_text(base / "common-packed.h") + _read_text(base / f"{arch}-packed.h")
         return p
 
     def _merge(self, data: dict, path: Path) -> None:
-        for section in ("syscalls", "symbols", "aliases", "padding", "errno", "constants"):
+        for section in (
+            "syscalls",
+            "symbols",
+            "aliases",
+            "padding",
+            "left_out",
+            "errno",
+            "constants",
+        ):
             values = data.get(section, {})
             if not isinstance(values, dict):
                 raise PlatformError(f"{path}: [{section}] must be a table")

@@ -19,7 +19,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the suite (on the running kernel by default)")
-    run.add_argument("--target", default="host", help="where to run (default: host)")
+    run.add_argument(
+        "--target",
+        default="host",
+        help="where to run: host (default), vm, gvisor, uml, rump, ssh://[user@]host[:port]",
+    )
     run.add_argument("--platform", help="binding table: OS/ARCH or a .toml file")
     run.add_argument(
         "--out",
@@ -37,13 +41,13 @@ def main(argv: list[str] | None = None) -> int:
         "--time-limit",
         type=float,
         metavar="SECONDS",
-        help="vm/gvisor/uml: limit for the whole run, boot included (default: the target's)",
+        help="vm/gvisor/uml/ssh: limit for the whole run, boot included (default: the target's)",
     )
     run.add_argument(
         "--time-scale",
         type=float,
         metavar="X",
-        help="vm/gvisor/uml: stretch per-test time limits by X (default: the target's)",
+        help="vm/gvisor/uml/ssh: stretch per-test time limits by X (default: the target's)",
     )
     run.add_argument(
         "--rump-dir",
@@ -52,6 +56,14 @@ def main(argv: list[str] | None = None) -> int:
         "/usr/lib; default: $SYSCALLS_RUMP_DIR, else ../shared/rump/lib beside the checkout)",
     )
     add_vm_arguments(run)
+    run.add_argument(
+        "--ssh-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="--target ssh: an ssh -o option, e.g. IdentityFile=~/.ssh/lab (repeatable; "
+        "$SYSCALLS_SSH: the ssh command itself, default ssh)",
+    )
     add_verdict_arguments(run)
     add_ktap_argument(run)
     run.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
@@ -278,6 +290,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     elif args.target != "host":
         from syscalls import targets
 
+        destination = None
+        if args.target == "ssh" or args.target.startswith("ssh://"):
+            args.target, destination = "ssh", args.target
         if args.target not in targets.TARGETS:
             known = ", ".join(targets.TARGETS)
             print(f"syscalls: unknown target {args.target!r} (known: {known})", file=sys.stderr)
@@ -293,6 +308,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             accel=args.accel,
             append=args.append,
             memory_mb=args.memory,
+            destination=destination,
+            ssh_options=getattr(args, "ssh_option", []),
         )
         return targets.run(args.target, opts)
     import pytest
