@@ -329,7 +329,8 @@ int printf(const char *, ...);
 #define O(t, f) printf("%s.%s %d\\n", #t, #f, (int)__builtin_offsetof(t, f))
 int main(void) {
     S(struct stat); S(struct kevent); S(struct reg); S(struct timeval);
-    S(struct sockaddr_un); S(struct sockaddr_in);
+    S(struct sockaddr_un); S(struct sockaddr_in); S(struct linger);
+    O(struct linger, l_linger);
     O(struct stat, st_mode); O(struct stat, st_ino); O(struct stat, st_nlink);
     O(struct stat, st_uid); O(struct stat, st_rdev); O(struct stat, st_atim);
     O(struct stat, st_size); O(struct stat, st_blocks); O(struct stat, st_blksize);
