@@ -25,6 +25,7 @@ struct msghdr {
     void *msg_control; unsigned int msg_controllen; int msg_flags;
 };
 struct cmsghdr { unsigned int cmsg_len; int cmsg_level; int cmsg_type; };
+struct mmsghdr { struct msghdr msg_hdr; unsigned int msg_len; };  /* sys/sys/socket.h */
 struct stat {
     uint64_t st_dev; uint32_t st_mode; uint64_t st_ino; uint32_t st_nlink;
     uint32_t st_uid; uint32_t st_gid; uint64_t st_rdev;
