@@ -143,6 +143,9 @@ PREFIXES = (
     "MAXPATHLEN",
     "FUTEX_",
     "KQ",
+    "FDATASYNC",  # NetBSD's fsync_range(2) flags (sys/unistd.h)
+    "FFILESYNC",
+    "FDISKSYNC",
     "R_OK",  # access(2) modes; F_OK comes with the F_ prefix
     "W_OK",
     "X_OK",
