@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-PLATFORMS_DIR = Path(__file__).resolve().parent.parent / "platforms"
+from syscalls.paths import PLATFORMS as PLATFORMS_DIR
 
 # `uname -m` spellings -> the arch names used for table files.
 _ARCH_NAMES = {
