@@ -618,10 +618,11 @@ def _kernel_call(node: ast.Call, kernels: set[str], attrs: set[str], env: String
     the constants a `getattr(kernel, NAME)` names."""
     func = node.func
     names: set[str] = set()
-    if (  # getattr(kernel, "O_CLOEXEC"): a constant (a called one is a syscall, below)
+    if (  # getattr(kernel, "O_CLOEXEC"): a constant (a called one is a syscall, below);
+        # with a default, getattr(kernel, "O_LARGEFILE", 0), one the test can do without
         isinstance(func, ast.Name)
         and func.id == "getattr"
-        and len(node.args) >= 2
+        and len(node.args) == 2
         and _is_kernel_value(node.args[0], kernels, attrs)
     ):
         return {n for n in _strings(node.args[1], env) if n.isupper()}
