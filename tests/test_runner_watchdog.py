@@ -139,3 +139,21 @@ def test_the_time_limit_calls_back_with_the_reason_and_again_each_second(
     }
     gaps = [b - a for (a, _), (b, _) in itertools.pairwise(calls)]
     assert all(gap >= 0.99 for gap in gaps)
+
+
+def test_a_worker_whose_pid_execnet_did_not_show_is_watched_by_its_status_record(
+    tmp_path: Path,
+) -> None:
+    dog = _watchdog(tmp_path)
+    dog.untracked_worker()
+    StatusWriter(tmp_path / "gw0").start("t.py::test_x", 1.0, time.monotonic())
+    dog._adopt_status_files()
+    assert dog.workers["gw0"].pid == os.getpid()  # the writer's: here, this process
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        dog.deaths = 1
+        dog.reap_adopted()  # with an untracked worker, no child is taken for an orphan
+        assert child.poll() is None
+    finally:
+        child.kill()
+        child.wait()

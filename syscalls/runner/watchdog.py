@@ -113,8 +113,9 @@ class Watchdog:
             self.spawning = True
 
     def untracked_worker(self) -> None:
-        """A worker whose pid is unknown (not a popen gateway): none of the controller's
-        children can then be told apart from an orphan, so none is reaped."""
+        """A worker whose pid execnet does not show: it is watched by the pid in its
+        status record once that appears, and none of the controller's children can be
+        told apart from an orphan any more, so none is reaped."""
         with self.lock:
             self.untracked = True
 
@@ -167,11 +168,23 @@ class Watchdog:
                 self.on_time_limit(
                     f"the run exceeded its overall limit of {self.time_limit:g} s (--time-limit)"
                 )
+            if self.untracked:
+                self._adopt_status_files()
             for wid, worker in list(self.workers.items()):
                 if worker.death is None and worker.killed is None:
                     self._check(wid, worker, now)
             if self.deaths:
                 self.reap_adopted()
+
+    def _adopt_status_files(self) -> None:
+        """Workers whose pid execnet did not show: the pid their status record carries."""
+        if self.status_dir is None:
+            return
+        for path in self.status_dir.iterdir():
+            status = read_status(path)
+            if path.name not in self.workers and status is not None:
+                with self.lock:
+                    self.workers[path.name] = Worker(status.pid, path)
 
     def _check(self, wid: str, worker: Worker, now: float) -> None:
         worker.death = peek_exit(worker.pid)
