@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -354,14 +355,17 @@ def test_a_tests_own_timeout_marker_is_the_watchdogs_limit_for_it(tmp_path: Path
     (tmp_path / "test_marked.py").write_text(MARKED)
     p = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
-         "syscalls.runner.plugin", f"--rootdir={tmp_path}", "-rA", "--timeout=300", "-n", "1",
-         "test_marked.py"],
+         "syscalls.runner.plugin", f"--rootdir={tmp_path}", "--timeout=300", "-n", "1",
+         f"--junitxml={tmp_path / 'junit.xml'}", "test_marked.py"],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-2000:]
-    assert "FAILED test_marked.py::test_with_a_limit_of_its_own - exceeded 1 s" in p.stdout
-    assert "PASSED test_marked.py::test_after_it" in p.stdout
+    cases = {c.get("name"): c for c in ET.parse(tmp_path / "junit.xml").getroot().iter("testcase")}
+    failure = cases["test_with_a_limit_of_its_own"].find("failure")
+    assert failure is not None
+    assert failure.get("message", "").startswith("exceeded 1 s (the per-test limit, --timeout)")
+    assert list(cases["test_after_it"]) == []  # passed
 
 
 def test_when_xdist_gives_up_replacing_workers_the_run_is_incomplete(tmp_path: Path) -> None:
