@@ -76,8 +76,14 @@ class Started:
         self.marker = f"runner-test-{uuid.uuid4()}"
         self.started_dir = out.parent / f"{out.name}.started"
         self.started_dir.mkdir(parents=True, exist_ok=True)
+        # The run's own temporary files (its status directory, pytest's base) go where
+        # this test's go: a run killed on purpose leaves nothing in the real /tmp.
+        tmpdir = out.parent / f"{out.name}.tmp"
+        tmpdir.mkdir(parents=True, exist_ok=True)
+        tmpdir.chmod(0o1777)
         env = {
             **os.environ,
+            "TMPDIR": str(tmpdir),
             "SYSCALLS_RUNNER_FAULTS": "1",
             "SYSCALLS_RUNNER_FAULTS_STARTED": str(self.started_dir),
             "SYSCALLS_RUNNER_MARK": self.marker,
