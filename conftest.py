@@ -64,21 +64,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     rump = config.getoption("target") == "rump"
-    try:
+    try:  # a bad table (its C declarations too: Kernel compiles them) is a usage error
         platform = Platform.load(config.getoption("platform") or (RUMP_PLATFORM if rump else None))
+        host = "/".join(host_os_arch())
+        if rump:
+            k = _rump_kernel(platform, config.getoption("rump_dir"), host)
+        elif platform.name != host and not config.option.collectonly:
+            # Another OS's or arch's numbers would call the wrong syscalls on this kernel.
+            raise pytest.UsageError(
+                f"the {platform.name} table cannot drive this {host} kernel "
+                "(use it inside a target of that kind, or with --collect-only)"
+            )
+        else:
+            k = Kernel(platform)
     except PlatformError as e:
         raise pytest.UsageError(str(e)) from None
-    host = "/".join(host_os_arch())
-    if rump:
-        k = _rump_kernel(platform, config.getoption("rump_dir"), host)
-    elif platform.name != host and not config.option.collectonly:
-        # Another OS's or arch's numbers would call the wrong syscalls on this kernel.
-        raise pytest.UsageError(
-            f"the {platform.name} table cannot drive this {host} kernel "
-            "(use it inside a target of that kind, or with --collect-only)"
-        )
-    else:
-        k = Kernel(platform)
     k.target = config.getoption("target")  # what ENOSYS means depends on it (enosys.py)
     config.stash[_KERNEL_KEY] = k
     path = _profile_path(config)

@@ -177,6 +177,15 @@ def run_with_verdict(args: argparse.Namespace) -> int:
     from syscalls import baseline
 
     args.workers_given = getattr(args, "workers_given", True)
+    if args.platform:  # a bad table must not cost a kernel boot or a suite's collection
+        from syscalls.abi import PlatformError
+        from syscalls.kernel import load_checked
+
+        try:
+            load_checked(args.platform)
+        except PlatformError as e:
+            print(f"syscalls {args.command}: --platform: {e}", file=sys.stderr)
+            return baseline.bisect_code(2, args.bisect)
     baselines = []
     if args.baseline:
         try:  # read first: a bad baseline must not cost a kernel boot
@@ -302,11 +311,12 @@ def cmd_tables(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from syscalls.abi import Platform, PlatformError
+    from syscalls.abi import PlatformError
     from syscalls.inventory import render, scan
+    from syscalls.kernel import load_checked
 
     try:
-        platform = Platform.load(args.platform)
+        platform = load_checked(args.platform)
     except PlatformError as e:
         print(f"syscalls list: {e}", file=sys.stderr)
         return 2

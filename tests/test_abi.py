@@ -24,7 +24,10 @@ def test_layers_merge_common_aliases_under_generated_numbers() -> None:
 
 def test_generated_table_file_keeps_the_os_hand_written_layers(tmp_path: Path) -> None:
     table = tmp_path / "mine.toml"
-    table.write_text('[platform]\nos = "linux"\narch = "x86_64"\n[syscalls]\nnewfstatat = 7\n')
+    table.write_text(
+        '[platform]\nos = "linux"\narch = "x86_64"\n'
+        "[syscalls]\nnewfstatat = 7\n[errno]\nENOENT = 2\n"
+    )
     p = Platform.load(table)
     assert p.syscalls == {"newfstatat": 7}
     assert p.resolve("fstatat") == "newfstatat"  # from platforms/linux/common.toml

@@ -1,0 +1,93 @@
+"""Bad input to the `syscalls` command, file argument by file argument: one clear line
+on stderr naming the file and what is wrong, exit status 2 (README: exit status), no
+traceback, nothing started and nothing left behind. Commands run in-process through
+syscalls.cli.main, as the console script calls it; plain pytest in a subprocess."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from syscalls.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+X86_64 = ROOT / "platforms" / "linux" / "x86_64.toml"
+
+
+def refused(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """Run `syscalls ARGV`; its one line on stderr, after checking status 2."""
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert code == 2, (code, out[-1000:], err[-2000:])
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def bad_tables(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """Each bad table of issue 9, with what its message must say."""
+    made: dict[str, tuple[Path, str]] = {}
+
+    def make(name: str, text: str, says: str) -> None:
+        (tmp_path / name).mkdir()
+        path = tmp_path / name / "t.toml"
+        path.write_text(text)
+        made[name] = (path, says)
+
+    good = X86_64.read_text()
+    head = '[platform]\nos = "linux"\narch = "x86_64"\n'
+    make("os5", good.replace('os = "linux"', "os = 5", 1), "[platform] os must be")
+    make("no_syscalls", head + "[errno]\nENOENT = 2\n", "no [syscalls]")
+    make("string_number", good.replace("\nread = 0\n", '\nread = "0"\n', 1), "[syscalls] read must")
+    make("bad_c", good.replace(head, head + 'cdef = ["bad.h"]\n', 1), "bad.h")
+    (tmp_path / "bad_c" / "bad.h").write_text("struct oops { int x ;\n")
+    make("bad_sibling", good, "t.h:2: duplicate declaration of struct stat")
+    redeclared = "struct mine { int x; };\nstruct stat { int x; };\n"
+    (tmp_path / "bad_sibling" / "t.h").write_text(redeclared)
+    return made
+
+
+CASES = ["os5", "no_syscalls", "string_number", "bad_c", "bad_sibling"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_list_with_a_bad_table(case: str, tmp_path: Path, capsys) -> None:
+    path, says = bad_tables(tmp_path)[case]
+    line = refused(capsys, "list", "--platform", str(path))
+    assert line.startswith(f"syscalls list: {path}") and says in line
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_run_with_a_bad_table_runs_nothing(case: str, tmp_path: Path, capsys) -> None:
+    path, says = bad_tables(tmp_path)[case]
+    out = tmp_path / "out"
+    argv = ["run", "-n", "0", "--out", str(out), "--platform", str(path), "suites/fs/test_dup.py"]
+    line = refused(capsys, *argv)
+    assert line.startswith(f"syscalls run: --platform: {path}") and says in line
+    assert not (out / "junit.xml").exists() and not (out / "profile.json").exists()
+
+
+def test_boot_with_a_bad_table_boots_nothing(tmp_path: Path, capsys) -> None:
+    path, says = bad_tables(tmp_path)["string_number"]
+    image = tmp_path / "bzImage"  # never looked at: the table is checked first
+    line = refused(capsys, "boot", str(image), "--out", str(tmp_path), "--platform", str(path))
+    assert line.startswith(f"syscalls boot: --platform: {path}") and says in line
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_plain_pytest_with_a_bad_table_is_a_usage_error(case: str, tmp_path: Path) -> None:
+    path, says = bad_tables(tmp_path)[case]
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", f"--platform={path}", "suites/fs/test_dup.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 4  # pytest's own usage error
+    assert "INTERNALERROR" not in proc.stdout + proc.stderr
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert proc.stderr.startswith(f"ERROR: {path}") and says in proc.stderr
