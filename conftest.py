@@ -10,7 +10,9 @@ Fixtures: kernel (the Kernel, its calls recorded), tmp (a private directory, rem
           in_child(fn, timeout) (fn in a forked child with a time limit).
 Markers:  root, os(*names), arch(*names, reason=...), min_kernel(version),
           requires(*features): skips that say why; smoke: the smoke selection
-          (`syscalls run --smoke`).
+          (`syscalls run --smoke`); disposable: the test changes the whole machine
+          (the clock, swap, modules, accounting): it runs only in a disposable VM
+          target (--target vm).
 """
 
 from __future__ import annotations
@@ -93,6 +95,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 RUMP_PLATFORM = "netbsd/amd64"
+# Targets whose machine is thrown away after the run: @pytest.mark.disposable tests run
+# there for real (setting the clock, swapping, loading modules) and nowhere else.
+DISPOSABLE = ("vm",)
 
 
 def _rump_kernel(platform: Platform, rump_dir: str | None, host: str) -> Kernel:
@@ -187,6 +192,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     k = item.config.stash[_KERNEL_KEY]
     if item.get_closest_marker("root") and os.geteuid() != 0:
         pytest.skip("needs root")
+    if item.get_closest_marker("disposable") and item.config.getoption("target") not in DISPOSABLE:
+        pytest.skip("changes the whole machine: runs only in a disposable VM (syscalls boot)")
     area = item.nodeid.split("/")[1] if item.nodeid.startswith("suites/") else ""
     if area in k.absent_areas:
         pytest.skip(k.absent_areas[area])

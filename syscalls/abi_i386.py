@@ -14,6 +14,11 @@ a negative number). ftruncate/truncate with a 64-bit length go to their 64 varia
 preadv/pwritev/preadv2/pwritev2 are not rewritten: every arch's kernel takes their
 offset as (pos_l, pos_h), which the callers pass already.
 
+fanotify_mark's 64-bit event mask takes two registers as the offsets do. io_getevents
+is i386's own call, with its timeout copied into a struct old_timespec32; adjtimex goes
+to clock_adjtime64(CLOCK_REALTIME, ...) with the 64-bit struct timex (i386.h), as glibc
+does with 64-bit time.
+
 lseek goes to _llseek(fd, offset_high, offset_low, &result, whence), as glibc's lseek
 does with a 64-bit off_t: the offset is split, and the new position is read back from
 the loff_t the kernel fills, so offsets past 2 and 4 GiB work both ways (i386's own
@@ -114,17 +119,24 @@ def _lseek(args: Sequence[Any]) -> tuple[str, tuple, Callable[[int], int]]:
 INT32 = range(-(1 << 31), 1 << 31)
 
 
+def _timespec32(ts: Any) -> Any:
+    """The suite's 64-bit timespec as a struct old_timespec32 for i386's 32-bit calls;
+    NULL or a raw address passes as it is."""
+    if not hasattr(ts, "tv_sec"):
+        return ts
+    sec, nsec = int(ts.tv_sec), int(ts.tv_nsec)
+    if sec not in INT32 or nsec not in INT32:
+        raise ValueError(
+            "this timespec does not fit i386's struct old_timespec32: call the 64-bit "
+            "variant (clock_nanosleep for nanosleep, io_pgetevents for io_getevents)"
+        )
+    return _ffi.new("int32_t[2]", [sec, nsec])
+
+
 def _nanosleep(args: Sequence[Any]) -> tuple:
     """nanosleep(req, rem) with the suite's 64-bit timespecs, through the 32-bit call."""
     req, rem = args
-    if hasattr(req, "tv_sec"):  # else NULL or a raw address, passed as it is
-        sec, nsec = int(req.tv_sec), int(req.tv_nsec)
-        if sec not in INT32 or nsec not in INT32:
-            raise ValueError(
-                "nanosleep's timespec does not fit i386's struct old_timespec32: "
-                "call clock_nanosleep (clock_nanosleep_time64)"
-            )
-        req = _ffi.new("int32_t[2]", [sec, nsec])
+    req = _timespec32(req)
     if not hasattr(rem, "tv_sec"):
         return "nanosleep", (req, rem)
     rem32 = _ffi.new("int32_t[2]")
@@ -135,6 +147,23 @@ def _nanosleep(args: Sequence[Any]) -> tuple:
         return ret
 
     return "nanosleep", (req, rem32), after
+
+
+def _io_getevents(args: Sequence[Any]) -> tuple[str, tuple]:
+    """io_getevents(ctx, min_nr, nr, events, timeout): i386's own call reads an
+    old_timespec32 (sys_io_getevents_time32)."""
+    *head, timeout = args
+    return "io_getevents", (*head, _timespec32(timeout))
+
+
+CLOCK_REALTIME = 0  # include/uapi/linux/time.h
+
+
+def _adjtimex(args: Sequence[Any]) -> tuple[str, tuple]:
+    """adjtimex(buf) with the 64-bit struct timex (i386.h): clock_adjtime64 on
+    CLOCK_REALTIME, which is what adjtimex means (kernel/time/time.c), as glibc does."""
+    (buf,) = args
+    return "clock_adjtime64", (CLOCK_REALTIME, buf)
 
 
 def _fallocate(args: Sequence[Any]) -> tuple[str, tuple]:
@@ -179,6 +208,9 @@ ADAPTERS: dict[str, Callable[[Sequence[Any]], tuple]] = {
     "fadvise64": _two_offsets("fadvise64_64", 1),
     "posix_fadvise": _two_offsets("fadvise64_64", 1),
     "sync_file_range": _two_offsets("sync_file_range", 1),
+    "fanotify_mark": _offset_at(2, "fanotify_mark"),  # its 64-bit event mask
+    "io_getevents": _io_getevents,
+    "adjtimex": _adjtimex,
 }
 
 

@@ -59,3 +59,14 @@ struct epoll_event { uint32_t events; uint64_t data; };
  * a 64-bit off_t: plain fcntl refuses the OFD commands on 32-bit (EINVAL), fcntl64 takes
  * them with this layout. */
 struct flock { short l_type; short l_whence; int64_t l_start; int64_t l_len; int l_pid; };
+/* linux/timex.h struct __kernel_timex, under the name the suites use: 64-bit fields with
+ * explicit padding (208 bytes, the 64-bit layout), what clock_adjtime64 takes; the table
+ * sends clock_adjtime there and syscalls/abi_i386.py sends adjtimex to
+ * clock_adjtime64(CLOCK_REALTIME, ...), as glibc does with 64-bit time. */
+struct timex {
+    unsigned int modes; int __pad0; int64_t offset; int64_t freq; int64_t maxerror;
+    int64_t esterror; int status; int __pad1; int64_t constant; int64_t precision;
+    int64_t tolerance; struct { int64_t tv_sec; int64_t tv_usec; } time; int64_t tick;
+    int64_t ppsfreq; int64_t jitter; int shift; int __pad2; int64_t stabil; int64_t jitcnt;
+    int64_t calcnt; int64_t errcnt; int64_t stbcnt; int tai; int __reserved[11];
+};

@@ -13,18 +13,11 @@ from pathlib import Path
 import pytest
 
 from syscalls import forking
+from syscalls.forking import Argv
 from syscalls.kernel import Kernel
 
 EXEC_FAILED = 99  # exit code of a child whose execve returned
 MAX_ARG_STRLEN = 32 * 4096  # include/uapi/linux/binfmts.h: 32 pages of 4 KiB
-
-
-class Argv:
-    """A NULL-terminated char *[] built from bytes, kept alive with its strings."""
-
-    def __init__(self, kernel: Kernel, items: list[bytes]) -> None:
-        self.strings = [kernel.ffi.new("char[]", s) for s in items]
-        self.array = kernel.ffi.new("char *[]", [*self.strings, kernel.ffi.NULL])
 
 
 def _exec_in_fork(kernel: Kernel, path: str, argv: list[bytes], env=(), setup=None) -> int:

@@ -107,9 +107,15 @@ def pytest_argv(
 
 
 def write_script(
-    opts: Options, target: str, test_timeout: float, time_scale: float, inside: Inside = Inside()
+    opts: Options,
+    target: str,
+    test_timeout: float,
+    time_scale: float,
+    inside: Inside = Inside(),
+    extra_env: dict[str, str] | None = None,
 ) -> Path:
-    """results/guest.sh: what the guest runs once its file systems are in place."""
+    """results/guest.sh: what the guest runs once its file systems are in place;
+    `extra_env` adds variables the suite reads there (SYSCALLS_MODULES_DIR)."""
     status = (inside.out or opts.out) / results.STATUS
     env = {
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -119,6 +125,7 @@ def write_script(
         "PYTHONDONTWRITEBYTECODE": "1",  # the root file system is read-only
         "SYSCALLS_TARGET": target,
         "SYSCALLS_TIME_SCALE": f"{time_scale:g}",
+        **(extra_env or {}),
     }
     exports = "\n".join(f"export {k}={shlex.quote(v)}" for k, v in env.items())
     text = f"""#!/bin/sh

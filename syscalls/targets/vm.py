@@ -114,7 +114,10 @@ def boot(
         workers="0" if opts.workers == "auto" else opts.workers,
         time_scale=scale,
     )
-    guest.write_script(spec, NAME, test_timeout, scale)
+    # The image's own modules, at the host path the guest also sees: the disposable
+    # tests load one (suites/misc/conftest.py).
+    modules = {"SYSCALLS_MODULES_DIR": str(kernel.modules_dir)} if kernel.modules_dir else {}
+    guest.write_script(spec, NAME, test_timeout, scale, extra_env=modules)
     limits = guest.Limits(
         boot=KVM_TRIAL if trial else BOOT_LIMIT.get(accel, BOOT_LIMIT["tcg"]),
         test=test_timeout + 60,
