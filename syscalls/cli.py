@@ -287,9 +287,13 @@ def cmd_tables(args: argparse.Namespace) -> int:
     from syscalls.tables.cmacros import CompilerMissing
 
     try:
+        emit.check_output(args.output)  # before the work: -o is as often wrong as the tree
         table = generate(args.from_tree, args.arch)
-    except (TreeError, CompilerMissing) as e:
+    except (TreeError, CompilerMissing, emit.OutputError) as e:
         print(f"syscalls tables: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a file of the tree this user cannot read
+        print(f"syscalls tables: {e.filename or args.from_tree}: {e.strerror}", file=sys.stderr)
         return 2
     tree = os.path.basename(os.path.normpath(args.from_tree))
     command = [
@@ -302,7 +306,11 @@ def cmd_tables(args: argparse.Namespace) -> int:
         "-o",
         str(args.output),
     ]
-    emit.write(table, shlex.join(command), args.output)
+    try:
+        emit.write(table, shlex.join(command), args.output)
+    except emit.OutputError as e:
+        print(f"syscalls tables: {e}", file=sys.stderr)
+        return 2
     print(
         f"{args.output}: {table.os}/{table.arch}: {len(table.syscalls)} syscalls, "
         f"{len(table.errno)} errno, {len(table.constants)} constants"

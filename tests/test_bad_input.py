@@ -5,8 +5,12 @@ syscalls.cli.main, as the console script calls it; plain pytest in a subprocess.
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -91,3 +95,82 @@ def test_plain_pytest_with_a_bad_table_is_a_usage_error(case: str, tmp_path: Pat
     assert "INTERNALERROR" not in proc.stdout + proc.stderr
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
     assert proc.stderr.startswith(f"ERROR: {path}") and says in proc.stderr
+
+
+# -- syscalls tables -------------------------------------------------------------------
+
+TREE = Path("/var/tmp/linux-source-6.1")  # refused before it is read: it need not exist
+
+
+@pytest.fixture
+def world_tmp() -> Iterator[Path]:
+    """A directory every user can reach (tmp_path is root's own, mode 0700)."""
+    path = Path(tempfile.mkdtemp(prefix="syscalls-validation-"))
+    path.chmod(0o755)
+    yield path
+    for p in (path, *path.rglob("*")):
+        if p.is_dir() and not p.is_symlink():
+            p.chmod(0o755)
+    shutil.rmtree(path)
+
+
+def as_user(*argv: str) -> subprocess.CompletedProcess[str]:
+    """`syscalls ARGV` as an unprivileged user (nobody, when this is root), for what
+    permissions refuse: root's writes are refused by nothing but a read-only mount."""
+    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    return subprocess.run(
+        [*(prefix if os.geteuid() == 0 else []), sys.executable, "-m", "syscalls", *argv],
+        cwd=ROOT,
+        env={**os.environ, "HOME": "/tmp"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def one_line(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("output", "says"),
+    [
+        ("missing/dir/t.toml", "missing/dir: no such directory"),
+        ("dir.toml", "dir.toml: is a directory"),
+        ("file/t.toml", "file: not a directory"),
+        ("fifo.toml", "fifo.toml: not a regular file"),  # /dev/full too: never replaced
+    ],
+)
+def test_tables_output_that_cannot_be_written(output: str, says: str, tmp_path: Path, capsys):
+    (tmp_path / "dir.toml").mkdir()
+    (tmp_path / "file").write_text("")
+    os.mkfifo(tmp_path / "fifo.toml")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    line = refused(capsys, "tables", "--from-tree", str(TREE), "-o", str(tmp_path / output))
+    assert line.startswith("syscalls tables: ") and says in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no .tmp left
+
+
+def test_tables_into_a_directory_this_user_cannot_write(world_tmp: Path) -> None:
+    (world_tmp / "ro").mkdir(mode=0o555)
+    line = one_line(as_user("tables", "--from-tree", str(TREE), "-o", f"{world_tmp}/ro/t.toml"))
+    assert line == f"syscalls tables: {world_tmp}/ro: cannot write here (permission denied)"
+    assert list((world_tmp / "ro").iterdir()) == []
+
+
+def test_tables_from_a_tree_that_is_a_file_or_unreadable(world_tmp: Path, capsys) -> None:
+    (world_tmp / "file").write_text("")
+    line = refused(capsys, "tables", "--from-tree", f"{world_tmp}/file", "-o", f"{world_tmp}/t")
+    assert line == f"syscalls tables: {world_tmp}/file: not a directory"
+    (world_tmp / "locked").mkdir(mode=0o700)  # root's: nobody may look inside
+    if os.geteuid() != 0:
+        (world_tmp / "locked").chmod(0)
+    (world_tmp / "out").mkdir()
+    (world_tmp / "out").chmod(0o777)
+    proc = as_user("tables", "--from-tree", f"{world_tmp}/locked", "-o", f"{world_tmp}/out/t")
+    assert one_line(proc).startswith(f"syscalls tables: {world_tmp}/locked/")
+    assert proc.stderr.strip().endswith("Permission denied")

@@ -40,7 +40,7 @@ def generate(tree: Path, arch: str | None) -> Table:
 
     tree = Path(tree)
     if not tree.is_dir():
-        raise TreeError(f"{tree}: no such directory")
+        raise TreeError(f"{tree}: {'not a directory' if tree.exists() else 'no such directory'}")
     if linux.is_linux_tree(tree):
         return linux.generate(tree, arch or "x86_64")
     if bsd.is_bsd_tree(tree):
