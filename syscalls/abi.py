@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import struct
 import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from syscalls.inputs import UnreadableInput, read_input
 from syscalls.table_schema import PATH_NAME, PlatformError, check_layer, check_platform
 
 __all__ = ["PLATFORMS_DIR", "Platform", "PlatformError", "available", "host_os_arch"]
@@ -76,25 +76,10 @@ MAX_FILE = 16 << 20
 
 
 def _read_bytes(path: Path, what: str) -> bytes:
-    """A table's file, or a PlatformError that says why it cannot be one."""
-    try:  # O_NONBLOCK: a FIFO given as a table must not wait for a writer
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as e:
-        raise PlatformError(f"{path}: {e.strerror or e}") from None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise PlatformError(f"{path}: not a regular file (a {what} is one)")
-        chunks, size = [], 0
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > MAX_FILE:
-                raise PlatformError(f"{path}: larger than {MAX_FILE >> 20} MiB: not a {what}")
-    except OSError as e:
-        raise PlatformError(f"{path}: {e.strerror or e}") from None
-    finally:
-        os.close(fd)
-    return b"".join(chunks)
+        return read_input(path, what, MAX_FILE)
+    except UnreadableInput as e:
+        raise PlatformError(str(e)) from None
 
 
 def _read_toml(path: Path) -> dict:

@@ -92,7 +92,7 @@ def test_a_file_that_is_not_text_or_not_a_file_is_refused(tmp_path: Path) -> Non
     binary.write_bytes(b"\xff\xfe\x00[platform]")
     refused(binary, r"bin\.toml: not UTF-8 text")
     (tmp_path / "dir.toml").mkdir()
-    refused(tmp_path / "dir.toml", r"dir\.toml: (not a regular file|Is a directory)")
+    refused(tmp_path / "dir.toml", r"dir\.toml: is a directory, not a binding table")
     os.mkfifo(tmp_path / "fifo.toml")  # read as a file, it would wait for a writer forever
     refused(tmp_path / "fifo.toml", r"fifo\.toml: not a regular file")
     refused("/dev/zero.toml", r"no such table")
@@ -154,7 +154,7 @@ def test_a_header_that_is_not_a_file_or_not_text_is_refused(tmp_path: Path) -> N
     path = with_header(tmp_path, "", cdef=False)
     (tmp_path / "mine.h").unlink()
     (tmp_path / "mine.h").mkdir()
-    refused(path, r"mine\.h: not a regular file")
+    refused(path, r"mine\.h: is a directory, not a C declarations file")
     (tmp_path / "mine.h").rmdir()
     (tmp_path / "mine.h").write_bytes(b"struct \xff;\n")
     refused(path, r"mine\.h: not UTF-8 text")
