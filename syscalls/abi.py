@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from syscalls.inputs import UnreadableInput, read_input
 from syscalls.table_schema import PATH_NAME, PlatformError, check_layer, check_platform
+from syscalls.userfiles import UnreadableInput, read_input
 
 __all__ = ["PLATFORMS_DIR", "Platform", "PlatformError", "available", "host_os_arch"]
 

@@ -337,6 +337,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from syscalls.compare import InputError, compare, label_runs, load, render_text
+    from syscalls.userfiles import OutputError, check_output, write_output
 
     if args.baseline:
         return compare_with_baseline(args)
@@ -344,8 +345,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print("syscalls compare: need at least two runs to compare", file=sys.stderr)
         return 2
     try:
+        if args.html:  # before the work, as every output
+            check_output(args.html)
         runs = [load(path) for path in args.runs]
-    except InputError as e:
+    except (InputError, OutputError) as e:
         print(f"syscalls compare: {e}", file=sys.stderr)
         return 2
     label_runs(runs)
@@ -357,12 +360,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.html:
         from syscalls.report_html import render_html
 
+        page = render_html(comparison, show_all=args.all, ran_everywhere=everywhere)
         try:
-            args.html.write_text(
-                render_html(comparison, show_all=args.all, ran_everywhere=everywhere)
-            )
-        except OSError as e:
-            print(f"syscalls compare: {args.html}: {e.strerror}", file=sys.stderr)
+            write_output(args.html, page.encode())
+        except OutputError as e:
+            print(f"syscalls compare: {e}", file=sys.stderr)
             return 2
         print(f"html: {args.html}")
     return 1 if comparison.differs(everywhere) else 0

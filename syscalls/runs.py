@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from syscalls.inputs import UnreadableInput, read_input
 from syscalls.profile import FORMAT, PROPERTY
+from syscalls.userfiles import UnreadableInput, read_input
 
 GOOD = ("passed", "skipped", "xfailed")  # outcomes that are not a failure
 

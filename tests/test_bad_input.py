@@ -5,6 +5,7 @@ syscalls.cli.main, as the console script calls it; plain pytest in a subprocess.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -22,12 +23,14 @@ X86_64 = ROOT / "platforms" / "linux" / "x86_64.toml"
 
 
 def refused(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    """Run `syscalls ARGV`; its one line on stderr, after checking status 2."""
+    """Run `syscalls ARGV`; its one line on stderr, after checking status 2 and that
+    nothing was printed on stdout."""
     code = main(list(argv))
     out, err = capsys.readouterr()
     lines = err.strip().splitlines()
     assert code == 2, (code, out[-1000:], err[-2000:])
     assert len(lines) == 1 and "Traceback" not in err, err
+    assert out == "", out[-1000:]  # nothing was run, compared or written
     return lines[0]
 
 
@@ -174,3 +177,21 @@ def test_tables_from_a_tree_that_is_a_file_or_unreadable(world_tmp: Path, capsys
     proc = as_user("tables", "--from-tree", f"{world_tmp}/locked", "-o", f"{world_tmp}/out/t")
     assert one_line(proc).startswith(f"syscalls tables: {world_tmp}/locked/")
     assert proc.stderr.strip().endswith("Permission denied")
+
+
+# -- syscalls compare --html -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("html", "says"), [("missing/c.html", "missing: no such directory"), ("dir", "is a directory")]
+)
+def test_compare_html_that_cannot_be_written_stops_before_comparing(
+    html: str, says: str, tmp_path: Path, capsys
+) -> None:
+    profile = tmp_path / "p.json"
+    doc = {"format": 1, "platform": "linux/x86_64", "kernel": "6.1", "tests": {}}
+    profile.write_text(json.dumps(doc))
+    (tmp_path / "dir").mkdir()
+    line = refused(capsys, "compare", str(profile), str(profile), "--html", str(tmp_path / html))
+    assert line.startswith("syscalls compare: ") and says in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir", "p.json"]

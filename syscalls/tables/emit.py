@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import stat
 from pathlib import Path
 
 from syscalls.tables import Table
+from syscalls.userfiles import OutputError, check_output, write_output
+
+__all__ = ["OutputError", "check_output", "render", "write"]
 
 
 def _key(name: str) -> str:
@@ -47,56 +47,7 @@ def render(table: Table, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-class OutputError(Exception):
-    """The table cannot be written there; the message is one line naming the path."""
-
-
-def check_output(out: Path) -> Path:
-    """Where a table for `out` goes (a symlink is written through), refused before any
-    work if it cannot go there: a directory, a device (`-o /dev/full` must not replace
-    the device with a file), a directory that is missing or that this user cannot write."""
-    out = Path(os.path.realpath(out))
-    if out.is_dir():
-        raise OutputError(f"{out}: is a directory (give the table's file name)")
-    if out.exists() and not out.is_file():
-        raise OutputError(f"{out}: not a regular file")
-    parent = out.parent
-    if not parent.is_dir():
-        what = "not a directory" if parent.exists() else "no such directory"
-        raise OutputError(f"{parent}: {what}")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{parent}: cannot write here ({_why(parent)})")
-    return out
-
-
-def _why(directory: Path) -> str:
-    """Why access(2) said no: a read-only file system or the permissions."""
-    try:
-        read_only = os.statvfs(directory).f_flag & os.ST_RDONLY
-    except OSError as e:
-        return e.strerror or str(e)
-    return "read-only file system" if read_only else "permission denied"
-
-
 def write(table: Table, command: str, out: Path) -> Path:
     """Write atomically: a failed run leaves neither half a table nor a temporary file
     behind (OutputError); the path written, a symlink followed."""
-    out = check_output(out)
-    text = render(table, command).encode()
-    # A name of its own: two runs writing one table must not share a temporary file.
-    tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-        try:
-            view = memoryview(text)
-            while view:
-                view = view[os.write(fd, view) :]
-            if out.exists():  # keep the mode of the table it replaces
-                os.fchmod(fd, stat.S_IMODE(out.stat().st_mode))
-        finally:
-            os.close(fd)
-        os.replace(tmp, out)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"{out}: {e.strerror or e}") from None
-    return out
+    return write_output(out, render(table, command).encode())
