@@ -5,7 +5,9 @@ error (PlatformError, InputError) with one line naming the file; the command exi
 1 with it, or 2 with one line on stderr and no traceback.
 
 Deterministic by default (the `ci` profile: a fixed sequence of examples, so that a run
-of .ci/run does not fail at random); HYPOTHESIS_PROFILE=explore draws fresh ones.
+of .ci/run does not fail at random); HYPOTHESIS_PROFILE=explore draws fresh ones. No
+example database, and Hypothesis's own files go to ~/.cache/syscalls/hypothesis: the
+checkout is left as it was.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, configuration, given, settings
 from hypothesis import strategies as st
 
 from syscalls.abi import Platform, PlatformError
@@ -27,6 +29,7 @@ from syscalls.kernel import declarations
 from syscalls.profile import PROPERTY
 from syscalls.runs import OUTCOMES, InputError, load
 from syscalls.table_schema import PLATFORM_FIELDS, SECTIONS
+from syscalls.targets.initramfs import cache_dir
 
 COMMON = {
     "database": None,  # no .hypothesis/ directory in the checkout
@@ -37,6 +40,9 @@ COMMON = {
 settings.register_profile("ci", max_examples=60, derandomize=True, **COMMON)
 settings.register_profile("explore", max_examples=1000, **COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+# What Hypothesis keeps (constants it reads from the source, at collection) goes to our
+# cache directory, not .hypothesis/ in the working directory: the checkout.
+configuration.set_hypothesis_home_dir(cache_dir() / "hypothesis")
 
 
 @pytest.fixture(scope="module")
