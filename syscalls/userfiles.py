@@ -52,16 +52,20 @@ class OutputError(Exception):
     """The file cannot be written there; the message is one line naming the path."""
 
 
-def check_output(out: Path) -> Path:
+def check_output(out: Path, parents: bool = False) -> Path:
     """Where a file for `out` goes (a symlink is written through), refused before any
     work if it cannot go there: a directory, a device (`-o /dev/full` must not replace
-    the device with a file), a directory that is missing or that this user cannot write."""
+    the device with a file), a directory that is missing or that this user cannot write.
+    `parents`: the writer makes missing directories, so the nearest one that exists must
+    be writable."""
     out = Path(os.path.realpath(out))
     if out.is_dir():
         raise OutputError(f"{out}: is a directory (give a file name)")
     if out.exists() and not out.is_file():
         raise OutputError(f"{out}: not a regular file")
     parent = out.parent
+    while parents and not parent.exists() and parent != parent.parent:
+        parent = parent.parent
     if not parent.is_dir():
         what = "not a directory" if parent.exists() else "no such directory"
         raise OutputError(f"{parent}: {what}")

@@ -195,3 +195,50 @@ def test_compare_html_that_cannot_be_written_stops_before_comparing(
     line = refused(capsys, "compare", str(profile), str(profile), "--html", str(tmp_path / html))
     assert line.startswith("syscalls compare: ") and says in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dir", "p.json"]
+
+
+# -- plain pytest: --junitxml and --profile ----------------------------------------------
+
+
+@pytest.mark.parametrize("option", ["--junitxml", "--profile"])
+def test_pytest_results_that_cannot_be_written_are_refused_before_any_test(
+    option: str, tmp_path: Path
+) -> None:
+    (tmp_path / "file").write_text("")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", f"{option}={tmp_path}/file/sub/r.xml", "suites/fs"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 4, proc.stdout[-2000:]  # pytest's usage error, no test run
+    assert proc.stderr.strip() == f"ERROR: {option}: {tmp_path}/file: not a directory"
+    assert "passed" not in proc.stdout
+
+
+def test_pytest_results_in_a_directory_this_user_cannot_write(world_tmp: Path) -> None:
+    (world_tmp / "ro").mkdir(mode=0o555)
+    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    proc = subprocess.run(
+        [
+            *(prefix if os.geteuid() == 0 else []),
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={world_tmp}/ro/new/j.xml",
+            "suites/fs/test_dup.py",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "HOME": "/tmp"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 4, proc.stdout[-2000:]
+    assert (
+        proc.stderr.strip()
+        == f"ERROR: --junitxml: {world_tmp}/ro: cannot write here (permission denied)"
+    )
