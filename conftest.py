@@ -59,9 +59,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--rump-dir",
-        default=os.environ.get("SYSCALLS_RUMP_DIR"),
+        default=None,
         help="--target rump: directory with librumpuser.so, librump.so, ... "
-        "(default: $SYSCALLS_RUMP_DIR)",
+        "(default: $SYSCALLS_RUMP_DIR, else ../shared/rump/lib beside the checkout)",
     )
 
 

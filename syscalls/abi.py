@@ -5,10 +5,10 @@ A platform is assembled from layers in platforms/<os>/, later layers overriding 
     common.toml        hand-written facts every arch of the OS shares (aliases, ...)
     <arch>.toml        generated from the kernel's own tables and headers (DO NOT EDIT)
     <arch>-extra.toml  hand-written additions for that arch
-    common.h, <shared>.h, <arch>.h, <arch>-packed.h
+    common.h, <shared>.h, <arch>.h, common-packed.h, <arch>-packed.h
                        cffi cdef text: struct layouts and libc prototypes; <shared>.h are
                        the files a hand-written layer lists in [platform] cdef, layouts
-                       some arches share (lp64.h)
+                       some arches share (lp64.h); the -packed files are declared packed
 
 A table generated from a kernel tree (`syscalls tables --from-tree`) can stand in for the
 <arch>.toml layer: Platform.load(path) keeps the OS's hand-written layers around it, and
@@ -61,11 +61,16 @@ _PREFERRED_ERRNO = ("EAGAIN", "EOPNOTSUPP", "EDEADLK")
 
 def host_os_arch() -> tuple[str, str]:
     """The running kernel's OS name and arch, in the names the table files use."""
-    sysname = os.uname().sysname.lower()
-    machine = os.uname().machine.lower()
     # A 32-bit userland on a 64-bit kernel calls the 32-bit ABI: trust the interpreter's
     # pointer size (platform.architecture() would run file(1) in a subprocess).
-    if machine in ("x86_64", "amd64") and struct.calcsize("P") == 4:
+    return os_arch(os.uname().sysname, os.uname().machine, struct.calcsize("P"))
+
+
+def os_arch(sysname: str, machine: str, pointer_size: int = 8) -> tuple[str, str]:
+    """The table names (os, arch) for `uname -s` and `uname -m` (of this or another
+    machine) and the pointer size of the userland that will make the calls."""
+    sysname, machine = sysname.lower(), machine.lower()
+    if machine in ("x86_64", "amd64") and pointer_size == 4:
         machine = "i386"
     names = _ARCH_NAMES["linux" if sysname == "linux" else "bsd"]
     return sysname, names.get(machine, machine)
@@ -117,6 +122,9 @@ class Platform:
     symbols: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     padding: dict[str, list[int]] = field(default_factory=dict)  # PAD slots (NetBSD)
+    # Numbers the kernel never implements (stubs, removed calls): name -> why, from a
+    # hand-written layer's [left_out]; `syscalls list` names them instead of counting.
+    left_out: dict[str, str] = field(default_factory=dict)
     errno: dict[str, int] = field(default_factory=dict)
     constants: dict[str, int] = field(default_factory=dict)
     cdef: str = ""
@@ -186,14 +194,22 @@ class Platform:
                 seen.add(path.resolve())
                 p.cdef_files.append(path)
         p.cdef = "".join(_read_text(path) for path in p.cdef_files)
-        packed = base / f"{arch}-packed.h"
-        p.cdef_packed = _read_text(packed) if packed.exists() else ""
+        packed = [base / "common-packed.h", base / f"{arch}-packed.h"]
+        p.cdef_packed = "".join(_read_text(path) for path in packed if path.exists())
         return p
 
     def _merge(self, data: dict, path: Path) -> list[Path]:
         """Add one layer; the .h files it names."""
         # check_layer has checked every type: what is read here is what the schema says.
-        for section in ("syscalls", "symbols", "aliases", "padding", "errno", "constants"):
+        for section in (
+            "syscalls",
+            "symbols",
+            "aliases",
+            "padding",
+            "left_out",
+            "errno",
+            "constants",
+        ):
             values = data.get(section, {})
             getattr(self, section).update(values)
             if section in ("aliases", "padding"):  # checked across layers: check_platform

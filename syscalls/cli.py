@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -17,7 +19,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the suite (on the running kernel by default)")
-    run.add_argument("--target", default="host", help="where to run (default: host)")
+    run.add_argument(
+        "--target",
+        default="host",
+        help="where to run: host (default), vm, gvisor, uml, rump, ssh://[user@]host[:port]",
+    )
     run.add_argument("--platform", help="binding table: OS/ARCH or a .toml file")
     run.add_argument(
         "--out",
@@ -35,23 +41,31 @@ def main(argv: list[str] | None = None) -> int:
         "--time-limit",
         type=float,
         metavar="SECONDS",
-        help="vm/gvisor/uml: limit for the whole run, boot included (default: the target's)",
+        help="vm/gvisor/uml/ssh: limit for the whole run, boot included (default: the target's)",
     )
     run.add_argument(
         "--time-scale",
         type=float,
         metavar="X",
-        help="vm/gvisor/uml: stretch per-test time limits by X (default: the target's)",
+        help="vm/gvisor/uml/ssh: stretch per-test time limits by X (default: the target's)",
     )
     run.add_argument(
         "--rump-dir",
         metavar="DIR",
-        default=os.environ.get("SYSCALLS_RUMP_DIR"),
-        help="--target rump: directory with librumpuser.so, librump.so, ... "
-        "(NetBSD: /usr/lib; default: $SYSCALLS_RUMP_DIR)",
+        help="--target rump: directory with librumpuser.so, librump.so, ... (NetBSD: "
+        "/usr/lib; default: $SYSCALLS_RUMP_DIR, else ../shared/rump/lib beside the checkout)",
     )
     add_vm_arguments(run)
+    run.add_argument(
+        "--ssh-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="--target ssh: an ssh -o option, e.g. IdentityFile=~/.ssh/lab (repeatable; "
+        "$SYSCALLS_SSH: the ssh command itself, default ssh)",
+    )
     add_verdict_arguments(run)
+    add_ktap_argument(run)
     run.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
     run.set_defaults(func=cmd_run)
 
@@ -73,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     boot.add_argument("--time-scale", type=float, metavar="X", help="stretch per-test limits")
     add_vm_arguments(boot, kernel=False)
     add_verdict_arguments(boot)
+    add_ktap_argument(boot)
     boot.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
     boot.set_defaults(func=cmd_run, target="vm", rump_dir=None)
 
@@ -86,6 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     tables.add_argument("--arch", help="arch to generate for (default: x86_64 / amd64)")
     tables.add_argument("-o", "--output", required=True, type=Path, metavar="FILE")
+    tables.add_argument(
+        "--values-from",
+        type=Path,
+        metavar="TABLE",
+        help="BSD tree holding only syscalls.master: take errno values and constants from "
+        "this earlier table of the same OS and arch (its header says so)",
+    )
     tables.set_defaults(func=cmd_tables)
 
     listing = sub.add_parser(
@@ -200,10 +222,43 @@ def run_with_verdict(args: argparse.Namespace) -> int:
         args.pytest_args = [*args.pytest_args, "-m", "smoke", *([] if named else smoke_files())]
         if not args.workers_given:  # starting xdist workers costs more than ~180 quick tests
             args.workers = "0"
-    code = int(args.func(args) or 0)
-    if baselines:
-        code = baseline.after_run(args.out, baselines, code)
+    from syscalls import ktap
+
+    dest = getattr(args, "ktap", None)
+    problem = ktap.unwritable(dest) if dest else ""
+    if problem:  # before the run: a bad path must not cost a kernel boot
+        print(f"syscalls {args.command}: --ktap {dest}: {problem}", file=sys.stderr)
+        return baseline.bisect_code(2, args.bisect)
+    started = time.time_ns()
+    # --ktap -: standard output is the KTAP document's alone; all else goes to stderr.
+    with ktap.stdout_to_stderr() if dest == "-" else contextlib.nullcontext():
+        code = int(args.func(args) or 0)
+        if baselines:
+            code = baseline.after_run(args.out, baselines, code)
+    if dest:
+        code = write_ktap(args, dest, started, code)
     return baseline.bisect_code(code, args.bisect)
+
+
+def write_ktap(args: argparse.Namespace, dest: str, started: int, code: int) -> int:
+    """The run's results (OUT/profile.json, and junit.xml for what only it records) as
+    KTAP to `dest`; the status stays the run's unless the KTAP cannot be written."""
+    from syscalls import ktap
+    from syscalls.compare import InputError
+
+    profile, junit = args.out / "profile.json", args.out / "junit.xml"
+    if not ktap.written_since(profile, started):  # none, or an earlier run's: no KTAP
+        print(f"syscalls {args.command}: --ktap: the run left no results", file=sys.stderr)
+        return code
+    try:
+        text = ktap.from_results(profile, junit if ktap.written_since(junit, started) else None)
+        ktap.write(text, dest)
+    except (OSError, InputError) as e:
+        print(f"syscalls {args.command}: --ktap {dest}: {e}", file=sys.stderr)
+        return code if code not in (0, 1) else 2
+    if dest != "-":
+        print(f"ktap: {dest}")
+    return code
 
 
 def add_vm_arguments(parser: argparse.ArgumentParser, kernel: bool = True) -> None:
@@ -221,18 +276,32 @@ def add_vm_arguments(parser: argparse.ArgumentParser, kernel: bool = True) -> No
     parser.add_argument("--memory", type=int, default=1024, metavar="MB", help="vm: guest memory")
 
 
+def add_ktap_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ktap",
+        metavar="FILE",
+        help="also write the results as KTAP (the kernel's test format) to FILE, or to "
+        "standard output with '-' (all other output then goes to standard error)",
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    rump_dir: Path | None = None
     if args.target == "rump":  # in-process: the host path below, with the rump kernel
         from syscalls.targets import rump
 
-        try:
-            rump.find_libraries(args.rump_dir)
-        except rump.RumpUnavailable as e:
-            print(f"syscalls: --target rump: {e}", file=sys.stderr)
+        try:  # --rump-dir, $SYSCALLS_RUMP_DIR or ../shared/rump/lib: one lookup, rump's
+            rump_dir = rump.find_libraries(args.rump_dir)[0].parent.resolve()
+        except rump.RumpUnavailable as e:  # its messages name --rump-dir or the target
+            prefix = "" if str(e).startswith("--") else "--target rump: "
+            print(f"syscalls: {prefix}{e}", file=sys.stderr)
             return 2
     elif args.target != "host":
         from syscalls import targets
 
+        destination = None
+        if args.target == "ssh" or args.target.startswith("ssh://"):
+            args.target, destination = "ssh", args.target
         if args.target not in targets.TARGETS:
             known = ", ".join(targets.TARGETS)
             print(f"syscalls: unknown target {args.target!r} (known: {known})", file=sys.stderr)
@@ -248,6 +317,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             accel=args.accel,
             append=args.append,
             memory_mb=args.memory,
+            destination=destination,
+            ssh_options=getattr(args, "ssh_option", []),
         )
         return targets.run(args.target, opts)
     import pytest
@@ -270,8 +341,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args += ["-n", args.workers]
     if args.platform:
         pytest_args.append(f"--platform={args.platform}")
-    if args.target == "rump":
-        pytest_args.append(f"--rump-dir={Path(args.rump_dir).resolve()}")
+    if rump_dir is not None:
+        pytest_args.append(f"--rump-dir={rump_dir}")
     pytest_args += args.pytest_args
     os.chdir(ROOT)  # conftest.py and pyproject.toml's settings live at the root
     # pytest-xdist makes pytest's base temp dir even when no test asks for one: keep it
@@ -283,12 +354,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_tables(args: argparse.Namespace) -> int:
-    from syscalls.tables import TreeError, emit, generate
+    from syscalls.tables import TreeError, carry_values, emit, generate
     from syscalls.tables.cmacros import CompilerMissing
 
     try:
         emit.check_output(args.output)  # before the work: -o is as often wrong as the tree
         table = generate(args.from_tree, args.arch)
+        if args.values_from is not None:
+            table = carry_values(table, args.values_from)
     except (TreeError, CompilerMissing, emit.OutputError) as e:
         print(f"syscalls tables: {e}", file=sys.stderr)
         return 2
@@ -303,6 +376,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
         tree,
         "--arch",
         table.arch,
+        *(["--values-from", str(args.values_from)] if args.values_from else []),
         "-o",
         str(args.output),
     ]

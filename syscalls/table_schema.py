@@ -61,6 +61,7 @@ SECTIONS: dict[str, Kind] = {
     "symbols": C_NAME,  # name -> the libc symbol to call instead of syscall(2)
     "aliases": C_NAME,  # the suites' name -> this table's name
     "padding": PADDING,  # name -> padded argument slots
+    "left_out": TEXT,  # numbers the kernel never implements (stubs, removed calls) -> why
     "errno": ERRNO_NUMBER,
     "constants": CONSTANT,
     "optional": TEXT,  # Linux: syscall -> the CONFIG_ option that may leave it out

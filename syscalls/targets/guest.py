@@ -224,7 +224,7 @@ def launch(
     group whatever happened, and return the exit status (see the module doc)."""
     start = time.monotonic()
     echo = getattr(sys.stdout, "buffer", sys.stdout)
-    with _terminate_as_interrupt(), ProcessGroup() as group:
+    with terminate_as_interrupt(), ProcessGroup() as group:
         proc = group.start(
             argv,
             stdin=subprocess.DEVNULL,
@@ -240,7 +240,7 @@ def launch(
 
 
 @contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
+def terminate_as_interrupt() -> Iterator[None]:
     """SIGTERM and SIGHUP (a cancelled CI job, `timeout`, a closed terminal) end the run
     as Ctrl-C does: the target's processes killed, its state removed, results salvaged.
     Left to their default they would kill us and leave runsc's sandbox running."""
