@@ -121,7 +121,7 @@ def _check_section(
     known: dict[str, Kind] | None = None,
 ) -> None:
     if not isinstance(values, dict):
-        raise PlatformError(f"{path}: {section} must be a table ([{section}]), not {_show(values)}")
+        raise PlatformError(f"{path}: [{section}] must be a table, not {_show(values)}")
     for key, value in values.items():
         kind = kind_of(key)
         if kind is None:
