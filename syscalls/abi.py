@@ -87,7 +87,9 @@ def _read_bytes(path: Path, what: str) -> bytes:
         raise PlatformError(str(e)) from None
 
 
-def _read_toml(path: Path) -> dict:
+def read_layer(path: Path) -> dict:
+    """One table file, read and checked against the schema (not yet the sections a whole
+    platform needs: check_platform); a PlatformError names the file and key."""
     data = _read_bytes(path, "binding table")
     try:
         table = tomllib.loads(data.decode())
@@ -156,7 +158,7 @@ class Platform:
             path = Path(text)
             if not path.exists():
                 raise PlatformError(f"no such table: {path}")
-            meta = _read_toml(path).get("platform", {})
+            meta = read_layer(path).get("platform", {})
             if "os" not in meta or "arch" not in meta:
                 raise PlatformError(
                     f'{path}: [platform] must name os and arch (e.g. os = "linux", arch = "x86_64")'
@@ -180,7 +182,7 @@ class Platform:
         headers: dict[Path, list[Path]] = {}  # layer -> the .h files it names
         for layer in (base / "common.toml", generated, base / f"{arch}-extra.toml"):
             if layer.exists():
-                headers[layer] = p._merge(_read_toml(layer), layer)
+                headers[layer] = p._merge(read_layer(layer), layer)
         check_platform(p, generated)
         shared = [h for layer, names in headers.items() if layer != generated for h in names]
         # The table's own after the OS's: its cdef names, then a sibling <stem>.h

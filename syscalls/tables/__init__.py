@@ -7,7 +7,6 @@ that syscalls.abi.Platform loads, headed by the command that regenerates it.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -70,12 +69,12 @@ def carry_values(table: Table, earlier: Path) -> Table:
             f"--values-from {earlier}: the tree has headers of its own; the values come "
             "from them (use --values-from only for a tree that holds syscalls.master alone)"
         )
-    try:
-        data = tomllib.loads(earlier.read_text())
-    except OSError as e:
-        raise TreeError(f"--values-from {earlier}: {e.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise TreeError(f"--values-from {earlier}: not a TOML table ({e})") from None
+    from syscalls.abi import PlatformError, read_layer
+
+    try:  # a table as every table is read: its types checked (they are copied on)
+        data = read_layer(earlier)
+    except PlatformError as e:
+        raise TreeError(f"--values-from {e}") from None
     platform = data.get("platform", {})
     if (platform.get("os"), platform.get("arch")) != (table.os, table.arch):
         raise TreeError(
