@@ -227,7 +227,7 @@ def run_with_verdict(args: argparse.Namespace) -> int:
     dest = getattr(args, "ktap", None)
     problem = ktap.unwritable(dest) if dest else ""
     if problem:  # before the run: a bad path must not cost a kernel boot
-        print(f"syscalls {args.command}: --ktap {dest}: {problem}", file=sys.stderr)
+        print(f"syscalls {args.command}: --ktap: {problem}", file=sys.stderr)
         return baseline.bisect_code(2, args.bisect)
     started = time.time_ns()
     # --ktap -: standard output is the KTAP document's alone; all else goes to stderr.
@@ -245,6 +245,7 @@ def write_ktap(args: argparse.Namespace, dest: str, started: int, code: int) -> 
     KTAP to `dest`; the status stays the run's unless the KTAP cannot be written."""
     from syscalls import ktap
     from syscalls.compare import InputError
+    from syscalls.userfiles import OutputError
 
     profile, junit = args.out / "profile.json", args.out / "junit.xml"
     if not ktap.written_since(profile, started):  # none, or an earlier run's: no KTAP
@@ -253,8 +254,8 @@ def write_ktap(args: argparse.Namespace, dest: str, started: int, code: int) -> 
     try:
         text = ktap.from_results(profile, junit if ktap.written_since(junit, started) else None)
         ktap.write(text, dest)
-    except (OSError, InputError) as e:
-        print(f"syscalls {args.command}: --ktap {dest}: {e}", file=sys.stderr)
+    except (InputError, OutputError) as e:  # each names its file
+        print(f"syscalls {args.command}: --ktap: {e}", file=sys.stderr)
         return code if code not in (0, 1) else 2
     if dest != "-":
         print(f"ktap: {dest}")
