@@ -199,6 +199,7 @@ def run_with_verdict(args: argparse.Namespace) -> int:
     from syscalls import baseline
 
     args.workers_given = getattr(args, "workers_given", True)
+    absolute_paths(args)
     if args.platform:  # a bad table must not cost a kernel boot or a suite's collection
         from syscalls.abi import PlatformError
         from syscalls.kernel import load_checked
@@ -260,6 +261,19 @@ def write_ktap(args: argparse.Namespace, dest: str, started: int, code: int) -> 
     if dest != "-":
         print(f"ktap: {dest}")
     return code
+
+
+def absolute_paths(args: argparse.Namespace) -> None:
+    """The files a user named, from the directory they were named in: the run itself
+    works from the checkout (cmd_run's chdir), where a relative --out, --ktap or
+    --platform table would be somewhere else (or not found)."""
+    for name in ("out", "kernel"):
+        if getattr(args, name, None) is not None:
+            setattr(args, name, Path(os.path.abspath(getattr(args, name))))
+    if args.platform and args.platform.endswith(".toml"):
+        args.platform = os.path.abspath(args.platform)
+    if getattr(args, "ktap", None) not in (None, "-"):
+        args.ktap = os.path.abspath(args.ktap)
 
 
 def add_vm_arguments(parser: argparse.ArgumentParser, kernel: bool = True) -> None:

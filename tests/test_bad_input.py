@@ -242,3 +242,22 @@ def test_pytest_results_in_a_directory_this_user_cannot_write(world_tmp: Path) -
         proc.stderr.strip()
         == f"ERROR: --junitxml: {world_tmp}/ro: cannot write here (permission denied)"
     )
+
+
+# -- relative paths: the user's, not the checkout's ----------------------------------------
+
+
+def test_relative_out_ktap_and_table_are_taken_from_where_the_user_is(tmp_path: Path) -> None:
+    shutil.copy(X86_64, tmp_path / "mine.toml")
+    argv = ["-n", "0", "--out", "res", "--ktap", "k.ktap", "--platform", "mine.toml"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "syscalls", "run", *argv, "--", "suites/fs/test_dup.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert (tmp_path / "res" / "profile.json").is_file() and (tmp_path / "k.ktap").is_file()
+    assert not (ROOT / "res").exists() and not (ROOT / "k.ktap").exists()
