@@ -31,12 +31,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from syscalls.paths import PLATFORMS as PLATFORMS_DIR
 from syscalls.table_schema import PATH_NAME, PlatformError, check_layer, check_platform
 from syscalls.userfiles import UnreadableInput, read_input
 
 __all__ = ["PLATFORMS_DIR", "Platform", "PlatformError", "available", "host_os_arch"]
-
-PLATFORMS_DIR = Path(__file__).resolve().parent.parent / "platforms"
 
 # `uname -m` spellings -> the arch names used for table files.
 _ARCH_NAMES = {

@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from syscalls.paths import ROOT, default_out, redirect_bytecode
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,8 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--out",
         type=Path,
-        default=ROOT / "results",
-        help="directory for junit.xml and profile.json (default: results/)",
+        default=default_out(),
+        help="directory for junit.xml and profile.json (default: results/ in a checkout, "
+        "else in the current directory)",
     )
     run.add_argument(
         "-n",
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         "status: the suite's; 3 when the guest panicked, hung or never started the suite.",
     )
     boot.add_argument("kernel", type=Path, metavar="KERNEL_IMAGE")
-    boot.add_argument("--out", type=Path, default=ROOT / "results", help="results directory")
+    boot.add_argument("--out", type=Path, default=default_out(), help="results directory")
     boot.add_argument("--platform", help="binding table: OS/ARCH or a .toml file")
     boot.add_argument(
         "-n", "--workers", default="auto", help="pytest-xdist workers in the guest (default: 0)"
@@ -157,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     if rest:
         args.pytest_args = [*args.pytest_args, *rest]
     if args.command in ("run", "boot"):
+        args.out = args.out.absolute()  # the run changes directory to the suite's ROOT
         args.workers_given = any(
             a in ("-n", "--workers") or a.startswith(("-n", "--workers=")) for a in argv
         )
@@ -265,11 +267,10 @@ def write_ktap(args: argparse.Namespace, dest: str, started: int, code: int) -> 
 
 def absolute_paths(args: argparse.Namespace) -> None:
     """The files a user named, from the directory they were named in: the run itself
-    works from the checkout (cmd_run's chdir), where a relative --out, --ktap or
-    --platform table would be somewhere else (or not found)."""
-    for name in ("out", "kernel"):
-        if getattr(args, name, None) is not None:
-            setattr(args, name, Path(os.path.abspath(getattr(args, name))))
+    works from the suite's ROOT (cmd_run's chdir), where a relative --ktap, --kernel or
+    --platform table would be somewhere else (or not found); main() does --out."""
+    if getattr(args, "kernel", None) is not None:
+        args.kernel = Path(os.path.abspath(args.kernel))
     if args.platform and args.platform.endswith(".toml"):
         args.platform = os.path.abspath(args.platform)
     if getattr(args, "ktap", None) not in (None, "-"):
@@ -360,6 +361,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args.append(f"--rump-dir={rump_dir}")
     pytest_args += args.pytest_args
     os.chdir(ROOT)  # conftest.py and pyproject.toml's settings live at the root
+    redirect_bytecode()  # an installed suite is not written to
     # pytest-xdist makes pytest's base temp dir even when no test asks for one: keep it
     # ours and remove it, so a run leaves nothing behind.
     with tempfile.TemporaryDirectory(prefix="syscalls-run-") as basetemp:

@@ -123,6 +123,12 @@ def _literal(node: ast.expr) -> object:
         return None
 
 
+# Keys of the functions being read (every scope's, outermost first), and those whose answer
+# used one of them before it was finished (see _Scope._function).
+_ACTIVE: list[tuple] = []
+_TAINTED: set[tuple] = set()
+
+
 @functools.cache
 def _library(name: str) -> _Scope | None:
     """A module of this package (syscalls/forking.py) as a scope of helpers."""
@@ -191,6 +197,7 @@ class _Scope:
                 elif isinstance(node, ast.ImportFrom) and node.level == 0:
                     self._imports(node)
         self._memo: dict[tuple, set[str]] = {}
+        self._attributes: dict[str, set[str]] = {}
 
     def _imports(self, node: ast.ImportFrom) -> None:
         """Helpers from the library: `from syscalls import forking`, `from syscalls.x import f`
@@ -311,15 +318,36 @@ class _Scope:
                     types[arg.arg] = node.id
         return types
 
+    def _kernel_attributes(self, cls: str | None) -> set[str]:
+        """The attributes class `cls` of this scope binds to a Kernel (none outside one)."""
+        name = cls or ""
+        if name not in self._attributes:
+            self._attributes[name] = _kernel_attributes(self.classes.get(name, {}))
+        return self._attributes[name]
+
     def _function(self, fn: Function, cls: str | None, bound: Strings | None = None) -> set[str]:
         """The syscalls fn reaches, its parameters holding the strings `bound` names
         (what its call site passed) or else their literal defaults."""
         params = {**_defaults(fn), **(bound or {})}
         key = (id(fn), cls, tuple(sorted((k, tuple(sorted(v))) for k, v in params.items())))
-        if key not in self._memo:
-            self._memo[key] = set()  # a recursive helper ends here
-            self._memo[key] = self._body(fn, cls, params, self._fixture_types(fn))
-        return self._memo[key]
+        if key in self._memo:
+            return self._memo[key]
+        if key in _ACTIVE:
+            # A recursive helper ends here. The calls between it and this point saw an
+            # unfinished answer: they are not memoized, or what they report would depend
+            # on which function the scan happened to enter first.
+            _TAINTED.update(_ACTIVE[_ACTIVE.index(key) + 1 :])
+            return set()
+        _ACTIVE.append(key)
+        try:
+            found = self._body(fn, cls, params, self._fixture_types(fn))
+        finally:
+            _ACTIVE.pop()
+        if key in _TAINTED:
+            _TAINTED.discard(key)
+        else:
+            self._memo[key] = found
+        return found
 
     def _body(
         self, fn: Function, cls: str | None, params: Strings, types: dict[str, str]
@@ -328,7 +356,7 @@ class _Scope:
         for arg in fn.args.args:
             if isinstance(arg.annotation, ast.Name) and arg.annotation.id == "Kernel":
                 kernels.add(arg.arg)
-        attrs = _kernel_attributes(self.classes.get(cls or "", {}))
+        attrs = self._kernel_attributes(cls)
         kernels |= _kernel_aliases(fn, kernels, attrs)
         env = self._locals(fn, params)
         found: set[str] = set()
@@ -485,38 +513,32 @@ def _kernel_aliases(fn: Function, kernels: set[str], attrs: set[str]) -> set[str
     }
 
 
-_ATTRIBUTES: dict[int, set[str]] = {}
-
-
 def _kernel_attributes(methods: dict[str, Function]) -> set[str]:
     """The attributes a class's methods bind to a Kernel (`self.k = kernel`)."""
-    key = id(methods)
-    if key not in _ATTRIBUTES:
-        attrs: set[str] = set()
-        for fn in methods.values():
-            kernels = set(_KERNEL_NAMES)
-            kernels |= {
-                a.arg
-                for a in fn.args.args
-                if isinstance(a.annotation, ast.Name) and a.annotation.id == "Kernel"
-            }
-            for node in ast.walk(fn):
-                if isinstance(node, ast.Assign):
-                    targets, value = node.targets, node.value
-                elif isinstance(node, ast.AnnAssign) and node.value is not None:
-                    targets, value = [node.target], node.value
-                else:
-                    continue
-                if _is_kernel_value(value, kernels, set()):
-                    attrs |= {
-                        t.attr
-                        for t in targets
-                        if isinstance(t, ast.Attribute)
-                        and isinstance(t.value, ast.Name)
-                        and t.value.id == "self"
-                    }
-        _ATTRIBUTES[key] = attrs
-    return _ATTRIBUTES[key]
+    attrs: set[str] = set()
+    for fn in methods.values():
+        kernels = set(_KERNEL_NAMES)
+        kernels |= {
+            a.arg
+            for a in fn.args.args
+            if isinstance(a.annotation, ast.Name) and a.annotation.id == "Kernel"
+        }
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Assign):
+                targets, value = node.targets, node.value
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                targets, value = [node.target], node.value
+            else:
+                continue
+            if _is_kernel_value(value, kernels, set()):
+                attrs |= {
+                    t.attr
+                    for t in targets
+                    if isinstance(t, ast.Attribute)
+                    and isinstance(t.value, ast.Name)
+                    and t.value.id == "self"
+                }
+    return attrs
 
 
 def _kernel_call(node: ast.Call, kernels: set[str], attrs: set[str], env: Strings) -> set[str]:

@@ -42,3 +42,12 @@ def test_tables_from_a_directory_that_is_no_kernel_tree(tmp_path: Path) -> None:
     assert p.returncode == 2
     assert "not a kernel source tree" in p.stderr
     assert not (tmp_path / "t.toml").exists()
+
+
+def test_run_takes_a_relative_out_from_where_it_was_typed(tmp_path: Path) -> None:
+    # The run changes directory to the suite's root: --out must not follow it there.
+    p = syscalls("run", "-n", "0", "--out", "mine", "--", "suites/fs/test_getcwd.py", cwd=tmp_path)
+    assert p.returncode == 0, p.stdout[-2000:]
+    assert (tmp_path / "mine" / "junit.xml").is_file()
+    assert (tmp_path / "mine" / "profile.json").is_file()
+    assert not (ROOT / "mine").exists()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from syscalls import cli
+from syscalls import cli, paths
 from syscalls.targets import Options, TargetUnavailable, ssh, ssh_remote
 from syscalls.targets.ssh import Destination, destination, ssh_argv, ssh_error
 from syscalls.targets.ssh_probe import Choice, Python, Remote
@@ -124,9 +124,9 @@ def test_bundle_holds_what_the_suite_needs_and_nothing_else(tmp_path: Path) -> N
     assert {(m.uid, m.uname) for m in members} == {(0, "")}
     # Everything the suite's files are made of, and only that.
     on_disk = {
-        str(p.relative_to(ssh.ROOT))
+        str(p.relative_to(paths.ROOT))
         for name in ("syscalls", "suites", "platforms")
-        for p in (ssh.ROOT / name).rglob("*")
+        for p in (paths.ROOT / name).rglob("*")
         if p.is_file() and "__pycache__" not in p.parts
     }
     assert {m.name for m in members if m.isfile()} - {
@@ -156,7 +156,7 @@ def test_copy_unpacks_into_a_private_directory_or_leaves_nothing(
     (private,) = made
     assert p.stdout.decode() == f"syscalls-ssh-dir {private}\n"
     assert private.name.startswith("syscalls-ssh.") and private.stat().st_mode & 0o777 == 0o700
-    assert (private / ssh.RUNNER).read_bytes() == (ssh.ROOT / ssh.RUNNER).read_bytes()
+    assert (private / ssh.RUNNER).read_bytes() == (paths.ROOT / ssh.RUNNER).read_bytes()
 
 
 def _choice(*modules: str) -> Choice:
@@ -192,7 +192,7 @@ def test_table_follows_uname_or_platform(tmp_path: Path) -> None:
     )
     with pytest.raises(TargetUnavailable, match=r"no table for linux/ppc64le .*Linux ppc64le"):
         ssh.table(Options(out=tmp_path), Remote("Linux", "ppc64le"), python)
-    own = ssh.ROOT / "platforms" / "linux" / "x86_64.toml"
+    own = paths.ROOT / "platforms" / "linux" / "x86_64.toml"
     name, extra = ssh.table(Options(out=tmp_path, platform=str(own)), Remote("Linux", "x"), python)
     assert name == "tables/x86_64.toml" and extra == {name: own}
 

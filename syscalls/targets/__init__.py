@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-ROOT = Path(__file__).resolve().parent.parent.parent  # the checkout: suites/, conftest.py
+from syscalls.paths import ROOT  # noqa: F401  (suites/, conftest.py: a checkout or its installed copy)
 
 TARGETS = {
     "host": "the running kernel, in-process pytest",

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from syscalls.paths import ROOT
 from syscalls.targets import Options, results
 from syscalls.targets.procgroup import ProcessGroup
 
-ROOT = Path(__file__).resolve().parent.parent.parent
 # Directories every target mounts a fresh tmpfs on. A checkout or venv below one of them
 # (a CI clone in /tmp) would be hidden by it: targets mount those again on top (kept()).
 TMPFS_DIRS = ("/tmp", "/run", "/dev/shm")

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from syscalls import paths
 from syscalls.abi import Platform
 from syscalls.kernel import Kernel, Result, Unsupported
 from syscalls.kernel_path import KernelPath
@@ -64,9 +65,8 @@ class RumpUnavailable(RuntimeError):
     """The rump kernel libraries cannot be found or loaded."""
 
 
-CHECKOUT = Path(__file__).resolve().parents[2]
 # The build this repository's CI keeps beside the checkout (see its SOURCES.md).
-SHARED_BUILD = CHECKOUT.parent / "shared" / "rump" / "lib"
+SHARED_BUILD = paths.ROOT.parent / "shared" / "rump" / "lib"
 ELF_MAGIC = b"\x7fELF"
 ET_DYN = 3  # e_type of a shared object
 STUB_MAX = 255  # a link stub holds one file name: at most NAME_MAX bytes
@@ -79,7 +79,7 @@ def default_directory() -> Path | None:
     named = os.environ.get("SYSCALLS_RUMP_DIR")
     if named:
         return Path(named)
-    if (CHECKOUT / "pyproject.toml").is_file() and SHARED_BUILD.is_dir():
+    if not paths.INSTALLED and SHARED_BUILD.is_dir():
         return SHARED_BUILD
     return None
 

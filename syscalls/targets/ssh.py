@@ -67,10 +67,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from syscalls import paths
 from syscalls.abi import Platform, PlatformError
 from syscalls.targets import Options, TargetUnavailable, results, ssh_probe, ssh_remote
 from syscalls.targets.guest import (
-    ROOT,
     TARGET_FAILED,
     Ending,
     Inside,
@@ -87,7 +87,8 @@ SESSION_LIMIT = 120.0  # the probe, copy and clean-up sessions, each
 HEARTBEAT = 5.0  # the host writes a byte this often ...
 LOST = 60.0  # ... and the runner gives up on the host after this long without one
 GRACE = 15.0  # for the runner's clean-up and last frames once it is asked to stop
-COPIED = ("syscalls", "suites", "platforms", "conftest.py", "pyproject.toml")
+COPIED = tuple(paths.layout())  # syscalls/, suites/, platforms/, conftest.py, pyproject.toml
+INSTALLED_COPY = f"syscalls/{paths.INSTALLED_DIR}"  # the suite again, in an installed package
 RUNNER = "syscalls/targets/ssh_remote.py"
 RESULTS = (results.JUNIT, results.PROFILE)
 # Options the user's own (--ssh-option, $SYSCALLS_SSH, ~/.ssh/config) come before, so
@@ -208,14 +209,16 @@ def bundle(extra: dict[str, Path]) -> bytes:
     def clean(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
         if "__pycache__" in info.name.split("/") or info.name.endswith(".pyc"):
             return None
+        if info.name == INSTALLED_COPY or info.name.startswith(f"{INSTALLED_COPY}/"):
+            return None
         info.uid = info.gid = 0
         info.uname = info.gname = ""
         return info
 
     data = io.BytesIO()
     with tarfile.open(fileobj=data, mode="w:gz", format=tarfile.USTAR_FORMAT) as tar:
-        for name in COPIED:
-            tar.add(ROOT / name, arcname=name, filter=clean)
+        for name, path in paths.layout().items():
+            tar.add(path, arcname=name, filter=clean)
         for name, path in extra.items():
             tar.add(path, arcname=name, filter=clean)
     return data.getvalue()
