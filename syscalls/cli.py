@@ -1,4 +1,5 @@
-"""The `syscalls` command: run the suite, generate tables, list coverage, compare runs."""
+"""The `syscalls` command: run the suite, generate tables, list coverage, compare runs,
+and the kernel config fragment for a kernel to boot under it."""
 
 from __future__ import annotations
 
@@ -148,6 +149,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     compare.add_argument("--width", type=int, help="terminal width (default: detected)")
     compare.set_defaults(func=cmd_compare)
+
+    kconfig = sub.add_parser(
+        "kconfig",
+        help="the kernel config fragment `syscalls boot` needs; merge it into a tree",
+        description="Print the kernel configuration fragment a kernel needs to boot under "
+        "`syscalls boot` and run the whole suite. --merge DIR merges it into DIR/.config "
+        "(a kernel tree or an O= build directory, after e.g. `make tinyconfig`) and runs "
+        "`make olddefconfig`; --check names what a .config (or a config file) lacks. "
+        "Exit status: 0 every option is in, 1 some requested option did not survive "
+        "(named on stderr), 2 bad input (no tree, no .config, make failed).",
+    )
+    action = kconfig.add_mutually_exclusive_group()
+    action.add_argument("--merge", type=Path, metavar="DIR", help="merge into DIR/.config")
+    action.add_argument("--check", type=Path, metavar="CONFIG", help="a .config, or its dir")
+    kconfig.add_argument("--arch", default="x86_64", help="ARCH for make (default: x86_64)")
+    kconfig.set_defaults(func=cmd_kconfig)
 
     argv = sys.argv[1:] if argv is None else list(argv)
     rest: list[str] = []
@@ -406,6 +423,29 @@ def cmd_tables(args: argparse.Namespace) -> int:
         f"{args.output}: {table.os}/{table.arch}: {len(table.syscalls)} syscalls, "
         f"{len(table.errno)} errno, {len(table.constants)} constants"
     )
+    return 0
+
+
+def cmd_kconfig(args: argparse.Namespace) -> int:
+    from syscalls import kconfig
+
+    if args.merge is None and args.check is None:
+        sys.stdout.write(kconfig.fragment())
+        return 0
+    try:
+        if args.merge is not None:
+            missing = kconfig.merge(args.merge, args.arch)
+        else:
+            missing = kconfig.check(args.check)
+    except kconfig.KconfigError as e:
+        print(f"syscalls kconfig: {e}", file=sys.stderr)
+        return 2
+    where = kconfig.config_path(args.merge or args.check)
+    if missing:
+        verb = "dropped by make olddefconfig" if args.merge else "lacks"
+        print(f"syscalls kconfig: {where}: {verb}: {' '.join(missing)}", file=sys.stderr)
+        return 1
+    print(f"{where}: every option of the fragment is in")
     return 0
 
 
