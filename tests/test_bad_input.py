@@ -261,3 +261,22 @@ def test_relative_out_ktap_and_table_are_taken_from_where_the_user_is(tmp_path: 
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert (tmp_path / "res" / "profile.json").is_file() and (tmp_path / "k.ktap").is_file()
     assert not (ROOT / "res").exists() and not (ROOT / "k.ktap").exists()
+
+
+# -- syscalls kconfig --check ------------------------------------------------------------
+
+
+def test_kconfig_check_of_a_file_that_is_no_config(tmp_path: Path, capsys) -> None:
+    config = tmp_path / "config"
+    config.write_bytes(b"CONFIG_X=y\n\xff\xfe\x00")
+    line = refused(capsys, "kconfig", "--check", str(config))
+    assert (
+        line == f"syscalls kconfig: {config}: not a kernel configuration (not UTF-8 text, byte 11)"
+    )
+
+
+def test_kconfig_check_of_a_config_this_user_cannot_read(world_tmp: Path) -> None:
+    (world_tmp / "config").write_text("CONFIG_X=y\n")
+    (world_tmp / "config").chmod(0o600 if os.geteuid() == 0 else 0)  # root's own
+    line = one_line(as_user("kconfig", "--check", f"{world_tmp}/config"))
+    assert line == f"syscalls kconfig: {world_tmp}/config: Permission denied"
