@@ -21,6 +21,13 @@ computed from run-time values, and syscalls made by Python itself (os.*).
 The platform's `[left_out]` table names the syscall numbers Linux never implements
 (stubs, removed calls: always ENOSYS), with the reason and source of each; the listing
 names them, and they are not counted as untested.
+
+The constants a test names (`kernel.O_CLOEXEC`, `getattr(kernel, "EPOLLIN")`) are found
+the same way, and its `os` and `arch` markers (on the test, its class, or the module's
+pytestmark) are read: a case can run on a platform when no marker excludes it and the
+table holds every syscall and constant it names (`syscalls list`: "runnable on ...");
+a missing one would skip it there. Constants named only inside strings handed to a
+helper (`bits("O_RDONLY|O_CLOEXEC")`) are not seen.
 """
 
 from __future__ import annotations
@@ -55,6 +62,13 @@ class TestInfo:
     name: str  # test_x, or TestClass::test_x
     syscalls: set[str] = field(default_factory=set)
     cases: int = 1
+    constants: set[str] = field(default_factory=set)
+    # Per parametrize decorator, per case, the names only that case reaches.
+    case_names: list[list[set[str]]] = field(default_factory=list)
+    # What its os and arch markers admit (each marker's arguments, intersected); None:
+    # no such marker.
+    oses: frozenset[str] | None = None
+    arches: frozenset[str] | None = None
 
     @property
     def nodeid(self) -> str:
@@ -96,6 +110,28 @@ class Inventory:
         p = self.platform
         return {n for t in self.tests for n in t.syscalls if not p.has(n)}
 
+    def _in_table(self, name: str) -> bool:
+        p = self.platform
+        return p.has(name) if name.islower() else name in p.constants or name in p.errno
+
+    def runnable(self, t: TestInfo) -> int:
+        """How many of t's cases can run on the platform: no os or arch marker excludes
+        them, and the table holds every syscall and constant they name (a missing one
+        is a skip). A parameter naming a call or constant decides for its own cases."""
+        p = self.platform
+        if (t.oses is not None and p.os not in t.oses) or (
+            t.arches is not None and p.arch not in t.arches
+        ):
+            return 0
+        per_case = set().union(*(names for dec in t.case_names for names in dec))
+        if not all(self._in_table(n) for n in (t.syscalls | t.constants) - per_case):
+            return 0
+        n = t.cases
+        for dec in t.case_names:
+            ok = sum(all(self._in_table(name) for name in names) for names in dec)
+            n = n * ok // len(dec) if dec else n
+        return n
+
 
 def scan(suites: Path, platform: Platform) -> Inventory:
     """Every test under suites/<area>/test_*.py, with the syscalls it calls."""
@@ -108,7 +144,11 @@ def scan(suites: Path, platform: Platform) -> Inventory:
             rel = f"{area_dir.name}/{path.name}"
             for name, fn, cls in scope.tests():
                 info = TestInfo(area_dir.name, rel, name, cases=scope.cases(fn))
-                info.syscalls = scope.syscalls_of_test(fn, cls)
+                names = scope.syscalls_of_test(fn, cls)
+                info.syscalls = {n for n in names if n.islower()}
+                info.constants = names - info.syscalls
+                info.case_names = scope.names_of_cases(fn, cls)
+                info.oses, info.arches = (scope.admitted(fn, cls, m) for m in ("os", "arch"))
                 tests.append(info)
     return Inventory(tests, platform)
 
@@ -176,6 +216,7 @@ class _Scope:
         self.libraries: dict[str, _Scope] = {}
         self.imported: dict[str, tuple[_Scope, str]] = {}
         self.marked: set[str] = set()  # the module's pytestmark calls(...)
+        self.pytestmark: list[ast.expr] = []  # the module's
         for tree in (*conftests, module):  # the nearest names win
             if tree is None:
                 continue
@@ -194,6 +235,7 @@ class _Scope:
                                 self.literals[target.id] = ast.literal_eval(node.value)
                             if target.id == "pytestmark":
                                 self.marked |= _marked([node.value])
+                                self.pytestmark = [node.value]
                 elif isinstance(node, ast.ImportFrom) and node.level == 0:
                     self._imports(node)
         self._memo: dict[tuple, set[str]] = {}
@@ -283,6 +325,52 @@ class _Scope:
             decorators = [*decorators, *self.class_nodes[cls].decorator_list]
         return found | self.marked | _marked(decorators)
 
+    def names_of_cases(self, fn: Function, cls: str | None) -> list[list[set[str]]]:
+        """Per parametrize decorator, per case, the names that case alone adds to the
+        test's own (a call or a constant named by a parameter: getattr(kernel, clock))."""
+        types = self._fixture_types(fn)
+        common = self._body(fn, cls, {}, types)
+        return [
+            [
+                self._body(fn, cls, {k: {v} for k, v in row.items()}, types) - common
+                for row in self._param_rows(dec)
+            ]
+            for dec in _parametrize(fn)
+        ]
+
+    def _param_rows(self, dec: ast.Call) -> list[dict[str, str]]:
+        """One parametrize decorator's cases: {argname: string value} for each (a value
+        that is not a literal string gives nothing)."""
+        try:
+            names = ast.literal_eval(dec.args[0])
+        except ValueError:
+            return []
+        names = [s.strip() for s in names.split(",")] if isinstance(names, str) else names
+        rows = []
+        for value in self._values(dec.args[1]) or []:
+            row = value if len(names) > 1 and isinstance(value, list | tuple) else [value]
+            rows.append({n: v for n, v in zip(names, row, strict=False) if isinstance(v, str)})
+        return rows
+
+    def admitted(self, fn: Function, cls: str | None, marker: str) -> frozenset[str] | None:
+        """What the test's `pytest.mark.<marker>(...)` marks (os, arch) admit, from the
+        module's pytestmark, its class and its own decorators: each mark's arguments,
+        intersected; None where it has no such mark."""
+        decorators = [*self.pytestmark, *fn.decorator_list]
+        node = self.class_nodes.get(cls or "")
+        if node is not None:
+            decorators += node.decorator_list
+            decorators += [
+                n.value
+                for n in node.body
+                if isinstance(n, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in n.targets)
+            ]
+        admits = None
+        for args in _mark_args(decorators, marker):
+            admits = args if admits is None else admits & args
+        return admits
+
     def _fixture_params(self, fn: Function, seen: frozenset[str] = frozenset()) -> set[str]:
         """The fixtures fn asks for from this scope, and the ones they ask for."""
         found: set[str] = set()
@@ -361,6 +449,12 @@ class _Scope:
         env = self._locals(fn, params)
         found: set[str] = set()
         for node in ast.walk(fn):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr.isupper()
+                and _is_kernel_value(node.value, kernels, attrs)
+            ):
+                found.add(node.attr)  # a constant: kernel.O_CLOEXEC
             if not isinstance(node, ast.Call):
                 continue
             func = node.func
@@ -542,9 +636,18 @@ def _kernel_attributes(methods: dict[str, Function]) -> set[str]:
 
 
 def _kernel_call(node: ast.Call, kernels: set[str], attrs: set[str], env: Strings) -> set[str]:
-    """The syscall names one call makes through the Kernel, if it is such a call."""
+    """The syscall names one call makes through the Kernel, if it is such a call, and
+    the constants a `getattr(kernel, NAME)` names."""
     func = node.func
     names: set[str] = set()
+    if (  # getattr(kernel, "O_CLOEXEC"): a constant (a called one is a syscall, below);
+        # with a default, getattr(kernel, "O_LARGEFILE", 0), one the test can do without
+        isinstance(func, ast.Name)
+        and func.id == "getattr"
+        and len(node.args) == 2
+        and _is_kernel_value(node.args[0], kernels, attrs)
+    ):
+        return {n for n in _strings(node.args[1], env) if n.isupper()}
     if isinstance(func, ast.Attribute) and _is_kernel_value(func.value, kernels, attrs):
         if func.attr == "caller" and node.args:
             names = _strings(node.args[0], env)
@@ -561,24 +664,28 @@ def _kernel_call(node: ast.Call, kernels: set[str], attrs: set[str], env: String
     return {n for n in names if n.islower() and n not in _NOT_SYSCALLS}
 
 
-def _marked(decorators: list[ast.expr]) -> set[str]:
-    """The names in `pytest.mark.calls(...)` among decorators (or a pytestmark list)."""
-    found: set[str] = set()
+def _mark_args(decorators: list[ast.expr], marker: str) -> Iterator[frozenset[str]]:
+    """The string arguments of each `pytest.mark.<marker>(...)` among decorators (or a
+    pytestmark list)."""
     for dec in decorators:
         for node in ast.walk(dec):
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
-                and node.func.attr == MARKER
+                and node.func.attr == marker
                 and isinstance(node.func.value, ast.Attribute)
                 and node.func.value.attr == "mark"
             ):
-                found |= {
+                yield frozenset(
                     a.value
                     for a in node.args
                     if isinstance(a, ast.Constant) and isinstance(a.value, str)
-                }
-    return found
+                )
+
+
+def _marked(decorators: list[ast.expr]) -> set[str]:
+    """The names in `pytest.mark.calls(...)` among decorators (or a pytestmark list)."""
+    return set().union(*_mark_args(decorators, MARKER))
 
 
 def render(inv: Inventory, missing: bool = False) -> str:
@@ -614,6 +721,11 @@ def render(inv: Inventory, missing: bool = False) -> str:
     if left:
         lines.append(f"left out ({len(left)}):")
         lines.extend(f"  {name}: {why}" for name, why in left.items())
+    runnable = sum(inv.runnable(t) for t in inv.tests)
+    lines.append(
+        f"runnable on {inv.platform.name}: {runnable} of {total} tests (no os or arch "
+        "marker excludes them, the table holds every syscall and constant they name)"
+    )
     unknown = inv.unknown()
     if unknown:
         lines.append(f"not in the {inv.platform.name} table: {', '.join(sorted(unknown))}")

@@ -320,6 +320,103 @@ def test_cli_list_bad_platform_is_exit_2(capsys) -> None:
     assert capsys.readouterr().err.startswith("syscalls list: ")
 
 
+# Where a test can run: its markers, and the syscalls and constants its cases name.
+
+MARKED = """
+import pytest
+
+pytestmark = [pytest.mark.os("linux", "netbsd"), pytest.mark.smoke]
+
+CLOCKS = ["CLOCK_REALTIME", "CLOCK_BOOTTIME", "CLOCK_MONOTONIC"]
+
+def test_constants(kernel):
+    flags = kernel.O_RDONLY | kernel.O_TMPFILE | getattr(kernel, "O_LARGEFILE", 0)
+    kernel.openat(kernel.AT_FDCWD, "/", flags)
+
+def test_plain(kernel):
+    kernel.getpid()
+
+@pytest.mark.parametrize("clock", CLOCKS)
+@pytest.mark.parametrize("call", ["getpid", "gettid"])
+def test_per_case(kernel, clock, call):
+    getattr(kernel, call)()
+    kernel.clock_gettime(getattr(kernel, clock), None)
+
+@pytest.mark.os("linux")
+def test_linux_only(kernel):
+    kernel.getpid()
+
+@pytest.mark.arch("x86_64")
+def test_arch_only(kernel):
+    kernel.getpid()
+
+@pytest.mark.os("freebsd", "netbsd", "openbsd")
+class TestBsd:
+    pytestmark = pytest.mark.os("netbsd", "freebsd")
+
+    def test_method(self, kernel):
+        kernel.getpid()
+"""
+
+
+@pytest.fixture
+def marked(tmp_path: Path) -> Path:
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "test_marked.py").write_text(MARKED)
+    return tmp_path
+
+
+def _runnable(suites: Path, os_name: str, arch: str, **constants: int) -> dict[str, int]:
+    table = {"getpid": 1, "openat": 2, "clock_gettime": 3}
+    platform = Platform(os=os_name, arch=arch, syscalls=table, constants=constants)
+    inv = scan(suites, platform)
+    return {t.name: inv.runnable(t) for t in inv.tests}
+
+
+def test_marks_and_constants_are_read(marked: Path) -> None:
+    inv = scan(marked, Platform(os="linux", arch="x86_64"))
+    got = {t.name: (t.oses, t.arches, t.constants) for t in inv.tests}
+    assert got["test_constants"] == (
+        {"linux", "netbsd"},
+        None,
+        {"AT_FDCWD", "O_RDONLY", "O_TMPFILE"},  # O_LARGEFILE has a default: not needed
+    )
+    assert got["test_linux_only"][0] == {"linux"}  # the module's marker and its own
+    assert got["test_arch_only"][1] == {"x86_64"}
+    assert got["TestBsd::test_method"][0] == {"netbsd"}  # module, class, class pytestmark
+    assert got["test_per_case"][2] == {"CLOCK_REALTIME", "CLOCK_BOOTTIME", "CLOCK_MONOTONIC"}
+
+
+def test_runnable_counts_cases_no_marker_or_missing_name_excludes(marked: Path) -> None:
+    clocks = {"CLOCK_REALTIME": 0, "CLOCK_MONOTONIC": 1}  # no CLOCK_BOOTTIME; no gettid
+    linux = _runnable(marked, "linux", "x86_64", AT_FDCWD=1, O_RDONLY=0, **clocks)
+    assert linux == {
+        "test_constants": 0,  # O_TMPFILE is not in the table
+        "test_plain": 1,
+        "test_per_case": 2,  # of 6: getpid with the two clocks the table has
+        "test_linux_only": 1,
+        "test_arch_only": 1,
+        "TestBsd::test_method": 0,
+    }
+    netbsd = _runnable(marked, "netbsd", "amd64", O_TMPFILE=1, AT_FDCWD=1, O_RDONLY=0)
+    assert netbsd == {
+        "test_constants": 1,
+        "test_plain": 1,
+        "test_per_case": 0,  # no clock in this table
+        "test_linux_only": 0,
+        "test_arch_only": 0,
+        "TestBsd::test_method": 1,
+    }
+    assert _runnable(marked, "freebsd", "amd64") == dict.fromkeys(linux, 0)
+
+
+def test_cli_list_says_how_many_tests_can_run(marked: Path, capsys) -> None:
+    assert main(["list", "--suites", str(marked), "--platform", "netbsd/amd64"]) == 0
+    out = capsys.readouterr().out
+    # test_plain, TestBsd and test_per_case's getpid with the 2 clocks NetBSD has
+    assert re.search(r"^runnable on netbsd/amd64: 4 of 11 tests \(", out, re.M)
+
+
 # The real suites
 
 

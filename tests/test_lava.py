@@ -158,7 +158,9 @@ def test_the_steps_report_each_test_as_a_lava_test_case(tmp_path):
     tests = json.loads((out / "profile.json").read_text())["tests"]
     assert set(sets) == {"ipc", "tests"}
     ipc = {n: e for n, e in tests.items() if n.startswith("suites/ipc/")}
-    assert len(sets["ipc"]) == len(ipc) and set(sets["ipc"].values()) == {"pass"}
+    lava = {"passed": "pass", "skipped": "skip"}  # a test of another OS skips here
+    assert sorted(sets["ipc"].values()) == sorted(lava[e["outcome"]] for e in ipc.values())
+    assert "pass" in sets["ipc"].values()
     cases = sets["tests"]
     assert cases["data.ktap_case.test_getpid_answers_minus_one"] == "fail"
     assert cases["data.ktap_case.test_error_in_setup"] == "fail"

@@ -315,6 +315,15 @@ def test_common_aliases_name_calls_the_table_has(os_name):
 
 # --- the cdef layouts, against the BSD's own headers where a tree is here ------------
 
+# Layouts one OS alone has in its cdef: spliced into the program for that OS.
+_LAYOUT_OWN = {
+    "netbsd": (
+        "#include <sys/statvfs.h>\n",
+        "S(struct statvfs); O(struct statvfs, f_fsidx); O(struct statvfs, f_owner);\n"
+        "    O(struct statvfs, f_fstypename); O(struct statvfs, f_mntonname);\n"
+        "    O(struct statvfs, f_mntfromname); S(struct mmsghdr); O(struct mmsghdr, msg_len);",
+    ),
+}
 _LAYOUT_PROGRAM = """
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -329,7 +338,8 @@ int printf(const char *, ...);
 #define O(t, f) printf("%s.%s %d\\n", #t, #f, (int)__builtin_offsetof(t, f))
 int main(void) {
     S(struct stat); S(struct kevent); S(struct reg); S(struct timeval);
-    S(struct sockaddr_un); S(struct sockaddr_in);
+    S(struct sockaddr_un); S(struct sockaddr_in); S(struct linger);
+    O(struct linger, l_linger);
     O(struct stat, st_mode); O(struct stat, st_ino); O(struct stat, st_nlink);
     O(struct stat, st_uid); O(struct stat, st_rdev); O(struct stat, st_atim);
     O(struct stat, st_size); O(struct stat, st_blocks); O(struct stat, st_blksize);
@@ -365,7 +375,9 @@ def test_cdef_layouts_match_the_trees_headers(os_name, tmp_path):
     stubs.mkdir()
     flags = bsd._flags(os_name, major, bsd.ARCHES[os_name]["amd64"], sysdir, stubs)
     flags = [f for f in flags if f != "-undef"]  # gcc's own __x86_64__ ABI macros stay
-    (tmp_path / "layout.c").write_text(_LAYOUT_PROGRAM)
+    includes, checks = _LAYOUT_OWN.get(os_name, ("", ""))
+    program = includes + _LAYOUT_PROGRAM.replace("    return 0;", f"    {checks}\n    return 0;")
+    (tmp_path / "layout.c").write_text(program)
     for _ in range(64):  # headers the program pulls in from libc are stubbed empty
         cc = subprocess.run(
             ["gcc", "-w", *flags, str(tmp_path / "layout.c"), "-o", str(tmp_path / "layout")],

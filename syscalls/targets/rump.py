@@ -277,13 +277,18 @@ class RumpKernel(Kernel):
     def _take_host_credentials(self) -> None:
         """The rump kernel's process runs as this process's user. It starts as root, but
         the suites decide from the host's ids what to expect (a user's EACCES, root's
-        bypass of mode bits), so a user's run would otherwise meet root's answers."""
-        uid, gid, groups = os.geteuid(), os.getegid(), os.getgroups()
+        bypass of mode bits), so a user's run would otherwise meet root's answers.
+
+        Its group list holds the effective gid too: Linux counts that gid as a group the
+        process is in (kernel/groups.c, in_group_p), NetBSD only the list
+        (sys/kern/kern_auth.c, kauth_cred_ismember_gid), which login fills with it."""
+        uid, gid = os.geteuid(), os.getegid()
+        groups = sorted({gid, *os.getgroups()})
         if uid == 0:
             return
         with self.unobserved():
             steps = {
-                "setgroups": self.setgroups(len(groups), self.new("uint32_t[]", groups or [gid])),
+                "setgroups": self.setgroups(len(groups), self.new("uint32_t[]", groups)),
                 "setgid": self.setgid(gid),
                 "setuid": self.setuid(uid),
             }
