@@ -245,6 +245,16 @@ def run_with_verdict(args: argparse.Namespace) -> int:
     from syscalls import baseline
 
     args.workers_given = getattr(args, "workers_given", True)
+    absolute_paths(args)
+    if args.platform:  # a bad table must not cost a kernel boot or a suite's collection
+        from syscalls.abi import PlatformError
+        from syscalls.kernel import load_checked
+
+        try:
+            load_checked(args.platform)
+        except PlatformError as e:
+            print(f"syscalls {args.command}: --platform: {e}", file=sys.stderr)
+            return baseline.bisect_code(2, args.bisect)
     baselines = []
     if args.baseline:
         try:  # read first: a bad baseline must not cost a kernel boot
@@ -264,7 +274,7 @@ def run_with_verdict(args: argparse.Namespace) -> int:
     dest = getattr(args, "ktap", None)
     problem = ktap.unwritable(dest) if dest else ""
     if problem:  # before the run: a bad path must not cost a kernel boot
-        print(f"syscalls {args.command}: --ktap {dest}: {problem}", file=sys.stderr)
+        print(f"syscalls {args.command}: --ktap: {problem}", file=sys.stderr)
         return baseline.bisect_code(2, args.bisect)
     started = time.time_ns()
     # --ktap -: standard output is the KTAP document's alone; all else goes to stderr.
@@ -282,6 +292,7 @@ def write_ktap(args: argparse.Namespace, dest: str, started: int, code: int) -> 
     KTAP to `dest`; the status stays the run's unless the KTAP cannot be written."""
     from syscalls import ktap
     from syscalls.compare import InputError
+    from syscalls.userfiles import OutputError
 
     profile, junit = args.out / "profile.json", args.out / "junit.xml"
     if not ktap.written_since(profile, started):  # none, or an earlier run's: no KTAP
@@ -290,12 +301,24 @@ def write_ktap(args: argparse.Namespace, dest: str, started: int, code: int) -> 
     try:
         text = ktap.from_results(profile, junit if ktap.written_since(junit, started) else None)
         ktap.write(text, dest)
-    except (OSError, InputError) as e:
-        print(f"syscalls {args.command}: --ktap {dest}: {e}", file=sys.stderr)
+    except (InputError, OutputError) as e:  # each names its file
+        print(f"syscalls {args.command}: --ktap: {e}", file=sys.stderr)
         return code if code not in (0, 1) else 2
     if dest != "-":
         print(f"ktap: {dest}")
     return code
+
+
+def absolute_paths(args: argparse.Namespace) -> None:
+    """The files a user named, from the directory they were named in: the run itself
+    works from the suite's ROOT (cmd_run's chdir), where a relative --ktap, --kernel or
+    --platform table would be somewhere else (or not found); main() does --out."""
+    if getattr(args, "kernel", None) is not None:
+        args.kernel = Path(os.path.abspath(args.kernel))
+    if args.platform and args.platform.endswith(".toml"):
+        args.platform = os.path.abspath(args.platform)
+    if getattr(args, "ktap", None) not in (None, "-"):
+        args.ktap = os.path.abspath(args.ktap)
 
 
 def add_vm_arguments(parser: argparse.ArgumentParser, kernel: bool = True) -> None:
@@ -425,11 +448,15 @@ def cmd_tables(args: argparse.Namespace) -> int:
     from syscalls.tables.cmacros import CompilerMissing
 
     try:
+        emit.check_output(args.output)  # before the work: -o is as often wrong as the tree
         table = generate(args.from_tree, args.arch)
         if args.values_from is not None:
             table = carry_values(table, args.values_from)
-    except (TreeError, CompilerMissing) as e:
+    except (TreeError, CompilerMissing, emit.OutputError) as e:
         print(f"syscalls tables: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a file of the tree this user cannot read
+        print(f"syscalls tables: {e.filename or args.from_tree}: {e.strerror}", file=sys.stderr)
         return 2
     tree = os.path.basename(os.path.normpath(args.from_tree))
     command = [
@@ -443,7 +470,11 @@ def cmd_tables(args: argparse.Namespace) -> int:
         "-o",
         str(args.output),
     ]
-    emit.write(table, shlex.join(command), args.output)
+    try:
+        emit.write(table, shlex.join(command), args.output)
+    except emit.OutputError as e:
+        print(f"syscalls tables: {e}", file=sys.stderr)
+        return 2
     print(
         f"{args.output}: {table.os}/{table.arch}: {len(table.syscalls)} syscalls, "
         f"{len(table.errno)} errno, {len(table.constants)} constants"
@@ -475,11 +506,12 @@ def cmd_kconfig(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from syscalls.abi import Platform, PlatformError
+    from syscalls.abi import PlatformError
     from syscalls.inventory import render, scan
+    from syscalls.kernel import load_checked
 
     try:
-        platform = Platform.load(args.platform)
+        platform = load_checked(args.platform)
     except PlatformError as e:
         print(f"syscalls list: {e}", file=sys.stderr)
         return 2
@@ -492,6 +524,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from syscalls.compare import InputError, compare, label_runs, load, render_text
+    from syscalls.userfiles import OutputError, check_output, write_output
 
     if args.baseline:
         return compare_with_baseline(args)
@@ -499,8 +532,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print("syscalls compare: need at least two runs to compare", file=sys.stderr)
         return 2
     try:
+        if args.html:  # before the work, as every output
+            check_output(args.html)
         runs = [load(path) for path in args.runs]
-    except InputError as e:
+    except (InputError, OutputError) as e:
         print(f"syscalls compare: {e}", file=sys.stderr)
         return 2
     label_runs(runs)
@@ -512,12 +547,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.html:
         from syscalls.report_html import render_html
 
+        page = render_html(comparison, show_all=args.all, ran_everywhere=everywhere)
         try:
-            args.html.write_text(
-                render_html(comparison, show_all=args.all, ran_everywhere=everywhere)
-            )
-        except OSError as e:
-            print(f"syscalls compare: {args.html}: {e.strerror}", file=sys.stderr)
+            write_output(args.html, page.encode())
+        except OutputError as e:
+            print(f"syscalls compare: {e}", file=sys.stderr)
             return 2
         print(f"html: {args.html}")
     return 1 if comparison.differs(everywhere) else 0

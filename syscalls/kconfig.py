@@ -17,6 +17,8 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
+from syscalls.userfiles import UnreadableInput, read_input
+
 FRAGMENT_FILE = Path(__file__).with_name("kernel.config")
 NOT_SET = "n"  # the value of "# CONFIG_X is not set"
 
@@ -78,10 +80,23 @@ def config_path(where: Path) -> Path:
     return path
 
 
+def read_config(path: Path) -> str:
+    """A kernel configuration's text (a .config is a few hundred KB); KconfigError says
+    in one line why a file cannot be one (unreadable, binary, huge)."""
+    try:
+        return read_input(path, "kernel configuration", 64 << 20).decode()
+    except UnreadableInput as e:
+        raise KconfigError(str(e)) from None
+    except UnicodeDecodeError as e:
+        raise KconfigError(
+            f"{path}: not a kernel configuration (not UTF-8 text, byte {e.start})"
+        ) from None
+
+
 def check(where: Path, fragment_text: str | None = None) -> list[str]:
     """What a tree's .config (or a config file, e.g. /boot/config-*) lacks of the fragment."""
     wanted = parse(fragment() if fragment_text is None else fragment_text)
-    return dropped(wanted, parse(config_path(where).read_text()))
+    return dropped(wanted, parse(read_config(config_path(where))))
 
 
 def merge(
@@ -93,7 +108,7 @@ def merge(
         raise KconfigError(f"{tree}: not a kernel tree or build directory (no Makefile)")
     path = config_path(tree)
     text = fragment() if fragment_text is None else fragment_text
-    path.write_text(merge_text(path.read_text(), text))
+    path.write_text(merge_text(read_config(path), text))
     try:
         p = subprocess.run(
             [make, "-C", str(tree), f"ARCH={arch}", "olddefconfig"],
@@ -106,4 +121,4 @@ def merge(
     if p.returncode != 0:
         last = (p.stderr.strip() or p.stdout.strip()).splitlines()[-1:] or ["no output"]
         raise KconfigError(f"make olddefconfig in {tree} failed ({p.returncode}): {last[0]}")
-    return dropped(parse(text), parse(path.read_text()))
+    return dropped(parse(text), parse(read_config(path)))

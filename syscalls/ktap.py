@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from syscalls.compare import Run, TestRun, load
+from syscalls.userfiles import OutputError, check_output, write_output
 
 VERSION = "KTAP version 1"
 INDENT = "  "
@@ -211,13 +212,7 @@ def write(text: str, dest: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    path = Path(dest)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_output(Path(dest), text.encode())  # OutputError: one line naming the path
 
 
 def written_since(path: Path, started_ns: int) -> bool:
@@ -230,17 +225,15 @@ def written_since(path: Path, started_ns: int) -> bool:
 
 
 def unwritable(dest: str) -> str:
-    """Why `dest` cannot take the KTAP output ("" if it can), asked before the run."""
+    """Why `dest` cannot take the KTAP output ("" if it can), asked before the run: one
+    line naming the path (a directory, a device such as /dev/full, a directory missing or
+    not writable), as for every output."""
     if dest == "-":
         return ""
-    path = Path(dest)
-    if path.is_dir():
-        return "is a directory"
-    parent = path.parent
-    if not parent.is_dir():
-        return f"no such directory: {parent}"
-    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        return "permission denied"
+    try:
+        check_output(Path(dest))
+    except OutputError as e:
+        return str(e)
     return ""
 
 

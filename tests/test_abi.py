@@ -44,7 +44,10 @@ def test_layers_merge_common_aliases_under_generated_numbers() -> None:
 
 def test_generated_table_file_keeps_the_os_hand_written_layers(tmp_path: Path) -> None:
     table = tmp_path / "mine.toml"
-    table.write_text('[platform]\nos = "linux"\narch = "x86_64"\n[syscalls]\nnewfstatat = 7\n')
+    table.write_text(
+        '[platform]\nos = "linux"\narch = "x86_64"\n'
+        "[syscalls]\nnewfstatat = 7\n[errno]\nENOENT = 2\n"
+    )
     p = Platform.load(table)
     assert p.syscalls == {"newfstatat": 7}
     assert p.resolve("fstatat") == "newfstatat"  # from platforms/linux/common.toml
@@ -133,7 +136,8 @@ def test_a_shared_cdef_layer_that_is_missing_names_the_layer(tmp_path, monkeypat
 @pytest.mark.parametrize("arch", ["x86_64", "i386", "aarch64", "riscv64"])
 def test_common_packed_layouts_come_before_the_arch_ones_on_every_arch(arch: str) -> None:
     p = Platform.load(f"linux/{arch}")
-    assert p.cdef_packed.startswith((PLATFORMS_DIR / "linux/common-packed.h").read_text())
+    common = PLATFORMS_DIR / "linux/common-packed.h"  # after the marker naming the file
+    assert p.cdef_packed.startswith(f'# 1 "{common}"\n{common.read_text()}')
     k = Kernel(p)
     # linux/landlock.h declares it __attribute__((packed)): 12 bytes, not 16
     assert k.ffi.sizeof("struct landlock_path_beneath_attr") == 12
@@ -143,6 +147,7 @@ def test_left_out_is_read_from_the_hand_written_layer(tmp_path, monkeypatch) -> 
     (tmp_path / "linux").mkdir()
     (tmp_path / "linux" / "x86_64.toml").write_text(
         '[platform]\nos = "linux"\narch = "x86_64"\n[syscalls]\nafs_syscall = 183\n'
+        "[errno]\nENOSYS = 38\n"
     )
     (tmp_path / "linux" / "x86_64-extra.toml").write_text('[left_out]\nafs_syscall = "never"\n')
     monkeypatch.setattr("syscalls.abi.PLATFORMS_DIR", tmp_path)

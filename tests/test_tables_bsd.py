@@ -488,8 +488,9 @@ def test_values_from_keeps_the_earlier_values_and_says_where_each_part_is_from(t
 @pytest.mark.parametrize(
     ("earlier", "message"),
     [
-        ("missing", "No such file or directory"),
-        ("not toml", "not a TOML table"),
+        ("missing", "earlier.toml: no such file"),
+        ("not toml", "earlier.toml: not valid TOML"),
+        ("errno of text", "earlier.toml: [errno] EPERM must be an errno number"),
         ("netbsd", "a table for netbsd/amd64, not openbsd/amd64"),
         ("no values", "it has no [errno] or [constants] to carry"),
         ("tree has headers", "the tree has headers of its own"),
@@ -500,6 +501,8 @@ def test_values_from_refuses_what_it_cannot_carry_in_one_line(tmp_path, capsys, 
     path = tmp_path / "earlier.toml"
     if earlier == "not toml":
         path.write_text("[platform\n")
+    elif earlier == "errno of text":  # copied on into the new table, before
+        path.write_text('[platform]\nos = "openbsd"\narch = "amd64"\n[errno]\nEPERM = "1"\n')
     elif earlier == "netbsd":
         main(["tables", "--from-tree", str(DATA / "netbsd"), "-o", str(path)])
     elif earlier == "no values":

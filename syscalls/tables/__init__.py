@@ -7,7 +7,6 @@ that syscalls.abi.Platform loads, headed by the command that regenerates it.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -42,7 +41,7 @@ def generate(tree: Path, arch: str | None) -> Table:
 
     tree = Path(tree)
     if not tree.is_dir():
-        raise TreeError(f"{tree}: no such directory")
+        raise TreeError(f"{tree}: {'not a directory' if tree.exists() else 'no such directory'}")
     if linux.is_linux_tree(tree):
         return linux.generate(tree, arch or "x86_64")
     if bsd.is_bsd_tree(tree):
@@ -70,12 +69,12 @@ def carry_values(table: Table, earlier: Path) -> Table:
             f"--values-from {earlier}: the tree has headers of its own; the values come "
             "from them (use --values-from only for a tree that holds syscalls.master alone)"
         )
-    try:
-        data = tomllib.loads(earlier.read_text())
-    except OSError as e:
-        raise TreeError(f"--values-from {earlier}: {e.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise TreeError(f"--values-from {earlier}: not a TOML table ({e})") from None
+    from syscalls.abi import PlatformError, read_layer
+
+    try:  # a table as every table is read: its types checked (they are copied on)
+        data = read_layer(earlier)
+    except PlatformError as e:
+        raise TreeError(f"--values-from {e}") from None
     platform = data.get("platform", {})
     if (platform.get("os"), platform.get("arch")) != (table.os, table.arch):
         raise TreeError(
