@@ -1,18 +1,28 @@
 #!/usr/bin/env python3
 """Benchmark: suite wall time, tests per second and per-test overhead, for our suite and,
-side by side, ljsyscall's (Debian's luajit + lua-ljsyscall), as root and as an
-unprivileged user, serial and with pytest-xdist.
+side by side, ljsyscall's, as root and as an unprivileged user: `syscalls run` (the
+README's command), pytest serial and pytest -n auto.
 
     .venv/bin/python bench/run.py                 # everything that can run here
+    .venv/bin/python bench/run.py --repeat 5 --ljsyscall /var/tmp/ljsyscall
     .venv/bin/python bench/run.py --repeat 3 --json bench.json
+    .venv/bin/python bench/run.py --repeat 3 --best   # the old figures: best of 3, Debian's
     .venv/bin/python bench/run.py --vm KERNEL     # also boot-to-result time of a VM target
     .venv/bin/python bench/run.py --vm            # ... of Debian's cloud kernel (cached .deb)
     .venv/bin/python bench/run.py --targets gvisor,uml,vm   # whole suite in each target
     .venv/bin/python bench/run.py --child-cost    # where the forked-child tests' time goes
 
-Figures are wall-clock seconds of whole commands, the best of --repeat runs (the
-machine is shared, so the minimum is the steadiest figure). Not a test: nothing here
-asserts; it measures and prints.
+ljsyscall's suite is its upstream test/test.lua with its own luaunit, from a checkout
+named with --ljsyscall DIR (github.com/justincormack/ljsyscall; copied to a temporary
+directory, as its tests write files in the current one), else Debian's lua-ljsyscall
+tests with the stand-in modules in bench/ljsyscall/.
+
+Figures are wall-clock seconds of whole commands. By default the runs alternate (ours,
+ljsyscall's, ours, ...) and each of ours is paired with the ljsyscall run after it: the
+table gives the median of --repeat runs and the ratio of tests per second per pair
+(median, min-max), so a burst of load on a shared machine hits both sides of a pair.
+--best gives the earlier figures: each command --repeat times on its own, the best kept.
+Not a test: nothing here asserts; it measures and prints.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,6 +55,8 @@ class Row:
     passed: int
     failed: int
     skipped: int
+    runs: list[float] | None = None  # every run's wall seconds (paired mode)
+    ratios: list[float] | None = None  # tests/s ratio to ljsyscall, per pair
 
     @property
     def per_second(self) -> float:
@@ -63,6 +76,7 @@ def _timed(cmd: list[str], cwd: Path, repeat: int) -> tuple[float, subprocess.Co
     # Measure as a user's machine runs it: with Python's bytecode cache (which also holds
     # pytest's rewritten test modules). Some sandboxes set PYTHONDONTWRITEBYTECODE.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.pop("PYTEST_ADDOPTS", None)
     for _ in range(repeat):
         start = time.perf_counter()
         proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
@@ -80,28 +94,28 @@ def _counts(junit: Path) -> tuple[int, int, int]:
     return int(suite.get("tests", 0)), failed, int(suite.get("skipped", 0))
 
 
-def ours(user: str, workers: str, repeat: int, out: Path) -> Row:
-    junit = out / f"junit-{user}-{workers}.xml"
-    cmd = [
-        str(PYTHON),
-        "-m",
-        "pytest",
-        "suites",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        f"--junitxml={junit}",
-        "-o",
-        "junit_logging=no",
-    ]
-    if workers != "serial":
-        cmd += ["-n", workers]
+# How our suite is run: `syscalls run` (the README's command: xdist workers, results and
+# profile in --out), plain pytest in one process, and pytest with -n auto.
+MODES = {"run": "syscalls run", "serial": "syscalls (pytest)", "auto": "syscalls (pytest) -n auto"}
+
+
+def ours(user: str, mode: str, repeat: int, out: Path) -> Row:
+    if mode == "run":
+        results = out / f"run-{user}"
+        junit = results / "junit.xml"
+        cmd = [str(PYTHON), "-m", "syscalls", "run", "--out", str(results)]
+    else:
+        junit = out / f"junit-{user}-{mode}.xml"
+        cmd = [str(PYTHON), "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider",
+               f"--junitxml={junit}", "-o", "junit_logging=no"]  # fmt: skip
+        if mode != "serial":
+            cmd += ["-n", mode]
+    junit.unlink(missing_ok=True)
     seconds, proc = _timed(_as(user, cmd), ROOT, repeat)
     if not junit.exists():
         raise SystemExit(f"suite run failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
     total, failed, skipped = _counts(junit)
-    label = "syscalls (pytest)" + ("" if workers == "serial" else f" -n {workers}")
-    return Row(label, user, seconds, total, total - failed - skipped, failed, skipped)
+    return Row(MODES[mode], user, seconds, total, total - failed - skipped, failed, skipped)
 
 
 def startup(user: str, repeat: int) -> float:
@@ -110,17 +124,66 @@ def startup(user: str, repeat: int) -> float:
     return _timed(_as(user, cmd), ROOT, repeat)[0]
 
 
-def ljsyscall(user: str, repeat: int) -> Row | None:
-    if not shutil.which("luajit") or not Path("/usr/share/doc/lua-ljsyscall/test").is_dir():
+def ljsyscall(user: str, repeat: int, upstream: Path | None, out: Path) -> Row | None:
+    """ljsyscall's suite: upstream's from a checkout (timed without the copy), else
+    Debian's package with bench/ljsyscall's stand-ins (None if luajit or it is missing)."""
+    if not shutil.which("luajit"):
         return None
-    seconds, proc = _timed(_as(user, ["sh", str(ROOT / "bench/ljsyscall/run.sh")]), ROOT, repeat)
-    m = re.search(r"(\d+) passed, (\d+) failed, (\d+) skipped", proc.stdout)
+    if upstream is None:
+        if not Path("/usr/share/doc/lua-ljsyscall/test").is_dir():
+            return None
+        seconds, proc = _timed(
+            _as(user, ["sh", str(ROOT / "bench/ljsyscall/run.sh")]), ROOT, repeat
+        )
+        m = re.search(r"(\d+) passed, (\d+) failed, (\d+) skipped", proc.stdout)
+        if not m:
+            return None
+        passed, failed, skipped = map(int, m.groups())
+        total = passed + failed + skipped
+        return Row("ljsyscall (luajit)", user, seconds, total, passed, failed, skipped)
+    # Its tests make files in the current directory: a fresh copy, made by the user.
+    work = out / f"ljsyscall-{user}"
+    if not work.exists():
+        copy = ["sh", "-c", 'mkdir "$1" && cd "$2" && cp -r syscall.lua syscall test include "$1"',
+                "sh", str(work), str(upstream.resolve())]  # fmt: skip
+        subprocess.run(_as(user, copy), check=True)
+    seconds, proc = _timed(_as(user, ["luajit", "test/test.lua"]), work, repeat)
+    return _luaunit_row(proc.stdout, user, seconds)
+
+
+def _luaunit_row(output: str, user: str, seconds: float) -> Row | None:
+    """Upstream luaunit's summary: "Success : 98% - 321 / 326 (total of 337 tests, 11
+    skipped)": passed / run, total counting the skipped."""
+    m = re.search(r"(\d+) / (\d+) \(total of (\d+) tests, (\d+) skipped\)", output)
     if not m:
         return None
-    passed, failed, skipped = map(int, m.groups())
-    return Row(
-        "ljsyscall (luajit)", user, seconds, passed + failed + skipped, passed, failed, skipped
-    )
+    passed, run, total, skipped = map(int, m.groups())
+    return Row("ljsyscall upstream (luajit)", user, seconds, total, passed, run - passed, skipped)
+
+
+def paired(user: str, modes: list[str], repeat: int, upstream: Path | None, out: Path) -> list[Row]:
+    """Each mode of ours, then ljsyscall's suite, --repeat times in turn: medians, and
+    the per-pair ratio of tests per second."""
+    runs: dict[str, list[Row]] = {m: [] for m in modes}
+    theirs: list[Row] = []
+    ratios: dict[str, list[float]] = {m: [] for m in modes}
+    for _ in range(repeat):
+        for mode in modes:
+            row = ours(user, mode, 1, out)
+            lj = ljsyscall(user, 1, upstream, out)
+            runs[mode].append(row)
+            if lj:
+                theirs.append(lj)
+                ratios[mode].append(row.per_second / lj.per_second)
+    rows = [_median(runs[m], ratios[m] or None) for m in modes]
+    return rows + ([_median(theirs, None)] if theirs else [])
+
+
+def _median(rows: list[Row], ratios: list[float] | None) -> Row:
+    walls = [r.seconds for r in rows]
+    last = rows[-1]
+    return Row(last.what, last.user, statistics.median(walls), last.tests, last.passed,
+               last.failed, last.skipped, walls, ratios)  # fmt: skip
 
 
 def child_cost(user: str, out: Path) -> dict:
@@ -209,9 +272,34 @@ def vm_boot(kernel: str, out: Path) -> dict[str, float | str]:
     }
 
 
+def _load() -> str:
+    """The 1, 5 and 15 minute load averages, as uptime shows them."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--repeat", type=int, default=1, help="runs per figure (best is kept)")
+    ap.add_argument(
+        "--repeat", type=int, default=1, help="runs per figure (median; with --best, the best)"
+    )
+    ap.add_argument(
+        "--ljsyscall",
+        metavar="DIR",
+        type=Path,
+        help="ljsyscall's upstream checkout: run its test/test.lua and luaunit "
+        "(default: Debian's lua-ljsyscall tests with bench/ljsyscall's stand-ins)",
+    )
+    ap.add_argument(
+        "--best",
+        action="store_true",
+        help="the earlier figures: each command --repeat times on its own, the best kept",
+    )
+    ap.add_argument(
+        "--modes",
+        default="run,serial,auto",
+        help="comma-separated, of ours: run (syscalls run), serial (pytest), auto (pytest -n "
+        "auto); default all three",
+    )
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument(
         "--vm",
@@ -232,6 +320,13 @@ def main() -> int:
     if not PYTHON.exists():
         print("run ci/setup first (no .venv)", file=sys.stderr)
         return 2
+    modes = [m for m in args.modes.split(",") if m]
+    if not modes or set(modes) - set(MODES):
+        print(f"--modes: choose from {', '.join(MODES)}", file=sys.stderr)
+        return 2
+    if args.ljsyscall and not (args.ljsyscall / "test" / "test.lua").is_file():
+        print(f"--ljsyscall: {args.ljsyscall} has no test/test.lua", file=sys.stderr)
+        return 2
     users = ["nobody", "root"] if os.geteuid() == 0 else [os.environ.get("USER", "user")]
     rows: list[Row] = []
     fixed: dict[str, float] = {}
@@ -242,9 +337,11 @@ def main() -> int:
         startup(users[-1], 1)  # warm the bytecode cache once, as the tree's owner
         for user in users:
             fixed[user] = startup(user, args.repeat)
-            for workers in ("serial", "auto"):
-                rows.append(ours(user, workers, args.repeat, out))
-            lj = ljsyscall(user, args.repeat)
+            if not args.best:
+                rows += paired(user, modes, args.repeat, args.ljsyscall, out)
+                continue
+            rows += [ours(user, mode, args.repeat, out) for mode in modes]
+            lj = ljsyscall(user, args.repeat, args.ljsyscall, out)
             if lj:
                 rows.append(lj)
         names = list(filter(None, args.targets.split(",")))
@@ -258,22 +355,26 @@ def main() -> int:
             if row:
                 rows.append(row)
 
+    print(f"{'best of' if args.best else 'median of'} {args.repeat}; load {_load()}")
     print(
         f"{'suite':<28} {'user':<7} {'tests':>5} {'pass':>5} {'fail':>4} {'skip':>4} "
-        f"{'wall s':>7} {'tests/s':>8}"
+        f"{'wall s':>7} {'tests/s':>8}  {'ratio to ljsyscall (min-max)' if not args.best else ''}"
     )
     for r in rows:
+        ratio = ""
+        if r.ratios:
+            ratio = f"  {statistics.median(r.ratios):.2f} ({min(r.ratios):.2f}-{max(r.ratios):.2f})"
         print(
             f"{r.what:<28} {r.user:<7} {r.tests:>5} {r.passed:>5} {r.failed:>4} "
-            f"{r.skipped:>4} {r.seconds:>7.2f} {r.per_second:>8.0f}"
+            f"{r.skipped:>4} {r.seconds:>7.2f} {r.per_second:>8.0f}{ratio}"
         )
     for user, seconds in fixed.items():
-        serial = next(r for r in rows if r.user == user and r.what == "syscalls (pytest)")
-        per_test = (serial.seconds - seconds) / max(serial.tests, 1) * 1000
-        print(
-            f"{user}: pytest start-up and collection {seconds:.2f} s; "
-            f"per test {per_test:.2f} ms beyond that (serial)"
-        )
+        serial = next((r for r in rows if r.user == user and r.what == MODES["serial"]), None)
+        per_test = ""
+        if serial:
+            ms = (serial.seconds - seconds) / max(serial.tests, 1) * 1000
+            per_test = f"; per test {ms:.2f} ms beyond that (serial)"
+        print(f"{user}: pytest start-up and collection {seconds:.2f} s{per_test}")
     for cost in costs:
         _print_child_cost(cost)
     if vm:
@@ -287,6 +388,8 @@ def main() -> int:
                     "vm": vm,
                     "child_cost": costs,
                     "kernel": os.uname().release,
+                    "load": _load(),
+                    "mode": "best" if args.best else "paired",
                 },
                 indent=1,
             )
