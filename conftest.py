@@ -6,7 +6,8 @@ Options:  --platform OS/ARCH or TABLE.toml (default: the running kernel's)
           --rump-dir DIR (--target rump: where librump*.so are; the suite then calls the
           NetBSD rump kernel in-process, with the netbsd/amd64 table)
 Fixtures: kernel (the Kernel, its calls recorded), tmp (a private directory, removed
-          afterwards; disk_tmp: one on a disk file system), observe(key, value),
+          afterwards, on a tmpfs where one is writable: /dev/shm; disk_tmp: one in
+          $TMPDIR, for subjects that need a disk file system), observe(key, value),
           in_child(fn, timeout) (fn in a forked child with a time limit).
 Markers:  root, os(*names), arch(*names, reason=...), min_kernel(version),
           requires(*features): skips that say why; smoke: the smoke selection
@@ -32,6 +33,7 @@ from syscalls.abi import Platform, PlatformError, host_os_arch
 from syscalls.expect import at_least
 from syscalls.kernel import Kernel, Unsupported
 from syscalls.profile import PROPERTY, Collector, Profile, Recorder, this_machine
+from syscalls.tempdirs import fast_temp_dir
 from syscalls.userfiles import OutputError, check_output
 
 # The runner's guarantees: per-test watchdog, leftover processes, crashes recorded,
@@ -40,6 +42,7 @@ pytest_plugins = ["syscalls.runner.plugin"]
 
 _KERNEL_KEY = pytest.StashKey[Kernel]()
 _RECORDER_KEY = pytest.StashKey[Recorder]()
+_TMP_BASE_KEY = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -88,6 +91,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(e)) from None
     k.target = config.getoption("target")  # what ENOSYS means depends on it (enosys.py)
     config.stash[_KERNEL_KEY] = k
+    config.stash[_TMP_BASE_KEY] = fast_temp_dir()  # looked up once: tmp is made per test
     path = _profile_path(config)
     if not hasattr(config, "workerinput"):  # the controller writes them, at the end
         _check_outputs(config, path)
@@ -149,12 +153,13 @@ def observe(request: pytest.FixtureRequest) -> Callable[[str, Any], None]:
 
 @pytest.fixture
 def tmp(request: pytest.FixtureRequest) -> Iterator[Path]:
-    """A fresh directory of this test's own, removed afterwards whatever it holds."""
+    """A fresh directory of this test's own, removed afterwards whatever it holds: on a
+    tmpfs where this user can write one (syscalls.tempdirs), else in $TMPDIR."""
     k = request.config.stash[_KERNEL_KEY]
     if k.in_process:  # a rump kernel: the directory is in its own file system
         yield k.private_directory()
         return
-    yield from _private_directory()
+    yield from _private_directory(request.config.stash[_TMP_BASE_KEY])
 
 
 @pytest.fixture
@@ -166,8 +171,8 @@ def disk_tmp(request: pytest.FixtureRequest) -> Iterator[Path]:
     yield from _private_directory()
 
 
-def _private_directory() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="syscalls-"))
+def _private_directory(base: str | None = None) -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="syscalls-", dir=base))
     try:
         yield path
     finally:
