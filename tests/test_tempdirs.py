@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from syscalls import tempdirs
-from syscalls.tempdirs import fast_temp_dir, file_system_type
+from syscalls.tempdirs import Mount, fast_temp_dir, mount_of
 
 MOUNTINFO = """\
 22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
@@ -18,6 +18,11 @@ MOUNTINFO = """\
 25 22 0:22 / /tmp/my\\040dir rw shared:4 - tmpfs tmpfs rw
 26 22 0:23 / /tmp/my\\040dir/disk rw shared:5 - xfs /dev/sdb1 rw
 """
+
+
+def file_system_type(path: Path, mountinfo: Path) -> str | None:
+    mount = mount_of(path, mountinfo)
+    return mount.type if mount else None
 
 
 @pytest.fixture
@@ -43,18 +48,29 @@ def test_file_system_type_is_the_innermost_mounts(mountinfo: Path, path: str, ki
     assert file_system_type(Path(path), mountinfo) == kind
 
 
-def test_file_system_type_without_mountinfo_is_none(tmp_path: Path) -> None:
-    assert file_system_type(Path("/"), tmp_path / "absent") is None
+def test_mount_of_reads_the_mounts_own_options(mountinfo: Path) -> None:
+    assert mount_of(Path("/dev/shm/x"), mountinfo) == Mount(
+        "/dev/shm", "tmpfs", frozenset({"rw", "nosuid", "nodev"})
+    )
 
 
-def test_file_system_type_of_this_machines_proc() -> None:
+def test_mount_of_without_mountinfo_is_none(tmp_path: Path) -> None:
+    assert mount_of(Path("/"), tmp_path / "absent") is None
+
+
+def test_mount_of_this_machines_proc() -> None:
     if not Path("/proc/self/mountinfo").exists():
         pytest.skip("no /proc/self/mountinfo here")
-    assert file_system_type(Path("/proc/self")) == "proc"
+    mount = mount_of(Path("/proc/self"))
+    assert mount is not None and mount.type == "proc"
 
 
-def _types(monkeypatch: pytest.MonkeyPatch, kinds: dict[str, str | None]) -> None:
-    monkeypatch.setattr(tempdirs, "file_system_type", lambda p: kinds.get(str(p)))
+def _types(monkeypatch: pytest.MonkeyPatch, kinds: dict[str, str], options: str = "rw") -> None:
+    def mount(path: Path) -> Mount | None:
+        kind = kinds.get(str(path))
+        return Mount(str(path), kind, frozenset(options.split(","))) if kind else None
+
+    monkeypatch.setattr(tempdirs, "mount_of", mount)
 
 
 def test_fast_temp_dir_prefers_a_tmpfs_tmpdir(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -73,6 +89,16 @@ def test_fast_temp_dir_keeps_tmpdir_when_shared_memory_is_not_writable(
 ) -> None:
     _types(monkeypatch, {tempfile.gettempdir(): "ext4", "/dev/shm": "tmpfs"})
     monkeypatch.setattr(os, "access", lambda p, mode: False)
+    assert fast_temp_dir() == tempfile.gettempdir()
+
+
+@pytest.mark.parametrize("option", ["nodev", "noexec", "nosuid"])
+def test_fast_temp_dir_refuses_a_restricted_shared_memory(
+    monkeypatch: pytest.MonkeyPatch, option: str
+) -> None:
+    # Tests make device nodes, run files and set-user-ID bits in tmp.
+    _types(monkeypatch, {tempfile.gettempdir(): "ext4", "/dev/shm": "tmpfs"}, f"rw,{option}")
+    monkeypatch.setattr(os, "access", lambda p, mode: True)
     assert fast_temp_dir() == tempfile.gettempdir()
 
 

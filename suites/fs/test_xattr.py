@@ -1,8 +1,9 @@
 """Extended attributes in the user. namespace: set, get, list, remove, and their errors.
 
-The temp directory's file system must accept user xattrs (ext4, xfs, btrfs, tmpfs since
-Linux 6.6); where it answers EOPNOTSUPP the tests skip saying so. User xattrs exist only
-on regular files and directories, so on a symlink they are EPERM (xattr(7)).
+The file system must accept user xattrs (ext4, xfs, btrfs; tmpfs only since Linux 6.6,
+so the tests use disk_tmp); where it answers EOPNOTSUPP the tests skip saying so. User
+xattrs exist only on regular files and directories, so on a symlink they are EPERM
+(xattr(7)).
 """
 
 from pathlib import Path
@@ -17,12 +18,12 @@ NAME = b"user.syscalls"
 
 
 @pytest.fixture
-def f(kernel: Kernel, tmp: Path) -> Path:
-    path = tmp / "f"
+def f(kernel: Kernel, disk_tmp: Path) -> Path:
+    path = disk_tmp / "f"
     path.write_bytes(b"")
     r = kernel.setxattr(path, b"user.probe", b"1", 1, 0)
     if r.errno == "EOPNOTSUPP":
-        pytest.skip(f"the file system under {tmp} rejects user xattrs (EOPNOTSUPP)")
+        pytest.skip(f"the file system under {disk_tmp} rejects user xattrs (EOPNOTSUPP)")
     r.unwrap()
     kernel.removexattr(path, b"user.probe").unwrap()
     return path
