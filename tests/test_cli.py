@@ -79,3 +79,31 @@ def test_run_takes_a_relative_out_from_where_it_was_typed(tmp_path: Path) -> Non
     assert (tmp_path / "mine" / "junit.xml").is_file()
     assert (tmp_path / "mine" / "profile.json").is_file()
     assert not (ROOT / "mine").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "off"),
+    [
+        ([], ["hypothesispytest", "logging"]),
+        (["-k", "openat"], ["hypothesispytest", "logging"]),
+        (["-o", "junit_logging=all"], ["hypothesispytest", "logging"]),  # JUnit's, not logging's
+        (["--log-level=DEBUG"], ["hypothesispytest"]),
+        (["-o", "log_cli=true"], ["hypothesispytest"]),
+        (["-p", "logging"], ["hypothesispytest"]),
+        (["--hypothesis-show-statistics"], ["logging"]),
+    ],
+)
+def test_run_turns_off_the_plugins_the_suites_do_not_use_unless_asked(
+    args: list[str], off: list[str]
+) -> None:
+    from syscalls.cli import unused_plugins
+
+    assert unused_plugins(args) == [x for name in off for x in ("-p", f"no:{name}")]
+
+
+def test_run_with_log_options_still_accepts_them(tmp_path: Path) -> None:
+    p = syscalls(
+        "run", "-n", "0", "--out", str(tmp_path), "--", "suites/fs/test_openat.py",
+        "--log-level=INFO", "-o", "log_cli=false",
+    )  # fmt: skip
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
