@@ -136,7 +136,7 @@ def cloud_deb() -> Path:
         pytest.skip(f"the Debian cloud kernel is not available: {e}")
 
 
-def cloud_kernel() -> vm_kernel.Kernel:
+def cloud_kernel() -> vm_kernel.KernelImage:
     """Debian's cloud kernel package, resolved; its image is the package itself, as a
     user would boot it."""
     need("qemu-system-x86_64", "qemu-system-x86")

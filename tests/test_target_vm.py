@@ -44,7 +44,7 @@ FAULTS_SERIAL = ["-n", "0", *FAULTS]
 
 
 @pytest.fixture(scope="module")
-def image() -> vm_kernel.Kernel:
+def image() -> vm_kernel.KernelImage:
     return cloud_kernel()
 
 
@@ -61,7 +61,7 @@ class Run:
 
 
 def boot(
-    image: vm_kernel.Kernel,
+    image: vm_kernel.KernelImage,
     out: Path,
     *args: str,
     options: tuple[str, ...] = (),
@@ -112,14 +112,14 @@ def leftovers(out: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def subset_run(image: vm_kernel.Kernel, tmp_path_factory: pytest.TempPathFactory) -> Run:
+def subset_run(image: vm_kernel.KernelImage, tmp_path_factory: pytest.TempPathFactory) -> Run:
     """One boot: SUBSET's main files, with one test made to fail inside the guest."""
     out = tmp_path_factory.mktemp("vm") / "subset"
     return boot(image, out, *SUBSET_FILES, "-k", SUBSET, *FAULTS_SERIAL, f"--fail-at={FAIL}")
 
 
 def test_vm_runs_the_suite_and_the_results_come_back(
-    subset_run: Run, image: vm_kernel.Kernel
+    subset_run: Run, image: vm_kernel.KernelImage
 ) -> None:
     p, out = subset_run.p, subset_run.out
     profile = check_complete_run(p, out, "vm")
@@ -147,7 +147,7 @@ def test_vm_exit_status_is_the_suites_not_qemus(subset_run: Run) -> None:
 
 
 def test_vm_kernel_that_never_reaches_init_is_status_3(
-    image: vm_kernel.Kernel, tmp_path: Path
+    image: vm_kernel.KernelImage, tmp_path: Path
 ) -> None:
     out = tmp_path / "noinit"
     # No /no-such-init in the initramfs and no root= to fall back on: the kernel panics
@@ -167,7 +167,7 @@ def test_vm_kernel_that_never_reaches_init_is_status_3(
 
 
 def test_vm_run_over_its_time_limit_keeps_what_finished(
-    subset_run: Run, image: vm_kernel.Kernel, tmp_path: Path
+    subset_run: Run, image: vm_kernel.KernelImage, tmp_path: Path
 ) -> None:
     out = tmp_path / "limit"
     # HANG, the third test of test_openat.py, holds this run until the limit cuts it;

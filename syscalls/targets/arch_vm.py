@@ -160,7 +160,7 @@ def guest_script(out: Path, arch: str, args: argparse.Namespace, scale: float) -
 def qemu_argv(
     qemu: str,
     arch: Arch,
-    kernel: vm_kernel.Kernel,
+    kernel: vm_kernel.KernelImage,
     initrd: Path,
     root: Path,
     out: Path,

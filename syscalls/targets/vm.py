@@ -97,7 +97,7 @@ def run(opts: Options, share: str | None = None) -> int:
 def boot(
     qemu: str,
     opts: Options,
-    kernel: vm_kernel.Kernel,
+    kernel: vm_kernel.KernelImage,
     initrd: Path,
     share: str,
     accel: str,
@@ -244,7 +244,7 @@ def start_virtiofsd(group: ProcessGroup, tmp: Path, out: Path, memory_mb: int) -
     return argv
 
 
-def choose_share(kernel: vm_kernel.Kernel) -> str:
+def choose_share(kernel: vm_kernel.KernelImage) -> str:
     """9p where the kernel has it (no daemon, works without root), virtiofs otherwise."""
     shares = kernel.shares()
     virtiofs_ok = os.geteuid() == 0 and VIRTIOFSD.exists()
