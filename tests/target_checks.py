@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -123,6 +124,24 @@ def need(binary: str, package: str) -> None:
         if os.geteuid() == 0:
             pytest.fail(f"{binary} missing: ci/setup should have installed {package}")
         pytest.skip(f"{binary} missing (run ci/setup as root to install {package})")
+
+
+@functools.cache
+def _uml_unavailable() -> str | None:
+    """Why --target uml cannot run on this host (it says so with status 2), or None."""
+    with tempfile.TemporaryDirectory(prefix="syscalls-uml-probe-") as tmp:
+        p = run_target("uml", Path(tmp) / "out", "suites/misc/test_uname.py", "-k", "no_such")
+    return p.stderr.strip().splitlines()[-1] if p.returncode == 2 else None
+
+
+def need_uml() -> None:
+    """linux.uml and busybox installed (see need), and UML able to run on this host:
+    Debian 12's UML 6.1 cannot on CPUs with AVX-512 or AMX, and says so; skip then."""
+    need("linux.uml", "user-mode-linux")
+    need("busybox", "busybox-static")
+    why = _uml_unavailable()
+    if why is not None:
+        pytest.skip(why)
 
 
 def cloud_deb() -> Path:

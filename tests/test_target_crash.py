@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from syscalls.profile import Profile
-from tests.target_checks import junit_outcomes, run_target
+from tests.target_checks import junit_outcomes, need_uml, run_target
 
 pytestmark = pytest.mark.slow
 
@@ -31,6 +31,8 @@ def test_a_guest_that_dies_mid_test_names_it_and_keeps_what_finished(
         pytest.skip(f"no syscalls.targets.{target} module in this checkout")
     if shutil.which(TARGETS[target]) is None:
         pytest.skip(f"{TARGETS[target]} is not installed (ci/setup installs it as root)")
+    if target == "uml":
+        need_uml()
     out = tmp_path / "out"
     # -n 0: the plugin kills its parent, which must be the shell, not an xdist controller.
     plugin = ["-n", "0", "-p", "tests.crash_plugin", f"--crash-at={VICTIM}"]

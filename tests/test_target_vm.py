@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import threading
 import time
@@ -131,6 +132,11 @@ def test_vm_runs_the_suite_and_the_results_come_back(
     assert outcomes.count("passed") > len(outcomes) * 3 // 4, subset_run.log
     console = (out / "console.log").read_text(errors="replace")
     assert "-accel tcg" in console.splitlines()[0]  # the QEMU command line comes first
+    # virtiofsd got its sockets made for it: no pid file of theirs left in /run/virtiofsd.
+    sockets = re.findall(r"path=(\S+\.sock)", console.splitlines()[0])
+    assert len(sockets) == 2, console.splitlines()[0]
+    for sock in sockets:
+        assert not Path("/run/virtiofsd", sock.replace("/", ".") + ".pid").exists()
     assert f"syscalls-guest: running the suite (vm, kernel {image.release})" in console
     assert "syscalls: vm: suite finished" in p.stdout
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from syscalls.targets import Options, results
+from syscalls.targets import Options, TargetUnavailable, results
 from syscalls.targets.procgroup import ProcessGroup
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -61,6 +61,19 @@ def kept() -> list[Path]:
     paths = dict.fromkeys((ROOT, Path(sys.prefix).resolve()))
     hidden = [p for p in paths if any(p.is_relative_to(d) for d in TMPFS_DIRS)]
     return [p for p in hidden if not any(p != q and p.is_relative_to(q) for q in hidden)]
+
+
+def check_out(out: Path) -> None:
+    """The results directory is the one place a guest may write on the host (everything
+    else it sees is read-only, syscalls.targets.readonly): it must not hold the checkout
+    or the Python environment the guest runs, nor be the root."""
+    out = out.resolve()
+    for what, path in (("the checkout", ROOT), ("the Python environment", Path(sys.prefix))):
+        if path.resolve().is_relative_to(out):
+            raise TargetUnavailable(
+                f"--out {out} contains {what} ({path}), which the guest could then write; "
+                "give the results a directory of their own"
+            )
 
 
 @dataclass(frozen=True)
