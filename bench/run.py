@@ -9,6 +9,7 @@ unprivileged user, serial and with pytest-xdist.
     .venv/bin/python bench/run.py --vm            # ... of Debian's cloud kernel (cached .deb)
     .venv/bin/python bench/run.py --targets gvisor,uml,vm   # whole suite in each target
     .venv/bin/python bench/run.py --child-cost    # where the forked-child tests' time goes
+    .venv/bin/python bench/vm.py                  # a fresh kernel's verdict: phases, goals
 
 Figures are wall-clock seconds of whole commands, the best of --repeat runs (the
 machine is shared, so the minimum is the steadiest figure). Not a test: nothing here
@@ -193,9 +194,8 @@ def vm_boot(kernel: str, out: Path) -> dict[str, float | str]:
             kernel,
             "--out",
             str(out / "vm"),
-            "--",
-            "-k",
-            "test_openat_missing_file_is_enoent",
+            "--",  # named: collecting the whole suite for one test would cost seconds
+            "suites/fs/test_openat.py::test_openat_missing_file_is_enoent",
         ],
         cwd=ROOT,
         capture_output=True,

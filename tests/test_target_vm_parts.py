@@ -229,7 +229,8 @@ def test_initramfs_holds_busybox_init_and_modules_in_order(
 def test_init_script_is_valid_shell_and_marks_its_lines() -> None:
     script = initramfs.init_script()
     assert "MARK" not in script
-    assert f'echo "{initramfs.MARK} $*"' in script
+    # Each line ends with the seconds since boot, for the timeline.
+    assert f"echo \"{initramfs.MARK} $* [$(cut -d' ' -f1 /proc/uptime" in script
     p = subprocess.run(
         [str(initramfs.BUSYBOX), "sh", "-n"], input=script, capture_output=True, text=True
     )

@@ -156,7 +156,8 @@ def guest_script(out: Path, arch: str, args: argparse.Namespace, scale: float) -
     opts = Options(out=out, pytest_args=args.pytest_args, workers=args.workers,
                    platform=f"linux/{arch}")  # fmt: skip
     inside = guest.Inside(python="python3", checkout=CHECKOUT, out=RESULTS)
-    return guest.write_script(opts, TARGET, 120 * scale, scale, inside)  # pyproject's 120 s
+    # 120 s: pyproject's per-test limit; the results share is 9p without a cache.
+    return guest.write_script(opts, TARGET, 120 * scale, scale, inside, write_through=True)
 
 
 def qemu_argv(

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from syscalls.targets import Options, TargetUnavailable, results
+from syscalls.targets import Options, TargetUnavailable, bytecode, results, timeline
 from syscalls.targets.procgroup import ProcessGroup
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -53,12 +53,16 @@ class Limits:
 class Ending:
     kind: str  # finished | exited | panic | hang | timeout | no-start | interrupted
     returncode: int | None = None
+    started_after: float | None = None  # seconds from the launch to the suite's start
 
 
 def kept() -> list[Path]:
-    """What the guest needs from under the targets' tmpfs mounts: this checkout and the
-    Python environment running it, where they lie below one (one entry if nested)."""
+    """What the guest needs from under the targets' tmpfs mounts: this checkout, the
+    Python environment running it and the bytecode made for it (when made), where they
+    lie below one (one entry if nested)."""
     paths = dict.fromkeys((ROOT, Path(sys.prefix).resolve()))
+    if bytecode.cache().is_dir():
+        paths[bytecode.cache().resolve()] = None
     hidden = [p for p in paths if any(p.is_relative_to(d) for d in TMPFS_DIRS)]
     return [p for p in hidden if not any(p != q and p.is_relative_to(q) for q in hidden)]
 
@@ -93,8 +97,14 @@ def names_tests(pytest_args: list[str]) -> bool:
 
 
 def pytest_argv(
-    opts: Options, target: str, test_timeout: float, inside: Inside = Inside()
+    opts: Options,
+    target: str,
+    test_timeout: float,
+    inside: Inside = Inside(),
+    write_through: bool = False,
 ) -> list[str]:
+    """The guest's pytest command; `write_through`: the results share passes each write
+    on to the host at once (no fsync needed for the progress log to survive a crash)."""
     out = inside.out or opts.out
     argv = [
         inside.python,
@@ -110,6 +120,7 @@ def pytest_argv(
         "-p",
         "syscalls.targets.events",
         f"--events={out / results.EVENTS}",
+        *([] if write_through else ["--events-fsync"]),
         f"--timeout={int(test_timeout)}",
     ]
     if opts.workers not in ("0", "1"):
@@ -119,10 +130,41 @@ def pytest_argv(
     return argv + opts.pytest_args
 
 
+def collection_args(opts: Options, target: str) -> list[str]:
+    """pytest's arguments for collecting on the host what the guest will run (the same
+    selection, options and plugins; no output files, no workers): bytecode.prepare."""
+    argv = [
+        *([] if names_tests(opts.pytest_args) else [str(ROOT / "suites")]),
+        f"--rootdir={ROOT}",
+        f"--target={target}",
+        "-p",
+        "syscalls.targets.events",
+    ]
+    if opts.platform:
+        argv.append(f"--platform={opts.platform}")
+    return [*argv, *opts.pytest_args, "-n", "0"]
+
+
+def bytecode_for(opts: Options, target: str) -> tuple[Path | None, dict[str, float]]:
+    """The bytecode cache for this run's guest, filled (syscalls.targets.bytecode), and
+    the seconds that took, as a phase for the timeline."""
+    start = time.monotonic()
+    prefix = bytecode.prepare(collection_args(opts, target))
+    return prefix, {"bytecode": time.monotonic() - start}
+
+
 def write_script(
-    opts: Options, target: str, test_timeout: float, time_scale: float, inside: Inside = Inside()
+    opts: Options,
+    target: str,
+    test_timeout: float,
+    time_scale: float,
+    inside: Inside = Inside(),
+    pycache: Path | None = None,
+    write_through: bool = False,
 ) -> Path:
-    """results/guest.sh: what the guest runs once its file systems are in place."""
+    """results/guest.sh: what the guest runs once its file systems are in place;
+    `pycache` is where the host left the bytecode (syscalls.targets.bytecode),
+    `write_through` as for pytest_argv."""
     status = (inside.out or opts.out) / results.STATUS
     env = {
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -133,13 +175,15 @@ def write_script(
         "SYSCALLS_TARGET": target,
         "SYSCALLS_TIME_SCALE": f"{time_scale:g}",
     }
+    if pycache is not None:
+        env["PYTHONPYCACHEPREFIX"] = str(pycache)
     exports = "\n".join(f"export {k}={shlex.quote(v)}" for k, v in env.items())
     text = f"""#!/bin/sh
 # The suite inside the {target} target; written by syscalls on the host.
 {exports}
-echo "{STARTED.decode()} ({target}, kernel $(uname -r))"
+echo "{STARTED.decode()} ({target}, kernel $(uname -r)) [$(cut -d' ' -f1 /proc/uptime) s]"
 cd {shlex.quote(str(inside.checkout))} || exit 1
-{shlex.join(pytest_argv(opts, target, test_timeout, inside))}
+{shlex.join(pytest_argv(opts, target, test_timeout, inside, write_through))}
 status=$?
 echo "$status" > {shlex.quote(str(status))}.tmp && mv {shlex.quote(str(status))}.tmp \\
     {shlex.quote(str(status))}
@@ -163,7 +207,7 @@ def supervise(
     fd: int | None = proc.stdout.fileno()
     start = time.monotonic()
     last_progress = start
-    started = False
+    started: float | None = None  # when the suite started, seconds after `start`
     panic_at = finished_at = exited_at = None
     events_size = -1
     tail = b""
@@ -182,7 +226,8 @@ def supervise(
                         echo.flush()
                         last_progress = now
                         window = tail + chunk
-                        started = started or STARTED in window
+                        if started is None and STARTED in window:
+                            started = time.monotonic() - start
                         if panic_at is None and any(m in window for m in PANIC):
                             panic_at = now
                         tail = window[-256:]
@@ -201,22 +246,22 @@ def supervise(
                 exited_at = exited_at or now
                 if fd is None or now - exited_at > 3:
                     if status_path.exists():
-                        return Ending("finished", proc.returncode)
-                    return Ending("panic" if panic_at else "exited", proc.returncode)
+                        return Ending("finished", proc.returncode, started)
+                    return Ending("panic" if panic_at else "exited", proc.returncode, started)
                 continue
             if status_path.exists():
                 finished_at = finished_at or now
                 if now - finished_at > 30:  # the suite is done; the guest did not stop
-                    return Ending("finished")
+                    return Ending("finished", None, started)
                 continue
             if panic_at is not None and now - panic_at > 5:
-                return Ending("panic")
-            if not started and now - start > limits.boot:
-                return Ending("no-start")
-            if started and now - last_progress > limits.test:
-                return Ending("hang")
+                return Ending("panic", None, started)
+            if started is None and now - start > limits.boot:
+                return Ending("no-start", None, started)
+            if started is not None and now - last_progress > limits.test:
+                return Ending("hang", None, started)
             if now - start > limits.total:
-                return Ending("timeout")
+                return Ending("timeout", None, started)
 
 
 def launch(
@@ -225,9 +270,11 @@ def launch(
     argv: list[str],
     limits: Limits,
     env: dict[str, str] | None = None,
+    before: dict[str, float] | None = None,
 ) -> int:
     """Start the target's launcher in a process group of its own, watch it, kill the
-    group whatever happened, and return the exit status (see the module doc)."""
+    group whatever happened, and return the exit status (see the module doc); `before`
+    are host phases that preceded the launch (for the timeline)."""
     start = time.monotonic()
     echo = getattr(sys.stdout, "buffer", sys.stdout)
     with _terminate_as_interrupt(), ProcessGroup() as group:
@@ -242,7 +289,7 @@ def launch(
             ending = supervise(proc, opts.out, limits, echo)
         except KeyboardInterrupt:
             ending = Ending("interrupted")
-    return conclude(opts, target, ending, limits, time.monotonic() - start)
+    return conclude(opts, target, ending, limits, time.monotonic() - start, before)
 
 
 @contextlib.contextmanager
@@ -265,8 +312,15 @@ def _terminate_as_interrupt() -> Iterator[None]:
             signal.signal(s, handler)
 
 
-def conclude(opts: Options, target: str, ending: Ending, limits: Limits, elapsed: float) -> int:
-    """The exit status, and on the terminal how the run ended."""
+def conclude(
+    opts: Options,
+    target: str,
+    ending: Ending,
+    limits: Limits,
+    elapsed: float,
+    before: dict[str, float] | None = None,
+) -> int:
+    """The exit status, and on the terminal how the run ended and where its time went."""
     out = opts.out
     status = results.read_status(out)
     where = f"syscalls: {target}"
@@ -275,6 +329,9 @@ def conclude(opts: Options, target: str, ending: Ending, limits: Limits, elapsed
             results.salvage(out, target, f"pytest exited with status {status}")
         summary = ", ".join(f"{n} {o}" for o, n in sorted(results.counts(out).items()))
         print(f"{where}: suite finished in {elapsed:.0f} s, status {status}: {summary}")
+        spent = timeline.read(out, ending.started_after, before)
+        if spent is not None:
+            print(f"{where}: time: {spent.summary()}")
         print(f"results: {out / results.JUNIT}  {out / results.PROFILE}")
         return status
     why = {

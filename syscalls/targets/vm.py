@@ -83,6 +83,7 @@ def run(opts: Options, share: str | None = None) -> int:
             raise TargetUnavailable(f"{what} {path}: the path must not contain blanks or quotes")
     guest.check_out(out)
     confined = confine(share)
+    pycache, before = guest.bytecode_for(opts, NAME)
     accel = opts.accel or "auto"
     tries = ["kvm", "tcg"] if accel == "auto" and kvm_worth_trying() else [accel]
     if tries == ["auto"]:
@@ -95,7 +96,7 @@ def run(opts: Options, share: str | None = None) -> int:
             file=sys.stderr,
         )
         ending, elapsed, spec, limits = boot(
-            qemu, opts, kernel, initrd, share, accel, out, trial, confined
+            qemu, opts, kernel, initrd, share, accel, out, trial, confined, pycache
         )
         if trial and not reached_init(out):
             remember_kvm_failure()
@@ -106,7 +107,7 @@ def run(opts: Options, share: str | None = None) -> int:
             )
             (out / results.CONSOLE).replace(out / "console-kvm.log")
             continue
-        return guest.conclude(spec, NAME, ending, limits, elapsed)
+        return guest.conclude(spec, NAME, ending, limits, elapsed, before)
     raise AssertionError("unreachable")
 
 
@@ -120,6 +121,7 @@ def boot(
     out: Path,
     trial: bool,
     confined: bool = True,
+    pycache: Path | None = None,
 ) -> tuple[guest.Ending, float, Options, guest.Limits]:
     results.clear(out)
     (out / "virtiofsd.log").unlink(missing_ok=True)
@@ -131,7 +133,8 @@ def boot(
         workers="0" if opts.workers == "auto" else opts.workers,
         time_scale=scale,
     )
-    guest.write_script(spec, NAME, test_timeout, scale)
+    # The results share (virtiofs or 9p, no cache) passes each write to the host at once.
+    guest.write_script(spec, NAME, test_timeout, scale, pycache=pycache, write_through=True)
     limits = guest.Limits(
         boot=KVM_TRIAL if trial else BOOT_LIMIT.get(accel, BOOT_LIMIT["tcg"]),
         test=test_timeout + 60,
@@ -167,7 +170,12 @@ def qemu_argv(
     memory_mb: int,
     append: str,
 ) -> list[str]:
-    cmdline = initramfs.cmdline("ttyS0", share, out, guest.kept(), append)
+    # Under TCG the kernel finds the vCPUs' TSCs unsynchronised and falls back to the
+    # HPET, whose every read is emulated I/O and which the vDSO cannot use: each
+    # clock_gettime becomes a syscall (~3x dearer; pytest and the tests read clocks all
+    # the time). QEMU's TSC comes from the host's clock, the same for every vCPU.
+    tuned = "" if accel == "kvm" else "tsc=reliable"
+    cmdline = initramfs.cmdline("ttyS0", share, out, guest.kept(), f"{tuned} {append}")
     argv = machine_argv(qemu, image, initrd, cmdline, min(2, os.cpu_count() or 1), memory_mb)
     if accel == "kvm":
         argv += ["-accel", "kvm", "-cpu", "host"]
