@@ -17,9 +17,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import cffi
-
 from syscalls.abi import Platform
+from syscalls.cache import ffi_for
 
 
 class Unsupported(Exception):
@@ -128,10 +127,8 @@ class Kernel:
 
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
-        self.ffi = cffi.FFI()
-        self.ffi.cdef(_BASE_CDEF + platform.cdef)
-        if platform.cdef_packed:
-            self.ffi.cdef(platform.cdef_packed, packed=True)
+        # Parsed once per table and kept (syscalls.cache): most of a start-up under TCG.
+        self.ffi = ffi_for(_BASE_CDEF + platform.cdef, platform.cdef_packed)
         self.libc = self.ffi.dlopen(None)
         self.observers: list[Observer] = []
         self._callers: dict[str, Callable[..., Result]] = {}

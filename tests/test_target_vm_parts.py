@@ -237,13 +237,6 @@ def test_init_script_is_valid_shell_and_marks_its_lines() -> None:
     assert p.returncode == 0, p.stderr
 
 
-def test_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert initramfs.cache_dir() == tmp_path / "syscalls"
-    monkeypatch.delenv("XDG_CACHE_HOME")
-    assert initramfs.cache_dir() == Path.home() / ".cache" / "syscalls"
-
-
 # -- vm: QEMU's command line, the share, KVM, the console ------------------------------
 
 

@@ -23,6 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from syscalls.cache import cache_dir
+
 BUSYBOX = Path("/bin/busybox")  # Debian busybox-static
 MARK = "syscalls-init:"
 INIT = r"""#!/bin/sh
@@ -152,11 +154,6 @@ def entries(modules: list[tuple[str, bytes]], busybox: Path | None = None) -> li
     if names:
         result.append(Entry("modules/order", stat.S_IFREG | 0o644, "\n".join(names).encode()))
     return result
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "syscalls"
 
 
 def build(
