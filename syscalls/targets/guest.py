@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from syscalls.cache import cache_dir
 from syscalls.targets import Options, TargetUnavailable, bytecode, results, timeline
 from syscalls.targets.procgroup import ProcessGroup
 
@@ -58,11 +59,11 @@ class Ending:
 
 def kept() -> list[Path]:
     """What the guest needs from under the targets' tmpfs mounts: this checkout, the
-    Python environment running it and the bytecode made for it (when made), where they
-    lie below one (one entry if nested)."""
+    Python environment running it and the cache with what was made for it (bytecode,
+    parsed declarations), where they lie below one (one entry if nested)."""
     paths = dict.fromkeys((ROOT, Path(sys.prefix).resolve()))
-    if bytecode.cache().is_dir():
-        paths[bytecode.cache().resolve()] = None
+    if cache_dir().is_dir():
+        paths[cache_dir().resolve()] = None
     hidden = [p for p in paths if any(p.is_relative_to(d) for d in TMPFS_DIRS)]
     return [p for p in hidden if not any(p != q and p.is_relative_to(q) for q in hidden)]
 
@@ -175,8 +176,9 @@ def write_script(
         "SYSCALLS_TARGET": target,
         "SYSCALLS_TIME_SCALE": f"{time_scale:g}",
     }
-    if pycache is not None:
+    if pycache is not None:  # and the parsed C declarations (syscalls.cache) beside it
         env["PYTHONPYCACHEPREFIX"] = str(pycache)
+        env["XDG_CACHE_HOME"] = str(cache_dir().parent)
     exports = "\n".join(f"export {k}={shlex.quote(v)}" for k, v in env.items())
     text = f"""#!/bin/sh
 # The suite inside the {target} target; written by syscalls on the host.
@@ -277,7 +279,7 @@ def launch(
     are host phases that preceded the launch (for the timeline)."""
     start = time.monotonic()
     echo = getattr(sys.stdout, "buffer", sys.stdout)
-    with _terminate_as_interrupt(), ProcessGroup() as group:
+    with terminate_as_interrupt(), ProcessGroup() as group:
         proc = group.start(
             argv,
             stdin=subprocess.DEVNULL,
@@ -293,7 +295,7 @@ def launch(
 
 
 @contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
+def terminate_as_interrupt() -> Iterator[None]:
     """SIGTERM and SIGHUP (a cancelled CI job, `timeout`, a closed terminal) end the run
     as Ctrl-C does: the target's processes killed, its state removed, results salvaged.
     Left to their default they would kill us and leave runsc's sandbox running."""

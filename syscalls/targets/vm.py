@@ -141,7 +141,11 @@ def boot(
         total=opts.time_limit or TOTAL,
     )
     append = opts.append
-    with tempfile.TemporaryDirectory(prefix="syscalls-vm-") as tmp, ProcessGroup() as group:
+    with (
+        guest.terminate_as_interrupt(),  # SIGTERM too: QEMU's group dies, results salvaged
+        tempfile.TemporaryDirectory(prefix="syscalls-vm-") as tmp,
+        ProcessGroup() as group,
+    ):
         argv = qemu_argv(qemu, kernel.image, initrd, share, accel, out, opts.memory_mb, append)
         if share == "virtiofs":
             argv += start_virtiofsd(group, Path(tmp), out, opts.memory_mb, confined)
