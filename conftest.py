@@ -8,7 +8,11 @@ Options:  --platform OS/ARCH or TABLE.toml (default: the running kernel's)
 Fixtures: kernel (the Kernel, its calls recorded), tmp (a private directory, removed
           afterwards; disk_tmp: one on a disk file system), observe(key, value),
           in_child(fn, timeout) (fn in a forked child with a time limit).
-Markers:  root, os(*names), min_kernel(version), requires(*features): skips that say why.
+Markers:  root, os(*names), arch(*names, reason=...), min_kernel(version),
+          requires(*features): skips that say why; smoke: the smoke selection
+          (`syscalls run --smoke`); disposable: the test changes the whole machine
+          (the clock, swap, modules, accounting): it runs only in a disposable VM
+          target (--target vm).
 """
 
 from __future__ import annotations
@@ -77,6 +81,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     else:
         k = Kernel(platform)
+    k.target = config.getoption("target")  # what ENOSYS means depends on it (enosys.py)
     config.stash[_KERNEL_KEY] = k
     path = _profile_path(config)
     if path is not None and not hasattr(config, "workerinput"):  # not in xdist workers
@@ -90,6 +95,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 RUMP_PLATFORM = "netbsd/amd64"
+# Targets whose machine is thrown away after the run: @pytest.mark.disposable tests run
+# there for real (setting the clock, swapping, loading modules) and nowhere else.
+DISPOSABLE = ("vm",)
 
 
 def _rump_kernel(platform: Platform, rump_dir: str | None, host: str) -> Kernel:
@@ -184,6 +192,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     k = item.config.stash[_KERNEL_KEY]
     if item.get_closest_marker("root") and os.geteuid() != 0:
         pytest.skip("needs root")
+    if item.get_closest_marker("disposable") and item.config.getoption("target") not in DISPOSABLE:
+        pytest.skip("changes the whole machine: runs only in a disposable VM (syscalls boot)")
     area = item.nodeid.split("/")[1] if item.nodeid.startswith("suites/") else ""
     if area in k.absent_areas:
         pytest.skip(k.absent_areas[area])
@@ -194,6 +204,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     for mark in item.iter_markers("os"):
         if k.platform.os not in mark.args:
             pytest.skip(f"only on {', '.join(mark.args)} (this is {k.platform.os})")
+    for mark in item.iter_markers("arch"):
+        if k.platform.arch not in mark.args:
+            why = f"{mark.kwargs['reason']}: " if "reason" in mark.kwargs else ""
+            pytest.skip(f"{why}only on {', '.join(mark.args)} (this is {k.platform.arch})")
     # gVisor reports Linux 4.4.0 whatever it implements: there the call is tried, and a
     # syscall it lacks skips with ENOSYS instead.
     versioned = item.config.getoption("target") != "gvisor"

@@ -88,6 +88,12 @@ class Platform:
     # Calls that return their error number as the value, as POSIX specifies them
     # (NetBSD's clock_nanosleep), from [platform] errors_in_value.
     errors_in_value: set[str] = field(default_factory=set)
+    # Linux, from kernel/sys_ni.c: syscalls a configuration may leave out -> the CONFIG_
+    # option ("" where the tree names none); None when the table does not say (BSDs),
+    # and then no ENOSYS is a verdict. unimplemented: ENOSYS on every kernel.
+    optional: dict[str, str] | None = None
+    unimplemented: dict[str, str] = field(default_factory=dict)
+    release: str = ""  # the kernel tree the table was generated from, where known
     sources: list[str] = field(default_factory=list)
 
     @classmethod
@@ -134,7 +140,18 @@ class Platform:
             if not isinstance(values, dict):
                 raise PlatformError(f"{path}: [{section}] must be a table")
             getattr(self, section).update(values)
+        for section in ("optional", "unimplemented"):
+            values = data.get(section)
+            if values is None:
+                continue
+            if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+                raise PlatformError(f"{path}: [{section}] must map syscalls to strings")
+            if section == "optional":
+                self.optional = {**(self.optional or {}), **values}
+            else:
+                self.unimplemented.update(values)
         meta = data.get("platform", {})
+        self.release = str(meta.get("release", self.release))
         self.sources.extend(meta.get("sources", []))
         self.errors_in_value.update(meta.get("errors_in_value", []))
         for name in meta.get("cdef", []):

@@ -8,9 +8,16 @@ fallocate, fadvise64_64, sync_file_range, readahead). The portable call
 mmap: i386's old `mmap` takes one pointer to an argument block, so the six-argument form
 goes to mmap2, whose offset counts 4096-byte pages; an offset mmap2 cannot express (not
 a multiple of 4096) goes to the old mmap in its argument block, so that the kernel
-answers it (EINVAL). ftruncate/truncate with a 64-bit length go to their 64 variants.
+answers it (EINVAL). The address mmap and mremap return comes back in a signed 32-bit
+register: it is handed on unsigned, as the address it is (above 2 GiB it would read as
+a negative number). ftruncate/truncate with a 64-bit length go to their 64 variants.
 preadv/pwritev/preadv2/pwritev2 are not rewritten: every arch's kernel takes their
 offset as (pos_l, pos_h), which the callers pass already.
+
+fanotify_mark's 64-bit event mask takes two registers as the offsets do. io_getevents
+is i386's own call, with its timeout copied into a struct old_timespec32; adjtimex goes
+to clock_adjtime64(CLOCK_REALTIME, ...) with the 64-bit struct timex (i386.h), as glibc
+does with 64-bit time.
 
 lseek goes to _llseek(fd, offset_high, offset_low, &result, whence), as glibc's lseek
 does with a 64-bit off_t: the offset is split, and the new position is read back from
@@ -69,7 +76,12 @@ def _offset_at(index: int, real: str) -> Callable[[Sequence[Any]], tuple[str, tu
     return rewrite
 
 
-def _mmap(args: Sequence[Any]) -> tuple[str, tuple]:
+def _address(ret: int) -> int:
+    """A returned address as unsigned; -1 (the failure) stays itself."""
+    return ret if ret == -1 else ret & 0xFFFFFFFF
+
+
+def _mmap(args: Sequence[Any]) -> tuple[str, tuple, Callable[[int], int]]:
     if len(args) != 6:
         raise TypeError("mmap takes 6 arguments (addr, length, prot, flags, fd, offset)")
     *head, offset = args
@@ -77,8 +89,12 @@ def _mmap(args: Sequence[Any]) -> tuple[str, tuple]:
         # mmap2 cannot express it: the old mmap, whose argument block holds the offset in
         # bytes (struct mmap_arg_struct, six 32-bit words), lets the kernel answer.
         words = [int(a) & 0xFFFFFFFF for a in (*head, offset)]
-        return "mmap", (struct.pack("=6I", *words),)
-    return "mmap2", (*head, int(offset) // PAGE)
+        return "mmap", (struct.pack("=6I", *words),), _address
+    return "mmap2", (*head, int(offset) // PAGE), _address
+
+
+def _mremap(args: Sequence[Any]) -> tuple[str, tuple, Callable[[int], int]]:
+    return "mremap", tuple(args), _address
 
 
 def _clone(args: Sequence[Any]) -> tuple[str, tuple]:
@@ -103,17 +119,24 @@ def _lseek(args: Sequence[Any]) -> tuple[str, tuple, Callable[[int], int]]:
 INT32 = range(-(1 << 31), 1 << 31)
 
 
+def _timespec32(ts: Any) -> Any:
+    """The suite's 64-bit timespec as a struct old_timespec32 for i386's 32-bit calls;
+    NULL or a raw address passes as it is."""
+    if not hasattr(ts, "tv_sec"):
+        return ts
+    sec, nsec = int(ts.tv_sec), int(ts.tv_nsec)
+    if sec not in INT32 or nsec not in INT32:
+        raise ValueError(
+            "this timespec does not fit i386's struct old_timespec32: call the 64-bit "
+            "variant (clock_nanosleep for nanosleep, io_pgetevents for io_getevents)"
+        )
+    return _ffi.new("int32_t[2]", [sec, nsec])
+
+
 def _nanosleep(args: Sequence[Any]) -> tuple:
     """nanosleep(req, rem) with the suite's 64-bit timespecs, through the 32-bit call."""
     req, rem = args
-    if hasattr(req, "tv_sec"):  # else NULL or a raw address, passed as it is
-        sec, nsec = int(req.tv_sec), int(req.tv_nsec)
-        if sec not in INT32 or nsec not in INT32:
-            raise ValueError(
-                "nanosleep's timespec does not fit i386's struct old_timespec32: "
-                "call clock_nanosleep (clock_nanosleep_time64)"
-            )
-        req = _ffi.new("int32_t[2]", [sec, nsec])
+    req = _timespec32(req)
     if not hasattr(rem, "tv_sec"):
         return "nanosleep", (req, rem)
     rem32 = _ffi.new("int32_t[2]")
@@ -124,6 +147,23 @@ def _nanosleep(args: Sequence[Any]) -> tuple:
         return ret
 
     return "nanosleep", (req, rem32), after
+
+
+def _io_getevents(args: Sequence[Any]) -> tuple[str, tuple]:
+    """io_getevents(ctx, min_nr, nr, events, timeout): i386's own call reads an
+    old_timespec32 (sys_io_getevents_time32)."""
+    *head, timeout = args
+    return "io_getevents", (*head, _timespec32(timeout))
+
+
+CLOCK_REALTIME = 0  # include/uapi/linux/time.h
+
+
+def _adjtimex(args: Sequence[Any]) -> tuple[str, tuple]:
+    """adjtimex(buf) with the 64-bit struct timex (i386.h): clock_adjtime64 on
+    CLOCK_REALTIME, which is what adjtimex means (kernel/time/time.c), as glibc does."""
+    (buf,) = args
+    return "clock_adjtime64", (CLOCK_REALTIME, buf)
 
 
 def _fallocate(args: Sequence[Any]) -> tuple[str, tuple]:
@@ -154,6 +194,7 @@ def _semop(args: Sequence[Any]) -> tuple[str, tuple]:
 
 ADAPTERS: dict[str, Callable[[Sequence[Any]], tuple]] = {
     "mmap": _mmap,
+    "mremap": _mremap,
     "clone": _clone,
     "semop": _semop,
     "lseek": _lseek,
@@ -167,6 +208,9 @@ ADAPTERS: dict[str, Callable[[Sequence[Any]], tuple]] = {
     "fadvise64": _two_offsets("fadvise64_64", 1),
     "posix_fadvise": _two_offsets("fadvise64_64", 1),
     "sync_file_range": _two_offsets("sync_file_range", 1),
+    "fanotify_mark": _offset_at(2, "fanotify_mark"),  # its 64-bit event mask
+    "io_getevents": _io_getevents,
+    "adjtimex": _adjtimex,
 }
 
 

@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         "(NetBSD: /usr/lib; default: $SYSCALLS_RUMP_DIR)",
     )
     add_vm_arguments(run)
+    add_verdict_arguments(run)
     run.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
     run.set_defaults(func=cmd_run)
 
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     boot.add_argument("--time-limit", type=float, metavar="SECONDS", help="for the whole run")
     boot.add_argument("--time-scale", type=float, metavar="X", help="stretch per-test limits")
     add_vm_arguments(boot, kernel=False)
+    add_verdict_arguments(boot)
     boot.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
     boot.set_defaults(func=cmd_run, target="vm", rump_dir=None)
 
@@ -99,13 +101,28 @@ def main(argv: list[str] | None = None) -> int:
     compare = sub.add_parser(
         "compare",
         help="where two or more runs disagree (profiles or JUnit XML)",
-        description="Show every test and observation on which the runs disagree. "
-        "Exit status: 0 no difference, 1 differences (or tests missing from a run), "
-        "2 bad input.",
+        description="Show the tests that ran on several runs and answered differently, "
+        "then those that ran on some only (skipped or missing elsewhere), and per syscall "
+        "where the answers part. With --baseline OLD NEW: what got worse. Exit status: 0 "
+        "no difference (nothing worse), 1 differences (something worse), 2 bad input.",
     )
     compare.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="profile or JUnit")
+    compare.add_argument(
+        "--baseline",
+        action="append",
+        type=Path,
+        metavar="OLD",
+        help="judge the one RUN against this known-good run (repeat for several: an "
+        "answer counts only where they agree); exit 1 when something got worse",
+    )
+    compare.add_argument("--bisect", action="store_true", help="exit 125 instead of 2")
     compare.add_argument("--html", type=Path, metavar="OUT.html", help="also write HTML here")
     compare.add_argument("--all", action="store_true", help="show agreeing tests too")
+    compare.add_argument(
+        "--ran-everywhere",
+        action="store_true",
+        help="hide the tests that ran on some runs only (skipped or missing on the others)",
+    )
     compare.add_argument("--width", type=int, help="terminal width (default: detected)")
     compare.set_defaults(func=cmd_compare)
 
@@ -117,7 +134,67 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if rest:
         args.pytest_args = [*args.pytest_args, *rest]
+    if args.command in ("run", "boot"):
+        args.workers_given = any(
+            a in ("-n", "--workers") or a.startswith(("-n", "--workers=")) for a in argv
+        )
+        return run_with_verdict(args)
     return int(args.func(args) or 0)
+
+
+def add_verdict_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--baseline",
+        action="append",
+        type=Path,
+        metavar="PROFILE",
+        help="a known-good run's profile.json or junit.xml (repeatable): report what got "
+        "worse, and exit 1 only then",
+    )
+    parser.add_argument(
+        "--bisect",
+        action="store_true",
+        help="for `git bisect run`: exit 125 (could not test) instead of 2 or 3",
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="only the smoke selection (@pytest.mark.smoke)"
+    )
+
+
+def smoke_files() -> list[str]:
+    """The suite files that hold smoke tests, found by their text: collecting only those
+    keeps a --smoke run from importing the whole suite (most of its time under TCG)."""
+    suites = ROOT / "suites"
+    return sorted(
+        str(path.relative_to(ROOT))
+        for path in suites.rglob("test_*.py")
+        if "pytest.mark.smoke" in path.read_text(errors="replace")
+    )
+
+
+def run_with_verdict(args: argparse.Namespace) -> int:
+    """cmd_run, with --smoke's selection, --baseline's verdict and --bisect's status."""
+    from syscalls import baseline
+
+    args.workers_given = getattr(args, "workers_given", True)
+    baselines = []
+    if args.baseline:
+        try:  # read first: a bad baseline must not cost a kernel boot
+            baselines = baseline.load_baselines(args.baseline)
+        except baseline.InputError as e:
+            print(f"syscalls {args.command}: --baseline: {e}", file=sys.stderr)
+            return baseline.bisect_code(2, args.bisect)
+    if args.smoke:
+        from syscalls.targets.guest import names_tests
+
+        named = names_tests(args.pytest_args)
+        args.pytest_args = [*args.pytest_args, "-m", "smoke", *([] if named else smoke_files())]
+        if not args.workers_given:  # starting xdist workers costs more than ~180 quick tests
+            args.workers = "0"
+    code = int(args.func(args) or 0)
+    if baselines:
+        code = baseline.after_run(args.out, baselines, code)
+    return baseline.bisect_code(code, args.bisect)
 
 
 def add_vm_arguments(parser: argparse.ArgumentParser, kernel: bool = True) -> None:
@@ -243,6 +320,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from syscalls.compare import InputError, compare, label_runs, load, render_text
 
+    if args.baseline:
+        return compare_with_baseline(args)
     if len(args.runs) < 2:
         print("syscalls compare: need at least two runs to compare", file=sys.stderr)
         return 2
@@ -253,17 +332,39 @@ def cmd_compare(args: argparse.Namespace) -> int:
         return 2
     label_runs(runs)
     comparison = compare(runs)
-    sys.stdout.write(render_text(comparison, show_all=args.all, width=args.width))
+    everywhere = args.ran_everywhere
+    sys.stdout.write(
+        render_text(comparison, show_all=args.all, width=args.width, ran_everywhere=everywhere)
+    )
     if args.html:
         from syscalls.report_html import render_html
 
         try:
-            args.html.write_text(render_html(comparison, show_all=args.all))
+            args.html.write_text(
+                render_html(comparison, show_all=args.all, ran_everywhere=everywhere)
+            )
         except OSError as e:
             print(f"syscalls compare: {args.html}: {e.strerror}", file=sys.stderr)
             return 2
         print(f"html: {args.html}")
-    return 1 if comparison.differs else 0
+    return 1 if comparison.differs(everywhere) else 0
+
+
+def compare_with_baseline(args: argparse.Namespace) -> int:
+    from syscalls import baseline
+
+    if len(args.runs) != 1:
+        print("syscalls compare: --baseline judges one run (give one RUN)", file=sys.stderr)
+        return baseline.bisect_code(2, args.bisect)
+    try:
+        olds = baseline.load_baselines(args.baseline)
+        new = baseline.load(args.runs[0])
+    except baseline.InputError as e:
+        print(f"syscalls compare: {e}", file=sys.stderr)
+        return baseline.bisect_code(2, args.bisect)
+    verdict = baseline.judge(olds, new)
+    sys.stdout.write(baseline.render(verdict))
+    return 1 if verdict.worse else 0
 
 
 if __name__ == "__main__":

@@ -1,11 +1,10 @@
 """Comparing runs: where two or more kernels answered the suite differently.
 
-A run is read from a semantics profile (syscalls/profile.py) or from pytest's JUnit XML,
-whose testcases carry the same observations in the `syscalls.observations` property.
-Each test is then one row: it agrees (same outcome and observations everywhere), differs,
-or is missing from some runs. Observations are aligned key by key ("openat=ok",
-"mode=0o640"), the n-th occurrence of a key in one run against the n-th in another, so a
-single changed errno shows as one differing line rather than a shifted list.
+Runs are read by syscalls.runs (a semantics profile or pytest's JUnit XML). Each test is
+then one row: it agrees (same outcome and observations everywhere), differs, or is
+missing from some runs. Observations are aligned key by key ("openat=ok", "mode=0o640"),
+the n-th occurrence of a key in one run against the n-th in another, so a single changed
+errno shows as one differing line rather than a shifted list.
 
 Skip and failure reasons are shown but not compared: they name the kernel release and
 the assertion's values, which differ between any two runs.
@@ -13,50 +12,28 @@ the assertion's values, which differ between any two runs.
 
 from __future__ import annotations
 
-import json
+import re
 import shutil
 import textwrap
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
+from functools import cache
 
-from syscalls.profile import PROPERTY, Profile
+# The readers live in syscalls.runs; compare's callers still find them here.
+from syscalls.runs import InputError, Run, TestRun, junit_nodeid, label_runs, load  # noqa: F401
 
 AGREE = "agree"
-DIFFER = "differ"
-PARTIAL = "partial"  # missing from at least one run, the rest agreeing
+DIFFER = "differ"  # ran (not skipped) in two or more runs, and answered differently there
+PARTIAL = "partial"  # ran in some runs only, skipped or missing in the others; else agreeing
 STATUSES = (AGREE, DIFFER, PARTIAL)
 MISSING = "—"
-
-
-class InputError(Exception):
-    """A file that cannot be compared; the message is one line naming it."""
-
-
-@dataclass
-class TestRun:
-    """One test's result in one run."""
-
-    outcome: str
-    observations: list[str] = field(default_factory=list)
-    reason: str = ""
-
-
-@dataclass
-class Run:
-    """One run of the suite: where it ran and what each test answered."""
-
-    path: Path
-    platform: str
-    kernel: str
-    target: str
-    tests: dict[str, TestRun]
-    label: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.label:
-            self.label = " ".join(p for p in (self.target, self.kernel) if p) or self.path.stem
+_ERRNO = re.compile(r"E[A-Z0-9]+")
+# How the reports name each group, the one that matters first first.
+TITLES = {
+    DIFFER: "answered differently where they ran",
+    PARTIAL: "ran on some runs only (skipped or missing on the others)",
+    AGREE: "agree",
+}
 
 
 @dataclass
@@ -98,137 +75,75 @@ class Comparison:
             counts[row.status] += 1
         return counts
 
-    @property
-    def differs(self) -> bool:
-        """True when any test differs or is missing from some run (exit status 1)."""
-        return any(row.status != AGREE for row in self.rows)
+    def differs(self, ran_everywhere: bool = False) -> bool:
+        """True when a test answered differently, or (unless ran_everywhere) ran in some
+        runs only: exit status 1."""
+        hidden = (AGREE, PARTIAL) if ran_everywhere else (AGREE,)
+        return any(row.status not in hidden for row in self.rows)
+
+    def shown(self, show_all: bool = False, ran_everywhere: bool = False) -> list[Row]:
+        """The rows a report lists, the tests that answered differently first."""
+        order = [DIFFER]
+        order += [] if ran_everywhere else [PARTIAL]
+        order += [AGREE] if show_all else []
+        return [row for status in order for row in self.rows if row.status == status]
 
 
-# Reading runs
+@dataclass
+class SyscallAnswers:
+    """One syscall whose answer differs between runs in tests that ran on them: its
+    answer per run (None: not recorded there), and the tests where it does."""
 
+    name: str
+    values: list[str | None]
+    tests: list[str]
 
-def load(path: Path) -> Run:
-    """A run from a profile (.json) or JUnit XML; InputError if it is neither."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    try:
-        head = path.read_bytes()[:512].lstrip()
-    except OSError as e:
-        raise InputError(f"{path}: {e.strerror}") from None
-    if head.startswith(b"{"):
-        return _load_profile(path)
-    if head.startswith(b"<"):
-        return _load_junit(path)
-    raise InputError(f"{path}: not a syscalls profile (JSON) or JUnit XML")
-
-
-def _load_profile(path: Path) -> Run:
-    try:
-        profile = Profile.read(path)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: not valid JSON ({e})") from None
-    except ValueError as e:
-        raise InputError(str(e)) from None
-    except (KeyError, TypeError, AttributeError) as e:
-        raise InputError(f"{path}: not a syscalls profile (missing {e})") from None
-    if not isinstance(profile.tests, dict):
-        raise InputError(f"{path}: not a syscalls profile (tests is not a mapping)")
-    tests: dict[str, TestRun] = {}
-    for nodeid, entry in profile.tests.items():
-        if not isinstance(entry, dict) or "outcome" not in entry:
-            raise InputError(f"{path}: test {nodeid!r} has no outcome")
-        observations = entry.get("observations") or []
-        tests[nodeid] = TestRun(
-            str(entry["outcome"]), [str(o) for o in observations], entry.get("reason", "")
-        )
-    return Run(path, profile.platform, profile.kernel, profile.target, tests)
-
-
-def _load_junit(path: Path) -> Run:
-    try:
-        root = ET.parse(path).getroot()
-    except ET.ParseError as e:
-        raise InputError(f"{path}: not valid XML ({e})") from None
-    if root.tag not in ("testsuites", "testsuite"):
-        raise InputError(f"{path}: not JUnit XML (root element <{root.tag}>)")
-    tests: dict[str, TestRun] = {}
-    for case in root.iter("testcase"):
-        nodeid = junit_nodeid(case.get("classname", ""), case.get("name", ""))
-        tests[nodeid] = _junit_case(path, nodeid, case)
-    # JUnit carries no kernel release; the file's directory usually names the run.
-    label = f"{path.parent.name}/{path.name}" if path.parent.name else path.name
-    return Run(path, "", "", "junit", tests, label=label)
-
-
-def _junit_case(path: Path, nodeid: str, case: ET.Element) -> TestRun:
-    observations: list[str] = []
-    for prop in case.iter("property"):
-        if prop.get("name") == PROPERTY:
-            try:
-                observations = [str(o) for o in json.loads(prop.get("value", "[]"))]
-            except json.JSONDecodeError:
-                raise InputError(f"{path}: {nodeid}: {PROPERTY} is not a JSON list") from None
-    outcome, reason = "passed", ""
-    for tag in ("failure", "error", "skipped"):  # the first found decides, worst first
-        child = case.find(tag)
-        if child is not None:
-            reason = child.get("message", "")
-            if tag == "skipped":
-                outcome = "xfailed" if child.get("type") == "pytest.xfail" else "skipped"
-                reason = reason.removeprefix("xfail").strip() or reason
-            else:
-                outcome = "failed" if tag == "failure" else "error"
-            break
-    return TestRun(outcome, observations, reason)
-
-
-def junit_nodeid(classname: str, name: str) -> str:
-    """pytest's node id from JUnit's classname/name ("suites.fs.test_x" -> "suites/fs/test_x.py").
-
-    Test classes are told from packages by their capital letter (pytest's Test* rule).
-    """
-    parts = classname.split(".") if classname else []
-    split = next((i for i, p in enumerate(parts) if p[:1].isupper()), len(parts))
-    module = "/".join(parts[:split]) + ".py" if split else ""
-    return "::".join(p for p in (module, *parts[split:], name) if p)
-
-
-def label_runs(runs: Sequence[Run]) -> None:
-    """Make the labels unique: add what tells the files apart, or else a number."""
-    groups: dict[str, list[Run]] = {}
-    for run in runs:
-        groups.setdefault(run.label, []).append(run)
-    for label, same in groups.items():
-        if len(same) < 2:
-            continue
-        for tell in (
-            lambda p: p.parent.name,
-            lambda p: p.name,
-            lambda p: f"{p.parent.name}/{p.name}",
-        ):
-            names = [tell(run.path) for run in same]
-            if all(names) and len(set(names)) == len(names):
-                for run, name in zip(same, names, strict=True):
-                    run.label = f"{label} ({name})"
-                break
-        else:
-            for i, run in enumerate(same, 1):
-                run.label = f"{label} #{i}"
+    def sentence(self, labels: Sequence[str]) -> str:
+        """ "openat: EFTYPE on rump 7.99.34 where host 6.18, vm 6.1 say ELOOP" """
+        groups: dict[str, list[str]] = {}
+        for label, value in zip(labels, self.values, strict=True):
+            if value is not None:
+                groups.setdefault(value, []).append(label)
+        common = max(groups, key=lambda v: len(groups[v]))
+        others = "; ".join(f"{v} on {', '.join(ls)}" for v, ls in groups.items() if v != common)
+        verb = "says" if len(groups[common]) == 1 else "say"
+        return f"{self.name}: {others} where {', '.join(groups[common])} {verb} {common}"
 
 
 # Comparing
 
 
-def _keyed(observations: list[str]) -> dict[tuple[str, int], str]:
+@cache
+def syscall_names() -> frozenset[str]:
+    """Every syscall name any table knows: an observation under one is a call's answer."""
+    from syscalls.abi import Platform, PlatformError, available
+
+    names: set[str] = set()
+    for spec in available():
+        try:
+            p = Platform.load(spec)
+        except PlatformError:
+            continue
+        names.update(p.syscalls, p.symbols, p.aliases)
+    return frozenset(names)
+
+
+def is_answer(key: str, values: Sequence[str | None]) -> bool:
+    """A syscall's answer ("ok" or an errno name) rather than a value a test recorded."""
+    if key.split("#")[0] not in syscall_names():
+        return False
+    return all(v is None or v == "ok" or _ERRNO.fullmatch(v) for v in values)
+
+
+def keyed(observations: list[str]) -> dict[tuple[str, int], str]:
     """{(key, n): value} for the n-th "key=value" entry with that key."""
     seen: dict[str, int] = {}
-    keyed: dict[tuple[str, int], str] = {}
+    result: dict[tuple[str, int], str] = {}
     for entry in observations:
         key, _, value = entry.partition("=")
         seen[key] = seen.get(key, 0) + 1
-        keyed[key, seen[key]] = value
-    return keyed
+        result[key, seen[key]] = value
+    return result
 
 
 def _merged_order(sequences: list[list[tuple[str, int]]]) -> list[tuple[str, int]]:
@@ -248,11 +163,11 @@ def _merged_order(sequences: list[list[tuple[str, int]]]) -> list[tuple[str, int
 def observation_diffs(cells: Sequence[TestRun | None]) -> list[ObsDiff]:
     """The observations whose value is not the same in every run that has the test."""
     present = [c for c in cells if c is not None]
-    keyed = [_keyed(c.observations) if c else None for c in cells]
-    order = _merged_order([list(k) for k in keyed if k is not None])
+    per_run = [keyed(c.observations) if c else None for c in cells]
+    order = _merged_order([list(k) for k in per_run if k is not None])
     diffs = []
     for key in order:
-        values = [k.get(key) if k is not None else None for k in keyed]
+        values = [k.get(key) if k is not None else None for k in per_run]
         mine = [v for v, c in zip(values, cells, strict=True) if c is not None]
         if len(present) > 1 and len(set(mine)) > 1:
             diffs.append(ObsDiff(key[0], key[1], values))
@@ -265,16 +180,36 @@ def compare(runs: Sequence[Run]) -> Comparison:
     rows = []
     for nodeid in nodeids:
         cells = [run.tests.get(nodeid) for run in runs]
-        present = [c for c in cells if c is not None]
+        ran = [c if c is not None and c.outcome != "skipped" else None for c in cells]
+        present = [c for c in ran if c is not None]
         diffs = observation_diffs(cells)
-        if len({c.outcome for c in present}) > 1 or diffs:
+        ran_diffs = observation_diffs(ran)
+        if len(present) > 1 and (len({c.outcome for c in present}) > 1 or ran_diffs):
             status = DIFFER
-        elif len(present) < len(cells):
+            diffs = ran_diffs  # where the kernels that ran it part, not where one skipped
+        elif diffs or len({c.outcome if c else MISSING for c in cells}) > 1:
             status = PARTIAL
         else:
             status = AGREE
         rows.append(Row(nodeid, status, cells, diffs))
     return Comparison(list(runs), rows)
+
+
+def by_syscall(comparison: Comparison) -> list[SyscallAnswers]:
+    """Per syscall, each distinct pattern of answers across the runs, from the tests
+    that ran on several runs and answered differently: where the kernels' semantics of
+    one call part, at a glance. Runs that skipped the test count as not recorded."""
+    found: dict[tuple[str, tuple[str | None, ...]], list[str]] = {}
+    for row in comparison.rows:
+        if row.status != DIFFER:
+            continue
+        ran = [c is not None and c.outcome != "skipped" for c in row.cells]
+        for diff in row.diffs:
+            values = tuple(v if r else None for v, r in zip(diff.values, ran, strict=True))
+            if len({v for v in values if v is not None}) > 1 and is_answer(diff.key, values):
+                found.setdefault((diff.key, values), []).append(row.nodeid)
+    answers = [SyscallAnswers(k, list(v), tests) for (k, v), tests in found.items()]
+    return sorted(answers, key=lambda a: (a.name, -len(a.tests)))
 
 
 # The terminal table
@@ -297,8 +232,8 @@ def display_id(nodeid: str) -> str:
 def summary(comparison: Comparison) -> str:
     c = comparison.counts
     return (
-        f"{len(comparison.rows)} tests: {c[AGREE]} agree, {c[DIFFER]} differ, "
-        f"{c[PARTIAL]} only in some runs"
+        f"{len(comparison.rows)} tests: {c[DIFFER]} answered differently where they ran, "
+        f"{c[PARTIAL]} ran on some runs only, {c[AGREE]} agree"
     )
 
 
@@ -321,8 +256,15 @@ def _header(labels: list[str], col: int, lines: int = 3) -> list[list[str]]:
     return wrapped
 
 
-def render_text(comparison: Comparison, show_all: bool = False, width: int | None = None) -> str:
-    """The matrix as plain text: tests grouped by file, one line per differing key.
+def render_text(
+    comparison: Comparison,
+    show_all: bool = False,
+    width: int | None = None,
+    ran_everywhere: bool = False,
+) -> str:
+    """The matrix as plain text: the tests that answered differently first, then those
+    that ran on some runs only (unless ran_everywhere), grouped by file, one line per
+    differing key; then the answers per syscall, and the summary.
 
     Columns are the runs in the order given; the legend above names each one fully.
     """
@@ -342,13 +284,15 @@ def render_text(comparison: Comparison, show_all: bool = False, width: int | Non
         left = _fit("test" if n == 0 else "", first)
         cells = "".join(" " + _fit(h[n] if n < len(h) else "", col) for h in heads)
         lines.append((left + cells).rstrip())
-    lines.append("-" * min(first + (col + 1) * len(runs), width))
-    shown = 0
-    current_file = None
-    for row in comparison.rows:
-        if row.status == AGREE and not show_all:
-            continue
-        shown += 1
+    rule = "-" * min(first + (col + 1) * len(runs), width)
+    lines.append(rule)
+    rows = comparison.shown(show_all, ran_everywhere)
+    status = current_file = None
+    for row in rows:
+        if row.status != status:
+            status, current_file = row.status, None
+            count = comparison.counts[status]
+            lines.append(_fit(f"== {count} {TITLES[status]}", width).rstrip())
         file, sep, name = display_id(row.nodeid).partition("::")
         if not sep:
             file, name = "", file
@@ -362,7 +306,16 @@ def render_text(comparison: Comparison, show_all: bool = False, width: int | Non
                 " " + _fit(MISSING if v is None else v or '""', col) for v in diff.values
             )
             lines.append((_fit("      " + diff.name, first) + values).rstrip())
-    if not shown:
+    if not rows:
         lines.append("(no differences)")
+    answers = by_syscall(comparison)
+    if answers:
+        lines += ["", rule, "== per syscall: where the answers part, in tests that ran"]
+        labels = [f"[{i + 1}]" for i in range(len(runs))]
+        for a in answers:
+            tests = f"{len(a.tests)} test{'s' if len(a.tests) > 1 else ''}"
+            text = f"{a.sentence(labels)} ({tests}: {display_id(a.tests[0])}"
+            text += ", ..." if len(a.tests) > 1 else ""
+            lines.append(_fit(text + ")", width).rstrip())
     lines += ["", summary(comparison)]
     return "\n".join(lines) + "\n"

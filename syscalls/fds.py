@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from syscalls.kernel import Kernel, Result
 
@@ -20,6 +21,18 @@ def make_fifo(kernel: Kernel, path: str | os.PathLike[str]) -> None:
             kernel.mkfifo(path, 0o600).unwrap()
         else:
             kernel.mknodat(kernel.AT_FDCWD, path, kernel.S_IFIFO | 0o600, 0).unwrap()
+
+
+def iovecs(kernel: Kernel, *chunks: bytes | int) -> tuple[Any, list[Any]]:
+    """A struct iovec array over fresh buffers, one per chunk: bytes give a buffer's
+    contents, an int a zeroed buffer of that size. Returns (array, buffers); both must
+    stay alive while the kernel may use them."""
+    bufs = [kernel.buf(c) for c in chunks]
+    iov = kernel.new(f"struct iovec[{len(chunks)}]")
+    for i, (c, b) in enumerate(zip(chunks, bufs, strict=True)):
+        iov[i].iov_base = b
+        iov[i].iov_len = c if isinstance(c, int) else len(c)
+    return iov, bufs
 
 
 class Fds:

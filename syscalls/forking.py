@@ -48,6 +48,15 @@ def wait(kernel: Kernel, pid: int, options: int = 0) -> int:
     return int(status[0])
 
 
+class Argv:
+    """A NULL-terminated char *[] for execve-like calls, built from bytes and kept alive
+    with its strings (the kernel reads them only when the call is made)."""
+
+    def __init__(self, kernel: Kernel, items: list[bytes]) -> None:
+        self.strings = [kernel.ffi.new("char[]", s) for s in items]
+        self.array = kernel.ffi.new("char *[]", [*self.strings, kernel.ffi.NULL])
+
+
 def exit_code(kernel: Kernel, pid: int) -> int:
     """Wait for the child and return its exit code; fail if a signal killed it."""
     status = wait(kernel, pid)

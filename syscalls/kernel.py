@@ -5,8 +5,10 @@
     r.value, r.errno            # 3, None   or   -1, Errno(ENOENT)
 
 A call never raises for a kernel error: tests assert on errno as often as on success.
-A syscall the table lacks, or one the kernel answers with ENOSYS, raises Unsupported,
-which the pytest glue turns into a skip that names the reason.
+A syscall the table lacks raises Unsupported, which the pytest glue turns into a skip
+that names the reason. ENOSYS is judged by syscalls.enosys: from a syscall this kernel
+may lack, Unsupported (a skip naming the CONFIG_ option, or the target's reason); from
+one every kernel has, MissingSyscall, a failure.
 """
 
 from __future__ import annotations
@@ -17,12 +19,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from syscalls import enosys
 from syscalls.abi import Platform
 from syscalls.cache import ffi_for
 
 
 class Unsupported(Exception):
     """The syscall is not in this platform's table, or the kernel said ENOSYS."""
+
+
+class MissingSyscall(AssertionError):
+    """ENOSYS from a syscall every kernel of this OS has: the kernel lost it."""
 
 
 class MissingConstant(Unsupported, AttributeError):
@@ -132,6 +139,9 @@ class Kernel:
         self.libc = self.ffi.dlopen(None)
         self.observers: list[Observer] = []
         self._callers: dict[str, Callable[..., Result]] = {}
+        # Where this kernel runs (the pytest glue sets gvisor, uml, ...): ENOSYS is
+        # judged against what that target legitimately lacks (syscalls.enosys).
+        self.target = "host"
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -193,7 +203,7 @@ class Kernel:
             err = self.ffi.errno if ret == -1 else 0
             if rest:
                 ret = rest[0](ret)
-            return self._finish(name, ret, err)
+            return self._finish(name, ret, err, real)
 
         return call
 
@@ -214,18 +224,20 @@ class Kernel:
             return ffi.cast("void *", value) if kind == "array" else value
         raise TypeError(f"cannot pass {type(value).__name__} to a syscall")
 
-    def _finish(self, name: str, ret: Any, err: int | None = None) -> Result:
+    def _finish(self, name: str, ret: Any, err: int | None = None, real: str = "") -> Result:
         value = int(ret)
         if err is None:
             err = self.ffi.errno if value == -1 else 0
         in_value = self.platform.errors_in_value  # empty but on NetBSD: the common case first
         if in_value and value > 0 and not err and self.platform.resolve(name) in in_value:
             value, err = -1, value
-        if err == self.platform.errno.get("ENOSYS"):
-            raise Unsupported(f"{name}: ENOSYS (the kernel does not implement it)")
         result = Result(name, value, Errno(err, self.platform) if err else None)
-        for observe in self.observers:
+        for observe in self.observers:  # an ENOSYS too: the profile shows what was lost
             observe(result)
+        if err == self.platform.errno.get("ENOSYS"):
+            rule = enosys.Rule(self.platform, self.target, self.release)
+            answer = rule.judge(self.platform.resolve(real or name))
+            raise (MissingSyscall if answer.lost else Unsupported)(answer.message)
         return result
 
     @contextlib.contextmanager

@@ -3,10 +3,10 @@
 Each test's observations are a list of short strings in call order: "openat=ok",
 "read=EBADF" for every syscall made (values that differ from run to run, such as fds
 and pids, are left out), and "key=value" for what a test records explicitly
-(st_mode=0o100644). An observation equal to the one before it is not recorded again:
-a polling loop (getitimer until the timer moves, ptrace until the tracee stops) is one
-observation, not as many as the machine's speed made it, so runs on fast and slow
-kernels compare. They travel from the xdist workers to the controller inside
+(st_mode=0o100644). An observation equal to the one before it in the same thread is
+not recorded again: a polling loop (getitimer until the timer moves, ptrace until the
+tracee stops) is one observation, not as many as the machine's speed made it, so runs
+on fast and slow kernels compare. They travel from the xdist workers to the controller inside
 pytest's report.user_properties, so JUnit XML carries them too.
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import platform as _pyplatform
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,9 +31,13 @@ FORMAT = 1
 
 @dataclass
 class Recorder:
-    """The observations of one test."""
+    """The observations of one test.
+
+    An entry equal to the last one of the same thread is dropped: per thread, so that
+    how a waker's and a woken thread's calls interleave does not change what is kept."""
 
     entries: list[str] = field(default_factory=list)
+    _last: dict[int, str] = field(default_factory=dict)
 
     def call(self, result: Result) -> None:
         self._add(f"{result.name}={result.outcome}")
@@ -41,7 +46,9 @@ class Recorder:
         self._add(f"{key}={value}")
 
     def _add(self, entry: str) -> None:
-        if not self.entries or self.entries[-1] != entry:
+        thread = threading.get_ident()
+        if self._last.get(thread) != entry:
+            self._last[thread] = entry
             self.entries.append(entry)
 
 
@@ -126,6 +133,16 @@ class Collector:
                     observations = json.loads(value)
             outcome, reason = self._outcome.pop(report.nodeid, ("passed", ""))
             self.profile.add(report.nodeid, outcome, observations, reason)
+
+    # The tests the run set out to run (meta "selected"): a baseline's test that was not
+    # selected (a --smoke run, a file given) is not missing from this run.
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if session.items:
+            self.profile.meta["selected"] = [item.nodeid for item in session.items]
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self.profile.meta.setdefault("selected", list(ids))
 
     def pytest_sessionfinish(self) -> None:
         self.profile.write(self.path)

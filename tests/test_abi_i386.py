@@ -175,9 +175,57 @@ def test_nanosleep_past_what_32_bits_hold_is_refused_not_truncated() -> None:
     assert libc.calls == []
 
 
+@pytest.mark.parametrize("call", ["mmap", "mremap"])
+def test_addresses_above_2_gib_come_back_unsigned(call: str) -> None:
+    high = 0xF7F00000
+    k, libc = _kernel(lambda number, regs: high - (1 << 32))  # as libc's 32-bit long has it
+    args = (0, 4096, 3, 0x22, -1, 0) if call == "mmap" else (0x1000, 4096, 8192, 1, 0)
+    assert getattr(k, call)(*args).unwrap() == high
+    assert libc.calls[-1][0] == (192 if call == "mmap" else 163)  # mmap2, mremap
+
+
+def test_a_failed_mmap_stays_minus_one_with_its_errno() -> None:
+    def kernel(number: int, regs: tuple) -> int:
+        k.ffi.errno = k.ENOMEM
+        return -1
+
+    k, _ = _kernel(kernel)
+    r = k.mmap(0, 4096, 3, 0x22, -1, 0)
+    assert (r.value, r.errno) == (-1, "ENOMEM")
+
+
 def test_adapters_without_after_still_return_two_items() -> None:
     assert abi_i386.adapt("nanosleep", (None, None)) == ("nanosleep", (None, None))
     assert len(abi_i386.adapt("ftruncate", (3, 1))) == 2
+
+
+def test_adjtimex_is_clock_adjtime64_on_the_realtime_clock_with_the_64_bit_timex() -> None:
+    k, libc = _kernel(lambda number, regs: 0)
+    tx = k.new("struct timex *")
+    assert k.adjtimex(tx).ok
+    number, regs = libc.calls[-1]
+    assert number == 405 and int(regs[0]) == k.CLOCK_REALTIME  # clock_adjtime64
+    assert k.ffi.sizeof("struct timex") == 208 and k.ffi.offsetof("struct timex", "tai") == 160
+
+
+def test_io_getevents_hands_i386s_own_call_an_old_timespec32() -> None:
+    seen = []
+
+    def kernel(number: int, regs: tuple) -> int:
+        ts = k.ffi.cast("int32_t *", regs[4])
+        seen.append((number, ts[0], ts[1]))
+        return 0
+
+    k, _ = _kernel(kernel)
+    assert k.io_getevents(1, 0, 1, None, k.new("struct timespec *", (2, 700))).ok
+    assert seen == [(247, 2, 700)]  # sys_io_getevents_time32
+
+
+def test_fanotify_mark_splits_its_64_bit_mask_low_half_first() -> None:
+    k, libc = _kernel(lambda number, regs: 0)
+    k.fanotify_mark(3, 1, 1 << 32 | 0x20, -100, b"/")
+    number, regs = libc.calls[-1]
+    assert number == 339 and [int(r) for r in regs[:5]] == [3, 1, 0x20, 1, -100]
 
 
 # --- layouts against the uapi headers, compiled for i386 --------------------------------
@@ -206,24 +254,10 @@ def _cc_m32(tmp_path: Path, source: str) -> subprocess.CompletedProcess:
     return proc
 
 
-def test_i386_time_layouts_match_the_uapi_headers(i386, tmp_path: Path) -> None:
-    """timespec = __kernel_timespec, itimerspec = __kernel_itimerspec, old_timespec32 =
-    linux/time.h's timespec of 32-bit longs (what i386's *_time32 entries read)."""
-    start = i386.cdef.index("struct timespec {")
-    ours = i386.cdef[start : i386.cdef.index("};", start) + 2]
-    start = i386.cdef.index("struct old_timespec32 {")
-    ours += i386.cdef[start : i386.cdef.index("};", start) + 2]
-    start = i386.cdef.index("struct itimerspec {")
-    ours += i386.cdef[start : i386.cdef.index("};", start) + 2]
-    ours = ours.replace("struct timespec", "struct ours_ts").replace(
-        "struct itimerspec", "struct ours_its"
-    )
-    pairs = [
-        ("struct ours_ts", "struct __kernel_timespec", ("tv_sec", "tv_nsec")),
-        ("struct old_timespec32", "struct timespec", ("tv_sec", "tv_nsec")),
-        ("struct ours_its", "struct __kernel_itimerspec", ("it_interval", "it_value")),
-    ]
-    checks = "".join(
+def _static_asserts(pairs: list[tuple[str, str, tuple[str, ...]]]) -> str:
+    """C that fails to compile unless each (ours, theirs, fields) agree in size and in
+    every field's offset."""
+    return "".join(
         f'_Static_assert(sizeof({a}) == sizeof({b}), "{a}");\n'
         + "".join(
             f"_Static_assert(__builtin_offsetof({a}, {f}) == __builtin_offsetof({b}, {f}),"
@@ -232,9 +266,19 @@ def test_i386_time_layouts_match_the_uapi_headers(i386, tmp_path: Path) -> None:
         )
         for a, b, fields in pairs
     )
+
+
+def _ours(i386: Platform, struct: str, renamed: str | None = None) -> str:
+    """The i386 cdef's declaration of `struct`, optionally under another name."""
+    start = i386.cdef.index(f"{struct} {{")
+    text = i386.cdef[start : i386.cdef.index("};", start) + 2]
+    return text.replace(struct, renamed) if renamed else text
+
+
+def _compiles_for_i386(tmp_path: Path, includes: str, ours: str, checks: str) -> None:
     source = (
         "typedef long long int64_t;\ntypedef int int32_t;\n"
-        + "#include <linux/time.h>\n#include <linux/time_types.h>\n"
+        + includes
         + '_Static_assert(sizeof(long) == 4, "-m32");\n'
         + ours
         + "\n"
@@ -242,3 +286,31 @@ def test_i386_time_layouts_match_the_uapi_headers(i386, tmp_path: Path) -> None:
     )
     proc = _cc_m32(tmp_path, source)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_i386_time_layouts_match_the_uapi_headers(i386, tmp_path: Path) -> None:
+    """timespec = __kernel_timespec, itimerspec = __kernel_itimerspec, old_timespec32 =
+    linux/time.h's timespec of 32-bit longs (what i386's *_time32 entries read)."""
+    ours = (
+        _ours(i386, "struct timespec", "struct ours_ts")
+        + _ours(i386, "struct old_timespec32")
+        + _ours(i386, "struct itimerspec", "struct ours_its").replace(
+            "struct timespec", "struct ours_ts"
+        )
+    )
+    pairs = [
+        ("struct ours_ts", "struct __kernel_timespec", ("tv_sec", "tv_nsec")),
+        ("struct old_timespec32", "struct timespec", ("tv_sec", "tv_nsec")),
+        ("struct ours_its", "struct __kernel_itimerspec", ("it_interval", "it_value")),
+    ]
+    includes = "#include <linux/time.h>\n#include <linux/time_types.h>\n"
+    _compiles_for_i386(tmp_path, includes, ours, _static_asserts(pairs))
+
+
+def test_i386_timex_is_the_kernels_64_bit_timex(i386, tmp_path: Path) -> None:
+    """struct timex (i386.h) = linux/timex.h's struct __kernel_timex, what
+    clock_adjtime64 reads."""
+    fields = ("modes", "offset", "freq", "status", "constant", "time", "tick", "shift", "tai")
+    checks = _static_asserts([("struct o", "struct __kernel_timex", fields)])
+    ours = _ours(i386, "struct timex", "struct o")
+    _compiles_for_i386(tmp_path, "#include <linux/timex.h>\n", ours, checks)

@@ -62,3 +62,43 @@ def test_constants_from_a_header_through_the_preprocessor(tmp_path: Path) -> Non
     got = constants(["t.h"], flags, ["T_"], stubs=stubs)
     assert got == {"T_ONE": 1, "T_TWO": 2, "T_E0": 0, "T_E1": 1}
     assert (stubs / "missing/libc.h").exists()  # a libc header it could not see: stubbed
+
+
+# include/uapi/asm-generic/ioctl.h's layout, as the headers define it.
+IOC = {
+    "_IOC_NRSHIFT": "0",
+    "_IOC_NRBITS": "8",
+    "_IOC_TYPEBITS": "8",
+    "_IOC_SIZEBITS": "14",
+    "_IOC_TYPESHIFT": "(_IOC_NRSHIFT+_IOC_NRBITS)",
+    "_IOC_SIZESHIFT": "(_IOC_TYPESHIFT+_IOC_TYPEBITS)",
+    "_IOC_DIRSHIFT": "(_IOC_SIZESHIFT+_IOC_SIZEBITS)",
+    "_IOC_NONE": "0U",
+    "_IOC_WRITE": "1U",
+    "_IOC_READ": "2U",
+    "UFFDIO": "0xAA",
+}
+
+
+@pytest.mark.parametrize(
+    ("body", "long_bits", "value"),
+    [
+        ("_IOR('T', 0x30, unsigned int)", 64, 0x80045430),  # TIOCGPTN
+        ("_IOW('T', 0x31, int)", 64, 0x40045431),  # TIOCSPTLCK
+        ("_IO('T', 0x41)", 64, 0x5441),  # TIOCGPTPEER
+        ("_IOR('f', 1, long)", 64, 0x80086601),  # FS_IOC_GETFLAGS
+        ("_IOR('f', 1, long)", 32, 0x80046601),
+        ("_IOWR(UFFDIO, 0x3F, __u64)", 64, 0xC008AA3F),
+        ("_IOW(0x12, 1, char *)", 32, 0x40041201),
+        ("_IOR('f', 1, struct unknown)", 64, None),  # a struct's size is not known here
+        ("_IOR('f', 1)", 64, None),
+    ],
+)
+def test_ioctl_requests_are_computed_from_the_headers_layout(
+    body: str, long_bits: int, value: int | None
+) -> None:
+    assert Evaluator(IOC, long_bits).evaluate(body) == value
+
+
+def test_character_literals_are_their_code() -> None:
+    assert Evaluator({}).evaluate("'T' << 8") == 0x5400

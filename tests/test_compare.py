@@ -25,6 +25,7 @@ from syscalls.compare import (
     DIFFER,
     PARTIAL,
     InputError,
+    by_syscall,
     compare,
     junit_nodeid,
     label_runs,
@@ -93,7 +94,11 @@ def test_profile_and_junit_of_one_real_run_agree(real, capsys) -> None:
     assert any(t.observations for t in xml.tests.values())
     assert main(["compare", str(_profile_of(junit)), str(junit)]) == 0
     out = capsys.readouterr().out
-    assert f"{len(profile.tests)} tests: {len(profile.tests)} agree, 0 differ" in out
+    n = len(profile.tests)
+    assert (
+        f"{n} tests: 0 answered differently where they ran, 0 ran on some runs only, {n} agree"
+        in out
+    )
     assert "(no differences)" in out
 
 
@@ -102,19 +107,28 @@ def test_root_and_nobody_runs_disagree_where_permissions_matter(real, tmp_path, 
         pytest.skip("a second run as nobody needs root")
     a, b = _profile_of(real["user"]), _profile_of(real["nobody"])
     raw = [json.loads(p.read_text())["tests"] for p in (a, b)]
-    # The oracle: a test differs when its outcome or observation list is not identical.
-    expected = {
-        nodeid
-        for nodeid in raw[0]
-        if (raw[0][nodeid]["outcome"], raw[0][nodeid]["observations"])
-        != (raw[1][nodeid]["outcome"], raw[1][nodeid]["observations"])
-    }
-    assert expected, "root and nobody answered the fs suite identically"
+
+    # The oracle: a test answered differently when it ran (was not skipped) in both runs
+    # and its outcome or observation list is not identical; one that only one run
+    # skipped ("needs root") ran on some runs only.
+    def ran(run: dict, nodeid: str) -> bool:
+        return run[nodeid]["outcome"] != "skipped"
+
+    def same(nodeid: str) -> bool:
+        return (raw[0][nodeid]["outcome"], raw[0][nodeid]["observations"]) == (
+            raw[1][nodeid]["outcome"],
+            raw[1][nodeid]["observations"],
+        )
+
+    expected = {n for n in raw[0] if ran(raw[0], n) and ran(raw[1], n) and not same(n)}
+    partial = {n for n in raw[0] if not same(n)} - expected
+    assert expected | partial, "root and nobody answered the fs suite identically"
     runs = [load(a), load(b)]
     label_runs(runs)
     assert runs[0].label.endswith("(user)") and runs[1].label.endswith("(nobody)")
     comparison = compare(runs)
     assert {r.nodeid for r in comparison.rows if r.status == DIFFER} == expected
+    assert {r.nodeid for r in comparison.rows if r.status == PARTIAL} == partial
     for row in comparison.rows:
         if row.status == DIFFER:
             assert row.outcomes == [raw[0][row.nodeid]["outcome"], raw[1][row.nodeid]["outcome"]]
@@ -125,8 +139,9 @@ def test_root_and_nobody_runs_disagree_where_permissions_matter(real, tmp_path, 
     assert all(len(line) <= 100 for line in out.splitlines())
     for nodeid in expected:
         assert nodeid.rpartition("::")[2][:20] in out
-    assert f"{len(expected)} differ" in out
+    assert f"{len(expected)} answered differently where they ran" in out
     assert html.read_text().count('class="test differ"') == len(expected)
+    assert html.read_text().count('class="test partial"') == len(partial)
 
 
 # Hand-made runs
@@ -253,7 +268,9 @@ def test_text_table_fits_the_width_and_shows_only_disagreements(pair) -> None:
     assert "test_errno" in text and "EBADF" in text and "EINVAL" in text
     assert "test_same" not in text  # agreeing tests only with --all
     assert "test_same" in render_text(compare(runs), show_all=True, width=100)
-    assert text.rstrip().endswith("7 tests: 2 agree, 3 differ, 2 only in some runs")
+    assert text.rstrip().endswith(
+        "7 tests: 3 answered differently where they ran, 2 ran on some runs only, 2 agree"
+    )
 
 
 def test_cli_exit_status_is_0_without_differences(tmp_path: Path, capsys) -> None:
@@ -261,7 +278,8 @@ def test_cli_exit_status_is_0_without_differences(tmp_path: Path, capsys) -> Non
     a = _profile(tmp_path / "a.json", tests, "host", "6.18.0")
     b = _profile(tmp_path / "b.json", tests, "uml", "6.1.0")
     assert main(["compare", str(a), str(b)]) == 0
-    assert "1 tests: 1 agree, 0 differ, 0 only in some runs" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "1 tests: 0 answered differently where they ran, 0 ran on some runs only, 1 agree" in out
 
 
 def test_cli_exit_status_is_1_for_a_test_missing_from_a_run(tmp_path: Path) -> None:
@@ -430,3 +448,129 @@ def test_html_matrix_renders_in_headless_chromium(pair, tmp_path: Path) -> None:
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert int.from_bytes(png[16:20], "big") == 1000
     assert len(png) > 10_000  # a blank page compresses to a few hundred bytes
+
+
+# Tests that answered differently first; those some runs only skipped apart
+
+
+THREE = {
+    "host": {
+        T + "test_nofollow": ("passed", ["openat=ELOOP"]),
+        T + "test_mask": ("passed", ["query=0x3ff"]),
+        T + "test_linux_only": ("passed", ["openat2=ok"]),
+        T + "test_agrees_where_run": ("passed", ["read=ok"]),
+    },
+    "vm": {
+        T + "test_nofollow": ("passed", ["openat=ELOOP"]),
+        T + "test_mask": ("passed", ["query=0x1ff"]),
+        T + "test_linux_only": ("passed", ["openat2=ok"]),
+        T + "test_agrees_where_run": ("passed", ["read=ok"]),
+    },
+    "rump": {
+        T + "test_nofollow": ("failed", ["openat=EFTYPE"], "assert EFTYPE == ELOOP"),
+        T + "test_mask": ("skipped", [], "only on linux"),
+        T + "test_linux_only": ("skipped", ["openat2=ENOSYS"], "openat2: not in the table"),
+        # no test_agrees_where_run at all
+    },
+}
+
+
+@pytest.fixture
+def three(tmp_path: Path) -> list[Path]:
+    kernels = {"host": "6.18.0", "vm": "6.1.0", "rump": "7.99.34"}
+    return [_profile(tmp_path / f"{t}.json", THREE[t], t, kernels[t]) for t in THREE]
+
+
+def test_answered_differently_is_told_from_skipped_on_some(three) -> None:
+    comparison = compare([load(p) for p in three])
+    status = {r.nodeid.removeprefix(T): r.status for r in comparison.rows}
+    assert status == {
+        "test_nofollow": DIFFER,  # ran on all three, rump answered EFTYPE
+        "test_mask": DIFFER,  # ran on host and vm (rump skipped): the mask differs
+        "test_linux_only": PARTIAL,  # ran on two that agree; rump skipped
+        "test_agrees_where_run": PARTIAL,  # missing from rump
+    }
+    mask = next(r for r in comparison.rows if r.nodeid.endswith("test_mask"))
+    assert [(d.name, d.values) for d in mask.diffs] == [("query", ["0x3ff", "0x1ff", None])]
+    only = next(r for r in comparison.rows if r.nodeid.endswith("test_linux_only"))
+    assert [d.name for d in only.diffs] == ["openat2"]  # shown, in the second group
+
+
+def test_text_shows_the_answers_first_and_ran_everywhere_hides_the_rest(three, capsys) -> None:
+    args = ["compare", *map(str, three), "--width", "120"]
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    first, second = out.index("== 2 answered differently"), out.index("== 2 ran on some runs only")
+    assert first < out.index("test_nofollow") < second < out.index("test_linux_only")
+    assert out.rstrip().endswith(
+        "4 tests: 2 answered differently where they ran, 2 ran on some runs only, 0 agree"
+    )
+    assert main([*args, "--ran-everywhere"]) == 1
+    out = capsys.readouterr().out
+    assert "test_linux_only" not in out and "test_agrees_where_run" not in out
+    assert "test_nofollow" in out
+    # only skipped-or-missing differences: with --ran-everywhere that is no difference
+    for path in three:
+        data = json.loads(path.read_text())
+        del data["tests"][T + "test_mask"], data["tests"][T + "test_nofollow"]
+        path.write_text(json.dumps(data))
+    assert main([*args, "--ran-everywhere"]) == 0
+    assert main(args) == 1
+
+
+def test_per_syscall_view_names_the_kernel_that_answers_apart(three, capsys) -> None:
+    runs = [load(p) for p in three]
+    label_runs(runs)
+    answers = by_syscall(compare(runs))
+    # openat parts the runs; query is a recorded value, openat2 only where rump skipped
+    assert [(a.name, a.values) for a in answers] == [("openat", ["ELOOP", "ELOOP", "EFTYPE"])]
+    assert answers[0].tests == [T + "test_nofollow"]
+    labels = [r.label for r in runs]
+    assert answers[0].sentence(labels) == (
+        "openat: EFTYPE on rump 7.99.34 where host 6.18.0, vm 6.1.0 say ELOOP"
+    )
+    assert main(["compare", *map(str, three), "--width", "200"]) == 1
+    out = capsys.readouterr().out
+    assert (
+        "openat: EFTYPE on [3] where [1], [2] say ELOOP (1 test: fs/test_x.py::test_nofollow)"
+        in out
+    )
+
+
+def test_html_filter_hides_the_skipped_on_some_group_in_chromium(three, tmp_path: Path) -> None:
+    """The page's checkbox filter is CSS alone: checked, Chromium computes display:none
+    for every row of the second group and for no row of the first. A copy of the page
+    with a probe script reports what the browser computed."""
+    runs = [load(p) for p in three]
+    label_runs(runs)
+    comparison = compare(runs)
+    probe = (
+        "<script>const rows = [...document.querySelectorAll('#matrix tbody tr')];"
+        "document.body.dataset.hidden = rows.filter(r => getComputedStyle(r).display == 'none')"
+        ".map(r => r.className).join(',');</script></body>"
+    )
+    seen = {}
+    for checked in (False, True):
+        page = tmp_path / f"page-{checked}.html"
+        page.write_text(
+            render_html(comparison)
+            .replace(
+                'id="ran-everywhere">',
+                'id="ran-everywhere" checked>' if checked else 'id="ran-everywhere">',
+            )
+            .replace("</body>", probe)
+        )
+        dom = _chromium("--dump-dom", page.as_uri()).stdout
+        hidden = dom.split('data-hidden="', 1)[1].split('"', 1)[0]
+        seen[checked] = [c for c in hidden.split(",") if c]
+    assert seen[False] == []
+    assert seen[True] and all("partial" in c for c in seen[True])
+    assert seen[True].count("test partial") == 2
+    plain = render_html(comparison)
+    assert "<script" not in plain and 'id="by-syscall"' in plain
+    assert "openat: EFTYPE on rump 7.99.34 where host 6.18.0, vm 6.1.0 say ELOOP" in plain
+    shot = tmp_path / "shot.png"
+    page = tmp_path / "plain.html"
+    page.write_text(plain)
+    _chromium(f"--screenshot={shot}", "--window-size=1100,800", page.as_uri())
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from syscalls.abi import Platform
-from syscalls.fds import Fds, make_fifo
+from syscalls.fds import Fds, iovecs, make_fifo
 from syscalls.kernel import Kernel
 
 
@@ -59,3 +59,10 @@ def test_make_fifo_uses_mknodat_where_there_is_no_mkfifo_call(k: Kernel, tmp_pat
         k.observers.remove(seen.append)
     assert (tmp_path / "fifo").is_fifo()
     assert seen == []  # setup, not the test's subject: unrecorded
+
+
+def test_iovecs_point_at_buffers_of_the_given_contents_and_sizes(k: Kernel) -> None:
+    iov, bufs = iovecs(k, b"abc", 5)
+    assert [iov[i].iov_len for i in range(2)] == [3, 5]
+    assert k.bytes(iov[0].iov_base, 3) == b"abc" and k.bytes(iov[1].iov_base, 5) == bytes(5)
+    assert iov[1].iov_base == k.ffi.cast("void *", bufs[1])

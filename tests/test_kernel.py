@@ -57,9 +57,10 @@ def test_missing_syscall_is_unsupported_naming_it(k: Kernel) -> None:
         k.frobnicate()
 
 
-def test_enosys_is_unsupported(k: Kernel) -> None:
+def test_enosys_from_an_optional_syscall_is_unsupported(k: Kernel) -> None:
     p = Platform.load()
     p.syscalls["bogus"] = 999_999  # no kernel implements this number
+    p.optional = {**(p.optional or {}), "bogus": "CONFIG_BOGUS"}  # (tests/test_enosys.py)
     with pytest.raises(Unsupported, match="bogus: ENOSYS"):
         Kernel(p).bogus()
 

@@ -64,6 +64,12 @@ LIBC = (
     "sys/sysinfo.h",
     "sys/utsname.h",
     "sys/select.h",
+    "sys/ioctl.h",
+    "sys/timex.h",
+    "sys/fanotify.h",
+    "sys/quota.h",
+    "sys/swap.h",
+    "utime.h",
 )
 # The uapi headers the generator reads, with the arch's own syscall and stat headers.
 UAPI = (

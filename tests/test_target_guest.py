@@ -211,6 +211,13 @@ def test_the_guest_script_runs_the_suite_and_writes_the_status(tmp_path: Path) -
     assert (out / results.JUNIT).exists()
 
 
+def test_the_guest_script_exports_the_extra_environment(tmp_path: Path) -> None:
+    opts = _opts(tmp_path / "out", "suites/misc/test_uname.py")
+    extra = {"SYSCALLS_MODULES_DIR": "/lib/modules/x y"}
+    text = guest.write_script(opts, "vm", 60, 1.0, extra_env=extra).read_text()
+    assert "export SYSCALLS_MODULES_DIR='/lib/modules/x y'" in text
+
+
 def test_pytest_argv_runs_the_whole_suite_unless_tests_are_named(tmp_path: Path) -> None:
     whole = guest.pytest_argv(_opts(tmp_path, "-k", "futex"), "gvisor", 300)
     assert str(ROOT / "suites") in whole and whole[-2:] == ["-k", "futex"]

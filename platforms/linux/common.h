@@ -6,7 +6,8 @@
  * linux/openat2.h, linux/sched.h (clone_args), linux/futex.h, linux/capability.h,
  * linux/sem.h, asm-generic/signal.h (stack_t), asm-generic/siginfo.h (sigval, sigevent:
  * SIGEV_MAX_SIZE 64 bytes; sigev_notify_thread_id is _sigev_un._tid). Checked against
- * the host's headers by tests/test_layout_linux.py. linux/ptrace.h: ptrace_syscall_info. */
+ * the host's headers by tests/test_layout_linux.py. linux/ptrace.h: ptrace_syscall_info.
+ * linux/futex.h: robust_list, robust_list_head (set_robust_list). */
 
 /* asm-generic/statfs.h: words of C's long on every arch here (i386: 32-bit). */
 struct statfs {
@@ -98,6 +99,10 @@ struct clone_args {
     uint64_t set_tid; uint64_t set_tid_size; uint64_t cgroup;
 };
 struct futex_waitv { uint64_t val; uint64_t uaddr; uint32_t flags; uint32_t __reserved; };
+struct robust_list { struct robust_list *next; };
+struct robust_list_head {
+    struct robust_list list; long futex_offset; struct robust_list *list_op_pending;
+};
 struct __user_cap_header_struct { uint32_t version; int pid; };
 struct __user_cap_data_struct { uint32_t effective; uint32_t permitted; uint32_t inheritable; };
 struct sembuf { unsigned short sem_num; short sem_op; short sem_flg; };
@@ -119,3 +124,74 @@ struct ptrace_syscall_info {
         struct { uint64_t nr; uint64_t args[6]; uint32_t ret_data; } seccomp;
     };
 };
+
+/* ttys: asm-generic/termbits.h's struct termios is what TCGETS/TCSETS copy (not the C
+ * library's, whose c_cc is longer and has speeds after it); asm-generic/termios.h. */
+struct termios {
+    unsigned int c_iflag; unsigned int c_oflag; unsigned int c_cflag; unsigned int c_lflag;
+    unsigned char c_line; unsigned char c_cc[19];
+};
+struct winsize {
+    unsigned short ws_row; unsigned short ws_col;
+    unsigned short ws_xpixel; unsigned short ws_ypixel;
+};
+
+/* linux/utime.h (utime), include/linux/fs.h (file handles, as glibc's <fcntl.h> has it). */
+struct utimbuf { long actime; long modtime; };
+struct file_handle { unsigned int handle_bytes; int handle_type; unsigned char f_handle[]; };
+
+/* linux/fanotify.h: mask is an __aligned_u64, 8-aligned on i386 too (24 bytes). */
+struct fanotify_event_metadata {
+    uint32_t event_len; uint8_t vers; uint8_t reserved; uint16_t metadata_len;
+    uint64_t mask; int32_t fd; int32_t pid;
+};
+struct fanotify_event_info_header { uint8_t info_type; uint8_t pad; uint16_t len; };
+struct fanotify_event_info_fid {
+    struct fanotify_event_info_header hdr; struct { int val[2]; } fsid;
+    unsigned char handle[];
+};
+
+/* linux/aio_abi.h (little-endian field order: aio_key before aio_rw_flags). */
+struct iocb {
+    uint64_t aio_data; uint32_t aio_key; int aio_rw_flags;
+    uint16_t aio_lio_opcode; int16_t aio_reqprio; uint32_t aio_fildes;
+    uint64_t aio_buf; uint64_t aio_nbytes; int64_t aio_offset;
+    uint64_t aio_reserved2; uint32_t aio_flags; uint32_t aio_resfd;
+};
+struct io_event { uint64_t data; uint64_t obj; int64_t res; int64_t res2; };
+
+/* linux/io_uring.h: the 64-byte SQE (the unions the suite uses), the CQE without
+ * IORING_SETUP_CQE32's extra words, ring offsets, params, probe. */
+struct io_uring_sqe {
+    uint8_t opcode; uint8_t flags; uint16_t ioprio; int32_t fd;
+    union { uint64_t off; uint64_t addr2; };
+    union { uint64_t addr; uint64_t splice_off_in; };
+    uint32_t len;
+    union { uint32_t rw_flags; uint32_t fsync_flags; uint32_t open_flags; };
+    uint64_t user_data;
+    uint16_t buf_index; uint16_t personality;
+    union { int32_t splice_fd_in; uint32_t file_index; };
+    uint64_t addr3; uint64_t __pad2[1];
+};
+struct io_uring_cqe { uint64_t user_data; int32_t res; uint32_t flags; };
+struct io_sqring_offsets {
+    uint32_t head; uint32_t tail; uint32_t ring_mask; uint32_t ring_entries;
+    uint32_t flags; uint32_t dropped; uint32_t array; uint32_t resv1; uint64_t resv2;
+};
+struct io_cqring_offsets {
+    uint32_t head; uint32_t tail; uint32_t ring_mask; uint32_t ring_entries;
+    uint32_t overflow; uint32_t cqes; uint32_t flags; uint32_t resv1; uint64_t resv2;
+};
+struct io_uring_params {
+    uint32_t sq_entries; uint32_t cq_entries; uint32_t flags; uint32_t sq_thread_cpu;
+    uint32_t sq_thread_idle; uint32_t features; uint32_t wq_fd; uint32_t resv[3];
+    struct io_sqring_offsets sq_off; struct io_cqring_offsets cq_off;
+};
+struct io_uring_probe_op { uint8_t op; uint8_t resv; uint16_t flags; uint32_t resv2; };
+struct io_uring_probe {
+    uint8_t last_op; uint8_t ops_len; uint16_t resv; uint32_t resv2[3];
+    struct io_uring_probe_op ops[];
+};
+
+/* linux/mount.h: mount_setattr's argument (MOUNT_ATTR_SIZE_VER0 bytes). */
+struct mount_attr { uint64_t attr_set; uint64_t attr_clr; uint64_t propagation; uint64_t userns_fd; };

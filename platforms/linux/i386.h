@@ -1,7 +1,8 @@
 /* Linux i386 struct layouts (Linux 6.1 uapi): asm-generic/siginfo.h (32-bit: the union starts at offset 12,
  * 128 bytes in all), linux/sysinfo.h (with its 8 bytes of padding on 32-bit),
  * arch/x86/include/asm/user_32.h (user_regs_struct, by the names glibc's <sys/user.h>
- * gives them), asm-generic/ipcbuf.h + shmbuf.h (16-bit mode_t, split 64-bit times).
+ * gives them; struct user, the PTRACE_PEEKUSER area: u_debugreg at 252, as the
+ * kernel's compat struct user32 in arch/x86/include/asm/user32.h has it too), asm-generic/ipcbuf.h + shmbuf.h (16-bit mode_t, split 64-bit times).
  * struct stat is the stat64 layout (i386-packed.h): the table's aliases send stat/fstat/
  * fstatat to stat64/fstat64/fstatat64, which fill it. epoll_event is 12 bytes here
  * without packing (uint64_t is 4-byte aligned in the i386 ABI). */
@@ -20,6 +21,12 @@ struct user_regs_struct {
     long ebx; long ecx; long edx; long esi; long edi; long ebp; long eax;
     long xds; long xes; long xfs; long xgs; long orig_eax; long eip; long xcs;
     long eflags; long esp; long xss;
+};
+struct user {
+    struct user_regs_struct regs; int u_fpvalid; unsigned char __i387[108];
+    unsigned long u_tsize; unsigned long u_dsize; unsigned long u_ssize;
+    unsigned long start_code; unsigned long start_stack; long signal; int reserved;
+    void *u_ar0; void *u_fpstate; unsigned long magic; char u_comm[32]; int u_debugreg[8];
 };
 typedef struct {
     int si_signo; int si_errno; int si_code;
@@ -52,3 +59,14 @@ struct epoll_event { uint32_t events; uint64_t data; };
  * a 64-bit off_t: plain fcntl refuses the OFD commands on 32-bit (EINVAL), fcntl64 takes
  * them with this layout. */
 struct flock { short l_type; short l_whence; int64_t l_start; int64_t l_len; int l_pid; };
+/* linux/timex.h struct __kernel_timex, under the name the suites use: 64-bit fields with
+ * explicit padding (208 bytes, the 64-bit layout), what clock_adjtime64 takes; the table
+ * sends clock_adjtime there and syscalls/abi_i386.py sends adjtimex to
+ * clock_adjtime64(CLOCK_REALTIME, ...), as glibc does with 64-bit time. */
+struct timex {
+    unsigned int modes; int __pad0; int64_t offset; int64_t freq; int64_t maxerror;
+    int64_t esterror; int status; int __pad1; int64_t constant; int64_t precision;
+    int64_t tolerance; struct { int64_t tv_sec; int64_t tv_usec; } time; int64_t tick;
+    int64_t ppsfreq; int64_t jitter; int shift; int __pad2; int64_t stabil; int64_t jitcnt;
+    int64_t calcnt; int64_t errcnt; int64_t stbcnt; int tai; int __reserved[11];
+};

@@ -29,3 +29,11 @@ struct shmid64_ds {
     unsigned long __unused4; unsigned long __unused5;
 };
 struct flock { short l_type; short l_whence; long l_start; long l_len; int l_pid; };
+/* linux/timex.h struct timex (adjtimex, clock_adjtime): with a 64-bit long it is the
+ * kernel's __kernel_timex; the eleven trailing `int :32` are spelt __reserved. */
+struct timex {
+    unsigned int modes; long offset; long freq; long maxerror; long esterror; int status;
+    long constant; long precision; long tolerance; struct timeval time; long tick;
+    long ppsfreq; long jitter; int shift; long stabil; long jitcnt; long calcnt;
+    long errcnt; long stbcnt; int tai; int __reserved[11];
+};

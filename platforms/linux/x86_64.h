@@ -1,5 +1,7 @@
 /* Linux x86_64 struct layouts: arch/x86/include/uapi/asm/stat.h,
- * arch/x86/include/asm/user_64.h (user_regs_struct, as <sys/user.h> exposes it); the
+ * arch/x86/include/asm/user_64.h (user_regs_struct, as <sys/user.h> exposes it, and
+ * struct user, the area PTRACE_PEEKUSER/POKEUSER address, up to u_debugreg as glibc
+ * declares it: the kernel's has error_code and fault_address after, 928 bytes); the
  * 64-bit layouts every 64-bit arch shares are in lp64.h. epoll_event is packed on x86_64
  * only: see x86_64-packed.h. */
 
@@ -20,4 +22,11 @@ struct user_regs_struct {
     unsigned long rip; unsigned long cs; unsigned long eflags; unsigned long rsp;
     unsigned long ss; unsigned long fs_base; unsigned long gs_base; unsigned long ds;
     unsigned long es; unsigned long fs; unsigned long gs;
+};
+struct user {
+    struct user_regs_struct regs; int u_fpvalid; int __pad0; unsigned char __i387[512];
+    unsigned long u_tsize; unsigned long u_dsize; unsigned long u_ssize;
+    unsigned long start_code; unsigned long start_stack; long signal; int reserved;
+    int __pad1; void *u_ar0; void *u_fpstate; unsigned long magic; char u_comm[32];
+    unsigned long u_debugreg[8];
 };

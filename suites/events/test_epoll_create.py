@@ -31,3 +31,21 @@ def test_epoll_create_ignores_positive_size(kernel: Kernel, fds) -> None:
     ep = fds(kernel.epoll_create(1))
     events = kernel.new("struct epoll_event[1]")
     assert kernel.epoll_wait(ep, events, 1, 0).unwrap() == 0
+
+
+@pytest.mark.parametrize("call", ["epoll_create1", "epoll_create"])
+def test_epoll_create_without_a_free_descriptor_is_emfile(
+    kernel: Kernel, in_child, call: str
+) -> None:
+    """RLIMIT_NOFILE lowered (in a child) to the lowest free descriptor number."""
+
+    def run() -> str:
+        lowest = kernel.fcntl(0, kernel.F_DUPFD, 0).unwrap()
+        kernel.close(lowest).unwrap()
+        limit = kernel.new("struct rlimit *")
+        kernel.getrlimit(kernel.RLIMIT_NOFILE, limit).unwrap()
+        limit.rlim_cur = lowest
+        kernel.setrlimit(kernel.RLIMIT_NOFILE, limit).unwrap()
+        return getattr(kernel, call)(0 if call == "epoll_create1" else 1).outcome
+
+    assert in_child(run) == "EMFILE"

@@ -35,6 +35,7 @@ def ep(kernel: Kernel, fds) -> int:
     return fds(kernel.epoll_create1(kernel.EPOLL_CLOEXEC))
 
 
+@pytest.mark.smoke
 def test_epoll_ctl_add_reports_ready_fd(kernel: Kernel, fds, ep: int) -> None:
     r, w = fds.pipe()
     _ctl(kernel, ep, "EPOLL_CTL_ADD", r, kernel.EPOLLIN, 7).unwrap()
@@ -42,6 +43,7 @@ def test_epoll_ctl_add_reports_ready_fd(kernel: Kernel, fds, ep: int) -> None:
     assert _wait(kernel, ep) == [(kernel.EPOLLIN, 7)]
 
 
+@pytest.mark.smoke
 def test_epoll_ctl_add_twice_is_eexist(kernel: Kernel, fds, ep: int) -> None:
     r, _ = fds.pipe()
     _ctl(kernel, ep, "EPOLL_CTL_ADD", r, kernel.EPOLLIN).unwrap()
@@ -62,6 +64,7 @@ def test_epoll_ctl_mod_changes_the_events_watched(kernel: Kernel, fds, ep: int) 
     assert _wait(kernel, ep) == [(kernel.EPOLLOUT, 2)]
 
 
+@pytest.mark.smoke
 def test_epoll_ctl_del_stops_reports(kernel: Kernel, fds, ep: int) -> None:
     _, w = fds.pipe()
     _ctl(kernel, ep, "EPOLL_CTL_ADD", w, kernel.EPOLLOUT).unwrap()
@@ -136,3 +139,85 @@ def test_epoll_ctl_exclusive_with_oneshot_is_einval(kernel: Kernel, fds, ep: int
     _, w = fds.pipe()
     flags = kernel.EPOLLOUT | kernel.EPOLLEXCLUSIVE | kernel.EPOLLONESHOT
     assert _ctl(kernel, ep, "EPOLL_CTL_ADD", w, flags).errno == "EINVAL"
+
+
+# fs/eventpoll.c: EP_MAX_NESTS (not exported) bounds how deep epoll instances nest.
+EP_MAX_NESTS = 4
+
+
+def _nest(kernel: Kernel, outer: int, inner: int) -> str:
+    return _ctl(kernel, outer, "EPOLL_CTL_ADD", inner, kernel.EPOLLIN).outcome
+
+
+@pytest.mark.parametrize("order", ["bottom_up", "top_down"])
+def test_epoll_ctl_nesting_deeper_than_ep_max_nests_is_eloop(
+    kernel: Kernel, fds, order: str
+) -> None:
+    """A chain of EP_MAX_NESTS + 1 instances (4 links) is allowed, a fifth link is
+    ELOOP, whichever end the chain grows from (ep_loop_check measures the depth below
+    the added instance and, since the 2025 fix also in 6.1.y, the height above the
+    instance it goes into)."""
+    eps = [fds(kernel.epoll_create1(0)) for _ in range(EP_MAX_NESTS + 2)]
+    links = list(zip(eps[1:], eps[:-1], strict=True))  # (outer, inner): eps[i+1] holds eps[i]
+    if order == "top_down":
+        links.reverse()
+    outcomes = [_nest(kernel, outer, inner) for outer, inner in links]
+    assert outcomes == ["ok"] * EP_MAX_NESTS + ["ELOOP"]
+
+
+def test_epoll_ctl_cycle_through_three_instances_is_eloop(kernel: Kernel, fds) -> None:
+    a, b, c = (fds(kernel.epoll_create1(0)) for _ in range(3))
+    assert [_nest(kernel, a, b), _nest(kernel, b, c), _nest(kernel, c, a)] == [
+        "ok",
+        "ok",
+        "ELOOP",
+    ]
+
+
+def test_epoll_ctl_too_many_deep_wakeup_paths_is_einval(kernel: Kernel, fds) -> None:
+    """A pipe under four nested instances, the top one put into more and more instances:
+    each adds a wakeup path of depth 4, and reverse_path_check allows 10 of those."""
+    r, _ = fds.pipe()
+    chain = [fds(kernel.epoll_create1(0)) for _ in range(EP_MAX_NESTS)]
+    _ctl(kernel, chain[0], "EPOLL_CTL_ADD", r, kernel.EPOLLIN).unwrap()
+    for outer, inner in zip(chain[1:], chain, strict=False):
+        assert _nest(kernel, outer, inner) == "ok"
+    tops = [fds(kernel.epoll_create1(0)) for _ in range(11)]
+    outcomes = [_nest(kernel, top, chain[-1]) for top in tops]
+    assert outcomes == ["ok"] * 10 + ["EINVAL"]
+
+
+@pytest.mark.min_kernel("4.5")
+@pytest.mark.parametrize("extra", ["EPOLLPRI", "EPOLLRDHUP"])
+def test_epoll_ctl_exclusive_with_events_it_cannot_share_is_einval(
+    kernel: Kernel, fds, ep: int, extra: str
+) -> None:
+    _, w = fds.pipe()
+    flags = kernel.EPOLLOUT | kernel.EPOLLEXCLUSIVE | getattr(kernel, extra)
+    assert _ctl(kernel, ep, "EPOLL_CTL_ADD", w, flags).errno == "EINVAL"
+
+
+@pytest.mark.min_kernel("4.5")
+def test_epoll_ctl_exclusive_on_an_epoll_instance_is_einval(kernel: Kernel, fds, ep: int) -> None:
+    inner = fds(kernel.epoll_create1(0))
+    flags = kernel.EPOLLIN | kernel.EPOLLEXCLUSIVE
+    assert _ctl(kernel, ep, "EPOLL_CTL_ADD", inner, flags).errno == "EINVAL"
+
+
+@pytest.mark.min_kernel("4.5")
+def test_epoll_ctl_mod_of_an_exclusive_item_is_einval(kernel: Kernel, fds, ep: int) -> None:
+    _, w = fds.pipe()
+    _ctl(kernel, ep, "EPOLL_CTL_ADD", w, kernel.EPOLLOUT | kernel.EPOLLEXCLUSIVE).unwrap()
+    assert _ctl(kernel, ep, "EPOLL_CTL_MOD", w, kernel.EPOLLOUT).errno == "EINVAL"
+
+
+@pytest.mark.requires("fault_handler")
+@pytest.mark.parametrize(("op", "outcome"), [("EPOLL_CTL_ADD", "EFAULT"), ("EPOLL_CTL_DEL", "ok")])
+def test_epoll_ctl_reads_the_event_only_for_ops_that_take_one(
+    kernel: Kernel, fds, ep: int, bad_memory, op: str, outcome: str
+) -> None:
+    r, _ = fds.pipe()
+    if op == "EPOLL_CTL_DEL":
+        _ctl(kernel, ep, "EPOLL_CTL_ADD", r, kernel.EPOLLIN).unwrap()
+    bad = bad_memory.unmapped()
+    assert kernel.epoll_ctl(ep, getattr(kernel, op), r, bad).outcome == outcome

@@ -40,6 +40,7 @@ def _drain(kernel: Kernel, fd: int) -> None:
     kernel.read(fd, buf, 64).unwrap()
 
 
+@pytest.mark.smoke
 def test_epoll_wait_level_triggered_reports_again_until_drained(
     kernel: Kernel, fds, ep: int
 ) -> None:
@@ -52,6 +53,7 @@ def test_epoll_wait_level_triggered_reports_again_until_drained(
     assert _wait(kernel, ep) == []
 
 
+@pytest.mark.smoke
 def test_epoll_wait_edge_triggered_reports_once_per_edge(kernel: Kernel, fds, ep: int) -> None:
     r, w = fds.pipe()
     _add(kernel, ep, r, kernel.EPOLLIN | kernel.EPOLLET)
@@ -62,6 +64,7 @@ def test_epoll_wait_edge_triggered_reports_once_per_edge(kernel: Kernel, fds, ep
     assert _wait(kernel, ep) == [(kernel.EPOLLIN, 0)]
 
 
+@pytest.mark.smoke
 def test_epoll_wait_oneshot_disarms_until_mod(kernel: Kernel, fds, ep: int) -> None:
     r, w = fds.pipe()
     _add(kernel, ep, r, kernel.EPOLLIN | kernel.EPOLLONESHOT, 9)
@@ -82,6 +85,7 @@ def test_epoll_wait_data_field_round_trips(kernel: Kernel, fds, ep: int, data: i
     assert _wait(kernel, ep) == [(kernel.EPOLLOUT, data)]
 
 
+@pytest.mark.smoke
 def test_epoll_wait_reports_hangup_without_asking(kernel: Kernel, fds, ep: int) -> None:
     r, w = fds.pipe()
     _add(kernel, ep, r, kernel.EPOLLIN)
@@ -108,6 +112,7 @@ def test_epoll_wait_returns_at_most_maxevents(kernel: Kernel, fds, ep: int) -> N
     assert len(_wait(kernel, ep, n=4)) == 3
 
 
+@pytest.mark.smoke
 def test_epoll_wait_zero_maxevents_is_einval(kernel: Kernel, ep: int) -> None:
     events = kernel.new("struct epoll_event[1]")
     assert kernel.epoll_wait(ep, events, 0, 0).errno == "EINVAL"
@@ -135,6 +140,7 @@ def test_epoll_wait_times_out_after_at_least_its_timeout(
     assert elapsed >= 0.02
 
 
+@pytest.mark.smoke
 def test_epoll_wait_wakes_when_a_forked_writer_writes(
     kernel: Kernel, fds, ep: int, in_child
 ) -> None:
@@ -198,3 +204,58 @@ def test_epoll_pwait2_bad_nsec_is_einval(kernel: Kernel, fds, ep: int) -> None:
     events = kernel.new("struct epoll_event[1]")
     ts = kernel.new("struct __kernel_timespec *", (0, 1_000_000_000))
     assert kernel.epoll_pwait2(ep, events, 1, ts, None, SIGSET_BYTES).errno == "EINVAL"
+
+
+def _pwait(kernel: Kernel, ep: int, events, n: int = 1, mask=None, size: int = SIGSET_BYTES):
+    return kernel.epoll_pwait(ep, events, n, 0, mask, size)
+
+
+@pytest.mark.requires("fault_handler")
+def test_epoll_pwait_unmapped_sigmask_is_efault(kernel: Kernel, ep: int, bad_memory) -> None:
+    events = kernel.new("struct epoll_event[1]")
+    assert _pwait(kernel, ep, events, mask=bad_memory.unmapped()).errno == "EFAULT"
+
+
+@pytest.mark.parametrize("size", [4, 16])
+def test_epoll_pwait_sigset_of_another_size_is_einval(kernel: Kernel, ep: int, size: int) -> None:
+    events = kernel.new("struct epoll_event[1]")
+    empty = kernel.new("uint64_t[2]")
+    assert _pwait(kernel, ep, events, mask=empty, size=size).errno == "EINVAL"
+
+
+@pytest.mark.min_kernel("5.11")
+@pytest.mark.requires("fault_handler")
+def test_epoll_pwait2_unmapped_timespec_is_efault(kernel: Kernel, ep: int, bad_memory) -> None:
+    events = kernel.new("struct epoll_event[1]")
+    r = kernel.epoll_pwait2(ep, events, 1, bad_memory.unmapped(), None, SIGSET_BYTES)
+    assert r.errno == "EFAULT"
+
+
+@pytest.mark.requires("fault_handler")
+def test_epoll_pwait_events_above_user_space_is_efault_before_waiting(
+    kernel: Kernel, ep: int, bad_memory
+) -> None:
+    """access_ok() on the whole array comes first: EFAULT with nothing ready."""
+    addr = bad_memory.above_user()
+    if addr is None:
+        pytest.skip("a 32-bit arch has no address above user space to name")
+    assert _pwait(kernel, ep, addr).errno == "EFAULT"
+
+
+@pytest.mark.requires("fault_handler")
+@pytest.mark.parametrize(("ready", "outcome"), [(True, "EFAULT"), (False, "ok")])
+def test_epoll_pwait_unmapped_events_fault_only_when_an_event_is_copied(
+    kernel: Kernel, fds, ep: int, bad_memory, ready: bool, outcome: str
+) -> None:
+    r, w = fds.pipe()
+    _add(kernel, ep, w if ready else r, kernel.EPOLLOUT if ready else kernel.EPOLLIN)
+    assert _pwait(kernel, ep, bad_memory.unmapped()).outcome == outcome
+
+
+@pytest.mark.parametrize("maxevents", [-1, "EP_MAX_EVENTS+1"])
+def test_epoll_pwait_maxevents_out_of_range_is_einval(kernel: Kernel, ep: int, maxevents) -> None:
+    """EP_MAX_EVENTS is INT_MAX / sizeof(struct epoll_event) (fs/eventpoll.c)."""
+    if maxevents != -1:
+        maxevents = (2**31 - 1) // kernel.ffi.sizeof("struct epoll_event") + 1
+    events = kernel.new("struct epoll_event[1]")
+    assert _pwait(kernel, ep, events, n=maxevents).errno == "EINVAL"

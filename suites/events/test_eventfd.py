@@ -112,3 +112,33 @@ def test_eventfd_unknown_flag_is_einval(kernel: Kernel) -> None:
 def test_eventfd_nonblock_flag_shows_in_status_flags(kernel: Kernel, efd: int) -> None:
     assert kernel.fcntl(efd, kernel.F_GETFL, 0).unwrap() & kernel.O_NONBLOCK
     assert kernel.fcntl(efd, kernel.F_GETFD, 0).unwrap() & kernel.FD_CLOEXEC
+
+
+# --- eventfd(2), the legacy call: an initial count and no flags ----------------------------
+
+
+def test_eventfd_legacy_reads_its_initial_count(kernel: Kernel, fds) -> None:
+    assert _read(kernel, fds(kernel.eventfd(9))) == 9
+
+
+def test_eventfd_legacy_descriptor_is_blocking_and_kept_across_exec(kernel: Kernel, fds) -> None:
+    fd = fds(kernel.eventfd(0))
+    assert kernel.fcntl(fd, kernel.F_GETFL, 0).unwrap() & kernel.O_NONBLOCK == 0
+    assert kernel.fcntl(fd, kernel.F_GETFD, 0).unwrap() & kernel.FD_CLOEXEC == 0
+
+
+def test_eventfd_legacy_is_a_counter_not_a_semaphore(kernel: Kernel, fds) -> None:
+    fd = fds(kernel.eventfd(2))
+    _write(kernel, fd, 3).unwrap()
+    assert _read(kernel, fd) == 5  # the whole count, reset to zero
+    p = kernel.new("struct pollfd *", (fd, kernel.POLLIN, 0))
+    assert readiness.poll(kernel, p, 1, 0).unwrap() == 0
+
+
+def test_eventfd_legacy_count_is_a_32_bit_argument(kernel: Kernel, fds) -> None:
+    assert _read(kernel, fds(kernel.eventfd(1 << 32 | 5))) == 5  # unsigned int count
+
+
+def test_eventfd_legacy_write_of_all_ones_is_einval(kernel: Kernel, fds) -> None:
+    fd = fds(kernel.eventfd(0))
+    assert _write(kernel, fd, 0xFFFFFFFFFFFFFFFF).errno == "EINVAL"

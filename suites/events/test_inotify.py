@@ -138,3 +138,34 @@ def test_inotify_add_watch_on_non_inotify_fd_is_einval(kernel: Kernel, fds, tmp:
 
 def test_inotify_init1_unknown_flag_is_einval(kernel: Kernel) -> None:
     assert kernel.inotify_init1(1).errno == "EINVAL"
+
+
+# --- inotify_init(2), the legacy call: inotify_init1 without flags -----------------------
+
+
+def test_inotify_init_descriptor_is_blocking_and_kept_across_exec(kernel: Kernel, fds) -> None:
+    fd = fds(kernel.inotify_init())
+    assert kernel.fcntl(fd, kernel.F_GETFL, 0).unwrap() & kernel.O_NONBLOCK == 0
+    assert kernel.fcntl(fd, kernel.F_GETFD, 0).unwrap() & kernel.FD_CLOEXEC == 0
+
+
+def test_inotify_init_descriptor_reports_events(kernel: Kernel, fds, tmp: Path) -> None:
+    fd = fds(kernel.inotify_init())
+    kernel.inotify_add_watch(fd, tmp, kernel.IN_CREATE).unwrap()
+    (tmp / "new").write_bytes(b"")
+    assert _simple(kernel, fd) == [(kernel.IN_CREATE, "new")]
+
+
+def test_inotify_init_descriptor_made_nonblocking_reads_eagain(kernel: Kernel, fds) -> None:
+    fd = fds(kernel.inotify_init())
+    kernel.fcntl(fd, kernel.F_SETFL, kernel.O_NONBLOCK).unwrap()
+    assert kernel.read(fd, kernel.buf(4096), 4096).errno == "EAGAIN"
+
+
+def test_inotify_init_instances_are_independent(kernel: Kernel, fds, tmp: Path) -> None:
+    first, second = fds(kernel.inotify_init()), fds(kernel.inotify_init())
+    kernel.inotify_add_watch(first, tmp, kernel.IN_CREATE).unwrap()
+    kernel.fcntl(second, kernel.F_SETFL, kernel.O_NONBLOCK).unwrap()
+    (tmp / "new").write_bytes(b"")
+    assert kernel.read(second, kernel.buf(4096), 4096).errno == "EAGAIN"
+    assert _simple(kernel, first) == [(kernel.IN_CREATE, "new")]

@@ -34,11 +34,13 @@ def _sigset(kernel: Kernel, *signals: int) -> Any:
     return kernel.new("uint64_t *", sum(1 << (s - 1) for s in signals))
 
 
+@pytest.mark.smoke
 def test_poll_empty_pipe_with_zero_timeout_returns_zero(kernel: Kernel, fds) -> None:
     r, _ = fds.pipe()
     assert _poll(kernel, r, kernel.POLLIN) == (0, 0)
 
 
+@pytest.mark.smoke
 def test_poll_pipe_holding_data_is_pollin(kernel: Kernel, fds) -> None:
     r, w = fds.pipe()
     kernel.write(w, b"x", 1).unwrap()
@@ -50,6 +52,7 @@ def test_poll_empty_pipe_write_end_is_pollout(kernel: Kernel, fds) -> None:
     assert _poll(kernel, w, kernel.POLLOUT) == (1, kernel.POLLOUT)
 
 
+@pytest.mark.smoke
 def test_poll_read_end_after_writer_closes_is_pollhup(kernel: Kernel, fds, observe) -> None:
     r, w = fds.pipe()
     fds.close(w)
@@ -75,6 +78,7 @@ def test_poll_write_end_after_reader_closes_is_pollerr(kernel: Kernel, fds) -> N
     assert revents & kernel.POLLERR
 
 
+@pytest.mark.smoke
 def test_poll_closed_fd_is_pollnval(kernel: Kernel, fds) -> None:
     r, _ = fds.pipe()
     fds.close(r)
@@ -120,6 +124,7 @@ def test_poll_unmapped_array_is_efault(kernel: Kernel) -> None:
 
 
 @pytest.mark.os("linux")
+@pytest.mark.smoke
 def test_ppoll_zero_timespec_returns_at_once(kernel: Kernel, fds) -> None:
     r, _ = fds.pipe()
     ts = kernel.new("struct timespec *", (0, 0))

@@ -118,3 +118,49 @@ def test_signalfd_wrong_sigset_size_is_einval(kernel: Kernel) -> None:
 def test_signalfd_update_of_non_signalfd_is_einval(kernel: Kernel, fds) -> None:
     r, _ = fds.pipe()
     assert kernel.signalfd4(r, _mask(kernel, signal.SIGUSR1), SIGSET_BYTES, 0).errno == "EINVAL"
+
+
+# --- signalfd(2), the legacy call: signalfd4 without flags ---------------------------------
+
+
+def test_signalfd_legacy_reads_a_blocked_signal(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int]:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+        fd = kernel.signalfd(-1, _mask(kernel, signal.SIGUSR1), SIGSET_BYTES).unwrap()
+        kernel.kill(os.getpid(), signal.SIGUSR1).unwrap()
+        info = kernel.new("struct signalfd_siginfo *")
+        kernel.read(fd, info, 128).unwrap()
+        return info.ssi_signo, info.ssi_code
+
+    assert in_child(run) == (signal.SIGUSR1, kernel.SI_USER)
+
+
+def test_signalfd_legacy_descriptor_is_blocking_and_kept_across_exec(kernel: Kernel, fds) -> None:
+    fd = fds(kernel.signalfd(-1, _mask(kernel, signal.SIGUSR1), SIGSET_BYTES))
+    assert kernel.fcntl(fd, kernel.F_GETFL, 0).unwrap() & kernel.O_NONBLOCK == 0
+    assert kernel.fcntl(fd, kernel.F_GETFD, 0).unwrap() & kernel.FD_CLOEXEC == 0
+
+
+def test_signalfd_legacy_update_replaces_the_mask(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int]:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1, signal.SIGUSR2})
+        fd = kernel.signalfd(-1, _mask(kernel, signal.SIGUSR1), SIGSET_BYTES).unwrap()
+        again = kernel.signalfd(fd, _mask(kernel, signal.SIGUSR2), SIGSET_BYTES).unwrap()
+        kernel.fcntl(fd, kernel.F_SETFL, kernel.O_NONBLOCK).unwrap()
+        kernel.kill(os.getpid(), signal.SIGUSR1).unwrap()
+        info = kernel.new("struct signalfd_siginfo *")
+        missed = kernel.read(fd, info, 128).errno
+        kernel.kill(os.getpid(), signal.SIGUSR2).unwrap()
+        kernel.read(fd, info, 128).unwrap()
+        return again == fd and missed == "EAGAIN", info.ssi_signo
+
+    assert in_child(run) == (True, signal.SIGUSR2)
+
+
+def test_signalfd_legacy_wrong_sigset_size_is_einval(kernel: Kernel) -> None:
+    assert kernel.signalfd(-1, _mask(kernel, signal.SIGUSR1), 4).errno == "EINVAL"
+
+
+def test_signalfd_legacy_update_of_a_pipe_is_einval(kernel: Kernel, fds) -> None:
+    r, _ = fds.pipe()
+    assert kernel.signalfd(r, _mask(kernel, signal.SIGUSR1), SIGSET_BYTES).errno == "EINVAL"

@@ -22,6 +22,7 @@ def _fstatat(kernel: Kernel, path: Path, flags: int = 0):
     return st
 
 
+@pytest.mark.smoke
 def test_fstat_size_matches_bytes_written(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f")
     kernel.write(fd, b"x" * 1234, 1234).unwrap()
@@ -45,6 +46,7 @@ def test_fstatat_follows_symlinks_by_default(kernel: Kernel, tmp: Path) -> None:
     assert st.st_size == 5
 
 
+@pytest.mark.smoke
 def test_fstatat_symlink_nofollow_describes_the_link(kernel: Kernel, tmp: Path) -> None:
     (tmp / "link").symlink_to("some-target")
     st = _fstatat(kernel, tmp / "link", kernel.AT_SYMLINK_NOFOLLOW)
@@ -52,6 +54,7 @@ def test_fstatat_symlink_nofollow_describes_the_link(kernel: Kernel, tmp: Path) 
     assert st.st_size == len("some-target")
 
 
+@pytest.mark.smoke
 def test_fstatat_reports_directory_and_fifo_types(kernel: Kernel, tmp: Path) -> None:
     make_fifo(kernel, tmp / "fifo")
     assert _fstatat(kernel, tmp).st_mode & kernel.S_IFMT == kernel.S_IFDIR
@@ -74,6 +77,7 @@ def test_fstatat_relative_to_dirfd(kernel: Kernel, tmp: Path, fds) -> None:
     assert st.st_size == 3
 
 
+@pytest.mark.smoke
 def test_fstatat_missing_file_is_enoent(kernel: Kernel, tmp: Path) -> None:
     st = kernel.new("struct stat *")
     assert kernel.fstatat(kernel.AT_FDCWD, tmp / "absent", st, 0).errno == "ENOENT"
@@ -105,6 +109,7 @@ def test_fstatat_invalid_flag_is_einval(kernel: Kernel, tmp: Path) -> None:
     assert r.outcome == UNKNOWN_FLAG[kernel.platform.os]
 
 
+@pytest.mark.smoke
 def test_fstat_on_closed_fd_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f")
     fds.close(fd).unwrap()
@@ -119,6 +124,7 @@ def test_fstat_on_pipe_is_fifo(kernel: Kernel, fds) -> None:
 
 
 @pytest.mark.os("linux")
+@pytest.mark.smoke
 def test_stat_and_lstat_differ_only_on_symlinks(kernel: Kernel, tmp: Path) -> None:
     (tmp / "f").write_bytes(b"abc")
     (tmp / "link").symlink_to("f")

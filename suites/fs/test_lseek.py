@@ -21,6 +21,7 @@ GIB = 1 << 30
 FAR = 5 * GIB + 3  # past 4 GiB: no 32-bit half holds it
 
 
+@pytest.mark.smoke
 def test_lseek_set_returns_the_new_offset(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f", b"0123456789")
     assert kernel.lseek(fd, 7, kernel.SEEK_SET).unwrap() == 7
@@ -29,6 +30,7 @@ def test_lseek_set_returns_the_new_offset(kernel: Kernel, tmp: Path, fds) -> Non
     assert kernel.bytes(buf, 1) == b"7"
 
 
+@pytest.mark.smoke
 def test_lseek_cur_adds_to_the_current_offset(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f", b"0123456789")
     kernel.lseek(fd, 2, kernel.SEEK_SET).unwrap()
@@ -36,6 +38,7 @@ def test_lseek_cur_adds_to_the_current_offset(kernel: Kernel, tmp: Path, fds) ->
     assert kernel.lseek(fd, -4, kernel.SEEK_CUR).unwrap() == 1
 
 
+@pytest.mark.smoke
 def test_lseek_end_is_relative_to_size(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f", b"0123456789")
     assert kernel.lseek(fd, -3, kernel.SEEK_END).unwrap() == 7
@@ -54,11 +57,13 @@ def test_lseek_to_negative_offset_is_einval(kernel: Kernel, tmp: Path, fds) -> N
     assert kernel.lseek(fd, 0, kernel.SEEK_CUR).unwrap() == 0
 
 
+@pytest.mark.smoke
 def test_lseek_unknown_whence_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f", b"ab")
     assert kernel.lseek(fd, 0, 77).errno == "EINVAL"
 
 
+@pytest.mark.smoke
 def test_lseek_on_pipe_is_espipe(kernel: Kernel, fds) -> None:
     rfd, _ = fds.pipe()
     assert kernel.lseek(rfd, 0, kernel.SEEK_CUR).errno == "ESPIPE"

@@ -11,6 +11,7 @@ import pytest
 from syscalls.kernel import Kernel
 
 
+@pytest.mark.smoke
 def test_pread_reads_at_offset_without_moving_file_offset(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f", b"0123456789")
     buf = kernel.buf(3)
@@ -19,6 +20,7 @@ def test_pread_reads_at_offset_without_moving_file_offset(kernel: Kernel, tmp: P
     assert kernel.lseek(fd, 0, kernel.SEEK_CUR).unwrap() == 0
 
 
+@pytest.mark.smoke
 def test_pwrite_writes_at_offset_without_moving_file_offset(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f", b"0123456789")
     assert kernel.pwrite64(fd, b"AB", 2, 3).unwrap() == 2
@@ -26,33 +28,39 @@ def test_pwrite_writes_at_offset_without_moving_file_offset(kernel: Kernel, tmp:
     assert (tmp / "f").read_bytes() == b"012AB56789"
 
 
+@pytest.mark.smoke
 def test_pread_past_eof_returns_zero(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f", b"abc")
     assert kernel.pread64(fd, kernel.buf(4), 4, 100).unwrap() == 0
 
 
+@pytest.mark.smoke
 def test_pwrite_past_eof_leaves_a_zero_filled_gap(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f", b"ab")
     kernel.pwrite64(fd, b"Z", 1, 6).unwrap()
     assert (tmp / "f").read_bytes() == b"ab\0\0\0\0Z"
 
 
+@pytest.mark.smoke
 def test_pread_negative_offset_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f", b"abc")
     assert kernel.pread64(fd, kernel.buf(1), 1, -1).errno == "EINVAL"
 
 
+@pytest.mark.smoke
 def test_pread_on_pipe_is_espipe(kernel: Kernel, fds) -> None:
     rfd, _ = fds.pipe()
     assert kernel.pread64(rfd, kernel.buf(1), 1, 0).errno == "ESPIPE"
 
 
+@pytest.mark.smoke
 def test_pwrite_on_read_only_fd_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f", b"abc", kernel.O_RDONLY)
     assert kernel.pwrite64(fd, b"x", 1, 0).errno == "EBADF"
 
 
 @pytest.mark.os("linux")
+@pytest.mark.smoke
 def test_pwrite_on_append_fd_appends_regardless_of_offset(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f", b"abc", kernel.O_WRONLY | kernel.O_APPEND)
     kernel.pwrite64(fd, b"X", 1, 0).unwrap()

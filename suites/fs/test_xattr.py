@@ -92,3 +92,131 @@ def test_lsetxattr_user_namespace_on_symlink_is_eperm(kernel: Kernel, f: Path) -
 
 def test_setxattr_unknown_namespace_is_eopnotsupp(kernel: Kernel, f: Path) -> None:
     assert kernel.setxattr(f, b"bogus.name", b"a", 1, 0).errno == "EOPNOTSUPP"
+
+
+# --- the l* calls (the link itself) and the f* calls (an open descriptor) -----------------
+
+
+@pytest.fixture
+def link(f: Path) -> Path:
+    path = f.with_name("link")
+    path.symlink_to(f.name)
+    return path
+
+
+def _names(kernel: Kernel, buf, n: int) -> set[bytes]:
+    return set(kernel.bytes(buf, n).split(b"\0")[:-1])
+
+
+def test_lgetxattr_on_a_regular_file_reads_the_value(kernel: Kernel, f: Path) -> None:
+    kernel.setxattr(f, NAME, b"plain", 5, 0).unwrap()
+    buf = kernel.buf(16)
+    assert kernel.bytes(buf, kernel.lgetxattr(f, NAME, buf, 16).unwrap()) == b"plain"
+
+
+def test_lgetxattr_size_zero_returns_needed_size(kernel: Kernel, f: Path) -> None:
+    kernel.setxattr(f, NAME, b"123456", 6, 0).unwrap()
+    assert kernel.lgetxattr(f, NAME, None, 0).unwrap() == 6
+
+
+def test_lgetxattr_small_buffer_is_erange(kernel: Kernel, f: Path) -> None:
+    kernel.setxattr(f, NAME, b"123456", 6, 0).unwrap()
+    assert kernel.lgetxattr(f, NAME, kernel.buf(3), 3).errno == "ERANGE"
+
+
+def test_lgetxattr_does_not_follow_the_symlink(kernel: Kernel, f: Path, link: Path) -> None:
+    kernel.setxattr(f, NAME, b"target", 6, 0).unwrap()
+    via_link = kernel.getxattr(link, NAME, kernel.buf(16), 16)
+    assert via_link.unwrap() == 6  # getxattr follows to the file
+    assert kernel.lgetxattr(link, NAME, kernel.buf(16), 16).errno == "ENODATA"
+
+
+def test_lgetxattr_missing_file_is_enoent(kernel: Kernel, tmp: Path) -> None:
+    assert kernel.lgetxattr(tmp / "absent", NAME, kernel.buf(8), 8).errno == "ENOENT"
+
+
+def test_llistxattr_of_a_symlink_leaves_out_its_targets_names(
+    kernel: Kernel, f: Path, link: Path
+) -> None:
+    kernel.setxattr(f, NAME, b"v", 1, 0).unwrap()
+    buf = kernel.buf(1024)
+    followed = _names(kernel, buf, kernel.listxattr(link, buf, 1024).unwrap())
+    own = _names(kernel, buf, kernel.llistxattr(link, buf, 1024).unwrap())
+    assert NAME in followed and NAME not in own
+
+
+def test_llistxattr_of_a_file_lists_its_names(kernel: Kernel, f: Path) -> None:
+    kernel.setxattr(f, b"user.one", b"1", 1, 0).unwrap()
+    buf = kernel.buf(1024)
+    assert b"user.one" in _names(kernel, buf, kernel.llistxattr(f, buf, 1024).unwrap())
+
+
+def test_llistxattr_size_zero_returns_the_size_a_listing_takes(kernel: Kernel, f: Path) -> None:
+    kernel.setxattr(f, b"user.one", b"1", 1, 0).unwrap()
+    need = kernel.llistxattr(f, None, 0).unwrap()
+    buf = kernel.buf(1024)
+    assert kernel.llistxattr(f, buf, 1024).unwrap() == need
+
+
+def test_lremovexattr_removes_from_a_regular_file(kernel: Kernel, f: Path) -> None:
+    kernel.setxattr(f, NAME, b"v", 1, 0).unwrap()
+    kernel.lremovexattr(f, NAME).unwrap()
+    assert kernel.getxattr(f, NAME, kernel.buf(8), 8).errno == "ENODATA"
+
+
+def test_lremovexattr_user_namespace_on_a_symlink_is_eperm(
+    kernel: Kernel, f: Path, link: Path
+) -> None:
+    kernel.setxattr(f, NAME, b"v", 1, 0).unwrap()
+    assert kernel.lremovexattr(link, NAME).errno == "EPERM"
+    assert kernel.getxattr(f, NAME, kernel.buf(8), 8).unwrap() == 1  # the target kept it
+
+
+def test_lremovexattr_missing_attribute_is_enodata(kernel: Kernel, f: Path) -> None:
+    assert kernel.lremovexattr(f, NAME).errno == "ENODATA"
+
+
+def test_flistxattr_lists_the_names_of_the_open_file(kernel: Kernel, f: Path, fds) -> None:
+    fd = fds.open(f, kernel.O_RDONLY)
+    kernel.fsetxattr(fd, b"user.a", b"1", 1, 0).unwrap()
+    kernel.fsetxattr(fd, b"user.b", b"2", 1, 0).unwrap()
+    buf = kernel.buf(1024)
+    assert {b"user.a", b"user.b"} <= _names(kernel, buf, kernel.flistxattr(fd, buf, 1024).unwrap())
+
+
+def test_flistxattr_size_zero_returns_needed_size(kernel: Kernel, f: Path, fds) -> None:
+    fd = fds.open(f, kernel.O_RDONLY)
+    kernel.fsetxattr(fd, b"user.abc", b"1", 1, 0).unwrap()
+    need = kernel.flistxattr(fd, None, 0).unwrap()
+    assert need >= len(b"user.abc\0")
+    assert kernel.flistxattr(fd, kernel.buf(need), need).unwrap() == need
+
+
+def test_flistxattr_small_buffer_is_erange(kernel: Kernel, f: Path, fds) -> None:
+    fd = fds.open(f, kernel.O_RDONLY)
+    kernel.fsetxattr(fd, b"user.abcdef", b"1", 1, 0).unwrap()
+    assert kernel.flistxattr(fd, kernel.buf(4), 4).errno == "ERANGE"
+
+
+def test_flistxattr_on_a_closed_descriptor_is_ebadf(kernel: Kernel, f: Path, fds) -> None:
+    fd = fds.open(f, kernel.O_RDONLY)
+    fds.close(fd)
+    assert kernel.flistxattr(fd, kernel.buf(64), 64).errno == "EBADF"
+
+
+def test_fremovexattr_removes_through_a_read_only_descriptor(kernel: Kernel, f: Path, fds) -> None:
+    fd = fds.open(f, kernel.O_RDONLY)
+    kernel.fsetxattr(fd, NAME, b"v", 1, 0).unwrap()
+    kernel.fremovexattr(fd, NAME).unwrap()
+    assert kernel.fgetxattr(fd, NAME, kernel.buf(8), 8).errno == "ENODATA"
+
+
+def test_fremovexattr_missing_attribute_is_enodata(kernel: Kernel, f: Path, fds) -> None:
+    fd = fds.open(f, kernel.O_RDONLY)
+    assert kernel.fremovexattr(fd, NAME).errno == "ENODATA"
+
+
+def test_fremovexattr_on_an_o_path_descriptor_is_ebadf(kernel: Kernel, f: Path, fds) -> None:
+    kernel.setxattr(f, NAME, b"v", 1, 0).unwrap()
+    fd = fds.open(f, kernel.O_PATH)
+    assert kernel.fremovexattr(fd, NAME).errno == "EBADF"

@@ -18,6 +18,7 @@ def _read(kernel: Kernel, fd: int, n: int = 4096) -> bytes:
     return kernel.bytes(buf, kernel.read(fd, buf, n).unwrap())
 
 
+@pytest.mark.smoke
 def test_pipe_carries_bytes_in_order(kernel: Kernel, fds) -> None:
     r, w = fds.pipe()
     kernel.write(w, b"abc", 3).unwrap()
@@ -35,11 +36,13 @@ def test_pipe_legacy_call_returns_two_fds(kernel: Kernel, fds) -> None:
     assert _read(kernel, pair[0]) == b"x"
 
 
+@pytest.mark.smoke
 def test_pipe2_cloexec_sets_both_ends(kernel: Kernel, fds) -> None:
     for fd in fds.pipe(kernel.O_CLOEXEC):
         assert kernel.fcntl(fd, kernel.F_GETFD, 0).unwrap() & kernel.FD_CLOEXEC
 
 
+@pytest.mark.smoke
 def test_pipe2_nonblock_sets_both_ends(kernel: Kernel, fds) -> None:
     for fd in fds.pipe(kernel.O_NONBLOCK):
         assert kernel.fcntl(fd, kernel.F_GETFL, 0).unwrap() & kernel.O_NONBLOCK
@@ -49,11 +52,13 @@ def test_pipe2_unknown_flag_is_einval(kernel: Kernel) -> None:
     assert kernel.pipe2(kernel.new("int[2]"), kernel.O_CREAT).errno == "EINVAL"
 
 
+@pytest.mark.smoke
 def test_pipe_nonblocking_read_when_empty_is_eagain(kernel: Kernel, fds) -> None:
     r, _ = fds.pipe(kernel.O_NONBLOCK)
     assert kernel.read(r, kernel.buf(8), 8).errno == "EAGAIN"
 
 
+@pytest.mark.smoke
 def test_pipe_read_after_writer_closes_drains_then_eof(kernel: Kernel, fds) -> None:
     r, w = fds.pipe()
     kernel.write(w, b"last", 4).unwrap()
@@ -63,6 +68,7 @@ def test_pipe_read_after_writer_closes_drains_then_eof(kernel: Kernel, fds) -> N
 
 
 @pytest.mark.parametrize(("end", "op"), [(0, "write"), (1, "read")])
+@pytest.mark.smoke
 def test_pipe_wrong_direction_is_ebadf(kernel: Kernel, fds, end: int, op: str) -> None:
     fd = fds.pipe()[end]
     assert getattr(kernel, op)(fd, kernel.buf(1), 1).errno == "EBADF"
@@ -73,6 +79,7 @@ def test_pipe_lseek_is_espipe(kernel: Kernel, fds) -> None:
     assert kernel.lseek(r, 0, kernel.SEEK_CUR).errno == "ESPIPE"
 
 
+@pytest.mark.smoke
 def test_pipe_write_without_readers_is_epipe_when_sigpipe_ignored(
     kernel: Kernel, fds, in_child
 ) -> None:

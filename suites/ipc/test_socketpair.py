@@ -15,6 +15,7 @@ def _send(kernel: Kernel, fd: int, data: bytes) -> None:
     assert kernel.sendto(fd, data, len(data), 0, None, 0).unwrap() == len(data)
 
 
+@pytest.mark.smoke
 def test_socketpair_stream_carries_bytes_both_ways(kernel: Kernel, fds) -> None:
     a, b = fds.socketpair()
     _send(kernel, a, b"ping")
@@ -22,6 +23,7 @@ def test_socketpair_stream_carries_bytes_both_ways(kernel: Kernel, fds) -> None:
     assert (_recv(kernel, b), _recv(kernel, a)) == (b"ping", b"pong")
 
 
+@pytest.mark.smoke
 def test_socketpair_stream_merges_writes(kernel: Kernel, fds) -> None:
     a, b = fds.socketpair()
     _send(kernel, a, b"one")
@@ -30,6 +32,7 @@ def test_socketpair_stream_merges_writes(kernel: Kernel, fds) -> None:
 
 
 @pytest.mark.parametrize("kind", ["SOCK_DGRAM", "SOCK_SEQPACKET"])
+@pytest.mark.smoke
 def test_socketpair_keeps_message_boundaries(kernel: Kernel, fds, kind: str) -> None:
     a, b = fds.socketpair(getattr(kernel, kind))
     _send(kernel, a, b"one")
@@ -38,6 +41,7 @@ def test_socketpair_keeps_message_boundaries(kernel: Kernel, fds, kind: str) -> 
 
 
 @pytest.mark.parametrize("kind", ["SOCK_DGRAM", "SOCK_SEQPACKET"])
+@pytest.mark.smoke
 def test_socketpair_short_read_truncates_message_and_flags_it(
     kernel: Kernel, fds, kind: str
 ) -> None:
@@ -54,6 +58,7 @@ def test_socketpair_short_read_truncates_message_and_flags_it(
     assert _recv(kernel, b) == b"next"  # the rest of the first message is gone
 
 
+@pytest.mark.smoke
 def test_socketpair_stream_reads_eof_after_peer_closes(kernel: Kernel, fds) -> None:
     a, b = fds.socketpair()
     _send(kernel, a, b"bye")
@@ -62,28 +67,33 @@ def test_socketpair_stream_reads_eof_after_peer_closes(kernel: Kernel, fds) -> N
     assert _recv(kernel, b) == b""
 
 
+@pytest.mark.smoke
 def test_socketpair_send_to_closed_peer_is_epipe(kernel: Kernel, fds) -> None:
     a, b = fds.socketpair()
     fds.close(b)
     assert kernel.sendto(a, b"x", 1, kernel.MSG_NOSIGNAL, None, 0).errno == "EPIPE"
 
 
+@pytest.mark.smoke
 def test_socketpair_nonblocking_recv_when_empty_is_eagain(kernel: Kernel, fds) -> None:
     _, b = fds.socketpair(kernel.SOCK_STREAM | kernel.SOCK_NONBLOCK)
     assert kernel.recvfrom(b, kernel.buf(8), 8, 0, None, None).errno == "EAGAIN"
 
 
+@pytest.mark.smoke
 def test_socketpair_dontwait_recv_when_empty_is_eagain(kernel: Kernel, fds) -> None:
     _, b = fds.socketpair()
     r = kernel.recvfrom(b, kernel.buf(8), 8, kernel.MSG_DONTWAIT, None, None)
     assert r.errno == "EAGAIN"
 
 
+@pytest.mark.smoke
 def test_socketpair_cloexec_sets_both_ends(kernel: Kernel, fds) -> None:
     for fd in fds.socketpair(kernel.SOCK_STREAM | kernel.SOCK_CLOEXEC):
         assert kernel.fcntl(fd, kernel.F_GETFD, 0).unwrap() & kernel.FD_CLOEXEC
 
 
+@pytest.mark.smoke
 def test_socketpair_peek_leaves_data_queued(kernel: Kernel, fds) -> None:
     a, b = fds.socketpair(kernel.SOCK_DGRAM)
     _send(kernel, a, b"msg")
@@ -91,6 +101,7 @@ def test_socketpair_peek_leaves_data_queued(kernel: Kernel, fds) -> None:
     assert _recv(kernel, b) == b"msg"
 
 
+@pytest.mark.smoke
 def test_socketpair_inet_is_eopnotsupp(kernel: Kernel) -> None:
     r = kernel.socketpair(kernel.AF_INET, kernel.SOCK_STREAM, 0, kernel.new("int[2]"))
     assert r.errno == "EOPNOTSUPP"

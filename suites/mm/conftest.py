@@ -1,9 +1,14 @@
-"""Fixtures for the mm suite: mappings and fds released after the test.
+"""Fixtures for the mm suite: mappings and fds released after the test, and what
+/proc says about a mapping.
 
 `maps` maps memory and unmaps what the test left mapped; a test that unmaps a mapping
 itself says so with maps.unmap(), so teardown never unmaps an address the interpreter
 may have reused. Teardown goes straight to libc, so it is not recorded as the test's
-observation. `mem(addr, n)` is a writable byte view of mapped memory.
+observation. `mem(addr, n)` is a writable byte view of mapped
+memory. `vma(addr)` is the /proc/self/maps line of the mapping holding addr,
+`vm_flags(addr)` the two-letter VmFlags /proc/self/smaps gives it (fs/proc/task_mmu.c),
+`status(key)` a /proc/self/status value in kB, `overcommit_memory` the
+vm.overcommit_memory mode (0 heuristic, 1 always, 2 strict).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -89,3 +94,74 @@ def fds(kernel: Kernel) -> Iterator[list[int]]:
         for fd in held:
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+class Vma(NamedTuple):
+    start: int
+    end: int
+    perms: str  # "rw-p", "r-xs" ...
+    name: str  # path, "[stack]", "" for anonymous memory
+
+
+def _vma_lines(text: str, addr: int) -> tuple[Vma, list[str]] | None:
+    """The mapping holding addr in /proc/self/maps or smaps text, and its smaps lines."""
+    found: tuple[Vma, list[str]] | None = None
+    for line in text.splitlines():
+        head = line.split(None, 5)
+        if "-" in head[0] and len(head) >= 5 and head[0][0] in "0123456789abcdef":
+            if found is not None:
+                break
+            start, end = (int(x, 16) for x in head[0].split("-"))
+            if start <= addr < end:
+                found = (Vma(start, end, head[1], head[5].strip() if len(head) > 5 else ""), [])
+        elif found is not None:
+            found[1].append(line)
+    return found
+
+
+@pytest.fixture
+def vma() -> Callable[[int], Vma | None]:
+    """vma(addr): the /proc/self/maps entry holding addr, or None where nothing is mapped."""
+
+    def lookup(addr: int) -> Vma | None:
+        with open("/proc/self/maps") as f:
+            found = _vma_lines(f.read(), addr)
+        return found[0] if found else None
+
+    return lookup
+
+
+@pytest.fixture
+def vm_flags() -> Callable[[int], set[str]]:
+    """vm_flags(addr): the VmFlags of the mapping holding addr (/proc/self/smaps)."""
+
+    def lookup(addr: int) -> set[str]:
+        with open("/proc/self/smaps") as f:
+            found = _vma_lines(f.read(), addr)
+        assert found is not None, f"nothing mapped at {addr:#x}"
+        for line in found[1]:
+            if line.startswith("VmFlags:"):
+                return set(line.split()[1:])
+        raise AssertionError("no VmFlags line in /proc/self/smaps")
+
+    return lookup
+
+
+@pytest.fixture
+def status() -> Callable[[str], int]:
+    """status(key): a /proc/self/status value in kB (VmLck, VmSize, VmData ...)."""
+
+    def lookup(key: str) -> int:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+        raise AssertionError(f"no {key} in /proc/self/status")
+
+    return lookup
+
+
+@pytest.fixture
+def overcommit_memory() -> int:
+    with open("/proc/sys/vm/overcommit_memory") as f:
+        return int(f.read())

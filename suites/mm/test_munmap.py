@@ -8,6 +8,7 @@ from syscalls.child import ChildFailed
 from syscalls.kernel import Kernel
 
 
+@pytest.mark.smoke
 def test_munmap_then_access_is_sigsegv(kernel: Kernel, in_child, page: int) -> None:
     def unmap_and_touch() -> None:
         faulthandler.disable()
@@ -20,6 +21,7 @@ def test_munmap_then_access_is_sigsegv(kernel: Kernel, in_child, page: int) -> N
         in_child(unmap_and_touch)
 
 
+@pytest.mark.smoke
 def test_munmap_middle_page_keeps_both_neighbours(kernel: Kernel, maps, mem, page: int) -> None:
     addr = maps.anon(3 * page)
     mem(addr, 1)[0] = b"a"
@@ -31,16 +33,19 @@ def test_munmap_middle_page_keeps_both_neighbours(kernel: Kernel, maps, mem, pag
     assert mem(addr + 2 * page, 1)[0] == b"c"
 
 
+@pytest.mark.smoke
 def test_munmap_unaligned_address_is_einval(kernel: Kernel, maps, page: int) -> None:
     addr = maps.anon(page)
     assert kernel.munmap(addr + 1, page).errno == "EINVAL"
 
 
+@pytest.mark.smoke
 def test_munmap_zero_length_is_einval(kernel: Kernel, maps, page: int) -> None:
     addr = maps.anon(page)
     assert kernel.munmap(addr, 0).errno == "EINVAL"
 
 
+@pytest.mark.smoke
 def test_munmap_of_unmapped_range_succeeds(kernel: Kernel, page: int) -> None:
     # Below mmap_min_addr nothing is ever mapped; POSIX and Linux call this a success.
     kernel.munmap(page, page).unwrap()

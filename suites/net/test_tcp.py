@@ -31,11 +31,13 @@ def _setint(kernel: Kernel, fd: int, level: int, name: int, value: int) -> None:
     kernel.setsockopt(fd, level, name, kernel.new("int *", value), 4).unwrap()
 
 
+@pytest.mark.smoke
 def test_tcp_bind_to_port_zero_gets_a_port(kernel: Kernel, inet) -> None:
     _, port = inet.bound(kernel.SOCK_STREAM)
     assert 0 < port < 65536
 
 
+@pytest.mark.smoke
 def test_tcp_connect_accept_carries_bytes_both_ways(kernel: Kernel, inet) -> None:
     client, server = inet.connected()
     assert _send(kernel, client, b"hello").unwrap() == 5
@@ -66,6 +68,7 @@ def test_tcp_getpeername_of_client_is_the_listener(kernel: Kernel, inet) -> None
     assert socket.ntohs(peer.sin_port) == port
 
 
+@pytest.mark.smoke
 def test_tcp_shutdown_write_gives_peer_eof(kernel: Kernel, inet) -> None:
     client, server = inet.connected()
     _send(kernel, client, b"last").unwrap()
@@ -96,6 +99,7 @@ def test_tcp_abortive_close_resets_the_peer(kernel: Kernel, inet) -> None:
     assert _send(kernel, client, b"x").errno == "EPIPE"
 
 
+@pytest.mark.smoke
 def test_tcp_connect_to_port_without_listener_is_econnrefused(kernel: Kernel, inet) -> None:
     _, port = inet.bound(kernel.SOCK_STREAM)  # bound but not listening: the port answers RST
     client = inet.socket(kernel.SOCK_STREAM)
@@ -226,3 +230,41 @@ def test_tcp_ipv6_loopback_carries_bytes(kernel: Kernel, inet) -> None:
     server = inet.fds(kernel.accept4(lfd, None, None, 0))
     _send(kernel, client, b"v6").unwrap()
     assert _recv(kernel, inet, server) == b"v6"
+
+
+def _urgent_epoll(kernel: Kernel, inet, fds, events: int) -> tuple[int, int]:
+    """A connection whose client sent one urgent (MSG_OOB) byte after a normal one, once
+    it has arrived; (server side, an epoll instance watching it for `events`)."""
+    client, server = inet.connected()
+    _send(kernel, client, b"a").unwrap()
+    _send(kernel, client, b"!", kernel.MSG_OOB).unwrap()
+    assert inet.wait(server, kernel.POLLPRI) & kernel.POLLPRI  # loopback is asynchronous
+    ep = fds(kernel.epoll_create1(0))
+    ev = kernel.new("struct epoll_event *")
+    ev.events = events
+    kernel.epoll_ctl(ep, kernel.EPOLL_CTL_ADD, server, ev).unwrap()
+    return server, ep
+
+
+def _epoll_events(kernel: Kernel, ep: int) -> int:
+    events = kernel.new("struct epoll_event[1]")
+    n = readiness.epoll_wait(kernel, ep, events, 1, 0).unwrap()
+    return events[0].events if n else 0
+
+
+def test_tcp_urgent_data_makes_epoll_report_epollpri(kernel: Kernel, inet, fds) -> None:
+    _, ep = _urgent_epoll(kernel, inet, fds, kernel.EPOLLIN | kernel.EPOLLPRI)
+    assert _epoll_events(kernel, ep) == kernel.EPOLLIN | kernel.EPOLLPRI
+
+
+def test_tcp_urgent_data_is_not_reported_to_epoll_unless_asked(kernel: Kernel, inet, fds) -> None:
+    _, ep = _urgent_epoll(kernel, inet, fds, kernel.EPOLLIN)
+    assert _epoll_events(kernel, ep) == kernel.EPOLLIN
+
+
+def test_tcp_epollpri_ends_once_the_urgent_byte_is_read(kernel: Kernel, inet, fds) -> None:
+    server, ep = _urgent_epoll(kernel, inet, fds, kernel.EPOLLIN | kernel.EPOLLPRI)
+    buf = kernel.buf(1)
+    assert kernel.recvfrom(server, buf, 1, kernel.MSG_OOB, None, None).unwrap() == 1
+    assert kernel.bytes(buf, 1) == b"!"
+    assert _epoll_events(kernel, ep) == kernel.EPOLLIN  # the normal byte is still there

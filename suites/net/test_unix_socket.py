@@ -52,6 +52,7 @@ def test_unix_bind_creates_a_socket_file(kernel: Kernel, fds, tmp: Path) -> None
     assert stat.S_ISSOCK((tmp / "s").lstat().st_mode)
 
 
+@pytest.mark.smoke
 def test_unix_connect_accept_carries_bytes(kernel: Kernel, fds, tmp: Path) -> None:
     path = bytes(tmp / "s")
     lfd = _listener(kernel, fds, path)
@@ -72,6 +73,7 @@ def test_unix_getsockname_returns_the_bound_path(kernel: Kernel, fds, tmp: Path)
     assert kernel.ffi.string(sa.sun_path) == path
 
 
+@pytest.mark.smoke
 def test_unix_bind_to_existing_path_is_eaddrinuse(kernel: Kernel, fds, tmp: Path) -> None:
     path = bytes(tmp / "s")
     _listener(kernel, fds, path)
@@ -79,6 +81,7 @@ def test_unix_bind_to_existing_path_is_eaddrinuse(kernel: Kernel, fds, tmp: Path
     assert kernel.bind(fd, *_addr(kernel, path)).errno == "EADDRINUSE"
 
 
+@pytest.mark.smoke
 def test_unix_connect_to_missing_path_is_enoent(kernel: Kernel, fds, tmp: Path) -> None:
     fd = _socket(kernel, fds)
     assert kernel.connect(fd, *_addr(kernel, bytes(tmp / "absent"))).errno == "ENOENT"
@@ -140,6 +143,7 @@ def test_unix_peercred_names_the_connecting_process(kernel: Kernel, fds, tmp: Pa
 
 
 @pytest.mark.os("linux")
+@pytest.mark.smoke
 def test_unix_abstract_name_connects_without_a_file(kernel: Kernel, fds, tmp: Path) -> None:
     name = _abstract()
     lfd = _listener(kernel, fds, name)

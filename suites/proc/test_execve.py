@@ -13,18 +13,11 @@ from pathlib import Path
 import pytest
 
 from syscalls import forking
+from syscalls.forking import Argv
 from syscalls.kernel import Kernel
 
 EXEC_FAILED = 99  # exit code of a child whose execve returned
 MAX_ARG_STRLEN = 32 * 4096  # include/uapi/linux/binfmts.h: 32 pages of 4 KiB
-
-
-class Argv:
-    """A NULL-terminated char *[] built from bytes, kept alive with its strings."""
-
-    def __init__(self, kernel: Kernel, items: list[bytes]) -> None:
-        self.strings = [kernel.ffi.new("char[]", s) for s in items]
-        self.array = kernel.ffi.new("char *[]", [*self.strings, kernel.ffi.NULL])
 
 
 def _exec_in_fork(kernel: Kernel, path: str, argv: list[bytes], env=(), setup=None) -> int:
@@ -68,12 +61,14 @@ def exec_tmp(tmp: Path) -> Path:
     return tmp
 
 
+@pytest.mark.smoke
 def test_execve_runs_the_program_whose_exit_code_reaches_parent(kernel: Kernel, in_child) -> None:
     status = in_child(lambda: _exec_in_fork(kernel, "/bin/true", [b"true"]))
     assert os.WIFEXITED(status)
     assert os.WEXITSTATUS(status) == 0
 
 
+@pytest.mark.smoke
 def test_execve_passes_argv_and_envp(kernel: Kernel, in_child) -> None:
     script = b'printf "%s|%s|%s" "$0" "$1" "$SYSCALLS_V"'
     argv = [b"sh", b"-c", script, b"zero", b"one"]
@@ -81,6 +76,7 @@ def test_execve_passes_argv_and_envp(kernel: Kernel, in_child) -> None:
     assert out == b"zero|one|env-value"
 
 
+@pytest.mark.smoke
 def test_execve_closes_cloexec_fds_and_keeps_others(kernel: Kernel, in_child) -> None:
     probe = b"for fd in 7 8; do if (true >&$fd) 2>/dev/null; then printf o; else printf c; fi; done"
 
@@ -94,6 +90,7 @@ def test_execve_closes_cloexec_fds_and_keeps_others(kernel: Kernel, in_child) ->
 
 
 @pytest.mark.os("linux")
+@pytest.mark.smoke
 def test_execve_keeps_ignored_and_blocked_signals_but_resets_handlers(
     kernel: Kernel, in_child
 ) -> None:
@@ -112,6 +109,7 @@ def test_execve_keeps_ignored_and_blocked_signals_but_resets_handlers(
     assert masks[b"SigBlk"] & bit(signal.SIGHUP)
 
 
+@pytest.mark.smoke
 def test_execve_runs_interpreter_named_by_shebang(kernel: Kernel, exec_tmp, in_child) -> None:
     script = exec_tmp / "script"
     script.write_bytes(b"#!/bin/sh\nexit 6\n")
@@ -121,10 +119,12 @@ def test_execve_runs_interpreter_named_by_shebang(kernel: Kernel, exec_tmp, in_c
     assert os.WEXITSTATUS(status) == 6
 
 
+@pytest.mark.smoke
 def test_execve_missing_file_is_enoent(kernel: Kernel, tmp: Path, in_child) -> None:
     assert in_child(lambda: _exec_errno(kernel, tmp / "absent")) == "ENOENT"
 
 
+@pytest.mark.smoke
 def test_execve_file_without_execute_bits_is_eacces(kernel: Kernel, exec_tmp, in_child) -> None:
     """Even root needs at least one execute bit set."""
     script = exec_tmp / "script"
@@ -133,10 +133,12 @@ def test_execve_file_without_execute_bits_is_eacces(kernel: Kernel, exec_tmp, in
     assert in_child(lambda: _exec_errno(kernel, script)) == "EACCES"
 
 
+@pytest.mark.smoke
 def test_execve_directory_is_eacces(kernel: Kernel, tmp: Path, in_child) -> None:
     assert in_child(lambda: _exec_errno(kernel, tmp)) == "EACCES"
 
 
+@pytest.mark.smoke
 def test_execve_unrecognised_format_is_enoexec(kernel: Kernel, exec_tmp, in_child) -> None:
     blob = exec_tmp / "blob"
     blob.write_bytes(b"\x00\x01\x02 not a program\n" * 8)
@@ -144,12 +146,14 @@ def test_execve_unrecognised_format_is_enoexec(kernel: Kernel, exec_tmp, in_chil
     assert in_child(lambda: _exec_errno(kernel, blob)) == "ENOEXEC"
 
 
+@pytest.mark.smoke
 def test_execve_path_through_a_file_is_enotdir(kernel: Kernel, tmp: Path, in_child) -> None:
     (tmp / "f").write_bytes(b"")
     assert in_child(lambda: _exec_errno(kernel, tmp / "f" / "x")) == "ENOTDIR"
 
 
 @pytest.mark.os("linux")
+@pytest.mark.smoke
 def test_execve_argument_longer_than_max_arg_strlen_is_e2big(kernel: Kernel, in_child) -> None:
     argv = [b"true", b"x" * MAX_ARG_STRLEN]  # with its NUL, one byte over
     assert in_child(lambda: _exec_errno(kernel, "/bin/true", argv)) == "E2BIG"

@@ -6,10 +6,13 @@ aarch64/riscv64 have no fork syscall; forking.fork uses clone(SIGCHLD) there.
 
 import os
 
+import pytest
+
 from syscalls import forking
 from syscalls.kernel import Kernel
 
 
+@pytest.mark.smoke
 def test_fork_child_has_a_pid_other_than_the_parents(kernel: Kernel, in_child) -> None:
     def run() -> int:
         r, w = os.pipe()
@@ -27,6 +30,7 @@ def test_fork_child_has_a_pid_other_than_the_parents(kernel: Kernel, in_child) -
     assert pid > 0
 
 
+@pytest.mark.smoke
 def test_fork_child_sees_parent_as_getppid(kernel: Kernel, in_child) -> None:
     def run() -> tuple[int, int]:
         r, w = os.pipe()
@@ -41,6 +45,7 @@ def test_fork_child_sees_parent_as_getppid(kernel: Kernel, in_child) -> None:
     assert ppid == parent
 
 
+@pytest.mark.smoke
 def test_fork_returns_exit_code_through_wait4(kernel: Kernel, in_child) -> None:
     def run() -> tuple[int, int]:
         pid = forking.fork(kernel, lambda: 42)
@@ -54,6 +59,7 @@ def test_fork_returns_exit_code_through_wait4(kernel: Kernel, in_child) -> None:
     assert os.WEXITSTATUS(status) == 42
 
 
+@pytest.mark.smoke
 def test_fork_child_writes_do_not_reach_the_parent(kernel: Kernel, in_child) -> None:
     def run() -> int:
         cell = kernel.new("long *", 1)
@@ -69,6 +75,7 @@ def test_fork_child_writes_do_not_reach_the_parent(kernel: Kernel, in_child) -> 
     assert in_child(run) == 1
 
 
+@pytest.mark.smoke
 def test_fork_child_inherits_open_file_descriptors(kernel: Kernel, in_child) -> None:
     def run() -> bytes:
         r, w = os.pipe()
@@ -79,6 +86,7 @@ def test_fork_child_inherits_open_file_descriptors(kernel: Kernel, in_child) -> 
     assert in_child(run) == b"hi"
 
 
+@pytest.mark.smoke
 def test_fork_child_shares_the_file_offset(kernel: Kernel, tmp, in_child) -> None:
     (tmp / "f").write_bytes(b"0123456789")
 

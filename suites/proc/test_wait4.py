@@ -7,6 +7,8 @@ every Unix); rusage of the reaped child is struct rusage.
 import os
 import signal
 
+import pytest
+
 from syscalls import forking
 from syscalls.kernel import Kernel
 
@@ -24,6 +26,7 @@ def _blocked_child(kernel: Kernel) -> tuple[int, int]:
     return pid, w
 
 
+@pytest.mark.smoke
 def test_wait4_wnohang_with_running_child_returns_zero(kernel: Kernel, in_child) -> None:
     def run() -> int:
         pid, w = _blocked_child(kernel)
@@ -36,15 +39,18 @@ def test_wait4_wnohang_with_running_child_returns_zero(kernel: Kernel, in_child)
     assert in_child(run) == 0
 
 
+@pytest.mark.smoke
 def test_wait4_without_children_is_echild(kernel: Kernel, in_child) -> None:
     assert in_child(lambda: kernel.wait4(-1, kernel.new("int *"), 0, None).outcome) == "ECHILD"
 
 
+@pytest.mark.smoke
 def test_wait4_for_a_process_that_is_not_a_child_is_echild(kernel: Kernel, in_child) -> None:
     r = in_child(lambda: kernel.wait4(os.getppid(), kernel.new("int *"), kernel.WNOHANG, None))
     assert r.errno == "ECHILD"
 
 
+@pytest.mark.smoke
 def test_wait4_any_child_returns_its_pid(kernel: Kernel, in_child) -> None:
     def run() -> tuple[int, int]:
         pid = forking.fork(kernel, lambda: 3)
@@ -54,6 +60,7 @@ def test_wait4_any_child_returns_its_pid(kernel: Kernel, in_child) -> None:
     assert in_child(run) == (0, 3)
 
 
+@pytest.mark.smoke
 def test_wait4_reports_death_by_signal(kernel: Kernel, in_child) -> None:
     def run() -> int:
         pid, w = _blocked_child(kernel)
@@ -68,6 +75,7 @@ def test_wait4_reports_death_by_signal(kernel: Kernel, in_child) -> None:
     assert not os.WIFEXITED(status)
 
 
+@pytest.mark.smoke
 def test_wait4_wuntraced_reports_a_stopped_child(kernel: Kernel, in_child) -> None:
     def run() -> int:
         pid, w = _blocked_child(kernel)
@@ -84,6 +92,7 @@ def test_wait4_wuntraced_reports_a_stopped_child(kernel: Kernel, in_child) -> No
     assert os.WSTOPSIG(status) == signal.SIGSTOP
 
 
+@pytest.mark.smoke
 def test_wait4_fills_rusage_of_the_reaped_child(kernel: Kernel, in_child) -> None:
     def run() -> int:
         pid = forking.fork(kernel)
@@ -94,6 +103,7 @@ def test_wait4_fills_rusage_of_the_reaped_child(kernel: Kernel, in_child) -> Non
     assert in_child(run) > 0
 
 
+@pytest.mark.smoke
 def test_wait4_zero_waits_only_for_own_process_group(kernel: Kernel, in_child) -> None:
     def run() -> tuple[str, int]:
         pid, w = _blocked_child(kernel)
@@ -108,6 +118,7 @@ def test_wait4_zero_waits_only_for_own_process_group(kernel: Kernel, in_child) -
     assert outcome == "ECHILD"
 
 
+@pytest.mark.smoke
 def test_wait4_unknown_option_is_einval(kernel: Kernel, in_child) -> None:
     """WNOWAIT belongs to waitid; wait4 refuses it."""
     r = in_child(lambda: kernel.wait4(-1, kernel.new("int *"), kernel.WNOWAIT, None).outcome)

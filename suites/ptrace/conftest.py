@@ -175,6 +175,19 @@ class Tracer:
             pytest.skip("ptrace: ENOSYS (PTRACE_TRACEME in the child)")
 
     @contextlib.contextmanager
+    def running(self) -> Iterator[tuple[int, int]]:
+        """An untraced child blocked reading a pipe: (pid, write end); a byte written
+        makes it exit 0. Killed and reaped on the way out."""
+        r, w = os.pipe()
+        pid = forking.fork(self.k, lambda: os.close(w) or (os.read(r, 1) and 0))
+        os.close(r)
+        try:
+            yield pid, w
+        finally:
+            os.close(w)
+            self.reap(pid)
+
+    @contextlib.contextmanager
     def traceme(self, body: Callable[[], int | None] | None = None) -> Iterator[int]:
         k = self.k
 
@@ -219,7 +232,8 @@ def reap(kernel: Kernel, pid: int) -> None:
             return
         if got == pid and not os.WIFSTOPPED(status):
             return
-        kernel.ptrace(kernel.PTRACE_CONT, pid, 0, 0)
+        with kernel.unobserved():  # its ESRCH or ok depends on when the tracee died
+            kernel.ptrace(kernel.PTRACE_CONT, pid, 0, 0)
         time.sleep(0.001)
     raise AssertionError(f"tracee {pid} could not be reaped")
 

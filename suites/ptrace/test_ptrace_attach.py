@@ -6,10 +6,8 @@ which is scope 0). Nobody may attach to itself or to a process already traced, a
 user may not attach to another user's process such as pid 1.
 """
 
-import contextlib
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,23 +34,10 @@ NOT_ROOT = pytest.mark.skipif(
 )
 
 
-@contextlib.contextmanager
-def _running_child(kernel: Kernel, ptrace) -> Iterator[tuple[int, int]]:
-    """A child blocked reading a pipe: (pid, write end). Writing a byte makes it exit 0."""
-    r, w = os.pipe()
-    pid = forking.fork(kernel, lambda: os.close(w) or (os.read(r, 1) and 0))
-    os.close(r)
-    try:
-        yield pid, w
-    finally:
-        os.close(w)
-        ptrace.reap(pid)
-
-
 @MAY_ATTACH
 def test_attach_stops_the_child_with_sigstop(kernel: Kernel, ptrace, in_child) -> None:
     def run() -> int:
-        with _running_child(kernel, ptrace) as (pid, _):
+        with ptrace.running() as (pid, _):
             ptrace("PTRACE_ATTACH", pid, 0, 0).unwrap()
             return ptrace.wait_stop(pid)
 
@@ -62,7 +47,7 @@ def test_attach_stops_the_child_with_sigstop(kernel: Kernel, ptrace, in_child) -
 @MAY_ATTACH
 def test_detach_lets_the_child_run_on(kernel: Kernel, ptrace, in_child) -> None:
     def run() -> int:
-        with _running_child(kernel, ptrace) as (pid, w):
+        with ptrace.running() as (pid, w):
             ptrace("PTRACE_ATTACH", pid, 0, 0).unwrap()
             ptrace.wait_stop(pid)
             ptrace("PTRACE_DETACH", pid, 0, 0).unwrap()
@@ -76,7 +61,7 @@ def test_detach_lets_the_child_run_on(kernel: Kernel, ptrace, in_child) -> None:
 @MAY_ATTACH
 def test_seize_does_not_stop_and_interrupt_does(kernel: Kernel, ptrace, in_child) -> None:
     def run() -> tuple[int, int, int]:
-        with _running_child(kernel, ptrace) as (pid, _):
+        with ptrace.running() as (pid, _):
             ptrace("PTRACE_SEIZE", pid, 0, 0).unwrap()
             status = kernel.new("int *")
             quiet = kernel.wait4(pid, status, 0x40000000 | kernel.WNOHANG, None).unwrap()
@@ -95,7 +80,7 @@ def test_interrupt_of_an_attached_not_seized_tracee_is_eio(
     kernel: Kernel, ptrace, in_child
 ) -> None:
     def run() -> str:
-        with _running_child(kernel, ptrace) as (pid, _):
+        with ptrace.running() as (pid, _):
             ptrace("PTRACE_ATTACH", pid, 0, 0).unwrap()
             ptrace.wait_stop(pid)
             return ptrace("PTRACE_INTERRUPT", pid, 0, 0).outcome
@@ -106,7 +91,7 @@ def test_interrupt_of_an_attached_not_seized_tracee_is_eio(
 @MAY_ATTACH
 def test_seize_with_nonzero_addr_is_eio(kernel: Kernel, ptrace, in_child) -> None:
     def run() -> str:
-        with _running_child(kernel, ptrace) as (pid, _):
+        with ptrace.running() as (pid, _):
             return ptrace("PTRACE_SEIZE", pid, 1, 0).outcome
 
     assert in_child(run) == "EIO"
@@ -117,7 +102,7 @@ def test_seize_with_unknown_option_is_eio(kernel: Kernel, ptrace, in_child) -> N
     """Unlike PTRACE_SETOPTIONS (EINVAL), SEIZE refuses bad options with EIO."""
 
     def run() -> str:
-        with _running_child(kernel, ptrace) as (pid, _):
+        with ptrace.running() as (pid, _):
             return ptrace("PTRACE_SEIZE", pid, 0, 1 << 30).outcome
 
     assert in_child(run) == "EIO"

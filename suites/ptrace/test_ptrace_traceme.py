@@ -15,6 +15,7 @@ from syscalls.kernel import Kernel
 pytestmark = pytest.mark.os("linux")
 
 
+@pytest.mark.smoke
 def test_traceme_child_stop_is_seen_by_wait4(kernel: Kernel, ptrace, in_child) -> None:
     def run() -> int:
         def child() -> int | None:
@@ -36,6 +37,7 @@ def test_traceme_child_stop_is_seen_by_wait4(kernel: Kernel, ptrace, in_child) -
     assert os.WSTOPSIG(status) == signal.SIGSTOP
 
 
+@pytest.mark.smoke
 def test_traceme_twice_is_eperm(kernel: Kernel, ptrace, in_child) -> None:
     def run() -> int:
         second = lambda: 0 if kernel.ptrace(kernel.PTRACE_TRACEME, 0, 0, 0).errno == "EPERM" else 1  # noqa: E731
@@ -47,6 +49,7 @@ def test_traceme_twice_is_eperm(kernel: Kernel, ptrace, in_child) -> None:
     assert in_child(run) == 0
 
 
+@pytest.mark.smoke
 def test_cont_lets_the_tracee_run_to_its_exit(kernel: Kernel, ptrace, in_child) -> None:
     def run() -> int:
         with ptrace.traceme(lambda: 12) as pid:
@@ -57,6 +60,7 @@ def test_cont_lets_the_tracee_run_to_its_exit(kernel: Kernel, ptrace, in_child) 
     assert in_child(run) == 12
 
 
+@pytest.mark.smoke
 def test_cont_with_a_signal_delivers_it(kernel: Kernel, ptrace, in_child) -> None:
     def run() -> int:
         with ptrace.traceme() as pid:
@@ -67,6 +71,7 @@ def test_cont_with_a_signal_delivers_it(kernel: Kernel, ptrace, in_child) -> Non
     assert in_child(run) == signal.SIGTERM
 
 
+@pytest.mark.smoke
 def test_cont_with_zero_suppresses_the_stopping_signal(kernel: Kernel, ptrace, in_child) -> None:
     def run() -> tuple[int, int]:
         def body() -> int:
@@ -84,6 +89,7 @@ def test_cont_with_zero_suppresses_the_stopping_signal(kernel: Kernel, ptrace, i
     assert in_child(run) == (signal.SIGUSR1, 4)
 
 
+@pytest.mark.smoke
 def test_getsiginfo_describes_the_stopping_signal(kernel: Kernel, ptrace, in_child) -> None:
     def run() -> tuple[int, int, int]:
         with ptrace.traceme() as pid:
@@ -94,6 +100,7 @@ def test_getsiginfo_describes_the_stopping_signal(kernel: Kernel, ptrace, in_chi
     assert in_child(run) == (signal.SIGSTOP, kernel.SI_USER, 0)  # sent by kill() to itself
 
 
+@pytest.mark.smoke
 def test_request_to_an_untraced_process_is_esrch(kernel: Kernel, ptrace, in_child) -> None:
     def run() -> str:
         pid = forking.fork(kernel, lambda: os.read(os.pipe()[0], 1))
@@ -106,6 +113,7 @@ def test_request_to_an_untraced_process_is_esrch(kernel: Kernel, ptrace, in_chil
     assert in_child(run) == "ESRCH"
 
 
+@pytest.mark.smoke
 def test_unknown_request_is_eio(kernel: Kernel, ptrace, in_child) -> None:
     def run() -> str:
         with ptrace.traceme() as pid:

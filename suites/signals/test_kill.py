@@ -25,15 +25,18 @@ def _reaped_pid(kernel: Kernel) -> int:
     return pid
 
 
+@pytest.mark.smoke
 def test_kill_signal_zero_to_existing_process_succeeds(kernel: Kernel) -> None:
     assert kernel.kill(os.getpid(), 0).unwrap() == 0
 
 
+@pytest.mark.smoke
 def test_kill_of_reaped_process_is_esrch(kernel: Kernel, in_child) -> None:
     assert in_child(lambda: kernel.kill(_reaped_pid(kernel), 0).outcome) == "ESRCH"
 
 
 @pytest.mark.parametrize("sig", [-1, 65])
+@pytest.mark.smoke
 def test_kill_invalid_signal_is_einval(kernel: Kernel, sig: int) -> None:
     assert kernel.kill(os.getpid(), sig).errno == "EINVAL"
 
@@ -75,6 +78,7 @@ def test_kill_of_empty_process_group_is_esrch(kernel: Kernel, in_child) -> None:
 
 
 @pytest.mark.os("linux")
+@pytest.mark.smoke
 def test_tgkill_reaches_the_named_thread_as_si_tkill(kernel: Kernel, sigs, in_child) -> None:
     def run() -> tuple[int, int]:
         sigs.block(USR1)

@@ -14,6 +14,7 @@ pytestmark = pytest.mark.os("linux")
 SA_UNSUPPORTED = 0x00000400  # asm-generic/signal-defs.h: a bit no kernel accepts
 
 
+@pytest.mark.smoke
 def test_rt_sigaction_ignore_is_returned_as_the_old_action(kernel: Kernel, sigs, in_child) -> None:
     def run() -> tuple[int, int]:
         sigs.action(signal.SIGUSR1, sigs.ignore())[0].unwrap()
@@ -26,6 +27,7 @@ def test_rt_sigaction_ignore_is_returned_as_the_old_action(kernel: Kernel, sigs,
     assert replaced == kernel.SIG_IGN
 
 
+@pytest.mark.smoke
 def test_rt_sigaction_default_is_restored(kernel: Kernel, sigs, in_child) -> None:
     def run() -> int:
         sigs.action(signal.SIGUSR2, sigs.ignore())[0].unwrap()
@@ -35,6 +37,7 @@ def test_rt_sigaction_default_is_restored(kernel: Kernel, sigs, in_child) -> Non
     assert in_child(run) == kernel.SIG_DFL
 
 
+@pytest.mark.smoke
 def test_rt_sigaction_mask_is_kept_without_sigkill_and_sigstop(
     kernel: Kernel, sigs, in_child
 ) -> None:
@@ -49,12 +52,14 @@ def test_rt_sigaction_mask_is_kept_without_sigkill_and_sigstop(
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGSTOP])
+@pytest.mark.smoke
 def test_rt_sigaction_changing_sigkill_or_sigstop_is_einval(
     kernel: Kernel, sigs, in_child, sig: int
 ) -> None:
     assert in_child(lambda: sigs.action(sig, sigs.ignore())[0].outcome) == "EINVAL"
 
 
+@pytest.mark.smoke
 def test_rt_sigaction_query_of_sigkill_shows_the_default(kernel: Kernel, sigs) -> None:
     r, old = sigs.action(signal.SIGKILL)
     r.unwrap()
@@ -62,16 +67,19 @@ def test_rt_sigaction_query_of_sigkill_shows_the_default(kernel: Kernel, sigs) -
 
 
 @pytest.mark.parametrize("sig", [0, 65])
+@pytest.mark.smoke
 def test_rt_sigaction_signal_out_of_range_is_einval(kernel: Kernel, sigs, sig: int) -> None:
     assert sigs.action(sig)[0].errno == "EINVAL"
 
 
+@pytest.mark.smoke
 def test_rt_sigaction_wrong_sigset_size_is_einval(kernel: Kernel) -> None:
     old = kernel.new("unsigned long[4]")
     assert kernel.rt_sigaction(signal.SIGUSR1, None, old, 4).errno == "EINVAL"
 
 
 @pytest.mark.min_kernel("5.11")
+@pytest.mark.smoke
 def test_rt_sigaction_drops_flag_bits_it_does_not_know(kernel: Kernel, sigs, in_child) -> None:
     def run() -> int:
         flags = kernel.SA_RESTART | SA_UNSUPPORTED
@@ -83,6 +91,7 @@ def test_rt_sigaction_drops_flag_bits_it_does_not_know(kernel: Kernel, sigs, in_
     assert not flags & SA_UNSUPPORTED
 
 
+@pytest.mark.smoke
 def test_rt_sigaction_ignored_disposition_is_inherited_by_fork(
     kernel: Kernel, sigs, in_child
 ) -> None:
@@ -94,6 +103,7 @@ def test_rt_sigaction_ignored_disposition_is_inherited_by_fork(
     assert in_child(run) == 0
 
 
+@pytest.mark.smoke
 def test_rt_sigaction_resethand_restores_default_after_one_delivery(
     kernel: Kernel, sigs, in_child
 ) -> None:

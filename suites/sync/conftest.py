@@ -2,19 +2,23 @@
 
 futex(uaddr, op, val, timeout|val2, uaddr2, val3). A waiter that is woken returns 0;
 blocking waits always carry a timeout and run inside in_child, so a lost wake-up
-fails the test instead of hanging the run.
+fails the test instead of hanging the run. `until_waiting` returns once a thread or
+process sleeps in futex on a given word (syscalls.procstate), so a test wakes, signals
+or requeues a waiter that is really queued, without sleeping.
 """
 
 from __future__ import annotations
 
-import threading
+import mmap
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from syscalls import procstate
 from syscalls.kernel import Kernel, Result
+from syscalls.threads import Waiter
 
 WAIT_LIMIT_NS = 5_000_000_000  # how long a waiter waits before giving up
 POLL_S = 0.001
@@ -27,6 +31,21 @@ class Futexes:
     def word(self, value: int = 0, count: int = 1) -> Any:
         """Aligned uint32_t words (cffi allocations are at least 8-byte aligned)."""
         return self.k.new("uint32_t[]", [value] * count)
+
+    def shared_page(self) -> Any:
+        """A MAP_SHARED|MAP_ANONYMOUS page as uint32_t[1024], shared with forked children.
+        Call it inside in_child: the page goes with that process."""
+        k = self.k
+        prot, flags = k.PROT_READ | k.PROT_WRITE, k.MAP_SHARED | k.MAP_ANONYMOUS
+        addr = k.mmap(0, mmap.PAGESIZE, prot, flags, -1, 0).unwrap()
+        return k.ffi.cast("uint32_t *", addr)
+
+    def addr(self, word: Any) -> int:
+        return int(self.k.ffi.cast("uintptr_t", word))
+
+    def until_waiting(self, tid: int, word: Any, calls: tuple[str, ...] = ("futex",)) -> None:
+        """Return once thread `tid` sleeps in one of `calls` on `word`."""
+        procstate.wait_blocked(self.k, tid, calls, arg0=self.addr(word))
 
     def timeout(self, ns: int) -> Any:
         return self.k.new("struct timespec *", divmod(ns, 1_000_000_000))
@@ -69,30 +88,6 @@ class Futexes:
     def in_thread(self, fn: Callable[[], Any]) -> Waiter:
         """Start fn in a thread; Waiter.join() returns its result."""
         return Waiter(fn)
-
-
-class Waiter:
-    """fn in a daemon thread. join() returns what it returned, or raises what it raised
-    (an ENOSYS skip in the waiter is the test's skip, not a missing result)."""
-
-    def __init__(self, fn: Callable[[], Any]) -> None:
-        self._result: Any = None
-        self._error: BaseException | None = None
-        self._fn = fn
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._result = self._fn()
-        except BaseException as e:  # handed to join()
-            self._error = e
-
-    def join(self) -> Any:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._result
 
 
 @pytest.fixture

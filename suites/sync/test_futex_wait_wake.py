@@ -15,11 +15,13 @@ from syscalls.kernel import Kernel
 pytestmark = pytest.mark.os("linux")
 
 
+@pytest.mark.smoke
 def test_futex_wait_on_changed_value_is_eagain(kernel: Kernel, futex) -> None:
     word = futex.word(1)
     assert futex.wait(word, 0).errno == "EAGAIN"
 
 
+@pytest.mark.smoke
 def test_futex_wait_times_out_with_etimedout(kernel: Kernel, futex, in_child) -> None:
     def run() -> tuple[str, float]:
         word = futex.word(0)
@@ -32,10 +34,12 @@ def test_futex_wait_times_out_with_etimedout(kernel: Kernel, futex, in_child) ->
     assert elapsed >= 0.02
 
 
+@pytest.mark.smoke
 def test_futex_wake_without_waiters_wakes_none(kernel: Kernel, futex) -> None:
     assert futex.wake(futex.word(0), 10).unwrap() == 0
 
 
+@pytest.mark.smoke
 def test_futex_wake_private_wakes_a_waiting_thread(kernel: Kernel, futex, in_child) -> None:
     def run() -> tuple[int, str]:
         word = futex.word(0)
@@ -46,6 +50,7 @@ def test_futex_wake_private_wakes_a_waiting_thread(kernel: Kernel, futex, in_chi
     assert in_child(run) == (1, "ok")
 
 
+@pytest.mark.smoke
 def test_futex_shared_wake_reaches_a_waiter_in_another_process(
     kernel: Kernel, futex, in_child
 ) -> None:
@@ -68,6 +73,7 @@ def test_futex_shared_wake_reaches_a_waiter_in_another_process(
     assert in_child(run) == (1, 0)
 
 
+@pytest.mark.smoke
 def test_futex_wait_invalid_timeout_is_einval(kernel: Kernel, futex) -> None:
     bad = kernel.new("struct timespec *", (0, 1_000_000_000))
     assert kernel.futex(futex.word(0), kernel.FUTEX_WAIT_PRIVATE, 0, bad, None, 0).errno == (
@@ -75,12 +81,14 @@ def test_futex_wait_invalid_timeout_is_einval(kernel: Kernel, futex) -> None:
     )
 
 
+@pytest.mark.smoke
 def test_futex_misaligned_address_is_einval(kernel: Kernel, futex) -> None:
     words = futex.word(0, 2)
     odd = kernel.ffi.cast("char *", words) + 1
     assert futex.wake(odd, 1).errno == "EINVAL"
 
 
+@pytest.mark.smoke
 def test_futex_wake_op_updates_second_word_and_wakes(kernel: Kernel, futex) -> None:
     """FUTEX_WAKE_OP: *uaddr2 = 5 (FUTEX_OP_SET), then wake waiters of both words;
     with none waiting it wakes 0 but the store happens."""

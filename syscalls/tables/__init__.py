@@ -25,6 +25,12 @@ class Table:
     # NetBSD: syscall -> positions of its PAD argument slots (syscalls.master), which a
     # caller of the raw syscall (rump_syscall) must fill; libc's wrappers hide them.
     padding: dict[str, list[int]] = field(default_factory=dict)
+    # Linux: syscalls a configuration may compile out (kernel/sys_ni.c) -> the CONFIG_
+    # option that does ("" where the tree names none), and those no kernel implements
+    # -> their entry point ("" for none). None: the generator does not know (BSDs).
+    optional: dict[str, str] | None = None
+    unimplemented: dict[str, str] = field(default_factory=dict)
+    release: str = ""  # the tree's version, where the generator reads it
     sources: list[str] = field(default_factory=list)
 
 

@@ -3,6 +3,10 @@
 `cc -E -dM` lists every object-like macro the headers define; evaluating their bodies
 here (rather than compiling and running a program) works for any target arch, since
 nothing is executed. Enumerators are read from the preprocessed text the same way.
+ioctl request numbers (`_IOR('T', 0x30, unsigned int)`) are computed from the
+headers' own _IOC_*SHIFT and _IOC_READ/_IOC_WRITE macros and the size of the type,
+for the C types whose size the data model alone fixes (a struct's size is not known
+here: such requests are left out).
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ _CAST = re.compile(
     r"__s\d+|__u\d+|__kernel_\w+|__\w+_t|\w+_t)\s*)+\*?\s*\)"
 )
 _ENUM = re.compile(r"\benum\b[^{;]*\{([^}]*)\}", re.S)
+_CHAR = re.compile(r"'([^'\\])'")  # a plain character literal: 'T'
+# include/uapi/asm-generic/ioctl.h: _IO(type, nr), _IOR/_IOW/_IOWR(type, nr, argtype).
+_IOCTL = re.compile(r"\b_IO(|R|W|WR)\s*\(([^()]*)\)")
+_IOCTL_DIR = {"": "_IOC_NONE", "R": "_IOC_READ", "W": "_IOC_WRITE", "WR": "_IOC_READ|_IOC_WRITE"}
 
 
 class CompilerMissing(RuntimeError):
@@ -115,7 +123,40 @@ class Evaluator:
             self._done[name] = None if body is None else self.evaluate(body)
         return self._done[name]
 
+    def sizeof(self, ctype: str) -> int | None:
+        """sizeof a C type named in an ioctl macro, where the data model fixes it."""
+        words = ctype.replace("*", " * ").split()
+        if "*" in words:
+            return self.long_bits // 8
+        words = [w for w in words if w not in ("const", "volatile", "signed", "unsigned")]
+        name = " ".join(words) or "int"
+        m = re.fullmatch(r"(?:__[su]|u?int)(8|16|32|64)(?:_t)?", name)
+        if m:
+            return int(m.group(1)) // 8
+        sizes = {"char": 1, "short": 2, "short int": 2, "int": 4, "long long": 8}
+        word = self.long_bits // 8
+        sizes.update(dict.fromkeys(("long", "long int", "size_t", "__kernel_size_t"), word))
+        return sizes.get(name)
+
+    def _ioctl(self, m: re.Match[str]) -> str:
+        """One _IO/_IOR/_IOW/_IOWR call as the number it makes (or a poison token)."""
+        args = [a.strip() for a in m.group(2).split(",")]
+        size = 0
+        if m.group(1):
+            size = self.sizeof(args[2]) if len(args) == 3 else None
+        elif len(args) != 2:
+            size = None
+        shifts = [self.value(f"_IOC_{p}SHIFT") for p in ("DIR", "TYPE", "NR", "SIZE")]
+        direction = self.evaluate(_IOCTL_DIR[m.group(1)])
+        kind, nr = self.evaluate(args[0]), self.evaluate(args[1])
+        if size is None or None in (*shifts, direction, kind, nr):
+            return "?"  # the whole body then evaluates to None
+        d, t, n, s = shifts
+        return str(direction << d | kind << t | nr << n | size << s)
+
     def evaluate(self, body: str) -> int | None:
+        body = _CHAR.sub(lambda m: str(ord(m.group(1))), body)
+        body = _IOCTL.sub(self._ioctl, body)
         text = _CAST.sub(" ", body).strip()
         if not text:
             return None

@@ -22,6 +22,7 @@ def render(table: Table, command: str) -> str:
         "[platform]",
         f'os = "{table.os}"',
         f'arch = "{table.arch}"',
+        *([f"release = {json.dumps(table.release)}"] if table.release else []),
         "sources = [",
         *(f"    {json.dumps(s)}," for s in table.sources),
         "]",
@@ -30,6 +31,8 @@ def render(table: Table, command: str) -> str:
         ("syscalls", dict(sorted(table.syscalls.items(), key=lambda kv: (kv[1], kv[0])))),
         ("symbols", dict(sorted(table.symbols.items()))),
         ("padding", dict(sorted(table.padding.items()))),
+        ("optional", dict(sorted((table.optional or {}).items()))),
+        ("unimplemented", dict(sorted(table.unimplemented.items()))),
         ("errno", dict(sorted(table.errno.items(), key=lambda kv: (kv[1], kv[0])))),
         ("constants", dict(sorted(table.constants.items()))),
     ]

@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from syscalls.tables import Table, TreeError
+from syscalls.tables import Table, TreeError, sys_ni
 from syscalls.tables.cmacros import CompilerMissing, constants
 
 
@@ -105,6 +105,15 @@ HEADERS = (
     "linux/magic.h",
     "linux/signal.h",
     "linux/elf.h",
+    "linux/termios.h",
+    "linux/fanotify.h",
+    "linux/quota.h",
+    "linux/reboot.h",
+    "linux/kexec.h",
+    "linux/module.h",
+    "linux/timex.h",
+    "linux/fadvise.h",
+    "linux/acct.h",
     "asm/unistd.h",
 )
 PREFIXES = (
@@ -215,6 +224,58 @@ PREFIXES = (
     "NT_",
     "MINSIGSTKSZ",
     "SCHED_",
+    # ttys: asm-generic/ioctls.h requests, termbits.h flags and c_cc indices
+    "TCGET",
+    "TCSET",
+    "TCFLSH",
+    "TCIFLUSH",
+    "TCOFLUSH",
+    "TCIOFLUSH",
+    "TCSA",
+    "TCXONC",
+    "TCSBRK",
+    "TIOC",
+    "FIO",
+    "N_TTY",
+    "ICANON",
+    "ECHO",
+    "ISIG",
+    "IEXTEN",
+    "OPOST",
+    "ONLCR",
+    "ICRNL",
+    "IXON",
+    "VMIN",
+    "VTIME",
+    "VEOF",
+    "VINTR",
+    "FAN_",
+    "Q_",
+    "QFMT_",
+    "USRQUOTA",
+    "GRPQUOTA",
+    "PRJQUOTA",
+    "MAXQUOTAS",
+    "SUBCMD",
+    "QIF_",
+    "LINUX_REBOOT_",
+    "KEXEC_",
+    "MODULE_INIT_",
+    "ADJ_",
+    "STA_",
+    "MOD_",
+    "TIME_",
+    "POSIX_FADV_",
+    "ACCT_COMM",
+    "FSCONFIG_",
+    "FSPICK_",
+    "IO_URING_",
+    "MAX_HANDLE_SZ",
+    "FILEID_",
+    "SYSLOG_ACTION_",
+    "SWAP_FLAG",
+    "ERESTART",
+    "MAXSYMLINKS",
     "__NR_",
 )
 # Kernel-internal headers whose simple #defines and enums user space relies on (AF_*,
@@ -227,6 +288,11 @@ INTERNAL_HEADERS = (
     "include/linux/stat.h",  # UTIME_NOW, UTIME_OMIT
     "include/linux/splice.h",  # SPLICE_F_*
     "include/linux/fs.h",  # MNT_DETACH, MNT_FORCE, MNT_EXPIRE (umount2 flags)
+    "include/linux/exportfs.h",  # MAX_HANDLE_SZ, FILEID_* (file handle types)
+    "include/linux/syslog.h",  # SYSLOG_ACTION_* (syslog(2) commands)
+    "include/linux/swap.h",  # SWAP_FLAG_* (swapon(2) flags)
+    "include/linux/errno.h",  # ERESTARTSYS & co: what a tracer sees in an interrupted call
+    "include/linux/namei.h",  # MAXSYMLINKS: how many symlinks one path walk may follow
 )
 
 
@@ -250,12 +316,59 @@ def release(tree: Path) -> str:
 
 def read_tbl(path: Path, abis: tuple[str, ...]) -> dict[str, int]:
     """name -> number from a .tbl file (`nr abi name [entry [compat]]`), for these ABIs."""
-    numbers: dict[str, int] = {}
+    return {name: nr for name, (nr, _) in _tbl_rows(path, abis).items()}
+
+
+def tbl_entries(path: Path, abis: tuple[str, ...]) -> list[sys_ni.Entry]:
+    """Each syscall of a .tbl file with its entry points (native, compat)."""
+    return [sys_ni.Entry(name, *entry) for name, (_, entry) in _tbl_rows(path, abis).items()]
+
+
+def _tbl_rows(
+    path: Path, abis: tuple[str, ...]
+) -> dict[str, tuple[int, tuple[str | None, str | None]]]:
+    rows: dict[str, tuple[int, tuple[str | None, str | None]]] = {}
     for line in path.read_text().splitlines():
         fields = line.split("#", 1)[0].split()
         if len(fields) >= 3 and fields[1] in abis:
-            numbers[fields[2]] = int(fields[0])
-    return numbers
+            native = fields[3] if len(fields) > 3 else None
+            compat = fields[4] if len(fields) > 4 else None
+            rows[fields[2]] = (int(fields[0]), (native, compat))
+    return rows
+
+
+_GENERIC_CALL = re.compile(
+    r"^\s*(__SYSCALL|__SC_COMP|__SC_3264|__SC_COMP_3264)\s*\(([^)]*)\)", re.M
+)
+
+
+def generic_entries(
+    tree: Path, arch: Arch, syscalls: dict[str, int], values: dict[str, int]
+) -> list[sys_ni.Entry]:
+    """Entry points of an asm-generic arch (arm64, riscv), from the __SYSCALL(nr, sys_x)
+    lines of asm-generic/unistd.h and the arch's own unistd.h, joined by number: the
+    64-bit native entry (the second of __SC_3264's). __SC_COMP's compat entries serve
+    32-bit tasks, which have a table of their own there."""
+    by_number: dict[int, str] = {}
+    for rel in (
+        "include/uapi/asm-generic/unistd.h",
+        f"arch/{arch.karch}/include/uapi/asm/unistd.h",
+    ):
+        path = tree / rel
+        if not path.is_file():
+            continue
+        text = path.read_text().replace("\\\n", " ")
+        numbers = dict(values)
+        numbers.update(
+            (k, int(v)) for k, v in re.findall(r"^#define\s+(__NR3264_\w+)\s+(\d+)\s*$", text, re.M)
+        )
+        for macro, args in _GENERIC_CALL.findall(text):
+            parts = [a.strip() for a in args.split(",")]
+            if parts[0] not in numbers:
+                continue  # the macros' own definitions (_nr, _sys)
+            native = {"__SYSCALL": 1, "__SC_COMP": 1, "__SC_3264": 2, "__SC_COMP_3264": 2}[macro]
+            by_number.setdefault(numbers[parts[0]], parts[native])
+    return [sys_ni.Entry(name, by_number.get(nr)) for name, nr in syscalls.items()]
 
 
 def _generic_abis(tree: Path, arch: Arch) -> tuple[str, ...]:
@@ -330,9 +443,11 @@ def generate(tree: Path, arch_name: str) -> Table:
     sources = []
     if arch.tbl is not None:
         syscalls = read_tbl(tree / arch.tbl, arch.abis)
+        entries = tbl_entries(tree / arch.tbl, arch.abis)
         sources.append(f"{arch.tbl} (Linux {version})")
     elif (tree / "scripts/syscall.tbl").is_file():
         syscalls = read_tbl(tree / "scripts/syscall.tbl", _generic_abis(tree, arch))
+        entries = tbl_entries(tree / "scripts/syscall.tbl", _generic_abis(tree, arch))
         sources.append(f"scripts/syscall.tbl (Linux {version})")
     else:
         syscalls = {
@@ -342,13 +457,22 @@ def generate(tree: Path, arch_name: str) -> Table:
             and k not in ("__NR_syscalls",)
             and not k.startswith("__NR_arch_specific")
         }
+        entries = generic_entries(tree, arch, syscalls, values)
         sources.append(
             f"include/uapi/asm-generic/unistd.h via arch/{arch.karch} "
             f"asm/unistd.h (Linux {version})"
         )
+    optional: dict[str, str] | None = None
+    unimplemented: dict[str, str] = {}
+    if (tree / sys_ni.SYS_NI).is_file():
+        optional, unimplemented = sys_ni.classify(tree, arch.karch, entries)
+        sources.append(
+            f"{sys_ni.SYS_NI} (Linux {version}): syscalls a configuration may leave out; "
+            "their options from the Makefiles and #ifdefs around their definitions"
+        )
     sources.append(
         f"include/uapi and arch/{arch.karch}/include/uapi headers (Linux {version}): "
-        f"errno, constants; {', '.join(INTERNAL_HEADERS)}: AF_*, SOCK_*, MSG_*"
+        f"errno, constants; {', '.join(INTERNAL_HEADERS)}: AF_*, SOCK_*, MSG_*, ERESTART*"
     )
     return Table(
         os="linux",
@@ -356,5 +480,8 @@ def generate(tree: Path, arch_name: str) -> Table:
         syscalls=syscalls,
         errno=errno,
         constants=consts,
+        optional=optional,
+        unimplemented=unimplemented,
+        release=version,
         sources=sources,
     )

@@ -162,10 +162,12 @@ def write_script(
     inside: Inside = Inside(),
     pycache: Path | None = None,
     write_through: bool = False,
+    extra_env: dict[str, str] | None = None,
 ) -> Path:
     """results/guest.sh: what the guest runs once its file systems are in place;
     `pycache` is where the host left the bytecode (syscalls.targets.bytecode),
-    `write_through` as for pytest_argv."""
+    `write_through` as for pytest_argv, `extra_env` adds variables the suite reads
+    there (SYSCALLS_MODULES_DIR)."""
     status = (inside.out or opts.out) / results.STATUS
     env = {
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -175,6 +177,7 @@ def write_script(
         "PYTHONDONTWRITEBYTECODE": "1",  # the root file system is read-only
         "SYSCALLS_TARGET": target,
         "SYSCALLS_TIME_SCALE": f"{time_scale:g}",
+        **(extra_env or {}),
     }
     if pycache is not None:  # and the parsed C declarations (syscalls.cache) beside it
         env["PYTHONPYCACHEPREFIX"] = str(pycache)

@@ -133,8 +133,13 @@ def boot(
         workers="0" if opts.workers == "auto" else opts.workers,
         time_scale=scale,
     )
+    # The image's own modules, at the host path the guest also sees: the disposable
+    # tests load one (suites/misc/conftest.py).
+    modules = {"SYSCALLS_MODULES_DIR": str(kernel.modules_dir)} if kernel.modules_dir else {}
     # The results share (virtiofs or 9p, no cache) passes each write to the host at once.
-    guest.write_script(spec, NAME, test_timeout, scale, pycache=pycache, write_through=True)
+    guest.write_script(
+        spec, NAME, test_timeout, scale, pycache=pycache, write_through=True, extra_env=modules
+    )
     limits = guest.Limits(
         boot=KVM_TRIAL if trial else BOOT_LIMIT.get(accel, BOOT_LIMIT["tcg"]),
         test=test_timeout + 60,

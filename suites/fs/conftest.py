@@ -1,0 +1,88 @@
+"""Fixtures for the fs suite: a page that ends at a faulting one, and losing privilege.
+
+`guarded(beyond)` maps an accessible page followed by one that faults: PROT_NONE, or
+unmapped. Buffers and path strings placed to end at its `edge` show how far the kernel
+copies before the fault. `drop_privileges()`, called inside a forked child, leaves the
+child with no capabilities whoever runs the suite: root becomes nobody; a user stays.
+Setup and teardown calls are not recorded as the test's observations.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from syscalls.kernel import Kernel
+
+NOBODY = 65534
+
+
+class Guarded:
+    """Pages at `base` (page-aligned), readable and writable up to `edge`, where one
+    faulting page follows."""
+
+    def __init__(self, kernel: Kernel, beyond: str, pages: int) -> None:
+        self.kernel = kernel
+        page = os.sysconf("SC_PAGE_SIZE")
+        k = kernel
+        with k.unobserved():
+            flags = k.MAP_PRIVATE | k.MAP_ANONYMOUS
+            rw = k.PROT_READ | k.PROT_WRITE
+            self.base = k.mmap(0, (pages + 1) * page, rw, flags, -1, 0).unwrap()
+            self.edge = self.base + pages * page
+            if beyond == "unmapped":
+                k.munmap(self.edge, page).unwrap()
+                self.length = pages * page
+            else:
+                k.mprotect(self.edge, page, getattr(k, beyond)).unwrap()
+                self.length = (pages + 1) * page
+
+    def ending_at_edge(self, data: bytes) -> int:
+        """Copy data into the accessible page so its last byte is the page's last: its address."""
+        addr = self.edge - len(data)
+        self.kernel.ffi.memmove(self.kernel.ffi.cast("char *", addr), data, len(data))
+        return addr
+
+    def read(self, addr: int, n: int) -> bytes:
+        return bytes(self.kernel.ffi.buffer(self.kernel.ffi.cast("char *", addr), n))
+
+    def release(self) -> None:
+        with self.kernel.unobserved():
+            self.kernel.munmap(self.base, self.length)
+
+
+@pytest.fixture
+def guarded(kernel: Kernel) -> Iterator[Callable[..., Guarded]]:
+    """guarded(beyond="PROT_NONE"|"unmapped", pages=1): pages whose next page faults."""
+    made: list[Guarded] = []
+
+    def make(beyond: str = "PROT_NONE", pages: int = 1) -> Guarded:
+        made.append(Guarded(kernel, beyond, pages))
+        return made[-1]
+
+    try:
+        yield make
+    finally:
+        for g in made:
+            g.release()
+
+
+@pytest.fixture
+def drop_privileges(kernel: Kernel) -> Callable[[], Any]:
+    """drop_privileges(): in a forked child, become a user without capabilities.
+
+    Root becomes nobody (uid and gid 65534, no supplementary groups); a user already has
+    none and stays who it is, so the test means the same in a root and a user run."""
+
+    def drop() -> None:
+        if os.geteuid() != 0:
+            return
+        with kernel.unobserved():
+            kernel.setgroups(0, None).unwrap()
+            kernel.setresgid(NOBODY, NOBODY, NOBODY).unwrap()
+            kernel.setresuid(NOBODY, NOBODY, NOBODY).unwrap()
+
+    return drop

@@ -1,0 +1,3 @@
+SYSCALL_DEFINE2(timerfd_create, int, clockid, int, flags)
+{
+}

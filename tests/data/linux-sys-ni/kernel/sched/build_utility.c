@@ -1,0 +1,5 @@
+#include "clock.c"
+
+#ifdef CONFIG_MEMBARRIER
+# include "membarrier.c"
+#endif

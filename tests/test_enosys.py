@@ -1,0 +1,161 @@
+"""ENOSYS as a verdict (syscalls/enosys.py): a Linux syscall every kernel has fails the
+test that met ENOSYS from it; one a configuration may leave out, or one the target
+lacks, is a skip that says why; tables that say nothing (BSD) keep ENOSYS a skip."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from syscalls.abi import Platform, host_os_arch
+from syscalls.enosys import TARGET_LACKS, Rule
+from syscalls.kernel import Kernel, MissingSyscall, Unsupported
+
+ROOT = Path(__file__).resolve().parent.parent
+X86_64 = Platform.load("linux/x86_64")
+on_x86_64 = pytest.mark.skipif(host_os_arch() != ("linux", "x86_64"), reason="needs linux/x86_64")
+TUXCALL = 184  # x86_64's table entry without an implementation: ENOSYS on every kernel
+
+
+def test_an_always_present_syscall_is_lost():
+    answer = Rule(X86_64, "host", lambda: "6.1.0").judge("openat")
+    assert answer.lost
+    assert (
+        answer.message == "openat: ENOSYS, but every Linux kernel has it (not in kernel/sys_ni.c)"
+    )
+
+
+def test_an_optional_syscall_skips_naming_its_option():
+    answer = Rule(X86_64, "host", lambda: "6.1.0").judge("userfaultfd")
+    assert not answer.lost and answer.message == "userfaultfd: ENOSYS (CONFIG_USERFAULTFD is off)"
+
+
+def test_an_optional_syscall_without_a_named_option_still_skips():
+    assert X86_64.optional is not None and X86_64.optional["clone3"] == ""
+    answer = Rule(X86_64, "host", lambda: "6.1.0").judge("clone3")
+    assert not answer.lost and "sys_ni.c" in answer.message
+
+
+def test_an_unimplemented_entry_skips():
+    answer = Rule(X86_64, "host", lambda: "6.1.0").judge("tuxcall")
+    assert not answer.lost and answer.message == "tuxcall: ENOSYS (no linux kernel implements it)"
+
+
+def test_same_major_minor_is_judged_whatever_the_stable_update():
+    assert X86_64.release.startswith("6.1.")
+    assert Rule(X86_64, "host", lambda: "6.1.0-57-cloud-amd64").judge("openat").lost
+    assert Rule(X86_64, "vm", lambda: "6.12.9").judge("openat").lost
+
+
+def test_a_kernel_older_than_the_table_may_lack_newer_syscalls():
+    answer = Rule(X86_64, "host", lambda: "5.10.0").judge("openat")
+    assert not answer.lost and "older than the 6.1" in answer.message
+
+
+@pytest.mark.parametrize(
+    ("target", "name", "why"),
+    [
+        ("gvisor", "pidfd_open", "gVisor does not implement it"),
+        ("uml", "iopl", "User-Mode Linux has no I/O ports"),
+        ("qemu-user", "ptrace", "qemu-user does not translate it"),
+    ],
+)
+def test_a_target_skips_what_it_legitimately_lacks(target, name, why):
+    answer = Rule(X86_64, target, "4.4.0").judge(name)
+    assert not answer.lost and answer.message == f"{name}: ENOSYS ({why})"
+
+
+@pytest.mark.parametrize("target", ["gvisor", "uml"])
+def test_a_target_still_fails_for_what_it_does_not_list(target):
+    # gVisor reports 4.4.0 whatever it implements: its list, not its release, decides.
+    assert "openat" not in TARGET_LACKS[target]
+    assert Rule(X86_64, target, "4.4.0").judge("openat").lost
+
+
+def test_optional_syscalls_stay_optional_on_a_target():
+    assert not Rule(X86_64, "gvisor", lambda: "4.4.0").judge("userfaultfd").lost
+    assert not Rule(X86_64, "uml", lambda: "6.1.0").judge("io_uring_setup").lost
+
+
+def test_the_release_is_asked_only_when_it_decides():
+    def unasked() -> str:
+        raise AssertionError("release asked")
+
+    assert not Rule(Platform.load("netbsd/amd64"), "rump", unasked).judge("openat").lost
+    assert not Rule(X86_64, "host", unasked).judge("userfaultfd").lost
+    assert not Rule(X86_64, "gvisor", unasked).judge("pidfd_open").lost
+
+
+def test_bsd_tables_keep_enosys_a_skip():
+    answer = Rule(Platform.load("netbsd/amd64"), "rump", lambda: "7.99.34").judge("openat")
+    assert not answer.lost and answer.message == "openat: ENOSYS (the kernel does not implement it)"
+
+
+def _platform(**names: str) -> Platform:
+    """The host's table, with made-up names calling tuxcall's number; optional ones get
+    the option given (or are always present when it is None)."""
+    p = Platform.load()
+    assert p.optional is not None
+    for name, option in names.items():
+        p.syscalls[name] = TUXCALL
+        if option is not None:
+            p.optional[name] = option
+    return p
+
+
+@on_x86_64
+def test_kernel_raises_missing_syscall_for_a_lost_one():
+    k = Kernel(_platform(sample_lost=None))
+    with pytest.raises(MissingSyscall, match="sample_lost: ENOSYS, but every Linux kernel has it"):
+        k.sample_lost()
+    assert isinstance(MissingSyscall("x"), AssertionError)  # pytest reports it as a failure
+
+
+@on_x86_64
+def test_kernel_raises_unsupported_for_an_optional_one():
+    k = Kernel(_platform(sample_optional="CONFIG_SAMPLE"))
+    with pytest.raises(Unsupported, match=r"sample_optional: ENOSYS \(CONFIG_SAMPLE is off\)"):
+        k.sample_optional()
+    k.target = "qemu-user"
+    with pytest.raises(Unsupported, match="qemu-user does not translate it"):
+        k.caller("tuxcall")()
+
+
+@on_x86_64
+def test_pytest_reports_a_lost_syscall_as_a_failure_and_an_optional_one_as_a_skip(tmp_path):
+    """Through the suite's conftest: outcome and message in the JUnit XML."""
+    table = tmp_path / "x86_64.toml"
+    text = (ROOT / "platforms/linux/x86_64.toml").read_text()
+    text = text.replace("[syscalls]\n", f"[syscalls]\nsample_lost = {TUXCALL}\n", 1)
+    text = text.replace("[syscalls]\n", f"[syscalls]\nsample_optional = {TUXCALL}\n", 1)
+    text = text.replace("[optional]\n", '[optional]\nsample_optional = "CONFIG_SAMPLE"\n', 1)
+    table.write_text(text)
+    junit = tmp_path / "junit.xml"
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0"),
+            *(f"--rootdir={ROOT}", f"--platform={table}", f"--junitxml={junit}"),
+            "tests/data/enosys/check_enosys.py",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SYSCALLS_TARGET": "host"},
+        timeout=120,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
+    lost = cases["test_lost"].find("failure")
+    assert lost is not None and "sample_lost: ENOSYS, but every Linux kernel has it" in lost.get(
+        "message", ""
+    )
+    in_child = cases["test_lost_in_a_child"].find("failure")
+    assert in_child is not None and "every Linux kernel has it" in (in_child.text or "")
+    skipped = cases["test_optional"].find("skipped")
+    assert skipped is not None
+    assert "sample_optional: ENOSYS (CONFIG_SAMPLE is off)" in skipped.get("message", "")
