@@ -14,6 +14,7 @@ import contextlib
 import os
 import re
 import subprocess
+import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -28,6 +29,7 @@ from tests.target_checks import (
     FAIL,
     FAULTS,
     HANG,
+    ROOT,
     SUBSET,
     SUBSET_FILES,
     check_complete_run,
@@ -193,3 +195,41 @@ def test_vm_run_over_its_time_limit_keeps_what_finished(
     assert "syscalls-guest: running the suite" in (out / "console.log").read_text()
     passed = {t for t, e in profile.tests.items() if e["outcome"] == "passed"}
     assert passed <= collected("suites/fs/test_openat.py")
+
+
+def test_vm_stopped_by_sigterm_kills_qemu_and_keeps_what_finished(
+    image: vm_kernel.KernelImage, tmp_path: Path
+) -> None:
+    """A cancelled CI job or `timeout` sends SIGTERM: QEMU and virtiofsd go with the
+    run, the test that was running is named and failed, the finished ones kept."""
+    out = tmp_path / "term"
+    argv = [sys.executable, "-m", "syscalls", "boot", str(image.image), "--accel", "tcg",
+            "--out", str(out), "--", "suites/fs/test_openat.py", *FAULTS_SERIAL,
+            f"--hang-at={HANG}"]  # fmt: skip
+    with subprocess.Popen(
+        argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        deadline = time.monotonic() + 600
+        while f'"nodeid": "{HANG}"' not in _read(out / "events.jsonl"):
+            assert proc.poll() is None and time.monotonic() < deadline, _read(out / "console.log")
+            time.sleep(0.5)
+        proc.terminate()
+        try:
+            stdout, stderr = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:  # QEMU left running holds its pipes open
+            proc.kill()
+            pytest.fail(f"still running 60 s after SIGTERM: {leftovers(out)}")
+    assert proc.returncode == 3, stdout[-2000:] + stderr[-2000:]
+    assert "interrupted (Ctrl-C, SIGTERM or SIGHUP)" in stderr
+    assert f"running: {HANG}" in stderr
+    assert not leftovers(out)
+    profile = Profile.read(out / "profile.json")
+    assert profile.tests[HANG]["outcome"] == "failed"
+    assert any(e["outcome"] == "passed" for e in profile.tests.values())
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
