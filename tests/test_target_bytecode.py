@@ -38,9 +38,11 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A cache filled for a guest that runs ONE_TEST, the checkout untouched by it."""
     prefix = tmp_path_factory.mktemp("pycache")
     before = pycaches(ROOT)
-    opts = Options(out=prefix / "out", pytest_args=[ONE_TEST])
-    assert bytecode.prepare(guest.collection_args(opts, "vm"), prefix) == prefix
+    out = tmp_path_factory.mktemp("out")
+    opts = Options(out=out, pytest_args=[ONE_TEST])
+    assert bytecode.prepare(guest.collection_args(opts, "vm"), out, prefix) == prefix
     assert pycaches(ROOT) == before, "nothing was written into the checkout"
+    assert float((out / bytecode.DONE).read_text()) > 0  # what the guest waits for
     return prefix
 
 
@@ -96,4 +98,5 @@ def test_an_edited_module_is_never_run_from_a_stale_pyc(tmp_path: Path) -> None:
 def test_a_cache_that_cannot_be_made_is_no_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
-    assert bytecode.prepare(["--version"], blocker / "pycache") is None
+    assert bytecode.prepare(["--version"], tmp_path, blocker / "pycache") is None
+    assert not (tmp_path / bytecode.DONE).exists()  # no job: the guest does not wait

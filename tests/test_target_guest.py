@@ -9,13 +9,15 @@ import io
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from syscalls.cache import cache_dir
 from syscalls.profile import Profile
-from syscalls.targets import Options, guest, results
+from syscalls.targets import Options, bytecode, guest, results
 from syscalls.targets.procgroup import ProcessGroup
 from tests.target_checks import ROOT
 
@@ -209,6 +211,37 @@ def test_the_guest_script_runs_the_suite_and_writes_the_status(tmp_path: Path) -
     events = results.read_events(out / results.EVENTS)
     assert events.finished and set(events.ended) == set(profile.tests)
     assert (out / results.JUNIT).exists()
+
+
+def test_the_guest_script_waits_for_the_hosts_bytecode_and_runs_on_it(tmp_path: Path) -> None:
+    """With a compilation job the guest waits for its `done` file before it starts
+    Python, and runs with the job's bytecode and the host's cache."""
+    out = tmp_path / "out"
+    opts = _opts(out, "suites/misc/test_uname.py")
+    opts.workers = "0"
+    job = bytecode.Job(tmp_path / "pycache", ["true"], {}, out / bytecode.DONE)
+    text = guest.write_script(opts, "uml", 60, 2.0, job=job).read_text()
+    assert f"export PYTHONPYCACHEPREFIX={tmp_path / 'pycache'}" in text
+    assert f"export XDG_CACHE_HOME={cache_dir().parent}" in text
+    assert text.index(str(job.done)) < text.index(" -m pytest ")
+    written: list[float] = []
+
+    def finish() -> None:
+        job.done.write_text("1.0\n")
+        written.append(time.clock_gettime(time.CLOCK_BOOTTIME))
+
+    timer = threading.Timer(2.0, finish)
+    timer.start()
+    try:
+        p = subprocess.run(["sh", str(out / results.SCRIPT)], capture_output=True, text=True,
+                           timeout=120)  # fmt: skip
+    finally:
+        timer.cancel()
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    session = results.read_events(out / results.EVENTS).session
+    assert session is not None and written
+    # pytest's Python started after the file was there (process start: 1/100 s ticks).
+    assert session["python_start"] >= written[0] - 0.02
 
 
 def test_the_guest_script_exports_the_extra_environment(tmp_path: Path) -> None:

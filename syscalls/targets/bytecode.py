@@ -4,7 +4,7 @@ Inside a target the host's Python runs on a read-only view of the host's root, w
 PYTHONDONTWRITEBYTECODE set. A checkout without __pycache__ (a fresh clone run only
 through `syscalls boot`, or a host that sets PYTHONDONTWRITEBYTECODE) is then compiled
 from source in every guest, and pytest rewrites every test module again: under TCG
-that is most of a short run. So before a target starts, the host compiles what the
+that is most of a short run. So while a target starts, the host compiles what the
 guest's pytest will import into a cache of its own (CACHE, ~/.cache/syscalls/pycache),
 and the guest runs with PYTHONPYCACHEPREFIX pointing at it, read-only:
 
@@ -17,8 +17,10 @@ and the guest runs with PYTHONPYCACHEPREFIX pointing at it, read-only:
   pytest checks by source hash); and pytest-xdist's and execnet's modules, which only
   workers import.
 
-`python -m syscalls.targets.bytecode PREFIX -- PYTEST-ARGS` does it (prepare() runs it
-in a process of its own, with bytecode writing on and PYTHONPYCACHEPREFIX=PREFIX). A
+`python -m syscalls.targets.bytecode PREFIX DONE -- PYTEST-ARGS` does it, with bytecode
+writing on and PYTHONPYCACHEPREFIX=PREFIX, and writes DONE (in the results directory)
+when it ends. A target runs it alongside its own start (job(): the boot takes longer
+than a warm cache's second), and guest.sh waits for DONE before it starts Python. A
 failure costs only speed: the guest compiles what is missing, as before.
 """
 
@@ -33,6 +35,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from syscalls.targets import ROOT
@@ -90,40 +93,68 @@ def compile_workers() -> None:
                 compileall.compile_dir(location, quiet=2)
 
 
-def prepare(pytest_args: Sequence[str], prefix: Path | None = None) -> Path | None:
-    """Fill the cache for a guest that runs pytest with `pytest_args` (its selection and
-    options, not its output files); the prefix to give the guest, or None when this
-    Python cannot make one (the guest then compiles, as before)."""
+DONE = "bytecode.done"  # in the results directory: written when the cache is ready
+
+
+@dataclass(frozen=True)
+class Job:
+    """The host's compilation for one guest: run `argv` with `env`; it writes `done`
+    (the seconds it took) when it ends, however it ends. The guest gets `prefix`."""
+
+    prefix: Path
+    argv: list[str]
+    env: dict[str, str]
+    done: Path
+
+
+def job(pytest_args: Sequence[str], out: Path, prefix: Path | None = None) -> Job | None:
+    """The compilation for a guest that runs pytest with `pytest_args` (its selection and
+    options, not its output files) and writes its results in `out`; None when there is
+    no cache to make here (the guest then compiles, as before). The target runs it
+    alongside its own start, in its process group; the guest waits for `done`."""
     prefix = prefix or cache()
     try:
         prefix.mkdir(parents=True, exist_ok=True)
     except OSError:
         return None
+    (out / DONE).unlink(missing_ok=True)
     unset = ("PYTHONDONTWRITEBYTECODE", "SYSCALLS_TARGET")
     env = {k: v for k, v in os.environ.items() if k not in unset}
     env["PYTHONPYCACHEPREFIX"] = str(prefix)
-    argv = [sys.executable, "-m", "syscalls.targets.bytecode", str(prefix), "--", *pytest_args]
-    with contextlib.suppress(OSError, subprocess.TimeoutExpired):
-        subprocess.run(
-            argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, timeout=LIMIT, check=False,
-        )  # fmt: skip
-    return prefix
+    module = "syscalls.targets.bytecode"
+    argv = [sys.executable, "-m", module, str(prefix), str(out / DONE), "--", *pytest_args]
+    return Job(prefix, argv, env, out / DONE)
+
+
+def prepare(pytest_args: Sequence[str], out: Path, prefix: Path | None = None) -> Path | None:
+    """job(), run to its end here; the prefix (or None)."""
+    made = job(pytest_args, out, prefix)
+    if made is not None:
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            subprocess.run(
+                made.argv, cwd=ROOT, env=made.env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=LIMIT, check=False,
+            )  # fmt: skip
+    return made.prefix if made else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) < 2 or args[1] != "--" or sys.pycache_prefix != args[0]:
-        print("usage: PYTHONPYCACHEPREFIX=P python -m syscalls.targets.bytecode P -- PYTEST-ARGS")
+    if len(args) < 3 or args[2] != "--" or sys.pycache_prefix != args[0]:
+        print("usage: PYTHONPYCACHEPREFIX=P python -m syscalls.targets.bytecode P DONE -- ARGS")
         return 2
     start = time.monotonic()
-    compiled = compile_checkout()
-    compile_workers()
-    import pytest
+    try:
+        compile_checkout()
+        compile_workers()
+        import pytest
 
-    status = pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", *args[2:]])
-    print(f"{compiled} checkout modules compiled; collection status {status}; "
-          f"{time.monotonic() - start:.1f} s")  # fmt: skip
+        pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", *args[3:]])
+    finally:
+        done = Path(args[1])
+        with contextlib.suppress(OSError):
+            done.with_suffix(".tmp").write_text(f"{time.monotonic() - start:.3f}\n")
+            done.with_suffix(".tmp").replace(done)
     return 0
 
 

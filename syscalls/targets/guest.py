@@ -146,12 +146,10 @@ def collection_args(opts: Options, target: str) -> list[str]:
     return [*argv, *opts.pytest_args, "-n", "0"]
 
 
-def bytecode_for(opts: Options, target: str) -> tuple[Path | None, dict[str, float]]:
-    """The bytecode cache for this run's guest, filled (syscalls.targets.bytecode), and
-    the seconds that took, as a phase for the timeline."""
-    start = time.monotonic()
-    prefix = bytecode.prepare(collection_args(opts, target))
-    return prefix, {"bytecode": time.monotonic() - start}
+def bytecode_job(opts: Options, target: str) -> bytecode.Job | None:
+    """The host's compilation for this run's guest (syscalls.targets.bytecode), to run
+    alongside the target's start; write_script's guest waits for it."""
+    return bytecode.job(collection_args(opts, target), opts.out.resolve())
 
 
 def write_script(
@@ -160,14 +158,14 @@ def write_script(
     test_timeout: float,
     time_scale: float,
     inside: Inside = Inside(),
-    pycache: Path | None = None,
+    job: bytecode.Job | None = None,
     write_through: bool = False,
     extra_env: dict[str, str] | None = None,
 ) -> Path:
     """results/guest.sh: what the guest runs once its file systems are in place;
-    `pycache` is where the host left the bytecode (syscalls.targets.bytecode),
-    `write_through` as for pytest_argv, `extra_env` adds variables the suite reads
-    there (SYSCALLS_MODULES_DIR)."""
+    `job` the host's compilation of its bytecode (the guest waits for it, up to a
+    minute), `write_through` as for pytest_argv, `extra_env` adds variables the suite
+    reads there (SYSCALLS_MODULES_DIR)."""
     status = (inside.out or opts.out) / results.STATUS
     env = {
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -179,15 +177,19 @@ def write_script(
         "SYSCALLS_TIME_SCALE": f"{time_scale:g}",
         **(extra_env or {}),
     }
-    if pycache is not None:  # and the parsed C declarations (syscalls.cache) beside it
-        env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    wait = ""
+    if job is not None:  # and the parsed C declarations (syscalls.cache) beside it
+        env["PYTHONPYCACHEPREFIX"] = str(job.prefix)
         env["XDG_CACHE_HOME"] = str(cache_dir().parent)
+        done = shlex.quote(str(job.done))
+        wait = f"i=0; while [ ! -e {done} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done"
     exports = "\n".join(f"export {k}={shlex.quote(v)}" for k, v in env.items())
     text = f"""#!/bin/sh
 # The suite inside the {target} target; written by syscalls on the host.
 {exports}
 echo "{STARTED.decode()} ({target}, kernel $(uname -r)) [$(cut -d' ' -f1 /proc/uptime) s]"
 cd {shlex.quote(str(inside.checkout))} || exit 1
+{wait}
 {shlex.join(pytest_argv(opts, target, test_timeout, inside, write_through))}
 status=$?
 echo "$status" > {shlex.quote(str(status))}.tmp && mv {shlex.quote(str(status))}.tmp \\
@@ -275,14 +277,15 @@ def launch(
     argv: list[str],
     limits: Limits,
     env: dict[str, str] | None = None,
-    before: dict[str, float] | None = None,
+    job: bytecode.Job | None = None,
 ) -> int:
-    """Start the target's launcher in a process group of its own, watch it, kill the
-    group whatever happened, and return the exit status (see the module doc); `before`
-    are host phases that preceded the launch (for the timeline)."""
+    """Start the target's launcher in a process group of its own (with `job`, the
+    host's compilation for the guest, alongside), watch it, kill the group whatever
+    happened, and return the exit status (see the module doc)."""
     start = time.monotonic()
     echo = getattr(sys.stdout, "buffer", sys.stdout)
     with terminate_as_interrupt(), ProcessGroup() as group:
+        start_job(group, job)
         proc = group.start(
             argv,
             stdin=subprocess.DEVNULL,
@@ -294,7 +297,18 @@ def launch(
             ending = supervise(proc, opts.out, limits, echo)
         except KeyboardInterrupt:
             ending = Ending("interrupted")
-    return conclude(opts, target, ending, limits, time.monotonic() - start, before)
+    return conclude(opts, target, ending, limits, time.monotonic() - start)
+
+
+@contextlib.contextmanager
+def start_job(group: ProcessGroup, job: bytecode.Job | None) -> None:
+    """The host's compilation for the guest, in the target's process group (killed with
+    it); its output is of no interest (the guest compiles whatever it misses)."""
+    if job is not None:
+        group.start(
+            job.argv, cwd=ROOT, env=job.env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -323,7 +337,6 @@ def conclude(
     ending: Ending,
     limits: Limits,
     elapsed: float,
-    before: dict[str, float] | None = None,
 ) -> int:
     """The exit status, and on the terminal how the run ended and where its time went."""
     out = opts.out
@@ -334,7 +347,7 @@ def conclude(
             results.salvage(out, target, f"pytest exited with status {status}")
         summary = ", ".join(f"{n} {o}" for o, n in sorted(results.counts(out).items()))
         print(f"{where}: suite finished in {elapsed:.0f} s, status {status}: {summary}")
-        spent = timeline.read(out, ending.started_after, before)
+        spent = timeline.read(out, ending.started_after)
         if spent is not None:
             print(f"{where}: time: {spent.summary()}")
         print(f"results: {out / results.JUNIT}  {out / results.PROFILE}")

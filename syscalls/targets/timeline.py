@@ -9,6 +9,8 @@ ended, the session finished). The host adds when it saw the suite start, which p
 the guest's clock on its own: what came before the guest's clock began (QEMU's start,
 firmware, loading the kernel) is the difference.
 
+    bytecode  the host compiling what the guest will import (alongside boot and init;
+              the guest waits for it before start-up, which then includes the wait)
     boot      QEMU's start to init (firmware, kernel; VM only)
     init      init: modules, mounts, until guest.sh (VM only)
     start-up  guest.sh to pytest's session: Python, imports, conftest, plugins
@@ -19,14 +21,15 @@ firmware, loading the kernel) is the difference.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from syscalls.targets import results
+from syscalls.targets.bytecode import DONE
 
-# bytecode: the host compiling what the guest will import (syscalls.targets.bytecode)
 STAMP = re.compile(rb"^(syscalls-init|syscalls-guest): (.*) \[(\d+(?:\.\d+)?) s\]\r?$", re.M)
 
 
@@ -53,12 +56,9 @@ def stamps(console: bytes) -> dict[str, float]:
     return found
 
 
-def read(
-    out: Path, started_after: float | None = None, before: dict[str, float] | None = None
-) -> Timeline | None:
+def read(out: Path, started_after: float | None = None) -> Timeline | None:
     """The run in `out` as phases; `started_after` is the host's seconds from launching
-    the target to seeing the suite start (for the boot phase), `before` phases on the
-    host ahead of the launch (bytecode). None without events."""
+    the target to seeing the suite start (for the boot phase). None without events."""
     try:
         console = (out / results.CONSOLE).read_bytes()
         lines = (out / results.EVENTS).read_text(errors="replace").splitlines()
@@ -78,7 +78,9 @@ def read(
     starts = [e["t"] for e in times if e.get("event") == "start"]
     ends = [e["t"] for e in times if e.get("event") == "end"]
     finish = next((e["t"] for e in times if e.get("event") == "finish"), None)
-    phases: dict[str, float] = dict(before or {})
+    phases: dict[str, float] = {}
+    with contextlib.suppress(OSError, ValueError):
+        phases["bytecode"] = float((out / DONE).read_text())
     if started_after is not None:
         phases["boot"] = started_after - marks["suite"] + marks.get("init", marks["suite"])
     if "init" in marks and "guest.sh" in marks:

@@ -28,7 +28,7 @@ from syscalls.targets import Options, TargetUnavailable, readonly, results
 from syscalls.targets.guest import (
     TARGET_FAILED,
     Limits,
-    bytecode_for,
+    bytecode_job,
     check_out,
     kept,
     launch,
@@ -113,8 +113,8 @@ def run(opts: Options) -> int:
     if opts.workers == "auto":
         opts.workers = "0"
     scale = opts.time_scale or TIME_SCALE
-    pycache, before = bytecode_for(opts, NAME)
-    script = write_script(opts, NAME, TEST_TIMEOUT, scale, pycache=pycache)
+    job = bytecode_job(opts, NAME)
+    script = write_script(opts, NAME, TEST_TIMEOUT, scale, job=job)
     limits = Limits(boot=BOOT_LIMIT, test=TEST_TIMEOUT + 60, total=opts.time_limit or TIME_LIMIT)
     out = shlex.quote(str(opts.out))
     with tempfile.TemporaryDirectory(prefix="syscalls-uml-") as tmp:
@@ -131,7 +131,7 @@ def run(opts: Options) -> int:
         env = {**os.environ, "TMPDIR": str(private)}
         argv = command(binary, init, private, opts.memory_mb)
         confined = readonly.command(argv, writable=[opts.out], tmpfs=[private])
-        status = launch(opts, NAME, confined, limits, env=env, before=before)
+        status = launch(opts, NAME, confined, limits, env=env, job=job)
     if status == TARGET_FAILED and CANNOT_SAVE_FP in (opts.out / results.CONSOLE).read_bytes():
         raise TargetUnavailable(
             f"{BINARY} cannot run on this CPU: its XSAVE state (AVX-512, AMX or PKRU) is "

@@ -42,6 +42,7 @@ from typing import BinaryIO
 from syscalls.targets import (
     Options,
     TargetUnavailable,
+    bytecode,
     guest,
     initramfs,
     readonly,
@@ -83,7 +84,7 @@ def run(opts: Options, share: str | None = None) -> int:
             raise TargetUnavailable(f"{what} {path}: the path must not contain blanks or quotes")
     guest.check_out(out)
     confined = confine(share)
-    pycache, before = guest.bytecode_for(opts, NAME)
+    job = guest.bytecode_job(opts, NAME)
     accel = opts.accel or "auto"
     tries = ["kvm", "tcg"] if accel == "auto" and kvm_worth_trying() else [accel]
     if tries == ["auto"]:
@@ -96,7 +97,7 @@ def run(opts: Options, share: str | None = None) -> int:
             file=sys.stderr,
         )
         ending, elapsed, spec, limits = boot(
-            qemu, opts, kernel, initrd, share, accel, out, trial, confined, pycache
+            qemu, opts, kernel, initrd, share, accel, out, trial, confined, job
         )
         if trial and not reached_init(out):
             remember_kvm_failure()
@@ -107,7 +108,7 @@ def run(opts: Options, share: str | None = None) -> int:
             )
             (out / results.CONSOLE).replace(out / "console-kvm.log")
             continue
-        return guest.conclude(spec, NAME, ending, limits, elapsed, before)
+        return guest.conclude(spec, NAME, ending, limits, elapsed)
     raise AssertionError("unreachable")
 
 
@@ -121,7 +122,7 @@ def boot(
     out: Path,
     trial: bool,
     confined: bool = True,
-    pycache: Path | None = None,
+    job: bytecode.Job | None = None,
 ) -> tuple[guest.Ending, float, Options, guest.Limits]:
     results.clear(out)
     (out / "virtiofsd.log").unlink(missing_ok=True)
@@ -138,7 +139,7 @@ def boot(
     modules = {"SYSCALLS_MODULES_DIR": str(kernel.modules_dir)} if kernel.modules_dir else {}
     # The results share (virtiofs or 9p, no cache) passes each write to the host at once.
     guest.write_script(
-        spec, NAME, test_timeout, scale, pycache=pycache, write_through=True, extra_env=modules
+        spec, NAME, test_timeout, scale, job=job, write_through=True, extra_env=modules
     )
     limits = guest.Limits(
         boot=KVM_TRIAL if trial else BOOT_LIMIT.get(accel, BOOT_LIMIT["tcg"]),
@@ -154,6 +155,7 @@ def boot(
         argv = qemu_argv(qemu, kernel.image, initrd, share, accel, out, opts.memory_mb, append)
         if share == "virtiofs":
             argv += start_virtiofsd(group, Path(tmp), out, opts.memory_mb, confined)
+        guest.start_job(group, job)  # the guest's bytecode, while QEMU boots
         (out / results.CONSOLE).write_text(f"$ {shlex.join(argv)}\n")
         if confined:  # QEMU's 9p server writes the results share, nothing else
             argv = readonly.command(argv, writable=[out] if share == "9p" else [])
