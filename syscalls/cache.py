@@ -6,10 +6,13 @@ initramfs, the guests' bytecode (syscalls.targets), and the declarations below.
 ffi_for(cdef, packed) is `cffi.FFI()` with `cdef(cdef)` and `cdef(packed, packed=True)`
 done, without parsing the C text each time. Parsing a table's declarations with
 pycparser is most of a test process's start-up beyond pytest's own imports: 0.1 s on
-the host, seconds in a guest under TCG, in each xdist worker too. The first process
-parses them and keeps what cffi's parser made of them (its declarations: cffi's model
+the host, seconds in a guest under TCG, in each xdist worker too. A process that
+parses them may keep what cffi's parser made of them (its declarations: cffi's model
 of each type, pickled); later processes, and guests on a read-only view of the host,
-give a fresh FFI that state instead of parsing. The FFI is the same kind of object as
+give a fresh FFI that state instead of parsing. The state is written only where asked
+(SYSCALLS_CACHE_WRITE=1: the targets' host-side compilation for their guests,
+syscalls.targets.bytecode), so that a plain run of the suite leaves no file behind; it
+is read wherever it is. The FFI is the same kind of object as
 ever (it parses what else it is asked, such as an anonymous struct in ffi.new). The
 state is named after a digest of the text and the versions of cffi and Python, so a
 changed table is a new file; it is only read from a file that this user (or root) owns
@@ -42,8 +45,14 @@ def ffi_state(cdef: str, packed: str = "", cache: Path | None = None) -> Path:
     return (cache or cache_dir()) / "cffi" / f"{digest[:32]}.pickle"
 
 
-def ffi_for(cdef: str, packed: str = "", cache: Path | None = None) -> Any:
-    """An FFI with `cdef` declared (and `packed` with packed=True): see the module doc."""
+WRITE = "SYSCALLS_CACHE_WRITE"  # =1: keep parsed declarations for later processes
+
+
+def ffi_for(
+    cdef: str, packed: str = "", cache: Path | None = None, write: bool | None = None
+) -> Any:
+    """An FFI with `cdef` declared (and `packed` with packed=True): see the module doc.
+    `write`: keep the parsed state (default: whether $SYSCALLS_CACHE_WRITE is 1)."""
     path = ffi_state(cdef, packed, cache)
     ffi = cffi.FFI()
     state = _read(path)
@@ -57,8 +66,9 @@ def ffi_for(cdef: str, packed: str = "", cache: Path | None = None) -> Any:
     if packed:
         ffi.cdef(packed, packed=True)
     # The parser's state but its map from pycparser's nodes (weak, used while parsing).
-    state = {k: v for k, v in vars(ffi._parser).items() if k != "_structnode2type"}
-    _write(path, state)
+    if write if write is not None else os.environ.get(WRITE) == "1":
+        state = {k: v for k, v in vars(ffi._parser).items() if k != "_structnode2type"}
+        _write(path, state)
     return ffi
 
 

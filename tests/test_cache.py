@@ -32,7 +32,7 @@ def test_the_cache_directory_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_pa
 def test_declarations_are_parsed_once_then_read_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = cache.ffi_for(CDEF, PACKED, tmp_path)
+    first = cache.ffi_for(CDEF, PACKED, tmp_path, write=True)
     state = cache.ffi_state(CDEF, PACKED, tmp_path)
     assert state.is_file() and state.stat().st_mode & 0o777 == 0o644
     no_parsing(monkeypatch)
@@ -47,7 +47,7 @@ def test_declarations_are_parsed_once_then_read_back(
 
 
 def test_the_ffi_still_parses_what_else_it_is_asked(tmp_path: Path) -> None:
-    cache.ffi_for(CDEF, "", tmp_path)
+    cache.ffi_for(CDEF, "", tmp_path, write=True)
     ffi = cache.ffi_for(CDEF, "", tmp_path)  # from the state
     anonymous = ffi.new("struct { unsigned long handler, flags; uint64_t mask; } *")
     assert ffi.sizeof(anonymous[0]) == 24
@@ -57,7 +57,7 @@ def test_the_ffi_still_parses_what_else_it_is_asked(tmp_path: Path) -> None:
 
 def test_the_tables_declarations_come_back_with_the_same_layouts(tmp_path: Path) -> None:
     p = Platform.load("linux/x86_64")
-    parsed = cache.ffi_for(p.cdef, p.cdef_packed, tmp_path)
+    parsed = cache.ffi_for(p.cdef, p.cdef_packed, tmp_path, write=True)
     kept = cache.ffi_for(p.cdef, p.cdef_packed, tmp_path)
     assert kept.list_types() == parsed.list_types()
     for name in parsed.list_types()[1]:
@@ -71,7 +71,7 @@ def test_the_tables_declarations_come_back_with_the_same_layouts(tmp_path: Path)
 def test_a_state_that_cannot_be_trusted_or_read_is_parsed_afresh(
     how: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cache.ffi_for(CDEF, "", tmp_path)
+    cache.ffi_for(CDEF, "", tmp_path, write=True)
     state = cache.ffi_state(CDEF, "", tmp_path)
     if how == "writable by others":
         state.chmod(0o666)
@@ -88,9 +88,18 @@ def test_a_state_that_cannot_be_trusted_or_read_is_parsed_afresh(
     assert parses
 
 
+def test_a_plain_run_keeps_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(cache.WRITE, raising=False)
+    cache.ffi_for(CDEF, "", tmp_path)
+    assert not (tmp_path / "cffi").exists()
+    monkeypatch.setenv(cache.WRITE, "1")
+    cache.ffi_for(CDEF, "", tmp_path)
+    assert cache.ffi_state(CDEF, "", tmp_path).is_file()
+
+
 def test_an_unwritable_cache_costs_only_the_parse(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
-    ffi = cache.ffi_for(CDEF, "", blocker)  # the cache would be below a file
+    ffi = cache.ffi_for(CDEF, "", blocker, write=True)  # the cache would be below a file
     assert ffi.sizeof("struct pair") == 16
     assert not cache.ffi_state(CDEF, "", blocker).exists()

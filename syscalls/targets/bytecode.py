@@ -13,9 +13,9 @@ and the guest runs with PYTHONPYCACHEPREFIX pointing at it, read-only:
   since is compiled afresh, never run stale;
 - then a `pytest --collect-only` of the guest's own selection, here with the same
   prefix: it leaves the standard library's and site-packages' modules (checked by
-  timestamp, as Python does everywhere) and pytest's rewritten test modules (which
-  pytest checks by source hash); and pytest-xdist's and execnet's modules, which only
-  workers import.
+  timestamp, as Python does everywhere), pytest's rewritten test modules (which pytest
+  checks by source hash) and the table's parsed C declarations (syscalls.cache); and
+  pytest-xdist's and execnet's modules, which only workers import.
 
 `python -m syscalls.targets.bytecode PREFIX DONE -- PYTEST-ARGS` does it, with bytecode
 writing on and PYTHONPYCACHEPREFIX=PREFIX, and writes DONE (in the results directory)
@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from syscalls.cache import WRITE
 from syscalls.targets import ROOT
 from syscalls.targets.initramfs import cache_dir
 
@@ -121,6 +122,7 @@ def job(pytest_args: Sequence[str], out: Path, prefix: Path | None = None) -> Jo
     unset = ("PYTHONDONTWRITEBYTECODE", "SYSCALLS_TARGET")
     env = {k: v for k, v in os.environ.items() if k not in unset}
     env["PYTHONPYCACHEPREFIX"] = str(prefix)
+    env[WRITE] = "1"  # and the table's parsed C declarations (syscalls.cache)
     module = "syscalls.targets.bytecode"
     argv = [sys.executable, "-m", module, str(prefix), str(out / DONE), "--", *pytest_args]
     return Job(prefix, argv, env, out / DONE)
