@@ -300,7 +300,6 @@ def launch(
     return conclude(opts, target, ending, limits, time.monotonic() - start)
 
 
-@contextlib.contextmanager
 def start_job(group: ProcessGroup, job: bytecode.Job | None) -> None:
     """The host's compilation for the guest, in the target's process group (killed with
     it); its output is of no interest (the guest compiles whatever it misses)."""
