@@ -32,6 +32,11 @@ from syscalls.abi import Platform, PlatformError, host_os_arch
 from syscalls.expect import at_least
 from syscalls.kernel import Kernel, Unsupported
 from syscalls.profile import PROPERTY, Collector, Profile, Recorder, this_machine
+from syscalls.userfiles import OutputError, check_output
+
+# The runner's guarantees: per-test watchdog, leftover processes, crashes recorded,
+# interrupted runs marked incomplete (syscalls/runner/).
+pytest_plugins = ["syscalls.runner.plugin"]
 
 _KERNEL_KEY = pytest.StashKey[Kernel]()
 _RECORDER_KEY = pytest.StashKey[Recorder]()
@@ -58,32 +63,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--rump-dir",
-        default=os.environ.get("SYSCALLS_RUMP_DIR"),
+        default=None,
         help="--target rump: directory with librumpuser.so, librump.so, ... "
-        "(default: $SYSCALLS_RUMP_DIR)",
+        "(default: $SYSCALLS_RUMP_DIR, else ../shared/rump/lib beside the checkout)",
     )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     rump = config.getoption("target") == "rump"
-    try:
+    try:  # a bad table (its C declarations too: Kernel compiles them) is a usage error
         platform = Platform.load(config.getoption("platform") or (RUMP_PLATFORM if rump else None))
+        host = "/".join(host_os_arch())
+        if rump:
+            k = _rump_kernel(platform, config.getoption("rump_dir"), host)
+        elif platform.name != host and not config.option.collectonly:
+            # Another OS's or arch's numbers would call the wrong syscalls on this kernel.
+            raise pytest.UsageError(
+                f"the {platform.name} table cannot drive this {host} kernel "
+                "(use it inside a target of that kind, or with --collect-only)"
+            )
+        else:
+            k = Kernel(platform)
     except PlatformError as e:
         raise pytest.UsageError(str(e)) from None
-    host = "/".join(host_os_arch())
-    if rump:
-        k = _rump_kernel(platform, config.getoption("rump_dir"), host)
-    elif platform.name != host and not config.option.collectonly:
-        # Another OS's or arch's numbers would call the wrong syscalls on this kernel.
-        raise pytest.UsageError(
-            f"the {platform.name} table cannot drive this {host} kernel "
-            "(use it inside a target of that kind, or with --collect-only)"
-        )
-    else:
-        k = Kernel(platform)
     k.target = config.getoption("target")  # what ENOSYS means depends on it (enosys.py)
     config.stash[_KERNEL_KEY] = k
     path = _profile_path(config)
+    if not hasattr(config, "workerinput"):  # the controller writes them, at the end
+        _check_outputs(config, path)
     if path is not None and not hasattr(config, "workerinput"):  # not in xdist workers
         profile = Profile(
             platform=platform.name,
@@ -231,6 +238,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         recorder = item.stash.get(_RECORDER_KEY, None)
         if recorder is not None:
             report.user_properties.append((PROPERTY, json.dumps(recorder.entries)))
+
+
+def _check_outputs(config: pytest.Config, profile: Path | None) -> None:
+    """JUnit XML and the profile are written when the run ends: a path where they cannot
+    be is refused before any test runs (a traceback after the whole suite, before)."""
+    for option, out in (("--junitxml", config.getoption("xmlpath", None)), ("--profile", profile)):
+        if out:
+            try:
+                check_output(Path(out), parents=True)  # both writers make the directories
+            except OutputError as e:
+                raise pytest.UsageError(f"{option}: {e}") from None
 
 
 def _profile_path(config: pytest.Config) -> Path | None:

@@ -5,25 +5,37 @@ A platform is assembled from layers in platforms/<os>/, later layers overriding 
     common.toml        hand-written facts every arch of the OS shares (aliases, ...)
     <arch>.toml        generated from the kernel's own tables and headers (DO NOT EDIT)
     <arch>-extra.toml  hand-written additions for that arch
-    common.h, <shared>.h, <arch>.h, <arch>-packed.h
+    common.h, <shared>.h, <arch>.h, common-packed.h, <arch>-packed.h
                        cffi cdef text: struct layouts and libc prototypes; <shared>.h are
                        the files a hand-written layer lists in [platform] cdef, layouts
-                       some arches share (lp64.h)
+                       some arches share (lp64.h); the -packed files are declared packed
 
 A table generated from a kernel tree (`syscalls tables --from-tree`) can stand in for the
-<arch>.toml layer: Platform.load(path) keeps the OS's hand-written layers around it.
+<arch>.toml layer: Platform.load(path) keeps the OS's hand-written layers around it, and
+adds the C declarations of that table's own directory: the .h files its [platform] cdef
+names (as every layer's cdef names are, relative to the file naming them) and a sibling
+<stem>.h (my.toml: my.h), after the OS's own, so they may add types but not redeclare one.
+
+Every layer is checked against the one schema in syscalls.table_schema when it is read;
+the C declarations are compiled by syscalls.kernel.declarations, which names the file
+and line cffi objects to (`# 1 "file"` line markers separate the files in `cdef`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import struct
 import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-PLATFORMS_DIR = Path(__file__).resolve().parent.parent / "platforms"
+from syscalls.paths import PLATFORMS as PLATFORMS_DIR
+from syscalls.table_schema import PATH_NAME, PlatformError, check_layer, check_platform
+from syscalls.userfiles import UnreadableInput, read_input
+
+__all__ = ["PLATFORMS_DIR", "Platform", "PlatformError", "available", "host_os_arch"]
 
 # `uname -m` spellings -> the arch names used for table files.
 _ARCH_NAMES = {
@@ -46,28 +58,59 @@ _ARCH_NAMES = {
 _PREFERRED_ERRNO = ("EAGAIN", "EOPNOTSUPP", "EDEADLK")
 
 
-class PlatformError(Exception):
-    """A table is missing or malformed."""
-
-
 def host_os_arch() -> tuple[str, str]:
     """The running kernel's OS name and arch, in the names the table files use."""
-    sysname = os.uname().sysname.lower()
-    machine = os.uname().machine.lower()
     # A 32-bit userland on a 64-bit kernel calls the 32-bit ABI: trust the interpreter's
     # pointer size (platform.architecture() would run file(1) in a subprocess).
-    if machine in ("x86_64", "amd64") and struct.calcsize("P") == 4:
+    return os_arch(os.uname().sysname, os.uname().machine, struct.calcsize("P"))
+
+
+def os_arch(sysname: str, machine: str, pointer_size: int = 8) -> tuple[str, str]:
+    """The table names (os, arch) for `uname -s` and `uname -m` (of this or another
+    machine) and the pointer size of the userland that will make the calls."""
+    sysname, machine = sysname.lower(), machine.lower()
+    if machine in ("x86_64", "amd64") and pointer_size == 4:
         machine = "i386"
     names = _ARCH_NAMES["linux" if sysname == "linux" else "bsd"]
     return sysname, names.get(machine, machine)
 
 
-def _read_toml(path: Path) -> dict:
+# A generated table is ~60 KB; a file far larger is not one (and is not read whole).
+MAX_FILE = 16 << 20
+
+
+def _read_bytes(path: Path, what: str) -> bytes:
     try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
+        return read_input(path, what, MAX_FILE)
+    except UnreadableInput as e:
+        raise PlatformError(str(e)) from None
+
+
+def read_layer(path: Path) -> dict:
+    """One table file, read and checked against the schema (not yet the sections a whole
+    platform needs: check_platform); a PlatformError names the file and key."""
+    data = _read_bytes(path, "binding table")
+    try:
+        table = tomllib.loads(data.decode())
+    except UnicodeDecodeError as e:
+        raise PlatformError(f"{path}: not UTF-8 text (byte {e.start})") from None
     except tomllib.TOMLDecodeError as e:
-        raise PlatformError(f"{path}: {e}") from None
+        raise PlatformError(f"{path}: not valid TOML: {e}") from None
+    except (ValueError, RecursionError) as e:  # an integer of thousands of digits, nesting
+        raise PlatformError(f"{path}: not valid TOML: {str(e).split(':')[0]}") from None
+    check_layer(table, path)
+    return table
+
+
+def _read_text(path: Path) -> str:
+    """A C declarations file, marked with its name for cffi's error messages."""
+    data = _read_bytes(path, "C declarations file")
+    try:
+        text = data.decode()
+    except UnicodeDecodeError as e:
+        raise PlatformError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    name = re.sub(r'["\\\s]', "?", str(path))  # a C string on one line
+    return f'# 1 "{name}"\n{text}' + ("" if text.endswith("\n") else "\n")
 
 
 @dataclass
@@ -80,6 +123,9 @@ class Platform:
     symbols: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     padding: dict[str, list[int]] = field(default_factory=dict)  # PAD slots (NetBSD)
+    # Numbers the kernel never implements (stubs, removed calls): name -> why, from a
+    # hand-written layer's [left_out]; `syscalls list` names them instead of counting.
+    left_out: dict[str, str] = field(default_factory=dict)
     errno: dict[str, int] = field(default_factory=dict)
     constants: dict[str, int] = field(default_factory=dict)
     cdef: str = ""
@@ -95,6 +141,10 @@ class Platform:
     unimplemented: dict[str, str] = field(default_factory=dict)
     release: str = ""  # the kernel tree the table was generated from, where known
     sources: list[str] = field(default_factory=list)
+    table: Path | None = None  # the generated layer (or the table given by path)
+    cdef_files: list[Path] = field(default_factory=list)  # in the order cdef holds them
+    # (section, key) -> the layer that set it, for error messages naming the file.
+    origins: dict[tuple[str, str], Path] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, spec: str | os.PathLike[str] | None = None) -> Platform:
@@ -105,14 +155,16 @@ class Platform:
         text = os.fspath(spec)
         if text.endswith(".toml"):
             path = Path(text)
-            if not path.is_file():
+            if not path.exists():
                 raise PlatformError(f"no such table: {path}")
-            meta = _read_toml(path).get("platform", {})
+            meta = read_layer(path).get("platform", {})
             if "os" not in meta or "arch" not in meta:
-                raise PlatformError(f"{path}: [platform] must name os and arch")
+                raise PlatformError(
+                    f'{path}: [platform] must name os and arch (e.g. os = "linux", arch = "x86_64")'
+                )
             return cls._assemble(meta["os"], meta["arch"], path)
-        os_name, sep, arch = text.partition("/")
-        if not sep or not arch:
+        os_name, _, arch = text.partition("/")
+        if not (PATH_NAME.match(os_name) and PATH_NAME.match(arch)):
             raise PlatformError(
                 f"platform {text!r}: expected OS/ARCH (e.g. linux/x86_64) or a .toml file"
             )
@@ -125,39 +177,61 @@ class Platform:
         if not generated.is_file():
             known = ", ".join(available()) or "none"
             raise PlatformError(f"no table for {os_name}/{arch} (known: {known})")
-        p = cls(os=os_name, arch=arch)
+        p = cls(os=os_name, arch=arch, table=generated)
+        headers: dict[Path, list[Path]] = {}  # layer -> the .h files it names
         for layer in (base / "common.toml", generated, base / f"{arch}-extra.toml"):
-            if layer.is_file():
-                p._merge(_read_toml(layer), layer)
-        names = ["common.h", *p.cdef_layers, f"{arch}.h"]
-        p.cdef = "".join(_read_text(base / name) for name in names)
-        p.cdef_packed = _read_text(base / f"{arch}-packed.h")
+            if layer.exists():
+                headers[layer] = p._merge(read_layer(layer), layer)
+        check_platform(p, generated)
+        shared = [h for layer, names in headers.items() if layer != generated for h in names]
+        # The table's own after the OS's: its cdef names, then a sibling <stem>.h
+        # (my.toml: my.h), so that they can use the OS's types.
+        own = [*headers.get(generated, []), generated.with_suffix(".h")]
+        files = [base / "common.h", *shared, base / f"{arch}.h", *own]
+        seen: set[Path] = set()
+        p.cdef_files = []
+        for path in files:
+            if path.exists() and path.resolve() not in seen:
+                seen.add(path.resolve())
+                p.cdef_files.append(path)
+        p.cdef = "".join(_read_text(path) for path in p.cdef_files)
+        packed = [base / "common-packed.h", base / f"{arch}-packed.h"]
+        p.cdef_packed = "".join(_read_text(path) for path in packed if path.exists())
         return p
 
-    def _merge(self, data: dict, path: Path) -> None:
-        for section in ("syscalls", "symbols", "aliases", "padding", "errno", "constants"):
+    def _merge(self, data: dict, path: Path) -> list[Path]:
+        """Add one layer; the .h files it names."""
+        # check_layer has checked every type: what is read here is what the schema says.
+        for section in (
+            "syscalls",
+            "symbols",
+            "aliases",
+            "padding",
+            "left_out",
+            "errno",
+            "constants",
+        ):
             values = data.get(section, {})
-            if not isinstance(values, dict):
-                raise PlatformError(f"{path}: [{section}] must be a table")
             getattr(self, section).update(values)
-        for section in ("optional", "unimplemented"):
-            values = data.get(section)
-            if values is None:
-                continue
-            if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
-                raise PlatformError(f"{path}: [{section}] must map syscalls to strings")
-            if section == "optional":
-                self.optional = {**(self.optional or {}), **values}
-            else:
-                self.unimplemented.update(values)
+            if section in ("aliases", "padding"):  # checked across layers: check_platform
+                self.origins.update(((section, key), path) for key in values)
+        if "optional" in data:
+            self.optional = {**(self.optional or {}), **data["optional"]}
+        self.unimplemented.update(data.get("unimplemented", {}))
         meta = data.get("platform", {})
-        self.release = str(meta.get("release", self.release))
+        self.release = meta.get("release", self.release)
         self.sources.extend(meta.get("sources", []))
-        self.errors_in_value.update(meta.get("errors_in_value", []))
+        if "errors_in_value" in meta:
+            self.errors_in_value.update(meta["errors_in_value"])
+            self.origins["platform", "errors_in_value"] = path
+        headers = []
         for name in meta.get("cdef", []):
-            if not (path.parent / name).is_file():
+            header = path.parent / name  # relative to the file that names it
+            if not header.is_file():
                 raise PlatformError(f"{path}: [platform] cdef names {name}, not in {path.parent}")
             self.cdef_layers.append(name)
+            headers.append(header)
+        return headers
 
     @property
     def name(self) -> str:
@@ -190,10 +264,6 @@ class Platform:
         if constant in self.errno:
             return self.errno[constant]
         raise KeyError(f"{constant} is not in the {self.name} table")
-
-
-def _read_text(path: Path) -> str:
-    return path.read_text() if path.is_file() else ""
 
 
 def available() -> list[str]:

@@ -4,7 +4,7 @@ Tests that fork, ptrace, take signals or wait on futexes may crash, hang or leav
 interpreter in a state the next test should not inherit. In a child, a kernel bug
 becomes a failed test with a reason (timed out, killed by SIGSEGV) instead of a hung or
 dead run. The child leads its own process group; whatever it leaves behind is killed
-and the child itself is always reaped.
+and the child itself is always reaped. It dumps no core (RLIMIT_CORE 0).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import time
 import traceback
 from collections.abc import Callable
 from typing import Any
+
+from syscalls.processes import no_core_dumps
 
 # Slow targets (software-emulated VMs) stretch every time limit by this factor.
 TIME_SCALE = float(os.environ.get("SYSCALLS_TIME_SCALE", "1") or 1)
@@ -78,6 +80,7 @@ def _child(fn: Callable[[], Any], wfd: int, rfd: int, sink: list[str] | None, st
     try:
         os.close(rfd)
         os.setpgid(0, 0)
+        no_core_dumps()  # a child that crashes on purpose leaves no core file
         try:
             result: tuple[str, Any] = ("ok", fn())
         except BaseException as e:

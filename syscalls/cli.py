@@ -1,29 +1,50 @@
-"""The `syscalls` command: run the suite, generate tables, list coverage, compare runs."""
+"""The `syscalls` command: run the suite, generate tables, list coverage, compare runs,
+and the kernel config fragment for a kernel to boot under it."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import NoReturn
 
-ROOT = Path(__file__).resolve().parent.parent
+from syscalls import exitcodes, outdir
+from syscalls.paths import ROOT, default_out, redirect_bytecode
+from syscalls.targets.results import JUNIT, PROFILE
+
+RESULTS = (JUNIT, PROFILE)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with usage errors as one line that names the bad argument (status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(exitcodes.CANNOT_RUN, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="syscalls", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(prog="syscalls", description=__doc__, epilog=EXIT_STATUS)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
 
     run = sub.add_parser("run", help="run the suite (on the running kernel by default)")
-    run.add_argument("--target", default="host", help="where to run (default: host)")
+    run.add_argument(
+        "--target",
+        default="host",
+        help="where to run: host (default), vm, gvisor, uml, rump, ssh://[user@]host[:port]",
+    )
     run.add_argument("--platform", help="binding table: OS/ARCH or a .toml file")
     run.add_argument(
         "--out",
         type=Path,
-        default=ROOT / "results",
-        help="directory for junit.xml and profile.json (default: results/)",
+        default=default_out(),
+        help="directory for junit.xml and profile.json (default: results/ in a checkout, "
+        "else in the current directory)",
     )
     run.add_argument(
         "-n",
@@ -35,23 +56,31 @@ def main(argv: list[str] | None = None) -> int:
         "--time-limit",
         type=float,
         metavar="SECONDS",
-        help="vm/gvisor/uml: limit for the whole run, boot included (default: the target's)",
+        help="vm/gvisor/uml/ssh: limit for the whole run, boot included (default: the target's)",
     )
     run.add_argument(
         "--time-scale",
         type=float,
         metavar="X",
-        help="vm/gvisor/uml: stretch per-test time limits by X (default: the target's)",
+        help="vm/gvisor/uml/ssh: stretch per-test time limits by X (default: the target's)",
     )
     run.add_argument(
         "--rump-dir",
         metavar="DIR",
-        default=os.environ.get("SYSCALLS_RUMP_DIR"),
-        help="--target rump: directory with librumpuser.so, librump.so, ... "
-        "(NetBSD: /usr/lib; default: $SYSCALLS_RUMP_DIR)",
+        help="--target rump: directory with librumpuser.so, librump.so, ... (NetBSD: "
+        "/usr/lib; default: $SYSCALLS_RUMP_DIR, else ../shared/rump/lib beside the checkout)",
     )
     add_vm_arguments(run)
+    run.add_argument(
+        "--ssh-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="--target ssh: an ssh -o option, e.g. IdentityFile=~/.ssh/lab (repeatable; "
+        "$SYSCALLS_SSH: the ssh command itself, default ssh)",
+    )
     add_verdict_arguments(run)
+    add_ktap_argument(run)
     run.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
     run.set_defaults(func=cmd_run)
 
@@ -64,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         "status: the suite's; 3 when the guest panicked, hung or never started the suite.",
     )
     boot.add_argument("kernel", type=Path, metavar="KERNEL_IMAGE")
-    boot.add_argument("--out", type=Path, default=ROOT / "results", help="results directory")
+    boot.add_argument("--out", type=Path, default=default_out(), help="results directory")
     boot.add_argument("--platform", help="binding table: OS/ARCH or a .toml file")
     boot.add_argument(
         "-n", "--workers", default="auto", help="pytest-xdist workers in the guest (default: 0)"
@@ -73,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     boot.add_argument("--time-scale", type=float, metavar="X", help="stretch per-test limits")
     add_vm_arguments(boot, kernel=False)
     add_verdict_arguments(boot)
+    add_ktap_argument(boot)
     boot.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
     boot.set_defaults(func=cmd_run, target="vm", rump_dir=None)
 
@@ -86,6 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     tables.add_argument("--arch", help="arch to generate for (default: x86_64 / amd64)")
     tables.add_argument("-o", "--output", required=True, type=Path, metavar="FILE")
+    tables.add_argument(
+        "--values-from",
+        type=Path,
+        metavar="TABLE",
+        help="BSD tree holding only syscalls.master: take errno values and constants from "
+        "this earlier table of the same OS and arch (its header says so)",
+    )
     tables.set_defaults(func=cmd_tables)
 
     listing = sub.add_parser(
@@ -126,20 +163,51 @@ def main(argv: list[str] | None = None) -> int:
     compare.add_argument("--width", type=int, help="terminal width (default: detected)")
     compare.set_defaults(func=cmd_compare)
 
+    kconfig = sub.add_parser(
+        "kconfig",
+        help="the kernel config fragment `syscalls boot` needs; merge it into a tree",
+        description="Print the kernel configuration fragment a kernel needs to boot under "
+        "`syscalls boot` and run the whole suite. --merge DIR merges it into DIR/.config "
+        "(a kernel tree or an O= build directory, after e.g. `make tinyconfig`) and runs "
+        "`make olddefconfig`; --check names what a .config (or a config file) lacks. "
+        "Exit status: 0 every option is in, 1 some requested option did not survive "
+        "(named on stderr), 2 bad input (no tree, no .config, make failed).",
+    )
+    action = kconfig.add_mutually_exclusive_group()
+    action.add_argument("--merge", type=Path, metavar="DIR", help="merge into DIR/.config")
+    action.add_argument("--check", type=Path, metavar="CONFIG", help="a .config, or its dir")
+    kconfig.add_argument("--arch", default="x86_64", help="ARCH for make (default: x86_64)")
+    kconfig.set_defaults(func=cmd_kconfig)
+
     argv = sys.argv[1:] if argv is None else list(argv)
     rest: list[str] = []
     if argv[:1] == ["boot"] and "--" in argv:  # argparse cannot put "--" after KERNEL_IMAGE
         i = argv.index("--")
         argv, rest = argv[:i], argv[i + 1 :]
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    command = sub.choices.get(args.command or "", parser)
+    if unknown:  # named, in one line (argparse would first complain of a missing command)
+        bad = unknown[0]
+        command.error(f"unknown option {bad}" if bad.startswith("-") else f"unexpected {bad!r}")
+    if args.command is None:
+        parser.error(f"a command is needed: {', '.join(sub.choices)}")
     if rest:
         args.pytest_args = [*args.pytest_args, *rest]
     if args.command in ("run", "boot"):
+        args.out = args.out.absolute()  # the run changes directory to the suite's ROOT
         args.workers_given = any(
             a in ("-n", "--workers") or a.startswith(("-n", "--workers=")) for a in argv
         )
         return run_with_verdict(args)
     return int(args.func(args) or 0)
+
+
+EXIT_STATUS = """exit status (every command):
+  0  all passed or skipped (compare: the runs agree)
+  1  a test failed (compare: the runs differ, or a test is missing from one)
+  2  could not run: usage error, bad input, --out unwritable or in use, target unavailable
+  3  the run did not finish: target panic/hang, --time-limit, SIGINT/SIGTERM, internal
+     error; finished tests kept, the profile marked incomplete"""
 
 
 def add_verdict_arguments(parser: argparse.ArgumentParser) -> None:
@@ -177,6 +245,16 @@ def run_with_verdict(args: argparse.Namespace) -> int:
     from syscalls import baseline
 
     args.workers_given = getattr(args, "workers_given", True)
+    absolute_paths(args)
+    if args.platform:  # a bad table must not cost a kernel boot or a suite's collection
+        from syscalls.abi import PlatformError
+        from syscalls.kernel import load_checked
+
+        try:
+            load_checked(args.platform)
+        except PlatformError as e:
+            print(f"syscalls {args.command}: --platform: {e}", file=sys.stderr)
+            return baseline.bisect_code(2, args.bisect)
     baselines = []
     if args.baseline:
         try:  # read first: a bad baseline must not cost a kernel boot
@@ -191,10 +269,56 @@ def run_with_verdict(args: argparse.Namespace) -> int:
         args.pytest_args = [*args.pytest_args, "-m", "smoke", *([] if named else smoke_files())]
         if not args.workers_given:  # starting xdist workers costs more than ~180 quick tests
             args.workers = "0"
-    code = int(args.func(args) or 0)
-    if baselines:
-        code = baseline.after_run(args.out, baselines, code)
+    from syscalls import ktap
+
+    dest = getattr(args, "ktap", None)
+    problem = ktap.unwritable(dest) if dest else ""
+    if problem:  # before the run: a bad path must not cost a kernel boot
+        print(f"syscalls {args.command}: --ktap: {problem}", file=sys.stderr)
+        return baseline.bisect_code(2, args.bisect)
+    started = time.time_ns()
+    # --ktap -: standard output is the KTAP document's alone; all else goes to stderr.
+    with ktap.stdout_to_stderr() if dest == "-" else contextlib.nullcontext():
+        code = int(args.func(args) or 0)
+        if baselines:
+            code = baseline.after_run(args.out, baselines, code)
+    if dest:
+        code = write_ktap(args, dest, started, code)
     return baseline.bisect_code(code, args.bisect)
+
+
+def write_ktap(args: argparse.Namespace, dest: str, started: int, code: int) -> int:
+    """The run's results (OUT/profile.json, and junit.xml for what only it records) as
+    KTAP to `dest`; the status stays the run's unless the KTAP cannot be written."""
+    from syscalls import ktap
+    from syscalls.compare import InputError
+    from syscalls.userfiles import OutputError
+
+    profile, junit = args.out / "profile.json", args.out / "junit.xml"
+    if not ktap.written_since(profile, started):  # none, or an earlier run's: no KTAP
+        print(f"syscalls {args.command}: --ktap: the run left no results", file=sys.stderr)
+        return code
+    try:
+        text = ktap.from_results(profile, junit if ktap.written_since(junit, started) else None)
+        ktap.write(text, dest)
+    except (InputError, OutputError) as e:  # each names its file
+        print(f"syscalls {args.command}: --ktap: {e}", file=sys.stderr)
+        return code if code not in (0, 1) else 2
+    if dest != "-":
+        print(f"ktap: {dest}")
+    return code
+
+
+def absolute_paths(args: argparse.Namespace) -> None:
+    """The files a user named, from the directory they were named in: the run itself
+    works from the suite's ROOT (cmd_run's chdir), where a relative --ktap, --kernel or
+    --platform table would be somewhere else (or not found); main() does --out."""
+    if getattr(args, "kernel", None) is not None:
+        args.kernel = Path(os.path.abspath(args.kernel))
+    if args.platform and args.platform.endswith(".toml"):
+        args.platform = os.path.abspath(args.platform)
+    if getattr(args, "ktap", None) not in (None, "-"):
+        args.ktap = os.path.abspath(args.ktap)
 
 
 def add_vm_arguments(parser: argparse.ArgumentParser, kernel: bool = True) -> None:
@@ -212,75 +336,127 @@ def add_vm_arguments(parser: argparse.ArgumentParser, kernel: bool = True) -> No
     parser.add_argument("--memory", type=int, default=1024, metavar="MB", help="vm: guest memory")
 
 
+def add_ktap_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ktap",
+        metavar="FILE",
+        help="also write the results as KTAP (the kernel's test format) to FILE, or to "
+        "standard output with '-' (all other output then goes to standard error)",
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    rump_dir: Path | None = None
+    destination: str | None = None
     if args.target == "rump":  # in-process: the host path below, with the rump kernel
         from syscalls.targets import rump
 
-        try:
-            rump.find_libraries(args.rump_dir)
-        except rump.RumpUnavailable as e:
-            print(f"syscalls: --target rump: {e}", file=sys.stderr)
-            return 2
+        try:  # --rump-dir, $SYSCALLS_RUMP_DIR or ../shared/rump/lib: one lookup, rump's
+            rump_dir = rump.find_libraries(args.rump_dir)[0].parent.resolve()
+        except rump.RumpUnavailable as e:  # its messages name --rump-dir or the target
+            prefix = "" if str(e).startswith("--") else "--target rump: "
+            print(f"syscalls: {prefix}{e}", file=sys.stderr)
+            return exitcodes.CANNOT_RUN
     elif args.target != "host":
         from syscalls import targets
 
+        if args.target == "ssh" or args.target.startswith("ssh://"):
+            args.target, destination = "ssh", args.target
         if args.target not in targets.TARGETS:
             known = ", ".join(targets.TARGETS)
             print(f"syscalls: unknown target {args.target!r} (known: {known})", file=sys.stderr)
-            return 2
-        opts = targets.Options(
-            out=args.out.resolve(),
-            pytest_args=args.pytest_args,
-            workers=args.workers,
-            platform=args.platform,
-            time_limit=args.time_limit,
-            time_scale=args.time_scale,
-            kernel=args.kernel,
-            accel=args.accel,
-            append=args.append,
-            memory_mb=args.memory,
-        )
-        return targets.run(args.target, opts)
+            return exitcodes.CANNOT_RUN
+    # Refused before anything runs if unwritable or in use; the previous run's results go.
+    try:
+        with outdir.claim(args.out.resolve(), RESULTS) as out:
+            if args.target in ("host", "rump"):
+                return run_here(args, out, rump_dir)
+            from syscalls import targets
+
+            opts = targets.Options(
+                out=out,
+                pytest_args=args.pytest_args,
+                workers=args.workers,
+                platform=args.platform,
+                time_limit=args.time_limit,
+                time_scale=args.time_scale,
+                kernel=args.kernel,
+                accel=args.accel,
+                append=args.append,
+                memory_mb=args.memory,
+                destination=destination,
+                ssh_options=getattr(args, "ssh_option", []),
+            )
+            return targets.run(args.target, opts)
+    except outdir.OutDirError as e:
+        print(f"syscalls: {e}", file=sys.stderr)
+        return exitcodes.CANNOT_RUN
+
+
+def run_here(args: argparse.Namespace, out: Path, rump_dir: Path | None) -> int:
+    """The suite in pytest in this process, its tests in xdist workers (one for -n 0):
+    the controller outlives any test, so a crash or a hang costs that test only."""
     import pytest
 
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
+    from syscalls.runner.controller import RunEndCapture
+
     # The whole suite unless the arguments name test paths (suites/fs, a file::test).
     named = any(
         not a.startswith("-") and (ROOT / a.split("::")[0]).exists() for a in args.pytest_args
     )
+    junit, profile = (out / name for name in RESULTS)
     pytest_args = [
         *([] if named else [str(ROOT / "suites")]),
         f"--rootdir={ROOT}",
         "-q",
-        f"--junitxml={out / 'junit.xml'}",
-        f"--profile={out / 'profile.json'}",
+        f"--junitxml={junit}",
+        f"--profile={profile}",
         f"--target={args.target}",
+        "-n",
+        "1" if args.workers == "0" else args.workers,
     ]
-    if args.workers not in ("0", "1"):
-        pytest_args += ["-n", args.workers]
+    if args.time_limit:
+        pytest_args.append(f"--time-limit={args.time_limit:g}")
     if args.platform:
         pytest_args.append(f"--platform={args.platform}")
-    if args.target == "rump":
-        pytest_args.append(f"--rump-dir={Path(args.rump_dir).resolve()}")
+    if rump_dir is not None:
+        pytest_args.append(f"--rump-dir={rump_dir}")
     pytest_args += args.pytest_args
     os.chdir(ROOT)  # conftest.py and pyproject.toml's settings live at the root
+    redirect_bytecode()  # an installed suite is not written to
+    capture = RunEndCapture()
     # pytest-xdist makes pytest's base temp dir even when no test asks for one: keep it
     # ours and remove it, so a run leaves nothing behind.
     with tempfile.TemporaryDirectory(prefix="syscalls-run-") as basetemp:
-        code = pytest.main([*pytest_args, f"--basetemp={basetemp}"])
-    print(f"results: {out / 'junit.xml'}  {out / 'profile.json'}")
-    return int(code)
+        code = pytest.main([*pytest_args, f"--basetemp={basetemp}"], plugins=[capture])
+    end = capture.end
+    written = [str(p) for p in (junit, profile) if p.exists()]
+    if written:
+        print(f"results: {'  '.join(written)}")
+    if end.incomplete:
+        kept = "finished tests kept in the results" if written else "no results written"
+        print(f"syscalls: the run did not finish: {end.incomplete}; {kept}", file=sys.stderr)
+    elif code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        print("syscalls: no test matched the selection", file=sys.stderr)
+    elif code == pytest.ExitCode.USAGE_ERROR:
+        print("syscalls: pytest refused the arguments (see above)", file=sys.stderr)
+    return exitcodes.from_pytest(int(code), incomplete=bool(end.incomplete), failed=end.failed)
 
 
 def cmd_tables(args: argparse.Namespace) -> int:
-    from syscalls.tables import TreeError, emit, generate
+    from syscalls.tables import TreeError, carry_values, emit, generate
     from syscalls.tables.cmacros import CompilerMissing
 
     try:
+        emit.check_output(args.output)  # before the work: -o is as often wrong as the tree
         table = generate(args.from_tree, args.arch)
-    except (TreeError, CompilerMissing) as e:
+        if args.values_from is not None:
+            table = carry_values(table, args.values_from)
+    except (TreeError, CompilerMissing, emit.OutputError) as e:
         print(f"syscalls tables: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a file of the tree this user cannot read
+        print(f"syscalls tables: {e.filename or args.from_tree}: {e.strerror}", file=sys.stderr)
         return 2
     tree = os.path.basename(os.path.normpath(args.from_tree))
     command = [
@@ -290,10 +466,15 @@ def cmd_tables(args: argparse.Namespace) -> int:
         tree,
         "--arch",
         table.arch,
+        *(["--values-from", str(args.values_from)] if args.values_from else []),
         "-o",
         str(args.output),
     ]
-    emit.write(table, shlex.join(command), args.output)
+    try:
+        emit.write(table, shlex.join(command), args.output)
+    except emit.OutputError as e:
+        print(f"syscalls tables: {e}", file=sys.stderr)
+        return 2
     print(
         f"{args.output}: {table.os}/{table.arch}: {len(table.syscalls)} syscalls, "
         f"{len(table.errno)} errno, {len(table.constants)} constants"
@@ -301,12 +482,36 @@ def cmd_tables(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_kconfig(args: argparse.Namespace) -> int:
+    from syscalls import kconfig
+
+    if args.merge is None and args.check is None:
+        sys.stdout.write(kconfig.fragment())
+        return 0
+    try:
+        if args.merge is not None:
+            missing = kconfig.merge(args.merge, args.arch)
+        else:
+            missing = kconfig.check(args.check)
+    except kconfig.KconfigError as e:
+        print(f"syscalls kconfig: {e}", file=sys.stderr)
+        return 2
+    where = kconfig.config_path(args.merge or args.check)
+    if missing:
+        verb = "dropped by make olddefconfig" if args.merge else "lacks"
+        print(f"syscalls kconfig: {where}: {verb}: {' '.join(missing)}", file=sys.stderr)
+        return 1
+    print(f"{where}: every option of the fragment is in")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
-    from syscalls.abi import Platform, PlatformError
+    from syscalls.abi import PlatformError
     from syscalls.inventory import render, scan
+    from syscalls.kernel import load_checked
 
     try:
-        platform = Platform.load(args.platform)
+        platform = load_checked(args.platform)
     except PlatformError as e:
         print(f"syscalls list: {e}", file=sys.stderr)
         return 2
@@ -319,6 +524,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from syscalls.compare import InputError, compare, label_runs, load, render_text
+    from syscalls.userfiles import OutputError, check_output, write_output
 
     if args.baseline:
         return compare_with_baseline(args)
@@ -326,8 +532,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print("syscalls compare: need at least two runs to compare", file=sys.stderr)
         return 2
     try:
+        if args.html:  # before the work, as every output
+            check_output(args.html)
         runs = [load(path) for path in args.runs]
-    except InputError as e:
+    except (InputError, OutputError) as e:
         print(f"syscalls compare: {e}", file=sys.stderr)
         return 2
     label_runs(runs)
@@ -339,12 +547,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.html:
         from syscalls.report_html import render_html
 
+        page = render_html(comparison, show_all=args.all, ran_everywhere=everywhere)
         try:
-            args.html.write_text(
-                render_html(comparison, show_all=args.all, ran_everywhere=everywhere)
-            )
-        except OSError as e:
-            print(f"syscalls compare: {args.html}: {e.strerror}", file=sys.stderr)
+            write_output(args.html, page.encode())
+        except OutputError as e:
+            print(f"syscalls compare: {e}", file=sys.stderr)
             return 2
         print(f"html: {args.html}")
     return 1 if comparison.differs(everywhere) else 0

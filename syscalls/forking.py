@@ -9,10 +9,24 @@ Call these from inside `in_child`, so that a hang or crash is contained.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+import struct
+from collections.abc import Callable, Iterator
 
-from syscalls.kernel import Kernel
+from syscalls.kernel import Kernel, Unsupported
+
+
+def need(kernel: Kernel, *names: str) -> None:
+    """Skip, as a missing call does, unless this platform implements every one of these
+    syscalls: for tests whose forked children make them, where the Unsupported a missing
+    call raises cannot reach pytest (or whose structs only those arches declare)."""
+    p = kernel.platform
+    for name in names:
+        if not p.has(name):
+            raise Unsupported(f"{name}: not in the {p.name} table")
+        if p.resolve(name) in p.left_out:
+            raise Unsupported(f"{name}: {p.left_out[p.resolve(name)]}")
 
 
 def fork(kernel: Kernel, body: Callable[[], int | None] | None = None) -> int:
@@ -63,3 +77,51 @@ def exit_code(kernel: Kernel, pid: int) -> int:
     if not os.WIFEXITED(status):
         raise AssertionError(f"child {pid} did not exit normally: status {status:#x}")
     return os.WEXITSTATUS(status)
+
+
+# Linux's ceiling for pid_max (include/linux/threads.h, 64-bit): where the sysctl is
+# missing (gVisor), no pid is above it either.
+PID_MAX_LIMIT = 4 * 1024 * 1024
+
+
+def missing_pid() -> int:
+    """A pid no process has: pid_max itself (pids are below it)."""
+    try:
+        with open("/proc/sys/kernel/pid_max") as f:
+            return int(f.read())
+    except OSError:
+        return PID_MAX_LIMIT
+
+
+@contextlib.contextmanager
+def waiting_child(
+    kernel: Kernel, prepare: Callable[[], int | None] | None = None
+) -> Iterator[tuple[int, int]]:
+    """A raw-forked child that runs prepare(), then waits while the block runs.
+
+    Yields (pid, what prepare returned, or 0) once prepare has finished, so the block
+    can act on the child's state (its fds, its memory); at the end the child is let go
+    and reaped. Call it from inside `in_child`."""
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+
+    def child() -> int:
+        os.close(ready_r)
+        os.close(go_w)
+        value = (prepare() if prepare else 0) or 0
+        os.write(ready_w, struct.pack("q", value))
+        os.read(go_r, 1)  # EOF when the parent lets go
+        return 0
+
+    pid = fork(kernel, child)
+    os.close(ready_w)
+    os.close(go_r)
+    try:
+        data = os.read(ready_r, 8)
+        if len(data) != 8:
+            raise AssertionError(f"child {pid} died before it was ready")
+        yield pid, struct.unpack("q", data)[0]
+    finally:
+        os.close(ready_r)
+        os.close(go_w)
+        wait(kernel, pid)

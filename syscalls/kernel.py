@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import cffi
+
 from syscalls import enosys
-from syscalls.abi import Platform
+from syscalls.abi import Platform, PlatformError
 from syscalls.cache import ffi_for
 
 
@@ -117,6 +120,51 @@ def _clone_backwards(name: str, args: tuple) -> tuple[str, tuple]:
 _BASE_CDEF = "long syscall(long number, ...);\n"
 
 
+def declarations(platform: Platform) -> cffi.FFI:
+    """An FFI with the platform's C declarations (ABI mode: parsed, never compiled).
+
+    A declaration cffi cannot take is a PlatformError naming the table and the .h file,
+    with the line where cffi gives one."""
+    try:
+        # Parsed once per table and kept (syscalls.cache): most of a start-up under TCG.
+        return ffi_for(_BASE_CDEF + platform.cdef, platform.cdef_packed)
+    except Exception as e:  # cffi's parser raises CDefError, FFIError and others
+        raise PlatformError(f"{platform.table}: C declarations: {_culprit(platform, e)}") from None
+
+
+def _culprit(platform: Platform, error: Exception) -> str:
+    """cffi's complaint about the first file it cannot take, on one line, naming it.
+
+    The files are declared again one at a time (only on this path: one text parses
+    faster), so that a brace left open is blamed on its file, not the next one. Each
+    starts with the `# 1 "file"` marker Platform.load put there, which cffi quotes in
+    most of its messages; where it does not, the file is added."""
+    ffi = cffi.FFI()
+    ffi.cdef(_BASE_CDEF)
+    parts = [(text, False) for text in re.split(r'^(?=# 1 ")', platform.cdef, flags=re.M)]
+    parts.append((platform.cdef_packed, True))
+    where = ""
+    for text, packed in parts:
+        try:
+            if text:
+                ffi.cdef(text, packed=packed)
+        except Exception as e:
+            error = e
+            marker = re.match(r'# 1 "(.*)"', text)
+            where = marker.group(1) if marker else ""
+            break
+    message = " ".join(str(error).replace("\n", ": ").split())
+    return message if where in message else f"{message} (in {where})"
+
+
+def load_checked(spec: str | None) -> Platform:
+    """Platform.load, and its C declarations compiled: for a table a user names, so that
+    a bad one stops a command before it runs anything (PlatformError)."""
+    platform = Platform.load(spec)
+    declarations(platform)
+    return platform
+
+
 class Kernel:
     """The syscalls of one platform, called on the running kernel.
 
@@ -134,8 +182,7 @@ class Kernel:
 
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
-        # Parsed once per table and kept (syscalls.cache): most of a start-up under TCG.
-        self.ffi = ffi_for(_BASE_CDEF + platform.cdef, platform.cdef_packed)
+        self.ffi = declarations(platform)
         self.libc = self.ffi.dlopen(None)
         self.observers: list[Observer] = []
         self._callers: dict[str, Callable[..., Result]] = {}

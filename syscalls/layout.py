@@ -109,7 +109,8 @@ def _source(
 
 
 def struct_probes(k: Kernel, c_names: dict[str, str]) -> tuple[list[Probe], dict[str, int]]:
-    """Probes for the size and every field offset/size of each struct in the cdef."""
+    """Probes for the size and every field offset/size of each struct in the cdef (bit
+    fields have neither in C: their struct's size and its other fields are checked)."""
     ffi = k.ffi
     probes: list[Probe] = []
     expected: dict[str, int] = {}
@@ -126,6 +127,8 @@ def struct_probes(k: Kernel, c_names: dict[str, str]) -> tuple[list[Probe], dict
             probes.append(Probe(f"sizeof {name}", f"sizeof({c_name})"))
             expected[f"sizeof {name}"] = ffi.sizeof(ctype)
         for fname, f in fields:
+            if f.bitsize >= 0:  # a bit field: C has no offsetof or sizeof for it
+                continue
             key = f"{name}.{fname}"
             probes.append(Probe(f"offsetof {key}", f"offsetof({c_name}, {fname})"))
             expected[f"offsetof {key}"] = f.offset

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from syscalls.kernel import Result
+from syscalls.outdir import write_atomic
 
 PROPERTY = "syscalls.observations"
 FORMAT = 1
@@ -79,10 +80,9 @@ class Profile:
         }
 
     def write(self, path: Path) -> None:
+        """Atomically: readers see the previous file or this whole one, never a part."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=1, sort_keys=True) + "\n")
-        tmp.replace(path)
+        write_atomic(path, (json.dumps(self.to_json(), indent=1, sort_keys=True) + "\n").encode())
 
     @classmethod
     def read(cls, path: Path) -> Profile:

@@ -1,8 +1,10 @@
 """Reading runs: a semantics profile (syscalls/profile.py) or pytest's JUnit XML, whose
 testcases carry the same observations in the `syscalls.observations` property.
 
-One place for `syscalls compare` and `--baseline` alike: a file that cannot be read is
-an InputError whose message is one line naming it.
+One place for `syscalls compare` and `--baseline` alike: a file that cannot be read,
+or is not what it says it is (a profile whose keys or values are not what
+syscalls.profile writes, JUnit that is not XML, a property that is not a JSON list),
+is an InputError whose message is one line naming the file and what is wrong.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from syscalls.profile import PROPERTY, Profile
+from syscalls.profile import FORMAT, PROPERTY
+from syscalls.userfiles import UnreadableInput, read_input
 
 GOOD = ("passed", "skipped", "xfailed")  # outcomes that are not a failure
 
@@ -50,57 +54,113 @@ class Run:
             self.label = " ".join(p for p in (self.target, self.kernel) if p) or self.path.stem
 
 
+# A profile of the whole suite is a few MB; far beyond that, a file is not one (and is
+# not read whole into memory).
+MAX_FILE = 256 << 20
+# What a profile's and JUnit's outcomes may be (syscalls.profile writes these).
+OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
+
+
 def load(path: Path) -> Run:
     """A run from a profile (.json) or JUnit XML; InputError if it is neither."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
     try:
-        head = path.read_bytes()[:512].lstrip()
-    except OSError as e:
-        raise InputError(f"{path}: {e.strerror}") from None
+        data = read_input(path, "run's profile or JUnit XML", MAX_FILE)
+    except UnreadableInput as e:
+        raise InputError(str(e)) from None
+    head = data[:512].removeprefix(b"\xef\xbb\xbf").lstrip()  # a UTF-8 byte order mark
     if head.startswith(b"{"):
-        return _load_profile(path)
+        return _load_profile(path, data)
     if head.startswith(b"<"):
-        return _load_junit(path)
+        return _load_junit(path, data)
+    if not head:
+        raise InputError(f"{path}: empty (not a syscalls profile or JUnit XML)")
     raise InputError(f"{path}: not a syscalls profile (JSON) or JUnit XML")
 
 
-def _load_profile(path: Path) -> Run:
+def _load_profile(path: Path, data: bytes) -> Run:
     try:
-        profile = Profile.read(path)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        doc = json.loads(data)  # bytes: UTF-8 (or -16/-32, as JSON allows)
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    except json.JSONDecodeError as e:
         raise InputError(f"{path}: not valid JSON ({e})") from None
-    except ValueError as e:
-        raise InputError(str(e)) from None
-    except (KeyError, TypeError, AttributeError) as e:
-        raise InputError(f"{path}: not a syscalls profile (missing {e})") from None
-    if not isinstance(profile.tests, dict):
-        raise InputError(f"{path}: not a syscalls profile (tests is not a mapping)")
-    tests: dict[str, TestRun] = {}
-    for nodeid, entry in profile.tests.items():
-        if not isinstance(entry, dict) or "outcome" not in entry:
-            raise InputError(f"{path}: test {nodeid!r} has no outcome")
-        observations = entry.get("observations") or []
-        tests[nodeid] = TestRun(
-            str(entry["outcome"]), [str(o) for o in observations], entry.get("reason", "")
-        )
-    selected = profile.meta.get("selected") if isinstance(profile.meta, dict) else None
-    run = Run(path, profile.platform, profile.kernel, profile.target, tests)
-    if isinstance(selected, list):
-        run.selected = {str(nodeid) for nodeid in selected}
+    except (ValueError, RecursionError) as e:  # an integer of thousands of digits, nesting
+        raise InputError(f"{path}: not valid JSON ({str(e).split(':')[0]})") from None
+    profile = _checked_profile(path, doc)
+    tests = {
+        nodeid: TestRun(entry["outcome"], entry.get("observations", []), entry.get("reason", ""))
+        for nodeid, entry in profile["tests"].items()
+    }
+    meta = profile.get("meta", {})
+    run = Run(path, profile["platform"], profile["kernel"], profile.get("target", "host"), tests)
+    if "selected" in meta:
+        run.selected = set(meta["selected"])
     return run
 
 
-def _load_junit(path: Path) -> Run:
+def _checked_profile(path: Path, doc: Any) -> dict[str, Any]:
+    """The profile's JSON, checked against what syscalls.profile writes; an InputError
+    names the file and the key that is wrong."""
+
+    def bad(key: str, must: str, value: Any) -> InputError:
+        shown = "an object" if isinstance(value, dict) else repr(value)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        return InputError(f"{path}: not a syscalls profile ({key} must be {must}, not {shown})")
+
+    if not isinstance(doc, dict):
+        raise InputError(f"{path}: not a syscalls profile (a JSON object is)")
+    if "format" not in doc:
+        raise InputError(f"{path}: not a syscalls profile (no format)")
+    if type(doc["format"]) is not int or doc["format"] != FORMAT:
+        raise InputError(
+            f"{path}: not a syscalls profile of format {FORMAT} (format {doc['format']!r})"
+        )
+    for key in ("platform", "kernel", "tests"):
+        if key not in doc:
+            raise InputError(f"{path}: not a syscalls profile (missing {key})")
+    for key in ("platform", "kernel", "target"):
+        if key in doc and not isinstance(doc[key], str):
+            raise bad(key, "a string", doc[key])
+    meta = doc.get("meta", {})
+    if not isinstance(meta, dict):
+        raise bad("meta", "an object", meta)
+    if "selected" in meta and not _strings(meta["selected"]):
+        raise bad("meta.selected", "a list of test ids", meta["selected"])
+    if not isinstance(doc["tests"], dict):
+        raise bad("tests", "an object (test id -> result)", doc["tests"])
+    for nodeid, entry in doc["tests"].items():
+        key = f"tests[{nodeid!r}]"
+        if not isinstance(entry, dict):
+            raise bad(key, "an object", entry)
+        if "outcome" not in entry:
+            raise InputError(f"{path}: not a syscalls profile ({key} has no outcome)")
+        if entry["outcome"] not in OUTCOMES:
+            raise bad(f"{key}.outcome", f"one of {', '.join(OUTCOMES)}", entry["outcome"])
+        if not _strings(entry.get("observations", [])):
+            raise bad(f"{key}.observations", "a list of strings", entry["observations"])
+        if not isinstance(entry.get("reason", ""), str):
+            raise bad(f"{key}.reason", "a string", entry["reason"])
+    return doc
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _load_junit(path: Path, data: bytes) -> Run:
     try:
-        root = ET.parse(path).getroot()
+        root = ET.fromstring(data)
     except ET.ParseError as e:
         raise InputError(f"{path}: not valid XML ({e})") from None
+    except RecursionError:
+        raise InputError(f"{path}: not valid XML (nested too deeply)") from None
     if root.tag not in ("testsuites", "testsuite"):
-        raise InputError(f"{path}: not JUnit XML (root element <{root.tag}>)")
+        raise InputError(f"{path}: not JUnit XML (root element <{_short(root.tag)}>)")
     tests: dict[str, TestRun] = {}
     for case in root.iter("testcase"):
+        if not case.get("name"):
+            raise InputError(f"{path}: not JUnit XML (a <testcase> without a name)")
         nodeid = junit_nodeid(case.get("classname", ""), case.get("name", ""))
         tests[nodeid] = _junit_case(path, nodeid, case)
     # JUnit carries no kernel release; the file's directory usually names the run.
@@ -108,14 +168,22 @@ def _load_junit(path: Path) -> Run:
     return Run(path, "", "", "junit", tests, label=label)
 
 
+def _short(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _junit_case(path: Path, nodeid: str, case: ET.Element) -> TestRun:
     observations: list[str] = []
     for prop in case.iter("property"):
         if prop.get("name") == PROPERTY:
             try:
-                observations = [str(o) for o in json.loads(prop.get("value", "[]"))]
-            except json.JSONDecodeError:
-                raise InputError(f"{path}: {nodeid}: {PROPERTY} is not a JSON list") from None
+                observations = json.loads(prop.get("value", "[]"))
+            except (ValueError, RecursionError):
+                observations = None  # type: ignore[assignment]
+            if not _strings(observations):
+                raise InputError(
+                    f"{path}: {_short(nodeid)}: {PROPERTY} is not a JSON list of strings"
+                )
     outcome, reason = "passed", ""
     for tag in ("failure", "error", "skipped"):  # the first found decides, worst first
         child = case.find(tag)

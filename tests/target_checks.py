@@ -31,15 +31,17 @@ def run_target(
     options: Sequence[str] = (),
     time_limit: float = 600,
     cwd: Path = ROOT,
+    syscalls: Sequence[str | Path] = (sys.executable, "-m", "syscalls"),
 ) -> subprocess.CompletedProcess[str]:
     """`syscalls run --target TARGET`, or with `kernel` `syscalls boot KERNEL` (target
-    vm); `options` go before the `--` (e.g. --accel tcg, --append ...)."""
+    vm); `options` go before the `--` (e.g. --accel tcg, --append ...); `syscalls` is
+    the command (default: this checkout's, with this Python)."""
     if kernel is not None:
         assert target == "vm", "a kernel image is booted by the vm target"
         command = ["boot", str(kernel)]
     else:
         command = ["run", "--target", target]
-    argv = [sys.executable, "-m", "syscalls", *command, "--out", str(out)]
+    argv = [*map(str, syscalls), *command, "--out", str(out)]
     argv += ["--time-limit", f"{time_limit:g}", *options, "--", *pytest_args]
     with subprocess.Popen(
         argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from syscalls.abi import Platform, PlatformError, available, host_os_arch
+from syscalls.abi import PLATFORMS_DIR, Platform, PlatformError, available, host_os_arch, os_arch
+from syscalls.kernel import Kernel
 
 
 def test_host_platform_loads_with_its_syscalls_and_structs() -> None:
@@ -12,6 +13,25 @@ def test_host_platform_loads_with_its_syscalls_and_structs() -> None:
     assert (p.os, p.arch) == host_os_arch()
     assert p.syscalls["openat"] > 0 or p.os != "linux"
     assert "struct stat" in p.cdef
+
+
+@pytest.mark.parametrize(
+    ("uname", "size", "expected"),
+    [
+        (("Linux", "x86_64"), 8, ("linux", "x86_64")),
+        (("Linux", "x86_64"), 4, ("linux", "i386")),  # a 32-bit userland
+        (("Linux", "i686"), 4, ("linux", "i386")),
+        (("Linux", "arm64"), 8, ("linux", "aarch64")),
+        (("FreeBSD", "amd64"), 8, ("freebsd", "amd64")),
+        (("NetBSD", "x86_64"), 8, ("netbsd", "amd64")),
+        (("OpenBSD", "arm64"), 8, ("openbsd", "arm64")),
+        (("Linux", "ppc64le"), 8, ("linux", "ppc64le")),  # no table: Platform.load says so
+    ],
+)
+def test_uname_names_map_to_table_names(
+    uname: tuple[str, str], size: int, expected: tuple[str, str]
+) -> None:
+    assert os_arch(*uname, size) == expected
 
 
 def test_layers_merge_common_aliases_under_generated_numbers() -> None:
@@ -24,7 +44,10 @@ def test_layers_merge_common_aliases_under_generated_numbers() -> None:
 
 def test_generated_table_file_keeps_the_os_hand_written_layers(tmp_path: Path) -> None:
     table = tmp_path / "mine.toml"
-    table.write_text('[platform]\nos = "linux"\narch = "x86_64"\n[syscalls]\nnewfstatat = 7\n')
+    table.write_text(
+        '[platform]\nos = "linux"\narch = "x86_64"\n'
+        "[syscalls]\nnewfstatat = 7\n[errno]\nENOENT = 2\n"
+    )
     p = Platform.load(table)
     assert p.syscalls == {"newfstatat": 7}
     assert p.resolve("fstatat") == "newfstatat"  # from platforms/linux/common.toml
@@ -107,4 +130,28 @@ def test_a_shared_cdef_layer_that_is_missing_names_the_layer(tmp_path, monkeypat
     extra.write_text('[platform]\ncdef = ["gone.h"]\n')
     monkeypatch.setattr("syscalls.abi.PLATFORMS_DIR", tmp_path)
     with pytest.raises(PlatformError, match=r"x86_64-extra\.toml.*gone\.h"):
+        Platform.load("linux/x86_64")
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "i386", "aarch64", "riscv64"])
+def test_common_packed_layouts_come_before_the_arch_ones_on_every_arch(arch: str) -> None:
+    p = Platform.load(f"linux/{arch}")
+    common = PLATFORMS_DIR / "linux/common-packed.h"  # after the marker naming the file
+    assert p.cdef_packed.startswith(f'# 1 "{common}"\n{common.read_text()}')
+    k = Kernel(p)
+    # linux/landlock.h declares it __attribute__((packed)): 12 bytes, not 16
+    assert k.ffi.sizeof("struct landlock_path_beneath_attr") == 12
+
+
+def test_left_out_is_read_from_the_hand_written_layer(tmp_path, monkeypatch) -> None:
+    (tmp_path / "linux").mkdir()
+    (tmp_path / "linux" / "x86_64.toml").write_text(
+        '[platform]\nos = "linux"\narch = "x86_64"\n[syscalls]\nafs_syscall = 183\n'
+        "[errno]\nENOSYS = 38\n"
+    )
+    (tmp_path / "linux" / "x86_64-extra.toml").write_text('[left_out]\nafs_syscall = "never"\n')
+    monkeypatch.setattr("syscalls.abi.PLATFORMS_DIR", tmp_path)
+    assert Platform.load("linux/x86_64").left_out == {"afs_syscall": "never"}
+    (tmp_path / "linux" / "x86_64-extra.toml").write_text('left_out = ["afs_syscall"]\n')
+    with pytest.raises(PlatformError, match=r"\[left_out\] must be a table"):
         Platform.load("linux/x86_64")

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -42,3 +44,38 @@ def test_tables_from_a_directory_that_is_no_kernel_tree(tmp_path: Path) -> None:
     assert p.returncode == 2
     assert "not a kernel source tree" in p.stderr
     assert not (tmp_path / "t.toml").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "bad"),
+    [
+        (["--bogus"], "unknown option --bogus"),
+        (["run", "--bogus"], "unknown option --bogus"),
+        (["compare", "--frob", "a.json", "b.json"], "unknown option --frob"),
+        (["tables", "--from-tree", "x", "-o", "y", "stray"], "unexpected 'stray'"),
+        (["frob"], "invalid choice: 'frob'"),
+        ([], "a command is needed: run, boot, tables, list, compare"),
+    ],
+)
+def test_a_usage_error_is_one_line_naming_what_is_wrong(argv: list[str], bad: str) -> None:
+    p = syscalls(*argv)
+    assert p.returncode == 2
+    assert p.stdout == ""
+    [line] = p.stderr.splitlines()
+    assert line.startswith("syscalls") and bad in line
+
+
+def test_help_lists_the_exit_statuses() -> None:
+    p = syscalls("--help")
+    assert p.returncode == 0
+    for code in ("0  all passed", "1  a test failed", "2  could not run", "3  the run did"):
+        assert code in p.stdout
+
+
+def test_run_takes_a_relative_out_from_where_it_was_typed(tmp_path: Path) -> None:
+    # The run changes directory to the suite's root: --out must not follow it there.
+    p = syscalls("run", "-n", "0", "--out", "mine", "--", "suites/fs/test_getcwd.py", cwd=tmp_path)
+    assert p.returncode == 0, p.stdout[-2000:]
+    assert (tmp_path / "mine" / "junit.xml").is_file()
+    assert (tmp_path / "mine" / "profile.json").is_file()
+    assert not (ROOT / "mine").exists()

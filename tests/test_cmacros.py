@@ -100,5 +100,31 @@ def test_ioctl_requests_are_computed_from_the_headers_layout(
     assert Evaluator(IOC, long_bits).evaluate(body) == value
 
 
+# The BSDs' sys/ioccom.h (NetBSD 7.99's values; FreeBSD's and OpenBSD's are the same).
+BSD_IOC = {
+    "IOCPARM_MASK": "0x1fff",
+    "IOCPARM_SHIFT": "16",
+    "IOCGROUP_SHIFT": "8",
+    "IOC_VOID": "(unsigned long)0x20000000",
+    "IOC_OUT": "(unsigned long)0x40000000",
+    "IOC_IN": "(unsigned long)0x80000000",
+    "IOC_INOUT": "(IOC_IN|IOC_OUT)",
+}
+
+
+@pytest.mark.parametrize(
+    ("body", "value"),
+    [
+        ("_IO('f', 1)", 0x20006601),  # FIOCLEX
+        ("_IOR('f', 127, int)", 0x4004667F),  # FIONREAD
+        ("_IOW('f', 126, int)", 0x8004667E),  # FIONBIO
+        ("_IOWR('i', 33, uint64_t)", 0xC0086921),
+        ("_IOR('f', 1, struct unknown)", None),
+    ],
+)
+def test_bsd_ioctl_requests_follow_ioccom(body: str, value: int | None) -> None:
+    assert Evaluator(BSD_IOC, 64).evaluate(body) == value
+
+
 def test_character_literals_are_their_code() -> None:
     assert Evaluator({}).evaluate("'T' << 8") == 0x5400

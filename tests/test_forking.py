@@ -1,10 +1,13 @@
-"""syscalls.forking: the raw fork the suites use, and the argv arrays of exec calls."""
+"""syscalls.forking: the raw fork the suites use, the argv arrays of exec calls, a child
+that waits while a test acts on it, need() and missing_pid()."""
 
 import os
 
-from syscalls import forking
+import pytest
+
+from syscalls import forking, procstate
 from syscalls.abi import Platform
-from syscalls.kernel import Kernel
+from syscalls.kernel import Kernel, Unsupported
 
 
 def _kernel() -> Kernel:
@@ -37,3 +40,42 @@ def test_a_body_that_raises_exits_1() -> None:
 
     status = forking.wait(k, forking.fork(k, body))
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 1
+
+
+def test_waiting_child_runs_prepare_waits_and_is_reaped() -> None:
+    kernel = _kernel()
+    with forking.waiting_child(kernel, lambda: 42) as (pid, value):
+        assert value == 42
+        procstate.wait_blocked(kernel, pid, "read")  # blocked until let go
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # already reaped
+
+
+def test_waiting_child_whose_prepare_fails_is_reported() -> None:
+    kernel = _kernel()
+
+    def fail() -> int:
+        raise RuntimeError("prepare failed")
+
+    with (
+        pytest.raises(AssertionError, match="died before it was ready"),
+        forking.waiting_child(kernel, fail),
+    ):
+        pass
+
+
+def test_need_skips_as_a_missing_or_left_out_call_does() -> None:
+    kernel = _kernel()
+    forking.need(kernel, "getpid", "read")  # present: nothing happens
+    with pytest.raises(Unsupported, match="no_such_call: not in the linux/"):
+        forking.need(kernel, "getpid", "no_such_call")
+    left = kernel.platform.left_out
+    if left:
+        name = next(iter(left))
+        with pytest.raises(Unsupported, match=f"{name}: "):
+            forking.need(kernel, name)
+
+
+def test_missing_pid_names_no_process() -> None:
+    with pytest.raises(ProcessLookupError):
+        os.kill(forking.missing_pid(), 0)

@@ -1,5 +1,6 @@
 """A whole suite run leaves the host as it found it: no files, processes, mounts, IPC
-objects or changed limits, as root and as an unprivileged user.
+objects (SysV, POSIX message queues), keys or changed limits, as root and as an
+unprivileged user.
 
 The suite runs in a subprocess whose environment carries a marker; every process it
 ever forks inherits it, so survivors are found by their /proc/PID/environ.
@@ -17,6 +18,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.runner_checks import marked
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_TEMP = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"))
@@ -41,15 +44,35 @@ def _sysv() -> set[str]:
     return found
 
 
-def _marked(marker: str) -> list[str]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if marker.encode() in (proc / "environ").read_bytes():
-                    found.append(f"{proc.name} {(proc / 'comm').read_text().strip()}")
-            except OSError:
-                continue
+def _mqueues() -> set[str]:
+    """POSIX message queues of this IPC namespace, by name: /dev/mqueue where mounted,
+    else (as root) an mqueue mount of its own in a throwaway mount namespace."""
+    mounted = Path("/dev/mqueue")
+    if mounted.is_dir() and os.path.ismount(mounted):
+        return {p.name for p in mounted.iterdir()}
+    if os.geteuid() != 0:
+        return set()
+    with tempfile.TemporaryDirectory(prefix=f"{OURS}mqueue-") as where:
+        listing = subprocess.run(
+            ["unshare", "--mount", "sh", "-c", f"mount -t mqueue none {where} && ls -A {where}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    return set(listing.split())
+
+
+def _keys() -> set[str]:
+    """Keys held per user (/proc/key-users: "uid: usage nkeys/nikeys ..."), as uid:count
+    entries, so that a user holding more keys than before shows as a new entry."""
+    path = Path("/proc/key-users")
+    if not path.exists():
+        return set()
+    found = set()
+    for line in path.read_text().splitlines():
+        uid, _, rest = line.partition(":")
+        nkeys = int(rest.split()[1].split("/")[0])
+        found |= {f"uid {uid.strip()}: key {i + 1}" for i in range(nkeys)}
     return found
 
 
@@ -111,6 +134,7 @@ def _run_and_check(prefix: list[str], private: Path) -> None:
         "SYSCALLS_LEAK_MARK": marker.split("=", 1)[1],
     }
     before, temp_before, sysv_before = _snapshot(), _entries(SHARED_TEMP), _sysv()
+    mq_before, keys_before = _mqueues(), _keys()
 
     proc = subprocess.run(
         [
@@ -136,10 +160,12 @@ def _run_and_check(prefix: list[str], private: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
-    assert _marked(marker.split("=", 1)[1]) == [], "processes outlived the run"
+    assert marked(marker.split("=", 1)[1]) == [], "processes outlived the run"
     # pytest's own base directory for tmp_path (pytest-of-USER) may stay, holding nothing.
     assert {p.name for p in private.iterdir()} == {f"pytest-of-{_user(prefix)}"}
     assert [p for p in private.rglob("*") if not p.is_dir()] == [], "files left behind"
     assert _settled_new(temp_before, lambda: _entries(SHARED_TEMP)) == set()
     assert _settled_new(sysv_before, _sysv) == set(), "SysV IPC objects left behind"
+    assert _settled_new(mq_before, _mqueues) == set(), "POSIX message queues left behind"
+    assert _settled_new(keys_before, _keys) == set(), "keys left behind"
     assert _snapshot() == before

@@ -144,7 +144,9 @@ def test_reading_something_else_is_an_error(tmp_path: Path) -> None:
 
 def test_a_table_for_another_arch_is_refused(tmp_path: Path) -> None:
     table = tmp_path / "other.toml"
-    table.write_text('[platform]\nos = "linux"\narch = "i386"\n[syscalls]\nread = 3\n')
+    table.write_text(
+        '[platform]\nos = "linux"\narch = "i386"\n[syscalls]\nread = 3\n[errno]\nENOENT = 2\n'
+    )
     proc = subprocess.run(
         [
             sys.executable,

@@ -315,6 +315,15 @@ def test_common_aliases_name_calls_the_table_has(os_name):
 
 # --- the cdef layouts, against the BSD's own headers where a tree is here ------------
 
+# Layouts one OS alone has in its cdef: spliced into the program for that OS.
+_LAYOUT_OWN = {
+    "netbsd": (
+        "#include <sys/statvfs.h>\n",
+        "S(struct statvfs); O(struct statvfs, f_fsidx); O(struct statvfs, f_owner);\n"
+        "    O(struct statvfs, f_fstypename); O(struct statvfs, f_mntonname);\n"
+        "    O(struct statvfs, f_mntfromname); S(struct mmsghdr); O(struct mmsghdr, msg_len);",
+    ),
+}
 _LAYOUT_PROGRAM = """
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -329,7 +338,8 @@ int printf(const char *, ...);
 #define O(t, f) printf("%s.%s %d\\n", #t, #f, (int)__builtin_offsetof(t, f))
 int main(void) {
     S(struct stat); S(struct kevent); S(struct reg); S(struct timeval);
-    S(struct sockaddr_un); S(struct sockaddr_in);
+    S(struct sockaddr_un); S(struct sockaddr_in); S(struct linger);
+    O(struct linger, l_linger);
     O(struct stat, st_mode); O(struct stat, st_ino); O(struct stat, st_nlink);
     O(struct stat, st_uid); O(struct stat, st_rdev); O(struct stat, st_atim);
     O(struct stat, st_size); O(struct stat, st_blocks); O(struct stat, st_blksize);
@@ -365,7 +375,9 @@ def test_cdef_layouts_match_the_trees_headers(os_name, tmp_path):
     stubs.mkdir()
     flags = bsd._flags(os_name, major, bsd.ARCHES[os_name]["amd64"], sysdir, stubs)
     flags = [f for f in flags if f != "-undef"]  # gcc's own __x86_64__ ABI macros stay
-    (tmp_path / "layout.c").write_text(_LAYOUT_PROGRAM)
+    includes, checks = _LAYOUT_OWN.get(os_name, ("", ""))
+    program = includes + _LAYOUT_PROGRAM.replace("    return 0;", f"    {checks}\n    return 0;")
+    (tmp_path / "layout.c").write_text(program)
     for _ in range(64):  # headers the program pulls in from libc are stubbed empty
         cc = subprocess.run(
             ["gcc", "-w", *flags, str(tmp_path / "layout.c"), "-o", str(tmp_path / "layout")],
@@ -428,3 +440,101 @@ def test_every_committed_number_is_that_entry_in_the_master_text(os_name):
             wrong[name] = number
     assert not wrong
     assert len(committed(os_name)["syscalls"]) > 200
+
+
+# --- --values-from: numbers from a bare syscalls.master, values from an earlier table -
+
+
+def bare_tree(tmp_path: Path, master: Path, upstream: str = "") -> Path:
+    tree = tmp_path / "bare"
+    (tree / "sys/kern").mkdir(parents=True)
+    shutil.copy(master, tree / "sys/kern/syscalls.master")
+    if upstream:
+        (tree / "UPSTREAM").write_text(upstream + "\n")
+    return tree
+
+
+def test_values_from_keeps_the_earlier_values_and_says_where_each_part_is_from(tmp_path, capsys):
+    earlier = tmp_path / "earlier.toml"
+    assert main(["tables", "--from-tree", str(DATA / "openbsd"), "-o", str(earlier)]) == 0
+    master = tmp_path / "syscalls.master"  # a newer master: read renumbered, ptrace gone
+    text = (DATA / "openbsd/kern/syscalls.master").read_text()
+    master.write_text(text.replace("3\tSTD", "33\tSTD").replace("26\tSTD", "26\tOBSOL\t#"))
+    tree = bare_tree(tmp_path, master, "sys/kern/syscalls.master: example/src 0123abc")
+    out = tmp_path / "new.toml"
+    argv = ["tables", "--from-tree", str(tree), "--values-from", str(earlier), "-o", str(out)]
+    assert main(argv) == 0
+    old, new = tomllib.loads(earlier.read_text()), tomllib.loads(out.read_text())
+    assert new["syscalls"]["read"] == 33 and "ptrace" not in new["syscalls"]
+    assert "ptrace" not in new["symbols"]  # OpenBSD's libc names follow the master too
+    assert new["errno"] == old["errno"] == {"ENOENT": 2, "ENOTSUP": 91}
+    assert new.get("constants") == old.get("constants")
+    sources = new["platform"]["sources"]
+    assert sources[0].startswith("sys/kern/syscalls.master (")
+    assert sources[1] == "upstream: sys/kern/syscalls.master: example/src 0123abc"
+    carried = [
+        s for s in sources[2:] if s.startswith(f"errno, constants (--values-from {earlier}): ")
+    ]
+    assert carried == sources[2:] and any("sys headers (OpenBSD 7.9" in s for s in carried)
+    assert not any("not in this tree" in s for s in sources)
+    assert f"--values-from {earlier}" in out.read_text().splitlines()[0]
+    # Again, from its own output: the same file (no prefix on prefix).
+    first = out.read_text()
+    argv = ["tables", "--from-tree", str(tree), "--values-from", str(out), "-o", str(out)]
+    assert main(argv) == 0
+    assert out.read_text() == first.replace(f"--values-from {earlier}", f"--values-from {out}")
+
+
+@pytest.mark.parametrize(
+    ("earlier", "message"),
+    [
+        ("missing", "earlier.toml: no such file"),
+        ("not toml", "earlier.toml: not valid TOML"),
+        ("errno of text", "earlier.toml: [errno] EPERM must be an errno number"),
+        ("netbsd", "a table for netbsd/amd64, not openbsd/amd64"),
+        ("no values", "it has no [errno] or [constants] to carry"),
+        ("tree has headers", "the tree has headers of its own"),
+    ],
+)
+def test_values_from_refuses_what_it_cannot_carry_in_one_line(tmp_path, capsys, earlier, message):
+    tree = bare_tree(tmp_path, DATA / "openbsd/kern/syscalls.master")
+    path = tmp_path / "earlier.toml"
+    if earlier == "not toml":
+        path.write_text("[platform\n")
+    elif earlier == "errno of text":  # copied on into the new table, before
+        path.write_text('[platform]\nos = "openbsd"\narch = "amd64"\n[errno]\nEPERM = "1"\n')
+    elif earlier == "netbsd":
+        main(["tables", "--from-tree", str(DATA / "netbsd"), "-o", str(path)])
+    elif earlier == "no values":
+        main(["tables", "--from-tree", str(tree), "-o", str(path)])
+    elif earlier == "tree has headers":
+        main(["tables", "--from-tree", str(DATA / "openbsd"), "-o", str(path)])
+        tree = DATA / "openbsd"
+    capsys.readouterr()
+    out = tmp_path / "out.toml"
+    argv = ["tables", "--from-tree", str(tree), "--values-from", str(path), "-o", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and f"--values-from {path}" in err
+    assert not out.exists()
+
+
+def test_committed_tables_cite_the_reference_revision():
+    # What SOURCES.md gives for each reference file (its commit) and the master's own
+    # revision tag must be what the committed table says its syscalls.master was.
+    sources_md = REFERENCE / "SOURCES.md"
+    if not sources_md.is_file():
+        pytest.skip(f"no {sources_md} (see the README's Tables section)")
+    rows = {
+        m.group(1): m.group(2)
+        for m in re.finditer(
+            r"^\| (\w+)/syscalls\.master \|[^\n]*?\b([0-9a-f]{40})\b", sources_md.read_text(), re.M
+        )
+    }
+    for os_name in ("netbsd", "openbsd", "freebsd"):
+        p = Platform.load(f"{os_name}/amd64")
+        master_lines = [s for s in p.sources if "--values-from" not in s]  # not carried
+        assert any(rows[os_name] in s for s in master_lines), os_name
+        tag = re.search(r"syscalls\.master,v ([\d.]+)", reference(os_name).read_text()[:2000])
+        if tag:
+            assert any(f"revision {tag.group(1)})" in s for s in master_lines), os_name

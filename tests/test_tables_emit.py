@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from syscalls.abi import Platform
 from syscalls.tables import Table
-from syscalls.tables.emit import render, write
+from syscalls.tables.emit import OutputError, check_output, render, write
 
 TABLE = Table(
     os="linux",
@@ -48,3 +52,52 @@ def test_write_is_atomic_and_loads_as_a_platform(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.toml"]
     p = Platform.load(out)
     assert p.syscalls == TABLE.syscalls and p.errno_name(11) == "EAGAIN"
+
+
+def test_write_goes_through_a_symlink_and_keeps_the_mode(tmp_path: Path) -> None:
+    real = tmp_path / "real.toml"
+    real.write_text("old")
+    real.chmod(0o640)
+    (tmp_path / "link.toml").symlink_to(real)
+    assert write(TABLE, "c", tmp_path / "link.toml") == real
+    assert (tmp_path / "link.toml").is_symlink() and Platform.load(real).syscalls
+    assert real.stat().st_mode & 0o777 == 0o640
+
+
+@pytest.mark.parametrize(
+    ("where", "says"),
+    [
+        ("missing/dir/t.toml", r"missing/dir: no such directory"),
+        ("file/t.toml", r"file: not a directory"),
+        ("dir", r"dir: is a directory"),
+        ("fifo", r"fifo: not a regular file"),  # a device, likewise: never replaced
+    ],
+)
+def test_an_output_it_cannot_write_is_refused_before_any_work(
+    tmp_path: Path, where: str, says: str
+) -> None:
+    (tmp_path / "file").write_text("")
+    (tmp_path / "dir").mkdir()
+    os.mkfifo(tmp_path / "fifo")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(OutputError, match=says):
+        check_output(tmp_path / where)
+    with pytest.raises(OutputError, match=says):
+        write(TABLE, "c", tmp_path / where)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_write_that_fails_leaves_the_old_table_and_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "t.toml"
+    out.write_text("old")
+
+    def full(*args: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "replace", full)
+    with pytest.raises(OutputError, match=r"t\.toml: No space left on device"):
+        write(TABLE, "c", out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.toml"]
+    assert out.read_text() == "old"

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from syscalls.profile import Profile
+from tests.ktap_format import leaves, parse
 from tests.target_checks import junit_outcomes, need_uml, run_target
 
 pytestmark = pytest.mark.slow
@@ -36,7 +37,8 @@ def test_a_guest_that_dies_mid_test_names_it_and_keeps_what_finished(
     out = tmp_path / "out"
     # -n 0: the plugin kills its parent, which must be the shell, not an xdist controller.
     plugin = ["-n", "0", "-p", "tests.crash_plugin", f"--crash-at={VICTIM}"]
-    p = run_target(target, out, "suites/fs/test_openat.py", *plugin)
+    ktap = tmp_path / "run.ktap"  # written on the host from what the crash left
+    p = run_target(target, out, "suites/fs/test_openat.py", *plugin, options=["--ktap", str(ktap)])
     log = p.stdout[-2000:] + p.stderr[-2000:]
     assert p.returncode not in (0, 1, 5), log  # not a status the suite could have given
     assert f"running: {VICTIM}" in p.stderr, log
@@ -52,3 +54,10 @@ def test_a_guest_that_dies_mid_test_names_it_and_keeps_what_finished(
     junit = junit_outcomes(out / "junit.xml")
     assert len(junit) == len(profile.tests)
     assert list(junit.values()).count("failed") == 1
+    doc = parse(ktap.read_text())  # the format's rules: tests/ktap_format.py
+    assert any(d.startswith("the run did not finish: ") for d in doc.diagnostics)
+    results = {name: r for (_, name), r in leaves(doc).items()}
+    assert len(results) == len(profile.tests)
+    victim = results[VICTIM.removeprefix("suites/fs/")]
+    assert not victim.ok and victim.diagnostics
+    assert sum(r.ok and r.directive is None for r in results.values()) == len(passed)

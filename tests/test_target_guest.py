@@ -149,11 +149,11 @@ def test_conclude_between_tests_says_so(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 @pytest.mark.parametrize("status", [0, 1, 5])
-def test_conclude_with_a_status_returns_it(
+def test_conclude_with_a_status_but_no_reports_is_an_unfinished_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], status: int
 ) -> None:
-    """Whatever the launcher's ending, the status the guest wrote is the answer; a
-    pytest that died before its reports leaves them rebuilt from the events."""
+    """A pytest that exited before writing its reports leaves them rebuilt from the
+    events, the profile marked incomplete -- a run that did not finish, status 3."""
     out = tmp_path / "out"
     opts = _opts(out)
     (out / results.STATUS).write_text(f"{status}\n")
@@ -163,12 +163,33 @@ def test_conclude_with_a_status_returns_it(
         '{"event": "start", "nodeid": "suites/a.py::t1"}',
         '{"event": "end", "nodeid": "suites/a.py::t1", "outcome": "passed", "observations": []}',
     )
-    assert guest.conclude(opts, "uml", guest.Ending("finished", 0), LIMITS, 3) == status
+    assert guest.conclude(opts, "uml", guest.Ending("finished", 0), LIMITS, 3) == 3
     stdout = capsys.readouterr().out
     assert f"syscalls: uml: suite finished in 3 s, status {status}: 1 passed" in stdout
     assert Profile.read(out / results.PROFILE).meta["incomplete"] == (
         f"pytest exited with status {status}"
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome", "ours"),
+    [(0, "passed", 0), (1, "failed", 1), (2, "failed", 1), (2, "passed", 3), (4, "", 2),
+     (5, "", 2), (3, "passed", 3)],
+)  # fmt: skip
+def test_conclude_maps_the_guests_pytest_status_onto_ours(
+    tmp_path: Path, status: int, outcome: str, ours: int
+) -> None:
+    """pytest's 2 (interrupted; or -x after a failure), 3, 4 and 5 mean other things
+    than ours (syscalls.exitcodes) and never leave `syscalls run --target` as they are."""
+    out = tmp_path / "out"
+    opts = _opts(out)
+    (out / results.STATUS).write_text(f"{status}\n")
+    tests = {"suites/a.py::t1": {"outcome": outcome, "observations": []}} if outcome else {}
+    Profile(platform="linux/x86_64", kernel="6.1.0", target="uml", tests=tests).write(
+        out / results.PROFILE
+    )
+    results.write_junit(out / results.JUNIT, tests, "")
+    assert guest.conclude(opts, "uml", guest.Ending("finished", 0), LIMITS, 3) == ours
 
 
 def test_launch_kills_a_hung_target_and_its_setsid_helper(

@@ -147,7 +147,7 @@ def test_a_package_that_dpkg_cannot_read_leaves_nothing(tmp_path: Path) -> None:
     bad = tmp_path / "linux-image-broken_1_amd64.deb"
     bad.write_bytes(b"!<arch>\nthis is not a package\n")
     cache = tmp_path / "cache"
-    with pytest.raises(vm_kernel.KernelError, match="dpkg -x failed"):
+    with pytest.raises(vm_kernel.KernelError, match="not a package dpkg can unpack"):
         vm_kernel.resolve(bad, cache=cache)
     assert list((cache / "kernels").iterdir()) == []
 

@@ -7,7 +7,12 @@
  * linux/sem.h, asm-generic/signal.h (stack_t), asm-generic/siginfo.h (sigval, sigevent:
  * SIGEV_MAX_SIZE 64 bytes; sigev_notify_thread_id is _sigev_un._tid). Checked against
  * the host's headers by tests/test_layout_linux.py. linux/ptrace.h: ptrace_syscall_info.
- * linux/futex.h: robust_list, robust_list_head (set_robust_list). */
+ * linux/futex.h: robust_list, robust_list_head (set_robust_list).
+ * Process, memory and security calls: linux/rseq.h, linux/sched/types.h (sched_attr),
+ * linux/filter.h (sock_filter, sock_fprog), linux/seccomp.h (seccomp_data), linux/bpf.h
+ * (bpf_insn), linux/landlock.h, linux/userfaultfd.h, linux/mqueue.h,
+ * linux/perf_event.h. Bit fields are declared as the headers do (C has no offsetof for
+ * them: the layout check sees their struct's size). */
 
 /* asm-generic/statfs.h: words of C's long on every arch here (i386: 32-bit). */
 struct statfs {
@@ -123,6 +128,79 @@ struct ptrace_syscall_info {
         struct { int64_t rval; uint8_t is_error; } exit;
         struct { uint64_t nr; uint64_t args[6]; uint32_t ret_data; } seccomp;
     };
+};
+
+/* linux/rseq.h (6.1): the header aligns it to 32 bytes, which cffi cannot say; the
+ * padding gives the same 32-byte size, and callers align the memory themselves. */
+struct rseq {
+    uint32_t cpu_id_start; uint32_t cpu_id; uint64_t rseq_cs; uint32_t flags;
+    uint32_t __pad[3];
+};
+struct sched_attr {
+    uint32_t size; uint32_t sched_policy; uint64_t sched_flags; int32_t sched_nice;
+    uint32_t sched_priority; uint64_t sched_runtime; uint64_t sched_deadline;
+    uint64_t sched_period; uint32_t sched_util_min; uint32_t sched_util_max;
+};
+
+/* Classic BPF, as seccomp and SO_ATTACH_FILTER take it; seccomp's view of a syscall. */
+struct sock_filter { uint16_t code; uint8_t jt; uint8_t jf; uint32_t k; };
+struct sock_fprog { unsigned short len; struct sock_filter *filter; };
+struct seccomp_data {
+    int nr; uint32_t arch; uint64_t instruction_pointer; uint64_t args[6];
+};
+/* Extended BPF: one instruction (bpf(BPF_PROG_LOAD)). */
+struct bpf_insn {
+    uint8_t code; uint8_t dst_reg:4; uint8_t src_reg:4; int16_t off; int32_t imm;
+};
+
+/* linux/landlock.h (6.1: file-system access only). landlock_path_beneath_attr is packed:
+ * common-packed.h. */
+struct landlock_ruleset_attr { uint64_t handled_access_fs; };
+
+/* linux/userfaultfd.h. uffd_msg is __packed in the header, but every member sits at its
+ * natural alignment, so the plain layout is the same 32 bytes. */
+struct uffdio_api { uint64_t api; uint64_t features; uint64_t ioctls; };
+struct uffdio_range { uint64_t start; uint64_t len; };
+struct uffdio_register { struct uffdio_range range; uint64_t mode; uint64_t ioctls; };
+struct uffdio_copy { uint64_t dst; uint64_t src; uint64_t len; uint64_t mode; int64_t copy; };
+struct uffdio_zeropage { struct uffdio_range range; uint64_t mode; int64_t zeropage; };
+struct uffd_msg {
+    uint8_t event; uint8_t reserved1; uint16_t reserved2; uint32_t reserved3;
+    union {
+        struct { uint64_t flags; uint64_t address; union { uint32_t ptid; } feat; } pagefault;
+        struct { uint32_t ufd; } fork;
+        struct { uint64_t from; uint64_t to; uint64_t len; } remap;
+        struct { uint64_t start; uint64_t end; } remove;
+        struct { uint64_t reserved1; uint64_t reserved2; uint64_t reserved3; } reserved;
+    } arg;
+};
+
+/* linux/mqueue.h: __kernel_long_t is C's long on every arch here. */
+struct mq_attr {
+    long mq_flags; long mq_maxmsg; long mq_msgsize; long mq_curmsgs; long __reserved[4];
+};
+
+/* linux/perf_event.h, up to PERF_ATTR_SIZE_VER7 (128 bytes, Linux 6.1). */
+struct perf_event_attr {
+    uint32_t type; uint32_t size; uint64_t config;
+    union { uint64_t sample_period; uint64_t sample_freq; };
+    uint64_t sample_type; uint64_t read_format;
+    uint64_t disabled:1, inherit:1, pinned:1, exclusive:1, exclude_user:1,
+        exclude_kernel:1, exclude_hv:1, exclude_idle:1, mmap:1, comm:1, freq:1,
+        inherit_stat:1, enable_on_exec:1, task:1, watermark:1, precise_ip:2, mmap_data:1,
+        sample_id_all:1, exclude_host:1, exclude_guest:1, exclude_callchain_kernel:1,
+        exclude_callchain_user:1, mmap2:1, comm_exec:1, use_clockid:1, context_switch:1,
+        write_backward:1, namespaces:1, ksymbol:1, bpf_event:1, aux_output:1, cgroup:1,
+        text_poke:1, build_id:1, inherit_thread:1, remove_on_exec:1, sigtrap:1,
+        __reserved_1:26;
+    union { uint32_t wakeup_events; uint32_t wakeup_watermark; };
+    uint32_t bp_type;
+    union { uint64_t bp_addr; uint64_t kprobe_func; uint64_t uprobe_path; uint64_t config1; };
+    union { uint64_t bp_len; uint64_t kprobe_addr; uint64_t probe_offset; uint64_t config2; };
+    uint64_t branch_sample_type; uint64_t sample_regs_user; uint32_t sample_stack_user;
+    int32_t clockid; uint64_t sample_regs_intr; uint32_t aux_watermark;
+    uint16_t sample_max_stack; uint16_t __reserved_2; uint32_t aux_sample_size;
+    uint32_t __reserved_3; uint64_t sig_data;
 };
 
 /* ttys: asm-generic/termbits.h's struct termios is what TCGETS/TCSETS copy (not the C

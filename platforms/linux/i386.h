@@ -30,8 +30,12 @@ struct user {
 };
 typedef struct {
     int si_signo; int si_errno; int si_code;
-    int si_pid; unsigned int si_uid; int si_status;
-    long si_utime; long si_stime; char __rest[96];
+    union {
+        struct { int si_pid; unsigned int si_uid; int si_status; long si_utime; long si_stime; };
+        struct { int __rt_pid; unsigned int __rt_uid; union sigval si_value; };  /* queued */
+        struct { void *si_call_addr; int si_syscall; unsigned int si_arch; };  /* SIGSYS */
+        char __rest[116];
+    };
 } siginfo_t;
 struct sysinfo {
     long uptime; unsigned long loads[3]; unsigned long totalram; unsigned long freeram;
@@ -59,6 +63,13 @@ struct epoll_event { uint32_t events; uint64_t data; };
  * a 64-bit off_t: plain fcntl refuses the OFD commands on 32-bit (EINVAL), fcntl64 takes
  * them with this layout. */
 struct flock { short l_type; short l_whence; int64_t l_start; int64_t l_len; int l_pid; };
+/* arch/x86/include/uapi/asm/ldt.h: an LDT or TLS descriptor (modify_ldt,
+ * set_thread_area). */
+struct user_desc {
+    unsigned int entry_number; unsigned int base_addr; unsigned int limit;
+    unsigned int seg_32bit:1; unsigned int contents:2; unsigned int read_exec_only:1;
+    unsigned int limit_in_pages:1; unsigned int seg_not_present:1; unsigned int useable:1;
+};
 /* linux/timex.h struct __kernel_timex, under the name the suites use: 64-bit fields with
  * explicit padding (208 bytes, the 64-bit layout), what clock_adjtime64 takes; the table
  * sends clock_adjtime there and syscalls/abi_i386.py sends adjtimex to

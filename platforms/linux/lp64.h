@@ -1,7 +1,7 @@
 /* Linux struct layouts shared by the 64-bit arches (x86_64, aarch64, riscv64: 64-bit
  * long, 32-bit __kernel_mode_t), listed in each one's <arch>-extra.toml; i386 declares
  * its own in i386.h. Linux 6.1 uapi: asm-generic/siginfo.h (the union starts at offset
- * 16), linux/sysinfo.h, asm-generic/ipcbuf.h + asm-generic/shmbuf.h (IPC_STAT's IPC_64
+ * 16; _sigchld's fields, and _sigsys's for a seccomp SIGSYS), linux/sysinfo.h, asm-generic/ipcbuf.h + asm-generic/shmbuf.h (IPC_STAT's IPC_64
  * layout; 32-bit mode_t, so __pad1 has no bytes), asm-generic/fcntl.h (struct flock with
  * a long off_t), linux/time_types.h (struct timespec: with a 64-bit long it is the
  * kernel's __kernel_timespec, which every time call takes on these arches). */
@@ -9,8 +9,15 @@
 struct timespec { long tv_sec; long tv_nsec; };
 typedef struct {
     int si_signo; int si_errno; int si_code; int __pad0;
-    int si_pid; unsigned int si_uid; int si_status; int __pad1;
-    long si_utime; long si_stime; char __rest[80];
+    union {
+        struct {
+            int si_pid; unsigned int si_uid; int si_status; int __pad1;
+            long si_utime; long si_stime;
+        };
+        struct { int __rt_pid; unsigned int __rt_uid; union sigval si_value; };  /* queued */
+        struct { void *si_call_addr; int si_syscall; unsigned int si_arch; };  /* SIGSYS */
+        char __rest[112];
+    };
 } siginfo_t;
 struct sysinfo {
     long uptime; unsigned long loads[3]; unsigned long totalram; unsigned long freeram;

@@ -30,3 +30,11 @@ struct user {
     int __pad1; void *u_ar0; void *u_fpstate; unsigned long magic; char u_comm[32];
     unsigned long u_debugreg[8];
 };
+/* arch/x86/include/uapi/asm/ldt.h: an LDT or TLS descriptor (modify_ldt,
+ * set_thread_area); lm is x86_64's alone. */
+struct user_desc {
+    unsigned int entry_number; unsigned int base_addr; unsigned int limit;
+    unsigned int seg_32bit:1; unsigned int contents:2; unsigned int read_exec_only:1;
+    unsigned int limit_in_pages:1; unsigned int seg_not_present:1; unsigned int useable:1;
+    unsigned int lm:1;
+};

@@ -25,6 +25,7 @@ struct msghdr {
     void *msg_control; unsigned int msg_controllen; int msg_flags;
 };
 struct cmsghdr { unsigned int cmsg_len; int cmsg_level; int cmsg_type; };
+struct mmsghdr { struct msghdr msg_hdr; unsigned int msg_len; };  /* sys/sys/socket.h */
 struct stat {
     uint64_t st_dev; uint32_t st_mode; uint64_t st_ino; uint32_t st_nlink;
     uint32_t st_uid; uint32_t st_gid; uint64_t st_rdev;
@@ -40,6 +41,19 @@ struct stat {
 struct kevent {
     uintptr_t ident; uint32_t filter; uint32_t flags; uint32_t fflags; int64_t data;
     intptr_t udata;
+};
+/* sys/sys/statvfs.h: statvfs1, fstatvfs1 and getvfsstat fill it; fsblkcnt_t and
+ * fsfilcnt_t are 64-bit, fsid_t two int32_t. */
+struct statvfs {
+    unsigned long f_flag; unsigned long f_bsize; unsigned long f_frsize;
+    unsigned long f_iosize;
+    uint64_t f_blocks; uint64_t f_bfree; uint64_t f_bavail; uint64_t f_bresvd;
+    uint64_t f_files; uint64_t f_ffree; uint64_t f_favail; uint64_t f_fresvd;
+    uint64_t f_syncreads; uint64_t f_syncwrites; uint64_t f_asyncreads;
+    uint64_t f_asyncwrites;
+    int32_t f_fsidx[2]; unsigned long f_fsid; unsigned long f_namemax; uint32_t f_owner;
+    uint32_t f_spare[4];
+    char f_fstypename[32]; char f_mntonname[1024]; char f_mntfromname[1024];
 };
 struct reg {
     int64_t rdi; int64_t rsi; int64_t rdx; int64_t r10; int64_t r8; int64_t r9;

@@ -4,6 +4,7 @@
 unmapped. Buffers and path strings placed to end at its `edge` show how far the kernel
 copies before the fault. `drop_privileges()`, called inside a forked child, leaves the
 child with no capabilities whoever runs the suite: root becomes nobody; a user stays.
+`new_file_ids(directory)` is the (uid, gid) a file this process creates there takes.
 Setup and teardown calls are not recorded as the test's observations.
 """
 
@@ -11,13 +12,27 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from syscalls.expect import ByOS
 from syscalls.kernel import Kernel
 
 NOBODY = 65534
+
+# A new file's group, in a directory without set-group-ID: the creator's effective gid
+# on Linux (fs/inode.c, inode_init_owner); the directory's on the BSDs (NetBSD
+# sys/fs/tmpfs/tmpfs_subr.c, tmpfs_newvnode: tn_gid = dnode->tn_gid, and
+# sys/ufs/ufs/ufs_vnops.c, ufs_makeinode: i_gid = pdir->i_gid, as in FreeBSD's and
+# OpenBSD's ufs_makeinode).
+NEW_FILE_GROUP = ByOS(
+    default="effective gid",
+    freebsd="directory's gid",
+    netbsd="directory's gid",
+    openbsd="directory's gid",
+)
 
 
 class Guarded:
@@ -86,3 +101,17 @@ def drop_privileges(kernel: Kernel) -> Callable[[], Any]:
             kernel.setresuid(NOBODY, NOBODY, NOBODY).unwrap()
 
     return drop
+
+
+@pytest.fixture
+def new_file_ids(kernel: Kernel) -> Callable[[Path], tuple[int, int]]:
+    """new_file_ids(directory): (uid, gid) of a file this process creates in directory."""
+
+    def ids(directory: Path) -> tuple[int, int]:
+        st = kernel.new("struct stat *")
+        with kernel.unobserved():
+            kernel.fstatat(kernel.AT_FDCWD, directory, st, 0).unwrap()
+        groups = {"effective gid": os.getegid(), "directory's gid": st.st_gid}
+        return os.geteuid(), groups[NEW_FILE_GROUP[kernel.platform.os]]
+
+    return ids

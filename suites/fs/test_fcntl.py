@@ -42,11 +42,21 @@ def test_fcntl_setfd_cloexec_round_trips(kernel: Kernel, tmp: Path, fds) -> None
     assert kernel.fcntl(fd, kernel.F_GETFD, 0).unwrap() == 0
 
 
+def _lowest_free_fd(kernel: Kernel, start: int) -> int:
+    fd = start
+    while kernel.fcntl(fd, kernel.F_GETFD, 0).errno != "EBADF":
+        fd += 1
+    return fd
+
+
 def test_fcntl_dupfd_returns_lowest_fd_at_or_above_arg(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f")
-    new = fds(kernel.fcntl(fd, kernel.F_DUPFD, 100))
-    assert new >= 100
+    low = _lowest_free_fd(kernel, 100)
+    new = fds(kernel.fcntl(fd, kernel.F_DUPFD, low))
+    assert new == low  # arg itself when it is free
     assert kernel.fcntl(new, kernel.F_GETFD, 0).unwrap() == 0
+    above = _lowest_free_fd(kernel, low)
+    assert fds(kernel.fcntl(fd, kernel.F_DUPFD, low)) == above  # taken: the next free one
 
 
 def test_fcntl_dupfd_cloexec_sets_fd_flag(kernel: Kernel, tmp: Path, fds) -> None:

@@ -48,6 +48,21 @@ def test_setlk_write_lock_is_seen_and_refused_by_another_process(
     assert outcome == CONFLICT[kernel.platform.os]
 
 
+def test_getlk_reports_the_range_of_the_conflicting_lock(
+    kernel: Kernel, tmp: Path, fds, in_child
+) -> None:
+    fd = fds.file(tmp / "f", b"x" * 100)
+    _setlk(kernel, fd, kernel.F_WRLCK, 10, 20).unwrap()
+
+    def probe() -> tuple[int, int, int, int]:
+        other = kernel.openat(kernel.AT_FDCWD, tmp / "f", kernel.O_RDWR).unwrap()
+        r, fl = _lock(kernel, other, kernel.F_GETLK, kernel.F_RDLCK)  # the whole file
+        r.unwrap()
+        return fl.l_type, fl.l_whence, fl.l_start, fl.l_len
+
+    assert in_child(probe) == (kernel.F_WRLCK, kernel.SEEK_SET, 10, 20)
+
+
 def test_getlk_on_own_lock_reports_unlocked(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f", b"x" * 100)
     _setlk(kernel, fd, kernel.F_WRLCK).unwrap()

@@ -1,6 +1,10 @@
 """fsync, fdatasync, sync_file_range: accepted on files, refused where they mean nothing.
 
-fsync on a pipe is EINVAL on Linux (no fsync method). sync_file_range is Linux-only.
+fsync on a pipe is EINVAL on Linux (no fsync method; NetBSD's fd_getvnode answers the
+same). sync_file_range is Linux-only; fsync_range is NetBSD's: exactly one of FDATASYNC
+and FFILESYNC, a writable descriptor, a range that does not wrap, length 0 for the whole
+file (sys/kern/vfs_syscalls.c, sys_fsync_range); those tests run on the rump kernel and
+are marked for NetBSD alone.
 """
 
 from pathlib import Path
@@ -32,7 +36,6 @@ def test_fsync_on_closed_fd_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
     assert kernel.fsync(fd).errno == "EBADF"
 
 
-@pytest.mark.os("linux")
 def test_fsync_on_pipe_is_einval(kernel: Kernel, fds) -> None:
     _, wfd = fds.pipe()
     assert kernel.fsync(wfd).errno == "EINVAL"
@@ -67,3 +70,51 @@ def test_sync_file_range_negative_offset_is_einval(kernel: Kernel, tmp: Path, fd
 def test_sync_file_range_on_pipe_is_espipe(kernel: Kernel, fds) -> None:
     _, wfd = fds.pipe()
     assert kernel.sync_file_range(wfd, 0, 0, kernel.SYNC_FILE_RANGE_WRITE).errno == "ESPIPE"
+
+
+def _fsync_range(kernel: Kernel, fd: int, flags: int, start: int = 0, length: int = 0):
+    return kernel.fsync_range(fd, flags, start, length)
+
+
+@pytest.mark.os("netbsd")
+@pytest.mark.parametrize("flags", ["FDATASYNC", "FFILESYNC", "FFILESYNC|FDISKSYNC"])
+def test_fsync_range_of_the_whole_file_succeeds(
+    kernel: Kernel, tmp: Path, fds, bits, flags: str
+) -> None:
+    fd = fds.file(tmp / "f")
+    kernel.write(fd, b"data", 4).unwrap()
+    _fsync_range(kernel, fd, bits(flags)).unwrap()
+    assert (tmp / "f").read_bytes() == b"data"
+
+
+@pytest.mark.os("netbsd")
+def test_fsync_range_of_a_range_succeeds(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"x" * 8192)
+    _fsync_range(kernel, fd, kernel.FDATASYNC, 4096, 4096).unwrap()
+
+
+@pytest.mark.os("netbsd")
+@pytest.mark.parametrize("flags", ["", "FDATASYNC|FFILESYNC", "FDISKSYNC"])
+def test_fsync_range_needs_exactly_one_of_datasync_and_filesync(
+    kernel: Kernel, tmp: Path, fds, bits, flags: str
+) -> None:
+    fd = fds.file(tmp / "f")
+    assert _fsync_range(kernel, fd, bits(flags)).errno == "EINVAL"
+
+
+@pytest.mark.os("netbsd")
+def test_fsync_range_that_wraps_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f")
+    assert _fsync_range(kernel, fd, kernel.FDATASYNC, 1 << 62, 1 << 62).errno == "EINVAL"
+
+
+@pytest.mark.os("netbsd")
+def test_fsync_range_on_a_read_only_descriptor_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"x", kernel.O_RDONLY)
+    assert _fsync_range(kernel, fd, kernel.FDATASYNC).errno == "EBADF"
+
+
+@pytest.mark.os("netbsd")
+def test_fsync_range_on_a_pipe_is_einval(kernel: Kernel, fds) -> None:
+    _, w = fds.pipe()
+    assert _fsync_range(kernel, w, kernel.FDATASYNC).errno == "EINVAL"

@@ -48,6 +48,28 @@ def test_getdents64_d_type_matches_the_file_type(kernel: Kernel, tmp: Path, fds,
         assert types[name] in (dtype, kernel.DT_UNKNOWN), name
 
 
+def test_getdents64_on_tmpfs_answers_each_type_never_dt_unknown(
+    kernel: Kernel, tmp: Path, fds
+) -> None:
+    # tmpfs takes d_type from the inode (fs/libfs.c, dcache_readdir): no DT_UNKNOWN there.
+    st = kernel.new("struct statfs *")
+    kernel.statfs(tmp, st).unwrap()
+    if st.f_type != kernel.TMPFS_MAGIC:
+        pytest.skip(f"tmp is not on tmpfs (f_type {st.f_type:#x}), where DT_UNKNOWN is allowed")
+    (tmp / "reg").write_bytes(b"")
+    (tmp / "dir").mkdir()
+    (tmp / "lnk").symlink_to("reg")
+    make_fifo(kernel, tmp / "fifo")
+    types = {n: t for n, t, _ in _read_all(kernel, fds.open(tmp, kernel.O_RDONLY))}
+    assert {n: types[n] for n in (".", "reg", "dir", "lnk", "fifo")} == {
+        ".": kernel.DT_DIR,
+        "reg": kernel.DT_REG,
+        "dir": kernel.DT_DIR,
+        "lnk": kernel.DT_LNK,
+        "fifo": kernel.DT_FIFO,
+    }
+
+
 def test_getdents64_d_ino_matches_stat(kernel: Kernel, tmp: Path, fds) -> None:
     (tmp / "f").write_bytes(b"")
     inos = {n: i for n, _, i in _read_all(kernel, fds.open(tmp, kernel.O_RDONLY))}

@@ -6,8 +6,6 @@ default open; Linux and the BSDs agree on it).
 
 from pathlib import Path
 
-import pytest
-
 from syscalls.expect import ByOS
 from syscalls.kernel import Kernel, Result
 
@@ -59,7 +57,6 @@ def test_linkat_unknown_flag_is_einval(kernel: Kernel, tmp: Path) -> None:
     )
 
 
-@pytest.mark.os("linux")
 def test_link_legacy_call_creates_hard_link(kernel: Kernel, tmp: Path) -> None:
     (tmp / "a").write_bytes(b"")
     kernel.link(tmp / "a", tmp / "b").unwrap()

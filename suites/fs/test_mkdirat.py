@@ -49,33 +49,28 @@ def test_mkdirat_in_unwritable_directory_is_eacces(kernel: Kernel, tmp: Path) ->
     assert kernel.mkdirat(kernel.AT_FDCWD, tmp / "ro" / "d", 0o700).errno == "EACCES"
 
 
-@pytest.mark.os("linux")
 def test_mkdir_legacy_call_creates_directory(kernel: Kernel, tmp: Path) -> None:
     kernel.mkdir(tmp / "d", 0o700).unwrap()
     assert (tmp / "d").is_dir()
 
 
-@pytest.mark.os("linux")
 def test_rmdir_removes_empty_directory(kernel: Kernel, tmp: Path) -> None:
     (tmp / "d").mkdir()
     kernel.rmdir(tmp / "d").unwrap()
     assert not (tmp / "d").exists()
 
 
-@pytest.mark.os("linux")
 def test_rmdir_nonempty_directory_is_enotempty(kernel: Kernel, tmp: Path) -> None:
     (tmp / "d").mkdir()
     (tmp / "d" / "f").write_bytes(b"")
     assert kernel.rmdir(tmp / "d").errno == "ENOTEMPTY"
 
 
-@pytest.mark.os("linux")
 def test_rmdir_on_file_is_enotdir(kernel: Kernel, tmp: Path) -> None:
     (tmp / "f").write_bytes(b"")
     assert kernel.rmdir(tmp / "f").errno == "ENOTDIR"
 
 
-@pytest.mark.os("linux")
 def test_rmdir_dot_is_einval(kernel: Kernel, tmp: Path) -> None:
     (tmp / "d").mkdir()
     assert kernel.rmdir(f"{tmp}/d/.").errno == "EINVAL"  # pathlib would drop the "."

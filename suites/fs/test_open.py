@@ -11,9 +11,8 @@ import pytest
 
 from syscalls.kernel import Kernel
 
-pytestmark = pytest.mark.os("linux")
 
-
+@pytest.mark.os("linux")
 def test_open_creates_a_file_with_mode_less_umask(kernel: Kernel, tmp: Path, fds, in_child) -> None:
     def run() -> int:
         os.umask(0o022)
@@ -31,6 +30,7 @@ def test_open_existing_file_reads_its_data(kernel: Kernel, tmp: Path, fds) -> No
     assert kernel.bytes(buf, kernel.read(fd, buf, 16).unwrap()) == b"legacy"
 
 
+@pytest.mark.os("linux")
 def test_open_relative_path_resolves_against_the_working_directory(
     kernel: Kernel, tmp: Path, in_child
 ) -> None:
@@ -88,6 +88,7 @@ def test_open_empty_path_is_enoent(kernel: Kernel) -> None:
     assert kernel.open(b"", kernel.O_RDONLY, 0).errno == "ENOENT"
 
 
+@pytest.mark.os("linux")
 @pytest.mark.requires("fault_handler")
 def test_open_unmapped_path_is_efault(kernel: Kernel) -> None:
     assert kernel.open(8, kernel.O_RDONLY, 0).errno == "EFAULT"

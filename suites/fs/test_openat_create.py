@@ -7,6 +7,7 @@ requested S_ISGID only when the creator is in that group or has CAP_FSETID; the 
 dropped only where group-execute is asked for too (fs/inode.c mode_strip_sgid). Tests
 that set the umask or give up root do it in a child; those that need another group than
 the caller's run as root, which makes one (chown) and then gives up its privileges.
+On the BSDs a new file takes its directory's group in any directory (new_file_ids).
 """
 
 import os
@@ -15,8 +16,6 @@ from pathlib import Path
 import pytest
 
 from syscalls.kernel import Kernel, Result
-
-pytestmark = pytest.mark.os("linux")
 
 NOBODY = 65534
 NOT_ROOT = pytest.mark.skipif(
@@ -67,6 +66,7 @@ UMASKED = [
 ]
 
 
+@pytest.mark.os("linux")
 @pytest.mark.parametrize(("umask", "mode", "expected"), UMASKED, ids=lambda v: f"{v:04o}")
 def test_openat_creat_mode_is_masked_by_umask(
     kernel: Kernel, tmp: Path, in_child, umask: int, mode: int, expected: int
@@ -79,6 +79,7 @@ def test_openat_creat_mode_is_masked_by_umask(
     assert in_child(run) == expected
 
 
+@pytest.mark.os("linux")
 @pytest.mark.parametrize(("umask", "mode", "expected"), UMASKED, ids=lambda v: f"{v:04o}")
 def test_openat_tmpfile_mode_is_masked_by_umask(
     kernel: Kernel, tmp: Path, in_child, umask: int, mode: int, expected: int
@@ -131,23 +132,23 @@ def test_openat_reopening_a_file_created_without_that_access_is_eacces(
 # --- set-group-ID directories (LTP open10, openat04) ---
 
 
-def _setgid_dir(path: Path, group: int, mode: int = 0o2777) -> Path:
+def _setgid_dir(kernel: Kernel, path: Path, group: int, mode: int = 0o2777) -> Path:
     path.mkdir()
-    os.chown(path, -1, group)
+    kernel.fchownat(kernel.AT_FDCWD, path, -1, group, 0).unwrap()
     path.chmod(mode)
     return path
 
 
 @pytest.mark.root
-@pytest.mark.parametrize(
-    ("dir_mode", "group"), [(0o2777, NOBODY), (0o0777, 0)], ids=["setgid", "plain"]
-)
+@pytest.mark.parametrize("dir_mode", [0o2777, 0o0777], ids=["setgid", "plain"])
 def test_openat_file_group_comes_from_a_setgid_directory(
-    kernel: Kernel, tmp: Path, fds, dir_mode: int, group: int
+    kernel: Kernel, tmp: Path, fds, new_file_ids, dir_mode: int
 ) -> None:
-    d = _setgid_dir(tmp / "d", NOBODY, dir_mode)
+    d = _setgid_dir(kernel, tmp / "d", NOBODY, dir_mode)
     fd = fds.open(d / "f", kernel.O_CREAT | kernel.O_WRONLY, 0o644)
-    assert _stat(kernel, fd)[1] == group  # the directory's, or root's own (0)
+    # The directory's group, or in a plain one what a new file takes there: root's own
+    # (0) on Linux, still the directory's on the BSDs.
+    assert _stat(kernel, fd)[1] == (NOBODY if dir_mode & 0o2000 else new_file_ids(d)[1])
 
 
 # (mode asked for, mode given) to a creator outside the directory's group, umask 0.
@@ -159,12 +160,13 @@ NON_MEMBER = [
 ]
 
 
+@pytest.mark.os("linux")
 @pytest.mark.root
 @pytest.mark.parametrize(("mode", "expected"), NON_MEMBER, ids=lambda v: f"{v:04o}")
 def test_openat_in_setgid_directory_of_another_group(
     kernel: Kernel, tmp: Path, in_child, drop_privileges, mode: int, expected: int
 ) -> None:
-    d = _setgid_dir(tmp / "d", 0)  # root's group, which nobody is not in
+    d = _setgid_dir(kernel, tmp / "d", 0)  # root's group, which nobody is not in
     dirfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
 
     def run() -> tuple[int, int]:
@@ -179,13 +181,14 @@ def test_openat_in_setgid_directory_of_another_group(
         os.close(dirfd)
 
 
+@pytest.mark.os("linux")
 @pytest.mark.root
 def test_openat_tmpfile_in_setgid_directory_of_another_group(
     kernel: Kernel, tmp: Path, in_child, drop_privileges
 ) -> None:
     # LTP openat04: umask S_IXGRP, mode S_ISGID|0777: the set-group-ID bit is judged on
     # the mode asked for (it has group-execute), before the umask takes that away.
-    d = _setgid_dir(tmp / "d", 0)
+    d = _setgid_dir(kernel, tmp / "d", 0)
     dirfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
 
     def run() -> tuple[int, int]:
@@ -205,14 +208,14 @@ def test_openat_tmpfile_in_setgid_directory_of_another_group(
 def test_openat_root_keeps_setgid_in_directory_of_another_group(
     kernel: Kernel, tmp: Path, fds
 ) -> None:
-    d = _setgid_dir(tmp / "d", NOBODY)
+    d = _setgid_dir(kernel, tmp / "d", NOBODY)
     fd = fds.open(d / "f", kernel.O_CREAT | kernel.O_WRONLY, 0o2755)  # CAP_FSETID
     assert _stat(kernel, fd) == (0o2755 & ~_umask(kernel), NOBODY)
 
 
 @AS_MEMBER
 def test_openat_member_keeps_setgid_in_setgid_directory(kernel: Kernel, tmp: Path, fds) -> None:
-    d = _setgid_dir(tmp / "d", os.getegid())  # the caller's own group
+    d = _setgid_dir(kernel, tmp / "d", os.getegid())  # the caller's own group
     fd = fds.open(d / "f", kernel.O_CREAT | kernel.O_WRONLY, 0o2755)
     assert _stat(kernel, fd) == (0o2755 & ~_umask(kernel), os.getegid())
 
@@ -220,6 +223,7 @@ def test_openat_member_keeps_setgid_in_setgid_directory(kernel: Kernel, tmp: Pat
 # --- O_TMPFILE: unnamed files (LTP open14) ---
 
 
+@pytest.mark.os("linux")
 def test_openat_tmpfiles_are_distinct_unlinked_and_unlisted(kernel: Kernel, tmp: Path, fds) -> None:
     held = [fds(_tmpfile(kernel, tmp)) for _ in range(8)]
     inodes = set()
@@ -232,6 +236,7 @@ def test_openat_tmpfiles_are_distinct_unlinked_and_unlisted(kernel: Kernel, tmp:
     assert list(tmp.iterdir()) == []
 
 
+@pytest.mark.os("linux")
 def test_openat_linking_one_tmpfile_names_only_that_one(kernel: Kernel, tmp: Path, fds) -> None:
     held = [fds(_tmpfile(kernel, tmp)) for _ in range(4)]
     dirfd = fds.open(tmp, kernel.O_RDONLY | kernel.O_DIRECTORY)
@@ -243,6 +248,7 @@ def test_openat_linking_one_tmpfile_names_only_that_one(kernel: Kernel, tmp: Pat
     assert (tmp / "named").read_bytes() == b"kept"
 
 
+@pytest.mark.os("linux")
 def test_openat_tmpfile_outlives_its_removed_directory(kernel: Kernel, tmp: Path, fds) -> None:
     held = []
     for i in range(4):
@@ -258,6 +264,7 @@ def test_openat_tmpfile_outlives_its_removed_directory(kernel: Kernel, tmp: Path
         assert kernel.bytes(buf, len(data)) == data
 
 
+@pytest.mark.os("linux")
 @pytest.mark.parametrize("mode", [0o000, 0o001, 0o440, 0o644, 0o755], ids=lambda v: f"{v:04o}")
 def test_openat_linked_tmpfile_has_the_mode_asked_for(
     kernel: Kernel, tmp: Path, fds, mode: int
@@ -272,6 +279,7 @@ def test_openat_linked_tmpfile_has_the_mode_asked_for(
 
 # O_TMPFILE is __O_TMPFILE|O_DIRECTORY; with O_CREAT, without O_DIRECTORY or without
 # write access it is refused (fs/open.c build_open_flags).
+@pytest.mark.os("linux")
 @pytest.mark.parametrize(
     ("flags", "expected"),
     [
@@ -290,6 +298,7 @@ def test_openat_tmpfile_flag_combinations(
     assert r.outcome == expected
 
 
+@pytest.mark.os("linux")
 @pytest.mark.parametrize(("name", "expected"), [("file", "ENOTDIR"), ("missing", "ENOENT")])
 def test_openat_tmpfile_needs_an_existing_directory(
     kernel: Kernel, tmp: Path, name: str, expected: str

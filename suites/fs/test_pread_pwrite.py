@@ -59,7 +59,6 @@ def test_pwrite_on_read_only_fd_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None
     assert kernel.pwrite64(fd, b"x", 1, 0).errno == "EBADF"
 
 
-@pytest.mark.os("linux")
 @pytest.mark.smoke
 def test_pwrite_on_append_fd_appends_regardless_of_offset(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f", b"abc", kernel.O_WRONLY | kernel.O_APPEND)

@@ -93,7 +93,6 @@ def test_renameat_missing_source_is_enoent(kernel: Kernel, tmp: Path) -> None:
     assert _rename(kernel, tmp / "absent", tmp / "b").errno == "ENOENT"
 
 
-@pytest.mark.os("linux")
 def test_rename_legacy_call_moves_the_name(kernel: Kernel, tmp: Path) -> None:
     (tmp / "a").write_bytes(b"")
     kernel.rename(tmp / "a", tmp / "b").unwrap()
@@ -147,3 +146,25 @@ def test_renameat2_noreplace_with_exchange_is_einval(kernel: Kernel, tmp: Path) 
     (tmp / "b").write_bytes(b"")
     flags = kernel.RENAME_NOREPLACE | kernel.RENAME_EXCHANGE
     assert _rename2(kernel, tmp / "a", tmp / "b", flags).errno == "EINVAL"
+
+
+@pytest.mark.os("netbsd")
+def test_posix_rename_of_one_link_onto_another_of_the_same_file_keeps_both(
+    kernel: Kernel, tmp: Path
+) -> None:
+    # NetBSD's __posix_rename is rename with `retain` set (sys/kern/vfs_syscalls.c,
+    # sys___posix_rename): POSIX's "both names stay", where its rename drops the source.
+    (tmp / "a").write_bytes(b"A")
+    (tmp / "b").hardlink_to(tmp / "a")
+    kernel.caller("__posix_rename")(tmp / "a", tmp / "b").unwrap()
+    assert (tmp / "a").exists() and (tmp / "b").exists()
+    assert (tmp / "a").stat().st_nlink == 2
+
+
+@pytest.mark.os("netbsd")
+def test_posix_rename_moves_a_name_as_rename_does(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "a").write_bytes(b"A")
+    (tmp / "b").write_bytes(b"B")
+    kernel.caller("__posix_rename")(tmp / "a", tmp / "b").unwrap()
+    assert not (tmp / "a").exists()
+    assert (tmp / "b").read_bytes() == b"A"

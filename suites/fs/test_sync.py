@@ -10,8 +10,6 @@ import pytest
 
 from syscalls.kernel import Kernel
 
-pytestmark = pytest.mark.os("linux")
-
 
 def test_sync_returns_zero(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f")
@@ -20,6 +18,7 @@ def test_sync_returns_zero(kernel: Kernel, tmp: Path, fds) -> None:
     assert (tmp / "f").read_bytes() == b"dirty"
 
 
+@pytest.mark.os("linux")
 def test_syncfs_of_a_file_on_the_test_file_system_returns_zero(
     kernel: Kernel, tmp: Path, fds
 ) -> None:
@@ -28,6 +27,7 @@ def test_syncfs_of_a_file_on_the_test_file_system_returns_zero(
     assert kernel.syncfs(fd).unwrap() == 0
 
 
+@pytest.mark.os("linux")
 def test_syncfs_accepts_a_read_only_descriptor_of_a_directory(
     kernel: Kernel, tmp: Path, fds
 ) -> None:
@@ -35,21 +35,25 @@ def test_syncfs_accepts_a_read_only_descriptor_of_a_directory(
     assert kernel.syncfs(fd).unwrap() == 0
 
 
+@pytest.mark.os("linux")
 def test_syncfs_of_a_pipe_returns_zero(kernel: Kernel, fds) -> None:
     rfd, _ = fds.pipe()
     assert kernel.syncfs(rfd).unwrap() == 0  # pipefs has nothing to write back
 
 
+@pytest.mark.os("linux")
 def test_syncfs_of_an_o_path_descriptor_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.open(tmp, kernel.O_PATH)
     assert kernel.syncfs(fd).errno == "EBADF"
 
 
+@pytest.mark.os("linux")
 def test_syncfs_of_a_closed_descriptor_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f")
     fds.close(fd)
     assert kernel.syncfs(fd).errno == "EBADF"
 
 
+@pytest.mark.os("linux")
 def test_syncfs_of_a_negative_descriptor_is_ebadf(kernel: Kernel) -> None:
     assert kernel.syncfs(-1).errno == "EBADF"

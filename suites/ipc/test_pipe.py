@@ -52,6 +52,22 @@ def test_pipe2_unknown_flag_is_einval(kernel: Kernel) -> None:
     assert kernel.pipe2(kernel.new("int[2]"), kernel.O_CREAT).errno == "EINVAL"
 
 
+# NetBSD's pipe2 also takes O_NOSIGPIPE (sys/kern/sys_pipe.c, pipe1), which fcntl's
+# F_GETNOSIGPIPE reads back on both ends and F_SETNOSIGPIPE changes on one file.
+@pytest.mark.os("netbsd")
+def test_pipe2_nosigpipe_sets_both_ends(kernel: Kernel, fds) -> None:
+    for fd in fds.pipe(kernel.O_NOSIGPIPE):
+        assert kernel.fcntl(fd, kernel.F_GETNOSIGPIPE, 0).unwrap() == 1
+
+
+@pytest.mark.os("netbsd")
+def test_fcntl_setnosigpipe_changes_only_its_end(kernel: Kernel, fds) -> None:
+    r, w = fds.pipe()
+    kernel.fcntl(w, kernel.F_SETNOSIGPIPE, 1).unwrap()
+    got = [kernel.fcntl(fd, kernel.F_GETNOSIGPIPE, 0).unwrap() for fd in (r, w)]
+    assert got == [0, 1]
+
+
 @pytest.mark.smoke
 def test_pipe_nonblocking_read_when_empty_is_eagain(kernel: Kernel, fds) -> None:
     r, _ = fds.pipe(kernel.O_NONBLOCK)

@@ -8,14 +8,16 @@ observation. `mem(addr, n)` is a writable byte view of mapped
 memory. `vma(addr)` is the /proc/self/maps line of the mapping holding addr,
 `vm_flags(addr)` the two-letter VmFlags /proc/self/smaps gives it (fs/proc/task_mmu.c),
 `status(key)` a /proc/self/status value in kB, `overcommit_memory` the
-vm.overcommit_memory mode (0 heuristic, 1 always, 2 strict).
+vm.overcommit_memory mode (0 heuristic, 1 always, 2 strict). `nodemask` makes and reads
+the NUMA node masks of the mempolicy and migration calls.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
@@ -165,3 +167,37 @@ def status() -> Callable[[str], int]:
 def overcommit_memory() -> int:
     with open("/proc/sys/vm/overcommit_memory") as f:
         return int(f.read())
+
+
+class NodeMasks:
+    """NUMA node masks as the kernel takes them: arrays of unsigned long, with `maxnode`
+    one more than the bits it reads (mm/mempolicy.c: get_nodes decrements it)."""
+
+    BITS = 1024  # MAX_NUMNODES is at most 1024 on the arches here
+    maxnode = BITS + 1
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+        self.word = 8 * kernel.ffi.sizeof("unsigned long")
+
+    def __call__(self, nodes: Iterable[int] = ()) -> Any:
+        mask = self.kernel.new("unsigned long[]", self.BITS // self.word)
+        for n in nodes:
+            mask[n // self.word] |= 1 << (n % self.word)
+        return mask
+
+    def members(self, mask: Any) -> set[int]:
+        w = self.word
+        return {i * w + b for i in range(self.BITS // w) for b in range(w) if mask[i] >> b & 1}
+
+    @staticmethod
+    def offline() -> int:
+        """The node after the last online one (/sys/devices/system/node/online: "0-3")."""
+        online = Path("/sys/devices/system/node/online")
+        text = online.read_text().strip() if online.exists() else "0"
+        return max(int(part.split("-")[-1]) for part in text.split(",")) + 1
+
+
+@pytest.fixture
+def nodemask(kernel: Kernel) -> NodeMasks:
+    return NodeMasks(kernel)

@@ -21,6 +21,21 @@ def test_munmap_then_access_is_sigsegv(kernel: Kernel, in_child, page: int) -> N
         in_child(unmap_and_touch)
 
 
+def test_munmap_length_ending_inside_a_page_unmaps_that_whole_page(
+    kernel: Kernel, maps, in_child, page: int
+) -> None:
+    addr = maps.anon(2 * page)
+    kernel.munmap(addr, page + 1).unwrap()  # rounded up: both pages go
+    maps.forget(addr)
+
+    def touch_second_page() -> None:
+        faulthandler.disable()
+        kernel.ffi.cast("char *", addr + page)[0] = b"x"
+
+    with pytest.raises(ChildFailed, match="SIGSEGV"):
+        in_child(touch_second_page)
+
+
 @pytest.mark.smoke
 def test_munmap_middle_page_keeps_both_neighbours(kernel: Kernel, maps, mem, page: int) -> None:
     addr = maps.anon(3 * page)

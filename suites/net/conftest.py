@@ -21,6 +21,10 @@ from syscalls.kernel import Kernel
 class Inet:
     """TCP and UDP sockets on 127.0.0.1, registered with `fds`."""
 
+    # 127.0.0.1 as a host-order number (Linux's INADDR_LOOPBACK; the BSDs' macro of that
+    # name is already in network order, NetBSD's and OpenBSD's netinet/in.h __IPADDR).
+    LOOPBACK = 0x7F000001
+
     def __init__(self, kernel: Kernel, fds: Fds) -> None:
         self.kernel = kernel
         self.fds = fds
@@ -31,7 +35,7 @@ class Inet:
         sa = k.new("struct sockaddr_in *")
         sa.sin_family = k.AF_INET
         sa.sin_port = socket.htons(port)
-        sa.sin_addr.s_addr = socket.htonl(k.INADDR_LOOPBACK)
+        sa.sin_addr.s_addr = socket.htonl(self.LOOPBACK)
         return sa, k.ffi.sizeof(sa[0])
 
     def port(self, fd: int) -> int:
@@ -63,7 +67,10 @@ class Inet:
         lfd, port = self.listener()
         client = self.socket(k.SOCK_STREAM)
         k.connect(client, *self.addr(port)).unwrap()
-        server = self.fds(k.accept4(lfd, None, None, 0))
+        # accept4 where the table has it (i386 Linux has no plain accept), else accept
+        # (NetBSD's is paccept, with other arguments)
+        accepted = k.accept4(lfd, None, None, 0) if k.has("accept4") else k.accept(lfd, None, None)
+        server = self.fds(accepted)
         self.fds.close(lfd)
         return client, server
 

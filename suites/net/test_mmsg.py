@@ -1,10 +1,7 @@
-"""sendmmsg(2)/recvmmsg(2): several datagrams in one call (Linux only)."""
-
-import pytest
+"""sendmmsg(2)/recvmmsg(2): several datagrams in one call (Linux; NetBSD since 7.0,
+sys/kern/uipc_syscalls.c sys_sendmmsg/sys_recvmmsg, with the same struct mmsghdr)."""
 
 from syscalls.kernel import Kernel
-
-pytestmark = pytest.mark.os("linux")
 
 
 def _vec(kernel: Kernel, buffers: list, name=None, namelen: int = 0):

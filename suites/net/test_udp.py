@@ -44,7 +44,7 @@ def test_udp_recvfrom_reports_the_sender_address(kernel: Kernel, inet, pair) -> 
     kernel.recvfrom(rx, kernel.buf(8), 8, 0, src, n).unwrap()
     assert n[0] == kernel.ffi.sizeof(src[0])
     assert socket.ntohs(src.sin_port) == inet.port(tx)
-    assert socket.ntohl(src.sin_addr.s_addr) == kernel.INADDR_LOOPBACK
+    assert socket.ntohl(src.sin_addr.s_addr) == inet.LOOPBACK
 
 
 def test_udp_short_recvmsg_truncates_and_sets_msg_trunc(kernel: Kernel, inet, pair) -> None:

@@ -7,15 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from syscalls import forking
 from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
 VERSION_3 = 0x20080522  # include/uapi/linux/capability.h; not in the generated table
 NOT_ROOT = pytest.mark.skipif(os.geteuid() == 0, reason="root holds capabilities; run as a user")
-# No pid is above pid_max; a kernel without that sysctl (gVisor) still has Linux's
-# ceiling, PID_MAX_LIMIT (include/linux/threads.h, 64-bit).
-PID_MAX_LIMIT = 4 * 1024 * 1024
 
 
 def _capget(kernel: Kernel, pid: int = 0, version: int = VERSION_3):
@@ -53,9 +51,7 @@ def test_capget_unknown_version_is_einval_and_names_the_preferred(kernel: Kernel
 
 
 def test_capget_of_missing_process_is_esrch(kernel: Kernel) -> None:
-    sysctl = Path("/proc/sys/kernel/pid_max")
-    pid_max = int(sysctl.read_text()) if sysctl.exists() else PID_MAX_LIMIT
-    assert _capget(kernel, pid=pid_max + 1)[0].errno == "ESRCH"
+    assert _capget(kernel, pid=forking.missing_pid())[0].errno == "ESRCH"
 
 
 @pytest.mark.root

@@ -3,6 +3,7 @@
 The child shares the parent's memory and stack, so it is the machine-code stub of the
 proc conftest (x86_64 only; elsewhere a skip): it sleeps 20 ms, sets a flag in the
 shared block and exits 7. gVisor and UML implement vfork as the same suspension.
+The stub's syscalls are declared with @pytest.mark.calls for `syscalls list`.
 """
 
 import os
@@ -28,6 +29,7 @@ def _vfork_in_child(kernel: Kernel, vm_fork, name: str, flags: int) -> tuple[int
     return flag, forking.exit_code(kernel, pid), elapsed
 
 
+@pytest.mark.calls("vfork", "nanosleep", "exit_group")
 def test_vfork_parent_resumes_only_after_the_child_exits(kernel: Kernel, vm_fork, in_child) -> None:
     flag, code, elapsed = in_child(lambda: _vfork_in_child(kernel, vm_fork, "vfork", 0))
     assert flag == 1  # written by the child into the shared memory before it exited
@@ -35,6 +37,7 @@ def test_vfork_parent_resumes_only_after_the_child_exits(kernel: Kernel, vm_fork
     assert elapsed >= SLEEP_NS / 1e9
 
 
+@pytest.mark.calls("clone", "nanosleep", "exit_group")
 def test_clone_vm_vfork_shares_memory_and_suspends_parent(
     kernel: Kernel, vm_fork, in_child
 ) -> None:

@@ -117,3 +117,46 @@ def test_signal_mask_is_inherited_by_fork(kernel: Kernel, sigs, in_child) -> Non
         return forking.exit_code(kernel, pid)
 
     assert in_child(run) == 0
+
+
+def test_rt_sigpending_of_a_fresh_child_is_empty(kernel: Kernel, sigs, in_child) -> None:
+    assert in_child(sigs.pending) == set()
+
+
+def test_rt_sigpending_lists_a_blocked_realtime_signal_too(kernel: Kernel, sigs, in_child) -> None:
+    rt = signal.SIGRTMIN + 2
+
+    def run() -> set[int]:
+        sigs.block(rt)
+        kernel.kill(os.getpid(), rt).unwrap()
+        return sigs.pending()
+
+    assert in_child(run) == {rt}
+
+
+def test_rt_sigpending_size_larger_than_the_kernels_sigset_is_einval(kernel: Kernel) -> None:
+    out = kernel.new("uint64_t[2]")
+    assert kernel.rt_sigpending(out, 16).errno == "EINVAL"
+
+
+def test_rt_sigpending_smaller_size_copies_only_that_much(kernel: Kernel, sigs, in_child) -> None:
+    """The kernel copies sigsetsize bytes (kernel/signal.c: rt_sigpending): with 4, the
+    first 32 signals' bits, and nothing of the real-time one at bit 35."""
+    rt = signal.SIGRTMIN + 2
+
+    def run() -> tuple[int, int]:
+        sigs.block(USR1, rt)
+        kernel.kill(os.getpid(), USR1).unwrap()
+        kernel.kill(os.getpid(), rt).unwrap()
+        out = kernel.new("uint32_t[2]", [0, 0xFFFFFFFF])
+        kernel.rt_sigpending(out, 4).unwrap()
+        return int(out[0]), int(out[1])
+
+    low, high = in_child(run)
+    assert low == 1 << (USR1 - 1)
+    assert high == 0xFFFFFFFF  # untouched
+
+
+@pytest.mark.requires("fault_handler")
+def test_rt_sigpending_into_a_bad_address_is_efault(kernel: Kernel) -> None:
+    assert kernel.rt_sigpending(8, 8).errno == "EFAULT"

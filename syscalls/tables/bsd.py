@@ -84,6 +84,7 @@ HEADERS = (
     "sys/types.h",
     "sys/errno.h",
     "sys/fcntl.h",
+    "sys/filio.h",  # FIONREAD, FIONBIO, FIOCLEX ...
     "sys/stat.h",
     "sys/unistd.h",
     "sys/mman.h",
@@ -142,6 +143,9 @@ PREFIXES = (
     "MAXPATHLEN",
     "FUTEX_",
     "KQ",
+    "FDATASYNC",  # NetBSD's fsync_range(2) flags (sys/unistd.h)
+    "FFILESYNC",
+    "FDISKSYNC",
     "R_OK",  # access(2) modes; F_OK comes with the F_ prefix
     "W_OK",
     "X_OK",

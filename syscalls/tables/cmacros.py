@@ -4,9 +4,10 @@
 here (rather than compiling and running a program) works for any target arch, since
 nothing is executed. Enumerators are read from the preprocessed text the same way.
 ioctl request numbers (`_IOR('T', 0x30, unsigned int)`) are computed from the
-headers' own _IOC_*SHIFT and _IOC_READ/_IOC_WRITE macros and the size of the type,
-for the C types whose size the data model alone fixes (a struct's size is not known
-here: such requests are left out).
+headers' own layout macros — Linux's _IOC_*SHIFT and _IOC_READ/_IOC_WRITE, or the BSDs'
+(sys/ioccom.h) IOC_VOID/IOC_OUT/IOC_IN, IOCPARM_SHIFT/IOCPARM_MASK and IOCGROUP_SHIFT —
+and the size of the type, for the C types whose size the data model alone fixes (a
+struct's size is not known here: such requests are left out).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ _CHAR = re.compile(r"'([^'\\])'")  # a plain character literal: 'T'
 # include/uapi/asm-generic/ioctl.h: _IO(type, nr), _IOR/_IOW/_IOWR(type, nr, argtype).
 _IOCTL = re.compile(r"\b_IO(|R|W|WR)\s*\(([^()]*)\)")
 _IOCTL_DIR = {"": "_IOC_NONE", "R": "_IOC_READ", "W": "_IOC_WRITE", "WR": "_IOC_READ|_IOC_WRITE"}
+# The BSDs' sys/ioccom.h: _IOC(inout, group, num, len), the direction a high bit of its own.
+_BSD_IOCTL_DIR = {"": "IOC_VOID", "R": "IOC_OUT", "W": "IOC_IN", "WR": "IOC_INOUT"}
 
 
 class CompilerMissing(RuntimeError):
@@ -146,13 +149,27 @@ class Evaluator:
             size = self.sizeof(args[2]) if len(args) == 3 else None
         elif len(args) != 2:
             size = None
+        kind, nr = (self.evaluate(a) for a in args[:2]) if len(args) >= 2 else (None, None)
+        if "_IOC_DIRSHIFT" not in self.macros and "IOCPARM_SHIFT" in self.macros:
+            return self._bsd_ioctl(m.group(1), kind, nr, size)
         shifts = [self.value(f"_IOC_{p}SHIFT") for p in ("DIR", "TYPE", "NR", "SIZE")]
         direction = self.evaluate(_IOCTL_DIR[m.group(1)])
-        kind, nr = self.evaluate(args[0]), self.evaluate(args[1])
         if size is None or None in (*shifts, direction, kind, nr):
             return "?"  # the whole body then evaluates to None
         d, t, n, s = shifts
         return str(direction << d | kind << t | nr << n | size << s)
+
+    def _bsd_ioctl(
+        self, kind_of_call: str, group: int | None, nr: int | None, size: int | None
+    ) -> str:
+        """sys/ioccom.h's _IOC: inout | (len & IOCPARM_MASK) << IOCPARM_SHIFT |
+        group << IOCGROUP_SHIFT | num."""
+        direction = self.value(_BSD_IOCTL_DIR[kind_of_call])
+        mask, shift = self.value("IOCPARM_MASK"), self.value("IOCPARM_SHIFT")
+        group_shift = self.value("IOCGROUP_SHIFT")
+        if size is None or None in (direction, mask, shift, group_shift, group, nr):
+            return "?"
+        return str(direction | (size & mask) << shift | group << group_shift | nr)
 
     def evaluate(self, body: str) -> int | None:
         body = _CHAR.sub(lambda m: str(ord(m.group(1))), body)

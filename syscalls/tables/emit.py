@@ -6,6 +6,9 @@ import json
 from pathlib import Path
 
 from syscalls.tables import Table
+from syscalls.userfiles import OutputError, check_output, write_output
+
+__all__ = ["OutputError", "check_output", "render", "write"]
 
 
 def _key(name: str) -> str:
@@ -44,9 +47,7 @@ def render(table: Table, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(table: Table, command: str, out: Path) -> None:
-    """Write atomically: a failed run never leaves half a table behind."""
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(render(table, command))
-    tmp.replace(out)
+def write(table: Table, command: str, out: Path) -> Path:
+    """Write atomically: a failed run leaves neither half a table nor a temporary file
+    behind (OutputError); the path written, a symlink followed."""
+    return write_output(out, render(table, command).encode())

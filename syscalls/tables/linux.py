@@ -49,6 +49,11 @@ ARCHES = {
     ),
 }
 
+_BPF_NAMES = (
+    "LD ST ALU JMP RET MISC W H B DW IMM ABS IND MEM LEN MSH ADD SUB MUL DIV OR AND LSH RSH "
+    "NEG MOD XOR MOV ARSH END JA JEQ JGT JGE JSET JNE JLT JLE JSGT JSGE JSLT JSLE CALL EXIT "
+    "K X MAXINSNS REG_ MAP_ PROG_ OBJ_ ANY NOEXIST EXIST"
+)
 # uapi headers read for constants, and the name prefixes kept from them.
 HEADERS = (
     "linux/errno.h",
@@ -105,6 +110,16 @@ HEADERS = (
     "linux/magic.h",
     "linux/signal.h",
     "linux/elf.h",
+    "asm/prctl.h",  # x86 only: arch_prctl codes
+    "asm/ldt.h",  # x86 only: modify_ldt
+    "linux/keyctl.h",
+    "linux/landlock.h",
+    "linux/bpf.h",  # with linux/bpf_common.h: classic and extended BPF
+    "linux/audit.h",  # AUDIT_ARCH_*, what a seccomp filter checks
+    "linux/sched/types.h",
+    "linux/ioprio.h",
+    "linux/mqueue.h",
+    "linux/perf_event.h",
     "linux/termios.h",
     "linux/fanotify.h",
     "linux/quota.h",
@@ -224,6 +239,28 @@ PREFIXES = (
     "NT_",
     "MINSIGSTKSZ",
     "SCHED_",
+    "ARCH_",
+    "LDT_",
+    "MODIFY_LDT_",
+    "KEYCTL_",
+    "KEY_SPEC_",
+    "KEY_REQKEY_DEFL_",
+    "LANDLOCK_",
+    # BPF: classic instruction fields (linux/bpf_common.h: seccomp filters and socket
+    # filters are made of them), eBPF's additions, and bpf(2)'s commands, map and program
+    # types and update flags; not its hundreds of helper, attach and flag names.
+    *(f"BPF_{name}" for name in _BPF_NAMES.split()),
+    # what a seccomp filter compares seccomp_data.arch with, for the arches tabled here
+    *(f"AUDIT_ARCH_{a}" for a in ("X86_64", "I386", "AARCH64", "RISCV64")),
+    "IOPRIO_",
+    "MQ_",
+    "NOTIFY_",
+    "PERF_TYPE_",
+    "PERF_COUNT_SW_",
+    "PERF_FORMAT_",
+    "PERF_FLAG_",
+    "PERF_ATTR_SIZE_",
+    "PKEY_",
     # ttys: asm-generic/ioctls.h requests, termbits.h flags and c_cc indices
     "TCGET",
     "TCSET",

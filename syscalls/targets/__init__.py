@@ -1,6 +1,6 @@
 """Targets: where the suite runs, and the one interface `syscalls run --target` uses.
 
-A target module (vm, gvisor, uml) exposes `run(opts: Options) -> int`: it starts the
+A target module (vm, gvisor, uml, ssh) exposes `run(opts: Options) -> int`: it starts the
 target, streams its console to the terminal and to OUT/console.log, lets the suite
 inside write its results into OUT (syscalls.targets.guest, .results), and returns the
 suite's exit status, or guest.TARGET_FAILED when the target died first. `host` is
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-ROOT = Path(__file__).resolve().parent.parent.parent  # the checkout: suites/, conftest.py
+from syscalls.paths import ROOT  # noqa: F401  (suites/, conftest.py: a checkout or its installed copy)
 
 TARGETS = {
     "host": "the running kernel, in-process pytest",
@@ -23,6 +23,7 @@ TARGETS = {
     "gvisor": "gVisor's user-space kernel (runsc, ptrace platform)",
     "uml": "User-Mode Linux (linux.uml, host root over hostfs)",
     "rump": "the NetBSD kernel as user-space libraries (--rump-dir)",
+    "ssh": "a machine you can log in to: --target ssh://[user@]host[:port]",
 }
 
 UNAVAILABLE = 2  # exit status when the target cannot start here (as for a usage error)
@@ -42,6 +43,8 @@ class Options:
     memory_mb: int = 1024  # vm, uml: guest memory
     accel: str = "auto"  # vm: kvm, tcg, or auto (KVM if a guest starts under it, else TCG)
     append: str = ""  # vm: more kernel command-line arguments
+    destination: str | None = None  # ssh: ssh://[user@]host[:port]
+    ssh_options: list[str] = field(default_factory=list)  # ssh: -o options (Key=Value)
 
 
 class Target(Protocol):

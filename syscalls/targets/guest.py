@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from syscalls.cache import cache_dir
+from syscalls.paths import ROOT
 from syscalls.targets import Options, TargetUnavailable, bytecode, results, timeline
 from syscalls.targets.procgroup import ProcessGroup
 
-ROOT = Path(__file__).resolve().parent.parent.parent
 # Directories every target mounts a fresh tmpfs on. A checkout or venv below one of them
 # (a CI clone in /tmp) would be hidden by it: targets mount those again on top (kept()).
 TMPFS_DIRS = ("/tmp", "/run", "/dev/shm")
@@ -350,7 +350,7 @@ def conclude(
         if spent is not None:
             print(f"{where}: time: {spent.summary()}")
         print(f"results: {out / results.JUNIT}  {out / results.PROFILE}")
-        return status
+        return results.exit_status(out, status)
     why = {
         "no-start": f"the suite did not start within {limits.boot:.0f} s "
         "(the kernel never reached init, or init could not mount its file systems)",

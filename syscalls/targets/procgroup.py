@@ -14,36 +14,15 @@ reaped, so none is left running or as a zombie of an init that does not reap.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
-
-
-def _set_subreaper(on: bool) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0)
-
-
-def _children() -> set[int]:
-    """Our direct children, from /proc (field 4 of /proc/PID/stat is the parent)."""
-    me, found = os.getpid(), set()
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                stat = Path(f"/proc/{name}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rpartition(")")[2].split()[1]) == me:
-                found.add(int(name))
-    return found
+from syscalls.processes import children, set_subreaper, subreaper
 
 
 class ProcessGroup:
@@ -53,6 +32,7 @@ class ProcessGroup:
         self.pgid: int | None = None
         self.procs: list[subprocess.Popen[bytes]] = []
         self._before: set[int] = set()  # children we had already: not ours to reap
+        self._was_subreaper = False  # as in a pytest worker (syscalls.runner): stays so
 
     def start(self, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
         # The first process leads a new group; later ones join it.
@@ -77,7 +57,7 @@ class ProcessGroup:
         """Kill and reap helpers re-parented to us (they left the group)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            adopted = _children() - self._before - {p.pid for p in self.procs}
+            adopted = set(children()) - self._before - {p.pid for p in self.procs}
             if not adopted:
                 return
             for pid in adopted:
@@ -107,8 +87,9 @@ class ProcessGroup:
         return True
 
     def __enter__(self) -> ProcessGroup:
-        self._before = _children()
-        _set_subreaper(True)
+        self._before = set(children())
+        self._was_subreaper = subreaper()
+        set_subreaper(True)
         return self
 
     def __exit__(
@@ -120,4 +101,5 @@ class ProcessGroup:
         try:
             self.kill()
         finally:
-            _set_subreaper(False)
+            if not self._was_subreaper:
+                set_subreaper(False)

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from syscalls import exitcodes
+from syscalls.outdir import write_atomic
 from syscalls.profile import PROPERTY, Profile
 
 JUNIT = "junit.xml"
@@ -130,7 +132,23 @@ def write_junit(path: Path, tests: dict[str, dict[str, Any]], why: str) -> None:
         suite.set(k, str(v))
     root = ET.Element("testsuites", name=f"incomplete run: {why}")
     root.append(suite)
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    write_atomic(path, ET.tostring(root, encoding="utf-8", xml_declaration=True))
+
+
+def incomplete(out: Path) -> str | None:
+    """Why the run in `out` did not finish, as its profile says (None: it did, or none)."""
+    try:
+        return Profile.read(out / PROFILE).meta.get("incomplete") or None
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def exit_status(out: Path, pytest_status: int) -> int:
+    """Our status (syscalls.exitcodes) for a suite inside a target that exited with
+    `pytest_status`, its results in `out`: pytest's 2-5 mean other things than ours."""
+    outcomes = counts(out)
+    failed = bool(outcomes.get("failed") or outcomes.get("error"))
+    return exitcodes.from_pytest(pytest_status, bool(incomplete(out)), failed)
 
 
 def counts(out: Path) -> dict[str, int]:

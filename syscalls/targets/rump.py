@@ -6,18 +6,28 @@ is the syscall's argument structure as the NetBSD kernel lays it out, one regist
 declares (lseek's second argument, mmap's sixth ...); it returns the NetBSD errno and
 leaves the result in retval[0]. The libraries are not packaged for Linux distributions:
 the user names the directory of a buildrump.sh build (or NetBSD's /usr/lib) with
---rump-dir. Facts used here are from /work/shared/TARGETS-NOTES.md (load order,
-RTLD_GLOBAL, signal model) and NetBSD's sys/rump/include/rump/rump.h.
+--rump-dir or $SYSCALLS_RUMP_DIR; without either, the build this repository's CI keeps
+beside the checkout (../shared/rump/lib) is used where it exists. Facts used here are
+from /work/shared/TARGETS-NOTES.md (load order, RTLD_GLOBAL, signal model) and NetBSD's
+sys/rump/include/rump/rump.h.
+
+Each library is taken as the real ELF shared object among its names (librump.so,
+librump.so.0, librump.so.0.0): a copy that did not keep symbolic links may have turned
+each link into a "link stub", a small file holding the name of the sibling it pointed
+to, which dlopen would refuse ("file too short"). Stubs are followed; a name that leads
+to no shared object is refused, saying what each name held.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from syscalls import paths
 from syscalls.abi import Platform
 from syscalls.kernel import Kernel, Result, Unsupported
 from syscalls.kernel_path import KernelPath
@@ -55,28 +65,121 @@ class RumpUnavailable(RuntimeError):
     """The rump kernel libraries cannot be found or loaded."""
 
 
+# The build this repository's CI keeps beside the checkout (see its SOURCES.md).
+SHARED_BUILD = paths.ROOT.parent / "shared" / "rump" / "lib"
+ELF_MAGIC = b"\x7fELF"
+ET_DYN = 3  # e_type of a shared object
+STUB_MAX = 255  # a link stub holds one file name: at most NAME_MAX bytes
+STUB_HOPS = 8  # stubs naming stubs: librump.so -> librump.so.0 -> librump.so.0.0
+
+
+def default_directory() -> Path | None:
+    """Where the libraries are looked for without --rump-dir: $SYSCALLS_RUMP_DIR, else
+    ../shared/rump/lib beside this checkout where that directory exists."""
+    named = os.environ.get("SYSCALLS_RUMP_DIR")
+    if named:
+        return Path(named)
+    if not paths.INSTALLED and SHARED_BUILD.is_dir():
+        return SHARED_BUILD
+    return None
+
+
 def find_libraries(rump_dir: str | os.PathLike[str] | None) -> list[Path]:
-    """The librump* shared objects in `rump_dir`, in load order; a clear error if absent."""
-    if rump_dir is None:
+    """The librump* shared objects in `rump_dir` (None: default_directory()), in load
+    order; a clear error if absent."""
+    directory = Path(rump_dir) if rump_dir is not None else default_directory()
+    if directory is None:
         raise RumpUnavailable(
-            "--target rump needs --rump-dir DIR: the directory holding librumpuser.so and "
-            "librump.so (NetBSD: /usr/lib; elsewhere a buildrump.sh build's rump/lib). "
+            "--target rump needs --rump-dir DIR (or $SYSCALLS_RUMP_DIR): the directory "
+            "holding librumpuser.so and librump.so (NetBSD: /usr/lib; elsewhere a "
+            f"buildrump.sh build's rump/lib, see ci/build-rump; none at {SHARED_BUILD}). "
             "The NetBSD rump kernel is not packaged for this system."
         )
-    directory = Path(rump_dir)
     if not directory.is_dir():
         raise RumpUnavailable(f"--rump-dir {directory}: no such directory")
     found: list[Path] = []
     for stem in (*REQUIRED, *OPTIONAL):
-        candidates = sorted(directory.glob(f"{stem}.so*"))
-        if candidates:
-            found.append(candidates[0])
+        names = library_names(directory, stem)
+        if names:
+            found.append(shared_object(directory, stem, names))
         elif stem in REQUIRED:
             raise RumpUnavailable(
                 f"--rump-dir {directory}: no {stem}.so there (librump is not installed; "
                 "build it with buildrump.sh or run on NetBSD, where it is in /usr/lib)"
             )
     return found
+
+
+def library_names(directory: Path, stem: str) -> list[Path]:
+    """`stem`.so and its versioned names (stem.so.0, stem.so.0.1), the linker's name
+    first, then the newest version first."""
+    pattern = re.compile(rf"{re.escape(stem)}\.so((?:\.\d+)*)")
+    named = []
+    for path in directory.iterdir():
+        m = pattern.fullmatch(path.name)
+        if m:
+            version = tuple(int(v) for v in m.group(1).split(".")[1:])
+            named.append((bool(version), tuple(-v for v in version), path))
+    return [path for *_, path in sorted(named)]
+
+
+def shared_object(directory: Path, stem: str, names: list[Path]) -> Path:
+    """The real shared object the first of `names` that leads to one leads to."""
+    why = []
+    for name in names:
+        path, note = _follow(name)
+        if path is not None:
+            return path
+        why.append(note)
+    raise RumpUnavailable(
+        f"--rump-dir {directory}: no {stem}.so* there is a shared object ({'; '.join(why)})"
+    )
+
+
+def _follow(path: Path) -> tuple[Path | None, str]:
+    """(the ELF shared object `path` is or names through link stubs, or None and why)."""
+    trail = [path.name]
+    for _ in range(STUB_HOPS + 1):  # up to STUB_HOPS stubs, then the object
+        try:
+            with path.open("rb") as f:  # a real symbolic link is followed by open()
+                head = f.read(STUB_MAX + 1)
+        except OSError as e:
+            return None, f"{' -> '.join(trail)}: {e.strerror}"
+        if head.startswith(ELF_MAGIC):
+            if elf_type(head) == ET_DYN:
+                return path, ""
+            return None, f"{' -> '.join(trail)}: an ELF file but not a shared object"
+        target = stub_target(head)
+        if target is None:
+            return None, f"{' -> '.join(trail)}: neither an ELF file nor a link stub"
+        if target in trail:
+            return None, f"{' -> '.join([*trail, target])}: a loop of link stubs"
+        trail.append(target)
+        path = path.parent / target
+        if not path.exists():
+            return None, f"{' -> '.join(trail)}: a link stub naming a file that is not there"
+    return None, f"{' -> '.join(trail)}: more than {STUB_HOPS} link stubs"
+
+
+def elf_type(head: bytes) -> int | None:
+    """e_type of an ELF header (in the byte order its EI_DATA names), None if too short."""
+    if len(head) < 18 or head[5] not in (1, 2):
+        return None
+    return int.from_bytes(head[16:18], "little" if head[5] == 1 else "big")
+
+
+def stub_target(head: bytes) -> str | None:
+    """The sibling's file name a link stub holds, or None if `head` is not one."""
+    if len(head) > STUB_MAX:
+        return None
+    try:
+        name = head.decode("ascii").strip()
+    except UnicodeDecodeError:
+        return None
+    # One printable word, no directory: the name of a file beside the stub.
+    if not name.isprintable() or len(name.split()) != 1 or "/" in name or name in (".", ".."):
+        return None
+    return name
 
 
 def marshal(
@@ -168,6 +271,30 @@ class RumpKernel(Kernel):
         self.path = KernelPath.bound(self)  # pathlib-style setup, in the rump kernel
         if fresh and any(p.name.startswith("librumpfs_tmpfs.") for p in libraries):
             self._mount_tmpfs()
+        if fresh:
+            self._take_host_credentials()
+
+    def _take_host_credentials(self) -> None:
+        """The rump kernel's process runs as this process's user. It starts as root, but
+        the suites decide from the host's ids what to expect (a user's EACCES, root's
+        bypass of mode bits), so a user's run would otherwise meet root's answers.
+
+        Its group list holds the effective gid too: Linux counts that gid as a group the
+        process is in (kernel/groups.c, in_group_p), NetBSD only the list
+        (sys/kern/kern_auth.c, kauth_cred_ismember_gid), which login fills with it."""
+        uid, gid = os.geteuid(), os.getegid()
+        groups = sorted({gid, *os.getgroups()})
+        if uid == 0:
+            return
+        with self.unobserved():
+            steps = {
+                "setgroups": self.setgroups(len(groups), self.new("uint32_t[]", groups)),
+                "setgid": self.setgid(gid),
+                "setuid": self.setuid(uid),
+            }
+        for name, r in steps.items():
+            if not r.ok:
+                raise RumpUnavailable(f"{name} in the rump kernel (to uid {uid}): {r.outcome}")
 
     def _mount_tmpfs(self) -> None:
         """tmpfs on /tmp: the tests' directories on a NetBSD file system proper (the

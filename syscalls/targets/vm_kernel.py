@@ -1,9 +1,11 @@
 """Kernel images for the VM target: what an image is, what it can share, which modules.
 
 An image is a bzImage (a fresh build's arch/x86/boot/bzImage, a distro's vmlinuz) or a
-Debian `linux-image-*.deb`, which is unpacked into the cache. The release is read from
-the bzImage header (x86 boot protocol: `kernel_version` at 0x20E points, minus 0x200,
-to the version string). The kernel's configuration, when one can be found beside the
+Debian `linux-image-*.deb`, which is unpacked into the cache under a digest of its
+content (a different file of the same name is unpacked afresh), whole or not at all.
+The release is read from the bzImage header (x86 boot protocol: `kernel_version` at
+0x20E points, minus 0x200, to the version string), which also gives the image's size
+(a truncated one is refused). The kernel's configuration, when one can be found beside the
 image, says whether 9p and virtiofs are built in, modules, or absent; modules are taken
 from the image's own modules directory (a package's lib/modules/RELEASE) and
 decompressed here, because busybox's insmod cannot read .ko.xz.
@@ -14,7 +16,9 @@ modules and no 9p; generic 6.1 has both as modules; Debian 6.12 compresses modul
 
 from __future__ import annotations
 
+import errno
 import gzip
+import hashlib
 import lzma
 import os
 import shutil
@@ -85,6 +89,7 @@ def release_of(image: Path) -> str:
     try:
         with image.open("rb") as f:
             head = f.read(0x10000)
+            size = os.fstat(f.fileno()).st_size
     except OSError as e:
         raise KernelError(f"{image}: {e.strerror}") from None
     if len(head) < 0x210 or head[0x202:0x206] != b"HdrS":
@@ -92,6 +97,12 @@ def release_of(image: Path) -> str:
             f"{image}: not a bzImage (x86 boot header missing); boot arch/x86/boot/bzImage, "
             "not vmlinux"
         )
+    (protocol,) = struct.unpack_from("<H", head, 0x206)
+    if protocol >= 0x204:  # syssize: the kernel after the setup sectors, in 16-byte units
+        (syssize,) = struct.unpack_from("<I", head, 0x1F4)
+        expected = ((head[0x1F1] or 4) + 1) * 512 + syssize * 16
+        if size < expected:
+            raise KernelError(f"{image}: truncated ({size} bytes of {expected})")
     (offset,) = struct.unpack_from("<H", head, 0x20E)
     start = offset + 0x200
     text = head[start : start + 256].split(b"\0")[0].decode(errors="replace")
@@ -170,21 +181,62 @@ def find_config(image: Path, release: str, modules_dir: Path | None) -> Path | N
 
 
 def unpack_deb(deb: Path, cache: Path) -> Path:
-    """A Debian kernel package unpacked (once) into the cache; the directory."""
-    dest = cache / "kernels" / deb.name.removesuffix(".deb")
-    if not dest.is_dir():
-        tmp = dest.with_name(dest.name + f".{os.getpid()}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
+    """A Debian kernel package unpacked (once) into the cache; the directory.
+
+    The entry is named after the file and a digest of its content, so that another file
+    of the same name (an earlier download that was no kernel, a rebuilt package) is never
+    taken for it. It is unpacked into a temporary directory of this process and renamed
+    into place only when it holds a kernel: an entry is whole, or not there."""
+    with deb.open("rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()[:16]
+    kernels = cache / "kernels"
+    dest = kernels / f"{deb.name.removesuffix('.deb')}-{digest}"
+    if dest.is_dir():
+        return dest
+    kernels.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned(kernels, dest.name)
+    tmp = kernels / f".{dest.name}.{os.getpid()}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir()
+        _dpkg_x(deb, tmp)
+        if not list((tmp / "boot").glob("vmlinuz-*")):
+            raise KernelError(f"{deb}: not a kernel package (no boot/vmlinuz-* in {_name(deb)})")
         try:
-            subprocess.run(["dpkg", "-x", str(deb), str(tmp)], check=True, capture_output=True)
-        except FileNotFoundError:
-            raise KernelError("dpkg is needed to unpack a .deb") from None
-        except subprocess.CalledProcessError as e:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise KernelError(f"{deb}: dpkg -x failed: {e.stderr.decode().strip()}") from None
-        tmp.rename(dest)
+            tmp.rename(dest)
+        except OSError as e:  # another process unpacked the same package first: use it
+            if e.errno not in (errno.EEXIST, errno.ENOTEMPTY) or not dest.is_dir():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+
+def _dpkg_x(deb: Path, into: Path) -> None:
+    try:
+        subprocess.run(["dpkg", "-x", str(deb), str(into)], check=True, capture_output=True)
+    except FileNotFoundError:
+        raise KernelError("dpkg is needed to unpack a .deb") from None
+    except subprocess.CalledProcessError as e:
+        lines = e.stderr.decode(errors="replace").strip().splitlines() or ["no reason given"]
+        raise KernelError(f"{deb}: not a package dpkg can unpack: {lines[0]}") from None
+
+
+def _name(deb: Path) -> str:
+    """The package's name and version, as its control file says, for messages."""
+    done = subprocess.run(
+        ["dpkg-deb", "-f", str(deb), "Package", "Version"], capture_output=True, text=True
+    )
+    fields = dict(line.split(": ", 1) for line in done.stdout.splitlines() if ": " in line)
+    return " ".join(fields.values()) or "the package"
+
+
+def _remove_abandoned(kernels: Path, name: str) -> None:
+    """Temporary directories of unpacks whose process is gone (killed half-way)."""
+    for tmp in kernels.glob(f".{name}.*.tmp"):
+        pid = tmp.name.removesuffix(".tmp").rsplit(".", 1)[-1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def resolve(
@@ -198,12 +250,16 @@ def resolve(
     cache = cache or cache_dir()
     if not path.exists():
         raise KernelError(f"{path}: no such file")
+    if path.is_dir():
+        raise KernelError(f"{path}: is a directory, not a kernel image")
+    if not path.is_file():
+        raise KernelError(f"{path}: not a regular file, not a kernel image")
     if path.name.endswith(".deb"):
-        root = unpack_deb(path, cache)
-        images = sorted((root / "boot").glob("vmlinuz-*"))
-        if not images:
-            raise KernelError(f"{path}: no boot/vmlinuz-* in the package")
-        path = images[0]
+        try:
+            root = unpack_deb(path, cache)
+        except OSError as e:
+            raise KernelError(f"{e.filename or path}: {e.strerror}") from None
+        path = sorted((root / "boot").glob("vmlinuz-*"))[0]
     image = path.resolve()
     version = (release or release_of)(image)
     if modules is None:

@@ -1,0 +1,296 @@
+"""The side of the runner in the controlling process: crashes, hangs and interruptions
+become recorded test failures, and a run that did not finish says so.
+
+- A worker that died in a test (xdist's crash item) is reported as that test's failure
+  with the cause -- "worker died: SIGSEGV", "worker exited with status 3", or the
+  watchdog's "exceeded N s" -- as a call-phase failure, and xdist's own report (with
+  when="???", which junit calls a setup error and the profile dropped) becomes its
+  teardown: junit.xml, the profile and the targets' progress log all record it like any
+  other failed test. Crashes that cost a test do not count towards xdist's
+  --max-worker-restart (unless it is given).
+- SIGINT, SIGTERM and SIGHUP (in a serial run only SIGINT: see _install_signal_handlers)
+  and the watchdog at --time-limit interrupt the run: the workers are killed, the tests
+  they were running are recorded as failed with the reason, finished tests are kept,
+  and the profile (meta "incomplete") and junit.xml (a testsuite property) say why the
+  run is incomplete.
+- junit.xml is written under a temporary name and renamed (pytest writes it in place).
+
+No hook runs here for every test: which test a worker is in is read from its status
+record when it matters (at an interrupted end), and in a serial run from TestProcess.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syscalls import processes
+from syscalls.outdir import temp_name
+from syscalls.runner.testprocess import STATUS_DIR, TestProcess
+from syscalls.runner.watchdog import Watchdog
+
+INCOMPLETE_PROPERTY = "syscalls.incomplete"
+_INTERRUPTED = 2  # pytest.ExitCode.INTERRUPTED
+
+
+@dataclass
+class RunEnd:
+    """How the session ended, for `syscalls run` (config.stash[END])."""
+
+    incomplete: str | None = None  # why the run did not finish
+    failed: bool = False  # some test (or collection) failed
+
+
+END = pytest.StashKey[RunEnd]()
+
+
+class Controller:
+    """pytest plugin (registered by syscalls.runner.plugin outside xdist workers)."""
+
+    def __init__(self, config: pytest.Config, tests: TestProcess | None) -> None:
+        self.config = config
+        self.tests = tests  # the runner of a serial run's tests (None: xdist workers)
+        self.distributed = tests is None
+        distributed = self.distributed
+        self.reason: str | None = None  # why the run is being cut short
+        self.nodes: dict[str, Any] = {}  # xdist gateway id -> its WorkerController
+        self.crashed: set[str | None] = set()  # workers whose crash was reported
+        self.finishing = False
+        self._raised = False
+        self._handlers: dict[int, Any] = {}
+        self._junit: tuple[Any, str] | None = None  # (LogXML, its real path)
+        self.status_dir = Path(tempfile.mkdtemp(prefix="syscalls-runner-")) if distributed else None
+        self.was_subreaper = processes.subreaper()
+        if distributed:
+            processes.set_subreaper(True)  # a dead worker's orphans come to us
+        self.watchdog = Watchdog(
+            self.status_dir, config.getoption("time_limit", None), self._time_is_up
+        )
+        self._install_signal_handlers()
+        if distributed or self.watchdog.time_limit:
+            self.watchdog.start()
+
+    # --- interruptions -----------------------------------------------------------
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # pytest.main() from a thread: signals stay the caller's business
+        # A serial run's tests fork children that inherit Python's handlers, and the
+        # suites expect SIGTERM and SIGHUP to kill those: there only SIGINT (which Python
+        # turns into KeyboardInterrupt anyway) is ours, and SIGTERM ends pytest as before.
+        names = ("SIGINT", "SIGTERM", "SIGHUP") if self.distributed else ("SIGINT",)
+        for name in names:
+            sig = getattr(signal, name, None)
+            if sig is None or signal.getsignal(sig) == signal.SIG_IGN:
+                continue  # ignored on purpose (nohup, a background job's SIGINT)
+            self._handlers[sig] = signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if self._raised:
+            if signum == signal.SIGINT and not self.finishing:
+                raise KeyboardInterrupt  # a second Ctrl-C: stop now
+            return  # finishing: results are being written
+        self._raised = True
+        self.reason = self.reason or f"interrupted ({signal.Signals(signum).name})"
+        raise KeyboardInterrupt(self.reason)
+
+    def _time_is_up(self, reason: str) -> None:
+        """From the watchdog thread: end the run as a signal would."""
+        if self.finishing:
+            return
+        self.reason = self.reason or reason
+        if signal.SIGINT in self._handlers:  # a real signal: it ends a blocking wait too
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+        else:
+            import _thread
+
+            _thread.interrupt_main()
+
+    # --- xdist (optional hooks: absent without pytest-xdist) ----------------------
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_newgateway(self, gateway: Any) -> None:
+        popen = getattr(getattr(gateway, "_io", None), "popen", None)  # execnet's popen IO
+        pid = getattr(popen, "pid", None)
+        if isinstance(pid, int):
+            self.watchdog.add_worker(gateway.id, pid)
+        else:
+            self.watchdog.untracked_worker()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        if error is not None:  # it died: xdist will start another in its place
+            self.watchdog.worker_down()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[STATUS_DIR] = str(self.status_dir)
+        self.nodes[node.gateway.id] = node
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
+        node = getattr(report, "node", None)
+        wid = getattr(getattr(node, "gateway", None), "id", None)
+        cause = self.watchdog.death_of(wid) if wid else None
+        if self.reason and (cause is None or cause.startswith("worker died: SIGKILL")):
+            cause = self.reason  # we killed it: the run is ending
+        self.crashed.add(wid)
+        # The failure, as a call-phase report; xdist's own (when "???", which junit calls
+        # a setup error and the profile drops) is then logged as the test's teardown.
+        self._log(crashitem, cause or f"worker {wid} crashed while running this test", node)
+        report.outcome, report.when, report.longrepr = "passed", "teardown", None  # type: ignore[assignment]
+        # A crash that cost one test does not count towards xdist's restart limit.
+        dsession = self.config.pluginmanager.get_plugin("dsession")
+        limit = getattr(dsession, "_max_worker_restart", None)
+        if self.config.getoption("maxworkerrestart", None) is None and isinstance(limit, int):
+            dsession._max_worker_restart = limit + 1  # type: ignore[union-attr]
+
+    def _log(self, nodeid: str, why: str, node: Any, teardown: bool = False) -> None:
+        """Report `nodeid` failed with `why` (and, if `teardown`, its end too)."""
+        path, _, name = nodeid.partition("::")
+        for when, outcome, longrepr in [("call", "failed", why), ("teardown", "passed", None)]:
+            if when == "teardown" and not teardown:
+                break
+            report = pytest.TestReport(
+                nodeid=nodeid,
+                location=(path, None, name or path),
+                keywords={},
+                outcome=outcome,  # type: ignore[arg-type]
+                longrepr=longrepr,
+                when=when,  # type: ignore[arg-type]
+                user_properties=[],
+            )
+            if node is not None:  # junit keys a test's testcase by it
+                report.node = node  # type: ignore[attr-defined]
+            self.config.hook.pytest_runtest_logreport(report=report)
+
+    # --- the end ------------------------------------------------------------------
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        from _pytest.junitxml import xml_key
+
+        xml = self.config.stash.get(xml_key, None)
+        if xml is not None:  # written to a temporary name, renamed in sessionfinish
+            self._junit = (xml, xml.logfile)
+            xml.logfile = str(temp_name(Path(xml.logfile)))
+
+    def _running(self) -> list[tuple[str, Any]]:
+        """(nodeid, xdist node) of the tests in progress: from the workers' status
+        records, or in a serial run from this process's own runner."""
+        if self.tests is not None:
+            return [(self.tests.current, None)] if self.tests.current else []
+        running = []
+        for wid in list(self.watchdog.workers):
+            status = self.watchdog.status(wid)
+            if wid not in self.crashed and status is not None and status.nodeid:
+                running.append((status.nodeid, self.nodes.get(wid)))
+        return running
+
+    def _all_ran(self, session: pytest.Session) -> bool:
+        if self.tests is not None:
+            return self.tests.started >= session.testscollected
+        sched = getattr(self.config.pluginmanager.get_plugin("dsession"), "sched", None)
+        return bool(getattr(sched, "tests_finished", False))
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> Iterator[None]:
+        self.finishing = True
+        self.watchdog.stop()
+        # xdist gave up replacing workers that died outside a test (at collection): the
+        # tests not yet run never will be.
+        dsession = self.config.pluginmanager.get_plugin("dsession")
+        given_up = getattr(dsession, "_summary_report", None)
+        if given_up and not self.reason:
+            self.reason = f"xdist: {given_up}"
+        if self.reason:
+            self.watchdog.kill_workers()
+            self._drain_xdist_queue()
+            running = self._running()
+            if not running and self._all_ran(session):
+                # Every test had ended (or a test caught the interrupt and the run went
+                # on): nothing is missing, and pytest's "interrupted" is not the status.
+                self.reason = None
+                if exitstatus == _INTERRUPTED:
+                    session.exitstatus = 1 if session.testsfailed else 0
+        if self.reason:
+            for nodeid, node in running:
+                self._log(nodeid, self.reason, node, teardown=True)
+            self._mark_incomplete(self.reason)
+        self.config.stash[END] = RunEnd(self.reason, bool(session.testsfailed))
+        yield
+
+    def _drain_xdist_queue(self) -> None:
+        """Reports that reached the controller but were not handled before the interrupt:
+        tests that finished are kept."""
+        dsession = self.config.pluginmanager.get_plugin("dsession")
+        queue = getattr(dsession, "queue", None)
+        while queue is not None:
+            try:
+                name, kwargs = queue.get_nowait()
+            except Exception:
+                break
+            if name in ("logstart", "testreport"):
+                with contextlib.suppress(Exception):
+                    getattr(dsession, f"worker_{name}")(**kwargs)
+
+    def _mark_incomplete(self, reason: str) -> None:
+        profile = self.config.pluginmanager.get_plugin("syscalls-profile")
+        if profile is not None:
+            profile.profile.meta["incomplete"] = reason
+        if self._junit is not None:
+            self._junit[0].add_global_property(INCOMPLETE_PROPERTY, reason)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(self) -> None:
+        if END not in self.config.stash:  # the session never started (or never finished)
+            self.config.stash[END] = RunEnd(self.reason)
+        self.watchdog.stop()
+        for sig, handler in self._handlers.items():
+            signal.signal(sig, handler)
+        if self.distributed:
+            self.watchdog.reap_adopted()
+            if not self.was_subreaper:
+                processes.set_subreaper(False)
+        if self.status_dir is not None:
+            shutil.rmtree(self.status_dir, ignore_errors=True)
+
+
+class JunitRename:
+    """Runs after pytest's junitxml has written its file (trylast): renames it into place."""
+
+    def __init__(self, controller: Controller) -> None:
+        self.controller = controller
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self) -> None:
+        if self.controller._junit is None:
+            return
+        xml, final = self.controller._junit
+        written = Path(xml.logfile)
+        if written.exists():
+            with open(written, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(written, final)
+        xml.logfile = final
+
+
+class RunEndCapture:
+    """For pytest.main(plugins=[...]) (`syscalls run`): afterwards, .end says how the run
+    ended -- incomplete and why, or whether a test failed -- beyond pytest's exit code."""
+
+    def __init__(self) -> None:
+        self.end = RunEnd()
+
+    @pytest.hookimpl(trylast=True)  # registered first, so called after the controller's
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self.end = config.stash.get(END, self.end)

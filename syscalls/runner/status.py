@@ -1,0 +1,80 @@
+"""One xdist worker's status, for the watchdog in the controller: which test it runs,
+since when, and with what limit.
+
+Each worker owns one small file in the run's status directory and rewrites it in place
+(one pwrite) when a test starts and when it ends; the controller reads it whenever it
+likes. A record carries a CRC, so a read that raced a write is recognised and retried
+on the next look instead of being believed. Times are CLOCK_MONOTONIC, the same clock in
+every process of the machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+_HEAD = struct.Struct("<IqqddI")  # magic, pid, seq, start, limit, length of the nodeid
+_CRC = struct.Struct("<I")
+MAGIC = 0x5359_5331  # "SYS1"
+MAX_NODEID = 8192  # longer nodeids are cut (the record stays one small write)
+
+
+@dataclass(frozen=True)
+class Status:
+    pid: int
+    seq: int  # bumped by every write: the same seq twice is the same moment
+    nodeid: str  # "" between tests
+    start: float  # time.monotonic() when the test started
+    limit: float  # seconds it may take (0: no limit)
+
+
+class StatusWriter:
+    """The worker's side: start(nodeid, limit) and idle(), a few microseconds each."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.seq = 0
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        self.idle()
+
+    def start(self, nodeid: str, limit: float, now: float) -> None:
+        self._write(nodeid.encode(errors="replace")[:MAX_NODEID], now, limit)
+
+    def idle(self) -> None:
+        self._write(b"", 0.0, 0.0)
+
+    def _write(self, nodeid: bytes, start: float, limit: float) -> None:
+        self.seq += 1
+        body = _HEAD.pack(MAGIC, os.getpid(), self.seq, start, limit, len(nodeid)) + nodeid
+        data = body + _CRC.pack(zlib.crc32(body))
+        try:
+            os.pwrite(self.fd, data, 0)
+        except OSError:  # a test closed our fd (close_range in-process): open it again
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            os.pwrite(self.fd, data, 0)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+
+def read_status(path: Path) -> Status | None:
+    """The last complete record, or None (no file yet, or a write in progress)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(_HEAD.size + MAX_NODEID + _CRC.size)
+    except OSError:
+        return None
+    if len(data) < _HEAD.size + _CRC.size:
+        return None
+    magic, pid, seq, start, limit, n = _HEAD.unpack_from(data)
+    end = _HEAD.size + n
+    if magic != MAGIC or n > MAX_NODEID or len(data) < end + _CRC.size:
+        return None
+    if _CRC.unpack_from(data, end)[0] != zlib.crc32(data[:end]):
+        return None
+    return Status(pid, seq, data[_HEAD.size : end].decode(errors="replace"), start, limit)

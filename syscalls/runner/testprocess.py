@@ -1,0 +1,159 @@
+"""The side of the runner in the process that runs the tests (an xdist worker, or pytest
+itself without -n): every test's processes die with it, and its status for the watchdog.
+
+- The process is a child subreaper (Linux), so whatever a test forks stays below it --
+  through setsid(), double forks and parents that exit first. After each test's
+  teardown (its fixtures' finalizers included), leftovers are killed and reaped; a test
+  that left any running fails in teardown, naming how many (syscalls.processes).
+  Processes already running when the test body starts were started by its fixtures; if
+  the test uses a fixture of a wider scope (a module's sshd), they are taken for that
+  fixture's and may outlive the test -- until the session ends, when all are killed.
+- RLIMIT_CORE's soft limit is 0 here and in everything forked from here: tests that
+  crash a child on purpose leave no core file.
+- Under xdist, the test's nodeid, start time and limit go to the status file the
+  controller's watchdog reads (syscalls.runner.status).
+
+Per test this costs four plain hook calls, two wait calls when nothing was left, and
+two pwrite()s under xdist (README: Benchmark has the figures).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syscalls import processes
+from syscalls.runner.status import StatusWriter
+
+STATUS_DIR = "syscalls_status_dir"  # workerinput key: where workers write their status
+
+
+def session_limit(config: pytest.Config) -> float:
+    """pytest-timeout's per-test limit for this run (its option, environment variable or
+    ini value, in that order); 0 when there is none or pytest-timeout is absent."""
+    value: Any = config.getoption("timeout", None)
+    if value is None:
+        value = os.environ.get("PYTEST_TIMEOUT")
+    if value is None:
+        try:
+            value = config.getini("timeout")
+        except ValueError:  # no such ini key: pytest-timeout is not loaded
+            value = None
+    try:
+        return float(value or 0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def item_limit(item: pytest.Item, default: float) -> float:
+    """The limit of one test: its @pytest.mark.timeout(N), else the run's."""
+    mark = item.get_closest_marker("timeout")
+    if mark is None:
+        return default
+    value = mark.args[0] if mark.args else mark.kwargs.get("timeout", default)
+    try:
+        return float(value or 0)
+    except (TypeError, ValueError):
+        return default
+
+
+class TestProcess:
+    """pytest plugin (registered by syscalls.runner.plugin in workers and serial runs).
+
+    Three plain hook calls per test and no hook wrappers: pluggy's old-style wrappers
+    (the only kind pytest 7.2's pluggy 1.0 has) cost about ten times a plain call."""
+
+    __test__ = False  # not a test class, whatever its name
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.was_subreaper = processes.subreaper()
+        processes.set_subreaper(True)
+        processes.no_core_dumps()
+        self.limit = session_limit(config)
+        self.survivors: frozenset[int] = frozenset()  # leftovers SIGKILL did not end
+        self.owned: frozenset[int] = frozenset()  # started by wider-scoped fixtures
+        self.from_setup: frozenset[int] = frozenset()
+        self.current: str | None = None  # the nodeid of the test in progress
+        self.started = 0
+        self.limits: dict[str, float] = {}  # nodeid -> its own limit (a timeout marker)
+        self.status: StatusWriter | None = None
+        workerinput = getattr(config, "workerinput", {})
+        if workerinput.get(STATUS_DIR):
+            path = Path(workerinput[STATUS_DIR]) / workerinput["workerid"]
+            self.status = StatusWriter(path)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        # Tests with a limit of their own, looked up once: a marker lookup per test
+        # would cost more than everything else here.
+        if self.status is not None:
+            self.limits = {
+                item.nodeid: item_limit(item, self.limit)
+                for item in items
+                if item.get_closest_marker("timeout") is not None
+            }
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> None:
+        self.current = item.nodeid
+        self.started += 1
+        if self.status is not None:
+            limit = self.limits.get(item.nodeid, self.limit)
+            self.status.start(item.nodeid, limit, time.monotonic())
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_call(self) -> None:
+        self.from_setup = processes.live_children()  # the fixtures are set up
+
+    # After pytest's own teardown (the fixtures' finalizers), before the report is made:
+    # the test is over for the watchdog, and what it left running fails it.
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        self._ended()
+        if self.from_setup and _uses_a_wider_fixture(item):
+            self.owned |= self.from_setup
+        self.from_setup = frozenset()
+        left = processes.reap_leftovers(ignore=self.survivors | self.owned)
+        if left:
+            self.survivors |= frozenset(left.survivors)
+            message = f"the test {left.describe()}; every process a test starts must end with it"
+            pytest.fail(message, pytrace=False)
+
+    def pytest_runtest_logfinish(self) -> None:
+        if self.current is not None:  # a finalizer raised: the teardown above never ran
+            self._ended()
+            self.from_setup = frozenset()
+            self.survivors |= frozenset(processes.reap_leftovers(ignore=self.survivors).survivors)
+
+    def _ended(self) -> None:
+        self.current = None
+        if self.status is not None:
+            self.status.idle()
+
+    def pytest_sessionfinish(self) -> None:
+        # An interrupted test never reached its teardown: what it started dies now.
+        processes.reap_leftovers(ignore=self.survivors)
+
+    def pytest_unconfigure(self) -> None:
+        if self.status is not None:
+            self.status.close()
+        if not self.was_subreaper:
+            processes.set_subreaper(False)
+
+
+_PLUGIN_MODULES = ("_pytest.", "xdist.", "pytest_")  # their session fixtures start nothing
+
+
+def _uses_a_wider_fixture(item: pytest.Item) -> bool:
+    """Whether the test uses a fixture of a scope wider than the function's (the
+    plugins' own, such as tmp_path_factory, aside)."""
+    defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    return any(
+        d.scope != "function" and not d.func.__module__.startswith(_PLUGIN_MODULES)
+        for ds in defs.values()
+        for d in ds
+    )

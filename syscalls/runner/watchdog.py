@@ -1,0 +1,230 @@
+"""The controller's watchdog thread: per-test limits, worker deaths, the run's time limit.
+
+Every POLL seconds it reads each worker's status record (syscalls.runner.status) and
+  - kills the worker (and everything below it) whose test has run past its limit plus
+    a grace period -- pytest-timeout's SIGALRM in the worker gets the first chance and a
+    traceback; the watchdog is for tests that block the signal or hang in C with the
+    GIL held -- and remembers why, for the crash report;
+  - notices a worker that died (waitid WNOWAIT, leaving the reaping to execnet) and
+    keeps its exit status, for the crash report;
+  - kills and reaps processes adopted by the controller (a subreaper while the watchdog
+    runs): the orphans of a worker that died mid-test, which would otherwise keep the
+    worker's pipes open and the controller waiting for ever. The controller itself
+    starts no processes but its workers, so any other child once a worker has died is
+    such an orphan -- except while xdist starts a replacement worker (between
+    testnodedown and newgateway), when the adopted are left for the next round;
+  - at the overall --time-limit, sets the reason and interrupts the main thread (again
+    every second, until the run ends).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from syscalls import processes
+from syscalls.runner.status import Status, read_status
+
+POLL = 0.2
+
+
+def grace(limit: float) -> float:
+    """How long past its limit a test runs before the watchdog acts: long enough for
+    pytest-timeout's own failure (a traceback) and the test's teardown, and well within
+    the minute a target's host allows beyond the limit before it calls the guest hung."""
+    return min(max(5.0, 0.1 * limit), 30.0)
+
+
+def describe_exit(result: os.waitid_result) -> str:
+    if result.si_code == os.CLD_EXITED:
+        return f"worker exited with status {result.si_status}"
+    try:
+        name = signal.Signals(result.si_status).name
+    except ValueError:
+        name = f"signal {result.si_status}"
+    return f"worker died: {name}"
+
+
+def peek_exit(pid: int) -> str | None:
+    """How child `pid` ended, if it has, without reaping it; None while it runs (and
+    where Python has no waitid, as on some BSDs: the crash report then says less)."""
+    if not hasattr(os, "waitid"):
+        return None
+    try:
+        result = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return "worker died (its status was already collected)"
+    except OSError:
+        return None
+    return None if result is None else describe_exit(result)
+
+
+@dataclass
+class Worker:
+    pid: int
+    status_file: Path
+    death: str | None = None  # how it ended, once it has
+    killed: str | None = None  # why the watchdog killed it
+
+
+class Watchdog:
+    def __init__(
+        self,
+        status_dir: Path | None,
+        time_limit: float | None,
+        on_time_limit: Callable[[str], None],
+    ) -> None:
+        self.status_dir = status_dir
+        self.time_limit = time_limit
+        self.on_time_limit = on_time_limit
+        self.started = time.monotonic()
+        self.workers: dict[str, Worker] = {}  # xdist gateway id ("gw0") -> worker
+        self.lock = threading.Lock()
+        self.spawning = False  # xdist is starting a replacement worker
+        self.untracked = False
+        self.deaths = 0
+        self.expired: float | bool = False  # when the time limit was last acted on
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="syscalls-watchdog", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(5)
+
+    def add_worker(self, wid: str, pid: int) -> None:
+        assert self.status_dir is not None
+        with self.lock:
+            self.workers[wid] = Worker(pid, self.status_dir / wid)
+            self.spawning = False
+
+    def worker_down(self) -> None:
+        """xdist is about to replace a worker: its new process is not known yet."""
+        with self.lock:  # waits for a reap_adopted() in progress, which knew every worker
+            self.spawning = True
+
+    def untracked_worker(self) -> None:
+        """A worker whose pid execnet does not show: it is watched by the pid in its
+        status record once that appears, and none of the controller's children can be
+        told apart from an orphan any more, so none is reaped."""
+        with self.lock:
+            self.untracked = True
+
+    def death_of(self, wid: str, wait: float = 3.0) -> str | None:
+        """Why worker `wid` ended: the watchdog's reason, or its exit status (waited
+        for up to `wait` seconds, as the pipe can close just before the exit)."""
+        worker = self.workers.get(wid)
+        if worker is None:
+            return None
+        deadline = time.monotonic() + wait
+        while worker.killed is None and worker.death is None:
+            worker.death = peek_exit(worker.pid)
+            if worker.death is None:
+                if time.monotonic() > deadline:
+                    return None
+                time.sleep(0.01)
+        return worker.killed or worker.death
+
+    def status(self, wid: str) -> Status | None:
+        worker = self.workers.get(wid)
+        return None if worker is None else read_status(worker.status_file)
+
+    def kill_workers(self) -> None:
+        """At an interrupted end: every worker and what it started, at once."""
+        with self.lock:
+            live = [w.pid for w in self.workers.values() if w.death is None]
+        for pid in live:
+            processes.kill_tree(pid)
+        self.reap_adopted()
+
+    def reap_adopted(self) -> None:
+        """Kill and reap the controller's children that are not its workers."""
+        with self.lock:
+            if self.spawning or self.untracked:
+                return
+            ours = {w.pid for w in self.workers.values()}
+            for pid in processes.children():
+                if pid not in ours:
+                    processes.kill_tree(pid)
+                    with contextlib.suppress(ChildProcessError):
+                        os.waitpid(pid, os.WNOHANG)
+
+    def _run(self) -> None:
+        while not self._stop.wait(POLL):
+            now = time.monotonic()
+            # Said again every second until the run ends: a test may swallow one.
+            over = self.time_limit and now - self.started > self.time_limit
+            if over and (self.expired is False or now - self.expired >= 1.0):
+                self.expired = now
+                self.on_time_limit(
+                    f"the run exceeded its overall limit of {self.time_limit:g} s (--time-limit)"
+                )
+            if self.untracked:
+                self._adopt_status_files()
+            for wid, worker in list(self.workers.items()):
+                if worker.death is None and worker.killed is None:
+                    self._check(wid, worker, now)
+            if self.deaths:
+                self.reap_adopted()
+
+    def _adopt_status_files(self) -> None:
+        """Workers whose pid execnet did not show: the pid their status record carries."""
+        if self.status_dir is None:
+            return
+        for path in self.status_dir.iterdir():
+            status = read_status(path)
+            if path.name not in self.workers and status is not None:
+                with self.lock:
+                    self.workers[path.name] = Worker(status.pid, path)
+
+    def _check(self, wid: str, worker: Worker, now: float) -> None:
+        worker.death = peek_exit(worker.pid)
+        if worker.death is not None:
+            self.deaths += 1
+            return
+        rec = read_status(worker.status_file)
+        if rec is None or not rec.nodeid or rec.limit <= 0:
+            return
+        if now - rec.start <= rec.limit + grace(rec.limit):
+            return
+        # Freeze it, and make sure it is still in that test (not just past it).
+        if not _stop_and_wait(worker.pid):
+            return
+        again = read_status(worker.status_file)
+        if again is None or again.seq != rec.seq:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.pid, signal.SIGCONT)
+            return
+        worker.killed = (
+            f"exceeded {rec.limit:g} s (the per-test limit, --timeout): "
+            f"the watchdog killed its worker after {now - rec.start:.0f} s"
+        )
+        processes.kill_tree(worker.pid)
+        self.deaths += 1
+
+
+def _stop_and_wait(pid: int, wait: float = 0.1) -> bool:
+    """SIGSTOP and wait (briefly) until it has taken effect; False if pid is gone."""
+    try:
+        os.kill(pid, signal.SIGSTOP)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_bytes()
+        except OSError:
+            break  # no /proc: the kill and the re-read below still hold
+        if stat[stat.rfind(b")") + 2 :][:1] in (b"T", b"t", b"Z"):
+            break
+        time.sleep(0.002)
+    return True

@@ -1,0 +1,182 @@
+"""syscalls.processes: children, trees, leftovers killed and reaped, no core dumps.
+
+Scenarios that need a subreaper run in a Python subprocess of their own, so that they
+neither depend on nor disturb the state of the pytest process running them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from syscalls import processes
+
+pytestmark = pytest.mark.os("linux")
+
+
+def _in_subprocess(code: str) -> dict:
+    """Run `code` (which sets RESULT) in a fresh Python; RESULT comes back as JSON."""
+    script = "import json, os, sys, time\nfrom syscalls import processes\n"
+    script += textwrap.dedent(code) + "\nprint(json.dumps(RESULT))\n"
+    p = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout.splitlines()[-1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_children_lists_a_child_but_not_a_grandchild() -> None:
+    with subprocess.Popen(["sh", "-c", "sleep 60 & wait"]) as sh:
+        try:
+            for _ in range(100):
+                grandchildren = processes.children(sh.pid)
+                if grandchildren:
+                    break
+                time.sleep(0.02)
+            assert sh.pid in processes.children()
+            assert len(grandchildren) == 1
+            assert grandchildren[0] not in processes.children()
+        finally:
+            processes.kill_tree(sh.pid)
+            sh.wait()
+
+
+@pytest.mark.parametrize("proc", [True, False], ids=["proc", "ps"])
+def test_process_table_knows_this_process_and_its_parent(proc: bool) -> None:
+    if not proc and shutil.which("ps") is None:
+        pytest.skip("ps is not installed (procps)")
+    assert processes.process_table(proc)[os.getpid()] == os.getppid()
+
+
+def test_descendants_come_parents_first() -> None:
+    table = {10: 1, 11: 10, 12: 11, 13: 10, 20: 1}
+    found = processes.descendants(10, table)
+    assert sorted(found) == [11, 12, 13]
+    assert found.index(11) < found.index(12)
+    assert processes.descendants(12, table) == []
+
+
+def test_kill_tree_kills_every_member_even_one_in_a_session_of_its_own() -> None:
+    with subprocess.Popen(["sh", "-c", "setsid sleep 60 & sleep 60 & wait"]) as sh:
+        for _ in range(200):
+            members = processes.descendants(sh.pid)
+            if len(members) == 2:
+                break
+            time.sleep(0.02)
+        assert len(members) == 2
+        killed = processes.kill_tree(sh.pid)
+        assert sorted(killed) == sorted([sh.pid, *members])
+        assert sh.wait(10) == -signal.SIGKILL
+        for _ in range(100):  # their parent is gone: init (or a subreaper) reaps them
+            if not any(map(_alive, members)):
+                break
+            time.sleep(0.02)
+        assert not any(map(_alive, members))
+
+
+def test_a_subreaper_adopts_and_kills_a_setsid_grandchild_whose_parent_exited() -> None:
+    result = _in_subprocess(
+        """
+        assert processes.set_subreaper(True) and processes.subreaper()
+        daemon = "import os, time\\nif os.fork() == 0:\\n    os.setsid(); time.sleep(60)\\n"
+        os.spawnv(os.P_WAIT, sys.executable, [sys.executable, "-c", daemon])
+        adopted = processes.children()
+        left = processes.reap_leftovers()
+        RESULT = {"adopted": adopted, "killed": list(left.killed),
+                  "names": list(left.killed.values()), "after": processes.children(),
+                  "describe": left.describe()}
+        """
+    )
+    assert len(result["adopted"]) == 1, "the orphaned daemon came to the subreaper"
+    assert result["killed"] == result["adopted"]
+    assert result["names"] == ["python3"] or result["names"][0].startswith("python")
+    assert result["after"] == []
+    assert result["describe"] == f"left 1 process running (killed: {result['names'][0]})"
+
+
+def test_reap_leftovers_reaps_zombies_without_counting_them() -> None:
+    result = _in_subprocess(
+        """
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        time.sleep(0.2)  # a zombie now
+        left = processes.reap_leftovers()
+        RESULT = {"found": bool(left), "after": processes.children()}
+        """
+    )
+    assert result == {"found": False, "after": []}
+
+
+def test_reap_leftovers_with_no_child_finds_nothing_and_is_cheap() -> None:
+    left = processes.reap_leftovers()
+    assert not left and left.describe() == "left 0 processes running"
+
+
+def test_a_child_that_cannot_be_killed_is_named_and_not_blamed_twice() -> None:
+    result = _in_subprocess(
+        """
+        processes._signal = lambda pid, sig: True  # as if SIGKILL did not take (state D)
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(60); os._exit(0)
+        first = processes.reap_leftovers(timeout=0.2)
+        second = processes.reap_leftovers(timeout=0.2, ignore=frozenset(first.survivors))
+        os.kill(pid, 9); os.waitpid(pid, 0)
+        RESULT = {"pid": pid, "survivors": first.survivors, "killed": list(first.killed),
+                  "text": first.describe(), "second": bool(second)}
+        """
+    )
+    assert result["survivors"] == [result["pid"]] and result["killed"] == []
+    assert "1 could not be killed" in result["text"]
+    assert result["second"] is False
+
+
+def test_no_core_dumps_zeroes_the_soft_limit_and_keeps_the_hard_one() -> None:
+    result = _in_subprocess(
+        """
+        import resource
+        hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
+        resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
+        processes.no_core_dumps()
+        RESULT = {"limit": resource.getrlimit(resource.RLIMIT_CORE), "hard": hard}
+        """
+    )
+    assert result["limit"] == [0, result["hard"]]
+    assert resource.getrlimit(resource.RLIMIT_CORE)[0] == 0, "pytest's own (syscalls.runner)"
+
+
+def test_without_waitid_leftovers_are_still_found_and_killed() -> None:
+    """Where Python has no os.waitid (some BSDs), waitpid does the work."""
+    result = _in_subprocess(
+        """
+        from syscalls.runner import watchdog
+        del os.waitid
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(60); os._exit(0)
+        live = processes.live_children()
+        left = processes.reap_leftovers()
+        RESULT = {"pid": pid, "live": list(live), "killed": list(left.killed),
+                  "after": processes.children(), "peek": watchdog.peek_exit(pid)}
+        """
+    )
+    assert result["live"] == [result["pid"]] == result["killed"]
+    assert result["after"] == [] and result["peek"] is None

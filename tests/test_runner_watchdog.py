@@ -1,0 +1,159 @@
+"""syscalls.runner.watchdog: limits enforced from outside, deaths told apart, the
+overall time limit -- on real processes standing in for xdist workers."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from syscalls import processes
+from syscalls.runner.status import StatusWriter
+from syscalls.runner.watchdog import Watchdog, describe_exit, grace, peek_exit
+
+pytestmark = pytest.mark.os("linux")
+
+
+@pytest.fixture
+def worker() -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(["sleep", "60"])
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def _watchdog(tmp_path: Path) -> Watchdog:
+    return Watchdog(tmp_path, None, lambda reason: None)
+
+
+def test_grace_leaves_pytest_timeout_the_first_word_and_stays_within_a_minute() -> None:
+    assert grace(2) == 5
+    assert grace(120) == 12
+    assert grace(10_000) == 30
+
+
+def test_a_worker_past_its_limit_is_killed_with_the_reason(
+    tmp_path: Path, worker: subprocess.Popen[bytes]
+) -> None:
+    dog = _watchdog(tmp_path)
+    dog.add_worker("gw0", worker.pid)
+    StatusWriter(tmp_path / "gw0").start("t.py::test_hangs", 2.0, time.monotonic() - 60)
+    dog._check("gw0", dog.workers["gw0"], time.monotonic())
+    assert worker.wait(10) == -signal.SIGKILL
+    assert dog.death_of("gw0") == (
+        "exceeded 2 s (the per-test limit, --timeout): the watchdog killed its worker after 60 s"
+    )
+
+
+@pytest.mark.parametrize(
+    ("nodeid", "limit", "started_ago"),
+    [("t.py::test_ok", 2.0, 3.0), ("", 0.0, 60.0), ("t.py::test_unlimited", 0.0, 600.0)],
+    ids=["within-grace", "idle", "no-limit"],
+)
+def test_a_worker_within_its_limit_is_left_alone(
+    tmp_path: Path, worker: subprocess.Popen[bytes], nodeid: str, limit: float, started_ago: float
+) -> None:
+    dog = _watchdog(tmp_path)
+    dog.add_worker("gw0", worker.pid)
+    StatusWriter(tmp_path / "gw0").start(nodeid, limit, time.monotonic() - started_ago)
+    dog._check("gw0", dog.workers["gw0"], time.monotonic())
+    assert worker.poll() is None
+    assert dog.workers["gw0"].killed is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["sh", "-c", "exit 3"], "worker exited with status 3"),
+        (["sh", "-c", "kill -SEGV $$"], "worker died: SIGSEGV"),
+    ],
+)
+def test_how_a_worker_ended_is_read_without_reaping_it(argv: list[str], expected: str) -> None:
+    proc = subprocess.Popen(argv)
+    deadline = time.monotonic() + 10
+    while (seen := peek_exit(proc.pid)) is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert seen == expected
+    assert proc.wait(5) is not None, "still there for its owner (execnet) to reap"
+
+
+def test_a_signal_unknown_to_python_is_named_by_number() -> None:
+    proc = subprocess.Popen(["sleep", "60"])
+    os.kill(proc.pid, signal.SIGRTMIN + 3)
+    result = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+    assert describe_exit(result) == f"worker died: signal {signal.SIGRTMIN + 3}"
+    proc.wait()
+
+
+def test_orphans_adopted_after_a_worker_died_are_killed_but_workers_are_not(
+    tmp_path: Path, worker: subprocess.Popen[bytes]
+) -> None:
+    dog = _watchdog(tmp_path)
+    dog.add_worker("gw0", worker.pid)
+    orphan = subprocess.Popen(["sleep", "60"])  # stands in for an adopted orphan
+    deadline = time.monotonic() + 10
+    while orphan.pid in processes.children() and time.monotonic() < deadline:
+        dog.reap_adopted()  # killed, then reaped on a later round
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{orphan.pid}"), "killed and reaped"
+    assert worker.poll() is None
+
+
+def test_nothing_is_reaped_while_a_replacement_worker_starts(
+    tmp_path: Path, worker: subprocess.Popen[bytes]
+) -> None:
+    dog = _watchdog(tmp_path)
+    dog.add_worker("gw0", worker.pid)
+    dog.worker_down()
+    newcomer = subprocess.Popen(["sleep", "60"])  # started, not yet announced
+    try:
+        dog.reap_adopted()
+        assert newcomer.poll() is None
+        dog.add_worker("gw1", newcomer.pid)
+        dog.reap_adopted()
+        assert newcomer.poll() is None
+    finally:
+        newcomer.kill()
+        newcomer.wait()
+
+
+def test_the_time_limit_calls_back_with_the_reason_and_again_each_second(
+    tmp_path: Path,
+) -> None:
+    calls: list[tuple[float, str]] = []
+    dog = Watchdog(None, 0.3, lambda reason: calls.append((time.monotonic(), reason)))
+    dog.start()
+    try:
+        time.sleep(2.0)
+    finally:
+        dog.stop()
+    assert 1 <= len(calls) <= 3  # at 0.3 s, 1.3 s, (2.3 s)
+    assert {reason for _, reason in calls} == {
+        "the run exceeded its overall limit of 0.3 s (--time-limit)"
+    }
+    gaps = [b - a for (a, _), (b, _) in itertools.pairwise(calls)]
+    assert all(gap >= 0.99 for gap in gaps)
+
+
+def test_a_worker_whose_pid_execnet_did_not_show_is_watched_by_its_status_record(
+    tmp_path: Path,
+) -> None:
+    dog = _watchdog(tmp_path)
+    dog.untracked_worker()
+    StatusWriter(tmp_path / "gw0").start("t.py::test_x", 1.0, time.monotonic())
+    dog._adopt_status_files()
+    assert dog.workers["gw0"].pid == os.getpid()  # the writer's: here, this process
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        dog.deaths = 1
+        dog.reap_adopted()  # with an untracked worker, no child is taken for an orphan
+        assert child.poll() is None
+    finally:
+        child.kill()
+        child.wait()
