@@ -24,6 +24,7 @@ import cffi
 
 from syscalls import enosys
 from syscalls.abi import Platform, PlatformError
+from syscalls.cache import ffi_for
 
 
 class Unsupported(Exception):
@@ -124,14 +125,11 @@ def declarations(platform: Platform) -> cffi.FFI:
 
     A declaration cffi cannot take is a PlatformError naming the table and the .h file,
     with the line where cffi gives one."""
-    ffi = cffi.FFI()
     try:
-        ffi.cdef(_BASE_CDEF + platform.cdef)
-        if platform.cdef_packed:
-            ffi.cdef(platform.cdef_packed, packed=True)
+        # Parsed once per table and kept (syscalls.cache): most of a start-up under TCG.
+        return ffi_for(_BASE_CDEF + platform.cdef, platform.cdef_packed)
     except Exception as e:  # cffi's parser raises CDefError, FFIError and others
         raise PlatformError(f"{platform.table}: C declarations: {_culprit(platform, e)}") from None
-    return ffi
 
 
 def _culprit(platform: Platform, error: Exception) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -127,6 +128,24 @@ def need(binary: str, package: str) -> None:
         pytest.skip(f"{binary} missing (run ci/setup as root to install {package})")
 
 
+@functools.cache
+def _uml_unavailable() -> str | None:
+    """Why --target uml cannot run on this host (it says so with status 2), or None."""
+    with tempfile.TemporaryDirectory(prefix="syscalls-uml-probe-") as tmp:
+        p = run_target("uml", Path(tmp) / "out", "suites/misc/test_uname.py", "-k", "no_such")
+    return p.stderr.strip().splitlines()[-1] if p.returncode == 2 else None
+
+
+def need_uml() -> None:
+    """linux.uml and busybox installed (see need), and UML able to run on this host:
+    Debian 12's UML 6.1 cannot on CPUs with AVX-512 or AMX, and says so; skip then."""
+    need("linux.uml", "user-mode-linux")
+    need("busybox", "busybox-static")
+    why = _uml_unavailable()
+    if why is not None:
+        pytest.skip(why)
+
+
 def cloud_deb() -> Path:
     """Debian's cloud kernel package, downloaded once into the cache; skip without it,
     and as root (ci/setup fetches it) fail."""
@@ -138,7 +157,7 @@ def cloud_deb() -> Path:
         pytest.skip(f"the Debian cloud kernel is not available: {e}")
 
 
-def cloud_kernel() -> vm_kernel.Kernel:
+def cloud_kernel() -> vm_kernel.KernelImage:
     """Debian's cloud kernel package, resolved; its image is the package itself, as a
     user would boot it."""
     need("qemu-system-x86_64", "qemu-system-x86")

@@ -78,7 +78,7 @@ def test_guest_script_runs_the_suite_with_the_arch_table(tmp_path: Path) -> None
 
 
 def test_qemu_argv_shares_the_root_read_only_and_the_results_writable(tmp_path: Path) -> None:
-    kernel = vm_kernel.Kernel(image=tmp_path / "vmlinuz", release="6.1.0")
+    kernel = vm_kernel.KernelImage(image=tmp_path / "vmlinuz", release="6.1.0")
     arch = arch_vm.ARCHES["aarch64"]
     argv = arch_vm.qemu_argv("qemu", arch, kernel, tmp_path / "i", tmp_path / "root",
                              tmp_path / "out", _args(append="quiet"))  # fmt: skip

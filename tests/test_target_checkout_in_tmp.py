@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from syscalls.profile import Profile
-from tests.target_checks import ROOT, cloud_kernel, need, run_target
+from tests.target_checks import ROOT, cloud_kernel, need, need_uml, run_target
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +53,7 @@ def test_a_checkout_under_tmp_runs_in_the_target(target: str, copy: Path) -> Non
         if os.geteuid() != 0:
             pytest.skip("runsc needs root to create its sandbox here")
     elif target == "uml":
-        need("linux.uml", "user-mode-linux")
+        need_uml()
     else:
         kernel = cloud_kernel().image
     out = copy / "results" / target

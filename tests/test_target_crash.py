@@ -16,7 +16,7 @@ import pytest
 
 from syscalls.profile import Profile
 from tests.ktap_format import leaves, parse
-from tests.target_checks import junit_outcomes, run_target
+from tests.target_checks import junit_outcomes, need_uml, run_target
 
 pytestmark = pytest.mark.slow
 
@@ -32,6 +32,8 @@ def test_a_guest_that_dies_mid_test_names_it_and_keeps_what_finished(
         pytest.skip(f"no syscalls.targets.{target} module in this checkout")
     if shutil.which(TARGETS[target]) is None:
         pytest.skip(f"{TARGETS[target]} is not installed (ci/setup installs it as root)")
+    if target == "uml":
+        need_uml()
     out = tmp_path / "out"
     # -n 0: the plugin kills its parent, which must be the shell, not an xdist controller.
     plugin = ["-n", "0", "-p", "tests.crash_plugin", f"--crash-at={VICTIM}"]

@@ -9,13 +9,15 @@ import io
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from syscalls.cache import cache_dir
 from syscalls.profile import Profile
-from syscalls.targets import Options, guest, results
+from syscalls.targets import Options, bytecode, guest, results
 from syscalls.targets.procgroup import ProcessGroup
 from tests.target_checks import ROOT
 
@@ -41,13 +43,14 @@ def _supervise(out: Path, script: str, limits: guest.Limits = LIMITS) -> tuple[g
 def test_a_guest_that_writes_its_status_has_finished(tmp_path: Path) -> None:
     out = tmp_path / "out"
     ending, _ = _supervise(out, f"echo '{STARTED}'; echo 1 > {out}/status; exit 0")
-    assert ending == guest.Ending("finished", 0)
+    assert (ending.kind, ending.returncode) == ("finished", 0)
+    assert ending.started_after is not None and 0 <= ending.started_after < 10
     assert STARTED in (out / results.CONSOLE).read_text()
 
 
 def test_a_guest_that_stops_without_status_has_exited(tmp_path: Path) -> None:
     ending, _ = _supervise(tmp_path / "out", f"echo '{STARTED}'; exit 134")
-    assert ending == guest.Ending("exited", 134)
+    assert (ending.kind, ending.returncode) == ("exited", 134)
 
 
 def test_a_panic_on_the_console_ends_the_run(tmp_path: Path) -> None:
@@ -56,21 +59,21 @@ def test_a_panic_on_the_console_ends_the_run(tmp_path: Path) -> None:
         f"echo '{STARTED}'; echo 'Kernel panic - not syncing: Attempted to kill init'; sleep 60"
     )
     ending, took = _supervise(tmp_path / "out", script)
-    assert ending == guest.Ending("panic")
+    assert (ending.kind, ending.returncode) == ("panic", None)
     assert took < 20
 
 
 def test_a_guest_that_never_starts_the_suite(tmp_path: Path) -> None:
     limits = guest.Limits(boot=1, test=30, total=60)
     ending, took = _supervise(tmp_path / "out", "echo booting; sleep 60", limits)
-    assert ending == guest.Ending("no-start")
+    assert ending == guest.Ending("no-start")  # never started: no started_after
     assert took < 10
 
 
 def test_a_guest_without_progress_hangs(tmp_path: Path) -> None:
     limits = guest.Limits(boot=30, test=1.5, total=60)
     ending, took = _supervise(tmp_path / "out", f"echo '{STARTED}'; sleep 60", limits)
-    assert ending == guest.Ending("hang")
+    assert (ending.kind, ending.returncode) == ("hang", None)
     assert took < 10
 
 
@@ -81,7 +84,7 @@ def test_progress_in_the_events_log_is_not_a_hang(tmp_path: Path) -> None:
     limits = guest.Limits(boot=30, test=1.5, total=4)
     script = f"echo '{STARTED}'; while :; do echo x >> {out}/events.jsonl; sleep 0.3; done"
     ending, took = _supervise(out, script, limits)
-    assert ending == guest.Ending("timeout")
+    assert (ending.kind, ending.returncode) == ("timeout", None)
     assert 4 <= took < 15
 
 
@@ -229,6 +232,37 @@ def test_the_guest_script_runs_the_suite_and_writes_the_status(tmp_path: Path) -
     events = results.read_events(out / results.EVENTS)
     assert events.finished and set(events.ended) == set(profile.tests)
     assert (out / results.JUNIT).exists()
+
+
+def test_the_guest_script_waits_for_the_hosts_bytecode_and_runs_on_it(tmp_path: Path) -> None:
+    """With a compilation job the guest waits for its `done` file before it starts
+    Python, and runs with the job's bytecode and the host's cache."""
+    out = tmp_path / "out"
+    opts = _opts(out, "suites/misc/test_uname.py")
+    opts.workers = "0"
+    job = bytecode.Job(tmp_path / "pycache", ["true"], {}, out / bytecode.DONE)
+    text = guest.write_script(opts, "uml", 60, 2.0, job=job).read_text()
+    assert f"export PYTHONPYCACHEPREFIX={tmp_path / 'pycache'}" in text
+    assert f"export XDG_CACHE_HOME={cache_dir().parent}" in text
+    assert text.index(str(job.done)) < text.index(" -m pytest ")
+    written: list[float] = []
+
+    def finish() -> None:
+        job.done.write_text("1.0\n")
+        written.append(time.clock_gettime(time.CLOCK_BOOTTIME))
+
+    timer = threading.Timer(2.0, finish)
+    timer.start()
+    try:
+        p = subprocess.run(["sh", str(out / results.SCRIPT)], capture_output=True, text=True,
+                           timeout=120)  # fmt: skip
+    finally:
+        timer.cancel()
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    session = results.read_events(out / results.EVENTS).session
+    assert session is not None and written
+    # pytest's Python started after the file was there (process start: 1/100 s ticks).
+    assert session["python_start"] >= written[0] - 0.02
 
 
 def test_the_guest_script_exports_the_extra_environment(tmp_path: Path) -> None:

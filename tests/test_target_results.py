@@ -70,8 +70,13 @@ def test_events_log_every_test_start_end_and_the_finish(tmp_path: Path) -> None:
     status, out = _pytest_with_events(tmp_path)
     assert status == 1
     lines = _lines(out)
-    assert [e["event"] for e in lines] == ["session", *["start", "end"] * 6, "finish"]
+    kinds = ["session", "collected", *["start", "end"] * 6, "finish"]
+    assert [e["event"] for e in lines] == kinds
     assert lines[0]["kernel"] and lines[0]["meta"]["python"]
+    assert lines[1]["count"] == 6
+    # Stamped on the boot clock, in order, the Python process's start before them all.
+    times = [e.pop("t") for e in lines]
+    assert times == sorted(times) and 0 < lines[0]["python_start"] <= times[0]
     assert lines[-1] == {"event": "finish", "exitstatus": 1}
     ends = {e["nodeid"].partition("::")[2]: e for e in lines if e["event"] == "end"}
     assert ends["test_passes"]["outcome"] == "passed"

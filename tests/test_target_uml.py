@@ -27,7 +27,7 @@ from tests.target_checks import (
     check_time_limited_run,
     collected,
     host_leftovers,
-    need,
+    need_uml,
     run_subset_with_a_failure,
     run_target,
 )
@@ -37,8 +37,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module", autouse=True)
 def _uml() -> None:
-    need("linux.uml", "user-mode-linux")
-    need("busybox", "busybox-static")
+    need_uml()
 
 
 def uml_release() -> str:

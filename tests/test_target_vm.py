@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
+import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -27,6 +29,7 @@ from tests.target_checks import (
     FAIL,
     FAULTS,
     HANG,
+    ROOT,
     SUBSET,
     SUBSET_FILES,
     check_complete_run,
@@ -44,7 +47,7 @@ FAULTS_SERIAL = ["-n", "0", *FAULTS]
 
 
 @pytest.fixture(scope="module")
-def image() -> vm_kernel.Kernel:
+def image() -> vm_kernel.KernelImage:
     return cloud_kernel()
 
 
@@ -61,7 +64,7 @@ class Run:
 
 
 def boot(
-    image: vm_kernel.Kernel,
+    image: vm_kernel.KernelImage,
     out: Path,
     *args: str,
     options: tuple[str, ...] = (),
@@ -112,14 +115,14 @@ def leftovers(out: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def subset_run(image: vm_kernel.Kernel, tmp_path_factory: pytest.TempPathFactory) -> Run:
+def subset_run(image: vm_kernel.KernelImage, tmp_path_factory: pytest.TempPathFactory) -> Run:
     """One boot: SUBSET's main files, with one test made to fail inside the guest."""
     out = tmp_path_factory.mktemp("vm") / "subset"
     return boot(image, out, *SUBSET_FILES, "-k", SUBSET, *FAULTS_SERIAL, f"--fail-at={FAIL}")
 
 
 def test_vm_runs_the_suite_and_the_results_come_back(
-    subset_run: Run, image: vm_kernel.Kernel
+    subset_run: Run, image: vm_kernel.KernelImage
 ) -> None:
     p, out = subset_run.p, subset_run.out
     profile = check_complete_run(p, out, "vm")
@@ -131,6 +134,11 @@ def test_vm_runs_the_suite_and_the_results_come_back(
     assert outcomes.count("passed") > len(outcomes) * 3 // 4, subset_run.log
     console = (out / "console.log").read_text(errors="replace")
     assert "-accel tcg" in console.splitlines()[0]  # the QEMU command line comes first
+    # virtiofsd got its sockets made for it: no pid file of theirs left in /run/virtiofsd.
+    sockets = re.findall(r"path=(\S+\.sock)", console.splitlines()[0])
+    assert len(sockets) == 2, console.splitlines()[0]
+    for sock in sockets:
+        assert not Path("/run/virtiofsd", sock.replace("/", ".") + ".pid").exists()
     assert f"syscalls-guest: running the suite (vm, kernel {image.release})" in console
     assert "syscalls: vm: suite finished" in p.stdout
 
@@ -147,7 +155,7 @@ def test_vm_exit_status_is_the_suites_not_qemus(subset_run: Run) -> None:
 
 
 def test_vm_kernel_that_never_reaches_init_is_status_3(
-    image: vm_kernel.Kernel, tmp_path: Path
+    image: vm_kernel.KernelImage, tmp_path: Path
 ) -> None:
     out = tmp_path / "noinit"
     # No /no-such-init in the initramfs and no root= to fall back on: the kernel panics
@@ -167,7 +175,7 @@ def test_vm_kernel_that_never_reaches_init_is_status_3(
 
 
 def test_vm_run_over_its_time_limit_keeps_what_finished(
-    subset_run: Run, image: vm_kernel.Kernel, tmp_path: Path
+    subset_run: Run, image: vm_kernel.KernelImage, tmp_path: Path
 ) -> None:
     out = tmp_path / "limit"
     # HANG, the third test of test_openat.py, holds this run until the limit cuts it;
@@ -187,3 +195,41 @@ def test_vm_run_over_its_time_limit_keeps_what_finished(
     assert "syscalls-guest: running the suite" in (out / "console.log").read_text()
     passed = {t for t, e in profile.tests.items() if e["outcome"] == "passed"}
     assert passed <= collected("suites/fs/test_openat.py")
+
+
+def test_vm_stopped_by_sigterm_kills_qemu_and_keeps_what_finished(
+    image: vm_kernel.KernelImage, tmp_path: Path
+) -> None:
+    """A cancelled CI job or `timeout` sends SIGTERM: QEMU and virtiofsd go with the
+    run, the test that was running is named and failed, the finished ones kept."""
+    out = tmp_path / "term"
+    argv = [sys.executable, "-m", "syscalls", "boot", str(image.image), "--accel", "tcg",
+            "--out", str(out), "--", "suites/fs/test_openat.py", *FAULTS_SERIAL,
+            f"--hang-at={HANG}"]  # fmt: skip
+    with subprocess.Popen(
+        argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        deadline = time.monotonic() + 600
+        while f'"nodeid": "{HANG}"' not in _read(out / "events.jsonl"):
+            assert proc.poll() is None and time.monotonic() < deadline, _read(out / "console.log")
+            time.sleep(0.5)
+        proc.terminate()
+        try:
+            stdout, stderr = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:  # QEMU left running holds its pipes open
+            proc.kill()
+            pytest.fail(f"still running 60 s after SIGTERM: {leftovers(out)}")
+    assert proc.returncode == 3, stdout[-2000:] + stderr[-2000:]
+    assert "interrupted (Ctrl-C, SIGTERM or SIGHUP)" in stderr
+    assert f"running: {HANG}" in stderr
+    assert not leftovers(out)
+    profile = Profile.read(out / "profile.json")
+    assert profile.tests[HANG]["outcome"] == "failed"
+    assert any(e["outcome"] == "passed" for e in profile.tests.values())
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def cloud() -> vm_kernel.Kernel:
+def cloud() -> vm_kernel.KernelImage:
     """Debian's cloud kernel package, unpacked in the cache (ci/setup fetches it)."""
     return vm_kernel.resolve(cloud_deb())
 
@@ -35,7 +35,7 @@ def cloud() -> vm_kernel.Kernel:
 # -- kernel images ---------------------------------------------------------------------
 
 
-def test_release_is_read_from_the_bzimage_header(cloud: vm_kernel.Kernel) -> None:
+def test_release_is_read_from_the_bzimage_header(cloud: vm_kernel.KernelImage) -> None:
     # Debian names the file after the release; the header says the same.
     assert cloud.image.name == f"vmlinuz-{cloud.release}"
     assert vm_kernel.release_of(cloud.image) == cloud.release
@@ -53,7 +53,9 @@ def test_a_file_that_is_no_bzimage_is_a_clear_error(tmp_path: Path) -> None:
         vm_kernel.resolve(tmp_path / "missing")
 
 
-def test_a_package_is_resolved_to_its_image_modules_and_config(cloud: vm_kernel.Kernel) -> None:
+def test_a_package_is_resolved_to_its_image_modules_and_config(
+    cloud: vm_kernel.KernelImage,
+) -> None:
     package = cloud.image.parents[1]  # the unpacked .deb: boot/, lib/modules/RELEASE
     assert package.parent == initramfs.cache_dir() / "kernels"
     assert cloud.modules_dir == package / "lib" / "modules" / cloud.release
@@ -66,7 +68,7 @@ def test_a_package_is_resolved_to_its_image_modules_and_config(cloud: vm_kernel.
     assert cloud.index["virtiofs"].name == "virtiofs.ko"
 
 
-def test_modules_come_with_their_dependencies_first(cloud: vm_kernel.Kernel) -> None:
+def test_modules_come_with_their_dependencies_first(cloud: vm_kernel.KernelImage) -> None:
     modules = cloud.modules_for("virtiofs")
     names = [name.removesuffix(".ko") for name, _ in modules]
     assert {"virtio_pci", "virtiofs", "fuse", "virtio", "virtio_ring"} <= set(names)
@@ -78,7 +80,7 @@ def test_modules_come_with_their_dependencies_first(cloud: vm_kernel.Kernel) -> 
     assert names.index("fuse") < names.index("virtiofs")
 
 
-def test_module_dependencies_agree_with_modinfo(cloud: vm_kernel.Kernel) -> None:
+def test_module_dependencies_agree_with_modinfo(cloud: vm_kernel.KernelImage) -> None:
     """kmod's modinfo reads the same .modinfo section: the parser agrees with it."""
     modinfo = shutil.which("modinfo", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
     if modinfo is None:
@@ -92,14 +94,14 @@ def test_module_dependencies_agree_with_modinfo(cloud: vm_kernel.Kernel) -> None
 
 
 def test_modules_for_a_share_the_kernel_lacks_are_only_what_it_has(
-    cloud: vm_kernel.Kernel,
+    cloud: vm_kernel.KernelImage,
 ) -> None:
     names = [name for name, _ in cloud.modules_for("9p")]
     assert "virtio_pci.ko" in names
     assert not {"9p.ko", "9pnet_virtio.ko"} & set(names)
 
 
-def test_compressed_modules_are_decompressed(cloud: vm_kernel.Kernel, tmp_path: Path) -> None:
+def test_compressed_modules_are_decompressed(cloud: vm_kernel.KernelImage, tmp_path: Path) -> None:
     ko = cloud.index["virtiofs"].read_bytes()
     (tmp_path / "a.ko.xz").write_bytes(lzma.compress(ko))
     (tmp_path / "b.ko.gz").write_bytes(gzip.compress(ko))
@@ -116,7 +118,7 @@ def test_compressed_modules_are_decompressed(cloud: vm_kernel.Kernel, tmp_path: 
     assert vm_kernel.module_index(tmp_path)["virtio_fs_test"].name == "virtio-fs-test.ko.xz"
 
 
-def test_a_build_trees_image_finds_its_config(cloud: vm_kernel.Kernel, tmp_path: Path) -> None:
+def test_a_build_trees_image_finds_its_config(cloud: vm_kernel.KernelImage, tmp_path: Path) -> None:
     """arch/x86/boot/bzImage with the tree's .config three levels up, no modules."""
     boot = tmp_path / "arch" / "x86" / "boot"
     boot.mkdir(parents=True)
@@ -150,7 +152,7 @@ def test_a_package_that_dpkg_cannot_read_leaves_nothing(tmp_path: Path) -> None:
     assert list((cache / "kernels").iterdir()) == []
 
 
-def test_a_package_is_unpacked_once(cloud: vm_kernel.Kernel) -> None:
+def test_a_package_is_unpacked_once(cloud: vm_kernel.KernelImage) -> None:
     deb = vm_kernel.debian_package("cloud")
     assert deb.parent == initramfs.cache_dir() / "debs"
     assert deb.name.startswith(f"linux-image-{cloud.release}-unsigned_")
@@ -161,7 +163,7 @@ def test_a_package_is_unpacked_once(cloud: vm_kernel.Kernel) -> None:
 
 
 def test_fetch_command_prints_the_package(
-    cloud: vm_kernel.Kernel, capsys: pytest.CaptureFixture[str]
+    cloud: vm_kernel.KernelImage, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert vm_kernel.main(["fetch", "cloud"]) == 0
     assert capsys.readouterr().out.strip() == str(vm_kernel.debian_package("cloud"))
@@ -197,7 +199,7 @@ def test_newc_archive_reads_back_with_cpio() -> None:
 
 
 def test_initramfs_holds_busybox_init_and_modules_in_order(
-    cloud: vm_kernel.Kernel, tmp_path: Path
+    cloud: vm_kernel.KernelImage, tmp_path: Path
 ) -> None:
     modules = cloud.modules_for("virtiofs")
     path = initramfs.build(modules, cache=tmp_path)
@@ -227,18 +229,12 @@ def test_initramfs_holds_busybox_init_and_modules_in_order(
 def test_init_script_is_valid_shell_and_marks_its_lines() -> None:
     script = initramfs.init_script()
     assert "MARK" not in script
-    assert f'echo "{initramfs.MARK} $*"' in script
+    # Each line ends with the seconds since boot, for the timeline.
+    assert f"echo \"{initramfs.MARK} $* [$(cut -d' ' -f1 /proc/uptime" in script
     p = subprocess.run(
         [str(initramfs.BUSYBOX), "sh", "-n"], input=script, capture_output=True, text=True
     )
     assert p.returncode == 0, p.stderr
-
-
-def test_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert initramfs.cache_dir() == tmp_path / "syscalls"
-    monkeypatch.delenv("XDG_CACHE_HOME")
-    assert initramfs.cache_dir() == Path.home() / ".cache" / "syscalls"
 
 
 # -- vm: QEMU's command line, the share, KVM, the console ------------------------------
@@ -277,7 +273,7 @@ def test_qemu_argv_for_virtiofs_under_kvm(tmp_path: Path) -> None:
     assert "syscalls.fs=virtiofs" in append_of(argv)
 
 
-def test_qemu_accepts_the_command_line(cloud: vm_kernel.Kernel, tmp_path: Path) -> None:
+def test_qemu_accepts_the_command_line(cloud: vm_kernel.KernelImage, tmp_path: Path) -> None:
     """QEMU itself takes what qemu_argv builds: with -S (CPU stopped) it sets up the
     machine, its kernel and both 9p shares, then waits instead of exiting on an error."""
     qemu = shutil.which(vm.QEMU)
@@ -304,11 +300,11 @@ def test_qemu_accepts_the_command_line(cloud: vm_kernel.Kernel, tmp_path: Path) 
     assert f"could not open kernel file '{tmp_path / 'none'}'" in p.stderr
 
 
-def kernel_with(config: dict[str, str] | None) -> vm_kernel.Kernel:
-    return vm_kernel.Kernel(image=Path("/nonexistent"), release="6.1.0-test", config=config)
+def kernel_with(config: dict[str, str] | None) -> vm_kernel.KernelImage:
+    return vm_kernel.KernelImage(image=Path("/nonexistent"), release="6.1.0-test", config=config)
 
 
-def test_choose_share_prefers_9p_then_virtiofs(cloud: vm_kernel.Kernel) -> None:
+def test_choose_share_prefers_9p_then_virtiofs(cloud: vm_kernel.KernelImage) -> None:
     both = {o: "y" for opts in vm_kernel.SHARE_CONFIG.values() for o in opts}
     assert vm.choose_share(kernel_with(both)) == "9p"
     assert vm.choose_share(kernel_with(None)) == "9p"  # unknown config: 9p first

@@ -12,7 +12,8 @@ The guest is Debian's own kernel for the arch (by default the current
 list into the cache) under qemu-system-aarch64 (machine virt, TCG), with the x86_64 VM
 target's initramfs (syscalls.targets.initramfs: the root's own static busybox, the
 image's virtio-pci and 9p modules with their dependencies from vm_kernel). ROOT is
-shared read-only over 9p (multidevs=remap, so the checkout's bind mount is seen) and
+shared read-only over 9p (multidevs=remap, so the checkout's bind mount is seen;
+readonly=on, and QEMU runs where only OUT is writable, syscalls.targets.readonly) and
 OUT writable at /results; init chroots into ROOT and runs /results/guest.sh, which runs
 the suite with Debian's python3 and `--platform linux/ARCH`. The host side watches the
 console and the results share as every target does (syscalls.targets.guest): the exit
@@ -35,6 +36,7 @@ from syscalls.targets import (
     TargetUnavailable,
     guest,
     initramfs,
+    readonly,
     results,
     vm,
     vm_kernel,
@@ -154,13 +156,14 @@ def guest_script(out: Path, arch: str, args: argparse.Namespace, scale: float) -
     opts = Options(out=out, pytest_args=args.pytest_args, workers=args.workers,
                    platform=f"linux/{arch}")  # fmt: skip
     inside = guest.Inside(python="python3", checkout=CHECKOUT, out=RESULTS)
-    return guest.write_script(opts, TARGET, 120 * scale, scale, inside)  # pyproject's 120 s
+    # 120 s: pyproject's per-test limit; the results share is 9p without a cache.
+    return guest.write_script(opts, TARGET, 120 * scale, scale, inside, write_through=True)
 
 
 def qemu_argv(
     qemu: str,
     arch: Arch,
-    kernel: vm_kernel.Kernel,
+    kernel: vm_kernel.KernelImage,
     initrd: Path,
     root: Path,
     out: Path,
@@ -203,6 +206,8 @@ def run(a: argparse.Namespace) -> int:
     limits = guest.Limits(boot=BOOT_LIMIT, test=120 * scale + 60, total=a.time_limit or TOTAL)
     argv = qemu_argv(qemu, arch, kernel, initrd, root, out, a)
     (out / results.CONSOLE).write_text(f"$ {shlex.join(argv)}\n")
+    if vm.confine("9p"):  # QEMU's 9p server may write the results, nothing else
+        argv = readonly.command(argv, writable=[out])
     print(
         f"syscalls: vm: booting {kernel.image.name} ({kernel.release}) on {arch.qemu} (TCG), "
         f"root {root} over 9p",

@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from syscalls.cache import cache_dir
 from syscalls.paths import ROOT
-from syscalls.targets import Options, results
+from syscalls.targets import Options, TargetUnavailable, bytecode, results, timeline
 from syscalls.targets.procgroup import ProcessGroup
 
 # Directories every target mounts a fresh tmpfs on. A checkout or venv below one of them
@@ -53,14 +54,31 @@ class Limits:
 class Ending:
     kind: str  # finished | exited | panic | hang | timeout | no-start | interrupted
     returncode: int | None = None
+    started_after: float | None = None  # seconds from the launch to the suite's start
 
 
 def kept() -> list[Path]:
-    """What the guest needs from under the targets' tmpfs mounts: this checkout and the
-    Python environment running it, where they lie below one (one entry if nested)."""
+    """What the guest needs from under the targets' tmpfs mounts: this checkout, the
+    Python environment running it and the cache with what was made for it (bytecode,
+    parsed declarations), where they lie below one (one entry if nested)."""
     paths = dict.fromkeys((ROOT, Path(sys.prefix).resolve()))
+    if cache_dir().is_dir():
+        paths[cache_dir().resolve()] = None
     hidden = [p for p in paths if any(p.is_relative_to(d) for d in TMPFS_DIRS)]
     return [p for p in hidden if not any(p != q and p.is_relative_to(q) for q in hidden)]
+
+
+def check_out(out: Path) -> None:
+    """The results directory is the one place a guest may write on the host (everything
+    else it sees is read-only, syscalls.targets.readonly): it must not hold the checkout
+    or the Python environment the guest runs, nor be the root."""
+    out = out.resolve()
+    for what, path in (("the checkout", ROOT), ("the Python environment", Path(sys.prefix))):
+        if path.resolve().is_relative_to(out):
+            raise TargetUnavailable(
+                f"--out {out} contains {what} ({path}), which the guest could then write; "
+                "give the results a directory of their own"
+            )
 
 
 @dataclass(frozen=True)
@@ -80,8 +98,14 @@ def names_tests(pytest_args: list[str]) -> bool:
 
 
 def pytest_argv(
-    opts: Options, target: str, test_timeout: float, inside: Inside = Inside()
+    opts: Options,
+    target: str,
+    test_timeout: float,
+    inside: Inside = Inside(),
+    write_through: bool = False,
 ) -> list[str]:
+    """The guest's pytest command; `write_through`: the results share passes each write
+    on to the host at once (no fsync needed for the progress log to survive a crash)."""
     out = inside.out or opts.out
     argv = [
         inside.python,
@@ -97,6 +121,7 @@ def pytest_argv(
         "-p",
         "syscalls.targets.events",
         f"--events={out / results.EVENTS}",
+        *([] if write_through else ["--events-fsync"]),
         f"--timeout={int(test_timeout)}",
     ]
     if opts.workers not in ("0", "1"):
@@ -106,16 +131,41 @@ def pytest_argv(
     return argv + opts.pytest_args
 
 
+def collection_args(opts: Options, target: str) -> list[str]:
+    """pytest's arguments for collecting on the host what the guest will run (the same
+    selection, options and plugins; no output files, no workers): bytecode.prepare."""
+    argv = [
+        *([] if names_tests(opts.pytest_args) else [str(ROOT / "suites")]),
+        f"--rootdir={ROOT}",
+        f"--target={target}",
+        "-p",
+        "syscalls.targets.events",
+    ]
+    if opts.platform:
+        argv.append(f"--platform={opts.platform}")
+    return [*argv, *opts.pytest_args, "-n", "0"]
+
+
+def bytecode_job(opts: Options, target: str) -> bytecode.Job | None:
+    """The host's compilation for this run's guest (syscalls.targets.bytecode), to run
+    alongside the target's start; write_script's guest waits for it."""
+    return bytecode.job(collection_args(opts, target), opts.out.resolve())
+
+
 def write_script(
     opts: Options,
     target: str,
     test_timeout: float,
     time_scale: float,
     inside: Inside = Inside(),
+    job: bytecode.Job | None = None,
+    write_through: bool = False,
     extra_env: dict[str, str] | None = None,
 ) -> Path:
     """results/guest.sh: what the guest runs once its file systems are in place;
-    `extra_env` adds variables the suite reads there (SYSCALLS_MODULES_DIR)."""
+    `job` the host's compilation of its bytecode (the guest waits for it, up to a
+    minute), `write_through` as for pytest_argv, `extra_env` adds variables the suite
+    reads there (SYSCALLS_MODULES_DIR)."""
     status = (inside.out or opts.out) / results.STATUS
     env = {
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -127,13 +177,20 @@ def write_script(
         "SYSCALLS_TIME_SCALE": f"{time_scale:g}",
         **(extra_env or {}),
     }
+    wait = ""
+    if job is not None:  # and the parsed C declarations (syscalls.cache) beside it
+        env["PYTHONPYCACHEPREFIX"] = str(job.prefix)
+        env["XDG_CACHE_HOME"] = str(cache_dir().parent)
+        done = shlex.quote(str(job.done))
+        wait = f"i=0; while [ ! -e {done} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done"
     exports = "\n".join(f"export {k}={shlex.quote(v)}" for k, v in env.items())
     text = f"""#!/bin/sh
 # The suite inside the {target} target; written by syscalls on the host.
 {exports}
-echo "{STARTED.decode()} ({target}, kernel $(uname -r))"
+echo "{STARTED.decode()} ({target}, kernel $(uname -r)) [$(cut -d' ' -f1 /proc/uptime) s]"
 cd {shlex.quote(str(inside.checkout))} || exit 1
-{shlex.join(pytest_argv(opts, target, test_timeout, inside))}
+{wait}
+{shlex.join(pytest_argv(opts, target, test_timeout, inside, write_through))}
 status=$?
 echo "$status" > {shlex.quote(str(status))}.tmp && mv {shlex.quote(str(status))}.tmp \\
     {shlex.quote(str(status))}
@@ -157,7 +214,7 @@ def supervise(
     fd: int | None = proc.stdout.fileno()
     start = time.monotonic()
     last_progress = start
-    started = False
+    started: float | None = None  # when the suite started, seconds after `start`
     panic_at = finished_at = exited_at = None
     events_size = -1
     tail = b""
@@ -176,7 +233,8 @@ def supervise(
                         echo.flush()
                         last_progress = now
                         window = tail + chunk
-                        started = started or STARTED in window
+                        if started is None and STARTED in window:
+                            started = time.monotonic() - start
                         if panic_at is None and any(m in window for m in PANIC):
                             panic_at = now
                         tail = window[-256:]
@@ -195,22 +253,22 @@ def supervise(
                 exited_at = exited_at or now
                 if fd is None or now - exited_at > 3:
                     if status_path.exists():
-                        return Ending("finished", proc.returncode)
-                    return Ending("panic" if panic_at else "exited", proc.returncode)
+                        return Ending("finished", proc.returncode, started)
+                    return Ending("panic" if panic_at else "exited", proc.returncode, started)
                 continue
             if status_path.exists():
                 finished_at = finished_at or now
                 if now - finished_at > 30:  # the suite is done; the guest did not stop
-                    return Ending("finished")
+                    return Ending("finished", None, started)
                 continue
             if panic_at is not None and now - panic_at > 5:
-                return Ending("panic")
-            if not started and now - start > limits.boot:
-                return Ending("no-start")
-            if started and now - last_progress > limits.test:
-                return Ending("hang")
+                return Ending("panic", None, started)
+            if started is None and now - start > limits.boot:
+                return Ending("no-start", None, started)
+            if started is not None and now - last_progress > limits.test:
+                return Ending("hang", None, started)
             if now - start > limits.total:
-                return Ending("timeout")
+                return Ending("timeout", None, started)
 
 
 def launch(
@@ -219,12 +277,15 @@ def launch(
     argv: list[str],
     limits: Limits,
     env: dict[str, str] | None = None,
+    job: bytecode.Job | None = None,
 ) -> int:
-    """Start the target's launcher in a process group of its own, watch it, kill the
-    group whatever happened, and return the exit status (see the module doc)."""
+    """Start the target's launcher in a process group of its own (with `job`, the
+    host's compilation for the guest, alongside), watch it, kill the group whatever
+    happened, and return the exit status (see the module doc)."""
     start = time.monotonic()
     echo = getattr(sys.stdout, "buffer", sys.stdout)
     with terminate_as_interrupt(), ProcessGroup() as group:
+        start_job(group, job)
         proc = group.start(
             argv,
             stdin=subprocess.DEVNULL,
@@ -237,6 +298,16 @@ def launch(
         except KeyboardInterrupt:
             ending = Ending("interrupted")
     return conclude(opts, target, ending, limits, time.monotonic() - start)
+
+
+def start_job(group: ProcessGroup, job: bytecode.Job | None) -> None:
+    """The host's compilation for the guest, in the target's process group (killed with
+    it); its output is of no interest (the guest compiles whatever it misses)."""
+    if job is not None:
+        group.start(
+            job.argv, cwd=ROOT, env=job.env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -259,8 +330,14 @@ def terminate_as_interrupt() -> Iterator[None]:
             signal.signal(s, handler)
 
 
-def conclude(opts: Options, target: str, ending: Ending, limits: Limits, elapsed: float) -> int:
-    """The exit status, and on the terminal how the run ended."""
+def conclude(
+    opts: Options,
+    target: str,
+    ending: Ending,
+    limits: Limits,
+    elapsed: float,
+) -> int:
+    """The exit status, and on the terminal how the run ended and where its time went."""
     out = opts.out
     status = results.read_status(out)
     where = f"syscalls: {target}"
@@ -269,6 +346,9 @@ def conclude(opts: Options, target: str, ending: Ending, limits: Limits, elapsed
             results.salvage(out, target, f"pytest exited with status {status}")
         summary = ", ".join(f"{n} {o}" for o, n in sorted(results.counts(out).items()))
         print(f"{where}: suite finished in {elapsed:.0f} s, status {status}: {summary}")
+        spent = timeline.read(out, ending.started_after)
+        if spent is not None:
+            print(f"{where}: time: {spent.summary()}")
         print(f"results: {out / results.JUNIT}  {out / results.PROFILE}")
         return results.exit_status(out, status)
     why = {

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from syscalls.targets import Options, TargetUnavailable, results
-from syscalls.targets.guest import Limits, kept, launch, write_script
+from syscalls.targets.guest import Limits, bytecode_job, kept, launch, write_script
 from syscalls.targets.procgroup import ProcessGroup
 
 NAME = "gvisor"
@@ -95,7 +95,8 @@ def run(opts: Options) -> int:
         raise TargetUnavailable("runsc needs root to create its sandbox (run as root)")
     results.clear(opts.out)
     scale = opts.time_scale or TIME_SCALE
-    script = write_script(opts, NAME, TEST_TIMEOUT, scale)
+    job = bytecode_job(opts, NAME)
+    script = write_script(opts, NAME, TEST_TIMEOUT, scale, job=job)
     limits = Limits(boot=BOOT_LIMIT, test=TEST_TIMEOUT + 60, total=opts.time_limit or TIME_LIMIT)
     with tempfile.TemporaryDirectory(prefix="syscalls-gvisor-") as tmp:
         bundle, state = Path(tmp) / "bundle", Path(tmp) / "state"
@@ -104,7 +105,8 @@ def run(opts: Options) -> int:
         container = f"syscalls-{os.getpid()}"
         common = [runsc, "--network=none", "--platform=ptrace", f"--root={state}"]
         try:
-            return launch(opts, NAME, [*common, "run", "--bundle", str(bundle), container], limits)
+            argv = [*common, "run", "--bundle", str(bundle), container]
+            return launch(opts, NAME, argv, limits, job=job)
         finally:
             # A container killed mid-run leaves its state behind: remove it.
             with ProcessGroup() as group:

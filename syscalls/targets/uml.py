@@ -1,7 +1,10 @@
 """--target uml: the suite under User-Mode Linux (Debian package user-mode-linux).
 
 `linux.uml` is a Linux kernel that runs as an ordinary host process. It boots with the
-host's root file system over hostfs, read-only; our init (a busybox script in a private
+host's root file system over hostfs, which opens host paths with linux.uml's own
+syscalls: so linux.uml runs where every host file system is read-only but the results
+directory (syscalls.targets.readonly), and a guest that remounts its root read-write
+still writes nothing else on the host. Our init (a busybox script in a private
 host directory) mounts /proc, /sys, /dev/{pts,shm,mqueue}, tmpfs on /tmp and /run, the
 results directory read-write over hostfs at its own path, brings up loopback, runs
 guest.sh (the suite, syscalls.targets.guest) and powers off. UML exits 0 after any clean
@@ -9,8 +12,8 @@ power-off, so the suite's status comes from the results directory; when init die
 kernel panics and UML exits by itself (TARGETS-NOTES.md: status 134 within ~1.5 s).
 
 UML is uniprocessor: the default `-n auto` runs the suite without xdist workers, which
-would only add a process. Its scratch files (the guest's memory file, uml_dir) go into a
-private temporary directory, removed afterwards.
+would only add a process. Its scratch files (the guest's memory file, uml_dir) go on a
+tmpfs private to its mount namespace, gone when it exits.
 """
 
 from __future__ import annotations
@@ -21,8 +24,16 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from syscalls.targets import Options, TargetUnavailable, results
-from syscalls.targets.guest import Limits, kept, launch, write_script
+from syscalls.targets import Options, TargetUnavailable, readonly, results
+from syscalls.targets.guest import (
+    TARGET_FAILED,
+    Limits,
+    bytecode_job,
+    check_out,
+    kept,
+    launch,
+    write_script,
+)
 
 NAME = "uml"
 BINARY = "linux.uml"
@@ -31,6 +42,10 @@ TIME_SCALE = 3.0  # a syscall costs ~30x native, a fork much more: stretch waits
 TEST_TIMEOUT = 300.0
 BOOT_LIMIT = 60.0
 TIME_LIMIT = 3600.0
+# UML 6.1 sets each process's FP registers with PTRACE_SETREGSET NT_X86_XSTATE and an
+# 832-byte buffer; the host kernel wants exactly its own XSAVE size (arch/x86/kernel/
+# fpu/regset.c), larger on CPUs with AVX-512 or AMX: the first process dies.
+CANNOT_SAVE_FP = b"ptrace set fp regs failed"
 
 INIT = """#!{busybox} sh
 # PID 1 of the UML guest, on the host's root over hostfs (read-only); by syscalls.
@@ -90,11 +105,16 @@ def run(opts: Options) -> int:
         raise TargetUnavailable(f"{BUSYBOX} not found (Debian package busybox-static)")
     if "," in str(opts.out):
         raise TargetUnavailable(f"{opts.out}: hostfs cannot mount a path with a comma")
+    check_out(opts.out)
+    why = readonly.available()
+    if why is not None:  # hostfs has no read-only mode of its own
+        raise TargetUnavailable(f"{why}: linux.uml would reach the host root writable")
     results.clear(opts.out)
     if opts.workers == "auto":
         opts.workers = "0"
     scale = opts.time_scale or TIME_SCALE
-    script = write_script(opts, NAME, TEST_TIMEOUT, scale)
+    job = bytecode_job(opts, NAME)
+    script = write_script(opts, NAME, TEST_TIMEOUT, scale, job=job)
     limits = Limits(boot=BOOT_LIMIT, test=TEST_TIMEOUT + 60, total=opts.time_limit or TIME_LIMIT)
     out = shlex.quote(str(opts.out))
     with tempfile.TemporaryDirectory(prefix="syscalls-uml-") as tmp:
@@ -104,8 +124,18 @@ def run(opts: Options) -> int:
             INIT.format(busybox=BUSYBOX, out=out, script=shlex.quote(str(script)), keep=keep())
         )
         init.chmod(0o755)
-        # The guest's memory is a file in TMPDIR: on tmpfs when there is one.
-        shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else tmp
-        env = {**os.environ, "TMPDIR": shm}
-        argv = command(binary, init, scratch, opts.memory_mb)
-        return launch(opts, NAME, argv, limits, env=env)
+        # UML's scratch files -- the guest's memory (a file in TMPDIR), uml_dir -- go on
+        # a tmpfs private to its mount namespace; on the host it writes only opts.out.
+        private = scratch / "run"
+        private.mkdir()
+        env = {**os.environ, "TMPDIR": str(private)}
+        argv = command(binary, init, private, opts.memory_mb)
+        confined = readonly.command(argv, writable=[opts.out], tmpfs=[private])
+        status = launch(opts, NAME, confined, limits, env=env, job=job)
+    if status == TARGET_FAILED and CANNOT_SAVE_FP in (opts.out / results.CONSOLE).read_bytes():
+        raise TargetUnavailable(
+            f"{BINARY} cannot run on this CPU: its XSAVE state (AVX-512, AMX or PKRU) is "
+            "larger than the buffer this UML writes a process's FP registers from, the host "
+            "refuses every such write (EFAULT) and init dies; UML needs a host without them"
+        )
+    return status

@@ -4,9 +4,12 @@ The guest is the image plus a busybox initramfs (syscalls.targets.initramfs) tha
 the image's virtio and file-system modules (syscalls.targets.vm_kernel), mounts the
 host's root read-only over virtiofs or 9p and the results directory writable at its
 host path, and runs guest.sh (syscalls.targets.guest) chrooted into the host root with
-this checkout's own Python. The serial console streams to the terminal (kernel chatter
-filtered out unless it reports trouble) and to OUT/console.log; the suite's status comes
-back through the results share, because QEMU exits 0 whenever the guest powers off.
+this checkout's own Python. The host root is read-only as the host enforces it: QEMU
+and virtiofsd run where every host file system but the results directory is read-only
+(syscalls.targets.readonly), and 9p is exported readonly=on. The serial console
+streams to the terminal (kernel chatter filtered out unless it reports trouble) and to
+OUT/console.log; the suite's status comes back through the results share, because QEMU
+exits 0 whenever the guest powers off.
 
 Engine: virtme-ng (PyPI) was evaluated and not used. On these hosts it needs udev
 installed or it exits 255 without a word; it passes the Rust virtiofsd's options, so it
@@ -28,6 +31,7 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -35,7 +39,16 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
-from syscalls.targets import Options, TargetUnavailable, guest, initramfs, results, vm_kernel
+from syscalls.targets import (
+    Options,
+    TargetUnavailable,
+    bytecode,
+    guest,
+    initramfs,
+    readonly,
+    results,
+    vm_kernel,
+)
 from syscalls.targets.procgroup import ProcessGroup
 
 NAME = "vm"
@@ -69,6 +82,9 @@ def run(opts: Options, share: str | None = None) -> int:
     for what, path in [("--out", out), *(("the checkout", p) for p in guest.kept())]:
         if re.search(r"[\s\"']", str(path)):  # it travels on the kernel command line
             raise TargetUnavailable(f"{what} {path}: the path must not contain blanks or quotes")
+    guest.check_out(out)
+    confined = confine(share)
+    job = guest.bytecode_job(opts, NAME)
     accel = opts.accel or "auto"
     tries = ["kvm", "tcg"] if accel == "auto" and kvm_worth_trying() else [accel]
     if tries == ["auto"]:
@@ -80,7 +96,9 @@ def run(opts: Options, share: str | None = None) -> int:
             f"host root over {share}",
             file=sys.stderr,
         )
-        ending, elapsed, spec, limits = boot(qemu, opts, kernel, initrd, share, accel, out, trial)
+        ending, elapsed, spec, limits = boot(
+            qemu, opts, kernel, initrd, share, accel, out, trial, confined, job
+        )
         if trial and not reached_init(out):
             remember_kvm_failure()
             print(
@@ -97,12 +115,14 @@ def run(opts: Options, share: str | None = None) -> int:
 def boot(
     qemu: str,
     opts: Options,
-    kernel: vm_kernel.Kernel,
+    kernel: vm_kernel.KernelImage,
     initrd: Path,
     share: str,
     accel: str,
     out: Path,
     trial: bool,
+    confined: bool = True,
+    job: bytecode.Job | None = None,
 ) -> tuple[guest.Ending, float, Options, guest.Limits]:
     results.clear(out)
     (out / "virtiofsd.log").unlink(missing_ok=True)
@@ -117,18 +137,28 @@ def boot(
     # The image's own modules, at the host path the guest also sees: the disposable
     # tests load one (suites/misc/conftest.py).
     modules = {"SYSCALLS_MODULES_DIR": str(kernel.modules_dir)} if kernel.modules_dir else {}
-    guest.write_script(spec, NAME, test_timeout, scale, extra_env=modules)
+    # The results share (virtiofs or 9p, no cache) passes each write to the host at once.
+    guest.write_script(
+        spec, NAME, test_timeout, scale, job=job, write_through=True, extra_env=modules
+    )
     limits = guest.Limits(
         boot=KVM_TRIAL if trial else BOOT_LIMIT.get(accel, BOOT_LIMIT["tcg"]),
         test=test_timeout + 60,
         total=opts.time_limit or TOTAL,
     )
     append = opts.append
-    with tempfile.TemporaryDirectory(prefix="syscalls-vm-") as tmp, ProcessGroup() as group:
+    with (
+        guest.terminate_as_interrupt(),  # SIGTERM too: QEMU's group dies, results salvaged
+        tempfile.TemporaryDirectory(prefix="syscalls-vm-") as tmp,
+        ProcessGroup() as group,
+    ):
         argv = qemu_argv(qemu, kernel.image, initrd, share, accel, out, opts.memory_mb, append)
         if share == "virtiofs":
-            argv += start_virtiofsd(group, Path(tmp), out, opts.memory_mb)
+            argv += start_virtiofsd(group, Path(tmp), out, opts.memory_mb, confined)
+        guest.start_job(group, job)  # the guest's bytecode, while QEMU boots
         (out / results.CONSOLE).write_text(f"$ {shlex.join(argv)}\n")
+        if confined:  # QEMU's 9p server writes the results share, nothing else
+            argv = readonly.command(argv, writable=[out] if share == "9p" else [])
         start = time.monotonic()
         proc = group.start(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
@@ -151,7 +181,12 @@ def qemu_argv(
     memory_mb: int,
     append: str,
 ) -> list[str]:
-    cmdline = initramfs.cmdline("ttyS0", share, out, guest.kept(), append)
+    # Under TCG the kernel finds the vCPUs' TSCs unsynchronised and falls back to the
+    # HPET, whose every read is emulated I/O and which the vDSO cannot use: each
+    # clock_gettime becomes a syscall (~3x dearer; pytest and the tests read clocks all
+    # the time). QEMU's TSC comes from the host's clock, the same for every vCPU.
+    tuned = "" if accel == "kvm" else "tsc=reliable"
+    cmdline = initramfs.cmdline("ttyS0", share, out, guest.kept(), f"{tuned} {append}")
     argv = machine_argv(qemu, image, initrd, cmdline, min(2, os.cpu_count() or 1), memory_mb)
     if accel == "kvm":
         argv += ["-accel", "kvm", "-cpu", "host"]
@@ -205,8 +240,13 @@ def ninep_shares(root: Path, out: Path) -> list[str]:
     ]
 
 
-def start_virtiofsd(group: ProcessGroup, tmp: Path, out: Path, memory_mb: int) -> list[str]:
-    """One daemon per share, in QEMU's process group; QEMU's arguments for them."""
+def start_virtiofsd(
+    group: ProcessGroup, tmp: Path, out: Path, memory_mb: int, confined: bool = True
+) -> list[str]:
+    """One daemon per share, in QEMU's process group; QEMU's arguments for them. Each
+    gets its listening socket made here (--fd): the daemon then writes nothing but its
+    share (no socket, no pid file in /run/virtiofsd), and `confined` runs it where
+    every host file system but that share is read-only (syscalls.targets.readonly)."""
     argv = [
         "-object",
         f"memory-backend-memfd,id=mem,size={memory_mb}M,share=on",
@@ -214,12 +254,13 @@ def start_virtiofsd(group: ProcessGroup, tmp: Path, out: Path, memory_mb: int) -
         "node,memdev=mem",
     ]
     for tag, source, cache in (("hostroot", Path("/"), "always"), ("results", out, "none")):
-        sock = tmp / f"{tag}.sock"
-        log = (out / "virtiofsd.log").open("ab")  # its complaints, off the terminal
-        group.start(
-            [
+        path = tmp / f"{tag}.sock"
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+            listener.bind(str(path))
+            listener.listen(1)
+            daemon = [
                 str(VIRTIOFSD),
-                f"--socket-path={sock}",
+                f"--fd={listener.fileno()}",
                 "-o",
                 f"source={source}",
                 "-o",
@@ -228,26 +269,42 @@ def start_virtiofsd(group: ProcessGroup, tmp: Path, out: Path, memory_mb: int) -
                 "sandbox=chroot",
                 "-o",
                 "log_level=err",
-            ],
-            stdin=subprocess.DEVNULL,
-            stderr=log,
-        )
-        log.close()
+            ]
+            if confined:
+                daemon = readonly.command(daemon, writable=[out] if tag == "results" else [])
+            with (out / "virtiofsd.log").open("ab") as log:  # its complaints, off the terminal
+                group.start(
+                    daemon, stdin=subprocess.DEVNULL, stderr=log, pass_fds=[listener.fileno()]
+                )
+        # The daemon holds the only listening socket now: if it dies, QEMU's connection
+        # is refused or reset and QEMU exits (with the reason in console.log).
         argv += [
             "-chardev",
-            f"socket,id={tag},path={sock}",
+            f"socket,id={tag},path={path}",
             "-device",
             f"vhost-user-fs-pci,chardev={tag},tag={tag}",
         ]
-        deadline = time.monotonic() + 10
-        while not sock.exists():
-            if time.monotonic() > deadline:
-                raise TargetUnavailable(f"{VIRTIOFSD} did not create its socket {sock}")
-            time.sleep(0.05)
     return argv
 
 
-def choose_share(kernel: vm_kernel.Kernel) -> str:
+def confine(share: str) -> bool:
+    """Whether QEMU and virtiofsd run confined (syscalls.targets.readonly). Where that
+    cannot be done here, 9p still holds the root read-only in QEMU's own server
+    (readonly=on), so the run goes on, saying so; virtiofsd has no such mode: refused."""
+    why = readonly.available()
+    if why is None:
+        return True
+    if share == "9p":
+        print(
+            f"syscalls: vm: {why}; the host root stays read-only through QEMU's 9p server "
+            "(readonly=on) alone",
+            file=sys.stderr,
+        )
+        return False
+    raise TargetUnavailable(f"{why}: virtiofsd would serve the host root writable")
+
+
+def choose_share(kernel: vm_kernel.KernelImage) -> str:
     """9p where the kernel has it (no daemon, works without root), virtiofs otherwise."""
     shares = kernel.shares()
     virtiofs_ok = os.geteuid() == 0 and VIRTIOFSD.exists()

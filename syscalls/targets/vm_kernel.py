@@ -45,7 +45,10 @@ class KernelError(RuntimeError):
 
 
 @dataclass
-class Kernel:
+class KernelImage:
+    """A bootable kernel: its image file and what came with it (not to be confused with
+    syscalls.kernel.Kernel, the syscall interface the tests call)."""
+
     image: Path
     release: str
     modules_dir: Path | None = None  # lib/modules/RELEASE with the image's modules
@@ -241,7 +244,7 @@ def resolve(
     modules: Path | None = None,
     cache: Path | None = None,
     release: Callable[[Path], str] | None = None,
-) -> Kernel:
+) -> KernelImage:
     """The kernel behind `path` (bzImage or .deb), its modules and its config;
     `release` reads an image's release (default: release_of, x86's bzImage header)."""
     cache = cache or cache_dir()
@@ -268,7 +271,7 @@ def resolve(
                 modules = candidate
                 break
     config_path = find_config(image, version, modules)
-    return Kernel(
+    return KernelImage(
         image=image,
         release=version,
         modules_dir=modules,

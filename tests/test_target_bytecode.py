@@ -1,0 +1,102 @@
+"""syscalls.targets.bytecode: what the host compiles for a guest, where, and that the
+guest never runs a stale module from it.
+
+The guest is played here by a Python started as targets start it: PYTHONPYCACHEPREFIX at
+the cache, PYTHONDONTWRITEBYTECODE=1 (its root is read-only), `-v` telling where each
+module's code came from.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from syscalls.targets import Options, bytecode, guest
+
+ROOT = Path(__file__).resolve().parent.parent
+ONE_TEST = "suites/fs/test_openat.py::test_openat_missing_file_is_enoent"
+
+
+def as_guest(prefix: Path, *argv: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPYCACHEPREFIX": str(prefix), "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run(
+        [sys.executable, "-v", *argv], cwd=cwd, env=env, capture_output=True, text=True,
+        check=False,
+    )  # fmt: skip
+
+
+def pycaches(root: Path) -> dict[str, int]:
+    return {str(p): p.stat().st_mtime_ns for p in root.rglob("*.pyc") if ".venv" not in p.parts}
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache filled for a guest that runs ONE_TEST, the checkout untouched by it."""
+    prefix = tmp_path_factory.mktemp("pycache")
+    before = pycaches(ROOT)
+    out = tmp_path_factory.mktemp("out")
+    opts = Options(out=out, pytest_args=[ONE_TEST])
+    assert bytecode.prepare(guest.collection_args(opts, "vm"), out, prefix) == prefix
+    assert pycaches(ROOT) == before, "nothing was written into the checkout"
+    assert float((out / bytecode.DONE).read_text()) > 0  # what the guest waits for
+    return prefix
+
+
+def test_the_checkout_is_compiled_with_checked_hashes(prepared: Path) -> None:
+    for source in bytecode.sources():
+        name = f"{source.stem}.{sys.implementation.cache_tag}.pyc"
+        pyc = prepared / source.relative_to("/").parent / name
+        assert bytecode.checked(source, pyc), source
+
+
+def test_the_guest_imports_everything_it_needs_from_the_cache(prepared: Path) -> None:
+    p = as_guest(prepared, "-m", "pytest", "-q", "-p", "no:cacheprovider", ONE_TEST,
+                 "-p", "syscalls.targets.events")  # fmt: skip
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    loaded = [line for line in p.stderr.splitlines() if line.startswith("# code object from")]
+    compiled = [line for line in loaded if str(prepared) not in line]
+    # Only the module run as __main__ is compiled (runpy always compiles that one).
+    assert [line.rsplit("/", 1)[1] for line in compiled] == ["__main__.py"], compiled
+    assert len(loaded) > 100
+    # pytest's rewritten test module, which pytest checks by the source's hash.
+    assert list(prepared.rglob("test_openat.*-pytest-*.pyc"))
+    # xdist's worker modules, which only workers import.
+    assert list(prepared.rglob("xdist/remote.*.pyc"))
+
+
+def test_an_edited_module_is_never_run_from_a_stale_pyc(tmp_path: Path) -> None:
+    """Same size, same modification time: a timestamp pyc would be taken as current."""
+    root, prefix = tmp_path / "checkout", tmp_path / "pycache"
+    (root / "suites").mkdir(parents=True)
+    module = root / "suites" / "answer.py"
+    module.write_text("VALUE = 1\n")
+    env = {**os.environ, "PYTHONPYCACHEPREFIX": str(prefix)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    code = (
+        "from pathlib import Path; from syscalls.targets import bytecode; "
+        f"print(bytecode.compile_checkout(Path({str(root)!r})))"
+    )
+    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                       text=True, check=True)  # fmt: skip
+    assert p.stdout.strip() == "1"
+    stat = module.stat()
+    module.write_text("VALUE = 2\n")
+    os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    p = as_guest(prefix, "-c", "import suites.answer as a; print(a.VALUE)", cwd=root)
+    assert p.stdout.strip() == "2", p.stderr[-2000:]
+    # Unchanged, it is taken from the cache.
+    module.write_text("VALUE = 1\n")
+    p = as_guest(prefix, "-c", "import suites.answer as a; print(a.VALUE)", cwd=root)
+    assert p.stdout.strip() == "1"
+    assert f"code object from '{prefix}" in p.stderr
+
+
+def test_a_cache_that_cannot_be_made_is_no_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert bytecode.prepare(["--version"], tmp_path, blocker / "pycache") is None
+    assert not (tmp_path / bytecode.DONE).exists()  # no job: the guest does not wait
