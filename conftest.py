@@ -211,28 +211,31 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     item.stash[_RECORDER_KEY] = Recorder()
     k = item.config.stash[_KERNEL_KEY]
-    if item.get_closest_marker("root") and os.geteuid() != 0:
+    marks: dict[str, list[pytest.Mark]] = {}
+    for mark in item.iter_markers():  # one walk up the nodes for all, closest first
+        marks.setdefault(mark.name, []).append(mark)
+    if "root" in marks and os.geteuid() != 0:
         pytest.skip("needs root")
-    if item.get_closest_marker("disposable") and item.config.getoption("target") not in DISPOSABLE:
+    if "disposable" in marks and item.config.getoption("target") not in DISPOSABLE:
         pytest.skip("changes the whole machine: runs only in a disposable VM (syscalls boot)")
     area = item.nodeid.split("/")[1] if item.nodeid.startswith("suites/") else ""
     if area in k.absent_areas:
         pytest.skip(k.absent_areas[area])
-    for mark in item.iter_markers("requires"):
+    for mark in marks.get("requires", ()):
         for feature in mark.args:
             if feature in k.absent_features:
                 pytest.skip(k.absent_features[feature])
-    for mark in item.iter_markers("os"):
+    for mark in marks.get("os", ()):
         if k.platform.os not in mark.args:
             pytest.skip(f"only on {', '.join(mark.args)} (this is {k.platform.os})")
-    for mark in item.iter_markers("arch"):
+    for mark in marks.get("arch", ()):
         if k.platform.arch not in mark.args:
             why = f"{mark.kwargs['reason']}: " if "reason" in mark.kwargs else ""
             pytest.skip(f"{why}only on {', '.join(mark.args)} (this is {k.platform.arch})")
     # gVisor reports Linux 4.4.0 whatever it implements: there the call is tried, and a
     # syscall it lacks skips with ENOSYS instead.
     versioned = item.config.getoption("target") != "gvisor"
-    for mark in item.iter_markers("min_kernel"):
+    for mark in marks.get("min_kernel", ()):
         release = os.uname().release
         if versioned and k.platform.os == "linux" and not at_least(release, mark.args[0]):
             pytest.skip(f"needs Linux >= {mark.args[0]} (this is {release})")
