@@ -137,8 +137,9 @@ def _uml_unavailable() -> str | None:
 
 
 def need_uml() -> None:
-    """linux.uml and busybox installed (see need), and UML able to run on this host:
-    Debian 12's UML 6.1 cannot on CPUs with AVX-512 or AMX, and says so; skip then."""
+    """linux.uml and busybox installed (see need), and UML able to run on this host
+    (where it cannot save its processes' FP registers, even in FXSAVE format, it says
+    so with status 2; skip then)."""
     need("linux.uml", "user-mode-linux")
     need("busybox", "busybox-static")
     why = _uml_unavailable()

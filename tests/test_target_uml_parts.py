@@ -55,7 +55,8 @@ def test_linux_uml_runs_where_only_the_results_directory_is_writable(
 def test_uml_that_cannot_set_fp_registers_on_this_cpu_is_unavailable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """UML 6.1 on a CPU with AVX-512 or AMX: the first process dies, UML panics."""
+    """UML 6.1 that cannot write a process's FP registers (the host's XSAVE size is not
+    its own and the xstate filter did not help): the first process dies, UML panics."""
     out = stand_in(
         tmp_path,
         monkeypatch,
