@@ -37,7 +37,9 @@ class Handles:
         """name_to_handle_at: (result, handle, mount id)."""
         k = self.kernel
         size = k.MAX_HANDLE_SZ if size is None else size
-        raw = k.buf(k.ffi.sizeof("struct file_handle") + k.MAX_HANDLE_SZ)
+        # Room for all that handle_bytes claims, as a caller owes the kernel (and qemu-user,
+        # which copies that much back whatever the answer).
+        raw = k.buf(k.ffi.sizeof("struct file_handle") + max(size, k.MAX_HANDLE_SZ))
         self._keep.append(raw)
         fh = k.ffi.cast(HANDLE, raw)
         fh.handle_bytes = size
