@@ -32,7 +32,7 @@ import pytest
 from syscalls import child
 from syscalls.abi import Platform, PlatformError, host_os_arch
 from syscalls.expect import at_least
-from syscalls.kernel import Kernel, Unsupported
+from syscalls.kernel import TARGET_ABSENT_FEATURES, Kernel, Unsupported
 from syscalls.profile import PROPERTY, Collector, Profile, Recorder, this_machine
 from syscalls.tempdirs import fast_temp_dir
 from syscalls.userfiles import OutputError, check_output
@@ -91,6 +91,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except PlatformError as e:
         raise pytest.UsageError(str(e)) from None
     k.target = config.getoption("target")  # what ENOSYS means depends on it (enosys.py)
+    k.absent_features = {**k.absent_features, **TARGET_ABSENT_FEATURES.get(k.target, {})}
     config.stash[_KERNEL_KEY] = k
     config.stash[_TMP_BASE_KEY] = fast_temp_dir()  # looked up once: tmp is made per test
     path = _profile_path(config)

@@ -165,6 +165,35 @@ def load_checked(spec: str | None) -> Platform:
     return platform
 
 
+# Per target (a kernel that is not mainline Linux on real hardware): what it lacks that
+# @pytest.mark.requires(feature) tests need, and why. Each is the target's own behaviour,
+# checked in its source; the tests keep asserting Linux's answer everywhere else.
+TARGET_ABSENT_FEATURES: dict[str, dict[str, str]] = {
+    # Debian's user-mode-linux 6.1, from /var/tmp/linux-source-6.1 (arch/um, arch/x86/um).
+    "uml": {
+        "ptrace_regsets": "User-Mode Linux has no ptrace register sets or syscall info "
+        "(no CONFIG_HAVE_ARCH_TRACEHOOK): PTRACE_GETREGSET and PTRACE_GET_SYSCALL_INFO "
+        "answer EIO",
+        "ptrace_sysemu": "User-Mode Linux refuses PTRACE_SYSEMU with EIO (arch/um/kernel/ptrace.c)",
+        "user_area_checks": "User-Mode Linux's PTRACE_PEEKUSER/POKEUSER read 0 past the "
+        "registers and accept any segment selector or fs_base (arch/x86/um/ptrace_64.c)",
+        "debug_registers": "User-Mode Linux has no hardware breakpoints: the debug "
+        "registers of its USER area are unchecked words (stored at byte, not word, "
+        "indices) that never stop a tracee (arch/x86/um/ptrace_64.c)",
+        "arch_prctl_codes": "User-Mode Linux forwards arch_prctl to the host's "
+        "PTRACE_ARCH_PRCTL, which knows only the FS/GS codes, and answers EPERM for any "
+        "other (arch/x86/um/syscalls_64.c, os-Linux/prctl.c)",
+        "nx": "User-Mode Linux maps every readable user page executable (pte_exec in "
+        "arch/um/include/asm/pgtable.h)",
+        "uffd_kernel_faults": "User-Mode Linux faults user pages in for its own copies as "
+        "user faults (maybe_map in arch/um/kernel/skas/uaccess.c): UFFD_USER_MODE_ONLY "
+        "does not exempt them, and the copy waits for a handler",
+        "syscall_rollback": "User-Mode Linux does not roll a trapped syscall's registers "
+        "back (syscall_rollback is empty in arch/um): SECCOMP_RET_TRAP leaves ENOSYS",
+    },
+}
+
+
 class Kernel:
     """The syscalls of one platform, called on the running kernel.
 
@@ -177,7 +206,8 @@ class Kernel:
     in_process = False
     # Suite areas that do not apply to this kernel, with the reason their tests skip.
     absent_areas: dict[str, str] = {}  # noqa: RUF012 - read-only, overridden per class
-    # What this kernel lacks that @pytest.mark.requires(feature) tests need, and why.
+    # What this kernel lacks that @pytest.mark.requires(feature) tests need, and why
+    # (and TARGET_ABSENT_FEATURES for a target's kernel, set with `target`).
     absent_features: dict[str, str] = {}  # noqa: RUF012 - read-only, overridden per class
 
     def __init__(self, platform: Platform) -> None:

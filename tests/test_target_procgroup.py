@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -132,3 +133,25 @@ def test_wait_all_sees_processes_that_exit_by_themselves() -> None:
         proc = group.start(["sh", "-c", "exit 7"])
         assert group.wait_all(10)
         assert proc.returncode == 7
+
+
+def test_a_process_we_started_that_calls_setsid_is_killed_with_its_children(
+    tmp_path: Path,
+) -> None:
+    """As linux.uml: started second (the first leads the group), it calls setsid() and
+    starts children in its new group. Leaving the block kills them all, not waits."""
+    pids = tmp_path / "pids"
+    uml_like = (
+        "import os, subprocess, sys\n"
+        "os.setsid()\n"
+        f"subprocess.Popen([sys.executable, '-c', {SLEEPER!r}, sys.argv[1], 'plain'])\n"
+        f"exec({SLEEPER!r})\n"
+    )
+    with ProcessGroup() as group:
+        group.start([sys.executable, "-c", SLEEPER, str(pids), "plain"])
+        own = group.start([sys.executable, "-c", uml_like, str(pids), "plain"])
+        started = _pids(pids, 3)
+        assert os.getpgid(own.pid) == own.pid != group.pgid
+    assert own.returncode == -signal.SIGKILL
+    for pid in started:
+        assert _stat(pid) is None, f"{pid} survived the group: {_stat(pid)}"

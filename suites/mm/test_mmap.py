@@ -348,13 +348,19 @@ def _code(kernel: Kernel) -> bytes:
     return code
 
 
+REQUIRES_NX = pytest.mark.requires("nx")  # refusing to run a PROT_READ page
+
+
 def _call(kernel: Kernel, addr: int) -> int:
     faulthandler.disable()
     return int(kernel.ffi.cast("int (*)(void)", addr)())
 
 
 @pytest.mark.os("linux")
-@pytest.mark.parametrize(("prot", "runs"), [("PROT_READ|PROT_EXEC", True), ("PROT_READ", False)])
+@pytest.mark.parametrize(
+    ("prot", "runs"),
+    [("PROT_READ|PROT_EXEC", True), pytest.param("PROT_READ", False, marks=REQUIRES_NX)],
+)
 def test_mmap_code_runs_only_with_prot_exec(
     kernel: Kernel, maps, mem, in_child, bits, page: int, prot: str, runs: bool
 ) -> None:

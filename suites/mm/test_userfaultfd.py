@@ -258,6 +258,7 @@ def test_after_unregister_a_fault_is_an_ordinary_zero_fill(
     assert in_child(run) == (bytes(8), "EAGAIN")
 
 
+@pytest.mark.requires("uffd_kernel_faults")
 def test_user_mode_only_leaves_a_kernel_fault_efault(
     kernel: Kernel, maps, page: int, in_child
 ) -> None:

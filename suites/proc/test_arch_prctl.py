@@ -88,19 +88,23 @@ def test_arch_prctl_get_fs_into_a_bad_address_is_efault(kernel: Kernel, bases) -
     assert kernel.arch_prctl(kernel.ARCH_GET_FS, BAD_ADDRESS).errno == "EFAULT"
 
 
+@pytest.mark.requires("arch_prctl_codes")
 def test_arch_prctl_get_cpuid_is_enabled_by_default(kernel: Kernel) -> None:
     assert kernel.arch_prctl(kernel.ARCH_GET_CPUID, 0).unwrap() == 1
 
 
+@pytest.mark.requires("arch_prctl_codes")
 def test_arch_prctl_set_cpuid_needs_cpuid_faulting(kernel: Kernel, in_child) -> None:
     """Enabling what is enabled changes nothing where the CPU can fault CPUID."""
     assert in_child(lambda: kernel.arch_prctl(kernel.ARCH_SET_CPUID, 1).outcome) == SET_CPUID
 
 
+@pytest.mark.requires("arch_prctl_codes")
 def test_arch_prctl_get_xcomp_supp_includes_x87_and_sse(kernel: Kernel) -> None:
     features = _get(kernel, kernel.ARCH_GET_XCOMP_SUPP)
     assert features & XFEATURE_FP_SSE == XFEATURE_FP_SSE
 
 
+@pytest.mark.requires("arch_prctl_codes")
 def test_arch_prctl_unknown_code_is_einval(kernel: Kernel) -> None:
     assert kernel.arch_prctl(0x1FFF, 0).errno == "EINVAL"

@@ -73,6 +73,7 @@ def test_setregs_at_exit_changes_what_the_tracee_sees(kernel: Kernel, ptrace, in
     assert in_child(run) == 0
 
 
+@pytest.mark.requires("ptrace_regsets")
 def test_getregset_prstatus_fills_user_regs_and_sets_its_length(
     kernel: Kernel, ptrace, in_child
 ) -> None:
@@ -91,6 +92,7 @@ def test_getregset_prstatus_fills_user_regs_and_sets_its_length(
     assert rsp != 0
 
 
+@pytest.mark.requires("ptrace_regsets")
 def test_getregset_with_short_buffer_copies_only_that_much(
     kernel: Kernel, ptrace, in_child
 ) -> None:
@@ -107,6 +109,7 @@ def test_getregset_with_short_buffer_copies_only_that_much(
     assert in_child(run) == (0, 0xDEAD, 0)
 
 
+@pytest.mark.requires("ptrace_regsets")
 def test_getregset_unknown_note_type_is_einval(kernel: Kernel, ptrace, in_child) -> None:
     def run() -> str:
         with ptrace.traceme() as pid:
@@ -117,6 +120,7 @@ def test_getregset_unknown_note_type_is_einval(kernel: Kernel, ptrace, in_child)
     assert in_child(run) == "EINVAL"
 
 
+@pytest.mark.requires("ptrace_regsets")
 @pytest.mark.min_kernel("5.3")
 def test_get_syscall_info_reports_entry_and_exit(kernel: Kernel, ptrace, in_child) -> None:
     def run() -> tuple[int, int, int, int, int]:

@@ -235,6 +235,7 @@ def _sysemu_body(kernel: Kernel, nr: int):
     return body
 
 
+@pytest.mark.requires("ptrace_sysemu")
 @pytest.mark.parametrize(("inject", "code"), [(42, 42), (None, "100+ENOSYS")])
 def test_sysemu_stops_at_the_syscall_and_skips_it(
     kernel: Kernel, ptrace, in_child, inject, code

@@ -84,7 +84,10 @@ def test_pokeuser_sets_a_register_getregs_then_reads(kernel: Kernel, ptrace, in_
     assert in_child(run) == 0x1234
 
 
-@pytest.mark.parametrize("where", ["unaligned", "past_the_area"])
+CHECKED = pytest.mark.requires("user_area_checks")
+
+
+@pytest.mark.parametrize("where", ["unaligned", pytest.param("past_the_area", marks=CHECKED)])
 def test_peekuser_outside_the_words_of_the_area_is_eio(
     kernel: Kernel, ptrace, in_child, x86, where: str
 ) -> None:
@@ -121,6 +124,7 @@ def test_pokeuser_eflags_keeps_what_a_user_may_not_change(
     assert in_child(run) == EFLAGS_IF
 
 
+@CHECKED
 @pytest.mark.parametrize(("field", "value"), [("cs", 0), ("fs_base", 0xFFFF_8000_0000_0000)])
 def test_pokeuser_of_a_value_the_register_cannot_hold_is_eio(
     kernel: Kernel, ptrace, in_child, x86, field: str, value: int
@@ -137,6 +141,7 @@ def test_pokeuser_of_a_value_the_register_cannot_hold_is_eio(
     assert in_child(run) == "EIO"
 
 
+@pytest.mark.requires("debug_registers")
 def test_debug_register_address_and_control_read_back(
     kernel: Kernel, ptrace, in_child, x86
 ) -> None:
@@ -158,6 +163,7 @@ def test_debug_register_address_and_control_read_back(
     [(0x20001, 0), (0xC0001, 0), (0xD0001, 1)],  # L0|RW_IO, L0|LEN_4 (execute), WATCH_4
     ids=["io_breakpoint", "long_execute_breakpoint", "unaligned_watchpoint"],
 )
+@pytest.mark.requires("debug_registers")
 def test_debug_control_the_kernel_cannot_honour_is_einval(
     kernel: Kernel, ptrace, in_child, x86, dr7: int, misalign: int
 ) -> None:
@@ -183,6 +189,7 @@ def test_debug_registers_4_and_5_do_not_exist(
     assert in_child(run) == "EIO"
 
 
+@pytest.mark.requires("debug_registers")
 def test_debug_address_above_user_space_is_einval(kernel: Kernel, ptrace, in_child, x86) -> None:
     if _word(kernel) != 8:
         pytest.skip("a 32-bit word cannot name an address above a 64-bit kernel's user space")
@@ -194,6 +201,7 @@ def test_debug_address_above_user_space_is_einval(kernel: Kernel, ptrace, in_chi
     assert in_child(run) == "EINVAL"
 
 
+@pytest.mark.requires("debug_registers")
 def test_write_watchpoint_stops_the_tracee_and_dr6_names_it(
     kernel: Kernel, ptrace, in_child, x86
 ) -> None:

@@ -221,6 +221,7 @@ _c.cdef(
 _C = _c.dlopen(None)
 
 
+@pytest.mark.requires("syscall_rollback")
 def test_filter_trap_delivers_sigsys_with_the_syscall(kernel: Kernel, in_child) -> None:
     """The C library's struct sigaction (handler, 128-byte mask, flags, restorer on the
     arches here): SA_SIGINFO hands the handler the kernel's siginfo."""

@@ -38,6 +38,7 @@ from syscalls.targets.procgroup import ProcessGroup
 # (a CI clone in /tmp) would be hidden by it: targets mount those again on top (kept()).
 TMPFS_DIRS = ("/tmp", "/run", "/dev/shm")
 TARGET_FAILED = 3  # exit status when the target died before the suite finished
+NO_TESTS = 5  # pytest's status when the selection matched no test
 
 STARTED = b"syscalls-guest: running the suite"
 PANIC = (b"Kernel panic - not syncing", b"---[ end Kernel panic")
@@ -350,6 +351,8 @@ def conclude(
         if spent is not None:
             print(f"{where}: time: {spent.summary()}")
         print(f"results: {out / results.JUNIT}  {out / results.PROFILE}")
+        if status == NO_TESTS:  # our 2, as on the host (cli.cmd_run): say why
+            print(f"{where}: no test matched the selection", file=sys.stderr)
         return results.exit_status(out, status)
     why = {
         "no-start": f"the suite did not start within {limits.boot:.0f} s "

@@ -5,7 +5,8 @@ and they start helpers of their own (virtiofsd, runsc's sandbox and gofer, UML's
 per-process host threads). Everything a target starts goes into one group, so leaving
 the `with` block -- normally, on a time limit, on Ctrl-C -- kills the lot.
 
-Some helpers leave the group: runsc's sandbox calls setsid(). While a group is open
+Some helpers leave the group: runsc's sandbox calls setsid(), and so does linux.uml
+itself (a process we started: its new group is killed too). While a group is open
 this process is a child subreaper (prctl PR_SET_CHILD_SUBREAPER), so such helpers are
 re-parented to us when their parent dies; on exit every adopted child is killed and
 reaped, so none is left running or as a zombie of an init that does not reap.
@@ -45,10 +46,17 @@ class ProcessGroup:
         return proc
 
     def kill(self) -> None:
-        """SIGKILL the whole group (helpers whose leader is gone too), then reap ours."""
-        if self.pgid is not None:
+        """SIGKILL the whole group (helpers whose leader is gone too) and each group one
+        of ours made for itself (linux.uml calls setsid(), its host processes follow it),
+        then reap ours."""
+        groups = set() if self.pgid is None else {self.pgid}
+        for proc in self.procs:
+            if proc.poll() is None:  # not reaped: its pid is still its own
+                with contextlib.suppress(ProcessLookupError):
+                    groups.add(os.getpgid(proc.pid))
+        for pgid in groups:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.pgid, signal.SIGKILL)
+                os.killpg(pgid, signal.SIGKILL)
         for proc in self.procs:
             proc.wait()
         self._reap_adopted()

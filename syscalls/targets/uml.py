@@ -11,6 +11,19 @@ guest.sh (the suite, syscalls.targets.guest) and powers off. UML exits 0 after a
 power-off, so the suite's status comes from the results directory; when init dies the
 kernel panics and UML exits by itself (TARGETS-NOTES.md: status 134 within ~1.5 s).
 
+On a host whose XSAVE state is not the size linux.uml was built for (2696 bytes; 11008
+here, with AMX), UML 6.1 cannot write its processes' FP registers and panics at
+the first one. There linux.uml starts under syscalls.targets.xstate's seccomp filter,
+which hides ptrace's XSAVE register set from it, so that it keeps them in FXSAVE format
+(x87 and SSE) instead. That loses the AVX and AVX-512 registers of guest processes
+(measured: busybox's static glibc crashes at start-up with its EVEX string functions),
+so the guest then runs with glibc's AVX routines off (GUEST_TUNABLES, in init's
+environment and so every guest process's). Limitation: other code that uses those
+registers on its own (OpenSSL's, a program built for x86-64-v3) may compute wrong results
+in the guest there; the suite's own code does not (Debian's CPython, cffi and libffi have
+no AVX instruction; glibc's are off). A host whose
+size matches runs UML unchanged.
+
 UML is uniprocessor: the default `-n auto` runs the suite without xdist workers, which
 would only add a process. Its scratch files (the guest's memory file, uml_dir) go on a
 tmpfs private to its mount namespace, gone when it exits.
@@ -24,7 +37,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from syscalls.targets import Options, TargetUnavailable, readonly, results
+from syscalls.targets import Options, TargetUnavailable, readonly, results, xstate
 from syscalls.targets.guest import (
     TARGET_FAILED,
     Limits,
@@ -42,10 +55,17 @@ TIME_SCALE = 3.0  # a syscall costs ~30x native, a fork much more: stretch waits
 TEST_TIMEOUT = 300.0
 BOOT_LIMIT = 60.0
 TIME_LIMIT = 3600.0
-# UML 6.1 sets each process's FP registers with PTRACE_SETREGSET NT_X86_XSTATE and an
-# 832-byte buffer; the host kernel wants exactly its own XSAVE size (arch/x86/kernel/
-# fpu/regset.c), larger on CPUs with AVX-512 or AMX: the first process dies.
+# UML 6.1 sets each process's FP registers with PTRACE_SETREGSET NT_X86_XSTATE and a
+# buffer of this size (Debian's linux.uml, measured with strace); the host kernel wants
+# exactly its own XSAVE size (arch/x86/kernel/fpu/regset.c): else the first process dies.
+UML_XSTATE_SIZE = 2696
 CANNOT_SAVE_FP = b"ptrace set fp regs failed"
+# glibc 2.36's names (older ones such as AVX2_Usable are ignored): every AVX and AVX-512
+# routine off, AVX_Fast_Unaligned_Load too (memmove's AVX variants check only that).
+GUEST_TUNABLES = (
+    "glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX512CD,"
+    "-FMA,-FMA4,-AVX_Fast_Unaligned_Load"
+)
 
 INIT = """#!{busybox} sh
 # PID 1 of the UML guest, on the host's root over hostfs (read-only); by syscalls.
@@ -80,8 +100,12 @@ def keep() -> str:
     return lines
 
 
-def command(binary: str, init: Path, scratch: Path, memory_mb: int) -> list[str]:
-    return [
+def command(
+    binary: str, init: Path, scratch: Path, memory_mb: int, fxsave: bool = False
+) -> list[str]:
+    """linux.uml's argv; with `fxsave`, under the filter that makes it keep its processes'
+    FP registers in FXSAVE format, and its guest without glibc's AVX routines."""
+    argv = [
         binary,
         f"mem={memory_mb}M",
         "root=/dev/root",
@@ -95,6 +119,15 @@ def command(binary: str, init: Path, scratch: Path, memory_mb: int) -> list[str]
         "ssl=null",
         "quiet",
     ]
+    if fxsave:  # a K=V kernel argument reaches init's environment
+        return xstate.command([*argv, f"GLIBC_TUNABLES={GUEST_TUNABLES}"])
+    return argv
+
+
+def needs_fxsave() -> bool:
+    """Whether this host's XSAVE size is not the one linux.uml was built for."""
+    size = xstate.host_size()
+    return size is not None and size != UML_XSTATE_SIZE
 
 
 def run(opts: Options) -> int:
@@ -129,13 +162,13 @@ def run(opts: Options) -> int:
         private = scratch / "run"
         private.mkdir()
         env = {**os.environ, "TMPDIR": str(private)}
-        argv = command(binary, init, private, opts.memory_mb)
+        argv = command(binary, init, private, opts.memory_mb, fxsave=needs_fxsave())
         confined = readonly.command(argv, writable=[opts.out], tmpfs=[private])
         status = launch(opts, NAME, confined, limits, env=env, job=job)
     if status == TARGET_FAILED and CANNOT_SAVE_FP in (opts.out / results.CONSOLE).read_bytes():
         raise TargetUnavailable(
-            f"{BINARY} cannot run on this CPU: its XSAVE state (AVX-512, AMX or PKRU) is "
-            "larger than the buffer this UML writes a process's FP registers from, the host "
-            "refuses every such write (EFAULT) and init dies; UML needs a host without them"
+            f"{BINARY} cannot run on this CPU: the host refuses (EFAULT) every write of a "
+            "process's FP registers from the buffer this UML has for them, whose size is "
+            f"not the host's XSAVE size ({xstate.host_size()} bytes), and init dies"
         )
     return status
