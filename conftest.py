@@ -204,7 +204,7 @@ def in_child(request: pytest.FixtureRequest) -> Callable[..., Any]:
 @pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
     """The collected suite lives as long as the run: out of the cyclic GC's way. Its full
-    collections would walk every item again and again (8% of a run's CPU), and one in a
+    collections would walk every item again and again (4% of a run's CPU), and one in a
     forked child writes to every object's header, a copy-on-write fault per page."""
     gc.freeze()
 
