@@ -72,8 +72,9 @@ def _as(user: str, cmd: list[str]) -> list[str]:
 
 def _timed(cmd: list[str], cwd: Path, repeat: int) -> tuple[float, subprocess.CompletedProcess]:
     best, proc = float("inf"), None
-    # Whatever the runs put in TMPDIR (pytest's base temp dir) goes with the bench's own.
-    env = {**os.environ, "TMPDIR": os.environ.get("SYSCALLS_BENCH_TMP", tempfile.gettempdir())}
+    # TMPDIR is left as the user's: the suite's `tmp` goes to a tmpfs only where nobody
+    # named a directory. pytest's base temp dir is the bench's own (--basetemp).
+    env = dict(os.environ)
     # Measure as a user's machine runs it: with Python's bytecode cache (which also holds
     # pytest's rewritten test modules). Some sandboxes set PYTHONDONTWRITEBYTECODE.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -108,7 +109,8 @@ def ours(user: str, mode: str, repeat: int, out: Path) -> Row:
     else:
         junit = out / f"junit-{user}-{mode}.xml"
         cmd = [str(PYTHON), "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider",
-               f"--junitxml={junit}", "-o", "junit_logging=no"]  # fmt: skip
+               f"--junitxml={junit}", "-o", "junit_logging=no",
+               f"--basetemp={out / f'basetemp-{user}-{mode}'}"]  # fmt: skip
         if mode != "serial":
             cmd += ["-n", mode]
     junit.unlink(missing_ok=True)
@@ -191,7 +193,7 @@ def child_cost(user: str, out: Path) -> dict:
     """One more serial run with bench/child_cost.py: the in_child tests' share of it."""
     report = out / f"child-cost-{user}.json"
     cmd = [str(PYTHON), "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider"]
-    cmd += ["-p", "bench.child_cost"]
+    cmd += ["-p", "bench.child_cost", f"--basetemp={out / f'basetemp-{user}-child-cost'}"]
     os.environ["SYSCALLS_BENCH_CHILD_COST"] = str(report)
     try:
         seconds, proc = _timed(_as(user, cmd), ROOT, 1)
@@ -333,7 +335,6 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="syscalls-bench-") as tmp:
         out = Path(tmp)
         out.chmod(0o1777)  # the unprivileged runs write their JUnit and temp files here too
-        os.environ["SYSCALLS_BENCH_TMP"] = tmp
         startup(users[-1], 1)  # warm the bytecode cache once, as the tree's owner
         for user in users:
             fixed[user] = startup(user, args.repeat)

@@ -46,11 +46,17 @@ def mount_of(path: Path, mountinfo: Path = Path("/proc/self/mountinfo")) -> Moun
     return best
 
 
+# Where a user (or a harness that contains a run's leftovers) says temporary files go.
+CHOSEN = ("TMPDIR", "TEMP", "TMP")
+
+
 def fast_temp_dir() -> str:
-    """$TMPDIR's directory if it is a tmpfs (where tmp was already), else /dev/shm if it
-    is a tmpfs without nodev, noexec or nosuid that this user can write and search, else
-    $TMPDIR's directory after all."""
+    """tempfile's directory if $TMPDIR (or $TEMP, $TMP) names one or it is a tmpfs
+    already, else /dev/shm if it is a tmpfs without nodev, noexec or nosuid that this
+    user can write and search, else tempfile's directory (/tmp) after all."""
     default = tempfile.gettempdir()
+    if any(os.environ.get(name) for name in CHOSEN):
+        return default
     here = mount_of(Path(default))
     if here is not None and here.type == "tmpfs":
         return default

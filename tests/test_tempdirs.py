@@ -66,6 +66,9 @@ def test_mount_of_this_machines_proc() -> None:
 
 
 def _types(monkeypatch: pytest.MonkeyPatch, kinds: dict[str, str], options: str = "rw") -> None:
+    for name in tempdirs.CHOSEN:  # as on a machine where nobody chose a directory
+        monkeypatch.delenv(name, raising=False)
+
     def mount(path: Path) -> Mount | None:
         kind = kinds.get(str(path))
         return Mount(str(path), kind, frozenset(options.split(","))) if kind else None
@@ -109,3 +112,16 @@ def test_fast_temp_dir_keeps_tmpdir_when_shared_memory_is_no_tmpfs(
     assert fast_temp_dir() == tempfile.gettempdir()
     _types(monkeypatch, {})  # no mountinfo at all
     assert fast_temp_dir() == tempfile.gettempdir()
+
+
+@pytest.mark.parametrize("name", ["TMPDIR", "TEMP", "TMP"])
+def test_fast_temp_dir_keeps_the_directory_the_environment_names(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str
+) -> None:
+    # A harness that keeps a run's leftovers in its own directory (the runner's tests
+    # kill runs on purpose) says so with $TMPDIR: tmp must go there, not to /dev/shm.
+    _types(monkeypatch, {str(tmp_path): "ext4", "/dev/shm": "tmpfs"})
+    monkeypatch.setattr(os, "access", lambda p, mode: True)
+    monkeypatch.setenv(name, str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # tempfile caches its choice
+    assert fast_temp_dir() == str(tmp_path)
