@@ -6,8 +6,9 @@ Options:  --platform OS/ARCH or TABLE.toml (default: the running kernel's)
           --rump-dir DIR (--target rump: where librump*.so are; the suite then calls the
           NetBSD rump kernel in-process, with the netbsd/amd64 table)
 Fixtures: kernel (the Kernel, its calls recorded), tmp (a private directory, removed
-          afterwards, on a tmpfs where one is writable: /dev/shm; disk_tmp: one in
-          $TMPDIR, for subjects that need a disk file system), observe(key, value),
+          afterwards; unless $TMPDIR is set, on a tmpfs where one is writable:
+          /dev/shm; disk_tmp: one in $TMPDIR or /tmp, for subjects that need a disk
+          file system), observe(key, value),
           in_child(fn, timeout) (fn in a forked child with a time limit).
 Markers:  root, os(*names), arch(*names, reason=...), min_kernel(version),
           requires(*features): skips that say why; smoke: the smoke selection
@@ -155,8 +156,8 @@ def observe(request: pytest.FixtureRequest) -> Callable[[str, Any], None]:
 
 @pytest.fixture
 def tmp(request: pytest.FixtureRequest) -> Iterator[Path]:
-    """A fresh directory of this test's own, removed afterwards whatever it holds: on a
-    tmpfs where this user can write one (syscalls.tempdirs), else in $TMPDIR."""
+    """A fresh directory of this test's own, removed afterwards whatever it holds: in
+    $TMPDIR if set, else on a tmpfs this user can write (syscalls.tempdirs), else /tmp."""
     k = request.config.stash[_KERNEL_KEY]
     if k.in_process:  # a rump kernel: the directory is in its own file system
         yield k.private_directory()
