@@ -61,6 +61,29 @@ def no_core_dumps() -> None:
         resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
 
 
+# Ignored by Python itself at start-up (tests know it), or the run's own to handle.
+_KEEP_IGNORED = frozenset(
+    getattr(signal, name)
+    for name in ("SIGPIPE", "SIGXFSZ", "SIGINT", "SIGTERM")
+    if hasattr(signal, name)
+)
+
+
+def default_signal_state() -> None:
+    """No signal blocked, and none ignored but those Python or the run ignore on purpose:
+    a mask and ignored signals survive exec, and a run started from `perf stat`
+    (SIGWINCH blocked), `nohup` (SIGHUP ignored) or a shell's background job (SIGQUIT
+    ignored) would hand them to every test and every child it forks, whose answers
+    then depend on how the run was started, not on the kernel."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    for sig in signal.valid_signals():
+        if sig in _KEEP_IGNORED:
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            if signal.getsignal(sig) == signal.SIG_IGN:
+                signal.signal(sig, signal.SIG_DFL)
+
+
 def children(pid: int | None = None) -> list[int]:
     """The direct children of `pid` (default: this process), from /proc/PID/task/*/children
     (every thread's, since a child belongs to the thread that forked it), or, where the

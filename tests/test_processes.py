@@ -180,3 +180,22 @@ def test_without_waitid_leftovers_are_still_found_and_killed() -> None:
     )
     assert result["live"] == [result["pid"]] == result["killed"]
     assert result["after"] == [] and result["peek"] is None
+
+
+def test_default_signal_state_unblocks_all_and_restores_ignored_signals() -> None:
+    result = _in_subprocess(
+        """
+        import signal
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1, signal.SIGWINCH})
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+        processes.default_signal_state()
+        RESULT = {
+            "blocked": sorted(signal.pthread_sigmask(signal.SIG_BLOCK, [])),
+            "hup": signal.getsignal(signal.SIGHUP) == signal.SIG_DFL,
+            "quit": signal.getsignal(signal.SIGQUIT) == signal.SIG_DFL,
+            "pipe": signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN,
+        }
+        """
+    )
+    assert result == {"blocked": [], "hup": True, "quit": True, "pipe": True}

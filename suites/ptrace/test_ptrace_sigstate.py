@@ -65,10 +65,11 @@ def test_setsiginfo_changes_the_siginfo_the_tracee_receives(
 
 
 def _stopped_twice(kernel: Kernel, ptrace, body):
-    """traceme with a body that blocks SIGUSR2 and stops itself again."""
+    """traceme with a body that blocks SIGUSR2 alone and stops itself again (the mask is
+    set whole: a run may start with signals blocked, as `perf stat` blocks SIGWINCH)."""
 
     def stop_again() -> int:
-        kernel.rt_sigprocmask(kernel.SIG_BLOCK, _mask(kernel, signal.SIGUSR2), None, SIGSET)
+        kernel.rt_sigprocmask(kernel.SIG_SETMASK, _mask(kernel, signal.SIGUSR2), None, SIGSET)
         os.kill(os.getpid(), signal.SIGSTOP)
         return body()
 

@@ -10,6 +10,8 @@ itself without -n): every test's processes die with it, and its status for the w
   fixture's and may outlive the test -- until the session ends, when all are killed.
 - RLIMIT_CORE's soft limit is 0 here and in everything forked from here: tests that
   crash a child on purpose leave no core file.
+- No signal is blocked or ignored here (but those Python and the run ignore on purpose),
+  whatever the run inherited (processes.default_signal_state).
 - Under xdist, the test's nodeid, start time and limit go to the status file the
   controller's watchdog reads (syscalls.runner.status).
 
@@ -73,6 +75,7 @@ class TestProcess:
         self.was_subreaper = processes.subreaper()
         processes.set_subreaper(True)
         processes.no_core_dumps()
+        processes.default_signal_state()
         self.limit = session_limit(config)
         self.survivors: frozenset[int] = frozenset()  # leftovers SIGKILL did not end
         self.owned: frozenset[int] = frozenset()  # started by wider-scoped fixtures
