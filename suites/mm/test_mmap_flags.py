@@ -47,7 +47,11 @@ def _growsdown(kernel: Kernel, page: int, below: int) -> int:
     k = kernel
     reserve = _guard_gap(page) + below + page
     flags = k.MAP_PRIVATE | k.MAP_ANONYMOUS
-    base = k.mmap(0, reserve, k.PROT_NONE, flags, -1, 0).unwrap()
+    # Low in the address space, below the program: the room freed under the mapping is
+    # then no place for Python's own mmaps (top-down, they fill gaps near the others
+    # first; one that landed there stopped the growth short now and then).
+    hint = 1 << 36 if k.ffi.sizeof("void *") == 8 else 1 << 28
+    base = k.mmap(hint, reserve, k.PROT_NONE, flags, -1, 0).unwrap()
     k.munmap(base, reserve).unwrap()
     top = base + reserve - page
     rw = k.PROT_READ | k.PROT_WRITE
