@@ -22,7 +22,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -35,7 +34,7 @@ from syscalls.abi import Platform, PlatformError, host_os_arch
 from syscalls.expect import at_least
 from syscalls.kernel import TARGET_ABSENT_FEATURES, Kernel, Unsupported
 from syscalls.profile import PROPERTY, Collector, Profile, Recorder, this_machine
-from syscalls.tempdirs import fast_temp_dir
+from syscalls.tempdirs import RunDirs, remove_tree, run_dirs
 from syscalls.userfiles import OutputError, check_output
 
 # The runner's guarantees: per-test watchdog, leftover processes, crashes recorded,
@@ -44,7 +43,7 @@ pytest_plugins = ["syscalls.runner.plugin"]
 
 _KERNEL_KEY = pytest.StashKey[Kernel]()
 _RECORDER_KEY = pytest.StashKey[Recorder]()
-_TMP_BASE_KEY = pytest.StashKey[str]()
+_TMP_BASE_KEY = pytest.StashKey[RunDirs]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -94,7 +93,9 @@ def pytest_configure(config: pytest.Config) -> None:
     k.target = config.getoption("target")  # what ENOSYS means depends on it (enosys.py)
     k.absent_features = {**k.absent_features, **TARGET_ABSENT_FEATURES.get(k.target, {})}
     config.stash[_KERNEL_KEY] = k
-    config.stash[_TMP_BASE_KEY] = fast_temp_dir()  # looked up once: tmp is made per test
+    dirs = run_dirs()  # looked up once: tmp is made per test
+    config.add_cleanup(dirs.remove)
+    config.stash[_TMP_BASE_KEY] = dirs
     path = _profile_path(config)
     if not hasattr(config, "workerinput"):  # the controller writes them, at the end
         _check_outputs(config, path)
@@ -157,12 +158,13 @@ def observe(request: pytest.FixtureRequest) -> Callable[[str, Any], None]:
 @pytest.fixture
 def tmp(request: pytest.FixtureRequest) -> Iterator[Path]:
     """A fresh directory of this test's own, removed afterwards whatever it holds: in
-    $TMPDIR if set, else on a tmpfs this user can write (syscalls.tempdirs), else /tmp."""
+    $TMPDIR if set, else on a tmpfs this user can write (syscalls.tempdirs), else /tmp,
+    inside the run's own directory there (removed at the end of the run)."""
     k = request.config.stash[_KERNEL_KEY]
     if k.in_process:  # a rump kernel: the directory is in its own file system
         yield k.private_directory()
         return
-    yield from _private_directory(request.config.stash[_TMP_BASE_KEY])
+    yield from _private_directory(request.config.stash[_TMP_BASE_KEY].fast)
 
 
 @pytest.fixture
@@ -171,21 +173,15 @@ def disk_tmp(request: pytest.FixtureRequest) -> Iterator[Path]:
     needs one (O_DIRECT, file handles, fanotify ...): `tmp` may be a tmpfs."""
     if request.config.stash[_KERNEL_KEY].in_process:
         pytest.skip("the rump kernel's only writable file system is its tmpfs")
-    yield from _private_directory()
+    yield from _private_directory(request.config.stash[_TMP_BASE_KEY].disk)
 
 
-def _private_directory(base: str | None = None) -> Iterator[Path]:
+def _private_directory(base: str) -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="syscalls-", dir=base))
     try:
         yield path
     finally:
-        try:
-            shutil.rmtree(path)
-        except OSError:  # a test may leave a directory without write or search permission
-            for p in (path, *path.rglob("*")):
-                if p.is_dir() and not p.is_symlink():
-                    p.chmod(0o700)
-            shutil.rmtree(path, ignore_errors=True)
+        remove_tree(path)
 
 
 @pytest.fixture

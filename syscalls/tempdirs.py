@@ -3,11 +3,18 @@ this user can write one, since making and removing a directory there costs micro
 against milliseconds on a disk file system. Tests whose subject needs a disk-backed
 file system (O_DIRECT, file handles, fanotify's FIDs, user xattrs) use `disk_tmp`,
 which stays in $TMPDIR's directory. A tmpfs mounted nodev, noexec or nosuid is not
-taken: tests make device nodes, run files and set-user-ID bits in `tmp`."""
+taken: tests make device nodes, run files and set-user-ID bits in `tmp`.
+
+Both are made inside two directories of the run's own (RunDirs): a test whose process
+is killed mid-way (the watchdog's limit, SIGTERM, a crash) cannot remove its directory,
+and the run's first process removes all of them when it ends."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import NamedTuple
@@ -65,3 +72,59 @@ def fast_temp_dir() -> str:
     if plain and os.access(SHARED_MEMORY, os.W_OK | os.X_OK):
         return str(SHARED_MEMORY)
     return default
+
+
+# The run's two directories, as the first process of a run made them: its xdist workers
+# (and the runs a test starts, as the same user) make their tests' directories in them.
+RUN_DIRS = "SYSCALLS_RUN_TMP"
+
+
+class RunDirs(NamedTuple):
+    fast: str  # the parent of every test's `tmp`
+    disk: str  # the parent of every test's `disk_tmp`
+    owned: bool  # made by this process, which removes them (remove())
+
+    def remove(self) -> None:
+        if self.owned:
+            for path in {self.fast, self.disk}:
+                remove_tree(Path(path))
+
+
+def run_dirs() -> RunDirs:
+    """The run's directories: those $SYSCALLS_RUN_TMP names if they are this user's alone
+    (a worker, a run inside a test of the same user), else new ones, named there for
+    the processes this one starts."""
+    inherited = os.environ.get(RUN_DIRS, "").split(os.pathsep)
+    if len(inherited) == 2 and all(_private(path) for path in inherited):
+        return RunDirs(inherited[0], inherited[1], owned=False)
+    fast_base, disk_base = fast_temp_dir(), tempfile.gettempdir()
+    fast = tempfile.mkdtemp(prefix="syscalls-run-", dir=fast_base)
+    disk = fast if disk_base == fast_base else tempfile.mkdtemp(prefix="syscalls-run-")
+    for path in {fast, disk}:  # searchable: a test's child of another user reaches its tmp
+        os.chmod(path, 0o711)
+    os.environ[RUN_DIRS] = os.pathsep.join((fast, disk))
+    return RunDirs(fast, disk, owned=True)
+
+
+def _private(path: str) -> bool:
+    """A directory (not a link) of this user's that nobody else may write."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and not st.st_mode & 0o022
+
+
+def remove_tree(path: Path) -> None:
+    """Remove `path` and all below it, also where a test took write or search permission
+    away from a directory."""
+    try:
+        shutil.rmtree(path)
+    except FileNotFoundError:
+        return
+    except OSError:
+        for p in (path, *path.rglob("*")):
+            if p.is_dir() and not p.is_symlink():
+                with contextlib.suppress(OSError):
+                    p.chmod(0o700)
+        shutil.rmtree(path, ignore_errors=True)

@@ -125,3 +125,40 @@ def test_fast_temp_dir_keeps_the_directory_the_environment_names(
     monkeypatch.setenv(name, str(tmp_path))
     monkeypatch.setattr(tempfile, "tempdir", None)  # tempfile caches its choice
     assert fast_temp_dir() == str(tmp_path)
+
+
+def test_run_dirs_are_made_once_and_found_by_the_processes_of_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.delenv(tempdirs.RUN_DIRS, raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() reads TMPDIR again
+    made = tempdirs.run_dirs()
+    assert made.owned and Path(made.fast).parent == tmp_path and made.disk == made.fast
+    assert os.stat(made.fast).st_mode & 0o777 == 0o711
+    found = tempdirs.run_dirs()  # a worker: the environment names them
+    assert found == made._replace(owned=False)
+    found.remove()
+    assert Path(made.fast).is_dir(), "only the process that made them removes them"
+    locked = Path(made.fast) / "t" / "locked"
+    locked.mkdir(parents=True)
+    locked.chmod(0)
+    made.remove()
+    assert not Path(made.fast).exists()
+
+
+def test_run_dirs_named_by_the_environment_are_taken_only_if_this_users_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    other = tmp_path / "shared"
+    other.mkdir()
+    other.chmod(0o777)
+    monkeypatch.setenv(tempdirs.RUN_DIRS, os.pathsep.join((str(other), str(other))))
+    made = tempdirs.run_dirs()
+    try:
+        assert made.owned and made.fast != str(other)
+        assert os.environ[tempdirs.RUN_DIRS] == os.pathsep.join((made.fast, made.disk))
+    finally:
+        made.remove()
