@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from syscalls.targets import TargetUnavailable, initramfs, vm, vm_kernel
+from syscalls.targets import Options, TargetUnavailable, initramfs, vm, vm_kernel
 from syscalls.targets.initramfs import Entry
 from tests.target_checks import cloud_deb
 
@@ -363,3 +363,9 @@ def test_boot_of_a_missing_image_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert p.returncode == 2
     assert f"--target vm: {tmp_path / 'bzImage'}: no such file" in p.stderr
+
+
+def test_the_guests_per_test_limit_is_not_stretched_like_its_waits(tmp_path: Path) -> None:
+    # A hang in a TCG guest costs TEST_TIMEOUT, not TEST_TIMEOUT x TIME_SCALE["tcg"].
+    assert vm.per_test_limit(Options(out=tmp_path)) == vm.TEST_TIMEOUT == 120.0
+    assert vm.per_test_limit(Options(out=tmp_path, time_scale=3.0)) == 360.0
