@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import NoReturn
 
-from syscalls import exitcodes, outdir
+from syscalls import exitcodes, outdir, plugins
 from syscalls.paths import ROOT, default_out, redirect_bytecode
 from syscalls.targets.results import JUNIT, PROFILE
 
@@ -419,7 +419,7 @@ def run_here(args: argparse.Namespace, out: Path, rump_dir: Path | None) -> int:
         pytest_args.append(f"--time-limit={args.time_limit:g}")
     if args.platform:
         pytest_args.append(f"--platform={args.platform}")
-    pytest_args += unused_plugins(args.pytest_args)
+    pytest_args += plugins.turned_off(args.pytest_args)
     if rump_dir is not None:
         pytest_args.append(f"--rump-dir={rump_dir}")
     pytest_args += args.pytest_args
@@ -442,22 +442,6 @@ def run_here(args: argparse.Namespace, out: Path, rump_dir: Path | None) -> int:
     elif code == pytest.ExitCode.USAGE_ERROR:
         print("syscalls: pytest refused the arguments (see above)", file=sys.stderr)
     return exitcodes.from_pytest(int(code), incomplete=bool(end.incomplete), failed=end.failed)
-
-
-# Plugins the suites do not use, which cost in every process of a run: Hypothesis's
-# (installed with the dev extra; 0.1 s of start-up in the controller and each worker)
-# and pytest's log capture (about 40 us a test; no suite test logs). Measured: 8% less
-# CPU for the whole suite. Kept when the arguments ask for them.
-UNUSED_PLUGINS = {"hypothesispytest": ("--hypothesis",), "logging": ("--log", "log_", "caplog")}
-
-
-def unused_plugins(pytest_args: list[str]) -> list[str]:
-    """-p no:NAME for each plugin in UNUSED_PLUGINS that no argument names."""
-    off = []
-    for name, mentions in UNUSED_PLUGINS.items():
-        if not any(a.startswith(mentions) or a in (name, f"-p{name}") for a in pytest_args):
-            off += ["-p", f"no:{name}"]
-    return off
 
 
 def cmd_tables(args: argparse.Namespace) -> int:

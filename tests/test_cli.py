@@ -96,9 +96,9 @@ def test_run_takes_a_relative_out_from_where_it_was_typed(tmp_path: Path) -> Non
 def test_run_turns_off_the_plugins_the_suites_do_not_use_unless_asked(
     args: list[str], off: list[str]
 ) -> None:
-    from syscalls.cli import unused_plugins
+    from syscalls.plugins import turned_off
 
-    assert unused_plugins(args) == [x for name in off for x in ("-p", f"no:{name}")]
+    assert turned_off(args) == [x for name in off for x in ("-p", f"no:{name}")]
 
 
 def test_run_with_log_options_still_accepts_them(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from syscalls import plugins
 from syscalls.cache import cache_dir
 from syscalls.paths import ROOT
 from syscalls.targets import Options, TargetUnavailable, bytecode, results, timeline
@@ -124,6 +125,7 @@ def pytest_argv(
         f"--events={out / results.EVENTS}",
         *([] if write_through else ["--events-fsync"]),
         f"--timeout={int(test_timeout)}",
+        *plugins.turned_off(opts.pytest_args),
     ]
     if opts.workers not in ("0", "1"):
         argv += ["-n", opts.workers]
@@ -141,6 +143,7 @@ def collection_args(opts: Options, target: str) -> list[str]:
         f"--target={target}",
         "-p",
         "syscalls.targets.events",
+        *plugins.turned_off(opts.pytest_args),
     ]
     if opts.platform:
         argv.append(f"--platform={opts.platform}")
