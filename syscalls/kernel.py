@@ -350,5 +350,10 @@ class Kernel:
     def bytes(self, buf: Any, n: int) -> bytes:
         return bytes(self.ffi.buffer(buf, n))
 
+    def address(self, cdata: Any) -> int:
+        """Where a buffer or pointer is, as the integer a syscall argument or an iovec,
+        iocb or BPF attribute field takes."""
+        return int(self.ffi.cast("uintptr_t", cdata))
+
     def has(self, name: str) -> bool:
         return self.platform.has(name)

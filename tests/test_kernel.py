@@ -146,3 +146,15 @@ def test_close_quietly_closes_and_ignores_a_closed_fd(k: Kernel) -> None:
     k.close_quietly(r)  # already closed: no error
     with pytest.raises(OSError):
         os.fstat(r)
+
+
+def test_address_is_where_the_kernel_reads_a_buffer(k: Kernel) -> None:
+    buf = k.buf(b"seen at its address")
+    # The integer reaches the kernel as a pointer: write(2) from it reads the buffer.
+    r, w = os.pipe()
+    try:
+        assert k.write(w, k.address(buf), 19).unwrap() == 19
+        assert os.read(r, 19) == b"seen at its address"
+    finally:
+        os.close(r)
+        os.close(w)

@@ -103,10 +103,6 @@ def ctx(kernel: Kernel, _shared_context) -> int:
     return context
 
 
-def _addr(kernel: Kernel, cdata) -> int:
-    return int(kernel.ffi.cast("uintptr_t", cdata))
-
-
 # --- io_setup / io_destroy ------------------------------------------------------------------
 
 
@@ -165,7 +161,7 @@ def test_aio_pwrite_writes_at_the_offset_and_reports_the_count(
     fd = fds.file(tmp / "f", b"0123456789")
     cb = aio.iocb(fd, "PWRITE", kernel.buf(b"abc"), 3, offset=4, data=0xFEED)
     assert aio.submit(ctx, cb).unwrap() == 1
-    assert aio.events(ctx) == [(0xFEED, _addr(kernel, cb), 3)]
+    assert aio.events(ctx) == [(0xFEED, kernel.address(cb), 3)]
     assert (tmp / "f").read_bytes() == b"0123abc789"
 
 
@@ -174,7 +170,7 @@ def test_aio_pread_reads_at_the_offset(kernel: Kernel, aio: Aio, ctx: int, tmp: 
     buf = kernel.buf(4)
     cb = aio.iocb(fd, "PREAD", buf, 4, offset=6, data=7)
     aio.submit(ctx, cb).unwrap()
-    assert aio.events(ctx) == [(7, _addr(kernel, cb), 4)]
+    assert aio.events(ctx) == [(7, kernel.address(cb), 4)]
     assert kernel.bytes(buf, 4) == b"6789"
 
 

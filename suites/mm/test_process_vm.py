@@ -26,15 +26,11 @@ def _iov(kernel: Kernel, *parts: tuple[int, int]):
     return kernel.new("struct iovec[]", [(kernel.ffi.cast("void *", a), n) for a, n in parts])
 
 
-def _addr(kernel: Kernel, buf) -> int:
-    return int(kernel.ffi.cast("uintptr_t", buf))
-
-
 def test_readv_of_own_memory_copies_it(kernel: Kernel) -> None:
     src, dst = kernel.buf(b"copied by the kernel"), kernel.buf(32)
     n = kernel.process_vm_readv(
-        os.getpid(), _iov(kernel, (_addr(kernel, dst), 20)), 1,
-        _iov(kernel, (_addr(kernel, src), 20)), 1, 0,
+        os.getpid(), _iov(kernel, (kernel.address(dst), 20)), 1,
+        _iov(kernel, (kernel.address(src), 20)), 1, 0,
     ).unwrap()  # fmt: skip
     assert (n, kernel.bytes(dst, 20)) == (20, b"copied by the kernel")
 
@@ -42,8 +38,8 @@ def test_readv_of_own_memory_copies_it(kernel: Kernel) -> None:
 def test_writev_into_own_memory_copies_it(kernel: Kernel) -> None:
     src, dst = kernel.buf(b"written remotely"), kernel.buf(32)
     n = kernel.process_vm_writev(
-        os.getpid(), _iov(kernel, (_addr(kernel, src), 16)), 1,
-        _iov(kernel, (_addr(kernel, dst), 16)), 1, 0,
+        os.getpid(), _iov(kernel, (kernel.address(src), 16)), 1,
+        _iov(kernel, (kernel.address(dst), 16)), 1, 0,
     ).unwrap()  # fmt: skip
     assert (n, kernel.bytes(dst, 16)) == (16, b"written remotely")
 
@@ -58,8 +54,8 @@ def test_readv_of_a_child_sees_the_childs_data(kernel: Kernel, in_child) -> None
         with forking.waiting_child(kernel, prepare) as (pid, _):
             out = kernel.buf(16)
             n = kernel.process_vm_readv(
-                pid, _iov(kernel, (_addr(kernel, out), 16)), 1,
-                _iov(kernel, (_addr(kernel, shared), 16)), 1, 0,
+                pid, _iov(kernel, (kernel.address(out), 16)), 1,
+                _iov(kernel, (kernel.address(shared), 16)), 1, 0,
             ).unwrap()  # fmt: skip
             return n, kernel.bytes(out, 16), kernel.bytes(shared, 16)
 
@@ -71,12 +67,12 @@ def test_writev_into_a_child_is_read_back_from_it(kernel: Kernel, in_child) -> N
         target = kernel.buf(16)
         with forking.waiting_child(kernel) as (pid, _):
             src = kernel.buf(b"sent to the kid!")
-            remote = _iov(kernel, (_addr(kernel, target), 16))
+            remote = _iov(kernel, (kernel.address(target), 16))
             n = kernel.process_vm_writev(
-                pid, _iov(kernel, (_addr(kernel, src), 16)), 1, remote, 1, 0
+                pid, _iov(kernel, (kernel.address(src), 16)), 1, remote, 1, 0
             )
             back = kernel.buf(16)
-            kernel.process_vm_readv(pid, _iov(kernel, (_addr(kernel, back), 16)), 1, remote, 1, 0)
+            kernel.process_vm_readv(pid, _iov(kernel, (kernel.address(back), 16)), 1, remote, 1, 0)
             return n.unwrap(), kernel.bytes(back, 16), kernel.bytes(target, 16)
 
     n, in_the_child, here = in_child(run)
@@ -86,8 +82,8 @@ def test_writev_into_a_child_is_read_back_from_it(kernel: Kernel, in_child) -> N
 
 def test_readv_scatters_one_remote_range_over_local_iovecs_in_order(kernel: Kernel) -> None:
     src, a, b = kernel.buf(b"abcdefghij"), kernel.buf(4), kernel.buf(6)
-    local = _iov(kernel, (_addr(kernel, a), 4), (_addr(kernel, b), 6))
-    remote = _iov(kernel, (_addr(kernel, src), 10))
+    local = _iov(kernel, (kernel.address(a), 4), (kernel.address(b), 6))
+    remote = _iov(kernel, (kernel.address(src), 10))
     assert kernel.process_vm_readv(os.getpid(), local, 2, remote, 1, 0).unwrap() == 10
     assert (kernel.bytes(a, 4), kernel.bytes(b, 6)) == (b"abcd", b"efghij")
 
@@ -100,7 +96,7 @@ def test_readv_stops_at_the_first_remote_fault(kernel: Kernel, maps, page: int) 
     dst = kernel.buf(256)
     remote = _iov(kernel, (addr + page - 100, 200))
     n = kernel.process_vm_readv(
-        os.getpid(), _iov(kernel, (_addr(kernel, dst), 256)), 1, remote, 1, 0
+        os.getpid(), _iov(kernel, (kernel.address(dst), 256)), 1, remote, 1, 0
     )
     assert n.unwrap() == 100
 
@@ -109,7 +105,7 @@ def test_readv_stops_at_the_first_remote_fault(kernel: Kernel, maps, page: int) 
 def test_readv_of_an_unmapped_remote_address_is_efault(kernel: Kernel) -> None:
     dst = kernel.buf(16)
     r = kernel.process_vm_readv(
-        os.getpid(), _iov(kernel, (_addr(kernel, dst), 16)), 1, _iov(kernel, (8, 16)), 1, 0
+        os.getpid(), _iov(kernel, (kernel.address(dst), 16)), 1, _iov(kernel, (8, 16)), 1, 0
     )
     assert r.errno == "EFAULT"
 
@@ -118,39 +114,39 @@ def test_readv_of_an_unmapped_remote_address_is_efault(kernel: Kernel) -> None:
 def test_writev_into_an_unmapped_remote_address_is_efault(kernel: Kernel) -> None:
     src = kernel.buf(16)
     r = kernel.process_vm_writev(
-        os.getpid(), _iov(kernel, (_addr(kernel, src), 16)), 1, _iov(kernel, (8, 16)), 1, 0
+        os.getpid(), _iov(kernel, (kernel.address(src), 16)), 1, _iov(kernel, (8, 16)), 1, 0
     )
     assert r.errno == "EFAULT"
 
 
 def test_zero_length_copies_nothing(kernel: Kernel) -> None:
     buf = kernel.buf(8)
-    iov = _iov(kernel, (_addr(kernel, buf), 0))
+    iov = _iov(kernel, (kernel.address(buf), 0))
     assert kernel.process_vm_readv(os.getpid(), iov, 1, iov, 1, 0).unwrap() == 0
 
 
 @pytest.mark.parametrize("call", ["process_vm_readv", "process_vm_writev"])
 def test_of_a_missing_pid_is_esrch(kernel: Kernel, call: str) -> None:
     buf = kernel.buf(8)
-    iov = _iov(kernel, (_addr(kernel, buf), 8))
+    iov = _iov(kernel, (kernel.address(buf), 8))
     assert getattr(kernel, call)(forking.missing_pid(), iov, 1, iov, 1, 0).errno == "ESRCH"
 
 
 @pytest.mark.parametrize("call", ["process_vm_readv", "process_vm_writev"])
 def test_with_flags_is_einval(kernel: Kernel, call: str) -> None:
     buf = kernel.buf(8)
-    iov = _iov(kernel, (_addr(kernel, buf), 8))
+    iov = _iov(kernel, (kernel.address(buf), 8))
     assert getattr(kernel, call)(os.getpid(), iov, 1, iov, 1, 1).errno == "EINVAL"
 
 
 def test_more_iovecs_than_iov_max_is_einval(kernel: Kernel) -> None:
     buf = kernel.buf(8)
-    many = _iov(kernel, *[(_addr(kernel, buf), 0)] * (IOV_MAX + 1))
+    many = _iov(kernel, *[(kernel.address(buf), 0)] * (IOV_MAX + 1))
     assert kernel.process_vm_readv(os.getpid(), many, IOV_MAX + 1, many, 1, 0).errno == "EINVAL"
 
 
 @NOT_ROOT
 def test_readv_of_another_users_process_is_eperm(kernel: Kernel) -> None:
     buf = kernel.buf(8)
-    iov = _iov(kernel, (_addr(kernel, buf), 8))
+    iov = _iov(kernel, (kernel.address(buf), 8))
     assert kernel.process_vm_readv(1, iov, 1, iov, 1, 0).errno == "EPERM"  # init: root's

@@ -42,10 +42,6 @@ MAP_INFO = "struct { uint32_t type, id, key_size, value_size, max_entries, map_f
 ENTRIES = 4
 
 
-def _addr(kernel: Kernel, cdata: Any) -> int:
-    return int(kernel.ffi.cast("uintptr_t", cdata))
-
-
 def _bpf(kernel: Kernel, cmd: int, attr: Any):
     return kernel.bpf(cmd, attr, kernel.ffi.sizeof(attr[0]))
 
@@ -66,7 +62,7 @@ def array_map(kernel: Kernel):
 
 def _elem(kernel: Kernel, cmd: int, fd: int, key: int | None, value: Any, flags: int = 0):
     k = kernel.new("uint32_t *", key) if key is not None else None
-    where = [_addr(kernel, p) if p is not None else 0 for p in (k, value)]
+    where = [kernel.address(p) if p is not None else 0 for p in (k, value)]
     attr = kernel.new(ELEM, [fd, 0, *where, flags])
     return _bpf(kernel, cmd, attr)
 
@@ -100,9 +96,9 @@ def _load(kernel: Kernel, insns: list, prog_type: int | None = None, log: Any = 
     prog = kernel.new("struct bpf_insn[]", insns)
     lic = kernel.buf(b"GPL")
     kind = kernel.BPF_PROG_TYPE_SOCKET_FILTER if prog_type is None else prog_type
-    fields = [kind, len(insns), _addr(kernel, prog), _addr(kernel, lic), 0, 0, 0]
+    fields = [kind, len(insns), kernel.address(prog), kernel.address(lic), 0, 0, 0]
     if log is not None:
-        fields[4:] = [1, len(log), _addr(kernel, log)]
+        fields[4:] = [1, len(log), kernel.address(log)]
     return _bpf(kernel, kernel.BPF_PROG_LOAD, kernel.new(PROG_LOAD, fields))
 
 
@@ -171,7 +167,7 @@ def test_get_next_key_walks_the_array_in_order(kernel: Kernel, array_map: int) -
 def test_obj_get_info_by_fd_describes_the_map(kernel: Kernel, array_map: int) -> None:
     info = kernel.new(MAP_INFO)
     size = kernel.ffi.sizeof(info[0])
-    attr = kernel.new(INFO, [array_map, size, _addr(kernel, info)])
+    attr = kernel.new(INFO, [array_map, size, kernel.address(info)])
     _bpf(kernel, kernel.BPF_OBJ_GET_INFO_BY_FD, attr).unwrap()
     got = (info.type, info.key_size, info.value_size, info.max_entries)
     assert got == (kernel.BPF_MAP_TYPE_ARRAY, 4, 8, ENTRIES)
