@@ -42,7 +42,7 @@ class Aio:
         k = self.kernel
         cb = k.new("struct iocb *")
         cb.aio_fildes, cb.aio_lio_opcode = fd, getattr(k, f"IOCB_CMD_{op}")
-        cb.aio_buf = int(k.ffi.cast("uintptr_t", buf)) if buf is not None else 0
+        cb.aio_buf = k.address(buf) if buf is not None else 0
         cb.aio_nbytes, cb.aio_offset, cb.aio_data = nbytes, offset, data
         self.keep += [cb, buf]
         return cb

@@ -81,7 +81,7 @@ class Ring:
             data,
         )
         if buf is not None:
-            s.addr = int(k.ffi.cast("uintptr_t", buf))
+            s.addr = k.address(buf)
             self.keep.append(buf)
         self.sq_array[index] = index
         self.sq_tail[0] = tail + 1
@@ -208,7 +208,7 @@ def test_io_uring_enter_waiting_with_a_timeout_and_nothing_queued_is_etime(
     kernel: Kernel, ring: Ring
 ) -> None:
     ts = kernel.new("struct __kernel_timespec *", (0, 1_000_000))
-    arg = kernel.new(GETEVENTS_ARG, {"ts": int(kernel.ffi.cast("uintptr_t", ts))})
+    arg = kernel.new(GETEVENTS_ARG, {"ts": kernel.address(ts)})
     flags = kernel.IORING_ENTER_GETEVENTS | kernel.IORING_ENTER_EXT_ARG
     size = kernel.ffi.sizeof(arg[0])
     assert kernel.io_uring_enter(ring.fd, 0, 1, flags, arg, size).errno == "ETIME"

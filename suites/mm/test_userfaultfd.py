@@ -71,7 +71,7 @@ def _next_event(kernel: Kernel, fd: int) -> Any:
 def _copy(kernel: Kernel, fd: int, dst: int, data: bytes) -> Any:
     src = kernel.buf(data)
     op = kernel.new("struct uffdio_copy *")
-    op.dst, op.src = dst, int(kernel.ffi.cast("uintptr_t", src))
+    op.dst, op.src = dst, kernel.address(src)
     op.len = len(data)
     r = kernel.ioctl(fd, kernel.UFFDIO_COPY, op)
     return r, op

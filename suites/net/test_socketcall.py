@@ -12,7 +12,7 @@ from syscalls.kernel import Kernel
 
 def _args(kernel: Kernel, *values):
     """socketcall's argument block: unsigned longs, pointers as their addresses."""
-    words = [v if isinstance(v, int) else int(kernel.ffi.cast("uintptr_t", v)) for v in values]
+    words = [v if isinstance(v, int) else kernel.address(v) for v in values]
     return kernel.new("unsigned long[]", words)
 
 

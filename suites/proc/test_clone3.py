@@ -45,7 +45,7 @@ def test_clone3_pidfd_is_returned_in_args(kernel: Kernel, in_child) -> None:
         args = _args(
             kernel,
             flags=kernel.CLONE_PIDFD,
-            pidfd=int(kernel.ffi.cast("uintptr_t", pidfd)),
+            pidfd=kernel.address(pidfd),
             exit_signal=signal.SIGCHLD,
         )
         pid = _clone3(kernel, args, body=lambda: os.read(os.pipe()[0], 1) and 0).unwrap()
@@ -66,7 +66,7 @@ def test_clone3_parent_settid_stores_tid(kernel: Kernel, in_child) -> None:
         args = _args(
             kernel,
             flags=kernel.CLONE_PARENT_SETTID,
-            parent_tid=int(kernel.ffi.cast("uintptr_t", ptid)),
+            parent_tid=kernel.address(ptid),
             exit_signal=signal.SIGCHLD,
         )
         pid = _clone3(kernel, args).unwrap()

@@ -25,7 +25,7 @@ BAD_ADDRESS = 8
 def _get(kernel: Kernel, pid: int = 0) -> tuple[int, int]:
     head, size = kernel.new("void **"), kernel.new("size_t *")
     kernel.get_robust_list(pid, head, size).unwrap()
-    return int(kernel.ffi.cast("uintptr_t", head[0])), int(size[0])
+    return kernel.address(head[0]), int(size[0])
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_get_robust_list_reads_back_what_set_robust_list_set(kernel: Kernel, res
     mine.list.next = kernel.ffi.cast("struct robust_list *", mine)  # an empty list
     size = kernel.ffi.sizeof("struct robust_list_head")
     assert kernel.set_robust_list(mine, size).unwrap() == 0
-    assert _get(kernel) == (int(kernel.ffi.cast("uintptr_t", mine)), size)
+    assert _get(kernel) == (kernel.address(mine), size)
 
 
 def test_set_robust_list_with_another_length_is_einval(kernel: Kernel, restore) -> None:

@@ -79,7 +79,7 @@ def _free_thread(kernel: Kernel) -> None:
 def _area(kernel: Kernel) -> tuple[Any, Any]:
     """A zeroed struct rseq at a 32-byte boundary (and the buffer that holds it)."""
     buf = kernel.buf(64)
-    address = (int(kernel.ffi.cast("uintptr_t", buf)) + 31) & ~31
+    address = (kernel.address(buf) + 31) & ~31
     return kernel.ffi.cast("struct rseq *", address), buf
 
 
@@ -171,7 +171,7 @@ def test_rseq_of_a_misaligned_area_is_einval(kernel: Kernel, in_child) -> None:
     def run() -> str:
         _free_thread(kernel)
         rs, _keep = _area(kernel)
-        misaligned = int(kernel.ffi.cast("uintptr_t", rs)) + 8
+        misaligned = kernel.address(rs) + 8
         return kernel.rseq(misaligned, _size(kernel), 0, SIG).outcome
 
     assert in_child(run) == "EINVAL"

@@ -39,7 +39,7 @@ def test_thread_exit_clears_the_word_and_wakes_its_futex_waiter(kernel: Kernel, 
 
     def run() -> tuple[int, int, str, int]:
         word = kernel.new("int *", MARK)
-        address = int(kernel.ffi.cast("uintptr_t", word))
+        address = kernel.address(word)
         main = kernel.gettid().unwrap()
         seen: list[int] = []
 

@@ -147,7 +147,7 @@ def test_debug_register_address_and_control_read_back(
 ) -> None:
     def run() -> tuple[int, int, int]:
         cell = kernel.new("uint64_t *")
-        addr = int(kernel.ffi.cast("uintptr_t", cell))
+        addr = kernel.address(cell)
         with ptrace.traceme() as pid:
             ptrace("PTRACE_POKEUSR", pid, _dr(kernel, 0), addr).unwrap()
             ptrace("PTRACE_POKEUSR", pid, _dr(kernel, 7), WATCH_4).unwrap()
@@ -170,7 +170,7 @@ def test_debug_control_the_kernel_cannot_honour_is_einval(
     def run() -> tuple[str, int]:
         cell = kernel.new("uint64_t *")
         with ptrace.traceme() as pid:
-            addr = int(kernel.ffi.cast("uintptr_t", cell)) + misalign
+            addr = kernel.address(cell) + misalign
             ptrace("PTRACE_POKEUSR", pid, _dr(kernel, 0), addr).unwrap()
             refused = ptrace("PTRACE_POKEUSR", pid, _dr(kernel, 7), dr7).outcome
             return refused, _peek(kernel, ptrace, pid, _dr(kernel, 7))[1]
@@ -213,7 +213,7 @@ def test_write_watchpoint_stops_the_tracee_and_dr6_names_it(
             return 0
 
         with ptrace.traceme(body) as pid:
-            addr = int(kernel.ffi.cast("uintptr_t", cell))
+            addr = kernel.address(cell)
             ptrace("PTRACE_POKEUSR", pid, _dr(kernel, 0), addr).unwrap()
             ptrace("PTRACE_POKEUSR", pid, _dr(kernel, 7), WATCH_4).unwrap()
             ptrace("PTRACE_CONT", pid, 0, 0).unwrap()

@@ -68,7 +68,7 @@ def test_rt_sigreturn_over_a_frame_no_signal_made_is_sigsegv(
         kernel.mprotect(addr, page, kernel.PROT_READ | kernel.PROT_EXEC).unwrap()
         stub = kernel.ffi.cast("void (*)(void *)", addr)
         frame = kernel.buf(bytes([fill]) * 65536)
-        middle = (int(kernel.ffi.cast("uintptr_t", frame)) + 32768) & ~63
+        middle = (kernel.address(frame) + 32768) & ~63
 
         def child() -> int:
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

@@ -33,7 +33,7 @@ def test_sigaltstack_set_is_read_back(kernel: Kernel, in_child) -> None:
         r.unwrap()
         got = _query(kernel)
         return (
-            int(kernel.ffi.cast("uintptr_t", got.ss_sp)) - int(kernel.ffi.cast("uintptr_t", mem)),
+            kernel.address(got.ss_sp) - kernel.address(mem),
             got.ss_size,
             got.ss_flags,
         )

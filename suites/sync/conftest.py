@@ -41,7 +41,7 @@ class Futexes:
         return k.ffi.cast("uint32_t *", addr)
 
     def addr(self, word: Any) -> int:
-        return int(self.k.ffi.cast("uintptr_t", word))
+        return self.k.address(word)
 
     def until_waiting(self, tid: int, word: Any, calls: tuple[str, ...] = ("futex",)) -> None:
         """Return once thread `tid` sleeps in one of `calls` on `word`."""

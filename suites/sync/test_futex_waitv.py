@@ -22,7 +22,7 @@ def _waiters(kernel: Kernel, words: list, values: list[int], flags: int | None =
     v = kernel.new("struct futex_waitv[]", len(words))
     f = kernel.FUTEX_32 | kernel.FUTEX_PRIVATE_FLAG if flags is None else flags
     for i, (w, val) in enumerate(zip(words, values, strict=True)):
-        v[i].uaddr = int(kernel.ffi.cast("uintptr_t", w))
+        v[i].uaddr = kernel.address(w)
         v[i].val = val
         v[i].flags = f
     return v
