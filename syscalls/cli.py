@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         "-n",
         "--workers",
         default="auto",
-        help="pytest-xdist workers, or 0 for none (default: auto)",
+        help="workers forked from the collected session (syscalls.runner.pool), or 0 for "
+        "one (default: auto, one per CPU and one more)",
     )
     run.add_argument(
         "--time-limit",
@@ -96,7 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     boot.add_argument("--out", type=Path, default=default_out(), help="results directory")
     boot.add_argument("--platform", help="binding table: OS/ARCH or a .toml file")
     boot.add_argument(
-        "-n", "--workers", default="auto", help="pytest-xdist workers in the guest (default: 0)"
+        "-n",
+        "--workers",
+        default="auto",
+        help="workers in the guest, forked from its collected session (default: 0, none)",
     )
     boot.add_argument("--time-limit", type=float, metavar="SECONDS", help="for the whole run")
     boot.add_argument("--time-scale", type=float, metavar="X", help="stretch per-test limits")
@@ -195,9 +199,6 @@ def main(argv: list[str] | None = None) -> int:
         args.pytest_args = [*args.pytest_args, *rest]
     if args.command in ("run", "boot"):
         args.out = args.out.absolute()  # the run changes directory to the suite's ROOT
-        args.workers_given = any(
-            a in ("-n", "--workers") or a.startswith(("-n", "--workers=")) for a in argv
-        )
         return run_with_verdict(args)
     return int(args.func(args) or 0)
 
@@ -244,7 +245,6 @@ def run_with_verdict(args: argparse.Namespace) -> int:
     """cmd_run, with --smoke's selection, --baseline's verdict and --bisect's status."""
     from syscalls import baseline
 
-    args.workers_given = getattr(args, "workers_given", True)
     absolute_paths(args)
     if args.platform:  # a bad table must not cost a kernel boot or a suite's collection
         from syscalls.abi import PlatformError
@@ -267,8 +267,6 @@ def run_with_verdict(args: argparse.Namespace) -> int:
 
         named = names_tests(args.pytest_args)
         args.pytest_args = [*args.pytest_args, "-m", "smoke", *([] if named else smoke_files())]
-        if not args.workers_given:  # starting xdist workers costs more than ~180 quick tests
-            args.workers = "0"
     from syscalls import ktap
 
     dest = getattr(args, "ktap", None)
@@ -394,8 +392,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def run_here(args: argparse.Namespace, out: Path, rump_dir: Path | None) -> int:
-    """The suite in pytest in this process, its tests in xdist workers (one for -n 0):
-    the controller outlives any test, so a crash or a hang costs that test only."""
+    """The suite in pytest in this process, its tests in workers forked from the
+    collected session (one for -n 0): the controller outlives any test, so a crash or a
+    hang costs that test only."""
     import pytest
 
     from syscalls.runner.controller import RunEndCapture
@@ -412,9 +411,11 @@ def run_here(args: argparse.Namespace, out: Path, rump_dir: Path | None) -> int:
         f"--junitxml={junit}",
         f"--profile={profile}",
         f"--target={args.target}",
-        "-n",
-        "1" if args.workers == "0" else args.workers,
     ]
+    workers = "1" if args.workers == "0" else args.workers
+    # A rump kernel is threads in this process, which a fork does not take along: each
+    # of xdist's workers starts its own instead.
+    pytest_args += ["-n", workers] if rump_dir is not None else [f"--workers={workers}"]
     if args.time_limit:
         pytest_args.append(f"--time-limit={args.time_limit:g}")
     if args.platform:

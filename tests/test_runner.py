@@ -51,8 +51,11 @@ def test_a_test_that_blocks_sigalrm_and_pauses_is_killed_and_the_run_goes_on(
     assert run.survivors == []
 
 
-def test_a_c_call_hung_with_the_gil_held_is_killed_under_plain_pytest_n(tmp_path: Path) -> None:
-    run = pytest_run(tmp_path / "out", "-n", "2", "--timeout=2", faults={A: "hang-gil"}).finish()
+@pytest.mark.parametrize("workers", [["-n", "2"], ["--workers", "2"]], ids=["xdist", "forked"])
+def test_a_c_call_hung_with_the_gil_held_is_killed_under_plain_pytest(
+    tmp_path: Path, workers: list[str]
+) -> None:
+    run = pytest_run(tmp_path / "out", *workers, "--timeout=2", faults={A: "hang-gil"}).finish()
     assert run.p.returncode == 1, run.log
     assert "exceeded 2 s" in run.profile().tests[A]["reason"]
     assert run.junit()[junit_id(A)] == "failed"
@@ -260,7 +263,9 @@ def test_a_forked_child_aborts():
 """
 
 
-@pytest.mark.parametrize("workers", [[], ["-n", "1"]], ids=["in-process", "xdist"])
+@pytest.mark.parametrize(
+    "workers", [[], ["-n", "1"], ["--workers", "1"]], ids=["in-process", "xdist", "forked"]
+)
 def test_children_crashed_on_purpose_leave_no_core_dump(tmp_path: Path, workers: list[str]) -> None:
     """As under `ulimit -c unlimited`: the children's RLIMIT_CORE is 0 all the same, and
     no core file appears in the directory they crashed in. core_pattern is the host's
@@ -319,7 +324,9 @@ def test_with_a_leaky_fixture(leaky):
 """
 
 
-@pytest.mark.parametrize("workers", [[], ["-n", "1"]], ids=["in-process", "xdist"])
+@pytest.mark.parametrize(
+    "workers", [[], ["-n", "1"], ["--workers", "2"]], ids=["in-process", "xdist", "forked"]
+)
 def test_a_wider_fixtures_process_may_outlive_a_test_but_a_function_fixtures_may_not(
     tmp_path: Path, workers: list[str]
 ) -> None:
@@ -351,11 +358,14 @@ def test_after_it():
 """
 
 
-def test_a_tests_own_timeout_marker_is_the_watchdogs_limit_for_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [["-n", "1"], ["--workers", "1"]], ids=["xdist", "forked"])
+def test_a_tests_own_timeout_marker_is_the_watchdogs_limit_for_it(
+    tmp_path: Path, workers: list[str]
+) -> None:
     (tmp_path / "test_marked.py").write_text(MARKED)
     p = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
-         "syscalls.runner.plugin", f"--rootdir={tmp_path}", "--timeout=300", "-n", "1",
+         "syscalls.runner.plugin", f"--rootdir={tmp_path}", "--timeout=300", *workers,
          f"--junitxml={tmp_path / 'junit.xml'}", "test_marked.py"],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True, text=True, timeout=120, check=False,
@@ -368,7 +378,7 @@ def test_a_tests_own_timeout_marker_is_the_watchdogs_limit_for_it(tmp_path: Path
     assert list(cases["test_after_it"]) == []  # passed
 
 
-def test_when_xdist_gives_up_replacing_workers_the_run_is_incomplete(tmp_path: Path) -> None:
+def test_when_workers_die_past_max_worker_restart_the_run_is_incomplete(tmp_path: Path) -> None:
     """--max-worker-restart, when given, still holds; the tests never run are missing,
     and the run says it did not finish instead of passing for complete."""
     faults = {A: "segv", B: "segv", C: "segv"}
@@ -376,6 +386,16 @@ def test_when_xdist_gives_up_replacing_workers_the_run_is_incomplete(tmp_path: P
         tmp_path / "out", "--max-worker-restart=1", options=["-n", "0"], faults=faults
     ).finish()
     assert run.p.returncode == 3, run.log
+    profile = run.profile()
+    reason = "workers: maximum crashed workers reached: 1 (--max-worker-restart)"
+    assert profile.meta["incomplete"] == reason
+    assert len(profile.tests) < N_TESTS
+
+
+def test_when_xdist_gives_up_replacing_workers_the_run_is_incomplete(tmp_path: Path) -> None:
+    faults = {A: "segv", B: "segv", C: "segv"}
+    run = pytest_run(tmp_path / "out", "-n", "1", "--max-worker-restart=1", faults=faults)
+    run = run.finish()
     profile = run.profile()
     assert profile.meta["incomplete"] == "xdist: maximum crashed workers reached: 1"
     assert len(profile.tests) < N_TESTS

@@ -73,7 +73,7 @@ def test_guest_script_runs_the_suite_with_the_arch_table(tmp_path: Path) -> None
     assert "--platform=linux/aarch64" in script and " /work/syscalls/suites " in script
     assert "cd /work/syscalls" in script and "python3 -m pytest" in script
     assert "--junitxml=/results/junit.xml" in script and "> /results/status.tmp" in script
-    assert "--timeout=1440" in script and "-n 2" in script
+    assert "--timeout=1440" in script and "--workers=2" in script
     assert subprocess.run(["sh", "-n", str(tmp_path / "guest.sh")]).returncode == 0
 
 

@@ -60,6 +60,7 @@ def test_alarm_reports_a_sub_second_itimer_as_one_second(kernel: Kernel, in_chil
     assert in_child(run) == 1
 
 
+@pytest.mark.waits
 def test_alarm_delivers_sigalrm(kernel: Kernel, in_child) -> None:
     """The one test here that waits: an alarm's shortest time is one second."""
 

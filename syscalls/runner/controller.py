@@ -1,13 +1,14 @@
 """The side of the runner in the controlling process: crashes, hangs and interruptions
 become recorded test failures, and a run that did not finish says so.
 
-- A worker that died in a test (xdist's crash item) is reported as that test's failure
-  with the cause -- "worker died: SIGSEGV", "worker exited with status 3", or the
-  watchdog's "exceeded N s" -- as a call-phase failure, and xdist's own report (with
-  when="???", which junit calls a setup error and the profile dropped) becomes its
-  teardown: junit.xml, the profile and the targets' progress log all record it like any
-  other failed test. Crashes that cost a test do not count towards xdist's
-  --max-worker-restart (unless it is given).
+- A worker that died in a test is reported as that test's failure with the cause --
+  "worker died: SIGSEGV", "worker exited with status 3", or the watchdog's "exceeded N
+  s" -- as a call-phase failure and a teardown: junit.xml, the profile and the targets'
+  progress log record it like any other failed test. With --workers the pool knows the
+  test (syscalls.runner.pool); under xdist it is xdist's crash item, whose own report
+  (when="???", which junit calls a setup error and the profile dropped) becomes the
+  teardown. Crashes that cost a test do not count towards --max-worker-restart (unless
+  it is given).
 - SIGINT, SIGTERM and SIGHUP (in a serial run only SIGINT: see _install_signal_handlers)
   and the watchdog at --time-limit interrupt the run: the workers are killed, the tests
   they were running are recorded as failed with the reason, finished tests are kept,
@@ -15,8 +16,9 @@ become recorded test failures, and a run that did not finish says so.
   run is incomplete.
 - junit.xml is written under a temporary name and renamed (pytest writes it in place).
 
-No hook runs here for every test: which test a worker is in is read from its status
-record when it matters (at an interrupted end), and in a serial run from TestProcess.
+Beyond the pool's replay of each test's reports, no hook runs here for every test:
+which test an xdist worker is in is read from its status record when it matters (at an
+interrupted end), and in a serial run from TestProcess.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import pytest
 
 from syscalls import processes
 from syscalls.outdir import temp_name
+from syscalls.runner.pool import Pool
 from syscalls.runner.testprocess import STATUS_DIR, TestProcess
 from syscalls.runner.watchdog import Watchdog
 
@@ -57,9 +60,9 @@ END = pytest.StashKey[RunEnd]()
 class Controller:
     """pytest plugin (registered by syscalls.runner.plugin outside xdist workers)."""
 
-    def __init__(self, config: pytest.Config, tests: TestProcess | None) -> None:
+    def __init__(self, config: pytest.Config, tests: TestProcess | None, workers: int = 0) -> None:
         self.config = config
-        self.tests = tests  # the runner of a serial run's tests (None: xdist workers)
+        self.tests = tests  # the runner of a serial run's tests (None: in workers)
         self.distributed = tests is None
         distributed = self.distributed
         self.reason: str | None = None  # why the run is being cut short
@@ -77,6 +80,11 @@ class Controller:
             self.status_dir, config.getoption("time_limit", None), self._time_is_up
         )
         self._install_signal_handlers()
+        self.pool: Pool | None = None  # --workers: forked from the collected session
+        if workers and self.status_dir is not None:
+            self.pool = Pool(
+                config, workers, self.watchdog, self.status_dir, dict(self._handlers), self._failed
+            )
         if distributed or self.watchdog.time_limit:
             self.watchdog.start()
 
@@ -155,6 +163,22 @@ class Controller:
         if self.config.getoption("maxworkerrestart", None) is None and isinstance(limit, int):
             dsession._max_worker_restart = limit + 1  # type: ignore[union-attr]
 
+    # --- the forked workers (--workers) ---------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
+        if self.pool is None:
+            return None  # pytest's own loop, or xdist's
+        if session.testsfailed and not self.config.option.continue_on_collection_errors:
+            raise session.Interrupted(f"{session.testsfailed} errors during collection")
+        if not self.config.option.collectonly:
+            self.pool.run(session)
+        return True
+
+    def _failed(self, nodeid: str, why: str) -> None:
+        """A test whose worker died in it (its start was already reported)."""
+        self._log(nodeid, why, None, teardown=True)
+
     def _log(self, nodeid: str, why: str, node: Any, teardown: bool = False) -> None:
         """Report `nodeid` failed with `why` (and, if `teardown`, its end too)."""
         path, _, name = nodeid.partition("::")
@@ -185,10 +209,13 @@ class Controller:
             xml.logfile = str(temp_name(Path(xml.logfile)))
 
     def _running(self) -> list[tuple[str, Any]]:
-        """(nodeid, xdist node) of the tests in progress: from the workers' status
-        records, or in a serial run from this process's own runner."""
+        """(nodeid, xdist node) of the tests in progress: from the forked workers'
+        messages, xdist's workers' status records, or in a serial run from this
+        process's own runner."""
         if self.tests is not None:
             return [(self.tests.current, None)] if self.tests.current else []
+        if self.pool is not None:
+            return [(nodeid, None) for nodeid in self.pool.running()]
         running = []
         for wid in list(self.watchdog.workers):
             status = self.watchdog.status(wid)
@@ -199,6 +226,8 @@ class Controller:
     def _all_ran(self, session: pytest.Session) -> bool:
         if self.tests is not None:
             return self.tests.started >= session.testscollected
+        if self.pool is not None:
+            return self.pool.finished
         sched = getattr(self.config.pluginmanager.get_plugin("dsession"), "sched", None)
         return bool(getattr(sched, "tests_finished", False))
 
@@ -212,8 +241,13 @@ class Controller:
         given_up = getattr(dsession, "_summary_report", None)
         if given_up and not self.reason:
             self.reason = f"xdist: {given_up}"
+        if self.pool is not None and self.pool.given_up and not self.reason:
+            self.reason = f"workers: {self.pool.given_up} (--max-worker-restart)"
         if self.reason:
             self.watchdog.kill_workers()
+            if self.pool is not None:
+                self.pool.stop()
+                self.pool.drain()
             self._drain_xdist_queue()
             running = self._running()
             if not running and self._all_ran(session):
@@ -257,6 +291,8 @@ class Controller:
         self.watchdog.stop()
         for sig, handler in self._handlers.items():
             signal.signal(sig, handler)
+        if self.pool is not None:
+            self.pool.close()
         if self.distributed:
             self.watchdog.reap_adopted()
             if not self.was_subreaper:

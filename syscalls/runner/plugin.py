@@ -1,14 +1,18 @@
 """pytest plugin: the runner's guarantees (see syscalls.runner), registered by the
 checkout's conftest.py; `-p syscalls.runner.plugin` loads it into any other pytest run.
 
-Option: --time-limit SECONDS   end the whole run after this long (finished tests kept,
+Options: --time-limit SECONDS  end the whole run after this long (finished tests kept,
                                running ones failed, the profile marked incomplete)
+         --workers N|auto      run the tests in N workers forked from the collected
+                               session (syscalls.runner.pool; `syscalls run` uses it);
+                               xdist's -n 0, when given, runs them in this process
 """
 
 from __future__ import annotations
 
 import pytest
 
+from syscalls.runner import pool
 from syscalls.runner.controller import Controller, JunitRename
 from syscalls.runner.testprocess import TestProcess
 
@@ -22,6 +26,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="overall limit for the run: at expiry running tests are killed and recorded "
         "as failed, finished ones kept, the profile marked incomplete",
     )
+    parser.getgroup("syscalls").addoption(
+        "--workers",
+        default=None,
+        metavar="N",
+        help="run the tests in N workers (or auto: one per CPU) forked from this process "
+        "once the session is collected, instead of in this process",
+    )
 
 
 @pytest.hookimpl(trylast=True)
@@ -33,11 +44,16 @@ def pytest_configure(config: pytest.Config) -> None:
     distributed = (
         not worker and config.getoption("dist", "no") != "no" and bool(config.getoption("tx", None))
     )
+    workers = 0 if worker else pool.count(config.getoption("workers"))
+    if config.getoption("numprocesses", None) == 0:
+        workers = 0  # xdist's -n 0, given: the tests run in this process, as it means there
+    if workers and distributed:
+        raise pytest.UsageError("--workers and xdist's -n both given: choose one")
     tests = None
-    if not distributed:  # the tests run in this process
+    if not distributed and not workers:  # the tests run in this process
         tests = TestProcess(config)
         config.pluginmanager.register(tests, "syscalls-runner-tests")
     if not worker:
-        controller = Controller(config, tests)
+        controller = Controller(config, tests, workers)
         config.pluginmanager.register(controller, "syscalls-runner-controller")
         config.pluginmanager.register(JunitRename(controller), "syscalls-runner-junit")

@@ -1,5 +1,6 @@
-"""The side of the runner in the process that runs the tests (an xdist worker, or pytest
-itself without -n): every test's processes die with it, and its status for the watchdog.
+"""The side of the runner in the process that runs the tests (a worker, or pytest
+itself without --workers or -n): every test's processes die with it, and its status for
+the watchdog.
 
 - The process is a child subreaper (Linux), so whatever a test forks stays below it --
   through setsid(), double forks and parents that exit first. After each test's
@@ -12,11 +13,11 @@ itself without -n): every test's processes die with it, and its status for the w
   crash a child on purpose leave no core file.
 - No signal is blocked or ignored here (but those Python and the run ignore on purpose),
   whatever the run inherited (processes.default_signal_state).
-- Under xdist, the test's nodeid, start time and limit go to the status file the
-  controller's watchdog reads (syscalls.runner.status).
+- In a worker (forked, or xdist's), the test's nodeid, start time and limit go to the
+  status file the controller's watchdog reads (syscalls.runner.status).
 
 Per test this costs four plain hook calls, two wait calls when nothing was left, and
-two pwrite()s under xdist (README: Benchmark has the figures).
+two pwrite()s in a worker (README: Benchmark has the figures).
 """
 
 from __future__ import annotations
@@ -71,7 +72,9 @@ class TestProcess:
 
     __test__ = False  # not a test class, whatever its name
 
-    def __init__(self, config: pytest.Config) -> None:
+    def __init__(self, config: pytest.Config, status: Path | None = None) -> None:
+        """`status`: the status file (a forked worker's); an xdist worker's is named by
+        its workerinput."""
         self.was_subreaper = processes.subreaper()
         processes.set_subreaper(True)
         processes.no_core_dumps()
@@ -83,16 +86,18 @@ class TestProcess:
         self.current: str | None = None  # the nodeid of the test in progress
         self.started = 0
         self.limits: dict[str, float] = {}  # nodeid -> its own limit (a timeout marker)
-        self.status: StatusWriter | None = None
         workerinput = getattr(config, "workerinput", {})
-        if workerinput.get(STATUS_DIR):
-            path = Path(workerinput[STATUS_DIR]) / workerinput["workerid"]
-            self.status = StatusWriter(path)
+        if status is None and workerinput.get(STATUS_DIR):
+            status = Path(workerinput[STATUS_DIR]) / workerinput["workerid"]
+        self.status = StatusWriter(status) if status is not None else None
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        # Tests with a limit of their own, looked up once: a marker lookup per test
-        # would cost more than everything else here.
+        self.watch(items)
+
+    def watch(self, items: list[pytest.Item]) -> None:
+        """Look up the tests with a limit of their own, once: a marker lookup per test
+        would cost more than everything else here."""
         if self.status is not None:
             self.limits = {
                 item.nodeid: item_limit(item, self.limit)

@@ -5,8 +5,8 @@ Every POLL seconds it reads each worker's status record (syscalls.runner.status)
     a grace period -- pytest-timeout's SIGALRM in the worker gets the first chance and a
     traceback; the watchdog is for tests that block the signal or hang in C with the
     GIL held -- and remembers why, for the crash report;
-  - notices a worker that died (waitid WNOWAIT, leaving the reaping to execnet) and
-    keeps its exit status, for the crash report;
+  - notices a worker that died (waitid WNOWAIT, leaving the reaping to the pool or
+    execnet) and keeps its exit status, for the crash report;
   - kills and reaps processes adopted by the controller (a subreaper while the watchdog
     runs): the orphans of a worker that died mid-test, which would otherwise keep the
     worker's pipes open and the controller waiting for ever. The controller itself
@@ -84,7 +84,7 @@ class Watchdog:
         self.time_limit = time_limit
         self.on_time_limit = on_time_limit
         self.started = time.monotonic()
-        self.workers: dict[str, Worker] = {}  # xdist gateway id ("gw0") -> worker
+        self.workers: dict[str, Worker] = {}  # "w0" (forked) or xdist's "gw0" -> worker
         self.lock = threading.Lock()
         self.spawning = False  # xdist is starting a replacement worker
         self.untracked = False
@@ -106,6 +106,19 @@ class Watchdog:
         with self.lock:
             self.workers[wid] = Worker(pid, self.status_dir / wid)
             self.spawning = False
+
+    def spawn(self, wid: str, status_file: Path, fork: Callable[[], int]) -> int:
+        """fork() a worker of our own (syscalls.runner.pool) and watch it: under the
+        lock, so reap_adopted() never takes the new child for an orphan."""
+        with self.lock:
+            pid = fork()
+            self.workers[wid] = Worker(pid, status_file)
+        return pid
+
+    def forget(self, wid: str) -> None:
+        """A worker that was reaped: its pid may soon be another process's."""
+        with self.lock:
+            self.workers.pop(wid, None)
 
     def worker_down(self) -> None:
         """xdist is about to replace a worker: its new process is not known yet."""

@@ -35,7 +35,7 @@ class Options:
 
     out: Path
     pytest_args: list[str] = field(default_factory=list)
-    workers: str = "auto"  # pytest-xdist workers inside ("0": none; "auto": the target's)
+    workers: str = "auto"  # forked workers inside ("0": none; "auto": the target's)
     platform: str | None = None  # binding table (OS/ARCH or a .toml path)
     time_limit: float | None = None  # seconds for the whole run (None: the target's own)
     time_scale: float | None = None  # stretches per-test limits (None: the target's own)

@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kernel", type=Path, help="kernel image or Debian linux-image .deb")
     p.add_argument("--time-limit", type=float, help="seconds for the whole run")
     p.add_argument("--time-scale", type=float, help=f"per-test limits x (default {TIME_SCALE})")
-    p.add_argument("-n", dest="workers", default="2", help="pytest-xdist workers (0: none)")
+    p.add_argument("-n", dest="workers", default="2", help="workers forked in the guest (0: none)")
     p.add_argument("--smp", type=int, default=2)
     p.add_argument("--memory", type=int, default=2048, help="guest memory, MB")
     p.add_argument("--append", default="", help="more kernel command-line arguments")

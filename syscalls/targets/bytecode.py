@@ -15,7 +15,7 @@ and the guest runs with PYTHONPYCACHEPREFIX pointing at it, read-only:
   prefix: it leaves the standard library's and site-packages' modules (checked by
   timestamp, as Python does everywhere), pytest's rewritten test modules (which pytest
   checks by source hash) and the table's parsed C declarations (syscalls.cache); and
-  pytest-xdist's and execnet's modules, which only workers import.
+  pytest-xdist's and execnet's modules, which only xdist's workers import (`-n`).
 
 `python -m syscalls.targets.bytecode PREFIX DONE -- PYTEST-ARGS` does it, with bytecode
 writing on and PYTHONPYCACHEPREFIX=PREFIX, and writes DONE (in the results directory)

@@ -127,8 +127,8 @@ def pytest_argv(
         f"--timeout={int(test_timeout)}",
         *plugins.turned_off(opts.pytest_args),
     ]
-    if opts.workers not in ("0", "1"):
-        argv += ["-n", opts.workers]
+    if opts.workers != "0":  # forked from the collected session (syscalls.runner.pool)
+        argv.append(f"--workers={opts.workers}")
     if opts.platform:
         argv.append(f"--platform={opts.platform}")
     return argv + opts.pytest_args

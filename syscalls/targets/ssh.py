@@ -486,7 +486,7 @@ def run(opts: Options) -> int:
         with terminate_as_interrupt():
             try:
                 remote = session.probe()
-                choice = ssh_probe.choose(remote, str(dest), xdist=opts.workers not in ("0", "1"))
+                choice = ssh_probe.choose(remote, str(dest), xdist=False)  # workers are forked
                 if not SAFE.fullmatch(choice.python.path):
                     raise TargetUnavailable(
                         f"{dest}: {choice.python.path!r} has characters a login shell would "

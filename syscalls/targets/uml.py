@@ -24,8 +24,8 @@ in the guest there; the suite's own code does not (Debian's CPython, cffi and li
 no AVX instruction; glibc's are off). A host whose
 size matches runs UML unchanged.
 
-UML is uniprocessor: the default `-n auto` runs the suite without xdist workers, which
-would only add a process. Its scratch files (the guest's memory file, uml_dir) go on a
+UML is uniprocessor: the default `-n auto` runs the suite in one process; forked workers
+would only add processes. Its scratch files (the guest's memory file, uml_dir) go on a
 tmpfs private to its mount namespace, gone when it exits.
 """
 

@@ -1,0 +1,302 @@
+"""The run's workers, forked from the controller once the session is collected
+(`--workers N`, what `syscalls run` uses): the controller hands out the collected tests
+and replays each test's reports through its own hooks, so the terminal, JUnit XML, the
+profile and a target's event log see one run.
+
+Why not pytest-xdist: its workers are fresh interpreters that each import pytest and
+collect the whole suite again, and every test costs the controller three or more
+messages through execnet's thread. Here a worker is a fork of the collected session
+(syscalls.runner.worker); a test costs two messages over a pipe; and a worker that died
+is replaced by another fork at once. Plain `pytest -n` (xdist) keeps working as before.
+
+Tests go out in contiguous runs of collection order (modules stay together, so their
+fixtures are set up once per worker), long runs first and shorter ones towards the end,
+so the workers finish together; tests marked `waits` (they wait on a timer) go first
+of all, so others run while they wait; tests marked `disposable` (they change the whole
+machine: the clock, modules, swap) run last, in one worker, with nothing beside them.
+Each worker runs its tests in the order given.
+
+The guarantees are the runner's (syscalls.runner): the watchdog reads each worker's
+status file and kills a worker whose test overran; a worker that dies costs the test it
+was running (the last "start" without an "end"), recorded with how it ended, and its
+unstarted tests go to a fresh worker; --max-worker-restart, when given, bounds the deaths.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import select
+import threading
+import warnings
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syscalls import processes
+from syscalls.runner import frames, worker
+from syscalls.runner.watchdog import Watchdog
+
+MAX_RUN = 64  # tests handed out at once, at most
+WAITS = "waits"  # the marker of tests that mostly wait on a timer
+ALONE = "disposable"  # they change the whole machine (the clock, modules, swap)
+
+
+@dataclass
+class Slot:
+    """One worker, as the controller knows it."""
+
+    wid: str
+    pid: int
+    commands: int  # our end of its command pipe
+    reader: frames.Reader  # its results
+    pending: deque[int] = field(default_factory=deque)  # handed out, not yet started
+    current: int | None = None  # started, not yet ended
+    done: bool = False  # it said bye
+    reaped: bool = False
+
+
+def count(value: str | int | None) -> int:
+    """--workers: a number, or "auto": one per CPU this process may run on, and one more
+    -- tests also wait (for their children, on timers) and a spare worker keeps the CPUs
+    busy meanwhile (the whole suite on 2 CPUs: 5.5 s with 3 workers, 6.4 s with 2)."""
+    if value in (None, "", "0"):
+        return 0
+    if value == "auto":
+        if hasattr(os, "sched_getaffinity"):
+            return len(os.sched_getaffinity(0)) + 1
+        return (os.cpu_count() or 1) + 1
+    try:
+        n = int(value)  # type: ignore[arg-type]
+    except ValueError:
+        raise pytest.UsageError(f"--workers must be a number or auto, not {value!r}") from None
+    if n < 0:
+        raise pytest.UsageError(f"--workers must not be negative, not {n}")
+    return n
+
+
+class Pool:
+    def __init__(
+        self,
+        config: pytest.Config,
+        workers: int,
+        watchdog: Watchdog,
+        status_dir: Path,
+        handlers: dict[int, Any],
+        log_failure: Callable[[str, str], None],
+    ) -> None:
+        self.config = config
+        self.workers = workers
+        self.watchdog = watchdog
+        self.status_dir = status_dir
+        self.handlers = handlers  # the signal handlers the workers get back
+        self.log_failure = log_failure  # (nodeid, why): a test failed outside its worker
+        self.items: list[pytest.Item] = []
+        self.queue: deque[int] = deque()
+        self.slots: dict[int, Slot] = {}  # by the fd of its results
+        self.spawned = 0
+        self.deaths = 0  # workers that died
+        self.given_up: str | None = None  # why no worker is started any more
+        self.finished = False  # every test was handed out and every worker said bye
+        restarts = config.getoption("maxworkerrestart", None)
+        self.max_deaths = None if restarts is None else int(restarts)
+
+    # --- the run -------------------------------------------------------------------
+
+    def run(self, session: pytest.Session) -> None:
+        foreign = _foreign_threads()
+        if foreign:
+            raise pytest.UsageError(
+                f"--workers cannot fork this process: it runs {foreign} thread(s) of a C "
+                "library (a rump kernel's?), which a fork does not take along; use -n N "
+                "(xdist's workers each start their own) or run without workers"
+            )
+        self.session = session
+        self.items = session.items
+        together, alone = _order(self.items)
+        self._drive(together, self.workers)
+        if alone and not self.queue and not self.given_up:
+            self._drive(alone, 1)  # tests that change the whole machine: nothing beside them
+        self.finished = not self.queue and not self.given_up
+
+    def _drive(self, indices: list[int], workers: int) -> None:
+        self.queue = deque(indices)
+        self.workers = workers
+        for _ in range(min(workers, len(indices))):
+            self._spawn()
+        session = self.session
+        while self.slots:
+            ready, _, _ = select.select(list(self.slots), [], [])
+            for fd in ready:
+                self._serve(self.slots[fd])
+            if session.shouldfail or session.shouldstop:
+                self.stop()
+                if session.shouldfail:
+                    raise session.Failed(session.shouldfail)
+                raise session.Interrupted(session.shouldstop)
+
+    def _take(self) -> list[int]:
+        """The next run of tests: shorter as the queue empties (guided scheduling)."""
+        size = max(1, min(MAX_RUN, math.ceil(len(self.queue) / (4 * self.workers))))
+        return [self.queue.popleft() for _ in range(min(size, len(self.queue)))]
+
+    def _spawn(self) -> None:
+        first = self._take()
+        wid = f"w{self.spawned}"
+        self.spawned += 1
+        commands_r, commands_w = os.pipe()
+        results_r, results_w = os.pipe()
+        others = [fd for s in self.slots.values() for fd in (s.commands, s.reader.fd)]
+
+        def fork() -> int:
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the worker; its reports reach the controller
+                for fd in (commands_w, results_r, *others):
+                    os.close(fd)  # another worker's pipes must close when it dies
+                worker.serve(
+                    self.session,
+                    self.status_dir / wid,
+                    commands_r,
+                    results_w,
+                    first,
+                    self.handlers,
+                )
+            return pid
+
+        pid = self.watchdog.spawn(wid, self.status_dir / wid, fork)
+        os.close(commands_r)
+        os.close(results_w)
+        self.slots[results_r] = Slot(wid, pid, commands_w, frames.Reader(results_r), deque(first))
+
+    def _serve(self, slot: Slot) -> None:
+        for message in slot.reader.read():
+            self._handle(slot, message)
+        if slot.reader.eof:
+            self._ended(slot)
+
+    def _handle(self, slot: Slot, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        hook = self.config.hook
+        if kind == "start":
+            index = message[1]
+            while slot.pending and slot.pending.popleft() != index:
+                pass
+            slot.current = index
+            item = self.items[index]
+            hook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        elif kind == "end":
+            item = self.items[message[1]]
+            for data in message[2]:
+                report = hook.pytest_report_from_serializable(config=self.config, data=data)
+                hook.pytest_runtest_logreport(report=report)
+            hook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+            slot.current = None
+        elif kind == "more":
+            more = [] if self.given_up else self._take()
+            slot.pending.extend(more)
+            frames.send(slot.commands, more)
+        elif kind == "warn":
+            fields = message[1]
+            warning = warnings.WarningMessage(
+                message=fields["message"],
+                category=fields["category"] or UserWarning,
+                filename=fields["filename"],
+                lineno=fields["lineno"],
+            )
+            hook.pytest_warning_recorded.call_historic(
+                kwargs={
+                    "warning_message": warning,
+                    "when": fields["when"],
+                    "nodeid": fields["nodeid"],
+                    "location": fields["location"],
+                }
+            )
+        elif kind == "bye":
+            slot.done = True
+
+    def _ended(self, slot: Slot) -> None:
+        """Its pipe closed: it said bye, or it died (in a test, or between tests)."""
+        del self.slots[slot.reader.fd]
+        os.close(slot.reader.fd)
+        with contextlib.suppress(OSError):
+            os.close(slot.commands)
+        cause = None if slot.done else self.watchdog.death_of(slot.wid)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(slot.pid, 0)
+        slot.reaped = True
+        self.watchdog.forget(slot.wid)
+        if slot.done:
+            return
+        self.deaths += 1
+        unstarted = list(slot.pending)
+        if slot.current is not None:
+            why = cause or f"worker {slot.wid} died while running this test"
+            self.log_failure(self.items[slot.current].nodeid, why)
+        self.queue.extendleft(reversed(unstarted))
+        if self.max_deaths is not None and self.deaths > self.max_deaths:
+            self.given_up = f"maximum crashed workers reached: {self.max_deaths}"
+        if self.queue and not self.given_up:
+            self._spawn()
+
+    # --- an early end ----------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Kill every worker (and what its test started) and reap it: -x, an interrupt.
+        Its pipe stays open for drain()."""
+        live = [s for s in self.slots.values() if not s.reaped]
+        for slot in live:
+            processes.kill_tree(slot.pid)
+        for slot in live:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(slot.pid, 0)
+            slot.reaped = True  # its pid may be another process's from now on
+            self.watchdog.forget(slot.wid)
+
+    def drain(self) -> None:
+        """After stop(): the reports the workers sent before they died (finished tests
+        are kept); the tests they were in are left in running()."""
+        for slot in list(self.slots.values()):
+            while not slot.reader.eof and select.select([slot.reader.fd], [], [], 0)[0]:
+                for message in slot.reader.read():
+                    if message[0] in ("start", "end"):
+                        with contextlib.suppress(Exception):
+                            self._handle(slot, message)
+
+    def running(self) -> list[str]:
+        return [self.items[s.current].nodeid for s in self.slots.values() if s.current is not None]
+
+    def close(self) -> None:
+        self.stop()
+        for slot in self.slots.values():
+            for fd in (slot.reader.fd, slot.commands):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.slots.clear()
+
+
+def _foreign_threads() -> int:
+    """Threads of this process that Python did not start (0 where /proc cannot say)."""
+    try:
+        tasks = len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 0
+    return max(0, tasks - threading.active_count())
+
+
+def _order(items: list[pytest.Item]) -> tuple[list[int], list[int]]:
+    """The order tests are handed out in: those that wait first, then the rest -- but
+    those that change the whole machine (`disposable`), which run alone, after them."""
+    waits, rest, alone = [], [], []
+    for i, item in enumerate(items):
+        if item.get_closest_marker(ALONE) is not None:
+            alone.append(i)
+        elif item.get_closest_marker(WAITS) is not None:
+            waits.append(i)
+        else:
+            rest.append(i)
+    return waits + rest, alone

@@ -1,0 +1,149 @@
+"""A worker forked from the controller once the session is collected (syscalls.runner.pool):
+it runs the tests the controller hands it, in that order, and sends back what happened.
+
+Forked, not started: it has the collected session from its first instruction -- no
+interpreter start-up, no imports, no collection of its own (about a second of CPU per
+worker on the whole suite, and seconds under software emulation). Before its first test:
+- the controller's reporting plugins (terminal, JUnit XML, the profile, the event log,
+  anything that implements a report hook but pytest's session and log capture) leave
+  its plugin manager: their hooks run in the controller, on the reports sent there;
+- pytest's global output capture starts again on files of its own (the controller's
+  files would be shared, and one process's output read into another's report);
+- SIGINT, SIGTERM and SIGHUP are handled again as before the controller took them;
+- a TestProcess watches each test, as in any process that runs tests.
+
+To the controller (syscalls.runner.frames): ("start", i) as test i starts, ("end", i,
+reports) with its reports (serialized by pytest's own hook, as xdist does), ("warn",
+fields) for a warning, ("more",) when it needs more tests before it can run its last one
+(pytest tears down fixtures by the next test), ("bye",) when done. From the controller:
+lists of test indices, [] for "no more".
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import traceback
+from collections import deque
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+
+from syscalls.runner import frames
+from syscalls.runner.testprocess import TestProcess
+
+REPORT_HOOKS = (
+    "pytest_runtest_logstart",
+    "pytest_runtest_logreport",
+    "pytest_runtest_logfinish",
+    "pytest_warning_recorded",
+)
+# Report hooks that belong where the test runs: pytest's session counts failures (for
+# -x), its logging plugin attaches captured log records to the reports.
+KEEP = ("session", "logging-plugin")
+FAILED = 70  # the worker's exit status when it could not go on (EX_SOFTWARE)
+
+
+class Forward:
+    """pytest plugin in the worker: the reports of each test, to the controller."""
+
+    def __init__(self, config: pytest.Config, fd: int) -> None:
+        self.config = config
+        self.fd = fd
+        self.index = -1  # the test being run
+        self.reports: list[Any] = []
+
+    def pytest_runtest_logstart(self) -> None:
+        frames.send(self.fd, ("start", self.index))
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        hook = self.config.hook
+        self.reports.append(hook.pytest_report_to_serializable(config=self.config, report=report))
+
+    def pytest_runtest_logfinish(self) -> None:
+        reports, self.reports = self.reports, []
+        frames.send(self.fd, ("end", self.index, reports))
+
+    def pytest_warning_recorded(
+        self, warning_message: Any, when: str, nodeid: str, location: Any
+    ) -> None:
+        category = warning_message.category
+        fields = {
+            "message": str(warning_message.message),
+            "category": category if category.__module__ in ("builtins", "pytest") else None,
+            "filename": warning_message.filename,
+            "lineno": warning_message.lineno,
+            "when": when,
+            "nodeid": nodeid,
+            "location": location,
+        }
+        frames.send(self.fd, ("warn", fields))
+
+
+def serve(
+    session: pytest.Session,
+    status: Path,
+    commands: int,
+    results: int,
+    first: list[int],
+    handlers: dict[int, Any],
+) -> NoReturn:
+    """The worker's life, in the child of the controller's fork; never returns.
+    `handlers`: the signal handlers to put back (the controller's own are not ours)."""
+    code = 0
+    try:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        config = session.config
+        _capture_afresh(config)
+        _drop_reporters(config.pluginmanager)
+        tests = TestProcess(config, status)
+        config.pluginmanager.register(tests, "syscalls-runner-tests")
+        tests.watch(session.items)
+        forward = Forward(config, results)
+        config.pluginmanager.register(forward, "syscalls-runner-forward")
+        _run(session.items, forward, commands, deque(first))
+        tests.pytest_sessionfinish()  # what an interrupted teardown left running
+        frames.send(results, ("bye",))
+    except BaseException:
+        code = FAILED
+        traceback.print_exc(file=sys.__stderr__)
+    finally:
+        os._exit(code)  # no atexit, no pytest cleanup: those are the controller's
+
+
+def _run(items: list[pytest.Item], forward: Forward, commands: int, queue: deque[int]) -> None:
+    exhausted = False
+    while queue:
+        if len(queue) == 1 and not exhausted:  # its teardown depends on what comes next
+            frames.send(forward.fd, ("more",))
+            more = frames.receive(commands)
+            queue.extend(more)
+            exhausted = not more
+        index = queue.popleft()
+        forward.index = index
+        item = items[index]
+        nextitem = items[queue[0]] if queue else None
+        item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+
+
+def _capture_afresh(config: pytest.Config) -> None:
+    capman = config.pluginmanager.get_plugin("capturemanager")
+    if capman is None or not capman.is_globally_capturing():
+        return
+    # The inherited MultiCapture's files are the controller's: left alone, not closed.
+    capman._global_capturing = None
+    capman.start_global_capturing()
+
+
+def _drop_reporters(pm: pytest.PytestPluginManager) -> None:
+    reporters = {
+        id(impl.plugin): impl.plugin
+        for name in REPORT_HOOKS
+        for impl in getattr(pm.hook, name).get_hookimpls()
+    }
+    for plugin in reporters.values():
+        if pm.get_name(plugin) not in KEEP:
+            pm.unregister(plugin)

@@ -1,0 +1,209 @@
+"""The forked workers (syscalls.runner.pool, `--workers N`): the same run as pytest's
+own, reported by the controller -- each test's output its own, warnings and the -x stop
+kept, fixtures torn down in the worker -- and the pieces: --workers, the order tests go
+out in, the messages between the processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from syscalls.runner import frames, pool
+from tests.runner_checks import ROOT
+
+SUITE = """
+import os
+import warnings
+import pytest
+
+@pytest.fixture(scope="session")
+def session_file():
+    yield
+    with open(os.environ["POOL_TEARDOWN"], "a") as f:  # in the worker, at its end
+        f.write(f"{os.getpid()}\\n")
+
+@pytest.mark.parametrize("n", range(40))
+def test_prints_its_own_name(n, session_file):
+    print("output" + f"-of-{n}-", os.getpid())  # not in the traceback's source lines
+    assert n % 10 != 3, f"failure-{n}"
+
+def test_warns():
+    warnings.warn(UserWarning("a warning from a worker"))
+
+@pytest.mark.skip(reason="skipped on purpose")
+def test_skipped():
+    pass
+"""
+
+
+def run_pool(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "test_pooled.py").write_text(SUITE)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "POOL_TEARDOWN": str(tmp_path / "teardown")}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p",
+         "syscalls.runner.plugin", f"--rootdir={tmp_path}", "-rA",
+         f"--junitxml={tmp_path / 'junit.xml'}", "test_pooled.py", *args],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_forked_workers_report_what_pytest_alone_reports(tmp_path: Path) -> None:
+    p = run_pool(tmp_path, "--workers", "3")
+    assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-2000:]
+    assert "4 failed, 37 passed, 1 skipped, 1 warning" in p.stdout
+    cases = {c.get("name"): c for c in ET.parse(tmp_path / "junit.xml").getroot().iter("testcase")}
+    assert len(cases) == 42
+    for n in range(40):
+        case = cases[f"test_prints_its_own_name[{n}]"]
+        failure = case.find("failure")
+        assert (failure is not None) == (n % 10 == 3)
+        if failure is not None:  # its captured output is its own, not a neighbour's
+            assert f"failure-{n}" in (failure.get("message") or "")
+            section = p.stdout.split(f"test_prints_its_own_name[{n}] _")[1].split("\n_")[0]
+            assert f"output-of-{n}-" in section
+            assert section.count("output-of-") == 1
+    assert cases["test_skipped"].find("skipped") is not None
+    assert "a warning from a worker" in p.stdout
+    # Each worker ran its own session's teardown: never the controller.
+    pids = (tmp_path / "teardown").read_text().split()
+    assert 1 <= len(pids) <= 3
+    assert len(set(pids)) == len(pids)
+
+
+ALONE = """
+import os
+import time
+import pytest
+
+def _spent(name):
+    start = time.monotonic()
+    time.sleep(0.1)
+    with open(os.environ["POOL_LOG"], "a") as f:
+        f.write(f"{name} {start} {time.monotonic()}\\n")
+
+@pytest.mark.parametrize("n", range(12))
+def test_ordinary(n):
+    _spent(f"ordinary{n}")
+
+@pytest.mark.disposable
+@pytest.mark.parametrize("n", range(2))
+def test_changes_the_machine(n):
+    _spent(f"alone{n}")
+"""
+
+
+def test_tests_that_change_the_whole_machine_run_with_nothing_beside_them(tmp_path: Path) -> None:
+    (tmp_path / "test_alone.py").write_text(ALONE)
+    log = tmp_path / "log"
+    p = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
+         "syscalls.runner.plugin", f"--rootdir={tmp_path}", "-W",
+         "ignore::pytest.PytestUnknownMarkWarning", "test_alone.py", "--workers", "3"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT), "POOL_LOG": str(log)},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+    spans = {
+        n: (float(a), float(b)) for n, a, b in (ln.split() for ln in log.read_text().splitlines())
+    }
+    assert len(spans) == 14
+    ordinary = [spans[f"ordinary{n}"] for n in range(12)]
+    assert max(b for _, b in ordinary) - min(a for a, _ in ordinary) < 12 * 0.1  # in parallel
+    for n in range(2):
+        start, end = spans[f"alone{n}"]
+        assert all(e <= start or s >= end for s, e in spans.values() if (s, e) != (start, end))
+
+
+def test_the_first_failure_stops_a_forked_run(tmp_path: Path) -> None:
+    p = run_pool(tmp_path, "--workers", "2", "-x")
+    assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-2000:]
+    assert "stopping after 1 failures" in p.stdout
+    cases = list(ET.parse(tmp_path / "junit.xml").getroot().iter("testcase"))
+    assert len(cases) < 42
+
+
+def test_workers_and_xdist_together_are_refused(tmp_path: Path) -> None:
+    p = run_pool(tmp_path, "--workers", "2", "-n", "2")
+    assert p.returncode == 4  # pytest's usage error
+    assert "--workers and xdist's -n both given" in p.stderr
+
+
+@pytest.mark.parametrize("bad", ["many", "-1"])
+def test_a_bad_worker_count_is_a_usage_error(tmp_path: Path, bad: str) -> None:
+    p = run_pool(tmp_path, f"--workers={bad}")
+    assert p.returncode == 4
+    assert "--workers must" in p.stderr
+
+
+def test_auto_is_one_worker_per_cpu_and_one_more() -> None:
+    assert pool.count("auto") == len(os.sched_getaffinity(0)) + 1
+    assert pool.count("3") == 3
+    assert pool.count(None) == pool.count("0") == 0
+
+
+def _item(mark: str | None = None) -> SimpleNamespace:
+    return SimpleNamespace(get_closest_marker=lambda name: object() if name == mark else None)
+
+
+def test_tests_that_wait_go_out_first_those_that_change_the_machine_alone_last() -> None:
+    items = [_item(), _item("disposable"), _item("waits"), _item(), _item("waits"), _item()]
+    assert pool._order(items) == ([2, 4, 0, 3, 5], [1])  # type: ignore[arg-type]
+
+
+def test_messages_cross_a_pipe_whole_however_they_are_split() -> None:
+    r, w = os.pipe()
+    try:
+        big = ("end", 7, [{"longrepr": "x" * 100_000}])
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the writer
+            os.close(r)
+            frames.send(w, ("start", 7))
+            frames.send(w, big)
+            os._exit(0)
+        os.close(w)
+        w = -1
+        reader = frames.Reader(r)
+        got: list[object] = []
+        while not reader.eof:
+            got += reader.read()
+        os.waitpid(pid, 0)
+        assert got == [("start", 7), big]
+        assert reader.buffer == b""
+    finally:
+        os.close(r)
+        if w >= 0:
+            os.close(w)
+
+
+def test_receive_waits_for_a_whole_message_and_says_when_the_writer_is_gone() -> None:
+    r, w = os.pipe()
+    frames.send(w, [1, 2, 3])
+    assert frames.receive(r) == [1, 2, 3]
+    os.close(w)
+    with pytest.raises(EOFError):
+        frames.receive(r)
+    os.close(r)
+
+
+FOREIGN_THREAD = """
+import ctypes
+
+def pytest_configure(config):
+    libc = ctypes.CDLL(None)
+    thread = ctypes.c_ulong()
+    start = ctypes.cast(libc.sleep, ctypes.c_void_p)  # sleep(100) on a thread of C's own
+    assert libc.pthread_create(ctypes.byref(thread), None, start, ctypes.c_void_p(100)) == 0
+"""
+
+
+def test_a_process_with_threads_python_did_not_start_is_not_forked(tmp_path: Path) -> None:
+    (tmp_path / "conftest.py").write_text(FOREIGN_THREAD)
+    p = run_pool(tmp_path, "--workers", "2")
+    assert p.returncode == 4, p.stdout[-3000:] + p.stderr[-2000:]
+    assert "--workers cannot fork this process: it runs 1 thread(s)" in p.stdout + p.stderr
