@@ -1,7 +1,12 @@
 """How the suite runs: no test can hang the run, leave processes behind, crash it
 unrecorded, or leave results that look like a finished run's.
 
-    plugin       the pytest plugin (conftest.py registers it): roles, --time-limit
+    plugin       the pytest plugin (conftest.py registers it): roles, --time-limit,
+                 --workers
+    pool         in the controlling process: workers forked from the collected
+                 session, the tests handed out to them, their reports replayed
+    worker       in a forked worker: its plugins and capture set up, its tests run
+    frames       the messages between the two over pipes
     testprocess  in the process that runs tests: leftovers killed per test, no cores,
                  the worker's status for the watchdog
     controller   in the controlling process: crashes and hangs become failures with
@@ -10,17 +15,19 @@ unrecorded, or leave results that look like a finished run's.
                  worker deaths, orphans of dead workers, the overall time limit
     status       the per-worker status record the watchdog reads
 
-pytest-xdist stays the engine: `syscalls run` always runs the tests in workers (-n 0
-means one worker), so the controller survives any test. Plain `pytest` without -n runs
-tests in its own process: leftovers are still killed per test, but a crash ends the run
-and a hang is cut only by pytest-timeout's signal.
+`syscalls run` always runs the tests in workers (-n 0 means one), forked from the
+collected session (pool), so the controller survives any test. Plain `pytest` takes
+`--workers N` for the same, or xdist's `-n N` (whose workers are fresh interpreters that
+collect the suite again); without either it runs tests in its own process: leftovers
+are still killed per test, but a crash ends the run and a hang is cut only by
+pytest-timeout's signal.
 
-Why a status file per worker and not xdist's own events: the controller learns that a
-test started from the worker's logstart event, which names no worker, and xdist's
-scheduler keeps its per-worker queues private; and a worker hung in C with the GIL held
-sends nothing at all. A record the worker writes with one pwrite() before each test
-(nodeid, start, limit) is readable at any time whatever the worker's state, costs a few
-microseconds, and works the same under xdist 3.1 (Debian 12) and 3.8. Worker pids come
-from execnet's popen gateway as each worker is started (pytest_xdist_newgateway), before
-the worker has run a line, so a freshly started worker is never taken for an orphan.
+Why a status file per worker and not the workers' messages: a worker hung in C with the
+GIL held sends nothing at all (and under xdist the controller learns that a test started
+from a logstart event that names no worker). A record the worker writes with one
+pwrite() before each test (nodeid, start, limit) is readable at any time whatever the
+worker's state, and costs a few microseconds. A forked worker's pid is known from the
+fork, taken under the watchdog's lock; an xdist worker's comes from execnet's popen
+gateway as it is started (pytest_xdist_newgateway), before it has run a line: so a
+freshly started worker is never taken for an orphan.
 """
