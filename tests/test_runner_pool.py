@@ -44,6 +44,8 @@ def test_skipped():
 
 def run_pool(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "test_pooled.py").write_text(SUITE)
+    # A warning from before the workers exist: the controller's, counted once.
+    (tmp_path / "pytest.ini").write_text("[pytest]\nno_such_option = 1\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "POOL_TEARDOWN": str(tmp_path / "teardown")}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p",
@@ -56,7 +58,7 @@ def run_pool(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_forked_workers_report_what_pytest_alone_reports(tmp_path: Path) -> None:
     p = run_pool(tmp_path, "--workers", "3")
     assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-2000:]
-    assert "4 failed, 37 passed, 1 skipped, 1 warning" in p.stdout
+    assert "4 failed, 37 passed, 1 skipped, 2 warnings" in p.stdout
     cases = {c.get("name"): c for c in ET.parse(tmp_path / "junit.xml").getroot().iter("testcase")}
     assert len(cases) == 42
     for n in range(40):
@@ -120,12 +122,32 @@ def test_tests_that_change_the_whole_machine_run_with_nothing_beside_them(tmp_pa
         assert all(e <= start or s >= end for s, e in spans.values() if (s, e) != (start, end))
 
 
+STOPPING = """
+import time
+import pytest
+
+def test_fails_first():
+    assert False
+
+@pytest.mark.parametrize("n", range(40))
+def test_takes_a_while(n):
+    time.sleep(0.1)
+"""
+
+
 def test_the_first_failure_stops_a_forked_run(tmp_path: Path) -> None:
-    p = run_pool(tmp_path, "--workers", "2", "-x")
+    (tmp_path / "test_stopping.py").write_text(STOPPING)
+    p = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p",
+         "syscalls.runner.plugin", f"--rootdir={tmp_path}", "-x", "--workers", "2",
+         f"--junitxml={tmp_path / 'junit.xml'}", "test_stopping.py"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
     assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-2000:]
     assert "stopping after 1 failures" in p.stdout
     cases = list(ET.parse(tmp_path / "junit.xml").getroot().iter("testcase"))
-    assert len(cases) < 42
+    assert len(cases) < 10  # the other worker's tests in flight, not the 40 (2 s)
 
 
 def test_workers_and_xdist_together_are_refused(tmp_path: Path) -> None:

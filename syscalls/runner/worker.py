@@ -54,6 +54,9 @@ class Forward:
         self.fd = fd
         self.index = -1  # the test being run
         self.reports: list[Any] = []
+        # pytest_warning_recorded is a historic hook: registering this plugin replays the
+        # warnings recorded so far, which the controller has already seen.
+        self.live = False
 
     def pytest_runtest_logstart(self) -> None:
         frames.send(self.fd, ("start", self.index))
@@ -69,6 +72,8 @@ class Forward:
     def pytest_warning_recorded(
         self, warning_message: Any, when: str, nodeid: str, location: Any
     ) -> None:
+        if not self.live:
+            return
         category = warning_message.category
         fields = {
             "message": str(warning_message.message),
@@ -104,6 +109,7 @@ def serve(
         tests.watch(session.items)
         forward = Forward(config, results)
         config.pluginmanager.register(forward, "syscalls-runner-forward")
+        forward.live = True
         _run(session.items, forward, commands, deque(first))
         tests.pytest_sessionfinish()  # what an interrupted teardown left running
         frames.send(results, ("bye",))
