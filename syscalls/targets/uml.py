@@ -24,9 +24,11 @@ in the guest there; the suite's own code does not (Debian's CPython, cffi and li
 no AVX instruction; glibc's are off). A host whose
 size matches runs UML unchanged.
 
-UML is uniprocessor: the default `-n auto` runs the suite in one process; forked workers
-would only add processes. Its scratch files (the guest's memory file, uml_dir) go on a
-tmpfs private to its mount namespace, gone when it exits.
+UML is uniprocessor; the default `-n auto` still forks two workers inside (its one CPU
+and one more): while one test waits (on a child, a timer) the other runs -- the smoke
+selection 18 s instead of 22 s, the whole suite 173 s instead of 259 s. Its scratch
+files (the guest's memory file, uml_dir) go on a tmpfs private to its mount namespace,
+gone when it exits.
 """
 
 from __future__ import annotations
@@ -143,8 +145,6 @@ def run(opts: Options) -> int:
     if why is not None:  # hostfs has no read-only mode of its own
         raise TargetUnavailable(f"{why}: linux.uml would reach the host root writable")
     results.clear(opts.out)
-    if opts.workers == "auto":
-        opts.workers = "0"
     scale = opts.time_scale or TIME_SCALE
     job = bytecode_job(opts, NAME)
     script = write_script(opts, NAME, TEST_TIMEOUT, scale, job=job)
