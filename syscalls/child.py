@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from syscalls.processes import no_core_dumps
+from syscalls.processes import fork, no_core_dumps
 
 # Slow targets (software-emulated VMs) stretch every time limit by this factor.
 TIME_SCALE = float(os.environ.get("SYSCALLS_TIME_SCALE", "1") or 1)
@@ -43,7 +43,7 @@ def run(
     """
     start = len(sink) if sink is not None else 0
     rfd, wfd = os.pipe()
-    pid = os.fork()
+    pid = fork()
     if pid == 0:  # pragma: no cover - runs in the child; its outcome reaches the parent
         _child(fn, wfd, rfd, sink, start)
     os.close(wfd)

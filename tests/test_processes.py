@@ -19,6 +19,7 @@ import time
 import pytest
 
 from syscalls import processes
+from syscalls.paths import ROOT
 
 pytestmark = pytest.mark.os("linux")
 
@@ -199,3 +200,43 @@ def test_default_signal_state_unblocks_all_and_restores_ignored_signals() -> Non
         """
     )
     assert result == {"blocked": [], "hup": True, "quit": True, "pipe": True}
+
+
+FORKS = """
+import os, sys, threading
+from syscalls import processes
+
+hooked = []
+os.register_at_fork(after_in_child=lambda: hooked.append(1))  # Python's after-fork work
+
+def child_report():
+    r, w = os.pipe()
+    pid = processes.fork()
+    if pid == 0:
+        os.write(w, f"threads={threading.active_count()} hooks={len(hooked)}".encode())
+        os._exit(7)
+    os.close(w)
+    said = os.read(r, 100).decode()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 7
+    return said
+
+print(child_report())
+stop = threading.Event()
+thread = threading.Thread(target=stop.wait)
+thread.start()
+print(child_report())
+stop.set()
+thread.join()
+"""
+
+
+@pytest.mark.skipif(not processes.LINUX, reason="/proc/self/task is Linux's")
+def test_fork_skips_pythons_after_fork_work_only_where_no_other_thread_runs() -> None:
+    """Alone, libc's fork() without Python's at-fork hooks; beside another thread,
+    os.fork(): the hooks run and the child forgets the other thread."""
+    p = subprocess.run(
+        [sys.executable, "-c", FORKS], capture_output=True, text=True, timeout=60, check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert p.stdout.split("\n")[:2] == ["threads=1 hooks=0", "threads=1 hooks=1"]
