@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         "-n",
         "--workers",
         default="auto",
-        help="workers in the guest, forked from its collected session (default: 0, none)",
+        help="workers in the guest, forked from its collected session, or 0 for none "
+        "(default: auto, the guest's CPUs and one more)",
     )
     boot.add_argument("--time-limit", type=float, metavar="SECONDS", help="for the whole run")
     boot.add_argument("--time-scale", type=float, metavar="X", help="stretch per-test limits")

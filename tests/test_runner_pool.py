@@ -229,3 +229,40 @@ def test_a_process_with_threads_python_did_not_start_is_not_forked(tmp_path: Pat
     p = run_pool(tmp_path, "--workers", "2")
     assert p.returncode == 4, p.stdout[-3000:] + p.stderr[-2000:]
     assert "--workers cannot fork this process: it runs 1 thread(s)" in p.stdout + p.stderr
+
+
+ESCAPING = """
+import os
+
+def test_before():
+    pass
+
+def test_forks_a_child_that_returns_into_pytest():
+    pid = os.fork()
+    if pid == 0:
+        return  # a bug in a test: the child goes on as if it were the worker
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status)
+
+def test_after():
+    pass
+"""
+
+
+def test_a_tests_fork_that_returns_into_pytest_never_reports(tmp_path: Path) -> None:
+    (tmp_path / "test_escaping.py").write_text(ESCAPING)
+    p = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p",
+         "syscalls.runner.plugin", f"--rootdir={tmp_path}", "--workers", "1",
+         f"--junitxml={tmp_path / 'junit.xml'}", "test_escaping.py"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+    names = [c.get("name") for c in ET.parse(tmp_path / "junit.xml").getroot().iter("testcase")]
+    assert sorted(names) == [
+        "test_after",
+        "test_before",
+        "test_forks_a_child_that_returns_into_pytest",
+    ]
+    assert "3 passed" in p.stdout

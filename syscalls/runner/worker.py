@@ -10,7 +10,9 @@ worker on the whole suite, and seconds under software emulation). Before its fir
 - pytest's global output capture starts again on files of its own (the controller's
   files would be shared, and one process's output read into another's report);
 - SIGINT, SIGTERM and SIGHUP are handled again as before the controller took them;
-- a TestProcess watches each test, as in any process that runs tests.
+- a TestProcess watches each test, as in any process that runs tests;
+- a fork of the worker that a test let return into pytest exits at its first report,
+  instead of running (and reporting) the tests after its parent's.
 
 To the controller (syscalls.runner.frames): ("start", i) as test i starts, ("end", i,
 reports) with its reports (serialized by pytest's own hook, as xdist does), ("warn",
@@ -52,14 +54,20 @@ class Forward:
     def __init__(self, config: pytest.Config, fd: int) -> None:
         self.config = config
         self.fd = fd
+        self.pid = os.getpid()
         self.index = -1  # the test being run
         self.reports: list[Any] = []
         # pytest_warning_recorded is a historic hook: registering this plugin replays the
         # warnings recorded so far, which the controller has already seen.
         self.live = False
 
+    def send(self, message: Any) -> None:
+        if os.getpid() != self.pid:  # a test's fork that returned into pytest: never let
+            os._exit(FAILED)  # it report, or run the tests after its parent's
+        frames.send(self.fd, message)
+
     def pytest_runtest_logstart(self) -> None:
-        frames.send(self.fd, ("start", self.index))
+        self.send(("start", self.index))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         hook = self.config.hook
@@ -67,7 +75,7 @@ class Forward:
 
     def pytest_runtest_logfinish(self) -> None:
         reports, self.reports = self.reports, []
-        frames.send(self.fd, ("end", self.index, reports))
+        self.send(("end", self.index, reports))
 
     def pytest_warning_recorded(
         self, warning_message: Any, when: str, nodeid: str, location: Any
@@ -84,7 +92,7 @@ class Forward:
             "nodeid": nodeid,
             "location": location,
         }
-        frames.send(self.fd, ("warn", fields))
+        self.send(("warn", fields))
 
 
 def serve(
@@ -112,7 +120,7 @@ def serve(
         forward.live = True
         _run(session.items, forward, commands, deque(first))
         tests.pytest_sessionfinish()  # what an interrupted teardown left running
-        frames.send(results, ("bye",))
+        forward.send(("bye",))
     except BaseException:
         code = FAILED
         traceback.print_exc(file=sys.__stderr__)
@@ -124,7 +132,7 @@ def _run(items: list[pytest.Item], forward: Forward, commands: int, queue: deque
     exhausted = False
     while queue:
         if len(queue) == 1 and not exhausted:  # its teardown depends on what comes next
-            frames.send(forward.fd, ("more",))
+            forward.send(("more",))
             more = frames.receive(commands)
             queue.extend(more)
             exhausted = not more
