@@ -266,3 +266,60 @@ def test_a_tests_fork_that_returns_into_pytest_never_reports(tmp_path: Path) -> 
         "test_forks_a_child_that_returns_into_pytest",
     ]
     assert "3 passed" in p.stdout
+
+
+CLOBBERING = """
+import os
+import time
+
+def test_before():
+    pass
+
+def test_replaces_every_descriptor_with_dev_null():
+    null = os.open("/dev/null", os.O_WRONLY)
+    for fd in range(FIRST, 4096):
+        if fd != null:
+            try:
+                os.dup2(null, fd)  # whatever was there -- the worker's own pipes too
+            except OSError:
+                pass
+    time.sleep(SLEEP)
+
+def test_after():
+    pass
+"""
+
+
+@pytest.mark.parametrize(
+    ("how", "first", "sleep", "why"),
+    [
+        ("dup2", 3, 0, "worker exited with status"),  # pytest's own files too: it gives up
+        ("close", 3, 0, "worker exited with status"),
+        # Only the pipes, and the test goes on: the worker is alive, talking to nobody.
+        ("dup2", 512, 3, "pipe to the controller was closed or replaced"),
+    ],
+)
+def test_a_test_that_clobbers_the_workers_pipes_fails_and_the_run_goes_on(
+    tmp_path: Path, how: str, first: int, sleep: int, why: str
+) -> None:
+    code = CLOBBERING.replace("FIRST", str(first)).replace("SLEEP", str(sleep))
+    if how == "close":
+        code = code.replace("os.dup2(null, fd)", "os.close(fd)")
+    (tmp_path / "test_clobbering.py").write_text(code)
+    p = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p",
+         "syscalls.runner.plugin", f"--rootdir={tmp_path}", "--workers", "1",
+         f"--junitxml={tmp_path / 'junit.xml'}", "test_clobbering.py"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-2000:]
+    cases = {c.get("name"): c for c in ET.parse(tmp_path / "junit.xml").getroot().iter("testcase")}
+    assert sorted(cases) == [
+        "test_after",
+        "test_before",
+        "test_replaces_every_descriptor_with_dev_null",
+    ]
+    failure = cases["test_replaces_every_descriptor_with_dev_null"].find("failure")
+    assert failure is not None and why in (failure.get("message") or "")
+    assert cases["test_after"].find("failure") is None  # run again by a fresh worker

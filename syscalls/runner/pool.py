@@ -198,8 +198,9 @@ class Pool:
             slot.current = None
         elif kind == "more":
             more = [] if self.given_up else self._take()
-            slot.pending.extend(more)
-            frames.send(slot.commands, more)
+            slot.pending.extend(more)  # back to the queue if it dies before it starts them
+            with contextlib.suppress(OSError):  # it died: its end of the pipe tells
+                frames.send(slot.commands, more)
         elif kind == "warn":
             fields = message[1]
             warning = warnings.WarningMessage(
@@ -225,7 +226,13 @@ class Pool:
         os.close(slot.reader.fd)
         with contextlib.suppress(OSError):
             os.close(slot.commands)
-        cause = None if slot.done else self.watchdog.death_of(slot.wid)
+        cause = None if slot.done else self.watchdog.death_of(slot.wid, wait=1.0)
+        if not slot.done and cause is None:  # alive, with its pipe closed or replaced
+            cause = (
+                f"worker {slot.wid}'s pipe to the controller was closed or replaced during "
+                "this test; the worker was killed"
+            )
+            processes.kill_tree(slot.pid)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(slot.pid, 0)
         slot.reaped = True
@@ -235,8 +242,7 @@ class Pool:
         self.deaths += 1
         unstarted = list(slot.pending)
         if slot.current is not None:
-            why = cause or f"worker {slot.wid} died while running this test"
-            self.log_failure(self.items[slot.current].nodeid, why)
+            self.log_failure(self.items[slot.current].nodeid, cause)
         self.queue.extendleft(reversed(unstarted))
         if self.max_deaths is not None and self.deaths > self.max_deaths:
             self.given_up = f"maximum crashed workers reached: {self.max_deaths}"

@@ -12,7 +12,9 @@ worker on the whole suite, and seconds under software emulation). Before its fir
 - SIGINT, SIGTERM and SIGHUP are handled again as before the controller took them;
 - a TestProcess watches each test, as in any process that runs tests;
 - a fork of the worker that a test let return into pytest exits at its first report,
-  instead of running (and reporting) the tests after its parent's.
+  instead of running (and reporting) the tests after its parent's;
+- its pipes move up to fd 512 or above, out of the way of tests that reuse, close or
+  dup2() onto low numbers (the controller kills a worker whose pipe closed under it).
 
 To the controller (syscalls.runner.frames): ("start", i) as test i starts, ("end", i,
 reports) with its reports (serialized by pytest's own hook, as xdist does), ("warn",
@@ -23,6 +25,7 @@ lists of test indices, [] for "no more".
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import sys
@@ -107,6 +110,7 @@ def serve(
     `handlers`: the signal handlers to put back (the controller's own are not ours)."""
     code = 0
     try:
+        commands, results = _out_of_the_way(commands), _out_of_the_way(results)
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
         config = session.config
@@ -141,6 +145,19 @@ def _run(items: list[pytest.Item], forward: Forward, commands: int, queue: deque
         item = items[index]
         nextitem = items[queue[0]] if queue else None
         item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+
+
+HIGH_FD = 512  # where the worker's pipes go: tests reuse and dup2 onto low numbers
+
+
+def _out_of_the_way(fd: int) -> int:
+    """`fd` moved up to HIGH_FD or above (close-on-exec), where the limit allows."""
+    try:
+        high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD)
+    except OSError:
+        return fd
+    os.close(fd)
+    return high
 
 
 def _capture_afresh(config: pytest.Config) -> None:
