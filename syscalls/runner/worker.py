@@ -125,6 +125,8 @@ def serve(
         _run(session.items, forward, commands, deque(first))
         tests.pytest_sessionfinish()  # what an interrupted teardown left running
         forward.send(("bye",))
+    except KeyboardInterrupt:  # Ctrl-C reached the whole group: the controller reports it
+        code = FAILED
     except BaseException:
         code = FAILED
         traceback.print_exc(file=sys.__stderr__)
@@ -152,9 +154,12 @@ HIGH_FD = 512  # where the worker's pipes go: tests reuse and dup2 onto low numb
 
 def _out_of_the_way(fd: int) -> int:
     """`fd` moved up to HIGH_FD or above (close-on-exec), where the limit allows."""
+    dupfd = getattr(fcntl, "F_DUPFD_CLOEXEC", None)
     try:
-        high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD)
+        high = fcntl.fcntl(fd, dupfd, HIGH_FD) if dupfd is not None else fd
     except OSError:
+        return fd
+    if high == fd:
         return fd
     os.close(fd)
     return high
