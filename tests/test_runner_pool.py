@@ -323,3 +323,23 @@ def test_a_test_that_clobbers_the_workers_pipes_fails_and_the_run_goes_on(
     failure = cases["test_replaces_every_descriptor_with_dev_null"].find("failure")
     assert failure is not None and why in (failure.get("message") or "")
     assert cases["test_after"].find("failure") is None  # run again by a fresh worker
+
+
+UNPICKLABLE = """
+def test_records_a_property_that_does_not_pickle(record_property):
+    record_property("callback", lambda: 1)
+"""
+
+
+def test_a_recorded_property_that_does_not_pickle_crosses_as_its_repr(tmp_path: Path) -> None:
+    (tmp_path / "test_unpicklable.py").write_text(UNPICKLABLE)
+    p = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p",
+         "syscalls.runner.plugin", f"--rootdir={tmp_path}", "--workers", "1",
+         f"--junitxml={tmp_path / 'junit.xml'}", "test_unpicklable.py"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+    prop = next(ET.parse(tmp_path / "junit.xml").getroot().iter("property"))
+    assert prop.get("name") == "callback" and "<lambda>" in (prop.get("value") or "")

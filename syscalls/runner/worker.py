@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import pickle
 import signal
 import sys
 import traceback
@@ -78,7 +79,15 @@ class Forward:
 
     def pytest_runtest_logfinish(self) -> None:
         reports, self.reports = self.reports, []
-        self.send(("end", self.index, reports))
+        try:
+            self.send(("end", self.index, reports))
+        except (pickle.PicklingError, TypeError, AttributeError):
+            # A property a test recorded that does not pickle (a lambda, an open file):
+            # it goes as its repr, as JUnit XML would write it anyway.
+            for report in reports:
+                props = report.get("user_properties") or []
+                report["user_properties"] = [(name, repr(value)) for name, value in props]
+            self.send(("end", self.index, reports))
 
     def pytest_warning_recorded(
         self, warning_message: Any, when: str, nodeid: str, location: Any
