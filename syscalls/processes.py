@@ -1,8 +1,8 @@
 """Processes left behind: finding, killing and reaping a process's descendants.
 
 A test that forks and does not wait, a daemon that double-forks and calls setsid(), a
-child stuck in the kernel under test: none may outlive its test, and none may keep an
-xdist worker's pipes open after the worker is gone (the controller would wait for ever).
+child stuck in the kernel under test: none may outlive its test, and none may keep a
+worker's pipes open after the worker is gone (the controller would wait for ever).
 
 On Linux a process made a child subreaper (prctl PR_SET_CHILD_SUBREAPER) adopts every
 orphan among its descendants, so the whole tree stays below it whatever its members do
@@ -40,14 +40,14 @@ def _prctl(option: int, arg: int | ctypes.c_int) -> int:
 
 
 def fork() -> int:
-    """os.fork(); but where this process runs one thread (Linux, /proc/self/task),
-    libc's fork() alone. Python's after-fork work in the child (its at-fork callbacks,
+    """os.fork(); but where this process runs one thread (threads(): Linux), libc's
+    fork() alone. Python's after-fork work in the child (its at-fork callbacks,
     thread and lock bookkeeping) is there for locks and states other threads left behind,
     and in the suite's ~50 MiB test process it costs the child ~250 copy-on-write faults:
     measured, 291 faults and 1.5 ms of CPU per child against 41 and 0.75 ms. With one
     thread nothing is held by another (what the at-fork callbacks skipped would re-seed:
     `random`'s shared state, which no suite code uses for uniqueness)."""
-    if LINUX and _single_threaded():
+    if threads() == 1:
         pid = int(_LIBC.fork())
         if pid < 0:
             raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
@@ -58,11 +58,13 @@ def fork() -> int:
 _LIBC = ctypes.PyDLL(None, use_errno=True)  # PyDLL: the GIL stays held across the call
 
 
-def _single_threaded() -> bool:
+def threads() -> int | None:
+    """How many threads this process runs, Python's or not (/proc/self/task); None
+    where /proc cannot say."""
     try:
-        return len(os.listdir("/proc/self/task")) == 1
+        return len(os.listdir("/proc/self/task"))
     except OSError:
-        return False
+        return None
 
 
 def subreaper() -> bool:

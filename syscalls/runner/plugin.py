@@ -30,8 +30,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--workers",
         default=None,
         metavar="N",
-        help="run the tests in N workers (or auto: one per CPU) forked from this process "
-        "once the session is collected, instead of in this process",
+        help="run the tests in N workers (or auto: one per CPU and one more) forked from "
+        "this process once the session is collected, instead of in this process",
     )
 
 

@@ -58,7 +58,7 @@ class Slot:
     pending: deque[int] = field(default_factory=deque)  # handed out, not yet started
     current: int | None = None  # started, not yet ended
     done: bool = False  # it said bye
-    reaped: bool = False
+    reaped: bool = False  # by stop(): its pid is no longer its own
 
 
 def count(value: str | int | None) -> int:
@@ -235,7 +235,6 @@ class Pool:
             processes.kill_tree(slot.pid)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(slot.pid, 0)
-        slot.reaped = True
         self.watchdog.forget(slot.wid)
         if slot.done:
             return
@@ -287,11 +286,7 @@ class Pool:
 
 def _foreign_threads() -> int:
     """Threads of this process that Python did not start (0 where /proc cannot say)."""
-    try:
-        tasks = len(os.listdir("/proc/self/task"))
-    except OSError:
-        return 0
-    return max(0, tasks - threading.active_count())
+    return max(0, (processes.threads() or 0) - threading.active_count())
 
 
 def _order(items: list[pytest.Item]) -> tuple[list[int], list[int]]:
