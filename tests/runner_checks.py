@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,3 +153,22 @@ def pytest_run(out: Path, *pytest_args: str, faults: dict[str, str] | None = Non
         *pytest_args,
     ]
     return Started(argv, out, faults or {})
+
+
+def pytest_in(
+    directory: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120, **popen
+) -> subprocess.CompletedProcess[str]:
+    """Plain pytest with the runner's plugin, on test files written into `directory` (its
+    rootdir and working directory), the checkout importable; `env` adds variables and
+    `popen` goes to subprocess.run (preexec_fn)."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p",
+         "syscalls.runner.plugin", f"--rootdir={directory}", *args],
+        cwd=directory, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        capture_output=True, text=True, timeout=timeout, check=False, **popen,
+    )  # fmt: skip
+
+
+def junit_cases(junit: Path) -> dict[str, ET.Element]:
+    """The testcase elements of a JUnit XML file, by test name."""
+    return {c.get("name", ""): c for c in ET.parse(junit).getroot().iter("testcase")}

@@ -16,13 +16,23 @@ import signal
 import subprocess
 import sys
 import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from syscalls.profile import Profile
-from tests.runner_checks import FILE, ROOT, A, B, C, junit_id, pytest_run, syscalls_run
+from tests.runner_checks import (
+    FILE,
+    ROOT,
+    A,
+    B,
+    C,
+    junit_cases,
+    junit_id,
+    pytest_in,
+    pytest_run,
+    syscalls_run,
+)
 from tests.target_checks import collected
 
 N_TESTS = len(collected(FILE))
@@ -280,12 +290,9 @@ def test_children_crashed_on_purpose_leave_no_core_dump(tmp_path: Path, workers:
     def unlimited() -> None:
         resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
 
-    p = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
-         "syscalls.runner.plugin", f"--rootdir={tmp_path}", "test_crashing.py", *workers],
-        cwd=tmp_path, env={**os.environ, "REPORT": str(report), "PYTHONPATH": str(ROOT)},
+    p = pytest_in(
+        tmp_path, "-q", "test_crashing.py", *workers, env={"REPORT": str(report)},
         preexec_fn=unlimited,
-        capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
     records = [json.loads(line) for line in report.read_text().splitlines()]
@@ -331,12 +338,7 @@ def test_a_wider_fixtures_process_may_outlive_a_test_but_a_function_fixtures_may
     tmp_path: Path, workers: list[str]
 ) -> None:
     (tmp_path / "test_fixtures.py").write_text(FIXTURES)
-    p = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
-         "syscalls.runner.plugin", f"--rootdir={tmp_path}", "-rA", "test_fixtures.py", *workers],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    p = pytest_in(tmp_path, "-q", "-rA", "test_fixtures.py", *workers)
     assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-2000:]
     assert "PASSED test_fixtures.py::test_one_uses_the_server" in p.stdout
     assert "PASSED test_fixtures.py::test_two_uses_it_too" in p.stdout
@@ -363,15 +365,12 @@ def test_a_tests_own_timeout_marker_is_the_watchdogs_limit_for_it(
     tmp_path: Path, workers: list[str]
 ) -> None:
     (tmp_path / "test_marked.py").write_text(MARKED)
-    p = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
-         "syscalls.runner.plugin", f"--rootdir={tmp_path}", "--timeout=300", *workers,
-         f"--junitxml={tmp_path / 'junit.xml'}", "test_marked.py"],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    junit = tmp_path / "junit.xml"
+    p = pytest_in(
+        tmp_path, "-q", "--timeout=300", *workers, f"--junitxml={junit}", "test_marked.py"
+    )
     assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-2000:]
-    cases = {c.get("name"): c for c in ET.parse(tmp_path / "junit.xml").getroot().iter("testcase")}
+    cases = junit_cases(junit)
     failure = cases["test_with_a_limit_of_its_own"].find("failure")
     assert failure is not None
     assert failure.get("message", "").startswith("exceeded 1 s (the per-test limit, --timeout)")

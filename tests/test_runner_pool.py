@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 
 from syscalls.runner import frames, pool
-from tests.runner_checks import ROOT
+from tests.runner_checks import junit_cases, pytest_in
 
 SUITE = """
 import os
@@ -46,20 +45,16 @@ def run_pool(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "test_pooled.py").write_text(SUITE)
     # A warning from before the workers exist: the controller's, counted once.
     (tmp_path / "pytest.ini").write_text("[pytest]\nno_such_option = 1\n")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "POOL_TEARDOWN": str(tmp_path / "teardown")}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p",
-         "syscalls.runner.plugin", f"--rootdir={tmp_path}", "-rA",
-         f"--junitxml={tmp_path / 'junit.xml'}", "test_pooled.py", *args],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    junit = f"--junitxml={tmp_path / 'junit.xml'}"
+    teardown = {"POOL_TEARDOWN": str(tmp_path / "teardown")}
+    return pytest_in(tmp_path, "-rA", junit, "test_pooled.py", *args, env=teardown)
 
 
 def test_forked_workers_report_what_pytest_alone_reports(tmp_path: Path) -> None:
     p = run_pool(tmp_path, "--workers", "3")
     assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-2000:]
     assert "4 failed, 37 passed, 1 skipped, 2 warnings" in p.stdout
-    cases = {c.get("name"): c for c in ET.parse(tmp_path / "junit.xml").getroot().iter("testcase")}
+    cases = junit_cases(tmp_path / "junit.xml")
     assert len(cases) == 42
     for n in range(40):
         case = cases[f"test_prints_its_own_name[{n}]"]
@@ -103,12 +98,9 @@ def test_changes_the_machine(n):
 def test_tests_that_change_the_whole_machine_run_with_nothing_beside_them(tmp_path: Path) -> None:
     (tmp_path / "test_alone.py").write_text(ALONE)
     log = tmp_path / "log"
-    p = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
-         "syscalls.runner.plugin", f"--rootdir={tmp_path}", "-W",
-         "ignore::pytest.PytestUnknownMarkWarning", "test_alone.py", "--workers", "3"],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT), "POOL_LOG": str(log)},
-        capture_output=True, text=True, timeout=120, check=False,
+    p = pytest_in(
+        tmp_path, "-q", "-W", "ignore::pytest.PytestUnknownMarkWarning", "test_alone.py",
+        "--workers", "3", env={"POOL_LOG": str(log)},
     )  # fmt: skip
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
     spans = {
@@ -137,17 +129,11 @@ def test_takes_a_while(n):
 
 def test_the_first_failure_stops_a_forked_run(tmp_path: Path) -> None:
     (tmp_path / "test_stopping.py").write_text(STOPPING)
-    p = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p",
-         "syscalls.runner.plugin", f"--rootdir={tmp_path}", "-x", "--workers", "2",
-         f"--junitxml={tmp_path / 'junit.xml'}", "test_stopping.py"],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    junit = tmp_path / "junit.xml"
+    p = pytest_in(tmp_path, "-x", "--workers", "2", f"--junitxml={junit}", "test_stopping.py")
     assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-2000:]
     assert "stopping after 1 failures" in p.stdout
-    cases = list(ET.parse(tmp_path / "junit.xml").getroot().iter("testcase"))
-    assert len(cases) < 10  # the other worker's tests in flight, not the 40 (2 s)
+    assert len(junit_cases(junit)) < 10  # the other worker's tests in flight, not the 40 (2 s)
 
 
 def test_workers_and_xdist_together_are_refused(tmp_path: Path) -> None:
@@ -251,16 +237,10 @@ def test_after():
 
 def test_a_tests_fork_that_returns_into_pytest_never_reports(tmp_path: Path) -> None:
     (tmp_path / "test_escaping.py").write_text(ESCAPING)
-    p = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p",
-         "syscalls.runner.plugin", f"--rootdir={tmp_path}", "--workers", "1",
-         f"--junitxml={tmp_path / 'junit.xml'}", "test_escaping.py"],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    junit = tmp_path / "junit.xml"
+    p = pytest_in(tmp_path, "--workers", "1", f"--junitxml={junit}", "test_escaping.py")
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
-    names = [c.get("name") for c in ET.parse(tmp_path / "junit.xml").getroot().iter("testcase")]
-    assert sorted(names) == [
+    assert sorted(junit_cases(junit)) == [
         "test_after",
         "test_before",
         "test_forks_a_child_that_returns_into_pytest",
@@ -306,15 +286,12 @@ def test_a_test_that_clobbers_the_workers_pipes_fails_and_the_run_goes_on(
     if how == "close":
         code = code.replace("os.dup2(null, fd)", "os.close(fd)")
     (tmp_path / "test_clobbering.py").write_text(code)
-    p = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p",
-         "syscalls.runner.plugin", f"--rootdir={tmp_path}", "--workers", "1",
-         f"--junitxml={tmp_path / 'junit.xml'}", "test_clobbering.py"],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    junit = tmp_path / "junit.xml"
+    p = pytest_in(
+        tmp_path, "--workers", "1", f"--junitxml={junit}", "test_clobbering.py", timeout=60
+    )
     assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-2000:]
-    cases = {c.get("name"): c for c in ET.parse(tmp_path / "junit.xml").getroot().iter("testcase")}
+    cases = junit_cases(junit)
     assert sorted(cases) == [
         "test_after",
         "test_before",
@@ -333,13 +310,10 @@ def test_records_a_property_that_does_not_pickle(record_property):
 
 def test_a_recorded_property_that_does_not_pickle_crosses_as_its_repr(tmp_path: Path) -> None:
     (tmp_path / "test_unpicklable.py").write_text(UNPICKLABLE)
-    p = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p",
-         "syscalls.runner.plugin", f"--rootdir={tmp_path}", "--workers", "1",
-         f"--junitxml={tmp_path / 'junit.xml'}", "test_unpicklable.py"],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    junit = tmp_path / "junit.xml"
+    p = pytest_in(
+        tmp_path, "--workers", "1", f"--junitxml={junit}", "test_unpicklable.py", timeout=60
+    )
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
-    prop = next(ET.parse(tmp_path / "junit.xml").getroot().iter("property"))
+    prop = next(ET.parse(junit).getroot().iter("property"))
     assert prop.get("name") == "callback" and "<lambda>" in (prop.get("value") or "")
