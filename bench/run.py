@@ -96,8 +96,8 @@ def _counts(junit: Path) -> tuple[int, int, int]:
     return int(suite.get("tests", 0)), failed, int(suite.get("skipped", 0))
 
 
-# How our suite is run: `syscalls run` (the README's command: xdist workers, results and
-# profile in --out), plain pytest in one process, and pytest with -n auto.
+# How our suite is run: `syscalls run` (the README's command: forked workers, results
+# and profile in --out), plain pytest in one process, and pytest with -n auto (xdist).
 MODES = {"run": "syscalls run", "serial": "syscalls (pytest)", "auto": "syscalls (pytest) -n auto"}
 
 

@@ -139,8 +139,8 @@ class RunResults:
 
 def read_results(profile: Path, junit: Path | None = None) -> RunResults:
     """The run whose profile.json (or junit.xml) is at `profile`. Tests that the run's
-    `junit` records and the profile lacks are added from it: a test whose xdist worker
-    died is reported to pytest's JUnit writer but may never reach the profile, and a
+    `junit` records and the profile lacks are added from it: a test whose worker died
+    is reported to pytest's JUnit writer but may never reach the profile, and a
     crash is what a reader of the report most needs to see."""
     run = load(profile)
     if junit is not None and junit.is_file():

@@ -6,7 +6,7 @@ and pids, are left out), and "key=value" for what a test records explicitly
 (st_mode=0o100644). An observation equal to the one before it in the same thread is
 not recorded again: a polling loop (getitimer until the timer moves, ptrace until the
 tracee stops) is one observation, not as many as the machine's speed made it, so runs
-on fast and slow kernels compare. They travel from the xdist workers to the controller inside
+on fast and slow kernels compare. They travel from the workers to the controller inside
 pytest's report.user_properties, so JUnit XML carries them too.
 """
 

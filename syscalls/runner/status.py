@@ -1,5 +1,5 @@
-"""One xdist worker's status, for the watchdog in the controller: which test it runs,
-since when, and with what limit.
+"""One worker's status (forked or xdist's), for the watchdog in the controller: which
+test it runs, since when, and with what limit.
 
 Each worker owns one small file in the run's status directory and rewrites it in place
 (one pwrite) when a test starts and when it ends; the controller reads it whenever it
