@@ -5,6 +5,7 @@ Options:  --platform OS/ARCH or TABLE.toml (default: the running kernel's)
           --target NAME (recorded in the profile; set by `syscalls run --target`)
           --rump-dir DIR (--target rump: where librump*.so are; the suite then calls the
           NetBSD rump kernel in-process, with the netbsd/amd64 table)
+          --smoke (syscalls.collection: -m smoke's tests, the others never collected)
 Fixtures: kernel (the Kernel, its calls recorded), tmp (a private directory, removed
           afterwards; unless $TMPDIR is set, on a tmpfs where one is writable:
           /dev/shm; disk_tmp: one in $TMPDIR or /tmp, for subjects that need a disk
@@ -38,8 +39,8 @@ from syscalls.tempdirs import RunDirs, remove_tree, run_dirs
 from syscalls.userfiles import OutputError, check_output
 
 # The runner's guarantees: per-test watchdog, leftover processes, crashes recorded,
-# interrupted runs marked incomplete (syscalls/runner/).
-pytest_plugins = ["syscalls.runner.plugin"]
+# interrupted runs marked incomplete (syscalls/runner/); collecting only what runs.
+pytest_plugins = ["syscalls.runner.plugin", "syscalls.collection"]
 
 _KERNEL_KEY = pytest.StashKey[Kernel]()
 _RECORDER_KEY = pytest.StashKey[Recorder]()

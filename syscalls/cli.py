@@ -267,7 +267,8 @@ def run_with_verdict(args: argparse.Namespace) -> int:
         from syscalls.targets.guest import names_tests
 
         named = names_tests(args.pytest_args)
-        args.pytest_args = [*args.pytest_args, "-m", "smoke", *([] if named else smoke_files())]
+        # pytest's --smoke (syscalls.collection): -m smoke's tests, others never collected
+        args.pytest_args = [*args.pytest_args, "--smoke", *([] if named else smoke_files())]
     from syscalls import ktap
 
     dest = getattr(args, "ktap", None)

@@ -71,15 +71,15 @@ def _file_call(nodeid: str) -> str:
 
 
 def test_smoke_is_the_marker_selection(monkeypatch):
-    """--smoke adds -m smoke and the files holding smoke tests to what pytest runs (with
+    """--smoke adds pytest's --smoke and the files holding smoke tests to what pytest runs (with
     the run's own workers: forked ones cost nothing to start)."""
     seen: list = []
     monkeypatch.setattr("syscalls.cli.cmd_run", lambda args: seen.append(args) or 0)
     assert main(["run", "--smoke", "--out", "/nonexistent-out"]) == 0
     args = seen[0].pytest_args
-    assert args[:2] == ["-m", "smoke"] and seen[0].workers == "auto"
+    assert args[:1] == ["--smoke"] and seen[0].workers == "auto"
     assert "suites/fs/test_openat.py" in args and "suites/fs/test_statx.py" not in args
     assert main(["run", "--smoke", "-n", "2", "--out", "/nonexistent-out"]) == 0
     assert seen[1].workers == "2"
     assert main(["run", "--smoke", "--out", "/nonexistent-out", "--", "suites/mm"]) == 0
-    assert seen[2].pytest_args == ["suites/mm", "-m", "smoke"]  # the paths given, only
+    assert seen[2].pytest_args == ["suites/mm", "--smoke"]  # the paths given, only
