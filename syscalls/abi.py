@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from syscalls.cache import toml_loads
 from syscalls.paths import PLATFORMS as PLATFORMS_DIR
 from syscalls.table_schema import PATH_NAME, PlatformError, check_layer, check_platform
 from syscalls.userfiles import UnreadableInput, read_input
@@ -91,7 +92,7 @@ def read_layer(path: Path) -> dict:
     platform needs: check_platform); a PlatformError names the file and key."""
     data = _read_bytes(path, "binding table")
     try:
-        table = tomllib.loads(data.decode())
+        table = toml_loads(data)
     except UnicodeDecodeError as e:
         raise PlatformError(f"{path}: not UTF-8 text (byte {e.start})") from None
     except tomllib.TOMLDecodeError as e:

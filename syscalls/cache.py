@@ -18,6 +18,9 @@ state is named after a digest of the text and the versions of cffi and Python, s
 changed table is a new file; it is only read from a file that this user (or root) owns
 and nobody else may write. Where the cache cannot be written or read, the text is
 parsed as before: the cache costs nothing but speed.
+
+toml_loads(data) is `tomllib.loads(data.decode())` kept the same way: a generated table
+takes 20 ms to parse here, about 0.4 s in a guest under TCG, and 1 ms to unpickle.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ def ffi_for(
     path = ffi_state(cdef, packed, cache)
     ffi = cffi.FFI()
     state = _read(path)
-    if state is not None:
+    if isinstance(state, dict) and "_declarations" in state:
         with ffi._lock:  # what FFI.cdef leaves behind, as FFI.cdef does it
             ffi._parser.__dict__.update(state)
             ffi._cdefsources += [cdef, packed] if packed else [cdef]
@@ -72,16 +75,37 @@ def ffi_for(
     return ffi
 
 
-def _read(path: Path) -> dict[str, Any] | None:
+def toml_state(data: bytes, cache: Path | None = None) -> Path:
+    """Where the parsed form of this TOML text is (or would be) kept."""
+    digest = hashlib.sha256(f"python {sys.version_info[:2]}\0".encode() + data).hexdigest()
+    return (cache or cache_dir()) / "toml" / f"{digest[:32]}.pickle"
+
+
+def toml_loads(data: bytes, cache: Path | None = None, write: bool | None = None) -> Any:
+    """tomllib.loads(data.decode()), or what it gave for the same bytes (module doc); its
+    errors (UnicodeDecodeError, tomllib.TOMLDecodeError, ...) as tomllib raises them.
+    `write` as for ffi_for."""
+    path = toml_state(data, cache)
+    table = _read(path)
+    if isinstance(table, dict):
+        return table
+    import tomllib  # not even imported when the cache has it
+
+    table = tomllib.loads(data.decode())
+    if write if write is not None else os.environ.get(WRITE) == "1":
+        _write(path, table)
+    return table
+
+
+def _read(path: Path) -> Any:
     try:
         with path.open("rb") as f:
             st = os.fstat(f.fileno())
             if st.st_uid not in (os.geteuid(), 0) or st.st_mode & 0o022:
                 return None  # only what this user or root made, and nobody else can change
-            state = pickle.load(f)
-    except Exception:  # missing, unreadable, cut short, another cffi's
+            return pickle.load(f)
+    except Exception:  # missing, unreadable, cut short, another version's
         return None
-    return state if isinstance(state, dict) and "_declarations" in state else None
 
 
 def _write(path: Path, state: dict[str, Any]) -> None:

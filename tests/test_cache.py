@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 import cffi
@@ -110,3 +111,33 @@ def test_an_unwritable_cache_costs_only_the_parse(tmp_path: Path) -> None:
     ffi = cache.ffi_for(CDEF, "", blocker, write=True)  # the cache would be below a file
     assert ffi.sizeof("struct pair") == 16
     assert not cache.ffi_state(CDEF, "", blocker).exists()
+
+
+def test_a_table_is_parsed_once_then_read_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = (Path(__file__).parent.parent / "platforms/linux/x86_64.toml").read_bytes()
+    monkeypatch.delenv(cache.WRITE, raising=False)
+    parsed = cache.toml_loads(data, tmp_path)
+    assert not (tmp_path / "toml").exists()  # a plain run keeps nothing
+    assert cache.toml_loads(data, tmp_path, write=True) == parsed
+    state = cache.toml_state(data, tmp_path)
+    assert state.is_file() and state.stat().st_mode & 0o777 == 0o644
+    import tomllib
+
+    monkeypatch.setattr(tomllib, "loads", lambda *a, **k: pytest.fail("parsed again"))
+    assert cache.toml_loads(data, tmp_path) == parsed
+    assert cache.toml_state(data + b"\n", tmp_path) != state  # changed text, another file
+
+
+def test_a_table_state_that_cannot_be_trusted_is_parsed_afresh(tmp_path: Path) -> None:
+    data = b'[platform]\nos = "linux"\n'
+    cache.toml_loads(data, tmp_path, write=True)
+    state = cache.toml_state(data, tmp_path)
+    state.write_bytes(b"\x80\x04K\x01.")  # pickle.dumps(1): not a table
+    assert cache.toml_loads(data, tmp_path) == {"platform": {"os": "linux"}}
+    state.chmod(0o666)
+    state.write_bytes(pickle.dumps({"platform": {"os": "forged"}}))
+    assert cache.toml_loads(data, tmp_path) == {"platform": {"os": "linux"}}
+    with pytest.raises(ValueError):  # tomllib's own errors, as before
+        cache.toml_loads(b"[platform\n", tmp_path)
