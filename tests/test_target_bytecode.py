@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -35,11 +36,16 @@ def pycaches(root: Path) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The results directory of the guest `prepared` is for."""
+    return tmp_path_factory.mktemp("out")
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory, out: Path) -> Path:
     """A cache filled for a guest that runs ONE_TEST, the checkout untouched by it."""
     prefix = tmp_path_factory.mktemp("pycache")
     before = pycaches(ROOT)
-    out = tmp_path_factory.mktemp("out")
     opts = Options(out=out, pytest_args=[ONE_TEST])
     assert bytecode.prepare(guest.collection_args(opts, "vm"), out, prefix) == prefix
     assert pycaches(ROOT) == before, "nothing was written into the checkout"
@@ -67,6 +73,70 @@ def test_the_guest_imports_everything_it_needs_from_the_cache(prepared: Path) ->
     assert list(prepared.rglob("test_openat.*-pytest-*.pyc"))
     # xdist's worker modules, which only workers import.
     assert list(prepared.rglob("xdist/remote.*.pyc"))
+
+
+def test_the_pack_holds_every_pyc_the_guest_imports(
+    prepared: Path, out: Path, tmp_path: Path
+) -> None:
+    """Unpacked where guest.sh unpacks it, it is the guest's whole cache."""
+    own = tmp_path / "unpacked"
+    own.mkdir()
+    with tarfile.open(out / bytecode.PACK) as tar:
+        names = tar.getnames()
+    assert all(not n.startswith("/") and ".." not in n.split("/") for n in names)
+    subprocess.run(["tar", "-x", "-b", "2048", "-f", out / bytecode.PACK, "-C", own], check=True)
+    assert any("-pytest-" in n for n in names)  # pytest's rewritten test module
+    p = as_guest(own, "-m", "pytest", "-q", "-p", "no:cacheprovider", ONE_TEST,
+                 "-p", "syscalls.targets.events", *plugins.turned_off([]))  # fmt: skip
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    loaded = [line for line in p.stderr.splitlines() if line.startswith("# code object from")]
+    compiled = [line.rsplit("/", 1)[1] for line in loaded if str(own) not in line]
+    assert compiled == ["__main__.py"], compiled
+    # Only what was imported: not the modules only xdist's workers import.
+    assert not any("xdist/remote." in n for n in names)
+
+
+def test_the_guest_script_unpacks_the_pack_into_its_own_memory(tmp_path: Path) -> None:
+    job = bytecode.job(["--version"], tmp_path, tmp_path / "pycache")
+    assert job is not None
+    opts = Options(out=tmp_path, pytest_args=[ONE_TEST])
+    script = guest.write_script(opts, "vm", 60, 10.0, job=job).read_text()
+    pack = str(tmp_path / bytecode.PACK)
+    unpack = f"tar -x -b 2048 -f {pack} -C {guest.GUEST_PYCACHE}"
+    assert unpack in script and f"export PYTHONPYCACHEPREFIX={guest.GUEST_PYCACHE}" in script
+    assert script.index(str(job.done)) < script.index(unpack) < script.index("-m pytest")
+    assert f"rm -f {pack}" in script
+
+
+def test_a_pack_is_written_whole_or_not_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefix = tmp_path / "pycache"
+    source = tmp_path / "src" / "mod.py"
+    directory = prefix / source.parent.relative_to("/")
+    directory.mkdir(parents=True)
+    (directory / "mod.cpython-311.pyc").write_bytes(b"code")
+    (directory / "mod.cpython-311-pytest-9.2.0.pyc").write_bytes(b"rewritten")
+    (directory / "other.cpython-311.pyc").write_bytes(b"not imported")
+    dest = tmp_path / "out" / bytecode.PACK
+    dest.parent.mkdir()
+    assert bytecode.pack(prefix, [source], dest) == 2
+    with tarfile.open(dest) as tar:
+        assert sorted(n.rsplit("/", 1)[1] for n in tar.getnames()) == [
+            "mod.cpython-311-pytest-9.2.0.pyc", "mod.cpython-311.pyc",
+        ]  # fmt: skip
+    dest.unlink()
+    added = []
+
+    def add_then_fill_the_disk(self: tarfile.TarFile, *args: object, **kwargs: object) -> None:
+        if added:
+            raise OSError(28, "No space left on device")
+        added.append(real_add(self, *args, **kwargs))
+
+    real_add = tarfile.TarFile.add
+    monkeypatch.setattr(tarfile.TarFile, "add", add_then_fill_the_disk)
+    assert bytecode.pack(prefix, [source], dest) == 0
+    assert added and list(dest.parent.iterdir()) == []  # no pack, no half a pack
 
 
 def test_an_edited_module_is_never_run_from_a_stale_pyc(tmp_path: Path) -> None:
