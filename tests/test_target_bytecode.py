@@ -84,7 +84,8 @@ def test_the_pack_holds_every_pyc_the_guest_imports(
     with tarfile.open(out / bytecode.PACK) as tar:
         names = tar.getnames()
     assert all(not n.startswith("/") and ".." not in n.split("/") for n in names)
-    subprocess.run(["tar", "-x", "-b", "2048", "-f", out / bytecode.PACK, "-C", own], check=True)
+    tar = ["tar", "-x", *guest.UNPACK.split(), "-f", out / bytecode.PACK, "-C", own]
+    subprocess.run(tar, check=True)  # as guest.sh does
     assert any("-pytest-" in n for n in names)  # pytest's rewritten test module
     p = as_guest(own, "-m", "pytest", "-q", "-p", "no:cacheprovider", ONE_TEST,
                  "-p", "syscalls.targets.events", *plugins.turned_off([]))  # fmt: skip
@@ -102,7 +103,7 @@ def test_the_guest_script_unpacks_the_pack_into_its_own_memory(tmp_path: Path) -
     opts = Options(out=tmp_path, pytest_args=[ONE_TEST])
     script = guest.write_script(opts, "vm", 60, 10.0, job=job).read_text()
     pack = str(tmp_path / bytecode.PACK)
-    unpack = f"tar -x -b 2048 -f {pack} -C {guest.GUEST_PYCACHE}"
+    unpack = f"tar -x {guest.UNPACK} -f {pack} -C {guest.GUEST_PYCACHE}"
     assert unpack in script and f"export PYTHONPYCACHEPREFIX={guest.GUEST_PYCACHE}" in script
     assert script.index(str(job.done)) < script.index(unpack) < script.index("-m pytest")
     assert f"rm -f {pack}" in script

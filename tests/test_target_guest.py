@@ -48,6 +48,16 @@ def test_a_guest_that_writes_its_status_has_finished(tmp_path: Path) -> None:
     assert STARTED in (out / results.CONSOLE).read_text()
 
 
+def test_the_end_of_the_launcher_is_seen_at_once(tmp_path: Path) -> None:
+    """Its console closes a moment before it exits (QEMU tearing down): the verdict
+    follows its exit, not a pause of half a second after."""
+    out = tmp_path / "out"
+    script = f"echo '{STARTED}'; echo 0 > {out}/status; exec >&- 2>&-; sleep 0.05; exit 0"
+    ending, took = _supervise(out, script)
+    assert ending.kind == "finished"
+    assert took < 0.4, took  # it was 0.5 s and more
+
+
 def test_a_guest_that_stops_without_status_has_exited(tmp_path: Path) -> None:
     ending, _ = _supervise(tmp_path / "out", f"echo '{STARTED}'; exit 134")
     assert (ending.kind, ending.returncode) == ("exited", 134)

@@ -43,6 +43,7 @@ NO_TESTS = 5  # pytest's status when the selection matched no test
 
 STARTED = b"syscalls-guest: running the suite"
 GUEST_PYCACHE = "/run/syscalls-pycache"  # the guest's own copy of the host's pycs
+UNPACK = "-b 2048 --no-same-owner --no-same-permissions -m"  # tar's options for it
 PANIC = (b"Kernel panic - not syncing", b"---[ end Kernel panic")
 
 
@@ -188,11 +189,12 @@ def write_script(
         env["XDG_CACHE_HOME"] = str(cache_dir().parent)
         done = shlex.quote(str(job.done))
         wait = f"i=0; while [ ! -e {done} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done"
-        # Its pack of the pycs pytest imports, into this memory (syscalls.targets.bytecode);
-        # read in 1 MiB records, a few round trips to the host.
+        # Its pack of the pycs pytest imports, into this memory (syscalls.targets.bytecode):
+        # read in 1 MiB records, a few round trips to the host; no owner, mode or time set
+        # per file (~0.3 s under TCG for 400 files, a third less than tar's defaults).
         pack, mine = shlex.quote(str(job.done.with_name(bytecode.PACK))), GUEST_PYCACHE
         wait += (
-            f"\nif [ -s {pack} ] && mkdir -p {mine} && tar -x -b 2048 -f {pack} -C {mine} "
+            f"\nif [ -s {pack} ] && mkdir -p {mine} && tar -x {UNPACK} -f {pack} -C {mine} "
             f"2>/dev/null; then export PYTHONPYCACHEPREFIX={mine}; fi; rm -f {pack}"
         )
     exports = "\n".join(f"export {k}={shlex.quote(v)}" for k, v in env.items())
@@ -252,8 +254,9 @@ def supervise(
                         tail = window[-256:]
                     else:
                         fd = None
-            else:
-                time.sleep(0.5)
+            else:  # the console is closed: the launcher is exiting, if it has not yet
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=0.5)  # back as soon as it has (a sleep cost 0.5 s a run)
             try:
                 size = events_path.stat().st_size
             except OSError:
