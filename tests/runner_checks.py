@@ -69,10 +69,21 @@ def junit_id(nodeid: str) -> str:
     return f"{module.removesuffix('.py').replace('/', '.')}::{name}"
 
 
-class Started:
-    """A command in a session of its own, with the fault plugin armed and a marker."""
+# Starts the command with SIGINT at its default (Python's KeyboardInterrupt) or ignored,
+# whatever this process has: a shell's background job, .ci/run's too, ignores it.
+_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.{}); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
 
-    def __init__(self, argv: Sequence[str], out: Path, faults: dict[str, str]) -> None:
+
+class Started:
+    """A command in a session of its own, with the fault plugin armed and a marker;
+    `sigint`: its SIGINT disposition at the start (SIG_DFL or SIG_IGN)."""
+
+    def __init__(
+        self, argv: Sequence[str], out: Path, faults: dict[str, str], sigint: str = "SIG_DFL"
+    ) -> None:
         self.out = out
         self.marker = f"runner-test-{uuid.uuid4()}"
         self.started_dir = out.parent / f"{out.name}.started"
@@ -92,7 +103,7 @@ class Started:
         self.argv = [*argv, *(f"--fault={nodeid}={kind}" for nodeid, kind in faults.items())]
         self.start = time.monotonic()
         self.proc = subprocess.Popen(
-            self.argv,
+            [sys.executable, "-c", _SIGINT.format(sigint), *self.argv],
             cwd=ROOT,  # for -p tests.runner_faults
             env=env,
             stdout=subprocess.PIPE,
@@ -132,13 +143,16 @@ def syscalls_run(
     *pytest_args: str,
     options: Sequence[str] = (),
     faults: dict[str, str] | None = None,
+    sigint: str = "SIG_DFL",
 ) -> Started:
     """`syscalls run --out OUT OPTIONS -- FILE PYTEST_ARGS` with tests.runner_faults."""
     argv = [sys.executable, "-m", "syscalls", "run", "--out", str(out), *options, "--", FILE]
-    return Started([*argv, "-p", "tests.runner_faults", *pytest_args], out, faults or {})
+    return Started([*argv, "-p", "tests.runner_faults", *pytest_args], out, faults or {}, sigint)
 
 
-def pytest_run(out: Path, *pytest_args: str, faults: dict[str, str] | None = None) -> Started:
+def pytest_run(
+    out: Path, *pytest_args: str, faults: dict[str, str] | None = None, sigint: str = "SIG_DFL"
+) -> Started:
     """Plain pytest on FILE as .ci/run calls it, junit.xml and profile.json into OUT."""
     argv = [
         sys.executable,
@@ -152,7 +166,7 @@ def pytest_run(out: Path, *pytest_args: str, faults: dict[str, str] | None = Non
         f"--profile={out / 'profile.json'}",
         *pytest_args,
     ]
-    return Started(argv, out, faults or {})
+    return Started(argv, out, faults or {}, sigint)
 
 
 def pytest_in(

@@ -327,9 +327,15 @@ def test_an_interrupted_run_leaves_no_process_of_its_group(tmp_path: Path) -> No
             time.sleep(0.01)
         os.kill(os.getpid(), signal.SIGINT)
 
-    threading.Thread(target=interrupt, daemon=True).start()
-    with pytest.raises(KeyboardInterrupt):
-        mutants.run_group(cmd)
+    # SIGINT as an interactive Python has it, whatever this process inherited (a shell's
+    # background job ignores it).
+    saved = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=interrupt, daemon=True).start()
+        with pytest.raises(KeyboardInterrupt):
+            mutants.run_group(cmd)
+    finally:
+        signal.signal(signal.SIGINT, saved)
     grandchild = int(pidfile.read_text())
     deadline = time.monotonic() + 10
     while _alive(grandchild) and time.monotonic() < deadline:

@@ -239,6 +239,30 @@ def test_without_n_leftovers_are_still_killed_per_test(tmp_path: Path) -> None:
     assert run.seconds < 60 and run.survivors == []
 
 
+@pytest.mark.parametrize("workers", [True, False], ids=["workers", "serial"])
+def test_a_run_that_ignores_sigint_still_ends_at_its_time_limit(
+    tmp_path: Path, workers: bool
+) -> None:
+    """Started with SIGINT ignored (nohup, a shell's background job): one from outside is
+    still ignored, and --time-limit, which interrupts with SIGINT, still ends the run."""
+    if workers:
+        options = ["--time-limit", "10"]
+        started = syscalls_run(tmp_path / "out", "--timeout=300", options=options,
+                               faults={B: "sleep:120"}, sigint="SIG_IGN")  # fmt: skip
+    else:
+        started = pytest_run(tmp_path / "out", "--time-limit=10", faults={B: "sleep:120"},
+                             sigint="SIG_IGN")  # fmt: skip
+    started.wait_for_fault("sleep:120")
+    started.proc.send_signal(signal.SIGINT)
+    run = started.finish()
+    assert run.p.returncode == (3 if workers else 2), run.log
+    assert run.seconds > 9, "ended before its limit: the SIGINT from outside was taken"
+    profile = run.profile()
+    assert profile.meta["incomplete"].startswith("the run exceeded its overall limit of 10 s")
+    assert profile.tests[B]["outcome"] == "failed"
+    assert run.survivors == []
+
+
 def test_without_n_the_time_limit_still_ends_the_run(tmp_path: Path) -> None:
     started = pytest_run(tmp_path / "out", "--time-limit=8", faults={B: "sleep:120"})
     run = started.finish()

@@ -70,6 +70,8 @@ class Controller:
         self.crashed: set[str | None] = set()  # workers whose crash was reported
         self.finishing = False
         self._raised = False
+        self._time_up = False
+        self._sigint_ignored = False  # at the start: only --time-limit's SIGINT is ours
         self._handlers: dict[int, Any] = {}
         self._junit: tuple[Any, str] | None = None  # (LogXML, its real path)
         self.status_dir = Path(tempfile.mkdtemp(prefix="syscalls-runner-")) if distributed else None
@@ -99,11 +101,19 @@ class Controller:
         names = ("SIGINT", "SIGTERM", "SIGHUP") if self.distributed else ("SIGINT",)
         for name in names:
             sig = getattr(signal, name, None)
-            if sig is None or signal.getsignal(sig) == signal.SIG_IGN:
-                continue  # ignored on purpose (nohup, a background job's SIGINT)
+            if sig is None:
+                continue
+            if signal.getsignal(sig) == signal.SIG_IGN:  # on purpose: nohup, a background job
+                if sig != signal.SIGINT or not self.watchdog.time_limit:
+                    continue
+                # --time-limit interrupts the run with SIGINT, which an ignored one would
+                # lose (the run went on for ever): caught, but one from outside ignored.
+                self._sigint_ignored = True
             self._handlers[sig] = signal.signal(sig, self._on_signal)
 
     def _on_signal(self, signum: int, frame: object) -> None:
+        if signum == signal.SIGINT and self._sigint_ignored and not self._time_up:
+            return  # ignored, as it was before the run
         if self._raised:
             if signum == signal.SIGINT and not self.finishing:
                 raise KeyboardInterrupt  # a second Ctrl-C: stop now
@@ -117,6 +127,7 @@ class Controller:
         if self.finishing:
             return
         self.reason = self.reason or reason
+        self._time_up = True
         if signal.SIGINT in self._handlers:  # a real signal: it ends a blocking wait too
             signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
         else:
