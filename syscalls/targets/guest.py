@@ -170,8 +170,9 @@ def write_script(
 ) -> Path:
     """results/guest.sh: what the guest runs once its file systems are in place;
     `job` the host's compilation of its bytecode (the guest waits for it, up to a
-    minute), `write_through` as for pytest_argv, `extra_env` adds variables the suite
-    reads there (SYSCALLS_MODULES_DIR)."""
+    minute, and unpacks its pack into GUEST_PYCACHE), `write_through` as for
+    pytest_argv, `extra_env` adds variables the suite reads there
+    (SYSCALLS_MODULES_DIR)."""
     status = (inside.out or opts.out) / results.STATUS
     env = {
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
