@@ -355,6 +355,7 @@ def conclude(
 ) -> int:
     """The exit status, and on the terminal how the run ended and where its time went."""
     out = opts.out
+    (out / bytecode.PACK).unlink(missing_ok=True)  # the guest's, if it never unpacked it
     status = results.read_status(out)
     where = f"syscalls: {target}"
     if status is not None:
