@@ -84,8 +84,8 @@ def test_the_pack_holds_every_pyc_the_guest_imports(
     with tarfile.open(out / bytecode.PACK) as tar:
         names = tar.getnames()
     assert all(not n.startswith("/") and ".." not in n.split("/") for n in names)
-    tar = ["tar", "-x", *guest.UNPACK.split(), "-f", out / bytecode.PACK, "-C", own]
-    subprocess.run(tar, check=True)  # as guest.sh does
+    unpack = ["tar", "-x", *guest.UNPACK.split(), "-f", out / bytecode.PACK, "-C", own]
+    subprocess.run(unpack, check=True)  # as guest.sh does
     assert any("-pytest-" in n for n in names)  # pytest's rewritten test module
     p = as_guest(own, "-m", "pytest", "-q", "-p", "no:cacheprovider", ONE_TEST,
                  "-p", "syscalls.targets.events", *plugins.turned_off([]))  # fmt: skip
