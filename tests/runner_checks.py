@@ -69,17 +69,21 @@ def junit_id(nodeid: str) -> str:
     return f"{module.removesuffix('.py').replace('/', '.')}::{name}"
 
 
-# Starts the command with SIGINT at its default (Python's KeyboardInterrupt) or ignored,
-# whatever this process has: a shell's background job, .ci/run's too, ignores it.
-_SIGINT = (
-    "import os, signal, sys; signal.signal(signal.SIGINT, signal.{}); "
-    "os.execv(sys.argv[1], sys.argv[1:])"
-)
+# Starts the command with SIGINT as asked, whatever this process has (a shell's background
+# job, .ci/run's too, ignores it): at its default (Python's KeyboardInterrupt), ignored,
+# or blocked with SIGTERM (a mask survives exec).
+_SIGINT = {
+    "SIG_DFL": "signal.signal(signal.SIGINT, signal.SIG_DFL)",
+    "SIG_IGN": "signal.signal(signal.SIGINT, signal.SIG_IGN)",
+    "blocked": "signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})",
+}
+_EXEC = "import os, signal, sys; {}; os.execv(sys.argv[1], sys.argv[1:])"
 
 
 class Started:
     """A command in a session of its own, with the fault plugin armed and a marker;
-    `sigint`: its SIGINT disposition at the start (SIG_DFL or SIG_IGN)."""
+    `sigint`: its SIGINT at the start (SIG_DFL, SIG_IGN or blocked)."""
 
     def __init__(
         self, argv: Sequence[str], out: Path, faults: dict[str, str], sigint: str = "SIG_DFL"
@@ -103,7 +107,7 @@ class Started:
         self.argv = [*argv, *(f"--fault={nodeid}={kind}" for nodeid, kind in faults.items())]
         self.start = time.monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _SIGINT.format(sigint), *self.argv],
+            [sys.executable, "-c", _EXEC.format(_SIGINT[sigint]), *self.argv],
             cwd=ROOT,  # for -p tests.runner_faults
             env=env,
             stdout=subprocess.PIPE,

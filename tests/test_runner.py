@@ -239,21 +239,24 @@ def test_without_n_leftovers_are_still_killed_per_test(tmp_path: Path) -> None:
     assert run.seconds < 60 and run.survivors == []
 
 
+@pytest.mark.parametrize("sigint", ["SIG_IGN", "blocked"])
 @pytest.mark.parametrize("workers", [True, False], ids=["workers", "serial"])
-def test_a_run_that_ignores_sigint_still_ends_at_its_time_limit(
-    tmp_path: Path, workers: bool
+def test_a_run_that_ignores_or_blocks_sigint_still_ends_at_its_time_limit(
+    tmp_path: Path, workers: bool, sigint: str
 ) -> None:
-    """Started with SIGINT ignored (nohup, a shell's background job): one from outside is
-    still ignored, and --time-limit, which interrupts with SIGINT, still ends the run."""
+    """Started with SIGINT ignored (nohup, a shell's background job) or blocked (a mask
+    survives exec): --time-limit, which interrupts with SIGINT, still ends the run; one
+    from outside is still ignored where it was."""
     if workers:
         options = ["--time-limit", "10"]
         started = syscalls_run(tmp_path / "out", "--timeout=300", options=options,
-                               faults={B: "sleep:120"}, sigint="SIG_IGN")  # fmt: skip
+                               faults={B: "sleep:120"}, sigint=sigint)  # fmt: skip
     else:
         started = pytest_run(tmp_path / "out", "--time-limit=10", faults={B: "sleep:120"},
-                             sigint="SIG_IGN")  # fmt: skip
+                             sigint=sigint)  # fmt: skip
     started.wait_for_fault("sleep:120")
-    started.proc.send_signal(signal.SIGINT)
+    if sigint == "SIG_IGN":
+        started.proc.send_signal(signal.SIGINT)
     run = started.finish()
     assert run.p.returncode == (3 if workers else 2), run.log
     assert run.seconds > 9, "ended before its limit: the SIGINT from outside was taken"

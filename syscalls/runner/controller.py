@@ -73,6 +73,7 @@ class Controller:
         self._time_up = False
         self._sigint_ignored = False  # at the start: only --time-limit's SIGINT is ours
         self._handlers: dict[int, Any] = {}
+        self._mask: set[int] | None = None  # the signal mask before ours
         self._junit: tuple[Any, str] | None = None  # (LogXML, its real path)
         self.status_dir = Path(tempfile.mkdtemp(prefix="syscalls-runner-")) if distributed else None
         self.was_subreaper = processes.subreaper()
@@ -110,6 +111,9 @@ class Controller:
                 # lose (the run went on for ever): caught, but one from outside ignored.
                 self._sigint_ignored = True
             self._handlers[sig] = signal.signal(sig, self._on_signal)
+        # A mask survives exec (perf stat, some CI runners): a blocked SIGINT would hold
+        # back the time limit's, and Ctrl-C, for ever.
+        self._mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, list(self._handlers))
 
     def _on_signal(self, signum: int, frame: object) -> None:
         if signum == signal.SIGINT and self._sigint_ignored and not self._time_up:
@@ -302,6 +306,8 @@ class Controller:
         self.watchdog.stop()
         for sig, handler in self._handlers.items():
             signal.signal(sig, handler)
+        if self._mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
         if self.pool is not None:
             self.pool.close()
         if self.distributed:
