@@ -4,19 +4,13 @@ host (`syscalls run`) and in a target's guest.
 Hypothesis's plugin (installed with the dev extra) costs 0.1 s of start-up in the
 controller and in each worker on the host; pytest's log capture about 40 us a test (in a
 TCG guest, on the smoke selection, both are within the noise of a boot). No suite test
-logs or uses Hypothesis; measured, 8% less CPU for the whole suite on the host. The
-doctest and pastebin plugins only serve their options; doctest's imports cost 0.15 s of a
-TCG guest's start-up. Each stays on when the arguments ask for it."""
+logs or uses Hypothesis; measured, 8% less CPU for the whole suite on the host. Each
+stays on when the arguments ask for it."""
 
 from __future__ import annotations
 
 # plugin name -> how an argument would ask for it
-UNUSED = {
-    "hypothesispytest": ("--hypothesis",),
-    "logging": ("--log", "log_", "caplog"),
-    "doctest": ("--doctest",),
-    "pastebin": ("--pastebin",),
-}
+UNUSED = {"hypothesispytest": ("--hypothesis",), "logging": ("--log", "log_", "caplog")}
 
 
 def turned_off(pytest_args: list[str]) -> list[str]:
