@@ -355,7 +355,9 @@ def conclude(
 ) -> int:
     """The exit status, and on the terminal how the run ended and where its time went."""
     out = opts.out
-    (out / bytecode.PACK).unlink(missing_ok=True)  # the guest's, if it never unpacked it
+    # The guest's pack, if it never unpacked it, and one a killed job was writing.
+    for pack in (out / bytecode.PACK, *out.glob(f".{bytecode.PACK}.*")):
+        pack.unlink(missing_ok=True)
     status = results.read_status(out)
     where = f"syscalls: {target}"
     if status is not None:
