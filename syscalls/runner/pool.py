@@ -148,6 +148,7 @@ class Pool:
     def _spawn(self) -> None:
         first = self._take()
         wid = f"w{self.spawned}"
+        status = self.status_dir / wid  # the worker writes it, the watchdog reads it
         self.spawned += 1
         commands_r, commands_w = os.pipe()
         results_r, results_w = os.pipe()
@@ -160,7 +161,7 @@ class Pool:
                     os.close(fd)  # another worker's pipes must close when it dies
                 worker.serve(
                     self.session,
-                    self.status_dir / wid,
+                    status,
                     commands_r,
                     results_w,
                     first,
@@ -168,7 +169,7 @@ class Pool:
                 )
             return pid
 
-        pid = self.watchdog.spawn(wid, self.status_dir / wid, fork)
+        pid = self.watchdog.spawn(wid, status, fork)
         os.close(commands_r)
         os.close(results_w)
         self.slots[results_r] = Slot(wid, pid, commands_w, frames.Reader(results_r), deque(first))
