@@ -103,7 +103,8 @@ def test_an_installed_copy_writes_its_bytecode_under_the_cache(
     (package / paths.INSTALLED_DIR / "conftest.py").touch()
     installed = load_copy(package)
     monkeypatch.setattr(sys, "pycache_prefix", None)
-    monkeypatch.delenv("PYTHONPYCACHEPREFIX", raising=False)
+    monkeypatch.setenv("PYTHONPYCACHEPREFIX", "")  # so that undoing removes what is set below
+    monkeypatch.delenv("PYTHONPYCACHEPREFIX")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     installed.redirect_bytecode()
     prefix = str(tmp_path / "cache" / "syscalls" / "pycache")

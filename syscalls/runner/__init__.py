@@ -1,5 +1,6 @@
-"""How the suite runs: no test can hang the run, leave processes behind, crash it
-unrecorded, or leave results that look like a finished run's.
+"""How the suite runs: no test can hang the run, leave processes behind or its process
+changed for the tests after it, crash it unrecorded, or leave results that look like a
+finished run's.
 
     plugin       the pytest plugin (conftest.py registers it): roles, --time-limit,
                  --workers
@@ -9,6 +10,10 @@ unrecorded, or leave results that look like a finished run's.
     frames       the messages between the two over pipes
     testprocess  in the process that runs tests: leftovers killed per test, no cores,
                  the worker's status for the watchdog
+    isolation    in the process that runs tests: the state each test must leave as it
+                 found it (signals, limits, umask, cwd, threads, ...), compared and
+                 put back after each test
+    highfd       the runner's descriptors there, above the tests' range
     controller   in the controlling process: crashes and hangs become failures with
                  their cause, SIGINT/SIGTERM/--time-limit end the run incomplete
     watchdog     the controller's thread: per-test limits from outside the test,

@@ -7,7 +7,8 @@ Why not pytest-xdist: its workers are fresh interpreters that each import pytest
 collect the whole suite again, and every test costs the controller three or more
 messages through execnet's thread. Here a worker is a fork of the collected session
 (syscalls.runner.worker); a test costs two messages over a pipe; and a worker that died
-is replaced by another fork at once. Plain `pytest -n` (xdist) keeps working as before.
+is replaced by another fork at once, as is one that a test left changed beyond repair
+(syscalls.runner.isolation). Plain `pytest -n` (xdist) keeps working as before.
 
 Tests go out in contiguous runs of collection order (modules stay together, so their
 fixtures are set up once per worker), long runs first and shorter ones towards the end,
@@ -58,6 +59,7 @@ class Slot:
     pending: deque[int] = field(default_factory=deque)  # handed out, not yet started
     current: int | None = None  # started, not yet ended
     done: bool = False  # it said bye
+    retired: str | None = None  # it said why it must not run another test
     reaped: bool = False  # by stop(): its pid is no longer its own
 
 
@@ -220,6 +222,8 @@ class Pool:
             )
         elif kind == "bye":
             slot.done = True
+        elif kind == "retire":
+            slot.retired = message[1]
 
     def _ended(self, slot: Slot) -> None:
         """Its pipe closed: it said bye, or it died (in a test, or between tests)."""
@@ -227,8 +231,9 @@ class Pool:
         os.close(slot.reader.fd)
         with contextlib.suppress(OSError):
             os.close(slot.commands)
-        cause = None if slot.done else self.watchdog.death_of(slot.wid, wait=1.0)
-        if not slot.done and cause is None:  # alive, with its pipe closed or replaced
+        ended = slot.done or slot.retired is not None  # by its own choice
+        cause = None if ended else self.watchdog.death_of(slot.wid, wait=1.0)
+        if not ended and cause is None:  # alive, with its pipe closed or replaced
             cause = (
                 f"worker {slot.wid}'s pipe to the controller was closed or replaced during "
                 "this test; the worker was killed"
@@ -239,12 +244,13 @@ class Pool:
         self.watchdog.forget(slot.wid)
         if slot.done:
             return
-        self.deaths += 1
+        if slot.retired is None:
+            self.deaths += 1
         unstarted = list(slot.pending)
         if slot.current is not None:
             self.log_failure(self.items[slot.current].nodeid, cause)
         self.queue.extendleft(reversed(unstarted))
-        if self.max_deaths is not None and self.deaths > self.max_deaths:
+        if slot.retired is None and self.max_deaths is not None and self.deaths > self.max_deaths:
             self.given_up = f"maximum crashed workers reached: {self.max_deaths}"
         if self.queue and not self.given_up:
             self._spawn()

@@ -13,16 +13,23 @@ the watchdog.
   crash a child on purpose leave no core file.
 - No signal is blocked or ignored here (but those Python and the run ignore on purpose),
   whatever the run inherited (processes.default_signal_state).
+- A test must leave the process as it found it: its signal dispositions and mask, umask,
+  working directory, limits, environment, timers, threads, credentials, namespaces
+  (syscalls.runner.isolation). A change fails the test at teardown, naming it, and is
+  put back; one that cannot be put back ends a forked worker after that test (`retire`),
+  and a fresh fork runs the rest.
 - In a worker (forked, or xdist's), the test's nodeid, start time and limit go to the
   status file the controller's watchdog reads (syscalls.runner.status).
 
-Per test this costs four plain hook calls, two wait calls when nothing was left, and
-two pwrite()s in a worker (README: Benchmark has the figures).
+Per test this costs four plain hook calls, two wait calls when nothing was left, a
+fingerprint of the process's state (isolation.Watch) and two pwrite()s in a worker
+(README: Benchmark has the figures).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +37,7 @@ from typing import Any
 import pytest
 
 from syscalls import processes
+from syscalls.runner import isolation
 from syscalls.runner.status import StatusWriter
 
 STATUS_DIR = "syscalls_status_dir"  # workerinput key: where workers write their status
@@ -72,9 +80,12 @@ class TestProcess:
 
     __test__ = False  # not a test class, whatever its name
 
-    def __init__(self, config: pytest.Config, status: Path | None = None) -> None:
+    def __init__(
+        self, config: pytest.Config, status: Path | None = None, replaceable: bool = False
+    ) -> None:
         """`status`: the status file (a forked worker's); an xdist worker's is named by
-        its workerinput."""
+        its workerinput. `replaceable`: a forked worker, which may end after a test that
+        left it changed beyond repair (`retire` then says why)."""
         self.was_subreaper = processes.subreaper()
         processes.set_subreaper(True)
         processes.no_core_dumps()
@@ -86,6 +97,14 @@ class TestProcess:
         self.current: str | None = None  # the nodeid of the test in progress
         self.started = 0
         self.limits: dict[str, float] = {}  # nodeid -> its own limit (a timeout marker)
+        self.replaceable = replaceable
+        self.retire: str | None = None  # why this worker must not run another test
+        # pytest-timeout's signal method puts back SIGALRM and ITIMER_REAL after each test
+        timeout = config.pluginmanager.hasplugin("timeout") and hasattr(signal, "SIGALRM")
+        self.managed = isolation.PYTEST_TIMEOUT_STATE if timeout else frozenset()
+        self.isolation = isolation.Watch(self.managed)
+        self.state: isolation.State | None = None  # as the last test left it
+        self.fingerprint: tuple[object, ...] = ()  # of that state
         workerinput = getattr(config, "workerinput", {})
         if status is None and workerinput.get(STATUS_DIR):
             status = Path(workerinput[STATUS_DIR]) / workerinput["workerid"]
@@ -109,6 +128,8 @@ class TestProcess:
     def pytest_runtest_protocol(self, item: pytest.Item) -> None:
         self.current = item.nodeid
         self.started += 1
+        if self.state is None:  # the first test (read here, its plugins' timers armed)
+            self._take_state(isolation.read(self.managed))
         if self.status is not None:
             limit = self.limits.get(item.nodeid, self.limit)
             self.status.start(item.nodeid, limit, time.monotonic())
@@ -125,16 +146,52 @@ class TestProcess:
         if self.from_setup and _uses_a_wider_fixture(item):
             self.owned |= self.from_setup
         self.from_setup = frozenset()
+        problems = []
         left = processes.reap_leftovers(ignore=self.survivors | self.owned)
         if left:
             self.survivors |= frozenset(left.survivors)
-            message = f"the test {left.describe()}; every process a test starts must end with it"
-            pytest.fail(message, pytrace=False)
+            problems.append(
+                f"the test {left.describe()}; every process a test starts must end with it"
+            )
+        changed = self._check_state(item)
+        if changed:
+            problems.append(changed)
+        if problems:
+            pytest.fail("\n".join(problems), pytrace=False)
+
+    def _take_state(self, state: isolation.State) -> None:
+        self.state, self.fingerprint = state, self.isolation.fingerprint()
+
+    def _check_state(self, item: pytest.Item) -> str | None:
+        """What the test left changed in this process (put back), or None."""
+        before = self.state
+        if before is None or self.isolation.fingerprint() == self.fingerprint:
+            return None
+        self.isolation.reopen()  # the test may have closed or replaced its files
+        after = isolation.read(self.managed)
+        found = isolation.changes(before, after, self.managed)
+        if any(c.what == "threads" for c in found):
+            after = isolation.settle(before, after, self.managed)
+            found = isolation.changes(before, after, self.managed)
+        if not found or _uses_a_wider_fixture(item):
+            self._take_state(after)  # a module's fixture's, say, until its teardown
+            return None
+        found, stuck, now = isolation.repair(before, found, self.managed)
+        self._take_state(now)
+        message = "the test left this process changed -- " + "; ".join(map(str, found))
+        if not stuck:
+            return message + " (put back)"
+        names = ", ".join(c.what for c in stuck)
+        if self.replaceable:
+            self.retire = f"{item.nodeid} left {names} changed"
+            return f"{message}; {names} cannot be put back: a fresh worker runs the tests after it"
+        return f"{message}; {names} cannot be put back: the tests after it in this process may fail"
 
     def pytest_runtest_logfinish(self) -> None:
         if self.current is not None:  # a finalizer raised: the teardown above never ran
             self._ended()
             self.from_setup = frozenset()
+            self.state = None  # taken as it is: that test has failed already
             self.survivors |= frozenset(processes.reap_leftovers(ignore=self.survivors).survivors)
 
     def _ended(self) -> None:
@@ -147,6 +204,7 @@ class TestProcess:
         processes.reap_leftovers(ignore=self.survivors)
 
     def pytest_unconfigure(self) -> None:
+        self.isolation.close()
         if self.status is not None:
             self.status.close()
         if not self.was_subreaper:

@@ -19,13 +19,14 @@ worker on the whole suite, and seconds under software emulation). Before its fir
 To the controller (syscalls.runner.frames): ("start", i) as test i starts, ("end", i,
 reports) with its reports (serialized by pytest's own hook, as xdist does), ("warn",
 fields) for a warning, ("more",) when it needs more tests before it can run its last one
-(pytest tears down fixtures by the next test), ("bye",) when done. From the controller:
+(pytest tears down fixtures by the next test), ("bye",) when done, ("retire", why) when
+a test left it changed beyond repair (syscalls.runner.isolation) and a fresh worker must
+run the tests it was given. From the controller:
 lists of test indices, [] for "no more".
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import pickle
 import signal
@@ -38,6 +39,7 @@ from typing import Any, NoReturn
 import pytest
 
 from syscalls.runner import frames
+from syscalls.runner.highfd import out_of_the_way
 from syscalls.runner.testprocess import TestProcess
 
 REPORT_HOOKS = (
@@ -119,21 +121,21 @@ def serve(
     `handlers`: the signal handlers to put back (the controller's own are not ours)."""
     code = 0
     try:
-        commands, results = _out_of_the_way(commands), _out_of_the_way(results)
+        commands, results = out_of_the_way(commands), out_of_the_way(results)
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
         config = session.config
         _capture_afresh(config)
         _drop_reporters(config.pluginmanager)
-        tests = TestProcess(config, status)
+        tests = TestProcess(config, status, replaceable=True)
         config.pluginmanager.register(tests, "syscalls-runner-tests")
         tests.watch(session.items)
         forward = Forward(config, results)
         config.pluginmanager.register(forward, "syscalls-runner-forward")
         forward.live = True
-        _run(session.items, forward, commands, deque(first))
+        _run(session.items, forward, commands, deque(first), tests)
         tests.pytest_sessionfinish()  # what an interrupted teardown left running
-        forward.send(("bye",))
+        forward.send(("bye",) if tests.retire is None else ("retire", tests.retire))
     except KeyboardInterrupt:  # Ctrl-C reached the whole group: the controller reports it
         code = FAILED
     except BaseException:
@@ -143,7 +145,13 @@ def serve(
         os._exit(code)  # no atexit, no pytest cleanup: those are the controller's
 
 
-def _run(items: list[pytest.Item], forward: Forward, commands: int, queue: deque[int]) -> None:
+def _run(
+    items: list[pytest.Item],
+    forward: Forward,
+    commands: int,
+    queue: deque[int],
+    tests: TestProcess,
+) -> None:
     exhausted = False
     while queue:
         if len(queue) == 1 and not exhausted:  # its teardown depends on what comes next
@@ -156,22 +164,17 @@ def _run(items: list[pytest.Item], forward: Forward, commands: int, queue: deque
         item = items[index]
         nextitem = items[queue[0]] if queue else None
         item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+        if tests.retire is not None:  # the test left this process beyond repair
+            _tear_down_all(item)
+            return
 
 
-HIGH_FD = 512  # where the worker's pipes go: tests reuse and dup2 onto low numbers
-
-
-def _out_of_the_way(fd: int) -> int:
-    """`fd` moved up to HIGH_FD or above (close-on-exec), where the limit allows."""
-    dupfd = getattr(fcntl, "F_DUPFD_CLOEXEC", None)
+def _tear_down_all(item: pytest.Item) -> None:
+    """The fixtures still set up for the tests this worker will not run, finalized."""
     try:
-        high = fcntl.fcntl(fd, dupfd, HIGH_FD) if dupfd is not None else fd
-    except OSError:
-        return fd
-    if high == fd:
-        return fd
-    os.close(fd)
-    return high
+        item.session._setupstate.teardown_exact(None)
+    except BaseException:  # a finalizer's error: the test it belongs to runs elsewhere
+        traceback.print_exc(file=sys.__stderr__)
 
 
 def _capture_afresh(config: pytest.Config) -> None:

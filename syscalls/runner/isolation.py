@@ -1,0 +1,511 @@
+"""The process that runs tests, as every test must leave it.
+
+A worker runs hundreds of tests in one process. A test that leaves SIGCHLD ignored,
+RLIMIT_NOFILE lowered, a signal blocked, its umask or working directory changed, a
+timer armed or a thread running makes the tests after it fail -- or pass -- for its own
+reasons, far from the cause. So the state below is compared after each test's teardown
+with what it was after the test before. A test that changed it fails at teardown,
+naming each change, and the state is put back. What cannot be put back from inside (a
+thread still running, credentials, capabilities or a seccomp filter, another namespace,
+root directory or session) ends a forked worker after the test: a fresh fork of the
+collected session runs its remaining tests. A process that cannot be replaced (plain
+pytest, xdist's workers) goes on, and the message says so.
+
+The state: /proc/self/status (umask, signal masks, credentials, capabilities, seccomp,
+threads, CPU affinity), Python's signal handlers, the resource limits
+(/proc/self/limits), the environment, the working and root directories, four
+namespaces, process group and session, interval timers, scheduling policy and nice
+value, and two prctl flags (child subreaper: the runner's hold on what tests leave
+running; dumpable). Where /proc or prctl are missing (not Linux), those parts are left
+out.
+
+Per test only a fingerprint is taken (`Watch.unchanged`): raw values compared whole,
+both /proc files read with pread() on descriptors kept open above the tests' range.
+Between two tests of a whole-suite worker, caches cold, a full reading cost 135 us of
+CPU, 5% of `syscalls run`; the fingerprint costs a fraction of that. Only when it
+differs is the state read in full, with fresh descriptors, and compared field by field.
+
+What pytest-timeout manages stays out: with its signal method it arms ITIMER_REAL and
+catches SIGALRM for each test and undoes both after it (or as soon as the test fails),
+which also undoes what a test did to them (PYTEST_TIMEOUT_STATE). Handlers are compared
+by their code, not their identity: a closure made anew for each test is the same one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import re
+import resource
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from syscalls.runner.highfd import out_of_the_way
+
+State = dict[str, Any]
+
+_STATUS_KEYS = {
+    b"Umask": "umask",
+    b"SigBlk": "blocked signals",
+    b"SigIgn": "ignored signals",
+    b"SigCgt": "caught signals",
+    b"Uid": "user ids",
+    b"Gid": "group ids",
+    b"Groups": "supplementary groups",
+    b"CapInh": "inheritable capabilities",
+    b"CapPrm": "permitted capabilities",
+    b"CapEff": "effective capabilities",
+    b"CapBnd": "capability bounding set",
+    b"CapAmb": "ambient capabilities",
+    b"NoNewPrivs": "no_new_privs",
+    b"Seccomp": "seccomp mode",
+    b"Seccomp_filters": "seccomp filters",
+    b"Threads": "threads",
+    b"Cpus_allowed_list": "CPU affinity",
+}
+_STATUS_LINE = re.compile(rb"\n(" + b"|".join(_STATUS_KEYS) + rb"):[ \t]*([^\n]*)")
+# Those that change what the tests after would see: their mounts, their network, their
+# ids, their children's pids.
+_NAMESPACES = ("mnt", "net", "user", "pid_for_children")
+_LINKS = (("root", "root directory"), *((f"ns/{ns}", f"{ns} namespace") for ns in _NAMESPACES))
+_RLIMITS = dict(  # by number; RLIMIT_OFILE is RLIMIT_NOFILE: each once, by its first name
+    sorted(
+        {
+            getattr(resource, name): name
+            for name in sorted(dir(resource), reverse=True)
+            if name.startswith("RLIMIT_")
+        }.items()
+    )
+)
+_ITIMERS = tuple(
+    (name, getattr(signal, name))
+    for name in ("ITIMER_REAL", "ITIMER_VIRTUAL", "ITIMER_PROF")
+    if hasattr(signal, name)
+)
+_SIGNALS = sorted(signal.valid_signals()) if hasattr(signal, "valid_signals") else []
+_PRCTL = {  # linux/prctl.h: name -> (get, set, the value comes back through a pointer)
+    "child subreaper": (37, 36, True),
+    "dumpable": (3, 4, False),
+}
+PYTEST_TIMEOUT_STATE = frozenset({"ITIMER_REAL", "SIGALRM disposition"})
+UNREADABLE = "unreadable"  # no fd left to read /proc with, or no /proc (a chroot)
+THREAD_GRACE = 0.5  # seconds a test's finished thread may take to be gone
+
+try:  # the C module's: Python's wrapper makes an enum of each answer, 50 times slower
+    from _signal import getsignal as _getsignal
+except ImportError:  # pragma: no cover - another Python
+    _getsignal = signal.getsignal
+
+try:
+    _LIBC: Any = ctypes.CDLL(None, use_errno=True)
+    _HAS_PRCTL = hasattr(_LIBC, "prctl")
+except OSError:  # pragma: no cover - no C library to load
+    _LIBC, _HAS_PRCTL = None, False
+
+
+# --- reading ------------------------------------------------------------------------
+
+
+def _read_file(path: str) -> bytes | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, 65536)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _prctl_get(get: int, by_pointer: bool) -> int | None:
+    if by_pointer:
+        value = ctypes.c_int(0)
+        if _LIBC.prctl(get, ctypes.byref(value), 0, 0, 0) != 0:
+            return None
+        return value.value
+    answer = int(_LIBC.prctl(get, 0, 0, 0, 0))
+    return None if answer < 0 else answer
+
+
+def _common(ignore: frozenset[str]) -> list[Any]:
+    """The values read alike for the fingerprint and the full state, in _COMMON's order."""
+    values: list[Any] = []
+    try:
+        values.append(os.getcwd())
+    except OSError:
+        values.append(None)  # removed under us
+    for link, _ in _LINKS:
+        try:
+            values.append(os.readlink(f"/proc/self/{link}"))
+        except OSError:
+            values.append(None)
+    for name, which in _ITIMERS:
+        values.append(None if name in ignore else signal.getitimer(which) != (0.0, 0.0))
+    values.append(os.getpgrp())
+    values.append(os.getsid(0))
+    try:
+        values.append((os.sched_getscheduler(0), os.sched_getparam(0).sched_priority))
+    except (OSError, AttributeError):
+        values.append(None)
+    try:
+        values.append(os.getpriority(os.PRIO_PROCESS, 0))
+    except (OSError, AttributeError):
+        values.append(None)
+    for get, _, by_pointer in _PRCTL.values():
+        values.append(_prctl_get(get, by_pointer) if _HAS_PRCTL else None)
+    environ = getattr(os.environ, "_data", None)  # the bytes mapping: no decoding
+    environment = dict(environ if environ is not None else os.environ)
+    for key in _PYTESTS_OWN:
+        environment.pop(key, None)
+    values.append(environment)
+    return values
+
+
+# pytest sets it in each phase of a test (setup, call, teardown), and removes it after
+_PYTESTS_OWN = (b"PYTEST_CURRENT_TEST", "PYTEST_CURRENT_TEST")
+
+
+_COMMON = (
+    "working directory",
+    *(name for _, name in _LINKS),
+    *(name for name, _ in _ITIMERS),
+    "process group",
+    "session",
+    "scheduling policy",
+    "nice",
+    *_PRCTL,
+    "environment",
+)
+
+
+class Watch:
+    """The fingerprint of this process's state, taken after every test.
+
+    Its two /proc files are read with pread() on descriptors kept open (above the
+    tests' range, close-on-exec), opened again in a fork and whenever the fingerprint
+    differs: a test may have closed or replaced them."""
+
+    def __init__(self, ignore: frozenset[str] = frozenset()) -> None:
+        self.ignore = ignore  # what another plugin manages per test (Change.what)
+        self.watched = [s for s in _SIGNALS if f"{_signal_name(s)} disposition" not in ignore]
+        self.pid = -1
+        self.fds: dict[str, int] = {}
+
+    def _pread(self, path: str) -> bytes | None:
+        if self.pid != os.getpid():
+            self.fds, self.pid = {}, os.getpid()  # a fork's: the parent's files
+        fd = self.fds.get(path)
+        if fd is None:
+            try:
+                fd = out_of_the_way(os.open(path, os.O_RDONLY | os.O_CLOEXEC))
+            except OSError:
+                return None
+            self.fds[path] = fd
+        try:
+            return os.pread(fd, 65536, 0)
+        except OSError:
+            return None
+
+    def reopen(self) -> None:
+        for fd in self.fds.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.fds = {}
+
+    def fingerprint(self) -> tuple[Any, ...]:
+        status = self._pread("/proc/self/status")
+        return (
+            _STATUS_LINE.findall(status) if status is not None else None,
+            self._pread("/proc/self/limits"),
+            tuple(map(_getsignal, self.watched)),
+            *_common(self.ignore),
+        )
+
+    def close(self) -> None:
+        if self.pid == os.getpid():
+            self.reopen()
+
+
+def read(ignore: frozenset[str] = frozenset()) -> State:
+    """The process's state in full, each value plain and printable (but the signal
+    handlers: the objects Python holds), read with fresh descriptors."""
+    state: State = {}
+    status = _read_file("/proc/self/status")
+    if status is not None:
+        for key, value in _STATUS_LINE.findall(status):
+            state[_STATUS_KEYS[key]] = value.decode()
+    state["handlers"] = {sig: _getsignal(sig) for sig in _SIGNALS}
+    # One file instead of a getrlimit() per limit; parsed only when it differs
+    state["resource limits"] = _read_file("/proc/self/limits") or _getrlimits()
+    for name, value in zip(_COMMON, _common(ignore), strict=True):
+        if value is not None:
+            state[name] = value
+    return state
+
+
+# --- comparing ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    what: str
+    before: str
+    after: str
+    restore: Callable[[], None] | None  # None: it cannot be put back from inside
+
+    def __str__(self) -> str:
+        return f"{self.what}: {self.before} -> {self.after}"
+
+
+def changes(before: State, after: State, ignore: frozenset[str] = frozenset()) -> list[Change]:
+    """What differs, each with how to put it back; `ignore`: what another plugin
+    manages per test (Change.what)."""
+    found: list[Change] = []
+    for key in sorted((before.keys() | after.keys()) - ignore):
+        old, new = before.get(key), after.get(key)
+        if old == new or key in ("ignored signals", "caught signals", "handlers"):
+            continue  # signals: one by one, below
+        if key == "resource limits":
+            found.extend(_limit_changes(old, new))
+        else:
+            found.append(_change(key, old, new))
+    if "caught signals" in before and "caught signals" in after:
+        found.extend(c for c in _signal_changes(before, after) if c.what not in ignore)
+    return found
+
+
+def _signal_mask(value: str | None) -> int:
+    return int(value or "0", 16)
+
+
+def _names(mask: int) -> str:
+    names = [_signal_name(sig) for sig in range(1, 65) if mask & (1 << (sig - 1))]
+    return ", ".join(names) or "none"
+
+
+def _signal_name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"
+
+
+def _same_handler(a: Any, b: Any) -> bool:
+    code_a, code_b = getattr(a, "__code__", None), getattr(b, "__code__", None)
+    if code_a is not None or code_b is not None:
+        return code_a is code_b
+    return a is b
+
+
+def _disposition(state: State, sig: int) -> tuple[str, Any]:
+    bit = 1 << (sig - 1)
+    if _signal_mask(state.get("ignored signals")) & bit:
+        return "ignored", None
+    if _signal_mask(state.get("caught signals")) & bit:
+        return "caught", state["handlers"].get(sig)
+    return "default", None
+
+
+def _show(disposition: tuple[str, Any]) -> str:
+    kind, handler = disposition
+    if kind != "caught":
+        return kind
+    if not callable(handler):  # the kernel says caught, Python holds no handler of its own
+        return "caught (by a handler Python did not install)"
+    name = getattr(handler, "__qualname__", None) or repr(handler)
+    return f"caught by {name}"
+
+
+def _signal_changes(before: State, after: State) -> list[Change]:
+    found = []
+    for sig in _SIGNALS:
+        (old, handler), (new, now) = _disposition(before, sig), _disposition(after, sig)
+        if old == new and (old != "caught" or _same_handler(handler, now)):
+            continue
+        if old == "caught":
+            restore = _set_signal(sig, handler) if callable(handler) else None
+        else:
+            restore = _set_signal(sig, signal.SIG_IGN if old == "ignored" else signal.SIG_DFL)
+        what = f"{_signal_name(sig)} disposition"
+        found.append(Change(what, _show((old, handler)), _show((new, now)), restore))
+    return found
+
+
+def _set_signal(sig: int, handler: Any) -> Callable[[], None]:
+    def restore() -> None:
+        signal.signal(sig, handler)
+
+    return restore
+
+
+def _change(key: str, old: Any, new: Any) -> Change:
+    restore: Callable[[], None] | None = None
+    shown_old, shown_new = _shown(old), _shown(new)
+    if key == "umask":
+        restore = lambda: os.umask(int(old, 8))  # noqa: E731
+    elif key == "blocked signals":
+        shown_old, shown_new = _names(_signal_mask(old)), _names(_signal_mask(new))
+        mask = _signal_mask(old)
+        restore = lambda: signal.pthread_sigmask(  # noqa: E731
+            signal.SIG_SETMASK, [s for s in range(1, 65) if mask & (1 << (s - 1))]
+        )
+    elif key == "environment":
+        shown_old, shown_new = "as it was", _environment_diff(old or {}, new or {})
+        restore = lambda: _put_environment(old or {})  # noqa: E731
+    elif key == "working directory" and old is not None:
+        restore = lambda: os.chdir(old)  # noqa: E731
+    elif key == "process group":
+        restore = lambda: os.setpgid(0, old)  # noqa: E731 - within the same session only
+    elif key.startswith("ITIMER_"):
+        shown_old, shown_new = ("armed" if old else "disarmed"), ("armed" if new else "disarmed")
+        which = getattr(signal, key)
+        if not old:
+            restore = lambda: signal.setitimer(which, 0)  # noqa: E731
+    elif key == "CPU affinity" and old is not None:
+        cpus = _cpu_list(old)
+        restore = lambda: os.sched_setaffinity(0, cpus)  # noqa: E731
+    elif key == "scheduling policy" and old is not None:
+        policy, priority = old
+        restore = lambda: os.sched_setscheduler(0, policy, os.sched_param(priority))  # noqa: E731
+    elif key == "nice" and old is not None:
+        restore = lambda: os.setpriority(os.PRIO_PROCESS, 0, old)  # noqa: E731
+    elif key in _PRCTL and old is not None:
+        setter = _PRCTL[key][1]
+        restore = lambda: _prctl_set(setter, old)  # noqa: E731
+    if new is None:
+        shown_new = UNREADABLE
+    return Change(key, shown_old, shown_new, restore)
+
+
+def _shown(value: Any) -> str:
+    return UNREADABLE if value is None else " ".join(str(value).split())
+
+
+def _getrlimits() -> dict[int, tuple[int, int]]:
+    limits = {}
+    for which in _RLIMITS:
+        with contextlib.suppress(OSError, ValueError):
+            limits[which] = resource.getrlimit(which)
+    return limits
+
+
+def _parse_limits(text: bytes) -> dict[int, tuple[int, int]]:
+    """/proc/PID/limits: a heading, then one line per limit in the order of their numbers
+    ("Max open files  1024  1048576  files": name, soft, hard, unit)."""
+    limits = {}
+    for which, line in enumerate(text.decode(errors="replace").splitlines()[1:]):
+        fields = re.split(r"\s{2,}", line.strip())
+        if len(fields) >= 3 and which in _RLIMITS:
+            soft, hard = (
+                resource.RLIM_INFINITY if v == "unlimited" else int(v) for v in fields[1:3]
+            )
+            limits[which] = (soft, hard)
+    return limits
+
+
+def _limit_changes(old: Any, new: Any) -> list[Change]:
+    if new is None:
+        return [Change("resource limits", "readable", UNREADABLE, None)]
+    before = _parse_limits(old) if isinstance(old, bytes) else dict(old or {})
+    after = _parse_limits(new) if isinstance(new, bytes) else dict(new)
+    found = []
+    for which, name in _RLIMITS.items():
+        was, now = before.get(which), after.get(which)
+        if was != now and was is not None:
+            restore = lambda which=which, was=was: resource.setrlimit(which, was)  # noqa: E731
+            found.append(Change(name, _limit(was), _limit(now), restore))
+    return found
+
+
+def _limit(value: Any) -> str:
+    if not isinstance(value, tuple):
+        return _shown(value)
+    return "/".join("unlimited" if v == resource.RLIM_INFINITY else str(v) for v in value)
+
+
+def _environment_diff(old: dict[Any, Any], new: dict[Any, Any]) -> str:
+    def name(key: Any) -> str:
+        return key.decode(errors="replace") if isinstance(key, bytes) else str(key)
+
+    gone = sorted(name(k) for k in old.keys() - new.keys())
+    added = sorted(name(k) for k in new.keys() - old.keys())
+    changed = sorted(name(k) for k in old.keys() & new.keys() if old[k] != new[k])
+    parts = [f"{label} {_some(keys)}" for label, keys in
+             (("removed", gone), ("added", added), ("changed", changed)) if keys]  # fmt: skip
+    return "; ".join(parts)
+
+
+def _some(names: list[str], most: int = 8) -> str:
+    shown = ", ".join(names[:most])
+    return shown if len(names) <= most else f"{shown} and {len(names) - most} more"
+
+
+def _put_environment(old: dict[Any, Any]) -> None:
+    def text(value: Any) -> str:
+        return os.fsdecode(value) if isinstance(value, bytes) else value
+
+    os.environ.clear()
+    os.environ.update({text(k): text(v) for k, v in old.items()})
+
+
+def _cpu_list(text: str) -> set[int]:
+    cpus: set[int] = set()
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        if first.strip():
+            cpus.update(range(int(first), int(last or first) + 1))
+    return cpus
+
+
+def _prctl_set(option: int, value: int) -> None:
+    if int(_LIBC.prctl(option, value, 0, 0, 0)) < 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, os.strerror(errno))
+
+
+# --- after a test -------------------------------------------------------------------
+
+
+def settle(before: State, after: State, ignore: frozenset[str] = frozenset()) -> State:
+    """`after` read again while it has more threads than `before`, for up to
+    THREAD_GRACE seconds: a thread the test has told to stop may still be on its way out."""
+    deadline = time.monotonic() + THREAD_GRACE
+    while int(after.get("threads") or 0) > int(before.get("threads") or 0):
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.01)
+        after = read(ignore)
+    return after
+
+
+def repair(
+    before: State, found: list[Change], ignore: frozenset[str] = frozenset()
+) -> tuple[list[Change], list[Change], State]:
+    """Each change undone where it can be, then the state read again: (the changes worth
+    naming, those still there, the state now)."""
+    for change in found:
+        if change.restore is not None:
+            with contextlib.suppress(OSError, ValueError, TypeError, OverflowError):
+                change.restore()  # whether it worked, the reading below tells
+    now = read(ignore)
+    stuck = changes(before, now, ignore)
+    still = {c.what for c in stuck}
+    shown = [c for c in found if c.after != UNREADABLE or c.what in still]
+    return _summary(shown), _summary(stuck), now
+
+
+def _summary(found: list[Change]) -> list[Change]:
+    """Values that could not be read are left out beside one that could (out of fds:
+    a lowered RLIMIT_NOFILE says why), or told as one change (in a chroot /proc tells
+    nothing)."""
+    unread = [c.what for c in found if c.after == UNREADABLE]
+    rest = [c for c in found if c.after != UNREADABLE]
+    if not unread or rest:
+        return rest
+    return [Change("/proc/self", "readable", f"{UNREADABLE} ({len(unread)} values)", None)]

@@ -1,0 +1,247 @@
+"""What a test leaves changed in the process that runs tests (syscalls.runner.isolation):
+found, named, put back where it can be, and a forked worker that cannot be put back
+replaced. The state changes happen in a forked child (syscalls.child), never in this
+process."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from syscalls import child
+from syscalls.runner import isolation
+from tests.runner_checks import junit_cases, pytest_in
+
+
+def _raw_ignore(sig: int) -> None:
+    """SIG_IGN set by the C library, behind Python's back (as a test's raw call would)."""
+    ctypes.CDLL(None).signal(sig, ctypes.c_void_p(1))
+
+
+def _lower_soft_nofile() -> None:
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (100, hard))
+
+
+def _new_session() -> None:
+    os.setpgid(0, os.getpgid(os.getppid()))  # a group leader may not call setsid()
+    os.setsid()
+
+
+def _set_subreaper() -> None:
+    assert ctypes.CDLL(None).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+
+
+# (what the test does, the change named, whether it can be put back from inside)
+CHANGES: dict[str, tuple[Callable[[], object], str, bool]] = {
+    "umask": (lambda: os.umask(0o077), "umask", True),
+    "SIGCHLD ignored": (
+        lambda: signal.signal(signal.SIGCHLD, signal.SIG_IGN),
+        "SIGCHLD disposition",
+        True,
+    ),
+    "SIGUSR1 caught": (
+        lambda: signal.signal(signal.SIGUSR1, lambda *_: None),
+        "SIGUSR1 disposition",
+        True,
+    ),
+    "SIGTERM ignored by a raw call": (
+        lambda: _raw_ignore(signal.SIGTERM),
+        "SIGTERM disposition",
+        True,
+    ),
+    "SIGUSR2 blocked": (
+        lambda: signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2}),
+        "blocked signals",
+        True,
+    ),
+    "RLIMIT_NOFILE lowered": (_lower_soft_nofile, "RLIMIT_NOFILE", True),
+    "environment": (lambda: os.environ.update(ISOLATION_CHECK="1"), "environment", True),
+    "working directory": (lambda: os.chdir("/"), "working directory", True),
+    "ITIMER_VIRTUAL armed": (
+        lambda: signal.setitimer(signal.ITIMER_VIRTUAL, 100),
+        "ITIMER_VIRTUAL",
+        True,
+    ),
+    "child subreaper": (_set_subreaper, "child subreaper", True),
+    "a thread left running": (
+        lambda: threading.Thread(target=threading.Event().wait, daemon=True).start(),
+        "threads",
+        False,
+    ),
+    "another process group": (
+        lambda: os.setpgid(0, os.getpgid(os.getppid())),  # syscalls.child's leads its own
+        "process group",
+        True,
+    ),
+    "a session of its own": (_new_session, "session", False),
+}
+
+
+def _change_then_repair(change: Callable[[], object]) -> tuple[list[str], list[str], list[str]]:
+    """In this child: (the changes found, those still there after repair, what still
+    differs from the state before, read afresh)."""
+    watch = isolation.Watch()
+    before, fingerprint = isolation.read(), watch.fingerprint()
+    assert watch.fingerprint() == fingerprint
+    change()
+    assert watch.fingerprint() != fingerprint
+    after = isolation.settle(before, isolation.read())
+    found = isolation.changes(before, after)
+    shown, stuck, _ = isolation.repair(before, found)
+    left = isolation.changes(before, isolation.read())
+    return [c.what for c in shown], [c.what for c in stuck], [c.what for c in left]
+
+
+@pytest.mark.parametrize("name", sorted(CHANGES))
+def test_a_change_is_found_named_and_put_back_where_it_can_be(name: str) -> None:
+    change, what, repairable = CHANGES[name]
+    shown, stuck, left = child.run(lambda: _change_then_repair(change))
+    assert what in shown
+    if repairable:
+        assert stuck == [] and left == []
+    else:
+        assert what in stuck and what in left
+
+
+def test_an_untouched_process_shows_no_change() -> None:
+    watch = isolation.Watch()
+    assert watch.fingerprint() == watch.fingerprint()
+    assert isolation.changes(isolation.read(), isolation.read()) == []
+
+
+def test_a_closure_made_anew_for_each_test_is_the_same_handler() -> None:
+    def install() -> None:
+        def handler(signum: int, frame: object) -> None:
+            pass
+
+        signal.signal(signal.SIGUSR1, handler)
+
+    def run() -> list[str]:
+        install()
+        before = isolation.read()
+        install()
+        return [c.what for c in isolation.changes(before, isolation.read())]
+
+    assert child.run(run) == []
+
+
+def test_what_pytest_timeout_manages_is_left_to_it() -> None:
+    def run() -> tuple[list[str], list[str]]:
+        before = isolation.read(isolation.PYTEST_TIMEOUT_STATE)
+        signal.signal(signal.SIGALRM, lambda *_: None)
+        signal.setitimer(signal.ITIMER_REAL, 100)
+        managed = isolation.PYTEST_TIMEOUT_STATE
+        ignored = isolation.changes(before, isolation.read(managed), managed)
+        seen = isolation.changes(isolation.read(), isolation.read())  # nothing to differ
+        return [c.what for c in ignored], [c.what for c in seen]
+
+    assert child.run(run) == ([], [])
+
+
+def test_values_that_cannot_be_read_are_not_taken_for_changes() -> None:
+    """Out of descriptors, /proc cannot be read: the lowered limit is the change named."""
+
+    def run() -> tuple[list[str], list[str]]:
+        before = isolation.read()
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (3, hard))
+        after = isolation.read()
+        shown, stuck, _ = isolation.repair(before, isolation.changes(before, after))
+        return [c.what for c in shown], [c.what for c in stuck]
+
+    assert child.run(run) == (["RLIMIT_NOFILE"], [])
+
+
+def test_the_limits_read_from_proc_are_those_getrlimit_gives() -> None:
+    text = Path("/proc/self/limits").read_bytes()
+    assert isolation._parse_limits(text) == isolation._getrlimits()
+
+
+def test_the_fingerprint_reads_again_what_a_test_closed() -> None:
+    watch = isolation.Watch()
+    first = watch.fingerprint()
+    for fd in list(watch.fds.values()):
+        os.close(fd)  # as a test that closes every descriptor would
+    assert watch.fingerprint() != first
+    watch.reopen()
+    assert watch.fingerprint() == first
+    watch.close()
+
+
+LEAKS = """
+import os
+import signal
+import threading
+
+import pytest
+
+@pytest.fixture(scope="module")
+def module_umask():
+    old = os.umask(0o027)  # a module's fixture: set for its tests, put back after them
+    yield
+    os.umask(old)
+
+def test_a_before(module_umask):
+    with open(os.environ["PIDS"], "a") as f:
+        f.write(f"{os.getpid()}\\n")
+
+def test_b_leaves_LEAK():
+    LEAK_CODE
+
+def test_c_after():
+    with open(os.environ["PIDS"], "a") as f:
+        f.write(f"{os.getpid()}\\n")
+    pid = os.fork()
+    if pid == 0:
+        os._exit(7)
+    assert os.waitpid(pid, 0)[1] >> 8 == 7  # ECHILD if SIGCHLD were still ignored
+    assert threading.active_count() == 1
+"""
+
+
+# A worker retired is no crash: --max-worker-restart 0 does not end the run for it.
+FORKED = ["--workers", "1", "--max-worker-restart", "0"]
+
+
+@pytest.mark.parametrize("workers", [FORKED, []], ids=["forked", "in-process"])
+@pytest.mark.parametrize(
+    ("leak", "code", "named", "repairable"),
+    [
+        ("sigchld", "signal.signal(signal.SIGCHLD, signal.SIG_IGN)", "SIGCHLD", True),
+        ("thread", "threading.Thread(target=threading.Event().wait, daemon=True).start()",
+         "threads: 1 -> 2", False),
+    ],
+)  # fmt: skip
+def test_a_test_that_leaves_the_process_changed_fails_and_the_tests_after_it_do_not(
+    tmp_path: Path, workers: list[str], leak: str, code: str, named: str, repairable: bool
+) -> None:
+    (tmp_path / "test_leaks.py").write_text(LEAKS.replace("LEAK_CODE", code).replace("LEAK", leak))
+    junit, pids = tmp_path / "junit.xml", tmp_path / "pids"
+    p = pytest_in(
+        tmp_path, *workers, f"--junitxml={junit}", "test_leaks.py", env={"PIDS": str(pids)}
+    )
+    cases = junit_cases(junit)
+    leaker = cases[f"test_b_leaves_{leak}"].find("error")
+    assert leaker is not None, p.stdout[-3000:]
+    message = leaker.get("message") or ""
+    assert "left this process changed" in message and named in message
+    assert cases["test_a_before"].find("error") is None  # its module fixture's umask
+    in_one_process = not workers or repairable
+    if repairable:
+        assert "(put back)" in message
+    elif workers:
+        assert "a fresh worker runs the tests after it" in message
+    else:
+        assert "the tests after it in this process may fail" in message
+        return  # and they do: the thread is still there
+    assert cases["test_c_after"].find("failure") is None, p.stdout[-3000:]
+    first, after = pids.read_text().split()
+    assert (first == after) == in_one_process
