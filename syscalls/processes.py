@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
 PR_GET_CHILD_SUBREAPER = 37
+PR_SET_PDEATHSIG = 1
 PF_EXITING = 0x4  # linux/sched.h: in /proc/PID/stat's flags while the process exits
 LINUX = sys.platform.startswith("linux")
 
@@ -78,6 +79,12 @@ def subreaper() -> bool:
 def set_subreaper(on: bool) -> bool:
     """Make this process a child subreaper, or stop; False where the OS has none."""
     return LINUX and _prctl(PR_SET_CHILD_SUBREAPER, int(on)) == 0
+
+
+def die_with_parent(sig: int = signal.SIGKILL) -> bool:
+    """`sig` for this process when the thread that forked it ends (Linux; False
+    elsewhere). Check getppid() afterwards: the parent may have gone before."""
+    return LINUX and _prctl(PR_SET_PDEATHSIG, sig) == 0
 
 
 def no_core_dumps() -> None:

@@ -9,6 +9,7 @@
   leave                 forks a child that sleeps (and holds every fd, xdist's pipes too)
   leave-setsid          starts a daemon: a double fork and setsid(), as daemons do
   leave-then-segv       forks a sleeper, then the test's process dies of SIGSEGV
+  killpg                SIGKILL to the test's own process group (a test's kill(0, ...))
   fail                  an ordinary failure
 Honoured only with SYSCALLS_RUNNER_FAULTS=1 in the environment, so never by accident.
 With SYSCALLS_RUNNER_FAULTS_STARTED=DIR, a file DIR/KIND appears as a fault begins (a
@@ -75,6 +76,8 @@ def _fault(kind: str) -> None:
     elif kind == "leave-then-segv":
         _sleeper()
         ctypes.string_at(0)
+    elif kind == "killpg":
+        os.killpg(os.getpgrp(), signal.SIGKILL)
     elif kind == "fail":
         pytest.fail("deliberate failure (tests/runner_faults.py)")
     else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import select
 import shutil
 import signal
 import subprocess
@@ -240,3 +241,24 @@ def test_fork_skips_pythons_after_fork_work_only_where_no_other_thread_runs() ->
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     assert p.stdout.split("\n")[:2] == ["threads=1 hooks=0", "threads=1 hooks=1"]
+
+
+@pytest.mark.skipif(not processes.LINUX, reason="PR_SET_PDEATHSIG is Linux's")
+def test_die_with_parent_ends_a_child_when_its_parent_exits() -> None:
+    r, w = os.pipe()
+    middle = os.fork()
+    if middle == 0:  # pragma: no cover - the parent that exits once its child is set
+        if os.fork() == 0:
+            processes.die_with_parent()
+            os.write(w, b"ready")
+            time.sleep(60)  # holds w open for as long as it lives
+            os._exit(0)
+        os.read(r, 5)
+        os._exit(0)
+    os.close(w)
+    os.waitpid(middle, 0)
+    deadline = time.monotonic() + 10
+    ready = select.select([r], [], [], 10)[0]
+    assert ready and os.read(r, 64) == b"", "the grandchild outlived its parent"
+    os.close(r)
+    assert time.monotonic() < deadline

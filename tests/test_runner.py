@@ -177,6 +177,26 @@ def test_a_killed_run_leaves_no_results_that_look_current(tmp_path: Path) -> Non
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == []
 
 
+def test_a_test_that_kills_its_own_process_group_costs_only_itself(tmp_path: Path) -> None:
+    run = syscalls_run(tmp_path / "out", faults={B: "killpg"}).finish()
+    assert run.p.returncode == 1, run.log  # not the whole run killed
+    profile = run.profile()
+    assert profile.tests[B]["reason"] == "worker died: SIGKILL"
+    assert not_passed(profile) == [B]
+    assert run.survivors == []
+
+
+def test_the_workers_die_with_the_controller(tmp_path: Path) -> None:
+    """In groups of their own, they no longer die with the controller's group."""
+    started = syscalls_run(tmp_path / "out", "--timeout=300", faults={B: "sleep:120"})
+    started.wait_for_fault("sleep:120")
+    os.kill(started.proc.pid, signal.SIGKILL)  # the controller alone
+    run = started.finish()
+    assert run.p.returncode == -signal.SIGKILL
+    assert run.seconds < 60, "a worker outlived the controller (holding its output open)"
+    assert run.survivors == []
+
+
 def test_a_second_run_on_the_same_out_is_refused_while_the_first_runs(tmp_path: Path) -> None:
     out = tmp_path / "out"
     first = syscalls_run(out, "--timeout=300", faults={B: "sleep:5"})

@@ -155,6 +155,7 @@ class Pool:
         commands_r, commands_w = os.pipe()
         results_r, results_w = os.pipe()
         others = [fd for s in self.slots.values() for fd in (s.commands, s.reader.fd)]
+        controller = os.getpid()
 
         def fork() -> int:
             pid = os.fork()
@@ -168,6 +169,7 @@ class Pool:
                     results_w,
                     first,
                     self.handlers,
+                    controller,
                 )
             return pid
 

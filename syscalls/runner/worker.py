@@ -9,6 +9,7 @@ worker on the whole suite, and seconds under software emulation). Before its fir
   its plugin manager: their hooks run in the controller, on the reports sent there;
 - pytest's global output capture starts again on files of its own (the controller's
   files would be shared, and one process's output read into another's report);
+- it leads a process group of its own, and dies with the controller (_own_group);
 - SIGINT, SIGTERM and SIGHUP are handled again as before the controller took them;
 - a TestProcess watches each test, as in any process that runs tests;
 - a fork of the worker that a test let return into pytest exits at its first report,
@@ -27,6 +28,7 @@ lists of test indices, [] for "no more".
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import signal
@@ -38,6 +40,7 @@ from typing import Any, NoReturn
 
 import pytest
 
+from syscalls import processes
 from syscalls.runner import frames
 from syscalls.runner.highfd import out_of_the_way
 from syscalls.runner.testprocess import TestProcess
@@ -116,11 +119,14 @@ def serve(
     results: int,
     first: list[int],
     handlers: dict[int, Any],
+    controller: int,
 ) -> NoReturn:
     """The worker's life, in the child of the controller's fork; never returns.
-    `handlers`: the signal handlers to put back (the controller's own are not ours)."""
+    `handlers`: the signal handlers to put back (the controller's own are not ours);
+    `controller`: the pid of the process that forked it."""
     code = 0
     try:
+        _own_group(controller)
         commands, results = out_of_the_way(commands), out_of_the_way(results)
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
@@ -136,13 +142,26 @@ def serve(
         _run(session.items, forward, commands, deque(first), tests)
         tests.pytest_sessionfinish()  # what an interrupted teardown left running
         forward.send(("bye",) if tests.retire is None else ("retire", tests.retire))
-    except KeyboardInterrupt:  # Ctrl-C reached the whole group: the controller reports it
+    except KeyboardInterrupt:  # a SIGINT sent to it alone: the controller reports it
         code = FAILED
     except BaseException:
         code = FAILED
         traceback.print_exc(file=sys.__stderr__)
     finally:
         os._exit(code)  # no atexit, no pytest cleanup: those are the controller's
+
+
+def _own_group(controller: int) -> None:
+    """A process group of its own: a test's kill(0, sig) or killpg() of its own group --
+    a bug in a test about signals, say -- reaches this worker and what it forked, not
+    the controller and the other workers (it was the whole run). Not in the group, the
+    worker no longer dies with it (Ctrl-C, a CI job cancelled): it dies with the
+    controller instead, by SIGKILL, as the group kill would have done."""
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)
+    processes.die_with_parent()
+    if os.getppid() != controller:  # it was gone before the line above
+        os._exit(FAILED)
 
 
 def _run(
