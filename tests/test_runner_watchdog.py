@@ -15,7 +15,7 @@ import pytest
 
 from syscalls import processes
 from syscalls.runner.status import StatusWriter
-from syscalls.runner.watchdog import Watchdog, describe_exit, grace, peek_exit
+from syscalls.runner.watchdog import STOPPED, Watchdog, _state, describe_exit, grace, peek_exit
 
 pytestmark = pytest.mark.os("linux")
 
@@ -48,6 +48,36 @@ def test_a_worker_past_its_limit_is_killed_with_the_reason(
     assert worker.wait(10) == -signal.SIGKILL
     assert dog.death_of("gw0") == (
         "exceeded 2 s (the per-test limit, --timeout): the watchdog killed its worker after 60 s"
+    )
+
+
+def test_a_worker_stopped_in_a_test_is_killed_once_it_stays_stopped(
+    tmp_path: Path, worker: subprocess.Popen[bytes]
+) -> None:
+    dog = _watchdog(tmp_path)
+    dog.add_worker("gw0", worker.pid)
+    StatusWriter(tmp_path / "gw0").start("t.py::test_stops_itself", 120.0, time.monotonic())
+    os.kill(worker.pid, signal.SIGSTOP)
+    deadline = time.monotonic() + 10
+    while _state(worker.pid) != b"T":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    now = time.monotonic()
+    dog._check("gw0", dog.workers["gw0"], now)  # seen stopped: not yet
+    dog._check("gw0", dog.workers["gw0"], now + STOPPED / 2)
+    assert worker.poll() is None
+    os.kill(worker.pid, signal.SIGCONT)  # continued (by a child of the test, say)
+    dog._check("gw0", dog.workers["gw0"], now + STOPPED + 1)
+    assert worker.poll() is None and dog.workers["gw0"].stopped is None
+    os.kill(worker.pid, signal.SIGSTOP)
+    while _state(worker.pid) != b"T":
+        time.sleep(0.01)
+    dog._check("gw0", dog.workers["gw0"], now + 20)
+    dog._check("gw0", dog.workers["gw0"], now + 20 + STOPPED)
+    assert worker.wait(10) == -signal.SIGKILL
+    assert dog.death_of("gw0") == (
+        "stopped by a signal (SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU) and not continued for "
+        "10 s: the watchdog killed its worker"
     )
 
 

@@ -5,6 +5,9 @@ Every POLL seconds it reads each worker's status record (syscalls.runner.status)
     a grace period -- pytest-timeout's SIGALRM in the worker gets the first chance and a
     traceback; the watchdog is for tests that block the signal or hang in C with the
     GIL held -- and remembers why, for the crash report;
+  - kills the worker that a test stopped (SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU: /proc's
+    state T) and nothing continued for STOPPED seconds: stopped, it could only wait for
+    its limit, two minutes, where SIGALRM cannot reach it;
   - notices a worker that died (waitid WNOWAIT, leaving the reaping to the pool or
     execnet) and keeps its exit status, for the crash report;
   - kills and reaps processes adopted by the controller (a subreaper while the watchdog
@@ -32,6 +35,7 @@ from syscalls import processes
 from syscalls.runner.status import Status, read_status
 
 POLL = 0.2
+STOPPED = 10.0  # seconds a worker may stay stopped in a test (a child may continue it)
 
 
 def grace(limit: float) -> float:
@@ -71,6 +75,7 @@ class Worker:
     status_file: Path
     death: str | None = None  # how it ended, once it has
     killed: str | None = None  # why the watchdog killed it
+    stopped: float | None = None  # since when it has been seen stopped
 
 
 class Watchdog:
@@ -205,9 +210,20 @@ class Watchdog:
             self.deaths += 1
             return
         rec = read_status(worker.status_file)
-        if rec is None or not rec.nodeid or rec.limit <= 0:
+        if rec is None or not rec.nodeid:
             return
-        if now - rec.start <= rec.limit + grace(rec.limit):
+        if _state(worker.pid) == b"T":
+            worker.stopped = worker.stopped or now
+            if now - worker.stopped >= STOPPED:
+                self._kill(
+                    worker,
+                    f"stopped by a signal (SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU) and not "
+                    f"continued for {now - worker.stopped:.0f} s: the watchdog killed its worker",
+                )
+                return
+        else:
+            worker.stopped = None
+        if rec.limit <= 0 or now - rec.start <= rec.limit + grace(rec.limit):
             return
         # Freeze it, and make sure it is still in that test (not just past it).
         if not _stop_and_wait(worker.pid):
@@ -217,12 +233,25 @@ class Watchdog:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(worker.pid, signal.SIGCONT)
             return
-        worker.killed = (
+        self._kill(
+            worker,
             f"exceeded {rec.limit:g} s (the per-test limit, --timeout): "
-            f"the watchdog killed its worker after {now - rec.start:.0f} s"
+            f"the watchdog killed its worker after {now - rec.start:.0f} s",
         )
+
+    def _kill(self, worker: Worker, why: str) -> None:
+        worker.killed = why
         processes.kill_tree(worker.pid)
         self.deaths += 1
+
+
+def _state(pid: int) -> bytes | None:
+    """The state letter /proc gives process `pid` (None without /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    return stat[stat.rfind(b")") + 2 :][:1]
 
 
 def _stop_and_wait(pid: int, wait: float = 0.1) -> bool:
@@ -233,11 +262,8 @@ def _stop_and_wait(pid: int, wait: float = 0.1) -> bool:
         return False
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_bytes()
-        except OSError:
+        state = _state(pid)
+        if state is None or state in (b"T", b"t", b"Z"):
             break  # no /proc: the kill and the re-read below still hold
-        if stat[stat.rfind(b")") + 2 :][:1] in (b"T", b"t", b"Z"):
-            break
         time.sleep(0.002)
     return True
