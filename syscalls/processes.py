@@ -87,6 +87,19 @@ def die_with_parent(sig: int = signal.SIGKILL) -> bool:
     return LINUX and _prctl(PR_SET_PDEATHSIG, sig) == 0
 
 
+def first_for_the_oom_killer() -> bool:
+    """This process (and what it forks) is the one the kernel's OOM killer takes first
+    (oom_score_adj 1000; raising it needs no privilege): a test that eats the memory
+    costs itself, not the run's controller or the machine's other processes. False
+    where there is no such file."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        return False
+    return True
+
+
 def no_core_dumps() -> None:
     """RLIMIT_CORE's soft limit to 0 for this process and what it forks from now on: a
     test that crashes a child on purpose must not leave a core file (in the checkout,

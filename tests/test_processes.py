@@ -262,3 +262,18 @@ def test_die_with_parent_ends_a_child_when_its_parent_exits() -> None:
     assert ready and os.read(r, 64) == b"", "the grandchild outlived its parent"
     os.close(r)
     assert time.monotonic() < deadline
+
+
+@pytest.mark.skipif(not processes.LINUX, reason="oom_score_adj is Linux's")
+def test_first_for_the_oom_killer_raises_the_score_of_this_process_and_its_children() -> None:
+    result = _in_subprocess(
+        """
+        ok = processes.first_for_the_oom_killer()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(int(open("/proc/self/oom_score_adj").read()) == 1000)
+        RESULT = {"ok": ok, "child": os.waitpid(pid, 0)[1] >> 8,
+                  "own": open("/proc/self/oom_score_adj").read().strip()}
+        """
+    )
+    assert result == {"ok": True, "child": 1, "own": "1000"}

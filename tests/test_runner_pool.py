@@ -149,6 +149,28 @@ def test_a_bad_worker_count_is_a_usage_error(tmp_path: Path, bad: str) -> None:
     assert "--workers must" in p.stderr
 
 
+APART = """
+import os
+
+def test_reads_its_place():
+    with open(os.environ["PLACE"], "w") as f:
+        oom = open("/proc/self/oom_score_adj").read().strip()
+        f.write(f"{os.getpgrp()} {os.getpgid(os.getppid())} {oom}")
+"""
+
+
+def test_a_worker_leads_its_own_group_and_is_the_oom_killers_first_choice(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "test_apart.py").write_text(APART)
+    place = tmp_path / "place"
+    p = pytest_in(tmp_path, "--workers", "1", "test_apart.py", env={"PLACE": str(place)})
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+    group, controllers, oom = place.read_text().split()
+    assert group != controllers
+    assert int(oom) == 1000
+
+
 def test_auto_is_one_worker_per_cpu_and_one_more() -> None:
     assert pool.count("auto") == len(os.sched_getaffinity(0)) + 1
     assert pool.count("3") == 3

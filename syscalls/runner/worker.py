@@ -9,7 +9,8 @@ worker on the whole suite, and seconds under software emulation). Before its fir
   its plugin manager: their hooks run in the controller, on the reports sent there;
 - pytest's global output capture starts again on files of its own (the controller's
   files would be shared, and one process's output read into another's report);
-- it leads a process group of its own, and dies with the controller (_own_group);
+- it leads a process group of its own, dies with the controller and is the OOM
+  killer's first choice (_apart);
 - SIGINT, SIGTERM and SIGHUP are handled again as before the controller took them;
 - a TestProcess watches each test, as in any process that runs tests;
 - a fork of the worker that a test let return into pytest exits at its first report,
@@ -126,7 +127,7 @@ def serve(
     `controller`: the pid of the process that forked it."""
     code = 0
     try:
-        _own_group(controller)
+        _apart(controller)
         commands, results = out_of_the_way(commands), out_of_the_way(results)
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
@@ -151,15 +152,17 @@ def serve(
         os._exit(code)  # no atexit, no pytest cleanup: those are the controller's
 
 
-def _own_group(controller: int) -> None:
+def _apart(controller: int) -> None:
     """A process group of its own: a test's kill(0, sig) or killpg() of its own group --
     a bug in a test about signals, say -- reaches this worker and what it forked, not
     the controller and the other workers (it was the whole run). Not in the group, the
     worker no longer dies with it (Ctrl-C, a CI job cancelled): it dies with the
-    controller instead, by SIGKILL, as the group kill would have done."""
+    controller instead, by SIGKILL, as the group kill would have done. And the OOM
+    killer takes it (or a test's child) before the controller or anything else."""
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)
     processes.die_with_parent()
+    processes.first_for_the_oom_killer()
     if os.getppid() != controller:  # it was gone before the line above
         os._exit(FAILED)
 
