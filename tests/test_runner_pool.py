@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 from syscalls.runner import frames, pool
-from tests.runner_checks import junit_cases, pytest_in
+from tests.runner_checks import junit_cases, kill_marked, pytest_in
 
 SUITE = """
 import os
@@ -147,6 +148,42 @@ def test_a_bad_worker_count_is_a_usage_error(tmp_path: Path, bad: str) -> None:
     p = run_pool(tmp_path, f"--workers={bad}")
     assert p.returncode == 4
     assert "--workers must" in p.stderr
+
+
+STUCK = """
+import signal
+
+def test_stuck():
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})  # pytest-timeout's too
+    signal.pause()
+
+def test_after():
+    pass
+"""
+
+
+def test_a_worker_that_cannot_be_killed_is_left_behind_and_the_run_goes_on(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "test_stuck.py").write_text(STUCK)
+    junit = tmp_path / "junit.xml"
+    marker = f"stuck-{os.getpid()}-{tmp_path.name}"
+    start = time.monotonic()
+    try:
+        p = pytest_in(
+            tmp_path, "--workers", "1", "--timeout=1", "-p", "tests.unkillable_plugin",
+            f"--junitxml={junit}", "test_stuck.py", env={"STUCK_MARK": marker}, timeout=90,
+        )  # fmt: skip
+    finally:
+        kill_marked(marker)
+    assert time.monotonic() - start < 45, "the run waited for a worker that would not die"
+    assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-2000:]
+    cases = junit_cases(junit)
+    failure = cases["test_stuck"].find("failure")
+    assert failure is not None
+    message = failure.get("message") or ""
+    assert "exceeded 1 s" in message and "after SIGKILL" in message and "left behind" in message
+    assert cases["test_after"].find("failure") is None  # by a fresh worker
 
 
 APART = """

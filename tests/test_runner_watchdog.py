@@ -15,7 +15,14 @@ import pytest
 
 from syscalls import processes
 from syscalls.runner.status import StatusWriter
-from syscalls.runner.watchdog import STOPPED, Watchdog, _state, describe_exit, grace, peek_exit
+from syscalls.runner.watchdog import (
+    STOPPED,
+    Watchdog,
+    describe_exit,
+    grace,
+    peek_exit,
+    state,
+)
 
 pytestmark = pytest.mark.os("linux")
 
@@ -59,7 +66,7 @@ def test_a_worker_stopped_in_a_test_is_killed_once_it_stays_stopped(
     StatusWriter(tmp_path / "gw0").start("t.py::test_stops_itself", 120.0, time.monotonic())
     os.kill(worker.pid, signal.SIGSTOP)
     deadline = time.monotonic() + 10
-    while _state(worker.pid) != b"T":
+    while state(worker.pid) != b"T":
         assert time.monotonic() < deadline
         time.sleep(0.01)
     now = time.monotonic()
@@ -70,7 +77,7 @@ def test_a_worker_stopped_in_a_test_is_killed_once_it_stays_stopped(
     dog._check("gw0", dog.workers["gw0"], now + STOPPED + 1)
     assert worker.poll() is None and dog.workers["gw0"].stopped is None
     os.kill(worker.pid, signal.SIGSTOP)
-    while _state(worker.pid) != b"T":
+    while state(worker.pid) != b"T":
         time.sleep(0.01)
     dog._check("gw0", dog.workers["gw0"], now + 20)
     dog._check("gw0", dog.workers["gw0"], now + 20 + STOPPED)

@@ -21,6 +21,8 @@ The guarantees are the runner's (syscalls.runner): the watchdog reads each worke
 status file and kills a worker whose test overran; a worker that dies costs the test it
 was running (the last "start" without an "end"), recorded with how it ended, and its
 unstarted tests go to a fresh worker; --max-worker-restart, when given, bounds the deaths.
+A worker still there UNKILLABLE seconds after the watchdog's SIGKILL (stuck in the
+kernel) is left behind as if it had died, rather than waited for.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import math
 import os
 import select
 import threading
+import time
 import warnings
 from collections import deque
 from collections.abc import Callable
@@ -41,9 +44,11 @@ import pytest
 
 from syscalls import processes
 from syscalls.runner import frames, worker
-from syscalls.runner.watchdog import Watchdog
+from syscalls.runner.watchdog import Watchdog, state
 
 MAX_RUN = 64  # tests handed out at once, at most
+UNKILLABLE = 10.0  # seconds a worker the watchdog killed may take to die, then it is left
+POLL = 1.0  # seconds between looks for such a worker
 WAITS = "waits"  # the marker of tests that mostly wait on a timer
 ALONE = "disposable"  # they change the whole machine (the clock, modules, swap)
 
@@ -133,9 +138,11 @@ class Pool:
             self._spawn()
         session = self.session
         while self.slots:
-            ready, _, _ = select.select(list(self.slots), [], [])
+            ready, _, _ = select.select(list(self.slots), [], [], POLL)
             for fd in ready:
                 self._serve(self.slots[fd])
+            for slot in self._unkillable():
+                self._ended(slot, left=True)
             if session.shouldfail or session.shouldstop:
                 self.stop()
                 if session.shouldfail:
@@ -227,22 +234,41 @@ class Pool:
         elif kind == "retire":
             slot.retired = message[1]
 
-    def _ended(self, slot: Slot) -> None:
-        """Its pipe closed: it said bye, or it died (in a test, or between tests)."""
+    def _unkillable(self) -> list[Slot]:
+        """Workers the watchdog killed that are still there UNKILLABLE seconds later: in
+        uninterruptible sleep in the kernel under test (a deadlock), which no signal
+        ends. Waited for, they would hold the run for ever."""
+        now = time.monotonic()
+        return [
+            slot
+            for slot in self.slots.values()
+            if (since := self.watchdog.killed_since(slot.wid)) is not None
+            and now - since > UNKILLABLE
+        ]
+
+    def _ended(self, slot: Slot, left: bool = False) -> None:
+        """Its pipe closed: it said bye, or it died (in a test, or between tests); or,
+        `left`, it could not be killed and is left behind."""
         del self.slots[slot.reader.fd]
         os.close(slot.reader.fd)
         with contextlib.suppress(OSError):
             os.close(slot.commands)
         ended = slot.done or slot.retired is not None  # by its own choice
-        cause = None if ended else self.watchdog.death_of(slot.wid, wait=1.0)
-        if not ended and cause is None:  # alive, with its pipe closed or replaced
+        cause = None if ended else self.watchdog.death_of(slot.wid, wait=0 if left else 1.0)
+        if left:
+            where = (state(slot.pid) or b"?").decode()
+            cause = (
+                f"{cause}; still there {UNKILLABLE:g} s after SIGKILL (state {where}: stuck "
+                "in the kernel), left behind"
+            )
+        elif not ended and cause is None:  # alive, with its pipe closed or replaced
             cause = (
                 f"worker {slot.wid}'s pipe to the controller was closed or replaced during "
                 "this test; the worker was killed"
             )
             processes.kill_tree(slot.pid)
         with contextlib.suppress(ChildProcessError):
-            os.waitpid(slot.pid, 0)
+            os.waitpid(slot.pid, os.WNOHANG if left else 0)
         self.watchdog.forget(slot.wid)
         if slot.done:
             return
@@ -265,9 +291,9 @@ class Pool:
         live = [s for s in self.slots.values() if not s.reaped]
         for slot in live:
             processes.kill_tree(slot.pid)
-        for slot in live:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(slot.pid, 0)
+        deadline = time.monotonic() + UNKILLABLE  # for them all: one stuck in the kernel
+        for slot in live:  # is left behind
+            _reap(slot.pid, deadline)
             slot.reaped = True  # its pid may be another process's from now on
             self.watchdog.forget(slot.wid)
 
@@ -291,6 +317,20 @@ class Pool:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self.slots.clear()
+
+
+def _reap(pid: int, deadline: float) -> bool:
+    """Wait for child `pid` to end until `deadline` (time.monotonic()); False if it has
+    not (a SIGKILLed process stuck in the kernel)."""
+    while True:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                return True
+        except ChildProcessError:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
 
 
 def _foreign_threads() -> int:

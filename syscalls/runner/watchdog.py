@@ -75,6 +75,7 @@ class Worker:
     status_file: Path
     death: str | None = None  # how it ended, once it has
     killed: str | None = None  # why the watchdog killed it
+    killed_at: float = 0.0  # when (time.monotonic())
     stopped: float | None = None  # since when it has been seen stopped
 
 
@@ -152,6 +153,11 @@ class Watchdog:
                 time.sleep(0.01)
         return worker.killed or worker.death
 
+    def killed_since(self, wid: str) -> float | None:
+        """When the watchdog killed worker `wid` (None if it has not)."""
+        worker = self.workers.get(wid)
+        return None if worker is None or worker.killed is None else worker.killed_at
+
     def status(self, wid: str) -> Status | None:
         worker = self.workers.get(wid)
         return None if worker is None else read_status(worker.status_file)
@@ -212,7 +218,7 @@ class Watchdog:
         rec = read_status(worker.status_file)
         if rec is None or not rec.nodeid:
             return
-        if _state(worker.pid) == b"T":
+        if state(worker.pid) == b"T":
             worker.stopped = worker.stopped or now
             if now - worker.stopped >= STOPPED:
                 self._kill(
@@ -240,12 +246,12 @@ class Watchdog:
         )
 
     def _kill(self, worker: Worker, why: str) -> None:
-        worker.killed = why
+        worker.killed, worker.killed_at = why, time.monotonic()
         processes.kill_tree(worker.pid)
         self.deaths += 1
 
 
-def _state(pid: int) -> bytes | None:
+def state(pid: int) -> bytes | None:
     """The state letter /proc gives process `pid` (None without /proc)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_bytes()
@@ -262,8 +268,8 @@ def _stop_and_wait(pid: int, wait: float = 0.1) -> bool:
         return False
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        state = _state(pid)
-        if state is None or state in (b"T", b"t", b"Z"):
+        now = state(pid)
+        if now is None or now in (b"T", b"t", b"Z"):
             break  # no /proc: the kill and the re-read below still hold
         time.sleep(0.002)
     return True
