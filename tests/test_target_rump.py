@@ -29,8 +29,13 @@ pytestmark = pytest.mark.skipif(
 
 
 def _in_child_python(code: str) -> subprocess.CompletedProcess:
-    """A fresh interpreter: one rump kernel per process, booted by the code."""
+    """A fresh interpreter: one rump kernel per process, booted by the code. Its stdout
+    is what the code prints: the rump kernel's console (which now and then reports a
+    failed statistical test of its entropy pool) goes to stderr."""
     prelude = (
+        "import os, sys\n"
+        "sys.stdout = os.fdopen(os.dup(1), 'w')\n"
+        "os.dup2(2, 1)\n"
         "from syscalls.abi import Platform\n"
         "from syscalls.targets.rump import RumpKernel\n"
         f"k = RumpKernel(Platform.load('netbsd/amd64'), {RUMP_DIR!r})\n"
