@@ -237,11 +237,16 @@ def test_messages_cross_a_pipe_whole_however_they_are_split() -> None:
         w = -1
         reader = frames.Reader(r)
         got: list[object] = []
+        buffers = set()
         while not reader.eof:
             got += reader.read()
+            buffers.add(id(reader.buffer))
         os.waitpid(pid, 0)
         assert got == [("start", 7), big]
         assert reader.buffer == b""
+        # Appended to in place: a new buffer per 64 KiB chunk made a large message
+        # (a test that prints 50 MB) cost time in the square of its size.
+        assert len(buffers) == 1
     finally:
         os.close(r)
         if w >= 0:

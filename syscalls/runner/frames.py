@@ -41,7 +41,9 @@ class Reader:
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
-        self.buffer = b""
+        # A bytearray: appended to in place. With bytes, each 64 KiB chunk of a large
+        # message (a test that printed 50 MB) copied all before it: 12 s for 50 MB.
+        self.buffer = bytearray()
         self.eof = False
 
     def read(self) -> list[Any]:
@@ -49,15 +51,17 @@ class Reader:
         chunk = os.read(self.fd, 1 << 16)
         if not chunk:
             self.eof = True
-        self.buffer += chunk
+        buffer = self.buffer
+        buffer += chunk
         messages = []
         offset = 0
-        while len(self.buffer) - offset >= _LENGTH.size:
-            (n,) = _LENGTH.unpack_from(self.buffer, offset)
-            end = offset + _LENGTH.size + n
-            if len(self.buffer) < end:
-                break
-            messages.append(pickle.loads(self.buffer[offset + _LENGTH.size : end]))
-            offset = end
-        self.buffer = self.buffer[offset:]
+        with memoryview(buffer) as view:
+            while len(buffer) - offset >= _LENGTH.size:
+                (n,) = _LENGTH.unpack_from(buffer, offset)
+                end = offset + _LENGTH.size + n
+                if len(buffer) < end:
+                    break
+                messages.append(pickle.loads(view[offset + _LENGTH.size : end]))
+                offset = end
+        del buffer[:offset]
         return messages
