@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from syscalls.runner import frames, pool
+from syscalls.runner import frames, pool, worker
 from tests.runner_checks import junit_cases, kill_marked, pytest_in
 
 SUITE = """
@@ -381,3 +381,26 @@ def test_a_recorded_property_that_does_not_pickle_crosses_as_its_repr(tmp_path: 
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
     prop = next(ET.parse(junit).getroot().iter("property"))
     assert prop.get("name") == "callback" and "<lambda>" in (prop.get("value") or "")
+
+
+FLOOD = """
+import os
+
+def test_prints_too_much():
+    os.write(1, b"<first>" + b"x" * (8 << 20) + b"<last>")
+    assert False, "so that its output is reported"
+"""
+
+
+def test_a_tests_flood_of_output_reaches_the_report_cut_in_the_middle(tmp_path: Path) -> None:
+    (tmp_path / "test_flood.py").write_text(FLOOD)
+    junit = tmp_path / "junit.xml"
+    p = pytest_in(
+        tmp_path, "--workers", "1", "-o", "junit_logging=system-out", f"--junitxml={junit}",
+        "test_flood.py",
+    )  # fmt: skip
+    assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-2000:]
+    out = junit_cases(junit)["test_prints_too_much"].findtext("system-out") or ""
+    assert "<first>" in out and "<last>" in out
+    assert "characters cut by the runner" in out
+    assert len(out) < 2 * worker.MAX_OUTPUT

@@ -13,6 +13,7 @@ worker on the whole suite, and seconds under software emulation). Before its fir
   killer's first choice (_apart);
 - SIGINT, SIGTERM and SIGHUP are handled again as before the controller took them;
 - a TestProcess watches each test, as in any process that runs tests;
+- a test's captured output is cut to its first and last half MiB in its report (cut);
 - a fork of the worker that a test let return into pytest exits at its first report,
   instead of running (and reporting) the tests after its parent's;
 - its pipes move up to fd 512 or above, out of the way of tests that reuse, close or
@@ -81,7 +82,9 @@ class Forward:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         hook = self.config.hook
-        self.reports.append(hook.pytest_report_to_serializable(config=self.config, report=report))
+        data = hook.pytest_report_to_serializable(config=self.config, report=report)
+        data["sections"] = [(title, cut(text)) for title, text in data.get("sections") or ()]
+        self.reports.append(data)
 
     def pytest_runtest_logfinish(self) -> None:
         reports, self.reports = self.reports, []
@@ -111,6 +114,19 @@ class Forward:
             "location": location,
         }
         self.send(("warn", fields))
+
+
+MAX_OUTPUT = 1 << 20  # characters of one captured output kept: its first and last half
+
+
+def cut(text: str) -> str:
+    """A test's captured output, its middle cut beyond MAX_OUTPUT: a test that prints in
+    a loop until its limit would send gigabytes to the controller, and to JUnit XML."""
+    if not isinstance(text, str) or len(text) <= MAX_OUTPUT:
+        return text
+    half = MAX_OUTPUT // 2
+    note = f"[... {len(text) - 2 * half} characters cut by the runner ...]"
+    return f"{text[:half]}\n{note}\n{text[-half:]}"
 
 
 def serve(
