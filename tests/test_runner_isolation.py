@@ -245,3 +245,27 @@ def test_a_test_that_leaves_the_process_changed_fails_and_the_tests_after_it_do_
     assert cases["test_c_after"].find("failure") is None, p.stdout[-3000:]
     first, after = pids.read_text().split()
     assert (first == after) == in_one_process
+
+
+def test_the_threads_the_kernel_runs_for_io_uring_are_not_counted() -> None:
+    """io_uring's io-wq workers ("iou-wrk-PID") live in the process's thread group and
+    leave by themselves when idle: a thread renamed so stands in for one."""
+
+    def run() -> tuple[str, str]:
+        before = isolation.read()["threads"]
+        named, stop = threading.Event(), threading.Event()
+
+        def worker() -> None:
+            Path(f"/proc/self/task/{threading.get_native_id()}/comm").write_text("iou-wrk-1")
+            named.set()
+            stop.wait()
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        named.wait()
+        during = isolation.read()["threads"]
+        stop.set()
+        thread.join()
+        return before, during
+
+    assert child.run(run) == ("1", "1")

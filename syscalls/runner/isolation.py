@@ -240,6 +240,8 @@ def read(ignore: frozenset[str] = frozenset()) -> State:
     if status is not None:
         for key, value in _STATUS_LINE.findall(status):
             state[_STATUS_KEYS[key]] = value.decode()
+    if state.get("threads", "1") != "1":
+        state["threads"] = _own_threads(state["threads"])
     state["handlers"] = {sig: _getsignal(sig) for sig in _SIGNALS}
     # One file instead of a getrlimit() per limit; parsed only when it differs
     state["resource limits"] = _read_file("/proc/self/limits") or _getrlimits()
@@ -247,6 +249,21 @@ def read(ignore: frozenset[str] = frozenset()) -> State:
         if value is not None:
             state[name] = value
     return state
+
+
+_KERNELS_OWN = (b"iou-wrk-", b"iou-sqp-")  # io_uring's io-wq workers and SQPOLL thread
+
+
+def _own_threads(counted: str) -> str:
+    """The threads of the process but those the kernel runs in it for io_uring: they
+    come and go with its rings (an idle io-wq worker leaves after seconds), and they
+    are no test's leftover."""
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return counted
+    comms = (_read_file(f"/proc/self/task/{tid}/comm") or b"" for tid in tids)
+    return str(sum(1 for comm in comms if not comm.startswith(_KERNELS_OWN)))
 
 
 # --- comparing ----------------------------------------------------------------------
