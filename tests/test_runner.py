@@ -445,3 +445,14 @@ def test_when_xdist_gives_up_replacing_workers_the_run_is_incomplete(tmp_path: P
     profile = run.profile()
     assert profile.meta["incomplete"] == "xdist: maximum crashed workers reached: 1"
     assert len(profile.tests) < N_TESTS
+
+
+def test_a_module_that_hangs_at_import_ends_the_run_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "test_hangs_at_import.py").write_text(
+        "import time\ntime.sleep(600)\n\ndef test_never():\n    pass\n"
+    )
+    start = time.monotonic()
+    p = pytest_in(tmp_path, "--workers", "1", "--timeout=2", timeout=90)
+    assert time.monotonic() - start < 45
+    assert p.returncode == 2, p.stdout[-3000:] + p.stderr[-2000:]  # pytest's "interrupted"
+    assert "collecting test_hangs_at_import.py took longer than 2 s" in p.stdout

@@ -39,7 +39,7 @@ import pytest
 from syscalls import processes
 from syscalls.outdir import temp_name
 from syscalls.runner.pool import Pool
-from syscalls.runner.testprocess import STATUS_DIR, TestProcess
+from syscalls.runner.testprocess import STATUS_DIR, TestProcess, session_limit
 from syscalls.runner.watchdog import Watchdog
 
 INCOMPLETE_PROPERTY = "syscalls.incomplete"
@@ -212,6 +212,16 @@ class Controller:
             if node is not None:  # junit keys a test's testcase by it
                 report.node = node  # type: ignore[attr-defined]
             self.config.hook.pytest_runtest_logreport(report=report)
+
+    # --- collection -----------------------------------------------------------------
+
+    def pytest_collectstart(self, collector: pytest.Collector) -> None:
+        if isinstance(collector, pytest.Module):  # its import runs the module's code
+            self.watchdog.collecting(collector.nodeid, session_limit(self.config))
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if self.watchdog.collecting_now and report.nodeid == self.watchdog.collecting_now[0]:
+            self.watchdog.collecting(None, 0)
 
     # --- the end ------------------------------------------------------------------
 

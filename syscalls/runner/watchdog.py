@@ -17,7 +17,8 @@ Every POLL seconds it reads each worker's status record (syscalls.runner.status)
     such an orphan -- except while xdist starts a replacement worker (between
     testnodedown and newgateway), when the adopted are left for the next round;
   - at the overall --time-limit, sets the reason and interrupts the main thread (again
-    every second, until the run ends).
+    every second, until the run ends); and the same when importing one test module
+    takes longer than the per-test limit (code at a module's top level that hangs).
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ class Watchdog:
         self.untracked = False
         self.deaths = 0
         self.expired: float | bool = False  # when the time limit was last acted on
+        self.collecting_now: tuple[str, float, float] | None = None  # (module, start, limit)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="syscalls-watchdog", daemon=True)
 
@@ -153,6 +155,11 @@ class Watchdog:
                 time.sleep(0.01)
         return worker.killed or worker.death
 
+    def collecting(self, module: str | None, limit: float) -> None:
+        """The controller imports test module `module` (None: done), within `limit`
+        seconds (0: no limit)."""
+        self.collecting_now = (module, time.monotonic(), limit) if module else None
+
     def killed_since(self, wid: str) -> float | None:
         """When the watchdog killed worker `wid` (None if it has not)."""
         worker = self.workers.get(wid)
@@ -186,12 +193,19 @@ class Watchdog:
         while not self._stop.wait(POLL):
             now = time.monotonic()
             # Said again every second until the run ends: a test may swallow one.
-            over = self.time_limit and now - self.started > self.time_limit
+            over = bool(self.time_limit) and now - self.started > (self.time_limit or 0)
+            why = f"the run exceeded its overall limit of {self.time_limit or 0:g} s (--time-limit)"
+            collecting = self.collecting_now
+            if not over and collecting is not None and collecting[2] > 0:
+                module, start, limit = collecting
+                over = now - start > limit + grace(limit)
+                why = (
+                    f"collecting {module} took longer than {limit:g} s (the per-test limit, "
+                    "--timeout): its code at import hangs"
+                )
             if over and (self.expired is False or now - self.expired >= 1.0):
                 self.expired = now
-                self.on_time_limit(
-                    f"the run exceeded its overall limit of {self.time_limit:g} s (--time-limit)"
-                )
+                self.on_time_limit(why)
             if self.untracked:
                 self._adopt_status_files()
             for wid, worker in list(self.workers.items()):
