@@ -8,7 +8,6 @@ import contextlib
 import os
 import shlex
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import NoReturn
@@ -16,6 +15,7 @@ from typing import NoReturn
 from syscalls import exitcodes, outdir, plugins
 from syscalls.paths import ROOT, default_out, redirect_bytecode
 from syscalls.targets.results import JUNIT, PROFILE
+from syscalls.tempdirs import own_dir, remove_tree
 
 RESULTS = (JUNIT, PROFILE)
 
@@ -430,9 +430,13 @@ def run_here(args: argparse.Namespace, out: Path, rump_dir: Path | None) -> int:
     redirect_bytecode()  # an installed suite is not written to
     capture = RunEndCapture()
     # pytest-xdist makes pytest's base temp dir even when no test asks for one: keep it
-    # ours and remove it, so a run leaves nothing behind.
-    with tempfile.TemporaryDirectory(prefix="syscalls-run-") as basetemp:
+    # ours and remove it, so a run leaves nothing behind (one SIGKILLed: the next run).
+    own = own_dir("syscalls-run-")
+    try:
+        basetemp = os.path.join(own, "pytest")  # pytest empties it: the owner's note is above
         code = pytest.main([*pytest_args, f"--basetemp={basetemp}"], plugins=[capture])
+    finally:
+        remove_tree(Path(own))
     end = capture.end
     written = [str(p) for p in (junit, profile) if p.exists()]
     if written:

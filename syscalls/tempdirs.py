@@ -7,7 +7,11 @@ taken: tests make device nodes, run files and set-user-ID bits in `tmp`.
 
 Both are made inside two directories of the run's own (RunDirs): a test whose process
 is killed mid-way (the watchdog's limit, SIGTERM, a crash) cannot remove its directory,
-and the run's first process removes all of them when it ends."""
+and the run's first process removes all of them when it ends.
+
+A run's own directories (own_dir) hold a note of their owner, its pid and start time: a
+run that is SIGKILLed, or crashes, cannot remove them, so the next run of the same user
+removes those whose owner is gone before it makes its own (sweep)."""
 
 from __future__ import annotations
 
@@ -98,12 +102,69 @@ def run_dirs() -> RunDirs:
     if len(inherited) == 2 and all(_private(path) for path in inherited):
         return RunDirs(inherited[0], inherited[1], owned=False)
     fast_base, disk_base = fast_temp_dir(), tempfile.gettempdir()
-    fast = tempfile.mkdtemp(prefix="syscalls-run-", dir=fast_base)
-    disk = fast if disk_base == fast_base else tempfile.mkdtemp(prefix="syscalls-run-")
+    fast = own_dir("syscalls-run-", fast_base)
+    disk = fast if disk_base == fast_base else own_dir("syscalls-run-", disk_base)
     for path in {fast, disk}:  # searchable: a test's child of another user reaches its tmp
         os.chmod(path, 0o711)
     os.environ[RUN_DIRS] = os.pathsep.join((fast, disk))
     return RunDirs(fast, disk, owned=True)
+
+
+OWNER = ".owner"  # in a directory of a run's own: "PID START" of the process it is
+
+
+def own_dir(prefix: str, base: str | None = None) -> str:
+    """A new directory in `base` (tempfile's by default) of this process's own, marked
+    with its owner, once the directories of `prefix` there whose owner is gone are."""
+    where = base or tempfile.gettempdir()
+    sweep(where, prefix)
+    path = tempfile.mkdtemp(prefix=prefix, dir=where)
+    Path(path, OWNER).write_text(_identity(os.getpid()) or f"{os.getpid()}")
+    return path
+
+
+def sweep(base: str, prefix: str) -> list[str]:
+    """Remove this user's directories `base`/`prefix`* whose owner (OWNER) has ended;
+    those removed. One without a note is left alone: not made by own_dir, or being made."""
+    removed = []
+    try:
+        entries = [e for e in os.scandir(base) if e.name.startswith(prefix)]
+    except OSError:
+        return removed
+    for entry in entries:
+        if _private(entry.path) and _abandoned(Path(entry.path)):
+            remove_tree(Path(entry.path))
+            removed.append(entry.path)
+    return removed
+
+
+def _identity(pid: int) -> str | None:
+    """ "PID START": the pid and when the process started (/proc's field 22, in clock
+    ticks since boot: a pid used again is another process); None if it is gone. Without
+    /proc, the pid alone while it runs."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+        return f"{pid} {int(stat[stat.rfind(b')') + 2 :].split()[19])}"
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, IndexError):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return str(pid)
+
+
+def _abandoned(path: Path) -> bool:
+    try:
+        note = (path / OWNER).read_text().strip()
+        pid = int(note.split()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    now = _identity(pid)
+    return now is None or (" " in note and " " in now and now != note)
 
 
 def _private(path: str) -> bool:

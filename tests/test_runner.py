@@ -177,6 +177,22 @@ def test_a_killed_run_leaves_no_results_that_look_current(tmp_path: Path) -> Non
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == []
 
 
+def test_the_next_run_removes_what_a_killed_run_left_in_tmp(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    started = syscalls_run(out, "--timeout=300", faults={B: "sleep:120"})
+    started.wait_for_fault("sleep:120")
+    os.killpg(started.proc.pid, signal.SIGKILL)  # nothing of the run can clean up
+    started.finish()
+    tmp = out.parent / f"{out.name}.tmp"  # the run's TMPDIR (runner_checks)
+
+    def ours() -> list[str]:
+        return sorted(p.name for p in tmp.iterdir() if p.name.startswith("syscalls-run"))
+
+    assert ours(), "nothing left behind to test with"
+    assert syscalls_run(out).finish().p.returncode == 0
+    assert ours() == []
+
+
 def test_a_test_that_kills_its_own_process_group_costs_only_itself(tmp_path: Path) -> None:
     run = syscalls_run(tmp_path / "out", faults={B: "killpg"}).finish()
     assert run.p.returncode == 1, run.log  # not the whole run killed

@@ -162,3 +162,35 @@ def test_run_dirs_named_by_the_environment_are_taken_only_if_this_users_alone(
         assert os.environ[tempdirs.RUN_DIRS] == os.pathsep.join((made.fast, made.disk))
     finally:
         made.remove()
+
+
+def test_an_own_dir_notes_its_owner_and_is_not_swept_while_it_lives(tmp_path: Path) -> None:
+    path = Path(tempdirs.own_dir("syscalls-run-", str(tmp_path)))
+    pid, start = (path / tempdirs.OWNER).read_text().split()
+    assert int(pid) == os.getpid() and int(start) > 0
+    assert tempdirs.sweep(str(tmp_path), "syscalls-run-") == []
+    assert path.is_dir()
+
+
+def test_sweep_removes_the_directories_whose_owner_has_ended(tmp_path: Path) -> None:
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - a run that ends without removing its directory
+        os.write(w, tempdirs.own_dir("syscalls-run-", str(tmp_path)).encode())
+        os._exit(0)
+    os.close(w)
+    dead = Path(os.read(r, 4096).decode())
+    os.close(r)
+    os.waitpid(pid, 0)
+    (dead / "left").mkdir()
+    reused = tmp_path / "syscalls-run-reused"  # this pid, but another process's start
+    reused.mkdir(mode=0o700)
+    (reused / tempdirs.OWNER).write_text(f"{os.getpid()} 1")
+    unnoted = tmp_path / "syscalls-run-unnoted"  # not own_dir's, or being made: left
+    unnoted.mkdir(mode=0o700)
+    foreign = Path(tempdirs.own_dir("syscalls-run-", str(tmp_path)))
+    foreign.chmod(0o777)  # anybody's to write: not taken for this user's
+    (foreign / tempdirs.OWNER).write_text("999999999 1")
+    live = Path(tempdirs.own_dir("syscalls-run-", str(tmp_path)))  # sweeps first
+    assert not dead.exists() and not reused.exists()
+    assert unnoted.is_dir() and foreign.is_dir() and live.is_dir()

@@ -27,7 +27,6 @@ import contextlib
 import os
 import shutil
 import signal
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from syscalls.outdir import temp_name
 from syscalls.runner.pool import Pool
 from syscalls.runner.testprocess import STATUS_DIR, TestProcess, session_limit
 from syscalls.runner.watchdog import Watchdog
+from syscalls.tempdirs import own_dir
 
 INCOMPLETE_PROPERTY = "syscalls.incomplete"
 _INTERRUPTED = 2  # pytest.ExitCode.INTERRUPTED
@@ -75,7 +75,7 @@ class Controller:
         self._handlers: dict[int, Any] = {}
         self._mask: set[int] | None = None  # the signal mask before ours
         self._junit: tuple[Any, str] | None = None  # (LogXML, its real path)
-        self.status_dir = Path(tempfile.mkdtemp(prefix="syscalls-runner-")) if distributed else None
+        self.status_dir = Path(own_dir("syscalls-runner-")) if distributed else None
         self.was_subreaper = processes.subreaper()
         if distributed:
             processes.set_subreaper(True)  # a dead worker's orphans come to us
