@@ -270,6 +270,9 @@ def test_epoll_pwait2_timespec_returns_no_events_at_its_deadline(
 @pytest.mark.parametrize(("sec", "nsec"), [(-1, 0), (0, -1), (-9223372036854775808, 0)])
 def test_epoll_pwait2_negative_timespec_is_einval(kernel: Kernel, fds, sec: int, nsec: int) -> None:
     ep = fds(kernel.epoll_create1(0))
+    r, w = fds.pipe()  # ready: a kernel that takes the timeout for "for ever" answers 1
+    kernel.write(w, b"x", 1).unwrap()  # at once, instead of blocking the test
+    _add(kernel, ep, r, kernel.EPOLLIN)
     events = kernel.new("struct epoll_event[1]")
     ts = kernel.new("struct __kernel_timespec *", (sec, nsec))
     assert kernel.epoll_pwait2(ep, events, 1, ts, None, 8).errno == "EINVAL"
