@@ -269,3 +269,24 @@ def test_the_threads_the_kernel_runs_for_io_uring_are_not_counted() -> None:
         return before, during
 
     assert child.run(run) == ("1", "1")
+
+
+def test_without_signal_masks_in_proc_pythons_handlers_are_compared() -> None:
+    """gVisor's /proc/PID/status has no SigIgn or SigCgt: Python's own view is compared."""
+
+    def run() -> tuple[list[str], list[str]]:
+        def without_masks() -> isolation.State:
+            state = isolation.read()
+            for key in ("ignored signals", "caught signals"):
+                state.pop(key, None)
+            return state
+
+        before = without_masks()
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+        found = isolation.changes(before, without_masks())
+        _, stuck, _ = isolation.repair(before, found)
+        return [str(c) for c in found], [c.what for c in stuck]
+
+    found, stuck = child.run(run)
+    assert found == ["SIGCHLD disposition: default -> ignored"]
+    assert stuck == []

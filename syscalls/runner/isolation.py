@@ -294,7 +294,29 @@ def changes(before: State, after: State, ignore: frozenset[str] = frozenset()) -
             found.append(_change(key, old, new))
     if "caught signals" in before and "caught signals" in after:
         found.extend(c for c in _signal_changes(before, after) if c.what not in ignore)
+    else:  # no masks in /proc (gVisor's status has none): Python's own view, at least
+        found.extend(c for c in _handler_changes(before, after) if c.what not in ignore)
     return found
+
+
+def _handler_changes(before: State, after: State) -> list[Change]:
+    found = []
+    old_handlers, new_handlers = before.get("handlers", {}), after.get("handlers", {})
+    for sig in _SIGNALS:
+        old, new = old_handlers.get(sig), new_handlers.get(sig)
+        if not _same_handler(old, new):
+            restore = _set_signal(sig, old) if old is not None else None
+            what = f"{_signal_name(sig)} disposition"
+            found.append(Change(what, _python_view(old), _python_view(new), restore))
+    return found
+
+
+def _python_view(handler: Any) -> str:
+    if handler == signal.SIG_DFL:
+        return "default"
+    if handler == signal.SIG_IGN:
+        return "ignored"
+    return _show(("caught", handler))
 
 
 def _signal_mask(value: str | None) -> int:
