@@ -22,22 +22,33 @@ ANY = "*"  # a target on which any syscall may be missing
 # Per non-mainline target: syscall -> why it lacks it (ANY: every syscall may be missing).
 TARGET_LACKS: dict[str, dict[str, str]] = {
     # Debian's runsc 0.0~20221219: the ENOSYS seen in `syscalls run --target gvisor`
-    # (and in TARGETS-NOTES.md). gVisor is a reimplementation: what it has not written
-    # answers ENOSYS, optional in Linux or not.
+    # over the whole suite (and in TARGETS-NOTES.md). gVisor is a reimplementation:
+    # what it has not written answers ENOSYS, optional in Linux or not.
     "gvisor": dict.fromkeys(
         (
+            "adjtimex",
+            "clock_adjtime",
             "clone3",
             "copy_file_range",
+            "fsconfig",
             "futex_waitv",
             "kcmp",
             "landlock_add_rule",
             "landlock_create_ruleset",
             "landlock_restrict_self",
+            "mount_setattr",
+            "open_tree",
             "openat2",
+            "pidfd_getfd",
             "pidfd_open",
             "pidfd_send_signal",
             "process_vm_readv",
+            "reboot",
+            "sched_getattr",
+            "settimeofday",
             "userfaultfd",
+            "ustat",
+            "vmsplice",
         ),
         "gVisor does not implement it",
     ),
