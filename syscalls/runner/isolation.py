@@ -19,11 +19,12 @@ value, and two prctl flags (child subreaper: the runner's hold on what tests lea
 running; dumpable). Where /proc or prctl are missing (not Linux), those parts are left
 out.
 
-Per test only a fingerprint is taken (`Watch.unchanged`): raw values compared whole,
+Per test only a fingerprint is taken (Watch.fingerprint): raw values compared whole,
 both /proc files read with pread() on descriptors kept open above the tests' range.
 Between two tests of a whole-suite worker, caches cold, a full reading cost 135 us of
-CPU, 5% of `syscalls run`; the fingerprint costs a fraction of that. Only when it
-differs is the state read in full, with fresh descriptors, and compared field by field.
+CPU (5% of `syscalls run`'s), the fingerprint about 100 us (30 in a warm loop): the
+whole run 0.2 s of CPU more, 2%. Only when it differs is the state read in full, with
+fresh descriptors, and compared field by field.
 
 What pytest-timeout manages stays out: with its signal method it arms ITIMER_REAL and
 catches SIGALRM for each test and undoes both after it (or as soon as the test fails),
