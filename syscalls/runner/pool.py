@@ -44,6 +44,7 @@ import pytest
 
 from syscalls import processes
 from syscalls.runner import frames, worker
+from syscalls.runner.testprocess import own_limits, session_limit
 from syscalls.runner.watchdog import Watchdog, state
 
 MAX_RUN = 64  # tests handed out at once, at most
@@ -104,6 +105,7 @@ class Pool:
         self.handlers = handlers  # the signal handlers the workers get back
         self.log_failure = log_failure  # (nodeid, why): a test failed outside its worker
         self.items: list[pytest.Item] = []
+        self.limits: dict[str, float] = {}  # the tests' own limits, for every worker
         self.queue: deque[int] = deque()
         self.slots: dict[int, Slot] = {}  # by the fd of its results
         self.spawned = 0
@@ -125,6 +127,7 @@ class Pool:
             )
         self.session = session
         self.items = session.items
+        self.limits = own_limits(self.items, session_limit(self.config))
         together, alone = _order(self.items)
         self._drive(together, self.workers)
         if alone and not self.queue and not self.given_up:
@@ -177,6 +180,7 @@ class Pool:
                     first,
                     self.handlers,
                     controller,
+                    self.limits,
                 )
             return pid
 

@@ -72,6 +72,15 @@ def item_limit(item: pytest.Item, default: float) -> float:
         return default
 
 
+def own_limits(items: list[pytest.Item], default: float) -> dict[str, float]:
+    """nodeid -> limit, for the tests with a timeout marker of their own."""
+    return {
+        item.nodeid: item_limit(item, default)
+        for item in items
+        if item.get_closest_marker("timeout") is not None
+    }
+
+
 class TestProcess:
     """pytest plugin (registered by syscalls.runner.plugin in workers and serial runs).
 
@@ -118,11 +127,7 @@ class TestProcess:
         """Look up the tests with a limit of their own, once: a marker lookup per test
         would cost more than everything else here."""
         if self.status is not None:
-            self.limits = {
-                item.nodeid: item_limit(item, self.limit)
-                for item in items
-                if item.get_closest_marker("timeout") is not None
-            }
+            self.limits = own_limits(items, self.limit)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> None:
