@@ -35,7 +35,7 @@ def test_probe_names_the_machine_and_this_python(shell: list[str]) -> None:
     assert (remote.sysname, remote.machine) == (os.uname().sysname, os.uname().machine)
     mine = next(p for p in remote.pythons if os.path.dirname(p.path) == here)
     assert mine.version == sys.version_info[:3]
-    expected = {m for m in ("cffi", "_cffi_backend", "pytest", "xdist", "pytest_timeout", "pip")
+    expected = {m for m in ("cffi", "_cffi_backend", "pytest", "pytest_timeout", "pip")
                 if find_spec(m)}  # fmt: skip
     assert mine.modules == expected
     assert mine.pointer_size == (8 if sys.maxsize > 2**32 else 4)
@@ -64,7 +64,7 @@ OUTPUT = f"""Welcome to FreeBSD!
 uname FreeBSD amd64
 python\t/usr/local/bin/python3\t3.11.9\t8\t/usr/local/bin/python3.11\tcffi,_cffi_backend,pip
 python\t/usr/local/bin/python3.11\t3.11.9\t8\t/usr/local/bin/python3.11\tcffi,_cffi_backend,pip
-python\t/usr/local/bin/python3.12\t3.12.4\t8\t/usr/local/bin/python3.12\tcffi,_cffi_backend,pytest,xdist
+python\t/usr/local/bin/python3.12\t3.12.4\t8\t/usr/local/bin/python3.12\tcffi,_cffi_backend,pytest
 broken\t/usr/local/bin/python3.13
 end
 """
@@ -99,7 +99,7 @@ def py(path: str, version: tuple[int, ...], *modules: str) -> Python:
     return Python(path, version, 8, frozenset(modules))
 
 
-ALL = ("cffi", "_cffi_backend", "pytest", "xdist")
+ALL = ("cffi", "_cffi_backend", "pytest")
 
 
 def test_choose_takes_the_first_python_that_has_everything() -> None:
@@ -111,10 +111,11 @@ def test_choose_takes_the_first_python_that_has_everything() -> None:
 def test_choose_falls_back_to_pip_for_what_is_missing() -> None:
     remote = Remote("Linux", "x86_64", [py("/a/python3", (3, 11, 2), "cffi", "pip")])
     choice = choose(remote, "box")
-    assert choice.install == ["cffi", "pytest", "pytest-xdist"]  # cffi's C part is missing
-    remote.pythons[0] = py("/a/python3", (3, 11, 2), *ALL[:3], "pip")
-    assert choose(remote, "box").install == ["pytest-xdist"]
-    assert choose(remote, "box", xdist=False).install == []  # -n 0 needs no xdist
+    assert choice.install == ["cffi", "pytest"]  # cffi's C part is missing
+    remote.pythons[0] = py("/a/python3", (3, 11, 2), *ALL[:2], "pip")
+    assert choose(remote, "box").install == ["pytest"]
+    remote.pythons[0] = py("/a/python3", (3, 11, 2), *ALL, "pip")
+    assert choose(remote, "box").install == []  # no pytest-xdist: the workers are forked
 
 
 def test_choose_without_pip_says_what_to_install_with_the_oss_packages() -> None:
@@ -122,9 +123,8 @@ def test_choose_without_pip_says_what_to_install_with_the_oss_packages() -> None
     with pytest.raises(Missing) as e:
         choose(remote, "me@box")
     assert str(e.value) == (
-        "/usr/local/bin/python3.11 (3.11.9) on me@box lacks cffi, pytest, pytest-xdist and "
-        "has no pip to install it; to install: pkg install py311-cffi py311-pytest "
-        "py311-pytest-xdist"
+        "/usr/local/bin/python3.11 (3.11.9) on me@box lacks cffi, pytest and has no pip to "
+        "install it; to install: pkg install py311-cffi py311-pytest"
     )
 
 
@@ -143,15 +143,15 @@ def test_choose_says_when_no_python_is_new_enough() -> None:
 @pytest.mark.parametrize(
     ("sysname", "expected"),
     [
-        ("FreeBSD", "pkg install py311-cffi py311-pytest py311-pytest-xdist"),
-        ("NetBSD", "pkgin install py311-cffi py311-test py311-test-xdist"),
-        ("OpenBSD", "pkg_add py3-cffi py3-test py3-test-xdist"),
-        ("Linux", "apt install python3-cffi python3-pytest python3-pytest-xdist (Debian, Ubuntu)"),
-        ("SunOS", "pip install cffi pytest pytest-xdist"),
+        ("FreeBSD", "pkg install py311-cffi py311-pytest"),
+        ("NetBSD", "pkgin install py311-cffi py311-test"),
+        ("OpenBSD", "pkg_add py3-cffi py3-test"),
+        ("Linux", "apt install python3-cffi python3-pytest (Debian, Ubuntu)"),
+        ("SunOS", "pip install cffi pytest"),
     ],
 )
 def test_hint_names_each_oss_packages(sysname: str, expected: str) -> None:
-    assert hint(sysname, (3, 11, 9), ["cffi", "pytest", "pytest-xdist"]) == expected
+    assert hint(sysname, (3, 11, 9), ["cffi", "pytest"]) == expected
 
 
 def test_hint_follows_the_python_version() -> None:

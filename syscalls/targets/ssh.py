@@ -5,7 +5,8 @@ Three ssh sessions, each with the user's own client, keys, agent and config
 (`ssh -o BatchMode=yes`: no prompt, no password ever asked or kept):
 
 1. probe: `/bin/sh -s` reads syscalls/targets/ssh_probe.py's script: uname, and the
-   Python interpreters with cffi, pytest and pytest-xdist. The table follows uname
+   Python interpreters with cffi and pytest (no pytest-xdist: the workers are
+   forked). The table follows uname
    (freebsd/amd64, linux/aarch64) unless --platform names one.
 2. copy: a gzipped tar of syscalls/, suites/, platforms/, conftest.py and pyproject.toml
    (not the checkout, not .venv) unpacked by the remote's tar into a private directory
@@ -486,7 +487,7 @@ def run(opts: Options) -> int:
         with terminate_as_interrupt():
             try:
                 remote = session.probe()
-                choice = ssh_probe.choose(remote, str(dest), xdist=False)  # workers are forked
+                choice = ssh_probe.choose(remote, str(dest))
                 if not SAFE.fullmatch(choice.python.path):
                     raise TargetUnavailable(
                         f"{dest}: {choice.python.path!r} has characters a login shell would "

@@ -5,8 +5,9 @@ The probe is a POSIX sh script the host sends to the remote's /bin/sh (nothing e
 assumed there: no Python yet, any login shell). It looks for python3 and python3.11 ...
 python3.14 in the login's PATH and then in /usr/local/bin (FreeBSD's and OpenBSD's
 packages) and /usr/pkg/bin (NetBSD's pkgsrc), and asks each which of cffi, pytest,
-pytest-xdist, pytest-timeout and pip it can import (importlib's find_spec: nothing is
-imported, so the probe stays quick). `choose` then takes the first interpreter new
+pytest-timeout and pip it can import (importlib's find_spec: nothing is imported, so the
+probe stays quick). pytest-xdist is not needed: the remote run's workers are forked
+(syscalls.runner.pool). `choose` then takes the first interpreter new
 enough (3.11: tomllib) that has everything; failing that, the first one with pip,
 which installs what is missing into a venv in the run's private directory (the
 interpreter's own packages still in use); failing that, it says
@@ -33,7 +34,7 @@ def has(name):
         return find_spec(name) is not None
     except Exception:
         return False
-mods = [m for m in ("cffi", "_cffi_backend", "pytest", "xdist", "pytest_timeout", "pip") if has(m)]
+mods = [m for m in ("cffi", "_cffi_backend", "pytest", "pytest_timeout", "pip") if has(m)]
 v = "%d.%d.%d" % sys.version_info[:3]
 real = os.path.realpath(sys.executable)
 print("\\t".join(["python", sys.argv[1], v, str(struct.calcsize("P")), real, ",".join(mods)]))
@@ -85,11 +86,9 @@ class Python:
     pointer_size: int
     modules: frozenset[str]
 
-    def missing(self, xdist: bool = True) -> list[str]:
+    def missing(self) -> list[str]:
         """The pip names of what the suite needs and this interpreter lacks."""
         needed = {"cffi": "cffi", "_cffi_backend": "cffi", "pytest": "pytest"}
-        if xdist:
-            needed["xdist"] = "pytest-xdist"
         return list(dict.fromkeys(p for m, p in needed.items() if m not in self.modules))
 
     @property
@@ -156,15 +155,15 @@ class Choice:
     install: list[str]  # pip names to install into the run's private directory
 
 
-def choose(remote: Remote, where: str, xdist: bool = True) -> Choice:
+def choose(remote: Remote, where: str) -> Choice:
     """The interpreter to run the suite with (see the module doc), or Missing."""
     usable = [p for p in remote.pythons if p.version >= MIN_VERSION]
     for python in usable:
-        if not python.missing(xdist):
+        if not python.missing():
             return Choice(python, [])
     for python in usable:
         if "pip" in python.modules:
-            return Choice(python, python.missing(xdist))
+            return Choice(python, python.missing())
     if not usable:
         found = ", ".join(
             [f"{p.path} {p.release}" for p in remote.pythons]
@@ -173,28 +172,23 @@ def choose(remote: Remote, where: str, xdist: bool = True) -> Choice:
         looked = f"in PATH, {', '.join(PACKAGE_DIRS)}"
         what = f"no Python {'.'.join(map(str, MIN_VERSION))} or later on {where}"
         what += f" (found: {found})" if found else f" (looked for {NAMES[0]}, python3.1x {looked})"
-        packages = ["python", "cffi", "pytest"] + (["pytest-xdist"] if xdist else [])
+        packages = ["python", "cffi", "pytest"]
         raise Missing(f"{what}; to install one: {hint(remote.sysname, None, packages)}")
     python = usable[0]
-    lacking = python.missing(xdist)
+    lacking = python.missing()
     raise Missing(
         f"{python.path} ({python.release}) on {where} lacks {', '.join(lacking)} and has no "
         f"pip to install it; to install: {hint(remote.sysname, python.version, lacking)}"
     )
 
 
-# Package names per OS: FreeBSD ports (devel/py-pytest-xdist -> py311-pytest-xdist),
-# NetBSD pkgsrc (devel/py-test-xdist -> py311-test-xdist), OpenBSD ports (FLAVOR python3:
-# py3-test-xdist), Debian.
+# Package names per OS: FreeBSD ports (devel/py-pytest -> py311-pytest), NetBSD pkgsrc
+# (devel/py-test -> py311-test), OpenBSD ports (FLAVOR python3: py3-test), Debian.
 _NAMES = {
-    "freebsd": {"python": "python{v}", "cffi": "py{v}-cffi", "pytest": "py{v}-pytest",
-                "pytest-xdist": "py{v}-pytest-xdist"},
-    "netbsd": {"python": "python{v}", "cffi": "py{v}-cffi", "pytest": "py{v}-test",
-               "pytest-xdist": "py{v}-test-xdist"},
-    "openbsd": {"python": "python3", "cffi": "py3-cffi", "pytest": "py3-test",
-                "pytest-xdist": "py3-test-xdist"},
-    "linux": {"python": "python3", "cffi": "python3-cffi", "pytest": "python3-pytest",
-              "pytest-xdist": "python3-pytest-xdist"},
+    "freebsd": {"python": "python{v}", "cffi": "py{v}-cffi", "pytest": "py{v}-pytest"},
+    "netbsd": {"python": "python{v}", "cffi": "py{v}-cffi", "pytest": "py{v}-test"},
+    "openbsd": {"python": "python3", "cffi": "py3-cffi", "pytest": "py3-test"},
+    "linux": {"python": "python3", "cffi": "python3-cffi", "pytest": "python3-pytest"},
 }  # fmt: skip
 _COMMANDS = {
     "freebsd": "pkg install",
