@@ -6,9 +6,12 @@ process."""
 from __future__ import annotations
 
 import ctypes
+import gc
+import locale
 import os
 import resource
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +36,14 @@ def _lower_soft_nofile() -> None:
 def _new_session() -> None:
     os.setpgid(0, os.getpgid(os.getppid()))  # a group leader may not call setsid()
     os.setsid()
+
+
+def _another_numeric_locale() -> None:
+    now = locale.setlocale(locale.LC_NUMERIC)
+    for name in ("C.UTF-8", "C", "POSIX"):
+        if name != now:
+            locale.setlocale(locale.LC_NUMERIC, name)
+            return
 
 
 def _set_subreaper() -> None:
@@ -71,6 +82,9 @@ CHANGES: dict[str, tuple[Callable[[], object], str, bool]] = {
         True,
     ),
     "child subreaper": (_set_subreaper, "child subreaper", True),
+    "recursion limit": (lambda: sys.setrecursionlimit(200), "recursion limit", True),
+    "cyclic GC off": (gc.disable, "garbage collector", True),
+    "another locale": (_another_numeric_locale, "locale", True),
     "a thread left running": (
         lambda: threading.Thread(target=threading.Event().wait, daemon=True).start(),
         "threads",
@@ -179,6 +193,7 @@ def test_the_fingerprint_reads_again_what_a_test_closed() -> None:
 LEAKS = """
 import os
 import signal
+import sys
 import threading
 
 import pytest

@@ -15,8 +15,9 @@ The state: /proc/self/status (umask, signal masks, credentials, capabilities, se
 threads, CPU affinity), Python's signal handlers, the resource limits
 (/proc/self/limits), the environment, the working and root directories, four
 namespaces, process group and session, interval timers, scheduling policy and nice
-value, and two prctl flags (child subreaper: the runner's hold on what tests leave
-running; dumpable). Where /proc or prctl are missing (not Linux), those parts are left
+value, two prctl flags (child subreaper: the runner's hold on what tests leave running;
+dumpable), and the interpreter's recursion limit, switch interval, cyclic GC and the
+C library's locale. Where /proc or prctl are missing (not Linux), those parts are left
 out.
 
 Per test only a fingerprint is taken (Watch.fingerprint): raw values compared whole,
@@ -36,10 +37,13 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
+import locale
 import os
 import re
 import resource
 import signal
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -160,6 +164,15 @@ def _common(ignore: frozenset[str]) -> list[Any]:
         values.append(None)
     for get, _, by_pointer in _PRCTL.values():
         values.append(_prctl_get(get, by_pointer) if _HAS_PRCTL else None)
+    # The interpreter's and the C library's own: a recursion limit of 50, the cyclic
+    # GC turned off, another locale (strerror's words, strtod's decimal point).
+    values.append(sys.getrecursionlimit())
+    values.append(sys.getswitchinterval())
+    values.append((gc.isenabled(), gc.get_threshold()))
+    try:
+        values.append(locale.setlocale(locale.LC_ALL))
+    except locale.Error:
+        values.append(None)
     environ = getattr(os.environ, "_data", None)  # the bytes mapping: no decoding
     environment = dict(environ if environ is not None else os.environ)
     for key in _PYTESTS_OWN:
@@ -181,6 +194,10 @@ _COMMON = (
     "scheduling policy",
     "nice",
     *_PRCTL,
+    "recursion limit",
+    "thread switch interval",
+    "garbage collector",
+    "locale",
     "environment",
 )
 
@@ -415,6 +432,14 @@ def _change(key: str, old: Any, new: Any) -> Change:
         restore = lambda: os.sched_setscheduler(0, policy, os.sched_param(priority))  # noqa: E731
     elif key == "nice" and old is not None:
         restore = lambda: os.setpriority(os.PRIO_PROCESS, 0, old)  # noqa: E731
+    elif key == "recursion limit":
+        restore = lambda: sys.setrecursionlimit(old)  # noqa: E731
+    elif key == "thread switch interval":
+        restore = lambda: sys.setswitchinterval(old)  # noqa: E731
+    elif key == "garbage collector":
+        restore = lambda: _put_gc(*old)  # noqa: E731
+    elif key == "locale" and old is not None:
+        restore = lambda: locale.setlocale(locale.LC_ALL, old)  # noqa: E731
     elif key in _PRCTL and old is not None:
         setter = _PRCTL[key][1]
         restore = lambda: _prctl_set(setter, old)  # noqa: E731
@@ -501,6 +526,11 @@ def _cpu_list(text: str) -> set[int]:
         if first.strip():
             cpus.update(range(int(first), int(last or first) + 1))
     return cpus
+
+
+def _put_gc(enabled: bool, threshold: tuple[int, ...]) -> None:
+    gc.set_threshold(*threshold)
+    (gc.enable if enabled else gc.disable)()
 
 
 def _prctl_set(option: int, value: int) -> None:
