@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
 PR_GET_CHILD_SUBREAPER = 37
@@ -35,9 +36,21 @@ PF_EXITING = 0x4  # linux/sched.h: in /proc/PID/stat's flags while the process e
 LINUX = sys.platform.startswith("linux")
 
 
-def _prctl(option: int, arg: int | ctypes.c_int) -> int:
-    libc = ctypes.CDLL(None, use_errno=True)
-    return int(libc.prctl(option, arg, 0, 0, 0))
+def prctl(option: int, arg: Any = 0) -> int:
+    """prctl(option, arg, 0, 0, 0) (Linux): its answer, -1 with ctypes.get_errno() set."""
+    return int(_LIBC.prctl(option, arg, 0, 0, 0))
+
+
+def stat_fields(pid: int) -> list[bytes] | None:
+    """/proc/PID/stat's fields after the command name -- [0] the state letter, [6] the
+    flags, [19] the start time (proc(5)'s fields 3, 9 and 22) -- or None where it
+    cannot be read (the process is gone, or there is no /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat[stat.rfind(b")") + 2 :].split()  # the name may hold spaces and ")"
 
 
 def fork() -> int:
@@ -73,18 +86,18 @@ def subreaper() -> bool:
     if not LINUX:
         return False
     value = ctypes.c_int(0)
-    return _prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(value)) == 0 and value.value != 0  # type: ignore[arg-type]
+    return prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(value)) == 0 and value.value != 0  # type: ignore[arg-type]
 
 
 def set_subreaper(on: bool) -> bool:
     """Make this process a child subreaper, or stop; False where the OS has none."""
-    return LINUX and _prctl(PR_SET_CHILD_SUBREAPER, int(on)) == 0
+    return LINUX and prctl(PR_SET_CHILD_SUBREAPER, int(on)) == 0
 
 
 def die_with_parent(sig: int = signal.SIGKILL) -> bool:
     """`sig` for this process when the thread that forked it ends (Linux; False
     elsewhere). Check getppid() afterwards: the parent may have gone before."""
-    return LINUX and _prctl(PR_SET_PDEATHSIG, sig) == 0
+    return LINUX and prctl(PR_SET_PDEATHSIG, sig) == 0
 
 
 def first_for_the_oom_killer() -> bool:
@@ -242,10 +255,8 @@ def _state(pid: int) -> tuple[str, str]:
     sigkill = 1 << (signal.SIGKILL - 1)
     pending = int(fields.get(b"ShdPnd", b"0"), 16) | int(fields.get(b"SigPnd", b"0"), 16)
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-        exiting = int(stat[stat.rfind(b")") + 2 :].split()[6]) & PF_EXITING
-    except (OSError, ValueError, IndexError):
+        exiting = int((stat_fields(pid) or [])[6]) & PF_EXITING
+    except (ValueError, IndexError):
         exiting = 0
     return ("dying" if state not in "ZX" and (pending & sigkill or exiting) else state), comm
 

@@ -23,6 +23,8 @@ import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
+from syscalls import processes
+
 # Mounted as tmpfs on every Linux distribution (POSIX shared memory lives there).
 SHARED_MEMORY = Path("/dev/shm")
 # Mount options under which some tests' subjects do not work as on a plain file system.
@@ -140,21 +142,18 @@ def sweep(base: str, prefix: str) -> list[str]:
 
 def _identity(pid: int) -> str | None:
     """ "PID START": the pid and when the process started (/proc's field 22, in clock
-    ticks since boot: a pid used again is another process); None if it is gone. Without
-    /proc, the pid alone while it runs."""
+    ticks since boot: a pid used again is another process); None if it is gone. Where
+    /proc cannot tell, the pid alone while it runs."""
+    fields = processes.stat_fields(pid)
+    if fields is not None and len(fields) > 19 and fields[19].isdigit():
+        return f"{pid} {int(fields[19])}"
     try:
-        stat = Path(f"/proc/{pid}/stat").read_bytes()
-        return f"{pid} {int(stat[stat.rfind(b')') + 2 :].split()[19])}"
-    except FileNotFoundError:
+        os.kill(pid, 0)
+    except ProcessLookupError:
         return None
-    except (OSError, ValueError, IndexError):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            pass
-        return str(pid)
+    except PermissionError:
+        pass
+    return str(pid)
 
 
 def _abandoned(path: Path) -> bool:

@@ -267,11 +267,8 @@ class Watchdog:
 
 def state(pid: int) -> bytes | None:
     """The state letter /proc gives process `pid` (None without /proc)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return None
-    return stat[stat.rfind(b")") + 2 :][:1]
+    fields = processes.stat_fields(pid)
+    return fields[0] if fields else None
 
 
 def _stop_and_wait(pid: int, wait: float = 0.1) -> bool:
