@@ -49,6 +49,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from syscalls import processes
 from syscalls.runner.highfd import out_of_the_way
 
 State = dict[str, Any]
@@ -105,11 +106,7 @@ try:  # the C module's: Python's wrapper makes an enum of each answer, 50 times 
 except ImportError:  # pragma: no cover - another Python
     _getsignal = signal.getsignal
 
-try:
-    _LIBC: Any = ctypes.CDLL(None, use_errno=True)
-    _HAS_PRCTL = hasattr(_LIBC, "prctl")
-except OSError:  # pragma: no cover - no C library to load
-    _LIBC, _HAS_PRCTL = None, False
+_HAS_PRCTL = processes.LINUX
 
 
 # --- reading ------------------------------------------------------------------------
@@ -131,10 +128,8 @@ def _read_file(path: str) -> bytes | None:
 def _prctl_get(get: int, by_pointer: bool) -> int | None:
     if by_pointer:
         value = ctypes.c_int(0)
-        if _LIBC.prctl(get, ctypes.byref(value), 0, 0, 0) != 0:
-            return None
-        return value.value
-    answer = int(_LIBC.prctl(get, 0, 0, 0, 0))
+        return value.value if processes.prctl(get, ctypes.byref(value)) == 0 else None
+    answer = processes.prctl(get)
     return None if answer < 0 else answer
 
 
@@ -534,7 +529,7 @@ def _put_gc(enabled: bool, threshold: tuple[int, ...]) -> None:
 
 
 def _prctl_set(option: int, value: int) -> None:
-    if int(_LIBC.prctl(option, value, 0, 0, 0)) < 0:
+    if processes.prctl(option, value) < 0:
         errno = ctypes.get_errno()
         raise OSError(errno, os.strerror(errno))
 
