@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from syscalls import outdir
 from syscalls.cache import cache_dir
 from syscalls.profile import Profile
 from syscalls.targets import Options, bytecode, guest, results
@@ -135,7 +136,7 @@ def test_conclude_without_status_is_target_failed_with_the_reason(
         '{"event": "start", "nodeid": "suites/a.py::t2"}',
     )
     (out / bytecode.PACK).write_bytes(b"a pack the guest never unpacked")
-    (out / f".{bytecode.PACK}.4242").write_bytes(b"half a pack: its job was killed")
+    outdir.temp_name(out / bytecode.PACK).write_bytes(b"half a pack: its job was killed")
     status = guest.conclude(opts, "uml", guest.Ending(kind, 134), LIMITS, 12.3)
     assert status == guest.TARGET_FAILED == 3
     assert not list(out.glob(f"*{bytecode.PACK}*"))  # 9 MB of pycs are no result

@@ -46,6 +46,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from syscalls import outdir
 from syscalls.cache import WRITE
 from syscalls.targets import ROOT
 from syscalls.targets.initramfs import cache_dir
@@ -176,7 +177,7 @@ def pack(prefix: Path, sources: Iterable[Path], dest: Path) -> int:
                 stem, _, rest = entry.name.partition(".")
                 if stem in stems and rest.endswith(".pyc") and entry.is_file():
                     members.append(Path(entry.path))
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}")
+    tmp = outdir.temp_name(dest)
     try:
         with tarfile.open(tmp, "w", format=tarfile.GNU_FORMAT) as tar:
             for path in sorted(members):

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from syscalls import plugins
+from syscalls import outdir, plugins
 from syscalls.cache import cache_dir
 from syscalls.paths import ROOT
 from syscalls.targets import Options, TargetUnavailable, bytecode, results, timeline
@@ -356,7 +356,7 @@ def conclude(
     """The exit status, and on the terminal how the run ended and where its time went."""
     out = opts.out
     # The guest's pack, if it never unpacked it, and one a killed job was writing.
-    for pack in (out / bytecode.PACK, *out.glob(f".{bytecode.PACK}.*")):
+    for pack in (out / bytecode.PACK, *outdir.stale_temps(out / bytecode.PACK)):
         pack.unlink(missing_ok=True)
     status = results.read_status(out)
     where = f"syscalls: {target}"
