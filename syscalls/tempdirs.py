@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from syscalls import processes
+from syscalls.mountinfo import SELF, Mount, read
 
 # Mounted as tmpfs on every Linux distribution (POSIX shared memory lives there).
 SHARED_MEMORY = Path("/dev/shm")
@@ -31,31 +32,16 @@ SHARED_MEMORY = Path("/dev/shm")
 RESTRICTING = frozenset({"nodev", "noexec", "nosuid"})
 
 
-class Mount(NamedTuple):
-    point: str
-    type: str
-    options: frozenset[str]  # the mount's own (per-mount) options
-
-
-def mount_of(path: Path, mountinfo: Path = Path("/proc/self/mountinfo")) -> Mount | None:
+def mount_of(path: Path, mountinfo: Path = SELF) -> Mount | None:
     """The mount that `path` is on: the innermost mount point above it in mountinfo;
     None where there is no mountinfo (not Linux, no /proc)."""
-    try:
-        lines = mountinfo.read_text().splitlines()
-    except OSError:
-        return None
     real = os.path.realpath(path)
     best: Mount | None = None
-    for line in lines:
-        fields = line.split()
-        if " - " not in line or len(fields) < 6:
-            continue
-        # mountinfo escapes blanks in paths as octal (\040); later mounts hide earlier ones
-        point = fields[4].encode().decode("unicode_escape")
+    for mount in read(mountinfo) or ():
+        point = mount.point
         inside = real == point or real.startswith(point.rstrip("/") + "/")
         if inside and (best is None or len(point) >= len(best.point)):
-            kind = line.split(" - ", 1)[1].split()[0]
-            best = Mount(point, kind, frozenset(fields[5].split(",")))
+            best = mount  # later mounts hide earlier ones
     return best
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from syscalls import tempdirs
-from syscalls.tempdirs import Mount, fast_temp_dir, mount_of
+from syscalls.mountinfo import Mount
+from syscalls.tempdirs import fast_temp_dir, mount_of
 
 MOUNTINFO = """\
 22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
@@ -49,8 +50,12 @@ def test_file_system_type_is_the_innermost_mounts(mountinfo: Path, path: str, ki
 
 
 def test_mount_of_reads_the_mounts_own_options(mountinfo: Path) -> None:
-    assert mount_of(Path("/dev/shm/x"), mountinfo) == Mount(
-        "/dev/shm", "tmpfs", frozenset({"rw", "nosuid", "nodev"})
+    mount = mount_of(Path("/dev/shm/x"), mountinfo)
+    assert mount is not None
+    assert (mount.point, mount.type, mount.options) == (
+        "/dev/shm",
+        "tmpfs",
+        frozenset({"rw", "nosuid", "nodev"}),
     )
 
 
@@ -71,7 +76,9 @@ def _types(monkeypatch: pytest.MonkeyPatch, kinds: dict[str, str], options: str 
 
     def mount(path: Path) -> Mount | None:
         kind = kinds.get(str(path))
-        return Mount(str(path), kind, frozenset(options.split(","))) if kind else None
+        if not kind:
+            return None
+        return Mount(1, 0, str(path), kind, frozenset(options.split(",")))
 
     monkeypatch.setattr(tempdirs, "mount_of", mount)
 
