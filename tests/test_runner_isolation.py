@@ -191,6 +191,7 @@ def test_the_fingerprint_reads_again_what_a_test_closed() -> None:
 
 
 LEAKS = """
+import ctypes
 import os
 import signal
 import sys
@@ -219,7 +220,18 @@ def test_c_after():
         os._exit(7)
     assert os.waitpid(pid, 0)[1] >> 8 == 7  # ECHILD if SIGCHLD were still ignored
     assert threading.active_count() == 1
+    assert not os.path.ismount(os.environ["MNT"])
 """
+
+# A tmpfs mounted in the test's own process; a mount of the tree taken away
+MOUNT = (
+    'assert ctypes.CDLL(None).mount(b"none", os.environ["MNT"].encode(), b"tmpfs", 0, None) == 0'
+)
+UNMOUNT = (
+    'points = [m.split()[4] for m in open("/proc/self/mountinfo")]; '
+    'target = [p for p in points if p.startswith(("/dev/", "/sys/"))][-1]; '
+    "assert ctypes.CDLL(None).umount2(target.encode(), 2) == 0"  # MNT_DETACH
+)
 
 
 # A worker retired is no crash: --max-worker-restart 0 does not end the run for it.
@@ -233,16 +245,22 @@ FORKED = ["--workers", "1", "--max-worker-restart", "0"]
         ("sigchld", "signal.signal(signal.SIGCHLD, signal.SIG_IGN)", "SIGCHLD", True),
         ("thread", "threading.Thread(target=threading.Event().wait, daemon=True).start()",
          "threads: 1 -> 2", False),
+        ("mount", MOUNT, "mounts: as they were -> +tmpfs on ", True),
+        ("unmount", UNMOUNT, "mounts: as they were -> -", False),
     ],
+    ids=["sigchld", "thread", "mount", "unmount"],
 )  # fmt: skip
 def test_a_test_that_leaves_the_process_changed_fails_and_the_tests_after_it_do_not(
     tmp_path: Path, workers: list[str], leak: str, code: str, named: str, repairable: bool
 ) -> None:
+    if "mount" in leak and os.geteuid() != 0:
+        pytest.skip("mounting needs root")
     (tmp_path / "test_leaks.py").write_text(LEAKS.replace("LEAK_CODE", code).replace("LEAK", leak))
-    junit, pids = tmp_path / "junit.xml", tmp_path / "pids"
-    p = pytest_in(
-        tmp_path, *workers, f"--junitxml={junit}", "test_leaks.py", env={"PIDS": str(pids)}
-    )
+    junit, pids, mnt = tmp_path / "junit.xml", tmp_path / "pids", tmp_path / "mnt"
+    mnt.mkdir()
+    env = {"PIDS": str(pids), "MNT": str(mnt)}
+    p = pytest_in(tmp_path, *workers, f"--junitxml={junit}", "test_leaks.py", env=env)
+    assert not mnt.is_mount(), "the test's mount reached the namespace the run came from"
     cases = junit_cases(junit)
     leaker = cases[f"test_b_leaves_{leak}"].find("error")
     assert leaker is not None, p.stdout[-3000:]

@@ -16,12 +16,14 @@ threads, CPU affinity), Python's signal handlers, the resource limits
 (/proc/self/limits), the environment, the working and root directories, four
 namespaces, process group and session, interval timers, scheduling policy and nice
 value, two prctl flags (child subreaper: the runner's hold on what tests leave running;
-dumpable), and the interpreter's recursion limit, switch interval, cyclic GC and the
-C library's locale. Where /proc or prctl are missing (not Linux), those parts are left
-out.
+dumpable), the interpreter's recursion limit, switch interval, cyclic GC and the C
+library's locale, and the mount table where the process has a mount namespace of its own
+(syscalls.runner.mounts; "mounts" ignored otherwise). Where /proc or prctl are missing
+(not Linux), those parts are left out.
 
 Per test only a fingerprint is taken (Watch.fingerprint): raw values compared whole,
-both /proc files read with pread() on descriptors kept open above the tests' range.
+both /proc files read with pread() on descriptors kept open above the tests' range,
+and a poll() of a third (mountinfo) that says whether the mount table changed.
 Between two tests of a whole-suite worker, caches cold, a full reading cost 135 us of
 CPU (5% of `syscalls run`'s), the fingerprint about 100 us (30 in a warm loop): the
 whole run 0.2 s of CPU more, 2%. Only when it differs is the state read in full, with
@@ -50,6 +52,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from syscalls import processes
+from syscalls.runner import mounts
 from syscalls.runner.highfd import out_of_the_way
 
 State = dict[str, Any]
@@ -98,6 +101,7 @@ _PRCTL = {  # linux/prctl.h: name -> (get, set, the value comes back through a p
     "dumpable": (3, 4, False),
 }
 PYTEST_TIMEOUT_STATE = frozenset({"ITIMER_REAL", "SIGALRM disposition"})
+MOUNTS = "mounts"  # watched only in a mount namespace of the process's own
 UNREADABLE = "unreadable"  # no fd left to read /proc with, or no /proc (a chroot)
 THREAD_GRACE = 0.5  # seconds a test's finished thread may take to be gone
 
@@ -209,6 +213,7 @@ class Watch:
         self.watched = [s for s in _SIGNALS if f"{_signal_name(s)} disposition" not in ignore]
         self.pid = -1
         self.fds: dict[str, int] = {}
+        self.mounts = None if MOUNTS in ignore else mounts.Table()
 
     def _pread(self, path: str) -> bytes | None:
         if self.pid != os.getpid():
@@ -230,6 +235,8 @@ class Watch:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self.fds = {}
+        if self.mounts is not None:
+            self.mounts.reopen()
 
     def fingerprint(self) -> tuple[Any, ...]:
         status = self._pread("/proc/self/status")
@@ -237,12 +244,15 @@ class Watch:
             _STATUS_LINE.findall(status) if status is not None else None,
             self._pread("/proc/self/limits"),
             tuple(map(_getsignal, self.watched)),
+            self.mounts.changed() if self.mounts is not None else None,
             *_common(self.ignore),
         )
 
     def close(self) -> None:
         if self.pid == os.getpid():
             self.reopen()
+        if self.mounts is not None:
+            self.mounts.close()
 
 
 def read(ignore: frozenset[str] = frozenset()) -> State:
@@ -261,6 +271,9 @@ def read(ignore: frozenset[str] = frozenset()) -> State:
     for name, value in zip(_COMMON, _common(ignore), strict=True):
         if value is not None:
             state[name] = value
+    table = mounts.read() if MOUNTS not in ignore else None
+    if table is not None:
+        state[MOUNTS] = table
     return state
 
 
@@ -433,6 +446,11 @@ def _change(key: str, old: Any, new: Any) -> Change:
         restore = lambda: sys.setswitchinterval(old)  # noqa: E731
     elif key == "garbage collector":
         restore = lambda: _put_gc(*old)  # noqa: E731
+    elif key == MOUNTS and old is not None and new is not None:
+        shown_old, shown_new = "as they were", mounts.differences(old, new)
+        left = mounts.added(old, new)
+        if left:
+            restore = lambda: mounts.unmount(left)  # noqa: E731
     elif key == "locale" and old is not None:
         restore = lambda: locale.setlocale(locale.LC_ALL, old)  # noqa: E731
     elif key in _PRCTL and old is not None:

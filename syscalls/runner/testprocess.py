@@ -37,7 +37,7 @@ from typing import Any
 import pytest
 
 from syscalls import processes
-from syscalls.runner import isolation
+from syscalls.runner import isolation, mounts
 from syscalls.runner.status import StatusWriter
 
 STATUS_DIR = "syscalls_status_dir"  # workerinput key: where workers write their status
@@ -111,6 +111,9 @@ class TestProcess:
         # pytest-timeout's signal method puts back SIGALRM and ITIMER_REAL after each test
         timeout = config.pluginmanager.hasplugin("timeout") and hasattr(signal, "SIGALRM")
         self.managed = isolation.PYTEST_TIMEOUT_STATE if timeout else frozenset()
+        # As root, a mount namespace of its own: a mount a test leaves stays in it
+        if not mounts.contain():
+            self.managed |= {isolation.MOUNTS}
         self.isolation = isolation.Watch(self.managed)
         self.state: isolation.State | None = None  # as the last test left it
         self.fingerprint: tuple[object, ...] = ()  # of that state

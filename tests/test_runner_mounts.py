@@ -1,0 +1,101 @@
+"""syscalls.runner.mounts: the test process's own mount namespace, the poll that says
+the table changed, and what a test left mounted, named and undone. What mounts runs in
+a forked child (syscalls.child) that has entered a namespace of its own first."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+
+import pytest
+
+from syscalls import child, mountinfo
+from syscalls.mountinfo import Mount
+from syscalls.runner import mounts
+
+ROOT = Mount(1, 0, "/", "ext4", frozenset({"rw"}), "/dev/sda1", "rw", "")
+SHM = Mount(2, 1, "/dev/shm", "tmpfs", frozenset({"rw", "nodev"}), "tmpfs", "rw", "")
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (mounts)")
+
+
+def _namespace() -> int:
+    return os.stat("/proc/self/ns/mnt").st_ino
+
+
+def test_an_unchanged_table_shows_as_it_was() -> None:
+    assert mounts.differences((ROOT, SHM), (ROOT, SHM)) == "as they were"
+
+
+def test_added_removed_and_remounted_mounts_are_each_named() -> None:
+    new = Mount(3, 1, "/mnt/x", "tmpfs", frozenset({"rw"}), "none", "rw", "")
+    remounted = SHM._replace(options=frozenset({"ro", "nodev"}))
+    shown = mounts.differences((ROOT, SHM), (ROOT._replace(propagation="shared:1"), new))
+    assert (
+        shown
+        == "+tmpfs on /mnt/x, -tmpfs on /dev/shm, ~ext4 on / (rw rw private -> rw rw shared:1)"
+    )
+    assert "~tmpfs on /dev/shm (nodev,rw rw private -> nodev,ro rw private)" in mounts.differences(
+        (SHM,), (remounted,)
+    )
+    moved = SHM._replace(point="/run/shm")
+    assert mounts.differences((SHM,), (moved,)) == "~tmpfs on /dev/shm -> tmpfs on /run/shm"
+
+
+def test_only_mounts_with_new_ids_are_added() -> None:
+    new = Mount(3, 1, "/dev/shm", "tmpfs", frozenset({"rw"}), "none", "rw", "")
+    assert mounts.added((ROOT, SHM), (ROOT, SHM._replace(options=frozenset()), new)) == [new]
+
+
+def _contain_as_nobody() -> tuple[bool, bool]:
+    if os.geteuid() == 0:
+        os.setgid(65534)
+        os.setuid(65534)
+    before = _namespace()
+    return mounts.contain(), _namespace() == before
+
+
+def test_without_root_nothing_is_contained_and_nothing_changes() -> None:
+    assert child.run(_contain_as_nobody) == (False, True)
+
+
+def _contain() -> tuple[bool, bool, list[str]]:
+    before = _namespace()
+    contained = mounts.contain()
+    shared = [m.point for m in mountinfo.read() or () if "shared:" in m.propagation]
+    return contained, _namespace() != before, shared
+
+
+@needs_root
+def test_root_gets_a_namespace_of_its_own_with_every_mount_private() -> None:
+    assert child.run(_contain) == (True, True, [])
+
+
+def _mount_then_unmount(directory: str) -> list[object]:
+    assert mounts.contain()
+    table, seen = mounts.Table(), []
+    seen.append(table.changed())
+    before = mounts.read()
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.mount(b"none", directory.encode(), b"tmpfs", 0, None) == 0, ctypes.get_errno()
+    seen.append(table.changed())
+    seen.append(table.changed())  # once per change
+    after = mounts.read()
+    assert before is not None and after is not None
+    left = mounts.added(before, after)
+    seen.append([str(m) for m in left])
+    mounts.unmount(left)
+    seen.append(os.path.ismount(directory))
+    os.close(table.fd or -1)  # a test closed it: reopened, and still watching
+    seen.append(table.changed())
+    assert libc.mount(b"none", directory.encode(), b"tmpfs", 0, None) == 0
+    seen.append(table.changed())
+    return seen
+
+
+@needs_root
+def test_a_mount_is_seen_in_one_poll_named_and_unmounted(tmp_path: Path) -> None:
+    seen = child.run(lambda: _mount_then_unmount(str(tmp_path)))
+    assert seen == [0, 1, 1, [f"tmpfs on {tmp_path}"], False, 1, 2]
+    assert not tmp_path.is_mount()
