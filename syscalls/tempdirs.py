@@ -128,9 +128,12 @@ def sweep(base: str, prefix: str) -> list[str]:
 
 def _identity(pid: int) -> str | None:
     """ "PID START": the pid and when the process started (/proc's field 22, in clock
-    ticks since boot: a pid used again is another process); None if it is gone. Where
-    /proc cannot tell, the pid alone while it runs."""
+    ticks since boot: a pid used again is another process); None if it is gone, or a
+    zombie that its parent (a subreaper's orphan) has not reaped yet. Where /proc cannot
+    tell, the pid alone while it runs."""
     fields = processes.stat_fields(pid)
+    if fields and fields[0] == b"Z":
+        return None
     if fields is not None and len(fields) > 19 and fields[19].isdigit():
         return f"{pid} {int(fields[19])}"
     try:

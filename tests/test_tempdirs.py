@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from syscalls import tempdirs
+from syscalls import processes, tempdirs
 from syscalls.mountinfo import Mount
 from syscalls.tempdirs import fast_temp_dir, mount_of
 
@@ -201,3 +201,22 @@ def test_sweep_removes_the_directories_whose_owner_has_ended(tmp_path: Path) -> 
     live = Path(tempdirs.own_dir("syscalls-run-", str(tmp_path)))  # sweeps first
     assert not dead.exists() and not reused.exists()
     assert unnoted.is_dir() and foreign.is_dir() and live.is_dir()
+
+
+def test_a_zombie_owner_has_ended(tmp_path: Path) -> None:
+    """A run killed with its parent gone: its process lingers as a zombie of a subreaper
+    until reaped, and holds no directory meanwhile."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - a run that ends without removing its directory
+        os.write(w, tempdirs.own_dir("syscalls-run-", str(tmp_path)).encode())
+        os._exit(0)
+    os.close(w)
+    left = Path(os.read(r, 4096).decode())
+    os.close(r)
+    try:
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # ended, not reaped: a zombie
+        assert processes.stat_fields(pid)[0] == b"Z"  # type: ignore[index]
+        assert tempdirs.sweep(str(tmp_path), "syscalls-run-") == [str(left)]
+    finally:
+        os.waitpid(pid, 0)
