@@ -394,12 +394,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def run_here(args: argparse.Namespace, out: Path, rump_dir: Path | None) -> int:
-    """The suite in pytest in this process, its tests in workers forked from the
+    """The suite in pytest in a child of this process (syscalls.runner.supervisor: it
+    outlives a module that crashes at import), its tests in workers forked from the
     collected session (one for -n 0): the controller outlives any test, so a crash or a
     hang costs that test only."""
     import pytest
 
-    from syscalls.runner.controller import RunEndCapture
+    from syscalls.runner import supervisor
 
     # The whole suite unless the arguments name test paths (suites/fs, a file::test).
     named = any(
@@ -428,16 +429,14 @@ def run_here(args: argparse.Namespace, out: Path, rump_dir: Path | None) -> int:
     pytest_args += args.pytest_args
     os.chdir(ROOT)  # conftest.py and pyproject.toml's settings live at the root
     redirect_bytecode()  # an installed suite is not written to
-    capture = RunEndCapture()
     # pytest-xdist makes pytest's base temp dir even when no test asks for one: keep it
     # ours and remove it, so a run leaves nothing behind (one SIGKILLed: the next run).
     own = own_dir("syscalls-run-")
     try:
         basetemp = os.path.join(own, "pytest")  # pytest empties it: the owner's note is above
-        code = pytest.main([*pytest_args, f"--basetemp={basetemp}"], plugins=[capture])
+        code, end = supervisor.run([*pytest_args, f"--basetemp={basetemp}"], Path(own))
     finally:
         remove_tree(Path(own))
-    end = capture.end
     written = [str(p) for p in (junit, profile) if p.exists()]
     if written:
         print(f"results: {'  '.join(written)}")

@@ -2,6 +2,8 @@
 changed for the tests after it, crash it unrecorded, or leave results that look like a
 finished run's.
 
+    supervisor   `syscalls run`'s session in a child of the command: a module that
+                 kills the interpreter at import is a collection error, not the end
     plugin       the pytest plugin (conftest.py registers it): roles, --time-limit,
                  --workers
     pool         in the controlling process: workers forked from the collected
@@ -13,6 +15,8 @@ finished run's.
     isolation    in the process that runs tests: the state each test must leave as it
                  found it (signals, limits, umask, cwd, threads, ...), compared and
                  put back after each test
+    mounts       in the process that runs tests, as root: a mount namespace of its
+                 own, and the mounts a test left in it
     highfd       the runner's descriptors there, above the tests' range
     controller   in the controlling process: crashes and hangs become failures with
                  their cause, SIGINT/SIGTERM/--time-limit end the run incomplete

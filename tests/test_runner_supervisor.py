@@ -1,0 +1,120 @@
+"""syscalls.runner.supervisor: the session in a child, so that a test module that kills
+the interpreter at import costs that module (a collection error saying how), not the
+command; a death elsewhere ends the run incomplete; signals to the command reach the
+session. Each run is a fresh interpreter (a driver), as `syscalls run` is."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.runner_checks import ROOT, junit_cases
+
+DRIVER = """
+import json, sys
+from pathlib import Path
+from syscalls.runner import supervisor
+d = Path(sys.argv[1])
+(d / "own").mkdir()
+args = ["-q", "-p", "no:cacheprovider", "-p", "syscalls.runner.plugin", f"--rootdir={d}",
+        "--workers=1", f"--junitxml={d / 'junit.xml'}", *sys.argv[2:]]
+code, end = supervisor.run(args, d / "own")
+print("END", json.dumps({"code": code, "incomplete": end.incomplete, "failed": end.failed}))
+"""
+
+CRASHES = {
+    "os._exit(0)": "exited with status 0 before the run ended",
+    "ctypes.string_at(0)": "was killed by SIGSEGV",
+    "os.abort()": "was killed by SIGABRT",
+}
+
+
+def _drive(directory: Path, *args: str, **popen: object) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", DRIVER, str(directory), *args],
+        cwd=directory,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,  # type: ignore[arg-type]
+    )
+
+
+def _end(p: subprocess.Popen[str], timeout: float = 60) -> tuple[dict, str]:
+    out, err = p.communicate(timeout=timeout)
+    lines = [line for line in out.splitlines() if line.startswith("END ")]
+    assert lines, out[-2000:] + err[-2000:]
+    return json.loads(lines[-1][4:]), out + err
+
+
+def _write(directory: Path, name: str, text: str) -> None:
+    (directory / name).write_text(text)
+
+
+@pytest.mark.parametrize("crash", sorted(CRASHES))
+def test_a_module_that_kills_the_interpreter_at_import_is_a_collection_error(
+    tmp_path: Path, crash: str
+) -> None:
+    _write(tmp_path, "test_a_fine.py", "def test_fine():\n    pass\n")
+    _write(
+        tmp_path, "test_b_crash.py", f"import ctypes, os\n{crash}\ndef test_never():\n    pass\n"
+    )
+    _write(tmp_path, "test_c_fine.py", "def test_fine_too():\n    pass\n")
+    end, output = _end(_drive(tmp_path, "--continue-on-collection-errors"))
+    assert end == {"code": 1, "incomplete": None, "failed": True}, output
+    cases = junit_cases(tmp_path / "junit.xml")
+    error = cases["test_b_crash"].find("error")
+    assert error is not None, output
+    assert CRASHES[crash] in (error.text or "")  # the message: "collection failure"
+    assert cases["test_fine"].find("error") is None and "test_fine_too" in cases
+    assert f"{CRASHES[crash]} while importing test_b_crash.py" in output
+
+
+def test_as_with_any_collection_error_the_run_stops_unless_told_to_go_on(tmp_path: Path) -> None:
+    _write(tmp_path, "test_a.py", "import os\nos._exit(0)\n")
+    _write(tmp_path, "test_b.py", "import os\nos._exit(0)\n")
+    _write(tmp_path, "test_c.py", "def test_c():\n    pass\n")
+    end, output = _end(_drive(tmp_path))
+    assert end["code"] == pytest.ExitCode.INTERRUPTED and end["failed"], output
+    assert output.count("collecting again with it as an error") == 2  # one after the other
+    assert "Interrupted: 2 errors during collection" in output
+
+
+def test_a_death_outside_an_import_ends_the_run_incomplete(tmp_path: Path) -> None:
+    _write(tmp_path, "conftest.py", "import os\ndef pytest_collection_finish():\n    os._exit(0)\n")
+    _write(tmp_path, "test_a.py", "def test_a():\n    pass\n")
+    end, output = _end(_drive(tmp_path))
+    assert end == {
+        "code": pytest.ExitCode.INTERNAL_ERROR,
+        "incomplete": "the run's controller exited with status 0 before the run ended",
+        "failed": True,
+    }, output
+
+
+def test_a_clean_run_is_the_sessions_own(tmp_path: Path) -> None:
+    _write(tmp_path, "test_a.py", "def test_a():\n    pass\ndef test_b():\n    assert 0\n")
+    end, output = _end(_drive(tmp_path))
+    assert end == {"code": 1, "incomplete": None, "failed": True}, output
+    assert "collecting again" not in output
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+def test_a_signal_to_the_command_ends_the_session_as_it_would_the_controller(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    _write(tmp_path, "test_slow.py", "import time\ndef test_slow():\n    time.sleep(60)\n")
+    p = _drive(tmp_path, start_new_session=True)  # no terminal: as under CI
+    time.sleep(3)  # collected, the test running
+    started = time.monotonic()
+    p.send_signal(sig)  # to the command alone (no terminal: SIGINT too goes on)
+    end, output = _end(p)
+    assert time.monotonic() - started < 30
+    assert end["incomplete"] == f"interrupted ({sig.name})", output
