@@ -20,6 +20,8 @@ finished run's.
     highfd       the runner's descriptors there, above the tests' range
     controller   in the controlling process: crashes and hangs become failures with
                  their cause, SIGINT/SIGTERM/--time-limit end the run incomplete
+    strays       in the controlling process: signals a test sent it, taken with their
+                 sender, and the test failed instead of the run ended
     watchdog     the controller's thread: per-test limits from outside the test,
                  worker deaths, orphans of dead workers, the overall time limit
     status       the per-worker status record the watchdog reads

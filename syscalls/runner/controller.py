@@ -37,6 +37,7 @@ import pytest
 
 from syscalls import processes
 from syscalls.outdir import temp_name
+from syscalls.runner import strays
 from syscalls.runner.pool import Pool
 from syscalls.runner.testprocess import STATUS_DIR, TestProcess, session_limit
 from syscalls.runner.watchdog import Watchdog
@@ -85,8 +86,16 @@ class Controller:
         self._install_signal_handlers()
         self.pool: Pool | None = None  # --workers: forked from the collected session
         if workers and self.status_dir is not None:
+            # before the watchdog's thread starts: it must not take them either
+            blocked = strays.block() if self._mask is not None else frozenset()
             self.pool = Pool(
-                config, workers, self.watchdog, self.status_dir, dict(self._handlers), self._failed
+                config,
+                workers,
+                self.watchdog,
+                self.status_dir,
+                dict(self._handlers),
+                self._failed,
+                blocked,
             )
         if distributed or self.watchdog.time_limit:
             self.watchdog.start()
@@ -316,10 +325,10 @@ class Controller:
         self.watchdog.stop()
         for sig, handler in self._handlers.items():
             signal.signal(sig, handler)
+        if self.pool is not None:
+            self.pool.close()  # and the stray signals still pending taken, before:
         if self._mask is not None:
             signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
-        if self.pool is not None:
-            self.pool.close()
         if self.distributed:
             self.watchdog.reap_adopted()
             if not self.was_subreaper:

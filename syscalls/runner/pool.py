@@ -43,7 +43,7 @@ from typing import Any
 import pytest
 
 from syscalls import processes
-from syscalls.runner import frames, worker
+from syscalls.runner import frames, strays, worker
 from syscalls.runner.testprocess import own_limits, session_limit
 from syscalls.runner.watchdog import Watchdog, state
 
@@ -67,6 +67,8 @@ class Slot:
     done: bool = False  # it said bye
     retired: str | None = None  # it said why it must not run another test
     reaped: bool = False  # by stop(): its pid is no longer its own
+    last: str | None = None  # the nodeid of the test it ended last
+    notes: dict[str, list[str]] = field(default_factory=dict)  # by nodeid: signals it sent
 
 
 def count(value: str | int | None) -> int:
@@ -97,6 +99,7 @@ class Pool:
         status_dir: Path,
         handlers: dict[int, Any],
         log_failure: Callable[[str, str], None],
+        blocked: frozenset[int] = frozenset(),
     ) -> None:
         self.config = config
         self.workers = workers
@@ -104,6 +107,8 @@ class Pool:
         self.status_dir = status_dir
         self.handlers = handlers  # the signal handlers the workers get back
         self.log_failure = log_failure  # (nodeid, why): a test failed outside its worker
+        self.blocked = blocked  # stray signals the controller takes itself (strays)
+        self.strays = strays.Receiver(blocked)
         self.items: list[pytest.Item] = []
         self.limits: dict[str, float] = {}  # the tests' own limits, for every worker
         self.queue: deque[int] = deque()
@@ -132,6 +137,7 @@ class Pool:
         self._drive(together, self.workers)
         if alone and not self.queue and not self.given_up:
             self._drive(alone, 1)  # tests that change the whole machine: nothing beside them
+        self._strays()
         self.finished = not self.queue and not self.given_up
 
     def _drive(self, indices: list[int], workers: int) -> None:
@@ -140,10 +146,13 @@ class Pool:
         for _ in range(min(workers, len(indices))):
             self._spawn()
         session = self.session
+        wake = [self.strays.fd] if self.strays.fd is not None else []
         while self.slots:
-            ready, _, _ = select.select(list(self.slots), [], [], POLL)
+            ready, _, _ = select.select([*self.slots, *wake], [], [], POLL)
+            self._strays()  # before the reports: the test that sent one is still current
             for fd in ready:
-                self._serve(self.slots[fd])
+                if fd in self.slots:
+                    self._serve(self.slots[fd])
             for slot in self._unkillable():
                 self._ended(slot, left=True)
             if session.shouldfail or session.shouldstop:
@@ -165,6 +174,8 @@ class Pool:
         commands_r, commands_w = os.pipe()
         results_r, results_w = os.pipe()
         others = [fd for s in self.slots.values() for fd in (s.commands, s.reader.fd)]
+        if self.strays.fd is not None:
+            others.append(self.strays.fd)  # the controller's signals, not the worker's
         controller = os.getpid()
 
         def fork() -> int:
@@ -181,6 +192,7 @@ class Pool:
                     self.handlers,
                     controller,
                     self.limits,
+                    self.blocked,
                 )
             return pid
 
@@ -207,11 +219,14 @@ class Pool:
             hook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
         elif kind == "end":
             item = self.items[message[1]]
+            notes = slot.notes.pop(item.nodeid, None)
             for data in message[2]:
+                if notes and data.get("when") == "teardown":
+                    _fail_teardown(data, "\n".join(notes))
                 report = hook.pytest_report_from_serializable(config=self.config, data=data)
                 hook.pytest_runtest_logreport(report=report)
             hook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
-            slot.current = None
+            slot.current, slot.last = None, item.nodeid
         elif kind == "more":
             more = [] if self.given_up else self._take()
             slot.pending.extend(more)  # back to the queue if it dies before it starts them
@@ -237,6 +252,34 @@ class Pool:
             slot.done = True
         elif kind == "retire":
             slot.retired = message[1]
+
+    def _strays(self) -> None:
+        """Signals a test sent the controller (strays): its test fails at teardown, or,
+        ended already, afterwards; one from outside the workers is told and ignored."""
+        for signum, sender in self.strays.take():
+            pid = strays.owner(sender, (s.pid for s in self.slots.values()))
+            slot = next((s for s in self.slots.values() if s.pid == pid), None)
+            what = f"{strays.name(signum)} from pid {sender}"
+            if slot is None:
+                _terminal_line(self.config, f"syscalls: the controller ignored {what}")
+                continue
+            by = "its worker" if sender == slot.pid else f"a child of its worker (pid {slot.pid})"
+            note = (
+                f"{what} ({by}) reached the run's controller (pid {os.getpid()}), which "
+                "ignored it: a test signals only the processes it started. Sent during this "
+                "test, or the one before it on this worker: the controller takes such a "
+                "signal as soon as it can, not as it is sent"
+            )
+            # The test its worker is in now: what the controller has read of its reports
+            # may be behind (a test's end and the next one's start, in the pipe)
+            status = self.watchdog.status(slot.wid)
+            nodeid = status.nodeid if status is not None and status.nodeid else None
+            if nodeid is None and slot.current is not None:
+                nodeid = self.items[slot.current].nodeid
+            if nodeid is not None and nodeid != slot.last:
+                slot.notes.setdefault(nodeid, []).append(note)  # for its end
+            elif nodeid or slot.last:
+                self.log_failure(nodeid or slot.last or "", note)  # it has ended
 
     def _unkillable(self) -> list[Slot]:
         """Workers the watchdog killed that are still there UNKILLABLE seconds later: in
@@ -316,11 +359,27 @@ class Pool:
 
     def close(self) -> None:
         self.stop()
+        self._strays()
+        self.strays.close()
         for slot in self.slots.values():
             for fd in (slot.reader.fd, slot.commands):
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self.slots.clear()
+
+
+def _fail_teardown(data: dict[str, Any], why: str) -> None:
+    """A serialized teardown report, failed with `why` (beside its own failure, if any)."""
+    if data.get("outcome") == "passed":
+        data["outcome"], data["longrepr"] = "failed", why
+    else:
+        data["sections"] = [*(data.get("sections") or ()), ("syscalls runner", why)]
+
+
+def _terminal_line(config: pytest.Config, text: str) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(text)
 
 
 def _reap(pid: int, deadline: float) -> bool:

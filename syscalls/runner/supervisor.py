@@ -15,7 +15,8 @@ raises at import is: pytest stops at collection errors unless told to go on
 SIGTERM and SIGHUP sent to the command go on to the child, whose controller ends the run
 as for one sent to it. So does SIGINT, unless the command runs in a terminal's
 foreground, where Ctrl-C reaches the child already. A command SIGKILLed takes the child
-with it (PR_SET_PDEATHSIG), and the child its workers.
+with it (PR_SET_PDEATHSIG), and the child its workers. Stray signals (a test's, sent to
+the controller's process group; syscalls.runner.strays) do not end the command.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import Any
 import pytest
 
 from syscalls import processes
+from syscalls.runner import strays
 from syscalls.runner.controller import RunEnd, RunEndCapture
 
 FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
@@ -122,11 +124,18 @@ def _forwarding(pid: int) -> Iterator[None]:
     for sig in FORWARDED:
         if signal.getsignal(sig) != signal.SIG_IGN:  # nohup's, a background job's: kept
             old[sig] = signal.signal(sig, forward)
+    for sig in strays.STRAYS:  # a test's, sent to the controller's process group: the
+        if signal.getsignal(sig) == signal.SIG_DFL:  # controller takes it (strays), and
+            old[sig] = signal.signal(sig, _ignore)  # this process must not die of it
     try:
         yield
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
+
+
+def _ignore(signum: int, frame: object) -> None:
+    pass
 
 
 def _in_terminal_foreground() -> bool:

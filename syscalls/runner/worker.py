@@ -43,7 +43,7 @@ from typing import Any, NoReturn
 import pytest
 
 from syscalls import processes
-from syscalls.runner import frames
+from syscalls.runner import frames, strays
 from syscalls.runner.highfd import out_of_the_way
 from syscalls.runner.testprocess import TestProcess
 
@@ -138,17 +138,20 @@ def serve(
     handlers: dict[int, Any],
     controller: int,
     limits: dict[str, float],
+    blocked: frozenset[int] = frozenset(),
 ) -> NoReturn:
     """The worker's life, in the child of the controller's fork; never returns.
     `handlers`: the signal handlers to put back (the controller's own are not ours);
     `controller`: the pid of the process that forked it; `limits`: the tests' own
-    limits (testprocess.own_limits)."""
+    limits (testprocess.own_limits); `blocked`: the signals the controller blocks for
+    itself (syscalls.runner.strays), unblocked here."""
     code = 0
     try:
         _apart(controller)
         commands, results = out_of_the_way(commands), out_of_the_way(results)
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
+        strays.unblock(blocked)
         config = session.config
         _capture_afresh(config)
         _drop_reporters(config.pluginmanager)

@@ -1,0 +1,128 @@
+"""Signals that reach the run's controller from a test.
+
+A test runs in a worker whose parent is the controller: a test of kill() that signals
+getppid(), as if its parent were a shell, or the process group it came from, sends
+SIGUSR1 (say) to the controller -- whose default action for it is to die, taking the
+whole run and its results along. The controller has no use for these signals, so it
+blocks them before it starts any thread or worker (block), and takes them as they come
+(Receiver): each with the pid that sent it, from which the test's worker is found (the
+sender itself, or one of its children). That test fails at teardown naming
+the signal; one from elsewhere is told and ignored.
+
+SIGINT, SIGTERM and SIGHUP stay the controller's own: they end the run, from whoever.
+Signals the kernel sends for a fault (SIGSEGV, SIGBUS, ...) or a limit (SIGXCPU), job
+control's, and those whose default is to be ignored are left as they are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import struct
+from collections.abc import Iterable
+
+from syscalls import processes
+from syscalls.runner.highfd import out_of_the_way
+
+_NAMES = ("SIGUSR1", "SIGUSR2", "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGIO", "SIGPWR", "SIGSTKFLT")
+# Terminating by default, and none of the controller's; the real-time ones above the C
+# library's own (SIGRTMIN is past those).
+STRAYS = frozenset(
+    {getattr(signal, name) for name in _NAMES if hasattr(signal, name)}
+    | (set(range(signal.SIGRTMIN, signal.SIGRTMAX + 1)) if hasattr(signal, "SIGRTMIN") else set())
+)
+CAN_WAIT = hasattr(signal, "sigtimedwait") and hasattr(signal, "pthread_sigmask")
+
+
+def block() -> frozenset[int]:
+    """STRAYS blocked in this thread (and the threads it starts from now on): those
+    blocked, none where they cannot be waited for (not Linux)."""
+    if not CAN_WAIT:
+        return frozenset()
+    signal.pthread_sigmask(signal.SIG_BLOCK, STRAYS)
+    return STRAYS
+
+
+def unblock(signals: Iterable[int]) -> None:
+    """In a process forked from a blocking one (a worker): back as they were."""
+    if signals:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
+
+
+class Receiver:
+    """The blocked signals as they arrive. On Linux a signalfd, which a select() wakes
+    on at once -- while the sender, which may be a test's short-lived child, is still
+    there to be traced to its worker; elsewhere sigtimedwait(), between other work."""
+
+    def __init__(self, signals: frozenset[int]) -> None:
+        self.signals = signals
+        self.fd = _signalfd(signals) if signals else None
+
+    def fileno(self) -> int | None:
+        return self.fd
+
+    def take(self) -> list[tuple[int, int]]:
+        """Those that have arrived, each taken once: (signal, sender's pid)."""
+        taken = []
+        if self.fd is not None:
+            with contextlib.suppress(BlockingIOError, InterruptedError):
+                while len(data := os.read(self.fd, _SIGINFO.size * 16)) >= _SIGINFO.size:
+                    for at in range(0, len(data) - _SIGINFO.size + 1, _SIGINFO.size):
+                        signo, _, _, pid = _SIGINFO.unpack_from(data, at)
+                        taken.append((signo, pid))
+        while self.signals:  # what a signalfd could not take (none), or all without one
+            info = signal.sigtimedwait(self.signals, 0)
+            if info is None:
+                break
+            taken.append((info.si_signo, info.si_pid))
+        return taken
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+# struct signalfd_siginfo (linux/signalfd.h): ssi_signo, ssi_errno, ssi_code, ssi_pid
+# first, 128 bytes in all
+_SIGINFO = struct.Struct("=IiiI112x")
+_SFD_NONBLOCK, _SFD_CLOEXEC = os.O_NONBLOCK, os.O_CLOEXEC
+
+
+def _signalfd(signals: frozenset[int]) -> int | None:
+    if not processes.LINUX:
+        return None
+    mask = (ctypes.c_ulong * (1024 // (8 * ctypes.sizeof(ctypes.c_ulong))))()
+    bits = 8 * ctypes.sizeof(ctypes.c_ulong)
+    for sig in signals:
+        mask[(sig - 1) // bits] |= 1 << ((sig - 1) % bits)
+    fd = ctypes.CDLL(None, use_errno=True).signalfd(-1, mask, _SFD_NONBLOCK | _SFD_CLOEXEC)
+    return out_of_the_way(fd) if fd >= 0 else None
+
+
+def owner(sender: int, pids: Iterable[int]) -> int | None:
+    """Which of `pids` sent it, itself or through a process it started (while that
+    process is there to ask /proc about); None if none did."""
+    mine = set(pids)
+    seen = set()
+    while sender > 1 and sender not in seen:
+        if sender in mine:
+            return sender
+        seen.add(sender)
+        fields = processes.stat_fields(sender)
+        if fields is None or len(fields) < 2 or not fields[1].isdigit():
+            return None
+        sender = int(fields[1])  # its parent
+    return None
+
+
+def name(signum: int) -> str:
+    rtmin = getattr(signal, "SIGRTMIN", None)
+    if rtmin is not None and rtmin < signum < signal.SIGRTMAX:
+        return f"SIGRTMIN+{signum - rtmin}"
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"

@@ -1,0 +1,119 @@
+"""syscalls.runner.strays: signals a test sends the run's controller, taken with their
+sender and traced to its worker; a run in which a test signals its parent goes on and
+names that test (each test here sleeps after sending, so that the controller takes the
+signal while it runs). What blocks signals runs in a forked child (syscalls.child)."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from syscalls import child
+from syscalls.runner import strays
+from tests.runner_checks import junit_cases, pytest_in
+
+needs_linux = pytest.mark.skipif(not strays.CAN_WAIT, reason="no sigtimedwait here")
+
+
+def test_strays_end_a_process_by_default_and_leave_the_runs_own_signals_alone() -> None:
+    for sig in strays.STRAYS:
+        assert signal.getsignal(sig) in (signal.SIG_DFL, None) or sig == signal.SIGALRM
+    assert not strays.STRAYS & {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD}
+    assert signal.SIGUSR1 in strays.STRAYS
+
+
+def test_real_time_signals_are_named_from_sigrtmin() -> None:
+    assert strays.name(signal.SIGRTMIN + 3) == "SIGRTMIN+3"
+    assert strays.name(signal.SIGUSR2) == "SIGUSR2"
+
+
+def test_the_sender_is_traced_to_the_process_that_started_it() -> None:
+    me = os.getpid()
+    assert strays.owner(me, [me]) == me
+    assert strays.owner(me, [1234567]) is None
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - a child that waits to be traced
+        os.close(w)
+        os.read(r, 1)
+        os._exit(0)
+    try:
+        assert strays.owner(pid, [me]) == me  # through its parent
+        assert strays.owner(pid, [os.getppid()]) == os.getppid()
+    finally:
+        os.close(w)
+        os.close(r)
+        os.waitpid(pid, 0)
+
+
+def _blocked_and_taken() -> tuple[bool, list[tuple[int, int]], list[tuple[int, int]]]:
+    blocked = strays.block()
+    receiver = strays.Receiver(blocked)
+    os.kill(os.getpid(), signal.SIGUSR1)  # blocked: not the default's death
+    os.kill(os.getpid(), signal.SIGRTMIN + 1)
+    woken = receiver.fd is None or bool(select.select([receiver.fd], [], [], 5)[0])
+    taken = sorted(receiver.take())
+    again = receiver.take()
+    receiver.close()
+    return woken, taken, again
+
+
+@needs_linux
+def test_blocked_strays_are_taken_once_with_their_sender() -> None:
+    woken, taken, again = child.run(_blocked_and_taken)
+    assert woken
+    assert [signum for signum, _ in taken] == [signal.SIGUSR1, signal.SIGRTMIN + 1]
+    assert len({pid for _, pid in taken}) == 1 and taken[0][1] > 1  # the child's own pid
+    assert again == []
+
+
+SIGNALLING = """
+import os, signal, time
+
+def test_a_before():
+    pass
+
+def test_b_signals_its_parent():
+    os.kill(os.getppid(), signal.SIGUSR1)
+    time.sleep(0.2)
+
+def test_c_child_signals_the_controller():
+    controller = os.getppid()
+    pid = os.fork()
+    if pid == 0:
+        os.kill(controller, signal.SIGRTMIN + 2)
+        time.sleep(0.5)
+        os._exit(0)
+    os.waitpid(pid, 0)
+
+def test_d_after():
+    pass
+"""
+
+
+@needs_linux
+def test_a_test_that_signals_the_controller_fails_and_the_run_goes_on(tmp_path: Path) -> None:
+    (tmp_path / "test_signalling.py").write_text(SIGNALLING)
+    junit = tmp_path / "junit.xml"
+    started = time.monotonic()
+    p = pytest_in(tmp_path, "--workers", "1", f"--junitxml={junit}", "test_signalling.py")
+    assert time.monotonic() - started < 60
+    assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-3000:]
+    cases = junit_cases(junit)
+    sent = [("b_signals_its_parent", "SIGUSR1", "its worker"), ("c_child", "SIGRTMIN+2", "a child")]
+    for name, signame, by in sent:
+        case = next(c for n, c in cases.items() if name in n)
+        error = case.find("error")
+        assert error is not None, p.stdout[-3000:]
+        assert f"{signame} from pid " in (error.get("message") or "")
+        assert f"({by}" in (error.text or "") and "reached the run's controller" in error.text
+    assert cases["test_a_before"].find("error") is None
+    assert (
+        cases["test_d_after"].find("error") is None
+        and cases["test_d_after"].find("failure") is None
+    )
