@@ -118,3 +118,22 @@ def test_a_signal_to_the_command_ends_the_session_as_it_would_the_controller(
     end, output = _end(p)
     assert time.monotonic() - started < 30
     assert end["incomplete"] == f"interrupted ({sig.name})", output
+
+
+def test_a_controller_stopped_by_sigstop_is_continued(tmp_path: Path) -> None:
+    _write(tmp_path, "test_stop.py", STOPPING)
+    end, output = _end(_drive(tmp_path, start_new_session=True))
+    assert end == {"code": 0, "incomplete": None, "failed": False}, output
+    assert "the run's controller was stopped by SIGSTOP (a test's?); continued" in output
+
+
+STOPPING = """
+import os, signal, time
+
+def test_stops_its_parent():
+    os.kill(os.getppid(), signal.SIGSTOP)  # the controller: --workers 1
+    time.sleep(0.5)
+
+def test_after():
+    pass
+"""

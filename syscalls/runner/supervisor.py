@@ -14,7 +14,8 @@ raises at import is: pytest stops at collection errors unless told to go on
 
 SIGTERM and SIGHUP sent to the command go on to the child, whose controller ends the run
 as for one sent to it. So does SIGINT, unless the command runs in a terminal's
-foreground, where Ctrl-C reaches the child already. A command SIGKILLed takes the child
+foreground, where Ctrl-C reaches the child already. A child stopped by SIGSTOP is
+continued (job control's stops are the terminal's). A command SIGKILLed takes the child
 with it (PR_SET_PDEATHSIG), and the child its workers. Stray signals (a test's, sent to
 the controller's process group; syscalls.runner.strays) do not end the command.
 """
@@ -161,7 +162,17 @@ def _read_all(fd: int) -> bytes:
 
 
 def _wait(pid: int) -> int:
-    return os.waitpid(pid, 0)[1]  # interrupted by a forwarded signal: retried (PEP 475)
+    """Its wait status once it has ended. Stopped by SIGSTOP -- which no terminal sends:
+    a test's kill(getppid(), SIGSTOP) from a worker, say -- it is continued, or the run
+    would wait for ever (its watchdog is stopped with it)."""
+    while True:
+        status = os.waitpid(pid, os.WUNTRACED)[1]  # a forwarded signal: retried (PEP 475)
+        if not os.WIFSTOPPED(status):
+            return status
+        if os.WSTOPSIG(status) == signal.SIGSTOP:
+            print("syscalls: the run's controller was stopped by SIGSTOP (a test's?); "
+                  "continued", file=sys.stderr)  # fmt: skip
+            os.kill(pid, signal.SIGCONT)
 
 
 def _how(status: int) -> str:
