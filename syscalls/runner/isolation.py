@@ -13,12 +13,13 @@ pytest, xdist's workers) goes on, and the message says so.
 
 The state: /proc/self/status (umask, signal masks, credentials, capabilities, seccomp,
 threads, CPU affinity), Python's signal handlers, the resource limits
-(/proc/self/limits), the environment, the working and root directories, four
+(/proc/self/limits), the environment, the working and root directories, six
 namespaces, process group and session, interval timers, scheduling policy and nice
 value, two prctl flags (child subreaper: the runner's hold on what tests leave running;
 dumpable), the interpreter's recursion limit, switch interval, cyclic GC and the C
-library's locale, and the mount table where the process has a mount namespace of its own
-(syscalls.runner.mounts; "mounts" ignored otherwise). Where /proc or prctl are missing
+library's locale; and where the process has namespaces of its own (as root:
+syscalls.runner.namespaces), its mount table (syscalls.runner.mounts) and its host and
+domain names ("mounts" and NAMES ignored otherwise). Where /proc or prctl are missing
 (not Linux), those parts are left out.
 
 Per test only a fingerprint is taken (Watch.fingerprint): raw values compared whole,
@@ -78,8 +79,8 @@ _STATUS_KEYS = {
 }
 _STATUS_LINE = re.compile(rb"\n(" + b"|".join(_STATUS_KEYS) + rb"):[ \t]*([^\n]*)")
 # Those that change what the tests after would see: their mounts, their network, their
-# ids, their children's pids.
-_NAMESPACES = ("mnt", "net", "user", "pid_for_children")
+# ids, their children's pids, their names and IPC objects.
+_NAMESPACES = ("mnt", "net", "user", "pid_for_children", "uts", "ipc")
 _LINKS = (("root", "root directory"), *((f"ns/{ns}", f"{ns} namespace") for ns in _NAMESPACES))
 _RLIMITS = dict(  # by number; RLIMIT_OFILE is RLIMIT_NOFILE: each once, by its first name
     sorted(
@@ -102,6 +103,8 @@ _PRCTL = {  # linux/prctl.h: name -> (get, set, the value comes back through a p
 }
 PYTEST_TIMEOUT_STATE = frozenset({"ITIMER_REAL", "SIGALRM disposition"})
 MOUNTS = "mounts"  # watched only in a mount namespace of the process's own
+NAMES = "host and domain names"  # and these in a UTS namespace of its own
+_DOMAINNAME = "/proc/sys/kernel/domainname"
 UNREADABLE = "unreadable"  # no fd left to read /proc with, or no /proc (a chroot)
 THREAD_GRACE = 0.5  # seconds a test's finished thread may take to be gone
 
@@ -172,12 +175,31 @@ def _common(ignore: frozenset[str]) -> list[Any]:
         values.append(locale.setlocale(locale.LC_ALL))
     except locale.Error:
         values.append(None)
+    values.append(None if NAMES in ignore else _host_names())
     environ = getattr(os.environ, "_data", None)  # the bytes mapping: no decoding
     environment = dict(environ if environ is not None else os.environ)
     for key in _PYTESTS_OWN:
         environment.pop(key, None)
     values.append(environment)
     return values
+
+
+def _host_names() -> tuple[str, str] | None:
+    """uname()'s node name and the NIS domain name (which uname() in Python leaves out)."""
+    try:
+        with open(_DOMAINNAME) as f:
+            return os.uname().nodename, f.read().strip()
+    except OSError:
+        return None
+
+
+def _put_host_names(names: tuple[str, str]) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    for call, name in ((libc.sethostname, names[0]), (libc.setdomainname, names[1])):
+        value = name.encode()
+        if call(value, len(value)) != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, os.strerror(errno))
 
 
 # pytest sets it in each phase of a test (setup, call, teardown), and removes it after
@@ -197,6 +219,7 @@ _COMMON = (
     "thread switch interval",
     "garbage collector",
     "locale",
+    NAMES,
     "environment",
 )
 
@@ -451,6 +474,9 @@ def _change(key: str, old: Any, new: Any) -> Change:
         left = mounts.added(old, new)
         if left:
             restore = lambda: mounts.unmount(left)  # noqa: E731
+    elif key == NAMES and old is not None:
+        restore = lambda: _put_host_names(old)  # noqa: E731
+        shown_old, shown_new = (f"node {v[0]}, domain {v[1]}" if v else "" for v in (old, new))
     elif key == "locale" and old is not None:
         restore = lambda: locale.setlocale(locale.LC_ALL, old)  # noqa: E731
     elif key in _PRCTL and old is not None:

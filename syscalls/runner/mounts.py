@@ -1,13 +1,5 @@
-"""The mounts of the process that runs tests: a namespace of its own, and what a test
-left mounted in it.
-
-Root's tests can mount. The suite's do it in a child that has entered a private mount
-namespace first (syscalls.namespaces.private_mounts), so nothing reaches the host. A
-test that forgets -- mounts over /tmp in its own process, or in a child whose namespace
-still propagates to its parent's -- would change the host, beyond the run, and every
-later test with it. So as root the test process enters a mount namespace of its own at
-start-up, with every mount private (contain): what a test mounts stays in that process
-and goes with it.
+"""The mounts of the process that runs tests, where it has a mount namespace of its
+own (syscalls.runner.namespaces): what a test left mounted in it.
 
 After each test a poll() on /proc/self/mountinfo, kept open, says in one call whether
 the mount table changed (the kernel marks the file on any change in the namespace;
@@ -29,34 +21,10 @@ from syscalls import mountinfo, processes
 from syscalls.mountinfo import Mount
 from syscalls.runner.highfd import out_of_the_way
 
-CLONE_NEWNS = 0x00020000  # linux/sched.h
-MS_REC, MS_PRIVATE = 0x4000, 0x40000  # linux/mount.h
-MNT_DETACH = 2
+MNT_DETACH = 2  # linux/mount.h
 CHANGED = getattr(select, "POLLPRI", 2) | getattr(select, "POLLERR", 8)
 
 _libc = ctypes.CDLL(None, use_errno=True) if processes.LINUX else None
-
-
-def contain() -> bool:
-    """This process in a mount namespace of its own, every mount in it private (nothing
-    mounted here propagates out, nor from the host in): True if so. False, and nothing
-    changed, where it cannot be: not Linux, not root, no CAP_SYS_ADMIN, another thread
-    sharing this one's file system context."""
-    if _libc is None or os.geteuid() != 0:
-        return False
-    try:
-        before = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        if _libc.unshare(CLONE_NEWNS) != 0:
-            return False
-        if _libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) == 0:
-            return True
-        _libc.setns(before, CLONE_NEWNS)  # still propagating both ways: back as it was
-        return False
-    finally:
-        os.close(before)
 
 
 def unmount(mounts: list[Mount]) -> None:

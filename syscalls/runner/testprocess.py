@@ -37,7 +37,7 @@ from typing import Any
 import pytest
 
 from syscalls import processes
-from syscalls.runner import isolation, mounts
+from syscalls.runner import isolation, namespaces
 from syscalls.runner.status import StatusWriter
 
 STATUS_DIR = "syscalls_status_dir"  # workerinput key: where workers write their status
@@ -111,9 +111,12 @@ class TestProcess:
         # pytest-timeout's signal method puts back SIGALRM and ITIMER_REAL after each test
         timeout = config.pluginmanager.hasplugin("timeout") and hasattr(signal, "SIGALRM")
         self.managed = isolation.PYTEST_TIMEOUT_STATE if timeout else frozenset()
-        # As root, a mount namespace of its own: a mount a test leaves stays in it
-        if not mounts.contain():
+        # As root, namespaces of its own: what a test leaves mounted or named stays there
+        own = namespaces.contain()
+        if "mnt" not in own:
             self.managed |= {isolation.MOUNTS}
+        if "uts" not in own:
+            self.managed |= {isolation.NAMES}
         self.isolation = isolation.Watch(self.managed)
         self.state: isolation.State | None = None  # as the last test left it
         self.fingerprint: tuple[object, ...] = ()  # of that state
