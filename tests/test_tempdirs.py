@@ -179,15 +179,21 @@ def test_an_own_dir_notes_its_owner_and_is_not_swept_while_it_lives(tmp_path: Pa
     assert path.is_dir()
 
 
-def test_sweep_removes_the_directories_whose_owner_has_ended(tmp_path: Path) -> None:
+def _left_by_an_ended_run(tmp_path: Path) -> tuple[Path, int]:
+    """The directory of a run that ended without removing it, and its pid (not reaped)."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - a run that ends without removing its directory
         os.write(w, tempdirs.own_dir("syscalls-run-", str(tmp_path)).encode())
         os._exit(0)
     os.close(w)
-    dead = Path(os.read(r, 4096).decode())
+    left = Path(os.read(r, 4096).decode())
     os.close(r)
+    return left, pid
+
+
+def test_sweep_removes_the_directories_whose_owner_has_ended(tmp_path: Path) -> None:
+    dead, pid = _left_by_an_ended_run(tmp_path)
     os.waitpid(pid, 0)
     (dead / "left").mkdir()
     reused = tmp_path / "syscalls-run-reused"  # this pid, but another process's start
@@ -206,14 +212,7 @@ def test_sweep_removes_the_directories_whose_owner_has_ended(tmp_path: Path) -> 
 def test_a_zombie_owner_has_ended(tmp_path: Path) -> None:
     """A run killed with its parent gone: its process lingers as a zombie of a subreaper
     until reaped, and holds no directory meanwhile."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - a run that ends without removing its directory
-        os.write(w, tempdirs.own_dir("syscalls-run-", str(tmp_path)).encode())
-        os._exit(0)
-    os.close(w)
-    left = Path(os.read(r, 4096).decode())
-    os.close(r)
+    left, pid = _left_by_an_ended_run(tmp_path)
     try:
         os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # ended, not reaped: a zombie
         assert processes.stat_fields(pid)[0] == b"Z"  # type: ignore[index]
