@@ -276,10 +276,13 @@ class Pool:
             nodeid = status.nodeid if status is not None and status.nodeid else None
             if nodeid is None and slot.current is not None:
                 nodeid = self.items[slot.current].nodeid
+            ended = nodeid or slot.last
             if nodeid is not None and nodeid != slot.last:
                 slot.notes.setdefault(nodeid, []).append(note)  # for its end
-            elif nodeid or slot.last:
-                self.log_failure(nodeid or slot.last or "", note)  # it has ended
+            elif ended is not None:
+                self.log_failure(ended, note)  # it has ended
+            else:  # before its first test
+                _terminal_line(self.config, f"syscalls: worker {slot.wid}: {note}")
 
     def _unkillable(self) -> list[Slot]:
         """Workers the watchdog killed that are still there UNKILLABLE seconds later: in

@@ -43,13 +43,13 @@ FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 NOTE = "collecting"  # the file, in the run's own directory, naming the module in import
 
 
-def run(argv: list[str], own: Path, plugins: list[Any] = ()) -> tuple[int, RunEnd]:
+def run(argv: list[str], own: Path) -> tuple[int, RunEnd]:
     """pytest.main(argv) in a child, again without a module whose import killed it:
     pytest's status and how the run ended."""
     crashed: dict[str, str] = {}
     note = own / NOTE
     while True:
-        outcome, status = _session(argv, note, crashed, list(plugins))
+        outcome, status = _session(argv, note, crashed)
         if outcome is not None:
             return outcome
         how = _how(status)
@@ -66,7 +66,7 @@ def run(argv: list[str], own: Path, plugins: list[Any] = ()) -> tuple[int, RunEn
 
 
 def _session(
-    argv: list[str], note: Path, crashed: dict[str, str], plugins: list[Any]
+    argv: list[str], note: Path, crashed: dict[str, str]
 ) -> tuple[tuple[int, RunEnd] | None, int]:
     """One session in a child: (its status and end, or None if it died; its wait status)."""
     for stream in (sys.stdout, sys.stderr):
@@ -79,7 +79,7 @@ def _session(
         processes.die_with_parent()  # the command SIGKILLed: the session goes too
         if os.getppid() != parent:
             os._exit(70)
-        _child(argv, note, crashed, plugins, write_end)
+        _child(argv, note, crashed, write_end)
     os.close(write_end)
     with _forwarding(pid):
         status = _wait(pid)
@@ -91,14 +91,12 @@ def _session(
     return (answer["code"], RunEnd(answer["incomplete"], answer["failed"])), status
 
 
-def _child(
-    argv: list[str], note: Path, crashed: dict[str, str], plugins: list[Any], report: int
-) -> None:
+def _child(argv: list[str], note: Path, crashed: dict[str, str], report: int) -> None:
     code = 70
     try:
         capture = RunEndCapture()
         extra = [Note(note), Crashed(crashed)]
-        code = int(pytest.main(argv, plugins=[capture, *extra, *plugins]))
+        code = int(pytest.main(argv, plugins=[capture, *extra]))
         end = capture.end
         answer = {"code": code, "incomplete": end.incomplete, "failed": end.failed}
         atexit._run_exitfuncs()  # as an interpreter's exit would, before the report
