@@ -68,6 +68,7 @@ class Slot:
     retired: str | None = None  # it said why it must not run another test
     reaped: bool = False  # by stop(): its pid is no longer its own
     last: str | None = None  # the nodeid of the test it ended last
+    ended: list[str] = field(default_factory=list)  # nodeids, since strays were last taken
     notes: dict[str, list[str]] = field(default_factory=dict)  # by nodeid: signals it sent
 
 
@@ -150,6 +151,8 @@ class Pool:
         while self.slots:
             ready, _, _ = select.select([*self.slots, *wake], [], [], POLL)
             self._strays()  # before the reports: the test that sent one is still current
+            for slot in self.slots.values():
+                slot.ended.clear()
             for fd in ready:
                 if fd in self.slots:
                     self._serve(self.slots[fd])
@@ -227,6 +230,7 @@ class Pool:
                 hook.pytest_runtest_logreport(report=report)
             hook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
             slot.current, slot.last = None, item.nodeid
+            slot.ended.append(item.nodeid)
         elif kind == "more":
             more = [] if self.given_up else self._take()
             slot.pending.extend(more)  # back to the queue if it dies before it starts them
@@ -264,23 +268,30 @@ class Pool:
                 _terminal_line(self.config, f"syscalls: the controller ignored {what}")
                 continue
             by = "its worker" if sender == slot.pid else f"a child of its worker (pid {slot.pid})"
+            # The tests that may have sent it: those that ended since strays were last
+            # taken (one that ended before would have sent it before), those whose end
+            # is in the pipe, and the one its worker is in now (its status record)
+            if select.select([slot.reader.fd], [], [], 0)[0]:
+                self._serve(slot)
+            status = self.watchdog.status(slot.wid)
+            running = status.nodeid if status is not None and status.nodeid else None
+            if running is None and slot.current is not None:
+                running = self.items[slot.current].nodeid
+            suspects = [*slot.ended, *([running] if running and running != slot.last else [])]
             note = (
                 f"{what} ({by}) reached the run's controller (pid {os.getpid()}), which "
-                "ignored it: a test signals only the processes it started. Sent during this "
-                "test, or the one before it on this worker: the controller takes such a "
-                "signal as soon as it can, not as it is sent"
+                "ignored it: a test signals only the processes it started."
             )
-            # The test its worker is in now: what the controller has read of its reports
-            # may be behind (a test's end and the next one's start, in the pipe)
-            status = self.watchdog.status(slot.wid)
-            nodeid = status.nodeid if status is not None and status.nodeid else None
-            if nodeid is None and slot.current is not None:
-                nodeid = self.items[slot.current].nodeid
-            ended = nodeid or slot.last
-            if nodeid is not None and nodeid != slot.last:
-                slot.notes.setdefault(nodeid, []).append(note)  # for its end
-            elif ended is not None:
-                self.log_failure(ended, note)  # it has ended
+            if len(suspects) > 1:
+                others = ", ".join(n.rpartition("::")[2] for n in suspects[:-1])
+                note += (
+                    f" Sent by this test or by one just before it on this worker ({others}):"
+                    " the controller took it a little after it was sent"
+                )
+            if running is not None and running != slot.last:
+                slot.notes.setdefault(running, []).append(note)  # for its end
+            elif suspects or slot.last:
+                self.log_failure(suspects[-1] if suspects else slot.last or "", note)
             else:  # before its first test
                 _terminal_line(self.config, f"syscalls: worker {slot.wid}: {note}")
 
