@@ -150,7 +150,7 @@ class Pool:
         wake = [self.strays.fd] if self.strays.fd is not None else []
         while self.slots:
             ready, _, _ = select.select([*self.slots, *wake], [], [], POLL)
-            self._strays()  # before the reports: the test that sent one is still current
+            self._strays(ready)  # before the reports: the test that sent one still runs
             for slot in self.slots.values():
                 slot.ended.clear()
             for fd in ready:
@@ -257,9 +257,12 @@ class Pool:
         elif kind == "retire":
             slot.retired = message[1]
 
-    def _strays(self) -> None:
+    def _strays(self, ready: list[int] | None = None) -> None:
         """Signals a test sent the controller (strays): its test fails at teardown, or,
-        ended already, afterwards; one from outside the workers is told and ignored."""
+        ended already, afterwards; one from outside the workers is told and ignored.
+        `ready`: what select() found readable (the signalfd, or not: nothing to take)."""
+        if ready is not None and self.strays.fd is not None and self.strays.fd not in ready:
+            return
         for signum, sender in self.strays.take():
             pid = strays.owner(sender, (s.pid for s in self.slots.values()))
             slot = next((s for s in self.slots.values() if s.pid == pid), None)
