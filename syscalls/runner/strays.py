@@ -6,8 +6,9 @@ SIGUSR1 (say) to the controller -- whose default action for it is to die, taking
 whole run and its results along. The controller has no use for these signals, so it
 blocks them before it starts any thread or worker (block), and takes them as they come
 (Receiver): each with the pid that sent it, from which the test's worker is found (the
-sender itself, or one of its children). That test fails at teardown naming
-the signal; one from elsewhere is told and ignored.
+sender itself, or one of its children). The test that worker runs fails at teardown
+naming the signal and, when the worker has run others since it was sent, each test that
+may have sent it (syscalls.runner.pool); one from elsewhere is told and ignored.
 
 SIGINT, SIGTERM and SIGHUP stay the controller's own: they end the run, from whoever.
 Signals the kernel sends for a fault (SIGSEGV, SIGBUS, ...) or a limit (SIGXCPU), job
@@ -59,9 +60,6 @@ class Receiver:
     def __init__(self, signals: frozenset[int]) -> None:
         self.signals = signals
         self.fd = _signalfd(signals) if signals else None
-
-    def fileno(self) -> int | None:
-        return self.fd
 
     def take(self) -> list[tuple[int, int]]:
         """Those that have arrived, each taken once: (signal, sender's pid)."""
