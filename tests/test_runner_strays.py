@@ -1,7 +1,8 @@
 """syscalls.runner.strays: signals a test sends the run's controller, taken with their
 sender and traced to its worker; a run in which a test signals its parent goes on and
-names that test (each test here sleeps after sending, so that the controller takes the
-signal while it runs). What blocks signals runs in a forked child (syscalls.child)."""
+names that test (each test here sleeps a second after sending, so that the controller
+takes the signal while it runs, even on a busy machine). What blocks signals runs in a
+forked child (syscalls.child)."""
 
 from __future__ import annotations
 
@@ -80,14 +81,14 @@ def test_a_before():
 
 def test_b_signals_its_parent():
     os.kill(os.getppid(), signal.SIGUSR1)
-    time.sleep(0.2)
+    time.sleep(1)
 
 def test_c_child_signals_the_controller():
     controller = os.getppid()
     pid = os.fork()
     if pid == 0:
         os.kill(controller, signal.SIGRTMIN + 2)
-        time.sleep(0.5)
+        time.sleep(1)
         os._exit(0)
     os.waitpid(pid, 0)
 

@@ -110,13 +110,16 @@ def test_a_clean_run_is_the_sessions_own(tmp_path: Path) -> None:
 def test_a_signal_to_the_command_ends_the_session_as_it_would_the_controller(
     tmp_path: Path, sig: signal.Signals
 ) -> None:
-    _write(tmp_path, "test_slow.py", "import time\ndef test_slow():\n    time.sleep(60)\n")
+    started = tmp_path / "started"
+    _write(tmp_path, "test_slow.py", SLOW.replace("STARTED", str(started)))
     p = _drive(tmp_path, start_new_session=True)  # no terminal: as under CI
-    time.sleep(3)  # collected, the test running
-    started = time.monotonic()
+    deadline = time.monotonic() + 60
+    while not started.exists() and time.monotonic() < deadline:  # collected, and running
+        time.sleep(0.05)
+    sent = time.monotonic()
     p.send_signal(sig)  # to the command alone (no terminal: SIGINT too goes on)
     end, output = _end(p)
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - sent < 30
     assert end["incomplete"] == f"interrupted ({sig.name})", output
 
 
@@ -126,6 +129,14 @@ def test_a_controller_stopped_by_sigstop_is_continued(tmp_path: Path) -> None:
     assert end == {"code": 0, "incomplete": None, "failed": False}, output
     assert "the run's controller was stopped by SIGSTOP (a test's?); continued" in output
 
+
+SLOW = """
+import pathlib, time
+
+def test_slow():
+    pathlib.Path("STARTED").touch()
+    time.sleep(60)
+"""
 
 STOPPING = """
 import os, signal, time
