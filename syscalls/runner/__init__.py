@@ -15,8 +15,9 @@ finished run's.
     isolation    in the process that runs tests: the state each test must leave as it
                  found it (signals, limits, umask, cwd, threads, ...), compared and
                  put back after each test
-    mounts       in the process that runs tests, as root: a mount namespace of its
-                 own, and the mounts a test left in it
+    namespaces   in the process that runs tests, as root: mount, UTS and IPC
+                 namespaces of its own, so that what a test leaves stays there
+    mounts       there: the mounts a test left, seen with one poll() per test
     highfd       the runner's descriptors there, above the tests' range
     controller   in the controlling process: crashes and hangs become failures with
                  their cause, SIGINT/SIGTERM/--time-limit end the run incomplete
