@@ -28,10 +28,13 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _in_child_python(code: str) -> subprocess.CompletedProcess:
-    """A fresh interpreter: one rump kernel per process, booted by the code. Its stdout
-    is what the code prints: the rump kernel's console (which now and then reports a
-    failed statistical test of its entropy pool) goes to stderr."""
+def _in_child_python(
+    code: str, prefix: list[str] | None = None, **popen: object
+) -> subprocess.CompletedProcess:
+    """A fresh interpreter (started through `prefix`, setpriv say): one rump kernel per
+    process, booted by the code. Its stdout is what the code prints: the rump kernel's
+    console (which now and then reports a failed statistical test of its entropy pool)
+    goes to stderr."""
     prelude = (
         "import os, sys\n"
         "sys.stdout = os.fdopen(os.dup(1), 'w')\n"
@@ -41,12 +44,13 @@ def _in_child_python(code: str) -> subprocess.CompletedProcess:
         f"k = RumpKernel(Platform.load('netbsd/amd64'), {RUMP_DIR!r})\n"
     )
     return subprocess.run(
-        [sys.executable, "-c", prelude + code],
+        [*(prefix or []), sys.executable, "-c", prelude + code],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
+        **popen,  # type: ignore[call-overload]
     )
 
 
@@ -130,10 +134,6 @@ def test_the_rump_process_runs_as_this_processs_user(tmp_path: Path) -> None:
     # The suites expect a user's answers (EACCES) from the host's ids; rump starts as
     # root. As root, the check runs the child as nobody (setpriv), as CI runs as root.
     code = (
-        "import os\n"
-        "from syscalls.abi import Platform\n"
-        "from syscalls.targets.rump import RumpKernel\n"
-        f"k = RumpKernel(Platform.load('netbsd/amd64'), {RUMP_DIR!r})\n"
         "t = k.private_directory()\n"
         "r = k.openat(k.AT_FDCWD, t / 'f', k.O_CREAT | k.O_WRONLY, 0o200).unwrap()\n"
         "ids = (k.geteuid().value, k.getegid().value, os.geteuid(), os.getegid())\n"
@@ -144,15 +144,7 @@ def test_the_rump_process_runs_as_this_processs_user(tmp_path: Path) -> None:
     )
     as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
     prefix = as_user if os.geteuid() == 0 else []
-    proc = subprocess.run(
-        [*prefix, sys.executable, "-c", code],
-        cwd=ROOT,
-        env={**os.environ, "HOME": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = _in_child_python(code, prefix, env={**os.environ, "HOME": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
     rump_uid, rump_gid, uid, gid, reopen, listed = proc.stdout.split()
     assert (rump_uid, rump_gid) == (uid, gid) != ("0", "0")
