@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import select
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import pytest
 
 from syscalls import child
 from syscalls.runner import strays
-from tests.runner_checks import junit_cases, pytest_in
+from tests.runner_checks import ROOT, junit_cases, pytest_in
 
 needs_linux = pytest.mark.skipif(not strays.CAN_WAIT, reason="no sigtimedwait here")
 
@@ -92,7 +94,11 @@ def test_c_child_signals_the_controller():
         os._exit(0)
     os.waitpid(pid, 0)
 
-def test_d_after():
+def test_d_terminates_its_parent():
+    os.kill(os.getppid(), signal.SIGTERM)
+    time.sleep(1)
+
+def test_e_after():
     pass
 """
 
@@ -106,7 +112,11 @@ def test_a_test_that_signals_the_controller_fails_and_the_run_goes_on(tmp_path: 
     assert time.monotonic() - started < 60
     assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-3000:]
     cases = junit_cases(junit)
-    sent = [("b_signals_its_parent", "SIGUSR1", "its worker"), ("c_child", "SIGRTMIN+2", "a child")]
+    sent = [
+        ("b_signals_its_parent", "SIGUSR1", "its worker"),
+        ("c_child", "SIGRTMIN+2", "a child"),
+        ("d_terminates", "SIGTERM", "its worker"),  # from a test: no end of the run
+    ]
     for name, signame, by in sent:
         case = next(c for n, c in cases.items() if name in n)
         error = case.find("error")
@@ -115,6 +125,34 @@ def test_a_test_that_signals_the_controller_fails_and_the_run_goes_on(tmp_path: 
         assert f"({by}" in (error.text or "") and "reached the run's controller" in error.text
     assert cases["test_a_before"].find("error") is None
     assert (
-        cases["test_d_after"].find("error") is None
-        and cases["test_d_after"].find("failure") is None
+        cases["test_e_after"].find("error") is None
+        and cases["test_e_after"].find("failure") is None
     )
+
+
+SLOW_IMPORT = """
+import pathlib, time
+pathlib.Path("STARTED").touch()
+time.sleep(60)
+"""
+
+
+@needs_linux
+def test_sigterm_from_outside_while_collecting_still_ends_the_run_at_once(tmp_path: Path) -> None:
+    started = tmp_path / "started"
+    (tmp_path / "test_slow_import.py").write_text(SLOW_IMPORT.replace("STARTED", str(started)))
+    p = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p",
+         "syscalls.runner.plugin", f"--rootdir={tmp_path}", "--workers", "1", "-q",
+         "test_slow_import.py"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sent = time.monotonic()
+    p.send_signal(signal.SIGTERM)
+    out, _ = p.communicate(timeout=60)
+    assert time.monotonic() - sent < 10, out[-2000:]
+    assert "interrupted (SIGTERM)" in out, out[-2000:]

@@ -86,8 +86,12 @@ class Controller:
         self._install_signal_handlers()
         self.pool: Pool | None = None  # --workers: forked from the collected session
         if workers and self.status_dir is not None:
-            # before the watchdog's thread starts: it must not take them either
-            blocked = strays.block() if self._mask is not None else frozenset()
+            # Blocked before the watchdog's thread starts, which must never take them.
+            # SIGTERM and SIGHUP too, where they are ours (not ignored), but only in that
+            # thread for now: the pool blocks them in this one while it runs, takes them
+            # with their sender, and ends the run for one from outside (_on_signal)
+            ending = frozenset(self._handlers) - {signal.SIGINT}
+            blocked = strays.block(strays.STRAYS | ending) if self._mask is not None else None
             self.pool = Pool(
                 config,
                 workers,
@@ -95,10 +99,14 @@ class Controller:
                 self.status_dir,
                 dict(self._handlers),
                 self._failed,
-                blocked,
+                blocked - ending if blocked else frozenset(),
+                ending if blocked else frozenset(),
+                lambda signum: self._on_signal(signum, None),
             )
         if distributed or self.watchdog.time_limit:
             self.watchdog.start()
+        if self.pool is not None:
+            strays.unblock(self.pool.ending)  # here: collection is still interruptible
 
     # --- interruptions -----------------------------------------------------------
 

@@ -101,6 +101,8 @@ class Pool:
         handlers: dict[int, Any],
         log_failure: Callable[[str, str], None],
         blocked: frozenset[int] = frozenset(),
+        ending: frozenset[int] = frozenset(),
+        interrupt: Callable[[int], None] | None = None,
     ) -> None:
         self.config = config
         self.workers = workers
@@ -108,8 +110,11 @@ class Pool:
         self.status_dir = status_dir
         self.handlers = handlers  # the signal handlers the workers get back
         self.log_failure = log_failure  # (nodeid, why): a test failed outside its worker
-        self.blocked = blocked  # stray signals the controller takes itself (strays)
-        self.strays = strays.Receiver(blocked)
+        # Signals the controller takes itself (strays): blocked for the whole session,
+        # and those that end the run from outside (SIGTERM, SIGHUP) while it runs tests
+        self.blocked, self.ending = blocked | ending, ending
+        self.strays = strays.Receiver(self.blocked)
+        self.interrupt = interrupt  # (signal): the run ends, as for a signal from outside
         self.items: list[pytest.Item] = []
         self.limits: dict[str, float] = {}  # the tests' own limits, for every worker
         self.queue: deque[int] = deque()
@@ -135,10 +140,14 @@ class Pool:
         self.items = session.items
         self.limits = own_limits(self.items, session_limit(self.config))
         together, alone = _order(self.items)
-        self._drive(together, self.workers)
-        if alone and not self.queue and not self.given_up:
-            self._drive(alone, 1)  # tests that change the whole machine: nothing beside them
-        self._strays()
+        strays.block(self.ending)
+        try:
+            self._drive(together, self.workers)
+            if alone and not self.queue and not self.given_up:
+                self._drive(alone, 1)  # those that change the whole machine: nothing beside
+            self._strays()
+        finally:
+            strays.unblock(self.ending)  # one still pending goes to its handler now
         self.finished = not self.queue and not self.given_up
 
     def _drive(self, indices: list[int], workers: int) -> None:
@@ -257,9 +266,10 @@ class Pool:
         elif kind == "retire":
             slot.retired = message[1]
 
-    def _strays(self, ready: list[int] | None = None) -> None:
+    def _strays(self, ready: list[int] | None = None, ending: bool = True) -> None:
         """Signals a test sent the controller (strays): its test fails at teardown, or,
-        ended already, afterwards; one from outside the workers is told and ignored.
+        ended already, afterwards. One from outside the workers is told and ignored, but
+        SIGTERM and SIGHUP, which end the run (unless `ending` is False: it is over).
         `ready`: what select() found readable (the signalfd, or not: nothing to take)."""
         if ready is not None and self.strays.fd is not None and self.strays.fd not in ready:
             return
@@ -267,6 +277,10 @@ class Pool:
             pid = strays.owner(sender, (s.pid for s in self.slots.values()))
             slot = next((s for s in self.slots.values() if s.pid == pid), None)
             what = f"{strays.name(signum)} from pid {sender}"
+            if slot is None and signum not in strays.STRAYS:  # SIGTERM, SIGHUP
+                if ending and self.interrupt is not None:
+                    self.interrupt(signum)  # raises, as the signal's handler would
+                continue
             if slot is None:
                 _terminal_line(self.config, f"syscalls: the controller ignored {what}")
                 continue
@@ -376,7 +390,7 @@ class Pool:
 
     def close(self) -> None:
         self.stop()
-        self._strays()
+        self._strays(ending=False)
         self.strays.close()
         for slot in self.slots.values():
             for fd in (slot.reader.fd, slot.commands):

@@ -10,7 +10,11 @@ sender itself, or one of its children). The test that worker runs fails at teard
 naming the signal and, when the worker has run others since it was sent, each test that
 may have sent it (syscalls.runner.pool); one from elsewhere is told and ignored.
 
-SIGINT, SIGTERM and SIGHUP stay the controller's own: they end the run, from whoever.
+SIGTERM and SIGHUP are taken the same way while the tests run (syscalls.runner.pool):
+from a test they are strays like the others; from anyone else they end the run, as
+they always did. Outside that time (collecting, writing the results) they reach their
+handlers as before. SIGINT stays as it is (Ctrl-C, and the run's own time limit, which
+the watchdog's thread sends to the main one).
 Signals the kernel sends for a fault (SIGSEGV, SIGBUS, ...) or a limit (SIGXCPU), job
 control's, and those whose default is to be ignored are left as they are.
 """
@@ -37,17 +41,18 @@ STRAYS = frozenset(
 CAN_WAIT = hasattr(signal, "sigtimedwait") and hasattr(signal, "pthread_sigmask")
 
 
-def block() -> frozenset[int]:
-    """STRAYS blocked in this thread (and the threads it starts from now on): those
+def block(signals: frozenset[int] = STRAYS) -> frozenset[int]:
+    """`signals` blocked in this thread and the threads it starts from now on: those
     blocked, none where they cannot be waited for (not Linux)."""
     if not CAN_WAIT:
         return frozenset()
-    signal.pthread_sigmask(signal.SIG_BLOCK, STRAYS)
-    return STRAYS
+    signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    return signals
 
 
 def unblock(signals: Iterable[int]) -> None:
-    """In a process forked from a blocking one (a worker): back as they were."""
+    """`signals` unblocked in this thread (a worker forked from a blocking one: back as
+    they were)."""
     if signals:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
 
