@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from syscalls.processes import fork, no_core_dumps
+from syscalls.processes import fork, no_core_dumps, signal_name
 
 # Slow targets (software-emulated VMs) stretch every time limit by this factor.
 TIME_SCALE = float(os.environ.get("SYSCALLS_TIME_SCALE", "1") or 1)
@@ -69,7 +69,7 @@ def run(
             raise payload
         raise ChildFailed(payload if isinstance(payload, str) else repr(payload))
     if os.WIFSIGNALED(status):
-        raise ChildFailed(f"child killed by {signal.Signals(os.WTERMSIG(status)).name}")
+        raise ChildFailed(f"child killed by {signal_name(os.WTERMSIG(status))}")
     raise ChildFailed(
         f"child exited with status {os.waitstatus_to_exitcode(status)} without a result"
     )

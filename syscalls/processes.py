@@ -41,6 +41,17 @@ def prctl(option: int, arg: Any = 0) -> int:
     return int(_LIBC.prctl(option, arg, 0, 0, 0))
 
 
+def signal_name(signum: int) -> str:
+    """SIGUSR1, SIGRTMIN+3; "signal N" for a number that names none."""
+    rtmin = getattr(signal, "SIGRTMIN", None)
+    if rtmin is not None and rtmin < signum < signal.SIGRTMAX:
+        return f"SIGRTMIN+{signum - rtmin}"
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
 def stat_fields(pid: int) -> list[bytes] | None:
     """/proc/PID/stat's fields after the command name -- [0] the state letter, [6] the
     flags, [19] the start time (proc(5)'s fields 3, 9 and 22) -- or None where it

@@ -28,6 +28,12 @@ def test_crash_names_the_signal() -> None:
         child.run(lambda: os.kill(os.getpid(), signal.SIGABRT), timeout=5)
 
 
+def test_a_real_time_signal_is_named_too() -> None:
+    # Python's Signals enum names SIGRTMIN and SIGRTMAX only: this one raised ValueError
+    with pytest.raises(child.ChildFailed, match=r"killed by SIGRTMIN\+2"):
+        child.run(lambda: os.kill(os.getpid(), signal.SIGRTMIN + 2), timeout=5)
+
+
 def test_hang_is_killed_after_the_time_limit() -> None:
     start = time.monotonic()
     with pytest.raises(child.ChildFailed, match="timed out"):

@@ -277,3 +277,10 @@ def test_first_for_the_oom_killer_raises_the_score_of_this_process_and_its_child
         """
     )
     assert result == {"ok": True, "child": 1, "own": "1000"}
+
+
+def test_signals_are_named_real_time_ones_from_sigrtmin() -> None:
+    assert processes.signal_name(signal.SIGUSR2) == "SIGUSR2"
+    assert processes.signal_name(signal.SIGRTMIN) == "SIGRTMIN"
+    assert processes.signal_name(signal.SIGRTMIN + 3) == "SIGRTMIN+3"
+    assert processes.signal_name(0) == "signal 0"

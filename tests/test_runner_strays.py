@@ -30,11 +30,6 @@ def test_strays_end_a_process_by_default_and_leave_the_runs_own_signals_alone() 
     assert signal.SIGUSR1 in strays.STRAYS
 
 
-def test_real_time_signals_are_named_from_sigrtmin() -> None:
-    assert strays.name(signal.SIGRTMIN + 3) == "SIGRTMIN+3"
-    assert strays.name(signal.SIGUSR2) == "SIGUSR2"
-
-
 def test_the_sender_is_traced_to_the_process_that_started_it() -> None:
     me = os.getpid()
     assert strays.owner(me, [me]) == me

@@ -233,7 +233,9 @@ class Watch:
 
     def __init__(self, ignore: frozenset[str] = frozenset()) -> None:
         self.ignore = ignore  # what another plugin manages per test (Change.what)
-        self.watched = [s for s in _SIGNALS if f"{_signal_name(s)} disposition" not in ignore]
+        self.watched = [
+            s for s in _SIGNALS if f"{processes.signal_name(s)} disposition" not in ignore
+        ]
         self.pid = -1
         self.fds: dict[str, int] = {}
         self.mounts = None if MOUNTS in ignore else mounts.Table()
@@ -355,7 +357,7 @@ def _handler_changes(before: State, after: State) -> list[Change]:
         old, new = old_handlers.get(sig), new_handlers.get(sig)
         if not _same_handler(old, new):
             restore = _set_signal(sig, old) if old is not None else None
-            what = f"{_signal_name(sig)} disposition"
+            what = f"{processes.signal_name(sig)} disposition"
             found.append(Change(what, _python_view(old), _python_view(new), restore))
     return found
 
@@ -373,15 +375,8 @@ def _signal_mask(value: str | None) -> int:
 
 
 def _names(mask: int) -> str:
-    names = [_signal_name(sig) for sig in range(1, 65) if mask & (1 << (sig - 1))]
+    names = [processes.signal_name(sig) for sig in range(1, 65) if mask & (1 << (sig - 1))]
     return ", ".join(names) or "none"
-
-
-def _signal_name(sig: int) -> str:
-    try:
-        return signal.Signals(sig).name
-    except ValueError:
-        return f"signal {sig}"
 
 
 def _same_handler(a: Any, b: Any) -> bool:
@@ -420,7 +415,7 @@ def _signal_changes(before: State, after: State) -> list[Change]:
             restore = _set_signal(sig, handler) if callable(handler) else None
         else:
             restore = _set_signal(sig, signal.SIG_IGN if old == "ignored" else signal.SIG_DFL)
-        what = f"{_signal_name(sig)} disposition"
+        what = f"{processes.signal_name(sig)} disposition"
         found.append(Change(what, _show((old, handler)), _show((new, now)), restore))
     return found
 

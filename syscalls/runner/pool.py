@@ -276,7 +276,7 @@ class Pool:
         for signum, sender in self.strays.take():
             pid = strays.owner(sender, (s.pid for s in self.slots.values()))
             slot = next((s for s in self.slots.values() if s.pid == pid), None)
-            what = f"{strays.name(signum)} from pid {sender}"
+            what = f"{processes.signal_name(signum)} from pid {sender}"
             if slot is None and signum not in strays.STRAYS:  # SIGTERM, SIGHUP
                 if ending and self.interrupt is not None:
                     self.interrupt(signum)  # raises, as the signal's handler would

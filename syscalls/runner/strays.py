@@ -119,13 +119,3 @@ def owner(sender: int, pids: Iterable[int]) -> int | None:
             return None
         sender = int(fields[1])  # its parent
     return None
-
-
-def name(signum: int) -> str:
-    rtmin = getattr(signal, "SIGRTMIN", None)
-    if rtmin is not None and rtmin < signum < signal.SIGRTMAX:
-        return f"SIGRTMIN+{signum - rtmin}"
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return f"signal {signum}"

@@ -175,11 +175,7 @@ def _wait(pid: int) -> int:
 
 def _how(status: int) -> str:
     if os.WIFSIGNALED(status):
-        try:
-            name = signal.Signals(os.WTERMSIG(status)).name
-        except ValueError:
-            name = f"signal {os.WTERMSIG(status)}"
-        return f"was killed by {name}"
+        return f"was killed by {processes.signal_name(os.WTERMSIG(status))}"
     return f"exited with status {os.waitstatus_to_exitcode(status)} before the run ended"
 
 

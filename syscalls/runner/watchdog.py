@@ -49,11 +49,7 @@ def grace(limit: float) -> float:
 def describe_exit(result: os.waitid_result) -> str:
     if result.si_code == os.CLD_EXITED:
         return f"worker exited with status {result.si_status}"
-    try:
-        name = signal.Signals(result.si_status).name
-    except ValueError:
-        name = f"signal {result.si_status}"
-    return f"worker died: {name}"
+    return f"worker died: {processes.signal_name(result.si_status)}"
 
 
 def peek_exit(pid: int) -> str | None:
