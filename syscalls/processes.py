@@ -38,7 +38,7 @@ LINUX = sys.platform.startswith("linux")
 
 def prctl(option: int, arg: Any = 0) -> int:
     """prctl(option, arg, 0, 0, 0) (Linux): its answer, -1 with ctypes.get_errno() set."""
-    return int(_LIBC.prctl(option, arg, 0, 0, 0))
+    return int(LIBC.prctl(option, arg, 0, 0, 0))
 
 
 def signal_name(signum: int) -> str:
@@ -73,14 +73,16 @@ def fork() -> int:
     thread nothing is held by another (what the at-fork callbacks skipped would re-seed:
     `random`'s shared state, which no suite code uses for uniqueness)."""
     if threads() == 1:
-        pid = int(_LIBC.fork())
+        pid = int(LIBC.fork())
         if pid < 0:
             raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
         return pid
     return os.fork()
 
 
-_LIBC = ctypes.PyDLL(None, use_errno=True)  # PyDLL: the GIL stays held across the call
+# The C library, for the calls Python's os module lacks (prctl, unshare, mount, ...).
+# PyDLL: the GIL stays held across the call.
+LIBC = ctypes.PyDLL(None, use_errno=True)
 
 
 def threads() -> int | None:

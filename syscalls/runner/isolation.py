@@ -194,7 +194,7 @@ def _host_names() -> tuple[str, str] | None:
 
 
 def _put_host_names(names: tuple[str, str]) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = processes.LIBC
     for call, name in ((libc.sethostname, names[0]), (libc.setdomainname, names[1])):
         value = name.encode()
         if call(value, len(value)) != 0:

@@ -13,7 +13,6 @@ unprivileged test can mount in the host's namespace anyway.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import select
 
@@ -24,16 +23,14 @@ from syscalls.runner.highfd import out_of_the_way
 MNT_DETACH = 2  # linux/mount.h
 CHANGED = getattr(select, "POLLPRI", 2) | getattr(select, "POLLERR", 8)
 
-_libc = ctypes.CDLL(None, use_errno=True) if processes.LINUX else None
-
 
 def unmount(mounts: list[Mount]) -> None:
     """Each of `mounts` detached from the tree, the latest first (a mount made on top of
     another, or below it, goes before it)."""
-    if _libc is None:
+    if not processes.LINUX:
         return
     for mount in sorted(mounts, key=lambda m: m.id, reverse=True):
-        _libc.umount2(os.fsencode(mount.point), MNT_DETACH)
+        processes.LIBC.umount2(os.fsencode(mount.point), MNT_DETACH)
 
 
 def differences(before: tuple[Mount, ...], after: tuple[Mount, ...]) -> str:

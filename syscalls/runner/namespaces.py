@@ -16,7 +16,6 @@ A user's tests cannot change those of the host's namespaces, and nothing is done
 
 from __future__ import annotations
 
-import ctypes
 import os
 
 from syscalls import processes
@@ -25,8 +24,6 @@ CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000  # 
 MS_REC, MS_PRIVATE = 0x4000, 0x40000  # linux/mount.h
 OWN = {"mnt": CLONE_NEWNS, "uts": CLONE_NEWUTS, "ipc": CLONE_NEWIPC}
 
-_libc = ctypes.CDLL(None, use_errno=True) if processes.LINUX else None
-
 
 def contain() -> frozenset[str]:
     """This process in mount, UTS and IPC namespaces of its own, every mount private
@@ -34,7 +31,7 @@ def contain() -> frozenset[str]:
     entered ("mnt", "uts", "ipc"). None where it cannot: not Linux, not root, no
     CAP_SYS_ADMIN, a kernel without one of them, another thread sharing this one's file
     system context."""
-    if _libc is None or os.geteuid() != 0:
+    if not processes.LINUX or os.geteuid() != 0:
         return frozenset()
     entered = {name for name, flag in OWN.items() if flag != CLONE_NEWNS and _unshare(flag)}
     if _private_mounts():
@@ -43,12 +40,11 @@ def contain() -> frozenset[str]:
 
 
 def _unshare(flag: int) -> bool:
-    assert _libc is not None
-    return _libc.unshare(flag) == 0
+    return processes.LIBC.unshare(flag) == 0
 
 
 def _private_mounts() -> bool:
-    assert _libc is not None
+    libc = processes.LIBC
     try:
         before = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
@@ -56,9 +52,9 @@ def _private_mounts() -> bool:
     try:
         if not _unshare(CLONE_NEWNS):
             return False
-        if _libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) == 0:
+        if libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) == 0:
             return True
-        _libc.setns(before, CLONE_NEWNS)  # still propagating both ways: back as it was
+        libc.setns(before, CLONE_NEWNS)  # still propagating both ways: back as it was
         return False
     finally:
         os.close(before)

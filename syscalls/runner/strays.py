@@ -101,7 +101,7 @@ def _signalfd(signals: frozenset[int]) -> int | None:
     bits = 8 * ctypes.sizeof(ctypes.c_ulong)
     for sig in signals:
         mask[(sig - 1) // bits] |= 1 << ((sig - 1) % bits)
-    fd = ctypes.CDLL(None, use_errno=True).signalfd(-1, mask, _SFD_NONBLOCK | _SFD_CLOEXEC)
+    fd = processes.LIBC.signalfd(-1, mask, _SFD_NONBLOCK | _SFD_CLOEXEC)
     return out_of_the_way(fd) if fd >= 0 else None
 
 
