@@ -99,7 +99,7 @@ class Controller:
                 self.status_dir,
                 dict(self._handlers),
                 self._failed,
-                blocked - ending if blocked else frozenset(),
+                blocked or frozenset(),
                 ending if blocked else frozenset(),
                 lambda signum: self._on_signal(signum, None),
             )

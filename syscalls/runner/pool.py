@@ -110,9 +110,9 @@ class Pool:
         self.status_dir = status_dir
         self.handlers = handlers  # the signal handlers the workers get back
         self.log_failure = log_failure  # (nodeid, why): a test failed outside its worker
-        # Signals the controller takes itself (strays): blocked for the whole session,
-        # and those that end the run from outside (SIGTERM, SIGHUP) while it runs tests
-        self.blocked, self.ending = blocked | ending, ending
+        # Signals the controller takes itself (strays), and among them those that end
+        # the run from outside (SIGTERM, SIGHUP), blocked only while it runs tests
+        self.blocked, self.ending = blocked, ending
         self.strays = strays.Receiver(self.blocked)
         self.interrupt = interrupt  # (signal): the run ends, as for a signal from outside
         self.items: list[pytest.Item] = []

@@ -75,7 +75,7 @@ class Receiver:
                     for at in range(0, len(data) - _SIGINFO.size + 1, _SIGINFO.size):
                         signo, _, _, pid = _SIGINFO.unpack_from(data, at)
                         taken.append((signo, pid))
-        while self.signals:  # what a signalfd could not take (none), or all without one
+        while self.fd is None and self.signals:
             info = signal.sigtimedwait(self.signals, 0)
             if info is None:
                 break
