@@ -23,8 +23,9 @@ domain names ("mounts" and NAMES ignored otherwise). Where /proc or prctl are mi
 (not Linux), those parts are left out.
 
 Per test only a fingerprint is taken (Watch.fingerprint): raw values compared whole,
-both /proc files read with pread() on descriptors kept open above the tests' range,
-and a poll() of a third (mountinfo) that says whether the mount table changed.
+both /proc files (and, as root, the domain name's) read with pread() on descriptors
+kept open above the tests' range, and a poll() of mountinfo that says whether the mount
+table changed.
 Between two tests of a whole-suite worker, caches cold, a full reading cost 135 us of
 CPU (5% of `syscalls run`'s), the fingerprint about 100 us (30 in a warm loop): the
 whole run 0.2 s of CPU more, 2%. Only when it differs is the state read in full, with
@@ -175,7 +176,6 @@ def _common(ignore: frozenset[str]) -> list[Any]:
         values.append(locale.setlocale(locale.LC_ALL))
     except locale.Error:
         values.append(None)
-    values.append(None if NAMES in ignore else _host_names())
     environ = getattr(os.environ, "_data", None)  # the bytes mapping: no decoding
     environment = dict(environ if environ is not None else os.environ)
     for key in _PYTESTS_OWN:
@@ -219,7 +219,6 @@ _COMMON = (
     "thread switch interval",
     "garbage collector",
     "locale",
-    NAMES,
     "environment",
 )
 
@@ -270,6 +269,7 @@ class Watch:
             self._pread("/proc/self/limits"),
             tuple(map(_getsignal, self.watched)),
             self.mounts.changed() if self.mounts is not None else None,
+            None if NAMES in self.ignore else (os.uname().nodename, self._pread(_DOMAINNAME)),
             *_common(self.ignore),
         )
 
@@ -299,6 +299,9 @@ def read(ignore: frozenset[str] = frozenset()) -> State:
     table = mounts.read() if MOUNTS not in ignore else None
     if table is not None:
         state[MOUNTS] = table
+    names = _host_names() if NAMES not in ignore else None
+    if names is not None:
+        state[NAMES] = names
     return state
 
 
