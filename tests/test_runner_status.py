@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from syscalls.runner.highfd import HIGH_FD
 from syscalls.runner.status import MAX_NODEID, StatusWriter, read_status
 
 
@@ -58,4 +59,15 @@ def test_a_writer_whose_fd_a_test_closed_opens_it_again(tmp_path: Path) -> None:
     writer.start("suites/a.py::test_b", 3, 4.0)
     status = read_status(tmp_path / "gw0")
     assert status is not None and status.nodeid == "suites/a.py::test_b"
+    writer.close()
+
+
+def test_the_record_is_written_through_a_descriptor_above_the_tests_range(tmp_path: Path) -> None:
+    """Tests count the descriptors they leave open below HIGH_FD (runner.descriptors)."""
+    writer = StatusWriter(tmp_path / "gw0")
+    assert writer.fd >= HIGH_FD
+    os.close(writer.fd)  # as a test's close_range would: opened again, as high
+    writer.start("suites/a.py::test_b", 10, 2.0)
+    assert writer.fd >= HIGH_FD
+    assert read_status(tmp_path / "gw0") is not None
     writer.close()

@@ -17,6 +17,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from syscalls.runner.highfd import out_of_the_way
+
 _HEAD = struct.Struct("<IqqddI")  # magic, pid, seq, start, limit, length of the nodeid
 _CRC = struct.Struct("<I")
 MAGIC = 0x5359_5331  # "SYS1"
@@ -38,7 +40,10 @@ class StatusWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.seq = 0
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        # above the tests' range, as the runner's other descriptors (highfd)
+        self.fd = out_of_the_way(
+            os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        )
         self.idle()
 
     def start(self, nodeid: str, limit: float, now: float) -> None:
@@ -54,7 +59,9 @@ class StatusWriter:
         try:
             os.pwrite(self.fd, data, 0)
         except OSError:  # a test closed our fd (close_range in-process): open it again
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self.fd = out_of_the_way(
+                os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            )
             os.pwrite(self.fd, data, 0)
 
     def close(self) -> None:
