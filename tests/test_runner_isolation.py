@@ -10,6 +10,7 @@ import gc
 import locale
 import os
 import resource
+import select
 import signal
 import sys
 import threading
@@ -20,6 +21,7 @@ import pytest
 
 from syscalls import child
 from syscalls.runner import isolation
+from syscalls.runner.descriptors import DESCRIPTORS
 from tests.runner_checks import junit_cases, pytest_in
 
 
@@ -96,7 +98,21 @@ CHANGES: dict[str, tuple[Callable[[], object], str, bool]] = {
         True,
     ),
     "a session of its own": (_new_session, "session", False),
+    "a descriptor left open": (
+        lambda: os.open("/dev/null", os.O_RDONLY),
+        "open descriptors",
+        True,
+    ),
+    "a descriptor closed": (lambda: os.close(_KEPT), "open descriptors", False),
+    "select.select replaced": (
+        lambda: setattr(select, "select", None),
+        "standard library",
+        True,
+    ),
+    "os.fork deleted": (lambda: delattr(os, "fork"), "standard library", True),
+    "sys.stdout closed": (lambda: sys.stdout.close(), "standard streams", False),
 }
+_KEPT = os.open("/dev/null", os.O_RDONLY)  # open in every child of this process
 
 
 def _change_then_repair(change: Callable[[], object]) -> tuple[list[str], list[str], list[str]]:
@@ -221,6 +237,7 @@ def test_c_after():
     assert os.waitpid(pid, 0)[1] >> 8 == 7  # ECHILD if SIGCHLD were still ignored
     assert threading.active_count() == 1
     assert not os.path.ismount(os.environ["MNT"])
+    assert callable(__import__("select").select)
 """
 
 # A tmpfs mounted in the test's own process; a mount of the tree taken away
@@ -231,6 +248,13 @@ UNMOUNT = (
     'points = [m.split()[4] for m in open("/proc/self/mountinfo")]; '
     'target = [p for p in points if p.startswith(("/dev/", "/sys/"))][-1]; '
     "assert ctypes.CDLL(None).umount2(target.encode(), 2) == 0"  # MNT_DETACH
+)
+
+
+# Every descriptor the limit allows, left open: the tests after it would meet EMFILE
+EXHAUST = (
+    'with __import__("contextlib").suppress(OSError): '
+    '[os.open("/dev/null", os.O_RDONLY) for _ in range(1 << 24)]'
 )
 
 
@@ -247,8 +271,11 @@ FORKED = ["--workers", "1", "--max-worker-restart", "0"]
          "threads: 1 -> 2", False),
         ("mount", MOUNT, "mounts: as they were -> +tmpfs on ", True),
         ("unmount", UNMOUNT, "mounts: as they were -> -", False),
+        ("fds", EXHAUST, "open descriptors: as they were -> +", True),
+        ("select", 'setattr(__import__("select"), "select", None)',
+         "standard library: as imported -> select.select replaced by NoneType", True),
     ],
-    ids=["sigchld", "thread", "mount", "unmount"],
+    ids=["sigchld", "thread", "mount", "unmount", "fds", "select"],
 )  # fmt: skip
 def test_a_test_that_leaves_the_process_changed_fails_and_the_tests_after_it_do_not(
     tmp_path: Path, workers: list[str], leak: str, code: str, named: str, repairable: bool
@@ -323,3 +350,34 @@ def test_without_signal_masks_in_proc_pythons_handlers_are_compared() -> None:
     found, stuck = child.run(run)
     assert found == ["SIGCHLD disposition: default -> ignored"]
     assert stuck == []
+
+
+def test_a_test_whose_teardown_breaks_pytests_capture_ends_its_worker(tmp_path: Path) -> None:
+    """sys.stdout closed under pytest's capture is its capture file closed: the capture's
+    teardown raises before the runner's check, and every later test of that process
+    would error in setup. The worker is replaced instead."""
+    (tmp_path / "test_streams.py").write_text(
+        "import os, sys\n"
+        "def test_a_closes_stdout():\n    sys.stdout.close()\n"
+        "def test_b_after():\n    print('fine')\n"
+    )
+    junit = tmp_path / "junit.xml"
+    p = pytest_in(tmp_path, *FORKED, f"--junitxml={junit}", "test_streams.py")
+    cases = junit_cases(junit)
+    assert cases["test_a_closes_stdout"].find("error") is not None, p.stdout[-3000:]
+    after = cases["test_b_after"]
+    assert after.find("error") is None and after.find("failure") is None, p.stdout[-3000:]
+
+
+def test_a_descriptor_open_under_the_same_number_is_no_change() -> None:
+    """/proc names a file anew when it is deleted or renamed; the numbers open count."""
+
+    def run() -> list[str]:
+        before = isolation.read()
+        other = os.open("/dev/zero", os.O_RDONLY)
+        os.dup2(other, _KEPT)
+        os.close(other)
+        assert isolation.read()[DESCRIPTORS][_KEPT] == "/dev/zero"
+        return [c.what for c in isolation.changes(before, isolation.read())]
+
+    assert child.run(run) == []

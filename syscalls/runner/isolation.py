@@ -17,7 +17,9 @@ threads, CPU affinity), Python's signal handlers, the resource limits
 namespaces, process group and session, interval timers, scheduling policy and nice
 value, two prctl flags (child subreaper: the runner's hold on what tests leave running;
 dumpable), the interpreter's recursion limit, switch interval, cyclic GC and the C
-library's locale; and where the process has namespaces of its own (as root:
+library's locale, the descriptors open below the runner's own and whether the standard
+streams are closed (runner.descriptors), the standard library's functions and classes
+(runner.patches); and where the process has namespaces of its own (as root:
 syscalls.runner.namespaces), its mount table (syscalls.runner.mounts) and its host and
 domain names ("mounts" and NAMES ignored otherwise). Where /proc or prctl are missing
 (not Linux), those parts are left out.
@@ -27,9 +29,10 @@ both /proc files (and, as root, the domain name's) read with pread() on descript
 kept open above the tests' range, and a poll() of mountinfo that says whether the mount
 table changed.
 Between two tests of a whole-suite worker, caches cold, a full reading cost 135 us of
-CPU (5% of `syscalls run`'s), the fingerprint about 100 us (30 in a warm loop): the
-whole run 0.2 s of CPU more, 2%. Only when it differs is the state read in full, with
-fresh descriptors, and compared field by field.
+CPU (5% of `syscalls run`'s), the fingerprint about 100 us (30 in a warm loop; 40 with
+the descriptors and the standard library): the whole run 0.2 s of CPU more, 2%. Only
+when it differs is the state read in full, with fresh descriptors, and compared field
+by field.
 
 What pytest-timeout manages stays out: with its signal method it arms ITIMER_REAL and
 catches SIGALRM for each test and undoes both after it (or as soon as the test fails),
@@ -54,7 +57,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from syscalls import processes
-from syscalls.runner import mounts
+from syscalls.runner import descriptors, mounts, patches
+from syscalls.runner.descriptors import DESCRIPTORS, STREAMS
 from syscalls.runner.highfd import out_of_the_way
 
 State = dict[str, Any]
@@ -108,6 +112,7 @@ NAMES = "host and domain names"  # and these in a UTS namespace of its own
 _DOMAINNAME = "/proc/sys/kernel/domainname"
 UNREADABLE = "unreadable"  # no fd left to read /proc with, or no /proc (a chroot)
 THREAD_GRACE = 0.5  # seconds a test's finished thread may take to be gone
+STANDARD_LIBRARY = patches.STANDARD_LIBRARY
 
 try:  # the C module's: Python's wrapper makes an enum of each answer, 50 times slower
     from _signal import getsignal as _getsignal
@@ -238,6 +243,7 @@ class Watch:
         self.pid = -1
         self.fds: dict[str, int] = {}
         self.mounts = None if MOUNTS in ignore else mounts.Table()
+        self.library = patches.Fingerprint(_library_names(ignore))
 
     def _pread(self, path: str) -> bytes | None:
         if self.pid != os.getpid():
@@ -270,6 +276,9 @@ class Watch:
             tuple(map(_getsignal, self.watched)),
             self.mounts.changed() if self.mounts is not None else None,
             None if NAMES in self.ignore else (os.uname().nodename, self._pread(_DOMAINNAME)),
+            descriptors.listing(),
+            descriptors.streams(),
+            self.library(),
             *_common(self.ignore),
         )
 
@@ -302,7 +311,23 @@ def read(ignore: frozenset[str] = frozenset()) -> State:
     names = _host_names() if NAMES not in ignore else None
     if names is not None:
         state[NAMES] = names
+    state[DESCRIPTORS] = descriptors.read()
+    state[STREAMS] = descriptors.streams()
+    state[STANDARD_LIBRARY] = patches.read(_library_names(ignore))
     return state
+
+
+_LIBRARY: patches.Names | None = None
+
+
+def _library_names(ignore: frozenset[str]) -> patches.Names:
+    """The standard library's names watched, looked up once per process."""
+    global _LIBRARY
+    if STANDARD_LIBRARY in ignore:
+        return ()
+    if _LIBRARY is None:
+        _LIBRARY = patches.names()
+    return _LIBRARY
 
 
 _KERNELS_OWN = (b"iou-wrk-", b"iou-sqp-")  # io_uring's io-wq workers and SQPOLL thread
@@ -342,6 +367,8 @@ def changes(before: State, after: State, ignore: frozenset[str] = frozenset()) -
         old, new = before.get(key), after.get(key)
         if old == new or key in ("ignored signals", "caught signals", "handlers"):
             continue  # signals: one by one, below
+        if key == DESCRIPTORS and old is not None and new is not None and old.keys() == new.keys():
+            continue  # the same numbers: what /proc names them by may change (deleted)
         if key == "resource limits":
             found.extend(_limit_changes(old, new))
         else:
@@ -475,6 +502,18 @@ def _change(key: str, old: Any, new: Any) -> Change:
     elif key == NAMES and old is not None:
         restore = lambda: _put_host_names(old)  # noqa: E731
         shown_old, shown_new = (f"node {v[0]}, domain {v[1]}" if v else "" for v in (old, new))
+    elif key == DESCRIPTORS and old is not None and new is not None:
+        shown_old, shown_new = "as they were", descriptors.difference(old, new)
+        left = descriptors.added(old, new)
+        if left:
+            restore = lambda: descriptors.close(left)  # noqa: E731 - those closed, not put back
+    elif key == STREAMS:
+        shown_old, shown_new = descriptors.show_streams(old), descriptors.show_streams(new)
+    elif key == STANDARD_LIBRARY and old is not None and new is not None:
+        which = patches.replaced(old, new)
+        shown_old = "as imported"
+        shown_new = "; ".join(patches.show(n, new.get(n, patches.GONE)) for n in which)
+        restore = lambda: patches.put_back(old, which)  # noqa: E731
     elif key == "locale" and old is not None:
         restore = lambda: locale.setlocale(locale.LC_ALL, old)  # noqa: E731
     elif key in _PRCTL and old is not None:
@@ -596,7 +635,7 @@ def repair(
 ) -> tuple[list[Change], list[Change], State]:
     """Each change undone where it can be, then the state read again: (the changes worth
     naming, those still there, the state now)."""
-    for change in found:
+    for change in sorted(found, key=lambda c: c.what != DESCRIPTORS):  # fds for the rest
         if change.restore is not None:
             with contextlib.suppress(OSError, ValueError, TypeError, OverflowError):
                 change.restore()  # whether it worked, the reading below tells

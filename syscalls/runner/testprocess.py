@@ -198,12 +198,14 @@ class TestProcess:
             return f"{message}; {names} cannot be put back: a fresh worker runs the tests after it"
         return f"{message}; {names} cannot be put back: the tests after it in this process may fail"
 
-    def pytest_runtest_logfinish(self) -> None:
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
         if self.current is not None:  # a finalizer raised: the teardown above never ran
             self._ended()
             self.from_setup = frozenset()
             self.state = None  # taken as it is: that test has failed already
             self.survivors |= frozenset(processes.reap_leftovers(ignore=self.survivors).survivors)
+            if self.replaceable:  # unchecked, and pytest's own may be broken (capture)
+                self.retire = f"{nodeid}'s teardown did not finish"
 
     def _ended(self) -> None:
         self.current = None

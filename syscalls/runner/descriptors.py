@@ -1,0 +1,105 @@
+"""The file descriptors a test leaves open, and the standard streams it leaves closed.
+
+A test that opens a file and forgets it leaves every later test of its worker one
+descriptor poorer; a loop that opens until EMFILE leaves them none, and they fail with
+EMFILE far from the cause. A test that closes sys.stdout closes pytest's capture file
+with it, and the tests after it error in their setup. The runner keeps its own
+descriptors at HIGH_FD and above (highfd); below it, the set open after each test is
+compared with the set after the test before (syscalls.runner.isolation).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sys
+from typing import Any
+
+from syscalls.runner.highfd import HIGH_FD
+
+DESCRIPTORS = "open descriptors"
+STREAMS = "standard streams"
+_STREAM_NAMES = ("stdin", "stdout", "stderr")
+
+
+def listing() -> tuple[int, ...]:
+    """The descriptors open below HIGH_FD, in order."""
+    try:  # the number the listing's own descriptor takes: the lowest free one
+        probe = os.open("/", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return _probed()  # none free: the listing could not open one either
+    os.close(probe)
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return _probed()
+    return tuple(sorted(fd for fd in map(int, names) if fd < HIGH_FD and fd != probe))
+
+
+def _probed() -> tuple[int, ...]:
+    """The same, asked of each number in turn (out of descriptors, or no /proc); up to
+    HIGH_FD whatever the limit: a lowered limit leaves those above it open."""
+    found = []
+    for fd in range(HIGH_FD):
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, fcntl.F_GETFD)
+            found.append(fd)
+    return tuple(found)
+
+
+def describe(fd: int) -> str:
+    """What `fd` is open on, as /proc names it ("/dev/null", "pipe:[1234]")."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return "?"
+
+
+def read() -> dict[int, str]:
+    """Each open descriptor below HIGH_FD with what it is open on."""
+    return {fd: describe(fd) for fd in listing()}
+
+
+def streams() -> tuple[bool | None, ...]:
+    """Whether sys.stdin, sys.stdout and sys.stderr are closed (None: not a file)."""
+    return tuple(_closed(getattr(sys, name, None)) for name in _STREAM_NAMES)
+
+
+def _closed(stream: Any) -> bool | None:
+    try:
+        closed = stream.closed
+    except Exception:  # a stand-in without the attribute, or one that raises
+        return None
+    return closed if isinstance(closed, bool) else None
+
+
+def show_streams(value: tuple[bool | None, ...] | None) -> str:
+    if value is None:
+        return "unreadable"
+    pairs = zip(_STREAM_NAMES, value, strict=True)
+    shown = [f"{name} {'closed' if shut else 'open'}" for name, shut in pairs if shut is not None]
+    return ", ".join(shown) or "none"
+
+
+def added(before: dict[int, str], after: dict[int, str]) -> dict[int, str]:
+    return {fd: what for fd, what in after.items() if fd not in before}
+
+
+def removed(before: dict[int, str], after: dict[int, str]) -> dict[int, str]:
+    return {fd: what for fd, what in before.items() if fd not in after}
+
+
+def difference(before: dict[int, str], after: dict[int, str], most: int = 8) -> str:
+    """ "+7 (/dev/null), -5 (pipe:[12])": those opened and those closed."""
+    parts = [f"+{fd} ({what})" for fd, what in added(before, after).items()]
+    parts += [f"-{fd} ({what})" for fd, what in removed(before, after).items()]
+    shown = ", ".join(parts[:most])
+    return shown if len(parts) <= most else f"{shown} and {len(parts) - most} more"
+
+
+def close(fds: dict[int, str]) -> None:
+    """Close those a test left open; one already closed is no matter."""
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)

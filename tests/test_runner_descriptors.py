@@ -1,0 +1,79 @@
+"""The descriptors and standard streams a test leaves (syscalls.runner.descriptors).
+Each case changes them in a forked child (syscalls.child), never in this process."""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+
+from syscalls import child
+from syscalls.runner import descriptors
+from syscalls.runner.highfd import HIGH_FD
+
+
+def test_the_listing_leaves_out_its_own_descriptor_and_the_runners() -> None:
+    def run() -> tuple[tuple[int, ...], tuple[int, ...], int]:
+        os.dup2(0, HIGH_FD + 3)
+        before = descriptors.listing()
+        fd = os.open("/dev/null", os.O_RDONLY)
+        return before, descriptors.listing(), fd
+
+    before, after, fd = child.run(run)
+    assert fd not in before and HIGH_FD + 3 not in before
+    assert after == tuple(sorted((*before, fd)))
+    assert descriptors.listing() == descriptors.listing()  # its own one never counted
+
+
+def test_out_of_descriptors_each_number_is_asked() -> None:
+    """With none free the listing cannot open /proc: it probes, and finds the same."""
+
+    def run() -> tuple[tuple[int, ...], tuple[int, ...]]:
+        expected = descriptors.listing()
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (3, hard))
+        return expected, descriptors.listing()
+
+    expected, exhausted = child.run(run)
+    assert exhausted == expected
+
+
+def test_what_was_opened_and_closed_is_named_and_those_opened_are_closed() -> None:
+    def run() -> tuple[str, dict[int, str], dict[int, str]]:
+        kept = os.open("/dev/null", os.O_RDONLY)
+        before = descriptors.read()
+        os.pipe()
+        os.close(kept)
+        after = descriptors.read()
+        shown = descriptors.difference(before, after)
+        descriptors.close(descriptors.added(before, after))
+        return shown, descriptors.read(), before
+
+    shown, now, before = child.run(run)
+    assert shown.count("(pipe:[") == 2 and shown.count("+") == 2
+    assert shown.count("-") == 1 and "(/dev/null)" in shown
+    assert set(now) < set(before)  # the pipe closed; the /dev/null one stays closed
+
+
+def test_a_long_difference_is_cut_short() -> None:
+    after = {fd: "/dev/null" for fd in range(20)}
+    assert descriptors.difference({}, after, most=3).endswith("and 17 more")
+
+
+def test_a_closed_standard_stream_is_seen() -> None:
+    def run() -> tuple[tuple[bool | None, ...], tuple[bool | None, ...]]:
+        before = descriptors.streams()
+        sys.stdout.close()
+        return before, descriptors.streams()
+
+    before, after = child.run(run)
+    assert before[1] is False and after[1] is True
+    assert "stdout closed" in descriptors.show_streams(after)
+
+
+def test_a_stream_that_is_no_file_is_left_out() -> None:
+    def run() -> str:
+        sys.stderr = object()  # type: ignore[assignment]
+        return descriptors.show_streams(descriptors.streams())
+
+    assert child.run(run).endswith("stdout open")  # stdin: pytest's stand-in, maybe
