@@ -43,7 +43,7 @@ from typing import Any
 import pytest
 
 from syscalls import processes
-from syscalls.runner import frames, strays, worker
+from syscalls.runner import frames, siblings, strays, worker
 from syscalls.runner.testprocess import own_limits, session_limit
 from syscalls.runner.watchdog import Watchdog, state
 
@@ -114,6 +114,7 @@ class Pool:
         # the run from outside (SIGTERM, SIGHUP), blocked only while it runs tests
         self.blocked, self.ending = blocked, ending
         self.strays = strays.Receiver(self.blocked)
+        self.children = siblings.Children()  # the controller's: workers, and strangers
         self.interrupt = interrupt  # (signal): the run ends, as for a signal from outside
         self.items: list[pytest.Item] = []
         self.limits: dict[str, float] = {}  # the tests' own limits, for every worker
@@ -231,6 +232,7 @@ class Pool:
             hook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
         elif kind == "end":
             item = self.items[message[1]]
+            self._beside(slot, item.nodeid)
             notes = slot.notes.pop(item.nodeid, None)
             for data in message[2]:
                 if notes and data.get("when") == "teardown":
@@ -265,6 +267,34 @@ class Pool:
             slot.done = True
         elif kind == "retire":
             slot.retired = message[1]
+
+    def _beside(self, slot: Slot, nodeid: str) -> None:
+        """Processes a test started beside its worker (siblings), found as test `nodeid`
+        of `slot` ends: killed, and named on the test of the worker whose process group
+        they are in (each worker leads its own), else on this one."""
+        found = siblings.strangers(self.children.now(), {s.pid for s in self.slots.values()})
+        if not found:
+            return
+        siblings.end(found)
+        for stranger in found:
+            note = (
+                f"the test started {stranger} beside its worker, as a child of the run's "
+                "controller (clone with CLONE_PARENT), out of the reach of its worker's "
+                "checks: killed; a test's processes must stay below it"
+            )
+            owner = next((s for s in self.slots.values() if s.pid == stranger.group), None)
+            if owner is None:
+                owner = slot
+                note += (
+                    " (it left its worker's process group: a test of another worker may "
+                    "have started it)"
+                )
+            if owner is slot:
+                slot.notes.setdefault(nodeid, []).append(note)
+            elif owner.current is not None:
+                owner.notes.setdefault(self.items[owner.current].nodeid, []).append(note)
+            else:
+                self.log_failure(owner.last or nodeid, note)
 
     def _strays(self, ready: list[int] | None = None, ending: bool = True) -> None:
         """Signals a test sent the controller (strays): its test fails at teardown, or,
@@ -392,6 +422,7 @@ class Pool:
         self.stop()
         self._strays(ending=False)
         self.strays.close()
+        self.children.close()
         for slot in self.slots.values():
             for fd in (slot.reader.fd, slot.commands):
                 with contextlib.suppress(OSError):
