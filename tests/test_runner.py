@@ -440,6 +440,26 @@ def test_a_tests_own_timeout_marker_is_the_watchdogs_limit_for_it(
     assert list(cases["test_after_it"]) == []  # passed
 
 
+UNLIMITED = MARKED.replace("@pytest.mark.timeout(1)", "@pytest.mark.timeout(MARK)")
+
+
+@pytest.mark.parametrize("mark", ["0", "-5"])
+def test_a_test_cannot_ask_for_no_limit_at_all(tmp_path: Path, mark: str) -> None:
+    """timeout(0) is pytest-timeout's "no limit": for the watchdog it is the run's, or
+    a hang would hold the run for ever."""
+    (tmp_path / "test_marked.py").write_text(UNLIMITED.replace("MARK", mark))
+    junit = tmp_path / "junit.xml"
+    p = pytest_in(
+        tmp_path, "-q", "--timeout=1", "--workers", "1", f"--junitxml={junit}", "test_marked.py",
+        timeout=60,
+    )  # fmt: skip
+    cases = junit_cases(junit)
+    failure = cases["test_with_a_limit_of_its_own"].find("failure")
+    assert failure is not None, p.stdout[-3000:]
+    assert failure.get("message", "").startswith("exceeded 1 s (the per-test limit, --timeout)")
+    assert list(cases["test_after_it"]) == []  # passed
+
+
 def test_when_workers_die_past_max_worker_restart_the_run_is_incomplete(tmp_path: Path) -> None:
     """--max-worker-restart, when given, still holds; the tests never run are missing,
     and the run says it did not finish instead of passing for complete."""
@@ -472,3 +492,35 @@ def test_a_module_that_hangs_at_import_ends_the_run_naming_it(tmp_path: Path) ->
     assert time.monotonic() - start < 45
     assert p.returncode == 2, p.stdout[-3000:] + p.stderr[-2000:]  # pytest's "interrupted"
     assert "collecting test_hangs_at_import.py took longer than 2 s" in p.stdout
+
+
+DOOMED = """
+import pytest
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item):
+    if "doomed" in item.name:  # as pytest-timeout does for timeout('never')
+        raise RuntimeError("this plugin cannot begin " + item.name)
+    yield
+"""
+
+
+def test_a_test_whose_beginning_kills_its_worker_fails_and_is_not_handed_out_for_ever(
+    tmp_path: Path,
+) -> None:
+    """A hook that raises before a test's first report kills its worker (an internal
+    error there); handed out again and again, the test killed every fresh worker and
+    the run never ended."""
+    (tmp_path / "conftest.py").write_text(DOOMED)
+    (tmp_path / "test_doomed.py").write_text("def test_doomed():\n    pass\n\n"
+                                             "def test_after():\n    pass\n")  # fmt: skip
+    junit = tmp_path / "junit.xml"
+    p = pytest_in(tmp_path, "--workers", "1", f"--junitxml={junit}", "test_doomed.py", timeout=60)
+    cases = junit_cases(junit)
+    failure = cases["test_doomed"].find("failure")
+    assert failure is not None, p.stdout[-3000:]
+    message = failure.get("message", "")
+    assert "as it began this test, before its first report, 2 times" in message
+    assert "RuntimeError: this plugin cannot begin test_doomed" in message  # its last words
+    assert "Traceback" in (failure.text or "")
+    assert list(cases["test_after"]) == []  # passed

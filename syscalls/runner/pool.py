@@ -50,6 +50,11 @@ from syscalls.runner.watchdog import Watchdog, state
 MAX_RUN = 64  # tests handed out at once, at most
 UNKILLABLE = 10.0  # seconds a worker the watchdog killed may take to die, then it is left
 POLL = 1.0  # seconds between looks for such a worker
+EARLY_DEATHS = 2  # workers that died beginning a test before it is failed, not run again
+BEGINNING = (
+    f"as it began this test, before its first report, {EARLY_DEATHS} times: the test is "
+    "not handed out again"
+)
 WAITS = "waits"  # the marker of tests that mostly wait on a timer
 ALONE = "disposable"  # they change the whole machine (the clock, modules, swap)
 
@@ -70,6 +75,7 @@ class Slot:
     last: str | None = None  # the nodeid of the test it ended last
     ended: list[str] = field(default_factory=list)  # nodeids, since strays were last taken
     notes: dict[str, list[str]] = field(default_factory=dict)  # by nodeid: signals it sent
+    last_words: str | None = None  # the traceback of the error that ended it
 
 
 def count(value: str | int | None) -> int:
@@ -124,6 +130,7 @@ class Pool:
         self.deaths = 0  # workers that died
         self.given_up: str | None = None  # why no worker is started any more
         self.finished = False  # every test was handed out and every worker said bye
+        self.early_deaths: dict[int, int] = {}  # by test: workers that died beginning it
         restarts = config.getoption("maxworkerrestart", None)
         self.max_deaths = None if restarts is None else int(restarts)
 
@@ -267,6 +274,8 @@ class Pool:
             slot.done = True
         elif kind == "retire":
             slot.retired = message[1]
+        elif kind == "died":
+            slot.last_words = message[1]
 
     def _beside(self, slot: Slot, nodeid: str) -> None:
         """Processes a test started beside its worker (siblings), found as test `nodeid`
@@ -375,6 +384,9 @@ class Pool:
                 "this test; the worker was killed"
             )
             processes.kill_tree(slot.pid)
+        if slot.last_words and cause is not None:
+            words = slot.last_words.strip()
+            cause = f"{cause}: {words.splitlines()[-1]}" + (f"\n\n{words}" if "\n" in words else "")
         with contextlib.suppress(ChildProcessError):
             os.waitpid(slot.pid, os.WNOHANG if left else 0)
         self.watchdog.forget(slot.wid)
@@ -385,11 +397,29 @@ class Pool:
         unstarted = list(slot.pending)
         if slot.current is not None:
             self.log_failure(self.items[slot.current].nodeid, cause)
+        elif unstarted and self._died_beginning(unstarted[0]):
+            first, _, rest = (cause or "").partition("\n")
+            self._failed_unstarted(unstarted.pop(0), f"{first} -- {BEGINNING}{_ + rest}")
         self.queue.extendleft(reversed(unstarted))
         if slot.retired is None and self.max_deaths is not None and self.deaths > self.max_deaths:
             self.given_up = f"maximum crashed workers reached: {self.max_deaths}"
         if self.queue and not self.given_up:
             self._spawn()
+
+    def _died_beginning(self, index: int) -> bool:
+        """A worker died between two tests, with test `index` next: in the hooks that
+        begin a test before its first report (a plugin's hook wrapper that raises for
+        it, say). Once, it may be chance (a signal from outside): the test is handed
+        out again. Twice, it is the test's: handed out again it would kill every
+        fresh worker for ever."""
+        self.early_deaths[index] = self.early_deaths.get(index, 0) + 1
+        return self.early_deaths[index] >= EARLY_DEATHS
+
+    def _failed_unstarted(self, index: int, why: str) -> None:
+        item, hook = self.items[index], self.config.hook
+        hook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        self.log_failure(item.nodeid, why)
+        hook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
 
     # --- an early end ----------------------------------------------------------------
 

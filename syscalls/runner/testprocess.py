@@ -61,15 +61,19 @@ def session_limit(config: pytest.Config) -> float:
 
 
 def item_limit(item: pytest.Item, default: float) -> float:
-    """The limit of one test: its @pytest.mark.timeout(N), else the run's."""
+    """The limit of one test: its @pytest.mark.timeout(N), else the run's. A test may
+    ask for more time or less, not for none: timeout(0) (pytest-timeout's "no limit"),
+    a negative number or not a number give the run's, or a hang would hold the run for
+    ever. (--timeout 0 for the whole run is the user's to give.)"""
     mark = item.get_closest_marker("timeout")
     if mark is None:
         return default
     value = mark.args[0] if mark.args else mark.kwargs.get("timeout", default)
     try:
-        return float(value or 0)
+        limit = float(value)
     except (TypeError, ValueError):
         return default
+    return limit if 0 < limit < float("inf") else default
 
 
 def own_limits(items: list[pytest.Item], default: float) -> dict[str, float]:

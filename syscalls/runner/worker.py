@@ -24,7 +24,7 @@ reports) with its reports (serialized by pytest's own hook, as xdist does), ("wa
 fields) for a warning, ("more",) when it needs more tests before it can run its last one
 (pytest tears down fixtures by the next test), ("bye",) when done, ("retire", why) when
 a test left it changed beyond repair (syscalls.runner.isolation) and a fresh worker must
-run the tests it was given. From the controller:
+run the tests it was given, ("died", traceback) as an error ends it. From the controller:
 lists of test indices, [] for "no more".
 """
 
@@ -147,6 +147,7 @@ def serve(
     limits (testprocess.own_limits); `blocked`: the signals the controller blocks for
     itself (syscalls.runner.strays), unblocked here."""
     code = 0
+    forward: Forward | None = None
     try:
         _apart(controller)
         commands, results = out_of_the_way(commands), out_of_the_way(results)
@@ -168,11 +169,24 @@ def serve(
         forward.send(("bye",) if tests.retire is None else ("retire", tests.retire))
     except KeyboardInterrupt:  # a SIGINT sent to it alone: the controller reports it
         code = FAILED
+        _last_words(forward, "KeyboardInterrupt (a test raised it, or SIGINT reached the worker)")
     except BaseException:
         code = FAILED
         traceback.print_exc(file=sys.__stderr__)
+        _last_words(forward, traceback.format_exc())
     finally:
         os._exit(code)  # no atexit, no pytest cleanup: those are the controller's
+
+
+LAST_WORDS = 16384  # characters of its traceback a dying worker sends, at most (the end)
+
+
+def _last_words(forward: Forward | None, text: str) -> None:
+    """Why the worker is about to die, for the controller to put in the failure: its
+    own stderr may be a capture file of its own by then, which nobody reads."""
+    if forward is not None:
+        with contextlib.suppress(BaseException):
+            forward.send(("died", text[-LAST_WORDS:]))
 
 
 # The cyclic GC's thresholds in a worker (Python's: 700, 10, 10)
