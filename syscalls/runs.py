@@ -155,6 +155,8 @@ def _load_junit(path: Path, data: bytes) -> Run:
         raise InputError(f"{path}: not valid XML ({e})") from None
     except RecursionError:
         raise InputError(f"{path}: not valid XML (nested too deeply)") from None
+    except (LookupError, ValueError) as e:  # a declared encoding Python cannot decode with
+        raise InputError(f"{path}: not valid XML (its encoding: {_short(str(e))})") from None
     if root.tag not in ("testsuites", "testsuite"):
         raise InputError(f"{path}: not JUnit XML (root element <{_short(root.tag)}>)")
     tests: dict[str, TestRun] = {}

@@ -335,6 +335,10 @@ BAD = {
     "broken json": '{"format": 1,',
     "html": "<html><body>hi</body></html>",
     "broken xml": "<testsuites><testcase>",
+    # encodings expat does not know are looked up among Python's codecs, which raise
+    "unknown xml encoding": '<?xml version="1.0" encoding="x-nonsense"?><testsuite/>',
+    "multi-byte xml encoding": '<?xml version="1.0" encoding="utf-32"?><testsuite/>',
+    "xml encoding not a text codec": '<?xml version="1.0" encoding="base64"?><testsuite/>',
     "bad property": '<testsuite><testcase classname="a" name="t"><properties>'
     '<property name="syscalls.observations" value="nope"/></properties></testcase></testsuite>',
 }
