@@ -333,6 +333,9 @@ BAD = {
     "other format": '{"format": 7, "tests": {}}',
     "no tests": '{"format": 1, "platform": "linux/x86_64", "kernel": "6.1"}',
     "broken json": '{"format": 1,',
+    # valid JSON, but the string it decodes to is no text: printing it would fail
+    "half a surrogate pair": '{"format": 1, "platform": "linux/x86_64", "kernel": "6.1", '
+    '"tests": {"suites/a.py::t\\ud800": {"outcome": "passed"}}}',
     "html": "<html><body>hi</body></html>",
     "broken xml": "<testsuites><testcase>",
     # encodings expat does not know are looked up among Python's codecs, which raise
