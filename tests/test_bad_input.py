@@ -263,7 +263,7 @@ def test_relative_out_ktap_and_table_are_taken_from_where_the_user_is(tmp_path: 
     assert not (ROOT / "res").exists() and not (ROOT / "k.ktap").exists()
 
 
-# -- syscalls kconfig --check ------------------------------------------------------------
+# -- syscalls kconfig --check, --merge -------------------------------------------------
 
 
 def test_kconfig_check_of_a_file_that_is_no_config(tmp_path: Path, capsys) -> None:
@@ -280,3 +280,15 @@ def test_kconfig_check_of_a_config_this_user_cannot_read(world_tmp: Path) -> Non
     (world_tmp / "config").chmod(0o600 if os.geteuid() == 0 else 0)  # root's own
     line = one_line(as_user("kconfig", "--check", f"{world_tmp}/config"))
     assert line == f"syscalls kconfig: {world_tmp}/config: Permission denied"
+
+
+def test_kconfig_merge_into_a_config_this_user_cannot_write(world_tmp: Path) -> None:
+    tree = world_tmp / "tree"  # make is never reached: the merge cannot be written
+    tree.mkdir()
+    (tree / "Makefile").write_text("olddefconfig:\n")
+    (tree / ".config").write_text("CONFIG_X=y\n")
+    (tree / ".config").chmod(0o444)
+    tree.chmod(0o555)
+    line = one_line(as_user("kconfig", "--merge", str(tree)))
+    assert line == f"syscalls kconfig: {tree}: cannot write here (permission denied)"
+    assert (tree / ".config").read_text() == "CONFIG_X=y\n"
