@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import shlex
 import sys
@@ -55,13 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument(
         "--time-limit",
-        type=float,
+        type=positive,
         metavar="SECONDS",
         help="vm/gvisor/uml/ssh: limit for the whole run, boot included (default: the target's)",
     )
     run.add_argument(
         "--time-scale",
-        type=float,
+        type=positive,
         metavar="X",
         help="vm/gvisor/uml/ssh: stretch per-test time limits by X (default: the target's)",
     )
@@ -103,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         help="workers in the guest, forked from its collected session, or 0 for none "
         "(default: auto, the guest's CPUs and one more)",
     )
-    boot.add_argument("--time-limit", type=float, metavar="SECONDS", help="for the whole run")
-    boot.add_argument("--time-scale", type=float, metavar="X", help="stretch per-test limits")
+    boot.add_argument("--time-limit", type=positive, metavar="SECONDS", help="for the whole run")
+    boot.add_argument("--time-scale", type=positive, metavar="X", help="stretch per-test limits")
     add_vm_arguments(boot, kernel=False)
     add_verdict_arguments(boot)
     add_ktap_argument(boot)
@@ -210,6 +211,18 @@ EXIT_STATUS = """exit status (every command):
   2  could not run: usage error, bad input, --out unwritable or in use, target unavailable
   3  the run did not finish: target panic/hang, --time-limit, SIGINT/SIGTERM, internal
      error; finished tests kept, the profile marked incomplete"""
+
+
+def positive(text: str) -> float:
+    """--time-limit, --time-scale: a positive, finite number. A negative limit ended a run
+    at once as unfinished, nan never, and 0 meant the target's own without saying so."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}")
+    return value
 
 
 def add_verdict_arguments(parser: argparse.ArgumentParser) -> None:

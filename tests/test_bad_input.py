@@ -292,3 +292,23 @@ def test_kconfig_merge_into_a_config_this_user_cannot_write(world_tmp: Path) -> 
     line = one_line(as_user("kconfig", "--merge", str(tree)))
     assert line == f"syscalls kconfig: {tree}: cannot write here (permission denied)"
     assert (tree / ".config").read_text() == "CONFIG_X=y\n"
+
+
+# -- option values ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["-5", "0", "nan", "inf", "1e400", "ten"])
+@pytest.mark.parametrize("option", ["--time-limit", "--time-scale"])
+@pytest.mark.parametrize("command", ["run", "boot"])
+def test_a_time_that_is_not_a_positive_number(
+    command: str, option: str, value: str, tmp_path: Path, capsys
+) -> None:
+    """A negative --time-limit ended a host run at once as unfinished (status 3), nan
+    never ended a target's; each would have cost a kernel boot first."""
+    image = [str(tmp_path / "bzImage")] if command == "boot" else []  # never looked at
+    argv = [command, *image, "--out", str(tmp_path / "out"), option, value]
+    with pytest.raises(SystemExit) as stopped:  # argparse's error, before anything runs
+        main([*argv, "suites/fs/test_dup.py"])
+    out, err = capsys.readouterr()
+    assert stopped.value.code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"syscalls {command}: argument {option}: ") and repr(value) in err
