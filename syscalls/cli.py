@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         "-n",
         "--workers",
         default="auto",
+        type=workers,
         help="workers forked from the collected session (syscalls.runner.pool), or 0 for "
         "one (default: auto, one per CPU and one more)",
     )
@@ -101,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         "-n",
         "--workers",
         default="auto",
+        type=workers,
         help="workers in the guest, forked from its collected session, or 0 for none "
         "(default: auto, the guest's CPUs and one more)",
     )
@@ -211,6 +213,18 @@ EXIT_STATUS = """exit status (every command):
   2  could not run: usage error, bad input, --out unwritable or in use, target unavailable
   3  the run did not finish: target panic/hang, --time-limit, SIGINT/SIGTERM, internal
      error; finished tests kept, the profile marked incomplete"""
+
+
+def workers(text: str) -> str:
+    """-n/--workers: auto, or a number (0: none), checked here: a target's pytest refused
+    a bad one only once the guest was up (status 3, the previous results gone)."""
+    try:
+        good = text == "auto" or int(text) >= 0
+    except ValueError:
+        good = False
+    if not good:
+        raise argparse.ArgumentTypeError(f"expected a number of workers or auto, not {text!r}")
+    return text
 
 
 def positive(text: str) -> float:

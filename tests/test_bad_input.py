@@ -312,3 +312,14 @@ def test_a_time_that_is_not_a_positive_number(
     out, err = capsys.readouterr()
     assert stopped.value.code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
     assert err.startswith(f"syscalls {command}: argument {option}: ") and repr(value) in err
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "", "1e3", "AUTO"])
+@pytest.mark.parametrize("command", [["run", "--target", "gvisor"], ["boot", "bzImage"]])
+def test_a_worker_count_that_is_not_one(command: list[str], value: str, tmp_path: Path, capsys):
+    """Refused here, not by the guest's pytest once the target was up (status 3)."""
+    with pytest.raises(SystemExit) as stopped:
+        main([*command, "--out", str(tmp_path / "out"), "-n", value, "suites/fs/test_dup.py"])
+    out, err = capsys.readouterr()
+    assert stopped.value.code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"syscalls {command[0]}: argument -n/--workers: ") and repr(value) in err
