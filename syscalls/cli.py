@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="hide the tests that ran on some runs only (skipped or missing on the others)",
     )
-    compare.add_argument("--width", type=int, help="terminal width (default: detected)")
+    compare.add_argument("--width", type=columns, help="terminal width (default: detected)")
     compare.set_defaults(func=cmd_compare)
 
     kconfig = sub.add_parser(
@@ -225,6 +225,19 @@ def workers(text: str) -> str:
     if not good:
         raise argparse.ArgumentTypeError(f"expected a number of workers or auto, not {text!r}")
     return text
+
+
+def columns(text: str) -> int:
+    """compare --width: the table is padded to it, so 10**9 was gigabytes of spaces."""
+    from syscalls.compare import MAX_WIDTH
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_WIDTH:
+        raise argparse.ArgumentTypeError(f"expected columns from 1 to {MAX_WIDTH}, not {text!r}")
+    return value
 
 
 def positive(text: str) -> float:
