@@ -499,6 +499,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
         table = generate(args.from_tree, args.arch)
         if args.values_from is not None:
             table = carry_values(table, args.values_from)
+        emit.check(table, args.from_tree)
     except (TreeError, CompilerMissing, emit.OutputError) as e:
         print(f"syscalls tables: {e}", file=sys.stderr)
         return 2
