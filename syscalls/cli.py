@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import shlex
 import sys
@@ -50,18 +51,19 @@ def main(argv: list[str] | None = None) -> int:
         "-n",
         "--workers",
         default="auto",
+        type=workers,
         help="workers forked from the collected session (syscalls.runner.pool), or 0 for "
         "one (default: auto, one per CPU and one more)",
     )
     run.add_argument(
         "--time-limit",
-        type=float,
+        type=positive,
         metavar="SECONDS",
         help="vm/gvisor/uml/ssh: limit for the whole run, boot included (default: the target's)",
     )
     run.add_argument(
         "--time-scale",
-        type=float,
+        type=positive,
         metavar="X",
         help="vm/gvisor/uml/ssh: stretch per-test time limits by X (default: the target's)",
     )
@@ -100,11 +102,12 @@ def main(argv: list[str] | None = None) -> int:
         "-n",
         "--workers",
         default="auto",
+        type=workers,
         help="workers in the guest, forked from its collected session, or 0 for none "
         "(default: auto, the guest's CPUs and one more)",
     )
-    boot.add_argument("--time-limit", type=float, metavar="SECONDS", help="for the whole run")
-    boot.add_argument("--time-scale", type=float, metavar="X", help="stretch per-test limits")
+    boot.add_argument("--time-limit", type=positive, metavar="SECONDS", help="for the whole run")
+    boot.add_argument("--time-scale", type=positive, metavar="X", help="stretch per-test limits")
     add_vm_arguments(boot, kernel=False)
     add_verdict_arguments(boot)
     add_ktap_argument(boot)
@@ -165,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="hide the tests that ran on some runs only (skipped or missing on the others)",
     )
-    compare.add_argument("--width", type=int, help="terminal width (default: detected)")
+    compare.add_argument("--width", type=columns, help="terminal width (default: detected)")
     compare.set_defaults(func=cmd_compare)
 
     kconfig = sub.add_parser(
@@ -210,6 +213,43 @@ EXIT_STATUS = """exit status (every command):
   2  could not run: usage error, bad input, --out unwritable or in use, target unavailable
   3  the run did not finish: target panic/hang, --time-limit, SIGINT/SIGTERM, internal
      error; finished tests kept, the profile marked incomplete"""
+
+
+def workers(text: str) -> str:
+    """-n/--workers: auto, or a number (0: none), checked here: a target's pytest refused
+    a bad one only once the guest was up (status 3, the previous results gone)."""
+    try:
+        good = text == "auto" or int(text) >= 0
+    except ValueError:
+        good = False
+    if not good:
+        raise argparse.ArgumentTypeError(f"expected a number of workers or auto, not {text!r}")
+    return text
+
+
+def columns(text: str) -> int:
+    """compare --width: the table is padded to it, so 10**9 was gigabytes of spaces."""
+    from syscalls.compare import MAX_WIDTH
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_WIDTH:
+        raise argparse.ArgumentTypeError(f"expected columns from 1 to {MAX_WIDTH}, not {text!r}")
+    return value
+
+
+def positive(text: str) -> float:
+    """--time-limit, --time-scale: a positive, finite number. A negative limit ended a run
+    at once as unfinished, nan never, and 0 meant the target's own without saying so."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}")
+    return value
 
 
 def add_verdict_arguments(parser: argparse.ArgumentParser) -> None:
@@ -459,6 +499,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
         table = generate(args.from_tree, args.arch)
         if args.values_from is not None:
             table = carry_values(table, args.values_from)
+        emit.check(table, args.from_tree)
     except (TreeError, CompilerMissing, emit.OutputError) as e:
         print(f"syscalls tables: {e}", file=sys.stderr)
         return 2

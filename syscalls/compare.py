@@ -27,6 +27,7 @@ DIFFER = "differ"  # ran (not skipped) in two or more runs, and answered differe
 PARTIAL = "partial"  # ran in some runs only, skipped or missing in the others; else agreeing
 STATUSES = (AGREE, DIFFER, PARTIAL)
 MISSING = "—"
+MAX_WIDTH = 10_000  # columns: rows are padded to the width ($COLUMNS=10**9: gigabytes)
 _ERRNO = re.compile(r"E[A-Z0-9]+")
 # How the reports name each group, the one that matters first first.
 TITLES = {
@@ -269,7 +270,7 @@ def render_text(
     Columns are the runs in the order given; the legend above names each one fully.
     """
     runs = comparison.runs
-    width = max(width or shutil.get_terminal_size((120, 24)).columns, 80)
+    width = min(max(width or shutil.get_terminal_size((120, 24)).columns, 80), MAX_WIDTH)
     col = max(8, min(18, (width - 34) // max(len(runs), 1) - 1))
     first = max(24, width - (col + 1) * len(runs) - 1)
     lines = []

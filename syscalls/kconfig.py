@@ -17,7 +17,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from syscalls.userfiles import UnreadableInput, read_input
+from syscalls.userfiles import OutputError, UnreadableInput, read_input, write_output
 
 FRAGMENT_FILE = Path(__file__).with_name("kernel.config")
 NOT_SET = "n"  # the value of "# CONFIG_X is not set"
@@ -108,7 +108,10 @@ def merge(
         raise KconfigError(f"{tree}: not a kernel tree or build directory (no Makefile)")
     path = config_path(tree)
     text = fragment() if fragment_text is None else fragment_text
-    path.write_text(merge_text(read_config(path), text))
+    try:  # whole or not at all; a .config this user cannot write is one line
+        write_output(path, merge_text(read_config(path), text).encode())
+    except OutputError as e:
+        raise KconfigError(str(e)) from None
     try:
         p = subprocess.run(
             [make, "-C", str(tree), f"ARCH={arch}", "olddefconfig"],

@@ -87,6 +87,8 @@ def _load_profile(path: Path, data: bytes) -> Run:
         raise InputError(f"{path}: not valid JSON ({e})") from None
     except (ValueError, RecursionError) as e:  # an integer of thousands of digits, nesting
         raise InputError(f"{path}: not valid JSON ({str(e).split(':')[0]})") from None
+    if b"\\u" in data and not _encodable(doc):  # only a \u escape makes half a pair
+        raise InputError(f"{path}: not valid JSON text (a \\u escape of half a surrogate pair)")
     profile = _checked_profile(path, doc)
     tests = {
         nodeid: TestRun(entry["outcome"], entry.get("observations", []), entry.get("reason", ""))
@@ -144,6 +146,16 @@ def _checked_profile(path: Path, doc: Any) -> dict[str, Any]:
     return doc
 
 
+def _encodable(doc: Any) -> bool:
+    """Whether every string in the document is text that UTF-8 can write: JSON's \\ud800
+    alone decodes to a lone surrogate, which printing it later would fail on."""
+    try:
+        json.dumps(doc, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _strings(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
@@ -155,6 +167,8 @@ def _load_junit(path: Path, data: bytes) -> Run:
         raise InputError(f"{path}: not valid XML ({e})") from None
     except RecursionError:
         raise InputError(f"{path}: not valid XML (nested too deeply)") from None
+    except (LookupError, ValueError) as e:  # a declared encoding Python cannot decode with
+        raise InputError(f"{path}: not valid XML (its encoding: {_short(str(e))})") from None
     if root.tag not in ("testsuites", "testsuite"):
         raise InputError(f"{path}: not JUnit XML (root element <{_short(root.tag)}>)")
     tests: dict[str, TestRun] = {}

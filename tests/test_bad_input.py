@@ -263,7 +263,7 @@ def test_relative_out_ktap_and_table_are_taken_from_where_the_user_is(tmp_path: 
     assert not (ROOT / "res").exists() and not (ROOT / "k.ktap").exists()
 
 
-# -- syscalls kconfig --check ------------------------------------------------------------
+# -- syscalls kconfig --check, --merge -------------------------------------------------
 
 
 def test_kconfig_check_of_a_file_that_is_no_config(tmp_path: Path, capsys) -> None:
@@ -280,3 +280,46 @@ def test_kconfig_check_of_a_config_this_user_cannot_read(world_tmp: Path) -> Non
     (world_tmp / "config").chmod(0o600 if os.geteuid() == 0 else 0)  # root's own
     line = one_line(as_user("kconfig", "--check", f"{world_tmp}/config"))
     assert line == f"syscalls kconfig: {world_tmp}/config: Permission denied"
+
+
+def test_kconfig_merge_into_a_config_this_user_cannot_write(world_tmp: Path) -> None:
+    tree = world_tmp / "tree"  # make is never reached: the merge cannot be written
+    tree.mkdir()
+    (tree / "Makefile").write_text("olddefconfig:\n")
+    (tree / ".config").write_text("CONFIG_X=y\n")
+    (tree / ".config").chmod(0o444)
+    tree.chmod(0o555)
+    line = one_line(as_user("kconfig", "--merge", str(tree)))
+    assert line == f"syscalls kconfig: {tree}: cannot write here (permission denied)"
+    assert (tree / ".config").read_text() == "CONFIG_X=y\n"
+
+
+# -- option values ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["-5", "0", "nan", "inf", "1e400", "ten"])
+@pytest.mark.parametrize("option", ["--time-limit", "--time-scale"])
+@pytest.mark.parametrize("command", ["run", "boot"])
+def test_a_time_that_is_not_a_positive_number(
+    command: str, option: str, value: str, tmp_path: Path, capsys
+) -> None:
+    """A negative --time-limit ended a host run at once as unfinished (status 3), nan
+    never ended a target's; each would have cost a kernel boot first."""
+    image = [str(tmp_path / "bzImage")] if command == "boot" else []  # never looked at
+    argv = [command, *image, "--out", str(tmp_path / "out"), option, value]
+    with pytest.raises(SystemExit) as stopped:  # argparse's error, before anything runs
+        main([*argv, "suites/fs/test_dup.py"])
+    out, err = capsys.readouterr()
+    assert stopped.value.code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"syscalls {command}: argument {option}: ") and repr(value) in err
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "", "1e3", "AUTO"])
+@pytest.mark.parametrize("command", [["run", "--target", "gvisor"], ["boot", "bzImage"]])
+def test_a_worker_count_that_is_not_one(command: list[str], value: str, tmp_path: Path, capsys):
+    """Refused here, not by the guest's pytest once the target was up (status 3)."""
+    with pytest.raises(SystemExit) as stopped:
+        main([*command, "--out", str(tmp_path / "out"), "-n", value, "suites/fs/test_dup.py"])
+    out, err = capsys.readouterr()
+    assert stopped.value.code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"syscalls {command[0]}: argument -n/--workers: ") and repr(value) in err

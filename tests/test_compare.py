@@ -23,6 +23,7 @@ from syscalls.cli import main
 from syscalls.compare import (
     AGREE,
     DIFFER,
+    MAX_WIDTH,
     PARTIAL,
     InputError,
     by_syscall,
@@ -333,8 +334,15 @@ BAD = {
     "other format": '{"format": 7, "tests": {}}',
     "no tests": '{"format": 1, "platform": "linux/x86_64", "kernel": "6.1"}',
     "broken json": '{"format": 1,',
+    # valid JSON, but the string it decodes to is no text: printing it would fail
+    "half a surrogate pair": '{"format": 1, "platform": "linux/x86_64", "kernel": "6.1", '
+    '"tests": {"suites/a.py::t\\ud800": {"outcome": "passed"}}}',
     "html": "<html><body>hi</body></html>",
     "broken xml": "<testsuites><testcase>",
+    # encodings expat does not know are looked up among Python's codecs, which raise
+    "unknown xml encoding": '<?xml version="1.0" encoding="x-nonsense"?><testsuite/>',
+    "multi-byte xml encoding": '<?xml version="1.0" encoding="utf-32"?><testsuite/>',
+    "xml encoding not a text codec": '<?xml version="1.0" encoding="base64"?><testsuite/>',
     "bad property": '<testsuite><testcase classname="a" name="t"><properties>'
     '<property name="syscalls.observations" value="nope"/></properties></testcase></testsuite>',
 }
@@ -357,6 +365,24 @@ def test_bad_input_is_one_line_and_exit_2(kind: str, tmp_path: Path, pair, capsy
 def test_one_run_is_not_a_comparison(pair, capsys) -> None:
     assert main(["compare", str(pair[0])]) == 2
     assert "at least two runs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("width", ["0", "-5", "10001", "1000000000", str(10**20), "wide"])
+def test_a_width_out_of_range_is_a_usage_error(width: str, pair, capsys) -> None:
+    """Rows are padded to the width: 10**9 columns were gigabytes of spaces, 10**20 an
+    OverflowError."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["compare", str(pair[0]), str(pair[1]), "--width", width])
+    out, err = capsys.readouterr()
+    assert stopped.value.code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("syscalls compare: argument --width: ") and repr(width) in err
+
+
+def test_a_huge_terminal_width_is_capped(pair, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", str(10**9))  # what shutil.get_terminal_size reads first
+    runs = [load(path) for path in pair]
+    text = render_text(compare(runs))
+    assert max(len(line) for line in text.splitlines()) <= MAX_WIDTH
 
 
 # The HTML page, rendered by a real browser

@@ -93,6 +93,27 @@ def test_parse_rejects_an_entry_without_prototype():
         parse("", "minix")
 
 
+@pytest.mark.parametrize(
+    ("entry", "says"),
+    [
+        ("99999999999\tSTD\t{ int sys_huge(void); }", "entry 99999999999: not a syscall number"),
+        ("9" * 5000 + "\tSTD\t{ int sys_x(void); }", "not a syscall number"),  # int(): 4300
+        ("901\tSTD\t{ int sys_caf\u00e9(void); }", "entry 901: 'caf\u00e9' is not a syscall"),
+        ("902\tSTD\t{ int sys_x(void); } bad-alias", "entry 902: 'bad-alias' is not a syscall"),
+    ],
+)
+def test_parse_rejects_a_number_or_name_no_table_can_hold(entry: str, says: str) -> None:
+    """Each was a ValueError traceback or a table that does not load."""
+    with pytest.raises(MasterError) as raised:
+        parse(f"1\tSTD\t{{ int sys_exit(int rval); }}\n{entry}\n", "openbsd")
+    assert says in str(raised.value)
+
+
+def test_parse_takes_ascii_digits_only() -> None:
+    text = "1\tSTD\t{ int sys_exit(int rval); }\n\u0661\tSTD\t{ int sys_one(void); }\n"
+    assert [e.name for e in parse(text, "openbsd")] == ["exit"]  # not a second entry 1
+
+
 # --- the generator, on sample trees ---------------------------------------------------
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from syscalls.abi import Platform
-from syscalls.tables import Table
-from syscalls.tables.emit import OutputError, check_output, render, write
+from syscalls.tables import Table, TreeError
+from syscalls.tables.emit import OutputError, check, check_output, render, write
 
 TABLE = Table(
     os="linux",
@@ -101,3 +101,39 @@ def test_a_write_that_fails_leaves_the_old_table_and_no_temporary_file(
         write(TABLE, "c", out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.toml"]
     assert out.read_text() == "old"
+
+
+def test_any_name_or_text_a_tree_gives_reads_back() -> None:
+    """ "é".isalnum() made a bare key TOML refuses, and JSON's surrogate-pair escape of a
+    character beyond the BMP (an emoji in EXTRAVERSION, in an UPSTREAM note) a string
+    TOML refuses: the table was written and did not load."""
+    odd = Table(
+        os="linux",
+        arch="x86_64",
+        syscalls={"read": 0},
+        errno={"EPERM": 1},
+        constants={"CAF\u00c9": 1, "A-B": 2, "x y": 3},
+        release="6.1.0-\U0001f600\x7f",
+        sources=['upstream: \U0001f600 \u2028 \\ "'],
+        optional={"read": "CONFIG_\U0001f600"},
+    )
+    data = tomllib.loads(render(odd, "cmd"))
+    assert data["constants"] == odd.constants and data["optional"] == odd.optional
+    assert data["platform"]["release"] == odd.release
+    assert data["platform"]["sources"] == odd.sources
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"syscalls": {}}, "tree: no syscall found"),
+        ({"errno": {"EBIG": 5000}}, "tree: [errno] EBIG must be an errno number"),
+        ({"constants": {"HUGE": 2**70}}, "tree: [constants] HUGE must be an integer of at most"),
+    ],
+)
+def test_check_refuses_a_table_that_would_not_load(change: dict, says: str) -> None:
+    table = Table(**{**TABLE.__dict__, "constants": {"O_RDONLY": 0}, **change})
+    with pytest.raises(TreeError) as raised:
+        check(table, Path("tree"))
+    assert str(raised.value).startswith(says)
+    check(TABLE, Path("tree"))  # as it was

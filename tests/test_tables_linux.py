@@ -5,6 +5,7 @@ calling convention (syscalls/abi_i386.py).
 
 from __future__ import annotations
 
+import os
 import shutil
 import struct
 import subprocess
@@ -75,6 +76,65 @@ def test_cli_unknown_arch_exits_2_with_one_line(tmp_path, capsys):
     code = main(["tables", "--from-tree", str(SAMPLE), "--arch", "m68k", "-o", str(out)])
     assert code == 2 and not out.exists()
     assert capsys.readouterr().err.count("\n") == 1
+
+
+TBL = "arch/x86/entry/syscalls/syscall_64.tbl"
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        (b"600\tcommon\tbad-name\tsys_x", "'bad-name' is not a syscall name"),
+        ("602\tcommon\tcaf\u00e9\tsys_x".encode(), "'caf\u00e9' is not a syscall name"),
+        (b"604\tcommon\t\xff\xfe\tsys_x", "'\ufffd\ufffd' is not a syscall name"),
+        (b"xyz\tcommon\tfoo\tsys_foo", "'xyz' is not a syscall number"),
+        (b"-5\tcommon\tneg\tsys_neg", "'-5' is not a syscall number"),
+        (b"0x10\tcommon\thex\tsys_hex", "'0x10' is not a syscall number"),
+        (b"1_000\tcommon\tunder\tsys_x", "'1_000' is not a syscall number"),
+        ("\uff11\uff12\tcommon\twide\tsys_x".encode(), "is not a syscall number"),
+        (b"99999999999\tcommon\thuge\tsys_huge", "'99999999999' is not a syscall number"),
+        (b"9" * 5000 + b"\tcommon\thuger\tsys_x", "is not a syscall number"),
+        (b"0\tcommon\tdupzero\tsys_dupzero", "0 dupzero: the number or name is taken"),
+        (b"600\tcommon\tread\tsys_read2", "600 read: the number or name is taken"),
+    ],
+)
+def test_a_tbl_line_that_is_no_syscall_names_its_file_and_line(line, says, tmp_path, capsys):
+    """Each made a traceback (int(), UnicodeDecodeError) or a table that does not load
+    (a negative or huge number, a name TOML cannot hold) or that lost a syscall."""
+    tree = tmp_path / "tree"
+    shutil.copytree(SAMPLE, tree)
+    with (tree / TBL).open("ab") as f:
+        f.write(line + b"\n")
+    out = tmp_path / "t.toml"
+    assert main(["tables", "--from-tree", str(tree), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"syscalls tables: {tree / TBL}:7: ") and says in err, err
+    assert err.count("\n") == 1 and not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("makefile", "release"),
+    [
+        (b"VERSION = 6\n", "unknown"),  # was a KeyError
+        (b"# \xff\nVERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = 0\n", "6.1.0"),  # UnicodeDecodeError
+    ],
+)
+def test_the_release_from_a_makefile_half_there_or_not_utf8(makefile, release, tmp_path):
+    tree = tmp_path / "tree"
+    shutil.copytree(SAMPLE, tree)
+    (tree / "Makefile").write_bytes(makefile)
+    assert linux.release(tree) == release
+
+
+@pytest.mark.parametrize("name", ["Makefile", TBL])
+def test_a_tree_file_that_is_a_fifo_is_refused_without_waiting(name, tmp_path, capsys):
+    tree = tmp_path / "tree"
+    shutil.copytree(SAMPLE, tree)
+    (tree / name).unlink()
+    os.mkfifo(tree / name)  # reading it would wait for a writer, for ever
+    assert main(["tables", "--from-tree", str(tree), "-o", str(tmp_path / "t.toml")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"syscalls tables: {tree / name}: not a regular file, not a kernel source file\n"
 
 
 def test_not_a_kernel_tree_is_one_clear_error(tmp_path):

@@ -15,6 +15,22 @@ class TreeError(Exception):
     """The directory is not a kernel tree this generator can read, or the arch is unknown."""
 
 
+# A source file of a tree is a few MB at most (syscalls.master, a Makefile, a .tbl).
+MAX_SOURCE = 64 << 20
+
+
+def read_source(path: Path) -> str:
+    """The text of one of the tree's files, bytes that are not UTF-8 replaced. TreeError,
+    naming it, for one that is missing, unreadable, too large or not a regular file (a
+    FIFO would block the read)."""
+    from syscalls.userfiles import UnreadableInput, read_input
+
+    try:
+        return read_input(path, "kernel source file", MAX_SOURCE).decode(errors="replace")
+    except UnreadableInput as e:
+        raise TreeError(str(e)) from None
+
+
 @dataclass
 class Table:
     os: str

@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import json
+import re
+import tomllib
 from pathlib import Path
 
-from syscalls.tables import Table
+from syscalls.tables import Table, TreeError
 from syscalls.userfiles import OutputError, check_output, write_output
 
-__all__ = ["OutputError", "check_output", "render", "write"]
+__all__ = ["OutputError", "check", "check_output", "render", "write"]
+
+
+_BARE = re.compile(r"[A-Za-z0-9_-]+")  # TOML's bare keys: ASCII only ("é".isalnum())
 
 
 def _key(name: str) -> str:
-    return name if name.replace("_", "a").isalnum() else json.dumps(name)
+    return name if _BARE.fullmatch(name) else _value(name)
+
+
+def _value(value: object) -> str:
+    """JSON's spelling, which TOML shares for strings, integers and lists, but with
+    characters beyond the BMP as themselves: TOML has no surrogate-pair escapes
+    ("\\ud83d\\ude00"), and DEL escaped, which TOML does not take raw."""
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def render(table: Table, command: str) -> str:
@@ -25,9 +37,9 @@ def render(table: Table, command: str) -> str:
         "[platform]",
         f'os = "{table.os}"',
         f'arch = "{table.arch}"',
-        *([f"release = {json.dumps(table.release)}"] if table.release else []),
+        *([f"release = {_value(table.release)}"] if table.release else []),
         "sources = [",
-        *(f"    {json.dumps(s)}," for s in table.sources),
+        *(f"    {_value(s)}," for s in table.sources),
         "]",
     ]
     sections: list[tuple[str, dict]] = [
@@ -43,8 +55,24 @@ def render(table: Table, command: str) -> str:
         if not values:
             continue
         lines += ["", f"[{name}]"]
-        lines += [f"{_key(k)} = {json.dumps(v)}" for k, v in values.items()]
+        lines += [f"{_key(k)} = {_value(v)}" for k, v in values.items()]
     return "\n".join(lines) + "\n"
+
+
+def check(table: Table, tree: Path) -> None:
+    """The table read back as Platform.load reads a layer: a value the tree gave that no
+    table holds (an errno past 4095, a constant past 64 bits) is a TreeError naming the
+    tree, not a table written that does not load; so is a table without syscalls."""
+    from syscalls.table_schema import PlatformError, check_layer
+
+    if not table.syscalls:
+        raise TreeError(f"{tree}: no syscall found in its syscall table")
+    try:
+        check_layer(tomllib.loads(render(table, "check")), tree)
+    except tomllib.TOMLDecodeError as e:
+        raise TreeError(f"{tree}: the table made from it is not valid TOML ({e})") from None
+    except PlatformError as e:
+        raise TreeError(str(e)) from None
 
 
 def write(table: Table, command: str, out: Path) -> Path:

@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from syscalls.tables import Table, TreeError, sys_ni
+from syscalls.tables import Table, TreeError, read_source, sys_ni
 from syscalls.tables.cmacros import CompilerMissing, constants
 
 
@@ -342,11 +342,11 @@ def release(tree: Path) -> str:
     fields = dict(
         re.findall(
             r"^(VERSION|PATCHLEVEL|SUBLEVEL|EXTRAVERSION)[ \t]*=[ \t]*(\S*)",
-            (tree / "Makefile").read_text(),
+            read_source(tree / "Makefile"),
             re.M,
         )
     )
-    if not fields.get("VERSION"):
+    if not all(fields.get(k) for k in ("VERSION", "PATCHLEVEL", "SUBLEVEL")):
         return "unknown"
     return "{VERSION}.{PATCHLEVEL}.{SUBLEVEL}".format(**fields) + fields.get("EXTRAVERSION", "")
 
@@ -365,13 +365,29 @@ def _tbl_rows(
     path: Path, abis: tuple[str, ...]
 ) -> dict[str, tuple[int, tuple[str | None, str | None]]]:
     rows: dict[str, tuple[int, tuple[str | None, str | None]]] = {}
-    for line in path.read_text().splitlines():
+    names: dict[int, str] = {}
+    for n, line in enumerate(read_source(path).splitlines(), 1):
         fields = line.split("#", 1)[0].split()
         if len(fields) >= 3 and fields[1] in abis:
+            number, name = _tbl_number(path, n, fields[0]), fields[2]
+            if not _NAME.fullmatch(name):
+                raise TreeError(f"{path}:{n}: {name[:40]!r} is not a syscall name")
+            if rows.get(name, (number,))[0] != number or names.get(number, name) != name:
+                raise TreeError(f"{path}:{n}: {number} {name}: the number or name is taken")
             native = fields[3] if len(fields) > 3 else None
             compat = fields[4] if len(fields) > 4 else None
-            rows[fields[2]] = (int(fields[0]), (native, compat))
+            rows[name], names[number] = (number, (native, compat)), name
     return rows
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NUMBER = re.compile(r"[0-9]{1,10}")  # ASCII digits: int() also takes "1_0" and "١"
+
+
+def _tbl_number(path: Path, line: int, text: str) -> int:
+    if not _NUMBER.fullmatch(text) or int(text) > 2**31 - 1:
+        raise TreeError(f"{path}:{line}: {text[:40]!r} is not a syscall number")
+    return int(text)
 
 
 _GENERIC_CALL = re.compile(
@@ -394,7 +410,7 @@ def generic_entries(
         path = tree / rel
         if not path.is_file():
             continue
-        text = path.read_text().replace("\\\n", " ")
+        text = read_source(path).replace("\\\n", " ")
         numbers = dict(values)
         numbers.update(
             (k, int(v)) for k, v in re.findall(r"^#define\s+(__NR3264_\w+)\s+(\d+)\s*$", text, re.M)
@@ -413,7 +429,7 @@ def _generic_abis(tree: Path, arch: Arch) -> tuple[str, ...]:
     extra: list[str] = []
     mk = tree / f"arch/{arch.karch}/kernel/Makefile.syscalls"
     if mk.is_file():
-        for m in re.finditer(r"^syscall_abis_64\s*\+?=\s*(.*)$", mk.read_text(), re.M):
+        for m in re.finditer(r"^syscall_abis_64\s*\+?=\s*(.*)$", read_source(mk), re.M):
             extra.extend(m.group(1).split())
     return (*arch.abis, *extra)
 
