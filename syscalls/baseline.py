@@ -177,6 +177,7 @@ def render(verdict: Verdict, limit: int = 30) -> str:
     """The verdict for a terminal: what got worse first, each named with its answers."""
     lines = [f"baseline: {b.label} ({b.path})" for b in verdict.baselines]
     lines.append(f"this run: {verdict.run.label} ({verdict.run.path})")
+    lines += unfinished(verdict.baselines)
     titles = {WORSE: "WORSE", BETTER: "better", DIFFERS: "differs (not a regression)"}
     for kind in KINDS:
         changes = verdict.of(kind)
@@ -202,10 +203,30 @@ def bisect_code(code: int, bisect: bool) -> int:
 
 
 def load_baselines(paths: Sequence[str | os.PathLike[str]]) -> list[Run]:
-    """The baseline runs, read before anything runs; InputError names a bad one."""
+    """The baseline runs, read before anything runs; InputError names a bad one. One
+    without a single test is one: against it nothing can get worse, and every run
+    (a bisect's too) would be judged good."""
     runs = [load(Path(p)) for p in paths]
+    for run in runs:
+        if not run.tests:
+            raise InputError(f"{run.path}: a baseline without a test result judges nothing")
     label_runs(runs)
     return runs
+
+
+def unfinished(baselines: Sequence[Run]) -> list[str]:
+    """A line for each baseline that did not finish: the tests it set out to run and
+    has no result for are judged as new tests (only a failure is told, as differing)."""
+    lines = []
+    for b in baselines:
+        if b.incomplete:
+            left = len(b.selected - b.tests.keys()) if b.selected is not None else None
+            count = f"{left} of its tests have no result there" if left is not None else ""
+            lines.append(
+                f"note: baseline {b.label} did not finish ({b.incomplete})"
+                + (f": {count}, judged as new tests" if count else "")
+            )
+    return lines
 
 
 def after_run(out: Path, baselines: list[Run], code: int) -> int:

@@ -48,6 +48,7 @@ class Run:
     tests: dict[str, TestRun]
     label: str = ""
     selected: set[str] | None = None  # the tests the run set out to run, where recorded
+    incomplete: str = ""  # why the run did not finish, where it did not (a profile's meta)
 
     def __post_init__(self) -> None:
         if not self.label:
@@ -98,6 +99,7 @@ def _load_profile(path: Path, data: bytes) -> Run:
     run = Run(path, profile["platform"], profile["kernel"], profile.get("target", "host"), tests)
     if "selected" in meta:
         run.selected = set(meta["selected"])
+    run.incomplete = meta.get("incomplete") or ""
     return run
 
 
@@ -129,6 +131,8 @@ def _checked_profile(path: Path, doc: Any) -> dict[str, Any]:
         raise bad("meta", "an object", meta)
     if "selected" in meta and not _strings(meta["selected"]):
         raise bad("meta.selected", "a list of test ids", meta["selected"])
+    if "incomplete" in meta and not isinstance(meta["incomplete"], str | None):
+        raise bad("meta.incomplete", "a string", meta["incomplete"])
     if not isinstance(doc["tests"], dict):
         raise bad("tests", "an object (test id -> result)", doc["tests"])
     for nodeid, entry in doc["tests"].items():

@@ -152,6 +152,35 @@ def test_compare_baseline_bad_input_is_2_or_125_with_bisect(tmp_path, capsys):
     assert len(err) == 3 and all(e.startswith("syscalls compare: ") for e in err)
 
 
+def test_a_baseline_without_tests_is_bad_input(tmp_path, capsys):
+    """Against it nothing could get worse: every run, a bisect's too, would be good."""
+    good = _profile(tmp_path / "good.json", {T: ("failed", [], "assert")})
+    empty = _profile(tmp_path / "empty.json", {})
+    junit = tmp_path / "junit.xml"
+    junit.write_text('<testsuites><testsuite name="pytest" tests="0"/></testsuites>')
+    for nothing in (empty, junit):
+        assert main(["compare", "--baseline", str(nothing), str(good)]) == 2
+        assert main(["compare", "--baseline", str(nothing), str(good), "--bisect"]) == 125
+    err = capsys.readouterr().err
+    assert err.count("a baseline without a test result judges nothing") == 4
+
+
+def test_a_baseline_that_did_not_finish_says_what_it_cannot_judge(tmp_path, capsys):
+    other = T.replace("eexist", "enoent")
+    old = _profile(tmp_path / "old.json", {T: ("passed", [])}, selected=[T, other])
+    data = json.loads(old.read_text())
+    data["meta"]["incomplete"] = "interrupted (SIGTERM)"
+    old.write_text(json.dumps(data))
+    new = _profile(tmp_path / "new.json", {T: ("passed", []), other: ("failed", [], "x")})
+    assert main(["compare", "--baseline", str(old), str(new)]) == 0  # not worse: unknown
+    out = capsys.readouterr().out
+    assert "did not finish (interrupted (SIGTERM)): 1 of its tests have no result there" in out
+    data["meta"]["incomplete"] = 3
+    old.write_text(json.dumps(data))
+    assert main(["compare", "--baseline", str(old), str(new)]) == 2
+    assert "meta.incomplete must be a string" in capsys.readouterr().err
+
+
 def test_bisect_maps_could_not_run_and_did_not_finish_to_125():
     assert [baseline.bisect_code(c, True) for c in (0, 1, 2, 3)] == [0, 1, 125, 125]
     assert [baseline.bisect_code(c, False) for c in (0, 1, 2, 3)] == [0, 1, 2, 3]
