@@ -93,7 +93,11 @@ def test_d_terminates_its_parent():
     os.kill(os.getppid(), signal.SIGTERM)
     time.sleep(1)
 
-def test_e_after():
+def test_e_interrupts_its_parent():
+    os.kill(os.getppid(), signal.SIGINT)
+    time.sleep(1)
+
+def test_f_after():
     pass
 """
 
@@ -111,6 +115,7 @@ def test_a_test_that_signals_the_controller_fails_and_the_run_goes_on(tmp_path: 
         ("b_signals_its_parent", "SIGUSR1", "its worker"),
         ("c_child", "SIGRTMIN+2", "a child"),
         ("d_terminates", "SIGTERM", "its worker"),  # from a test: no end of the run
+        ("e_interrupts", "SIGINT", "its worker"),  # nor Ctrl-C's signal from a test
     ]
     for name, signame, by in sent:
         case = next(c for n, c in cases.items() if name in n)
@@ -120,8 +125,8 @@ def test_a_test_that_signals_the_controller_fails_and_the_run_goes_on(tmp_path: 
         assert f"({by}" in (error.text or "") and "reached the run's controller" in error.text
     assert cases["test_a_before"].find("error") is None
     assert (
-        cases["test_e_after"].find("error") is None
-        and cases["test_e_after"].find("failure") is None
+        cases["test_f_after"].find("error") is None
+        and cases["test_f_after"].find("failure") is None
     )
 
 

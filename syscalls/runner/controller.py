@@ -87,10 +87,10 @@ class Controller:
         self.pool: Pool | None = None  # --workers: forked from the collected session
         if workers and self.status_dir is not None:
             # Blocked before the watchdog's thread starts, which must never take them.
-            # SIGTERM and SIGHUP too, where they are ours (not ignored), but only in that
+            # SIGTERM, SIGHUP and SIGINT too, where they are ours (not ignored), only in that
             # thread for now: the pool blocks them in this one while it runs, takes them
             # with their sender, and ends the run for one from outside (_on_signal)
-            ending = frozenset(self._handlers) - {signal.SIGINT}
+            ending = frozenset(self._handlers)
             blocked = strays.block(strays.STRAYS | ending) if self._mask is not None else None
             self.pool = Pool(
                 config,

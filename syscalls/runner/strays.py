@@ -10,11 +10,11 @@ sender itself, or one of its children). The test that worker runs fails at teard
 naming the signal and, when the worker has run others since it was sent, each test that
 may have sent it (syscalls.runner.pool); one from elsewhere is told and ignored.
 
-SIGTERM and SIGHUP are taken the same way while the tests run (syscalls.runner.pool):
-from a test they are strays like the others; from anyone else they end the run, as
-they always did. Outside that time (collecting, writing the results) they reach their
-handlers as before. SIGINT stays as it is (Ctrl-C, and the run's own time limit, which
-the watchdog's thread sends to the main one).
+SIGTERM, SIGHUP and SIGINT are taken the same way while the tests run
+(syscalls.runner.pool): from a test they are strays like the others; from anyone else
+(Ctrl-C: the kernel; the command's own process; the run's time limit, which the
+watchdog's thread sends the main one) they end the run, as they always did. Outside
+that time (collecting, writing the results) they reach their handlers as before.
 Signals the kernel sends for a fault (SIGSEGV, SIGBUS, ...) or a limit (SIGXCPU), job
 control's, and those whose default is to be ignored are left as they are.
 """
