@@ -52,6 +52,15 @@ def _set_subreaper() -> None:
     assert ctypes.CDLL(None).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
 
 
+def _armed_posix_timer() -> None:
+    """timer_create(CLOCK_MONOTONIC), SIGALRM when it fires, armed an hour ahead."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    timer = ctypes.c_void_p()
+    assert libc.timer_create(1, None, ctypes.byref(timer)) == 0
+    spec = (ctypes.c_long * 4)(0, 0, 3600, 0)  # struct itimerspec: interval, value
+    assert libc.timer_settime(timer, 0, spec, None) == 0
+
+
 # (what the test does, the change named, whether it can be put back from inside)
 CHANGES: dict[str, tuple[Callable[[], object], str, bool]] = {
     "umask": (lambda: os.umask(0o077), "umask", True),
@@ -111,6 +120,17 @@ CHANGES: dict[str, tuple[Callable[[], object], str, bool]] = {
     ),
     "os.fork deleted": (lambda: delattr(os, "fork"), "standard library", True),
     "sys.stdout closed": (lambda: sys.stdout.close(), "standard streams", False),
+    "a POSIX timer left armed": (_armed_posix_timer, "POSIX timers", True),
+    "another personality": (
+        lambda: ctypes.CDLL(None).personality(0x0040000),  # ADDR_NO_RANDOMIZE
+        "personality",
+        True,
+    ),
+    "a parent-death signal": (
+        lambda: ctypes.CDLL(None).prctl(1, signal.SIGUSR2, 0, 0, 0),  # PR_SET_PDEATHSIG
+        "parent-death signal",
+        True,
+    ),
 }
 _KEPT = os.open("/dev/null", os.O_RDONLY)  # open in every child of this process
 

@@ -15,11 +15,12 @@ The state: /proc/self/status (umask, signal masks, credentials, capabilities, se
 threads, CPU affinity), Python's signal handlers, the resource limits
 (/proc/self/limits), the environment, the working and root directories, six
 namespaces, process group and session, interval timers, scheduling policy and nice
-value, two prctl flags (child subreaper: the runner's hold on what tests leave running;
-dumpable), the interpreter's recursion limit, switch interval, cyclic GC and the C
-library's locale, the descriptors open below the runner's own and whether the standard
-streams are closed (runner.descriptors), the standard library's functions and classes
-(runner.patches); and where the process has namespaces of its own (as root:
+value, three prctl values (child subreaper: the runner's hold on what tests leave
+running; dumpable; the parent-death signal), the personality, the POSIX timers
+(runner.posix_timers), the interpreter's recursion limit, switch interval, cyclic GC
+and the C library's locale, the descriptors open below the runner's own and whether
+the standard streams are closed (runner.descriptors), the standard library's functions
+and classes (runner.patches); and where the process has namespaces of its own (as root:
 syscalls.runner.namespaces), its mount table (syscalls.runner.mounts) and its host and
 domain names ("mounts" and NAMES ignored otherwise). Where /proc or prctl are missing
 (not Linux), those parts are left out.
@@ -57,7 +58,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from syscalls import processes
-from syscalls.runner import descriptors, mounts, patches
+from syscalls.runner import descriptors, mounts, patches, posix_timers
 from syscalls.runner.descriptors import DESCRIPTORS, STREAMS
 from syscalls.runner.highfd import out_of_the_way
 
@@ -105,7 +106,10 @@ _SIGNALS = sorted(signal.valid_signals()) if hasattr(signal, "valid_signals") el
 _PRCTL = {  # linux/prctl.h: name -> (get, set, the value comes back through a pointer)
     "child subreaper": (37, 36, True),
     "dumpable": (3, 4, False),
+    "parent-death signal": (2, 1, True),  # the worker's: it dies with the controller
 }
+TIMERS = posix_timers.TIMERS
+_QUERY_PERSONALITY = 0xFFFFFFFF  # personality(2): this asks, and changes nothing
 PYTEST_TIMEOUT_STATE = frozenset({"ITIMER_REAL", "SIGALRM disposition"})
 MOUNTS = "mounts"  # watched only in a mount namespace of the process's own
 NAMES = "host and domain names"  # and these in a UTS namespace of its own
@@ -136,6 +140,11 @@ def _read_file(path: str) -> bytes | None:
         return None
     finally:
         os.close(fd)
+
+
+def _personality() -> int | None:
+    answer = processes.LIBC.personality(_QUERY_PERSONALITY)
+    return None if answer < 0 else answer
 
 
 def _prctl_get(get: int, by_pointer: bool) -> int | None:
@@ -172,6 +181,8 @@ def _common(ignore: frozenset[str]) -> list[Any]:
         values.append(None)
     for get, _, by_pointer in _PRCTL.values():
         values.append(_prctl_get(get, by_pointer) if _HAS_PRCTL else None)
+    # READ_IMPLIES_EXEC, ADDR_NO_RANDOMIZE, ...: what every later mmap() would answer
+    values.append(_personality() if _HAS_PRCTL else None)
     # The interpreter's and the C library's own: a recursion limit of 50, the cyclic
     # GC turned off, another locale (strerror's words, strtod's decimal point).
     values.append(sys.getrecursionlimit())
@@ -220,6 +231,7 @@ _COMMON = (
     "scheduling policy",
     "nice",
     *_PRCTL,
+    "personality",
     "recursion limit",
     "thread switch interval",
     "garbage collector",
@@ -278,6 +290,7 @@ class Watch:
             None if NAMES in self.ignore else (os.uname().nodename, self._pread(_DOMAINNAME)),
             descriptors.listing(),
             descriptors.streams(),
+            self._pread(posix_timers.PATH),
             self.library(),
             *_common(self.ignore),
         )
@@ -312,6 +325,9 @@ def read(ignore: frozenset[str] = frozenset()) -> State:
     if names is not None:
         state[NAMES] = names
     state[DESCRIPTORS] = descriptors.read()
+    timers = posix_timers.read()
+    if timers is not None:
+        state[TIMERS] = timers
     state[STREAMS] = descriptors.streams()
     state[STANDARD_LIBRARY] = patches.read(_library_names(ignore))
     return state
@@ -507,6 +523,14 @@ def _change(key: str, old: Any, new: Any) -> Change:
         left = descriptors.added(old, new)
         if left:
             restore = lambda: descriptors.close(left)  # noqa: E731 - those closed, not put back
+    elif key == TIMERS and old is not None and new is not None:
+        shown_old, shown_new = "as they were", posix_timers.difference(old, new)
+        added = [i for i in new if i not in old]
+        if added:
+            restore = lambda: posix_timers.delete(added)  # noqa: E731
+    elif key == "personality" and old is not None:
+        shown_old, shown_new = f"{old:#x}", (f"{new:#x}" if new is not None else UNREADABLE)
+        restore = lambda: processes.LIBC.personality(old)  # noqa: E731
     elif key == STREAMS:
         shown_old, shown_new = descriptors.show_streams(old), descriptors.show_streams(new)
     elif key == STANDARD_LIBRARY and old is not None and new is not None:
