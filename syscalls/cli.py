@@ -15,6 +15,7 @@ from typing import NoReturn
 
 from syscalls import exitcodes, outdir, plugins
 from syscalls.paths import ROOT, default_out, redirect_bytecode
+from syscalls.targets import results
 from syscalls.targets.results import JUNIT, PROFILE
 from syscalls.tempdirs import own_dir, remove_tree
 
@@ -441,6 +442,7 @@ def run_here(args: argparse.Namespace, out: Path, rump_dir: Path | None) -> int:
     import pytest
 
     from syscalls.runner import supervisor
+    from syscalls.runner.status import STATUS_BASE, running_in
 
     # The whole suite unless the arguments name test paths (suites/fs, a file::test).
     named = any(
@@ -474,7 +476,16 @@ def run_here(args: argparse.Namespace, out: Path, rump_dir: Path | None) -> int:
     own = own_dir("syscalls-run-")
     try:
         basetemp = os.path.join(own, "pytest")  # pytest empties it: the owner's note is above
-        code, end = supervisor.run([*pytest_args, f"--basetemp={basetemp}"], Path(own))
+        # Each test's end, as it comes: a controller that dies (a test's SIGKILL to its
+        # parent) takes its reports along, and the results are rebuilt from this log.
+        events = Path(own) / results.EVENTS
+        argv = [*pytest_args, f"--basetemp={basetemp}", "-p", plugins.EVENTS, f"--events={events}"]
+        os.environ[STATUS_BASE] = own  # the workers' status records: where each one was
+        code, end = supervisor.run(argv, Path(own))
+        if end.incomplete and not any(p.exists() for p in (junit, profile)):
+            with contextlib.suppress(OSError):  # the controller died, and its reports
+                running = running_in(Path(own))  # the log knows what ended
+                results.salvage(out, args.target, end.incomplete, events, running)
     finally:
         remove_tree(Path(own))
     written = [str(p) for p in (junit, profile) if p.exists()]

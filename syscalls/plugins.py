@@ -1,5 +1,5 @@
 """The pytest plugins a run of the suites turns off, wherever pytest runs them: on the
-host (`syscalls run`) and in a target's guest.
+host (`syscalls run`) and in a target's guest; and the one it adds (EVENTS).
 
 Hypothesis's plugin (installed with the dev extra) costs 0.1 s of start-up in the
 controller and in each worker on the host; pytest's log capture about 40 us a test (in a
@@ -8,6 +8,11 @@ logs or uses Hypothesis; measured, 8% less CPU for the whole suite on the host. 
 stays on when the arguments ask for it."""
 
 from __future__ import annotations
+
+# The progress log (JSON lines, one per test's start and end) a target's guest writes
+# for the host, and `syscalls run` for itself: the results rebuilt from it when the
+# run's process dies
+EVENTS = "syscalls.targets.events"
 
 # plugin name -> how an argument would ask for it
 UNUSED = {"hypothesispytest": ("--hypothesis",), "logging": ("--log", "log_", "caplog")}

@@ -78,6 +78,10 @@ def _fault(kind: str) -> None:
         ctypes.string_at(0)
     elif kind == "killpg":
         os.killpg(os.getpgrp(), signal.SIGKILL)
+    elif kind == "kill-parent":  # the process that forked this one: a worker's controller
+        time.sleep(0.5)  # which has read the ends of the tests before by then
+        os.kill(os.getppid(), signal.SIGKILL)
+        time.sleep(5)
     elif kind == "fail":
         pytest.fail("deliberate failure (tests/runner_faults.py)")
     else:

@@ -94,6 +94,25 @@ def test_a_crash_costs_one_test_and_both_results_say_how_the_worker_ended(
     assert all(reason in text for reason in expected.values())
 
 
+def test_a_controller_a_test_kills_leaves_the_results_of_the_tests_before(
+    tmp_path: Path,
+) -> None:
+    """kill(getppid(), SIGKILL) from a test: the controller goes, with the reports it
+    held. The command rebuilds the results from the run's progress log: what ended is
+    kept, the test that was running failed with the reason; the run did not finish."""
+    run = syscalls_run(tmp_path / "out", options=["-n", "1"], faults={B: "kill-parent"}).finish()
+    assert run.p.returncode == 3, run.log
+    profile, junit = run.profile(), run.junit()
+    why = "the run's controller was killed by SIGKILL"
+    assert profile.meta["incomplete"] == why
+    assert profile.tests[B] == {"outcome": "failed", "observations": [], "reason": why}
+    before = [n for n in profile.tests if n != B]  # those that ended before it
+    assert before and all(profile.tests[n]["outcome"] in ("passed", "skipped") for n in before)
+    assert all(junit[junit_id(n)] == profile.tests[n]["outcome"] for n in before)
+    assert len(profile.tests) < N_TESTS  # not those after it
+    assert "finished tests kept in the results" in run.log
+
+
 def test_a_serial_run_survives_a_crash(tmp_path: Path) -> None:
     run = syscalls_run(tmp_path / "out", options=["-n", "0"], faults={B: "segv"}).finish()
     assert run.p.returncode == 1, run.log  # not 139 with nothing written

@@ -6,7 +6,13 @@ import os
 from pathlib import Path
 
 from syscalls.runner.highfd import HIGH_FD
-from syscalls.runner.status import MAX_NODEID, StatusWriter, read_status
+from syscalls.runner.status import (
+    MAX_NODEID,
+    STATUS_PREFIX,
+    StatusWriter,
+    read_status,
+    running_in,
+)
 
 
 def test_a_started_test_reads_back(tmp_path: Path) -> None:
@@ -71,3 +77,13 @@ def test_the_record_is_written_through_a_descriptor_above_the_tests_range(tmp_pa
     assert writer.fd >= HIGH_FD
     assert read_status(tmp_path / "gw0") is not None
     writer.close()
+
+
+def test_the_tests_workers_were_in_are_read_from_their_records(tmp_path: Path) -> None:
+    records = tmp_path / f"{STATUS_PREFIX}abc"
+    records.mkdir()
+    StatusWriter(records / "w0").start("suites/a.py::test_b", 10, 2.0)
+    StatusWriter(records / "w1").idle()
+    (records / "stray").write_bytes(b"not a record")
+    assert running_in(tmp_path) == ["suites/a.py::test_b"]
+    assert running_in(tmp_path / "nothing") == []

@@ -133,6 +133,23 @@ def test_a_run_killed_mid_test_is_salvaged_with_that_test_failed(tmp_path: Path)
     assert results.counts(out) == {"passed": 2, "skipped": 1, "failed": 2}
 
 
+def test_salvage_told_which_tests_ran_fails_those_and_leaves_out_the_unknown(
+    tmp_path: Path,
+) -> None:
+    """`syscalls run`'s log is written by the controller, which may die before it has
+    read a test's end (or start): the workers' status records say which were running."""
+    status, out = _pytest_with_events(tmp_path, die=True)
+    assert status == -9
+    log = tmp_path / "elsewhere.jsonl"
+    (out / results.EVENTS).rename(log)
+    running = ["test_sample.py::test_never_reached"]  # its start not in the log
+    results.salvage(out, "host", "the run's controller was killed by SIGKILL", log, running)
+    profile = Profile.read(out / results.PROFILE)
+    assert profile.tests["test_sample.py::test_never_reached"]["outcome"] == "failed"
+    assert "test_sample.py::test_dies" not in profile.tests  # started, end unknown
+    assert profile.tests["test_sample.py::test_passes"]["outcome"] == "passed"
+
+
 def test_salvage_keeps_what_pytest_wrote(tmp_path: Path) -> None:
     """pytest finished its reports, then the guest died before the status: keep them."""
     status, out = _pytest_with_events(tmp_path, f"--junitxml={tmp_path / 'out' / 'junit.xml'}")

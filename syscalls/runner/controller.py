@@ -39,6 +39,7 @@ from syscalls import processes
 from syscalls.outdir import temp_name
 from syscalls.runner import strays
 from syscalls.runner.pool import Pool
+from syscalls.runner.status import STATUS_BASE, STATUS_PREFIX
 from syscalls.runner.testprocess import STATUS_DIR, TestProcess, session_limit
 from syscalls.runner.watchdog import Watchdog
 from syscalls.tempdirs import own_dir
@@ -76,7 +77,10 @@ class Controller:
         self._handlers: dict[int, Any] = {}
         self._mask: set[int] | None = None  # the signal mask before ours
         self._junit: tuple[Any, str] | None = None  # (LogXML, its real path)
-        self.status_dir = Path(own_dir("syscalls-runner-")) if distributed else None
+        # Under `syscalls run`, in the command's own directory: should this process die
+        # (a test's SIGKILL), the command reads there which test each worker was in.
+        base = os.environ.get(STATUS_BASE) or None
+        self.status_dir = Path(own_dir(STATUS_PREFIX, base)) if distributed else None
         self.was_subreaper = processes.subreaper()
         if distributed:
             processes.set_subreaper(True)  # a dead worker's orphans come to us

@@ -85,3 +85,23 @@ def read_status(path: Path) -> Status | None:
     if _CRC.unpack_from(data, end)[0] != zlib.crc32(data[:end]):
         return None
     return Status(pid, seq, data[_HEAD.size : end].decode(errors="replace"), start, limit)
+
+
+# The directory of a run's status records: made by its controller, in the directory
+# that $SYSCALLS_STATUS_BASE names (`syscalls run`'s own) or else in the temporary one
+STATUS_PREFIX = "syscalls-runner-"
+STATUS_BASE = "SYSCALLS_STATUS_BASE"
+
+
+def running_in(base: Path) -> list[str]:
+    """The tests the workers whose records are under `base` were in when they last
+    wrote (their controller gone: nobody reads them any more)."""
+    found = []
+    for directory in sorted(base.glob(f"{STATUS_PREFIX}*")):
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.iterdir()):
+            status = read_status(path) if path.is_file() else None
+            if status is not None and status.nodeid:
+                found.append(status.nodeid)
+    return found

@@ -123,7 +123,7 @@ def pytest_argv(
         f"--profile={out / results.PROFILE}",
         f"--target={target}",
         "-p",
-        "syscalls.targets.events",
+        plugins.EVENTS,
         f"--events={out / results.EVENTS}",
         *([] if write_through else ["--events-fsync"]),
         f"--timeout={int(test_timeout)}",
@@ -144,7 +144,7 @@ def collection_args(opts: Options, target: str) -> list[str]:
         f"--rootdir={ROOT}",
         f"--target={target}",
         "-p",
-        "syscalls.targets.events",
+        plugins.EVENTS,
         *plugins.turned_off(opts.pytest_args),
     ]
     if opts.platform:

@@ -78,16 +78,21 @@ def read_events(path: Path) -> Events:
     return events
 
 
-def salvage(out: Path, target: str, why: str) -> Events:
-    """Rebuild junit.xml and profile.json (where missing) from the progress log."""
-    events = read_events(out / EVENTS)
+def salvage(
+    out: Path, target: str, why: str, log: Path | None = None, running: list[str] | None = None
+) -> Events:
+    """Rebuild junit.xml and profile.json (where missing) from the progress log (`log`,
+    by default the one in `out`). The tests that had started and not ended fail with
+    `why`; `running`, where known, says which those were (the log's writer may have
+    died before it heard of a test's end, or start), and the others are left out."""
+    events = read_events(out / EVENTS if log is None else log)
     tests: dict[str, dict[str, Any]] = {}
     for nodeid, e in events.ended.items():
         entry: dict[str, Any] = {"outcome": e["outcome"], "observations": e["observations"]}
         if e.get("reason"):
             entry["reason"] = e["reason"]
         tests[nodeid] = entry
-    for nodeid in events.running:
+    for nodeid in events.running if running is None else running:
         tests[nodeid] = {"outcome": "failed", "observations": [], "reason": why}
     session = events.session or {}
     if not (out / PROFILE).exists():
