@@ -161,6 +161,20 @@ def test_a_change_is_found_named_and_put_back_where_it_can_be(name: str) -> None
         assert what in stuck and what in left
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="unshare() of these namespaces needs root")
+@pytest.mark.parametrize(
+    ("flag", "what"),
+    [(0x02000000, "cgroup namespace"), (0x00000080, "time_for_children namespace")],
+    ids=["cgroup", "time"],
+)
+def test_a_namespace_of_its_own_is_found_and_cannot_be_put_back(flag: int, what: str) -> None:
+    def unshare() -> None:
+        assert ctypes.CDLL(None).unshare(flag) == 0
+
+    shown, stuck, left = child.run(lambda: _change_then_repair(unshare))
+    assert what in shown and what in stuck and what in left
+
+
 def test_an_untouched_process_shows_no_change() -> None:
     watch = isolation.Watch()
     assert watch.fingerprint() == watch.fingerprint()

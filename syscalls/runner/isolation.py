@@ -13,7 +13,7 @@ pytest, xdist's workers) goes on, and the message says so.
 
 The state: /proc/self/status (umask, signal masks, credentials, capabilities, seccomp,
 threads, CPU affinity), Python's signal handlers, the resource limits
-(/proc/self/limits), the environment, the working and root directories, six
+(/proc/self/limits), the environment, the working and root directories, nine
 namespaces, process group and session, interval timers, scheduling policy and nice
 value, three prctl values (child subreaper: the runner's hold on what tests leave
 running; dumpable; the parent-death signal), the personality, the POSIX timers
@@ -85,8 +85,11 @@ _STATUS_KEYS = {
 }
 _STATUS_LINE = re.compile(rb"\n(" + b"|".join(_STATUS_KEYS) + rb"):[ \t]*([^\n]*)")
 # Those that change what the tests after would see: their mounts, their network, their
-# ids, their children's pids, their names and IPC objects.
-_NAMESPACES = ("mnt", "net", "user", "pid_for_children", "uts", "ipc")
+# ids, their children's pids, their names and IPC objects, their cgroup paths, their
+# clocks (and their children's).
+_NAMESPACES = (
+    "mnt", "net", "user", "pid_for_children", "uts", "ipc", "cgroup", "time", "time_for_children"
+)  # fmt: skip
 _LINKS = (("root", "root directory"), *((f"ns/{ns}", f"{ns} namespace") for ns in _NAMESPACES))
 _RLIMITS = dict(  # by number; RLIMIT_OFILE is RLIMIT_NOFILE: each once, by its first name
     sorted(
