@@ -333,7 +333,7 @@ def loads_to_the_schema_or_is_refused(path: Path, good: Path, capsys) -> None:
     code, _ = cli(["compare", str(good), str(path)], capsys)
     assert code in (0, 1)
     code, _ = cli(["compare", "--baseline", str(path), str(good)], capsys)
-    assert code in (0, 1)
+    assert code in ((0, 1) if run.tests else (2,))  # an empty baseline judges nothing
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ def test_functions_and_classes_are_watched_plain_values_are_not() -> None:
     assert "Popen" in watched["subprocess"]
     assert "sep" not in watched["posixpath"] and "environ" not in watched["os"]
     assert "sys" not in watched  # pytest sets its hooks there
+    assert "excepthook" not in watched["threading"]  # and there, around each phase
 
 
 def test_nothing_differs_in_an_untouched_process() -> None:

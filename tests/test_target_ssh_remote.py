@@ -198,6 +198,9 @@ def runner() -> Iterator[Start]:
     for r in started:
         r.proc.kill()
         r.proc.wait()
+        for pipe in (r.proc.stdin, r.proc.stdout):
+            if pipe is not None:
+                pipe.close()
         shutil.rmtree(r.private, ignore_errors=True)
 
 

@@ -38,6 +38,9 @@ MODULES = (
     "gc",
 )
 _KINDS = (types.FunctionType, types.BuiltinFunctionType, type)
+# What pytest sets around each phase of a test itself (its threadexception plugin, before
+# pytest 8.4: a new catch_threading_exception each time), as it does sys's hooks
+_PYTESTS = frozenset({"threading.excepthook"})
 GONE = object()  # what a deleted name holds
 
 Names = tuple[tuple[types.ModuleType, tuple[str, ...]], ...]
@@ -52,7 +55,11 @@ def names() -> Names:
         except ImportError:
             continue
         keys = tuple(
-            sorted(k for k, v in vars(module).items() if isinstance(v, _KINDS) and k != "_")
+            sorted(
+                k
+                for k, v in vars(module).items()
+                if isinstance(v, _KINDS) and k != "_" and f"{module_name}.{k}" not in _PYTESTS
+            )
         )
         found.append((module, keys))
     return tuple(found)

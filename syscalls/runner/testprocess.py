@@ -37,7 +37,7 @@ from typing import Any
 import pytest
 
 from syscalls import processes
-from syscalls.runner import isolation, namespaces
+from syscalls.runner import descriptors, isolation, namespaces
 from syscalls.runner.status import StatusWriter
 
 STATUS_DIR = "syscalls_status_dir"  # workerinput key: where workers write their status
@@ -183,6 +183,7 @@ class TestProcess:
         if before is None or self.isolation.fingerprint() == self.fingerprint:
             return None
         self.isolation.reopen()  # the test may have closed or replaced its files
+        descriptors.settle(before.get(descriptors.DESCRIPTORS) or {})
         after = isolation.read(self.managed)
         found = isolation.changes(before, after, self.managed)
         if any(c.what == "threads" for c in found):
