@@ -3,6 +3,7 @@ Each case changes them in a forked child (syscalls.child), never in this process
 
 from __future__ import annotations
 
+import gc
 import os
 import resource
 import sys
@@ -77,3 +78,35 @@ def test_a_stream_that_is_no_file_is_left_out() -> None:
         return descriptors.show_streams(descriptors.streams())
 
     assert child.run(run).endswith("stdout open")  # stdin: pytest's stand-in, maybe
+
+
+def test_a_descriptor_held_by_a_file_object_is_closed_through_it() -> None:
+    """Closed under its file object, the number could be another file's when that object
+    closes it again (its finalizer, at the next collection)."""
+
+    def run() -> tuple[bool, bool]:
+        held = open("/dev/null", "rb")  # noqa: SIM115 - left open on purpose
+        bare = os.open("/dev/null", os.O_RDONLY)
+        descriptors.close({held.fileno(): "/dev/null", bare: "/dev/null"})
+        try:
+            os.fstat(bare)
+            bare_closed = False
+        except OSError:
+            bare_closed = True
+        return held.closed, bare_closed
+
+    assert child.run(run) == (True, True)
+
+
+def test_unreachable_holders_close_their_descriptors_before_the_reading() -> None:
+    def run() -> tuple[int, int]:
+        before = descriptors.read()
+        cycle: list[object] = [open("/dev/null", "rb")]  # noqa: SIM115
+        cycle.append(cycle)  # only the cyclic collector frees it
+        del cycle
+        gc.disable()
+        opened = len(descriptors.listing()) - len(before)
+        descriptors.settle(before)
+        return opened, len(descriptors.listing()) - len(before)
+
+    assert child.run(run) == (1, 0)
