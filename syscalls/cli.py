@@ -481,7 +481,10 @@ def run_here(args: argparse.Namespace, out: Path, rump_dir: Path | None) -> int:
         events = Path(own) / results.EVENTS
         argv = [*pytest_args, f"--basetemp={basetemp}", "-p", plugins.EVENTS, f"--events={events}"]
         os.environ[STATUS_BASE] = own  # the workers' status records: where each one was
-        code, end = supervisor.run(argv, Path(own))
+        try:
+            code, end = supervisor.run(argv, Path(own))
+        finally:
+            os.environ.pop(STATUS_BASE, None)
         if end.incomplete and not any(p.exists() for p in (junit, profile)):
             with contextlib.suppress(OSError):  # the controller died, and its reports
                 running = running_in(Path(own))  # the log knows what ended

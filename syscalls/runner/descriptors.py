@@ -127,5 +127,8 @@ def close(fds: dict[int, str]) -> None:
             os.close(fd)
 
 
-_HOLDERS = (io.IOBase, socket.socket, select.epoll) if hasattr(select, "epoll") else (
-    io.IOBase, socket.socket)  # fmt: skip
+_HOLDERS: tuple[type, ...] = (
+    io.IOBase,
+    socket.socket,
+    *((select.epoll,) if hasattr(select, "epoll") else ()),
+)

@@ -398,8 +398,9 @@ class Pool:
         if slot.current is not None:
             self.log_failure(self.items[slot.current].nodeid, cause)
         elif unstarted and self._died_beginning(unstarted[0]):
-            first, _, rest = (cause or "").partition("\n")
-            self._failed_unstarted(unstarted.pop(0), f"{first} -- {BEGINNING}{_ + rest}")
+            head, _, traceback = (cause or "").partition("\n")
+            why = f"{head} -- {BEGINNING}" + (f"\n{traceback}" if traceback else "")
+            self._failed_unstarted(unstarted.pop(0), why)
         self.queue.extendleft(reversed(unstarted))
         if slot.retired is None and self.max_deaths is not None and self.deaths > self.max_deaths:
             self.given_up = f"maximum crashed workers reached: {self.max_deaths}"
