@@ -43,7 +43,7 @@ from typing import Any
 import pytest
 
 from syscalls import processes
-from syscalls.runner import frames, siblings, strays, worker
+from syscalls.runner import frames, guard, siblings, strays, worker
 from syscalls.runner.testprocess import own_limits, session_limit
 from syscalls.runner.watchdog import Watchdog, state
 
@@ -121,6 +121,7 @@ class Pool:
         self.blocked, self.ending = blocked, ending
         self.strays = strays.Receiver(self.blocked)
         self.children = siblings.Children()  # the controller's: workers, and strangers
+        self.guard = guard.Guard()  # what a test may change in this process by its pid
         self.interrupt = interrupt  # (signal): the run ends, as for a signal from outside
         self.items: list[pytest.Item] = []
         self.limits: dict[str, float] = {}  # the tests' own limits, for every worker
@@ -240,6 +241,9 @@ class Pool:
         elif kind == "end":
             item = self.items[message[1]]
             self._beside(slot, item.nodeid)
+            changed = self.guard.check()
+            if changed:
+                slot.notes.setdefault(item.nodeid, []).append(changed)
             notes = slot.notes.pop(item.nodeid, None)
             for data in message[2]:
                 if notes and data.get("when") == "teardown":
@@ -454,6 +458,7 @@ class Pool:
         self._strays(ending=False)
         self.strays.close()
         self.children.close()
+        self.guard.close()
         for slot in self.slots.values():
             for fd in (slot.reader.fd, slot.commands):
                 with contextlib.suppress(OSError):
