@@ -97,6 +97,14 @@ def test_timerfd_settime_returns_the_previous_setting(kernel: Kernel, tfd: int) 
     assert 9_000 * MS < _ns(old.it_value) <= 10_000 * MS
 
 
+def test_timerfd_gettime_reports_the_interval_of_a_periodic_timer(kernel: Kernel, tfd: int) -> None:
+    kernel.timerfd_settime(tfd, 0, _spec(kernel, 10_000 * MS, 2_000 * MS), None).unwrap()
+    cur = kernel.new("struct itimerspec *")
+    kernel.timerfd_gettime(tfd, cur).unwrap()
+    assert _ns(cur.it_interval) == 2_000 * MS
+    assert 9_000 * MS < _ns(cur.it_value) <= 10_000 * MS
+
+
 def test_timerfd_zero_value_disarms(kernel: Kernel, tfd: int) -> None:
     kernel.timerfd_settime(tfd, 0, _spec(kernel, 10_000 * MS), None).unwrap()
     kernel.timerfd_settime(tfd, 0, _spec(kernel, 0, 1_000 * MS), None).unwrap()

@@ -31,6 +31,15 @@ def test_fstat_size_matches_bytes_written(kernel: Kernel, tmp: Path, fds) -> Non
     assert st.st_mode & kernel.S_IFMT == kernel.S_IFREG
 
 
+def test_fstat_blocks_count_the_data_written(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f")
+    kernel.write(fd, b"x" * 65536, 65536).unwrap()
+    kernel.fsync(fd).unwrap()  # a file system allocating at writeback (ZFS) has by now
+    st = kernel.new("struct stat *")
+    kernel.fstat(fd, st).unwrap()
+    assert st.st_blocks > 0
+
+
 def test_fstatat_owner_of_a_new_file_is_its_creator(
     kernel: Kernel, tmp: Path, new_file_ids
 ) -> None:

@@ -1,9 +1,15 @@
 """socketpair(2) on AF_UNIX: streams merge writes, datagrams and seqpackets keep message
 boundaries; flags, end-of-file and refusals."""
 
+import math
+import time
+
 import pytest
 
-from syscalls.kernel import Kernel
+from syscalls import procstate
+from syscalls.child import TIME_SCALE
+from syscalls.kernel import Kernel, Result
+from syscalls.threads import Waiter
 
 
 def _recv(kernel: Kernel, fd: int, n: int = 256, flags: int = 0) -> bytes:
@@ -65,6 +71,31 @@ def test_socketpair_stream_reads_eof_after_peer_closes(kernel: Kernel, fds) -> N
     fds.close(a)
     assert _recv(kernel, b) == b"bye"
     assert _recv(kernel, b) == b""
+
+
+@pytest.mark.os("linux")  # procstate: /proc/TID/syscall tells the reader is asleep
+def test_socketpair_stream_shutdown_write_wakes_a_blocked_reader(kernel: Kernel, fds) -> None:
+    a, b = fds.socketpair()
+    # A reader the shutdown does not wake sleeps until its receive timeout, and then
+    # reads the end of file all the same: only the time it took tells.
+    # SO_RCVTIMEO_OLD takes the C library's struct timeval of longs on every Linux ABI.
+    limit = math.ceil(2 * TIME_SCALE)  # s; a wake-up takes milliseconds
+    tv = kernel.new("struct timeval *", (limit, 0))
+    size = kernel.ffi.sizeof("struct timeval")
+    kernel.setsockopt(b, kernel.SOL_SOCKET, kernel.SO_RCVTIMEO_OLD, tv, size).unwrap()
+    buf = kernel.buf(8)
+
+    def read() -> tuple[Result, float]:
+        r = kernel.recvfrom(b, buf, 8, 0, None, None)
+        return r, time.monotonic()
+
+    reader = Waiter(read)
+    procstate.wait_blocked(kernel, reader.tid, "recvfrom", arg0=b)
+    kernel.shutdown(a, kernel.SHUT_WR).unwrap()
+    shut = time.monotonic()
+    r, woke = reader.join()
+    assert r.unwrap() == 0  # end of file
+    assert woke - shut < limit / 2  # woken by the shutdown, not by the receive timeout
 
 
 @pytest.mark.smoke
