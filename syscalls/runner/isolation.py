@@ -20,7 +20,7 @@ running; dumpable; the parent-death signal), the personality, the POSIX timers
 (runner.posix_timers), the interpreter's recursion limit, switch interval, cyclic GC
 and the C library's locale, the descriptors open below the runner's own and whether
 the standard streams are closed (runner.descriptors), the standard library's functions
-and classes (runner.patches); and where the process has namespaces of its own (as root:
+(runner.patches); and where the process has namespaces of its own (as root:
 syscalls.runner.namespaces), its mount table (syscalls.runner.mounts) and its host and
 domain names ("mounts" and NAMES ignored otherwise). Where /proc or prctl are missing
 (not Linux), those parts are left out.
