@@ -7,10 +7,12 @@ import gc
 import os
 import resource
 import sys
+from pathlib import Path
 
 from syscalls import child
 from syscalls.runner import descriptors
 from syscalls.runner.highfd import HIGH_FD
+from tests.runner_checks import junit_cases, pytest_in
 
 
 def test_the_listing_leaves_out_its_own_descriptor_and_the_runners() -> None:
@@ -110,3 +112,34 @@ def test_unreachable_holders_close_their_descriptors_before_the_reading() -> Non
         return opened, len(descriptors.listing()) - len(before)
 
     assert child.run(run) == (1, 0)
+
+
+FAILS_HOLDING = """
+import os
+
+def test_a_fails_holding_a_descriptor():
+    fd = os.open("/dev/null", os.O_RDONLY)  # the call the kernel should have refused
+    assert fd < 0
+
+def test_b_passes_leaving_one():
+    os.open("/dev/null", os.O_RDONLY)
+
+def test_c_after():
+    pass
+"""
+
+
+def test_a_failed_test_has_its_descriptors_closed_without_a_second_report(
+    tmp_path: Path,
+) -> None:
+    """A kernel that answers with a descriptor where it should refuse fails the test;
+    the descriptor its assertion left open is closed, and not told again as a leak."""
+    (tmp_path / "test_holding.py").write_text(FAILS_HOLDING)
+    junit = tmp_path / "junit.xml"
+    p = pytest_in(tmp_path, "--workers", "1", f"--junitxml={junit}", "test_holding.py")
+    cases = junit_cases(junit)
+    failed = cases["test_a_fails_holding_a_descriptor"]
+    assert failed.find("failure") is not None and failed.find("error") is None, p.stdout[-3000:]
+    leaked = cases["test_b_passes_leaving_one"].find("error")
+    assert leaked is not None and "open descriptors" in (leaked.get("message") or "")
+    assert list(cases["test_c_after"]) == []  # passed

@@ -38,6 +38,7 @@ import pytest
 
 from syscalls import processes
 from syscalls.runner import descriptors, isolation, namespaces
+from syscalls.runner.descriptors import DESCRIPTORS
 from syscalls.runner.status import StatusWriter
 
 STATUS_DIR = "syscalls_status_dir"  # workerinput key: where workers write their status
@@ -108,6 +109,7 @@ class TestProcess:
         self.owned: frozenset[int] = frozenset()  # started by wider-scoped fixtures
         self.from_setup: frozenset[int] = frozenset()
         self.current: str | None = None  # the nodeid of the test in progress
+        self.failed: str | None = None  # the last test whose call raised
         self.started = 0
         self.limits: dict[str, float] = {}  # nodeid -> its own limit (a timeout marker)
         self.replaceable = replaceable
@@ -148,6 +150,11 @@ class TestProcess:
         if self.status is not None:
             limit = self.limits.get(item.nodeid, self.limit)
             self.status.start(item.nodeid, limit, time.monotonic())
+
+    def pytest_exception_interact(self, node: pytest.Item, report: pytest.TestReport) -> None:
+        """A test that raised (called for failures only: nothing in a passing run)."""
+        if report.when == "call":
+            self.failed = node.nodeid
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_call(self) -> None:
@@ -194,6 +201,10 @@ class TestProcess:
             return None
         found, stuck, now = isolation.repair(before, found, self.managed)
         self._take_state(now)
+        if self.failed == item.nodeid:  # its assertion failed before its cleanup ran:
+            found = [c for c in found if c.what != DESCRIPTORS or c in stuck]  # no second
+            if not found:  # report for what it opened (a call the kernel should have
+                return None  # refused, and answered with a descriptor): closed, unsaid
         message = "the test left this process changed -- " + "; ".join(map(str, found))
         if not stuck:
             return message + " (put back)"
