@@ -190,7 +190,7 @@ class TestProcess:
         if before is None or self.isolation.fingerprint() == self.fingerprint:
             return None
         self.isolation.reopen()  # the test may have closed or replaced its files
-        descriptors.settle(before.get(descriptors.DESCRIPTORS) or {})
+        descriptors.settle(before.get(DESCRIPTORS) or {})
         after = isolation.read(self.managed)
         found = isolation.changes(before, after, self.managed)
         if any(c.what == "threads" for c in found):
@@ -201,10 +201,12 @@ class TestProcess:
             return None
         found, stuck, now = isolation.repair(before, found, self.managed)
         self._take_state(now)
-        if self.failed == item.nodeid:  # its assertion failed before its cleanup ran:
-            found = [c for c in found if c.what != DESCRIPTORS or c in stuck]  # no second
-            if not found:  # report for what it opened (a call the kernel should have
-                return None  # refused, and answered with a descriptor): closed, unsaid
+        if self.failed == item.nodeid:
+            # Its assertion failed before its cleanup ran (a kernel that answered with a
+            # descriptor where it should have refused): those are closed, not told again.
+            found = [c for c in found if c.what != DESCRIPTORS or c in stuck]
+            if not found:
+                return None
         message = "the test left this process changed -- " + "; ".join(map(str, found))
         if not stuck:
             return message + " (put back)"
