@@ -211,7 +211,13 @@ def test_vm_stopped_by_sigterm_kills_qemu_and_keeps_what_finished(
     ) as proc:
         deadline = time.monotonic() + 600
         while f'"nodeid": "{HANG}"' not in _read(out / "events.jsonl"):
-            assert proc.poll() is None and time.monotonic() < deadline, _read(out / "console.log")
+            if proc.poll() is not None:  # ended before the test it waits for: say why
+                stdout, stderr = proc.communicate()
+                pytest.fail(
+                    f"syscalls boot ended ({proc.returncode}) before {HANG} began:\n"
+                    f"{stderr[-3000:]}\n{_read(out / 'console.log')[-3000:]}"
+                )
+            assert time.monotonic() < deadline, _read(out / "console.log")
             time.sleep(0.5)
         proc.terminate()
         try:
