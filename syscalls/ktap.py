@@ -198,9 +198,11 @@ def from_results(profile: Path, junit: Path | None = None) -> str:
 
 def _meta(profile: Path) -> dict:
     """The profile's meta (incomplete, selected), {} for JUnit or where it has none."""
+    from syscalls.targets.results import read_guest  # a target's: no FIFO, no symlink
+
     try:
-        data = json.loads(profile.read_text())
-    except (OSError, ValueError):
+        data = json.loads(read_guest(profile) or b"null")
+    except ValueError:
         return {}
     meta = data.get("meta") if isinstance(data, dict) else None
     return meta if isinstance(meta, dict) else {}

@@ -86,7 +86,11 @@ class Profile:
 
     @classmethod
     def read(cls, path: Path) -> Profile:
-        data = json.loads(Path(path).read_text())
+        return cls.parse(Path(path).read_bytes(), path)
+
+    @classmethod
+    def parse(cls, text: bytes, path: Path) -> Profile:
+        data = json.loads(text)
         if data.get("format") != FORMAT:
             raise ValueError(f"{path}: not a syscalls profile (format {data.get('format')!r})")
         return cls(

@@ -10,8 +10,10 @@ the repository's conftest, whose events must agree with the profile pytest wrote
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -212,3 +214,31 @@ def test_counts_of_a_missing_or_broken_profile_is_empty(tmp_path: Path, broken: 
     if broken:
         (tmp_path / results.PROFILE).write_text(broken)
     assert results.counts(tmp_path) == {}
+
+
+def test_what_the_target_made_a_fifo_or_a_symlink_is_not_read(tmp_path: Path) -> None:
+    """The kernel under test writes the results directory: a FIFO there held the host's
+    read for ever, and a symlink led the read out of the directory."""
+    out = tmp_path / "out"
+    out.mkdir()
+    outside = tmp_path / "outside"
+    outside.write_text("7\n")
+    for name in (results.STATUS, results.EVENTS, results.PROFILE):
+        os.mkfifo(out / name)
+    (out / results.CONSOLE).symlink_to(outside)
+    started = time.monotonic()
+    assert results.read_status(out) is None
+    assert results.read_events(out / results.EVENTS).ended == {}
+    assert results.counts(out) == {} and results.incomplete(out) is None
+    assert results.read_guest(out / results.CONSOLE) is None
+    assert time.monotonic() - started < 5
+    (out / results.STATUS).unlink()
+    (out / results.STATUS).symlink_to(outside)
+    assert results.read_status(out) is None  # "7" outside is not this run's status
+
+
+def test_a_file_the_target_made_huge_is_read_only_so_far(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    with path.open("wb") as f:
+        f.truncate(1 << 30)  # sparse: a GiB of zeros on no disk
+    assert len(results.read_guest(path, limit=1 << 20) or b"") == 1 << 20

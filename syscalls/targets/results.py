@@ -14,6 +14,8 @@ started but not ended is recorded as failed with the reason the run ended.
 from __future__ import annotations
 
 import json
+import os
+import stat
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,10 +40,45 @@ def clear(out: Path) -> None:
         (out / name).unlink(missing_ok=True)
 
 
+# What the host reads of a results directory the target wrote into, at most
+GUEST_FILE_LIMIT = 256 << 20
+
+
+def read_guest(path: Path, limit: int = GUEST_FILE_LIMIT) -> bytes | None:
+    """A file in the results directory, which the kernel under test could write: its
+    first `limit` bytes, and None for what is not a regular file (a FIFO would hold the
+    host's read for ever, a symlink lead out of the directory) or cannot be read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        chunks, size = [], 0
+        while size < limit and (chunk := os.read(fd, min(1 << 20, limit - size))):
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def read_profile(path: Path) -> Profile | None:
+    """The profile the target wrote, read as read_guest reads (None: none, or not one)."""
+    data = read_guest(path)
+    try:
+        return Profile.parse(data, path) if data is not None else None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def read_status(out: Path) -> int | None:
     try:
-        return int((out / STATUS).read_text().strip())
-    except (OSError, ValueError):
+        return int((read_guest(out / STATUS, 64) or b"").strip())
+    except ValueError:
         return None
 
 
@@ -55,11 +92,10 @@ class Events:
 
 def read_events(path: Path) -> Events:
     events = Events()
-    try:
-        lines = path.read_text(errors="replace").splitlines()
-    except OSError:
+    data = read_guest(path)
+    if data is None:
         return events
-    for line in lines:
+    for line in data.decode(errors="replace").splitlines():
         try:
             e = json.loads(line)
         except ValueError:  # a line cut short by the crash
@@ -142,10 +178,8 @@ def write_junit(path: Path, tests: dict[str, dict[str, Any]], why: str) -> None:
 
 def incomplete(out: Path) -> str | None:
     """Why the run in `out` did not finish, as its profile says (None: it did, or none)."""
-    try:
-        return Profile.read(out / PROFILE).meta.get("incomplete") or None
-    except (OSError, ValueError, KeyError):
-        return None
+    profile = read_profile(out / PROFILE)
+    return (profile.meta.get("incomplete") or None) if profile is not None else None
 
 
 def exit_status(out: Path, pytest_status: int) -> int:
@@ -158,11 +192,9 @@ def exit_status(out: Path, pytest_status: int) -> int:
 
 def counts(out: Path) -> dict[str, int]:
     """Outcome -> number of tests, from the profile."""
-    try:
-        profile = Profile.read(out / PROFILE)
-    except (OSError, ValueError, KeyError):
-        return {}
+    profile = read_profile(out / PROFILE)
     result: dict[str, int] = {}
-    for entry in profile.tests.values():
-        result[entry["outcome"]] = result.get(entry["outcome"], 0) + 1
+    for entry in profile.tests.values() if profile is not None else ():
+        outcome = str(entry.get("outcome")) if isinstance(entry, dict) else "?"
+        result[outcome] = result.get(outcome, 0) + 1
     return result

@@ -59,11 +59,13 @@ def stamps(console: bytes) -> dict[str, float]:
 def read(out: Path, started_after: float | None = None) -> Timeline | None:
     """The run in `out` as phases; `started_after` is the host's seconds from launching
     the target to seeing the suite start (for the boot phase). None without events."""
-    try:
-        console = (out / results.CONSOLE).read_bytes()
-        lines = (out / results.EVENTS).read_text(errors="replace").splitlines()
-    except OSError:
+    console, log = (
+        results.read_guest(out / results.CONSOLE),
+        results.read_guest(out / results.EVENTS),
+    )
+    if console is None or log is None:
         return None
+    lines = log.decode(errors="replace").splitlines()
     marks = stamps(console)
     events = []
     for line in lines:
@@ -79,8 +81,8 @@ def read(out: Path, started_after: float | None = None) -> Timeline | None:
     ends = [e["t"] for e in times if e.get("event") == "end"]
     finish = next((e["t"] for e in times if e.get("event") == "finish"), None)
     phases: dict[str, float] = {}
-    with contextlib.suppress(OSError, ValueError):
-        phases["bytecode"] = float((out / DONE).read_text())
+    with contextlib.suppress(ValueError):
+        phases["bytecode"] = float(results.read_guest(out / DONE, 64) or b"")
     if started_after is not None:
         phases["boot"] = started_after - marks["suite"] + marks.get("init", marks["suite"])
     if "init" in marks and "guest.sh" in marks:

@@ -165,7 +165,9 @@ def run(opts: Options) -> int:
         argv = command(binary, init, private, opts.memory_mb, fxsave=needs_fxsave())
         confined = readonly.command(argv, writable=[opts.out], tmpfs=[private])
         status = launch(opts, NAME, confined, limits, env=env, job=job)
-    if status == TARGET_FAILED and CANNOT_SAVE_FP in (opts.out / results.CONSOLE).read_bytes():
+    if status == TARGET_FAILED and CANNOT_SAVE_FP in (
+        results.read_guest(opts.out / results.CONSOLE) or b""
+    ):
         raise TargetUnavailable(
             f"{BINARY} cannot run on this CPU: the host refuses (EFAULT) every write of a "
             "process's FP registers from the buffer this UML has for them, whose size is "

@@ -331,10 +331,7 @@ def choose_share(kernel: vm_kernel.KernelImage) -> str:
 
 
 def reached_init(out: Path) -> bool:
-    try:
-        return INIT_STARTED in (out / results.CONSOLE).read_bytes()
-    except OSError:
-        return False
+    return INIT_STARTED in (results.read_guest(out / results.CONSOLE) or b"")
 
 
 def kvm_state() -> Path:
