@@ -333,3 +333,25 @@ def test_sigterm_ends_the_run_as_ctrl_c_does(tmp_path: Path) -> None:
     assert proc.returncode == 3, stdout + stderr
     assert "interrupted (Ctrl-C, SIGTERM or SIGHUP)" in stderr
     assert not os.path.exists(f"/proc/{pid}"), "the setsid helper survived (or is a zombie)"
+
+
+@pytest.mark.parametrize(
+    ("writes", "named"),
+    [
+        ("head -c 3000000 /dev/zero > {out}/junk", "more than 1 MiB"),
+        ("i=0; while [ $i -lt 60 ]; do : > {out}/f$i; i=$((i+1)); done", "more than 20 files"),
+    ],
+    ids=["bytes", "files"],
+)
+def test_a_target_that_floods_the_results_directory_is_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writes: str, named: str
+) -> None:
+    """The kernel under test writes the results directory through its share: past what
+    a run writes (1 GiB, 10,000 entries; here 1 MiB and 20), the run ends, saying so."""
+    monkeypatch.setattr(results, "USAGE_LIMIT", 1 << 20)
+    monkeypatch.setattr(results, "ENTRIES_LIMIT", 20)
+    out = tmp_path / "out"
+    script = f"echo '{STARTED}'; {writes.format(out=out)}; sleep 60"
+    ending, took = _supervise(out, script)
+    assert ending.kind == "flood" and named in ending.why
+    assert took < 20

@@ -242,3 +242,17 @@ def test_a_file_the_target_made_huge_is_read_only_so_far(tmp_path: Path) -> None
     with path.open("wb") as f:
         f.truncate(1 << 30)  # sparse: a GiB of zeros on no disk
     assert len(results.read_guest(path, limit=1 << 20) or b"") == 1 << 20
+
+
+def test_usage_counts_what_is_on_disk_and_stops_counting_early(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "data").write_bytes(b"x" * 65536)
+    with (tmp_path / "sparse").open("wb") as f:
+        f.truncate(1 << 30)  # a GiB that takes no disk
+    (tmp_path / "link").symlink_to("/usr")  # not followed
+    used, entries = results.usage(tmp_path)
+    assert 65536 <= used < 1 << 20 and entries == 4
+    for i in range(30):
+        (tmp_path / f"f{i}").touch()
+    assert results.usage(tmp_path, most=10)[1] == 11
+    assert results.overflowing(tmp_path) is None

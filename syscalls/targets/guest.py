@@ -46,6 +46,7 @@ STARTED = b"syscalls-guest: running the suite"
 GUEST_PYCACHE = "/run/syscalls-pycache"  # the guest's own copy of the host's pycs
 UNPACK = "-b 2048 --no-same-owner --no-same-permissions -m"  # tar's options for it
 PANIC = (b"Kernel panic - not syncing", b"---[ end Kernel panic")
+USAGE_EVERY = 1.0  # seconds between looks at how much the target wrote (results.usage)
 
 
 @dataclass
@@ -57,9 +58,10 @@ class Limits:
 
 @dataclass
 class Ending:
-    kind: str  # finished | exited | panic | hang | timeout | no-start | interrupted
+    kind: str  # finished | exited | panic | hang | timeout | no-start | interrupted | flood
     returncode: int | None = None
     started_after: float | None = None  # seconds from the launch to the suite's start
+    why: str = ""  # for a flood: what the target wrote
 
 
 def kept() -> list[Path]:
@@ -233,6 +235,7 @@ def supervise(
     started: float | None = None  # when the suite started, seconds after `start`
     panic_at = finished_at = exited_at = None
     events_size = -1
+    last_usage = start
     tail = b""
     status_path, events_path = out / results.STATUS, out / results.EVENTS
     with (out / results.CONSOLE).open("ab") as log:
@@ -266,6 +269,11 @@ def supervise(
                     size = -1
                 if size != events_size:
                     events_size, last_progress = size, now
+                if now - last_usage >= USAGE_EVERY:  # the kernel under test may fill it
+                    last_usage = now
+                    flood = results.overflowing(out)
+                    if flood is not None:
+                        return Ending("flood", None, started, flood)
                 if proc.poll() is not None:
                     # Drain what is left, then stop (a helper may hold the pipe open).
                     exited_at = exited_at or now
@@ -387,6 +395,7 @@ def conclude(
         "before the suite wrote its status",
         "finished": "the target stopped without a status",
         "interrupted": "interrupted (Ctrl-C, SIGTERM or SIGHUP)",
+        "flood": ending.why,
     }[ending.kind]
     events = results.salvage(out, target, why)
     print(f"\n{where}: run ended after {elapsed:.0f} s: {why}", file=sys.stderr)

@@ -13,6 +13,7 @@ started but not ended is recorded as failed with the reason the run ended.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
@@ -64,6 +65,45 @@ def read_guest(path: Path, limit: int = GUEST_FILE_LIMIT) -> bytes | None:
         return None
     finally:
         os.close(fd)
+
+
+# What the target may leave in the results directory: far past what a run writes (the
+# whole suite: about 5 MB in a few files)
+USAGE_LIMIT = 1 << 30  # bytes on disk
+ENTRIES_LIMIT = 10_000  # files and directories
+
+
+def usage(out: Path, most: int = ENTRIES_LIMIT) -> tuple[int, int]:
+    """(bytes on disk, entries) under `out`, counting no further than `most` + 1
+    entries: the target may have made millions."""
+    used = entries = 0
+    todo = [out]
+    while todo and entries <= most:
+        try:
+            with os.scandir(todo.pop()) as listing:
+                for entry in listing:
+                    entries += 1
+                    if entries > most:
+                        break
+                    with contextlib.suppress(OSError):
+                        info = entry.stat(follow_symlinks=False)
+                        if stat.S_ISDIR(info.st_mode):
+                            todo.append(Path(entry.path))
+                        else:
+                            used += info.st_blocks * 512
+        except OSError:
+            continue
+    return used, entries
+
+
+def overflowing(out: Path) -> str | None:
+    """Why the results directory holds more than a run writes, or None."""
+    used, entries = usage(out, ENTRIES_LIMIT)
+    if used > USAGE_LIMIT:
+        return f"the target wrote more than {USAGE_LIMIT >> 20} MiB into the results directory"
+    if entries > ENTRIES_LIMIT:
+        return f"the target made more than {ENTRIES_LIMIT} files in the results directory"
+    return None
 
 
 def read_profile(path: Path) -> Profile | None:
