@@ -355,3 +355,16 @@ def test_a_target_that_floods_the_results_directory_is_stopped(
     ending, took = _supervise(out, script)
     assert ending.kind == "flood" and named in ending.why
     assert took < 20
+
+
+def test_what_the_results_directory_held_before_is_not_the_targets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(results, "ENTRIES_LIMIT", 20)
+    out = tmp_path / "out"
+    out.mkdir()
+    for i in range(50):  # --out with other things in it
+        (out / f"earlier{i}").touch()
+    script = f"echo '{STARTED}'; : > {out}/one; : > {out}/two; echo 0 > {out}/status"
+    ending, _ = _supervise(out, script)
+    assert ending.kind == "finished"

@@ -256,3 +256,6 @@ def test_usage_counts_what_is_on_disk_and_stops_counting_early(tmp_path: Path) -
         (tmp_path / f"f{i}").touch()
     assert results.usage(tmp_path, most=10)[1] == 11
     assert results.overflowing(tmp_path) is None
+    before = results.usage(tmp_path)
+    assert results.overflowing(tmp_path, before) is None
+    assert before[1] == 34  # a directory that held other things: only growth counts

@@ -236,6 +236,7 @@ def supervise(
     panic_at = finished_at = exited_at = None
     events_size = -1
     last_usage = start
+    before = results.usage(out)  # what --out held already (a directory of other runs)
     tail = b""
     status_path, events_path = out / results.STATUS, out / results.EVENTS
     with (out / results.CONSOLE).open("ab") as log:
@@ -271,7 +272,7 @@ def supervise(
                     events_size, last_progress = size, now
                 if now - last_usage >= USAGE_EVERY:  # the kernel under test may fill it
                     last_usage = now
-                    flood = results.overflowing(out)
+                    flood = results.overflowing(out, before)
                     if flood is not None:
                         return Ending("flood", None, started, flood)
                 if proc.poll() is not None:

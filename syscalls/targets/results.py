@@ -96,12 +96,13 @@ def usage(out: Path, most: int = ENTRIES_LIMIT) -> tuple[int, int]:
     return used, entries
 
 
-def overflowing(out: Path) -> str | None:
-    """Why the results directory holds more than a run writes, or None."""
-    used, entries = usage(out, ENTRIES_LIMIT)
-    if used > USAGE_LIMIT:
+def overflowing(out: Path, before: tuple[int, int] = (0, 0)) -> str | None:
+    """Why the results directory holds more than a run writes, or None; `before`: its
+    usage() as the run began (--out may be a directory that holds other things)."""
+    used, entries = usage(out, ENTRIES_LIMIT + before[1])
+    if used - before[0] > USAGE_LIMIT:
         return f"the target wrote more than {USAGE_LIMIT >> 20} MiB into the results directory"
-    if entries > ENTRIES_LIMIT:
+    if entries - before[1] > ENTRIES_LIMIT:
         return f"the target made more than {ENTRIES_LIMIT} files in the results directory"
     return None
 
