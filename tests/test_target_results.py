@@ -259,3 +259,4 @@ def test_usage_counts_what_is_on_disk_and_stops_counting_early(tmp_path: Path) -
     before = results.usage(tmp_path)
     assert results.overflowing(tmp_path, before) is None
     assert before[1] == 34  # a directory that held other things: only growth counts
+    assert results.overflowing(tmp_path, (1 << 40, results.ENTRIES_LIMIT + 1)) is None

@@ -98,7 +98,10 @@ def usage(out: Path, most: int = ENTRIES_LIMIT) -> tuple[int, int]:
 
 def overflowing(out: Path, before: tuple[int, int] = (0, 0)) -> str | None:
     """Why the results directory holds more than a run writes, or None; `before`: its
-    usage() as the run began (--out may be a directory that holds other things)."""
+    usage() as the run began (--out may be a directory that holds other things). One
+    that held more than ENTRIES_LIMIT is not watched: usage() stopped counting it."""
+    if before[1] > ENTRIES_LIMIT:
+        return None
     used, entries = usage(out, ENTRIES_LIMIT + before[1])
     if used - before[0] > USAGE_LIMIT:
         return f"the target wrote more than {USAGE_LIMIT >> 20} MiB into the results directory"
