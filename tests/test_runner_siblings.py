@@ -83,6 +83,10 @@ def test_a_starts_a_sibling():
         time.sleep(60)
         os._exit(0)
     assert pid > 0
+    deadline = time.monotonic() + 10
+    while open(f"/proc/{pid}/comm").read().strip() != "zzsibling":  # named before the end
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
 
 def test_b_after():
     time.sleep(0.05)
