@@ -254,7 +254,7 @@ def _signal(pid: int, sig: int) -> bool:
     return True
 
 
-def _state(pid: int) -> tuple[str, str]:
+def state_and_name(pid: int) -> tuple[str, str]:
     """(state, command name) of a process: its /proc state letter, or "dying" when it
     is already exiting or has a SIGKILL pending (a test that killed its child and did
     not wait for the end); ("?", "?") where unknown."""
@@ -323,13 +323,13 @@ def reap_leftovers(timeout: float = 5.0, ignore: frozenset[int] = frozenset()) -
             return found  # only the survivors of earlier tests
         for pid in live:
             if pid not in found.killed:
-                state, comm = _state(pid)
+                state, comm = state_and_name(pid)
                 if state in ("Z", "dying"):
                     continue  # exiting already: reaped on a next round, not counted
                 found.killed[pid] = comm
                 _signal(pid, signal.SIGKILL)
         if time.monotonic() > deadline:  # what is still there will not go
-            found.survivors = [p for p in live if _state(p)[0] not in ("Z", "X", "?")]
+            found.survivors = [p for p in live if state_and_name(p)[0] not in ("Z", "X", "?")]
             for pid in found.survivors:
                 found.killed.pop(pid, None)
             return found

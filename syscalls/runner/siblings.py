@@ -59,8 +59,8 @@ def strangers(children: list[int], workers: set[int]) -> list[Stranger]:
     for pid in children:
         if pid in workers:
             continue
-        fields = processes.stat_fields(pid)
-        if not fields or fields[0] in (b"Z", b"X"):
+        state, name = processes.state_and_name(pid)
+        if state in ("Z", "X", "?"):
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
             continue
@@ -68,7 +68,7 @@ def strangers(children: list[int], workers: set[int]) -> list[Stranger]:
             group: int | None = os.getpgid(pid)
         except OSError:
             group = None
-        found.append(Stranger(pid, _comm(pid), group))
+        found.append(Stranger(pid, name, group))
     return found
 
 
@@ -87,11 +87,3 @@ def end(found: list[Stranger]) -> None:
             if time.monotonic() > deadline:
                 break  # in the kernel for good: the watchdog reaps what it can later
             time.sleep(0.005)
-
-
-def _comm(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/comm", "rb") as f:
-            return f.read().strip().decode(errors="replace") or "?"
-    except OSError:
-        return "?"
