@@ -8,6 +8,9 @@ TAIL bytes, written when the run ends after a line that says how much was left o
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
 from typing import BinaryIO
 
 LIMIT = 64 << 20  # bytes copied as they come
@@ -50,3 +53,16 @@ class Bounded:
             self.out.write(bytes(self.tail))
             self.out.flush()
             self.tail.clear()
+
+
+@contextlib.contextmanager
+def copies(log: Path, terminal: BinaryIO) -> Iterator[tuple[Bounded, Bounded]]:
+    """The console's two copies, console.log (appended to) and the terminal; what came
+    past the limit is written as they close, however the run ended."""
+    with log.open("ab") as f:
+        to_log, to_terminal = Bounded(f), Bounded(terminal)
+        try:
+            yield to_log, to_terminal
+        finally:
+            to_log.finish()
+            to_terminal.finish()

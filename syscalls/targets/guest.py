@@ -32,8 +32,7 @@ from typing import BinaryIO
 from syscalls import outdir, plugins
 from syscalls.cache import cache_dir
 from syscalls.paths import ROOT
-from syscalls.targets import Options, TargetUnavailable, bytecode, results, timeline
-from syscalls.targets.console import Bounded
+from syscalls.targets import Options, TargetUnavailable, bytecode, console, results, timeline
 from syscalls.targets.procgroup import ProcessGroup
 
 # Directories every target mounts a fresh tmpfs on. A checkout or venv below one of them
@@ -239,66 +238,61 @@ def supervise(
     before = results.usage(out)  # what --out held already (a directory of other runs)
     tail = b""
     status_path, events_path = out / results.STATUS, out / results.EVENTS
-    with (out / results.CONSOLE).open("ab") as log:
-        # Bounded: the console is the kernel under test's, and may never stop (console.py)
-        copy, terminal = Bounded(log), Bounded(echo)
-        try:
-            while True:
-                now = time.monotonic()
-                if fd is not None:
-                    ready, _, _ = select.select([fd], [], [], 0.5)
-                    if ready:
-                        chunk = os.read(fd, 65536)
-                        if chunk:
-                            copy.write(chunk)
-                            terminal.write(chunk)
-                            last_progress = now
-                            window = tail + chunk
-                            if started is None and STARTED in window:
-                                started = time.monotonic() - start
-                            if panic_at is None and any(m in window for m in PANIC):
-                                panic_at = now
-                            tail = window[-256:]
-                        else:
-                            fd = None
-                else:  # the console is closed: the launcher is exiting, if it has not yet
-                    with contextlib.suppress(subprocess.TimeoutExpired):
-                        proc.wait(timeout=0.5)  # back as soon as it has (a sleep cost 0.5 s a run)
-                try:
-                    size = events_path.stat().st_size
-                except OSError:
-                    size = -1
-                if size != events_size:
-                    events_size, last_progress = size, now
-                if now - last_usage >= USAGE_EVERY:  # the kernel under test may fill it
-                    last_usage = now
-                    flood = results.overflowing(out, before)
-                    if flood is not None:
-                        return Ending("flood", None, started, flood)
-                if proc.poll() is not None:
-                    # Drain what is left, then stop (a helper may hold the pipe open).
-                    exited_at = exited_at or now
-                    if fd is None or now - exited_at > 3:
-                        if status_path.exists():
-                            return Ending("finished", proc.returncode, started)
-                        return Ending("panic" if panic_at else "exited", proc.returncode, started)
-                    continue
-                if status_path.exists():
-                    finished_at = finished_at or now
-                    if now - finished_at > 30:  # the suite is done; the guest did not stop
-                        return Ending("finished", None, started)
-                    continue
-                if panic_at is not None and now - panic_at > 5:
-                    return Ending("panic", None, started)
-                if started is None and now - start > limits.boot:
-                    return Ending("no-start", None, started)
-                if started is not None and now - last_progress > limits.test:
-                    return Ending("hang", None, started)
-                if now - start > limits.total:
-                    return Ending("timeout", None, started)
-        finally:
-            copy.finish()
-            terminal.finish()
+    # Bounded: the console is the kernel under test's, and may never stop (console.py)
+    with console.copies(out / results.CONSOLE, echo) as (copy, terminal):
+        while True:
+            now = time.monotonic()
+            if fd is not None:
+                ready, _, _ = select.select([fd], [], [], 0.5)
+                if ready:
+                    chunk = os.read(fd, 65536)
+                    if chunk:
+                        copy.write(chunk)
+                        terminal.write(chunk)
+                        last_progress = now
+                        window = tail + chunk
+                        if started is None and STARTED in window:
+                            started = time.monotonic() - start
+                        if panic_at is None and any(m in window for m in PANIC):
+                            panic_at = now
+                        tail = window[-256:]
+                    else:
+                        fd = None
+            else:  # the console is closed: the launcher is exiting, if it has not yet
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=0.5)  # back as soon as it has (a sleep cost 0.5 s a run)
+            try:
+                size = events_path.stat().st_size
+            except OSError:
+                size = -1
+            if size != events_size:
+                events_size, last_progress = size, now
+            if now - last_usage >= USAGE_EVERY:  # the kernel under test may fill it
+                last_usage = now
+                flood = results.overflowing(out, before)
+                if flood is not None:
+                    return Ending("flood", None, started, flood)
+            if proc.poll() is not None:
+                # Drain what is left, then stop (a helper may hold the pipe open).
+                exited_at = exited_at or now
+                if fd is None or now - exited_at > 3:
+                    if status_path.exists():
+                        return Ending("finished", proc.returncode, started)
+                    return Ending("panic" if panic_at else "exited", proc.returncode, started)
+                continue
+            if status_path.exists():
+                finished_at = finished_at or now
+                if now - finished_at > 30:  # the suite is done; the guest did not stop
+                    return Ending("finished", None, started)
+                continue
+            if panic_at is not None and now - panic_at > 5:
+                return Ending("panic", None, started)
+            if started is None and now - start > limits.boot:
+                return Ending("no-start", None, started)
+            if started is not None and now - last_progress > limits.test:
+                return Ending("hang", None, started)
+            if now - start > limits.total:
+                return Ending("timeout", None, started)
 
 
 def launch(
