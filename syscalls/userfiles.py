@@ -21,8 +21,19 @@ def read_input(path: Path, what: str, limit: int) -> bytes:
 
     A directory, a device or a FIFO is refused without waiting (O_NONBLOCK: opening a
     FIFO would wait for a writer), and a larger file without reading it all."""
+    data = read_regular(path, what, limit)
+    if len(data) > limit:
+        raise UnreadableInput(f"{path}: larger than {limit >> 20} MiB: not a {what}")
+    return data
+
+
+def read_regular(path: Path, what: str, limit: int, follow: bool = True) -> bytes:
+    """The first `limit` + 1 bytes of `path`, if it is a regular file (a FIFO is refused
+    without waiting for a writer; with `follow` False, a symlink too): UnreadableInput
+    otherwise, naming it as a `what`."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, flags)
     except OSError as e:
         raise UnreadableInput(f"{path}: {_strerror(e)}") from None
     try:
@@ -32,11 +43,9 @@ def read_input(path: Path, what: str, limit: int) -> bytes:
         if not stat.S_ISREG(mode):
             raise UnreadableInput(f"{path}: not a regular file, not a {what}")
         chunks, size = [], 0
-        while chunk := os.read(fd, 1 << 20):
+        while size <= limit and (chunk := os.read(fd, min(1 << 20, limit + 1 - size))):
             chunks.append(chunk)
             size += len(chunk)
-            if size > limit:
-                raise UnreadableInput(f"{path}: larger than {limit >> 20} MiB: not a {what}")
     except OSError as e:
         raise UnreadableInput(f"{path}: {_strerror(e)}") from None
     finally:

@@ -25,6 +25,7 @@ from typing import Any
 from syscalls import exitcodes
 from syscalls.outdir import write_atomic
 from syscalls.profile import PROPERTY, Profile
+from syscalls.userfiles import UnreadableInput, read_regular
 
 JUNIT = "junit.xml"
 PROFILE = "profile.json"
@@ -50,21 +51,9 @@ def read_guest(path: Path, limit: int = GUEST_FILE_LIMIT) -> bytes | None:
     first `limit` bytes, and None for what is not a regular file (a FIFO would hold the
     host's read for ever, a symlink lead out of the directory) or cannot be read."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
+        return read_regular(path, "result", limit, follow=False)[:limit]
+    except UnreadableInput:
         return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        chunks, size = [], 0
-        while size < limit and (chunk := os.read(fd, min(1 << 20, limit - size))):
-            chunks.append(chunk)
-            size += len(chunk)
-        return b"".join(chunks)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
 
 
 # What the target may leave in the results directory: far past what a run writes (the
