@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from syscalls.profile import Profile
 from tests.target_checks import junit_outcomes
@@ -185,6 +186,17 @@ def pytest_in(
         cwd=directory, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
         capture_output=True, text=True, timeout=timeout, check=False, **popen,
     )  # fmt: skip
+
+
+def in_a_worker(
+    directory: Path, name: str, source: str, *args: str, **kwargs: Any
+) -> tuple[subprocess.CompletedProcess[str], dict[str, ET.Element]]:
+    """`source` as test module `name` in `directory`, run by pytest_in in one forked
+    worker (and `args`): the process, and its JUnit testcases by test name."""
+    (directory / name).write_text(source)
+    junit = directory / "junit.xml"
+    p = pytest_in(directory, "--workers", "1", f"--junitxml={junit}", *args, name, **kwargs)
+    return p, junit_cases(junit)
 
 
 def junit_cases(junit: Path) -> dict[str, ET.Element]:

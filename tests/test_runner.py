@@ -27,6 +27,7 @@ from tests.runner_checks import (
     A,
     B,
     C,
+    in_a_worker,
     junit_cases,
     junit_id,
     pytest_in,
@@ -531,11 +532,8 @@ def test_a_test_whose_beginning_kills_its_worker_fails_and_is_not_handed_out_for
     error there); handed out again and again, the test killed every fresh worker and
     the run never ended."""
     (tmp_path / "conftest.py").write_text(DOOMED)
-    (tmp_path / "test_doomed.py").write_text("def test_doomed():\n    pass\n\n"
-                                             "def test_after():\n    pass\n")  # fmt: skip
-    junit = tmp_path / "junit.xml"
-    p = pytest_in(tmp_path, "--workers", "1", f"--junitxml={junit}", "test_doomed.py", timeout=60)
-    cases = junit_cases(junit)
+    doomed = "def test_doomed():\n    pass\n\ndef test_after():\n    pass\n"
+    p, cases = in_a_worker(tmp_path, "test_doomed.py", doomed, timeout=60)
     failure = cases["test_doomed"].find("failure")
     assert failure is not None, p.stdout[-3000:]
     message = failure.get("message", "")

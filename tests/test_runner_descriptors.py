@@ -12,7 +12,7 @@ from pathlib import Path
 from syscalls import child
 from syscalls.runner import descriptors
 from syscalls.runner.highfd import HIGH_FD
-from tests.runner_checks import junit_cases, pytest_in
+from tests.runner_checks import in_a_worker
 
 
 def test_the_listing_leaves_out_its_own_descriptor_and_the_runners() -> None:
@@ -134,10 +134,7 @@ def test_a_failed_test_has_its_descriptors_closed_without_a_second_report(
 ) -> None:
     """A kernel that answers with a descriptor where it should refuse fails the test;
     the descriptor its assertion left open is closed, and not told again as a leak."""
-    (tmp_path / "test_holding.py").write_text(FAILS_HOLDING)
-    junit = tmp_path / "junit.xml"
-    p = pytest_in(tmp_path, "--workers", "1", f"--junitxml={junit}", "test_holding.py")
-    cases = junit_cases(junit)
+    p, cases = in_a_worker(tmp_path, "test_holding.py", FAILS_HOLDING)
     failed = cases["test_a_fails_holding_a_descriptor"]
     assert failed.find("failure") is not None and failed.find("error") is None, p.stdout[-3000:]
     leaked = cases["test_b_passes_leaving_one"].find("error")

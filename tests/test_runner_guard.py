@@ -11,7 +11,7 @@ import pytest
 
 from syscalls import child
 from syscalls.runner import guard
-from tests.runner_checks import junit_cases, pytest_in
+from tests.runner_checks import in_a_worker
 
 
 def test_nothing_changed_is_no_message() -> None:
@@ -62,10 +62,7 @@ def test_b_after():
 
 
 def test_a_test_that_changes_the_controller_fails_and_the_run_goes_on(tmp_path: Path) -> None:
-    (tmp_path / "test_renice.py").write_text(RENICE)
-    junit = tmp_path / "junit.xml"
-    p = pytest_in(tmp_path, "--workers", "1", f"--junitxml={junit}", "test_renice.py")
-    cases = junit_cases(junit)
+    p, cases = in_a_worker(tmp_path, "test_renice.py", RENICE)
     error = cases["test_a_renices_its_parent"].find("error")
     assert error is not None, p.stdout[-3000:]
     assert "changed the run's controller" in (error.get("message") or "")

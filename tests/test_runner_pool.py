@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 from syscalls.runner import frames, pool, worker
-from tests.runner_checks import junit_cases, kill_marked, pytest_in
+from tests.runner_checks import in_a_worker, junit_cases, kill_marked, pytest_in
 
 SUITE = """
 import os
@@ -300,11 +300,9 @@ def test_after():
 
 
 def test_a_tests_fork_that_returns_into_pytest_never_reports(tmp_path: Path) -> None:
-    (tmp_path / "test_escaping.py").write_text(ESCAPING)
-    junit = tmp_path / "junit.xml"
-    p = pytest_in(tmp_path, "--workers", "1", f"--junitxml={junit}", "test_escaping.py")
+    p, cases = in_a_worker(tmp_path, "test_escaping.py", ESCAPING)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
-    assert sorted(junit_cases(junit)) == [
+    assert sorted(cases) == [
         "test_after",
         "test_before",
         "test_forks_a_child_that_returns_into_pytest",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from syscalls import child
 from syscalls.runner import siblings
-from tests.runner_checks import junit_cases, pytest_in
+from tests.runner_checks import in_a_worker
 
 
 def _sleeper() -> int:
@@ -103,10 +103,7 @@ def test_b_after():
 def test_a_process_started_beside_the_worker_fails_its_test_and_is_gone_after(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / "test_sibling.py").write_text(SIBLING)
-    junit = tmp_path / "junit.xml"
-    p = pytest_in(tmp_path, "--workers", "1", f"--junitxml={junit}", "test_sibling.py")
-    cases = junit_cases(junit)
+    p, cases = in_a_worker(tmp_path, "test_sibling.py", SIBLING)
     error = cases["test_a_starts_a_sibling"].find("error")
     assert error is not None, p.stdout[-3000:]
     assert "started zzsibling (pid " in (error.get("message") or "")

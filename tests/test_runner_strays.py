@@ -18,7 +18,7 @@ import pytest
 
 from syscalls import child
 from syscalls.runner import strays
-from tests.runner_checks import ROOT, junit_cases, pytest_in
+from tests.runner_checks import ROOT, in_a_worker
 
 needs_linux = pytest.mark.skipif(not strays.CAN_WAIT, reason="no sigtimedwait here")
 
@@ -104,13 +104,10 @@ def test_f_after():
 
 @needs_linux
 def test_a_test_that_signals_the_controller_fails_and_the_run_goes_on(tmp_path: Path) -> None:
-    (tmp_path / "test_signalling.py").write_text(SIGNALLING)
-    junit = tmp_path / "junit.xml"
     started = time.monotonic()
-    p = pytest_in(tmp_path, "--workers", "1", f"--junitxml={junit}", "test_signalling.py")
+    p, cases = in_a_worker(tmp_path, "test_signalling.py", SIGNALLING)
     assert time.monotonic() - started < 60
     assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-3000:]
-    cases = junit_cases(junit)
     sent = [
         ("b_signals_its_parent", "SIGUSR1", "its worker"),
         ("c_child", "SIGRTMIN+2", "a child"),
