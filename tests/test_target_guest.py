@@ -30,6 +30,7 @@ def _supervise(out: Path, script: str, limits: guest.Limits = LIMITS) -> tuple[g
     """Run `script` (sh) as a target whose console is watched; (how it ended, seconds)."""
     out.mkdir(exist_ok=True)
     start = time.monotonic()
+    before = results.usage(out)  # as launch() takes it, before the target starts
     with ProcessGroup() as group:
         proc = group.start(
             ["sh", "-c", script],
@@ -37,7 +38,7 @@ def _supervise(out: Path, script: str, limits: guest.Limits = LIMITS) -> tuple[g
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
-        ending = guest.supervise(proc, out, limits, io.BytesIO())
+        ending = guest.supervise(proc, out, limits, io.BytesIO(), before)
     return ending, time.monotonic() - start
 
 

@@ -225,8 +225,10 @@ def supervise(
     out: Path,
     limits: Limits,
     echo: BinaryIO,
+    before: tuple[int, int] = (0, 0),
 ) -> Ending:
-    """Stream the target's console until it ends one way or another (see module doc)."""
+    """Stream the target's console until it ends one way or another (see module doc).
+    `before`: results.usage(out) before the target started (what --out held already)."""
     assert proc.stdout is not None
     fd: int | None = proc.stdout.fileno()
     start = time.monotonic()
@@ -235,7 +237,6 @@ def supervise(
     panic_at = finished_at = exited_at = None
     events_size = -1
     last_usage = start
-    before = results.usage(out)  # what --out held already (a directory of other runs)
     tail = b""
     status_path, events_path = out / results.STATUS, out / results.EVENTS
     # Bounded: the console is the kernel under test's, and may never stop (console.py)
@@ -308,6 +309,7 @@ def launch(
     happened, and return the exit status (see the module doc)."""
     start = time.monotonic()
     echo = getattr(sys.stdout, "buffer", sys.stdout)
+    before = results.usage(opts.out)  # what --out held already: not the target's
     with terminate_as_interrupt(), ProcessGroup() as group:
         start_job(group, job)
         proc = group.start(
@@ -318,7 +320,7 @@ def launch(
             env=env,
         )
         try:
-            ending = supervise(proc, opts.out, limits, echo)
+            ending = supervise(proc, opts.out, limits, echo, before)
         except KeyboardInterrupt:
             ending = Ending("interrupted")
     return conclude(opts, target, ending, limits, time.monotonic() - start)
