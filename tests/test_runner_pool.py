@@ -301,13 +301,13 @@ def test_after():
 
 def test_a_tests_fork_that_returns_into_pytest_never_reports(tmp_path: Path) -> None:
     p, cases = in_a_worker(tmp_path, "test_escaping.py", ESCAPING)
-    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+    assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-2000:]
     assert sorted(cases) == [
         "test_after",
         "test_before",
         "test_forks_a_child_that_returns_into_pytest",
     ]
-    assert "3 passed" in p.stdout
+    assert "3 passed, 1 error" in p.stdout  # its test fails (tests/test_runner_copies.py)
 
 
 CLOBBERING = """

@@ -38,6 +38,7 @@ import pytest
 
 from syscalls import processes
 from syscalls.runner import descriptors, isolation, namespaces
+from syscalls.runner.copies import Copies
 from syscalls.runner.descriptors import DESCRIPTORS
 from syscalls.runner.status import StatusWriter
 
@@ -124,6 +125,8 @@ class TestProcess:
         if "uts" not in own:
             self.managed |= {isolation.NAMES}
         self.isolation = isolation.Watch(self.managed)
+        self.copies = Copies()  # a test's fork that comes back into pytest is stopped
+        config.pluginmanager.register(self.copies, "syscalls-runner-copies")
         self.state: isolation.State | None = None  # as the last test left it
         self.fingerprint: tuple[object, ...] = ()  # of that state
         workerinput = getattr(config, "workerinput", {})
@@ -143,6 +146,7 @@ class TestProcess:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> None:
+        self.copies.stop(self.current, "as the next test began")
         self.current = item.nodeid
         self.started += 1
         if self.state is None:  # the first test (read here, its plugins' timers armed)
@@ -164,6 +168,8 @@ class TestProcess:
     # the test is over for the watchdog, and what it left running fails it.
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        # before the status below is touched: a copy from a fixture's finalizer
+        self.copies.stop(item.nodeid, "after the test's teardown (forked by a finalizer)")
         self._ended()
         if self.from_setup and _uses_a_wider_fixture(item):
             self.owned |= self.from_setup
@@ -175,6 +181,7 @@ class TestProcess:
             problems.append(
                 f"the test {left.describe()}; every process a test starts must end with it"
             )
+        problems.extend(self.copies.found(item.nodeid))
         changed = self._check_state(item)
         if changed:
             problems.append(changed)
@@ -236,6 +243,7 @@ class TestProcess:
 
     def pytest_unconfigure(self) -> None:
         self.isolation.close()
+        self.copies.close()
         if self.status is not None:
             self.status.close()
         if not self.was_subreaper:
