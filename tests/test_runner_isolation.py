@@ -8,6 +8,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import locale
+import mmap
 import os
 import resource
 import select
@@ -62,6 +63,32 @@ def _armed_posix_timer() -> None:
 
 
 # (what the test does, the change named, whether it can be put back from inside)
+
+
+def _libc_ok(name: str, *args: object) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if getattr(libc, name)(*args) != 0:
+        raise OSError(ctypes.get_errno(), f"{name}{args}")
+
+
+_PAGES: list[mmap.mmap] = []
+
+
+def _locked_page() -> None:
+    _PAGES.append(mmap.mmap(-1, mmap.PAGESIZE))
+    _libc_ok("mlock", ctypes.c_void_p(_address(_PAGES[-1])), ctypes.c_size_t(mmap.PAGESIZE))
+
+
+def _address(m: mmap.mmap) -> int:
+    return ctypes.addressof(ctypes.c_char.from_buffer(m))
+
+
+def _resident_pages(m: mmap.mmap) -> int:
+    vec = (ctypes.c_ubyte * (len(m) // mmap.PAGESIZE))()
+    _libc_ok("mincore", ctypes.c_void_p(_address(m)), ctypes.c_size_t(len(m)), vec)
+    return sum(v & 1 for v in vec)
+
+
 CHANGES: dict[str, tuple[Callable[[], object], str, bool]] = {
     "umask": (lambda: os.umask(0o077), "umask", True),
     "SIGCHLD ignored": (
@@ -126,6 +153,8 @@ CHANGES: dict[str, tuple[Callable[[], object], str, bool]] = {
         "personality",
         True,
     ),
+    "mlockall(MCL_FUTURE) left set": (lambda: _libc_ok("mlockall", 2), "locked memory", True),
+    "a page left locked": (_locked_page, "locked memory", True),
     "a parent-death signal": (
         lambda: ctypes.CDLL(None).prctl(1, signal.SIGUSR2, 0, 0, 0),  # PR_SET_PDEATHSIG
         "parent-death signal",
@@ -415,3 +444,18 @@ def test_a_descriptor_open_under_the_same_number_is_no_change() -> None:
         return [c.what for c in isolation.changes(before, isolation.read())]
 
     assert child.run(run) == []
+
+
+def test_mlockall_for_the_future_put_back_leaves_later_mappings_lazy() -> None:
+    """The test after one that left mlockall(MCL_FUTURE) found every fresh mapping
+    resident and locked (its mincore said so): put back, a mapping is lazy again."""
+
+    def run() -> tuple[int, int]:
+        before = isolation.read()
+        _libc_ok("mlockall", 2)
+        locked = mmap.mmap(-1, 16 * mmap.PAGESIZE)
+        under_the_flag = _resident_pages(locked)
+        isolation.repair(before, isolation.changes(before, isolation.read()))
+        return under_the_flag, _resident_pages(mmap.mmap(-1, 16 * mmap.PAGESIZE))
+
+    assert child.run(run) == (16, 0)

@@ -12,7 +12,7 @@ collected session runs its remaining tests. A process that cannot be replaced (p
 pytest, xdist's workers) goes on, and the message says so.
 
 The state: /proc/self/status (umask, signal masks, credentials, capabilities, seccomp,
-threads, CPU affinity), Python's signal handlers, the resource limits
+threads, CPU affinity, locked memory), Python's signal handlers, the resource limits
 (/proc/self/limits), the environment, the working and root directories, nine
 namespaces, process group and session, interval timers, scheduling policy and nice
 value, three prctl values (child subreaper: the runner's hold on what tests leave
@@ -53,7 +53,7 @@ import resource
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +63,11 @@ from syscalls.runner.descriptors import DESCRIPTORS, STREAMS
 from syscalls.runner.highfd import out_of_the_way
 
 State = dict[str, Any]
+
+# mlock() or mlockall() left in place: MCL_FUTURE makes every later mapping resident and
+# locked (a later test of lazy faulting, mincore or RLIMIT_MEMLOCK fails for it); read
+# while a probe page is mapped, which that flag alone locks too (locked_probe)
+LOCKED = "locked memory"
 
 _STATUS_KEYS = {
     b"Umask": "umask",
@@ -82,6 +87,7 @@ _STATUS_KEYS = {
     b"Seccomp_filters": "seccomp filters",
     b"Threads": "threads",
     b"Cpus_allowed_list": "CPU affinity",
+    b"VmLck": LOCKED,
 }
 _STATUS_LINE = re.compile(rb"\n(" + b"|".join(_STATUS_KEYS) + rb"):[ \t]*([^\n]*)")
 # Those that change what the tests after would see: their mounts, their network, their
@@ -143,6 +149,29 @@ def _read_file(path: str) -> bytes | None:
         return None
     finally:
         os.close(fd)
+
+
+_VM = ctypes.CDLL(None, use_errno=True)  # its own mmap/munmap prototypes, no one else's
+_VM.mmap.restype = ctypes.c_void_p
+_VM.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                     ctypes.c_int, ctypes.c_long)  # fmt: skip
+_VM.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+_PROBE = 4096
+_MAP_PRIVATE_ANONYMOUS = 0x22  # Linux's MAP_PRIVATE | MAP_ANONYMOUS (x86, arm, riscv)
+
+
+@contextlib.contextmanager
+def locked_probe() -> Iterator[None]:
+    """A page mapped PROT_NONE while the body reads /proc/self/status: under
+    mlockall(MCL_FUTURE) it counts in VmLck (the kernel accounts a locked mapping at
+    mmap, PROT_NONE or not), so that flag shows even when nothing else is locked."""
+    addr = _VM.mmap(None, _PROBE, 0, _MAP_PRIVATE_ANONYMOUS, -1, 0) if _HAS_PRCTL else None
+    mapped = addr is not None and addr != ctypes.c_void_p(-1).value
+    try:
+        yield
+    finally:
+        if mapped:
+            _VM.munmap(addr, _PROBE)
 
 
 def _personality() -> int | None:
@@ -284,7 +313,8 @@ class Watch:
             self.mounts.reopen()
 
     def fingerprint(self) -> tuple[Any, ...]:
-        status = self._pread("/proc/self/status")
+        with locked_probe():
+            status = self._pread("/proc/self/status")
         return (
             _STATUS_LINE.findall(status) if status is not None else None,
             self._pread("/proc/self/limits"),
@@ -309,7 +339,8 @@ def read(ignore: frozenset[str] = frozenset()) -> State:
     """The process's state in full, each value plain and printable (but the signal
     handlers: the objects Python holds), read with fresh descriptors."""
     state: State = {}
-    status = _read_file("/proc/self/status")
+    with locked_probe():
+        status = _read_file("/proc/self/status")
     if status is not None:
         for key, value in _STATUS_LINE.findall(status):
             state[_STATUS_KEYS[key]] = value.decode()
@@ -507,6 +538,8 @@ def _change(key: str, old: Any, new: Any) -> Change:
         restore = lambda: os.sched_setscheduler(0, policy, os.sched_param(priority))  # noqa: E731
     elif key == "nice" and old is not None:
         restore = lambda: os.setpriority(os.PRIO_PROCESS, 0, old)  # noqa: E731
+    elif key == LOCKED and old is not None and old.split()[:1] == ["0"]:
+        restore = lambda: processes.LIBC.munlockall()  # noqa: E731 - MCL_FUTURE too
     elif key == "recursion limit":
         restore = lambda: sys.setrecursionlimit(old)  # noqa: E731
     elif key == "thread switch interval":
