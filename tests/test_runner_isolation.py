@@ -155,6 +155,13 @@ CHANGES: dict[str, tuple[Callable[[], object], str, bool]] = {
     ),
     "mlockall(MCL_FUTURE) left set": (lambda: _libc_ok("mlockall", 2), "locked memory", True),
     "a page left locked": (_locked_page, "locked memory", True),
+    "timer slack raised": (
+        lambda: _libc_ok("prctl", 29, 200_000_000, 0, 0, 0),
+        "timer slack",
+        True,
+    ),
+    "THP disabled": (lambda: _libc_ok("prctl", 41, 1, 0, 0, 0), "THP disabled", True),
+    "keep capabilities": (lambda: _libc_ok("prctl", 8, 1, 0, 0, 0), "keep capabilities", True),
     "a parent-death signal": (
         lambda: ctypes.CDLL(None).prctl(1, signal.SIGUSR2, 0, 0, 0),  # PR_SET_PDEATHSIG
         "parent-death signal",
@@ -459,3 +466,28 @@ def test_mlockall_for_the_future_put_back_leaves_later_mappings_lazy() -> None:
         return under_the_flag, _resident_pages(mmap.mmap(-1, 16 * mmap.PAGESIZE))
 
     assert child.run(run) == (16, 0)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="PR_SET_SECUREBITS needs CAP_SETPCAP: root")
+def test_securebits_left_set_are_found_and_put_back() -> None:
+    no_setuid_fixup = 1 << 2
+    shown, stuck, left = child.run(
+        lambda: _change_then_repair(lambda: _libc_ok("prctl", 28, no_setuid_fixup, 0, 0, 0))
+    )
+    assert "securebits" in shown
+    assert stuck == [] and left == []
+
+
+def test_memory_deny_write_execute_cannot_be_put_back() -> None:
+    def run() -> tuple[list[str], list[str], list[str]] | None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(66, 0, 0, 0, 0) < 0:  # PR_GET_MDWE
+            return None
+        return _change_then_repair(lambda: _libc_ok("prctl", 65, 1, 0, 0, 0))
+
+    found = child.run(run)
+    if found is None:
+        pytest.skip("PR_GET_MDWE: EINVAL, a kernel before Linux 6.3")
+    shown, stuck, left = found
+    what = "memory-deny-write-execute"
+    assert what in shown and what in stuck and what in left

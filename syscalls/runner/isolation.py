@@ -15,8 +15,9 @@ The state: /proc/self/status (umask, signal masks, credentials, capabilities, se
 threads, CPU affinity, locked memory), Python's signal handlers, the resource limits
 (/proc/self/limits), the environment, the working and root directories, nine
 namespaces, process group and session, interval timers, scheduling policy and nice
-value, three prctl values (child subreaper: the runner's hold on what tests leave
-running; dumpable; the parent-death signal), the personality, the POSIX timers
+value, eight prctl values (child subreaper: the runner's hold on what tests leave
+running; dumpable; the parent-death signal; timer slack; THP disabled; keep
+capabilities; securebits; memory-deny-write-execute), the personality, the POSIX timers
 (runner.posix_timers), the interpreter's recursion limit, switch interval, cyclic GC
 and the C library's locale, the descriptors open below the runner's own and whether
 the standard streams are closed (runner.descriptors), the standard library's functions
@@ -116,6 +117,11 @@ _PRCTL = {  # linux/prctl.h: name -> (get, set, the value comes back through a p
     "child subreaper": (37, 36, True),
     "dumpable": (3, 4, False),
     "parent-death signal": (2, 1, True),  # the worker's: it dies with the controller
+    "timer slack": (30, 29, False),  # every later sleep and timeout rounded up by it
+    "THP disabled": (42, 41, False),
+    "keep capabilities": (7, 8, False),
+    "securebits": (27, 28, False),  # how setuid() and exec treat root's capabilities
+    "memory-deny-write-execute": (66, 65, False),  # Linux 6.3; once set, for good
 }
 TIMERS = posix_timers.TIMERS
 _QUERY_PERSONALITY = 0xFFFFFFFF  # personality(2): this asks, and changes nothing
