@@ -74,6 +74,13 @@ def _libc_ok(name: str, *args: object) -> None:
 _PAGES: list[mmap.mmap] = []
 
 
+def _idle_io() -> None:
+    calls = isolation.IOPRIO_CALLS
+    if calls is None:
+        pytest.skip("no ioprio numbers known for this machine's ABI")
+    _libc_ok("syscall", calls[1], 1, 0, 3 << 13)  # IOPRIO_WHO_PROCESS, IOPRIO_CLASS_IDLE
+
+
 def _locked_page() -> None:
     _PAGES.append(mmap.mmap(-1, mmap.PAGESIZE))
     _libc_ok("mlock", ctypes.c_void_p(_address(_PAGES[-1])), ctypes.c_size_t(mmap.PAGESIZE))
@@ -162,6 +169,7 @@ CHANGES: dict[str, tuple[Callable[[], object], str, bool]] = {
     ),
     "THP disabled": (lambda: _libc_ok("prctl", 41, 1, 0, 0, 0), "THP disabled", True),
     "keep capabilities": (lambda: _libc_ok("prctl", 8, 1, 0, 0, 0), "keep capabilities", True),
+    "an idle I/O class": (_idle_io, "I/O priority", True),
     "a parent-death signal": (
         lambda: ctypes.CDLL(None).prctl(1, signal.SIGUSR2, 0, 0, 0),  # PR_SET_PDEATHSIG
         "parent-death signal",
@@ -189,7 +197,9 @@ def _change_then_repair(change: Callable[[], object]) -> tuple[list[str], list[s
 @pytest.mark.parametrize("name", sorted(CHANGES))
 def test_a_change_is_found_named_and_put_back_where_it_can_be(name: str) -> None:
     change, what, repairable = CHANGES[name]
-    shown, stuck, left = child.run(lambda: _change_then_repair(change))
+    shown, stuck, left = child.run(
+        lambda: _change_then_repair(change), passthrough=(pytest.skip.Exception,)
+    )
     assert what in shown
     if repairable:
         assert stuck == [] and left == []

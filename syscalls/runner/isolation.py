@@ -14,8 +14,8 @@ pytest, xdist's workers) goes on, and the message says so.
 The state: /proc/self/status (umask, signal masks, credentials, capabilities, seccomp,
 threads, CPU affinity, locked memory), Python's signal handlers, the resource limits
 (/proc/self/limits), the environment, the working and root directories, nine
-namespaces, process group and session, interval timers, scheduling policy and nice
-value, eight prctl values (child subreaper: the runner's hold on what tests leave
+namespaces, process group and session, interval timers, scheduling policy, nice
+value and I/O priority, eight prctl values (child subreaper: the runner's hold on what tests leave
 running; dumpable; the parent-death signal; timer slack; THP disabled; keep
 capabilities; securebits; memory-deny-write-execute), the personality, the POSIX timers
 (runner.posix_timers), the interpreter's recursion limit, switch interval, cyclic GC
@@ -180,6 +180,41 @@ def locked_probe() -> Iterator[None]:
             _VM.munmap(addr, _PROBE)
 
 
+# ioprio_get/ioprio_set by this process's own ABI (Python has no call for them): a
+# test's I/O priority is inherited by every child the tests after it fork
+IOPRIO = "I/O priority"
+IOPRIO_CALLS = {  # (get, set): arch/*/entry/syscalls tables, include/uapi/asm-generic
+    ("x86_64", 8): (252, 251),
+    ("x86_64", 4): (290, 289),  # a 32-bit process on a 64-bit kernel: the i386 ABI
+    ("i686", 4): (290, 289),
+    ("aarch64", 8): (31, 30),
+    ("riscv64", 8): (31, 30),
+}.get((os.uname().machine, ctypes.sizeof(ctypes.c_void_p)))
+_IOPRIO_WHO_PROCESS = 1
+
+
+def _ioprio() -> int | None:
+    if IOPRIO_CALLS is None or not _HAS_PRCTL:
+        return None
+    answer = processes.LIBC.syscall(IOPRIO_CALLS[0], _IOPRIO_WHO_PROCESS, 0)
+    return None if answer < 0 else answer
+
+
+def _set_ioprio(value: int) -> None:
+    assert IOPRIO_CALLS is not None
+    if processes.LIBC.syscall(IOPRIO_CALLS[1], _IOPRIO_WHO_PROCESS, 0, value) < 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, os.strerror(errno))
+
+
+def _show_ioprio(value: int | None) -> str:
+    if value is None:
+        return UNREADABLE
+    names = ("none", "realtime", "best-effort", "idle")
+    cls, level = value >> 13, value & 0x1FFF
+    return f"{names[cls] if cls < len(names) else cls} {level}"
+
+
 def _personality() -> int | None:
     answer = processes.LIBC.personality(_QUERY_PERSONALITY)
     return None if answer < 0 else answer
@@ -217,6 +252,7 @@ def _common(ignore: frozenset[str]) -> list[Any]:
         values.append(os.getpriority(os.PRIO_PROCESS, 0))
     except (OSError, AttributeError):
         values.append(None)
+    values.append(_ioprio())
     for get, _, by_pointer in _PRCTL.values():
         values.append(_prctl_get(get, by_pointer) if _HAS_PRCTL else None)
     # READ_IMPLIES_EXEC, ADDR_NO_RANDOMIZE, ...: what every later mmap() would answer
@@ -268,6 +304,7 @@ _COMMON = (
     "session",
     "scheduling policy",
     "nice",
+    IOPRIO,
     *_PRCTL,
     "personality",
     "recursion limit",
@@ -546,6 +583,9 @@ def _change(key: str, old: Any, new: Any) -> Change:
         restore = lambda: os.setpriority(os.PRIO_PROCESS, 0, old)  # noqa: E731
     elif key == LOCKED and old is not None and old.split()[:1] == ["0"]:
         restore = lambda: processes.LIBC.munlockall()  # noqa: E731 - MCL_FUTURE too
+    elif key == IOPRIO and old is not None:
+        shown_old, shown_new = _show_ioprio(old), _show_ioprio(new)
+        restore = lambda: _set_ioprio(old)  # noqa: E731
     elif key == "recursion limit":
         restore = lambda: sys.setrecursionlimit(old)  # noqa: E731
     elif key == "thread switch interval":
