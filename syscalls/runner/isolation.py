@@ -331,6 +331,7 @@ class Watch:
         self.fds: dict[str, int] = {}
         self.mounts = None if MOUNTS in ignore else mounts.Table()
         self.library = patches.Fingerprint(_library_names(ignore))
+        self.status: bytes | None = None  # /proc/self/status at the last fingerprint
 
     def _pread(self, path: str) -> bytes | None:
         if self.pid != os.getpid():
@@ -358,6 +359,7 @@ class Watch:
     def fingerprint(self) -> tuple[Any, ...]:
         with locked_probe():
             status = self._pread("/proc/self/status")
+        self.status = status  # as read here, for what else it tells (runner.memory)
         return (
             _STATUS_LINE.findall(status) if status is not None else None,
             self._pread("/proc/self/limits"),

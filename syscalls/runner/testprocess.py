@@ -37,7 +37,7 @@ from typing import Any
 import pytest
 
 from syscalls import processes
-from syscalls.runner import descriptors, isolation, namespaces
+from syscalls.runner import descriptors, isolation, memory, namespaces
 from syscalls.runner.copies import Copies
 from syscalls.runner.descriptors import DESCRIPTORS
 from syscalls.runner.status import StatusWriter
@@ -129,6 +129,7 @@ class TestProcess:
         config.pluginmanager.register(self.copies, "syscalls-runner-copies")
         self.state: isolation.State | None = None  # as the last test left it
         self.fingerprint: tuple[object, ...] = ()  # of that state
+        self.anon: int | None = None  # its anonymous memory then, in kB (runner.memory)
         workerinput = getattr(config, "workerinput", {})
         if status is None and workerinput.get(STATUS_DIR):
             status = Path(workerinput[STATUS_DIR]) / workerinput["workerid"]
@@ -151,6 +152,7 @@ class TestProcess:
         self.started += 1
         if self.state is None:  # the first test (read here, its plugins' timers armed)
             self._take_state(isolation.read(self.managed))
+            self.anon = memory.anonymous_kb(self.isolation.status)
         if self.status is not None:
             limit = self.limits.get(item.nodeid, self.limit)
             self.status.start(item.nodeid, limit, time.monotonic())
@@ -185,8 +187,23 @@ class TestProcess:
         changed = self._check_state(item)
         if changed:
             problems.append(changed)
+        grown = self._check_memory(item)
+        if grown:
+            problems.append(grown)
         if problems:
             pytest.fail("\n".join(problems), pytrace=False)
+
+    def _check_memory(self, item: pytest.Item) -> str | None:
+        """Whether the test left much more memory in this process (runner.memory), from
+        the status file the state check read just now."""
+        before, self.anon = self.anon, memory.anonymous_kb(self.isolation.status)
+        grown = memory.grown(before, self.anon)
+        if grown is None:
+            return None
+        if self.replaceable:
+            self.retire = f"{item.nodeid} left its memory in use"
+            return f"{grown}; a fresh worker runs the tests after it"
+        return f"{grown}; the tests after it in this process pay for it"
 
     def _take_state(self, state: isolation.State) -> None:
         self.state, self.fingerprint = state, self.isolation.fingerprint()
