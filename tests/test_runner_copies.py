@@ -127,3 +127,16 @@ def test_its_descriptors_are_out_of_the_tests_way() -> None:
         return copies.r, copies.w
 
     assert min(child.run(run)) >= 512
+
+
+def test_a_kernel_whose_getpid_answers_wrongly_makes_no_copy_of_the_process() -> None:
+    """getpid() wrong (a regression under test): the process that runs the tests is not
+    taken for a copy of itself and ended at its first test."""
+
+    def run() -> list[str]:
+        copies = Copies()
+        os.getpid = lambda: copies.pid + 1  # type: ignore[assignment]
+        copies.stop("t", "here")  # returns: its parent is the same as before
+        return copies.found("t")
+
+    assert child.run(run) == []

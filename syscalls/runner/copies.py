@@ -23,12 +23,19 @@ COPY_STATUS = 70  # a stopped copy's exit status (EX_SOFTWARE), as a dying worke
 _LINE = 512  # bytes of one copy's line, at most: one write, never split (PIPE_BUF)
 
 
+def is_copy(pid: int, ppid: int) -> bool:
+    """Whether this process is a fork of the one whose pid and parent's pid were these:
+    both differ. A kernel whose getpid() answers wrongly (a regression under test)
+    would otherwise make every process look like a copy of itself."""
+    return os.getpid() != pid and os.getppid() != ppid
+
+
 class Copies:
     """pytest plugin, made in the process that runs the tests (by TestProcess, whose
     hooks call stop() too)."""
 
     def __init__(self) -> None:
-        self.pid = os.getpid()
+        self.pid, self.ppid = os.getpid(), os.getppid()
         r, w = os.pipe()
         self.r, self.w = out_of_the_way(r), out_of_the_way(w)
         os.set_blocking(self.r, False)
@@ -37,7 +44,7 @@ class Copies:
     def stop(self, nodeid: str | None, where: str) -> None:
         """Nothing in the process that runs the tests; in a copy of it made by a test
         (`nodeid`), which has come back into pytest `where`, a line and _exit()."""
-        if os.getpid() == self.pid:
+        if not is_copy(self.pid, self.ppid):
             return
         line = f"{os.getpid()}\t{where}\t{nodeid or ''}".replace("\n", " ")
         with contextlib.suppress(OSError):

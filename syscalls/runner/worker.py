@@ -45,6 +45,7 @@ import pytest
 
 from syscalls import processes
 from syscalls.runner import frames, strays
+from syscalls.runner.copies import is_copy
 from syscalls.runner.highfd import out_of_the_way
 from syscalls.runner.testprocess import TestProcess
 
@@ -66,7 +67,7 @@ class Forward:
     def __init__(self, config: pytest.Config, fd: int) -> None:
         self.config = config
         self.fd = fd
-        self.pid = os.getpid()
+        self.pid, self.ppid = os.getpid(), os.getppid()
         self.index = -1  # the test being run
         self.reports: list[Any] = []
         # pytest_warning_recorded is a historic hook: registering this plugin replays the
@@ -74,8 +75,8 @@ class Forward:
         self.live = False
 
     def send(self, message: Any) -> None:
-        if os.getpid() != self.pid:  # a test's fork that returned into pytest: never let
-            os._exit(FAILED)  # it report, or run the tests after its parent's
+        if is_copy(self.pid, self.ppid):  # a test's fork that returned into pytest: never
+            os._exit(FAILED)  # let it report, or run the tests after its parent's
         frames.send(self.fd, message)
 
     def pytest_runtest_logstart(self) -> None:
