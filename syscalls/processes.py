@@ -52,16 +52,38 @@ def signal_name(signum: int) -> str:
         return f"signal {signum}"
 
 
-def stat_fields(pid: int) -> list[bytes] | None:
-    """/proc/PID/stat's fields after the command name -- [0] the state letter, [6] the
-    flags, [19] the start time (proc(5)'s fields 3, 9 and 22) -- or None where it
-    cannot be read (the process is gone, or there is no /proc)."""
+def stat_fields(pid: int | str) -> list[bytes] | None:
+    """/proc/PID/stat's fields after the command name -- [0] the state letter, [1] the
+    parent's pid, [6] the flags, [19] the start time (proc(5)'s fields 3, 4, 9 and 22)
+    -- or None where it cannot be read (the process is gone, or there is no /proc).
+    `pid` may be "self"."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
     except OSError:
         return None
     return stat[stat.rfind(b")") + 2 :].split()  # the name may hold spaces and ")"
+
+
+# getpid() and getppid() are among the system calls under test. What the run itself
+# relies on -- who forked whom, whose children to list -- is read from /proc where it
+# is mounted, a path of the kernel's own: a regression in either call fails their
+# tests instead of every worker (whose parent would no longer be "the controller").
+def own_pid() -> int:
+    """This process's pid as /proc/self names it; getpid() where /proc is missing."""
+    try:
+        return int(os.readlink("/proc/self"))
+    except (OSError, ValueError):
+        return os.getpid()
+
+
+def parent_pid() -> int:
+    """The parent's pid from /proc/self/stat; getppid() where /proc is missing."""
+    fields = stat_fields("self")
+    try:
+        return int(fields[1]) if fields else os.getppid()
+    except (IndexError, ValueError):
+        return os.getppid()
 
 
 def fork() -> int:
@@ -162,7 +184,7 @@ def children(pid: int | None = None) -> list[int]:
     """The direct children of `pid` (default: this process), from /proc/PID/task/*/children
     (every thread's, since a child belongs to the thread that forked it), or, where the
     kernel has no such file (CONFIG_PROC_CHILDREN off), from the whole process table."""
-    pid = os.getpid() if pid is None else pid
+    pid = own_pid() if pid is None else pid
     found: list[int] = []
     try:
         for task in os.listdir(f"/proc/{pid}/task"):

@@ -107,7 +107,8 @@ def own_dir(prefix: str, base: str | None = None) -> str:
     where = base or tempfile.gettempdir()
     sweep(where, prefix)
     path = tempfile.mkdtemp(prefix=prefix, dir=where)
-    Path(path, OWNER).write_text(_identity(os.getpid()) or f"{os.getpid()}")
+    me = processes.own_pid()
+    Path(path, OWNER).write_text(_identity(me) or f"{me}")
     return path
 
 

@@ -197,7 +197,7 @@ class Pool:
         others = [fd for s in self.slots.values() for fd in (s.commands, s.reader.fd)]
         if self.strays.fd is not None:
             others.append(self.strays.fd)  # the controller's signals, not the worker's
-        controller = os.getpid()
+        controller = processes.own_pid()
 
         def fork() -> int:
             pid = os.fork()

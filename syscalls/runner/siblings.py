@@ -34,7 +34,7 @@ class Children:
     """The controller's children, read through a descriptor kept open."""
 
     def __init__(self) -> None:
-        self.pid = os.getpid()
+        self.pid = processes.own_pid()
         self.fd: int | None = None
         with contextlib.suppress(OSError):  # no CONFIG_PROC_CHILDREN: processes.children
             path = f"/proc/{self.pid}/task/{self.pid}/children"

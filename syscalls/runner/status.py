@@ -17,6 +17,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from syscalls import processes
 from syscalls.runner.highfd import out_of_the_way
 
 _HEAD = struct.Struct("<IqqddI")  # magic, pid, seq, start, limit, length of the nodeid
@@ -40,6 +41,7 @@ class StatusWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.seq = 0
+        self.pid = processes.own_pid()  # the writer's, for xdist's workers (watchdog)
         # above the tests' range, as the runner's other descriptors (highfd)
         self.fd = out_of_the_way(
             os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
@@ -54,7 +56,7 @@ class StatusWriter:
 
     def _write(self, nodeid: bytes, start: float, limit: float) -> None:
         self.seq += 1
-        body = _HEAD.pack(MAGIC, os.getpid(), self.seq, start, limit, len(nodeid)) + nodeid
+        body = _HEAD.pack(MAGIC, self.pid, self.seq, start, limit, len(nodeid)) + nodeid
         data = body + _CRC.pack(zlib.crc32(body))
         try:
             os.pwrite(self.fd, data, 0)

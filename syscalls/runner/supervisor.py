@@ -72,12 +72,12 @@ def _session(
     for stream in (sys.stdout, sys.stderr):
         stream.flush()  # or what is buffered would be written twice
     read_end, write_end = os.pipe()
-    parent = os.getpid()
+    parent = processes.own_pid()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child; its report is what the parent reads
         os.close(read_end)
         processes.die_with_parent()  # the command SIGKILLed: the session goes too
-        if os.getppid() != parent:
+        if processes.parent_pid() != parent:
             os._exit(70)
         _child(argv, note, crashed, write_end)
     os.close(write_end)

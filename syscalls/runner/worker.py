@@ -215,7 +215,7 @@ def _apart(controller: int) -> None:
         os.setpgid(0, 0)
     processes.die_with_parent()
     processes.first_for_the_oom_killer()
-    if os.getppid() != controller:  # it was gone before the line above
+    if processes.parent_pid() != controller:  # it was gone before the line above
         os._exit(FAILED)
 
 
