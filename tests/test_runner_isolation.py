@@ -13,6 +13,7 @@ import os
 import resource
 import select
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -170,6 +171,12 @@ CHANGES: dict[str, tuple[Callable[[], object], str, bool]] = {
     "THP disabled": (lambda: _libc_ok("prctl", 41, 1, 0, 0, 0), "THP disabled", True),
     "keep capabilities": (lambda: _libc_ok("prctl", 8, 1, 0, 0, 0), "keep capabilities", True),
     "an idle I/O class": (_idle_io, "I/O priority", True),
+    "a socket default timeout": (
+        lambda: socket.setdefaulttimeout(0.0),
+        "socket default timeout",
+        True,
+    ),
+    "fewer int digits": (lambda: sys.set_int_max_str_digits(640), "int max str digits", True),
     "a parent-death signal": (
         lambda: ctypes.CDLL(None).prctl(1, signal.SIGUSR2, 0, 0, 0),  # PR_SET_PDEATHSIG
         "parent-death signal",

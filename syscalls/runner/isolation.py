@@ -13,18 +13,18 @@ pytest, xdist's workers) goes on, and the message says so.
 
 The state: /proc/self/status (umask, signal masks, credentials, capabilities, seccomp,
 threads, CPU affinity, locked memory), Python's signal handlers, the resource limits
-(/proc/self/limits), the environment, the working and root directories, nine
-namespaces, process group and session, interval timers, scheduling policy, nice
-value and I/O priority, eight prctl values (child subreaper: the runner's hold on what tests leave
+(/proc/self/limits), the environment, the working and root directories, nine namespaces,
+process group and session, interval timers, scheduling policy, nice value and I/O
+priority, eight prctl values (child subreaper: the runner's hold on what tests leave
 running; dumpable; the parent-death signal; timer slack; THP disabled; keep
 capabilities; securebits; memory-deny-write-execute), the personality, the POSIX timers
-(runner.posix_timers), the interpreter's recursion limit, switch interval, cyclic GC
-and the C library's locale, the descriptors open below the runner's own and whether
-the standard streams are closed (runner.descriptors), the standard library's functions
-(runner.patches); and where the process has namespaces of its own (as root:
-syscalls.runner.namespaces), its mount table (syscalls.runner.mounts) and its host and
-domain names ("mounts" and NAMES ignored otherwise). Where /proc or prctl are missing
-(not Linux), those parts are left out.
+(runner.posix_timers), the interpreter's recursion limit, switch interval, cyclic GC,
+int max str digits and socket default timeout, and the C library's locale, the
+descriptors open below the runner's own and whether the standard streams are closed
+(runner.descriptors), the standard library's functions (runner.patches); and where the
+process has namespaces of its own (as root: syscalls.runner.namespaces), its mount table
+(syscalls.runner.mounts) and its host and domain names ("mounts" and NAMES ignored
+otherwise). Where /proc or prctl are missing (not Linux), those parts are left out.
 
 Per test only a fingerprint is taken (Watch.fingerprint): raw values compared whole,
 both /proc files (and, as root, the domain name's) read with pread() on descriptors
@@ -52,6 +52,7 @@ import os
 import re
 import resource
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -139,6 +140,7 @@ except ImportError:  # pragma: no cover - another Python
     _getsignal = signal.getsignal
 
 _HAS_PRCTL = processes.LINUX
+_int_digits = getattr(sys, "get_int_max_str_digits", None)  # Python 3.11 and the backports
 
 
 # --- reading ------------------------------------------------------------------------
@@ -207,6 +209,10 @@ def _set_ioprio(value: int) -> None:
         raise OSError(errno, os.strerror(errno))
 
 
+def _show_timeout(value: float | None) -> str:
+    return "none (blocking)" if value is None else f"{value} s"
+
+
 def _show_ioprio(value: int | None) -> str:
     if value is None:
         return UNREADABLE
@@ -262,6 +268,10 @@ def _common(ignore: frozenset[str]) -> list[Any]:
     values.append(sys.getrecursionlimit())
     values.append(sys.getswitchinterval())
     values.append((gc.isenabled(), gc.get_threshold()))
+    # str() of a large int refused past it; every later Python socket made non-blocking
+    # (0) or timing out
+    values.append(_int_digits() if _int_digits else None)
+    values.append(socket.getdefaulttimeout())
     try:
         values.append(locale.setlocale(locale.LC_ALL))
     except locale.Error:
@@ -310,6 +320,8 @@ _COMMON = (
     "recursion limit",
     "thread switch interval",
     "garbage collector",
+    "int max str digits",
+    "socket default timeout",
     "locale",
     "environment",
 )
@@ -592,6 +604,11 @@ def _change(key: str, old: Any, new: Any) -> Change:
         restore = lambda: sys.setrecursionlimit(old)  # noqa: E731
     elif key == "thread switch interval":
         restore = lambda: sys.setswitchinterval(old)  # noqa: E731
+    elif key == "int max str digits" and old is not None:
+        restore = lambda: sys.set_int_max_str_digits(old)  # noqa: E731
+    elif key == "socket default timeout":
+        shown_old, shown_new = (_show_timeout(v) for v in (old, new))
+        restore = lambda: socket.setdefaulttimeout(old)  # noqa: E731
     elif key == "garbage collector":
         restore = lambda: _put_gc(*old)  # noqa: E731
     elif key == MOUNTS and old is not None and new is not None:
