@@ -25,8 +25,8 @@ _LINE = 512  # bytes of one copy's line, at most: one write, never split (PIPE_B
 
 def is_copy(pid: int, ppid: int) -> bool:
     """Whether this process is a fork of the one whose pid and parent's pid were these:
-    both differ. A kernel whose getpid() answers wrongly (a regression under test)
-    would otherwise make every process look like a copy of itself."""
+    both differ. A kernel whose getpid() answers inconsistently (a regression under
+    test) would otherwise make the process look like a copy of itself."""
     return os.getpid() != pid and os.getppid() != ppid
 
 

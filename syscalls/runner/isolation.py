@@ -48,6 +48,7 @@ import contextlib
 import ctypes
 import gc
 import locale
+import mmap
 import os
 import re
 import resource
@@ -165,7 +166,7 @@ _VM.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_in
                      ctypes.c_int, ctypes.c_long)  # fmt: skip
 _VM.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
 _PROBE = 4096
-_MAP_PRIVATE_ANONYMOUS = 0x22  # Linux's MAP_PRIVATE | MAP_ANONYMOUS (x86, arm, riscv)
+_MAP_PRIVATE_ANONYMOUS = mmap.MAP_PRIVATE | getattr(mmap, "MAP_ANONYMOUS", 0)
 
 
 @contextlib.contextmanager
@@ -173,7 +174,8 @@ def locked_probe() -> Iterator[None]:
     """A page mapped PROT_NONE while the body reads /proc/self/status: under
     mlockall(MCL_FUTURE) it counts in VmLck (the kernel accounts a locked mapping at
     mmap, PROT_NONE or not), so that flag shows even when nothing else is locked."""
-    addr = _VM.mmap(None, _PROBE, 0, _MAP_PRIVATE_ANONYMOUS, -1, 0) if _HAS_PRCTL else None
+    anonymous = _HAS_PRCTL and _MAP_PRIVATE_ANONYMOUS != mmap.MAP_PRIVATE
+    addr = _VM.mmap(None, _PROBE, 0, _MAP_PRIVATE_ANONYMOUS, -1, 0) if anonymous else None
     mapped = addr is not None and addr != ctypes.c_void_p(-1).value
     try:
         yield

@@ -5,7 +5,7 @@ mmap, say) changes nothing the state check compares, yet every later fork of tha
 process copies a page-table entry for each of its pages and the child tears them down:
 measured, the 320 tests of suites/proc after such a test took 6.9 s instead of 1.4.
 Its anonymous resident memory is compared after each test; the most a test of the suite
-grows it by is 1.5 MiB, so a test that grew it by GROWTH_LIMIT or more fails, named, and
+grows it by is 1.5 MiB, so a test that grew it by GROWTH_LIMIT_KB or more fails, named, and
 a forked worker is replaced (the memory cannot be taken back from under the objects
 that hold it)."""
 
