@@ -27,6 +27,7 @@ from tests.runner_checks import (
     A,
     B,
     C,
+    Started,
     in_a_worker,
     junit_cases,
     junit_id,
@@ -512,6 +513,20 @@ def test_a_module_that_hangs_at_import_ends_the_run_naming_it(tmp_path: Path) ->
     assert time.monotonic() - start < 45
     assert p.returncode == 2, p.stdout[-3000:] + p.stderr[-2000:]  # pytest's "interrupted"
     assert "collecting test_hangs_at_import.py took longer than 2 s" in p.stdout
+
+
+def test_a_module_that_hangs_at_import_ends_a_run_that_ignores_sigint(tmp_path: Path) -> None:
+    """Started from a shell's background job (nohup, `cmd &`: SIGINT ignored), the
+    watchdog's SIGINT is the run's own still: the run hung for ever on such a module."""
+    module = tmp_path / "test_hangs_at_import.py"
+    module.write_text("import time\ntime.sleep(600)\n\ndef test_never():\n    pass\n")
+    argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p",
+            "syscalls.runner.plugin", f"--rootdir={tmp_path}", "--workers", "1",
+            "--timeout=2", str(module)]  # fmt: skip
+    run = Started(argv, tmp_path / "out", {}, sigint="SIG_IGN").finish(timeout=60)
+    assert run.seconds < 45, run.log
+    assert run.p.returncode == 2, run.log  # pytest's "interrupted"
+    assert "collecting test_hangs_at_import.py took longer than 2 s" in run.p.stdout
 
 
 DOOMED = """

@@ -73,7 +73,7 @@ class Controller:
         self.finishing = False
         self._raised = False
         self._time_up = False
-        self._sigint_ignored = False  # at the start: only --time-limit's SIGINT is ours
+        self._sigint_ignored = False  # at the start: only the watchdog's SIGINT is ours
         self._handlers: dict[int, Any] = {}
         self._mask: set[int] | None = None  # the signal mask before ours
         self._junit: tuple[Any, str] | None = None  # (LogXML, its real path)
@@ -126,10 +126,13 @@ class Controller:
             if sig is None:
                 continue
             if signal.getsignal(sig) == signal.SIG_IGN:  # on purpose: nohup, a background job
-                if sig != signal.SIGINT or not self.watchdog.time_limit:
+                if sig != signal.SIGINT or not (self.watchdog.time_limit or self.distributed):
                     continue
-                # --time-limit interrupts the run with SIGINT, which an ignored one would
-                # lose (the run went on for ever): caught, but one from outside ignored.
+                # The watchdog's limits (--time-limit; a module's collection, under the
+                # per-test limit, wherever the watchdog runs) interrupt the run with
+                # SIGINT, which an ignored one would lose (the run went on for ever; a
+                # module that hung at import held it too): caught, but one from outside
+                # ignored.
                 self._sigint_ignored = True
             self._handlers[sig] = signal.signal(sig, self._on_signal)
         # A mask survives exec (perf stat, some CI runners): a blocked SIGINT would hold
