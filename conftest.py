@@ -253,7 +253,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.when == "teardown":
         recorder = item.stash.get(_RECORDER_KEY, None)
         if recorder is not None:
-            report.user_properties.append((PROPERTY, json.dumps(recorder.entries)))
+            report.user_properties.append((PROPERTY, json.dumps(recorder.kept())))
     return report
 
 

@@ -30,15 +30,27 @@ PROPERTY = "syscalls.observations"
 FORMAT = 1
 
 
+# Observations kept per test: the suite's own tests record 28 at most. A test that calls
+# in a loop (read, write, read, ...) would otherwise put each call into the profile,
+# the JUnit XML and the worker's memory: 200,000 calls, about 4 MB.
+MAX_OBSERVATIONS = 1000
+# Held while the test runs, so that a forked child (which inherits the list) still adds
+# its own; past this only counted, in that process.
+HELD = 10 * MAX_OBSERVATIONS
+LEFT_OUT = "(left out)"  # the entry after the last kept: LEFT_OUT=how many more
+
+
 @dataclass
 class Recorder:
     """The observations of one test.
 
     An entry equal to the last one of the same thread is dropped: per thread, so that
-    how a waker's and a woken thread's calls interleave does not change what is kept."""
+    how a waker's and a woken thread's calls interleave does not change what is kept.
+    Past HELD they are counted, not kept; kept() reports MAX_OBSERVATIONS."""
 
     entries: list[str] = field(default_factory=list)
     _last: dict[int, str] = field(default_factory=dict)
+    dropped: int = 0
 
     def call(self, result: Result) -> None:
         self._add(f"{result.name}={result.outcome}")
@@ -50,7 +62,20 @@ class Recorder:
         thread = threading.get_ident()
         if self._last.get(thread) != entry:
             self._last[thread] = entry
-            self.entries.append(entry)
+            if len(self.entries) < HELD:
+                self.entries.append(entry)
+            else:
+                self.dropped += 1
+
+    def kept(self) -> list[str]:
+        """What the test reports: its first MAX_OBSERVATIONS observations (its forked
+        children's included) and, if there were more, LEFT_OUT=how many ("N+": at
+        least N, where a child recorded past HELD)."""
+        more = self.dropped + max(0, len(self.entries) - MAX_OBSERVATIONS)
+        if not more:
+            return self.entries
+        at_least = "+" if len(self.entries) >= HELD else ""
+        return [*self.entries[:MAX_OBSERVATIONS], f"{LEFT_OUT}={more}{at_least}"]
 
 
 @dataclass

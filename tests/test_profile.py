@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from syscalls.profile import PROPERTY, Profile, Recorder
+from syscalls.profile import HELD, LEFT_OUT, MAX_OBSERVATIONS, PROPERTY, Profile, Recorder
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,6 +31,12 @@ def test_root_only(kernel):
 
 def test_in_child(kernel, in_child):
     in_child(lambda: kernel.close(-1))
+
+def test_calls_in_a_loop(kernel, in_child):
+    for _ in range(700):
+        kernel.close(-1)
+        kernel.getpid()
+    in_child(lambda: [kernel.dup(-1) for _ in range(3)])
 
 def test_leaves_a_read_only_tree(tmp, observe):
     (tmp / "ro").mkdir()
@@ -78,7 +84,7 @@ def test_profile_header_names_platform_and_kernel(run: tuple) -> None:
     profile, _, code = run
     assert code == 1  # one test fails
     assert profile["platform"] and profile["kernel"] and profile["target"] == "host"
-    assert len(profile["tests"]) == 6
+    assert len(profile["tests"]) == 7
 
 
 def test_calls_and_explicit_values_are_observed(run: tuple) -> None:
@@ -170,3 +176,24 @@ def test_a_table_for_another_arch_is_refused(tmp_path: Path) -> None:
 def test_tmp_is_removed_even_when_read_only_inside(run: tuple) -> None:
     (entry,) = _test(run[0], "test_leaves_a_read_only_tree")["observations"]
     assert not Path(entry.removeprefix("tmp=")).exists()
+
+
+def test_a_test_that_calls_in_a_loop_keeps_its_first_observations_and_a_count(run: tuple) -> None:
+    profile, _, _ = run
+    observations = profile["tests"]["test_sample.py::test_calls_in_a_loop"]["observations"]
+    assert len(observations) == MAX_OBSERVATIONS + 1
+    assert observations[:2] == ["close=EBADF", "getpid=ok"]
+    # 1400 of the loop's, 1 of the child's (the same answer three times): 401 left out
+    assert observations[-1] == f"{LEFT_OUT}={1400 + 1 - MAX_OBSERVATIONS}"
+
+
+def test_past_the_limit_observations_are_counted_not_kept(kernel) -> None:
+    recorder = Recorder()
+    for i in range(MAX_OBSERVATIONS + 5):
+        recorder.value("i", i)
+    assert recorder.kept()[-1] == f"{LEFT_OUT}=5"
+    for i in range(HELD):
+        recorder.value("j", i)
+    assert len(recorder.entries) == HELD  # memory bounded while it runs
+    assert recorder.kept()[-1] == f"{LEFT_OUT}={HELD + 5}+"  # all but the first 1000
+    assert Recorder(entries=["a=1"]).kept() == ["a=1"]
