@@ -16,6 +16,7 @@ import pytest
 from syscalls import processes
 from syscalls.runner.status import StatusWriter
 from syscalls.runner.watchdog import (
+    OUTPUT_LIMIT,
     STOPPED,
     Watchdog,
     describe_exit,
@@ -23,6 +24,7 @@ from syscalls.runner.watchdog import (
     peek_exit,
     state,
 )
+from tests.runner_checks import in_a_worker
 
 pytestmark = pytest.mark.os("linux")
 
@@ -194,3 +196,59 @@ def test_a_worker_whose_pid_execnet_did_not_show_is_watched_by_its_status_record
     finally:
         child.kill()
         child.wait()
+
+
+def test_a_worker_whose_test_floods_its_output_is_killed_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    """Its standard output a file (pytest's capture file, here one of the test's): the
+    growth since its test began counts, not what the file held before."""
+    out = tmp_path / "captured"
+    out.write_bytes(b"x" * (OUTPUT_LIMIT + 1))  # written before this test: not its own
+    with out.open("ab") as f:
+        proc = subprocess.Popen(["sleep", "60"], stdout=f)
+    try:
+        dog = _watchdog(tmp_path)
+        dog.add_worker("gw0", proc.pid)
+        StatusWriter(tmp_path / "gw0").start("t.py::test_floods", 120.0, time.monotonic())
+        dog._check("gw0", dog.workers["gw0"], time.monotonic())
+        assert proc.poll() is None
+        with out.open("ab") as f:
+            f.write(b"y" * (OUTPUT_LIMIT // 2))
+        dog._check("gw0", dog.workers["gw0"], time.monotonic())
+        assert proc.poll() is None  # half the limit: left alone
+        with out.open("ab") as f:
+            f.write(b"y" * OUTPUT_LIMIT)
+        dog._check("gw0", dog.workers["gw0"], time.monotonic())
+        assert proc.wait(10) == -signal.SIGKILL
+        assert dog.death_of("gw0") == (
+            "wrote 96 MiB to its standard output and error (the limit is 64 MiB; pytest's "
+            "capture keeps it on disk): the watchdog killed its worker"
+        )
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+FLOODING = """
+import os, time
+
+def test_a_floods_its_output():
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        os.write(1, b"x" * 65536)
+
+def test_b_after():
+    print("fine")
+"""
+
+
+def test_a_test_that_floods_its_output_fails_soon_and_the_run_goes_on(tmp_path: Path) -> None:
+    started = time.monotonic()
+    p, cases = in_a_worker(tmp_path, "test_flooding.py", FLOODING)
+    assert time.monotonic() - started < 20, p.stdout[-3000:]
+    failure = cases["test_a_floods_its_output"].find("failure")
+    assert failure is not None, p.stdout[-3000:]
+    assert "to its standard output and error (the limit is 64 MiB" in (failure.get("message") or "")
+    after = cases["test_b_after"]
+    assert after.find("failure") is None and after.find("error") is None, p.stdout[-3000:]

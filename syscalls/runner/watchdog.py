@@ -8,6 +8,10 @@ Every POLL seconds it reads each worker's status record (syscalls.runner.status)
   - kills the worker that a test stopped (SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU: /proc's
     state T) and nothing continued for STOPPED seconds: stopped, it could only wait for
     its limit, two minutes, where SIGALRM cannot reach it;
+  - kills the worker whose test wrote more than OUTPUT_LIMIT to its standard output and
+    error (the files they are, under pytest's capture, grow by that much): a test that
+    printed in a loop filled the disk at about 0.5 GB/s until its limit, and the worker
+    then read it all into memory (4 s of it: 2 GB on disk, 2.4 GB resident);
   - notices a worker that died (waitid WNOWAIT, leaving the reaping to the pool or
     execnet) and keeps its exit status, for the crash report;
   - kills and reaps processes adopted by the controller (a subreaper while the watchdog
@@ -26,10 +30,11 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import stat
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from syscalls import processes
@@ -37,6 +42,9 @@ from syscalls.runner.status import Status, read_status
 
 POLL = 0.2
 STOPPED = 10.0  # seconds a worker may stay stopped in a test (a child may continue it)
+# What a test may write to its standard output and error: pytest captures them in
+# temporary files, on disk, and reads them whole when the test ends (a report keeps 1 MiB)
+OUTPUT_LIMIT = 64 << 20
 
 
 def grace(limit: float) -> float:
@@ -66,6 +74,30 @@ def peek_exit(pid: int) -> str | None:
     return None if result is None else describe_exit(result)
 
 
+class Output:
+    """How much a worker's test has written to its standard output and error: the sizes
+    of what its descriptors 1 and 2 are, where they are regular files (pytest's capture
+    files; a run's output sent to a file with -s), since the test began."""
+
+    def __init__(self) -> None:
+        self.seq = -1  # the status record's test the sizes below were taken in
+        self.at_start = 0
+
+    def grown(self, pid: int, seq: int) -> int:
+        size = _regular_size(pid, 1) + _regular_size(pid, 2)
+        if seq != self.seq:  # another test: measured from here
+            self.seq, self.at_start = seq, size
+        return size - self.at_start
+
+
+def _regular_size(pid: int, fd: int) -> int:
+    try:
+        st = os.stat(f"/proc/{pid}/fd/{fd}")
+    except OSError:
+        return 0
+    return st.st_size if stat.S_ISREG(st.st_mode) else 0
+
+
 @dataclass
 class Worker:
     pid: int
@@ -74,6 +106,7 @@ class Worker:
     killed: str | None = None  # why the watchdog killed it
     killed_at: float = 0.0  # when (time.monotonic())
     stopped: float | None = None  # since when it has been seen stopped
+    output: Output = field(default_factory=Output)
 
 
 class Watchdog:
@@ -239,6 +272,15 @@ class Watchdog:
                 return
         else:
             worker.stopped = None
+        written = worker.output.grown(worker.pid, rec.seq)
+        if written > OUTPUT_LIMIT:
+            self._kill(
+                worker,
+                f"wrote {written >> 20} MiB to its standard output and error (the limit is "
+                f"{OUTPUT_LIMIT >> 20} MiB; pytest's capture keeps it on disk): the watchdog "
+                "killed its worker",
+            )
+            return
         if rec.limit <= 0 or now - rec.start <= rec.limit + grace(rec.limit):
             return
         # Freeze it, and make sure it is still in that test (not just past it).
