@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from syscalls.table_schema import C_NAME, SYSCALL_NUMBER
 from syscalls.tables import Table, TreeError, read_source, sys_ni
 from syscalls.tables.cmacros import CompilerMissing, constants
 
@@ -370,7 +371,7 @@ def _tbl_rows(
         fields = line.split("#", 1)[0].split()
         if len(fields) >= 3 and fields[1] in abis:
             number, name = _tbl_number(path, n, fields[0]), fields[2]
-            if not _NAME.fullmatch(name):
+            if not C_NAME.ok(name):
                 raise TreeError(f"{path}:{n}: {name[:40]!r} is not a syscall name")
             if rows.get(name, (number,))[0] != number or names.get(number, name) != name:
                 raise TreeError(f"{path}:{n}: {number} {name}: the number or name is taken")
@@ -380,12 +381,11 @@ def _tbl_rows(
     return rows
 
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NUMBER = re.compile(r"[0-9]{1,10}")  # ASCII digits: int() also takes "1_0" and "١"
 
 
 def _tbl_number(path: Path, line: int, text: str) -> int:
-    if not _NUMBER.fullmatch(text) or int(text) > 2**31 - 1:
+    if not _NUMBER.fullmatch(text) or not SYSCALL_NUMBER.ok(int(text)):
         raise TreeError(f"{path}:{line}: {text[:40]!r} is not a syscall number")
     return int(text)
 

@@ -19,13 +19,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from syscalls.table_schema import C_NAME, SYSCALL_NUMBER
+
 DIALECTS = ("freebsd", "netbsd", "openbsd")
 
 # Types that define no callable syscall.
 _ABSENT = {"UNIMPL", "OBSOL", "RESERVED", "EXCL", "NODEF", "IGNORED"}
 _ENTRY = re.compile(r"^([0-9]+)\s+(.*)$", re.S)  # ASCII digits: \d takes "١٢" too
-_C_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-MAX_NUMBER = 2**31 - 1
 _PROTO = re.compile(r"\{(.*)\}\s*(\S*)\s*$", re.S)
 
 
@@ -80,7 +80,8 @@ def _records(text: str) -> list[tuple[int, str]]:
         m = _ENTRY.match(" ".join(current))
         current, depth = [], 0
         if m:
-            if len(m.group(1)) > 10 or int(m.group(1)) > MAX_NUMBER:  # int(): 4300 digits
+            digits = m.group(1)  # int() refuses past 4300 of them: ten at most
+            if len(digits) > 10 or not SYSCALL_NUMBER.ok(int(digits)):
                 raise MasterError(f"entry {m.group(1)[:20]}: not a syscall number")
             out.append((int(m.group(1)), m.group(2)))
     if current:
@@ -185,6 +186,6 @@ def _entry(
             name = f"freebsd{suffix}_{name}" if suffix else f"o{name}"
         else:
             name = f"compat_{compat_type.lower()}_{name}"
-    if not _C_NAME.fullmatch(name):  # TOML and the tables' schema take C names only
+    if not C_NAME.ok(name):  # TOML and the tables' schema take C names only
         raise MasterError(f"entry {number}: {name[:40]!r} is not a syscall name")
     return Entry(number, name, base, types, rettype, args, bool(compat_type), version)
