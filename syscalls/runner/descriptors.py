@@ -94,12 +94,14 @@ def removed(before: dict[int, str], after: dict[int, str]) -> dict[int, str]:
     return {fd: what for fd, what in before.items() if fd not in after}
 
 
-def difference(before: dict[int, str], after: dict[int, str], most: int = 8) -> str:
-    """ "+7 (/dev/null), -5 (pipe:[12])": those opened and those closed."""
+def difference(before: dict[int, str], after: dict[int, str], most: int | None = 8) -> str:
+    """ "+7 (/dev/null), -5 (pipe:[12])": those opened and those closed (the first
+    `most`, and how many more; None: all). POSIX timers are told the same way."""
     parts = [f"+{fd} ({what})" for fd, what in added(before, after).items()]
     parts += [f"-{fd} ({what})" for fd, what in removed(before, after).items()]
-    shown = ", ".join(parts[:most])
-    return shown if len(parts) <= most else f"{shown} and {len(parts) - most} more"
+    if most is None or len(parts) <= most:
+        return ", ".join(parts)
+    return f"{', '.join(parts[:most])} and {len(parts) - most} more"
 
 
 def settle(before: dict[int, str]) -> None:

@@ -206,9 +206,7 @@ def _ioprio() -> int | None:
 
 def _set_ioprio(value: int) -> None:
     assert IOPRIO_CALLS is not None
-    if processes.LIBC.syscall(IOPRIO_CALLS[1], _IOPRIO_WHO_PROCESS, 0, value) < 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, os.strerror(errno))
+    _succeeded(processes.LIBC.syscall(IOPRIO_CALLS[1], _IOPRIO_WHO_PROCESS, 0, value))
 
 
 def _show_timeout(value: float | None) -> str:
@@ -299,9 +297,7 @@ def _put_host_names(names: tuple[str, str]) -> None:
     libc = processes.LIBC
     for call, name in ((libc.sethostname, names[0]), (libc.setdomainname, names[1])):
         value = name.encode()
-        if call(value, len(value)) != 0:
-            errno = ctypes.get_errno()
-            raise OSError(errno, os.strerror(errno))
+        _succeeded(call(value, len(value)))
 
 
 # pytest sets it in each phase of a test (setup, call, teardown), and removes it after
@@ -628,9 +624,9 @@ def _change(key: str, old: Any, new: Any) -> Change:
             restore = lambda: descriptors.close(left)  # noqa: E731 - those closed, not put back
     elif key == TIMERS and old is not None and new is not None:
         shown_old, shown_new = "as they were", posix_timers.difference(old, new)
-        added = [i for i in new if i not in old]
+        added = descriptors.added(old, new)
         if added:
-            restore = lambda: posix_timers.delete(added)  # noqa: E731
+            restore = lambda: posix_timers.delete(list(added))  # noqa: E731
     elif key == "personality" and old is not None:
         shown_old, shown_new = f"{old:#x}", (f"{new:#x}" if new is not None else UNREADABLE)
         restore = lambda: processes.LIBC.personality(old)  # noqa: E731
@@ -737,7 +733,12 @@ def _put_gc(enabled: bool, threshold: tuple[int, ...]) -> None:
 
 
 def _prctl_set(option: int, value: int) -> None:
-    if processes.prctl(option, value) < 0:
+    _succeeded(processes.prctl(option, value))
+
+
+def _succeeded(answer: int) -> None:
+    """A C call's answer; OSError with its errno where it failed (-1)."""
+    if answer < 0:
         errno = ctypes.get_errno()
         raise OSError(errno, os.strerror(errno))
 

@@ -3,8 +3,8 @@
 A test that replaces time.monotonic, select.select or os.fork by assignment (not with
 pytest's monkeypatch fixture, which puts them back) and leaves them so changes them for
 every test after it in its worker, and for the runner there too: a frozen clock made
-the watchdog kill the next test for having run 51112 s. Each module's functions and
-functions are looked up after each test and compared with those it had, by identity.
+the watchdog kill the next test for having run 51112 s. Each module's functions (Python's
+and built-in) are looked up after each test and compared with those it had, by identity.
 Classes are left out: each lookup writes the object's reference count, and a page
 written after an in_child test's fork is a copy-on-write fault in its worker. With the
 classes the check cost about 0.1 s of a 4.8 s `syscalls run` (alternated runs); with

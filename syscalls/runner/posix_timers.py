@@ -13,6 +13,7 @@ import ctypes
 import re
 
 from syscalls import processes
+from syscalls.runner import descriptors
 
 TIMERS = "POSIX timers"
 PATH = "/proc/self/timers"
@@ -42,9 +43,8 @@ def read() -> dict[int, str] | None:
 
 
 def difference(before: dict[int, str], after: dict[int, str]) -> str:
-    added = [f"+{i} ({what})" for i, what in after.items() if i not in before]
-    gone = [f"-{i} ({what})" for i, what in before.items() if i not in after]
-    return ", ".join(added + gone)
+    """ "+3 (SIGALRM on CLOCK_MONOTONIC, ...), -1 (...)": every timer added and gone."""
+    return descriptors.difference(before, after, most=None)
 
 
 def delete(ids: list[int]) -> None:
