@@ -202,3 +202,14 @@ def in_a_worker(
 def junit_cases(junit: Path) -> dict[str, ET.Element]:
     """The testcase elements of a JUnit XML file, by test name."""
     return {c.get("name", ""): c for c in ET.parse(junit).getroot().iter("testcase")}
+
+
+def junit_message(case: ET.Element, kind: str = "error") -> str | None:
+    """The message of a testcase's <error> (or, `kind`, <failure>); None without one."""
+    found = case.find(kind)
+    return None if found is None else found.get("message") or ""
+
+
+def clean(case: ET.Element) -> bool:
+    """A testcase with neither an error nor a failure."""
+    return case.find("error") is None and case.find("failure") is None

@@ -11,7 +11,7 @@ import pytest
 
 from syscalls import child
 from syscalls.runner.copies import COPY_STATUS, Copies
-from tests.runner_checks import in_a_worker, junit_cases, pytest_in
+from tests.runner_checks import clean, in_a_worker, junit_cases, junit_message, pytest_in
 
 FORGETS = """
 import os, pytest
@@ -66,13 +66,11 @@ WHERE = {
 
 def _check(directory: Path, cases: dict, output: str) -> None:
     for name, where in WHERE.items():
-        error = cases[name].find("error")
-        assert error is not None, output[-3000:]
-        message = error.get("message") or ""
+        message = junit_message(cases[name])
+        assert message is not None, output[-3000:]
         assert "returned into pytest instead of ending with os._exit()" in message, message
         assert f"stopped {where}" in message, message
-    after = cases["test_e_after"]
-    assert after.find("error") is None and after.find("failure") is None, output[-3000:]
+    assert clean(cases["test_e_after"]), output[-3000:]
     assert (directory / "after").read_text().count("\n") == 1  # run once, not by a copy too
     assert (directory / "bodies").read_text() == "parent\n"  # the body ran in the parent only
     assert (directory / "statuses").read_text() == f"{COPY_STATUS}\n"

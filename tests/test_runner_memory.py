@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from syscalls.runner import memory
-from tests.runner_checks import in_a_worker, junit_cases, pytest_in
+from tests.runner_checks import clean, in_a_worker, junit_cases, junit_message, pytest_in
 
 LEAVES = """
 import mmap, os
@@ -28,19 +28,14 @@ def test_c_frees_what_it_maps():
 """
 
 
-def _error(case) -> str:  # type: ignore[no-untyped-def]
-    error = case.find("error")
-    return "" if error is None else error.get("message") or ""
-
-
 def test_a_worker_left_with_a_tests_memory_is_replaced(tmp_path: Path) -> None:
     p, cases = in_a_worker(tmp_path, "test_leaves.py", LEAVES)
-    message = _error(cases["test_a_leaves_a_mapping"])
+    message = junit_message(cases["test_a_leaves_a_mapping"]) or ""
     assert "the test left 12" in message and "MiB more anonymous memory" in message, p.stdout[
         -3000:
     ]
     assert "a fresh worker runs the tests after it" in message
-    assert _error(cases["test_b_after"]) == "" and _error(cases["test_c_frees_what_it_maps"]) == ""
+    assert clean(cases["test_b_after"]) and clean(cases["test_c_frees_what_it_maps"])
     first, after = (tmp_path / "pids").read_text().split()
     assert first != after  # the memory went with the worker
 
@@ -50,9 +45,9 @@ def test_a_serial_run_names_it_and_goes_on(tmp_path: Path) -> None:
     junit = tmp_path / "junit.xml"
     p = pytest_in(tmp_path, f"--junitxml={junit}", "test_leaves.py")
     cases = junit_cases(junit)
-    message = _error(cases["test_a_leaves_a_mapping"])
+    message = junit_message(cases["test_a_leaves_a_mapping"]) or ""
     assert "the tests after it in this process pay for it" in message, p.stdout[-3000:]
-    assert _error(cases["test_b_after"]) == ""
+    assert clean(cases["test_b_after"])
 
 
 def test_the_anonymous_memory_is_read_from_the_status_text() -> None:
