@@ -37,7 +37,7 @@ from typing import Any
 import pytest
 
 from syscalls import processes
-from syscalls.runner import descriptors, isolation, memory, namespaces
+from syscalls.runner import descriptors, isolation, memory, namespaces, tracees
 from syscalls.runner.copies import Copies
 from syscalls.runner.descriptors import DESCRIPTORS
 from syscalls.runner.status import StatusWriter
@@ -184,6 +184,11 @@ class TestProcess:
                 f"the test {left.describe()}; every process a test starts must end with it"
             )
         problems.extend(self.copies.found(item.nodeid))
+        traced = tracees.release()
+        if traced:
+            problems.append(f"the test {traced.describe()}")
+            if traced.stuck and self.replaceable:  # its end lets them go
+                self.retire = f"{item.nodeid} left processes traced"
         changed = self._check_state(item)
         if changed:
             problems.append(changed)
@@ -246,6 +251,7 @@ class TestProcess:
             self.from_setup = frozenset()
             self.state = None  # taken as it is: that test has failed already
             self.survivors |= frozenset(processes.reap_leftovers(ignore=self.survivors).survivors)
+            tracees.release()
             if self.replaceable:  # unchecked, and pytest's own may be broken (capture)
                 self.retire = f"{nodeid}'s teardown did not finish"
 
