@@ -35,7 +35,8 @@ from syscalls.abi import Platform, PlatformError, host_os_arch
 from syscalls.expect import at_least
 from syscalls.kernel import TARGET_ABSENT_FEATURES, Kernel, Unsupported
 from syscalls.profile import PROPERTY, Collector, Profile, Recorder, this_machine
-from syscalls.tempdirs import RunDirs, remove_tree, run_dirs
+from syscalls.removal import remove_tree
+from syscalls.tempdirs import RunDirs, run_dirs
 from syscalls.userfiles import OutputError, check_output
 
 # The runner's guarantees: per-test watchdog, leftover processes, crashes recorded,

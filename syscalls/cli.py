@@ -17,7 +17,7 @@ from syscalls import exitcodes, outdir, plugins
 from syscalls.paths import ROOT, default_out, redirect_bytecode
 from syscalls.targets import results
 from syscalls.targets.results import JUNIT, PROFILE
-from syscalls.tempdirs import own_dir, remove_tree
+from syscalls.tempdirs import own_dir, removed_tree
 
 RESULTS = (JUNIT, PROFILE)
 
@@ -490,7 +490,7 @@ def run_here(args: argparse.Namespace, out: Path, rump_dir: Path | None) -> int:
                 running = running_in(Path(own))  # the log knows what ended
                 results.salvage(out, args.target, end.incomplete, events, running)
     finally:
-        remove_tree(Path(own))
+        removed_tree(Path(own))
     written = [str(p) for p in (junit, profile) if p.exists()]
     if written:
         print(f"results: {'  '.join(written)}")

@@ -15,16 +15,16 @@ removes those whose owner is gone before it makes its own (sweep)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
 import stat
+import sys
 import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
 from syscalls import processes
 from syscalls.mountinfo import SELF, Mount, read
+from syscalls.removal import remove_tree
 
 # Mounted as tmpfs on every Linux distribution (POSIX shared memory lives there).
 SHARED_MEMORY = Path("/dev/shm")
@@ -79,7 +79,7 @@ class RunDirs(NamedTuple):
     def remove(self) -> None:
         if self.owned:
             for path in {self.fast, self.disk}:
-                remove_tree(Path(path))
+                removed_tree(Path(path))
 
 
 def run_dirs() -> RunDirs:
@@ -122,7 +122,8 @@ def sweep(base: str, prefix: str) -> list[str]:
         return removed
     for entry in entries:
         if _private(entry.path) and _abandoned(Path(entry.path)):
-            remove_tree(Path(entry.path))
+            if not removed_tree(Path(entry.path)):
+                continue
             removed.append(entry.path)
     return removed
 
@@ -165,16 +166,9 @@ def _private(path: str) -> bool:
     return stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and not st.st_mode & 0o022
 
 
-def remove_tree(path: Path) -> None:
-    """Remove `path` and all below it, also where a test took write or search permission
-    away from a directory."""
-    try:
-        shutil.rmtree(path)
-    except FileNotFoundError:
-        return
-    except OSError:
-        for p in (path, *path.rglob("*")):
-            if p.is_dir() and not p.is_symlink():
-                with contextlib.suppress(OSError):
-                    p.chmod(0o700)
-        shutil.rmtree(path, ignore_errors=True)
+def removed_tree(path: Path) -> bool:
+    """remove_tree(path), saying on stderr what it could not remove; whether all went."""
+    left = remove_tree(path)
+    if left:
+        print(f"syscalls: could not remove all of {path}: {'; '.join(left)}", file=sys.stderr)
+    return not left
