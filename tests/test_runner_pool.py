@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 from syscalls.runner import frames, pool, worker
-from tests.runner_checks import in_a_worker, junit_cases, kill_marked, pytest_in
+from tests.runner_checks import clean, in_a_worker, junit_cases, kill_marked, pytest_in
 
 SUITE = """
 import os
@@ -402,3 +402,36 @@ def test_a_tests_flood_of_output_reaches_the_report_cut_in_the_middle(tmp_path: 
     assert "<first>" in out and "<last>" in out
     assert "characters cut by the runner" in out
     assert len(out) < 2 * worker.MAX_OUTPUT
+
+
+HUGE_FAILURES = """
+def test_a_long_message():
+    assert False, "<first>" + "x" * (4 << 20) + "<last>"
+
+def test_b_many_lines():
+    assert False, "\\n".join(["a line of its message"] * 200000)
+
+def test_c_after():
+    pass
+"""
+
+
+def test_a_huge_failure_message_reaches_the_report_cut(tmp_path: Path) -> None:
+    p, cases = in_a_worker(tmp_path, "test_huge.py", HUGE_FAILURES)
+    assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-2000:]
+    assert "INTERNALERROR" not in p.stdout + p.stderr, p.stdout[-3000:]
+    long = cases["test_a_long_message"].find("failure")
+    assert long is not None and "characters cut by the runner" in (long.text or "")
+    assert "<first>" in (long.text or "") and "<last>" in (long.text or "")
+    many = cases["test_b_many_lines"].find("failure")
+    assert many is not None and "more lines cut by the runner" in (many.text or "")
+    for case in (long, many):
+        assert len(case.text or "") + len(case.get("message") or "") < 2 * worker.MAX_OUTPUT
+    assert clean(cases["test_c_after"])
+    assert len(p.stdout) < 8 * worker.MAX_OUTPUT  # the terminal's copy too
+
+
+def test_a_report_within_its_room_is_sent_as_it_is() -> None:
+    longrepr = {"reprcrash": {"message": "m", "lineno": 3}, "lines": ["a", "b"], "t": (1, "x")}
+    assert worker.bound(longrepr) == longrepr
+    assert worker.bound(("path", 3, "Skipped: why")) == ("path", 3, "Skipped: why")
