@@ -435,3 +435,39 @@ def test_a_report_within_its_room_is_sent_as_it_is() -> None:
     longrepr = {"reprcrash": {"message": "m", "lineno": 3}, "lines": ["a", "b"], "t": (1, "x")}
     assert worker.bound(longrepr) == longrepr
     assert worker.bound(("path", 3, "Skipped: why")) == ("path", 3, "Skipped: why")
+
+
+TIMES_OUT = """
+import threading, time, pytest
+
+@pytest.mark.timeout(1)
+def test_a_sleeps():
+    time.sleep(60)
+
+@pytest.mark.timeout(1)
+def test_b_beside_a_thread():
+    stop = threading.Event()
+    waiter = threading.Thread(target=stop.wait, name="the-waiter", daemon=True)
+    waiter.start()
+    try:
+        time.sleep(60)
+    finally:
+        stop.set()
+        waiter.join()
+
+def test_c_after():
+    pass
+"""
+
+
+def test_pytest_timeouts_fail_with_their_own_message_and_stacks(tmp_path: Path) -> None:
+    """pytest-timeout's failure in a forked worker: its message, and the other threads'
+    stacks in the test's output (it failed with an AssertionError: no terminal
+    reporter in the worker for it to write to)."""
+    p, cases = in_a_worker(tmp_path, "test_times_out.py", TIMES_OUT, timeout=60)
+    for name in ("test_a_sleeps", "test_b_beside_a_thread"):
+        failure = cases[name].find("failure")
+        assert failure is not None, p.stdout[-3000:]
+        assert failure.get("message") == "Failed: Timeout (>1.0s) from pytest-timeout.", p.stdout
+    assert "Stack of the-waiter" in p.stdout, p.stdout[-3000:]
+    assert clean(cases["test_c_after"])

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+from _pytest._io import TerminalWriter
 
 from syscalls import processes
 from syscalls.runner import frames, strays
@@ -192,6 +193,10 @@ def serve(
         config = session.config
         _capture_afresh(config)
         _drop_reporters(config.pluginmanager)
+        # pytest-timeout writes a hung test's stacks to config.get_terminal_writer(),
+        # which asserts that a terminal reporter is registered (every timeout failed
+        # with that AssertionError): a writer to the test's captured output instead.
+        config.get_terminal_writer = TerminalWriter  # type: ignore[method-assign]
         tests = TestProcess(config, status, replaceable=True)
         config.pluginmanager.register(tests, "syscalls-runner-tests")
         tests.limits = limits  # looked up once, before the fork (2.6 ms here, more in a VM)
