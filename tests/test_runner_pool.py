@@ -253,6 +253,90 @@ def test_messages_cross_a_pipe_whole_however_they_are_split() -> None:
             os.close(w)
 
 
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"\x00\x00\x00\x10garbage",
+        b"ab",
+        frames.MARK + b"\xff\xff\xff\xff",
+        frames.MARK + b"\x03\0\0\0xyz",
+    ],
+    ids=["not-a-mark", "short", "too-long", "not-pickled"],
+)
+def test_bytes_the_other_end_did_not_send_are_corrupt_not_waited_for(garbage: bytes) -> None:
+    """What a test wrote into a runner's pipe: the messages before it are kept, and
+    the reader stops there (it waited for ever for a message the size of the bytes)."""
+    r, w = os.pipe()
+    try:
+        frames.send(w, ("start", 1))
+        os.write(w, garbage)
+        frames.send(w, ("end", 1, []))
+        reader = frames.Reader(r)
+        assert reader.read() == [("start", 1)]
+        assert reader.eof and reader.corrupt is not None and "not" in reader.corrupt
+        os.write(w, garbage)
+        frames.send(w, ("more",))
+        with pytest.raises(frames.Corrupt):
+            frames.receive(r)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+GARBLES = """
+import os
+
+def _runners_pipes(access):
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd >= 512 and os.readlink(f"/proc/self/fd/{fd}").startswith("pipe:"):
+            with open(f"/proc/self/fdinfo/{fd}") as f:
+                flags = int(f.read().split("flags:")[1].split()[0], 8)
+            if flags & 3 == access:
+                yield fd
+
+def test_a_writes_into_the_command_pipe():
+    for fd in _runners_pipes(os.O_RDONLY):  # the read end, opened again to write
+        w = os.open(f"/proc/self/fd/{fd}", os.O_WRONLY)
+        os.write(w, b"garbage")
+        os.close(w)
+
+def test_b_after():
+    pass
+
+def test_c_writes_into_the_result_pipe():
+    for fd in _runners_pipes(os.O_WRONLY):
+        os.write(fd, b"\\x00\\x00\\x00\\x10garbage")
+
+def test_d_after():
+    pass
+"""
+
+
+def test_a_test_that_writes_into_the_runners_pipes_fails_and_the_run_ends(tmp_path: Path) -> None:
+    p, _ = in_a_worker(tmp_path, "test_garbles.py", GARBLES, "-p", "no:randomly", timeout=60)
+    junit = ET.parse(tmp_path / "junit.xml").getroot()
+    failures = {
+        c.get("name"): f.get("message") or ""
+        for c in junit.iter("testcase")
+        for f in c.iter("failure")
+    }
+    assert set(failures) == {
+        "test_a_writes_into_the_command_pipe",
+        "test_c_writes_into_the_result_pipe",
+    }, p.stdout[-3000:]
+    assert (
+        "command pipe carried bytes that are not a message"
+        in failures["test_a_writes_into_the_command_pipe"]
+    )
+    assert (
+        "pipe to the controller carried bytes that are not a message"
+        in failures["test_c_writes_into_the_result_pipe"]
+    )
+    passed = {c.get("name") for c in junit.iter("testcase") if not list(c.iter("failure"))}
+    assert {"test_b_after", "test_d_after"} <= passed
+
+
 def test_receive_waits_for_a_whole_message_and_says_when_the_writer_is_gone() -> None:
     r, w = os.pipe()
     frames.send(w, [1, 2, 3])

@@ -76,6 +76,7 @@ class Slot:
     ended: list[str] = field(default_factory=list)  # nodeids, since strays were last taken
     notes: dict[str, list[str]] = field(default_factory=dict)  # by nodeid: signals it sent
     last_words: str | None = None  # the traceback of the error that ended it
+    garbled: str | None = None  # what it read from its command pipe, not a command
 
 
 def count(value: str | int | None) -> int:
@@ -280,6 +281,8 @@ class Pool:
             slot.retired = message[1]
         elif kind == "died":
             slot.last_words = message[1]
+        elif kind == "garbled":
+            slot.garbled = message[1]
 
     def _beside(self, slot: Slot, nodeid: str) -> None:
         """Processes a test started beside its worker (siblings), found as test `nodeid`
@@ -375,8 +378,18 @@ class Pool:
         with contextlib.suppress(OSError):
             os.close(slot.commands)
         ended = slot.done or slot.retired is not None  # by its own choice
+        corrupt = slot.reader.corrupt
+        if corrupt is not None:  # whatever it says next cannot be read: it goes
+            ended = False
+            processes.kill_tree(slot.pid)
         cause = None if ended else self.watchdog.death_of(slot.wid, wait=0 if left else 1.0)
-        if left:
+        if corrupt is not None:
+            cause = (
+                f"worker {slot.wid}'s pipe to the controller carried {corrupt}, which the "
+                "worker did not send (a test that wrote to the runner's own descriptors, "
+                "512 and up?); the worker was killed"
+            )
+        elif left:
             where = (state(slot.pid) or b"?").decode()
             cause = (
                 f"{cause}; still there {UNKILLABLE:g} s after SIGKILL (state {where}: stuck "
@@ -399,6 +412,14 @@ class Pool:
         if slot.retired is None:
             self.deaths += 1
         unstarted = list(slot.pending)
+        if slot.garbled is not None and slot.current is None and slot.last is not None:
+            self.log_failure(
+                slot.last,
+                f"after this test, worker {slot.wid}'s command pipe carried {slot.garbled}, "
+                "which the controller did not send (did the test write to the runner's own "
+                "descriptors, 512 and up?); the worker ended, and the tests after it ran in "
+                "a fresh one",
+            )
         if slot.current is not None:
             self.log_failure(self.items[slot.current].nodeid, cause)
         elif unstarted and self._died_beginning(unstarted[0]):

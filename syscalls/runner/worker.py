@@ -268,7 +268,11 @@ def _run(
     while queue:
         if len(queue) == 1 and not exhausted:  # its teardown depends on what comes next
             forward.send(("more",))
-            more = frames.receive(commands)
+            try:
+                more = frames.receive(commands)
+            except frames.Corrupt as e:  # a test wrote to that pipe: nothing more is read
+                forward.send(("garbled", str(e)))
+                raise
             queue.extend(more)
             exhausted = not more
         index = queue.popleft()
