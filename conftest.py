@@ -36,7 +36,7 @@ from syscalls.expect import at_least
 from syscalls.kernel import TARGET_ABSENT_FEATURES, Kernel, Unsupported
 from syscalls.profile import PROPERTY, Collector, Profile, Recorder, this_machine
 from syscalls.removal import remove_tree
-from syscalls.tempdirs import RunDirs, run_dirs
+from syscalls.tempdirs import RunDirs, run_dirs, test_dir_prefix
 from syscalls.userfiles import OutputError, check_output
 
 # The runner's guarantees: per-test watchdog, leftover processes, crashes recorded,
@@ -179,7 +179,7 @@ def disk_tmp(request: pytest.FixtureRequest) -> Iterator[Path]:
 
 
 def _private_directory(base: str) -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="syscalls-", dir=base))
+    path = Path(tempfile.mkdtemp(prefix=test_dir_prefix(os.getpid()), dir=base))
     try:
         yield path
     finally:

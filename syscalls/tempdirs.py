@@ -98,6 +98,27 @@ def run_dirs() -> RunDirs:
     return RunDirs(fast, disk, owned=True)
 
 
+def test_dir_prefix(pid: int) -> str:
+    """The name a test's directory (`tmp`, `disk_tmp`) starts with in the run's: the pid
+    of the process that runs the test, so that what a worker that died left is known
+    (remove_left_by) and what a worker holds can be measured (syscalls.runner.space)."""
+    return f"syscalls-{pid}-"
+
+
+def remove_left_by(pid: int) -> None:
+    """Remove the tests' directories that the process `pid` (a worker that died) left
+    in the run's directories."""
+    dirs = os.environ.get(RUN_DIRS, "").split(os.pathsep)
+    prefix = test_dir_prefix(pid)
+    for base in {d for d in dirs if d}:
+        try:
+            left = [e.path for e in os.scandir(base) if e.name.startswith(prefix)]
+        except OSError:
+            continue
+        for path in left:
+            removed_tree(Path(path))
+
+
 OWNER = ".owner"  # in a directory of a run's own: "PID START" of the process it is
 
 

@@ -42,7 +42,7 @@ from typing import Any
 
 import pytest
 
-from syscalls import processes
+from syscalls import processes, tempdirs
 from syscalls.runner import frames, guard, siblings, strays, worker
 from syscalls.runner.testprocess import own_limits, session_limit
 from syscalls.runner.watchdog import Watchdog, state
@@ -409,6 +409,8 @@ class Pool:
         self.watchdog.forget(slot.wid)
         if slot.done:
             return
+        if not left:  # what its test had in its directory goes now, not at the run's end
+            tempdirs.remove_left_by(slot.pid)
         if slot.retired is None:
             self.deaths += 1
         unstarted = list(slot.pending)

@@ -12,6 +12,8 @@ Every POLL seconds it reads each worker's status record (syscalls.runner.status)
     error (the files they are, under pytest's capture, grow by that much): a test that
     printed in a loop filled the disk at about 0.5 GB/s until its limit, and the worker
     then read it all into memory (4 s of it: 2 GB on disk, 2.4 GB resident);
+  - kills the worker whose tests' directories filled their file system (syscalls.runner.
+    space: one statvfs() a tick);
   - notices a worker that died (waitid WNOWAIT, leaving the reaping to the pool or
     execnet) and keeps its exit status, for the crash report;
   - kills and reaps processes adopted by the controller (a subreaper while the watchdog
@@ -37,7 +39,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from syscalls import processes
+from syscalls import processes, tempdirs
+from syscalls.runner.space import Space
 from syscalls.runner.status import Status, read_status
 
 POLL = 0.2
@@ -127,6 +130,7 @@ class Watchdog:
         self.deaths = 0
         self.expired: float | bool = False  # when the time limit was last acted on
         self.collecting_now: tuple[str, float, float] | None = None  # (module, start, limit)
+        self.space: Space | None = None  # once the run's directories are made
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="syscalls-watchdog", daemon=True)
 
@@ -240,6 +244,7 @@ class Watchdog:
             for wid, worker in list(self.workers.items()):
                 if worker.death is None and worker.killed is None:
                     self._check(wid, worker, now)
+            self._check_space(now)
             if self.deaths:
                 self.reap_adopted()
 
@@ -296,6 +301,19 @@ class Watchdog:
             f"exceeded {rec.limit:g} s (the per-test limit, --timeout): "
             f"the watchdog killed its worker after {now - rec.start:.0f} s",
         )
+
+    def _check_space(self, now: float) -> None:
+        if self.space is None:
+            dirs = os.environ.get(tempdirs.RUN_DIRS)  # set as the run configures
+            if not dirs:
+                return
+            self.space = Space(dirs.split(os.pathsep))
+        running = {
+            wid: w.pid for wid, w in list(self.workers.items()) if w.death is None and not w.killed
+        }
+        found = self.space.hog(running, now)
+        if found is not None:
+            self._kill(self.workers[found[0]], found[1])
 
     def _kill(self, worker: Worker, why: str) -> None:
         worker.killed, worker.killed_at = why, time.monotonic()
