@@ -148,3 +148,32 @@ def test_stops_its_parent():
 def test_after():
     pass
 """
+
+
+SIGNALS_THE_COMMAND = """
+import os, signal, time
+
+def _parent(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rpartition(")")[2].split()[1])
+
+def test_signals_its_grandparent():
+    os.kill(_parent(os.getppid()), signal.SIGNAL)  # the command: --workers 1
+    time.sleep(0.5)
+
+def test_after():
+    pass
+"""
+
+
+@pytest.mark.os("linux")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_a_signal_from_a_process_of_the_run_to_the_command_is_not_passed_on(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    """A test that signals the command (its worker's grandparent): told and ignored (it
+    ended the run, "interrupted"); one from outside still ends it (above)."""
+    _write(tmp_path, "test_signals.py", SIGNALS_THE_COMMAND.replace("SIGNAL", sig.name))
+    end, output = _end(_drive(tmp_path, start_new_session=True))
+    assert end == {"code": 0, "incomplete": None, "failed": False}, output
+    assert f"ignored {sig.name} from pid " in output and "a process of the run" in output

@@ -81,8 +81,8 @@ def _session(
             os._exit(70)
         _child(argv, note, crashed, write_end)
     os.close(write_end)
-    with _forwarding(pid):
-        status = _wait(pid)
+    with _forwarding(pid) as forwarded:
+        status = _wait(pid, forwarded)
     data = _read_all(read_end)  # what the child wrote before it ended (not EOF: what it
     os.close(read_end)  # forked may hold the pipe open for longer)
     if not data:
@@ -110,27 +110,61 @@ def _child(argv: list[str], note: Path, crashed: dict[str, str], report: int) ->
 
 
 @contextlib.contextmanager
-def _forwarding(pid: int) -> Iterator[None]:
-    """The command's signals on to the child while it runs."""
+def _forwarding(pid: int) -> Iterator[frozenset[int]]:
+    """The command's signals on to the child while it runs. Where they can be waited
+    for (Linux), they are blocked here and taken by _wait, which knows who sent each:
+    the signals that yields. Elsewhere a handler forwards them."""
 
     def forward(signum: int, frame: object) -> None:
-        if signum == signal.SIGINT and _in_terminal_foreground():
-            return  # Ctrl-C: the terminal sent it to the child as well
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signum)
+        _forward(pid, signum, None)
 
     old: dict[int, Callable[..., Any] | int | None] = {}
-    for sig in FORWARDED:
-        if signal.getsignal(sig) != signal.SIG_IGN:  # nohup's, a background job's: kept
+    waited: frozenset[int] = frozenset()
+    ours = frozenset(sig for sig in FORWARDED if signal.getsignal(sig) != signal.SIG_IGN)
+    if strays.CAN_WAIT:  # nohup's, a background job's ignored ones: kept
+        waited = ours
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, ours | {signal.SIGCHLD})
+    else:
+        for sig in ours:
             old[sig] = signal.signal(sig, forward)
     for sig in strays.STRAYS:  # a test's, sent to the controller's process group: the
         if signal.getsignal(sig) == signal.SIG_DFL:  # controller takes it (strays), and
             old[sig] = signal.signal(sig, _ignore)  # this process must not die of it
     try:
-        yield
+        yield waited
     finally:
+        if strays.CAN_WAIT:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         for sig, handler in old.items():
             signal.signal(sig, handler)
+
+
+def _forward(pid: int, signum: int, sender: int | None) -> None:
+    """`signum`, which the command received from `sender` (None: not known), on to the
+    child -- unless Ctrl-C reached the child already, or a process of the run sent it:
+    a test's kill() of its worker's grandparent used to end the whole run."""
+    if signum == signal.SIGINT and _in_terminal_foreground():
+        return  # Ctrl-C: the terminal sent it to the child as well
+    if sender and _below(sender, processes.own_pid()):
+        print(f"syscalls: ignored {processes.signal_name(signum)} from pid {sender}, a "
+              "process of the run (a test's?)", file=sys.stderr)  # fmt: skip
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)
+
+
+def _below(pid: int, ancestor: int) -> bool:
+    """Whether process `pid` descends from `ancestor` (/proc's parents, upwards)."""
+    for _ in range(1024):  # bounded: a table read while it changes could loop
+        fields = processes.stat_fields(pid)
+        if not fields or len(fields) < 2:
+            return False
+        pid = int(fields[1])
+        if pid == ancestor:
+            return True
+        if pid <= 1:
+            return False
+    return False
 
 
 def _ignore(signum: int, frame: object) -> None:
@@ -159,18 +193,33 @@ def _read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def _wait(pid: int) -> int:
-    """Its wait status once it has ended. Stopped by SIGSTOP -- which no terminal sends:
-    a test's kill(getppid(), SIGSTOP) from a worker, say -- it is continued, or the run
-    would wait for ever (its watchdog is stopped with it)."""
+def _wait(pid: int, signals: frozenset[int] = frozenset()) -> int:
+    """Its wait status once it has ended; meanwhile the `signals` the command receives
+    (blocked by _forwarding) go on to it, by _forward. Stopped by SIGSTOP -- which no
+    terminal sends: a test's kill(getppid(), SIGSTOP) from a worker, say -- it is
+    continued, or the run would wait for ever (its watchdog is stopped with it)."""
     while True:
-        status = os.waitpid(pid, os.WUNTRACED)[1]  # a forwarded signal: retried (PEP 475)
+        if signals:
+            status = _ended(pid)
+            if status is None:
+                info = signal.sigtimedwait(signals | {signal.SIGCHLD}, 1.0)
+                if info is not None and info.si_signo != signal.SIGCHLD:
+                    _forward(pid, info.si_signo, info.si_pid)
+                continue
+        else:
+            status = os.waitpid(pid, os.WUNTRACED)[1]  # a forwarded signal: retried (PEP 475)
         if not os.WIFSTOPPED(status):
             return status
         if os.WSTOPSIG(status) == signal.SIGSTOP:
             print("syscalls: the run's controller was stopped by SIGSTOP (a test's?); "
                   "continued", file=sys.stderr)  # fmt: skip
             os.kill(pid, signal.SIGCONT)
+
+
+def _ended(pid: int) -> int | None:
+    """Its wait status if it has ended or stopped, else None."""
+    found, status = os.waitpid(pid, os.WNOHANG | os.WUNTRACED)
+    return status if found else None
 
 
 def _how(status: int) -> str:
