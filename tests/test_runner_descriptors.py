@@ -11,21 +11,34 @@ from pathlib import Path
 
 from syscalls import child
 from syscalls.runner import descriptors
-from syscalls.runner.highfd import HIGH_FD
+from syscalls.runner.highfd import HIGH_FD, out_of_the_way
 from tests.runner_checks import in_a_worker
 
 
 def test_the_listing_leaves_out_its_own_descriptor_and_the_runners() -> None:
-    def run() -> tuple[tuple[int, ...], tuple[int, ...], int]:
-        os.dup2(0, HIGH_FD + 3)
+    def run() -> tuple[tuple[int, ...], tuple[int, ...], int, int]:
+        runners = out_of_the_way(os.open("/dev/null", os.O_RDONLY))
         before = descriptors.listing()
         fd = os.open("/dev/null", os.O_RDONLY)
-        return before, descriptors.listing(), fd
+        return before, descriptors.listing(), fd, runners
 
-    before, after, fd = child.run(run)
-    assert fd not in before and HIGH_FD + 3 not in before
+    before, after, fd, runners = child.run(run)
+    assert runners >= HIGH_FD and runners not in before + after
+    assert fd not in before
     assert after == tuple(sorted((*before, fd)))
     assert descriptors.listing() == descriptors.listing()  # its own one never counted
+
+
+def test_a_tests_descriptor_up_among_the_runners_is_listed() -> None:
+    """os.dup2(fd, 700): not the runner's, whatever its number; it went unseen."""
+
+    def run() -> tuple[tuple[int, ...], tuple[int, ...]]:
+        before = descriptors.listing()
+        os.dup2(0, HIGH_FD + 188)
+        return before, descriptors.listing()
+
+    before, after = child.run(run)
+    assert after == tuple(sorted((*before, HIGH_FD + 188)))
 
 
 def test_out_of_descriptors_each_number_is_asked() -> None:
@@ -140,3 +153,30 @@ def test_a_failed_test_has_its_descriptors_closed_without_a_second_report(
     leaked = cases["test_b_passes_leaving_one"].find("error")
     assert leaked is not None and "open descriptors" in (leaked.get("message") or "")
     assert list(cases["test_c_after"]) == []  # passed
+
+
+LEAVES_HIGH = """
+import os
+
+def test_a_leaves_one_up_high():
+    fd = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(fd, 700)
+    os.close(fd)
+
+def test_b_after():
+    try:
+        os.fstat(700)
+    except OSError:
+        return
+    raise AssertionError("700 is still open")
+"""
+
+
+def test_a_descriptor_left_up_among_the_runners_fails_its_test_and_is_closed(
+    tmp_path: Path,
+) -> None:
+    p, cases = in_a_worker(tmp_path, "test_high.py", LEAVES_HIGH)
+    leaked = cases["test_a_leaves_one_up_high"].find("error")
+    assert leaked is not None, p.stdout[-3000:]
+    assert "open descriptors: as they were -> +700 (/dev/null)" in (leaked.get("message") or "")
+    assert list(cases["test_b_after"]) == []  # passed

@@ -4,8 +4,10 @@ A test that opens a file and forgets it leaves every later test of its worker on
 descriptor poorer; a loop that opens until EMFILE leaves them none, and they fail with
 EMFILE far from the cause. A test that closes sys.stdout closes pytest's capture file
 with it, and the tests after it error in their setup. The runner keeps its own
-descriptors at HIGH_FD and above (highfd); below it, the set open after each test is
-compared with the set after the test before (syscalls.runner.isolation).
+descriptors at HIGH_FD and above (highfd.OWN); the set of all others open after each
+test -- below HIGH_FD, and above it those that are not the runner's (a test's
+os.dup2(fd, 700)) -- is compared with the set after the test before
+(syscalls.runner.isolation).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import socket
 import sys
 from typing import Any
 
-from syscalls.runner.highfd import HIGH_FD
+from syscalls.runner.highfd import HIGH_FD, OWN
 
 DESCRIPTORS = "open descriptors"
 STREAMS = "standard streams"
@@ -28,7 +30,7 @@ _STREAM_NAMES = ("stdin", "stdout", "stderr")
 
 
 def listing() -> tuple[int, ...]:
-    """The descriptors open below HIGH_FD, in order."""
+    """The descriptors open that are not the runner's own, in order."""
     try:  # the number the listing's own descriptor takes: the lowest free one
         probe = os.open("/", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
@@ -38,7 +40,9 @@ def listing() -> tuple[int, ...]:
         names = os.listdir("/proc/self/fd")
     except OSError:
         return _probed()
-    return tuple(sorted(fd for fd in map(int, names) if fd < HIGH_FD and fd != probe))
+    return tuple(
+        sorted(fd for fd in map(int, names) if (fd < HIGH_FD or fd not in OWN) and fd != probe)
+    )
 
 
 def _probed() -> tuple[int, ...]:
@@ -61,7 +65,7 @@ def describe(fd: int) -> str:
 
 
 def read() -> dict[int, str]:
-    """Each open descriptor below HIGH_FD with what it is open on."""
+    """Each open descriptor not the runner's own, with what it is open on."""
     return {fd: describe(fd) for fd in listing()}
 
 

@@ -8,6 +8,9 @@ import fcntl
 import os
 
 HIGH_FD = 512  # where the runner's own descriptors go
+# The runner's own, moved here by out_of_the_way: any other descriptor up here is a
+# test's (os.dup2(fd, 700)), and is checked as those below HIGH_FD are (descriptors).
+OWN: set[int] = set()
 
 
 def out_of_the_way(fd: int) -> int:
@@ -18,6 +21,9 @@ def out_of_the_way(fd: int) -> int:
     except OSError:
         return fd
     if high == fd:
+        if fd >= HIGH_FD:
+            OWN.add(fd)
         return fd
     os.close(fd)
+    OWN.add(high)
     return high
