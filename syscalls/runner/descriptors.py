@@ -90,17 +90,18 @@ def show_streams(value: tuple[bool | None, ...] | None) -> str:
     return ", ".join(shown) or "none"
 
 
-def added(before: dict[int, str], after: dict[int, str]) -> dict[int, str]:
+def added(before: dict[Any, str], after: dict[Any, str]) -> dict[Any, str]:
     return {fd: what for fd, what in after.items() if fd not in before}
 
 
-def removed(before: dict[int, str], after: dict[int, str]) -> dict[int, str]:
+def removed(before: dict[Any, str], after: dict[Any, str]) -> dict[Any, str]:
     return {fd: what for fd, what in before.items() if fd not in after}
 
 
-def difference(before: dict[int, str], after: dict[int, str], most: int | None = 8) -> str:
+def difference(before: dict[Any, str], after: dict[Any, str], most: int | None = 8) -> str:
     """ "+7 (/dev/null), -5 (pipe:[12])": those opened and those closed (the first
-    `most`, and how many more; None: all). POSIX timers are told the same way."""
+    `most`, and how many more; None: all). POSIX timers and System V IPC objects are
+    told the same way."""
     parts = [f"+{fd} ({what})" for fd, what in added(before, after).items()]
     parts += [f"-{fd} ({what})" for fd, what in removed(before, after).items()]
     if most is None or len(parts) <= most:

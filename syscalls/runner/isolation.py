@@ -61,7 +61,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from syscalls import processes
-from syscalls.runner import descriptors, mounts, patches, posix_timers
+from syscalls.runner import descriptors, mounts, patches, posix_timers, sysv
 from syscalls.runner.descriptors import DESCRIPTORS, STREAMS
 from syscalls.runner.highfd import out_of_the_way
 
@@ -126,6 +126,7 @@ _PRCTL = {  # linux/prctl.h: name -> (get, set, the value comes back through a p
     "memory-deny-write-execute": (66, 65, False),  # Linux 6.3; once set, for good
 }
 TIMERS = posix_timers.TIMERS
+SYSV = sysv.SYSV  # watched only in an IPC namespace of the worker's own
 _QUERY_PERSONALITY = 0xFFFFFFFF  # personality(2): this asks, and changes nothing
 PYTEST_TIMEOUT_STATE = frozenset({"ITIMER_REAL", "SIGALRM disposition"})
 MOUNTS = "mounts"  # watched only in a mount namespace of the process's own
@@ -379,6 +380,7 @@ class Watch:
             descriptors.listing(),
             descriptors.streams(),
             self._pread(posix_timers.PATH),
+            None if SYSV in self.ignore else tuple(map(self._pread, sysv.PATHS.values())),
             self.library(),
             *_common(self.ignore),
         )
@@ -417,6 +419,9 @@ def read(ignore: frozenset[str] = frozenset()) -> State:
     timers = posix_timers.read()
     if timers is not None:
         state[TIMERS] = timers
+    objects = sysv.read() if SYSV not in ignore else None
+    if objects is not None:
+        state[SYSV] = objects
     state[STREAMS] = descriptors.streams()
     state[STANDARD_LIBRARY] = patches.read(_library_names(ignore))
     return state
@@ -627,6 +632,11 @@ def _change(key: str, old: Any, new: Any) -> Change:
         added = descriptors.added(old, new)
         if added:
             restore = lambda: posix_timers.delete(list(added))  # noqa: E731
+    elif key == SYSV and old is not None and new is not None:
+        shown_old, shown_new = "as they were", descriptors.difference(old, new)
+        left = descriptors.added(old, new)
+        if left:
+            restore = lambda: sysv.remove(list(left))  # noqa: E731 - removed, not put back
     elif key == "personality" and old is not None:
         shown_old, shown_new = f"{old:#x}", (f"{new:#x}" if new is not None else UNREADABLE)
         restore = lambda: processes.LIBC.personality(old)  # noqa: E731

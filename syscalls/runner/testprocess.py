@@ -124,6 +124,8 @@ class TestProcess:
             self.managed |= {isolation.MOUNTS}
         if "uts" not in own:
             self.managed |= {isolation.NAMES}
+        if "ipc" not in own:
+            self.managed |= {isolation.SYSV}
         self.isolation = isolation.Watch(self.managed)
         self.copies = Copies()  # a test's fork that comes back into pytest is stopped
         config.pluginmanager.register(self.copies, "syscalls-runner-copies")
