@@ -1,4 +1,5 @@
-"""select(2) and pselect6(2) on pipes: fd sets, EBADF, timeouts, the signal mask.
+"""select(2) and pselect6(2) on pipes and a socket: fd sets and their count, EBADF,
+timeouts, the signal mask.
 
 fd sets are arrays of C longs, fd n being bit n % bits-per-long of word n / bits-per-long
 (include/uapi/linux/posix_types.h); building them from longs keeps the bit order right
@@ -63,6 +64,17 @@ def test_select_reports_writable_pipe(kernel: Kernel, fds) -> None:
     assert kernel.select(max(r, w) + 1, rset, wset, None, tv).unwrap() == 1
     assert _isset(kernel, wset, w)
     assert not _isset(kernel, rset, r)
+
+
+def test_select_counts_each_bit_set_not_each_descriptor(kernel: Kernel, fds) -> None:
+    """A socket holding data is both readable and writable: select returns the number of
+    bits set in all three sets (POSIX), 2 for that one descriptor."""
+    a, b = fds.socketpair()
+    kernel.write(a, b"x", 1).unwrap()
+    rset, wset = _fdset(kernel, b), _fdset(kernel, b)
+    tv = kernel.new("struct timeval *", (0, 0))
+    assert kernel.select(b + 1, rset, wset, None, tv).unwrap() == 2
+    assert _isset(kernel, rset, b) and _isset(kernel, wset, b)
 
 
 def test_select_read_end_after_writer_closes_is_readable(kernel: Kernel, fds) -> None:

@@ -37,6 +37,12 @@ def test_getcwd_buffer_too_small_is_erange(kernel: Kernel) -> None:
     assert kernel.getcwd(kernel.buf(1), 1).errno == "ERANGE"
 
 
+def test_getcwd_buffer_of_exactly_the_path_and_its_nul_suffices(kernel: Kernel) -> None:
+    n = kernel.getcwd(kernel.buf(4096), 4096).unwrap()  # the length with its NUL
+    assert kernel.getcwd(kernel.buf(n), n).unwrap() == n
+    assert kernel.getcwd(kernel.buf(n - 1), n - 1).errno == "ERANGE"
+
+
 def test_chdir_in_child_leaves_parent_cwd(kernel: Kernel, tmp: Path, in_child) -> None:
     before = _getcwd(kernel)
 

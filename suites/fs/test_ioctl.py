@@ -89,6 +89,15 @@ def test_fionread_on_a_pipe_drops_what_was_read(kernel: Kernel, fds) -> None:
     assert _fionread(kernel, rfd) == 3
 
 
+def test_fionread_on_a_pipe_counts_every_buffer(kernel: Kernel, fds) -> None:
+    """A pipe keeps its data in page-sized buffers (Linux: small writes merge into one):
+    10,000 bytes fill three of 4 KiB, and FIONREAD counts them all."""
+    rfd, wfd = fds.pipe()
+    data = bytes(10_000)
+    assert kernel.write(wfd, data, len(data)).unwrap() == len(data)
+    assert _fionread(kernel, rfd) == len(data)
+
+
 def test_fionread_on_a_stream_socket_counts_received_bytes(kernel: Kernel, fds) -> None:
     a, b = fds.socketpair()
     kernel.write(a, b"abcdef", 6).unwrap()

@@ -132,6 +132,13 @@ def test_socketpair_peek_leaves_data_queued(kernel: Kernel, fds) -> None:
     assert _recv(kernel, b) == b"msg"
 
 
+def test_socketpair_stream_peek_leaves_bytes_queued(kernel: Kernel, fds) -> None:
+    a, b = fds.socketpair(kernel.SOCK_STREAM)
+    _send(kernel, a, b"bytes")
+    assert _recv(kernel, b, flags=kernel.MSG_PEEK) == b"bytes"
+    assert _recv(kernel, b, flags=kernel.MSG_DONTWAIT) == b"bytes"  # not EAGAIN: still there
+
+
 @pytest.mark.smoke
 def test_socketpair_inet_is_eopnotsupp(kernel: Kernel) -> None:
     r = kernel.socketpair(kernel.AF_INET, kernel.SOCK_STREAM, 0, kernel.new("int[2]"))

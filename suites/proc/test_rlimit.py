@@ -111,19 +111,25 @@ def test_prlimit64_get_of_self_matches_getrlimit(kernel: Kernel) -> None:
 
 @pytest.mark.os("linux")
 def test_prlimit64_set_returns_the_previous_limit(kernel: Kernel, in_child) -> None:
-    def run() -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+    def run() -> tuple[tuple[int, int], tuple[int, int], tuple[int, int], int]:
         before = _get(kernel, kernel.RLIMIT_CORE)
         new = kernel.new("struct rlimit64 *")
         kernel.prlimit64(0, kernel.RLIMIT_CORE, None, new).unwrap()
-        new.rlim_cur = 0  # the hard limit stays (RLIM64_INFINITY, not its 32-bit cut)
+        # A soft limit unlike the present one (often 0 already), so that the old value
+        # reported cannot be the new one; the hard limit stays (RLIM64_INFINITY, not its
+        # 32-bit cut).
+        new.rlim_cur = 0 if new.rlim_cur else min(1 << 20, new.rlim_max)
+        soft = int(new.rlim_cur)
         old = kernel.new("struct rlimit64 *")
         kernel.prlimit64(0, kernel.RLIMIT_CORE, new, old).unwrap()
         old_pair = (_long(kernel, old.rlim_cur), _long(kernel, old.rlim_max))
-        return before, old_pair, _get(kernel, kernel.RLIMIT_CORE)
+        return before, old_pair, _get(kernel, kernel.RLIMIT_CORE), soft
 
-    before, old, after = in_child(run)
+    before, old, after, soft = in_child(run)
+    if soft == before[0]:
+        pytest.skip("RLIMIT_CORE's hard limit is 0: no soft limit but the present one to set")
     assert old == before
-    assert after == (0, before[1])
+    assert after == (soft, before[1])
 
 
 @pytest.mark.os("linux")

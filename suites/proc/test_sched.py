@@ -37,6 +37,14 @@ def test_sched_getaffinity_matches_libc_and_returns_bytes_copied(kernel: Kernel)
     assert cpus == os.sched_getaffinity(0)
 
 
+def test_sched_getaffinity_returns_the_masks_size_not_the_buffers(kernel: Kernel) -> None:
+    """It copies min(buffer, the kernel's cpumask size) and returns that: a buffer twice
+    as large gets the same answer (glibc zeroes the rest of the caller's mask from it)."""
+    n = kernel.sched_getaffinity(0, MASK_BYTES, kernel.buf(MASK_BYTES)).unwrap()
+    size = 2 * MASK_BYTES
+    assert kernel.sched_getaffinity(0, size, kernel.buf(size)).unwrap() == n
+
+
 def test_sched_getaffinity_size_not_a_multiple_of_long_is_einval(kernel: Kernel) -> None:
     size = MASK_BYTES + kernel.ffi.sizeof("long") // 2  # half a long more than enough
     assert kernel.sched_getaffinity(0, size, kernel.buf(size)).errno == "EINVAL"
