@@ -92,7 +92,8 @@ def traced() -> dict[int, str]:
             continue
         for tid in tasks:
             fields = _status(f"/proc/{pid}/task/{tid}/status")
-            if int(fields.get(b"TracerPid", b"0")) in own:
+            tracer = fields.get(b"TracerPid", b"0")
+            if tracer.isdigit() and int(tracer) in own:
                 found[int(tid)] = fields.get(b"Name", b"?").decode(errors="replace")
     return found
 
