@@ -276,14 +276,23 @@ def _signal(pid: int, sig: int) -> bool:
     return True
 
 
+def status(pid: int | str) -> dict[bytes, bytes]:
+    """/proc/PID/status as field -> value ({} where it cannot be read). `pid` may be
+    "self" or "PID/task/TID" (a thread's)."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            text = f.read()
+    except OSError:
+        return {}
+    return {k: v.strip() for k, _, v in (line.partition(b":") for line in text.splitlines())}
+
+
 def state_and_name(pid: int) -> tuple[str, str]:
     """(state, command name) of a process: its /proc state letter, or "dying" when it
     is already exiting or has a SIGKILL pending (a test that killed its child and did
     not wait for the end); ("?", "?") where unknown."""
-    try:
-        with open(f"/proc/{pid}/status", "rb") as f:
-            fields = dict(line.split(b":\t", 1) for line in f.read().splitlines() if b":\t" in line)
-    except OSError:
+    fields = status(pid)
+    if not fields:
         return "?", "?"
     comm = fields.get(b"Name", b"?").decode(errors="replace")
     state = fields.get(b"State", b"?").decode()[:1]

@@ -6,6 +6,8 @@ forked child (syscalls.child)."""
 
 from __future__ import annotations
 
+import ctypes
+import json
 import os
 import select
 import signal
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from syscalls import child
+from syscalls import child, processes
 from syscalls.runner import strays
 from tests.runner_checks import ROOT, in_a_worker
 
@@ -49,7 +51,7 @@ def test_the_sender_is_traced_to_the_process_that_started_it() -> None:
         os.waitpid(pid, 0)
 
 
-def _blocked_and_taken() -> tuple[bool, list[tuple[int, int]], list[tuple[int, int]]]:
+def _blocked_and_taken() -> tuple[bool, list[strays.Stray], list[strays.Stray]]:
     blocked = strays.block()
     receiver = strays.Receiver(blocked)
     os.kill(os.getpid(), signal.SIGUSR1)  # blocked: not the default's death
@@ -65,9 +67,42 @@ def _blocked_and_taken() -> tuple[bool, list[tuple[int, int]], list[tuple[int, i
 def test_blocked_strays_are_taken_once_with_their_sender() -> None:
     woken, taken, again = child.run(_blocked_and_taken)
     assert woken
-    assert [signum for signum, _ in taken] == [signal.SIGUSR1, signal.SIGRTMIN + 1]
-    assert len({pid for _, pid in taken}) == 1 and taken[0][1] > 1  # the child's own pid
+    assert [stray.signum for stray in taken] == [signal.SIGUSR1, signal.SIGRTMIN + 1]
+    assert len({stray.sender for stray in taken}) == 1 and taken[0].sender > 1  # its own pid
+    assert not any(stray.to_command for stray in taken)
     assert again == []
+
+
+@needs_linux
+def test_a_signal_the_command_passed_on_is_taken_as_the_tests() -> None:
+    """RELAY queued by the parent (here this process, in the command's place) carries
+    the signal a test sent the command and its sender; queued by anyone else it is a
+    stray like the others."""
+    value = ctypes.c_void_p(strays.relayed(signal.SIGTERM, 4194303))
+    ready_r, ready_w = os.pipe()
+    out_r, out_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the controller; what it took goes through the pipe
+        receiver = strays.Receiver(strays.block())
+        processes.LIBC.sigqueue(os.getpid(), strays.RELAY, value)  # not from its parent
+        os.write(ready_w, b"x")
+        taken: list[strays.Stray] = []
+        deadline = time.monotonic() + 5
+        while len(taken) < 2 and time.monotonic() < deadline:
+            select.select([receiver.fd], [], [], 1)
+            taken += receiver.take()
+        os.write(out_w, json.dumps(taken).encode())
+        os._exit(0)
+    try:
+        os.read(ready_r, 1)  # its RELAY is blocked
+        assert processes.LIBC.sigqueue(pid, strays.RELAY, value) == 0
+        taken = [strays.Stray(*t) for t in json.loads(os.read(out_r, 65536))]
+    finally:
+        os.waitpid(pid, 0)
+        for fd in (ready_r, ready_w, out_r, out_w):
+            os.close(fd)
+    assert strays.Stray(signal.SIGTERM, 4194303, True) in taken, taken
+    assert strays.Stray(strays.RELAY, pid, False) in taken, taken
 
 
 SIGNALLING = """

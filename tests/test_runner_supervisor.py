@@ -171,9 +171,15 @@ def test_after():
 def test_a_signal_from_a_process_of_the_run_to_the_command_is_not_passed_on(
     tmp_path: Path, sig: signal.Signals
 ) -> None:
-    """A test that signals the command (its worker's grandparent): told and ignored (it
-    ended the run, "interrupted"); one from outside still ends it (above)."""
+    """A test that signals the command (its worker's grandparent): not passed on (it
+    ended the run, "interrupted"), and that test fails, named as a test that signals its
+    controller is; one from outside still ends the run (above)."""
     _write(tmp_path, "test_signals.py", SIGNALS_THE_COMMAND.replace("SIGNAL", sig.name))
     end, output = _end(_drive(tmp_path, start_new_session=True))
-    assert end == {"code": 0, "incomplete": None, "failed": False}, output
-    assert f"ignored {sig.name} from pid " in output and "a process of the run" in output
+    assert end == {"code": 1, "incomplete": None, "failed": True}, output
+    cases = junit_cases(tmp_path / "junit.xml")
+    error = cases["test_signals_its_grandparent"].find("error")
+    message = error.get("message") if error is not None else ""
+    assert f"{sig.name} from pid " in (message or ""), output
+    assert "reached the `syscalls run` command" in (message or "")
+    assert list(cases["test_after"]) == []  # passed

@@ -313,22 +313,24 @@ class Pool:
                 self.log_failure(owner.last or nodeid, note)
 
     def _strays(self, ready: list[int] | None = None, ending: bool = True) -> None:
-        """Signals a test sent the controller (strays): its test fails at teardown, or,
-        ended already, afterwards. One from outside the workers is told and ignored, but
-        SIGTERM and SIGHUP, which end the run (unless `ending` is False: it is over).
-        `ready`: what select() found readable (the signalfd, or not: nothing to take)."""
+        """Signals a test sent the controller (strays), or the command, which passed them
+        on: its test fails at teardown, or, ended already, afterwards. One from outside
+        the workers is told and ignored, but SIGTERM and SIGHUP to the controller, which
+        end the run (unless `ending` is False: it is over). `ready`: what select() found
+        readable (the signalfd, or not: nothing to take)."""
         if ready is not None and self.strays.fd is not None and self.strays.fd not in ready:
             return
-        for signum, sender in self.strays.take():
+        for signum, sender, to_command in self.strays.take():
             pid = strays.owner(sender, (s.pid for s in self.slots.values()))
             slot = next((s for s in self.slots.values() if s.pid == pid), None)
             what = f"{processes.signal_name(signum)} from pid {sender}"
-            if slot is None and signum not in strays.STRAYS:  # SIGTERM, SIGHUP
-                if ending and self.interrupt is not None:
+            if slot is None and signum not in strays.STRAYS and not to_command:
+                if ending and self.interrupt is not None:  # SIGTERM, SIGHUP
                     self.interrupt(signum)  # raises, as the signal's handler would
                 continue
             if slot is None:
-                _terminal_line(self.config, f"syscalls: the controller ignored {what}")
+                whom = "the command" if to_command else "the controller"
+                _terminal_line(self.config, f"syscalls: {whom} ignored {what}")
                 continue
             by = "its worker" if sender == slot.pid else f"a child of its worker (pid {slot.pid})"
             # The tests that may have sent it: those that ended since strays were last
@@ -341,10 +343,13 @@ class Pool:
             if running is None and slot.current is not None:
                 running = self.items[slot.current].nodeid
             suspects = [*slot.ended, *([running] if running and running != slot.last else [])]
-            note = (
-                f"{what} ({by}) reached the run's controller (pid {os.getpid()}), which "
-                "ignored it: a test signals only the processes it started."
+            reached = (
+                f"the `syscalls run` command (pid {processes.parent_pid()}), which did not "
+                "pass it on"
+                if to_command
+                else f"the run's controller (pid {os.getpid()}), which ignored it"
             )
+            note = f"{what} ({by}) reached {reached}: a test signals only the processes it started."
             if len(suspects) > 1:
                 others = ", ".join(n.rpartition("::")[2] for n in suspects[:-1])
                 note += (

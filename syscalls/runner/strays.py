@@ -27,6 +27,7 @@ import os
 import signal
 import struct
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from syscalls import processes
 from syscalls.runner.highfd import out_of_the_way
@@ -39,6 +40,26 @@ STRAYS = frozenset(
     | (set(range(signal.SIGRTMIN, signal.SIGRTMAX + 1)) if hasattr(signal, "SIGRTMIN") else set())
 )
 CAN_WAIT = hasattr(signal, "sigtimedwait") and hasattr(signal, "pthread_sigmask")
+# The command (syscalls.runner.supervisor) passes on to the controller, queued with this
+# signal, one that a test sent it: the signal and its sender packed in the value.
+RELAY = getattr(signal, "SIGRTMAX", 0)
+SI_QUEUE = -1  # asm-generic/siginfo.h: sigqueue()'s
+_PID_BITS = 22  # a Linux pid is below 2**22 (PID_MAX_LIMIT)
+
+
+class Stray(NamedTuple):
+    signum: int
+    sender: int  # its pid
+    to_command: bool = False  # sent to the command, and passed on by it
+
+
+def relayed(signum: int, sender: int) -> int:
+    """The value the command queues RELAY with for `signum` from `sender`."""
+    return signum << _PID_BITS | sender
+
+
+def _unpacked(value: int) -> tuple[int, int]:
+    return value >> _PID_BITS, value & ((1 << _PID_BITS) - 1)
 
 
 def block(signals: frozenset[int] = STRAYS) -> frozenset[int]:
@@ -66,20 +87,25 @@ class Receiver:
         self.signals = signals
         self.fd = _signalfd(signals) if signals else None
 
-    def take(self) -> list[tuple[int, int]]:
-        """Those that have arrived, each taken once: (signal, sender's pid)."""
+    def take(self) -> list[Stray]:
+        """Those that have arrived, each taken once; one the command passed on (RELAY
+        queued by this process's parent) as the signal the test sent it."""
         taken = []
         if self.fd is not None:
+            command = processes.parent_pid()
             with contextlib.suppress(BlockingIOError, InterruptedError):
                 while len(data := os.read(self.fd, _SIGINFO.size * 16)) >= _SIGINFO.size:
                     for at in range(0, len(data) - _SIGINFO.size + 1, _SIGINFO.size):
-                        signo, _, _, pid = _SIGINFO.unpack_from(data, at)
-                        taken.append((signo, pid))
+                        signo, _, code, pid, value = _SIGINFO.unpack_from(data, at)
+                        if signo == RELAY and code == SI_QUEUE and pid == command:
+                            taken.append(Stray(*_unpacked(value), to_command=True))
+                        else:
+                            taken.append(Stray(signo, pid))
         while self.fd is None and self.signals:
             info = signal.sigtimedwait(self.signals, 0)
             if info is None:
                 break
-            taken.append((info.si_signo, info.si_pid))
+            taken.append(Stray(info.si_signo, info.si_pid))
         return taken
 
     def close(self) -> None:
@@ -89,8 +115,9 @@ class Receiver:
 
 
 # struct signalfd_siginfo (linux/signalfd.h): ssi_signo, ssi_errno, ssi_code, ssi_pid
-# first, 128 bytes in all
-_SIGINFO = struct.Struct("=IiiI112x")
+# first, then ssi_uid, ssi_fd, ssi_tid, ssi_band, ssi_overrun, ssi_trapno, ssi_status and
+# ssi_int (the value sigqueue() gave), 128 bytes in all
+_SIGINFO = struct.Struct("=IiiI28xi80x")
 _SFD_NONBLOCK, _SFD_CLOEXEC = os.O_NONBLOCK, os.O_CLOEXEC
 
 

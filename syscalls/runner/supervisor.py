@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import json
 import os
 import signal
@@ -146,11 +147,27 @@ def _forward(pid: int, signum: int, sender: int | None) -> None:
     if signum == signal.SIGINT and _in_terminal_foreground():
         return  # Ctrl-C: the terminal sent it to the child as well
     if sender and _below(sender, processes.own_pid()):
-        print(f"syscalls: ignored {processes.signal_name(signum)} from pid {sender}, a "
-              "process of the run (a test's?)", file=sys.stderr)  # fmt: skip
+        if not _relay(pid, signum, sender):
+            print(f"syscalls: ignored {processes.signal_name(signum)} from pid {sender}, a "
+                  "process of the run (a test's?)", file=sys.stderr)  # fmt: skip
         return
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signum)
+
+
+def _relay(pid: int, signum: int, sender: int) -> bool:
+    """Tell the child's controller, where it takes strays (its RELAY blocked: a run with
+    workers), which test's process sent `signum` to the command, for that test to
+    fail; whether it was told."""
+    fields = processes.status(pid)
+    try:
+        blocked = int(fields.get(b"SigBlk", b"0"), 16)
+    except ValueError:
+        return False
+    if not strays.RELAY or not blocked & 1 << (strays.RELAY - 1):
+        return False
+    value = ctypes.c_void_p(strays.relayed(signum, sender))  # union sigval, its int
+    return processes.LIBC.sigqueue(pid, strays.RELAY, value) == 0
 
 
 def _below(pid: int, ancestor: int) -> bool:

@@ -91,7 +91,7 @@ def traced() -> dict[int, str]:
         except OSError:
             continue
         for tid in tasks:
-            fields = _status(f"/proc/{pid}/task/{tid}/status")
+            fields = processes.status(f"{pid}/task/{tid}")
             tracer = fields.get(b"TracerPid", b"0")
             if tracer.isdigit() and int(tracer) in own:
                 found[int(tid)] = fields.get(b"Name", b"?").decode(errors="replace")
@@ -119,7 +119,7 @@ def detach(tid: int) -> bool:
 
 def _stop(tid: int) -> bool:
     """SIGSTOP to that one thread (tgkill), or to its process where libc has no tgkill."""
-    tgid = _status(f"/proc/{tid}/status").get(b"Tgid")
+    tgid = processes.status(tid).get(b"Tgid")
     if tgid is None:
         return False
     tgkill = getattr(processes.LIBC, "tgkill", None)
@@ -136,12 +136,3 @@ def _ptrace(request: int, tid: int) -> int:
     # ptrace(2) is variadic in glibc: every argument passed at its full width
     null = ctypes.c_long(0)
     return processes.LIBC.ptrace(ctypes.c_long(request), ctypes.c_long(tid), null, null)
-
-
-def _status(path: str) -> dict[bytes, bytes]:
-    try:
-        with open(path, "rb") as f:
-            text = f.read()
-    except OSError:
-        return {}
-    return {k: v.strip() for k, _, v in (line.partition(b":") for line in text.splitlines())}
