@@ -18,13 +18,14 @@ from syscalls.runner.status import StatusWriter
 from syscalls.runner.watchdog import (
     OUTPUT_LIMIT,
     STOPPED,
+    UNREPORTED,
     Watchdog,
     describe_exit,
     grace,
     peek_exit,
     state,
 )
-from tests.runner_checks import clean, in_a_worker, junit_message
+from tests.runner_checks import clean, in_a_worker, junit_cases, junit_message, pytest_in
 
 pytestmark = pytest.mark.os("linux")
 
@@ -251,3 +252,79 @@ def test_a_test_that_floods_its_output_fails_soon_and_the_run_goes_on(tmp_path: 
     assert failure is not None, p.stdout[-3000:]
     assert "to its standard output and error (the limit is 64 MiB" in failure
     assert clean(cases["test_b_after"]), p.stdout[-3000:]
+
+
+def _ended(writer: StatusWriter, tests: int) -> None:
+    for n in range(tests):
+        writer.start(f"t.py::test_{n}", 120.0, time.monotonic())
+        writer.idle()
+
+
+def test_an_idle_xdist_worker_whose_reports_stay_missing_is_killed(
+    tmp_path: Path, worker: subprocess.Popen[bytes]
+) -> None:
+    """Its channel to the controller broken: the tests it ended never report, and xdist
+    would wait for them for ever."""
+    dog = _watchdog(tmp_path)
+    dog.add_worker("gw0", worker.pid)
+    _ended(StatusWriter(tmp_path / "gw0"), 3)
+    dog.reported("gw0")  # one of the three reached the controller
+    now = time.monotonic()
+    dog._check("gw0", dog.workers["gw0"], now)
+    dog._check("gw0", dog.workers["gw0"], now + UNREPORTED - 1)
+    assert worker.poll() is None  # not yet: reports may lag a little
+    dog._check("gw0", dog.workers["gw0"], now + UNREPORTED)
+    assert worker.wait(10) == -signal.SIGKILL
+    assert (dog.death_of("gw0") or "").startswith(
+        "its worker ended 2 tests whose reports never reached the controller in 15 s"
+    )
+
+
+def test_an_xdist_worker_whose_reports_arrive_is_left_alone(
+    tmp_path: Path, worker: subprocess.Popen[bytes]
+) -> None:
+    dog = _watchdog(tmp_path)
+    dog.add_worker("gw0", worker.pid)
+    writer = StatusWriter(tmp_path / "gw0")
+    _ended(writer, 2)
+    now = time.monotonic()
+    dog._check("gw0", dog.workers["gw0"], now)  # behind: its reports are on their way
+    for _ in range(2):
+        dog.reported("gw0")
+    dog._check("gw0", dog.workers["gw0"], now + 10 * UNREPORTED)
+    assert worker.poll() is None and dog.workers["gw0"].unreported is None
+
+
+BREAKS_ITS_CHANNEL = """
+import os
+
+def test_a_writes_into_execnets_pipe():
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if not os.readlink(f"/proc/self/fd/{fd}").startswith("pipe:"):
+            continue
+        with open(f"/proc/self/fdinfo/{fd}") as f:
+            flags = int(f.read().split("flags:")[1].split()[0], 8)
+        if flags & 3:
+            try:
+                os.write(fd, b"\\\\x00\\\\x00\\\\x00\\\\x10garbage" * 4)
+            except OSError:
+                pass
+
+def test_b_after():
+    pass
+"""
+
+
+@pytest.mark.slow
+def test_under_xdist_a_broken_channel_fails_its_test_and_the_run_ends(tmp_path: Path) -> None:
+    (tmp_path / "test_breaks.py").write_text(BREAKS_ITS_CHANNEL)
+    junit = tmp_path / "junit.xml"
+    started = time.monotonic()
+    p = pytest_in(tmp_path, f"--junitxml={junit}", "-n", "1", "-p", "no:randomly",
+                  "test_breaks.py", timeout=120)  # fmt: skip
+    assert time.monotonic() - started < UNREPORTED + 60, p.stdout[-3000:]
+    cases = junit_cases(junit)
+    message = junit_message(cases["test_a_writes_into_execnets_pipe"], "failure") or ""
+    assert "whose reports never reached the controller" in message, p.stdout[-3000:]
+    assert clean(cases["test_b_after"])

@@ -184,6 +184,11 @@ class Controller:
         node.workerinput[STATUS_DIR] = str(self.status_dir)
         self.nodes[node.gateway.id] = node
 
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        wid = getattr(getattr(getattr(report, "node", None), "gateway", None), "id", None)
+        if wid is not None and report.when == "teardown":  # from an xdist worker
+            self.watchdog.reported(wid)
+
     @pytest.hookimpl(optionalhook=True)
     def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
         node = getattr(report, "node", None)

@@ -14,6 +14,10 @@ Every POLL seconds it reads each worker's status record (syscalls.runner.status)
     then read it all into memory (4 s of it: 2 GB on disk, 2.4 GB resident);
   - kills the worker whose tests' directories filled their file system (syscalls.runner.
     space: one statvfs() a tick);
+  - kills an xdist worker that sits between tests, its status record counting more
+    tests ended than the controller has reports of, for UNREPORTED seconds: its channel
+    to the controller is broken (a test wrote into execnet's pipe, and the controller
+    waited for ever for a message of the length those bytes read as);
   - notices a worker that died (waitid WNOWAIT, leaving the reaping to the pool or
     execnet) and keeps its exit status, for the crash report;
   - kills and reaps processes adopted by the controller (a subreaper while the watchdog
@@ -48,6 +52,7 @@ STOPPED = 10.0  # seconds a worker may stay stopped in a test (a child may conti
 # What a test may write to its standard output and error: pytest captures them in
 # temporary files, on disk, and reads them whole when the test ends (a report keeps 1 MiB)
 OUTPUT_LIMIT = 64 << 20
+UNREPORTED = 15.0  # seconds an idle xdist worker's ended tests may stay unreported
 
 
 def grace(limit: float) -> float:
@@ -110,6 +115,8 @@ class Worker:
     killed_at: float = 0.0  # when (time.monotonic())
     stopped: float | None = None  # since when it has been seen stopped
     output: Output = field(default_factory=Output)
+    xdist: bool = False  # its reports come through execnet (counted by `reported`)
+    unreported: float | None = None  # since when it has been idle with tests unreported
 
 
 class Watchdog:
@@ -131,6 +138,7 @@ class Watchdog:
         self.expired: float | bool = False  # when the time limit was last acted on
         self.collecting_now: tuple[str, float, float] | None = None  # (module, start, limit)
         self.space: Space | None = None  # once the run's directories are made
+        self.reports: dict[str, int] = {}  # xdist worker id -> tests the controller has
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="syscalls-watchdog", daemon=True)
 
@@ -145,7 +153,7 @@ class Watchdog:
     def add_worker(self, wid: str, pid: int) -> None:
         assert self.status_dir is not None
         with self.lock:
-            self.workers[wid] = Worker(pid, self.status_dir / wid)
+            self.workers[wid] = Worker(pid, self.status_dir / wid, xdist=True)
             self.spawning = False
 
     def spawn(self, wid: str, status_file: Path, fork: Callable[[], int]) -> int:
@@ -172,6 +180,10 @@ class Watchdog:
         told apart from an orphan any more, so none is reaped."""
         with self.lock:
             self.untracked = True
+
+    def reported(self, wid: str) -> None:
+        """The controller has the last report (teardown) of one more of `wid`'s tests."""
+        self.reports[wid] = self.reports.get(wid, 0) + 1
 
     def death_of(self, wid: str, wait: float = 3.0) -> str | None:
         """Why worker `wid` ended: the watchdog's reason, or its exit status (waited
@@ -264,6 +276,8 @@ class Watchdog:
             self.deaths += 1
             return
         rec = read_status(worker.status_file)
+        if rec is not None and not rec.nodeid and worker.xdist:
+            self._check_reports(wid, worker, rec, now)
         if rec is None or not rec.nodeid:
             return
         if state(worker.pid) == b"T":
@@ -301,6 +315,22 @@ class Watchdog:
             f"exceeded {rec.limit:g} s (the per-test limit, --timeout): "
             f"the watchdog killed its worker after {now - rec.start:.0f} s",
         )
+
+    def _check_reports(self, wid: str, worker: Worker, rec: Status, now: float) -> None:
+        ended = (rec.seq - 1) // 2  # its record: idle once, then a start and an end a test
+        missing = ended - self.reports.get(wid, 0)
+        if missing <= 0:
+            worker.unreported = None
+            return
+        worker.unreported = worker.unreported or now
+        if now - worker.unreported >= UNREPORTED:
+            self._kill(
+                worker,
+                f"its worker ended {missing} test{'s' if missing > 1 else ''} whose reports "
+                f"never reached the controller in {now - worker.unreported:.0f} s: its channel "
+                "to the controller was broken (bytes written into execnet's pipe by a test "
+                "just before?); the watchdog killed its worker",
+            )
 
     def _check_space(self, now: float) -> None:
         if self.space is None:
