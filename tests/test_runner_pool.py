@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from syscalls.runner import frames, pool, worker
+from syscalls.runner import bounds, frames, pool
 from tests.runner_checks import clean, in_a_worker, junit_cases, kill_marked, pytest_in
 
 SUITE = """
@@ -485,7 +485,7 @@ def test_a_tests_flood_of_output_reaches_the_report_cut_in_the_middle(tmp_path: 
     out = junit_cases(junit)["test_prints_too_much"].findtext("system-out") or ""
     assert "<first>" in out and "<last>" in out
     assert "characters cut by the runner" in out
-    assert len(out) < 2 * worker.MAX_OUTPUT
+    assert len(out) < 2 * bounds.MAX_OUTPUT
 
 
 HUGE_FAILURES = """
@@ -510,15 +510,15 @@ def test_a_huge_failure_message_reaches_the_report_cut(tmp_path: Path) -> None:
     many = cases["test_b_many_lines"].find("failure")
     assert many is not None and "more lines cut by the runner" in (many.text or "")
     for case in (long, many):
-        assert len(case.text or "") + len(case.get("message") or "") < 2 * worker.MAX_OUTPUT
+        assert len(case.text or "") + len(case.get("message") or "") < 2 * bounds.MAX_OUTPUT
     assert clean(cases["test_c_after"])
-    assert len(p.stdout) < 8 * worker.MAX_OUTPUT  # the terminal's copy too
+    assert len(p.stdout) < 8 * bounds.MAX_OUTPUT  # the terminal's copy too
 
 
 def test_a_report_within_its_room_is_sent_as_it_is() -> None:
     longrepr = {"reprcrash": {"message": "m", "lineno": 3}, "lines": ["a", "b"], "t": (1, "x")}
-    assert worker.bound(longrepr) == longrepr
-    assert worker.bound(("path", 3, "Skipped: why")) == ("path", 3, "Skipped: why")
+    assert bounds.bound(longrepr) == longrepr
+    assert bounds.bound(("path", 3, "Skipped: why")) == ("path", 3, "Skipped: why")
 
 
 TIMES_OUT = """

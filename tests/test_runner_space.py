@@ -16,6 +16,7 @@ from syscalls import tempdirs
 from syscalls.runner import space
 from syscalls.runner.space import Space
 from syscalls.runner.watchdog import Watchdog
+from tests.runner_checks import clean, junit_cases, pytest_in
 
 LIMIT = 8 << 20  # what the run's tests may take here, for these tests
 
@@ -92,3 +93,28 @@ def test_a_dead_workers_directories_go_and_only_its(
     tempdirs.remove_left_by(41)
     assert not any(p.exists() for p in mine)
     assert all(p.exists() for p in other)
+
+
+DIES = """
+import os, pathlib
+
+def test_a_dies_holding_its_directory(tmp):
+    (tmp / "data").write_bytes(b"x" * 4096)
+    pathlib.Path("where").write_text(str(tmp))
+    os.kill(os.getpid(), 9)
+
+def test_b_finds_it_gone():
+    assert not os.path.exists(pathlib.Path("where").read_text())
+"""
+
+
+@pytest.mark.parametrize("args", [("--workers", "1"), ("-n", "1")], ids=["forked", "xdist"])
+def test_the_directory_of_a_worker_that_died_goes_at_once(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    (tmp_path / "test_dies.py").write_text(DIES)
+    junit = tmp_path / "junit.xml"
+    p = pytest_in(tmp_path, f"--junitxml={junit}", "-p", "conftest", *args, "test_dies.py")
+    cases = junit_cases(junit)
+    assert cases["test_a_dies_holding_its_directory"].find("failure") is not None, p.stdout
+    assert clean(cases["test_b_finds_it_gone"]), p.stdout[-3000:]

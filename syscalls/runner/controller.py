@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from syscalls import processes
+from syscalls import processes, tempdirs
 from syscalls.outdir import temp_name
 from syscalls.runner import strays
 from syscalls.runner.pool import Pool
@@ -178,6 +178,10 @@ class Controller:
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         if error is not None:  # it died: xdist will start another in its place
             self.watchdog.worker_down()
+            wid = getattr(getattr(node, "gateway", None), "id", None)
+            worker = self.watchdog.workers.get(wid) if wid else None
+            if worker is not None:  # what its test had in its directory goes now
+                tempdirs.remove_left_by(worker.pid)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:

@@ -21,9 +21,9 @@ the watchdog.
 - In a worker (forked, or xdist's), the test's nodeid, start time and limit go to the
   status file the controller's watchdog reads (syscalls.runner.status).
 
-Per test this costs four plain hook calls, two wait calls when nothing was left, a
-fingerprint of the process's state (isolation.Watch) and two pwrite()s in a worker
-(README: Benchmark has the figures).
+Per test this costs four plain hook calls and one per report, two wait calls when
+nothing was left, a fingerprint of the process's state (isolation.Watch) and two
+pwrite()s in a worker (README: Benchmark has the figures).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from typing import Any
 import pytest
 
 from syscalls import processes
-from syscalls.runner import descriptors, isolation, memory, namespaces, tracees
+from syscalls.runner import bounds, descriptors, isolation, memory, namespaces, tracees
 from syscalls.runner.copies import Copies
 from syscalls.runner.descriptors import DESCRIPTORS
 from syscalls.runner.status import StatusWriter
@@ -158,6 +158,13 @@ class TestProcess:
         if self.status is not None:
             limit = self.limits.get(item.nodeid, self.limit)
             self.status.start(item.nodeid, limit, time.monotonic())
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """A huge failure text cut before xdist sends it, or the terminal and JUnit XML
+        take it (a forked worker's Forward bounds its own as it sends them)."""
+        if report.longrepr is not None and not self.replaceable:
+            report.longrepr = bounds.text(report.longrepr)
 
     def pytest_exception_interact(self, node: pytest.Item, report: pytest.TestReport) -> None:
         """A test that raised (called for failures only: nothing in a passing run)."""

@@ -45,7 +45,7 @@ import pytest
 from _pytest._io import TerminalWriter
 
 from syscalls import processes
-from syscalls.runner import frames, strays
+from syscalls.runner import bounds, frames, strays
 from syscalls.runner.copies import is_copy
 from syscalls.runner.highfd import out_of_the_way
 from syscalls.runner.testprocess import TestProcess
@@ -86,9 +86,9 @@ class Forward:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         hook = self.config.hook
         data = hook.pytest_report_to_serializable(config=self.config, report=report)
-        data["sections"] = [(title, cut(text)) for title, text in data.get("sections") or ()]
+        data["sections"] = [(title, bounds.cut(text)) for title, text in data.get("sections") or ()]
         if data.get("longrepr") is not None:  # a failure's or a skip's text
-            data["longrepr"] = bound(data["longrepr"])
+            data["longrepr"] = bounds.bound(data["longrepr"])
         self.reports.append(data)
 
     def pytest_runtest_logfinish(self) -> None:
@@ -119,50 +119,6 @@ class Forward:
             "location": location,
         }
         self.send(("warn", fields))
-
-
-MAX_OUTPUT = 1 << 20  # characters of one captured output kept: its first and last half
-
-
-def cut(text: str) -> str:
-    """A test's captured output, its middle cut beyond MAX_OUTPUT: a test that prints in
-    a loop until its limit would send gigabytes to the controller, and to JUnit XML."""
-    return _cut(text, MAX_OUTPUT) if isinstance(text, str) else text
-
-
-def _cut(text: str, most: int) -> str:
-    if len(text) <= most:
-        return text
-    half = most // 2
-    note = f"[... {len(text) - 2 * half} characters cut by the runner ...]"
-    return f"{text[:half]}\n{note}\n{text[-half:]}"
-
-
-PIECE = 64 << 10  # characters of one string of a failure's text kept: first and last half
-
-
-def bound(value: Any) -> Any:
-    """A serialized report's failure text (nested dicts, lists and strings), bounded:
-    each string cut in the middle beyond PIECE characters, and each list of lines once
-    they hold MAX_OUTPUT. `assert False, huge` sent a 200 MB message to the controller,
-    the terminal and JUnit XML: the run took 48 s instead of half a second, and 1.6 GB
-    of memory. The shape is kept, for the controller to rebuild the report from it."""
-    if isinstance(value, str):
-        return _cut(value, PIECE)
-    if isinstance(value, dict):
-        return {key: bound(item) for key, item in value.items()}
-    if isinstance(value, list) and value and all(isinstance(line, str) for line in value):
-        kept, size = [], 0
-        for i, line in enumerate(value):
-            if size > MAX_OUTPUT:
-                kept.append(f"[... {len(value) - i} more lines cut by the runner ...]")
-                break
-            kept.append(_cut(line, PIECE))
-            size += len(kept[-1])
-        return kept
-    if isinstance(value, (list, tuple)):
-        return type(value)(bound(item) for item in value)
-    return value
 
 
 def serve(

@@ -1,0 +1,51 @@
+"""syscalls.runner.bounds: a huge failure text reaches the terminal and JUnit XML cut,
+in a serial run and under xdist (a forked worker's: tests/test_runner_pool.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from syscalls.runner import bounds
+from tests.runner_checks import clean, junit_cases, pytest_in
+
+HUGE = """
+def test_a_long_message():
+    assert False, "<first>" + "x" * (4 << 20) + "<last>"
+
+def test_b_after():
+    pass
+"""
+
+
+def test_a_failure_text_within_bounds_is_left_as_it_is() -> None:
+    class Repr:
+        def __str__(self) -> str:
+            return "short"
+
+    kept = Repr()
+    assert bounds.text(kept) is kept
+    assert bounds.text(("path", 3, "Skipped: " + "x" * (4 << 20)))[2].startswith("Skipped")
+    assert bounds.text(None) is None
+
+
+def test_a_long_one_is_its_rendering_cut_in_the_middle() -> None:
+    cut = bounds.text("<first>" + "x" * (3 * bounds.MAX_OUTPUT) + "<last>")
+    assert cut.startswith("<first>") and cut.endswith("<last>")
+    assert "characters cut by the runner" in cut and len(cut) < bounds.MAX_OUTPUT + 100
+
+
+@pytest.mark.parametrize("args", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_plain_pytest_reports_a_huge_failure_cut(tmp_path: Path, args: tuple[str, ...]) -> None:
+    (tmp_path / "test_huge.py").write_text(HUGE)
+    junit = tmp_path / "junit.xml"
+    p = pytest_in(tmp_path, f"--junitxml={junit}", *args, "test_huge.py")
+    cases = junit_cases(junit)
+    failure = cases["test_a_long_message"].find("failure")
+    assert failure is not None, p.stdout[-3000:]
+    body = failure.text or ""
+    assert "<first>" in body and "<last>" in body and "characters cut by the runner" in body
+    assert len(body) < 2 * bounds.MAX_OUTPUT
+    assert len(p.stdout) < 4 * bounds.MAX_OUTPUT  # the terminal's copy
+    assert clean(cases["test_b_after"])
