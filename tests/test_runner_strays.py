@@ -20,7 +20,7 @@ import pytest
 
 from syscalls import child, processes
 from syscalls.runner import strays
-from tests.runner_checks import ROOT, in_a_worker
+from tests.runner_checks import ROOT, clean, in_a_worker, junit_cases, junit_message, pytest_in
 
 needs_linux = pytest.mark.skipif(not strays.CAN_WAIT, reason="no sigtimedwait here")
 
@@ -160,6 +160,55 @@ def test_a_test_that_signals_the_controller_fails_and_the_run_goes_on(tmp_path: 
         cases["test_f_after"].find("error") is None
         and cases["test_f_after"].find("failure") is None
     )
+
+
+XDIST_SIGNALLING = """
+import os, signal, time
+
+def test_a_before():
+    pass
+
+def test_b_signals_its_parent():
+    os.kill(os.getppid(), signal.SIGUSR1)
+    time.sleep(1)
+
+def test_c_child_signals_the_controller():
+    controller = os.getppid()
+    pid = os.fork()
+    if pid == 0:
+        os.kill(controller, signal.SIGRTMIN + 2)
+        time.sleep(1)
+        os._exit(0)
+    os.waitpid(pid, 0)
+
+def test_d_signals_and_ends_at_once():
+    os.kill(os.getppid(), signal.SIGUSR2)
+
+def test_e_after():
+    time.sleep(1)
+"""
+
+
+@needs_linux
+def test_under_xdist_a_test_that_signals_the_controller_fails_and_the_run_goes_on(
+    tmp_path: Path,
+) -> None:
+    """SIGUSR1's default killed xdist's controller, and the run with it (status 138)."""
+    (tmp_path / "test_signalling.py").write_text(XDIST_SIGNALLING)
+    junit = tmp_path / "junit.xml"
+    p = pytest_in(tmp_path, f"--junitxml={junit}", "-n", "1", "-p", "no:randomly",
+                  "test_signalling.py", timeout=60)  # fmt: skip
+    assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-3000:]
+    cases = junit_cases(junit)
+    for name, signame, by in [
+        ("test_b_signals_its_parent", "SIGUSR1", "its worker"),
+        ("test_c_child_signals_the_controller", "SIGRTMIN+2", "a child"),
+        ("test_d_signals_and_ends_at_once", "SIGUSR2", "its worker"),  # taken after its end
+    ]:
+        message = junit_message(cases[name]) or junit_message(cases[name], "failure") or ""
+        assert f"{signame} from pid " in message and f"({by}" in message, p.stdout[-3000:]
+        assert "reached the run's controller" in message
+    assert clean(cases["test_a_before"]) and clean(cases["test_e_after"])
 
 
 SLOW_IMPORT = """

@@ -42,6 +42,7 @@ from syscalls.runner.pool import Pool
 from syscalls.runner.status import STATUS_BASE, STATUS_PREFIX
 from syscalls.runner.testprocess import STATUS_DIR, TestProcess, session_limit
 from syscalls.runner.watchdog import Watchdog
+from syscalls.runner.xdist_strays import Strays as XdistStrays
 from syscalls.tempdirs import own_dir
 
 INCOMPLETE_PROPERTY = "syscalls.incomplete"
@@ -107,6 +108,14 @@ class Controller:
                 ending if blocked else frozenset(),
                 lambda signum: self._on_signal(signum, None),
             )
+        # Under xdist, the strays a test sends this process: taken by a thread of their
+        # own, blocked before any thread starts (xdist's workers unblock them).
+        self.strays: XdistStrays | None = None
+        xdist = distributed and not workers and self._mask is not None
+        if xdist and strays.CAN_WAIT and processes.LINUX:
+            receiver = strays.Receiver(strays.block(strays.STRAYS))
+            if receiver.fd is not None:
+                self.strays = XdistStrays(receiver, self._xdist_workers, self.watchdog.status)
         if distributed or self.watchdog.time_limit:
             self.watchdog.start()
         if self.pool is not None:
@@ -188,10 +197,31 @@ class Controller:
         node.workerinput[STATUS_DIR] = str(self.status_dir)
         self.nodes[node.gateway.id] = node
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        wid = getattr(getattr(getattr(report, "node", None), "gateway", None), "id", None)
-        if wid is not None and report.when == "teardown":  # from an xdist worker
-            self.watchdog.reported(wid)
+        node = getattr(report, "node", None)
+        wid = getattr(getattr(node, "gateway", None), "id", None)
+        if wid is None or report.when != "teardown":  # not the end of an xdist worker's test
+            return
+        self.watchdog.reported(wid)
+        if self.strays is not None:
+            self.strays.ended(wid, report.nodeid)
+            note = self.strays.note_for(report.nodeid)
+            if note and report.passed:  # it fails at its teardown, as a changed state does
+                report.outcome, report.longrepr = "failed", note
+            self._log_late(node)
+
+    def _log_late(self, node: Any = None) -> None:
+        """The strays taken after the test that sent them had ended: it fails now."""
+        for nodeid, why in self.strays.late() if self.strays is not None else ():
+            self._log(nodeid, why, self.nodes.get(node.gateway.id) if node else None)
+
+    def _xdist_workers(self) -> dict[str, int]:
+        return {
+            wid: worker.pid
+            for wid, worker in list(self.watchdog.workers.items())
+            if worker.xdist and worker.death is None
+        }
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
@@ -293,6 +323,9 @@ class Controller:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> Iterator[None]:
         self.finishing = True
         self.watchdog.stop()
+        if self.strays is not None:
+            self.strays.stop()
+            self._log_late()
         # xdist gave up replacing workers that died outside a test (at collection): the
         # tests not yet run never will be.
         dsession = self.config.pluginmanager.get_plugin("dsession")

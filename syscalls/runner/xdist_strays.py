@@ -1,0 +1,94 @@
+"""Signals a test sends the controller under plain `pytest -n` (xdist): strays, as under
+`syscalls run` (syscalls.runner.strays), taken by a thread of their own.
+
+A test of kill() that signals getppid() reaches xdist's controller: SIGUSR1's default
+is to die, and the whole run died with it (status 138, no results). The controller
+blocks the strays before it starts any thread or worker (xdist's workers unblock them:
+syscalls.processes.default_signal_state), and this thread takes each from a signalfd
+as it arrives, while the sender's test most likely still runs: the worker it came from
+(the sender, or its ancestor) is found, and the test its status record names fails at
+its teardown (`note_for`); between two tests, the one it ended last fails afterwards
+(`late`). One from outside the workers is told and ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import sys
+import threading
+from collections.abc import Callable
+
+from syscalls import processes
+from syscalls.runner import strays
+from syscalls.runner.status import Status
+
+POLL = 0.5  # seconds between looks at whether the run is over
+
+
+class Strays:
+    def __init__(
+        self,
+        receiver: strays.Receiver,
+        workers: Callable[[], dict[str, int]],
+        status: Callable[[str], Status | None],
+    ) -> None:
+        """`workers`: xdist worker id -> pid, of those running; `status`: a worker's
+        status record, by id."""
+        self.receiver = receiver
+        self.workers = workers
+        self.status = status
+        self.lock = threading.Lock()
+        self.notes: dict[str, list[str]] = {}  # nodeid -> why it fails at its teardown
+        self.last: dict[str, str] = {}  # worker id -> the nodeid it ended last
+        self.after: list[tuple[str, str]] = []  # (nodeid, why): ended before it was taken
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="syscalls-strays", daemon=True)
+        self._thread.start()
+
+    def ended(self, wid: str, nodeid: str) -> None:
+        with self.lock:
+            self.last[wid] = nodeid
+
+    def note_for(self, nodeid: str) -> str | None:
+        with self.lock:
+            notes = self.notes.pop(nodeid, None)
+        return "\n".join(notes) if notes else None
+
+    def late(self) -> list[tuple[str, str]]:
+        with self.lock:
+            found, self.after = self.after, []
+        return found
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.receiver.close()
+
+    def _run(self) -> None:
+        fd = self.receiver.fd
+        while not self._stop.is_set() and fd is not None:
+            if select.select([fd], [], [], POLL)[0]:
+                for stray in self.receiver.take():
+                    self._take(stray)
+
+    def _take(self, stray: strays.Stray) -> None:
+        workers = self.workers()
+        pid = strays.owner(stray.sender, workers.values())
+        wid = next((w for w, p in workers.items() if p == pid), None)
+        what = f"{processes.signal_name(stray.signum)} from pid {stray.sender}"
+        if wid is None:
+            print(f"syscalls: the controller ignored {what}", file=sys.stderr)
+            return
+        by = "its worker" if stray.sender == pid else f"a child of its worker (pid {pid})"
+        note = (
+            f"{what} ({by}) reached the run's controller (pid {os.getpid()}), which ignored "
+            "it: a test signals only the processes it started. Sent by this test, or by one "
+            "just before it on this worker: the controller took it a little after it was sent"
+        )
+        status = self.status(wid)
+        with self.lock:
+            if status is not None and status.nodeid:
+                self.notes.setdefault(status.nodeid, []).append(note)
+            elif wid in self.last:
+                self.after.append((self.last[wid], note))
