@@ -280,6 +280,35 @@ def test_an_idle_xdist_worker_whose_reports_stay_missing_is_killed(
     )
 
 
+def test_a_controller_behind_with_its_events_is_waited_for(
+    tmp_path: Path, worker: subprocess.Popen[bytes]
+) -> None:
+    """Its main thread held (a terminal paused, say): the reports are in its queue."""
+    dog = _watchdog(tmp_path)
+    dog.add_worker("gw0", worker.pid)
+    dog.backlog = lambda: 3
+    _ended(StatusWriter(tmp_path / "gw0"), 2)
+    now = time.monotonic()
+    for later in (0, UNREPORTED, 10 * UNREPORTED):
+        dog._check("gw0", dog.workers["gw0"], now + later)
+    assert worker.poll() is None
+
+
+def test_a_worker_that_ran_on_between_two_looks_is_not_taken_for_idle(
+    tmp_path: Path, worker: subprocess.Popen[bytes]
+) -> None:
+    """Behind once, busy after: the wait starts again at its next record."""
+    dog = _watchdog(tmp_path)
+    dog.add_worker("gw0", worker.pid)
+    writer = StatusWriter(tmp_path / "gw0")
+    _ended(writer, 1)
+    now = time.monotonic()
+    dog._check("gw0", dog.workers["gw0"], now)  # one report on its way
+    _ended(writer, 1)  # it ran another meanwhile
+    dog._check("gw0", dog.workers["gw0"], now + UNREPORTED)
+    assert worker.poll() is None
+
+
 def test_an_xdist_worker_whose_reports_arrive_is_left_alone(
     tmp_path: Path, worker: subprocess.Popen[bytes]
 ) -> None:

@@ -196,6 +196,9 @@ class Controller:
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[STATUS_DIR] = str(self.status_dir)
         self.nodes[node.gateway.id] = node
+        queue = getattr(self.config.pluginmanager.get_plugin("dsession"), "queue", None)
+        if queue is not None:
+            self.watchdog.backlog = queue.qsize
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:

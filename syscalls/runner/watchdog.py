@@ -14,10 +14,11 @@ Every POLL seconds it reads each worker's status record (syscalls.runner.status)
     then read it all into memory (4 s of it: 2 GB on disk, 2.4 GB resident);
   - kills the worker whose tests' directories filled their file system (syscalls.runner.
     space: one statvfs() a tick);
-  - kills an xdist worker that sits between tests, its status record counting more
-    tests ended than the controller has reports of, for UNREPORTED seconds: its channel
-    to the controller is broken (a test wrote into execnet's pipe, and the controller
-    waited for ever for a message of the length those bytes read as);
+  - kills an xdist worker that sits between tests, at one status record counting more
+    tests ended than the controller has reports of, for UNREPORTED seconds, while the
+    controller has no events waiting (it is not merely behind): its channel to the
+    controller is broken (a test wrote into execnet's pipe, and the controller waited
+    for ever for a message of the length those bytes read as);
   - notices a worker that died (waitid WNOWAIT, leaving the reaping to the pool or
     execnet) and keeps its exit status, for the crash report;
   - kills and reaps processes adopted by the controller (a subreaper while the watchdog
@@ -117,6 +118,7 @@ class Worker:
     output: Output = field(default_factory=Output)
     xdist: bool = False  # its reports come through execnet (counted by `reported`)
     unreported: float | None = None  # since when it has been idle with tests unreported
+    unreported_seq: int = -1  # ... at this status record, unchanged since
 
 
 class Watchdog:
@@ -139,6 +141,8 @@ class Watchdog:
         self.collecting_now: tuple[str, float, float] | None = None  # (module, start, limit)
         self.space: Space | None = None  # once the run's directories are made
         self.reports: dict[str, int] = {}  # xdist worker id -> tests the controller has
+        # events xdist's workers sent that the controller has yet to handle (its queue)
+        self.backlog: Callable[[], int] = lambda: 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="syscalls-watchdog", daemon=True)
 
@@ -319,11 +323,13 @@ class Watchdog:
     def _check_reports(self, wid: str, worker: Worker, rec: Status, now: float) -> None:
         ended = (rec.seq - 1) // 2  # its record: idle once, then a start and an end a test
         missing = ended - self.reports.get(wid, 0)
-        if missing <= 0:
-            worker.unreported = None
+        if missing > 0 and self.backlog() > 0:
+            missing = 0  # the controller is behind with its events (a terminal held, say)
+        if missing <= 0 or worker.unreported_seq != rec.seq:  # caught up, or moved on
+            worker.unreported = None if missing <= 0 else now
+            worker.unreported_seq = rec.seq
             return
-        worker.unreported = worker.unreported or now
-        if now - worker.unreported >= UNREPORTED:
+        if worker.unreported is not None and now - worker.unreported >= UNREPORTED:
             self._kill(
                 worker,
                 f"its worker ended {missing} test{'s' if missing > 1 else ''} whose reports "
