@@ -40,6 +40,7 @@ from syscalls import processes
 from syscalls.runner import bounds, descriptors, isolation, memory, namespaces, tracees
 from syscalls.runner.copies import Copies
 from syscalls.runner.descriptors import DESCRIPTORS
+from syscalls.runner.parent import Parent
 from syscalls.runner.status import StatusWriter
 
 STATUS_DIR = "syscalls_status_dir"  # workerinput key: where workers write their status
@@ -136,6 +137,7 @@ class TestProcess:
         if status is None and workerinput.get(STATUS_DIR):
             status = Path(workerinput[STATUS_DIR]) / workerinput["workerid"]
         self.status = StatusWriter(status) if status is not None else None
+        self.parent = Parent() if self.status is not None else None  # a worker's controller
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -193,6 +195,11 @@ class TestProcess:
                 f"the test {left.describe()}; every process a test starts must end with it"
             )
         problems.extend(self.copies.found(item.nodeid))
+        if self.parent is not None and self.parent.continued():
+            problems.append(
+                f"the test stopped the run's controller (pid {self.parent.pid}) with a "
+                "signal: continued; a test stops only the processes it started"
+            )
         traced = tracees.release()
         if traced:
             problems.append(f"the test {traced.describe()}")
@@ -278,6 +285,8 @@ class TestProcess:
         self.copies.close()
         if self.status is not None:
             self.status.close()
+        if self.parent is not None:
+            self.parent.close()
         if not self.was_subreaper:
             processes.set_subreaper(False)
 
