@@ -87,3 +87,17 @@ def test_the_tests_workers_were_in_are_read_from_their_records(tmp_path: Path) -
     (records / "stray").write_bytes(b"not a record")
     assert running_in(tmp_path) == ["suites/a.py::test_b"]
     assert running_in(tmp_path / "nothing") == []
+
+
+def test_a_record_counts_the_tests_ended_and_names_a_module_in_import(tmp_path: Path) -> None:
+    writer = StatusWriter(tmp_path / "gw0")
+    writer.collecting("suites/x.py", 120.0, 5.0)
+    status = read_status(tmp_path / "gw0")
+    assert status is not None and (status.nodeid, status.module) == ("", "suites/x.py")
+    assert (status.start, status.limit, status.ended) == (5.0, 120.0, 0)
+    for _ in range(2):
+        writer.start("t.py::test_a", 120.0, 6.0)
+        writer.idle(ended=True)
+    writer.idle()  # between two modules: no test ended
+    status = read_status(tmp_path / "gw0")
+    assert status is not None and (status.nodeid, status.module, status.ended) == ("", "", 2)

@@ -257,7 +257,7 @@ def test_a_test_that_floods_its_output_fails_soon_and_the_run_goes_on(tmp_path: 
 def _ended(writer: StatusWriter, tests: int) -> None:
     for n in range(tests):
         writer.start(f"t.py::test_{n}", 120.0, time.monotonic())
-        writer.idle()
+        writer.idle(ended=True)
 
 
 def test_an_idle_xdist_worker_whose_reports_stay_missing_is_killed(
@@ -278,6 +278,22 @@ def test_an_idle_xdist_worker_whose_reports_stay_missing_is_killed(
     assert (dog.death_of("gw0") or "").startswith(
         "its worker ended 2 tests whose reports never reached the controller in 15 s"
     )
+
+
+def test_an_xdist_worker_whose_import_hangs_is_killed_and_the_run_ends(
+    tmp_path: Path, worker: subprocess.Popen[bytes]
+) -> None:
+    """xdist's workers collect for themselves: a module whose code at import hangs held
+    every worker, and the run, for ever."""
+    reasons: list[str] = []
+    dog = Watchdog(tmp_path, None, reasons.append)
+    dog.add_worker("gw0", worker.pid)
+    StatusWriter(tmp_path / "gw0").collecting("suites/x.py", 2.0, time.monotonic() - 60)
+    dog._check("gw0", dog.workers["gw0"], time.monotonic())
+    assert worker.wait(10) == -signal.SIGKILL
+    why = "collecting suites/x.py took longer than 2 s (the per-test limit, --timeout)"
+    assert reasons and reasons[0].startswith(why)
+    assert (dog.death_of("gw0") or "").startswith(why)
 
 
 def test_a_controller_behind_with_its_events_is_waited_for(
@@ -357,3 +373,22 @@ def test_under_xdist_a_broken_channel_fails_its_test_and_the_run_ends(tmp_path: 
     message = junit_message(cases["test_a_writes_into_execnets_pipe"], "failure") or ""
     assert "whose reports never reached the controller" in message, p.stdout[-3000:]
     assert clean(cases["test_b_after"])
+
+
+HANGS_AT_IMPORT = """
+import time
+time.sleep(3600)
+
+def test_never():
+    pass
+"""
+
+
+def test_under_xdist_a_module_that_hangs_at_import_ends_the_run_at_the_limit(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "test_hangs.py").write_text(HANGS_AT_IMPORT)
+    started = time.monotonic()
+    p = pytest_in(tmp_path, "-n", "1", "--timeout", "2", "test_hangs.py", timeout=120)
+    assert time.monotonic() - started < 60, p.stdout[-3000:]
+    assert "collecting test_hangs.py took longer than 2 s" in p.stdout + p.stderr, p.stdout

@@ -20,10 +20,12 @@ from pathlib import Path
 from syscalls import processes
 from syscalls.runner.highfd import out_of_the_way
 
-_HEAD = struct.Struct("<IqqddI")  # magic, pid, seq, start, limit, length of the nodeid
+# magic, pid, seq, tests ended, start, limit, what the name is, length of the name
+_HEAD = struct.Struct("<IqqqddBI")
 _CRC = struct.Struct("<I")
-MAGIC = 0x5359_5331  # "SYS1"
+MAGIC = 0x5359_5332  # "SYS2"
 MAX_NODEID = 8192  # longer nodeids are cut (the record stays one small write)
+_TEST, _MODULE = 0, 1
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,10 @@ class Status:
     pid: int
     seq: int  # bumped by every write: the same seq twice is the same moment
     nodeid: str  # "" between tests
-    start: float  # time.monotonic() when the test started
+    start: float  # time.monotonic() when the test (or the module's import) started
     limit: float  # seconds it may take (0: no limit)
+    ended: int = 0  # tests its worker has ended so far
+    module: str = ""  # the test module its worker imports now (an xdist worker collects)
 
 
 class StatusWriter:
@@ -41,6 +45,7 @@ class StatusWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.seq = 0
+        self.ended = 0
         self.pid = processes.own_pid()  # the writer's, for xdist's workers (watchdog)
         # above the tests' range, as the runner's other descriptors (highfd)
         self.fd = out_of_the_way(
@@ -51,12 +56,18 @@ class StatusWriter:
     def start(self, nodeid: str, limit: float, now: float) -> None:
         self._write(nodeid.encode(errors="replace")[:MAX_NODEID], now, limit)
 
-    def idle(self) -> None:
+    def collecting(self, module: str, limit: float, now: float) -> None:
+        self._write(module.encode(errors="replace")[:MAX_NODEID], now, limit, _MODULE)
+
+    def idle(self, ended: bool = False) -> None:
+        """Between tests; `ended`: a test has just ended."""
+        self.ended += ended
         self._write(b"", 0.0, 0.0)
 
-    def _write(self, nodeid: bytes, start: float, limit: float) -> None:
+    def _write(self, name: bytes, start: float, limit: float, kind: int = _TEST) -> None:
         self.seq += 1
-        body = _HEAD.pack(MAGIC, self.pid, self.seq, start, limit, len(nodeid)) + nodeid
+        head = (MAGIC, self.pid, self.seq, self.ended, start, limit, kind, len(name))
+        body = _HEAD.pack(*head) + name
         data = body + _CRC.pack(zlib.crc32(body))
         try:
             os.pwrite(self.fd, data, 0)
@@ -80,13 +91,16 @@ def read_status(path: Path) -> Status | None:
         return None
     if len(data) < _HEAD.size + _CRC.size:
         return None
-    magic, pid, seq, start, limit, n = _HEAD.unpack_from(data)
+    magic, pid, seq, ended, start, limit, kind, n = _HEAD.unpack_from(data)
     end = _HEAD.size + n
     if magic != MAGIC or n > MAX_NODEID or len(data) < end + _CRC.size:
         return None
     if _CRC.unpack_from(data, end)[0] != zlib.crc32(data[:end]):
         return None
-    return Status(pid, seq, data[_HEAD.size : end].decode(errors="replace"), start, limit)
+    name = data[_HEAD.size : end].decode(errors="replace")
+    if kind == _MODULE:
+        return Status(pid, seq, "", start, limit, ended, name)
+    return Status(pid, seq, name, start, limit, ended)
 
 
 # The directory of a run's status records: made by its controller, in the directory

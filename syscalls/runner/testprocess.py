@@ -139,6 +139,17 @@ class TestProcess:
         self.status = StatusWriter(status) if status is not None else None
         self.parent = Parent() if self.status is not None else None  # a worker's controller
 
+    def pytest_collectstart(self, collector: pytest.Collector) -> None:
+        """An xdist worker collects for itself: the module it imports goes in its status
+        record, with the per-test limit, for the watchdog to end a run whose module
+        hangs at import (the controller does so for `syscalls run`, which collects)."""
+        if self.status is not None and isinstance(collector, pytest.Module):
+            self.status.collecting(collector.nodeid, self.limit, time.monotonic())
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if self.status is not None and isinstance(report.nodeid, str) and report.nodeid:
+            self.status.idle()
+
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         self.watch(items)
@@ -274,7 +285,7 @@ class TestProcess:
     def _ended(self) -> None:
         self.current = None
         if self.status is not None:
-            self.status.idle()
+            self.status.idle(ended=True)
 
     def pytest_sessionfinish(self) -> None:
         # An interrupted test never reached its teardown: what it started dies now.

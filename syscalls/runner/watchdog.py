@@ -280,6 +280,15 @@ class Watchdog:
             self.deaths += 1
             return
         rec = read_status(worker.status_file)
+        if rec is not None and rec.module and rec.limit > 0:  # an xdist worker collects
+            if now - rec.start > rec.limit + grace(rec.limit):
+                why = (
+                    f"collecting {rec.module} took longer than {rec.limit:g} s (the per-test "
+                    "limit, --timeout): its code at import hangs"
+                )
+                self._kill(worker, why)
+                self.on_time_limit(why)  # every worker imports it: the run ends
+            return
         if rec is not None and not rec.nodeid and worker.xdist:
             self._check_reports(wid, worker, rec, now)
         if rec is None or not rec.nodeid:
@@ -321,8 +330,7 @@ class Watchdog:
         )
 
     def _check_reports(self, wid: str, worker: Worker, rec: Status, now: float) -> None:
-        ended = (rec.seq - 1) // 2  # its record: idle once, then a start and an end a test
-        missing = ended - self.reports.get(wid, 0)
+        missing = rec.ended - self.reports.get(wid, 0)
         if missing > 0 and self.backlog() > 0:
             missing = 0  # the controller is behind with its events (a terminal held, say)
         if missing <= 0 or worker.unreported_seq != rec.seq:  # caught up, or moved on
