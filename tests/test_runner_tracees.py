@@ -70,10 +70,11 @@ def test_a_tracee_it_did_not_start_is_detached_and_runs_on(target: int, how: Cal
     assert list(detached.values()) == ["sleep"] and stuck == {}
     for _ in range(100):  # a SIGSTOP it was sent to be detached from: suppressed
         state, tracer = _state_and_tracer(target)
-        if state != "t":
+        if state not in "tT":
             break
         time.sleep(0.01)
-    assert (state, tracer) == ("S", 0)
+    # running on, untraced: asleep, or (just let go) still on its way there
+    assert state in "RSD" and tracer == 0, (state, tracer)
 
 
 def test_nothing_is_looked_for_when_it_traces_nothing(target: int) -> None:
