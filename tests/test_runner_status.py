@@ -95,9 +95,15 @@ def test_a_record_counts_the_tests_ended_and_names_a_module_in_import(tmp_path: 
     status = read_status(tmp_path / "gw0")
     assert status is not None and (status.nodeid, status.module) == ("", "suites/x.py")
     assert (status.start, status.limit, status.ended) == (5.0, 120.0, 0)
-    for _ in range(2):
-        writer.start("t.py::test_a", 120.0, 6.0)
-        writer.idle(ended=True)
+    for name in ("t.py::test_a", "t.py::test_b"):
+        writer.start(name, 120.0, 6.0)
+        writer.ended(name)
+    status = read_status(tmp_path / "gw0")
+    assert status is not None and (status.nodeid, status.last, status.ended) == (
+        "",
+        "t.py::test_b",
+        2,
+    )
     writer.idle()  # between two modules: no test ended
     status = read_status(tmp_path / "gw0")
     assert status is not None and (status.nodeid, status.module, status.ended) == ("", "", 2)

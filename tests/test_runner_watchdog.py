@@ -257,7 +257,7 @@ def test_a_test_that_floods_its_output_fails_soon_and_the_run_goes_on(tmp_path: 
 def _ended(writer: StatusWriter, tests: int) -> None:
     for n in range(tests):
         writer.start(f"t.py::test_{n}", 120.0, time.monotonic())
-        writer.idle(ended=True)
+        writer.ended(f"t.py::test_{n}")
 
 
 def test_an_idle_xdist_worker_whose_reports_stay_missing_is_killed(

@@ -208,16 +208,15 @@ class Controller:
             return
         self.watchdog.reported(wid)
         if self.strays is not None:
-            self.strays.ended(wid, report.nodeid)
-            note = self.strays.note_for(report.nodeid)
+            note = self.strays.ended(wid, report.nodeid)
             if note and report.passed:  # it fails at its teardown, as a changed state does
                 report.outcome, report.longrepr = "failed", note
-            self._log_late(node)
+            self._log_late()
 
-    def _log_late(self, node: Any = None) -> None:
+    def _log_late(self) -> None:
         """The strays taken after the test that sent them had ended: it fails now."""
-        for nodeid, why in self.strays.late() if self.strays is not None else ():
-            self._log(nodeid, why, self.nodes.get(node.gateway.id) if node else None)
+        for nodeid, why, wid in self.strays.late() if self.strays is not None else ():
+            self._log(nodeid, why, self.nodes.get(wid))
 
     def _xdist_workers(self) -> dict[str, int]:
         return {

@@ -25,7 +25,7 @@ _HEAD = struct.Struct("<IqqqddBI")
 _CRC = struct.Struct("<I")
 MAGIC = 0x5359_5332  # "SYS2"
 MAX_NODEID = 8192  # longer nodeids are cut (the record stays one small write)
-_TEST, _MODULE = 0, 1
+_TEST, _MODULE, _ENDED = 0, 1, 2  # what the record's name is
 
 
 @dataclass(frozen=True)
@@ -37,15 +37,17 @@ class Status:
     limit: float  # seconds it may take (0: no limit)
     ended: int = 0  # tests its worker has ended so far
     module: str = ""  # the test module its worker imports now (an xdist worker collects)
+    last: str = ""  # between tests, the nodeid of the test that has just ended
 
 
 class StatusWriter:
-    """The worker's side: start(nodeid, limit) and idle(), a few microseconds each."""
+    """The worker's side: start(nodeid, limit), ended(nodeid) and idle(), a few
+    microseconds each."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.seq = 0
-        self.ended = 0
+        self.ended_tests = 0
         self.pid = processes.own_pid()  # the writer's, for xdist's workers (watchdog)
         # above the tests' range, as the runner's other descriptors (highfd)
         self.fd = out_of_the_way(
@@ -59,14 +61,17 @@ class StatusWriter:
     def collecting(self, module: str, limit: float, now: float) -> None:
         self._write(module.encode(errors="replace")[:MAX_NODEID], now, limit, _MODULE)
 
-    def idle(self, ended: bool = False) -> None:
-        """Between tests; `ended`: a test has just ended."""
-        self.ended += ended
+    def idle(self) -> None:
         self._write(b"", 0.0, 0.0)
+
+    def ended(self, nodeid: str) -> None:
+        """Test `nodeid` has just ended: between tests, one more ended."""
+        self.ended_tests += 1
+        self._write(nodeid.encode(errors="replace")[:MAX_NODEID], 0.0, 0.0, _ENDED)
 
     def _write(self, name: bytes, start: float, limit: float, kind: int = _TEST) -> None:
         self.seq += 1
-        head = (MAGIC, self.pid, self.seq, self.ended, start, limit, kind, len(name))
+        head = (MAGIC, self.pid, self.seq, self.ended_tests, start, limit, kind, len(name))
         body = _HEAD.pack(*head) + name
         data = body + _CRC.pack(zlib.crc32(body))
         try:
@@ -99,7 +104,9 @@ def read_status(path: Path) -> Status | None:
         return None
     name = data[_HEAD.size : end].decode(errors="replace")
     if kind == _MODULE:
-        return Status(pid, seq, "", start, limit, ended, name)
+        return Status(pid, seq, "", start, limit, ended, module=name)
+    if kind == _ENDED:
+        return Status(pid, seq, "", start, limit, ended, last=name)
     return Status(pid, seq, name, start, limit, ended)
 
 

@@ -283,9 +283,9 @@ class TestProcess:
                 self.retire = f"{nodeid}'s teardown did not finish"
 
     def _ended(self) -> None:
+        if self.status is not None and self.current is not None:
+            self.status.ended(self.current)
         self.current = None
-        if self.status is not None:
-            self.status.idle(ended=True)
 
     def pytest_sessionfinish(self) -> None:
         # An interrupted test never reached its teardown: what it started dies now.

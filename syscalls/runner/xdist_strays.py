@@ -6,9 +6,10 @@ is to die, and the whole run died with it (status 138, no results). The controll
 blocks the strays before it starts any thread or worker (xdist's workers unblock them:
 syscalls.processes.default_signal_state), and this thread takes each from a signalfd
 as it arrives, while the sender's test most likely still runs: the worker it came from
-(the sender, or its ancestor) is found, and the test its status record names fails at
-its teardown (`note_for`); between two tests, the one it ended last fails afterwards
-(`late`). One from outside the workers is told and ignored.
+(the sender, or its ancestor) is found, and the test its status record names (the one
+it runs, or between tests the one it has just ended) fails at its teardown (`ended`), or
+afterwards where the controller has had that already (`late`). One from outside the
+workers is told and ignored.
 """
 
 from __future__ import annotations
@@ -41,28 +42,31 @@ class Strays:
         self.lock = threading.Lock()
         self.notes: dict[str, list[str]] = {}  # nodeid -> why it fails at its teardown
         self.last: dict[str, str] = {}  # worker id -> the nodeid it ended last
-        self.after: list[tuple[str, str]] = []  # (nodeid, why): ended before it was taken
+        self.after: list[tuple[str, str, str]] = []  # (nodeid, why, worker id): ended before
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="syscalls-strays", daemon=True)
         self._thread.start()
 
-    def ended(self, wid: str, nodeid: str) -> None:
+    def ended(self, wid: str, nodeid: str) -> str | None:
+        """The controller has test `nodeid`'s end, from worker `wid`: why it fails, if a
+        stray was taken for it before."""
         with self.lock:
             self.last[wid] = nodeid
-
-    def note_for(self, nodeid: str) -> str | None:
-        with self.lock:
             notes = self.notes.pop(nodeid, None)
         return "\n".join(notes) if notes else None
 
-    def late(self) -> list[tuple[str, str]]:
+    def late(self) -> list[tuple[str, str, str]]:
         with self.lock:
             found, self.after = self.after, []
         return found
 
     def stop(self) -> None:
+        """The thread ended, and what arrived meanwhile taken: once the controller puts
+        its signal mask back, one still pending would kill it with its default."""
         self._stop.set()
         self._thread.join(5)
+        for stray in self.receiver.take():
+            self._take(stray)
         self.receiver.close()
 
     def _run(self) -> None:
@@ -87,8 +91,13 @@ class Strays:
             "just before it on this worker: the controller took it a little after it was sent"
         )
         status = self.status(wid)
+        test = (status.nodeid or status.last) if status is not None else ""
         with self.lock:
-            if status is not None and status.nodeid:
-                self.notes.setdefault(status.nodeid, []).append(note)
-            elif wid in self.last:
-                self.after.append((self.last[wid], note))
+            if not test:
+                test = self.last.get(wid, "")
+            if test and self.last.get(wid) == test:  # the controller has its end already
+                self.after.append((test, note, wid))
+            elif test:  # for its end, when the controller has it
+                self.notes.setdefault(test, []).append(note)
+        if not test:  # before its worker's first test
+            print(f"syscalls: the controller ignored {what}", file=sys.stderr)
