@@ -184,7 +184,11 @@ def test_c_child_signals_the_controller():
 def test_d_signals_and_ends_at_once():
     os.kill(os.getppid(), signal.SIGUSR2)
 
-def test_e_after():
+def test_e_terminates_its_parent():
+    os.kill(os.getppid(), signal.SIGTERM)
+    time.sleep(1)
+
+def test_f_after():
     time.sleep(1)
 """
 
@@ -193,7 +197,8 @@ def test_e_after():
 def test_under_xdist_a_test_that_signals_the_controller_fails_and_the_run_goes_on(
     tmp_path: Path,
 ) -> None:
-    """SIGUSR1's default killed xdist's controller, and the run with it (status 138)."""
+    """SIGUSR1's default killed xdist's controller, and the run with it (status 138); a
+    SIGTERM from a test ended the run."""
     (tmp_path / "test_signalling.py").write_text(XDIST_SIGNALLING)
     junit = tmp_path / "junit.xml"
     p = pytest_in(tmp_path, f"--junitxml={junit}", "-n", "1", "-p", "no:randomly",
@@ -204,11 +209,12 @@ def test_under_xdist_a_test_that_signals_the_controller_fails_and_the_run_goes_o
         ("test_b_signals_its_parent", "SIGUSR1", "its worker"),
         ("test_c_child_signals_the_controller", "SIGRTMIN+2", "a child"),
         ("test_d_signals_and_ends_at_once", "SIGUSR2", "its worker"),  # taken after its end
+        ("test_e_terminates_its_parent", "SIGTERM", "its worker"),  # from a test: no end
     ]:
         message = junit_message(cases[name]) or junit_message(cases[name], "failure") or ""
         assert f"{signame} from pid " in message and f"({by}" in message, p.stdout[-3000:]
         assert "reached the run's controller" in message
-    assert clean(cases["test_a_before"]) and clean(cases["test_e_after"])
+    assert clean(cases["test_a_before"]) and clean(cases["test_f_after"])
 
 
 SLOW_IMPORT = """
@@ -237,3 +243,35 @@ def test_sigterm_from_outside_while_collecting_still_ends_the_run_at_once(tmp_pa
     out, _ = p.communicate(timeout=60)
     assert time.monotonic() - sent < 10, out[-2000:]
     assert "interrupted (SIGTERM)" in out, out[-2000:]
+
+
+SLOW_TEST = """
+import pathlib, time
+
+def test_slow():
+    pathlib.Path("STARTED").touch()
+    time.sleep(60)
+"""
+
+
+@needs_linux
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_a_signal_from_outside_still_ends_an_xdist_run(tmp_path: Path, sig: signal.Signals) -> None:
+    """Taken by the strays' thread under xdist, with their sender: from outside the
+    workers they end the run as their handler did."""
+    started = tmp_path / "started"
+    (tmp_path / "test_slow.py").write_text(SLOW_TEST.replace("STARTED", str(started)))
+    p = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p",
+         "syscalls.runner.plugin", f"--rootdir={tmp_path}", "-n", "1", "test_slow.py"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sent = time.monotonic()
+    p.send_signal(sig)
+    out, _ = p.communicate(timeout=60)
+    assert time.monotonic() - sent < 15, out[-2000:]
+    assert f"interrupted ({sig.name})" in out, out[-2000:]

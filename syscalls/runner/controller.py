@@ -108,14 +108,19 @@ class Controller:
                 ending if blocked else frozenset(),
                 lambda signum: self._on_signal(signum, None),
             )
-        # Under xdist, the strays a test sends this process: taken by a thread of their
-        # own, blocked before any thread starts (xdist's workers unblock them).
+        # Under xdist, the strays a test sends this process, and SIGTERM and SIGHUP where
+        # they are ours: taken by a thread of their own, with their sender, blocked
+        # before any thread starts (xdist's workers unblock them). SIGTERM and SIGHUP
+        # from outside the workers end the run as their handler would.
         self.strays: XdistStrays | None = None
         xdist = distributed and not workers and self._mask is not None
         if xdist and strays.CAN_WAIT and processes.LINUX:
-            receiver = strays.Receiver(strays.block(strays.STRAYS))
+            ending = {s for s in (signal.SIGTERM, signal.SIGHUP) if s in self._handlers}
+            receiver = strays.Receiver(strays.block(strays.STRAYS | ending))
             if receiver.fd is not None:
-                self.strays = XdistStrays(receiver, self._xdist_workers, self.watchdog.status)
+                self.strays = XdistStrays(
+                    receiver, self._xdist_workers, self.watchdog.status, self._interrupted
+                )
         if distributed or self.watchdog.time_limit:
             self.watchdog.start()
         if self.pool is not None:
@@ -158,6 +163,10 @@ class Controller:
         self._raised = True
         self.reason = self.reason or f"interrupted ({signal.Signals(signum).name})"
         raise KeyboardInterrupt(self.reason)
+
+    def _interrupted(self, signum: int) -> None:
+        """From the strays' thread: SIGTERM or SIGHUP from outside, taken there."""
+        self._time_is_up(f"interrupted ({signal.Signals(signum).name})")
 
     def _time_is_up(self, reason: str) -> None:
         """From the watchdog thread: end the run as a signal would."""

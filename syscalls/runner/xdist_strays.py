@@ -9,7 +9,8 @@ as it arrives, while the sender's test most likely still runs: the worker it cam
 (the sender, or its ancestor) is found, and the test its status record names (the one
 it runs, or between tests the one it has just ended) fails at its teardown (`ended`), or
 afterwards where the controller has had that already (`late`). One from outside the
-workers is told and ignored.
+workers is told and ignored -- but SIGTERM and SIGHUP, taken here too, which from
+outside end the run as they did.
 """
 
 from __future__ import annotations
@@ -33,12 +34,15 @@ class Strays:
         receiver: strays.Receiver,
         workers: Callable[[], dict[str, int]],
         status: Callable[[str], Status | None],
+        interrupt: Callable[[int], None],
     ) -> None:
         """`workers`: xdist worker id -> pid, of those running; `status`: a worker's
-        status record, by id."""
+        status record, by id; `interrupt`: ends the run, for a signal that is not a
+        stray (SIGTERM, SIGHUP) from outside the workers."""
         self.receiver = receiver
         self.workers = workers
         self.status = status
+        self.interrupt = interrupt
         self.lock = threading.Lock()
         self.notes: dict[str, list[str]] = {}  # nodeid -> why it fails at its teardown
         self.last: dict[str, str] = {}  # worker id -> the nodeid it ended last
@@ -81,6 +85,9 @@ class Strays:
         pid = strays.owner(stray.sender, workers.values())
         wid = next((w for w, p in workers.items() if p == pid), None)
         what = f"{processes.signal_name(stray.signum)} from pid {stray.sender}"
+        if wid is None and stray.signum not in strays.STRAYS:  # `kill` from outside
+            self.interrupt(stray.signum)
+            return
         if wid is None:
             print(f"syscalls: the controller ignored {what}", file=sys.stderr)
             return
