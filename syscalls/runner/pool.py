@@ -323,7 +323,7 @@ class Pool:
         for signum, sender, to_command in self.strays.take():
             pid = strays.owner(sender, (s.pid for s in self.slots.values()))
             slot = next((s for s in self.slots.values() if s.pid == pid), None)
-            what = f"{processes.signal_name(signum)} from pid {sender}"
+            what = strays.what(signum, sender)
             if slot is None and signum not in strays.STRAYS and not to_command:
                 if ending and self.interrupt is not None:  # SIGTERM, SIGHUP
                     self.interrupt(signum)  # raises, as the signal's handler would
@@ -332,7 +332,6 @@ class Pool:
                 whom = "the command" if to_command else "the controller"
                 _terminal_line(self.config, f"syscalls: {whom} ignored {what}")
                 continue
-            by = "its worker" if sender == slot.pid else f"a child of its worker (pid {slot.pid})"
             # The tests that may have sent it: those that ended since strays were last
             # taken (one that ended before would have sent it before), those whose end
             # is in the pipe, and the one its worker is in now (its status record)
@@ -349,7 +348,7 @@ class Pool:
                 if to_command
                 else f"the run's controller (pid {os.getpid()}), which ignored it"
             )
-            note = f"{what} ({by}) reached {reached}: a test signals only the processes it started."
+            note = strays.told(signum, sender, slot.pid, reached)
             if len(suspects) > 1:
                 others = ", ".join(n.rpartition("::")[2] for n in suspects[:-1])
                 note += (

@@ -132,6 +132,21 @@ def _signalfd(signals: frozenset[int]) -> int | None:
     return out_of_the_way(fd) if fd >= 0 else None
 
 
+def what(signum: int, sender: int) -> str:
+    """ "SIGUSR1 from pid 123" """
+    return f"{processes.signal_name(signum)} from pid {sender}"
+
+
+def told(signum: int, sender: int, worker: int, reached: str) -> str:
+    """Why the test that sent it fails: the signal, who of its worker sent it, and whom
+    it `reached` ("the run's controller (pid 12), which ignored it")."""
+    by = "its worker" if sender == worker else f"a child of its worker (pid {worker})"
+    return (
+        f"{what(signum, sender)} ({by}) reached {reached}: a test signals only the "
+        "processes it started."
+    )
+
+
 def owner(sender: int, pids: Iterable[int]) -> int | None:
     """Which of `pids` sent it, itself or through a process it started (while that
     process is there to ask /proc about); None if none did."""

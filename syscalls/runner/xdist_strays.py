@@ -21,7 +21,6 @@ import sys
 import threading
 from collections.abc import Callable
 
-from syscalls import processes
 from syscalls.runner import strays
 from syscalls.runner.status import Status
 
@@ -84,18 +83,17 @@ class Strays:
         workers = self.workers()
         pid = strays.owner(stray.sender, workers.values())
         wid = next((w for w, p in workers.items() if p == pid), None)
-        what = f"{processes.signal_name(stray.signum)} from pid {stray.sender}"
+        what = strays.what(stray.signum, stray.sender)
         if wid is None and stray.signum not in strays.STRAYS:  # `kill` from outside
             self.interrupt(stray.signum)
             return
         if wid is None:
             print(f"syscalls: the controller ignored {what}", file=sys.stderr)
             return
-        by = "its worker" if stray.sender == pid else f"a child of its worker (pid {pid})"
-        note = (
-            f"{what} ({by}) reached the run's controller (pid {os.getpid()}), which ignored "
-            "it: a test signals only the processes it started. Sent by this test, or by one "
-            "just before it on this worker: the controller took it a little after it was sent"
+        reached = f"the run's controller (pid {os.getpid()}), which ignored it"
+        note = strays.told(stray.signum, stray.sender, workers[wid], reached) + (
+            " Sent by this test, or by one just before it on this worker: the controller"
+            " took it a little after it was sent"
         )
         status = self.status(wid)
         test = (status.nodeid or status.last) if status is not None else ""
