@@ -146,7 +146,8 @@ def _forward(pid: int, signum: int, sender: int | None) -> None:
     a test's kill() of its worker's grandparent used to end the whole run."""
     if signum == signal.SIGINT and _in_terminal_foreground():
         return  # Ctrl-C: the terminal sent it to the child as well
-    if sender and _below(sender, processes.own_pid()):
+    me = processes.own_pid()
+    if sender and sender != me and strays.owner(sender, [me]) == me:  # one of the run's
         if not _relay(pid, signum, sender):
             print(f"syscalls: ignored {processes.signal_name(signum)} from pid {sender}, a "
                   "process of the run (a test's?)", file=sys.stderr)  # fmt: skip
@@ -168,20 +169,6 @@ def _relay(pid: int, signum: int, sender: int) -> bool:
         return False
     value = ctypes.c_void_p(strays.relayed(signum, sender))  # union sigval, its int
     return processes.LIBC.sigqueue(pid, strays.RELAY, value) == 0
-
-
-def _below(pid: int, ancestor: int) -> bool:
-    """Whether process `pid` descends from `ancestor` (/proc's parents, upwards)."""
-    for _ in range(1024):  # bounded: a table read while it changes could loop
-        fields = processes.stat_fields(pid)
-        if not fields or len(fields) < 2:
-            return False
-        pid = int(fields[1])
-        if pid == ancestor:
-            return True
-        if pid <= 1:
-            return False
-    return False
 
 
 def _ignore(signum: int, frame: object) -> None:
