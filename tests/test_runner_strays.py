@@ -105,7 +105,8 @@ def test_a_signal_the_command_passed_on_is_taken_as_the_tests() -> None:
     assert strays.Stray(strays.RELAY, pid, False) in taken, taken
 
 
-SIGNALLING = """
+# Tests a-c of both runs below: a stray from a test, and from its child
+SIGNALS_BEFORE = """
 import os, signal, time
 
 def test_a_before():
@@ -123,6 +124,11 @@ def test_c_child_signals_the_controller():
         time.sleep(1)
         os._exit(0)
     os.waitpid(pid, 0)
+"""
+
+SIGNALLING = (
+    SIGNALS_BEFORE
+    + """
 
 def test_d_terminates_its_parent():
     os.kill(os.getppid(), signal.SIGTERM)
@@ -135,6 +141,7 @@ def test_e_interrupts_its_parent():
 def test_f_after():
     pass
 """
+)
 
 
 @needs_linux
@@ -162,24 +169,9 @@ def test_a_test_that_signals_the_controller_fails_and_the_run_goes_on(tmp_path: 
     )
 
 
-XDIST_SIGNALLING = """
-import os, signal, time
-
-def test_a_before():
-    pass
-
-def test_b_signals_its_parent():
-    os.kill(os.getppid(), signal.SIGUSR1)
-    time.sleep(1)
-
-def test_c_child_signals_the_controller():
-    controller = os.getppid()
-    pid = os.fork()
-    if pid == 0:
-        os.kill(controller, signal.SIGRTMIN + 2)
-        time.sleep(1)
-        os._exit(0)
-    os.waitpid(pid, 0)
+XDIST_SIGNALLING = (
+    SIGNALS_BEFORE
+    + """
 
 def test_d_signals_and_ends_at_once():
     os.kill(os.getppid(), signal.SIGUSR2)
@@ -191,6 +183,7 @@ def test_e_terminates_its_parent():
 def test_f_after():
     time.sleep(1)
 """
+)
 
 
 @needs_linux
