@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from syscalls.runner import pool
+from syscalls.runner import pool, sendable
 from syscalls.runner.controller import Controller, JunitRename
 from syscalls.runner.testprocess import TestProcess
 
@@ -44,6 +44,8 @@ def pytest_configure(config: pytest.Config) -> None:
     distributed = (
         not worker and config.getoption("dist", "no") != "no" and bool(config.getoption("tx", None))
     )
+    if worker:
+        sendable.install(config)
     workers = 0 if worker else pool.count(config.getoption("workers"))
     if config.getoption("numprocesses", None) == 0:
         workers = 0  # xdist's -n 0, given: the tests run in this process, as it means there
