@@ -36,7 +36,7 @@ from syscalls.expect import at_least
 from syscalls.kernel import TARGET_ABSENT_FEATURES, Kernel, Unsupported
 from syscalls.profile import PROPERTY, Collector, Profile, Recorder, this_machine
 from syscalls.removal import remove_tree
-from syscalls.tempdirs import RunDirs, run_dirs, test_dir_prefix
+from syscalls.tempdirs import Kept, RunDirs, run_dirs
 from syscalls.userfiles import OutputError, check_output
 
 # The runner's guarantees: per-test watchdog, leftover processes, crashes recorded,
@@ -46,6 +46,7 @@ pytest_plugins = ["syscalls.runner.plugin", "syscalls.collection"]
 _KERNEL_KEY = pytest.StashKey[Kernel]()
 _RECORDER_KEY = pytest.StashKey[Recorder]()
 _TMP_BASE_KEY = pytest.StashKey[RunDirs]()
+_TMP_KEPT_KEY = pytest.StashKey[Kept]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -98,6 +99,7 @@ def pytest_configure(config: pytest.Config) -> None:
     dirs = run_dirs()  # looked up once: tmp is made per test
     config.add_cleanup(dirs.remove)
     config.stash[_TMP_BASE_KEY] = dirs
+    config.stash[_TMP_KEPT_KEY] = Kept(dirs)
     path = _profile_path(config)
     if not hasattr(config, "workerinput"):  # the controller writes them, at the end
         _check_outputs(config, path)
@@ -161,12 +163,15 @@ def observe(request: pytest.FixtureRequest) -> Callable[[str, Any], None]:
 def tmp(request: pytest.FixtureRequest) -> Iterator[Path]:
     """A fresh directory of this test's own, removed afterwards whatever it holds: in
     $TMPDIR if set, else on a tmpfs this user can write (syscalls.tempdirs), else /tmp,
-    inside the run's own directory there (removed at the end of the run)."""
+    inside a directory of this process's own in the run's there (removed at the end of
+    the run; syscalls.tempdirs.Kept)."""
     k = request.config.stash[_KERNEL_KEY]
     if k.in_process:  # a rump kernel: the directory is in its own file system
         yield k.private_directory()
         return
-    yield from _private_directory(request.config.stash[_TMP_BASE_KEY].fast)
+    yield from _private_directory(
+        request.config.stash[_TMP_KEPT_KEY], request.config.stash[_TMP_BASE_KEY].fast
+    )
 
 
 @pytest.fixture
@@ -175,11 +180,13 @@ def disk_tmp(request: pytest.FixtureRequest) -> Iterator[Path]:
     needs one (O_DIRECT, file handles, fanotify ...): `tmp` may be a tmpfs."""
     if request.config.stash[_KERNEL_KEY].in_process:
         pytest.skip("the rump kernel's only writable file system is its tmpfs")
-    yield from _private_directory(request.config.stash[_TMP_BASE_KEY].disk)
+    yield from _private_directory(
+        request.config.stash[_TMP_KEPT_KEY], request.config.stash[_TMP_BASE_KEY].disk
+    )
 
 
-def _private_directory(base: str) -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix=test_dir_prefix(os.getpid()), dir=base))
+def _private_directory(kept: Kept, base: str) -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(dir=kept.directory(base)))
     try:
         yield path
     finally:
@@ -255,6 +262,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         recorder = item.stash.get(_RECORDER_KEY, None)
         if recorder is not None:
             report.user_properties.append((PROPERTY, json.dumps(recorder.kept())))
+        changed = item.config.stash[_TMP_KEPT_KEY].check()
+        if changed is not None:  # after every fixture's teardown: tmp's own included
+            report.outcome = "failed"
+            report.longrepr = (
+                changed if report.longrepr is None else f"{report.longrepr}\n\n{changed}"
+            )
     return report
 
 

@@ -15,6 +15,7 @@ removes those whose owner is gone before it makes its own (sweep)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import sys
@@ -98,10 +99,122 @@ def run_dirs() -> RunDirs:
     return RunDirs(fast, disk, owned=True)
 
 
+class Kept:
+    """Where each test's directory (`tmp`, `disk_tmp`) is made, kept as a test must
+    leave it. Each process that runs tests makes them in a directory of its own in the
+    run's (directory()); a test that removes that (`rmtree(tmp.parent)`), replaces it or
+    takes its permissions away would make every later test's `tmp` fail in its setup,
+    far from the cause. So after every test one lstat() each of those and of the run's
+    own directories (check()): what changed is put back and named for the test. The
+    process's own directory only its tests can reach through `tmp`; the run's is shared
+    with every worker, so a change there is named for the test that was running when it
+    was found, which may not be the one that made it."""
+
+    def __init__(self, dirs: RunDirs) -> None:
+        self.runs = {path: _shape(path) for path in sorted({dirs.fast, dirs.disk})}
+        self.notes = {path: _note(path) for path in self.runs}
+        self.pid = -1
+        self.own: dict[str, tuple[str, Shape]] = {}  # run's directory -> own one, shape
+
+    def directory(self, base: str) -> str:
+        """This process's directory in the run's directory `base`, made at its first
+        test there; named after its pid (test_dir_prefix)."""
+        if self.pid != os.getpid():  # a forked worker: its own, not its parent's
+            self.own, self.pid = {}, os.getpid()
+        if base not in self.own:
+            path = os.path.join(base, test_dir_prefix(self.pid) + "tests")
+            _make(path)
+            self.own[base] = (path, _shape(path))
+        return self.own[base][0]
+
+    def check(self) -> str | None:
+        """What the last test did to these directories (put back), or None."""
+        told, changed = [], []
+        for path, was in self.runs.items():
+            now = _shape(path)
+            if now != was:
+                changed.append(path)
+                done = _put_back(path, was, self.notes[path])
+                self.runs[path] = _shape(path)
+                told.append(
+                    f"the run's directory {path}, below which every test makes its tmp, "
+                    f"{_what_changed(was, now)} while this test ran (by it, or by a test "
+                    f"of another worker running alongside it): {done}"
+                )
+        for base, (path, was) in list(self.own.items()):
+            now = _shape(path)
+            if now == was:
+                continue
+            done = _put_back(path, was, None)
+            self.own[base] = (path, _shape(path))
+            if base in changed:
+                continue  # went with the run's, told above
+            told.append(
+                f"the test changed {path}, the directory its process's tests make their "
+                f"tmp in: it {_what_changed(was, now)}; {done}"
+            )
+        return "\n".join(told) if told else None
+
+
+def _make(path: str) -> None:
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(path, 0o700)
+    os.chmod(path, 0o711)  # searchable: a test's child of another user reaches its tmp
+
+
+Shape = tuple[int, int, int, int] | None  # (device, inode, mode, uid), None if missing
+
+
+def _shape(path: str) -> Shape:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_mode, st.st_uid
+
+
+def _note(path: str) -> str | None:
+    try:
+        return Path(path, OWNER).read_text()
+    except OSError:
+        return None
+
+
+def _what_changed(was: Shape, now: Shape) -> str:
+    if now is None:
+        return "was removed"
+    if not stat.S_ISDIR(now[2]):
+        return "was replaced by something not a directory"
+    if was is None or now[:2] != was[:2]:
+        return "was removed and made again"
+    if now[3] != was[3]:
+        return f"changed owner from uid {was[3]} to {now[3]}"
+    return f"changed mode from {stat.S_IMODE(was[2]):04o} to {stat.S_IMODE(now[2]):04o}"
+
+
+def _put_back(path: str, was: Shape, note: str | None) -> str:
+    """`path` a directory again, with the owner and mode it had and its owner's note."""
+    try:
+        if os.path.islink(path) or not os.path.isdir(path):
+            if os.path.lexists(path):
+                os.unlink(path)
+            os.mkdir(path, 0o700)
+        if was is not None:
+            if os.lstat(path).st_uid != was[3]:
+                os.chown(path, was[3], -1)
+            os.chmod(path, stat.S_IMODE(was[2]))
+        if note is not None and _note(path) is None:
+            Path(path, OWNER).write_text(note)
+    except OSError as e:
+        return f"could not be put back ({e.strerror}): the tests after it may fail"
+    return "put back"
+
+
 def test_dir_prefix(pid: int) -> str:
-    """The name a test's directory (`tmp`, `disk_tmp`) starts with in the run's: the pid
-    of the process that runs the test, so that what a worker that died left is known
-    (remove_left_by) and what a worker holds can be measured (syscalls.runner.space)."""
+    """The name that the directory of a process's tests (Kept.directory) starts with in
+    the run's: the pid of the process that runs them, so that what a worker that died
+    left is known (remove_left_by) and what a worker holds can be measured
+    (syscalls.runner.space)."""
     return f"syscalls-{pid}-"
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from syscalls import processes, tempdirs
 from syscalls.mountinfo import Mount
+from syscalls.removal import remove_tree
 from syscalls.tempdirs import fast_temp_dir, mount_of
 
 MOUNTINFO = """\
@@ -219,3 +221,70 @@ def test_a_zombie_owner_has_ended(tmp_path: Path) -> None:
         assert tempdirs.sweep(str(tmp_path), "syscalls-run-") == [str(left)]
     finally:
         os.waitpid(pid, 0)
+
+
+@pytest.fixture
+def kept(tmp_path: Path) -> tempdirs.Kept:
+    run = Path(tempdirs.own_dir("syscalls-run-", str(tmp_path)))
+    run.chmod(0o711)
+    return tempdirs.Kept(tempdirs.RunDirs(str(run), str(run), owned=True))
+
+
+def test_each_process_makes_its_tests_directories_in_one_of_its_own(
+    kept: tempdirs.Kept,
+) -> None:
+    run = next(iter(kept.runs))
+    own = kept.directory(run)
+    assert Path(own).parent == Path(run) and Path(own).is_dir()
+    assert Path(own).name.startswith(tempdirs.test_dir_prefix(os.getpid()))
+    assert os.stat(own).st_mode & 0o777 == 0o711
+    assert kept.directory(run) == own
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child's answer goes through the pipe
+        os.write(w, kept.directory(run).encode())
+        os._exit(0)
+    os.close(w)
+    forked = os.read(r, 4096).decode()
+    os.close(r)
+    os.waitpid(pid, 0)
+    assert forked != own and Path(forked).name.startswith(tempdirs.test_dir_prefix(pid))
+    assert kept.check() is None
+
+
+@pytest.mark.parametrize(
+    ("harm", "told"),
+    [
+        (lambda p: p.rmdir(), "was removed; put back"),
+        (lambda p: p.chmod(0), "changed mode from 0711 to 0000; put back"),
+        (lambda p: (p.rmdir(), p.symlink_to("/")), "replaced by something not a directory"),
+        # tmpfs may give the new one the same inode: then only its mode tells
+        (lambda p: (p.rmdir(), p.mkdir(0o755)), "; put back"),
+    ],
+    ids=["removed", "chmod", "symlink", "made-again"],
+)
+def test_a_test_that_harms_its_processs_directory_is_named_and_it_is_put_back(
+    kept: tempdirs.Kept, harm: Any, told: str
+) -> None:
+    own = Path(kept.directory(next(iter(kept.runs))))
+    harm(own)
+    message = kept.check()
+    assert message is not None and str(own) in message and told in message, message
+    assert own.is_dir() and not own.is_symlink() and own.stat().st_mode & 0o777 == 0o711
+    assert kept.check() is None, "told once"
+    tempfile.mkdtemp(dir=own)
+
+
+def test_the_runs_directory_removed_is_made_again_with_its_owners_note(
+    kept: tempdirs.Kept,
+) -> None:
+    run = Path(next(iter(kept.runs)))
+    own = Path(kept.directory(str(run)))
+    note = (run / tempdirs.OWNER).read_text()
+    remove_tree(run)
+    message = kept.check()
+    assert message is not None and message.count("\n") == 0, "one change told, once"
+    assert f"the run's directory {run}" in message and "was removed while this test ran" in message
+    assert (run / tempdirs.OWNER).read_text() == note, "swept like any run's after a crash"
+    assert run.stat().st_mode & 0o777 == 0o711 and own.is_dir()
+    assert kept.check() is None
