@@ -37,7 +37,7 @@ from typing import Any
 import pytest
 
 from syscalls import processes
-from syscalls.runner import bounds, descriptors, isolation, memory, namespaces, tracees
+from syscalls.runner import bounds, descriptors, exiting, isolation, memory, namespaces, tracees
 from syscalls.runner.copies import Copies
 from syscalls.runner.descriptors import DESCRIPTORS
 from syscalls.runner.parent import Parent
@@ -102,6 +102,8 @@ class TestProcess:
         """`status`: the status file (a forked worker's); an xdist worker's is named by
         its workerinput. `replaceable`: a forked worker, which may end after a test that
         left it changed beyond repair (`retire` then says why)."""
+        self.before = exiting.Before()  # what may hold up this process's exit, after
+        self.exitstatus = 0
         self.was_subreaper = processes.subreaper()
         processes.set_subreaper(True)
         processes.no_core_dumps()
@@ -287,11 +289,15 @@ class TestProcess:
             self.status.ended(self.current)
         self.current = None
 
-    def pytest_sessionfinish(self) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
         # An interrupted test never reached its teardown: what it started dies now.
         processes.reap_leftovers(ignore=self.survivors)
+        self.exitstatus = int(session.exitstatus)
 
     def pytest_unconfigure(self) -> None:
+        left = exiting.left(self.before)
+        if left is not None:  # a thread or exit handler that may never end
+            exiting.guard(left, self.exitstatus)
         self.isolation.close()
         self.copies.close()
         if self.status is not None:

@@ -160,7 +160,7 @@ def serve(
         config.pluginmanager.register(forward, "syscalls-runner-forward")
         forward.live = True
         _run(session.items, forward, commands, deque(first), tests)
-        tests.pytest_sessionfinish()  # what an interrupted teardown left running
+        tests.pytest_sessionfinish(session)  # what an interrupted teardown left running
         forward.send(("bye",) if tests.retire is None else ("retire", tests.retire))
     except KeyboardInterrupt:  # a SIGINT sent to it alone: the controller reports it
         code = FAILED
