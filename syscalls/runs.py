@@ -10,6 +10,7 @@ is an InputError whose message is one line naming the file and what is wrong.
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -88,8 +89,8 @@ def _load_profile(path: Path, data: bytes) -> Run:
         raise InputError(f"{path}: not valid JSON ({e})") from None
     except (ValueError, RecursionError) as e:  # an integer of thousands of digits, nesting
         raise InputError(f"{path}: not valid JSON ({str(e).split(':')[0]})") from None
-    if b"\\u" in data and not _encodable(doc):  # only a \u escape makes half a pair
-        raise InputError(f"{path}: not valid JSON text (a \\u escape of half a surrogate pair)")
+    if b"\\u" in data:  # only a \u escape makes half a pair
+        doc = _text(doc)
     profile = _checked_profile(path, doc)
     tests = {
         nodeid: TestRun(entry["outcome"], entry.get("observations", []), entry.get("reason", ""))
@@ -150,14 +151,28 @@ def _checked_profile(path: Path, doc: Any) -> dict[str, Any]:
     return doc
 
 
-def _encodable(doc: Any) -> bool:
-    """Whether every string in the document is text that UTF-8 can write: JSON's \\ud800
-    alone decodes to a lone surrogate, which printing it later would fail on."""
-    try:
-        json.dumps(doc, ensure_ascii=False).encode()
-    except UnicodeEncodeError:
-        return False
-    return True
+# Control characters but tab and newline: printed as they are, a kernel's answer could
+# move the cursor, clear the screen or retitle the terminal of whoever reads the report.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _text(doc: Any) -> Any:
+    """The document with each lone surrogate and control character (but tab and
+    newline) in its strings written out as its escape (\\udcff, \\x1b). JSON's \\ud800
+    alone decodes to a lone surrogate, which printing it later would fail on. A profile
+    holds them where a test observed a name the kernel gave in bytes that are not UTF-8
+    (os.fsdecode); JUnit XML's observations carry them the same way."""
+    if isinstance(doc, str):
+        try:
+            doc.encode()
+        except UnicodeEncodeError:
+            doc = doc.encode("utf-8", "backslashreplace").decode()
+        return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", doc)
+    if isinstance(doc, list):
+        return [_text(v) for v in doc]
+    if isinstance(doc, dict):
+        return {_text(k): _text(v) for k, v in doc.items()}
+    return doc
 
 
 def _strings(value: Any) -> bool:
@@ -202,6 +217,7 @@ def _junit_case(path: Path, nodeid: str, case: ET.Element) -> TestRun:
                 raise InputError(
                     f"{path}: {_short(nodeid)}: {PROPERTY} is not a JSON list of strings"
                 )
+            observations = _text(observations)
     outcome, reason = "passed", ""
     for tag in ("failure", "error", "skipped"):  # the first found decides, worst first
         child = case.find(tag)

@@ -334,9 +334,6 @@ BAD = {
     "other format": '{"format": 7, "tests": {}}',
     "no tests": '{"format": 1, "platform": "linux/x86_64", "kernel": "6.1"}',
     "broken json": '{"format": 1,',
-    # valid JSON, but the string it decodes to is no text: printing it would fail
-    "half a surrogate pair": '{"format": 1, "platform": "linux/x86_64", "kernel": "6.1", '
-    '"tests": {"suites/a.py::t\\ud800": {"outcome": "passed"}}}',
     "html": "<html><body>hi</body></html>",
     "broken xml": "<testsuites><testcase>",
     # encodings expat does not know are looked up among Python's codecs, which raise
@@ -346,6 +343,35 @@ BAD = {
     "bad property": '<testsuite><testcase classname="a" name="t"><properties>'
     '<property name="syscalls.observations" value="nope"/></properties></testcase></testsuite>',
 }
+
+
+def test_names_a_kernel_gave_that_are_not_text_load_escaped_from_a_profile_or_junit(
+    tmp_path: Path, capsys
+) -> None:
+    """A test that observed a name the kernel gave in bytes that are not UTF-8
+    (os.fsdecode makes them lone surrogates) or with control characters: the profile
+    holds \\udcff and \\u001b, which were refused as not text, so such a run could not
+    be compared with its baseline. Both formats now read them escaped, alike, and the
+    report prints them as escapes, not as a terminal's control sequences."""
+    name = os.fsdecode(b"name=\xff\x1b[2J\x00")
+    new = _profile(tmp_path / "new.json", {T + "test_n": ("passed", [name])})
+    old = _profile(tmp_path / "old.json", {T + "test_n": ("passed", ["name=ok"])})
+    xml = tmp_path / "new.xml"
+    value = json.dumps([name]).replace("&", "&amp;").replace('"', "&quot;")
+    xml.write_text(
+        '<testsuites><testsuite><testcase classname="suites.fs.test_x" name="test_n">'
+        f'<properties><property name="syscalls.observations" value="{value}"/>'
+        "</properties></testcase></testsuite></testsuites>"
+    )
+    escaped = "name=\\udcff\\x1b[2J\\x00"
+    assert load(new).tests[T + "test_n"].observations == [escaped]
+    assert load(xml).tests[T + "test_n"].observations == [escaped]
+    assert main(["compare", str(new), str(xml)]) == 0, "the same answers, either format"
+    capsys.readouterr()
+    assert main(["compare", str(old), str(new)]) == 1
+    out = capsys.readouterr().out
+    assert escaped.partition("=")[2] in out, out  # the value, in its key's row
+    assert "\x1b" not in out and "\x00" not in out, out
 
 
 @pytest.mark.parametrize("kind", BAD)
