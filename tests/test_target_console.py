@@ -58,3 +58,28 @@ def test_a_kernel_that_floods_its_console_does_not_fill_the_disk(tmp_path: Path)
     assert b"bytes left out; the last 4096 follow]" in log
     assert b"printk storm" in log[-4096:]  # the end of what it printed
     assert len(terminal.getvalue()) < (1 << 20) + 4096 + 200
+
+
+def test_what_reaches_the_terminal_is_printable() -> None:
+    """Escape sequences a guest prints (its kernel's, or a test's output of a name the
+    kernel gave) would drive the user's terminal: they reach it escaped."""
+    assert console.printable(b"ok \x1b[2J\r\n\x00 caf\xc3\xa9\t\xc2\x9b1m \x07\x7f\n") == (
+        b"ok \\x1b[2J\n\\x00 caf\xc3\xa9\t\\xc2\\x9b1m \\x07\\x7f\n"
+    )
+    out = io.BytesIO()
+    sink = console.Printable(out)
+    sink.write(b"a\xc2")  # a C1 control cut in two between writes
+    sink.write(b"\x9bb\xc2")
+    sink.write(b"\xa9")  # and an e-acute
+    assert out.getvalue() == b"a\\xc2\\x9bb\xc2\xa9"
+
+
+def test_the_terminal_copy_is_printable_and_console_log_keeps_the_bytes(
+    tmp_path: Path,
+) -> None:
+    terminal = io.BytesIO()
+    with console.copies(tmp_path / "console.log", terminal) as (log, shown):
+        for copy in (log, shown):
+            copy.write(b"\x1b]0;owned\x07title\r\n")
+    assert (tmp_path / "console.log").read_bytes() == b"\x1b]0;owned\x07title\r\n"
+    assert terminal.getvalue() == b"\\x1b]0;owned\\x07title\n"

@@ -66,11 +66,10 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from syscalls import paths
 from syscalls.abi import Platform, PlatformError
-from syscalls.targets import Options, TargetUnavailable, results, ssh_probe, ssh_remote
+from syscalls.targets import Options, TargetUnavailable, console, results, ssh_probe, ssh_remote
 from syscalls.targets.guest import (
     TARGET_FAILED,
     Ending,
@@ -302,7 +301,7 @@ class Session:
 class Stream:
     """The run session's output: frames into OUT and onto the terminal."""
 
-    def __init__(self, out: Path, echo: BinaryIO) -> None:
+    def __init__(self, out: Path, echo: console.Sink) -> None:
         self.out = out
         self.echo = echo
         self.decoder = ssh_remote.Decoder()
@@ -478,7 +477,7 @@ def run(opts: Options) -> int:
     # No progress for twice the per-test limit (a minute more at most) is a hang: a
     # remote pytest-timeout, where there is one, has had its chance first.
     limits = Limits(SESSION_LIMIT, limit + min(limit, 60.0), opts.time_limit or TIME_LIMIT)
-    stream = Stream(opts.out, getattr(sys.stdout, "buffer", sys.stdout))
+    stream = Stream(opts.out, console.Printable(getattr(sys.stdout, "buffer", sys.stdout)))
     start = time.monotonic()
     session = Session(dest, argv, start + limits.total)
     private = ""
