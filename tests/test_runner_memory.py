@@ -64,3 +64,26 @@ def test_growth_below_the_limit_or_unknown_says_nothing() -> None:
     assert memory.grown(2000, 1000) is None  # freed: fine
     said = memory.grown(1024, 1024 + limit)
     assert said is not None and "64 MiB more anonymous memory" in said and "1 -> 65 MiB" in said
+
+
+WARNS = """
+import warnings
+
+def test_a_warns_200000_times():
+    for i in range(200000):
+        warnings.warn(f"warning number {i}")
+
+def test_b_after():
+    pass
+"""
+
+
+def test_what_reporting_the_last_test_took_is_not_the_next_tests(tmp_path: Path) -> None:
+    """In a serial run the process that runs the tests also reports them: pytest hands
+    the warnings of a test on after its teardown (200,000 of them: 120 MiB), and the
+    next test was blamed for that memory."""
+    (tmp_path / "test_warns.py").write_text(WARNS)
+    junit = tmp_path / "junit.xml"
+    p = pytest_in(tmp_path, f"--junitxml={junit}", "test_warns.py")
+    cases = junit_cases(junit)
+    assert clean(cases["test_b_after"]), junit_message(cases["test_b_after"]) or p.stdout[-3000:]

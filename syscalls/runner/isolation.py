@@ -385,6 +385,10 @@ class Watch:
             *_common(self.ignore),
         )
 
+    def status_now(self) -> bytes | None:
+        """/proc/self/status as it is now, for its memory lines (runner.memory)."""
+        return self._pread("/proc/self/status")
+
     def close(self) -> None:
         if self.pid == os.getpid():
             self.reopen()

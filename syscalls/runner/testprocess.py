@@ -170,6 +170,10 @@ class TestProcess:
         if self.state is None:  # the first test (read here, its plugins' timers armed)
             self._take_state(isolation.read(self.managed))
             self.anon = memory.anonymous_kb(self.isolation.status)
+        elif not self.replaceable:
+            # This process reports too (serial pytest, an xdist worker): what the last
+            # test's reports and warnings took after its check is not this test's.
+            self.anon = memory.anonymous_kb(self.isolation.status_now())
         if self.status is not None:
             limit = self.limits.get(item.nodeid, self.limit)
             self.status.start(item.nodeid, limit, time.monotonic())
