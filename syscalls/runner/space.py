@@ -6,9 +6,10 @@ the machine (or from the guest a VM target boots, which the kernel's OOM killer 
 emptied of workers one after another) until its limit; on a disk it filled the disk
 for every process on the host. The watchdog asks `hog` every tick: one statvfs() per
 file system. Only once one has lost more than its limit -- SHARE of what was free when
-the run began, MOST at most -- are the workers' directories measured (each test's is
-named after its worker's pid, syscalls.tempdirs.test_dir_prefix), and the worker whose
-directories hold more than half the limit is named, for the watchdog to kill.
+the run began, MOST at most -- are the workers' directories measured (each worker's,
+where its tests make theirs, is named after its pid: syscalls.tempdirs.test_dir_prefix),
+and the worker whose directories hold more than half the limit is named, for the
+watchdog to kill.
 """
 
 from __future__ import annotations
