@@ -14,6 +14,9 @@ Every POLL seconds it reads each worker's status record (syscalls.runner.status)
     then read it all into memory (4 s of it: 2 GB on disk, 2.4 GB resident);
   - kills the worker whose tests' directories filled their file system (syscalls.runner.
     space: one statvfs() a tick);
+  - kills the worker, with its whole tree, that has more than a thousand processes
+    below it once the machine's tasks have grown by twice that (syscalls.runner.
+    forkbomb: one read of /proc/loadavg a tick): a fork bomb took every pid;
   - kills an xdist worker that sits between tests, at one status record counting more
     tests ended than the controller has reports of, for UNREPORTED seconds, while the
     controller has no events waiting (it is not merely behind): its channel to the
@@ -45,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from syscalls import processes, tempdirs
+from syscalls.runner.forkbomb import Bombs
 from syscalls.runner.space import Space
 from syscalls.runner.status import Status, read_status
 
@@ -140,6 +144,7 @@ class Watchdog:
         self.expired: float | bool = False  # when the time limit was last acted on
         self.collecting_now: tuple[str, float, float] | None = None  # (module, start, limit)
         self.space: Space | None = None  # once the run's directories are made
+        self.bombs = Bombs()
         self.reports: dict[str, int] = {}  # xdist worker id -> tests the controller has
         # events xdist's workers sent that the controller has yet to handle (its queue)
         self.backlog: Callable[[], int] = lambda: 0
@@ -233,10 +238,16 @@ class Watchdog:
                 return
             ours = {w.pid for w in self.workers.values()}
             for pid in processes.children():
-                if pid not in ours:
-                    processes.kill_tree(pid)
-                    with contextlib.suppress(ChildProcessError):
-                        os.waitpid(pid, os.WNOHANG)
+                if pid in ours:
+                    continue
+                try:  # a zombie first, without a walk of /proc (a fork bomb's thousands)
+                    if os.waitpid(pid, os.WNOHANG)[0]:
+                        continue
+                except ChildProcessError:
+                    continue
+                processes.kill_tree(pid)
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
 
     def _run(self) -> None:
         while not self._stop.wait(POLL):
@@ -261,6 +272,7 @@ class Watchdog:
                 if worker.death is None and worker.killed is None:
                     self._check(wid, worker, now)
             self._check_space(now)
+            self._check_bombs(now)
             if self.deaths:
                 self.reap_adopted()
 
@@ -356,6 +368,14 @@ class Watchdog:
             wid: w.pid for wid, w in list(self.workers.items()) if w.death is None and not w.killed
         }
         found = self.space.hog(running, now)
+        if found is not None:
+            self._kill(self.workers[found[0]], found[1])
+
+    def _check_bombs(self, now: float) -> None:
+        running = {
+            wid: w.pid for wid, w in list(self.workers.items()) if w.death is None and not w.killed
+        }
+        found = self.bombs.bomb(running, now)
         if found is not None:
             self._kill(self.workers[found[0]], found[1])
 
