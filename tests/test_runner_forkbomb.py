@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,7 @@ BOMB = """
 import subprocess, time
 
 def test_a_starts_processes_without_end():
-    subprocess.Popen(["sh", "-c", "for i in $(seq 2500); do sleep 30.25 & done; wait"])
+    subprocess.Popen(["sh", "-c", "for i in $(seq 2500); do sleep SECONDS & done; wait"])
     time.sleep(30)
 
 def test_b_after():
@@ -60,10 +61,15 @@ def test_b_after():
 def test_a_test_that_starts_processes_without_end_fails_and_they_are_killed(
     tmp_path: Path, args: tuple[str, ...]
 ) -> None:
-    (tmp_path / "test_bomb.py").write_text(BOMB)
+    seconds = f"30.{uuid.uuid4().int % 10**9}"  # its own: the other case may run alongside
+    (tmp_path / "test_bomb.py").write_text(BOMB.replace("SECONDS", seconds))
     junit = tmp_path / "junit.xml"
     start = time.monotonic()
-    p = pytest_in(tmp_path, f"--junitxml={junit}", *args, "test_bomb.py", timeout=90)
+    # A session of its own: the watchdog of the run that runs this test leaves it to the
+    # run's own (it counted it as its worker's, and killed that).
+    p = pytest_in(
+        tmp_path, f"--junitxml={junit}", *args, "test_bomb.py", timeout=90, start_new_session=True
+    )
     took = time.monotonic() - start
     cases = junit_cases(junit)
     message = junit_message(cases["test_a_starts_processes_without_end"], "failure") or ""
@@ -71,5 +77,5 @@ def test_a_test_that_starts_processes_without_end_fails_and_they_are_killed(
     assert "the watchdog killed its worker and all of them" in message
     assert clean(cases["test_b_after"]), p.stdout[-3000:]
     assert took < 20, f"{took:.1f} s: the 2500 processes took that long to reap"
-    left = subprocess.run(["pgrep", "-f", "^sleep 30.25$"], capture_output=True, text=True)
+    left = subprocess.run(["pgrep", "-f", f"^sleep {seconds}$"], capture_output=True, text=True)
     assert left.stdout == "", f"left running: {len(left.stdout.split())}"

@@ -7,8 +7,11 @@ failed to fork. The watchdog asks `bomb` every tick, which reads the machine's c
 of tasks (/proc/loadavg, one read). Only once that count has grown by more than GATE
 since the run began are the workers' trees counted (a walk of /proc, at most every
 RECHECK seconds while the count stays high: another program's threads may be the
-cause), and a worker with more than LIMIT processes below it is named for the watchdog
-to kill, with its whole tree (frozen first, so none escapes by forking).
+cause), and a worker with more than LIMIT processes below it in its session is named for
+the watchdog to kill, with its whole tree (its process group at once, then the rest,
+frozen first, so none escapes by forking). A run that a test starts in a session of its
+own is its own watchdog's to police; a bomb whose every process starts a session of its
+own is not counted.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ class Bombs:
             return None
         self.counted = now
         table = processes.process_table()
-        sizes = {wid: len(processes.descendants(pid, table)) for wid, pid in workers.items()}
+        sizes = {wid: _in_its_session(pid, table) for wid, pid in workers.items()}
         wid = max(sizes, key=lambda w: sizes[w], default=None)
         if wid is None or sizes[wid] <= LIMIT:
             return None
@@ -54,3 +57,16 @@ class Bombs:
             f"(the limit is {LIMIT}), {total - self.start} more tasks on the machine than "
             "when the run began: the watchdog killed its worker and all of them"
         )
+
+
+def _in_its_session(pid: int, table: dict[int, int]) -> int:
+    """How many processes below `pid` are in its session. A run that one of its tests
+    starts (the runner's own tests do) is a session of its own there, whose watchdog
+    polices what its tests start; a process that left the session is not counted."""
+    session = _session(pid)
+    return sum(1 for p in processes.descendants(pid, table) if _session(p) == session)
+
+
+def _session(pid: int) -> bytes | None:
+    fields = processes.stat_fields(pid)
+    return fields[3] if fields and len(fields) > 3 else None

@@ -122,6 +122,7 @@ class Pool:
         self.blocked, self.ending = blocked, ending
         self.strays = strays.Receiver(self.blocked)
         self.children = siblings.Children()  # the controller's: workers, and strangers
+        self.gone: set[int] = set()  # pids of workers that have ended
         self.guard = guard.Guard()  # what a test may change in this process by its pid
         self.interrupt = interrupt  # (signal): the run ends, as for a signal from outside
         self.items: list[pytest.Item] = []
@@ -293,6 +294,8 @@ class Pool:
             return
         siblings.end(found)
         for stranger in found:
+            if stranger.group in self.gone:
+                continue  # what a worker that ended left (its orphans): its test is told
             note = (
                 f"the test started {stranger} beside its worker, as a child of the run's "
                 "controller (clone with CLONE_PARENT), out of the reach of its worker's "
@@ -378,6 +381,7 @@ class Pool:
         """Its pipe closed: it said bye, or it died (in a test, or between tests); or,
         `left`, it could not be killed and is left behind."""
         del self.slots[slot.reader.fd]
+        self.gone.add(slot.pid)
         os.close(slot.reader.fd)
         with contextlib.suppress(OSError):
             os.close(slot.commands)

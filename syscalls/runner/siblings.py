@@ -54,13 +54,14 @@ class Children:
 
 
 def strangers(children: list[int], workers: set[int]) -> list[Stranger]:
-    """The live children that are not workers (zombies: reaped, not named)."""
+    """The live children that are not workers (zombies: reaped, not named; the dying,
+    with a SIGKILL on its way -- a killed worker's orphans -- reaped once dead)."""
     found = []
     for pid in children:
         if pid in workers:
             continue
         state, name = processes.state_and_name(pid)
-        if state in ("Z", "X", "?"):
+        if state in ("Z", "X", "?", "dying"):
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
             continue

@@ -377,10 +377,14 @@ class Watchdog:
         }
         found = self.bombs.bomb(running, now)
         if found is not None:
-            self._kill(self.workers[found[0]], found[1])
+            self._kill(self.workers[found[0]], found[1], group=True)
 
-    def _kill(self, worker: Worker, why: str) -> None:
-        worker.killed, worker.killed_at = why, time.monotonic()
+    def _kill(self, worker: Worker, why: str, group: bool = False) -> None:
+        worker.killed, worker.killed_at = why, time.monotonic()  # before it can be found dead
+        if group:  # its process group at once: the kernel lets no member fork past a
+            # group's SIGKILL, where a walk of /proc falls behind a tree that grows
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(worker.pid, signal.SIGKILL)
         processes.kill_tree(worker.pid)
         self.deaths += 1
 
