@@ -196,16 +196,40 @@ def test_reads_its_place():
 """
 
 
+@pytest.mark.parametrize("args", [("--workers", "1"), ("-n", "1")], ids=["forked", "xdist"])
 def test_a_worker_leads_its_own_group_and_is_the_oom_killers_first_choice(
-    tmp_path: Path,
+    tmp_path: Path, args: tuple[str, ...]
 ) -> None:
+    """xdist's workers shared their controller's group: a test's kill(0, SIGKILL)
+    ended the whole run of `.ci/run`'s command, with no results."""
     (tmp_path / "test_apart.py").write_text(APART)
     place = tmp_path / "place"
-    p = pytest_in(tmp_path, "--workers", "1", "test_apart.py", env={"PLACE": str(place)})
+    p = pytest_in(tmp_path, *args, "test_apart.py", env={"PLACE": str(place)})
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
     group, controllers, oom = place.read_text().split()
     assert group != controllers
     assert int(oom) == 1000
+
+
+KILLS_ITS_GROUP = """
+import os, signal
+
+def test_a_kills_its_own_group():
+    os.kill(0, signal.SIGKILL)
+
+def test_b_after():
+    pass
+"""
+
+
+def test_under_xdist_a_test_that_kills_its_own_group_costs_its_worker(tmp_path: Path) -> None:
+    (tmp_path / "test_group.py").write_text(KILLS_ITS_GROUP)
+    junit = tmp_path / "junit.xml"
+    p = pytest_in(tmp_path, "-n", "1", f"--junitxml={junit}", "test_group.py")
+    assert p.returncode == 1, p.stdout[-3000:]  # a test failed; 137 was the run killed
+    cases = junit_cases(junit)
+    assert cases["test_a_kills_its_own_group"].find("failure") is not None, p.stdout[-3000:]
+    assert clean(cases["test_b_after"]), p.stdout[-3000:]
 
 
 def test_auto_is_one_worker_per_cpu_and_one_more() -> None:

@@ -15,6 +15,7 @@ import pytest
 from syscalls.runner import pool, sendable
 from syscalls.runner.controller import Controller, JunitRename
 from syscalls.runner.testprocess import TestProcess
+from syscalls.runner.worker import apart
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -46,6 +47,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if worker:
         sendable.install(config)
+        apart()
     workers = 0 if worker else pool.count(config.getoption("workers"))
     if config.getoption("numprocesses", None) == 0:
         workers = 0  # xdist's -n 0, given: the tests run in this process, as it means there

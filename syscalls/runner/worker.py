@@ -10,7 +10,7 @@ worker on the whole suite, and seconds under software emulation). Before its fir
 - pytest's global output capture starts again on files of its own (the controller's
   files would be shared, and one process's output read into another's report);
 - it leads a process group of its own, dies with the controller and is the OOM
-  killer's first choice (_apart);
+  killer's first choice (apart);
 - SIGINT, SIGTERM and SIGHUP are handled again as before the controller took them;
 - a TestProcess watches each test, as in any process that runs tests;
 - a test's captured output is cut to its first and last half MiB in its report (cut);
@@ -140,7 +140,7 @@ def serve(
     code = 0
     forward: Forward | None = None
     try:
-        _apart(controller)
+        apart(controller)
         commands, results = out_of_the_way(commands), out_of_the_way(results)
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
@@ -198,13 +198,16 @@ def _quiet_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def _apart(controller: int) -> None:
+def apart(controller: int | None = None) -> None:
     """A process group of its own: a test's kill(0, sig) or killpg() of its own group --
     a bug in a test about signals, say -- reaches this worker and what it forked, not
-    the controller and the other workers (it was the whole run). Not in the group, the
-    worker no longer dies with it (Ctrl-C, a CI job cancelled): it dies with the
-    controller instead, by SIGKILL, as the group kill would have done. And the OOM
-    killer takes it (or a test's child) before the controller or anything else."""
+    the controller and the other workers (it was the whole run), and the watchdog can
+    kill the group at once (a fork bomb). Not in the group, the worker no longer dies
+    with it (Ctrl-C, a CI job cancelled): it dies with the controller instead, by
+    SIGKILL, as the group kill would have done. And the OOM killer takes it (or a
+    test's child) before the controller or anything else. For a forked worker and for
+    an xdist worker (`controller`: its parent's pid, when known)."""
+    controller = controller or processes.parent_pid()  # before it can die unnoticed
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)
     processes.die_with_parent()
