@@ -7,6 +7,7 @@ there directly is the "already a group leader" case.
 import os
 
 from syscalls import forking
+from syscalls.forking import Argv
 from syscalls.kernel import Kernel
 
 
@@ -98,3 +99,32 @@ def test_setpgid_of_a_process_that_is_not_a_child_is_esrch(kernel: Kernel, in_ch
 
 def test_setpgid_negative_group_is_einval(kernel: Kernel, in_child) -> None:
     assert in_child(lambda: kernel.setpgid(0, -1).outcome) == "EINVAL"
+
+
+def test_setpgid_of_a_child_that_has_called_execve_is_eacces(kernel: Kernel, in_child) -> None:
+    # POSIX: EACCES when pid is a child "and the child process has successfully executed
+    # one of the exec functions". The child's sh says "ready" once the exec is done.
+    def run() -> tuple[bytes, str]:
+        ready_r, ready_w = os.pipe()
+        go_r, go_w = os.pipe()  # both ends close-on-exec: sh keeps only its 0 and 1
+        argv = Argv(kernel, [b"sh", b"-c", b"echo ready; read line"])
+        envp = Argv(kernel, [])
+
+        def child() -> int:
+            os.dup2(go_r, 0)
+            os.dup2(ready_w, 1)
+            kernel.execve("/bin/sh", argv.array, envp.array)
+            return 99
+
+        pid = forking.fork(kernel, child)
+        os.close(ready_w)
+        os.close(go_r)
+        try:
+            said = os.read(ready_r, 6)
+            return said, kernel.setpgid(pid, 0).outcome
+        finally:
+            os.close(go_w)  # sh's read sees end of file and it exits
+            os.close(ready_r)
+            forking.wait(kernel, pid)
+
+    assert in_child(run) == (b"ready\n", "EACCES")
