@@ -89,9 +89,7 @@ def _load_profile(path: Path, data: bytes) -> Run:
         raise InputError(f"{path}: not valid JSON ({e})") from None
     except (ValueError, RecursionError) as e:  # an integer of thousands of digits, nesting
         raise InputError(f"{path}: not valid JSON ({str(e).split(':')[0]})") from None
-    if b"\\u" in data:  # only a \u escape makes half a pair
-        doc = _text(doc)
-    profile = _checked_profile(path, doc)
+    profile = _checked_profile(path, _text(doc))
     tests = {
         nodeid: TestRun(entry["outcome"], entry.get("observations", []), entry.get("reason", ""))
         for nodeid, entry in profile["tests"].items()

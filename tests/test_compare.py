@@ -365,6 +365,12 @@ def test_names_a_kernel_gave_that_are_not_text_load_escaped_from_a_profile_or_ju
     )
     escaped = "name=\\udcff\\x1b[2J\\x00"
     assert load(new).tests[T + "test_n"].observations == [escaped]
+    raw = tmp_path / "raw.json"  # a C1 control and DEL need no \u escape in JSON
+    doc = json.loads(new.read_text())
+    doc["tests"][T + "test_n"]["observations"] = ["c1=\x9b\x7f"]
+    raw.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    assert b"\\u" not in raw.read_bytes()
+    assert load(raw).tests[T + "test_n"].observations == ["c1=\\x9b\\x7f"]
     assert load(xml).tests[T + "test_n"].observations == [escaped]
     assert main(["compare", str(new), str(xml)]) == 0, "the same answers, either format"
     capsys.readouterr()
