@@ -212,10 +212,11 @@ def live_children() -> frozenset[int]:
     return frozenset(children())
 
 
-def process_table(proc: bool | None = None) -> dict[int, int]:
-    """pid -> parent pid of every process we can see (/proc, else `ps`)."""
-    table: dict[int, int] = {}
-    if proc if proc is not None else os.path.isdir("/proc/self/task"):
+def stat_table() -> dict[int, list[bytes]]:
+    """pid -> /proc/PID/stat's fields after the command name (as stat_fields gives them)
+    of every process /proc shows; {} without /proc."""
+    table: dict[int, list[bytes]] = {}
+    with contextlib.suppress(OSError):
         for name in os.listdir("/proc"):
             if name.isdigit():
                 try:
@@ -223,8 +224,15 @@ def process_table(proc: bool | None = None) -> dict[int, int]:
                         stat = f.read()
                 except OSError:
                     continue
-                table[int(name)] = int(stat.rpartition(b")")[2].split()[1])
-        return table
+                table[int(name)] = stat.rpartition(b")")[2].split()
+    return table
+
+
+def process_table(proc: bool | None = None) -> dict[int, int]:
+    """pid -> parent pid of every process we can see (/proc, else `ps`)."""
+    table: dict[int, int] = {}
+    if proc if proc is not None else os.path.isdir("/proc/self/task"):
+        return {pid: int(fields[1]) for pid, fields in stat_table().items()}
     ps = subprocess.run(
         ["ps", "-A", "-o", "pid=", "-o", "ppid="], capture_output=True, text=True, check=False
     )

@@ -47,8 +47,9 @@ class Bombs:
         if now - self.counted < RECHECK:
             return None
         self.counted = now
-        table = processes.process_table()
-        sizes = {wid: _in_its_session(pid, table) for wid, pid in workers.items()}
+        stats = processes.stat_table()  # one read of each: parents and sessions
+        table = {p: int(fields[1]) for p, fields in stats.items()}
+        sizes = {wid: _in_its_session(pid, table, stats) for wid, pid in workers.items()}
         wid = max(sizes, key=lambda w: sizes[w], default=None)
         if wid is None or sizes[wid] <= LIMIT:
             return None
@@ -59,14 +60,10 @@ class Bombs:
         )
 
 
-def _in_its_session(pid: int, table: dict[int, int]) -> int:
-    """How many processes below `pid` are in its session. A run that one of its tests
-    starts (the runner's own tests do) is a session of its own there, whose watchdog
-    polices what its tests start; a process that left the session is not counted."""
-    session = _session(pid)
-    return sum(1 for p in processes.descendants(pid, table) if _session(p) == session)
-
-
-def _session(pid: int) -> bytes | None:
-    fields = processes.stat_fields(pid)
-    return fields[3] if fields and len(fields) > 3 else None
+def _in_its_session(pid: int, table: dict[int, int], stats: dict[int, list[bytes]]) -> int:
+    """How many processes below `pid` are in its session (`table`: pid -> parent,
+    `stats`: processes.stat_table). A run that one of its tests starts (the runner's own
+    tests do) is a session of its own there, whose watchdog polices what its tests
+    start; a process that left the session is not counted."""
+    session = stats.get(pid, [])[3:4]
+    return sum(1 for p in processes.descendants(pid, table) if stats[p][3:4] == session)

@@ -364,18 +364,18 @@ class Watchdog:
             if not dirs:
                 return
             self.space = Space(dirs.split(os.pathsep))
-        running = {
-            wid: w.pid for wid, w in list(self.workers.items()) if w.death is None and not w.killed
-        }
-        found = self.space.hog(running, now)
+        found = self.space.hog(self._running(), now)
         if found is not None:
             self._kill(self.workers[found[0]], found[1])
 
-    def _check_bombs(self, now: float) -> None:
-        running = {
+    def _running(self) -> dict[str, int]:
+        """Worker id -> pid of the workers neither dead nor killed."""
+        return {
             wid: w.pid for wid, w in list(self.workers.items()) if w.death is None and not w.killed
         }
-        found = self.bombs.bomb(running, now)
+
+    def _check_bombs(self, now: float) -> None:
+        found = self.bombs.bomb(self._running(), now)
         if found is not None:
             self._kill(self.workers[found[0]], found[1], group=True)
 
