@@ -221,21 +221,31 @@ time.sleep(60)
 def test_sigterm_from_outside_while_collecting_still_ends_the_run_at_once(tmp_path: Path) -> None:
     started = tmp_path / "started"
     (tmp_path / "test_slow_import.py").write_text(SLOW_IMPORT.replace("STARTED", str(started)))
+    out, took = _signalled_once_started(
+        tmp_path, started, signal.SIGTERM, "--workers", "1", "-q", "test_slow_import.py"
+    )
+    assert took < 10, out[-2000:]
+    assert "interrupted (SIGTERM)" in out, out[-2000:]
+
+
+def _signalled_once_started(
+    directory: Path, started: Path, sig: int, *args: str
+) -> tuple[str, float]:
+    """pytest with the runner's plugin and `args` in `directory`, sent `sig` once its
+    test (or module) has made `started`: its output, and the seconds it took to end."""
     p = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p",
-         "syscalls.runner.plugin", f"--rootdir={tmp_path}", "--workers", "1", "-q",
-         "test_slow_import.py"],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+         "syscalls.runner.plugin", f"--rootdir={directory}", *args],
+        cwd=directory, env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while not started.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     sent = time.monotonic()
-    p.send_signal(signal.SIGTERM)
+    p.send_signal(sig)
     out, _ = p.communicate(timeout=60)
-    assert time.monotonic() - sent < 10, out[-2000:]
-    assert "interrupted (SIGTERM)" in out, out[-2000:]
+    return out, time.monotonic() - sent
 
 
 SLOW_TEST = """
@@ -254,17 +264,6 @@ def test_a_signal_from_outside_still_ends_an_xdist_run(tmp_path: Path, sig: sign
     workers they end the run as their handler did."""
     started = tmp_path / "started"
     (tmp_path / "test_slow.py").write_text(SLOW_TEST.replace("STARTED", str(started)))
-    p = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p",
-         "syscalls.runner.plugin", f"--rootdir={tmp_path}", "-n", "1", "test_slow.py"],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while not started.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    sent = time.monotonic()
-    p.send_signal(sig)
-    out, _ = p.communicate(timeout=60)
-    assert time.monotonic() - sent < 15, out[-2000:]
+    out, took = _signalled_once_started(tmp_path, started, sig, "-n", "1", "test_slow.py")
+    assert took < 15, out[-2000:]
     assert f"interrupted ({sig.name})" in out, out[-2000:]
