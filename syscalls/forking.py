@@ -10,6 +10,7 @@ Call these from inside `in_child`, so that a hang or crash is contained.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import os
 import struct
 from collections.abc import Callable, Iterator
@@ -43,10 +44,15 @@ def fork(kernel: Kernel, body: Callable[[], int | None] | None = None) -> int:
 
 def child_side(pid: int, body: Callable[[], int | None] | None = None) -> int:
     """After a fork-like call returned `pid`: in the child (0) run body() and _exit with
-    its result (0 for None, 1 if it raised); in the parent return pid."""
+    its result (0 for None, 1 if it raised); in the parent return pid.
+
+    The child's fatal signal is what the test watches (a SIGSEGV or SIGBUS it provokes
+    on purpose), so Python's fault handler is off in it: its dump went to the run's
+    real stderr, "Fatal Python error" in the middle of a passing run's progress."""
     if pid == 0:
         code = 1
         try:
+            faulthandler.disable()
             code = (body() if body else 0) or 0
         finally:
             os._exit(code)

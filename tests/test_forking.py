@@ -1,7 +1,10 @@
 """syscalls.forking: the raw fork the suites use, the argv arrays of exec calls, a child
 that waits while a test acts on it, need() and missing_pid()."""
 
+import faulthandler
 import os
+import signal
+import sys
 
 import pytest
 
@@ -79,3 +82,19 @@ def test_need_skips_as_a_missing_or_left_out_call_does() -> None:
 def test_missing_pid_names_no_process() -> None:
     with pytest.raises(ProcessLookupError):
         os.kill(forking.missing_pid(), 0)
+
+
+def test_a_child_killed_by_its_fault_prints_no_python_dump(tmp_path) -> None:
+    # pytest enables the fault handler on the real stderr; a child the test crashes on
+    # purpose must not dump its stack there
+    k = _kernel()
+    dump = (tmp_path / "stderr").open("w+")
+    faulthandler.enable(dump)
+    try:
+        pid = forking.fork(k, lambda: os.kill(os.getpid(), signal.SIGSEGV))
+        status = forking.wait(k, pid)
+    finally:
+        faulthandler.enable(sys.__stderr__)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGSEGV
+    dump.seek(0)
+    assert dump.read() == ""
