@@ -31,19 +31,25 @@ DEFINE = re.compile(rb"SYSCALL_DEFINE[0-6]\(\s*(\w+)")
 def tree(tmp_path_factory) -> tuple[Path, set[str]]:
     """(a directory holding the x86 syscall tables, every name a SYSCALL_DEFINE in the
     6.1 tree defines)."""
+    grep = ["grep", "-hoE", r"SYSCALL_DEFINE[0-6]\(\s*\w+"]
     if (TREE / "kernel/sys_ni.c").is_file():
         root = TREE
-        cmd = ["grep", "-rhoE", r"SYSCALL_DEFINE[0-6]\(\s*\w+", "--include=*.c", str(TREE)]
+        found = subprocess.run([*grep, "-r", "--include=*.c", str(TREE)], capture_output=True)
     elif TARBALL.is_file():
         dest = tmp_path_factory.mktemp("linux-source")
         member = "linux-source-6.1/arch/x86/entry/syscalls"
         subprocess.run(["tar", "-xJf", str(TARBALL), "-C", str(dest), member], check=True)
         root = dest / "linux-source-6.1"
-        cmd = ["tar", "-xJf", str(TARBALL), "-O", "--wildcards", "linux-source-6.1/*.c"]
+        # Every .c file of the tree, about 600 MiB: through grep, not into this process,
+        # whose memory the runner checks after each test (and each later fork copies)
+        cat = ["tar", "-xJf", str(TARBALL), "-O", "--wildcards", "linux-source-6.1/*.c"]
+        with subprocess.Popen(cat, stdout=subprocess.PIPE) as tar:
+            found = subprocess.run(grep, stdin=tar.stdout, capture_output=True)
+        assert tar.returncode == 0, f"{' '.join(cat)}: status {tar.returncode}"
     else:
         pytest.skip(f"needs the Linux 6.1 tree: neither {TREE} nor {TARBALL} (linux-source-6.1)")
-    found = subprocess.run(cmd, capture_output=True, check=True).stdout
-    return root, {m.decode() for m in DEFINE.findall(found)}
+    assert found.returncode == 0, found.stderr.decode(errors="replace")
+    return root, {m.decode() for m in DEFINE.findall(found.stdout)}
 
 
 def _function(root: Path, arch: str) -> dict[str, str]:
