@@ -111,7 +111,34 @@ def test_parse_rejects_a_number_or_name_no_table_can_hold(entry: str, says: str)
 
 def test_parse_takes_ascii_digits_only() -> None:
     text = "1\tSTD\t{ int sys_exit(int rval); }\n\u0661\tSTD\t{ int sys_one(void); }\n"
-    assert [e.name for e in parse(text, "openbsd")] == ["exit"]  # not a second entry 1
+    with pytest.raises(MasterError, match="line 2: not an entry"):  # not a second entry 1
+        parse(text, "openbsd")
+
+
+@pytest.mark.parametrize("typo", ["l2", "2a", "O2", "+2", "two"])
+def test_a_line_that_is_no_entry_is_refused_not_dropped(typo: str) -> None:
+    # silently skipped, the entry was missing from the table
+    text = f"1\tSTD\t{{ int sys_exit(int rval); }}\n{typo}\tSTD\t{{ int sys_fork(void); }}\n"
+    with pytest.raises(MasterError, match=rf"line 2: .*{re.escape(typo)}"):
+        parse(text, "openbsd")
+
+
+def test_reserved_ranges_and_rcs_ids_are_not_entries() -> None:
+    text = (
+        "\t$NetBSD: syscalls.master,v 1.285 $\n1\tAUE_EXIT\tSTD\t{ void sys_exit(int rval); }\n"
+        "151-153\tAUE_NULL\tRESERVED\n154\tAUE_NULL\tSTD\t{ int nlm_syscall(int debug_level); }\n"
+    )
+    assert [e.number for e in parse(text, "freebsd")] == [1, 154]
+
+
+def test_an_entry_run_into_another_prototype_is_refused() -> None:
+    # a continuation line whose next line is an entry: its braces end up in the arguments
+    text = (
+        "1\tSTD\t{ int sys_open(const char *path, \\\n"
+        "2 STD { int sys_dup(int fd); }\n\t    int flags); }\n"
+    )
+    with pytest.raises(MasterError, match=r"entry 1: .* is not a C type"):
+        parse(text, "openbsd")
 
 
 # --- the generator, on sample trees ---------------------------------------------------

@@ -27,6 +27,10 @@ DIALECTS = ("freebsd", "netbsd", "openbsd")
 _ABSENT = {"UNIMPL", "OBSOL", "RESERVED", "EXCL", "NODEF", "IGNORED"}
 _ENTRY = re.compile(r"^([0-9]+)\s+(.*)$", re.S)  # ASCII digits: \d takes "١٢" too
 _PROTO = re.compile(r"\{(.*)\}\s*(\S*)\s*$", re.S)
+# Lines outside entries that are neither comments nor preprocessor lines: FreeBSD's
+# ranges of reserved numbers (`151-153 AUE_NULL RESERVED`), NetBSD's RCS id ($NetBSD$)
+_RANGE = re.compile(r"^[0-9]+-[0-9]+\s+.*\bRESERVED\b")
+_C_TYPE = re.compile(r"^[A-Za-z_][A-Za-z0-9_ *]*$")  # what a prototype's types are made of
 
 
 class MasterError(ValueError):
@@ -61,14 +65,18 @@ def _records(text: str) -> list[tuple[int, str]]:
     out: list[tuple[int, str]] = []
     current: list[str] = []
     depth = 0
-    for raw in text.splitlines():
+    for n, raw in enumerate(text.splitlines(), 1):
         line = raw.rstrip()
         if not current:
             stripped = line.strip()
-            if not stripped or stripped.startswith((";", "#", "%")):
+            if not stripped or stripped.startswith((";", "#", "%", "$")):
                 continue
-            if not _ENTRY.match(stripped):
+            if _RANGE.match(stripped):
                 continue
+            if not _ENTRY.match(stripped):  # a typo'd number ("l23", "12a") lost an entry
+                raise MasterError(
+                    f"line {n}: not an entry, a comment or a cpp line: {stripped[:60]!r}"
+                )
             line = stripped
         continues = line.endswith("\\")
         if continues:
@@ -154,6 +162,9 @@ def parse(text: str, dialect: str) -> list[Entry]:
                 raise MasterError(f"entry {number}: expected rettype|prefix|version|name")
             body, version = f"{v.group(1)} {v.group(3)}", v.group(2)
         rettype, raw_name, args = _prototype(body)
+        for ctype in (rettype, *(a.ctype for a in args)):
+            if not _C_TYPE.match(ctype):  # a brace or an entry run into the prototype
+                raise MasterError(f"entry {number}: {ctype[:40]!r} is not a C type")
         entries.append(_entry(dialect, number, types, rettype, raw_name, args, m.group(2), version))
     return entries
 
