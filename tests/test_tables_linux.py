@@ -96,6 +96,9 @@ TBL = "arch/x86/entry/syscalls/syscall_64.tbl"
         (b"9" * 5000 + b"\tcommon\thuger\tsys_x", "is not a syscall number"),
         (b"0\tcommon\tdupzero\tsys_dupzero", "0 dupzero: the number or name is taken"),
         (b"600\tcommon\tread\tsys_read2", "600 read: the number or name is taken"),
+        (b"l23\tx32\ttypo\tsys_typo", "'l23' is not a syscall number"),  # another ABI's
+        (b"605\tcommon", "expected <number> <abi> <name>"),  # were skipped unseen
+        (b"605", "expected <number> <abi> <name>"),
     ],
 )
 def test_a_tbl_line_that_is_no_syscall_names_its_file_and_line(line, says, tmp_path, capsys):

@@ -369,8 +369,13 @@ def _tbl_rows(
     names: dict[int, str] = {}
     for n, line in enumerate(read_source(path).splitlines(), 1):
         fields = line.split("#", 1)[0].split()
-        if len(fields) >= 3 and fields[1] in abis:
-            number, name = _tbl_number(path, n, fields[0]), fields[2]
+        if not fields:
+            continue
+        number = _tbl_number(path, n, fields[0])  # a typo'd number lost its row unseen
+        if len(fields) < 3:
+            raise TreeError(f"{path}:{n}: expected <number> <abi> <name> [entry points]")
+        if fields[1] in abis:
+            name = fields[2]
             if not C_NAME.ok(name):
                 raise TreeError(f"{path}:{n}: {name[:40]!r} is not a syscall name")
             if rows.get(name, (number,))[0] != number or names.get(number, name) != name:
