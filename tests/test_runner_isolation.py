@@ -97,6 +97,17 @@ def _resident_pages(m: mmap.mmap) -> int:
     return sum(v & 1 for v in vec)
 
 
+def _no_tracing(*args: object) -> None:
+    return None
+
+
+def _wakeup_pipe() -> None:
+    """Python writes a byte to it for each signal: later, into what took its number."""
+    _, w = os.pipe()
+    os.set_blocking(w, False)
+    signal.set_wakeup_fd(w)
+
+
 CHANGES: dict[str, tuple[Callable[[], object], str, bool]] = {
     "umask": (lambda: os.umask(0o077), "umask", True),
     "SIGCHLD ignored": (
@@ -177,6 +188,14 @@ CHANGES: dict[str, tuple[Callable[[], object], str, bool]] = {
         True,
     ),
     "fewer int digits": (lambda: sys.set_int_max_str_digits(640), "int max str digits", True),
+    "a trace function": (lambda: sys.settrace(_no_tracing), "trace function", True),
+    "a profile function": (lambda: sys.setprofile(_no_tracing), "profile function", True),
+    "new threads traced": (
+        lambda: threading.settrace(_no_tracing),
+        "new threads' trace function",
+        True,
+    ),
+    "a signal wakeup descriptor": (_wakeup_pipe, "signal wakeup descriptor", True),
     "a parent-death signal": (
         lambda: ctypes.CDLL(None).prctl(1, signal.SIGUSR2, 0, 0, 0),  # PR_SET_PDEATHSIG
         "parent-death signal",

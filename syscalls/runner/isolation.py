@@ -19,9 +19,9 @@ priority, eight prctl values (child subreaper: the runner's hold on what tests l
 running; dumpable; the parent-death signal; timer slack; THP disabled; keep
 capabilities; securebits; memory-deny-write-execute), the personality, the POSIX timers
 (runner.posix_timers), the interpreter's recursion limit, switch interval, cyclic GC,
-int max str digits and socket default timeout, and the C library's locale, the
-descriptors open below the runner's own and whether the standard streams are closed
-(runner.descriptors), the standard library's functions (runner.patches); and where the
+int max str digits, socket default timeout, trace and profile functions and signal
+wakeup descriptor, and the C library's locale, the descriptors open below the runner's
+own and whether the standard streams are closed (runner.descriptors), the standard library's functions (runner.patches); and where the
 process has namespaces of its own (as root: syscalls.runner.namespaces), its mount table
 (syscalls.runner.mounts) and its host and domain names ("mounts" and NAMES ignored
 otherwise). Where /proc or prctl are missing (not Linux), those parts are left out.
@@ -55,6 +55,7 @@ import resource
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -143,6 +144,31 @@ except ImportError:  # pragma: no cover - another Python
 
 _HAS_PRCTL = processes.LINUX
 _int_digits = getattr(sys, "get_int_max_str_digits", None)  # Python 3.11 and the backports
+# The trace and profile functions: this thread's, and those every new thread starts with
+_HOOKS = {
+    "trace function": (sys.gettrace, sys.settrace),
+    "profile function": (sys.getprofile, sys.setprofile),
+    "new threads' trace function": (getattr(threading, "gettrace", None), threading.settrace),
+    "new threads' profile function": (getattr(threading, "getprofile", None), threading.setprofile),
+}
+WAKEUP = "signal wakeup descriptor"
+
+
+def _wakeup_fd() -> int | None:
+    """The descriptor Python writes a byte to for each signal (signal.set_wakeup_fd):
+    left set, it writes into whatever a later test opens under that number. Read by
+    setting it and back (the only way); None outside the main thread."""
+    try:
+        fd = signal.set_wakeup_fd(-1)
+        if fd != -1:
+            signal.set_wakeup_fd(fd)
+    except (ValueError, OSError):  # not the main thread; a descriptor closed since
+        return None
+    return fd
+
+
+def _hook_view(value: Any) -> str:
+    return "none" if value is None else getattr(value, "__qualname__", None) or repr(value)
 
 
 # --- reading ------------------------------------------------------------------------
@@ -273,6 +299,10 @@ def _common(ignore: frozenset[str]) -> list[Any]:
     # (0) or timing out
     values.append(_int_digits() if _int_digits else None)
     values.append(socket.getdefaulttimeout())
+    # A trace function left set runs on every line of every later test (100x slower)
+    for get, _ in _HOOKS.values():
+        values.append(get() if get is not None else None)
+    values.append(_wakeup_fd())
     try:
         values.append(locale.setlocale(locale.LC_ALL))
     except locale.Error:
@@ -321,6 +351,8 @@ _COMMON = (
     "garbage collector",
     "int max str digits",
     "socket default timeout",
+    *_HOOKS,
+    WAKEUP,
     "locale",
     "environment",
 )
@@ -616,6 +648,14 @@ def _change(key: str, old: Any, new: Any) -> Change:
     elif key == "socket default timeout":
         shown_old, shown_new = (_show_timeout(v) for v in (old, new))
         restore = lambda: socket.setdefaulttimeout(old)  # noqa: E731
+    elif key in _HOOKS:
+        shown_old, shown_new = _hook_view(old), _hook_view(new)
+        setter = _HOOKS[key][1]
+        restore = lambda: setter(old)  # noqa: E731
+        return Change(key, shown_old, shown_new, restore)
+    elif key == WAKEUP and old is not None:
+        shown_old, shown_new = (str(v) if v != -1 else "none" for v in (old, new))
+        restore = lambda: signal.set_wakeup_fd(old)  # noqa: E731
     elif key == "garbage collector":
         restore = lambda: _put_gc(*old)  # noqa: E731
     elif key == MOUNTS and old is not None and new is not None:
