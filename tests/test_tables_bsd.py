@@ -127,8 +127,11 @@ def test_reserved_ranges_and_rcs_ids_are_not_entries() -> None:
     text = (
         "\t$NetBSD: syscalls.master,v 1.285 $\n1\tAUE_EXIT\tSTD\t{ void sys_exit(int rval); }\n"
         "151-153\tAUE_NULL\tRESERVED\n154\tAUE_NULL\tSTD\t{ int nlm_syscall(int debug_level); }\n"
+        "155-156\tAUE_NULL\tUNIMPL\n"
     )
     assert [e.number for e in parse(text, "freebsd")] == [1, 154]
+    with pytest.raises(MasterError, match="line 1: "):  # a range defines nothing
+        parse("157-158\tAUE_NULL\tSTD\t{ int sys_x(void); }\n", "freebsd")
 
 
 def test_an_entry_run_into_another_prototype_is_refused() -> None:

@@ -21,10 +21,11 @@ capabilities; securebits; memory-deny-write-execute), the personality, the POSIX
 (runner.posix_timers), the interpreter's recursion limit, switch interval, cyclic GC,
 int max str digits, socket default timeout, trace and profile functions and signal
 wakeup descriptor, and the C library's locale, the descriptors open below the runner's
-own and whether the standard streams are closed (runner.descriptors), the standard library's functions (runner.patches); and where the
-process has namespaces of its own (as root: syscalls.runner.namespaces), its mount table
-(syscalls.runner.mounts) and its host and domain names ("mounts" and NAMES ignored
-otherwise). Where /proc or prctl are missing (not Linux), those parts are left out.
+own and whether the standard streams are closed (runner.descriptors), the standard
+library's functions (runner.patches); and where the process has namespaces of its own
+(as root: syscalls.runner.namespaces), its mount table (syscalls.runner.mounts) and its
+host and domain names ("mounts" and NAMES ignored otherwise). Where /proc or prctl are
+missing (not Linux), those parts are left out.
 
 Per test only a fingerprint is taken (Watch.fingerprint): raw values compared whole,
 both /proc files (and, as root, the domain name's) read with pread() on descriptors

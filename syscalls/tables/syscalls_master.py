@@ -28,8 +28,9 @@ _ABSENT = {"UNIMPL", "OBSOL", "RESERVED", "EXCL", "NODEF", "IGNORED"}
 _ENTRY = re.compile(r"^([0-9]+)\s+(.*)$", re.S)  # ASCII digits: \d takes "١٢" too
 _PROTO = re.compile(r"\{(.*)\}\s*(\S*)\s*$", re.S)
 # Lines outside entries that are neither comments nor preprocessor lines: FreeBSD's
-# ranges of reserved numbers (`151-153 AUE_NULL RESERVED`), NetBSD's RCS id ($NetBSD$)
-_RANGE = re.compile(r"^[0-9]+-[0-9]+\s+.*\bRESERVED\b")
+# ranges of numbers that define nothing (`151-153 AUE_NULL RESERVED`), NetBSD's RCS id
+# ($NetBSD$)
+_RANGE = re.compile(r"^[0-9]+-[0-9]+\s")
 _C_TYPE = re.compile(r"^[A-Za-z_][A-Za-z0-9_ *]*$")  # what a prototype's types are made of
 
 
@@ -71,8 +72,8 @@ def _records(text: str) -> list[tuple[int, str]]:
             stripped = line.strip()
             if not stripped or stripped.startswith((";", "#", "%", "$")):
                 continue
-            if _RANGE.match(stripped):
-                continue
+            if _RANGE.match(stripped) and _ABSENT & set(stripped.split()):
+                continue  # numbers that define nothing
             if not _ENTRY.match(stripped):  # a typo'd number ("l23", "12a") lost an entry
                 raise MasterError(
                     f"line {n}: not an entry, a comment or a cpp line: {stripped[:60]!r}"
