@@ -10,6 +10,7 @@ and the child itself is always reaped. It dumps no core (RLIMIT_CORE 0).
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import os
 import pickle
 import select
@@ -43,14 +44,19 @@ def run(
     """
     start = len(sink) if sink is not None else 0
     rfd, wfd = os.pipe()
+    stack_r, stack_w = os.pipe()
     pid = fork()
     if pid == 0:  # pragma: no cover - runs in the child; its outcome reaches the parent
-        _child(fn, wfd, rfd, sink, start)
+        os.close(stack_r)
+        _child(fn, wfd, rfd, sink, start, stack_w)
     os.close(wfd)
+    os.close(stack_w)
     try:
         data, status = _collect(pid, rfd, timeout * TIME_SCALE)
+        stack = _stack(stack_r)
     finally:
         os.close(rfd)
+        os.close(stack_r)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)  # anything the child left running
     if data:
@@ -69,18 +75,23 @@ def run(
             raise payload
         raise ChildFailed(payload if isinstance(payload, str) else repr(payload))
     if os.WIFSIGNALED(status):
-        raise ChildFailed(f"child killed by {signal_name(os.WTERMSIG(status))}")
+        raise ChildFailed(f"child killed by {signal_name(os.WTERMSIG(status))}{stack}")
     raise ChildFailed(
         f"child exited with status {os.waitstatus_to_exitcode(status)} without a result"
     )
 
 
-def _child(fn: Callable[[], Any], wfd: int, rfd: int, sink: list[str] | None, start: int) -> None:
+def _child(
+    fn: Callable[[], Any], wfd: int, rfd: int, sink: list[str] | None, start: int, stack: int
+) -> None:
     code = 0
     try:
         os.close(rfd)
         os.setpgid(0, 0)
         no_core_dumps()  # a child that crashes on purpose leaves no core file
+        # A fault in the child (SIGSEGV, SIGBUS, SIGABRT, ...): where it was, for the
+        # failure, instead of a dump on the run's stderr that names no test
+        faulthandler.enable(stack)
         try:
             result: tuple[str, Any] = ("ok", fn())
         except BaseException as e:
@@ -103,6 +114,23 @@ def _child(fn: Callable[[], Any], wfd: int, rfd: int, sink: list[str] | None, st
         code = 70
     finally:
         os._exit(code)
+
+
+STACK_LIMIT = 8192  # bytes of the child's fault dump kept in the failure, at most
+
+
+def _stack(fd: int) -> str:
+    """The Python stack a faulting child dumped (faulthandler), as lines for the
+    failure; "" when it dumped nothing (killed from outside, or it exited)."""
+    os.set_blocking(fd, False)
+    try:
+        dump = os.read(fd, STACK_LIMIT).decode(errors="replace")
+    except OSError:
+        return ""
+    frames = [line for line in dump.splitlines() if line.startswith("  File ")]
+    ours = f'  File "{__file__}"'  # below fn: this module, the test, pytest
+    frames = next((frames[:i] for i, f in enumerate(frames) if f.startswith(ours)), frames)
+    return "; where it was (most recent call first):\n" + "\n".join(frames) if frames else ""
 
 
 def _is_skip(e: BaseException) -> bool:

@@ -1,5 +1,6 @@
 """child.run: results, failures, crashes and time limits of forked children."""
 
+import ctypes
 import os
 import signal
 import time
@@ -115,3 +116,17 @@ def test_grandchildren_left_running_are_killed() -> None:
             pytest.fail(f"grandchild {grandchild} still runs (state {state})")
     finally:
         os.close(r)
+
+
+def test_a_crash_shows_where_in_the_child_it_was() -> None:
+    def read_address_zero() -> None:
+        ctypes.string_at(0)  # SIGSEGV in the child, inside this function
+
+    with pytest.raises(child.ChildFailed, match=r"(?s)killed by SIGSEGV.*in read_address_zero"):
+        child.run(read_address_zero, timeout=5)
+
+
+def test_a_child_killed_from_outside_shows_no_stack() -> None:
+    with pytest.raises(child.ChildFailed) as failed:
+        child.run(lambda: os.kill(os.getpid(), signal.SIGKILL), timeout=5)
+    assert str(failed.value) == "child killed by SIGKILL"
