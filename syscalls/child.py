@@ -44,7 +44,7 @@ def run(
     """
     start = len(sink) if sink is not None else 0
     rfd, wfd = os.pipe()
-    stack_r, stack_w = os.pipe()
+    stack_r, stack_w = os.pipe2(os.O_NONBLOCK)  # the dump is there once the child is
     pid = fork()
     if pid == 0:  # pragma: no cover - runs in the child; its outcome reaches the parent
         os.close(stack_r)
@@ -53,7 +53,7 @@ def run(
     os.close(stack_w)
     try:
         data, status = _collect(pid, rfd, timeout * TIME_SCALE)
-        stack = _stack(stack_r)
+        stack = _stack(stack_r) if os.WIFSIGNALED(status) else ""
     finally:
         os.close(rfd)
         os.close(stack_r)
@@ -122,7 +122,6 @@ STACK_LIMIT = 8192  # bytes of the child's fault dump kept in the failure, at mo
 def _stack(fd: int) -> str:
     """The Python stack a faulting child dumped (faulthandler), as lines for the
     failure; "" when it dumped nothing (killed from outside, or it exited)."""
-    os.set_blocking(fd, False)
     try:
         dump = os.read(fd, STACK_LIMIT).decode(errors="replace")
     except OSError:
