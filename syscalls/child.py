@@ -54,6 +54,8 @@ def run(
     try:
         data, status = _collect(pid, rfd, timeout * TIME_SCALE)
         stack = _stack(stack_r) if os.WIFSIGNALED(status) else ""
+    except _TimedOut as e:
+        raise ChildFailed(f"{e}{_stack(stack_r)}") from None
     finally:
         os.close(rfd)
         os.close(stack_r)
@@ -116,6 +118,26 @@ def _child(
         os._exit(code)
 
 
+class _TimedOut(Exception):
+    pass
+
+
+ABORT_GRACE = 0.5  # seconds a child that ran out of time has to dump its stack and die
+
+
+def _abort(pid: int) -> None:
+    """SIGABRT first, to a child that ran out of time: its fault handler writes where it
+    was (a test that hangs in a new way says where), then dies of it. One that blocks or
+    catches SIGABRT, or is stopped, is left to the SIGKILL after ABORT_GRACE."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGABRT)
+    deadline = time.monotonic() + ABORT_GRACE
+    while time.monotonic() < deadline:
+        if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+            return  # dead; reaped by the caller
+        time.sleep(0.01)
+
+
 STACK_LIMIT = 8192  # bytes of the child's fault dump kept in the failure, at most
 
 
@@ -153,10 +175,12 @@ def _collect(pid: int, rfd: int, timeout: float) -> tuple[bytes, int]:
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
+            if status is None:
+                _abort(pid)
             os.killpg(pid, signal.SIGKILL)
             if status is None:
                 os.waitpid(pid, 0)
-            raise ChildFailed(f"child timed out after {timeout:.1f}s and was killed")
+            raise _TimedOut(f"child timed out after {timeout:.1f}s and was killed")
         if select.select([rfd], [], [], min(left, 0.05))[0]:
             chunk = os.read(rfd, 65536)
             if chunk:

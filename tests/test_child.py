@@ -42,6 +42,25 @@ def test_hang_is_killed_after_the_time_limit() -> None:
     assert time.monotonic() - start < 5
 
 
+def test_a_hang_says_where_in_the_child_it_was() -> None:
+    def wait_for_ever() -> None:
+        signal.pause()
+
+    with pytest.raises(child.ChildFailed, match=r"(?s)timed out.*in wait_for_ever"):
+        child.run(wait_for_ever, timeout=0.3)
+
+
+def test_a_hang_with_sigabrt_blocked_is_still_killed_in_time() -> None:
+    def deaf() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGABRT})
+        time.sleep(30)
+
+    start = time.monotonic()
+    with pytest.raises(child.ChildFailed, match=r"timed out after 0\.3s and was killed$"):
+        child.run(deaf, timeout=0.3)
+    assert time.monotonic() - start < 0.3 + child.ABORT_GRACE + 2
+
+
 def test_skips_pass_through_as_themselves() -> None:
     def body() -> None:
         raise Unsupported("foo: ENOSYS")
