@@ -25,6 +25,7 @@ import pytest
 
 from syscalls.kernel import Result
 from syscalls.outdir import write_atomic
+from syscalls.runner import stacks
 
 PROPERTY = "syscalls.observations"
 FORMAT = 1
@@ -186,7 +187,9 @@ def _outcome(report: pytest.TestReport) -> tuple[str, str] | None:
         return "skipped", reason.removeprefix("Skipped: ")
     if report.failed:
         crash = getattr(report.longrepr, "reprcrash", None)
-        lines = report.longreprtext.strip().splitlines()
+        # a worker's death, with the stack it left (runner.stacks) below: the death
+        text = report.longreprtext.strip().split(f"\n{stacks.HEADING}")[0]
+        lines = text.splitlines()
         reason = (crash.message if crash else lines[-1] if lines else "failed")[:500]
         return ("failed" if report.when == "call" else "error"), reason
     if report.when == "call":

@@ -40,6 +40,12 @@ from tests.target_checks import collected
 N_TESTS = len(collected(FILE))
 
 
+def _failure_text(out: Path, nodeid: str) -> str:
+    """The whole text of a test's <failure> in the run's junit.xml."""
+    failure = junit_cases(out / "junit.xml")[nodeid.partition("::")[2]].find("failure")
+    return "" if failure is None else failure.text or ""
+
+
 def outcomes(profile: Profile) -> list[str]:
     return [entry["outcome"] for entry in profile.tests.values()]
 
@@ -61,6 +67,9 @@ def test_a_test_that_blocks_sigalrm_and_pauses_is_killed_and_the_run_goes_on(
     assert not_passed(profile) == [B]
     assert run.junit()[junit_id(B)] == "failed"
     assert run.survivors == []
+    # where it hung: the watchdog's SIGABRT made its fault handler write its stack
+    message = _failure_text(run.out, B)
+    assert "where it was (most recent call first):" in message and "in _fault" in message
 
 
 @pytest.mark.parametrize("workers", [["-n", "2"], ["--workers", "2"]], ids=["xdist", "forked"])
@@ -73,6 +82,7 @@ def test_a_c_call_hung_with_the_gil_held_is_killed_under_plain_pytest(
     assert run.junit()[junit_id(A)] == "failed"
     assert len(run.junit()) == N_TESTS
     assert run.survivors == []
+    assert "in _hang_with_the_gil" in _failure_text(run.out, A)
 
 
 def test_a_crash_costs_one_test_and_both_results_say_how_the_worker_ended(
@@ -94,6 +104,8 @@ def test_a_crash_costs_one_test_and_both_results_say_how_the_worker_ended(
         assert junit[junit_id(nodeid)] == "failed"
     text = (run.out / "junit.xml").read_text()
     assert all(reason in text for reason in expected.values())
+    for nodeid in (A, B):  # a fault in the worker itself: where, below the first line
+        assert "in _fault" in _failure_text(run.out, nodeid)
 
 
 def test_a_controller_a_test_kills_leaves_the_results_of_the_tests_before(

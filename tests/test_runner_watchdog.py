@@ -7,6 +7,7 @@ import itertools
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from syscalls import processes
+from syscalls.runner import stacks
 from syscalls.runner.status import StatusWriter
 from syscalls.runner.watchdog import (
     OUTPUT_LIMIT,
@@ -55,10 +57,47 @@ def test_a_worker_past_its_limit_is_killed_with_the_reason(
     dog.add_worker("gw0", worker.pid)
     StatusWriter(tmp_path / "gw0").start("t.py::test_hangs", 2.0, time.monotonic() - 60)
     dog._check("gw0", dog.workers["gw0"], time.monotonic())
-    assert worker.wait(10) == -signal.SIGKILL
+    assert worker.wait(10) == -signal.SIGABRT  # asked where it was first: no fault handler
     assert dog.death_of("gw0") == (
         "exceeded 2 s (the per-test limit, --timeout): the watchdog killed its worker after 60 s"
     )
+
+
+HANGS = """
+import faulthandler, signal, sys, time
+faulthandler.enable(open(sys.argv[1], "w"))
+if sys.argv[2] == "deaf":
+    signal.signal(signal.SIGABRT, signal.SIG_IGN)
+def hang_here():
+    print("ready", flush=True)
+    time.sleep(60)
+hang_here()
+"""
+
+
+@pytest.mark.parametrize("deaf", [False, True], ids=["answers", "ignores-sigabrt"])
+def test_a_worker_past_its_limit_says_where_it_was_if_it_can(tmp_path: Path, deaf: bool) -> None:
+    dump = tmp_path / "gw0.stack"  # beside its status record (runner.stacks)
+    argv = [sys.executable, "-c", HANGS, str(dump), "deaf" if deaf else "-"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        dog = _watchdog(tmp_path)
+        dog.add_worker("gw0", proc.pid)
+        StatusWriter(tmp_path / "gw0").start("t.py::test_hangs", 2.0, time.monotonic() - 60)
+        started = time.monotonic()
+        dog._check("gw0", dog.workers["gw0"], time.monotonic())
+        assert proc.wait(10) == (-signal.SIGKILL if deaf else -signal.SIGABRT)
+        assert time.monotonic() - started < stacks.ABORT_GRACE + 2
+        why = dog.death_of("gw0")
+    finally:
+        proc.kill()
+        proc.wait()
+    assert why is not None and why.startswith("exceeded 2 s (the per-test limit, --timeout)")
+    if deaf:
+        assert "where it was" not in why
+    else:
+        assert "\nwhere it was (most recent call first):\n" in why and "in hang_here" in why
 
 
 def test_a_worker_stopped_in_a_test_is_killed_once_it_stays_stopped(
@@ -84,7 +123,7 @@ def test_a_worker_stopped_in_a_test_is_killed_once_it_stays_stopped(
         time.sleep(0.01)
     dog._check("gw0", dog.workers["gw0"], now + 20)
     dog._check("gw0", dog.workers["gw0"], now + 20 + STOPPED)
-    assert worker.wait(10) == -signal.SIGKILL
+    assert worker.wait(10) == -signal.SIGABRT  # continued to say where it was
     assert dog.death_of("gw0") == (
         "stopped by a signal (SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU) and not continued for "
         "10 s: the watchdog killed its worker"

@@ -37,7 +37,16 @@ from typing import Any
 import pytest
 
 from syscalls import processes
-from syscalls.runner import bounds, descriptors, exiting, isolation, memory, namespaces, tracees
+from syscalls.runner import (
+    bounds,
+    descriptors,
+    exiting,
+    isolation,
+    memory,
+    namespaces,
+    stacks,
+    tracees,
+)
 from syscalls.runner.copies import Copies
 from syscalls.runner.descriptors import DESCRIPTORS
 from syscalls.runner.parent import Parent
@@ -139,6 +148,8 @@ class TestProcess:
         if status is None and workerinput.get(STATUS_DIR):
             status = Path(workerinput[STATUS_DIR]) / workerinput["workerid"]
         self.status = StatusWriter(status) if status is not None else None
+        if status is not None:
+            stacks.record(status)  # a worker: where it dies or hangs goes in its failure
         self.parent = Parent() if self.status is not None else None  # a worker's controller
 
     def pytest_collectstart(self, collector: pytest.Collector) -> None:

@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from syscalls import processes, tempdirs
+from syscalls.runner import stacks
 from syscalls.runner.forkbomb import Bombs
 from syscalls.runner.space import Space
 from syscalls.runner.status import Status, read_status
@@ -123,6 +124,7 @@ class Worker:
     xdist: bool = False  # its reports come through execnet (counted by `reported`)
     unreported: float | None = None  # since when it has been idle with tests unreported
     unreported_seq: int = -1  # ... at this status record, unchanged since
+    dumping: bool = False  # sent SIGABRT for its stack, which `killed` is yet to carry
 
 
 class Watchdog:
@@ -207,7 +209,15 @@ class Watchdog:
                 if time.monotonic() > deadline:
                     return None
                 time.sleep(0.01)
-        return worker.killed or worker.death
+        dumped = time.monotonic() + stacks.ABORT_GRACE + 1.0
+        while worker.dumping and time.monotonic() < dumped:  # its stack, on the way
+            time.sleep(0.01)
+        if worker.killed is not None:
+            return worker.killed
+        assert worker.death is not None
+        if worker.death.startswith("worker died:"):  # a signal: where, if it was a fault
+            return worker.death + stacks.read(worker.status_file)
+        return worker.death
 
     def collecting(self, module: str | None, limit: float) -> None:
         """The controller imports test module `module` (None: done), within `limit`
@@ -312,6 +322,7 @@ class Watchdog:
                     worker,
                     f"stopped by a signal (SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU) and not "
                     f"continued for {now - worker.stopped:.0f} s: the watchdog killed its worker",
+                    stack=True,
                 )
                 return
         else:
@@ -339,6 +350,7 @@ class Watchdog:
             worker,
             f"exceeded {rec.limit:g} s (the per-test limit, --timeout): "
             f"the watchdog killed its worker after {now - rec.start:.0f} s",
+            stack=True,
         )
 
     def _check_reports(self, wid: str, worker: Worker, rec: Status, now: float) -> None:
@@ -379,8 +391,16 @@ class Watchdog:
         if found is not None:
             self._kill(self.workers[found[0]], found[1], group=True)
 
-    def _kill(self, worker: Worker, why: str, group: bool = False) -> None:
+    def _kill(self, worker: Worker, why: str, group: bool = False, stack: bool = False) -> None:
+        """`stack`: first ask it where it is (runner.stacks), for the failure."""
+        worker.dumping = stack  # first: death_of() then waits for the stack
         worker.killed, worker.killed_at = why, time.monotonic()  # before it can be found dead
+        if stack:
+            try:
+                stacks.ask(worker.pid)
+                worker.killed = why + stacks.read(worker.status_file)
+            finally:
+                worker.dumping = False
         if group:  # its process group at once: the kernel lets no member fork past a
             # group's SIGKILL, where a walk of /proc falls behind a tree that grows
             with contextlib.suppress(ProcessLookupError, PermissionError):
