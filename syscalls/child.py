@@ -13,6 +13,7 @@ import contextlib
 import faulthandler
 import os
 import pickle
+import re
 import select
 import signal
 import time
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from syscalls.processes import fork, no_core_dumps, signal_name
+from syscalls.runner import stacks
 
 # Slow targets (software-emulated VMs) stretch every time limit by this factor.
 TIME_SCALE = float(os.environ.get("SYSCALLS_TIME_SCALE", "1") or 1)
@@ -122,23 +124,8 @@ class _TimedOut(Exception):
     pass
 
 
-ABORT_GRACE = 0.5  # seconds a child that ran out of time has to dump its stack and die
-
-
-def _abort(pid: int) -> None:
-    """SIGABRT first, to a child that ran out of time: its fault handler writes where it
-    was (a test that hangs in a new way says where), then dies of it. One that blocks or
-    catches SIGABRT, or is stopped, is left to the SIGKILL after ABORT_GRACE."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, signal.SIGABRT)
-    deadline = time.monotonic() + ABORT_GRACE
-    while time.monotonic() < deadline:
-        if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
-            return  # dead; reaped by the caller
-        time.sleep(0.01)
-
-
 STACK_LIMIT = 8192  # bytes of the child's fault dump kept in the failure, at most
+_OURS = re.compile(re.escape(f'  File "{__file__}"'))  # below fn: this module, pytest
 
 
 def _stack(fd: int) -> str:
@@ -148,10 +135,7 @@ def _stack(fd: int) -> str:
         dump = os.read(fd, STACK_LIMIT).decode(errors="replace")
     except OSError:
         return ""
-    frames = [line for line in dump.splitlines() if line.startswith("  File ")]
-    ours = f'  File "{__file__}"'  # below fn: this module, the test, pytest
-    frames = next((frames[:i] for i, f in enumerate(frames) if f.startswith(ours)), frames)
-    return "; where it was (most recent call first):\n" + "\n".join(frames) if frames else ""
+    return stacks.shown(stacks.frames(dump, _OURS))
 
 
 def _is_skip(e: BaseException) -> bool:
@@ -175,8 +159,8 @@ def _collect(pid: int, rfd: int, timeout: float) -> tuple[bytes, int]:
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            if status is None:
-                _abort(pid)
+            if status is None:  # first its stack: where it hung (SIGABRT, briefly)
+                stacks.ask(pid)
             os.killpg(pid, signal.SIGKILL)
             if status is None:
                 os.waitpid(pid, 0)

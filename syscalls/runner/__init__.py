@@ -26,6 +26,8 @@ finished run's.
     watchdog     the controller's thread: per-test limits from outside the test,
                  worker deaths, orphans of dead workers, the overall time limit
     status       the per-worker status record the watchdog reads
+    stacks       beside it, the worker's fault dump: where it died or hung, for the
+                 failure (the watchdog asks with SIGABRT before it kills)
 
 `syscalls run` always runs the tests in workers (-n 0 means one), forked from the
 collected session (pool), so the controller survives any test. Plain `pytest` takes

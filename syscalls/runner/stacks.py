@@ -50,10 +50,20 @@ def read(status_file: Path) -> str:
             dump = f.read(LIMIT).decode(errors="replace")
     except OSError:
         return ""
+    return shown(frames(dump, _PYTEST))
+
+
+def frames(dump: str, below: re.Pattern[str]) -> list[str]:
+    """The frames of a fault handler's dump, of the thread the signal hit, innermost
+    first, down to the first that `below` matches (left out, with all after it)."""
     sections = dump.split("\n\n")
     current = next((s for s in sections if s.startswith("Current thread")), dump)
-    frames = [line for line in current.splitlines() if line.startswith("  File ")]
-    frames = next((frames[:i] for i, f in enumerate(frames) if _PYTEST.search(f)), frames)
+    found = [line for line in current.splitlines() if line.startswith("  File ")]
+    return next((found[:i] for i, f in enumerate(found) if below.search(f)), found)
+
+
+def shown(frames: list[str]) -> str:
+    """Frames as the lines a failure ends with ("" for none)."""
     return f"\n{HEADING}\n" + "\n".join(frames) if frames else ""
 
 
