@@ -96,7 +96,11 @@ def read_config(path: Path) -> str:
 def check(where: Path, fragment_text: str | None = None) -> list[str]:
     """What a tree's .config (or a config file, e.g. /boot/config-*) lacks of the fragment."""
     wanted = parse(fragment() if fragment_text is None else fragment_text)
-    return dropped(wanted, parse(read_config(config_path(where))))
+    path = config_path(where)
+    config = parse(read_config(path))
+    if not config:  # empty, or some other text: it would "lack" every option
+        raise KconfigError(f"{path}: not a kernel configuration (no CONFIG_ option in it)")
+    return dropped(wanted, config)
 
 
 def merge(

@@ -146,6 +146,21 @@ def test_kconfig_check_names_what_a_config_file_lacks(tmp_path: Path) -> None:
     assert p.stderr.rstrip().endswith("lacks: CONFIG_9P_FS=y")
 
 
+@pytest.mark.parametrize(
+    "text", ["", "\n\n", "#!/bin/sh\necho hello\n"], ids=["empty", "blank", "script"]
+)
+def test_kconfig_check_of_a_file_with_no_option_is_bad_input(tmp_path: Path, text: str) -> None:
+    # it "lacked" every option of the fragment (status 1), as a config would
+    config = tmp_path / "config"
+    config.write_text(text)
+    p = syscalls("--check", str(config))
+    assert p.returncode == 2
+    assert (
+        p.stderr
+        == f"syscalls kconfig: {config}: not a kernel configuration (no CONFIG_ option in it)\n"
+    )
+
+
 # --- the real tree ---------------------------------------------------------------------
 
 
