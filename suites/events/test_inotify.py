@@ -104,6 +104,17 @@ def test_inotify_same_path_twice_returns_the_same_wd(kernel: Kernel, ino: int, t
     assert kernel.inotify_add_watch(ino, tmp, kernel.IN_DELETE).unwrap() == wd
 
 
+def test_inotify_mask_add_keeps_the_events_already_watched(
+    kernel: Kernel, ino: int, tmp: Path
+) -> None:
+    wd = kernel.inotify_add_watch(ino, tmp, kernel.IN_CREATE).unwrap()
+    mask = kernel.IN_DELETE | kernel.IN_MASK_ADD
+    assert kernel.inotify_add_watch(ino, tmp, mask).unwrap() == wd
+    (tmp / "a").write_bytes(b"")
+    kernel.unlinkat(kernel.AT_FDCWD, tmp / "a", 0).unwrap()
+    assert _simple(kernel, ino) == [(kernel.IN_CREATE, "a"), (kernel.IN_DELETE, "a")]
+
+
 def test_inotify_no_events_nonblocking_read_is_eagain(kernel: Kernel, ino: int, tmp: Path) -> None:
     kernel.inotify_add_watch(ino, tmp, kernel.IN_CREATE).unwrap()
     assert kernel.read(ino, kernel.buf(4096), 4096).errno == "EAGAIN"

@@ -67,6 +67,18 @@ def test_fchown_clears_setuid_on_regular_file(kernel: Kernel, tmp: Path, fds) ->
     assert st.st_mode & 0o7777 == 0o755
 
 
+# AT_EMPTY_PATH with an empty path changes the file dirfd refers to (Linux 2.6.39,
+# fs/open.c do_fchownat), and clears S_ISUID as the chown above does.
+@pytest.mark.os("linux")
+def test_fchownat_empty_path_changes_the_file_of_the_fd(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f")
+    kernel.fchmod(fd, 0o4755).unwrap()
+    kernel.fchownat(fd, b"", os.geteuid(), -1, kernel.AT_EMPTY_PATH).unwrap()
+    st = kernel.new("struct stat *")
+    kernel.fstat(fd, st).unwrap()
+    assert st.st_mode & 0o7777 == 0o755
+
+
 def test_fchownat_unknown_flag_is_einval(kernel: Kernel, tmp: Path) -> None:
     (tmp / "f").write_bytes(b"")
     r = kernel.fchownat(kernel.AT_FDCWD, tmp / "f", -1, -1, 1 << 20)

@@ -55,6 +55,14 @@ def test_writev_over_uio_maxiov_is_einval(kernel: Kernel, tmp: Path, fds) -> Non
     assert kernel.writev(fd, iov, n).errno == "EINVAL"
 
 
+def test_writev_of_uio_maxiov_iovecs_writes_them_all(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f")
+    n = kernel.UIO_MAXIOV
+    iov, _ = iovecs(kernel, *([b"x"] * n))
+    assert kernel.writev(fd, iov, n).unwrap() == n
+    assert (tmp / "f").read_bytes() == b"x" * n
+
+
 def test_writev_length_above_ssize_max_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f")
     iov, _ = iovecs(kernel, b"x")

@@ -52,6 +52,17 @@ def test_pipe2_unknown_flag_is_einval(kernel: Kernel) -> None:
     assert kernel.pipe2(kernel.new("int[2]"), kernel.O_CREAT).errno == "EINVAL"
 
 
+# O_DIRECT (Linux 3.4) makes a packet pipe: each write is a packet and a read returns at
+# most one, where a byte-stream pipe merges them (fs/pipe.c, pipe_write and pipe_read,
+# PIPE_BUF_FLAG_PACKET). Non-blocking, so that a read finding nothing left fails at once.
+@pytest.mark.os("linux")
+def test_pipe2_direct_reads_one_write_at_a_time(kernel: Kernel, fds) -> None:
+    r, w = fds.pipe(kernel.O_DIRECT | kernel.O_NONBLOCK)
+    kernel.write(w, b"one", 3).unwrap()
+    kernel.write(w, b"two", 3).unwrap()
+    assert [_read(kernel, r), _read(kernel, r)] == [b"one", b"two"]
+
+
 # NetBSD's pipe2 also takes O_NOSIGPIPE (sys/kern/sys_pipe.c, pipe1), which fcntl's
 # F_GETNOSIGPIPE reads back on both ends and F_SETNOSIGPIPE changes on one file.
 @pytest.mark.os("netbsd")

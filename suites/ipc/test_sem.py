@@ -2,6 +2,7 @@
 `sysv` fixture removes whatever the test did. semctl's fourth argument (union semun)
 travels in a register: an int for SETVAL, a pointer for GETALL/SETALL."""
 
+import os
 import time
 
 import pytest
@@ -46,6 +47,18 @@ def test_semop_adds_and_subtracts(kernel: Kernel, sysv) -> None:
     kernel.semop(semid, _ops(kernel, (0, 3, 0)), 1).unwrap()
     kernel.semop(semid, _ops(kernel, (0, -2, 0)), 1).unwrap()
     assert kernel.semctl(semid, 0, kernel.GETVAL, 0).unwrap() == 1
+
+
+def test_semctl_getpid_names_the_last_process_to_semop(kernel: Kernel, sysv, in_child) -> None:
+    semid = sysv.sem()
+    assert kernel.semctl(semid, 0, kernel.GETPID, 0).unwrap() == 0  # none yet
+
+    def run() -> int:
+        kernel.semop(semid, _ops(kernel, (0, 1, 0)), 1).unwrap()
+        return os.getpid()
+
+    pid = in_child(run)
+    assert kernel.semctl(semid, 0, kernel.GETPID, 0).unwrap() == pid
 
 
 def test_semop_applies_all_operations_or_none(kernel: Kernel, sysv) -> None:

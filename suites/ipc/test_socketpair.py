@@ -64,6 +64,18 @@ def test_socketpair_short_read_truncates_message_and_flags_it(
     assert _recv(kernel, b) == b"next"  # the rest of the first message is gone
 
 
+# MSG_TRUNC passed to recv returns the message's real length, however little of it the
+# buffer took (AF_UNIX since Linux 3.4: net/unix/af_unix.c, unix_dgram_recvmsg).
+@pytest.mark.os("linux")
+@pytest.mark.parametrize("kind", ["SOCK_DGRAM", "SOCK_SEQPACKET"])
+def test_socketpair_recv_msg_trunc_returns_the_real_length(kernel: Kernel, fds, kind: str) -> None:
+    a, b = fds.socketpair(getattr(kernel, kind))
+    _send(kernel, a, b"0123456789")
+    buf = kernel.buf(4)
+    assert kernel.recvfrom(b, buf, 4, kernel.MSG_TRUNC, None, None).unwrap() == 10
+    assert kernel.bytes(buf, 4) == b"0123"
+
+
 @pytest.mark.smoke
 def test_socketpair_stream_reads_eof_after_peer_closes(kernel: Kernel, fds) -> None:
     a, b = fds.socketpair()

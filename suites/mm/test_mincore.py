@@ -21,6 +21,18 @@ def test_mincore_reports_touched_pages_resident(kernel: Kernel, maps, mem, page:
     assert [vec[i][0] & 1 for i in range(3)] == [1, 1, 1]
 
 
+def test_mincore_length_ending_inside_a_page_covers_that_page(
+    kernel: Kernel, maps, mem, page: int
+) -> None:
+    addr = maps.anon(2 * page)
+    view = mem(addr, 2 * page)
+    view[0] = b"x"
+    view[page] = b"x"
+    vec = kernel.buf(2)
+    kernel.mincore(addr, page + 1, vec).unwrap()
+    assert [vec[i][0] & 1 for i in range(2)] == [1, 1]
+
+
 def test_mincore_unaligned_address_is_einval(kernel: Kernel, maps, page: int) -> None:
     addr = maps.anon(page)
     assert kernel.mincore(addr + 1, page, kernel.buf(1)).errno == "EINVAL"

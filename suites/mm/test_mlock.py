@@ -54,6 +54,24 @@ def test_mlock2_onfault_is_accepted(kernel: Kernel, maps, page: int) -> None:
     kernel.munlock(addr, page).unwrap()
 
 
+# MLOCK_ONFAULT locks pages as they are faulted in, where mlock faults the whole range
+# in at once (mm/mlock.c, VM_LOCKONFAULT): an untouched anonymous page stays out.
+@pytest.mark.os("linux")
+@pytest.mark.min_kernel("4.4")
+def test_mlock2_onfault_faults_in_only_the_page_touched(
+    kernel: Kernel, maps, mem, page: int
+) -> None:
+    if _memlock_limit(kernel) < 4 * page and os.geteuid() != 0:
+        pytest.skip("RLIMIT_MEMLOCK is below four pages for this user")
+    addr = maps.anon(4 * page)
+    kernel.mlock2(addr, 4 * page, kernel.MLOCK_ONFAULT).unwrap()
+    mem(addr + page, 1)[0] = b"x"
+    vec = kernel.buf(4)
+    kernel.mincore(addr, 4 * page, vec).unwrap()
+    kernel.munlock(addr, 4 * page).unwrap()
+    assert [vec[i][0] & 1 for i in range(4)] == [0, 1, 0, 0]
+
+
 @pytest.mark.os("linux")
 @pytest.mark.min_kernel("4.4")
 def test_mlock2_unknown_flag_is_einval(kernel: Kernel, maps, page: int) -> None:
