@@ -35,6 +35,14 @@ def test_the_current_thread_down_to_the_tests_own_frame(tmp_path: Path) -> None:
     )
 
 
+def test_of_two_dumps_the_last_is_the_workers_own(tmp_path: Path) -> None:
+    # a child the test forked itself inherits the handler, and may have dumped first
+    child = 'Current thread 0x3 (most recent call first):\n  File "/src/child.py", line 1 in c\n'
+    stacks.path_for(tmp_path / "w1").write_text(child + "\n" + DUMP)
+    assert "in test_y" in stacks.read(tmp_path / "w1")
+    assert "in c" not in stacks.read(tmp_path / "w1")
+
+
 def test_nothing_written_or_no_file_adds_nothing(tmp_path: Path) -> None:
     assert stacks.read(tmp_path / "w1") == ""
     stacks.path_for(tmp_path / "w1").write_bytes(b"")

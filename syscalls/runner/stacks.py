@@ -55,9 +55,10 @@ def read(status_file: Path) -> str:
 
 def frames(dump: str, below: re.Pattern[str]) -> list[str]:
     """The frames of a fault handler's dump, of the thread the signal hit, innermost
-    first, down to the first that `below` matches (left out, with all after it)."""
+    first, down to the first that `below` matches (left out, with all after it). The
+    last dump of several: a child of the test's own may have written one before."""
     sections = dump.split("\n\n")
-    current = next((s for s in sections if s.startswith("Current thread")), dump)
+    current = next((s for s in reversed(sections) if s.startswith("Current thread")), dump)
     found = [line for line in current.splitlines() if line.startswith("  File ")]
     return next((found[:i] for i, f in enumerate(found) if below.search(f)), found)
 
