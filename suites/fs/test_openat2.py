@@ -1,7 +1,9 @@
 """openat2(2): RESOLVE_* path-resolution restrictions and the open_how checks (Linux 5.6+).
 
 Facts from include/uapi/linux/openat2.h: struct open_how is 24 bytes (OPEN_HOW_SIZE_VER0);
-a larger size with non-zero trailing bytes is E2BIG.
+a larger size with non-zero trailing bytes is E2BIG. openat2(2): a scoped lookup
+(RESOLVE_BENEATH, RESOLVE_IN_ROOT) that walks ".." answers EAGAIN when any rename or mount
+on the system raced with it, and the caller is to retry: other tests rename in parallel.
 """
 
 from pathlib import Path
@@ -24,6 +26,16 @@ def _openat2(
     how = kernel.new("struct open_how *")
     how.flags, how.mode, how.resolve = flags | kernel.O_RDONLY, mode, resolve
     return kernel.openat2(dirfd, path, how, kernel.ffi.sizeof("struct open_how"))
+
+
+def _openat2_retrying(kernel: Kernel, dirfd: int, path: bytes, resolve: int) -> Result:
+    """A scoped lookup through "..", retried while it answers EAGAIN, as openat2(2) asks;
+    bounded, so that a kernel that always answers EAGAIN still fails the test."""
+    for _ in range(50):
+        r = _openat2(kernel, dirfd, path, resolve)
+        if r.errno != "EAGAIN":
+            break
+    return r
 
 
 def test_openat2_plain_open_reads_the_file(kernel: Kernel, tmp: Path, fds) -> None:
@@ -52,7 +64,7 @@ def test_openat2_resolve_beneath_allows_paths_inside(kernel: Kernel, tmp: Path, 
     (tmp / "sub").mkdir()
     (tmp / "sub" / "f").write_bytes(b"")
     dirfd = fds.open(tmp, kernel.O_RDONLY | kernel.O_DIRECTORY)
-    fds(_openat2(kernel, dirfd, b"sub/../sub/f", kernel.RESOLVE_BENEATH))
+    fds(_openat2_retrying(kernel, dirfd, b"sub/../sub/f", kernel.RESOLVE_BENEATH))
 
 
 def test_openat2_resolve_no_symlinks_rejects_symlink(kernel: Kernel, tmp: Path) -> None:
