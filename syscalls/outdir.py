@@ -17,6 +17,8 @@ import secrets
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from syscalls.runner import highfd
+
 LOCK = ".lock"
 
 
@@ -57,7 +59,7 @@ def claim(out: Path, results: Iterable[str]) -> Iterator[Path]:
     made = [p for p in (out, *out.parents) if _missing(p)]
     try:
         out.mkdir(parents=True, exist_ok=True)
-        fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = highfd.run_only(os.open(out / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644))
     except OSError as e:
         _remove_empty(made)
         raise OutDirError(f"--out {out}: cannot write there ({e.strerror})") from None
@@ -83,6 +85,7 @@ def claim(out: Path, results: Iterable[str]) -> Iterator[Path]:
             raise OutDirError(f"--out {out}: cannot write there ({e.strerror})") from None
         yield out
     finally:
+        highfd.forget(fd)
         os.close(fd)  # releases the lock
         with contextlib.suppress(OSError):
             if made and [p.name for p in out.iterdir()] == [LOCK]:

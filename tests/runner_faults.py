@@ -10,6 +10,8 @@
   leave-setsid          starts a daemon: a double fork and setsid(), as daemons do
   leave-then-segv       forks a sleeper, then the test's process dies of SIGSEGV
   killpg                SIGKILL to the test's own process group (a test's kill(0, ...))
+  spray                 garbage written to every descriptor from 3 to 511 (below the
+                        runner's own, which blame the test when written to)
   fail                  an ordinary failure
 Honoured only with SYSCALLS_RUNNER_FAULTS=1 in the environment, so never by accident.
 With SYSCALLS_RUNNER_FAULTS_STARTED=DIR, a file DIR/KIND appears as a fault begins (a
@@ -19,6 +21,7 @@ environment, so a test can find survivors by a marker in /proc/PID/environ.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -82,6 +85,10 @@ def _fault(kind: str) -> None:
         time.sleep(0.5)  # which has read the ends of the tests before by then
         os.kill(os.getppid(), signal.SIGKILL)
         time.sleep(5)
+    elif kind == "spray":
+        for fd in range(3, 512):
+            with contextlib.suppress(OSError):
+                os.write(fd, b"{garbage\n")
     elif kind == "fail":
         pytest.fail("deliberate failure (tests/runner_faults.py)")
     else:

@@ -135,6 +135,19 @@ def test_a_serial_run_survives_a_crash(tmp_path: Path) -> None:
     assert profile.tests[B]["reason"] == "worker died: SIGSEGV"
 
 
+def test_a_test_that_writes_to_every_low_descriptor_leaves_the_run_intact(tmp_path: Path) -> None:
+    # The supervisor's report pipe, the progress log, the collecting note and the results'
+    # lock are inherited from the controller: written to, the command died of a
+    # UnicodeDecodeError after the run. A worker closes them before its first test.
+    run = syscalls_run(tmp_path / "out", faults={A: "spray"}).finish()
+    assert run.p.returncode == 0, run.log
+    assert "Traceback" not in run.log and "did not finish" not in run.log
+    profile = run.profile()
+    assert len(profile.tests) == N_TESTS
+    assert not_passed(profile) == []
+    assert (run.out / ".lock").read_bytes().strip().isdigit()  # the lock names its holder
+
+
 def test_a_test_that_leaves_processes_fails_naming_them_and_none_survives(
     tmp_path: Path,
 ) -> None:

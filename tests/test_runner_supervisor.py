@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from syscalls.runner import supervisor
 from tests.runner_checks import ROOT, junit_cases
 
 DRIVER = """
@@ -57,6 +58,20 @@ def _end(p: subprocess.Popen[str], timeout: float = 60) -> tuple[dict, str]:
 
 def _write(directory: Path, name: str, text: str) -> None:
     (directory / name).write_text(text)
+
+
+def test_a_report_that_is_not_the_sessions_ends_the_run_incomplete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def garbled(argv: list[str], note: Path, crashed: dict[str, str], report: int) -> None:
+        os.write(report, b"{garbage")  # pragma: no cover - in the forked child
+        os._exit(0)
+
+    monkeypatch.setattr(supervisor, "_child", garbled)
+    code, end = supervisor.run([], tmp_path)
+    assert code == pytest.ExitCode.INTERNAL_ERROR
+    assert end.failed
+    assert end.incomplete == "the run's controller sent an unreadable report ('{garbage')"
 
 
 @pytest.mark.parametrize("crash", sorted(CRASHES))

@@ -4,6 +4,7 @@ lowest free one."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 
@@ -27,3 +28,30 @@ def out_of_the_way(fd: int) -> int:
     os.close(fd)
     OWN.add(high)
     return high
+
+
+# The run's own descriptors that no test may reach: the supervisor's report pipe, the
+# progress log, the note of the module being imported, the results directory's lock.
+# Each is registered where it is opened, and a worker closes them all as it starts: a
+# test that writes to every descriptor it finds, or closes them, would otherwise
+# corrupt (or cut) what the run reports.
+RUNS: set[int] = set()
+
+
+def run_only(fd: int) -> int:
+    """`fd`, kept from the processes that run tests (close_run_only)."""
+    RUNS.add(fd)
+    return fd
+
+
+def forget(fd: int) -> None:
+    """`fd`, about to be closed by its owner: its number is no longer the run's."""
+    RUNS.discard(fd)
+
+
+def close_run_only() -> None:
+    """In a process about to run tests: the run's own descriptors closed."""
+    for fd in RUNS:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    RUNS.clear()

@@ -37,7 +37,7 @@ from typing import Any
 import pytest
 
 from syscalls import processes
-from syscalls.runner import strays
+from syscalls.runner import highfd, strays
 from syscalls.runner.controller import RunEnd, RunEndCapture
 
 FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
@@ -80,7 +80,7 @@ def _session(
         processes.die_with_parent()  # the command SIGKILLed: the session goes too
         if processes.parent_pid() != parent:
             os._exit(70)
-        _child(argv, note, crashed, write_end)
+        _child(argv, note, crashed, highfd.run_only(write_end))
     os.close(write_end)
     with _forwarding(pid) as forwarded:
         status = _wait(pid, forwarded)
@@ -88,8 +88,13 @@ def _session(
     os.close(read_end)  # forked may hold the pipe open for longer)
     if not data:
         return None, status
-    answer = json.loads(data)
-    return (answer["code"], RunEnd(answer["incomplete"], answer["failed"])), status
+    try:
+        answer = json.loads(data)
+        return (int(answer["code"]), RunEnd(answer["incomplete"], answer["failed"])), status
+    except (ValueError, KeyError, TypeError):  # not what _child writes: nothing else may
+        shown = data[:60].decode(errors="replace")
+        why = f"the run's controller sent an unreadable report ({shown!r})"
+        return (int(pytest.ExitCode.INTERNAL_ERROR), RunEnd(incomplete=why, failed=True)), status
 
 
 def _child(argv: list[str], note: Path, crashed: dict[str, str], report: int) -> None:
@@ -244,7 +249,8 @@ class Note:
     when the child has died (one pwrite per module, a truncate after it)."""
 
     def __init__(self, path: Path) -> None:
-        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+        self.fd = highfd.run_only(os.open(path, flags, 0o600))
 
     def pytest_collectstart(self, collector: pytest.Collector) -> None:
         if isinstance(collector, pytest.Module):  # its import runs the module's code
@@ -255,6 +261,7 @@ class Note:
         os.ftruncate(self.fd, 0)
 
     def pytest_unconfigure(self) -> None:
+        highfd.forget(self.fd)
         os.close(self.fd)
 
 

@@ -35,6 +35,7 @@ from typing import Any, TextIO
 import pytest
 
 from syscalls.profile import Collector, Profile, this_machine
+from syscalls.runner import highfd
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -68,6 +69,7 @@ class EventLog:
     def __init__(self, path: Path, config: pytest.Config) -> None:
         self.config = config
         self.file: TextIO = path.open("a")
+        highfd.run_only(self.file.fileno())  # no test of a worker may write to it
         self.fsync = bool(config.getoption("events_fsync"))
         self.collected = False
         # The profile's own rules turn a test's reports into (outcome, reason).
@@ -122,4 +124,5 @@ class EventLog:
 
     def pytest_sessionfinish(self, exitstatus: int) -> None:
         self.write(event="finish", exitstatus=int(exitstatus))
+        highfd.forget(self.file.fileno())
         self.file.close()
