@@ -89,7 +89,7 @@ def _load_profile(path: Path, data: bytes) -> Run:
         raise InputError(f"{path}: not valid JSON ({e})") from None
     except (ValueError, RecursionError) as e:  # an integer of thousands of digits, nesting
         raise InputError(f"{path}: not valid JSON ({str(e).split(':')[0]})") from None
-    profile = _checked_profile(path, _text(doc))
+    profile = checked_profile(path, _text(doc))
     tests = {
         nodeid: TestRun(entry["outcome"], entry.get("observations", []), entry.get("reason", ""))
         for nodeid, entry in profile["tests"].items()
@@ -102,7 +102,7 @@ def _load_profile(path: Path, data: bytes) -> Run:
     return run
 
 
-def _checked_profile(path: Path, doc: Any) -> dict[str, Any]:
+def checked_profile(path: Path, doc: Any) -> dict[str, Any]:
     """The profile's JSON, checked against what syscalls.profile writes; an InputError
     names the file and the key that is wrong."""
 

@@ -260,3 +260,79 @@ def test_usage_counts_what_is_on_disk_and_stops_counting_early(tmp_path: Path) -
     assert results.overflowing(tmp_path, before) is None
     assert before[1] == 34  # a directory that held other things: only growth counts
     assert results.overflowing(tmp_path, (1 << 40, results.ENTRIES_LIMIT + 1)) is None
+
+
+GARBLED = [
+    "[1, 2]",
+    "null",
+    '{"event": "start"}',
+    '{"event": "start", "nodeid": ["a"]}',
+    '{"event": "end", "nodeid": "a.py::t", "outcome": "passed"}',
+    '{"event": "end", "nodeid": "a.py::t", "outcome": 5, "observations": []}',
+    '{"event": "end", "nodeid": "a.py::t", "outcome": "passed", "observations": [1]}',
+    '{"event": "end", "nodeid": {"x": 1}, "outcome": "passed", "observations": []}',
+    '{"event": "session", "meta": 5}',
+    '{"event": "session", "platform": ["linux"]}',
+    "[" * 100_000 + "]" * 100_000,
+]
+
+
+def test_salvage_reads_around_progress_lines_the_guest_garbled(tmp_path: Path) -> None:
+    """The kernel under test writes the log: JSON of any shape, nested deeper than Python
+    parses, is counted as unreadable, and the events around it are read."""
+    good = [
+        '{"event": "session", "platform": "linux/x86_64", "kernel": "6.1", "target": "vm"}',
+        '{"event": "start", "nodeid": "a.py::t"}',
+        '{"event": "end", "nodeid": "a.py::t", "outcome": "passed", "observations": ["x=ok"]}',
+        '{"event": "start", "nodeid": "a.py::u"}',
+    ]
+    lines = [good[0], *GARBLED, *good[1:]]
+    (tmp_path / results.EVENTS).write_text("".join(line + "\n" for line in lines))
+    events = results.salvage(tmp_path, "vm", "kernel panic")
+    assert events.unreadable == len(GARBLED)
+    assert events.running == ["a.py::u"]
+    profile = Profile.read(tmp_path / results.PROFILE)
+    assert (profile.platform, profile.kernel) == ("linux/x86_64", "6.1")
+    assert profile.meta["unreadable_progress_lines"] == len(GARBLED)
+    assert profile.tests == {
+        "a.py::t": {"outcome": "passed", "observations": ["x=ok"]},
+        "a.py::u": {"outcome": "failed", "observations": [], "reason": "kernel panic"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("written", "problem"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "profile.json is not valid JSON (maximum recursion"),
+        ('{"format": 1, "platform": "p", "kernel": "k", "tests": {"t": 5}}',
+         "not a syscalls profile (tests['t'] must be an object, not 5)"),
+        ('{"format": 1, "platform": "p", "kernel": "k", "tests": {}, "meta": []}',
+         "not a syscalls profile (meta must be an object, not [])"),
+    ],
+)  # fmt: skip
+def test_a_profile_the_guest_garbled_is_set_aside_and_rebuilt(
+    tmp_path: Path, written: str, problem: str
+) -> None:
+    (tmp_path / results.PROFILE).write_text(written)
+    results.write_junit(tmp_path / results.JUNIT, {}, "")
+    assert results.profile_problem(tmp_path / results.PROFILE).startswith(problem)
+    assert results.read_profile(tmp_path / results.PROFILE) is None
+    (tmp_path / results.EVENTS).write_text(
+        '{"event": "end", "nodeid": "a.py::t", "outcome": "passed", "observations": []}\n'
+    )
+    results.settle(tmp_path, "vm", 0)
+    assert (tmp_path / (results.PROFILE + results.UNREADABLE)).read_text() == written
+    profile = Profile.read(tmp_path / results.PROFILE)
+    assert profile.meta["incomplete"].startswith(f"the target's {problem}")
+    assert profile.tests == {"a.py::t": {"outcome": "passed", "observations": []}}
+    assert results.exit_status(tmp_path, 0) == 3  # incomplete, whatever pytest said
+
+
+def test_settle_leaves_a_finished_runs_reports_alone(tmp_path: Path) -> None:
+    tests = {"a.py::t": {"outcome": "passed", "observations": []}}
+    Profile(platform="p", kernel="k", target="vm", tests=tests).write(tmp_path / results.PROFILE)
+    results.write_junit(tmp_path / results.JUNIT, tests, "")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    results.settle(tmp_path, "vm", 0)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert results.exit_status(tmp_path, 0) == 0

@@ -70,3 +70,13 @@ def test_no_timeline_without_the_suites_start_or_its_events(tmp_path: Path) -> N
     # Events of an older run without time stamps: none either.
     old = [{k: v for k, v in e.items() if k != "t"} for e in EVENTS]
     assert timeline.read(write(tmp_path / "c", events=old)) is None
+
+
+def test_events_the_guest_garbled_are_left_out_of_the_phases(tmp_path: Path) -> None:
+    out = write(tmp_path / "out")
+    with (out / "events.jsonl").open("a") as log:
+        log.write('[1]\n5\n{"event": "end", "t": "late"}\n{"event": "end", "t": NaN}\n')
+        log.write('{"event": "end", "t": Infinity}\n' + "[" * 100_000 + "\n")
+    spent = timeline.read(out, started_after=3.5)
+    assert spent is not None and spent.tests == 2
+    assert spent.phases["tests"] == 8.0 and spent.phases["finish"] == 1.0

@@ -371,8 +371,7 @@ def conclude(
     status = results.read_status(out)
     where = f"syscalls: {target}"
     if status is not None:
-        if not (out / results.JUNIT).exists():  # pytest died after all; keep what ran
-            results.salvage(out, target, f"pytest exited with status {status}")
+        results.settle(out, target, status)  # what pytest did not write, from the log
         summary = ", ".join(f"{n} {o}" for o, n in sorted(results.counts(out).items()))
         print(f"{where}: suite finished in {elapsed:.0f} s, status {status}: {summary}")
         spent = timeline.read(out, ending.started_after)

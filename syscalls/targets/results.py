@@ -18,11 +18,12 @@ import json
 import os
 import stat
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from syscalls import exitcodes
+from syscalls import exitcodes, runs
 from syscalls.outdir import write_atomic
 from syscalls.profile import PROPERTY, Profile
 from syscalls.userfiles import UnreadableInput, read_regular
@@ -38,7 +39,7 @@ SCRIPT = "guest.sh"
 def clear(out: Path) -> None:
     """Remove what an earlier run left, so nothing stale is taken for this run's."""
     out.mkdir(parents=True, exist_ok=True)
-    for name in (JUNIT, PROFILE, EVENTS, STATUS, CONSOLE, SCRIPT):
+    for name in (JUNIT, PROFILE, PROFILE + UNREADABLE, EVENTS, STATUS, CONSOLE, SCRIPT):
         (out / name).unlink(missing_ok=True)
 
 
@@ -101,11 +102,22 @@ def overflowing(out: Path, before: tuple[int, int] = (0, 0)) -> str | None:
 
 def read_profile(path: Path) -> Profile | None:
     """The profile the target wrote, read as read_guest reads (None: none, or not one)."""
+    return None if profile_problem(path) else Profile.parse(read_guest(path) or b"", path)
+
+
+def profile_problem(path: Path) -> str | None:
+    """Why the target's profile is none that syscalls.profile writes (None: it is one).
+    The kernel under test wrote it: any JSON may be there, nested too deep to parse."""
     data = read_guest(path)
+    if data is None:
+        return f"{path.name} is missing or not a regular file"
     try:
-        return Profile.parse(data, path) if data is not None else None
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None
+        runs.checked_profile(path, json.loads(data))
+    except (ValueError, RecursionError) as e:
+        return f"{path.name} is not valid JSON ({str(e).split(':')[0]})"
+    except runs.InputError as e:
+        return str(e).removeprefix(f"{path}: ")
+    return None
 
 
 def read_status(out: Path) -> int | None:
@@ -121,17 +133,16 @@ class Events:
     ended: dict[str, dict[str, Any]] = field(default_factory=dict)
     running: list[str] = field(default_factory=list)  # started, not ended, in start order
     finished: bool = False
+    unreadable: int = 0  # lines that are no event syscalls.targets.events writes
 
 
 def read_events(path: Path) -> Events:
+    """The progress log. The kernel under test wrote it, and a crash may cut its last
+    line: a line that is not one of the events it can hold is counted, not read."""
     events = Events()
-    data = read_guest(path)
-    if data is None:
-        return events
-    for line in data.decode(errors="replace").splitlines():
-        try:
-            e = json.loads(line)
-        except ValueError:  # a line cut short by the crash
+    for e in json_lines(read_guest(path)):
+        if not _event(e):
+            events.unreadable += 1
             continue
         kind = e.get("event")
         if kind == "session":
@@ -145,6 +156,39 @@ def read_events(path: Path) -> Events:
         elif kind == "finish":
             events.finished = True
     return events
+
+
+def json_lines(data: bytes | None) -> Iterator[Any]:
+    """Each line of a log the target wrote, parsed: None for one that is no JSON (cut
+    short by a crash, or nested deeper than Python parses)."""
+    for line in (data or b"").decode(errors="replace").splitlines():
+        try:
+            yield json.loads(line)
+        except (ValueError, RecursionError):
+            yield None
+
+
+def _event(e: Any) -> bool:
+    """An event as syscalls.targets.events writes it, with the fields read here."""
+    if not isinstance(e, dict):
+        return False
+    kind = e.get("event")
+    if kind in ("start", "end") and not isinstance(e.get("nodeid"), str):
+        return False
+    if kind == "end":
+        observations = e.get("observations")
+        return (
+            e.get("outcome") in runs.OUTCOMES
+            and isinstance(observations, list)
+            and all(isinstance(o, str) for o in observations)
+            and isinstance(e.get("reason", ""), str | None)
+        )
+    if kind == "session":
+        fields = ("platform", "kernel", "target")
+        return isinstance(e.get("meta", {}), dict) and all(
+            isinstance(e.get(f, ""), str) for f in fields
+        )
+    return True
 
 
 def salvage(
@@ -172,10 +216,30 @@ def salvage(
             tests=tests,
             meta={**session.get("meta", {}), "incomplete": why},
         )
+        if events.unreadable:  # the kernel under test garbled its log: say so
+            profile.meta["unreadable_progress_lines"] = events.unreadable
         profile.write(out / PROFILE)
     if not (out / JUNIT).exists():
         write_junit(out / JUNIT, tests, why)
     return events
+
+
+UNREADABLE = ".unreadable"  # suffix of a profile the target wrote that is not one
+
+
+def settle(out: Path, target: str, status: int) -> None:
+    """After a suite that wrote its exit status: the results it did not write, rebuilt
+    from the progress log. A profile that is not one (the kernel under test wrote it)
+    is kept beside, as profile.json.unreadable, and the run is incomplete for it."""
+    why = f"pytest exited with status {status}"
+    profile = out / PROFILE
+    if profile.exists() or profile.is_symlink():
+        problem = profile_problem(profile)
+        if problem is not None:
+            profile.replace(profile.with_name(PROFILE + UNREADABLE))
+            why = f"the target's {problem}"
+    if not (out / JUNIT).exists() or not profile.exists():  # pytest died after all
+        salvage(out, target, why)
 
 
 def write_junit(path: Path, tests: dict[str, dict[str, Any]], why: str) -> None:

@@ -563,8 +563,7 @@ def conclude(
     out = opts.out
     where = f"syscalls: {NAME} {dest}"
     if stream.status is not None:
-        if not (out / results.JUNIT).exists():  # pytest died after all; keep what ran
-            results.salvage(out, NAME, f"pytest exited with status {stream.status}")
+        results.settle(out, NAME, stream.status)  # what pytest did not write, from the log
         summary = ", ".join(f"{n} {o}" for o, n in sorted(results.counts(out).items()))
         print(f"{where}: suite finished in {elapsed:.0f} s, status {stream.status}: {summary}")
         print(f"results: {out / results.JUNIT}  {out / results.PROFILE}")

@@ -22,7 +22,7 @@ firmware, loading the kernel) is the difference.
 from __future__ import annotations
 
 import contextlib
-import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +56,11 @@ def stamps(console: bytes) -> dict[str, float]:
     return found
 
 
+def _time(t: object) -> bool:
+    """A time stamp as the events log writes them: seconds since boot."""
+    return type(t) in (int, float) and math.isfinite(t)  # type: ignore[arg-type]
+
+
 def read(out: Path, started_after: float | None = None) -> Timeline | None:
     """The run in `out` as phases; `started_after` is the host's seconds from launching
     the target to seeing the suite start (for the boot phase). None without events."""
@@ -65,15 +70,8 @@ def read(out: Path, started_after: float | None = None) -> Timeline | None:
     )
     if console is None or log is None:
         return None
-    lines = log.decode(errors="replace").splitlines()
     marks = stamps(console)
-    events = []
-    for line in lines:
-        try:
-            events.append(json.loads(line))
-        except ValueError:
-            continue
-    times = [e for e in events if isinstance(e.get("t"), (int, float))]
+    times = [e for e in results.json_lines(log) if isinstance(e, dict) and _time(e.get("t"))]
     session = next((e for e in times if e.get("event") == "session"), None)
     if session is None or "suite" not in marks:
         return None
