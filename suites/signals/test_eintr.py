@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from syscalls import procstate
 from syscalls.child import TIME_SCALE
 from syscalls.kernel import Kernel
 
@@ -21,25 +22,34 @@ USR1 = signal.SIGUSR1
 
 
 def _read_while_signalled(kernel: Kernel, sigs, restart: bool) -> tuple[str, int, int]:
-    """Block in read() on an empty pipe; a helper thread signals this thread, then
-    (20 ms later) writes a byte. What read answered, and SA_RESTART as installed."""
+    """Block in read() on an empty pipe; a helper thread signals this thread once it
+    sleeps there. With SA_RESTART the read sleeps again after the handler, and the
+    helper's byte ends it. Without, the read must fail at once: the byte comes only if
+    it did not, after a while, so that a kernel that ignores the signal fails the test
+    instead of hanging it. What read answered, SA_RESTART as installed, handler runs."""
     hits: list[int] = []
     signal.signal(USR1, lambda *_: hits.append(1))
     signal.siginterrupt(USR1, not restart)
     flags = sigs.action(USR1)[1].flags
     r, w = os.pipe()
     tid = kernel.gettid().unwrap()
+    done = threading.Event()
 
     def helper() -> None:
         sigs.block(USR1)
-        time.sleep(0.02 * TIME_SCALE)  # slow targets stretch it
+        procstate.wait_blocked(kernel, tid, "read", r)  # a signal sent sooner meets no read
         kernel.tgkill(os.getpid(), tid, USR1).unwrap()
-        time.sleep(0.02 * TIME_SCALE)  # slow targets stretch it
+        deadline = time.monotonic() + procstate.WAIT_S * TIME_SCALE
+        while not done.is_set() and time.monotonic() < deadline:
+            if restart and procstate.blocked_in(kernel, tid, "read", r):
+                break  # the handler ran, and read() sleeps again
+            time.sleep(0.0005)
         os.write(w, b"x")
 
     t = threading.Thread(target=helper)
     t.start()
     got = kernel.read(r, kernel.buf(1), 1)
+    done.set()
     t.join()
     return got.outcome, flags & kernel.SA_RESTART, len(hits)
 
