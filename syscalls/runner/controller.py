@@ -405,14 +405,26 @@ class Controller:
             shutil.rmtree(self.status_dir, ignore_errors=True)
 
 
-class JunitRename:
-    """Runs after pytest's junitxml has written its file (trylast): renames it into place."""
+class ResultFiles:
+    """Around the writing of the run's result files (the innermost wrapper): pytest's
+    JUnit XML, written to a temporary name, renamed into place. A result file that could
+    not be written (a full disk, the directory gone) ends the run incomplete, saying
+    why, with no half-written file left -- not in pytest's internal error, which lost
+    the terminal's summary too."""
 
     def __init__(self, controller: Controller) -> None:
         self.controller = controller
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self) -> None:
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> Iterator[None]:
+        try:
+            yield
+            self._rename()
+        except OSError as e:
+            self._unwritten(e)
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR  # plain pytest's status
+
+    def _rename(self) -> None:
         if self.controller._junit is None:
             return
         xml, final = self.controller._junit
@@ -422,6 +434,18 @@ class JunitRename:
                 os.fsync(f.fileno())
             os.replace(written, final)
         xml.logfile = final
+
+    def _unwritten(self, error: OSError) -> None:
+        if self.controller._junit is not None:
+            xml, final = self.controller._junit
+            if xml.logfile != final:
+                Path(xml.logfile).unlink(missing_ok=True)
+        where = f" ({error.filename})" if error.filename else ""
+        why = f"its results could not be written: {error.strerror or error}{where}"
+        config = self.controller.config
+        config.get_terminal_writer().line(f"syscalls: {why}", red=True)
+        end = config.stash.get(END, RunEnd())
+        config.stash[END] = RunEnd(end.incomplete or why, end.failed)
 
 
 class RunEndCapture:

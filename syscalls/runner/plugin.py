@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from syscalls.runner import pool, sendable
-from syscalls.runner.controller import Controller, JunitRename
+from syscalls.runner.controller import Controller, ResultFiles
 from syscalls.runner.testprocess import TestProcess
 from syscalls.runner.worker import apart
 
@@ -60,4 +60,4 @@ def pytest_configure(config: pytest.Config) -> None:
     if not worker:
         controller = Controller(config, tests, workers)
         config.pluginmanager.register(controller, "syscalls-runner-controller")
-        config.pluginmanager.register(JunitRename(controller), "syscalls-runner-junit")
+        config.pluginmanager.register(ResultFiles(controller), "syscalls-runner-results")
