@@ -287,7 +287,8 @@ def test_salvage_reads_around_progress_lines_the_guest_garbled(tmp_path: Path) -
         '{"event": "start", "nodeid": "a.py::u"}',
     ]
     lines = [good[0], *GARBLED, *good[1:]]
-    (tmp_path / results.EVENTS).write_text("".join(line + "\n" for line in lines))
+    cut = '{"event": "end", "nodeid": "a.py::u", "outc'  # the guest died writing it
+    (tmp_path / results.EVENTS).write_text("".join(line + "\n" for line in lines) + cut)
     events = results.salvage(tmp_path, "vm", "kernel panic")
     assert events.unreadable == len(GARBLED)
     assert events.running == ["a.py::u"]

@@ -137,10 +137,12 @@ class Events:
 
 
 def read_events(path: Path) -> Events:
-    """The progress log. The kernel under test wrote it, and a crash may cut its last
-    line: a line that is not one of the events it can hold is counted, not read."""
+    """The progress log. A crash may cut its last line short: that line is left out. The
+    kernel under test wrote it: any other line that is not one of the events it holds is
+    counted, not read."""
     events = Events()
-    for e in json_lines(read_guest(path)):
+    data = read_guest(path) or b""
+    for e in json_lines(data[: data.rfind(b"\n") + 1]):
         if not _event(e):
             events.unreadable += 1
             continue
