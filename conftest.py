@@ -34,6 +34,7 @@ from syscalls import child
 from syscalls.abi import Platform, PlatformError, host_os_arch
 from syscalls.expect import at_least
 from syscalls.kernel import TARGET_ABSENT_FEATURES, Kernel, Unsupported
+from syscalls.kmsg import KernelLogCheck
 from syscalls.profile import PROPERTY, Collector, Profile, Recorder, this_machine
 from syscalls.removal import remove_tree
 from syscalls.tempdirs import Kept, RunDirs, run_dirs
@@ -111,6 +112,9 @@ def pytest_configure(config: pytest.Config) -> None:
             meta=this_machine(),
         )
         config.pluginmanager.register(Collector(profile, path), "syscalls-profile")
+    if not hasattr(config, "workerinput") and not config.option.collectonly and not rump:
+        # The kernel under test's own log (a rump kernel's host is not under test)
+        config.pluginmanager.register(KernelLogCheck(config), "syscalls-kernel-log")
 
 
 RUMP_PLATFORM = "netbsd/amd64"

@@ -415,13 +415,19 @@ class ResultFiles:
     def __init__(self, controller: Controller) -> None:
         self.controller = controller
 
-    @pytest.hookimpl(wrapper=True, trylast=True)
+    # An old-style wrapper: the targets' Debian pytest 7.2 (pluggy 1.0) has no other.
+    @pytest.hookimpl(hookwrapper=True, trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> Iterator[None]:
-        try:
-            yield
-            self._rename()
-        except OSError as e:
-            self._unwritten(e)
+        outcome = yield
+        error = outcome.excinfo[1] if outcome.excinfo else None
+        if error is None:
+            try:
+                self._rename()
+            except OSError as e:
+                error = e
+        if isinstance(error, OSError):
+            outcome.force_result(None)
+            self._unwritten(error)
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR  # plain pytest's status
 
     def _rename(self) -> None:

@@ -1,0 +1,163 @@
+"""The kernel's log as a verdict: a warning, BUG or Oops that the kernel under test logs
+while a test runs fails that test, whatever its syscalls answered -- a WARN_ON that
+fires inside open() leaves open's answer right, and a baseline that passed now errors.
+
+Only the kernel's reports of its own bugs count (TROUBLE): a WARN_ON splat, BUG and
+Oops, KASAN and UBSAN, a soft lockup, a hung task, an RCU stall, list or refcount
+corruption, a panic. What user space did -- a process's segfault or general protection
+fault ("traps: ..."), an audit record, a deprecation notice -- does not.
+
+The run's controller reads /dev/kmsg without blocking as each test ends, from where the
+log stood when the session started. New trouble goes to the test whose end is being
+reported: with several workers it may have been a test running beside it, and the
+failure says so; the splat's "CPU: .. PID: .. Comm: .." and "RIP:" lines name the
+process and the code. Trouble logged outside any test (at collection, after the last)
+fails the run. Reading /dev/kmsg needs CAP_SYSLOG where kernel.dmesg_restrict is 1
+(Debian's default): as a user the log is not checked, and the profile's meta says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+
+import pytest
+
+from syscalls.runner import highfd
+
+KMSG = "/dev/kmsg"
+TROUBLE = re.compile(
+    r"(WARNING: |BUG: |kernel BUG at |Oops|general protection fault|Kernel panic"
+    r"|UBSAN: |KASAN: |Unable to handle kernel|INFO: task \S+ blocked for more than"
+    r"|watchdog: BUG: soft lockup|rcu: INFO: .*detected stalls"
+    r"|list_(add|del) corruption|refcount_t: )"
+)
+# Lines of a splat that say where it happened (x86's and arm64's)
+CONTEXT = re.compile(r"(CPU: \d+ PID: \d+ |RIP: |pc : )")
+CONTEXT_LINES = 40  # how far after a trouble line its context is looked for
+RECORD = 8192  # bytes: more than the longest record /dev/kmsg hands out
+
+
+class KernelLog:
+    """New records of the kernel's log, read without blocking."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    @classmethod
+    def open(cls, path: str = KMSG) -> KernelLog | None:
+        """The log from its present end; None where this process may not read it."""
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            os.lseek(fd, 0, os.SEEK_END)
+            os.read(fd, RECORD)  # a log that forbids reading fails here, not at open
+        except BlockingIOError:
+            pass
+        except OSError:
+            os.close(fd)
+            return None
+        return cls(highfd.run_only(fd))  # no test of a worker reads it
+
+    def messages(self) -> list[str]:
+        """The text of each record logged since the last call."""
+        found = []
+        while True:
+            try:
+                record = os.read(self.fd, RECORD)
+            except BlockingIOError:
+                return found
+            except BrokenPipeError:  # overwritten before it was read: go on after it
+                found.append("(kernel log records were lost: overwritten before read)")
+                continue
+            except OSError:
+                return found
+            if not record:
+                return found
+            found += _texts(record)
+
+    def close(self) -> None:
+        highfd.forget(self.fd)
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+
+def _texts(records: bytes) -> list[str]:
+    """The messages of "PRIO,SEQ,USEC,FLAGS;TEXT" lines; the " KEY=VALUE" lines that may
+    follow each (a device's, a subsystem's) are not messages. /dev/kmsg hands out one
+    record a read; a plain file of them (a test's) many."""
+    lines = [ln for ln in records.split(b"\n") if b";" in ln and not ln.startswith(b" ")]
+    return [ln.partition(b";")[2].decode(errors="replace") for ln in lines]
+
+
+def trouble(messages: list[str]) -> list[str]:
+    """Each trouble line of `messages`, with the lines after it that say where."""
+    found = []
+    for i, message in enumerate(messages):
+        if TROUBLE.match(message):
+            after = messages[i + 1 : i + 1 + CONTEXT_LINES]
+            context = [m for m in after if CONTEXT.match(m)][:2]
+            found.append("\n".join([message, *(f"  {m}" for m in context)]))
+    return found
+
+
+class KernelLogCheck:
+    """pytest plugin in the run's controller (module doc)."""
+
+    def __init__(self, config: pytest.Config, path: str = KMSG) -> None:
+        self.config = config
+        self.log = KernelLog.open(path)
+        self.unattached: list[str] = []  # trouble logged outside any test
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        profile = self.config.pluginmanager.get_plugin("syscalls-profile")
+        if profile is not None:
+            state = "checked" if self.log else "not readable by this user: not checked"
+            profile.profile.meta["kernel_log"] = state
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.log is not None:  # the imports of the test modules, say
+            self.unattached += trouble(self.log.messages())
+
+    @pytest.hookimpl(tryfirst=True)  # before the reports are written anywhere
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.log is None or report.when != "teardown":
+            return
+        found = trouble(self.log.messages())
+        if not found:
+            return
+        beside = " (or by a test running beside it)" if self._parallel() else ""
+        heading = f"the kernel logged trouble by the end of this test{beside}:"
+        last = f"kernel: {found[-1].splitlines()[0]}"  # the profile's reason
+        text = "\n".join([heading, *found, "", last])
+        before = report.longreprtext if report.failed else ""
+        report.outcome = "failed"
+        report.longrepr = f"{before}\n\n{text}" if before else text
+
+    @pytest.hookimpl(tryfirst=True)  # before the profile is written
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.log is None:
+            return
+        found = self.unattached + trouble(self.log.messages())
+        self.log.close()
+        if not found:
+            return
+        # No test's end to put it on: the run fails, and its profile says why.
+        writer = self.config.get_terminal_writer()
+        writer.line("syscalls: the kernel logged trouble outside any test:", red=True)
+        for line in found:
+            writer.line(line)
+        profile = self.config.pluginmanager.get_plugin("syscalls-profile")
+        if profile is not None:
+            profile.profile.meta["kernel_trouble_outside_tests"] = found
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _parallel(self) -> bool:
+        workers = self.config.getoption("workers", None) or 0
+        if str(workers) not in ("0", "1"):
+            return True
+        return bool(self.config.getoption("numprocesses", None))

@@ -1,0 +1,164 @@
+"""The kernel's log as a verdict (syscalls.kmsg): what counts as trouble, how the log is
+read, and a test during which the kernel logs trouble failing, in a real session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from syscalls import kmsg
+from tests.runner_checks import junit_cases, pytest_in
+
+WARN = "WARNING: CPU: 1 PID: 4242 at fs/open.c:1234 do_sys_openat2+0x1a/0x40"
+SPLAT = [
+    "------------[ cut here ]------------",
+    WARN,
+    "Modules linked in: virtio_net",
+    "CPU: 1 PID: 4242 Comm: python3 Not tainted 6.1.0 #1",
+    "Hardware name: QEMU Standard PC (i440FX + PIIX, 1996)",
+    "RIP: 0010:do_sys_openat2+0x1a/0x40",
+    "---[ end trace 0000000000000000 ]---",
+]
+
+
+def _record(text: str, seq: int = 1) -> str:
+    return f"4,{seq},1000,-;{text}\n SUBSYSTEM=fake\n"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        WARN,
+        "BUG: kernel NULL pointer dereference, address: 0000000000000008",
+        "kernel BUG at mm/mmap.c:3301!",
+        "Oops: 0002 [#1] PREEMPT SMP NOPTI",
+        "general protection fault, probably for non-canonical address 0xdead: 0000 [#1]",
+        "UBSAN: shift-out-of-bounds in kernel/futex/core.c:42:7",
+        "BUG: KASAN: use-after-free in pipe_read+0x1/0x2",
+        "INFO: task python3:123 blocked for more than 120 seconds.",
+        "watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [python3:99]",
+        "rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:",
+        "list_del corruption. next->prev should be ffff, but was dead",
+        "refcount_t: underflow; use-after-free.",
+        "Kernel panic - not syncing: Fatal exception",
+    ],
+)
+def test_the_kernels_reports_of_its_own_bugs_are_trouble(line: str) -> None:
+    assert kmsg.trouble([line]) == [line]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "traps: python3[17255] general protection fault ip:0 sp:0 error:0",
+        "python3[123]: segfault at 0 ip 00007f00 sp 00007ffe error 4 in libc.so.6",
+        'audit: type=1326 audit(1.1:591): pid=26548 comm="python3" sig=31 syscall=110',
+        "process 'python3' launched '/bin/sh' with NULL argv: empty string added",
+        "capability: warning: `python3' uses 32-bit capabilities (legacy support in use)",
+    ],
+)
+def test_what_user_space_did_is_not_trouble(line: str) -> None:
+    assert kmsg.trouble([line]) == []
+
+
+def test_a_splat_is_named_with_its_process_and_code() -> None:
+    assert kmsg.trouble(SPLAT) == [
+        f"{WARN}\n  CPU: 1 PID: 4242 Comm: python3 Not tainted 6.1.0 #1"
+        "\n  RIP: 0010:do_sys_openat2+0x1a/0x40"
+    ]
+
+
+def test_the_log_is_read_from_where_it_stood_and_only_what_is_new(tmp_path: Path) -> None:
+    path = tmp_path / "kmsg"
+    path.write_text(_record("BUG: before the session"))
+    log = kmsg.KernelLog.open(str(path))
+    assert log is not None
+    assert log.messages() == []
+    with path.open("a") as f:
+        f.write(_record("one", 2) + _record("two", 3))
+    assert log.messages() == ["one", "two"]  # the " SUBSYSTEM=" lines are no messages
+    assert log.messages() == []
+    log.close()
+
+
+def test_a_log_this_process_may_not_read_is_not_checked(tmp_path: Path) -> None:
+    assert kmsg.KernelLog.open(str(tmp_path / "missing")) is None
+    assert kmsg.KernelLog.open(str(tmp_path)) is None  # a directory: reading fails
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: /dev/kmsg is CAP_SYSLOG's")
+def test_the_kernels_own_log_opens_at_its_end_for_root() -> None:
+    log = kmsg.KernelLog.open()
+    assert log is not None
+    try:
+        assert all(isinstance(m, str) for m in log.messages())  # only what is new, if any
+    finally:
+        log.close()
+
+
+CONFTEST = """
+import os
+from syscalls.kmsg import KernelLogCheck
+
+def pytest_configure(config):
+    check = KernelLogCheck(config, os.environ["FAKE_KMSG"])
+    config.pluginmanager.register(check, "syscalls-kernel-log")
+"""
+
+TESTS = """
+import os
+
+def _log(text):
+    with open(os.environ["FAKE_KMSG"], "a") as f:
+        f.write("4,9,1000,-;" + text + "\\n")
+
+def test_a_clean():
+    pass
+
+def test_b_warns():
+    _log({warn!r})
+    _log("CPU: 1 PID: 4242 Comm: python3 Not tainted 6.1.0 #1")
+
+def test_c_clean():
+    pass
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["serial", "forked"])
+def test_a_test_during_which_the_kernel_warns_fails_naming_the_warning(
+    tmp_path: Path, workers: list[str]
+) -> None:
+    fake = tmp_path / "kmsg"
+    fake.write_text("")
+    (tmp_path / "conftest.py").write_text(CONFTEST)
+    (tmp_path / "test_k.py").write_text(TESTS.format(warn=WARN))
+    junit = tmp_path / "junit.xml"
+    env = {"FAKE_KMSG": str(fake)}
+    p = pytest_in(tmp_path, *workers, "-p", "no:randomly", f"--junitxml={junit}", env=env)
+    assert p.returncode == 1, p.stdout[-3000:]
+    cases = junit_cases(junit)
+    errors = {name: c.find("error") for name, c in cases.items() if c.find("error") is not None}
+    if not workers:  # in one process the test is known
+        assert list(errors) == ["test_b_warns"], p.stdout[-3000:]
+    assert len(errors) == 1, p.stdout[-3000:]  # beside it, in a worker: said so
+    text = next(iter(errors.values())).text or ""
+    assert f"kernel: {WARN}" in text and "PID: 4242 Comm: python3" in text
+    assert ("(or by a test running beside it)" in text) == bool(workers)
+
+
+def test_trouble_outside_any_test_fails_the_run(tmp_path: Path) -> None:
+    fake = tmp_path / "kmsg"
+    fake.write_text("")
+    (tmp_path / "conftest.py").write_text(CONFTEST)
+    (tmp_path / "test_k.py").write_text(
+        "import os\n"
+        "with open(os.environ['FAKE_KMSG'], 'a') as f:  # at collection\n"
+        f"    f.write('4,9,1000,-;' + {WARN!r} + '\\n')\n\n"
+        "def test_clean():\n    pass\n"
+    )
+    p = pytest_in(tmp_path, "-p", "no:randomly", env={"FAKE_KMSG": str(fake)})
+    assert p.returncode == 1, p.stdout[-3000:]
+    assert "1 passed" in p.stdout
+    assert f"syscalls: the kernel logged trouble outside any test:\n{WARN}" in p.stdout
