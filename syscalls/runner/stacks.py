@@ -70,10 +70,15 @@ def shown(frames: list[str]) -> str:
 
 def ask(pid: int) -> None:
     """SIGABRT to a worker about to be killed (and SIGCONT, if the watchdog froze it);
-    back once it has died of it or ABORT_GRACE has passed."""
-    for sig in (signal.SIGABRT, signal.SIGCONT):
+    back once it has died of it or ABORT_GRACE has passed. The SIGABRT goes to its main
+    thread, which runs the tests: sent to the process, any thread may take it (an xdist
+    worker's execnet thread did, under load), and the dump's current thread is that one."""
+    tgkill = getattr(processes.LIBC, "tgkill", None)
+    if tgkill is None or tgkill(pid, pid, signal.SIGABRT) != 0:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, sig)
+            os.kill(pid, signal.SIGABRT)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGCONT)
     deadline = time.monotonic() + ABORT_GRACE
     while time.monotonic() < deadline and not _ended(pid):
         time.sleep(0.01)
