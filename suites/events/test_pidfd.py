@@ -25,6 +25,12 @@ def test_pidfd_open_self_returns_cloexec_fd(kernel: Kernel, fds) -> None:
     assert kernel.fcntl(fd, kernel.F_GETFD, 0).unwrap() & kernel.FD_CLOEXEC
 
 
+@pytest.mark.min_kernel("5.10")
+def test_pidfd_open_nonblock_shows_in_the_status_flags(kernel: Kernel, fds) -> None:
+    fd = fds(kernel.pidfd_open(os.getpid(), kernel.PIDFD_NONBLOCK))
+    assert kernel.fcntl(fd, kernel.F_GETFL, 0).unwrap() & kernel.O_NONBLOCK
+
+
 def test_pidfd_of_running_process_is_not_readable(kernel: Kernel, fds) -> None:
     fd = fds(kernel.pidfd_open(os.getpid(), 0))
     assert _readable(kernel, fd, 0) == 0

@@ -10,7 +10,7 @@ import signal
 
 import pytest
 
-from syscalls import forking
+from syscalls import forking, readiness
 from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
@@ -134,6 +134,24 @@ def test_waitid_p_pidfd_waits_for_that_process(kernel: Kernel, in_child) -> None
         return info.si_pid - pid, info.si_status
 
     assert in_child(run) == (0, 8)
+
+
+@pytest.mark.min_kernel("5.10")
+def test_waitid_on_a_nonblocking_pidfd_of_a_running_child_is_eagain(
+    kernel: Kernel, in_child
+) -> None:
+    def run() -> tuple[str, str, int]:
+        r, w = os.pipe()
+        pid = forking.fork(kernel, lambda: os.read(r, 1) and 5)  # exits once told
+        fd = kernel.pidfd_open(pid, kernel.PIDFD_NONBLOCK).unwrap()
+        running, _ = _waitid(kernel, kernel.P_PIDFD, fd, kernel.WEXITED)
+        os.write(w, b"x")
+        p = kernel.new("struct pollfd *", (fd, kernel.POLLIN, 0))
+        readiness.poll(kernel, p, 1, 5000).unwrap()  # readable once the child has exited
+        exited, info = _waitid(kernel, kernel.P_PIDFD, fd, kernel.WEXITED)
+        return running.outcome, exited.outcome, info.si_status
+
+    assert in_child(run) == ("EAGAIN", "ok", 5)
 
 
 def test_waitid_without_children_is_echild(kernel: Kernel, in_child) -> None:
