@@ -39,6 +39,7 @@ MAX_OBSERVATIONS = 1000
 # its own; past this only counted, in that process.
 HELD = 10 * MAX_OBSERVATIONS
 LEFT_OUT = "(left out)"  # the entry after the last kept: LEFT_OUT=how many more
+MAX_ENTRY = 4096  # characters of one recorded value's entry kept
 
 
 @dataclass
@@ -57,7 +58,10 @@ class Recorder:
         self._add(f"{result.name}={result.outcome}")
 
     def value(self, key: str, value: Any) -> None:
-        self._add(f"{key}={value}")
+        entry = f"{key}={value}"
+        if len(entry) > MAX_ENTRY:  # a value of megabytes: the same cut in every run
+            entry = f"{entry[:MAX_ENTRY]}...({len(entry)} characters)"
+        self._add(entry)
 
     def _add(self, entry: str) -> None:
         thread = threading.get_ident()

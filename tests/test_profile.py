@@ -197,3 +197,12 @@ def test_past_the_limit_observations_are_counted_not_kept(kernel) -> None:
     assert len(recorder.entries) == HELD  # memory bounded while it runs
     assert recorder.kept()[-1] == f"{LEFT_OUT}={HELD + 5}+"  # all but the first 1000
     assert Recorder(entries=["a=1"]).kept() == ["a=1"]
+
+
+def test_a_recorded_value_of_megabytes_is_kept_cut_the_same_way_each_run() -> None:
+    from syscalls.profile import MAX_ENTRY, Recorder
+
+    recorder = Recorder()
+    recorder.value("big", "q" * (1 << 20))
+    (entry,) = recorder.kept()
+    assert entry == "big=" + "q" * (MAX_ENTRY - 4) + f"...({(1 << 20) + 4} characters)"

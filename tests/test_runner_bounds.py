@@ -49,3 +49,34 @@ def test_plain_pytest_reports_a_huge_failure_cut(tmp_path: Path, args: tuple[str
     assert len(body) < 2 * bounds.MAX_OUTPUT
     assert len(p.stdout) < 4 * bounds.MAX_OUTPUT  # the terminal's copy
     assert clean(cases["test_b_after"])
+
+
+PROPERTIES = """
+def test_a_records_a_huge_property(record_property):
+    record_property("text", "<first>" + "x" * (8 << 20) + "<last>")
+    record_property("list", ["y" * 100] * 10_000)
+    record_property("small", 5)
+"""
+
+
+def test_each_property_is_cut_in_the_middle_and_the_observations_kept_whole() -> None:
+    from syscalls.profile import PROPERTY
+
+    observations = '["' + "o" * (2 * bounds.PIECE) + '"]'
+    props = [("text", "a" * (3 * bounds.PIECE)), ("n", 7), (PROPERTY, observations)]
+    kept = dict(bounds.properties(props))
+    assert len(kept["text"]) < bounds.PIECE + 100 and "characters cut" in kept["text"]
+    assert kept["n"] == 7 and kept[PROPERTY] == observations
+
+
+@pytest.mark.parametrize("args", [(), ("-n", "2"), ("--workers", "2")])
+def test_a_huge_recorded_property_reaches_junit_cut(tmp_path: Path, args: tuple[str, ...]) -> None:
+    (tmp_path / "test_props.py").write_text(PROPERTIES)
+    junit = tmp_path / "junit.xml"
+    p = pytest_in(tmp_path, f"--junitxml={junit}", *args, "test_props.py")
+    case = junit_cases(junit)["test_a_records_a_huge_property"]
+    values = {prop.get("name"): prop.get("value") or "" for prop in case.iter("property")}
+    assert values["text"].startswith("<first>") and values["text"].endswith("<last>")
+    assert "characters cut by the runner" in values["list"]
+    assert values["small"] == "5"
+    assert junit.stat().st_size < 4 * bounds.PIECE, p.stdout[-3000:]  # was 9 MB

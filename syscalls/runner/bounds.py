@@ -1,12 +1,15 @@
 """How much of a test's report reaches the controller, the terminal and JUnit XML: its
-captured output and its failure's text, cut in the middle where they are huge. A test
-that prints in a loop until its limit, or fails with `assert False, huge`, sent
-gigabytes to the controller and to JUnit XML (a 200 MB message: the run took 48 s
-instead of half a second, and 1.6 GB of memory)."""
+captured output, its failure's text and the properties it recorded, cut in the middle
+where they are huge. A test that prints in a loop until its limit, or fails with
+`assert False, huge`, sent gigabytes to the controller and to JUnit XML (a 200 MB
+message: the run took 48 s instead of half a second, and 1.6 GB of memory); one
+record_property() of 300 MB made a 300 MB junit.xml."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from syscalls.profile import PROPERTY
 
 MAX_OUTPUT = 1 << 20  # characters of one captured output kept: its first and last half
 PIECE = 64 << 10  # characters of one string of a failure's text kept: first and last half
@@ -55,3 +58,17 @@ def text(longrepr: Any) -> Any:
         return longrepr
     rendered = str(longrepr)
     return _cut(rendered, MAX_OUTPUT) if len(rendered) > MAX_OUTPUT else longrepr
+
+
+def properties(props: Any) -> Any:
+    """A report's user_properties, each value cut in the middle beyond PIECE characters
+    (as text: JUnit XML writes each as its str()). The observations' own property is
+    bounded where it is recorded (syscalls.profile), and must stay whole JSON."""
+    bounded = []
+    for name, value in props or ():
+        if name != PROPERTY and not isinstance(value, (int, float, bool, type(None))):
+            text = value if isinstance(value, str) else str(value)
+            if len(text) > PIECE:
+                value = _cut(text, PIECE)
+        bounded.append((name, value))
+    return bounded

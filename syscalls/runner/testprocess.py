@@ -191,10 +191,13 @@ class TestProcess:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """A huge failure text cut before xdist sends it, or the terminal and JUnit XML
-        take it (a forked worker's Forward bounds its own as it sends them)."""
-        if report.longrepr is not None and not self.replaceable:
+        """A huge failure text or property cut before xdist sends it, or the terminal
+        and JUnit XML take it (a forked worker's Forward bounds its own as it sends)."""
+        if self.replaceable:
+            return
+        if report.longrepr is not None:
             report.longrepr = bounds.text(report.longrepr)
+        report.user_properties = bounds.properties(report.user_properties)
 
     def pytest_exception_interact(self, node: pytest.Item, report: pytest.TestReport) -> None:
         """A test that raised (called for failures only: nothing in a passing run)."""

@@ -89,6 +89,7 @@ class Forward:
         data["sections"] = [(title, bounds.cut(text)) for title, text in data.get("sections") or ()]
         if data.get("longrepr") is not None:  # a failure's or a skip's text
             data["longrepr"] = bounds.bound(data["longrepr"])
+        data["user_properties"] = bounds.properties(data.get("user_properties"))
         self.reports.append(data)
 
     def pytest_runtest_logfinish(self) -> None:
