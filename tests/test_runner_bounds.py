@@ -80,3 +80,26 @@ def test_a_huge_recorded_property_reaches_junit_cut(tmp_path: Path, args: tuple[
     assert "characters cut by the runner" in values["list"]
     assert values["small"] == "5"
     assert junit.stat().st_size < 4 * bounds.PIECE, p.stdout[-3000:]  # was 9 MB
+
+
+WARNS = """
+import warnings
+
+class Odd(UserWarning):
+    def __init__(self, code, text):
+        super().__init__(text)
+
+def test_a_warns_hugely():
+    warnings.warn("<first>" + "w" * (8 << 20) + "<last>", stacklevel=1)
+    warnings.warn(Odd(3, "o" * (8 << 20)), stacklevel=1)
+"""
+
+
+@pytest.mark.parametrize("args", [(), ("-n", "2"), ("--workers", "2")])
+def test_a_huge_warning_reaches_the_summary_cut(tmp_path: Path, args: tuple[str, ...]) -> None:
+    (tmp_path / "test_warns.py").write_text(WARNS)
+    p = pytest_in(tmp_path, *args, "test_warns.py")
+    assert p.returncode == 0, p.stdout[-3000:]
+    assert "<first>" in p.stdout and "<last>" in p.stdout  # its ends, in the summary
+    assert "characters cut by the runner" in p.stdout
+    assert len(p.stdout) < 4 * bounds.PIECE  # was 16 MB

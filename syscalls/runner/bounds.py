@@ -15,9 +15,23 @@ MAX_OUTPUT = 1 << 20  # characters of one captured output kept: its first and la
 PIECE = 64 << 10  # characters of one string of a failure's text kept: first and last half
 
 
-def cut(text: str) -> str:
-    """A test's captured output, its middle cut beyond MAX_OUTPUT."""
-    return _cut(text, MAX_OUTPUT) if isinstance(text, str) else text
+def cut(text: str, most: int = MAX_OUTPUT) -> str:
+    """A test's captured output (or a warning's message, `most` PIECE), its middle cut
+    beyond `most` characters."""
+    return _cut(text, most) if isinstance(text, str) else text
+
+
+def warning(warning_message: Any) -> None:
+    """A warning a test raised, its message cut beyond PIECE characters, before pytest's
+    summary prints it whole (one of 50 MB went to the terminal)."""
+    message = warning_message.message
+    text = str(message)
+    if len(text) <= PIECE:
+        return
+    try:
+        warning_message.message = type(message)(_cut(text, PIECE))
+    except Exception:  # a Warning class that takes other arguments
+        warning_message.message = UserWarning(_cut(text, PIECE))
 
 
 def _cut(text: str, most: int) -> str:

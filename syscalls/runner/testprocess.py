@@ -199,6 +199,12 @@ class TestProcess:
             report.longrepr = bounds.text(report.longrepr)
         report.user_properties = bounds.properties(report.user_properties)
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_warning_recorded(self, warning_message: Any) -> None:
+        """A huge warning message cut before xdist sends it or the summary prints it."""
+        if not self.replaceable:
+            bounds.warning(warning_message)
+
     def pytest_exception_interact(self, node: pytest.Item, report: pytest.TestReport) -> None:
         """A test that raised (called for failures only: nothing in a passing run)."""
         if report.when == "call":

@@ -111,7 +111,7 @@ class Forward:
             return
         category = warning_message.category
         fields = {
-            "message": str(warning_message.message),
+            "message": bounds.cut(str(warning_message.message), bounds.PIECE),
             "category": category if category.__module__ in ("builtins", "pytest") else None,
             "filename": warning_message.filename,
             "lineno": warning_message.lineno,
