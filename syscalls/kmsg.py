@@ -13,7 +13,10 @@ reported: with several workers it may have been a test running beside it, and th
 failure says so; the splat's "CPU: .. PID: .. Comm: .." and "RIP:" lines name the
 process and the code. Trouble logged outside any test (at collection, after the last)
 fails the run. Reading /dev/kmsg needs CAP_SYSLOG where kernel.dmesg_restrict is 1
-(Debian's default): as a user the log is not checked, and the profile's meta says so.
+(Debian's default): as a user the kernel's taint flags, which anyone may read, stand in
+-- a new W (a warning), D (an Oops or BUG), L (a soft lockup) or B (a bad page) -- but
+they say only the first of each kind since boot, and not where. The profile's meta
+(kernel_log) says which was checked.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ import pytest
 from syscalls.runner import highfd
 
 KMSG = "/dev/kmsg"
+TAINTED = "/proc/sys/kernel/tainted"
+# The taint flags that mean the kernel found a bug in itself (Documentation/admin-guide/
+# tainted-kernels.rst); not those of a module loaded (P, O, E), which tests in a VM do.
+TAINTS = {5: "B (a bad page)", 7: "D (an Oops or BUG)", 9: "W (a warning)", 14: "L (a soft lockup)"}
 TROUBLE = re.compile(
     r"(WARNING: |BUG: |kernel BUG at |Oops|general protection fault|Kernel panic"
     r"|UBSAN: |KASAN: |Unable to handle kernel|INFO: task \S+ blocked for more than"
@@ -79,6 +86,10 @@ class KernelLog:
                 return found
             found += _texts(record)
 
+    def trouble(self) -> list[str]:
+        """The trouble logged since the last call."""
+        return trouble(self.messages())
+
     def close(self) -> None:
         highfd.forget(self.fd)
         with contextlib.suppress(OSError):
@@ -91,6 +102,40 @@ def _texts(records: bytes) -> list[str]:
     record a read; a plain file of them (a test's) many."""
     lines = [ln for ln in records.split(b"\n") if b";" in ln and not ln.startswith(b" ")]
     return [ln.partition(b";")[2].decode(errors="replace") for ln in lines]
+
+
+class Taint:
+    """The kernel's taint flags, for new ones that mean trouble (module doc)."""
+
+    def __init__(self, path: str, flags: int) -> None:
+        self.path = path
+        self.flags = flags
+
+    @classmethod
+    def open(cls, path: str = TAINTED) -> Taint | None:
+        flags = _flags(path)
+        return None if flags is None else cls(path, flags)
+
+    def trouble(self) -> list[str]:
+        """A line for each trouble flag raised since the last call."""
+        now = _flags(self.path)
+        if now is None:
+            return []
+        new, self.flags = now & ~self.flags, self.flags | now
+        return [
+            f"the kernel's taint flags gained {TAINTS[bit]}" for bit in TAINTS if new >> bit & 1
+        ]
+
+    def close(self) -> None:
+        pass
+
+
+def _flags(path: str) -> int | None:
+    try:
+        with open(path, "rb") as f:
+            return int(f.read(64))
+    except (OSError, ValueError):
+        return None
 
 
 def trouble(messages: list[str]) -> list[str]:
@@ -107,30 +152,35 @@ def trouble(messages: list[str]) -> list[str]:
 class KernelLogCheck:
     """pytest plugin in the run's controller (module doc)."""
 
-    def __init__(self, config: pytest.Config, path: str = KMSG) -> None:
+    def __init__(self, config: pytest.Config, path: str = KMSG, tainted: str = TAINTED) -> None:
         self.config = config
-        self.log = KernelLog.open(path)
-        self.unattached: list[str] = []  # trouble logged outside any test
+        self.source: KernelLog | Taint | None = KernelLog.open(path)
+        self.state = "checked"
+        if self.source is None:
+            self.source = Taint.open(tainted)
+            self.state = "not readable by this user: its taint flags checked instead"
+        if self.source is None:
+            self.state = "not readable by this user: not checked"
+        self.unattached: list[str] = []  # trouble reported outside any test
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         profile = self.config.pluginmanager.get_plugin("syscalls-profile")
         if profile is not None:
-            state = "checked" if self.log else "not readable by this user: not checked"
-            profile.profile.meta["kernel_log"] = state
+            profile.profile.meta["kernel_log"] = self.state
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        if self.log is not None:  # the imports of the test modules, say
-            self.unattached += trouble(self.log.messages())
+        if self.source is not None:  # the imports of the test modules, say
+            self.unattached += self.source.trouble()
 
     @pytest.hookimpl(tryfirst=True)  # before the reports are written anywhere
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if self.log is None or report.when != "teardown":
+        if self.source is None or report.when != "teardown":
             return
-        found = trouble(self.log.messages())
+        found = self.source.trouble()
         if not found:
             return
         beside = " (or by a test running beside it)" if self._parallel() else ""
-        heading = f"the kernel logged trouble by the end of this test{beside}:"
+        heading = f"the kernel reported trouble by the end of this test{beside}:"
         last = f"kernel: {found[-1].splitlines()[0]}"  # the profile's reason
         text = "\n".join([heading, *found, "", last])
         before = report.longreprtext if report.failed else ""
@@ -139,15 +189,15 @@ class KernelLogCheck:
 
     @pytest.hookimpl(tryfirst=True)  # before the profile is written
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self.log is None:
+        if self.source is None:
             return
-        found = self.unattached + trouble(self.log.messages())
-        self.log.close()
+        found = self.unattached + self.source.trouble()
+        self.source.close()
         if not found:
             return
         # No test's end to put it on: the run fails, and its profile says why.
         writer = self.config.get_terminal_writer()
-        writer.line("syscalls: the kernel logged trouble outside any test:", red=True)
+        writer.line("syscalls: the kernel reported trouble outside any test:", red=True)
         for line in found:
             writer.line(line)
         profile = self.config.pluginmanager.get_plugin("syscalls-profile")

@@ -103,7 +103,7 @@ import os
 from syscalls.kmsg import KernelLogCheck
 
 def pytest_configure(config):
-    check = KernelLogCheck(config, os.environ["FAKE_KMSG"])
+    check = KernelLogCheck(config, os.environ["FAKE_KMSG"], os.environ.get("FAKE_TAINTED", ""))
     config.pluginmanager.register(check, "syscalls-kernel-log")
 """
 
@@ -161,4 +161,34 @@ def test_trouble_outside_any_test_fails_the_run(tmp_path: Path) -> None:
     p = pytest_in(tmp_path, "-p", "no:randomly", env={"FAKE_KMSG": str(fake)})
     assert p.returncode == 1, p.stdout[-3000:]
     assert "1 passed" in p.stdout
-    assert f"syscalls: the kernel logged trouble outside any test:\n{WARN}" in p.stdout
+    assert f"syscalls: the kernel reported trouble outside any test:\n{WARN}" in p.stdout
+
+
+def test_new_trouble_flags_are_read_from_the_taint_flags(tmp_path: Path) -> None:
+    tainted = tmp_path / "tainted"
+    tainted.write_text(f"{1 << 12}\n")  # O: an out-of-tree module, before
+    taint = kmsg.Taint.open(str(tainted))
+    assert taint is not None and taint.trouble() == []
+    tainted.write_text(f"{1 << 12 | 1 << 13 | 1 << 9}\n")  # E (a module) and W
+    assert taint.trouble() == ["the kernel's taint flags gained W (a warning)"]
+    assert taint.trouble() == []  # raised once: seen once
+    assert kmsg.Taint.open(str(tmp_path / "missing")) is None
+
+
+def test_a_user_who_may_not_read_the_log_has_the_taint_flags_checked(tmp_path: Path) -> None:
+    tainted = tmp_path / "tainted"
+    tainted.write_text("0\n")
+    (tmp_path / "conftest.py").write_text(CONFTEST)
+    (tmp_path / "test_t.py").write_text(
+        "import os\n\n"
+        "def test_warns():\n"
+        f"    open(os.environ['FAKE_TAINTED'], 'w').write('{1 << 9}')\n\n"
+        "def test_after():\n    pass\n"
+    )
+    junit = tmp_path / "junit.xml"
+    env = {"FAKE_KMSG": str(tmp_path / "unreadable"), "FAKE_TAINTED": str(tainted)}
+    p = pytest_in(tmp_path, "-p", "no:randomly", f"--junitxml={junit}", env=env)
+    assert p.returncode == 1, p.stdout[-3000:]
+    error = junit_cases(junit)["test_warns"].find("error")
+    assert error is not None and "kernel: the kernel's taint flags gained W" in (error.text or "")
+    assert junit_cases(junit)["test_after"].find("error") is None
