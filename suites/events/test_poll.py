@@ -136,6 +136,16 @@ def test_ppoll_zero_timespec_returns_at_once(kernel: Kernel, fds) -> None:
     assert kernel.ppoll(_pollfds(kernel, (r, kernel.POLLIN)), 1, ts, None, 0).unwrap() == 0
 
 
+# Linux writes the time left back through ppoll's timeout pointer, as select does with
+# its timeval (fs/select.c, poll_select_finish): none once the timeout has run out.
+@pytest.mark.os("linux")
+def test_ppoll_writes_back_no_time_left_after_timing_out(kernel: Kernel, fds) -> None:
+    r, _ = fds.pipe()
+    ts = kernel.new("struct timespec *", (0, 10_000_000))  # 10 ms
+    assert kernel.ppoll(_pollfds(kernel, (r, kernel.POLLIN)), 1, ts, None, 0).unwrap() == 0
+    assert (ts.tv_sec, ts.tv_nsec) == (0, 0)
+
+
 @pytest.mark.os("linux")
 def test_ppoll_null_timespec_returns_ready_fd(kernel: Kernel, fds) -> None:
     r, w = fds.pipe()

@@ -6,6 +6,8 @@ default open; Linux and the BSDs agree on it).
 
 from pathlib import Path
 
+import pytest
+
 from syscalls.expect import ByOS
 from syscalls.kernel import Kernel, Result
 
@@ -61,3 +63,18 @@ def test_link_legacy_call_creates_hard_link(kernel: Kernel, tmp: Path) -> None:
     (tmp / "a").write_bytes(b"")
     kernel.link(tmp / "a", tmp / "b").unwrap()
     assert (tmp / "a").stat().st_nlink == 2
+
+
+# A file whose last name is gone may not be given one again: only O_TMPFILE's files
+# (I_LINKABLE) may (fs/namei.c, vfs_link). /proc/self/fd/N with AT_SYMLINK_FOLLOW is how
+# open(2) names an O_TMPFILE file; for an unlinked one it is ENOENT.
+@pytest.mark.os("linux")
+def test_linkat_of_an_unlinked_open_file_is_enoent(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"data")
+    (tmp / "f").unlink()
+    proc = f"/proc/self/fd/{fd}"
+    r = kernel.linkat(
+        kernel.AT_FDCWD, proc, kernel.AT_FDCWD, tmp / "back", kernel.AT_SYMLINK_FOLLOW
+    )
+    assert r.errno == "ENOENT"
+    assert not (tmp / "back").exists()

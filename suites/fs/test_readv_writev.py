@@ -93,6 +93,19 @@ def test_preadv2_offset_minus_one_uses_and_advances_file_offset(
 
 @pytest.mark.os("linux")
 @pytest.mark.min_kernel("4.6")
+def test_pwritev2_offset_minus_one_writes_at_and_advances_file_offset(
+    kernel: Kernel, tmp: Path, fds
+) -> None:
+    fd = fds.file(tmp / "f", b"0123456789")
+    kernel.lseek(fd, 3, kernel.SEEK_SET).unwrap()
+    iov, _ = iovecs(kernel, b"abc")
+    assert kernel.pwritev2(fd, iov, 1, -1, -1, 0).unwrap() == 3
+    assert (tmp / "f").read_bytes() == b"012abc6789"
+    assert kernel.lseek(fd, 0, kernel.SEEK_CUR).unwrap() == 6
+
+
+@pytest.mark.os("linux")
+@pytest.mark.min_kernel("4.6")
 def test_preadv2_unknown_flag_is_eopnotsupp(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f", b"abc")
     iov, _ = iovecs(kernel, 3)

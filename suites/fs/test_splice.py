@@ -57,6 +57,15 @@ def test_tee_duplicates_without_consuming(kernel: Kernel, fds) -> None:
     assert _read(kernel, r1, 16) == b"teed"
 
 
+def test_tee_duplicates_no_more_than_len(kernel: Kernel, fds) -> None:
+    r1, w1 = fds.pipe()
+    r2, w2 = fds.pipe()
+    kernel.write(w1, b"0123456789", 10).unwrap()
+    assert kernel.tee(r1, w2, 4, 0).unwrap() == 4
+    assert _read(kernel, r2, 16) == b"0123"
+    assert _read(kernel, r1, 16) == b"0123456789"
+
+
 def test_tee_on_non_pipe_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
     f = fds.file(tmp / "f", b"abc")
     _, wfd = fds.pipe()

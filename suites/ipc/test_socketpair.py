@@ -117,6 +117,13 @@ def test_socketpair_send_to_closed_peer_is_epipe(kernel: Kernel, fds) -> None:
     assert kernel.sendto(a, b"x", 1, kernel.MSG_NOSIGNAL, None, 0).errno == "EPIPE"
 
 
+def test_socketpair_stream_recv_after_shutdown_read_is_eof(kernel: Kernel, fds) -> None:
+    a, _ = fds.socketpair()
+    kernel.shutdown(a, kernel.SHUT_RD).unwrap()
+    r = kernel.recvfrom(a, kernel.buf(8), 8, kernel.MSG_DONTWAIT, None, None)
+    assert r.unwrap() == 0  # end of file, not EAGAIN
+
+
 @pytest.mark.smoke
 def test_socketpair_nonblocking_recv_when_empty_is_eagain(kernel: Kernel, fds) -> None:
     _, b = fds.socketpair(kernel.SOCK_STREAM | kernel.SOCK_NONBLOCK)

@@ -73,6 +73,14 @@ def test_unix_getsockname_returns_the_bound_path(kernel: Kernel, fds, tmp: Path)
     assert kernel.ffi.string(sa.sun_path) == path
 
 
+def test_unix_getpeername_without_a_peer_is_enotconn(kernel: Kernel, fds, tmp: Path) -> None:
+    fd = _socket(kernel, fds)
+    kernel.bind(fd, *_addr(kernel, bytes(tmp / "s"))).unwrap()
+    sa = kernel.new("struct sockaddr_un *")
+    n = kernel.new("int *", kernel.ffi.sizeof(sa[0]))
+    assert kernel.getpeername(fd, sa, n).errno == "ENOTCONN"
+
+
 @pytest.mark.smoke
 def test_unix_bind_to_existing_path_is_eaddrinuse(kernel: Kernel, fds, tmp: Path) -> None:
     path = bytes(tmp / "s")

@@ -92,6 +92,24 @@ def test_wait4_wuntraced_reports_a_stopped_child(kernel: Kernel, in_child) -> No
     assert os.WSTOPSIG(status) == signal.SIGSTOP
 
 
+def test_wait4_wcontinued_reports_a_continued_child(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        pid, w = _blocked_child(kernel)
+        try:
+            kernel.kill(pid, signal.SIGSTOP).unwrap()
+            forking.wait(kernel, pid, kernel.WUNTRACED)
+            kernel.kill(pid, signal.SIGCONT).unwrap()
+            return forking.wait(kernel, pid, kernel.WCONTINUED)
+        finally:
+            kernel.kill(pid, signal.SIGKILL)
+            forking.wait(kernel, pid)
+            os.close(w)
+
+    status = in_child(run)
+    assert os.WIFCONTINUED(status)
+    assert not os.WIFSTOPPED(status)
+
+
 @pytest.mark.smoke
 def test_wait4_fills_rusage_of_the_reaped_child(kernel: Kernel, in_child) -> None:
     def run() -> int:

@@ -46,6 +46,18 @@ def test_pokedata_changes_the_tracees_memory(kernel: Kernel, ptrace, in_child) -
     assert in_child(run) == (0xAB, 0xAB)
 
 
+def test_pokedata_writes_every_byte_of_the_word(kernel: Kernel, ptrace, in_child) -> None:
+    def run() -> int:
+        cell = kernel.new("unsigned long *", 0)
+        with ptrace.traceme() as pid:
+            ptrace("PTRACE_POKEDATA", pid, cell, _word(kernel)).unwrap()
+            back = kernel.new("unsigned long *")
+            ptrace("PTRACE_PEEKDATA", pid, cell, back).unwrap()
+            return back[0]
+
+    assert in_child(run) == _word(kernel)
+
+
 def test_peekdata_at_an_unmapped_address_is_eio(kernel: Kernel, ptrace, in_child) -> None:
     def run() -> str:
         with ptrace.traceme() as pid:

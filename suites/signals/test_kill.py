@@ -46,6 +46,15 @@ def test_kill_of_another_users_process_is_eperm(kernel: Kernel) -> None:
     assert kernel.kill(1, 0).errno == "EPERM"
 
 
+def test_kill_signal_zero_is_eperm_where_a_signal_would_be(kernel: Kernel, in_child) -> None:
+    def run() -> str:
+        if os.geteuid() == 0:  # root may signal pid 1: become a user, who may not
+            kernel.setresuid(65534, 65534, 65534).unwrap()
+        return kernel.kill(1, 0).outcome
+
+    assert in_child(run) == "EPERM"
+
+
 def test_kill_zero_signals_the_callers_process_group(kernel: Kernel, sigs, in_child) -> None:
     def run() -> bool:
         sigs.block(USR1)

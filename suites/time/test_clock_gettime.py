@@ -18,6 +18,7 @@ import pytest
 
 from syscalls.expect import ByOS
 from syscalls.kernel import Kernel
+from syscalls.threads import Waiter
 
 CLOCKS = [
     "CLOCK_REALTIME",
@@ -146,6 +147,30 @@ def test_clock_gettime_thread_cputime_advances_with_work(kernel: Kernel) -> None
 def test_clock_gettime_process_cputime_covers_the_thread(kernel: Kernel) -> None:
     thread = _ns(kernel, kernel.CLOCK_THREAD_CPUTIME_ID)
     assert _ns(kernel, kernel.CLOCK_PROCESS_CPUTIME_ID) >= thread
+
+
+# The process clock sums every thread's CPU time, those that have ended included
+# (kernel/time/posix-cpu-timers.c, cpu_clock_sample_group). In a forked child the
+# calling thread is the group leader, whose own time alone would leave the other's out.
+@pytest.mark.requires("cpu_time")
+def test_clock_gettime_process_cputime_counts_another_threads_time(
+    kernel: Kernel, in_child
+) -> None:
+    def burn() -> int:  # 20 ms of this thread's CPU time (10 s at most, whatever it gets)
+        deadline = time.monotonic() + 10
+        while _ns(kernel, kernel.CLOCK_THREAD_CPUTIME_ID) < 20_000_000:
+            if time.monotonic() > deadline:
+                break
+        return _ns(kernel, kernel.CLOCK_THREAD_CPUTIME_ID)
+
+    def run() -> tuple[int, int]:
+        other = Waiter(burn).join()
+        mine = _ns(kernel, kernel.CLOCK_THREAD_CPUTIME_ID)
+        return _ns(kernel, kernel.CLOCK_PROCESS_CPUTIME_ID) - mine, other
+
+    others, other = in_child(run)
+    assert other > 0
+    assert others >= other
 
 
 @pytest.mark.parametrize("call", ["clock_gettime", "clock_getres"])
