@@ -27,6 +27,7 @@ import re
 
 import pytest
 
+from syscalls import processes
 from syscalls.runner import highfd
 
 KMSG = "/dev/kmsg"
@@ -43,6 +44,7 @@ TROUBLE = re.compile(
 # Lines of a splat that say where it happened (x86's and arm64's)
 CONTEXT = re.compile(r"(CPU: \d+ PID: \d+ |RIP: |pc : )")
 CONTEXT_LINES = 40  # how far after a trouble line its context is looked for
+PID = re.compile(r"\bPID: (\d+)")  # the process a splat names
 RECORD = 8192  # bytes: more than the longest record /dev/kmsg hands out
 
 
@@ -138,6 +140,17 @@ def _flags(path: str) -> int | None:
         return None
 
 
+def _ancestry(pid: int) -> list[int]:
+    """`pid` and, while they live, its parent, its parent's parent, ... (/proc)."""
+    chain = [pid]
+    while len(chain) < 64:
+        fields = processes.stat_fields(chain[-1])
+        if fields is None or int(fields[1]) <= 1:
+            return chain
+        chain.append(int(fields[1]))
+    return chain
+
+
 def trouble(messages: list[str]) -> list[str]:
     """Each trouble line of `messages`, with the lines after it that say where."""
     found = []
@@ -162,6 +175,8 @@ class KernelLogCheck:
         if self.source is None:
             self.state = "not readable by this user: not checked"
         self.unattached: list[str] = []  # trouble reported outside any test
+        self.pending: dict[str, list[str]] = {}  # by nodeid: trouble of a test still running
+        self.running: str | None = None  # the test last started (serial runs)
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         profile = self.config.pluginmanager.get_plugin("syscalls-profile")
@@ -176,22 +191,55 @@ class KernelLogCheck:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.source is None or report.when != "teardown":
             return
-        found = self.source.trouble()
-        if not found:
+        exact, beside = self.pending.pop(report.nodeid, []), []
+        for found in self.source.trouble():
+            owner = self._owner(found)
+            if owner is None:
+                beside.append(found)
+            elif owner == report.nodeid:
+                exact.append(found)
+            else:  # another worker's test, still running: told at its end
+                self.pending.setdefault(owner, []).append(found)
+        if not exact and not beside:
             return
-        beside = " (or by a test running beside it)" if self._parallel() else ""
-        heading = f"the kernel reported trouble by the end of this test{beside}:"
-        last = f"kernel: {found[-1].splitlines()[0]}"  # the profile's reason
-        text = "\n".join([heading, *found, "", last])
+        lines = []
+        if exact:
+            lines += ["the kernel reported trouble during this test:", *exact]
+        if beside:
+            hedge = " (or by a test running beside it)" if self._parallel() else ""
+            lines += [f"the kernel reported trouble by the end of this test{hedge}:", *beside]
+        text = "\n".join([*lines, "", f"kernel: {(exact or beside)[-1].splitlines()[0]}"])
         before = report.longreprtext if report.failed else ""
         report.outcome = "failed"
         report.longrepr = f"{before}\n\n{text}" if before else text
+
+    def _owner(self, found: str) -> str | None:
+        """The test whose process the kernel names in `found` ("PID: N"): with forked
+        workers, the test that worker runs, where N is the worker or (still alive) a
+        process of its; in one process, every test's. None where it cannot be told."""
+        pid = PID.search(found)
+        if pid is None:
+            return None
+        controller = self.config.pluginmanager.get_plugin("syscalls-runner-controller")
+        pool = getattr(controller, "pool", None)
+        if pool is None:
+            return self.running if not self._parallel() else None
+        running = {slot.pid: slot.current for slot in pool.slots.values()}
+        for ancestor in _ancestry(int(pid.group(1))):
+            if ancestor in running:
+                index = running[ancestor]
+                return None if index is None else pool.items[index].nodeid
+        return None
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self.running = nodeid
 
     @pytest.hookimpl(tryfirst=True)  # before the profile is written
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.source is None:
             return
         found = self.unattached + self.source.trouble()
+        found += [t for held in self.pending.values() for t in held]  # their ends never came
         self.source.close()
         if not found:
             return
