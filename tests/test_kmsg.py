@@ -127,21 +127,28 @@ def test_c_clean():
 """
 
 
+def _session(tmp_path: Path, tests: str, *args: str, tainted: Path | None = None):
+    """pytest on `tests` with the check reading a fake log (and taint flags) of its own:
+    the process, and its junit.xml's testcases by name."""
+    (tmp_path / "kmsg").touch()
+    (tmp_path / "conftest.py").write_text(CONFTEST)
+    (tmp_path / "test_k.py").write_text(tests)
+    junit = tmp_path / "junit.xml"
+    env = {"FAKE_KMSG": str(tmp_path / ("unreadable" if tainted else "kmsg"))}
+    if tainted is not None:
+        env["FAKE_TAINTED"] = str(tainted)
+    p = pytest_in(tmp_path, *args, "-p", "no:randomly", f"--junitxml={junit}", env=env)
+    return p, junit_cases(junit) if junit.exists() else {}
+
+
 @pytest.mark.parametrize(
     "workers", [[], ["--workers", "2"], ["-n", "2"]], ids=["serial", "forked", "xdist"]
 )
 def test_a_test_during_which_the_kernel_warns_fails_naming_the_warning(
     tmp_path: Path, workers: list[str]
 ) -> None:
-    fake = tmp_path / "kmsg"
-    fake.write_text("")
-    (tmp_path / "conftest.py").write_text(CONFTEST)
-    (tmp_path / "test_k.py").write_text(TESTS.format(warn=WARN))
-    junit = tmp_path / "junit.xml"
-    env = {"FAKE_KMSG": str(fake)}
-    p = pytest_in(tmp_path, *workers, "-p", "no:randomly", f"--junitxml={junit}", env=env)
+    p, cases = _session(tmp_path, TESTS.format(warn=WARN), *workers)
     assert p.returncode == 1, p.stdout[-3000:]
-    cases = junit_cases(junit)
     errors = {name: c.find("error") for name, c in cases.items() if c.find("error") is not None}
     assert len(errors) == 1, p.stdout[-3000:]
     name, error = next(iter(errors.items()))
@@ -155,16 +162,13 @@ def test_a_test_during_which_the_kernel_warns_fails_naming_the_warning(
 
 
 def test_trouble_outside_any_test_fails_the_run(tmp_path: Path) -> None:
-    fake = tmp_path / "kmsg"
-    fake.write_text("")
-    (tmp_path / "conftest.py").write_text(CONFTEST)
-    (tmp_path / "test_k.py").write_text(
+    tests = (
         "import os\n"
         "with open(os.environ['FAKE_KMSG'], 'a') as f:  # at collection\n"
         f"    f.write('4,9,1000,-;' + {WARN!r} + '\\n')\n\n"
         "def test_clean():\n    pass\n"
     )
-    p = pytest_in(tmp_path, "-p", "no:randomly", env={"FAKE_KMSG": str(fake)})
+    p, _ = _session(tmp_path, tests)
     assert p.returncode == 1, p.stdout[-3000:]
     assert "1 passed" in p.stdout
     assert f"syscalls: the kernel reported trouble outside any test:\n{WARN}" in p.stdout
@@ -184,17 +188,14 @@ def test_new_trouble_flags_are_read_from_the_taint_flags(tmp_path: Path) -> None
 def test_a_user_who_may_not_read_the_log_has_the_taint_flags_checked(tmp_path: Path) -> None:
     tainted = tmp_path / "tainted"
     tainted.write_text("0\n")
-    (tmp_path / "conftest.py").write_text(CONFTEST)
-    (tmp_path / "test_t.py").write_text(
+    tests = (
         "import os\n\n"
         "def test_warns():\n"
         f"    open(os.environ['FAKE_TAINTED'], 'w').write('{1 << 9}')\n\n"
         "def test_after():\n    pass\n"
     )
-    junit = tmp_path / "junit.xml"
-    env = {"FAKE_KMSG": str(tmp_path / "unreadable"), "FAKE_TAINTED": str(tainted)}
-    p = pytest_in(tmp_path, "-p", "no:randomly", f"--junitxml={junit}", env=env)
+    p, cases = _session(tmp_path, tests, tainted=tainted)
     assert p.returncode == 1, p.stdout[-3000:]
-    error = junit_cases(junit)["test_warns"].find("error")
+    error = cases["test_warns"].find("error")
     assert error is not None and "kernel: the kernel's taint flags gained W" in (error.text or "")
-    assert junit_cases(junit)["test_after"].find("error") is None
+    assert cases["test_after"].find("error") is None
