@@ -171,9 +171,9 @@ class KernelLogCheck:
         self.state = "checked"
         if self.source is None:
             self.source = Taint.open(tainted)
-            self.state = "not readable by this user: its taint flags checked instead"
+            self.state = "/dev/kmsg not readable here: the taint flags checked instead"
         if self.source is None:
-            self.state = "not readable by this user: not checked"
+            self.state = "/dev/kmsg not readable here: not checked"
         self.unattached: list[str] = []  # trouble reported outside any test
         self.pending: dict[str, list[str]] = {}  # by nodeid: trouble of a test still running
         self.running: str | None = None  # the test last started (serial runs)
