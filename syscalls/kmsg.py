@@ -46,6 +46,7 @@ CONTEXT = re.compile(r"(CPU: \d+ PID: \d+ |RIP: |pc : )")
 CONTEXT_LINES = 40  # how far after a trouble line its context is looked for
 PID = re.compile(r"\bPID: (\d+)")  # the process a splat names
 RECORD = 8192  # bytes: more than the longest record /dev/kmsg hands out
+MAX_SHOWN = 20  # trouble reports shown on one test (or the run)
 
 
 class KernelLog:
@@ -53,6 +54,7 @@ class KernelLog:
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
+        self.partial = b""  # a plain file's (a test's) line cut by a read, until its end
 
     @classmethod
     def open(cls, path: str = KMSG) -> KernelLog | None:
@@ -86,7 +88,8 @@ class KernelLog:
                 return found
             if not record:
                 return found
-            found += _texts(record)
+            whole, _, self.partial = (self.partial + record).rpartition(b"\n")
+            found += _texts(whole)
 
     def trouble(self) -> list[str]:
         """The trouble logged since the last call."""
@@ -138,6 +141,14 @@ def _flags(path: str) -> int | None:
             return int(f.read(64))
     except (OSError, ValueError):
         return None
+
+
+def _few(found: list[str]) -> list[str]:
+    """The first MAX_SHOWN reports, and how many more: a kernel that warns in a loop
+    would make a failure of megabytes."""
+    if len(found) <= MAX_SHOWN:
+        return found
+    return [*found[:MAX_SHOWN], f"(and {len(found) - MAX_SHOWN} more reports)"]
 
 
 def _ancestry(pid: int) -> list[int]:
@@ -204,10 +215,11 @@ class KernelLogCheck:
             return
         lines = []
         if exact:
-            lines += ["the kernel reported trouble during this test:", *exact]
+            lines += ["the kernel reported trouble during this test:", *_few(exact)]
         if beside:
             hedge = " (or by a test running beside it)" if self._parallel() else ""
-            lines += [f"the kernel reported trouble by the end of this test{hedge}:", *beside]
+            lines += [f"the kernel reported trouble by the end of this test{hedge}:"]
+            lines += _few(beside)
         text = "\n".join([*lines, "", f"kernel: {(exact or beside)[-1].splitlines()[0]}"])
         before = report.longreprtext if report.failed else ""
         report.outcome = "failed"
@@ -246,6 +258,7 @@ class KernelLogCheck:
         # No test's end to put it on: the run fails, and its profile says why.
         writer = self.config.get_terminal_writer()
         writer.line("syscalls: the kernel reported trouble outside any test:", red=True)
+        found = _few(found)
         for line in found:
             writer.line(line)
         profile = self.config.pluginmanager.get_plugin("syscalls-profile")

@@ -199,3 +199,19 @@ def test_a_user_who_may_not_read_the_log_has_the_taint_flags_checked(tmp_path: P
     error = cases["test_warns"].find("error")
     assert error is not None and "kernel: the kernel's taint flags gained W" in (error.text or "")
     assert cases["test_after"].find("error") is None
+
+
+def test_a_kernel_that_warns_in_a_loop_fails_the_test_with_the_first_reports(
+    tmp_path: Path,
+) -> None:
+    tests = (
+        "import os\n\n"
+        "def test_storm():\n"
+        "    with open(os.environ['FAKE_KMSG'], 'a') as f:\n"
+        f"        f.write(('4,9,1000,-;' + {WARN!r} + '\\n') * 50_000)\n"
+    )
+    p, cases = _session(tmp_path, tests)
+    assert p.returncode == 1, p.stdout[-3000:]
+    text = cases["test_storm"].find("error").text or ""
+    assert text.count(WARN) == kmsg.MAX_SHOWN + 1  # and once more as the reason
+    assert f"(and {50_000 - kmsg.MAX_SHOWN} more reports)" in text
