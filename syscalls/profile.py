@@ -120,7 +120,10 @@ class Profile:
 
     @classmethod
     def parse(cls, text: bytes, path: Path) -> Profile:
-        data = json.loads(text)
+        return cls.from_json(json.loads(text), path)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], path: Path) -> Profile:
         if data.get("format") != FORMAT:
             raise ValueError(f"{path}: not a syscalls profile (format {data.get('format')!r})")
         return cls(

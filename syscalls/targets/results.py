@@ -102,22 +102,27 @@ def overflowing(out: Path, before: tuple[int, int] = (0, 0)) -> str | None:
 
 def read_profile(path: Path) -> Profile | None:
     """The profile the target wrote, read as read_guest reads (None: none, or not one)."""
-    return None if profile_problem(path) else Profile.parse(read_guest(path) or b"", path)
+    return _read_profile(path)[0]
 
 
 def profile_problem(path: Path) -> str | None:
-    """Why the target's profile is none that syscalls.profile writes (None: it is one).
-    The kernel under test wrote it: any JSON may be there, nested too deep to parse."""
+    """Why the target's profile is none that syscalls.profile writes (None: it is one)."""
+    return _read_profile(path)[1]
+
+
+def _read_profile(path: Path) -> tuple[Profile | None, str | None]:
+    """The target's profile, or why it is none. The kernel under test wrote it: any JSON
+    may be there, nested too deep to parse. Read and parsed once."""
     data = read_guest(path)
     if data is None:
-        return f"{path.name} is missing or not a regular file"
+        return None, f"{path.name} is missing or not a regular file"
     try:
-        runs.checked_profile(path, json.loads(data))
+        doc = runs.checked_profile(path, json.loads(data))
     except (ValueError, RecursionError) as e:
-        return f"{path.name} is not valid JSON ({str(e).split(':')[0]})"
+        return None, f"{path.name} is not valid JSON ({str(e).split(':')[0]})"
     except runs.InputError as e:
-        return str(e).removeprefix(f"{path}: ")
-    return None
+        return None, str(e).removeprefix(f"{path}: ")
+    return Profile.from_json(doc, path), None
 
 
 def read_status(out: Path) -> int | None:
