@@ -26,6 +26,7 @@ from syscalls.kernel import Kernel
 
 PROC = Path("/proc")
 WAIT_S = 5.0  # how long wait_blocked waits, stretched by SYSCALLS_TIME_SCALE
+SETTLE = 0.02  # seconds a thread seen only as sleeping ('S') must stay so (wait_blocked)
 
 
 def numbers(kernel: Kernel, names: str | Iterable[str]) -> set[int]:
@@ -66,10 +67,23 @@ def wait_blocked(
     arg0: int | None = None,
     timeout: float = WAIT_S,
 ) -> None:
-    """Return once thread `tid` sleeps in one of these syscalls; fail after `timeout`."""
+    """Return once thread `tid` sleeps in one of these syscalls; fail after `timeout`.
+    Where only the state letter can be read, the thread must stay asleep for SETTLE:
+    a Python thread waiting for the GIL on its way into the call sleeps too, briefly."""
     deadline = time.monotonic() + timeout * TIME_SCALE
-    while not blocked_in(kernel, tid, names, arg0):
-        if time.monotonic() > deadline:
+    exact = (PROC / str(tid) / "syscall").exists()
+    asleep_since: float | None = None
+    while True:
+        now = time.monotonic()
+        if not blocked_in(kernel, tid, names, arg0):
+            asleep_since = None
+        elif exact:
+            return
+        elif asleep_since is None:
+            asleep_since = now
+        elif now - asleep_since >= SETTLE * TIME_SCALE:
+            return
+        if now > deadline:
             raise AssertionError(
                 f"thread {tid} did not block in {names} within {timeout * TIME_SCALE:.1f}s"
             )

@@ -3,6 +3,7 @@
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,6 +81,23 @@ def test_without_a_syscall_file_a_sleeping_state_stands_in(
     monkeypatch.setattr(procstate, "PROC", tmp_path)
     assert procstate.blocked_in(k, 7, "read")
     assert not procstate.blocked_in(k, 8, "read")
+
+
+def test_without_a_syscall_file_wait_blocked_waits_for_the_sleep_to_last(
+    k: Kernel, tmp_path: Path, monkeypatch
+) -> None:
+    # A thread waiting for the GIL on its way into the call sleeps too: seen asleep
+    # once is not enough where the state letter is all there is (gVisor).
+    stat = tmp_path / "7" / "stat"
+    stat.parent.mkdir()
+    stat.write_text("7 (python) S 1 2 3\n")
+    monkeypatch.setattr(procstate, "PROC", tmp_path)
+    started = time.monotonic()
+    procstate.wait_blocked(k, 7, "read")
+    assert time.monotonic() - started >= procstate.SETTLE * procstate.TIME_SCALE
+    (tmp_path / "7" / "syscall").write_text("running\n")  # exact: at once, or never
+    with pytest.raises(AssertionError, match="did not block in read"):
+        procstate.wait_blocked(k, 7, "read", timeout=0.05)
 
 
 def test_numbers_follow_the_tables_aliases_and_drop_absent_names(k: Kernel) -> None:
