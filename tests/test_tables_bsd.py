@@ -144,6 +144,39 @@ def test_an_entry_run_into_another_prototype_is_refused() -> None:
         parse(text, "openbsd")
 
 
+@pytest.mark.parametrize(
+    ("lines", "says"),
+    [
+        # each gave a table: the first two without a word, the last two with one entry
+        # silently dropped or a name that was never the master's
+        ("2\tSTD\t{ int sys_fork(void); }\n2\tSTD\t{ int sys_vfork(void); }", "entry 2: "),
+        ("2\tSTD\t{ int sys_fork(void); }\n3\tSTD\t{ int sys_fork(void); }", "entry 3: fork"),
+        ("2\tSTD\t{ int 3sys_fork(void); }", "entry 2: 'int 3' is not a C type"),
+        ("2\tSTD\t{ int sys_fork(int 3x); }", "entry 2: 'int 3' is not a C type"),
+        ("#ifdef KTRACE\n2\tSTD\t{ int sys_fork(void); }", "line 2: #if without #endif"),
+        ("2\tSTD\t{ int sys_fork(void); }\n#endif", "line 3: #endif without #if"),
+        ("# else\n2\tSTD\t{ int sys_fork(void); }", "line 2: #else without #if"),
+    ],
+)
+def test_a_master_that_makes_no_single_table_is_refused(lines: str, says: str) -> None:
+    with pytest.raises(MasterError) as raised:
+        parse(f"1\tSTD\t{{ int sys_exit(int rval); }}\n{lines}\n", "openbsd")
+    assert says in str(raised.value)
+
+
+def test_conditionals_with_a_stand_in_on_the_other_side_are_one_table() -> None:
+    text = (
+        "1\tSTD\t{ int sys_exit(int rval); }\n#ifdef KTRACE\n#if 1\n"
+        "45\tSTD\t{ int sys_ktrace(const char *fname); }\n#endif\n# else\n"
+        "45\tUNIMPL\tktrace\n#endif\n46\tSTD\t{ int sys_sigaction(int signum); }\n#\n"
+    )
+    assert [(e.number, e.name) for e in parse(text, "openbsd")] == [
+        (1, "exit"),
+        (45, "ktrace"),
+        (46, "sigaction"),
+    ]
+
+
 # --- the generator, on sample trees ---------------------------------------------------
 
 

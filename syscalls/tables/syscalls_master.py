@@ -32,6 +32,8 @@ _PROTO = re.compile(r"\{(.*)\}\s*(\S*)\s*$", re.S)
 # ($NetBSD$)
 _RANGE = re.compile(r"^[0-9]+-[0-9]+\s")
 _C_TYPE = re.compile(r"^[A-Za-z_][A-Za-z0-9_ *]*$")  # what a prototype's types are made of
+_C_WORD = re.compile(r"[A-Za-z_]\w*", re.A)  # and each word of one: "int 3" is none
+_CPP_OPEN = ("#if", "#ifdef", "#ifndef")
 
 
 class MasterError(ValueError):
@@ -66,11 +68,15 @@ def _records(text: str) -> list[tuple[int, str]]:
     out: list[tuple[int, str]] = []
     current: list[str] = []
     depth = 0
+    opened: list[int] = []  # lines of the cpp conditionals not yet closed
     for n, raw in enumerate(text.splitlines(), 1):
         line = raw.rstrip()
         if not current:
             stripped = line.strip()
-            if not stripped or stripped.startswith((";", "#", "%", "$")):
+            if stripped.startswith("#"):
+                _conditional(stripped, n, opened)
+                continue
+            if not stripped or stripped.startswith((";", "%", "$")):
                 continue
             if _RANGE.match(stripped) and _ABSENT & set(stripped.split()):
                 continue  # numbers that define nothing
@@ -95,7 +101,21 @@ def _records(text: str) -> list[tuple[int, str]]:
             out.append((int(m.group(1)), m.group(2)))
     if current:
         raise MasterError(f"unterminated entry: {' '.join(current)[:80]}")
+    if opened:  # the entries after it would be read as unconditional
+        raise MasterError(f"line {opened[-1]}: #if without #endif")
     return out
+
+
+def _conditional(line: str, n: int, opened: list[int]) -> None:
+    """Keep count of the cpp conditionals around the entries: one left open or closed
+    twice is a master cut short or mangled, not one makesyscalls would take."""
+    word = "#" + re.match(r"#\s*(\w*)", line).group(1)  # type: ignore[union-attr]
+    if word in _CPP_OPEN:
+        opened.append(n)
+    elif word in ("#else", "#elif", "#endif") and not opened:
+        raise MasterError(f"line {n}: {word} without #if")
+    elif word == "#endif":
+        opened.pop()
 
 
 def _split_args(text: str) -> list[str]:
@@ -164,10 +184,26 @@ def parse(text: str, dialect: str) -> list[Entry]:
             body, version = f"{v.group(1)} {v.group(3)}", v.group(2)
         rettype, raw_name, args = _prototype(body)
         for ctype in (rettype, *(a.ctype for a in args)):
-            if not _C_TYPE.match(ctype):  # a brace or an entry run into the prototype
+            words = ctype.replace("*", " ").split()
+            if not _C_TYPE.match(ctype) or not all(_C_WORD.fullmatch(w) for w in words):
+                # a brace or an entry run into the prototype; a name that is no C name
                 raise MasterError(f"entry {number}: {ctype[:40]!r} is not a C type")
         entries.append(_entry(dialect, number, types, rettype, raw_name, args, m.group(2), version))
+    _unique(entries)
     return entries
+
+
+def _unique(entries: list[Entry]) -> None:
+    """Each number defines one syscall, each name is one number: the masters' #else
+    branches give the other side UNIMPL or EXCL. A table must not pick one silently."""
+    by_number: dict[int, str] = {}
+    by_name: dict[str, int] = {}
+    for e in entries:
+        if e.number in by_number:
+            raise MasterError(f"entry {e.number}: {e.name} and {by_number[e.number]} share it")
+        if e.name in by_name:
+            raise MasterError(f"entry {e.number}: {e.name} is entry {by_name[e.name]} already")
+        by_number[e.number], by_name[e.name] = e.name, e.number
 
 
 def _entry(
