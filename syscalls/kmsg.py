@@ -52,9 +52,10 @@ MAX_SHOWN = 20  # trouble reports shown on one test (or the run)
 class KernelLog:
     """New records of the kernel's log, read without blocking."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, first: bytes = b"") -> None:
         self.fd = fd
         self.partial = b""  # a plain file's (a test's) line cut by a read, until its end
+        self.first = first  # what open()'s probe read: logged as the run began
 
     @classmethod
     def open(cls, path: str = KMSG) -> KernelLog | None:
@@ -63,22 +64,23 @@ class KernelLog:
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
             return None
+        first = b""
         try:
             os.lseek(fd, 0, os.SEEK_END)
-            os.read(fd, RECORD)  # a log that forbids reading fails here, not at open
+            first = os.read(fd, RECORD)  # a log that forbids reading fails here, not at open
         except BlockingIOError:
             pass
         except OSError:
             os.close(fd)
             return None
-        return cls(highfd.run_only(fd))  # no test of a worker reads it
+        return cls(highfd.run_only(fd), first)  # no test of a worker reads it
 
     def messages(self) -> list[str]:
         """The text of each record logged since the last call."""
         found = []
         while True:
             try:
-                record = os.read(self.fd, RECORD)
+                record, self.first = self.first or os.read(self.fd, RECORD), b""
             except BlockingIOError:
                 return found
             except BrokenPipeError:  # overwritten before it was read: go on after it

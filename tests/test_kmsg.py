@@ -83,6 +83,30 @@ def test_the_log_is_read_from_where_it_stood_and_only_what_is_new(tmp_path: Path
     log.close()
 
 
+def test_a_record_logged_as_the_log_is_opened_is_not_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # open() reads once past the end, to learn whether reading is allowed; a record
+    # logged in that instant came back from that read, and was dropped
+    path = tmp_path / "kmsg"
+    path.write_text(_record("before the session"))
+    seek = os.lseek
+
+    def seek_then_log(fd: int, pos: int, how: int) -> int:
+        end = seek(fd, pos, how)
+        with path.open("a") as f:
+            f.write(_record("BUG: as the session began", 2))
+        return end
+
+    monkeypatch.setattr(kmsg.os, "lseek", seek_then_log)
+    log = kmsg.KernelLog.open(str(path))
+    monkeypatch.undo()
+    assert log is not None
+    assert log.trouble() == ["BUG: as the session began"]
+    assert log.messages() == []
+    log.close()
+
+
 def test_a_log_this_process_may_not_read_is_not_checked(tmp_path: Path) -> None:
     assert kmsg.KernelLog.open(str(tmp_path / "missing")) is None
     assert kmsg.KernelLog.open(str(tmp_path)) is None  # a directory: reading fails
