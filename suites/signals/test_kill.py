@@ -13,9 +13,6 @@ import pytest
 from syscalls import forking
 from syscalls.kernel import Kernel
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may signal any process (CAP_KILL); run as a user"
-)
 USR1 = signal.SIGUSR1
 
 
@@ -41,9 +38,36 @@ def test_kill_invalid_signal_is_einval(kernel: Kernel, sig: int) -> None:
     assert kernel.kill(os.getpid(), sig).errno == "EINVAL"
 
 
-@NOT_ROOT
-def test_kill_of_another_users_process_is_eperm(kernel: Kernel) -> None:
-    assert kernel.kill(1, 0).errno == "EPERM"
+def _pending_for_process(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        found = [int(ln.split()[1], 16) for ln in f if ln.startswith("ShdPnd:")]
+    if not found:
+        pytest.skip("/proc/PID/status has no ShdPnd line here: a pending signal cannot be seen")
+    return found[0]
+
+
+@pytest.mark.root  # a process of another user to signal: made by root, signalled as nobody
+def test_kill_of_another_users_process_is_eperm_and_delivers_nothing(
+    kernel: Kernel, in_child
+) -> None:
+    def block_sigterm() -> None:  # a SIGTERM wrongly sent stays pending: it can be seen
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+    answers = {10: "ok", 11: "EPERM", 12: "another answer"}  # 1: the child raised
+
+    def run() -> tuple[str, bool]:
+        with forking.waiting_child(kernel, block_sigterm) as (root_owned, _):
+
+            def as_nobody() -> int:
+                kernel.setresuid(65534, 65534, 65534).unwrap()
+                answer = kernel.kill(root_owned, signal.SIGTERM).outcome
+                return next((k for k, v in answers.items() if v == answer), 12)
+
+            code = forking.exit_code(kernel, forking.fork(kernel, as_nobody))
+            sent = bool(_pending_for_process(root_owned) & 1 << (signal.SIGTERM - 1))
+        return answers.get(code, f"exit status {code}"), sent
+
+    assert in_child(run) == ("EPERM", False)
 
 
 def test_kill_signal_zero_is_eperm_where_a_signal_would_be(kernel: Kernel, in_child) -> None:
