@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from syscalls import child
+from syscalls import as_user, child
 from syscalls.abi import Platform, PlatformError, host_os_arch
 from syscalls.expect import at_least
 from syscalls.kernel import TARGET_ABSENT_FEATURES, Kernel, Unsupported
@@ -46,6 +46,7 @@ pytest_plugins = ["syscalls.runner.plugin", "syscalls.collection"]
 
 _KERNEL_KEY = pytest.StashKey[Kernel]()
 _RECORDER_KEY = pytest.StashKey[Recorder]()
+_AS_USER_KEY = pytest.StashKey[bool]()  # an as_user test in a root run (syscalls.as_user)
 _TMP_BASE_KEY = pytest.StashKey[RunDirs]()
 _TMP_KEPT_KEY = pytest.StashKey[Kept]()
 
@@ -227,6 +228,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         marks.setdefault(mark.name, []).append(mark)
     if "root" in marks and os.geteuid() != 0:
         pytest.skip("needs root")
+    item.stash[_AS_USER_KEY] = as_user.MARK in marks and os.geteuid() == 0
+    if item.stash[_AS_USER_KEY] and k.in_process:
+        pytest.skip(
+            f"{as_user.reason(item)}: a user's run tests it (the rump kernel runs in this "
+            "process: no child of it can become a user)"
+        )
     if "disposable" in marks and item.config.getoption("target") not in DISPOSABLE:
         pytest.skip("changes the whole machine: runs only in a disposable VM (syscalls boot)")
     area = item.nodeid.split("/")[1] if item.nodeid.startswith("suites/") else ""
@@ -250,6 +257,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         release = os.uname().release
         if versioned and k.platform.os == "linux" and not at_least(release, mark.args[0]):
             pytest.skip(f"needs Linux >= {mark.args[0]} (this is {release})")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """An `as_user` test in a root run: its body in a child that has become nobody."""
+    if not pyfuncitem.stash.get(_AS_USER_KEY, False):
+        return None
+    entries = pyfuncitem.stash[_RECORDER_KEY].entries
+    as_user.call(pyfuncitem, entries, (Unsupported, pytest.skip.Exception))
+    return True
 
 
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:

@@ -21,9 +21,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = [pytest.mark.os("linux"), pytest.mark.min_kernel("5.13")]
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may use every fanotify feature (CAP_SYS_ADMIN)"
-)
+AS_USER = pytest.mark.as_user("root may use every fanotify feature (CAP_SYS_ADMIN)")
 METADATA_VERSION = 3  # FANOTIFY_METADATA_VERSION
 
 
@@ -107,7 +105,7 @@ def _mark(kernel: Kernel, group: int, path, mask: int, flags: int = 0):
 # --- fanotify_init -------------------------------------------------------------------------
 
 
-@NOT_ROOT
+@AS_USER
 def test_fanotify_init_without_fid_as_a_user_is_eperm(kernel: Kernel) -> None:
     assert _init(kernel, "FAN_CLASS_NOTIF").errno == "EPERM"
 
@@ -118,7 +116,7 @@ def test_fanotify_init_notification_group_with_fid_is_allowed_to_anyone(
     fds(_init(kernel, "FAN_CLASS_NOTIF", "FAN_REPORT_FID"))
 
 
-@NOT_ROOT
+@AS_USER
 @pytest.mark.parametrize("flag", ["FAN_CLASS_CONTENT", "FAN_UNLIMITED_QUEUE", "FAN_REPORT_TID"])
 def test_fanotify_init_privileged_flag_as_a_user_is_eperm(kernel: Kernel, flag: str) -> None:
     assert _init(kernel, flag, "FAN_REPORT_FID").errno == "EPERM"
@@ -227,7 +225,7 @@ def test_fanotify_mark_remove_of_a_mark_never_added_is_enoent(
     assert r.errno == "ENOENT"
 
 
-@NOT_ROOT
+@AS_USER
 def test_fanotify_mark_mount_by_a_user_is_eperm(
     kernel: Kernel, fid_group: int, watched: Path
 ) -> None:

@@ -11,7 +11,6 @@ rump kernel) and marked for it alone. Each test clears the flags it set, so that
 directory can be removed.
 """
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("netbsd")
 
-NOT_ROOT = pytest.mark.skipif(os.geteuid() == 0, reason="root may set system flags; run as a user")
+AS_USER = pytest.mark.as_user("root may set system flags")
 
 
 def _flags(kernel: Kernel, path: Path, follow: bool = True) -> int:
@@ -81,13 +80,13 @@ def test_append_only_file_takes_appends_alone(kernel: Kernel, f: Path, fds) -> N
     assert f.read_bytes() == b"data+"
 
 
-@NOT_ROOT
+@AS_USER
 def test_chflags_of_a_system_flag_as_a_user_is_eperm(kernel: Kernel, f: Path) -> None:
     assert kernel.chflags(f, kernel.SF_IMMUTABLE).errno == "EPERM"
     assert _flags(kernel, f) == 0
 
 
-@NOT_ROOT
+@AS_USER
 def test_chflags_of_a_file_of_another_user_is_eperm(kernel: Kernel) -> None:
     assert kernel.chflags(b"/", kernel.UF_NODUMP).errno == "EPERM"
 

@@ -17,9 +17,7 @@ from syscalls.expect import ByOS
 from syscalls.kernel import Kernel
 
 NOBODY = 65534
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may give files away (CAP_CHOWN); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may give files away (CAP_CHOWN)")
 
 # What a change of owner leaves of set-user-ID and set-group-ID on an executable: Linux
 # clears both, for root too (fs/open.c, chown_common: ATTR_KILL_SUID and ATTR_KILL_SGID);
@@ -86,26 +84,26 @@ def test_chown_path_through_a_file_is_enotdir(kernel: Kernel, f: Path) -> None:
     assert kernel.chown(f / "x", -1, -1).errno == "ENOTDIR"
 
 
-@NOT_ROOT
+@AS_USER
 def test_chown_to_another_user_is_eperm(kernel: Kernel, f: Path) -> None:
     other = 0 if os.geteuid() != 0 else NOBODY
     assert kernel.chown(f, other, -1).errno == "EPERM"
     assert _ids(kernel, f)[0] == os.geteuid()
 
 
-@NOT_ROOT
+@AS_USER
 def test_chown_to_a_group_we_are_not_in_is_eperm(kernel: Kernel, f: Path) -> None:
     ours = {os.getegid(), *os.getgroups()}
     other = next(g for g in range(100) if g not in ours and g != _ids(kernel, f)[1])
     assert kernel.chown(f, -1, other).errno == "EPERM"
 
 
-@NOT_ROOT
+@AS_USER
 def test_lchown_to_another_user_is_eperm(kernel: Kernel, link: Path) -> None:
     assert kernel.lchown(link, 0, -1).errno == "EPERM"
 
 
-@NOT_ROOT
+@AS_USER
 def test_chown_of_a_file_we_do_not_own_to_ourselves_is_eperm(kernel: Kernel) -> None:
     assert _ids(kernel, Path("/"))[0] != os.geteuid()
     assert kernel.chown("/", os.geteuid(), -1).errno == "EPERM"

@@ -11,9 +11,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root passes permission checks (CAP_DAC_OVERRIDE); run as a user"
-)
+AS_USER = pytest.mark.as_user("root passes permission checks (CAP_DAC_OVERRIDE)")
 
 
 def test_creat_makes_an_empty_file_with_the_mode(kernel: Kernel, tmp: Path, fds) -> None:
@@ -55,13 +53,13 @@ def test_creat_under_a_regular_file_is_enotdir(kernel: Kernel, tmp: Path) -> Non
     assert kernel.creat(tmp / "f" / "g", 0o600).errno == "ENOTDIR"
 
 
-@NOT_ROOT
+@AS_USER
 def test_creat_in_a_read_only_directory_is_eacces(kernel: Kernel, tmp: Path) -> None:
     (tmp / "ro").mkdir(mode=0o500)
     assert kernel.creat(tmp / "ro" / "f", 0o600).errno == "EACCES"
 
 
-@NOT_ROOT
+@AS_USER
 def test_creat_of_a_file_without_write_permission_is_eacces(kernel: Kernel, tmp: Path) -> None:
     (tmp / "f").write_bytes(b"keep")
     (tmp / "f").chmod(0o400)

@@ -4,16 +4,13 @@ Root passes R_OK/W_OK regardless of mode, but X_OK needs at least one x bit. fac
 (Linux 5.8) takes flags, AT_EACCESS among them: check with the effective ids.
 """
 
-import os
 from pathlib import Path
 
 import pytest
 
 from syscalls.kernel import Kernel
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root passes read/write checks (CAP_DAC_OVERRIDE); run as a user"
-)
+AS_USER = pytest.mark.as_user("root passes read/write checks (CAP_DAC_OVERRIDE)")
 
 
 def test_faccessat_f_ok_on_existing_file(kernel: Kernel, tmp: Path) -> None:
@@ -25,7 +22,7 @@ def test_faccessat_missing_file_is_enoent(kernel: Kernel, tmp: Path) -> None:
     assert kernel.faccessat(kernel.AT_FDCWD, tmp / "absent", kernel.F_OK).errno == "ENOENT"
 
 
-@NOT_ROOT
+@AS_USER
 def test_faccessat_read_on_write_only_file_is_eacces(kernel: Kernel, tmp: Path) -> None:
     (tmp / "f").write_bytes(b"")
     (tmp / "f").chmod(0o200)

@@ -3,7 +3,6 @@
 The fchmodat syscall has no flags argument on Linux (fchmodat2, Linux 6.6, adds one).
 """
 
-import os
 from pathlib import Path
 
 import pytest
@@ -11,9 +10,7 @@ import pytest
 from syscalls.expect import ByOS
 from syscalls.kernel import Kernel
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may chmod any file (CAP_FOWNER); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may chmod any file (CAP_FOWNER)")
 
 
 def _mode(kernel: Kernel, path: Path | str) -> int:
@@ -41,7 +38,7 @@ def test_fchmodat_root_sets_the_sticky_bit_on_a_file(kernel: Kernel, tmp: Path) 
     assert _mode(kernel, tmp / "f") == 0o1751
 
 
-@NOT_ROOT
+@AS_USER
 def test_fchmodat_sticky_bit_on_a_file_as_a_user(kernel: Kernel, tmp: Path) -> None:
     (tmp / "f").write_bytes(b"")
     before = _mode(kernel, tmp / "f")
@@ -60,7 +57,7 @@ def test_fchmodat_missing_file_is_enoent(kernel: Kernel, tmp: Path) -> None:
     assert kernel.fchmodat(kernel.AT_FDCWD, tmp / "absent", 0o600).errno == "ENOENT"
 
 
-@NOT_ROOT
+@AS_USER
 def test_fchmodat_on_file_of_another_user_is_eperm(kernel: Kernel) -> None:
     # "/" belongs to root; asking for its current mode changes nothing even if allowed.
     assert kernel.fchmodat(kernel.AT_FDCWD, b"/", _mode(kernel, "/")).errno == "EPERM"

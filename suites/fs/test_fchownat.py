@@ -13,9 +13,7 @@ from syscalls.expect import ByOS
 from syscalls.kernel import Kernel
 
 NOBODY = 65534
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may give files away (CAP_CHOWN); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may give files away (CAP_CHOWN)")
 
 
 # NetBSD ignores flags it does not know (sys/kern/vfs_syscalls.c, do_sys_chownat).
@@ -51,7 +49,7 @@ def test_fchownat_symlink_nofollow_changes_the_link_only(kernel: Kernel, tmp: Pa
     assert _ids(kernel, tmp / "f")[0] == 0
 
 
-@NOT_ROOT
+@AS_USER
 def test_fchownat_to_another_user_is_eperm(kernel: Kernel, tmp: Path) -> None:
     (tmp / "f").write_bytes(b"")
     assert kernel.fchownat(kernel.AT_FDCWD, tmp / "f", 0, -1, 0).errno == "EPERM"

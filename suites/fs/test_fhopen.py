@@ -7,7 +7,6 @@ kernel, on its tmpfs) and marked for it alone; Linux's name_to_handle_at and
 open_by_handle_at are in test_file_handles.py.
 """
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("netbsd")
 
-NOT_ROOT = pytest.mark.skipif(os.geteuid() == 0, reason="root may use file handles; run as a user")
+AS_USER = pytest.mark.as_user("root may use file handles")
 
 
 def _getfh(kernel: Kernel, path: Path) -> tuple[Any, int]:
@@ -75,13 +74,13 @@ def test_fhopen_of_a_removed_file_is_stale(kernel: Kernel, tmp: Path) -> None:
     assert kernel.caller("__fhopen40")(fh, size, kernel.O_RDONLY).errno == "ESTALE"
 
 
-@NOT_ROOT
+@AS_USER
 def test_getfh_as_a_user_is_eperm(kernel: Kernel, tmp: Path) -> None:
     (tmp / "f").write_bytes(b"")
     size = kernel.new("size_t *", 64)
     assert kernel.caller("__getfh30")(tmp / "f", kernel.buf(64), size).errno == "EPERM"
 
 
-@NOT_ROOT
+@AS_USER
 def test_fhopen_as_a_user_is_eperm(kernel: Kernel) -> None:
     assert kernel.caller("__fhopen40")(kernel.buf(64), 64, kernel.O_RDONLY).errno == "EPERM"

@@ -18,9 +18,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may open handles (CAP_DAC_READ_SEARCH); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may open handles (CAP_DAC_READ_SEARCH)")
 HANDLE = "struct file_handle *"
 
 
@@ -156,7 +154,7 @@ def _mount_fd(kernel: Kernel, fds, disk_tmp: Path) -> int:
     return fds.open(disk_tmp, kernel.O_RDONLY | kernel.O_DIRECTORY)
 
 
-@NOT_ROOT
+@AS_USER
 def test_open_by_handle_at_as_a_user_is_eperm(
     kernel: Kernel, handles: Handles, f: Path, fds, disk_tmp: Path
 ) -> None:

@@ -76,6 +76,10 @@ class Pty:
         self.unlock()
         return self.fds(self.open_slave(flags))
 
+    def hand_to(self, uid: int, gid: int) -> None:
+        """The slave as a user who opened the master owns it (syscalls.as_user)."""
+        os.chown(self.path, uid, gid)
+
     def set_lflag(self, fd: int, on: int = 0, off: int = 0, vmin: int = 1) -> None:
         k = self.kernel
         t = _termios(k, fd)
@@ -368,7 +372,7 @@ def test_tiocexcl_is_read_back_by_tiocgexcl(kernel: Kernel, pty: Pty) -> None:
     assert excl[0] == 0
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="CAP_SYS_ADMIN opens an exclusive tty anyway")
+@pytest.mark.as_user("CAP_SYS_ADMIN opens an exclusive tty anyway")
 def test_exclusive_slave_refuses_another_open_with_ebusy(kernel: Kernel, pty: Pty) -> None:
     slave = pty.slave()
     kernel.ioctl(slave, kernel.TIOCEXCL, 0).unwrap()
@@ -434,7 +438,7 @@ def test_tiocsctty_of_a_second_tty_while_one_is_held_is_eperm(
 # --- vhangup(2): hang up the caller's controlling terminal (CAP_SYS_TTY_CONFIG) -----------
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may hang up its tty (CAP_SYS_TTY_CONFIG)")
+@pytest.mark.as_user("root may hang up its tty (CAP_SYS_TTY_CONFIG)")
 def test_vhangup_as_a_user_is_eperm(kernel: Kernel) -> None:
     assert kernel.vhangup().errno == "EPERM"
 

@@ -1,6 +1,5 @@
 """mkdir/mkdirat/rmdir: creating and removing directories, and the refusals."""
 
-import os
 from pathlib import Path
 
 import pytest
@@ -43,7 +42,7 @@ def test_mkdirat_missing_parent_is_enoent(kernel: Kernel, tmp: Path) -> None:
     assert kernel.mkdirat(kernel.AT_FDCWD, tmp / "a" / "b", 0o700).errno == "ENOENT"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root bypasses mode bits (CAP_DAC_OVERRIDE)")
+@pytest.mark.as_user("root bypasses mode bits (CAP_DAC_OVERRIDE)")
 def test_mkdirat_in_unwritable_directory_is_eacces(kernel: Kernel, tmp: Path) -> None:
     (tmp / "ro").mkdir(mode=0o500)
     assert kernel.mkdirat(kernel.AT_FDCWD, tmp / "ro" / "d", 0o700).errno == "EACCES"

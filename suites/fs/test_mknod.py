@@ -15,9 +15,7 @@ from syscalls import namespaces
 from syscalls.expect import ByOS
 from syscalls.kernel import Kernel
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may create device nodes (CAP_MKNOD); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may create device nodes (CAP_MKNOD)")
 NULL_DEV = os.makedev(1, 3)  # /dev/null's numbers
 
 ROOT = os.geteuid() == 0
@@ -99,13 +97,13 @@ def test_mknod_unknown_file_type_is_einval(kernel: Kernel, tmp: Path) -> None:
     assert r.errno == UNKNOWN_TYPE[kernel.platform.os]
 
 
-@NOT_ROOT
+@AS_USER
 def test_mknod_char_device_as_a_user_is_eperm(kernel: Kernel, tmp: Path) -> None:
     assert kernel.mknod(tmp / "null", kernel.S_IFCHR | 0o600, NULL_DEV).errno == "EPERM"
     assert not (tmp / "null").exists()
 
 
-@NOT_ROOT
+@AS_USER
 def test_mknod_block_device_as_a_user_is_eperm(kernel: Kernel, tmp: Path) -> None:
     r = kernel.mknod(tmp / "blk", kernel.S_IFBLK | 0o600, os.makedev(7, 0))
     assert r.errno == "EPERM"

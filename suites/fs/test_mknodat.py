@@ -12,9 +12,7 @@ from syscalls.expect import ByOS
 from syscalls.fds import make_fifo
 from syscalls.kernel import Kernel
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may create device nodes (CAP_MKNOD); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may create device nodes (CAP_MKNOD)")
 
 
 ROOT = os.geteuid() == 0
@@ -63,7 +61,7 @@ def test_mknodat_directory_type_is_eperm(kernel: Kernel, tmp: Path) -> None:
     assert not (tmp / "d").exists()
 
 
-@NOT_ROOT
+@AS_USER
 def test_mknodat_char_device_without_privilege_is_eperm(kernel: Kernel, tmp: Path) -> None:
     dev = os.makedev(1, 3)  # /dev/null's numbers
     r = kernel.mknodat(kernel.AT_FDCWD, tmp / "null", kernel.S_IFCHR | 0o600, dev)

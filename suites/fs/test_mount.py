@@ -14,9 +14,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may mount (CAP_SYS_ADMIN); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may mount (CAP_SYS_ADMIN)")
 
 
 def _private_namespace(kernel: Kernel) -> None:
@@ -149,11 +147,11 @@ def test_mount_remount_read_only_applies_to_the_mounted_tree(
     assert in_child(run) == ("EROFS", "before")
 
 
-@NOT_ROOT
+@AS_USER
 def test_mount_without_privilege_is_eperm(kernel: Kernel, mnt: Path) -> None:
     assert _tmpfs(kernel, mnt).errno == "EPERM"
 
 
-@NOT_ROOT
+@AS_USER
 def test_unshare_mount_namespace_without_privilege_is_eperm(kernel: Kernel, in_child) -> None:
     assert in_child(lambda: kernel.unshare(kernel.CLONE_NEWNS).outcome) == "EPERM"

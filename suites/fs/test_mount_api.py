@@ -24,9 +24,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = [pytest.mark.os("linux"), pytest.mark.min_kernel("5.2")]
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may mount (CAP_SYS_ADMIN); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may mount (CAP_SYS_ADMIN)")
 MIB = 1 << 20
 
 
@@ -379,28 +377,28 @@ def test_mount_setattr_with_nothing_to_change_succeeds(kernel: Kernel, tmp: Path
 # --- without privilege -----------------------------------------------------------------------
 
 
-@NOT_ROOT
+@AS_USER
 def test_fsopen_as_a_user_is_eperm(kernel: Kernel) -> None:
     assert kernel.fsopen(b"tmpfs", 0).errno == "EPERM"
 
 
-@NOT_ROOT
+@AS_USER
 def test_fspick_as_a_user_is_eperm(kernel: Kernel, tmp: Path) -> None:
     assert kernel.fspick(kernel.AT_FDCWD, b"/", 0).errno == "EPERM"
 
 
-@NOT_ROOT
+@AS_USER
 def test_open_tree_clone_as_a_user_is_eperm(kernel: Kernel, tmp: Path) -> None:
     assert kernel.open_tree(kernel.AT_FDCWD, tmp, kernel.OPEN_TREE_CLONE).errno == "EPERM"
 
 
-@NOT_ROOT
+@AS_USER
 def test_move_mount_as_a_user_is_eperm(kernel: Kernel, tmp: Path, mnt: Path) -> None:
     r = kernel.move_mount(kernel.AT_FDCWD, tmp, kernel.AT_FDCWD, mnt, 0)
     assert r.errno == "EPERM"
 
 
-@NOT_ROOT
+@AS_USER
 @pytest.mark.min_kernel("5.12")
 def test_mount_setattr_as_a_user_is_eperm(kernel: Kernel, tmp: Path) -> None:
     assert _setattr(kernel, tmp, attr_set=kernel.MOUNT_ATTR_RDONLY).errno == "EPERM"

@@ -14,9 +14,7 @@ from syscalls.expect import ByOS
 from syscalls.fds import make_fifo
 from syscalls.kernel import Kernel
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root bypasses mode bits (CAP_DAC_OVERRIDE); run as a user"
-)
+AS_USER = pytest.mark.as_user("root bypasses mode bits (CAP_DAC_OVERRIDE)")
 
 
 BAD_ADDRESS = 8  # inside the never-mapped first page: copy from user faults
@@ -171,7 +169,7 @@ def test_openat_cloexec_flag_shows_in_fd_flags(
     assert kernel.fcntl(fd, kernel.F_GETFD, 0).unwrap() & kernel.FD_CLOEXEC == expected
 
 
-@NOT_ROOT
+@AS_USER
 def test_openat_without_permission_is_eacces(kernel: Kernel, tmp: Path) -> None:
     (tmp / "f").write_bytes(b"")
     (tmp / "f").chmod(0o200)
@@ -179,7 +177,7 @@ def test_openat_without_permission_is_eacces(kernel: Kernel, tmp: Path) -> None:
     assert r.errno == "EACCES"
 
 
-@NOT_ROOT
+@AS_USER
 def test_openat_create_in_unwritable_directory_is_eacces(kernel: Kernel, tmp: Path) -> None:
     (tmp / "ro").mkdir(mode=0o500)
     r = kernel.openat(kernel.AT_FDCWD, tmp / "ro" / "f", kernel.O_CREAT | kernel.O_WRONLY, 0o600)
@@ -402,7 +400,7 @@ def test_openat_access_mode_3_fd_cannot_be_mapped(kernel: Kernel, tmp: Path, fds
     assert kernel.mmap(0, 4096, kernel.PROT_READ, flags, fd, 0).errno == "EACCES"
 
 
-@NOT_ROOT
+@AS_USER
 @pytest.mark.os("linux")
 @pytest.mark.parametrize("mode", [0o400, 0o200], ids=["read-only", "write-only"])
 def test_openat_access_mode_3_needs_read_and_write_permission(
@@ -424,7 +422,7 @@ def test_openat_trunc_with_read_only_access_truncates(kernel: Kernel, tmp: Path,
     assert kernel.write(fd, b"x", 1).errno == "EBADF"  # still a read-only descriptor
 
 
-@NOT_ROOT
+@AS_USER
 def test_openat_trunc_read_only_without_write_permission_is_eacces(
     kernel: Kernel, tmp: Path
 ) -> None:

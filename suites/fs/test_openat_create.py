@@ -18,12 +18,8 @@ import pytest
 from syscalls.kernel import Kernel, Result
 
 NOBODY = 65534
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root bypasses mode bits (CAP_DAC_OVERRIDE); run as a user"
-)
-AS_MEMBER = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root keeps set-group-ID bits anyway (CAP_FSETID); run as a user"
-)
+AS_USER = pytest.mark.as_user("root bypasses mode bits (CAP_DAC_OVERRIDE)")
+AS_MEMBER = pytest.mark.as_user("root keeps set-group-ID bits anyway (CAP_FSETID)")
 
 
 def _stat(kernel: Kernel, fd: int) -> tuple[int, int]:
@@ -120,7 +116,7 @@ def test_openat_creating_descriptor_has_access_the_new_mode_denies(
     assert getattr(kernel, op)(fd, kernel.buf(1), 1).unwrap() == (1 if op == "write" else 0)
 
 
-@NOT_ROOT
+@AS_USER
 @pytest.mark.parametrize(("access", "mode"), [("O_RDONLY", 0o222), ("O_WRONLY", 0o444)])
 def test_openat_reopening_a_file_created_without_that_access_is_eacces(
     kernel: Kernel, tmp: Path, fds, access: str, mode: int

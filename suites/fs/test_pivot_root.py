@@ -17,9 +17,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may pivot_root (CAP_SYS_ADMIN); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may pivot_root (CAP_SYS_ADMIN)")
 
 
 def _scratch(kernel: Kernel, tmp: Path) -> None:
@@ -136,7 +134,7 @@ def test_pivot_root_missing_put_old_is_enoent(kernel: Kernel, new: Path, in_chil
     assert in_child(run) == "ENOENT"
 
 
-@NOT_ROOT
+@AS_USER
 def test_pivot_root_as_a_user_is_eperm(kernel: Kernel, new: Path) -> None:
     (new / "old").mkdir()
     assert kernel.pivot_root(new, new / "old").errno == "EPERM"

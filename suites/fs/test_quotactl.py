@@ -20,9 +20,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root passes quotactl's privilege checks (CAP_SYS_ADMIN)"
-)
+AS_USER = pytest.mark.as_user("root passes quotactl's privilege checks (CAP_SYS_ADMIN)")
 QUOTA_CAPABLE = ("EXT4_SUPER_MAGIC", "XFS_SUPER_MAGIC")
 
 
@@ -142,7 +140,7 @@ def test_quotactl_fd_unknown_command_is_einval(kernel: Kernel, quota_fd: int) ->
     assert kernel.quotactl_fd(quota_fd, 0x7FFF << kernel.SUBCMDSHIFT, 0, None).errno == "EINVAL"
 
 
-@NOT_ROOT
+@AS_USER
 @pytest.mark.min_kernel("5.14")
 def test_quotactl_fd_unknown_command_as_a_user_is_eperm_first(
     kernel: Kernel, quota_fd: int
@@ -150,14 +148,14 @@ def test_quotactl_fd_unknown_command_as_a_user_is_eperm_first(
     assert kernel.quotactl_fd(quota_fd, 0x7FFF << kernel.SUBCMDSHIFT, 0, None).errno == "EPERM"
 
 
-@NOT_ROOT
+@AS_USER
 @pytest.mark.min_kernel("5.14")
 def test_quotactl_fd_setinfo_as_a_user_is_eperm(kernel: Kernel, quota_fd: int) -> None:
     info = kernel.buf(72)
     assert kernel.quotactl_fd(quota_fd, qcmd(kernel, "Q_SETINFO"), 0, info).errno == "EPERM"
 
 
-@NOT_ROOT
+@AS_USER
 @pytest.mark.min_kernel("5.14")
 def test_quotactl_fd_getquota_of_another_user_is_eperm(kernel: Kernel, quota_fd: int) -> None:
     dqblk = kernel.buf(72)  # struct if_dqblk

@@ -23,9 +23,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = [pytest.mark.os("linux"), pytest.mark.min_kernel("2.6.6")]
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may pass msg_max (CAP_SYS_RESOURCE); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may pass msg_max (CAP_SYS_RESOURCE)")
 MQ_LIMITS = Path("/proc/sys/fs/mqueue")
 PAST = (1, 0)  # an absolute time long gone
 SI_MESGQ = -3  # asm-generic/siginfo.h: a message arrived on an empty queue
@@ -228,7 +226,7 @@ def test_mq_open_with_limits_out_of_range_is_einval(
     assert k.mq_open(queues.name(), k.O_RDWR | k.O_CREAT, 0o600, attr).errno == "EINVAL"
 
 
-@NOT_ROOT
+@AS_USER
 def test_mq_open_above_msg_max_as_a_user_is_einval(kernel: Kernel, queues: Queues) -> None:
     k = kernel
     over = int((MQ_LIMITS / "msg_max").read_text()) + 1

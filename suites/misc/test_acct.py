@@ -9,7 +9,6 @@ namespace, a process exits and its record (struct acct_v3, CONFIG_BSD_PROCESS_AC
 64 bytes) is read back.
 """
 
-import os
 import struct
 from pathlib import Path
 
@@ -20,9 +19,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may switch accounting (CAP_SYS_PACCT); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may switch accounting (CAP_SYS_PACCT)")
 ACCT_V3 = struct.Struct("=BBHIIIIIIfHHHHHHHH16s")  # include/uapi/linux/acct.h struct acct_v3
 AFORK = 0x01
 
@@ -41,13 +38,13 @@ def _in_pid_namespace(kernel: Kernel, body) -> int:
     return run
 
 
-@NOT_ROOT
+@AS_USER
 def test_acct_as_a_user_is_eperm(kernel: Kernel, tmp: Path) -> None:
     (tmp / "acct").write_bytes(b"")
     assert kernel.acct(tmp / "acct").errno == "EPERM"
 
 
-@NOT_ROOT
+@AS_USER
 def test_acct_off_as_a_user_is_eperm(kernel: Kernel) -> None:
     assert kernel.acct(None).errno == "EPERM"
 

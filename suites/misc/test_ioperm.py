@@ -6,15 +6,13 @@ Ranges are checked first: the bitmap covers ports 0-65535 (IO_BITMAP_BITS), leve
 Root's grants happen in a child.
 """
 
-import os
-
 import pytest
 
 from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
-NOT_ROOT = pytest.mark.skipif(os.geteuid() == 0, reason="root has CAP_SYS_RAWIO; run as a user")
+AS_USER = pytest.mark.as_user("root has CAP_SYS_RAWIO")
 PORTS = 65536  # IO_BITMAP_BITS
 
 
@@ -38,12 +36,12 @@ def test_iopl_0_needs_no_privilege(kernel: Kernel) -> None:
     assert kernel.iopl(0).unwrap() == 0
 
 
-@NOT_ROOT
+@AS_USER
 def test_ioperm_granting_access_as_a_user_is_eperm(kernel: Kernel) -> None:
     assert kernel.ioperm(0x80, 1, 1).errno == "EPERM"
 
 
-@NOT_ROOT
+@AS_USER
 def test_iopl_3_as_a_user_is_eperm(kernel: Kernel) -> None:
     assert kernel.iopl(3).errno == "EPERM"
 

@@ -8,7 +8,6 @@ that is not unlimited, every call as root would use one up: the root tests skip.
 kernel built without kexec answers ENOSYS, and the tests skip.
 """
 
-import os
 from pathlib import Path
 
 import pytest
@@ -17,9 +16,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may load kernels (CAP_SYS_BOOT); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may load kernels (CAP_SYS_BOOT)")
 SYSCTL = Path("/proc/sys/kernel")
 
 
@@ -51,13 +48,13 @@ def _root_outcome(expected: str) -> str:
 # --- as a user -------------------------------------------------------------------------------
 
 
-@NOT_ROOT
+@AS_USER
 def test_kexec_load_as_a_user_is_eperm(kernel: Kernel) -> None:
     segs = kernel.new("char[64]")
     assert kernel.kexec_load(0, 1, segs, kernel.KEXEC_ARCH_DEFAULT).errno == "EPERM"
 
 
-@NOT_ROOT
+@AS_USER
 def test_kexec_file_load_as_a_user_is_eperm(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "k", b"not a kernel", kernel.O_RDONLY)
     assert kernel.kexec_file_load(fd, -1, 1, b"", kernel.KEXEC_FILE_NO_INITRAMFS).errno == "EPERM"

@@ -18,9 +18,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may load modules (CAP_SYS_MODULE); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may load modules (CAP_SYS_MODULE)")
 GARBAGE = b"\x7fELF, but no module" + bytes(200)
 
 
@@ -45,18 +43,18 @@ def _root_outcome(expected: str, unsigned: bool = False) -> str:
 # --- as a user -------------------------------------------------------------------------------
 
 
-@NOT_ROOT
+@AS_USER
 def test_init_module_as_a_user_is_eperm(kernel: Kernel) -> None:
     assert kernel.init_module(GARBAGE, len(GARBAGE), b"").errno == "EPERM"
 
 
-@NOT_ROOT
+@AS_USER
 def test_finit_module_as_a_user_is_eperm(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "m.ko", GARBAGE, kernel.O_RDONLY)
     assert kernel.finit_module(fd, b"", 0).errno == "EPERM"
 
 
-@NOT_ROOT
+@AS_USER
 def test_delete_module_as_a_user_is_eperm(kernel: Kernel) -> None:
     assert kernel.delete_module(b"syscalls_no_such_module", 0).errno == "EPERM"
 

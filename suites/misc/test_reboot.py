@@ -22,9 +22,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may reboot (CAP_SYS_BOOT); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may reboot (CAP_SYS_BOOT)")
 CAD = Path("/proc/sys/kernel/ctrl-alt-del")
 
 
@@ -57,12 +55,12 @@ def _in_pid_namespace(kernel: Kernel, body, user: bool = False) -> int:
 # --- the host: refusals only ----------------------------------------------------------------
 
 
-@NOT_ROOT
+@AS_USER
 def test_reboot_as_a_user_is_eperm(kernel: Kernel) -> None:
     assert _reboot(kernel, _same_cad(kernel)).errno == "EPERM"
 
 
-@NOT_ROOT
+@AS_USER
 def test_reboot_as_a_user_is_eperm_before_the_magic_is_checked(kernel: Kernel) -> None:
     assert kernel.reboot(0, 0, _same_cad(kernel), None).errno == "EPERM"
 

@@ -14,9 +14,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may set the domain name (CAP_SYS_ADMIN); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may set the domain name (CAP_SYS_ADMIN)")
 
 
 def _domainname(kernel: Kernel) -> bytes:
@@ -34,7 +32,7 @@ def _own_uts(kernel: Kernel) -> None:
         namespaces.user_namespace_or_skip(kernel, kernel.CLONE_NEWUTS)
 
 
-@NOT_ROOT
+@AS_USER
 def test_setdomainname_as_a_user_is_eperm(kernel: Kernel) -> None:
     name = _domainname(kernel)
     assert kernel.setdomainname(b"syscalls", 8).errno == "EPERM"

@@ -1,17 +1,13 @@
 """sethostname(2): refused without CAP_SYS_ADMIN; as root, changed only inside a fresh
 UTS namespace in a child, so the host's name is never touched (Linux only)."""
 
-import os
-
 import pytest
 
 from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may set the hostname (CAP_SYS_ADMIN); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may set the hostname (CAP_SYS_ADMIN)")
 
 
 def _nodename(kernel: Kernel) -> bytes:
@@ -20,7 +16,7 @@ def _nodename(kernel: Kernel) -> bytes:
     return kernel.ffi.string(u.nodename)
 
 
-@NOT_ROOT
+@AS_USER
 def test_sethostname_without_privilege_is_eperm(kernel: Kernel) -> None:
     name = _nodename(kernel)
     assert kernel.sethostname(name, len(name)).errno == "EPERM"

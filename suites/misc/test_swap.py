@@ -20,9 +20,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may swap (CAP_SYS_ADMIN); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may swap (CAP_SYS_ADMIN)")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -53,13 +51,13 @@ def test_swapon_unknown_flag_is_einval_before_the_privilege_check(
     assert kernel.swapon(tmp / "f", 1 << 30).errno == "EINVAL"
 
 
-@NOT_ROOT
+@AS_USER
 def test_swapon_as_a_user_is_eperm(kernel: Kernel, tmp: Path) -> None:
     (tmp / "f").write_bytes(bytes(PAGE))
     assert kernel.swapon(tmp / "f", 0).errno == "EPERM"
 
 
-@NOT_ROOT
+@AS_USER
 def test_swapoff_as_a_user_is_eperm(kernel: Kernel, tmp: Path) -> None:
     (tmp / "f").write_bytes(b"")
     assert kernel.swapoff(tmp / "f").errno == "EPERM"

@@ -16,9 +16,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may read and change the kernel log (CAP_SYSLOG); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may read and change the kernel log (CAP_SYSLOG)")
 RESTRICTED = Path("/proc/sys/kernel/dmesg_restrict")
 PRINTK = Path("/proc/sys/kernel/printk")
 
@@ -93,20 +91,20 @@ def test_syslog_close_and_open_are_no_ops_that_succeed(kernel: Kernel) -> None:
 # --- as a user ---------------------------------------------------------------------------------
 
 
-@NOT_ROOT
+@AS_USER
 @pytest.mark.parametrize("action", ["CLEAR", "CONSOLE_OFF", "CONSOLE_LEVEL", "SIZE_UNREAD"])
 def test_syslog_actions_beyond_reading_are_eperm_for_a_user(kernel: Kernel, action: str) -> None:
     r = kernel.syslog(getattr(kernel, f"SYSLOG_ACTION_{action}"), None, 4)
     assert r.errno == "EPERM"
 
 
-@NOT_ROOT
+@AS_USER
 def test_syslog_read_all_as_a_user_follows_dmesg_restrict(kernel: Kernel) -> None:
     r = kernel.syslog(kernel.SYSLOG_ACTION_READ_ALL, kernel.buf(64), 64)
     assert r.outcome == ("EPERM" if _restricted() else "ok")
 
 
-@NOT_ROOT
+@AS_USER
 def test_syslog_unknown_action_as_a_user_is_eperm(kernel: Kernel) -> None:
     assert kernel.syslog(11, None, 0).errno == "EPERM"
 

@@ -6,7 +6,6 @@ Node masks come from the mm area's `nodemask` fixture. Process policies change o
 a child; range policies are set on the test's own mappings.
 """
 
-import os
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = [pytest.mark.os("linux")]
 
-NOT_ROOT = pytest.mark.skipif(os.geteuid() == 0, reason="root may move pages of any process")
+AS_USER = pytest.mark.as_user("root may move pages of any process")
 
 
 def _get(nm: Any, flags: int = 0, addr: int = 0) -> tuple[int, set[int]]:
@@ -187,7 +186,7 @@ def test_mbind_over_an_unmapped_range_is_efault(kernel: Kernel, maps, page: int,
     assert _mbind(nodemask, addr, 3 * page, kernel.MPOL_BIND, {0}) == "EFAULT"
 
 
-@NOT_ROOT
+@AS_USER
 def test_mbind_move_all_as_a_user_is_eperm(kernel: Kernel, maps, page: int, nodemask) -> None:
     addr = maps.anon(page)
     flags = kernel.MPOL_MF_MOVE_ALL

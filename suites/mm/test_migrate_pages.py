@@ -18,7 +18,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
-NOT_ROOT = pytest.mark.skipif(os.geteuid() == 0, reason="root has CAP_SYS_NICE; run as a user")
+AS_USER = pytest.mark.as_user("root has CAP_SYS_NICE")
 ROOT_ONLY = pytest.mark.root
 ENOENT, EFAULT = 2, 14  # as status values, negated
 
@@ -53,7 +53,7 @@ def test_migrate_pages_to_a_node_not_online_is_einval(kernel: Kernel, nodemask) 
     assert kernel.migrate_pages(0, nodemask.maxnode, nodemask({0}), new).errno == "EINVAL"
 
 
-@NOT_ROOT
+@AS_USER
 def test_migrate_pages_to_a_node_outside_the_cpuset_as_a_user_is_eperm(
     kernel: Kernel, nodemask
 ) -> None:
@@ -61,7 +61,7 @@ def test_migrate_pages_to_a_node_outside_the_cpuset_as_a_user_is_eperm(
     assert kernel.migrate_pages(0, nodemask.maxnode, nodemask({0}), new).errno == "EPERM"
 
 
-@NOT_ROOT
+@AS_USER
 def test_migrate_pages_of_another_users_process_is_eperm(kernel: Kernel, nodemask) -> None:
     r = kernel.migrate_pages(1, nodemask.maxnode, nodemask({0}), nodemask({0}))
     assert r.errno == "EPERM"
@@ -107,7 +107,7 @@ def test_move_pages_unknown_flags_are_einval(kernel: Kernel, maps, page: int) ->
     assert _status(kernel, [addr], flags=kernel.MPOL_MF_STRICT)[0].errno == "EINVAL"
 
 
-@NOT_ROOT
+@AS_USER
 def test_move_pages_move_all_as_a_user_is_eperm(kernel: Kernel, maps, page: int) -> None:
     addr = maps.anon(page)
     r, _ = _status(kernel, [addr], nodes=[0], flags=kernel.MPOL_MF_MOVE_ALL)

@@ -11,9 +11,7 @@ import pytest
 
 from syscalls.kernel import Kernel
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root's CAP_IPC_LOCK ignores RLIMIT_MEMLOCK; run as a user"
-)
+AS_USER = pytest.mark.as_user("root's CAP_IPC_LOCK ignores RLIMIT_MEMLOCK")
 
 
 def _set_memlock(kernel: Kernel, limit: int) -> None:
@@ -79,7 +77,7 @@ def test_mlock2_unknown_flag_is_einval(kernel: Kernel, maps, page: int) -> None:
     assert kernel.mlock2(addr, page, 1 << 8).errno == "EINVAL"
 
 
-@NOT_ROOT
+@AS_USER
 def test_mlock_with_zero_limit_is_eperm(kernel: Kernel, maps, in_child, page: int) -> None:
     addr = maps.anon(page)
 
@@ -91,7 +89,7 @@ def test_mlock_with_zero_limit_is_eperm(kernel: Kernel, maps, in_child, page: in
     assert in_child(lock) == "EPERM"
 
 
-@NOT_ROOT
+@AS_USER
 def test_mlock_beyond_limit_is_enomem(kernel: Kernel, maps, in_child, page: int) -> None:
     addr = maps.anon(2 * page)
 
@@ -128,7 +126,7 @@ def test_mlockall_current_then_munlockall(kernel: Kernel, in_child) -> None:
     in_child(lock_all)
 
 
-@NOT_ROOT
+@AS_USER
 def test_mlockall_current_with_zero_limit_is_eperm(kernel: Kernel, in_child) -> None:
     def lock_all() -> str | None:
         _set_memlock(kernel, 0)

@@ -11,7 +11,6 @@ with MAP_NORESERVE under 0 and 1, and a read-only private one is never charged
 fit the address space, which those tests say by skipping.
 """
 
-import os
 from pathlib import Path
 
 import pytest
@@ -20,9 +19,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root's CAP_IPC_LOCK ignores RLIMIT_MEMLOCK; run as a user"
-)
+AS_USER = pytest.mark.as_user("root's CAP_IPC_LOCK ignores RLIMIT_MEMLOCK")
 MIB = 1 << 20
 
 # (flags, prot) of a 64 MiB mapping -> counted against RLIMIT_DATA?
@@ -100,7 +97,7 @@ def test_mmap_with_rlimit_data_soft_zero_is_let_through(kernel: Kernel, in_child
 @pytest.mark.parametrize(
     ("locked", "expected"), [(1, "ok"), (4, "EAGAIN")], ids=["within", "beyond"]
 )
-@NOT_ROOT
+@AS_USER
 def test_mmap_locked_against_rlimit_memlock(
     kernel: Kernel, in_child, page: int, locked: int, expected: str
 ) -> None:

@@ -17,7 +17,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = [pytest.mark.os("linux"), pytest.mark.min_kernel("5.10")]
 
-NOT_ROOT = pytest.mark.skipif(os.geteuid() == 0, reason="root has CAP_SYS_NICE; run as a user")
+AS_USER = pytest.mark.as_user("root has CAP_SYS_NICE")
 PAGES = 4
 
 
@@ -74,7 +74,7 @@ def test_destructive_advice_for_another_process_is_einval(
     assert in_child(lambda: _advise_child(kernel, maps, page, advice)) == "EINVAL"
 
 
-@NOT_ROOT
+@AS_USER
 def test_advice_for_a_child_without_cap_sys_nice_is_eperm(
     kernel: Kernel, maps, page: int, in_child
 ) -> None:

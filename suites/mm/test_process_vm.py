@@ -16,9 +16,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = [pytest.mark.os("linux"), pytest.mark.min_kernel("3.2")]
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may read any process's memory (CAP_SYS_PTRACE)"
-)
+AS_USER = pytest.mark.as_user("root may read any process's memory (CAP_SYS_PTRACE)")
 IOV_MAX = 1024  # UIO_MAXIOV
 
 
@@ -145,7 +143,7 @@ def test_more_iovecs_than_iov_max_is_einval(kernel: Kernel) -> None:
     assert kernel.process_vm_readv(os.getpid(), many, IOV_MAX + 1, many, 1, 0).errno == "EINVAL"
 
 
-@NOT_ROOT
+@AS_USER
 def test_readv_of_another_users_process_is_eperm(kernel: Kernel) -> None:
     buf = kernel.buf(8)
     iov = _iov(kernel, (kernel.address(buf), 8))

@@ -14,9 +14,7 @@ import pytest
 from syscalls.expect import ByOS
 from syscalls.kernel import Kernel
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root (CAP_SYS_ADMIN) may claim any pid; run as a user"
-)
+AS_USER = pytest.mark.as_user("root (CAP_SYS_ADMIN) may claim any pid")
 
 
 # Rights sent to a receiver that gave no control buffer: NetBSD 7 drops them without
@@ -177,7 +175,7 @@ def test_scm_credentials_are_absent_without_passcred(kernel: Kernel, fds) -> Non
 
 
 @pytest.mark.os("linux")
-@NOT_ROOT
+@AS_USER
 def test_scm_credentials_claiming_another_pid_is_eperm(kernel: Kernel, fds) -> None:
     a, b = fds.socketpair(kernel.SOCK_DGRAM)
     kernel.setsockopt(b, kernel.SOL_SOCKET, kernel.SO_PASSCRED, kernel.new("int *", 1), 4).unwrap()

@@ -2,7 +2,6 @@
 set). Capabilities are dropped only inside a child; the test process keeps its own.
 """
 
-import os
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from syscalls.kernel import Kernel
 pytestmark = pytest.mark.os("linux")
 
 VERSION_3 = 0x20080522  # include/uapi/linux/capability.h; not in the generated table
-NOT_ROOT = pytest.mark.skipif(os.geteuid() == 0, reason="root holds capabilities; run as a user")
+AS_USER = pytest.mark.as_user("root holds capabilities")
 
 
 def _capget(kernel: Kernel, pid: int = 0, version: int = VERSION_3):
@@ -37,7 +36,7 @@ def test_capget_of_root_shows_sys_admin_effective(kernel: Kernel) -> None:
     assert _has(data, kernel.CAP_SYS_ADMIN)
 
 
-@NOT_ROOT
+@AS_USER
 def test_capget_of_a_user_process_shows_no_effective_caps(kernel: Kernel) -> None:
     r, _, data = _capget(kernel)
     r.unwrap()
@@ -90,7 +89,7 @@ def test_capset_raising_beyond_permitted_is_eperm(kernel: Kernel, in_child) -> N
     assert in_child(run) == "EPERM"
 
 
-@NOT_ROOT
+@AS_USER
 def test_capset_raising_a_capability_as_user_is_eperm(kernel: Kernel, in_child) -> None:
     def run() -> str:
         r, header, data = _capget(kernel)

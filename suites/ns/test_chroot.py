@@ -8,9 +8,7 @@ import pytest
 
 from syscalls.kernel import Kernel
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may chroot (CAP_SYS_CHROOT); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may chroot (CAP_SYS_CHROOT)")
 
 
 @pytest.mark.root
@@ -49,6 +47,6 @@ def test_chroot_to_a_missing_directory_is_enoent(kernel: Kernel, tmp: Path, in_c
     assert in_child(lambda: kernel.chroot(tmp / "absent").outcome) == "ENOENT"
 
 
-@NOT_ROOT
+@AS_USER
 def test_chroot_without_privilege_is_eperm(kernel: Kernel, tmp: Path) -> None:
     assert kernel.chroot(tmp).errno == "EPERM"

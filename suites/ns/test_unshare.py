@@ -15,9 +15,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may create namespaces (CAP_SYS_ADMIN); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may create namespaces (CAP_SYS_ADMIN)")
 
 
 def _nodename(kernel: Kernel) -> bytes:
@@ -157,7 +155,7 @@ def test_unshare_unknown_flag_is_einval(kernel: Kernel, in_child) -> None:
     assert in_child(lambda: kernel.unshare(1).outcome) == "EINVAL"
 
 
-@NOT_ROOT
+@AS_USER
 @pytest.mark.parametrize("flag", ["CLONE_NEWUTS", "CLONE_NEWPID", "CLONE_NEWNET"])
 def test_unshare_without_privilege_is_eperm(kernel: Kernel, in_child, flag: str) -> None:
     assert in_child(lambda: kernel.unshare(getattr(kernel, flag)).outcome) == "EPERM"

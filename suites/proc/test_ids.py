@@ -11,9 +11,7 @@ import pytest
 
 from syscalls.kernel import Kernel
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may change its ids (CAP_SETUID/CAP_SETGID); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may change its ids (CAP_SETUID/CAP_SETGID)")
 NOBODY = 65534
 
 
@@ -76,23 +74,23 @@ def test_getgroups_into_too_small_list_is_einval(kernel: Kernel) -> None:
     assert kernel.getgroups(n - 1, kernel.new("unsigned int[]", n)).errno == "EINVAL"
 
 
-@NOT_ROOT
+@AS_USER
 def test_setuid_to_another_user_without_privilege_is_eperm(kernel: Kernel, in_child) -> None:
     other = 0 if os.getuid() != 0 else NOBODY
     assert in_child(lambda: kernel.setuid(other).outcome) == "EPERM"
 
 
-@NOT_ROOT
+@AS_USER
 def test_setuid_to_own_uid_without_privilege_succeeds(kernel: Kernel, in_child) -> None:
     assert in_child(lambda: kernel.setuid(os.getuid()).outcome) == "ok"
 
 
-@NOT_ROOT
+@AS_USER
 def test_setgid_to_another_group_without_privilege_is_eperm(kernel: Kernel, in_child) -> None:
     assert in_child(lambda: kernel.setgid(0).outcome) == "EPERM"
 
 
-@NOT_ROOT
+@AS_USER
 def test_setgroups_without_privilege_is_eperm(kernel: Kernel, in_child) -> None:
     assert in_child(lambda: kernel.setgroups(0, None).outcome) == "EPERM"
 

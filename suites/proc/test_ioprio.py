@@ -17,9 +17,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = [pytest.mark.os("linux"), pytest.mark.min_kernel("2.6.13")]
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may take the real-time I/O class; run as a user"
-)
+AS_USER = pytest.mark.as_user("root may take the real-time I/O class")
 
 
 def _prio(kernel: Kernel, cls: str, level: int) -> int:
@@ -70,7 +68,7 @@ def test_ioprio_is_inherited_by_fork(kernel: Kernel, in_child) -> None:
     assert in_child(run) == value & 0x7F  # level and low class bits fit an exit code
 
 
-@NOT_ROOT
+@AS_USER
 def test_ioprio_set_real_time_class_as_a_user_is_eperm(kernel: Kernel, in_child) -> None:
     assert in_child(lambda: _set(kernel, _prio(kernel, "RT", 4))) == "EPERM"
 

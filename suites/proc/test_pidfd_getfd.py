@@ -17,9 +17,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = [pytest.mark.os("linux"), pytest.mark.min_kernel("5.6")]
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may take any process's descriptors (CAP_SYS_PTRACE)"
-)
+AS_USER = pytest.mark.as_user("root may take any process's descriptors (CAP_SYS_PTRACE)")
 
 
 def test_pidfd_getfd_duplicates_the_childs_open_file(kernel: Kernel, tmp: Path, in_child) -> None:
@@ -101,7 +99,7 @@ def test_pidfd_getfd_of_own_process_duplicates_like_dup(kernel: Kernel, fds) -> 
     assert os.read(rfd, 64) == b"through the copy"
 
 
-@NOT_ROOT
+@AS_USER
 def test_pidfd_getfd_of_another_users_process_is_eperm(kernel: Kernel, fds) -> None:
     pidfd = fds(kernel.pidfd_open(1, 0))  # init: root's
     assert kernel.pidfd_getfd(pidfd, 0, 0).errno == "EPERM"

@@ -15,9 +15,7 @@ import pytest
 from syscalls import forking
 from syscalls.kernel import Kernel
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may raise hard limits (CAP_SYS_RESOURCE); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may raise hard limits (CAP_SYS_RESOURCE)")
 
 
 def _long(kernel: Kernel, value: int) -> int:
@@ -56,7 +54,7 @@ def test_setrlimit_soft_above_hard_is_einval(kernel: Kernel, in_child) -> None:
     assert in_child(lambda: _set(kernel, kernel.RLIMIT_NOFILE, 100, 50).outcome) == "EINVAL"
 
 
-@NOT_ROOT
+@AS_USER
 def test_setrlimit_raising_hard_limit_as_user_is_eperm(kernel: Kernel, in_child) -> None:
     def run() -> str:
         _set(kernel, kernel.RLIMIT_NOFILE, 16, 32).unwrap()  # lower first, then raise

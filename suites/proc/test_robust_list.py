@@ -16,9 +16,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may read any process's robust list (CAP_SYS_PTRACE)"
-)
+AS_USER = pytest.mark.as_user("root may read any process's robust list (CAP_SYS_PTRACE)")
 BAD_ADDRESS = 8
 
 
@@ -72,7 +70,7 @@ def test_get_robust_list_into_a_bad_address_is_efault(kernel: Kernel) -> None:
     assert kernel.get_robust_list(0, BAD_ADDRESS, kernel.new("size_t *")).errno == "EFAULT"
 
 
-@NOT_ROOT
+@AS_USER
 def test_get_robust_list_of_another_users_process_is_eperm(kernel: Kernel) -> None:
     head, size = kernel.new("void **"), kernel.new("size_t *")
     assert kernel.get_robust_list(1, head, size).errno == "EPERM"  # init: root's

@@ -14,9 +14,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may lower its nice value (CAP_SYS_NICE); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may lower its nice value (CAP_SYS_NICE)")
 MASK_BYTES = 128  # room for 1024 CPUs (the kernel wants >= nr_cpu_ids bits, in longs)
 
 
@@ -87,7 +85,7 @@ def test_setpriority_raising_nice_is_read_back(kernel: Kernel, in_child) -> None
     assert in_child(run) == 0
 
 
-@NOT_ROOT
+@AS_USER
 def test_setpriority_lowering_nice_as_user_is_eacces(kernel: Kernel, in_child) -> None:
     def run() -> str:
         kernel.setpriority(kernel.PRIO_PROCESS, 0, 10).unwrap()

@@ -19,9 +19,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may use real-time policies (CAP_SYS_NICE); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may use real-time policies (CAP_SYS_NICE)")
 RT = ("SCHED_FIFO", "SCHED_RR")
 NORMAL = ("SCHED_NORMAL", "SCHED_BATCH", "SCHED_IDLE")
 BAD_ADDRESS = 8
@@ -108,7 +106,7 @@ def test_sched_setscheduler_to_a_normal_policy_is_read_back(
     assert in_child(run) == (getattr(kernel, policy), 0)
 
 
-@NOT_ROOT
+@AS_USER
 @pytest.mark.parametrize("policy", RT)
 def test_sched_setscheduler_real_time_without_rtprio_is_eperm(
     kernel: Kernel, in_child, policy: str
@@ -120,7 +118,7 @@ def test_sched_setscheduler_real_time_without_rtprio_is_eperm(
     assert in_child(run) == "EPERM"
 
 
-@NOT_ROOT
+@AS_USER
 def test_sched_setscheduler_real_time_within_rlimit_rtprio_is_allowed(
     kernel: Kernel, in_child
 ) -> None:
@@ -223,7 +221,7 @@ def test_policy_without_reset_on_fork_is_inherited(kernel: Kernel, in_child) -> 
     assert in_child(run) == kernel.SCHED_BATCH
 
 
-@NOT_ROOT
+@AS_USER
 def test_leaving_sched_idle_without_rlimit_nice_is_eperm(kernel: Kernel, in_child) -> None:
     """From SCHED_IDLE back to SCHED_NORMAL needs CAP_SYS_NICE or an RLIMIT_NICE that
     allows the current nice value (0 allows none)."""
@@ -342,7 +340,7 @@ def test_sched_setattr_with_syscall_flags_is_einval(kernel: Kernel, in_child) ->
     assert in_child(lambda: kernel.sched_setattr(0, _getattr(kernel), 1).outcome) == "EINVAL"
 
 
-@NOT_ROOT
+@AS_USER
 def test_sched_setattr_deadline_as_user_is_eperm(kernel: Kernel, in_child) -> None:
     def run() -> str:
         attr = _getattr(kernel)

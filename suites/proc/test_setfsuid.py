@@ -16,9 +16,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may take any fs id (CAP_SETUID/CAP_SETGID); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may take any fs id (CAP_SETUID/CAP_SETGID)")
 KEEP = -1  # an invalid id: nothing changes, the current fs id is returned
 A, B = 1001, 1002
 
@@ -31,7 +29,7 @@ def test_setfsgid_minus_one_returns_the_fs_gid_which_is_the_egid(kernel: Kernel)
     assert kernel.setfsgid(KEEP).unwrap() == os.getegid()
 
 
-@NOT_ROOT
+@AS_USER
 def test_setfsuid_to_another_id_is_refused_silently(kernel: Kernel, in_child) -> None:
     def run() -> tuple[int, int]:
         return kernel.setfsuid(0).unwrap(), kernel.setfsuid(KEEP).unwrap()
@@ -39,7 +37,7 @@ def test_setfsuid_to_another_id_is_refused_silently(kernel: Kernel, in_child) ->
     assert in_child(run) == (os.geteuid(), os.geteuid())
 
 
-@NOT_ROOT
+@AS_USER
 def test_setfsgid_to_another_id_is_refused_silently(kernel: Kernel, in_child) -> None:
     def run() -> tuple[int, int]:
         return kernel.setfsgid(0).unwrap(), kernel.setfsgid(KEEP).unwrap()
@@ -47,7 +45,7 @@ def test_setfsgid_to_another_id_is_refused_silently(kernel: Kernel, in_child) ->
     assert in_child(run) == (os.getegid(), os.getegid())
 
 
-@NOT_ROOT
+@AS_USER
 def test_setfsuid_to_the_own_uid_is_taken(kernel: Kernel, in_child) -> None:
     uid = os.getuid()
     assert in_child(lambda: (kernel.setfsuid(uid).unwrap(), kernel.setfsuid(KEEP).unwrap())) == (

@@ -16,9 +16,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may take any id (CAP_SETUID/CAP_SETGID); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may take any id (CAP_SETUID/CAP_SETGID)")
 KEEP = -1  # (uid_t) -1
 A, B, C = 1001, 1002, 1003  # ids no test process has, for root to hand out
 
@@ -67,7 +65,7 @@ def test_setre_with_both_minus_one_changes_nothing(kernel: Kernel, in_child, cal
     assert (uids, gids) == (os.getresuid(), os.getresgid())
 
 
-@NOT_ROOT
+@AS_USER
 def test_setresuid_to_own_ids_without_privilege_succeeds(kernel: Kernel, in_child) -> None:
     uid = os.getuid()
     assert in_child(lambda: (kernel.setresuid(uid, uid, uid).outcome, _resuid(kernel))) == (
@@ -76,7 +74,7 @@ def test_setresuid_to_own_ids_without_privilege_succeeds(kernel: Kernel, in_chil
     )
 
 
-@NOT_ROOT
+@AS_USER
 def test_setresgid_to_own_ids_without_privilege_succeeds(kernel: Kernel, in_child) -> None:
     gid = os.getgid()
     assert in_child(lambda: (kernel.setresgid(gid, gid, gid).outcome, _resgid(kernel))) == (
@@ -85,7 +83,7 @@ def test_setresgid_to_own_ids_without_privilege_succeeds(kernel: Kernel, in_chil
     )
 
 
-@NOT_ROOT
+@AS_USER
 @pytest.mark.parametrize("slot", [0, 1, 2])
 def test_setresuid_to_another_id_without_privilege_is_eperm(
     kernel: Kernel, in_child, slot: int
@@ -101,7 +99,7 @@ def test_setresuid_to_another_id_without_privilege_is_eperm(
     assert after == os.getresuid()
 
 
-@NOT_ROOT
+@AS_USER
 @pytest.mark.parametrize("slot", [0, 1, 2])
 def test_setresgid_to_another_id_without_privilege_is_eperm(
     kernel: Kernel, in_child, slot: int
@@ -111,7 +109,7 @@ def test_setresgid_to_another_id_without_privilege_is_eperm(
     assert in_child(lambda: kernel.setresgid(*ids).outcome) == "EPERM"
 
 
-@NOT_ROOT
+@AS_USER
 @pytest.mark.parametrize("call", ["setreuid", "setregid"])
 def test_setre_to_another_id_without_privilege_is_eperm(
     kernel: Kernel, in_child, call: str
@@ -120,7 +118,7 @@ def test_setre_to_another_id_without_privilege_is_eperm(
     assert in_child(lambda: getattr(kernel, call)(KEEP, 0).outcome) == "EPERM"
 
 
-@NOT_ROOT
+@AS_USER
 def test_setreuid_to_own_ids_without_privilege_succeeds(kernel: Kernel, in_child) -> None:
     uid = os.getuid()
     assert in_child(lambda: (kernel.setreuid(uid, uid).outcome, _resuid(kernel))) == (

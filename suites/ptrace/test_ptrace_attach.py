@@ -29,9 +29,7 @@ MAY_ATTACH = pytest.mark.skipif(
     _yama_scope() >= 3 or (_yama_scope() == 2 and os.geteuid() != 0),
     reason=f"Yama ptrace_scope {_yama_scope()} forbids attaching here",
 )
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may attach to anything (CAP_SYS_PTRACE); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may attach to anything (CAP_SYS_PTRACE)")
 
 
 @MAY_ATTACH
@@ -130,6 +128,6 @@ def test_attach_to_a_reaped_pid_is_esrch(kernel: Kernel, ptrace, in_child) -> No
     assert in_child(run) == "ESRCH"
 
 
-@NOT_ROOT
+@AS_USER
 def test_attach_to_another_users_process_is_eperm(kernel: Kernel, ptrace, in_child) -> None:
     assert in_child(lambda: ptrace("PTRACE_ATTACH", 1, 0, 0).outcome) == "EPERM"

@@ -20,9 +20,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = [pytest.mark.os("linux"), pytest.mark.min_kernel("5.13")]
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may restrict itself without no_new_privs (CAP_SYS_ADMIN)"
-)
+AS_USER = pytest.mark.as_user("root may restrict itself without no_new_privs (CAP_SYS_ADMIN)")
 ABI1_RIGHTS = (1 << 13) - 1  # EXECUTE .. MAKE_SYM: linux/landlock.h, ABI 1
 READ = ("READ_FILE", "READ_DIR", "EXECUTE")
 
@@ -190,7 +188,7 @@ def test_restrict_self_with_something_not_a_ruleset_is_ebadfd(kernel: Kernel, in
     assert in_child(run) == "EBADFD"
 
 
-@NOT_ROOT
+@AS_USER
 def test_restrict_self_without_no_new_privs_as_a_user_is_eperm(kernel: Kernel, in_child) -> None:
     assert in_child(lambda: _restrict(kernel, _ruleset(kernel), nnp=False)) == "EPERM"
 

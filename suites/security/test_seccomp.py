@@ -28,9 +28,7 @@ from syscalls.kernel import Kernel
 
 pytestmark = [pytest.mark.os("linux"), pytest.mark.min_kernel("3.17")]
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root installs filters without no_new_privs (CAP_SYS_ADMIN)"
-)
+AS_USER = pytest.mark.as_user("root installs filters without no_new_privs (CAP_SYS_ADMIN)")
 AUDIT_ARCH = {
     "x86_64": "AUDIT_ARCH_X86_64",
     "i386": "AUDIT_ARCH_I386",
@@ -291,7 +289,7 @@ def test_prctl_get_seccomp_reports_filter_mode(kernel: Kernel, in_child) -> None
     assert in_child(run) == (kernel.SECCOMP_MODE_DISABLED, kernel.SECCOMP_MODE_FILTER)
 
 
-@NOT_ROOT
+@AS_USER
 def test_filter_without_no_new_privs_as_a_user_is_eacces(kernel: Kernel, in_child) -> None:
     allow = [(kernel.BPF_RET | kernel.BPF_K, 0, 0, kernel.SECCOMP_RET_ALLOW)]
     assert in_child(lambda: _install(kernel, allow, nnp=False)) == "EACCES"

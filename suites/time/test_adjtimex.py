@@ -13,7 +13,6 @@ in a VM the tests move it and put it back. On i386 adjtimex is sent to
 clock_adjtime64(CLOCK_REALTIME) with the 64-bit struct timex, as glibc does.
 """
 
-import os
 import time
 
 import pytest
@@ -21,9 +20,7 @@ import pytest
 from syscalls.expect import ByOS
 from syscalls.kernel import Kernel
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may set the clock (CAP_SYS_TIME); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may set the clock (CAP_SYS_TIME)")
 USER_HZ = 100
 MAXFREQ_SCALED_PPM = 500 << 16  # kernel/time/ntp.c: what txc->tolerance reports
 
@@ -123,31 +120,31 @@ def test_adjtimex_unmapped_buffer_is_efault(kernel: Kernel) -> None:
 
 
 @pytest.mark.os("linux")
-@NOT_ROOT
+@AS_USER
 def test_adjtimex_setting_the_frequency_as_a_user_is_eperm(kernel: Kernel) -> None:
     assert kernel.adjtimex(_timex(kernel, kernel.ADJ_FREQUENCY)).errno == "EPERM"
 
 
 @pytest.mark.os("linux")
-@NOT_ROOT
+@AS_USER
 def test_adjtimex_singleshot_offset_that_is_not_read_only_is_eperm(kernel: Kernel) -> None:
     assert kernel.adjtimex(_timex(kernel, kernel.ADJ_OFFSET_SINGLESHOT)).errno == "EPERM"
 
 
 @pytest.mark.os("linux")
-@NOT_ROOT
+@AS_USER
 def test_clock_adjtime_setting_as_a_user_is_eperm(kernel: Kernel) -> None:
     tx = _timex(kernel, kernel.ADJ_SETOFFSET)
     assert kernel.clock_adjtime(kernel.CLOCK_REALTIME, tx).errno == "EPERM"
 
 
-@NOT_ROOT
+@AS_USER
 def test_settimeofday_as_a_user_is_eperm(kernel: Kernel) -> None:
     tv = kernel.new("struct timeval *", (int(time.time()), 0))
     assert kernel.settimeofday(tv, None).errno == "EPERM"
 
 
-@NOT_ROOT
+@AS_USER
 def test_settimeofday_of_nothing_as_a_user_is_still_eperm(kernel: Kernel) -> None:
     assert kernel.settimeofday(None, None).outcome == NOTHING_AS_A_USER[kernel.platform.os]
 

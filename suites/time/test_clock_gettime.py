@@ -11,7 +11,6 @@ clock_gettime with struct old_timespec32), both read the same clocks; elsewhere 
 tests skip ("clock_gettime32: not in the linux/x86_64 table").
 """
 
-import os
 import time
 
 import pytest
@@ -35,9 +34,7 @@ ALARM_CLOCKS = ["CLOCK_REALTIME_ALARM", "CLOCK_BOOTTIME_ALARM"]
 STEADY = ["CLOCK_MONOTONIC", "CLOCK_MONOTONIC_RAW", "CLOCK_MONOTONIC_COARSE", "CLOCK_BOOTTIME"]
 BAD_CLOCK = 1000  # past MAX_CLOCKS (16), and positive: not a CPU-clock id either
 
-NOT_ROOT = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root may set the clock (CAP_SYS_TIME); run as a user"
-)
+AS_USER = pytest.mark.as_user("root may set the clock (CAP_SYS_TIME)")
 
 
 # clock_getres knows only CLOCK_REALTIME and CLOCK_MONOTONIC on NetBSD 7
@@ -190,7 +187,7 @@ def test_clock_settime_monotonic_is_einval(kernel: Kernel) -> None:
     assert kernel.clock_settime(kernel.CLOCK_MONOTONIC, ts).errno == "EINVAL"
 
 
-@NOT_ROOT
+@AS_USER
 def test_clock_settime_realtime_without_privilege_is_eperm(kernel: Kernel) -> None:
     ts = kernel.new("struct timespec *")
     kernel.clock_gettime(kernel.CLOCK_REALTIME, ts).unwrap()
