@@ -104,6 +104,27 @@ def drop_privileges(kernel: Kernel) -> Callable[[], Any]:
 
 
 @pytest.fixture
+def anothers_file() -> Callable[[], Path]:
+    """anothers_file(): a file of another user than the caller's (called in the test's
+    body: an as_user test's runs as nobody) on a file system that is not read-only,
+    where EROFS would come before the permission check (the VM's root is the host's,
+    read-only). Asked of one, a refused call changes nothing there."""
+
+    def find() -> Path:
+        for path in (Path("/"), Path("/tmp"), Path("/dev/null")):
+            try:
+                theirs = os.stat(path).st_uid != os.geteuid()
+                writable = not os.statvfs(path).f_flag & os.ST_RDONLY
+            except OSError:
+                continue
+            if theirs and writable:
+                return path
+        pytest.skip("no file of another user on a file system that is not read-only")
+
+    return find
+
+
+@pytest.fixture
 def new_file_ids(kernel: Kernel) -> Callable[[Path], tuple[int, int]]:
     """new_file_ids(directory): (uid, gid) of a file this process creates in directory."""
 

@@ -104,9 +104,10 @@ def test_lchown_to_another_user_is_eperm(kernel: Kernel, link: Path) -> None:
 
 
 @AS_USER
-def test_chown_of_a_file_we_do_not_own_to_ourselves_is_eperm(kernel: Kernel) -> None:
-    assert _ids(kernel, Path("/"))[0] != os.geteuid()
-    assert kernel.chown("/", os.geteuid(), -1).errno == "EPERM"
+def test_chown_of_a_file_we_do_not_own_to_ourselves_is_eperm(kernel: Kernel, anothers_file) -> None:
+    path = anothers_file()
+    assert _ids(kernel, path)[0] != os.geteuid()
+    assert kernel.chown(path, os.geteuid(), -1).errno == "EPERM"
 
 
 @pytest.mark.root
