@@ -14,17 +14,16 @@ import os
 import signal
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from syscalls import sysctl
 from syscalls.kernel import Kernel
 
 pytestmark = [pytest.mark.os("linux"), pytest.mark.min_kernel("2.6.6")]
 
 AS_USER = pytest.mark.as_user("root may pass msg_max (CAP_SYS_RESOURCE)")
-MQ_LIMITS = Path("/proc/sys/fs/mqueue")
 PAST = (1, 0)  # an absolute time long gone
 SI_MESGQ = -3  # asm-generic/siginfo.h: a message arrived on an empty queue
 
@@ -105,8 +104,8 @@ def test_mq_open_creates_a_queue_with_the_limits_given(kernel: Kernel, mq: int) 
 def test_mq_open_without_attr_takes_the_defaults(kernel: Kernel, queues: Queues, fds) -> None:
     k = kernel
     fd = fds(k.mq_open(queues.name(), k.O_RDWR | k.O_CREAT, 0o600, None))
-    maxmsg = int((MQ_LIMITS / "msg_default").read_text())
-    msgsize = int((MQ_LIMITS / "msgsize_default").read_text())
+    maxmsg = sysctl.number("fs/mqueue/msg_default")
+    msgsize = sysctl.number("fs/mqueue/msgsize_default")
     assert _attr(kernel, fd)[1:] == (maxmsg, msgsize, 0)
 
 
@@ -229,7 +228,7 @@ def test_mq_open_with_limits_out_of_range_is_einval(
 @AS_USER
 def test_mq_open_above_msg_max_as_a_user_is_einval(kernel: Kernel, queues: Queues) -> None:
     k = kernel
-    over = int((MQ_LIMITS / "msg_max").read_text()) + 1
+    over = sysctl.number("fs/mqueue/msg_max") + 1
     attr = k.new("struct mq_attr *", [0, over, 64, 0])
     assert k.mq_open(queues.name(), k.O_RDWR | k.O_CREAT, 0o600, attr).errno == "EINVAL"
 

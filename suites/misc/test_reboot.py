@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from syscalls import forking, namespaces
+from syscalls import forking, namespaces, sysctl
 from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
@@ -29,7 +29,9 @@ CAD = Path("/proc/sys/kernel/ctrl-alt-del")
 def _same_cad(kernel: Kernel) -> int:
     """The Ctrl-Alt-Del command that leaves the current setting as it is."""
     return (
-        kernel.LINUX_REBOOT_CMD_CAD_ON if int(CAD.read_text()) else kernel.LINUX_REBOOT_CMD_CAD_OFF
+        kernel.LINUX_REBOOT_CMD_CAD_ON
+        if sysctl.number("kernel/ctrl-alt-del")
+        else kernel.LINUX_REBOOT_CMD_CAD_OFF
     )
 
 

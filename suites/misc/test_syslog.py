@@ -12,17 +12,17 @@ from pathlib import Path
 
 import pytest
 
+from syscalls import sysctl
 from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
 AS_USER = pytest.mark.as_user("root may read and change the kernel log (CAP_SYSLOG)")
-RESTRICTED = Path("/proc/sys/kernel/dmesg_restrict")
 PRINTK = Path("/proc/sys/kernel/printk")
 
 
 def _restricted() -> bool:
-    return RESTRICTED.read_text().strip() == "1"
+    return sysctl.text("kernel/dmesg_restrict") == "1"
 
 
 def _read_all(kernel: Kernel, size: int = 1 << 20) -> bytes:
