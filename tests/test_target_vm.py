@@ -140,6 +140,9 @@ def test_vm_runs_the_suite_and_the_results_come_back(
     for sock in sockets:
         assert not Path("/run/virtiofsd", sock.replace("/", ".") + ".pid").exists()
     assert f"syscalls-guest: running the suite (vm, kernel {image.release})" in console
+    # The guest's /tmp (disk_tmp's) is ext4 on a disk of its own (syscalls.targets.scratch)
+    assert "virtio-blk-pci,drive=scratch" in console.splitlines()[0]
+    assert "syscalls-init: /tmp is ext4 on the scratch disk /dev/vda" in console, subset_run.log
     assert "syscalls: vm: suite finished" in p.stdout
 
 

@@ -178,8 +178,9 @@ def write_script(
     status = (inside.out or opts.out) / results.STATUS
     env = {
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        # No TMPDIR: as on a host, `tmp` goes to /dev/shm (a tmpfs) and `disk_tmp` to
+        # /tmp, which in a VM with a scratch disk is ext4 (syscalls.targets.scratch)
         "HOME": "/tmp",
-        "TMPDIR": "/tmp",
         "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",  # the root file system is read-only
         "SYSCALLS_TARGET": target,

@@ -47,6 +47,7 @@ from syscalls.targets import (
     initramfs,
     readonly,
     results,
+    scratch,
     vm_kernel,
 )
 from syscalls.targets.procgroup import ProcessGroup
@@ -80,7 +81,7 @@ def run(opts: Options, share: str | None = None) -> int:
         raise TargetUnavailable(str(e)) from None
     share = share or choose_share(kernel)
     try:
-        initrd = initramfs.build(kernel.modules_for(share))
+        initrd = initramfs.build(kernel.modules_for(share, scratch.MODULES))
     except (OSError, vm_kernel.KernelError) as e:
         raise TargetUnavailable(f"initramfs: {e}") from None
     out = opts.out.resolve()
@@ -159,13 +160,21 @@ def boot(
         tempfile.TemporaryDirectory(prefix="syscalls-vm-") as tmp,
         ProcessGroup() as group,
     ):
+        disk, why = scratch.make(Path(tmp) / "scratch")
+        if disk is None:
+            print(f"syscalls: vm: no disk for the guest's /tmp ({why}): a tmpfs", file=sys.stderr)
+        else:
+            append = f"{append} {scratch.CMDLINE}".strip()
         argv = qemu_argv(qemu, kernel.image, initrd, share, accel, out, opts.memory_mb, append)
+        if disk is not None:
+            argv += scratch.qemu_argv(disk)
         if share == "virtiofs":
             argv += start_virtiofsd(group, Path(tmp), out, opts.memory_mb, confined)
         guest.start_job(group, job)  # the guest's bytecode, while QEMU boots
         (out / results.CONSOLE).write_text(f"$ {shlex.join(argv)}\n")
-        if confined:  # QEMU's 9p server writes the results share, nothing else
-            argv = readonly.command(argv, writable=[out] if share == "9p" else [])
+        if confined:  # QEMU's 9p server writes the results share, and QEMU its disk image
+            writable = [out] if share == "9p" else []
+            argv = readonly.command(argv, writable=[*writable, *([disk.parent] if disk else [])])
         start = time.monotonic()
         proc = group.start(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT

@@ -65,9 +65,9 @@ class KernelImage:
                 found.append(share)
         return found
 
-    def modules_for(self, share: str) -> list[tuple[str, bytes]]:
-        """(file name, uncompressed .ko) for `share`'s modules and their dependencies,
-        in load order; modules the kernel has built in are simply not found."""
+    def modules_for(self, share: str, extra: Sequence[str] = ()) -> list[tuple[str, bytes]]:
+        """(file name, uncompressed .ko) for `share`'s modules, and `extra`, and their
+        dependencies, in load order; modules the kernel has built in are simply not found."""
         order: list[str] = []
         seen: set[str] = set()
 
@@ -79,7 +79,7 @@ class KernelImage:
                 visit(dep)
             order.append(name)
 
-        for name in SHARE_MODULES[share]:
+        for name in (*SHARE_MODULES[share], *extra):
             visit(name)
         return [(f"{n}.ko", read_module(self.index[n])) for n in order]
 
