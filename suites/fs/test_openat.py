@@ -613,3 +613,27 @@ def test_openat_creat_with_directory_is_einval_and_creates_nothing(
     flags = kernel.O_RDONLY | kernel.O_CREAT | kernel.O_DIRECTORY
     assert kernel.openat(kernel.AT_FDCWD, tmp / "new", flags, 0o700).errno == "EINVAL"
     assert not (tmp / "new").exists()
+
+
+# open/openat mask unknown flag bits away (fs/open.c build_open_how: flags &
+# VALID_OPEN_FLAGS), where openat2 refuses them.
+@pytest.mark.os("linux")
+def test_openat_ignores_unknown_flag_bits(kernel: Kernel, tmp: Path, fds) -> None:
+    (tmp / "f").write_bytes(b"data")
+    fd = fds.open(tmp / "f", kernel.O_RDONLY | 0x40000000)
+    buf = kernel.buf(8)
+    assert kernel.bytes(buf, kernel.read(fd, buf, 8).unwrap()) == b"data"
+    assert not kernel.fcntl(fd, kernel.F_GETFL, 0).unwrap() & 0x40000000
+
+
+# O_PATH beats everything else: openat keeps only O_DIRECTORY, O_NOFOLLOW and O_CLOEXEC
+# beside it (fs/open.c build_open_how), so O_TRUNC truncates nothing and O_CREAT creates
+# nothing.
+@pytest.mark.os("linux")
+def test_openat_path_drops_trunc_and_creat(kernel: Kernel, tmp: Path, fds) -> None:
+    (tmp / "f").write_bytes(b"data")
+    fds.open(tmp / "f", kernel.O_PATH | kernel.O_WRONLY | kernel.O_TRUNC)
+    assert (tmp / "f").read_bytes() == b"data"
+    flags = kernel.O_PATH | kernel.O_CREAT | kernel.O_WRONLY
+    assert kernel.openat(kernel.AT_FDCWD, tmp / "new", flags, 0o600).errno == "ENOENT"
+    assert not (tmp / "new").exists()
