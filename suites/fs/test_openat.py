@@ -637,3 +637,49 @@ def test_openat_path_drops_trunc_and_creat(kernel: Kernel, tmp: Path, fds) -> No
     flags = kernel.O_PATH | kernel.O_CREAT | kernel.O_WRONLY
     assert kernel.openat(kernel.AT_FDCWD, tmp / "new", flags, 0o600).errno == "ENOENT"
     assert not (tmp / "new").exists()
+
+
+# The longest path taken is PATH_MAX - 1 bytes, the NUL making PATH_MAX (fs/namei.c
+# getname_flags); one byte more is ENAMETOOLONG. Extra slashes pad the path.
+@pytest.mark.os("linux")
+def test_openat_path_of_path_max_minus_one_bytes_opens(kernel: Kernel, tmp: Path, fds) -> None:
+    name = str(tmp).encode()
+    padded = b"/" * (kernel.PATH_MAX - 1 - len(name)) + name
+    fds.open(padded, kernel.O_RDONLY | kernel.O_DIRECTORY)
+    assert kernel.openat(kernel.AT_FDCWD, b"/" + padded, kernel.O_RDONLY).errno == "ENAMETOOLONG"
+
+
+# A name of NAME_MAX (255) bytes is taken, 256 is not (the other test).
+def test_openat_creates_a_name_of_name_max_bytes(kernel: Kernel, tmp: Path, fds) -> None:
+    fds.open(tmp / ("x" * 255), kernel.O_CREAT | kernel.O_WRONLY)
+    assert (tmp / ("x" * 255)).exists()
+
+
+# An append-only file (FS_APPEND_FL) opens for writing only with O_APPEND, and never
+# with O_TRUNC: EPERM (fs/namei.c may_open: IS_APPEND). Root sets the flag.
+@pytest.mark.os("linux")
+@pytest.mark.root
+def test_openat_append_only_file_for_writing_needs_o_append(
+    kernel: Kernel, tmp: Path, fds, inode_flags
+) -> None:
+    (tmp / "f").write_bytes(b"data")
+    inode_flags(tmp / "f", "append")
+    assert kernel.openat(kernel.AT_FDCWD, tmp / "f", kernel.O_WRONLY).errno == "EPERM"
+    trunc = kernel.O_WRONLY | kernel.O_APPEND | kernel.O_TRUNC
+    assert kernel.openat(kernel.AT_FDCWD, tmp / "f", trunc).errno == "EPERM"
+    fd = fds.open(tmp / "f", kernel.O_WRONLY | kernel.O_APPEND)
+    kernel.write(fd, b"+", 1).unwrap()
+    assert (tmp / "f").read_bytes() == b"data+"
+
+
+# An immutable file (FS_IMMUTABLE_FL) opens for reading only (fs/namei.c
+# inode_permission: MAY_WRITE on IS_IMMUTABLE), root too.
+@pytest.mark.os("linux")
+@pytest.mark.root
+def test_openat_immutable_file_for_writing_is_eperm(
+    kernel: Kernel, tmp: Path, fds, inode_flags
+) -> None:
+    (tmp / "f").write_bytes(b"data")
+    inode_flags(tmp / "f", "immutable")
+    assert kernel.openat(kernel.AT_FDCWD, tmp / "f", kernel.O_RDWR).errno == "EPERM"
+    fds.open(tmp / "f", kernel.O_RDONLY)
