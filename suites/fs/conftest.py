@@ -124,6 +124,45 @@ def anothers_file() -> Callable[[], Path]:
     return find
 
 
+# Linux inode flags (include/uapi/linux/fs.h): FS_IOC_GETFLAGS/FS_IOC_SETFLAGS are
+# _IOR/_IOW('f', 1/2, long) and take a pointer to an int.
+INODE_FLAGS = {"immutable": 0x10, "append": 0x20}  # FS_IMMUTABLE_FL, FS_APPEND_FL
+
+
+@pytest.fixture
+def inode_flags(kernel: Kernel) -> Iterator[Callable[[Path, str], None]]:
+    """inode_flags(path, "append" | "immutable"): set that Linux inode flag on path
+    (FS_APPEND_FL, FS_IMMUTABLE_FL: root's, CAP_LINUX_IMMUTABLE); cleared at teardown,
+    so that the test's directory can be removed. Skips where the file system keeps no
+    such flags."""
+    size = kernel.ffi.sizeof("long") << 16
+    setflags = (1 << 30) | size | (ord("f") << 8) | 2  # _IOW('f', 2, long)
+    flagged: list[Path] = []
+
+    def set_flags(path: Path, name: str) -> None:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            with kernel.unobserved():
+                r = kernel.ioctl(fd, setflags, kernel.new("int *", INODE_FLAGS[name]))
+        finally:
+            os.close(fd)
+        if r.errno in ("ENOTTY", "EOPNOTSUPP", "EINVAL"):
+            pytest.skip(f"the file system under {path.parent} keeps no {name} flag ({r.errno})")
+        r.unwrap()
+        flagged.append(path)
+
+    try:
+        yield set_flags
+    finally:
+        with kernel.unobserved():
+            for path in flagged:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+                try:
+                    kernel.ioctl(fd, setflags, kernel.new("int *", 0)).unwrap()
+                finally:
+                    os.close(fd)
+
+
 @pytest.fixture
 def new_file_ids(kernel: Kernel) -> Callable[[Path], tuple[int, int]]:
     """new_file_ids(directory): (uid, gid) of a file this process creates in directory."""

@@ -142,3 +142,16 @@ def test_chown_clears_setuid_and_setgid_of_an_executable(kernel: Kernel, f: Path
     st = kernel.new("struct stat *")
     kernel.fstatat(kernel.AT_FDCWD, f, st, 0).unwrap()
     assert st.st_mode & 0o7777 == SETID_AFTER_NEW_OWNER[kernel.platform.os]
+
+
+# A directory's set-group-ID bit survives a change of owner; only files other than
+# directories lose their set-ID bits (fs/open.c chown_common: ATTR_KILL_* for !S_ISDIR).
+@pytest.mark.os("linux")
+@pytest.mark.root
+def test_chown_keeps_setgid_of_a_directory(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "d").mkdir()
+    (tmp / "d").chmod(0o2755)
+    kernel.chown(tmp / "d", NOBODY, -1).unwrap()
+    st = kernel.new("struct stat *")
+    kernel.fstatat(kernel.AT_FDCWD, tmp / "d", st, 0).unwrap()
+    assert (st.st_uid, st.st_mode & 0o7777) == (NOBODY, 0o2755)

@@ -100,3 +100,31 @@ def test_dup3_unknown_flag_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
     assert r.outcome == DUP3_NONBLOCK[kernel.platform.os]
     nonblocking = kernel.fcntl(fd, kernel.F_GETFL, 0).unwrap() & kernel.O_NONBLOCK
     assert bool(nonblocking) == r.ok
+
+
+# dup2/dup3 onto a number at or above RLIMIT_NOFILE: EBADF (fs/file.c ksys_dup3).
+def test_dup2_to_a_target_at_the_nofile_limit_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f")
+    rl = kernel.new("struct rlimit *")
+    kernel.getrlimit(kernel.RLIMIT_NOFILE, rl).unwrap()
+    assert kernel.dup2(fd, rl.rlim_cur).errno == "EBADF"
+    assert fds(kernel.dup2(fd, rl.rlim_cur - 1)) == rl.rlim_cur - 1
+
+
+# The new descriptor's close-on-exec comes from the call, not from the number it
+# replaces: dup2 clears it (fs/file.c do_dup2).
+def test_dup2_onto_a_close_on_exec_target_clears_the_flag(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f")
+    target = fds.file(tmp / "g")
+    kernel.fcntl(target, kernel.F_SETFD, kernel.FD_CLOEXEC).unwrap()
+    kernel.dup2(fd, target).unwrap()
+    assert kernel.fcntl(target, kernel.F_GETFD, 0).unwrap() == 0
+
+
+# dup takes an O_PATH descriptor (fs/file.c ksys_dup: fget_raw).
+@pytest.mark.os("linux")
+def test_dup_of_an_o_path_fd_is_another_o_path_fd(kernel: Kernel, tmp: Path, fds) -> None:
+    (tmp / "f").write_bytes(b"")
+    fd = fds.open(tmp / "f", kernel.O_PATH)
+    new = fds(kernel.dup(fd))
+    assert kernel.fcntl(new, kernel.F_GETFL, 0).unwrap() & kernel.O_PATH

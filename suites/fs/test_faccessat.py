@@ -4,6 +4,7 @@ Root passes R_OK/W_OK regardless of mode, but X_OK needs at least one x bit. fac
 (Linux 5.8) takes flags, AT_EACCESS among them: check with the effective ids.
 """
 
+import os
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,28 @@ def test_faccessat2_eaccess_uses_effective_uid(kernel: Kernel, tmp: Path, in_chi
         return real.outcome, eff.outcome
 
     assert in_child(check) == ("ok", "EACCES")
+
+
+# AT_EMPTY_PATH with an empty path checks the descriptor's own file (fs/open.c
+# do_faccessat: LOOKUP_EMPTY); without the flag an empty path is ENOENT.
+@pytest.mark.os("linux")
+@pytest.mark.min_kernel("5.8")
+def test_faccessat2_empty_path_checks_the_file_of_the_fd(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f")
+    os.chmod(tmp / "f", 0o644)
+    kernel.faccessat2(fd, b"", kernel.F_OK, kernel.AT_EMPTY_PATH).unwrap()
+    assert kernel.faccessat2(fd, b"", kernel.X_OK, kernel.AT_EMPTY_PATH).errno == "EACCES"
+    assert kernel.faccessat2(fd, b"", kernel.F_OK, 0).errno == "ENOENT"
+
+
+# Root passes a search (X_OK) check on a directory whatever its mode (CAP_DAC_OVERRIDE
+# covers directories), unlike a regular file, which needs one x bit (fs/namei.c
+# generic_permission).
+@pytest.mark.os("linux")
+@pytest.mark.root
+def test_faccessat_exec_on_a_directory_without_x_bits_passes_for_root(
+    kernel: Kernel, tmp: Path
+) -> None:
+    (tmp / "d").mkdir()
+    (tmp / "d").chmod(0o600)
+    kernel.faccessat(kernel.AT_FDCWD, tmp / "d", kernel.X_OK).unwrap()

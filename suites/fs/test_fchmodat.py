@@ -73,3 +73,21 @@ def test_chmod_legacy_call_sets_mode(kernel: Kernel, tmp: Path) -> None:
     (tmp / "f").write_bytes(b"")
     kernel.chmod(tmp / "f", 0o604).unwrap()
     assert _mode(kernel, tmp / "f") == 0o604
+
+
+# Only the permission bits (07777) of the mode are taken; the file type stays
+# (fs/open.c chmod_common: mode & S_IALLUGO).
+def test_fchmodat_ignores_bits_above_07777(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "f").write_bytes(b"")
+    kernel.fchmodat(kernel.AT_FDCWD, tmp / "f", 0o170640).unwrap()
+    st = kernel.new("struct stat *")
+    kernel.fstatat(kernel.AT_FDCWD, tmp / "f", st, 0).unwrap()
+    assert st.st_mode == kernel.S_IFREG | 0o640
+
+
+def test_fchmodat_follows_a_symlink(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "f").write_bytes(b"")
+    (tmp / "f").chmod(0o600)
+    (tmp / "link").symlink_to("f")
+    kernel.fchmodat(kernel.AT_FDCWD, tmp / "link", 0o640).unwrap()
+    assert _mode(kernel, tmp / "f") == 0o640

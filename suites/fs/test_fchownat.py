@@ -81,3 +81,10 @@ def test_fchownat_unknown_flag_is_einval(kernel: Kernel, tmp: Path) -> None:
     (tmp / "f").write_bytes(b"")
     r = kernel.fchownat(kernel.AT_FDCWD, tmp / "f", -1, -1, 1 << 20)
     assert r.outcome == UNKNOWN_FLAG[kernel.platform.os]
+
+
+@pytest.mark.os("linux")
+def test_fchown_on_an_o_path_fd_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
+    (tmp / "f").write_bytes(b"")
+    fd = fds.open(tmp / "f", kernel.O_PATH)
+    assert kernel.fchown(fd, -1, -1).errno == "EBADF"

@@ -1,6 +1,11 @@
 """fcntl(2): status flags, descriptor flags and duplication (locks: test_fcntl_locks.py)."""
 
+import os
+import signal
+import threading
 from pathlib import Path
+
+import pytest
 
 from syscalls.kernel import Kernel
 
@@ -81,3 +86,155 @@ def test_fcntl_on_closed_fd_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f")
     fds.close(fd).unwrap()
     assert kernel.fcntl(fd, kernel.F_GETFD, 0).errno == "EBADF"
+
+
+# F_SETFL changes only O_APPEND, O_NONBLOCK, O_DIRECT and O_NOATIME (fs/fcntl.c setfl:
+# SETFL_MASK); other open flags in the argument are ignored, and so is the file.
+@pytest.mark.os("linux")
+def test_fcntl_setfl_ignores_flags_outside_the_status_flags(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"data")
+    extra = kernel.O_TRUNC | kernel.O_CREAT | kernel.O_EXCL | kernel.O_CLOEXEC
+    kernel.fcntl(fd, kernel.F_SETFL, extra | kernel.O_NONBLOCK).unwrap()
+    got = kernel.fcntl(fd, kernel.F_GETFL, 0).unwrap()
+    assert got & kernel.O_NONBLOCK and not got & extra
+    assert kernel.fcntl(fd, kernel.F_GETFD, 0).unwrap() == 0
+    assert (tmp / "f").read_bytes() == b"data"
+
+
+def test_fcntl_setfl_without_append_clears_it(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"abcdef", kernel.O_RDWR | kernel.O_APPEND)
+    kernel.fcntl(fd, kernel.F_SETFL, 0).unwrap()
+    assert not kernel.fcntl(fd, kernel.F_GETFL, 0).unwrap() & kernel.O_APPEND
+    kernel.write(fd, b"X", 1).unwrap()  # at the offset, 0: no longer at the end
+    assert (tmp / "f").read_bytes() == b"Xbcdef"
+
+
+def test_fcntl_setfd_keeps_only_fd_cloexec(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f")
+    kernel.fcntl(fd, kernel.F_SETFD, 0xFF).unwrap()
+    assert kernel.fcntl(fd, kernel.F_GETFD, 0).unwrap() == kernel.FD_CLOEXEC
+    kernel.fcntl(fd, kernel.F_SETFD, 0xFF & ~kernel.FD_CLOEXEC).unwrap()
+    assert kernel.fcntl(fd, kernel.F_GETFD, 0).unwrap() == 0
+
+
+@pytest.mark.os("linux")
+def test_fcntl_dupfd_negative_minimum_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f")
+    assert kernel.fcntl(fd, kernel.F_DUPFD, -1).errno == "EINVAL"
+
+
+# Every number from the minimum up to RLIMIT_NOFILE taken: EMFILE (fs/file.c alloc_fd),
+# where a minimum at the limit is EINVAL (the other test). The limit is lowered in a
+# child, to one above the first number above all it has open.
+@pytest.mark.os("linux")
+def test_fcntl_dupfd_with_no_free_fd_below_the_limit_is_emfile(
+    kernel: Kernel, tmp: Path, fds, in_child
+) -> None:
+    fd = fds.file(tmp / "f")
+
+    def run() -> tuple[int, str]:
+        top = max(int(n) for n in os.listdir("/proc/self/fd")) + 1
+        rl = kernel.new("struct rlimit *")
+        kernel.getrlimit(kernel.RLIMIT_NOFILE, rl).unwrap()
+        rl.rlim_cur = top + 1
+        kernel.setrlimit(kernel.RLIMIT_NOFILE, rl).unwrap()
+        last = kernel.fcntl(fd, kernel.F_DUPFD, top).unwrap()
+        return last - top, kernel.fcntl(fd, kernel.F_DUPFD, top).outcome
+
+    assert in_child(run) == (0, "EMFILE")
+
+
+# F_SETOWN: a positive number is a process, a negative one a process group; F_GETOWN
+# (F_GETOWN_EX for a group) gives it back (fs/fcntl.c f_setown/f_getown). INT_MIN has
+# no negation: EINVAL.
+@pytest.mark.os("linux")
+def test_fcntl_setown_round_trips_process_and_group(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f")
+    kernel.fcntl(fd, kernel.F_SETOWN, os.getpid()).unwrap()
+    assert kernel.fcntl(fd, kernel.F_GETOWN, 0).unwrap() == os.getpid()
+    kernel.fcntl(fd, kernel.F_SETOWN, -os.getpgrp()).unwrap()
+    # F_GETOWN would answer -pgrp, which below 4096 reads as an errno (fcntl(2), BUGS):
+    # the group comes back through F_GETOWN_EX instead.
+    owner = kernel.new("int[2]")
+    kernel.fcntl(fd, kernel.F_GETOWN_EX, owner).unwrap()
+    assert list(owner) == [kernel.F_OWNER_PGRP, os.getpgrp()]
+    kernel.fcntl(fd, kernel.F_SETOWN, 0).unwrap()
+    assert kernel.fcntl(fd, kernel.F_GETOWN, 0).unwrap() == 0
+
+
+@pytest.mark.os("linux")
+def test_fcntl_setown_int_min_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f")
+    kernel.fcntl(fd, kernel.F_SETOWN, os.getpid()).unwrap()
+    assert kernel.fcntl(fd, kernel.F_SETOWN, -(1 << 31)).errno == "EINVAL"
+    assert kernel.fcntl(fd, kernel.F_GETOWN, 0).unwrap() == os.getpid()
+
+
+# A number no process has: ESRCH, the owner unchanged (6.1 has it; older kernels
+# took any number).
+@pytest.mark.os("linux")
+@pytest.mark.min_kernel("6.1")
+def test_fcntl_setown_of_a_missing_process_is_esrch(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f")
+    pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
+    missing = next(p for p in range(pid_max - 1, 1, -1) if not Path(f"/proc/{p}").exists())
+    assert kernel.fcntl(fd, kernel.F_SETOWN, missing).errno == "ESRCH"
+    assert kernel.fcntl(fd, kernel.F_GETOWN, 0).unwrap() == 0
+
+
+# F_SETOWN_EX/F_GETOWN_EX: struct f_owner_ex {int type; pid_t pid;}; the type comes back
+# as set (fs/fcntl.c f_setown_ex/f_getown_ex); an unknown type is EINVAL.
+@pytest.mark.os("linux")
+def test_fcntl_setown_ex_round_trips_the_owner_type(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f")
+    for kind, who in (
+        (kernel.F_OWNER_TID, threading.get_native_id()),
+        (kernel.F_OWNER_PID, os.getpid()),
+    ):
+        owner = kernel.new("int[2]", [kind, who])
+        kernel.fcntl(fd, kernel.F_SETOWN_EX, owner).unwrap()
+        back = kernel.new("int[2]")
+        kernel.fcntl(fd, kernel.F_GETOWN_EX, back).unwrap()
+        assert list(back) == [kind, who]
+    bad = kernel.new("int[2]", [7, os.getpid()])
+    assert kernel.fcntl(fd, kernel.F_SETOWN_EX, bad).errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
+def test_fcntl_setsig_round_trips_and_refuses_a_bad_signal(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f")
+    assert kernel.fcntl(fd, kernel.F_GETSIG, 0).unwrap() == 0
+    kernel.fcntl(fd, kernel.F_SETSIG, signal.SIGUSR1).unwrap()
+    assert kernel.fcntl(fd, kernel.F_GETSIG, 0).unwrap() == signal.SIGUSR1
+    assert kernel.fcntl(fd, kernel.F_SETSIG, 65).errno == "EINVAL"  # above _NSIG (64)
+    assert kernel.fcntl(fd, kernel.F_SETSIG, -1).errno == "EINVAL"
+    assert kernel.fcntl(fd, kernel.F_GETSIG, 0).unwrap() == signal.SIGUSR1
+
+
+# An O_PATH descriptor takes only the descriptor commands and F_GETFL; the others are
+# EBADF (fs/fcntl.c check_fcntl_cmd).
+@pytest.mark.os("linux")
+def test_fcntl_on_an_o_path_fd_takes_only_descriptor_commands(
+    kernel: Kernel, tmp: Path, fds
+) -> None:
+    (tmp / "f").write_bytes(b"")
+    fd = fds.open(tmp / "f", kernel.O_PATH)
+    assert kernel.fcntl(fd, kernel.F_GETFL, 0).unwrap() & kernel.O_PATH
+    kernel.fcntl(fd, kernel.F_SETFD, kernel.FD_CLOEXEC).unwrap()
+    fds(kernel.fcntl(fd, kernel.F_DUPFD_CLOEXEC, 0))
+    assert kernel.fcntl(fd, kernel.F_SETFL, kernel.O_NONBLOCK).errno == "EBADF"
+    assert kernel.fcntl(fd, kernel.F_GETOWN, 0).errno == "EBADF"
+
+
+# O_APPEND cannot be taken off a descriptor of an append-only file (fs/fcntl.c setfl).
+@pytest.mark.os("linux")
+@pytest.mark.root
+def test_fcntl_setfl_clearing_append_on_an_append_only_file_is_eperm(
+    kernel: Kernel, tmp: Path, fds, inode_flags
+) -> None:
+    (tmp / "f").write_bytes(b"data")
+    inode_flags(tmp / "f", "append")
+    fd = fds.open(tmp / "f", kernel.O_WRONLY | kernel.O_APPEND)
+    assert kernel.fcntl(fd, kernel.F_SETFL, kernel.O_NONBLOCK).errno == "EPERM"
+    assert kernel.fcntl(fd, kernel.F_GETFL, 0).unwrap() & kernel.O_APPEND
+    kernel.fcntl(fd, kernel.F_SETFL, kernel.O_APPEND | kernel.O_NONBLOCK).unwrap()

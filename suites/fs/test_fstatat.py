@@ -3,6 +3,7 @@
 AT_EMPTY_PATH is Linux's (FreeBSD has it since 12 with the same meaning; marked linux).
 """
 
+import os
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,21 @@ def test_stat_and_lstat_differ_only_on_symlinks(kernel: Kernel, tmp: Path) -> No
     kernel.lstat(tmp / "link", lst).unwrap()
     assert st.st_mode & kernel.S_IFMT == kernel.S_IFREG
     assert lst.st_mode & kernel.S_IFMT == kernel.S_IFLNK
+
+
+# The device numbers of a character device come back whole (fs/stat.c cp_new_stat:
+# new_encode_dev): /dev/null is 1:3 (Documentation/admin-guide/devices.txt).
+@pytest.mark.os("linux")
+def test_fstatat_of_dev_null_is_character_device_1_3(kernel: Kernel) -> None:
+    st = kernel.new("struct stat *")
+    kernel.fstatat(kernel.AT_FDCWD, b"/dev/null", st, 0).unwrap()
+    assert st.st_mode & kernel.S_IFMT == kernel.S_IFCHR
+    assert (os.major(st.st_rdev), os.minor(st.st_rdev)) == (1, 3)
+
+
+@pytest.mark.os("linux")
+def test_fstatat_takes_at_no_automount(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "f").write_bytes(b"abc")
+    st = kernel.new("struct stat *")
+    kernel.fstatat(kernel.AT_FDCWD, tmp / "f", st, kernel.AT_NO_AUTOMOUNT).unwrap()
+    assert st.st_size == 3

@@ -89,3 +89,52 @@ def test_getcwd_of_removed_directory_is_enoent(kernel: Kernel, tmp: Path, in_chi
         return r.outcome
 
     assert in_child(orphan) == "ENOENT"
+
+
+# fchdir takes an O_PATH descriptor of a directory (fs/open.c fchdir: fdget_raw).
+@pytest.mark.os("linux")
+def test_fchdir_on_an_o_path_directory_fd_enters_it(
+    kernel: Kernel, tmp: Path, fds, in_child
+) -> None:
+    (tmp / "sub").mkdir()
+    dirfd = fds.open(tmp / "sub", kernel.O_PATH | kernel.O_DIRECTORY)
+
+    def move() -> str:
+        kernel.fchdir(dirfd).unwrap()
+        return _getcwd(kernel)
+
+    assert in_child(move) == os.path.realpath(tmp / "sub")
+
+
+def test_fchdir_on_closed_fd_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.open(tmp, kernel.O_RDONLY | kernel.O_DIRECTORY)
+    fds.close(fd).unwrap()
+    assert kernel.fchdir(fd).errno == "EBADF"
+
+
+# Entering a directory needs search (x) permission on it (fs/open.c chdir and fchdir:
+# MAY_EXEC | MAY_CHDIR). "d" has no x bit for anyone; its parent is searchable; the
+# child is left without capabilities (root would pass).
+@pytest.mark.os("linux")
+@pytest.mark.parametrize("call", ["chdir", "fchdir"])
+def test_chdir_into_a_directory_without_search_permission_is_eacces(
+    kernel: Kernel, tmp: Path, in_child, drop_privileges, call: str
+) -> None:
+    (tmp / "p").mkdir()
+    (tmp / "p").chmod(0o755)
+    (tmp / "p" / "d").mkdir()
+    (tmp / "p" / "d").chmod(0o644)
+    parent = os.open(tmp / "p", os.O_RDONLY | os.O_DIRECTORY)
+    target = os.open(tmp / "p" / "d", os.O_RDONLY | os.O_DIRECTORY)
+
+    def move() -> tuple[str, str]:
+        kernel.fchdir(parent).unwrap()
+        drop_privileges()
+        r = kernel.chdir(b"d") if call == "chdir" else kernel.fchdir(target)
+        return r.outcome, _getcwd(kernel)
+
+    try:
+        assert in_child(move) == ("EACCES", os.path.realpath(tmp / "p"))
+    finally:
+        os.close(parent)
+        os.close(target)

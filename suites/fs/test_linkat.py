@@ -4,6 +4,7 @@ linkat on a symlink without AT_SYMLINK_FOLLOW links the symlink itself (POSIX le
 default open; Linux and the BSDs agree on it).
 """
 
+import os
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,71 @@ def test_linkat_of_an_unlinked_open_file_is_enoent(kernel: Kernel, tmp: Path, fd
     )
     assert r.errno == "ENOENT"
     assert not (tmp / "back").exists()
+
+
+# A trailing slash on the new name asks for a directory: ENOENT; on the old name of a
+# file: ENOTDIR (fs/namei.c filename_create; the lookup of the old name).
+@pytest.mark.os("linux")
+def test_linkat_with_a_trailing_slash(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "f").write_bytes(b"")
+    r = kernel.linkat(kernel.AT_FDCWD, tmp / "f", kernel.AT_FDCWD, f"{tmp}/g/", 0)
+    assert r.errno == "ENOENT"
+    r = kernel.linkat(kernel.AT_FDCWD, f"{tmp}/f/", kernel.AT_FDCWD, tmp / "g", 0)
+    assert r.errno == "ENOTDIR"
+    assert not (tmp / "g").exists()
+
+
+@pytest.mark.os("linux")
+def test_linkat_across_mounts_is_exdev(kernel: Kernel, tmp: Path, disk_tmp: Path) -> None:
+    if os.stat(tmp).st_dev == os.stat(disk_tmp).st_dev:
+        pytest.skip(f"{tmp} and {disk_tmp} are on one mount: nothing to cross")
+    (tmp / "f").write_bytes(b"")
+    assert _linkat(kernel, tmp / "f", disk_tmp / "g").errno == "EXDEV"
+    assert not (disk_tmp / "g").exists()
+
+
+# AT_EMPTY_PATH links the descriptor's own file, for a caller with CAP_DAC_READ_SEARCH;
+# without it: ENOENT (fs/namei.c do_linkat).
+@pytest.mark.os("linux")
+@pytest.mark.root
+def test_linkat_empty_path_links_the_file_of_the_fd(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"data")
+    kernel.linkat(fd, b"", kernel.AT_FDCWD, tmp / "g", kernel.AT_EMPTY_PATH).unwrap()
+    assert (tmp / "g").read_bytes() == b"data"
+    assert os.stat(tmp / "f").st_nlink == 2
+
+
+@pytest.mark.os("linux")
+def test_linkat_empty_path_without_privilege_is_enoent(
+    kernel: Kernel, tmp: Path, in_child, drop_privileges
+) -> None:
+    (tmp / "d").mkdir()
+    (tmp / "d").chmod(0o777)
+    (tmp / "d" / "f").write_bytes(b"data")
+    (tmp / "d" / "f").chmod(0o666)
+    fd = os.open(tmp / "d" / "f", os.O_RDONLY)
+    dirfd = os.open(tmp / "d", os.O_RDONLY | os.O_DIRECTORY)
+
+    def run() -> str:
+        drop_privileges()
+        return kernel.linkat(fd, b"", dirfd, b"g", kernel.AT_EMPTY_PATH).outcome
+
+    try:
+        assert in_child(run) == "ENOENT"
+    finally:
+        os.close(fd)
+        os.close(dirfd)
+    assert not (tmp / "d" / "g").exists()
+
+
+# No new name for an append-only or immutable file (fs/namei.c vfs_link).
+@pytest.mark.os("linux")
+@pytest.mark.root
+@pytest.mark.parametrize("flag", ["append", "immutable"])
+def test_linkat_of_a_flagged_file_is_eperm(
+    kernel: Kernel, tmp: Path, inode_flags, flag: str
+) -> None:
+    (tmp / "f").write_bytes(b"data")
+    inode_flags(tmp / "f", flag)
+    assert _linkat(kernel, tmp / "f", tmp / "g").errno == "EPERM"
+    assert not (tmp / "g").exists()

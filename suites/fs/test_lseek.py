@@ -142,3 +142,37 @@ def test_lseek_cur_and_end_carry_offsets_beyond_32_bits(kernel: Kernel, tmp: Pat
     assert kernel.lseek(fd, 4 * GIB + 1, kernel.SEEK_CUR).unwrap() == FAR + 1
     assert kernel.lseek(fd, -(FAR + 2), kernel.SEEK_CUR).errno == "EINVAL"
     assert kernel.lseek(fd, 0, kernel.SEEK_CUR).unwrap() == FAR + 1
+
+
+def test_lseek_seek_data_inside_data_is_that_offset(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"x" * 100)
+    assert kernel.lseek(fd, 10, kernel.SEEK_DATA).unwrap() == 10
+    assert kernel.lseek(fd, 99, kernel.SEEK_DATA).unwrap() == 99  # the last byte is data
+    assert kernel.lseek(fd, 0, kernel.SEEK_CUR).unwrap() == 99
+
+
+def test_lseek_seek_hole_moves_the_file_offset_to_it(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"x" * 100)
+    assert kernel.lseek(fd, 99, kernel.SEEK_HOLE).unwrap() == 100
+    assert kernel.lseek(fd, 0, kernel.SEEK_CUR).unwrap() == 100
+
+
+# A negative offset is past no data and before no hole: ENXIO, not EINVAL (mm/shmem.c
+# shmem_file_llseek; fs/read_write.c generic_file_llseek_size compares it unsigned;
+# fs/iomap/seek.c likewise), and the file offset stays.
+@pytest.mark.os("linux")
+def test_lseek_seek_data_or_hole_from_a_negative_offset_is_enxio(
+    kernel: Kernel, tmp: Path, fds
+) -> None:
+    fd = fds.file(tmp / "f", b"x" * 100)
+    kernel.lseek(fd, 5, kernel.SEEK_SET).unwrap()
+    assert kernel.lseek(fd, -1, kernel.SEEK_DATA).errno == "ENXIO"
+    assert kernel.lseek(fd, -1, kernel.SEEK_HOLE).errno == "ENXIO"
+    assert kernel.lseek(fd, 0, kernel.SEEK_CUR).unwrap() == 5
+
+
+def test_lseek_on_an_empty_file_finds_no_data(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f")
+    assert kernel.lseek(fd, 0, kernel.SEEK_DATA).errno == "ENXIO"
+    assert kernel.lseek(fd, 0, kernel.SEEK_HOLE).errno == "ENXIO"
+    assert kernel.lseek(fd, 0, kernel.SEEK_END).unwrap() == 0

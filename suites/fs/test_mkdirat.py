@@ -1,5 +1,6 @@
 """mkdir/mkdirat/rmdir: creating and removing directories, and the refusals."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,46 @@ def test_rmdir_on_file_is_enotdir(kernel: Kernel, tmp: Path) -> None:
 def test_rmdir_dot_is_einval(kernel: Kernel, tmp: Path) -> None:
     (tmp / "d").mkdir()
     assert kernel.rmdir(f"{tmp}/d/.").errno == "EINVAL"  # pathlib would drop the "."
+
+
+# A directory keeps the permission bits and the sticky bit of the mode asked for; the
+# set-user-ID and set-group-ID bits are not taken from it (fs/namei.c vfs_mkdir:
+# S_IRWXUGO | S_ISVTX). The umask is 0 in the child.
+@pytest.mark.os("linux")
+def test_mkdirat_keeps_sticky_and_drops_setid_bits_of_the_mode(
+    kernel: Kernel, tmp: Path, in_child
+) -> None:
+    def run() -> int:
+        kernel.umask(0)
+        kernel.mkdirat(kernel.AT_FDCWD, tmp / "d", 0o7777).unwrap()
+        return os.stat(tmp / "d").st_mode & 0o7777
+
+    assert in_child(run) == 0o1777
+
+
+def test_mkdirat_with_a_trailing_slash_creates_the_directory(kernel: Kernel, tmp: Path) -> None:
+    kernel.mkdirat(kernel.AT_FDCWD, f"{tmp}/d/", 0o755).unwrap()
+    assert (tmp / "d").is_dir()
+
+
+# "." and ".." always exist: EEXIST (fs/namei.c filename_create: not LAST_NORM).
+@pytest.mark.os("linux")
+def test_mkdirat_of_dot_or_dotdot_is_eexist(kernel: Kernel, tmp: Path, fds) -> None:
+    dirfd = fds.open(tmp, kernel.O_RDONLY | kernel.O_DIRECTORY)
+    assert kernel.mkdirat(dirfd, b".", 0o755).errno == "EEXIST"
+    assert kernel.mkdirat(dirfd, b"..", 0o755).errno == "EEXIST"
+
+
+@pytest.mark.os("linux")
+def test_mkdirat_on_an_existing_file_with_a_trailing_slash_is_eexist(
+    kernel: Kernel, tmp: Path
+) -> None:
+    (tmp / "f").write_bytes(b"")
+    assert kernel.mkdirat(kernel.AT_FDCWD, f"{tmp}/f/", 0o755).errno == "EEXIST"
+
+
+@pytest.mark.os("linux")
+def test_rmdir_dotdot_is_enotempty(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "d" / "sub").mkdir(parents=True)
+    assert kernel.rmdir(f"{tmp}/d/sub/..").errno == "ENOTEMPTY"
+    assert (tmp / "d" / "sub").is_dir()

@@ -78,3 +78,12 @@ def test_fifo_write_open_without_reader_is_enxio_read_open_succeeds(
     assert w.errno == "ENXIO"
     fds.open(tmp / "fifo", kernel.O_RDONLY | nb)
     fds.open(tmp / "fifo", kernel.O_WRONLY | nb)  # with a reader present it opens
+
+
+# A trailing slash asks for a directory, which mknod does not make: ENOENT (fs/namei.c
+# filename_create), and nothing is created.
+@pytest.mark.os("linux")
+def test_mknodat_with_a_trailing_slash_is_enoent(kernel: Kernel, tmp: Path) -> None:
+    r = kernel.mknodat(kernel.AT_FDCWD, f"{tmp}/fifo/", kernel.S_IFIFO | 0o600, 0)
+    assert r.errno == "ENOENT"
+    assert not (tmp / "fifo").exists()

@@ -613,3 +613,73 @@ def test_openat_creat_with_directory_is_einval_and_creates_nothing(
     flags = kernel.O_RDONLY | kernel.O_CREAT | kernel.O_DIRECTORY
     assert kernel.openat(kernel.AT_FDCWD, tmp / "new", flags, 0o700).errno == "EINVAL"
     assert not (tmp / "new").exists()
+
+
+# open/openat mask unknown flag bits away (fs/open.c build_open_how: flags &
+# VALID_OPEN_FLAGS), where openat2 refuses them.
+@pytest.mark.os("linux")
+def test_openat_ignores_unknown_flag_bits(kernel: Kernel, tmp: Path, fds) -> None:
+    (tmp / "f").write_bytes(b"data")
+    fd = fds.open(tmp / "f", kernel.O_RDONLY | 0x40000000)
+    buf = kernel.buf(8)
+    assert kernel.bytes(buf, kernel.read(fd, buf, 8).unwrap()) == b"data"
+    assert not kernel.fcntl(fd, kernel.F_GETFL, 0).unwrap() & 0x40000000
+
+
+# O_PATH beats everything else: openat keeps only O_DIRECTORY, O_NOFOLLOW and O_CLOEXEC
+# beside it (fs/open.c build_open_how), so O_TRUNC truncates nothing and O_CREAT creates
+# nothing.
+@pytest.mark.os("linux")
+def test_openat_path_drops_trunc_and_creat(kernel: Kernel, tmp: Path, fds) -> None:
+    (tmp / "f").write_bytes(b"data")
+    fds.open(tmp / "f", kernel.O_PATH | kernel.O_WRONLY | kernel.O_TRUNC)
+    assert (tmp / "f").read_bytes() == b"data"
+    flags = kernel.O_PATH | kernel.O_CREAT | kernel.O_WRONLY
+    assert kernel.openat(kernel.AT_FDCWD, tmp / "new", flags, 0o600).errno == "ENOENT"
+    assert not (tmp / "new").exists()
+
+
+# The longest path taken is PATH_MAX - 1 bytes, the NUL making PATH_MAX (fs/namei.c
+# getname_flags); one byte more is ENAMETOOLONG. Extra slashes pad the path.
+@pytest.mark.os("linux")
+def test_openat_path_of_path_max_minus_one_bytes_opens(kernel: Kernel, tmp: Path, fds) -> None:
+    name = str(tmp).encode()
+    padded = b"/" * (kernel.PATH_MAX - 1 - len(name)) + name
+    fds.open(padded, kernel.O_RDONLY | kernel.O_DIRECTORY)
+    assert kernel.openat(kernel.AT_FDCWD, b"/" + padded, kernel.O_RDONLY).errno == "ENAMETOOLONG"
+
+
+# A name of NAME_MAX (255) bytes is taken, 256 is not (the other test).
+def test_openat_creates_a_name_of_name_max_bytes(kernel: Kernel, tmp: Path, fds) -> None:
+    fds.open(tmp / ("x" * 255), kernel.O_CREAT | kernel.O_WRONLY)
+    assert (tmp / ("x" * 255)).exists()
+
+
+# An append-only file (FS_APPEND_FL) opens for writing only with O_APPEND, and never
+# with O_TRUNC: EPERM (fs/namei.c may_open: IS_APPEND). Root sets the flag.
+@pytest.mark.os("linux")
+@pytest.mark.root
+def test_openat_append_only_file_for_writing_needs_o_append(
+    kernel: Kernel, tmp: Path, fds, inode_flags
+) -> None:
+    (tmp / "f").write_bytes(b"data")
+    inode_flags(tmp / "f", "append")
+    assert kernel.openat(kernel.AT_FDCWD, tmp / "f", kernel.O_WRONLY).errno == "EPERM"
+    trunc = kernel.O_WRONLY | kernel.O_APPEND | kernel.O_TRUNC
+    assert kernel.openat(kernel.AT_FDCWD, tmp / "f", trunc).errno == "EPERM"
+    fd = fds.open(tmp / "f", kernel.O_WRONLY | kernel.O_APPEND)
+    kernel.write(fd, b"+", 1).unwrap()
+    assert (tmp / "f").read_bytes() == b"data+"
+
+
+# An immutable file (FS_IMMUTABLE_FL) opens for reading only (fs/namei.c
+# inode_permission: MAY_WRITE on IS_IMMUTABLE), root too.
+@pytest.mark.os("linux")
+@pytest.mark.root
+def test_openat_immutable_file_for_writing_is_eperm(
+    kernel: Kernel, tmp: Path, fds, inode_flags
+) -> None:
+    (tmp / "f").write_bytes(b"data")
+    inode_flags(tmp / "f", "immutable")
+    assert kernel.openat(kernel.AT_FDCWD, tmp / "f", kernel.O_RDWR).errno == "EPERM"
+    fds.open(tmp / "f", kernel.O_RDONLY)

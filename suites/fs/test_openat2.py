@@ -6,6 +6,7 @@ a larger size with non-zero trailing bytes is E2BIG. openat2(2): a scoped lookup
 on the system raced with it, and the caller is to retry: other tests rename in parallel.
 """
 
+import os
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,69 @@ def test_openat2_nonzero_bytes_past_known_struct_is_e2big(kernel: Kernel, tmp: P
     raw = kernel.new("uint64_t[4]", [kernel.O_RDONLY, 0, 0, 1])  # 32 bytes, last non-zero
     r = kernel.openat2(kernel.AT_FDCWD, tmp, raw, 32)
     assert r.errno == "E2BIG"
+
+
+# openat2 checks every argument: bits outside the open flags are EINVAL
+# (fs/open.c build_open_flags), where open/openat mask them away (build_open_how).
+def test_openat2_unknown_open_flag_is_einval(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "f").write_bytes(b"")
+    assert _openat2(kernel, kernel.AT_FDCWD, tmp / "f", flags=1 << 40).errno == "EINVAL"
+    assert _openat2(kernel, kernel.AT_FDCWD, tmp / "f", flags=0x40000000).errno == "EINVAL"
+
+
+def test_openat2_beneath_and_in_root_together_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
+    (tmp / "f").write_bytes(b"")
+    dirfd = fds.open(tmp, kernel.O_RDONLY | kernel.O_DIRECTORY)
+    both = kernel.RESOLVE_BENEATH | kernel.RESOLVE_IN_ROOT
+    assert _openat2(kernel, dirfd, b"f", both).errno == "EINVAL"
+    fds(_openat2(kernel, dirfd, b"f", kernel.RESOLVE_IN_ROOT))  # either alone opens
+
+
+def test_openat2_create_mode_beyond_07777_is_einval(kernel: Kernel, tmp: Path) -> None:
+    flags = kernel.O_CREAT | kernel.O_WRONLY
+    r = _openat2(kernel, kernel.AT_FDCWD, tmp / "f", flags=flags, mode=0o10600)
+    assert r.errno == "EINVAL"
+    assert not (tmp / "f").exists()
+
+
+def test_openat2_create_mode_07777_is_allowed(kernel: Kernel, tmp: Path, fds) -> None:
+    flags = kernel.O_CREAT | kernel.O_WRONLY
+    fds(_openat2(kernel, kernel.AT_FDCWD, tmp / "f", flags=flags, mode=0o7777))
+    assert (tmp / "f").is_file()
+
+
+# O_PATH takes only O_DIRECTORY, O_NOFOLLOW and O_CLOEXEC beside it: openat2 refuses
+# the rest (fs/open.c build_open_flags); openat drops them (build_open_how).
+def test_openat2_o_path_with_another_flag_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
+    (tmp / "f").write_bytes(b"data")
+    for extra in (kernel.O_RDWR, kernel.O_TRUNC, kernel.O_APPEND):
+        r = _openat2(kernel, kernel.AT_FDCWD, tmp / "f", flags=kernel.O_PATH | extra)
+        assert r.errno == "EINVAL", extra
+    assert (tmp / "f").read_bytes() == b"data"
+    fds(_openat2(kernel, kernel.AT_FDCWD, tmp / "f", flags=kernel.O_PATH | kernel.O_CLOEXEC))
+
+
+@pytest.mark.min_kernel("5.12")
+def test_openat2_resolve_cached_with_create_or_truncate_is_eagain(
+    kernel: Kernel, tmp: Path
+) -> None:
+    (tmp / "f").write_bytes(b"data")
+    cached = kernel.RESOLVE_CACHED
+    trunc = kernel.O_TRUNC | kernel.O_WRONLY
+    assert _openat2(kernel, kernel.AT_FDCWD, tmp / "f", cached, flags=trunc).errno == "EAGAIN"
+    creat = kernel.O_CREAT | kernel.O_WRONLY
+    r = _openat2(kernel, kernel.AT_FDCWD, tmp / "g", cached, flags=creat, mode=0o600)
+    assert r.errno == "EAGAIN"
+    assert (tmp / "f").read_bytes() == b"data" and not (tmp / "g").exists()
+
+
+def test_openat2_larger_size_with_zero_tail_opens(kernel: Kernel, tmp: Path, fds) -> None:
+    (tmp / "f").write_bytes(b"")
+    raw = kernel.new("uint64_t[8]", [kernel.O_RDONLY, 0, 0])  # 64 bytes, the tail zero
+    fds(kernel.openat2(kernel.AT_FDCWD, tmp / "f", raw, 64))
+
+
+def test_openat2_size_above_a_page_is_e2big(kernel: Kernel, tmp: Path) -> None:
+    page = os.sysconf("SC_PAGE_SIZE")
+    raw = kernel.new(f"uint8_t[{page + 8}]")  # all zero: only the size is wrong
+    assert kernel.openat2(kernel.AT_FDCWD, tmp, raw, page + 8).errno == "E2BIG"

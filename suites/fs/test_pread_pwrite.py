@@ -64,3 +64,30 @@ def test_pwrite_on_append_fd_appends_regardless_of_offset(kernel: Kernel, tmp: P
     fd = fds.file(tmp / "f", b"abc", kernel.O_WRONLY | kernel.O_APPEND)
     kernel.pwrite64(fd, b"X", 1, 0).unwrap()
     assert (tmp / "f").read_bytes() == b"abcX"
+
+
+@pytest.mark.smoke
+def test_pwrite_negative_offset_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"abc")
+    assert kernel.pwrite64(fd, b"x", 1, -1).errno == "EINVAL"
+    assert (tmp / "f").read_bytes() == b"abc"
+
+
+def test_pwrite_on_pipe_is_espipe(kernel: Kernel, fds) -> None:
+    rfd, wfd = fds.pipe(kernel.O_NONBLOCK)
+    assert kernel.pwrite64(wfd, b"x", 1, 0).errno == "ESPIPE"
+    assert kernel.read(rfd, kernel.buf(1), 1).errno == "EAGAIN"  # nothing went in
+
+
+# An offset whose end (offset + count) passes the largest loff_t is EINVAL before the
+# file is looked at (fs/read_write.c rw_verify_area), for a read as for a write.
+@pytest.mark.os("linux")
+def test_pread_and_pwrite_whose_end_passes_the_largest_offset_is_einval(
+    kernel: Kernel, tmp: Path, fds
+) -> None:
+    fd = fds.file(tmp / "f", b"abc")
+    top = (1 << 63) - 1
+    assert kernel.pread64(fd, kernel.buf(4), 4, top - 1).errno == "EINVAL"
+    assert kernel.pwrite64(fd, b"xyzw", 4, top - 1).errno == "EINVAL"
+    assert (tmp / "f").read_bytes() == b"abc"
+    assert kernel.pread64(fd, kernel.buf(4), 4, top - 4).unwrap() == 0  # ends at it: EOF

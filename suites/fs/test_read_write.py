@@ -1,5 +1,6 @@
 """read(2) and write(2) on regular files: counts, offsets, EOF and errors."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -263,3 +264,38 @@ def test_write_direct_from_unaligned_buffer_is_einval(
     g = guarded(pages=2)
     assert kernel.pwrite64(fd, g.base + 1, 4096, 0).errno == "EINVAL"
     assert (disk_tmp / "f").read_bytes() == b"d" * 8192
+
+
+# A descriptor whose file has no read or write method (an epoll instance: anon inode,
+# opened O_RDWR) is refused with EINVAL, not EBADF (fs/read_write.c vfs_read/vfs_write:
+# FMODE_CAN_READ/FMODE_CAN_WRITE); an O_PATH descriptor is no file for I/O at all: EBADF.
+@pytest.mark.os("linux")
+def test_read_and_write_on_a_file_without_io_methods_is_einval(kernel: Kernel, fds) -> None:
+    ep = fds(kernel.epoll_create1(0))
+    assert kernel.read(ep, kernel.buf(8), 8).errno == "EINVAL"
+    assert kernel.write(ep, b"x" * 8, 8).errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
+def test_read_and_write_on_an_o_path_fd_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
+    (tmp / "f").write_bytes(b"abc")
+    fd = fds.open(tmp / "f", kernel.O_PATH)
+    assert kernel.read(fd, kernel.buf(4), 4).errno == "EBADF"
+    assert kernel.write(fd, b"x", 1).errno == "EBADF"
+
+
+# A count above MAX_RW_COUNT (INT_MAX rounded down to a page) is cut to MAX_RW_COUNT
+# before the file sees it (fs/read_write.c vfs_write). /dev/null's write takes the count
+# without touching the buffer, so the cut shows in its answer with no 2 GiB in memory.
+def _max_rw_count() -> int:
+    return ((1 << 31) - 1) & ~(os.sysconf("SC_PAGE_SIZE") - 1)
+
+
+@pytest.mark.os("linux")
+def test_write_above_max_rw_count_is_cut_to_max_rw_count(kernel: Kernel, fds) -> None:
+    if kernel.ffi.sizeof("long") != 8:
+        pytest.skip("3 GiB past a buffer is beyond a 32-bit user space (EFAULT first)")
+    fd = fds.open("/dev/null", kernel.O_WRONLY)
+    buf = kernel.buf(16)
+    assert kernel.write(fd, buf, 3 << 30).unwrap() == _max_rw_count()
+    assert kernel.write(fd, buf, _max_rw_count() - 1).unwrap() == _max_rw_count() - 1

@@ -5,6 +5,7 @@ above SSIZE_MAX is EINVAL. preadv2/pwritev2 (Linux 4.6) take offset -1 as "use t
 offset" and RWF_* flags; unknown flags are EOPNOTSUPP.
 """
 
+import os
 from pathlib import Path
 
 import pytest
@@ -212,3 +213,104 @@ def test_preadv_on_a_pipe_is_espipe(kernel: Kernel, fds) -> None:
     rfd, _ = fds.pipe()
     iov, _ = iovecs(kernel, 4)
     assert kernel.preadv(rfd, iov, 1, 0, 0).errno == "ESPIPE"
+
+
+# The vector calls check the descriptor's mode themselves (fs/read_write.c vfs_readv,
+# vfs_writev), apart from read(2)/write(2)'s checks.
+def test_readv_on_a_write_only_descriptor_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"abc", kernel.O_WRONLY)
+    iov, _ = iovecs(kernel, 3)
+    assert kernel.readv(fd, iov, 1).errno == "EBADF"
+
+
+def test_writev_on_a_read_only_descriptor_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"abc", kernel.O_RDONLY)
+    iov, _ = iovecs(kernel, b"x")
+    assert kernel.writev(fd, iov, 1).errno == "EBADF"
+    assert (tmp / "f").read_bytes() == b"abc"
+
+
+@pytest.mark.os("linux")
+def test_readv_and_writev_on_a_file_without_io_methods_is_einval(kernel: Kernel, fds) -> None:
+    ep = fds(kernel.epoll_create1(0))  # no read or write method: FMODE_CAN_READ/WRITE unset
+    iov, _ = iovecs(kernel, b"12345678")
+    assert kernel.readv(ep, iov, 1).errno == "EINVAL"
+    assert kernel.writev(ep, iov, 1).errno == "EINVAL"
+
+
+def test_readv_skips_zero_length_iovecs(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"abcdef")
+    iov, bufs = iovecs(kernel, 2, 0, 4)
+    assert kernel.readv(fd, iov, 3).unwrap() == 6
+    assert kernel.bytes(bufs[0], 2) + kernel.bytes(bufs[2], 4) == b"abcdef"
+
+
+# The iovecs' lengths are summed and the total cut to MAX_RW_COUNT (INT_MAX rounded down
+# to a page), the last iovec shortened (lib/iov_iter.c iovec_from_user/__import_iovec).
+# /dev/null takes any count without reading the buffers.
+@pytest.mark.os("linux")
+def test_writev_total_above_max_rw_count_is_cut_to_max_rw_count(kernel: Kernel, fds) -> None:
+    if kernel.ffi.sizeof("long") != 8:
+        pytest.skip("2 GiB iovecs are beyond a 32-bit user space")
+    fd = fds.open("/dev/null", kernel.O_WRONLY)
+    iov, _ = iovecs(kernel, 16, 16)
+    iov[0].iov_len = iov[1].iov_len = 1 << 30  # 2 GiB in all
+    max_rw = ((1 << 31) - 1) & ~(os.sysconf("SC_PAGE_SIZE") - 1)
+    assert kernel.writev(fd, iov, 2).unwrap() == max_rw
+
+
+@pytest.mark.os("linux")
+@pytest.mark.min_kernel("4.6")
+def test_preadv2_offset_below_minus_one_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"abc")
+    iov, _ = iovecs(kernel, 3)
+    assert kernel.preadv2(fd, iov, 1, -2, -1, 0).errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
+@pytest.mark.min_kernel("4.6")
+def test_pwritev2_offset_minus_one_on_a_pipe_writes_like_writev(kernel: Kernel, fds) -> None:
+    rfd, wfd = fds.pipe()
+    iov, _ = iovecs(kernel, b"ab", b"c")
+    assert kernel.pwritev2(wfd, iov, 2, -1, -1, 0).unwrap() == 3  # offset -1: no ESPIPE
+    assert kernel.pwritev2(wfd, iov, 2, 0, 0, 0).errno == "ESPIPE"
+    buf = kernel.buf(8)
+    assert kernel.bytes(buf, kernel.read(rfd, buf, 8).unwrap()) == b"abc"
+
+
+@pytest.mark.os("linux")
+@pytest.mark.min_kernel("4.6")
+def test_pwritev2_unknown_flag_is_eopnotsupp(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"abc")
+    iov, _ = iovecs(kernel, b"x")
+    assert kernel.pwritev2(fd, iov, 1, 0, 0, 1 << 30).errno == "EOPNOTSUPP"
+    assert (tmp / "f").read_bytes() == b"abc"
+
+
+# RWF_NOWAIT: an eventfd (FMODE_NOWAIT since it exists) whose count is 0 answers EAGAIN
+# instead of waiting, on a blocking descriptor too (fs/read_write.c kiocb_set_rw_flags;
+# fs/eventfd.c eventfd_read: IOCB_NOWAIT). A kernel that dropped the flag would block:
+# the child's time limit ends it.
+@pytest.mark.os("linux")
+@pytest.mark.min_kernel("5.10")
+def test_preadv2_rwf_nowait_on_an_empty_eventfd_is_eagain(kernel: Kernel, fds, in_child) -> None:
+    efd = fds(kernel.eventfd2(0, 0))
+
+    def probe() -> str:
+        iov, _ = iovecs(kernel, 8)
+        return kernel.preadv2(efd, iov, 1, -1, -1, kernel.RWF_NOWAIT).outcome
+
+    assert in_child(probe, timeout=5) == "EAGAIN"
+
+
+# The RWF_* flags a kernel knows are taken by a buffered write on a regular file
+# (fs/read_write.c kiocb_set_rw_flags: RWF_SUPPORTED); RWF_HIPRI only matters to polled
+# direct I/O.
+@pytest.mark.os("linux")
+@pytest.mark.min_kernel("4.7")
+@pytest.mark.parametrize("flag", ["RWF_HIPRI", "RWF_DSYNC", "RWF_SYNC"])
+def test_pwritev2_known_flags_are_taken(kernel: Kernel, tmp: Path, fds, flag: str) -> None:
+    fd = fds.file(tmp / "f", b"abc")
+    iov, _ = iovecs(kernel, b"XY")
+    assert kernel.pwritev2(fd, iov, 1, 1, 0, getattr(kernel, flag)).unwrap() == 2
+    assert (tmp / "f").read_bytes() == b"aXY"

@@ -91,3 +91,77 @@ def test_statx_missing_path_is_enoent(kernel: Kernel, tmp: Path) -> None:
     stx = kernel.new("struct statx *")
     r = kernel.statx(kernel.AT_FDCWD, tmp / "absent", 0, kernel.STATX_BASIC_STATS, stx)
     assert r.errno == "ENOENT"
+
+
+def test_statx_unknown_at_flag_is_einval(kernel: Kernel, tmp: Path) -> None:
+    stx = kernel.new("struct statx *")
+    flags = kernel.AT_SYMLINK_FOLLOW  # an AT_ flag of linkat's, not one statx takes
+    r = kernel.statx(kernel.AT_FDCWD, tmp, flags, kernel.STATX_BASIC_STATS, stx)
+    assert r.errno == "EINVAL"
+
+
+@pytest.mark.parametrize("sync", ["AT_STATX_FORCE_SYNC", "AT_STATX_DONT_SYNC"])
+def test_statx_one_sync_flag_alone_is_taken(kernel: Kernel, tmp: Path, sync: str) -> None:
+    (tmp / "f").write_bytes(b"abc")
+    assert _statx(kernel, kernel.AT_FDCWD, tmp / "f", getattr(kernel, sync)).stx_size == 3
+
+
+# The basic fields come back whatever was asked for, an empty mask too (fs/stat.c
+# vfs_getattr_nosec: result_mask starts as STATX_BASIC_STATS).
+def test_statx_with_an_empty_mask_still_fills_the_basic_fields(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "f").write_bytes(b"abcde")
+    stx = kernel.new("struct statx *")
+    kernel.statx(kernel.AT_FDCWD, tmp / "f", 0, 0, stx).unwrap()
+    assert stx.stx_mask & (kernel.STATX_TYPE | kernel.STATX_SIZE | kernel.STATX_INO) == (
+        kernel.STATX_TYPE | kernel.STATX_SIZE | kernel.STATX_INO
+    )
+    assert stx.stx_size == 5 and stx.stx_mode & kernel.S_IFMT == kernel.S_IFREG
+
+
+# Every field fstat also has, field by field: device numbers split into major and minor,
+# blocks, block size, times, the link count (fs/stat.c cp_statx).
+def test_statx_agrees_with_fstat_in_every_shared_field(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"y" * 5000)
+    os.link(tmp / "f", tmp / "g")
+    st = kernel.new("struct stat *")
+    kernel.fstat(fd, st).unwrap()
+    stx = _statx(kernel, fd, b"", kernel.AT_EMPTY_PATH)
+    assert (stx.stx_dev_major, stx.stx_dev_minor) == (os.major(st.st_dev), os.minor(st.st_dev))
+    assert (stx.stx_blocks, stx.stx_blksize, stx.stx_nlink) == (st.st_blocks, st.st_blksize, 2)
+    for name in ("atime", "mtime", "ctime"):
+        got = getattr(stx, f"stx_{name}")
+        assert (got.tv_sec, got.tv_nsec) == (
+            getattr(st, f"st_{name}"),
+            getattr(st, f"st_{name}_nsec"),
+        )
+
+
+def test_statx_of_a_device_splits_its_rdev(kernel: Kernel) -> None:
+    stx = _statx(kernel, kernel.AT_FDCWD, b"/dev/null")
+    rdev = os.stat("/dev/null").st_rdev
+    assert (stx.stx_rdev_major, stx.stx_rdev_minor) == (os.major(rdev), os.minor(rdev))
+    assert stx.stx_mode & kernel.S_IFMT == kernel.S_IFCHR
+
+
+# STATX_ATTR_MOUNT_ROOT (Linux 5.8): set on the root of a mount, and always in
+# attributes_mask (fs/stat.c vfs_statx).
+@pytest.mark.min_kernel("5.8")
+def test_statx_attr_mount_root_marks_only_a_mount_root(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "f").write_bytes(b"")
+    root = _statx(kernel, kernel.AT_FDCWD, b"/")
+    f = _statx(kernel, kernel.AT_FDCWD, tmp / "f")
+    bit = kernel.STATX_ATTR_MOUNT_ROOT
+    assert root.stx_attributes_mask & bit and f.stx_attributes_mask & bit
+    assert root.stx_attributes & bit and not f.stx_attributes & bit
+
+
+# STATX_MNT_ID (Linux 5.8): the mount's id, as /proc/self/fdinfo shows it.
+@pytest.mark.min_kernel("5.8")
+def test_statx_mnt_id_is_the_mount_id_of_the_file(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f")
+    stx = _statx(kernel, fd, b"", kernel.AT_EMPTY_PATH, kernel.STATX_MNT_ID)
+    assert stx.stx_mask & kernel.STATX_MNT_ID
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/self/fdinfo/{fd}").read_text().splitlines()
+    )
+    assert stx.stx_mnt_id == int(fields["mnt_id"])

@@ -4,7 +4,10 @@ readlink fills at most bufsiz bytes and never appends a terminator; a too-small 
 truncates silently. bufsiz 0 and non-links are EINVAL.
 """
 
+import os
 from pathlib import Path
+
+import pytest
 
 from syscalls.expect import ByOS
 from syscalls.kernel import Kernel
@@ -69,3 +72,50 @@ def test_symlink_and_readlink_legacy_calls(kernel: Kernel, tmp: Path) -> None:
     buf = kernel.buf(16)
     n = kernel.readlink(tmp / "link", buf, 16).unwrap()
     assert kernel.bytes(buf, n) == b"target"
+
+
+@pytest.mark.os("linux")
+def test_symlinkat_with_a_trailing_slash_is_enoent(kernel: Kernel, tmp: Path) -> None:
+    assert kernel.symlinkat(b"target", kernel.AT_FDCWD, f"{tmp}/link/").errno == "ENOENT"
+    assert not os.path.lexists(tmp / "link")
+
+
+@pytest.mark.os("linux")
+def test_readlinkat_negative_bufsiz_is_einval(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "link").symlink_to("target")
+    assert kernel.readlinkat(kernel.AT_FDCWD, tmp / "link", kernel.buf(16), -1).errno == "EINVAL"
+
+
+# An empty path names the descriptor's own file (fs/stat.c do_readlinkat: LOOKUP_EMPTY):
+# an O_PATH|O_NOFOLLOW descriptor of a symlink reads its target; a descriptor of
+# anything else is ENOENT, not EINVAL.
+@pytest.mark.os("linux")
+def test_readlinkat_empty_path_reads_the_link_of_the_fd(kernel: Kernel, tmp: Path, fds) -> None:
+    (tmp / "link").symlink_to("some/target")
+    fd = fds.open(tmp / "link", kernel.O_PATH | kernel.O_NOFOLLOW)
+    buf = kernel.buf(64)
+    n = kernel.readlinkat(fd, b"", buf, 64).unwrap()
+    assert kernel.bytes(buf, n) == b"some/target"
+    f = fds.file(tmp / "f")
+    assert kernel.readlinkat(f, b"", buf, 64).errno == "ENOENT"
+
+
+# O_CREAT follows a dangling symlink and creates its target; with O_EXCL it does not
+# follow (fs/open.c build_open_flags: O_EXCL implies O_NOFOLLOW): EEXIST.
+@pytest.mark.os("linux")
+def test_open_creat_through_a_dangling_symlink_creates_the_target(
+    kernel: Kernel, tmp: Path
+) -> None:
+    (tmp / "link").symlink_to("target")
+    flags = kernel.O_CREAT | kernel.O_WRONLY
+    fd = kernel.openat(kernel.AT_FDCWD, tmp / "link", flags, 0o600).unwrap()
+    os.close(fd)
+    assert (tmp / "target").is_file() and (tmp / "link").is_symlink()
+
+
+@pytest.mark.os("linux")
+def test_open_creat_excl_on_a_dangling_symlink_is_eexist(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "link").symlink_to("target")
+    flags = kernel.O_CREAT | kernel.O_EXCL | kernel.O_WRONLY
+    assert kernel.openat(kernel.AT_FDCWD, tmp / "link", flags, 0o600).errno == "EEXIST"
+    assert not (tmp / "target").exists()

@@ -4,9 +4,13 @@ ftruncate on a descriptor not open for writing: POSIX allows EBADF or EINVAL; Li
 the BSDs answer EINVAL.
 """
 
+import os
 from pathlib import Path
 
+import pytest
+
 from syscalls.expect import ByOS
+from syscalls.fds import make_fifo
 from syscalls.kernel import Kernel
 
 FTRUNCATE_READ_ONLY = ByOS(default="EINVAL")
@@ -55,3 +59,73 @@ def test_truncate_directory_is_eisdir(kernel: Kernel, tmp: Path) -> None:
 def test_ftruncate_on_pipe_is_einval(kernel: Kernel, fds) -> None:
     _, wfd = fds.pipe()
     assert kernel.ftruncate(wfd, 0).errno == "EINVAL"
+
+
+@pytest.mark.smoke
+def test_truncate_negative_length_is_einval(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "f").write_bytes(b"abc")
+    assert kernel.truncate(tmp / "f", -1).errno == "EINVAL"
+    assert (tmp / "f").read_bytes() == b"abc"
+
+
+# Not a directory and not a regular file: EINVAL (fs/open.c vfs_truncate).
+@pytest.mark.os("linux")
+def test_truncate_fifo_is_einval(kernel: Kernel, tmp: Path) -> None:
+    make_fifo(kernel, tmp / "fifo")
+    assert kernel.truncate(tmp / "fifo", 0).errno == "EINVAL"
+
+
+def test_truncate_follows_a_symlink(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "f").write_bytes(b"abcdef")
+    (tmp / "link").symlink_to("f")
+    kernel.truncate(tmp / "link", 2).unwrap()
+    assert (tmp / "f").read_bytes() == b"ab"
+    assert (tmp / "link").is_symlink()
+
+
+@pytest.mark.os("linux")
+def test_ftruncate_on_o_path_fd_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
+    (tmp / "f").write_bytes(b"abc")
+    fd = fds.open(tmp / "f", kernel.O_PATH)
+    assert kernel.ftruncate(fd, 0).errno == "EBADF"
+    assert (tmp / "f").read_bytes() == b"abc"
+
+
+# truncate by path needs write permission on the file (fs/open.c vfs_truncate:
+# inode_permission MAY_WRITE); ftruncate needs only a descriptor open for writing.
+# The caller is left without capabilities in a child (root would override the mode).
+@pytest.mark.os("linux")
+def test_truncate_without_write_permission_is_eacces(
+    kernel: Kernel, tmp: Path, in_child, drop_privileges
+) -> None:
+    (tmp / "d").mkdir()
+    (tmp / "d").chmod(0o755)
+    (tmp / "d" / "f").write_bytes(b"abc")
+    (tmp / "d" / "f").chmod(0o444)
+    dirfd = os.open(tmp / "d", os.O_RDONLY | os.O_DIRECTORY)
+
+    def run() -> str:
+        drop_privileges()
+        kernel.fchdir(dirfd).unwrap()
+        return kernel.truncate(b"f", 0).outcome
+
+    try:
+        assert in_child(run) == "EACCES"
+    finally:
+        os.close(dirfd)
+    assert (tmp / "d" / "f").read_bytes() == b"abc"
+
+
+# An append-only file cannot be cut, by path or by descriptor (fs/open.c vfs_truncate,
+# do_sys_ftruncate: IS_APPEND).
+@pytest.mark.os("linux")
+@pytest.mark.root
+def test_truncate_of_an_append_only_file_is_eperm(
+    kernel: Kernel, tmp: Path, fds, inode_flags
+) -> None:
+    (tmp / "f").write_bytes(b"data")
+    inode_flags(tmp / "f", "append")
+    assert kernel.truncate(tmp / "f", 1).errno == "EPERM"
+    fd = fds.open(tmp / "f", kernel.O_WRONLY | kernel.O_APPEND)
+    assert kernel.ftruncate(fd, 1).errno == "EPERM"
+    assert (tmp / "f").read_bytes() == b"data"

@@ -3,7 +3,10 @@
 Unlinking a directory without AT_REMOVEDIR: Linux answers EISDIR, POSIX and the BSDs EPERM.
 """
 
+import os
 from pathlib import Path
+
+import pytest
 
 from syscalls.expect import ByOS
 from syscalls.kernel import Kernel
@@ -75,3 +78,65 @@ def test_unlink_legacy_call_removes_the_name(kernel: Kernel, tmp: Path) -> None:
     (tmp / "f").write_bytes(b"")
     kernel.unlink(tmp / "f").unwrap()
     assert not (tmp / "f").exists()
+
+
+# unlink of "." or "..": EISDIR, before any lookup (fs/namei.c do_unlinkat: the last
+# component is not LAST_NORM).
+@pytest.mark.os("linux")
+def test_unlink_of_dot_or_dotdot_is_eisdir(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "d" / "sub").mkdir(parents=True)
+    for name in (f"{tmp}/d/.", f"{tmp}/d/sub/.."):  # as strings: pathlib drops a "."
+        assert kernel.unlinkat(kernel.AT_FDCWD, name, 0).errno == "EISDIR"
+    assert (tmp / "d" / "sub").is_dir()
+
+
+# A trailing slash on unlink's name: a file is ENOTDIR, a missing name ENOENT, a
+# directory EISDIR (fs/namei.c do_unlinkat, "slashes").
+@pytest.mark.os("linux")
+def test_unlink_with_a_trailing_slash(kernel: Kernel, tmp: Path) -> None:
+    (tmp / "f").write_bytes(b"")
+    (tmp / "d").mkdir()
+    assert kernel.unlinkat(kernel.AT_FDCWD, f"{tmp}/f/", 0).errno == "ENOTDIR"
+    assert kernel.unlinkat(kernel.AT_FDCWD, f"{tmp}/absent/", 0).errno == "ENOENT"
+    assert kernel.unlinkat(kernel.AT_FDCWD, f"{tmp}/d/", 0).errno == "EISDIR"
+    assert (tmp / "f").exists() and (tmp / "d").is_dir()
+
+
+# Removing a name needs write and search permission on its directory (fs/namei.c
+# may_delete); the caller is left without capabilities in a child.
+@pytest.mark.os("linux")
+def test_unlinkat_in_a_directory_without_write_permission_is_eacces(
+    kernel: Kernel, tmp: Path, in_child, drop_privileges
+) -> None:
+    (tmp / "d").mkdir()
+    (tmp / "d" / "f").write_bytes(b"")
+    (tmp / "d").chmod(0o555)
+    dirfd = os.open(tmp / "d", os.O_RDONLY | os.O_DIRECTORY)
+
+    def run() -> str:
+        drop_privileges()
+        return kernel.unlinkat(dirfd, b"f", 0).outcome
+
+    try:
+        assert in_child(run) == "EACCES"
+    finally:
+        os.close(dirfd)
+        (tmp / "d").chmod(0o755)
+    assert (tmp / "d" / "f").exists()
+
+
+# An append-only or immutable file cannot be removed, nor renamed, root or not
+# (fs/namei.c may_delete).
+@pytest.mark.os("linux")
+@pytest.mark.root
+@pytest.mark.parametrize("flag", ["append", "immutable"])
+def test_unlink_or_rename_of_a_flagged_file_is_eperm(
+    kernel: Kernel, tmp: Path, inode_flags, flag: str
+) -> None:
+    (tmp / "f").write_bytes(b"data")
+    inode_flags(tmp / "f", flag)
+    assert kernel.unlinkat(kernel.AT_FDCWD, tmp / "f", 0).errno == "EPERM"
+    assert kernel.renameat(kernel.AT_FDCWD, tmp / "f", kernel.AT_FDCWD, tmp / "g").errno == (
+        "EPERM"
+    )
+    assert (tmp / "f").read_bytes() == b"data"

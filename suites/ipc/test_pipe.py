@@ -6,6 +6,7 @@ Python ignores SIGPIPE; tests about it set the disposition they need inside a ch
 
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -203,3 +204,82 @@ def test_pipe_setpipe_sz_below_queued_data_is_ebusy(kernel: Kernel, fds) -> None
     for _ in range(4):  # four writes of a page fill four pipe buffers
         kernel.write(w, kernel.buf(page), page).unwrap()
     assert kernel.fcntl(w, kernel.F_SETPIPE_SZ, page).errno == "EBUSY"
+
+
+# A write of nothing succeeds before the readers are looked at: 0, not EPIPE (fs/pipe.c
+# pipe_write: "Null write succeeds").
+@pytest.mark.os("linux")
+def test_pipe_zero_length_write_without_readers_returns_zero(kernel: Kernel, fds) -> None:
+    r, w = fds.pipe()
+    fds.close(r).unwrap()
+    assert kernel.write(w, b"x", 0).unwrap() == 0
+    assert kernel.write(w, b"x", 1).errno == "EPIPE"  # Python ignores SIGPIPE
+
+
+# Below a page the size is a page (POSIX's minimum), a power-of-two number of pages is
+# kept, and above 2^31 there is no size: EINVAL (fs/pipe.c round_pipe_size).
+@pytest.mark.os("linux")
+def test_pipe_setpipe_sz_below_a_page_is_one_page(kernel: Kernel, fds) -> None:
+    _, w = fds.pipe()
+    page = os.sysconf("SC_PAGE_SIZE")
+    assert kernel.fcntl(w, kernel.F_SETPIPE_SZ, 1).unwrap() == page
+    assert kernel.fcntl(w, kernel.F_GETPIPE_SZ, 0).unwrap() == page
+    assert kernel.fcntl(w, kernel.F_SETPIPE_SZ, 8 * page).unwrap() == 8 * page
+
+
+@pytest.mark.os("linux")
+def test_pipe_setpipe_sz_above_2_gib_is_einval(kernel: Kernel, fds) -> None:
+    if kernel.ffi.sizeof("long") != 8:
+        pytest.skip("fcntl's argument is 32 bits here: no size above 2^31 to pass")
+    _, w = fds.pipe()
+    before = kernel.fcntl(w, kernel.F_GETPIPE_SZ, 0).unwrap()
+    assert kernel.fcntl(w, kernel.F_SETPIPE_SZ, (1 << 31) + 1).errno == "EINVAL"
+    assert kernel.fcntl(w, kernel.F_GETPIPE_SZ, 0).unwrap() == before
+
+
+@pytest.mark.os("linux")
+def test_pipe_getpipe_sz_on_a_non_pipe_is_ebadf(kernel: Kernel, fds) -> None:
+    fd = fds.open("/dev/null", kernel.O_RDONLY)
+    assert kernel.fcntl(fd, kernel.F_GETPIPE_SZ, 0).errno == "EBADF"
+    assert kernel.fcntl(fd, kernel.F_SETPIPE_SZ, 4096).errno == "EBADF"
+
+
+# Growing past /proc/sys/fs/pipe-max-size needs CAP_SYS_RESOURCE: EPERM without it
+# (fs/pipe.c pipe_set_size), and the size stays.
+@pytest.mark.os("linux")
+@pytest.mark.as_user("root may grow a pipe past pipe-max-size (CAP_SYS_RESOURCE)")
+def test_pipe_setpipe_sz_above_pipe_max_size_without_privilege_is_eperm(
+    kernel: Kernel, fds
+) -> None:
+    _, w = fds.pipe()
+    limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+    before = kernel.fcntl(w, kernel.F_GETPIPE_SZ, 0).unwrap()
+    assert kernel.fcntl(w, kernel.F_SETPIPE_SZ, 2 * limit).errno == "EPERM"
+    assert kernel.fcntl(w, kernel.F_GETPIPE_SZ, 0).unwrap() == before
+
+
+# A read of nothing returns 0 at once, even from an empty pipe on a blocking descriptor
+# (fs/pipe.c pipe_read). A kernel that waited would be ended by the child's time limit.
+@pytest.mark.os("linux")
+def test_pipe_zero_length_read_of_an_empty_pipe_returns_at_once(
+    kernel: Kernel, fds, in_child
+) -> None:
+    r, _ = fds.pipe()
+    assert in_child(lambda: kernel.read(r, kernel.buf(1), 0).outcome, timeout=5) == "ok"
+
+
+def test_pipe_ends_are_read_only_and_write_only(kernel: Kernel, fds) -> None:
+    r, w = fds.pipe()
+    assert kernel.fcntl(r, kernel.F_GETFL, 0).unwrap() & kernel.O_ACCMODE == kernel.O_RDONLY
+    assert kernel.fcntl(w, kernel.F_GETFL, 0).unwrap() & kernel.O_ACCMODE == kernel.O_WRONLY
+
+
+# Shrinking to a size the queued data still fits keeps the data (fs/pipe.c
+# pipe_resize_ring).
+@pytest.mark.os("linux")
+def test_pipe_setpipe_sz_shrinking_around_queued_data_keeps_it(kernel: Kernel, fds) -> None:
+    r, w = fds.pipe()
+    page = os.sysconf("SC_PAGE_SIZE")
+    kernel.write(w, b"abc", 3).unwrap()
+    assert kernel.fcntl(w, kernel.F_SETPIPE_SZ, page).unwrap() == page
+    assert _read(kernel, r) == b"abc"

@@ -65,3 +65,11 @@ def test_close_range_unknown_flag_is_einval(kernel: Kernel) -> None:
 
 def test_close_range_of_unused_fds_succeeds(kernel: Kernel) -> None:
     kernel.close_range(900_000, 900_010, 0).unwrap()
+
+
+@pytest.mark.min_kernel("5.11")
+def test_close_range_cloexec_leaves_fds_outside_the_range(kernel: Kernel, fds) -> None:
+    run = _open_run(kernel, fds, 3)
+    kernel.close_range(run[1], run[1], kernel.CLOSE_RANGE_CLOEXEC).unwrap()
+    marked = [bool(kernel.fcntl(fd, kernel.F_GETFD, 0).unwrap() & kernel.FD_CLOEXEC) for fd in run]
+    assert marked == [False, True, False]

@@ -65,3 +65,99 @@ def test_madvise_unmapped_range_is_enomem(kernel: Kernel, page: int) -> None:
 def test_madvise_free_on_shared_mapping_is_einval(kernel: Kernel, maps, page: int) -> None:
     addr = maps.anon(page, kernel.MAP_SHARED)
     assert kernel.madvise(addr, page, kernel.MADV_FREE).errno == "EINVAL"
+
+
+# A zero length does nothing and succeeds before any mapping is looked at; a length
+# that rounds up to zero (a small negative one) is EINVAL (mm/madvise.c do_madvise).
+def test_madvise_zero_length_succeeds_even_unmapped(kernel: Kernel, page: int) -> None:
+    kernel.madvise(page, 0, kernel.MADV_DONTNEED).unwrap()
+
+
+def test_madvise_length_rounding_up_to_zero_is_einval(kernel: Kernel, maps, page: int) -> None:
+    addr = maps.anon(page)
+    minus_one = (1 << 8 * kernel.ffi.sizeof("size_t")) - 1
+    assert kernel.madvise(addr, minus_one, kernel.MADV_NORMAL).errno == "EINVAL"
+
+
+# MADV_WIPEONFORK (Linux 4.14): a child gets zeros where the parent has data; only for
+# private anonymous memory, EINVAL on a shared mapping. MADV_KEEPONFORK undoes it.
+@pytest.mark.min_kernel("4.14")
+def test_madvise_wipeonfork_gives_the_child_zeros(
+    kernel: Kernel, maps, mem, in_child, page: int
+) -> None:
+    wiped, kept = maps.anon(page), maps.anon(page)
+    mem(wiped, 4)[:] = b"data"
+    mem(kept, 4)[:] = b"data"
+    kernel.madvise(wiped, page, kernel.MADV_WIPEONFORK).unwrap()
+    kernel.madvise(kept, page, kernel.MADV_WIPEONFORK).unwrap()
+    kernel.madvise(kept, page, kernel.MADV_KEEPONFORK).unwrap()
+    assert in_child(lambda: (bytes(mem(wiped, 4)), bytes(mem(kept, 4)))) == (b"\0" * 4, b"data")
+    assert mem(wiped, 4)[:] == b"data"  # the parent's own stay
+
+
+@pytest.mark.min_kernel("4.14")
+def test_madvise_wipeonfork_on_a_shared_mapping_is_einval(kernel: Kernel, maps, page: int) -> None:
+    addr = maps.anon(page, kernel.MAP_SHARED)
+    assert kernel.madvise(addr, page, kernel.MADV_WIPEONFORK).errno == "EINVAL"
+
+
+# MADV_DONTFORK: the child has no mapping there at all.
+def test_madvise_dontfork_leaves_the_range_unmapped_in_the_child(
+    kernel: Kernel, maps, in_child, page: int
+) -> None:
+    addr = maps.anon(page)
+    kernel.madvise(addr, page, kernel.MADV_DONTFORK).unwrap()
+    vec = kernel.buf(1)
+    assert in_child(lambda: kernel.mincore(addr, page, vec).outcome) == "ENOMEM"
+    kernel.mincore(addr, page, vec).unwrap()  # the parent keeps it
+
+
+# MADV_DONTDUMP/MADV_DODUMP set and clear VM_DONTDUMP, "dd" in VmFlags.
+def test_madvise_dontdump_and_dodump_toggle_dd(kernel: Kernel, maps, vm_flags, page: int) -> None:
+    addr = maps.anon(page)
+    kernel.madvise(addr, page, kernel.MADV_DONTDUMP).unwrap()
+    assert "dd" in vm_flags(addr)
+    kernel.madvise(addr, page, kernel.MADV_DODUMP).unwrap()
+    assert "dd" not in vm_flags(addr)
+
+
+# MADV_REMOVE punches a hole in the file behind a shared writable mapping (mm/madvise.c
+# madvise_remove); private anonymous memory has no file: EINVAL; a shared mapping that
+# may never be written (its fd read-only): EACCES.
+def test_madvise_remove_punches_a_hole_in_the_file(
+    kernel: Kernel, tmp: Path, fds, maps, mem, page: int
+) -> None:
+    (tmp / "f").write_bytes(b"x" * 2 * page)
+    fd = kernel.openat(kernel.AT_FDCWD, tmp / "f", kernel.O_RDWR).unwrap()
+    fds.append(fd)
+    addr = maps.file(fd, 2 * page, kernel.MAP_SHARED)
+    r = kernel.madvise(addr, page, kernel.MADV_REMOVE)
+    if r.errno == "EOPNOTSUPP":
+        pytest.skip(f"the file system under {tmp} cannot punch holes")
+    r.unwrap()
+    assert (tmp / "f").read_bytes() == b"\0" * page + b"x" * page
+    assert mem(addr, 1)[0] == b"\0"
+
+
+def test_madvise_remove_refusals(kernel: Kernel, tmp: Path, fds, maps, page: int) -> None:
+    anon = maps.anon(page)
+    assert kernel.madvise(anon, page, kernel.MADV_REMOVE).errno == "EINVAL"
+    (tmp / "f").write_bytes(b"x" * page)
+    fd = kernel.openat(kernel.AT_FDCWD, tmp / "f", kernel.O_RDONLY).unwrap()
+    fds.append(fd)
+    ro = maps.file(fd, page, kernel.MAP_SHARED, kernel.PROT_READ)
+    assert kernel.madvise(ro, page, kernel.MADV_REMOVE).errno == "EACCES"
+    assert (tmp / "f").read_bytes() == b"x" * page
+
+
+# A hole in the range: ENOMEM, yet the advice is applied to the mappings on both sides
+# of it (mm/madvise.c madvise_walk_vmas carries on past a hole).
+def test_madvise_across_a_hole_is_enomem_but_advises_both_sides(
+    kernel: Kernel, maps, mem, page: int
+) -> None:
+    addr = maps.anon(3 * page)
+    mem(addr, 3 * page)[:] = b"x" * 3 * page
+    maps.unmap(addr + page, page).unwrap()
+    maps.held += [(addr, page), (addr + 2 * page, page)]
+    assert kernel.madvise(addr, 3 * page, kernel.MADV_DONTNEED).errno == "ENOMEM"
+    assert mem(addr, 1)[0] == b"\0" and mem(addr + 2 * page, 1)[0] == b"\0"

@@ -134,3 +134,38 @@ def test_mlockall_current_with_zero_limit_is_eperm(kernel: Kernel, in_child) -> 
         return r.errno.name if r.errno else None
 
     assert in_child(lock_all) == "EPERM"
+
+
+# mlock takes an unaligned start: the range is widened to the pages it touches
+# (mm/mlock.c do_mlock), where mprotect refuses one. Two bytes across a page boundary
+# lock both pages; munlock widens the same way.
+@pytest.mark.os("linux")
+def test_mlock_unaligned_range_locks_every_page_it_touches(
+    kernel: Kernel, maps, vm_flags, page: int
+) -> None:
+    if _memlock_limit(kernel) < 2 * page and os.geteuid() != 0:
+        pytest.skip("RLIMIT_MEMLOCK is below two pages for this user")
+    addr = maps.anon(3 * page)
+    kernel.mlock(addr + page - 1, 2).unwrap()
+    assert ["lo" in vm_flags(addr + i * page) for i in range(3)] == [True, True, False]
+    kernel.munlock(addr + page - 1, 2).unwrap()
+    assert ["lo" in vm_flags(addr + i * page) for i in range(3)] == [False, False, False]
+
+
+# Locking what is already locked does not count it twice against RLIMIT_MEMLOCK
+# (mm/mlock.c do_mlock: count_mm_mlocked_page_nr). The limit is lowered in a child.
+@pytest.mark.os("linux")
+@AS_USER
+def test_mlock_again_within_the_limit_does_not_count_twice(
+    kernel: Kernel, maps, in_child, page: int
+) -> None:
+    addr = maps.anon(2 * page)
+
+    def lock() -> tuple[str, str, str]:
+        _set_memlock(kernel, page)
+        first = kernel.mlock(addr, page).outcome
+        again = kernel.mlock(addr, page).outcome
+        more = kernel.mlock(addr, 2 * page).outcome
+        return first, again, more
+
+    assert in_child(lock) == ("ok", "ok", "ENOMEM")

@@ -536,3 +536,70 @@ def test_mmap_truncated_page_is_back_with_zeros_after_growing_again(
     kernel.ftruncate(fd, page).unwrap()
     kernel.ftruncate(fd, 2 * page).unwrap()
     assert view[page:] == b"\0" * page
+
+
+# MAP_SHARED drops flags it does not know, for old programs; MAP_SHARED_VALIDATE refuses
+# them (mm/mmap.c do_mmap: flags &= LEGACY_MAP_MASK). MAP_SYNC is one tmpfs lacks.
+@pytest.mark.os("linux")
+@pytest.mark.min_kernel("4.15")
+def test_mmap_shared_ignores_a_flag_that_shared_validate_refuses(
+    kernel: Kernel, tmp: Path, fds, maps, page: int
+) -> None:
+    fd = _file(kernel, fds, tmp / "f", b"x" * page, kernel.O_RDWR)
+    st = kernel.new("struct statfs *")
+    kernel.statfs(tmp, st).unwrap()
+    if st.f_type != kernel.TMPFS_MAGIC:
+        pytest.skip(f"tmp is not on tmpfs (f_type {st.f_type:#x}): MAP_SYNC may be known there")
+    prot = kernel.PROT_READ
+    maps(kernel.mmap(0, page, prot, kernel.MAP_SHARED | kernel.MAP_SYNC, fd, 0), page)
+    validate = kernel.MAP_SHARED_VALIDATE | kernel.MAP_SYNC
+    assert kernel.mmap(0, page, prot, validate, fd, 0).errno == "EOPNOTSUPP"
+
+
+# Anonymous memory knows only MAP_SHARED and MAP_PRIVATE: MAP_SHARED_VALIDATE is EINVAL.
+@pytest.mark.os("linux")
+@pytest.mark.min_kernel("4.15")
+def test_mmap_anonymous_shared_validate_is_einval(kernel: Kernel, page: int) -> None:
+    flags = kernel.MAP_SHARED_VALIDATE | kernel.MAP_ANONYMOUS
+    assert kernel.mmap(0, page, kernel.PROT_READ, flags, -1, 0).errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
+def test_mmap_anonymous_ignores_the_fd(kernel: Kernel, maps, mem, page: int) -> None:
+    flags = kernel.MAP_PRIVATE | kernel.MAP_ANONYMOUS
+    prot = kernel.PROT_READ | kernel.PROT_WRITE
+    addr = maps(kernel.mmap(0, page, prot, flags, 987654, 0), page)  # no such fd
+    assert mem(addr, 4)[:] == b"\0\0\0\0"
+
+
+# A file mapping whose end would pass the largest file size is EOVERFLOW (mm/mmap.c
+# file_mmap_ok), before the file's size matters.
+@pytest.mark.os("linux")
+def test_mmap_file_offset_past_the_largest_file_size_is_eoverflow(
+    kernel: Kernel, tmp: Path, fds, page: int
+) -> None:
+    if kernel.ffi.sizeof("long") != 8:
+        pytest.skip("a 32-bit mmap offset cannot reach the 64-bit limit")
+    fd = _file(kernel, fds, tmp / "f", b"x" * page, kernel.O_RDWR)
+    top = (1 << 63) - page  # page-aligned: only the end passes LLONG_MAX
+    r = kernel.mmap(0, 2 * page, kernel.PROT_READ, kernel.MAP_PRIVATE, fd, top)
+    assert r.errno == "EOVERFLOW"
+
+
+@pytest.mark.os("linux")
+def test_mmap_file_growsdown_is_einval(kernel: Kernel, tmp: Path, fds, page: int) -> None:
+    fd = _file(kernel, fds, tmp / "f", b"x" * page, kernel.O_RDWR)
+    flags = kernel.MAP_PRIVATE | kernel.MAP_GROWSDOWN
+    assert kernel.mmap(0, page, kernel.PROT_READ, flags, fd, 0).errno == "EINVAL"
+
+
+# The length is rounded up to whole pages (mm/mmap.c do_mmap: PAGE_ALIGN): page + 1
+# bytes map two pages, not three. Placed inside a PROT_NONE reservation, so the pages
+# around are known.
+@pytest.mark.os("linux")
+def test_mmap_length_is_rounded_up_to_whole_pages(kernel: Kernel, maps, vma, page: int) -> None:
+    base = maps.anon(4 * page, prot=kernel.PROT_NONE)
+    flags = kernel.MAP_PRIVATE | kernel.MAP_ANONYMOUS | kernel.MAP_FIXED
+    rw = kernel.PROT_READ | kernel.PROT_WRITE
+    assert kernel.mmap(base, page + 1, rw, flags, -1, 0).unwrap() == base
+    assert [vma(base + i * page).perms for i in range(3)] == ["rw-p", "rw-p", "---p"]

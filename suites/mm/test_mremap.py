@@ -74,3 +74,74 @@ def test_mremap_dontunmap_moves_pages_and_leaves_old_range_empty(
     new = maps(kernel.mremap(addr, page, page, flags, 0), page)
     assert mem(new, 4)[:] == b"data"
     assert mem(addr, 4)[:] == b"\0\0\0\0"  # still mapped, its pages moved away
+
+
+def test_mremap_unknown_flag_is_einval(kernel: Kernel, maps, page: int) -> None:
+    addr = maps.anon(page)
+    assert kernel.mremap(addr, page, 2 * page, kernel.MREMAP_MAYMOVE | 1 << 6, 0).errno == "EINVAL"
+
+
+def test_mremap_to_zero_length_is_einval(kernel: Kernel, maps, page: int) -> None:
+    addr = maps.anon(page)
+    assert kernel.mremap(addr, page, 0, kernel.MREMAP_MAYMOVE, 0).errno == "EINVAL"
+
+
+# MREMAP_DONTUNMAP is always a move of the same size (mm/mremap.c).
+@pytest.mark.min_kernel("5.7")
+def test_mremap_dontunmap_without_maymove_or_resizing_is_einval(
+    kernel: Kernel, maps, page: int
+) -> None:
+    addr = maps.anon(2 * page)
+    dontunmap = kernel.MREMAP_DONTUNMAP
+    assert kernel.mremap(addr, page, page, dontunmap, 0).errno == "EINVAL"
+    flags = dontunmap | kernel.MREMAP_MAYMOVE
+    assert kernel.mremap(addr, page, 2 * page, flags, 0).errno == "EINVAL"
+
+
+def test_mremap_fixed_onto_an_overlapping_range_is_einval(kernel: Kernel, maps, page: int) -> None:
+    addr = maps.anon(4 * page)
+    flags = kernel.MREMAP_MAYMOVE | kernel.MREMAP_FIXED
+    assert kernel.mremap(addr, 2 * page, 2 * page, flags, addr + page).errno == "EINVAL"
+    assert kernel.mremap(addr + page, 2 * page, 2 * page, flags, addr).errno == "EINVAL"
+
+
+def test_mremap_fixed_to_an_unaligned_address_is_einval(kernel: Kernel, maps, page: int) -> None:
+    src = maps.anon(page)
+    dst = maps.anon(page)
+    flags = kernel.MREMAP_MAYMOVE | kernel.MREMAP_FIXED
+    assert kernel.mremap(src, page, page, flags, dst + 1).errno == "EINVAL"
+
+
+# The old range must lie in one mapping: past its end is EFAULT (mm/mremap.c
+# vma_to_resize), even when the next mapping follows at once.
+def test_mremap_old_range_across_two_mappings_is_efault(kernel: Kernel, maps, page: int) -> None:
+    addr = maps.anon(2 * page)
+    kernel.mprotect(addr + page, page, kernel.PROT_READ).unwrap()  # now two mappings
+    assert kernel.mremap(addr, 2 * page, 3 * page, kernel.MREMAP_MAYMOVE, 0).errno == "EFAULT"
+
+
+# An old length of 0 on a shared mapping makes a second mapping of the same pages
+# (mm/mremap.c: the "duplicate shm area" case).
+def test_mremap_zero_old_length_duplicates_a_shared_mapping(
+    kernel: Kernel, maps, mem, page: int
+) -> None:
+    addr = maps.anon(page, kernel.MAP_SHARED)
+    twin = maps(kernel.mremap(addr, 0, page, kernel.MREMAP_MAYMOVE, 0), page)
+    assert twin != addr
+    mem(twin, 4)[:] = b"twin"
+    assert mem(addr, 4)[:] == b"twin"
+
+
+# Growing with free room right after the mapping: it grows where it is, no
+# MREMAP_MAYMOVE needed (mm/mremap.c vma_expandable). The room is made by unmapping
+# the tail of a larger mapping.
+def test_mremap_grows_in_place_into_free_room(kernel: Kernel, maps, mem, page: int) -> None:
+    addr = maps.anon(4 * page)
+    maps.unmap(addr + page, 3 * page).unwrap()
+    maps.held.append((addr, page))
+    mem(addr, 4)[:] = b"stay"
+    assert kernel.mremap(addr, page, 3 * page, 0, 0).unwrap() == addr
+    maps.forget(addr)
+    maps.held.append((addr, 3 * page))
+    assert mem(addr, 4)[:] == b"stay"
+    mem(addr + 3 * page - 1, 1)[0] = b"!"  # the grown tail is mapped and writable

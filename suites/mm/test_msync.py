@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from syscalls.kernel import Kernel
 
 
@@ -40,3 +42,26 @@ def test_msync_unaligned_address_is_einval(kernel: Kernel, maps, page: int) -> N
 
 def test_msync_unmapped_range_is_enomem(kernel: Kernel, page: int) -> None:
     assert kernel.msync(page, page, kernel.MS_SYNC).errno == "ENOMEM"
+
+
+def test_msync_zero_length_succeeds_even_unmapped(kernel: Kernel, page: int) -> None:
+    kernel.msync(page, 0, kernel.MS_SYNC).unwrap()
+
+
+@pytest.mark.os("linux")
+def test_msync_range_wrapping_the_address_space_is_enomem(kernel: Kernel, maps, page: int) -> None:
+    addr = maps.anon(page, kernel.MAP_SHARED)
+    huge = (1 << 8 * kernel.ffi.sizeof("void *")) - page
+    assert kernel.msync(addr, huge, kernel.MS_SYNC).errno == "ENOMEM"
+
+
+# MS_INVALIDATE on locked pages: EBUSY (mm/msync.c).
+@pytest.mark.os("linux")
+def test_msync_invalidate_of_locked_pages_is_ebusy(kernel: Kernel, maps, page: int) -> None:
+    addr = maps.anon(page, kernel.MAP_SHARED)
+    r = kernel.mlock(addr, page)
+    if r.errno in ("EPERM", "ENOMEM"):
+        pytest.skip(f"cannot lock a page here (RLIMIT_MEMLOCK): {r.errno}")
+    r.unwrap()
+    assert kernel.msync(addr, page, kernel.MS_INVALIDATE).errno == "EBUSY"
+    kernel.msync(addr, page, kernel.MS_SYNC).unwrap()  # without MS_INVALIDATE: fine
