@@ -315,6 +315,27 @@ def test_mmap_hugetlb_maps_huge_pages(kernel: Kernel, maps, mem, vm_flags, page:
     size, available = _hugetlb_pool()
     if not available:
         pytest.skip("no huge pages can be had (nr_hugepages is 0; the pool is left alone)")
+    _maps_a_huge_page(kernel, maps, mem, vm_flags, page, size)
+
+
+@pytest.mark.disposable  # the machine's pool of huge pages grows for it
+def test_mmap_hugetlb_maps_huge_pages_from_a_pool_it_grows(
+    kernel: Kernel, maps, mem, vm_flags, page: int
+) -> None:
+    size, _ = _hugetlb_pool()
+    pool = Path("/proc/sys/vm/nr_hugepages")
+    before = pool.read_text()
+    pool.write_text(str(int(before) + 1))
+    try:
+        if _hugetlb_pool()[1] == 0:
+            pytest.skip(f"the pool did not grow (nr_hugepages {pool.read_text().strip()})")
+        _maps_a_huge_page(kernel, maps, mem, vm_flags, page, size)
+    finally:
+        maps.release()
+        pool.write_text(before)
+
+
+def _maps_a_huge_page(kernel: Kernel, maps, mem, vm_flags, page: int, size: int) -> None:
     flags = kernel.MAP_PRIVATE | kernel.MAP_ANONYMOUS | kernel.MAP_HUGETLB
     rw = kernel.PROT_READ | kernel.PROT_WRITE
     addr = maps(kernel.mmap(0, page, rw, flags, -1, 0), size)  # the length rounds up

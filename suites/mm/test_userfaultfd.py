@@ -34,9 +34,16 @@ kernel_faults = pytest.mark.skipif(
     not MAY_HANDLE_KERNEL_FAULTS,
     reason="unprivileged_userfaultfd = 0: a user's descriptor is user-mode only",
 )
-USER_REFUSED = pytest.mark.skipif(
-    MAY_HANDLE_KERNEL_FAULTS, reason="this user may handle kernel-mode faults"
-)
+
+
+def USER_REFUSED(test: Any) -> Any:
+    """What unprivileged_userfaultfd = 0 refuses a user (run as one: syscalls.as_user)."""
+    test = pytest.mark.skipif(
+        UNPRIVILEGED == 1, reason="unprivileged_userfaultfd = 1: users may handle them"
+    )(test)
+    return pytest.mark.as_user("root may handle kernel-mode faults (CAP_SYS_PTRACE)")(test)
+
+
 COPY, ZEROPAGE, WAKE = 1 << 3, 1 << 4, 1 << 2  # _UFFDIO_* bits in uffdio_register.ioctls
 
 _c = cffi.FFI()

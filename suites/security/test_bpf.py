@@ -26,9 +26,13 @@ MAY_BPF = os.geteuid() == 0 or DISABLED == 0
 needs_bpf = pytest.mark.skipif(
     not MAY_BPF, reason=f"unprivileged_bpf_disabled = {DISABLED}: bpf is for CAP_BPF only"
 )
-REFUSED = pytest.mark.skipif(
-    MAY_BPF, reason="this user may use bpf (root, or unprivileged_bpf_disabled = 0)"
-)
+
+
+def REFUSED(test: Any) -> Any:
+    """What unprivileged_bpf_disabled refuses a user (run as one: syscalls.as_user)."""
+    test = pytest.mark.skipif(DISABLED == 0, reason="unprivileged_bpf_disabled = 0")(test)
+    return pytest.mark.as_user("root may use bpf (CAP_BPF)")(test)
+
 
 MAP_CREATE = "struct { uint32_t map_type, key_size, value_size, max_entries, map_flags; } *"
 # key, value and flags are __aligned_u64: 8-aligned on i386 too, where uint64_t is not

@@ -73,6 +73,9 @@ for k in $KEEP; do i=$((i + 1)); mkdir -p /keep/$i; mount -o bind "$R$k" /keep/$
 mount -t proc proc $R/proc
 mount -t sysfs sysfs $R/sys
 mount -t devtmpfs devtmpfs $R/dev
+# What udev or systemd make on a host, and devtmpfs does not: /dev/fd and the streams
+ln -sfn /proc/self/fd $R/dev/fd
+for s in stdin:0 stdout:1 stderr:2; do ln -sfn "/proc/self/fd/${s#*:}" "$R/dev/${s%:*}"; done
 mkdir -p $R/dev/pts $R/dev/shm $R/dev/mqueue
 mount -t devpts -o newinstance,ptmxmode=0666 devpts $R/dev/pts
 mount -t tmpfs -o mode=1777 tmpfs $R/dev/shm
