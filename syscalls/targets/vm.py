@@ -207,8 +207,10 @@ def qemu_argv(
     if accel == "kvm":
         argv += ["-accel", "kvm", "-cpu", "host"]
     else:
-        # "max" (AVX and more, emulated) ran the guest's Python ~1.5x slower than qemu64.
-        argv += ["-accel", "tcg,thread=multi", "-cpu", "qemu64"]
+        # "max" (AVX and more, emulated) ran the guest's Python ~1.5x slower than qemu64;
+        # protection keys are one feature more, emulated, so the pkey_* tests' PKU side
+        # runs in the guest (a host without PKU runs the other side).
+        argv += ["-accel", "tcg,thread=multi", "-cpu", "qemu64,+pku"]
     if share == "9p":
         argv += ninep_shares(Path("/"), out)
     return argv
