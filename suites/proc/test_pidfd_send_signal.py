@@ -74,3 +74,51 @@ def test_pidfd_send_signal_invalid_signal_is_einval(kernel: Kernel) -> None:
         assert kernel.pidfd_send_signal(fd, 65, None, 0).errno == "EINVAL"
     finally:
         os.close(fd)
+
+
+def _info(kernel: Kernel, sig: int, code: int, value: int = 0):
+    info = kernel.new("siginfo_t *")
+    info.si_signo, info.si_code = sig, code
+    info.si_pid, info.si_uid = os.getpid(), os.getuid()
+    info.si_status = value  # the sival_int slot (see signals/test_rt_sigtimedwait.py)
+    return info
+
+
+def test_pidfd_send_signal_info_for_another_signal_is_einval(kernel: Kernel) -> None:
+    fd = kernel.pidfd_open(os.getpid(), 0).unwrap()
+    try:
+        info = _info(kernel, signal.SIGUSR2, kernel.SI_QUEUE)
+        assert kernel.pidfd_send_signal(fd, signal.SIGUSR1, info, 0).errno == "EINVAL"
+    finally:
+        os.close(fd)
+
+
+def test_pidfd_send_signal_forged_si_user_to_another_process_is_eperm(
+    kernel: Kernel, in_child
+) -> None:
+    def run() -> str:
+        pid = _sleeper(kernel)
+        try:
+            fd = kernel.pidfd_open(pid, 0).unwrap()
+            info = _info(kernel, signal.SIGTERM, kernel.SI_USER)
+            return kernel.pidfd_send_signal(fd, signal.SIGTERM, info, 0).outcome
+        finally:
+            kernel.kill(pid, signal.SIGKILL)
+            forking.wait(kernel, pid)
+
+    assert in_child(run) == "EPERM"
+
+
+def test_pidfd_send_signal_info_to_itself_is_delivered_as_given(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int, int]:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+        fd = kernel.pidfd_open(os.getpid(), 0).unwrap()
+        info = _info(kernel, signal.SIGUSR1, kernel.SI_QUEUE, 99)
+        kernel.pidfd_send_signal(fd, signal.SIGUSR1, info, 0).unwrap()
+        got = kernel.new("siginfo_t *")
+        mask = kernel.new("uint64_t *", 1 << (signal.SIGUSR1 - 1))
+        ts = kernel.new("struct timespec *", (0, 0))
+        sig = kernel.rt_sigtimedwait(mask, got, ts, 8).unwrap()
+        return sig, got.si_code, got.si_status
+
+    assert in_child(run) == (signal.SIGUSR1, kernel.SI_QUEUE, 99)

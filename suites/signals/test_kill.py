@@ -174,3 +174,56 @@ def test_tkill_of_missing_thread_is_esrch(kernel: Kernel, in_child) -> None:
 @pytest.mark.os("linux")
 def test_tkill_zero_tid_is_einval(kernel: Kernel) -> None:
     assert kernel.tkill(0, 0).errno == "EINVAL"
+
+
+def test_kill_int_min_pid_is_esrch(kernel: Kernel) -> None:
+    """-INT_MIN has no process group to name: kill_something_info refuses it as ESRCH
+    before looking anything up (kernel/signal.c)."""
+    assert kernel.kill(-(2**31), 0).errno == "ESRCH"
+
+
+def test_kill_highest_signal_number_is_valid(kernel: Kernel, sigs, in_child) -> None:
+    """Signal numbers run 1.._NSIG (64) inclusive; 64 is the last real-time signal."""
+
+    def run() -> set[int]:
+        sigs.block(64)
+        kernel.kill(os.getpid(), 64).unwrap()
+        return sigs.pending()
+
+    assert in_child(run) == {64}
+
+
+@pytest.mark.os("linux")
+@pytest.mark.parametrize("sig", [-1, 65])
+def test_tgkill_invalid_signal_is_einval(kernel: Kernel, sig: int) -> None:
+    assert kernel.tgkill(os.getpid(), kernel.gettid().unwrap(), sig).errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
+@pytest.mark.parametrize("sig", [-1, 65])
+def test_tkill_invalid_signal_is_einval(kernel: Kernel, sig: int) -> None:
+    assert kernel.tkill(kernel.gettid().unwrap(), sig).errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
+def test_tgkill_signal_zero_to_own_thread_succeeds_and_sends_nothing(
+    kernel: Kernel, sigs, in_child
+) -> None:
+    def run() -> tuple[int, set[int]]:
+        r = kernel.tgkill(os.getpid(), kernel.gettid().unwrap(), 0).unwrap()
+        return r, sigs.pending()
+
+    assert in_child(run) == (0, set())
+
+
+@pytest.mark.os("linux")
+def test_tkill_reaches_the_thread_as_si_tkill_from_the_sender(
+    kernel: Kernel, sigs, in_child
+) -> None:
+    def run() -> tuple[int, int, bool]:
+        sigs.block(USR1)
+        kernel.tkill(kernel.gettid().unwrap(), USR1).unwrap()
+        r, info = sigs.timedwait({USR1})
+        return r.unwrap(), info.si_code, info.si_pid == os.getpid()
+
+    assert in_child(run) == (USR1, kernel.SI_TKILL, True)

@@ -123,3 +123,55 @@ def test_rt_sigaction_resethand_restores_default_after_one_delivery(
     assert installed not in (kernel.SIG_DFL, kernel.SIG_IGN)
     assert hits == 1
     assert after == kernel.SIG_DFL
+
+
+def test_rt_sigaction_highest_signal_number_is_valid(kernel: Kernel, sigs, in_child) -> None:
+    """Signals run 1.._NSIG inclusive: 64 may be given a disposition."""
+
+    def run() -> tuple[str, int]:
+        r, _ = sigs.action(64, sigs.ignore())
+        return r.outcome, sigs.action(64)[1].handler
+
+    assert in_child(run) == ("ok", kernel.SIG_IGN)
+
+
+def test_rt_sigaction_ignoring_discards_the_pending_signal(kernel: Kernel, sigs, in_child) -> None:
+    """POSIX: setting SIG_IGN for a pending signal discards it, blocked or not
+    (kernel/signal.c: do_sigaction flushes it from the queues)."""
+
+    def run() -> tuple[bool, set[int]]:
+        sigs.block(signal.SIGUSR1)
+        kernel.kill(os.getpid(), signal.SIGUSR1).unwrap()
+        before = signal.SIGUSR1 in sigs.pending()
+        sigs.action(signal.SIGUSR1, sigs.ignore())[0].unwrap()
+        return before, sigs.pending()
+
+    assert in_child(run) == (True, set())
+
+
+def test_rt_sigaction_default_of_an_ignored_by_default_signal_discards_it(
+    kernel: Kernel, sigs, in_child
+) -> None:
+    """SIG_DFL for SIGWINCH means ignore, so installing it discards a pending SIGWINCH."""
+
+    def run() -> tuple[bool, set[int]]:
+        sigs.block(signal.SIGWINCH)
+        kernel.kill(os.getpid(), signal.SIGWINCH).unwrap()
+        before = signal.SIGWINCH in sigs.pending()
+        sigs.action(signal.SIGWINCH, sigs.default())[0].unwrap()
+        return before, sigs.pending()
+
+    assert in_child(run) == (True, set())
+
+
+def test_rt_sigaction_default_of_a_fatal_signal_keeps_it_pending(
+    kernel: Kernel, sigs, in_child
+) -> None:
+    def run() -> set[int]:
+        sigs.action(signal.SIGUSR1, sigs.ignore())[0].unwrap()
+        sigs.block(signal.SIGUSR1)
+        kernel.kill(os.getpid(), signal.SIGUSR1).unwrap()  # blocked: queued though ignored
+        sigs.action(signal.SIGUSR1, sigs.default())[0].unwrap()
+        return sigs.pending()
+
+    assert in_child(run) == {signal.SIGUSR1}

@@ -160,3 +160,31 @@ def test_rt_sigpending_smaller_size_copies_only_that_much(kernel: Kernel, sigs, 
 @pytest.mark.requires("fault_handler")
 def test_rt_sigpending_into_a_bad_address_is_efault(kernel: Kernel) -> None:
     assert kernel.rt_sigpending(8, 8).errno == "EFAULT"
+
+
+def test_rt_sigprocmask_without_a_new_set_ignores_how(kernel: Kernel, sigs, in_child) -> None:
+    """`how` is looked at only when a new set is given (kernel/signal.c: rt_sigprocmask):
+    a query with an unknown how succeeds and changes nothing."""
+
+    def run() -> tuple[str, set[int], set[int]]:
+        sigs.block(USR1)
+        r, old = sigs.procmask(7, None)
+        return r.outcome, old, sigs.blocked()
+
+    assert in_child(run) == ("ok", {USR1}, {USR1})
+
+
+def test_rt_sigprocmask_block_drops_sigkill_and_sigstop(kernel: Kernel, sigs, in_child) -> None:
+    def run() -> set[int]:
+        sigs.procmask(kernel.SIG_BLOCK, {signal.SIGKILL, signal.SIGSTOP, USR2})[0].unwrap()
+        return sigs.blocked()
+
+    assert in_child(run) == {USR2}
+
+
+def test_rt_sigprocmask_blocks_the_highest_signal(kernel: Kernel, sigs, in_child) -> None:
+    def run() -> set[int]:
+        sigs.procmask(kernel.SIG_SETMASK, {64, 1})[0].unwrap()
+        return sigs.blocked()
+
+    assert in_child(run) == {1, 64}

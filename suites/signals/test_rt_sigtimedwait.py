@@ -142,3 +142,133 @@ def test_rt_sigtimedwait_invalid_timeout_is_einval(kernel: Kernel, sigs, in_chil
         return kernel.rt_sigtimedwait(mask, None, bad, 8).outcome
 
     assert in_child(run) == "EINVAL"
+
+
+def test_rt_sigtimedwait_negative_seconds_is_einval(kernel: Kernel, sigs, in_child) -> None:
+    def run() -> str:
+        sigs.block(USR1)
+        bad = kernel.new("struct timespec *", (-1, 0))
+        mask = kernel.new("uint64_t *", 1 << (USR1 - 1))
+        return kernel.rt_sigtimedwait(mask, None, bad, 8).outcome
+
+    assert in_child(run) == "EINVAL"
+
+
+def test_rt_sigtimedwait_wrong_sigset_size_is_einval(kernel: Kernel, sigs, in_child) -> None:
+    def run() -> str:
+        sigs.block(USR1)
+        kernel.kill(os.getpid(), USR1).unwrap()  # pending: only the size can refuse it
+        mask = kernel.new("uint64_t *", 1 << (USR1 - 1))
+        ts = kernel.new("struct timespec *", (0, 0))
+        return kernel.rt_sigtimedwait(mask, None, ts, 4).outcome
+
+    assert in_child(run) == "EINVAL"
+
+
+def test_rt_sigtimedwait_restores_the_blocked_mask_after_waiting(
+    kernel: Kernel, sigs, in_child
+) -> None:
+    """While it sleeps the waited-for signals are unblocked (kernel/signal.c:
+    do_sigtimedwait); the mask the thread had comes back when the wait times out."""
+
+    def run() -> tuple[str, set[int]]:
+        sigs.block(USR1, signal.SIGUSR2)
+        r, _ = sigs.timedwait({USR1}, 1_000_000)
+        return r.outcome, sigs.blocked()
+
+    assert in_child(run) == ("EAGAIN", {USR1, signal.SIGUSR2})
+
+
+def test_rt_sigtimedwait_leaves_signals_outside_the_set_pending(
+    kernel: Kernel, sigs, in_child
+) -> None:
+    def run() -> tuple[str, set[int]]:
+        sigs.block(USR1, signal.SIGUSR2)
+        kernel.kill(os.getpid(), signal.SIGUSR2).unwrap()
+        r, _ = sigs.timedwait({USR1})
+        return r.outcome, sigs.pending()
+
+    assert in_child(run) == ("EAGAIN", {signal.SIGUSR2})
+
+
+def test_rt_sigqueueinfo_signal_number_comes_from_the_argument(
+    kernel: Kernel, sigs, in_child
+) -> None:
+    """The kernel overwrites si_signo with the sig argument (kernel/signal.c:
+    __copy_siginfo_from_user)."""
+
+    def run() -> tuple[int, int, set[int]]:
+        sigs.block(USR1, signal.SIGUSR2)
+        info = kernel.new("siginfo_t *")
+        info.si_signo, info.si_code = signal.SIGUSR2, kernel.SI_QUEUE
+        kernel.rt_sigqueueinfo(os.getpid(), USR1, info).unwrap()
+        r, got = sigs.timedwait({USR1})
+        return r.unwrap(), got.si_signo, sigs.pending()
+
+    assert in_child(run) == (USR1, USR1, set())
+
+
+def test_rt_sigqueueinfo_passes_the_senders_pid_and_uid_through(
+    kernel: Kernel, sigs, in_child
+) -> None:
+    def run() -> tuple[int, int]:
+        sigs.block(USR1)
+        info = kernel.new("siginfo_t *")
+        info.si_signo, info.si_code = USR1, kernel.SI_QUEUE
+        info.si_pid, info.si_uid = 4321, 8765
+        kernel.rt_sigqueueinfo(os.getpid(), USR1, info).unwrap()
+        _, got = sigs.timedwait({USR1})
+        return got.si_pid, got.si_uid
+
+    assert in_child(run) == (4321, 8765)
+
+
+def test_rt_sigqueueinfo_si_user_code_to_itself_is_allowed(kernel: Kernel, sigs, in_child) -> None:
+    """The EPERM for si_code >= 0 applies only to other processes."""
+
+    def run() -> tuple[int, int]:
+        sigs.block(USR1)
+        _queue(kernel, os.getpid(), USR1, kernel.SI_USER, 0).unwrap()
+        r, got = sigs.timedwait({USR1})
+        return r.unwrap(), got.si_code
+
+    assert in_child(run) == (USR1, kernel.SI_USER)
+
+
+def test_rt_sigqueueinfo_posing_as_tkill_to_another_process_is_eperm(
+    kernel: Kernel, in_child
+) -> None:
+    """SI_TKILL is negative, but forging it for another process is refused too."""
+
+    def run() -> str:
+        pid = forking.fork(kernel, lambda: os.read(os.pipe()[0], 1))
+        try:
+            return _queue(kernel, pid, USR1, kernel.SI_TKILL, 0).outcome
+        finally:
+            kernel.kill(pid, signal.SIGKILL)
+            forking.wait(kernel, pid)
+
+    assert in_child(run) == "EPERM"
+
+
+def test_rt_tgsigqueueinfo_si_user_code_to_another_process_is_eperm(
+    kernel: Kernel, in_child
+) -> None:
+    def run() -> str:
+        pid = forking.fork(kernel, lambda: os.read(os.pipe()[0], 1))
+        try:
+            info = kernel.new("siginfo_t *")
+            info.si_signo, info.si_code = USR1, kernel.SI_USER
+            return kernel.rt_tgsigqueueinfo(pid, pid, USR1, info).outcome
+        finally:
+            kernel.kill(pid, signal.SIGKILL)
+            forking.wait(kernel, pid)
+
+    assert in_child(run) == "EPERM"
+
+
+@pytest.mark.parametrize(("tgid", "tid"), [(0, 1), (1, 0), (-1, 1)])
+def test_rt_tgsigqueueinfo_non_positive_ids_are_einval(kernel: Kernel, tgid: int, tid: int) -> None:
+    info = kernel.new("siginfo_t *")
+    info.si_signo, info.si_code = USR1, kernel.SI_QUEUE
+    assert kernel.rt_tgsigqueueinfo(tgid, tid, USR1, info).errno == "EINVAL"

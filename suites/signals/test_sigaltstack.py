@@ -75,3 +75,46 @@ def test_sigaltstack_is_inherited_by_fork(kernel: Kernel, in_child) -> None:
         return forking.exit_code(kernel, pid)
 
     assert in_child(run) == 0
+
+
+def test_sigaltstack_disable_ignores_size_and_pointer(kernel: Kernel, in_child) -> None:
+    """With SS_DISABLE the size is not checked against MINSIGSTKSZ and the stack is
+    recorded as NULL and 0 (kernel/signal.c: do_sigaltstack)."""
+
+    def run() -> tuple[str, int, int, int]:
+        r0, mem = _install(kernel)
+        r0.unwrap()
+        tiny = kernel.buf(16)
+        r = kernel.sigaltstack(kernel.new("stack_t *", (tiny, kernel.SS_DISABLE, 16)), None)
+        got = _query(kernel)
+        del mem
+        return r.outcome, kernel.address(got.ss_sp), got.ss_size, got.ss_flags
+
+    assert in_child(run) == ("ok", 0, 0, kernel.SS_DISABLE)
+
+
+def test_sigaltstack_ss_onstack_mode_is_accepted_as_enable(kernel: Kernel, in_child) -> None:
+    """SS_ONSTACK is accepted as a mode for old programs and sets the stack like 0."""
+
+    def run() -> tuple[str, int, int]:
+        r, _mem = _install(kernel, flags=kernel.SS_ONSTACK)
+        got = _query(kernel)
+        return r.outcome, got.ss_size, got.ss_flags & (kernel.SS_ONSTACK | kernel.SS_DISABLE)
+
+    assert in_child(run) == ("ok", SIZE, 0)
+
+
+@pytest.mark.min_kernel("4.7")
+def test_sigaltstack_autodisarm_is_read_back(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int]:
+        r, _mem = _install(kernel, flags=kernel.SS_AUTODISARM - (1 << 32))  # ss_flags is an int
+        r.unwrap()
+        got = _query(kernel)
+        return got.ss_size, got.ss_flags & 0xFFFFFFFF
+
+    assert in_child(run) == (SIZE, kernel.SS_AUTODISARM)
+
+
+def test_sigaltstack_onstack_and_disable_together_is_einval(kernel: Kernel, in_child) -> None:
+    flags = kernel.SS_ONSTACK | kernel.SS_DISABLE
+    assert in_child(lambda: _install(kernel, flags=flags)[0].outcome) == "EINVAL"
