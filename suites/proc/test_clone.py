@@ -102,6 +102,7 @@ def test_clone_parent_makes_child_a_sibling(kernel: Kernel, in_child) -> None:
         (("CLONE_THREAD",), "CLONE_THREAD needs CLONE_SIGHAND"),
         (("CLONE_SIGHAND",), "CLONE_SIGHAND needs CLONE_VM"),
         (("CLONE_NEWNS", "CLONE_FS"), "a new mount namespace cannot share fs info"),
+        (("CLONE_NEWUSER", "CLONE_FS"), "a new user namespace cannot share fs info"),
     ],
 )
 def test_clone_inconsistent_flags_are_einval(
@@ -143,3 +144,30 @@ def test_clone_pidfd_with_parent_settid_is_einval(kernel: Kernel, in_child) -> N
     """Legacy clone returns both through the same pointer, so they exclude each other."""
     flags = kernel.SIGCHLD | kernel.CLONE_PIDFD | kernel.CLONE_PARENT_SETTID
     assert in_child(lambda: _clone_outcome(kernel, flags)) == "EINVAL"
+
+
+@pytest.mark.min_kernel("5.2")
+def test_clone_pidfd_with_detached_is_einval(kernel: Kernel, in_child) -> None:
+    """CLONE_DETACHED is ignored by clone, but refused beside CLONE_PIDFD."""
+    flags = kernel.SIGCHLD | kernel.CLONE_PIDFD | kernel.CLONE_DETACHED
+    pidfd = kernel.new("int *", -1)
+
+    def run() -> str:
+        r = kernel.clone(flags, 0, pidfd, 0, 0)
+        if r.value == 0:
+            os._exit(0)
+        if r.ok:
+            forking.wait(kernel, r.value)
+        return r.outcome
+
+    assert in_child(run) == "EINVAL"
+
+
+def test_clone_detached_alone_is_ignored(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        r = kernel.clone(kernel.SIGCHLD | kernel.CLONE_DETACHED, 0, 0, 0, 0)
+        if r.value == 0:
+            os._exit(5)
+        return forking.exit_code(kernel, r.unwrap())
+
+    assert in_child(run) == 5

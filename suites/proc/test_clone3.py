@@ -127,3 +127,84 @@ def test_clone3_exit_signal_beyond_nsig_is_einval(kernel: Kernel, in_child) -> N
 def test_clone3_stack_size_without_stack_is_einval(kernel: Kernel, in_child) -> None:
     args = _args(kernel, exit_signal=signal.SIGCHLD, stack_size=65536)
     assert in_child(lambda: _clone3(kernel, args).outcome) == "EINVAL"
+
+
+def test_clone3_unknown_flag_is_einval(kernel: Kernel, in_child) -> None:
+    args = _args(kernel, flags=1 << 40, exit_signal=signal.SIGCHLD)
+    assert in_child(lambda: _clone3(kernel, args).outcome) == "EINVAL"
+
+
+def test_clone3_stack_without_stack_size_is_einval(kernel: Kernel, in_child) -> None:
+    def run() -> str:
+        stack = kernel.buf(65536)
+        args = _args(kernel, exit_signal=signal.SIGCHLD, stack=kernel.address(stack))
+        return _clone3(kernel, args).outcome
+
+    assert in_child(run) == "EINVAL"
+
+
+@pytest.mark.min_kernel("5.5")
+def test_clone3_clear_sighand_with_sighand_is_einval(kernel: Kernel, in_child) -> None:
+    flags = kernel.CLONE_CLEAR_SIGHAND | kernel.CLONE_SIGHAND | kernel.CLONE_VM
+    args = _args(kernel, flags=flags, exit_signal=signal.SIGCHLD)
+    assert in_child(lambda: _clone3(kernel, args).outcome) == "EINVAL"
+
+
+@pytest.mark.min_kernel("5.5")
+def test_clone3_clear_sighand_resets_handlers_but_keeps_ignored(kernel: Kernel, in_child) -> None:
+    """The child's caught signals go back to SIG_DFL; ignored ones stay ignored
+    (kernel/fork.c copy_sighand: flush_signal_handlers(p, 0))."""
+
+    def handler(sig: int) -> int:  # the kernel's sa_handler: the first word of its struct
+        old = kernel.new("unsigned long[8]")
+        kernel.rt_sigaction(sig, None, old, 8).unwrap()
+        return int(old[0])
+
+    def child() -> int:
+        caught, ignored = handler(signal.SIGUSR1), handler(signal.SIGUSR2)
+        return (caught != kernel.SIG_DFL) | (ignored != kernel.SIG_IGN) << 1
+
+    def run() -> tuple[int, int]:
+        signal.signal(signal.SIGUSR1, lambda *_: None)
+        signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+        args = _args(kernel, flags=kernel.CLONE_CLEAR_SIGHAND, exit_signal=signal.SIGCHLD)
+        pid = _clone3(kernel, args, body=child).unwrap()
+        return handler(signal.SIGUSR1) != kernel.SIG_DFL, forking.exit_code(kernel, pid)
+
+    assert in_child(run) == (True, 0)  # 1: USR1 still caught, 2: USR2 no longer ignored
+
+
+@pytest.mark.min_kernel("5.5")
+def test_clone3_set_tid_size_beyond_the_nesting_limit_is_einval(kernel: Kernel, in_child) -> None:
+    """At most MAX_PID_NS_LEVEL (32) pids, one per pid namespace level."""
+
+    def run() -> str:
+        tids = kernel.new("int[33]")
+        args = _args(
+            kernel, exit_signal=signal.SIGCHLD, set_tid=kernel.address(tids), set_tid_size=33
+        )
+        return _clone3(kernel, args).outcome
+
+    assert in_child(run) == "EINVAL"
+
+
+@pytest.mark.min_kernel("5.5")
+def test_clone3_set_tid_size_without_array_is_einval(kernel: Kernel, in_child) -> None:
+    args = _args(kernel, exit_signal=signal.SIGCHLD, set_tid=0, set_tid_size=1)
+    assert in_child(lambda: _clone3(kernel, args).outcome) == "EINVAL"
+
+
+@pytest.mark.min_kernel("5.5")
+def test_clone3_set_tid_array_with_zero_size_is_einval(kernel: Kernel, in_child) -> None:
+    def run() -> str:
+        tids = kernel.new("int[1]", [forking.missing_pid()])
+        args = _args(kernel, exit_signal=signal.SIGCHLD, set_tid=kernel.address(tids))
+        return _clone3(kernel, args).outcome
+
+    assert in_child(run) == "EINVAL"
+
+
+@pytest.mark.min_kernel("5.7")
+def test_clone3_into_cgroup_beyond_int_max_is_einval(kernel: Kernel, in_child) -> None:
+    args = _args(kernel, flags=kernel.CLONE_INTO_CGROUP, exit_signal=signal.SIGCHLD, cgroup=1 << 31)
+    assert in_child(lambda: _clone3(kernel, args).outcome) == "EINVAL"

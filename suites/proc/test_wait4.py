@@ -141,3 +141,66 @@ def test_wait4_unknown_option_is_einval(kernel: Kernel, in_child) -> None:
     """WNOWAIT belongs to waitid; wait4 refuses it."""
     r = in_child(lambda: kernel.wait4(-1, kernel.new("int *"), kernel.WNOWAIT, None).outcome)
     assert r == "EINVAL"
+
+
+def test_wait4_int_min_pid_is_esrch(kernel: Kernel, in_child) -> None:
+    """-INT_MIN names no process group: kernel/exit.c kernel_wait4 refuses it as ESRCH,
+    even with no children to wait for."""
+    r = in_child(lambda: kernel.wait4(-(2**31), kernel.new("int *"), kernel.WNOHANG, None).outcome)
+    assert r == "ESRCH"
+
+
+def test_wait4_wexited_is_not_one_of_its_options(kernel: Kernel, in_child) -> None:
+    """wait4 always waits for exits; WEXITED itself is waitid's and is refused."""
+    r = in_child(lambda: kernel.wait4(-1, kernel.new("int *"), kernel.WEXITED, None).outcome)
+    assert r == "EINVAL"
+
+
+def test_wait4_negative_pid_waits_for_that_process_group(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int]:
+        near, near_w = _blocked_child(kernel)  # stays in our group, running
+        far, far_w = _blocked_child(kernel)
+        try:
+            kernel.setpgid(far, far).unwrap()
+            os.close(far_w)  # far exits
+            status = kernel.new("int *")
+            got = kernel.wait4(-far, status, 0, None).unwrap()
+            return got - far, os.WEXITSTATUS(status[0])
+        finally:
+            os.close(near_w)
+            forking.wait(kernel, near)
+
+    assert in_child(run) == (0, 0)
+
+
+def test_wait4_without_wuntraced_does_not_report_a_stop(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int]:
+        pid, w = _blocked_child(kernel)
+        try:
+            kernel.kill(pid, signal.SIGSTOP).unwrap()
+            info = kernel.new("siginfo_t *")  # wait for the stop, leaving it reportable
+            kernel.waitid(kernel.P_PID, pid, info, kernel.WSTOPPED | kernel.WNOWAIT, None).unwrap()
+            status = kernel.new("int *")
+            plain = kernel.wait4(pid, status, kernel.WNOHANG, None).unwrap()
+            untraced = kernel.wait4(pid, status, kernel.WNOHANG | kernel.WUNTRACED, None).unwrap()
+            return plain, untraced - pid
+        finally:
+            kernel.kill(pid, signal.SIGKILL)
+            forking.wait(kernel, pid)
+            os.close(w)
+
+    assert in_child(run) == (0, 0)
+
+
+def test_wait4_wclone_ignores_ordinary_children(kernel: Kernel, in_child) -> None:
+    """__WCLONE waits only for children whose exit signal is not SIGCHLD: an ordinary
+    zombie child is not eligible, so there is no child to wait for."""
+
+    def run() -> tuple[str, int]:
+        pid = forking.fork(kernel, lambda: 6)
+        opts = kernel.platform["__WCLONE"] | kernel.WNOHANG
+        # the child may not have exited yet: ECHILD does not depend on that
+        outcome = kernel.wait4(pid, kernel.new("int *"), opts, None).outcome
+        return outcome, forking.exit_code(kernel, pid)
+
+    assert in_child(run) == ("ECHILD", 6)

@@ -168,3 +168,138 @@ def test_waitid_without_a_state_to_wait_for_is_einval(kernel: Kernel, in_child) 
 
 def test_waitid_unknown_idtype_is_einval(kernel: Kernel, in_child) -> None:
     assert in_child(lambda: _waitid(kernel, 42, 0, kernel.WEXITED)[0].outcome) == "EINVAL"
+
+
+def test_waitid_unknown_option_bit_is_einval(kernel: Kernel, in_child) -> None:
+    opts = kernel.WEXITED | 0x100
+    assert in_child(lambda: _waitid(kernel, kernel.P_ALL, 0, opts)[0].outcome) == "EINVAL"
+
+
+@pytest.mark.parametrize("ident", [0, -1])
+def test_waitid_p_pid_non_positive_is_einval(kernel: Kernel, in_child, ident: int) -> None:
+    r = in_child(lambda: _waitid(kernel, kernel.P_PID, ident, kernel.WEXITED)[0].outcome)
+    assert r == "EINVAL"
+
+
+def test_waitid_p_pgid_negative_is_einval(kernel: Kernel, in_child) -> None:
+    def run() -> str:
+        pid = forking.fork(kernel, lambda: 0)  # a child, so only the argument can refuse
+        try:
+            return _waitid(kernel, kernel.P_PGID, -1, kernel.WEXITED)[0].outcome
+        finally:
+            forking.wait(kernel, pid)
+
+    assert in_child(run) == "EINVAL"
+
+
+@pytest.mark.min_kernel("5.4")
+def test_waitid_p_pgid_zero_means_the_callers_group(kernel: Kernel, in_child) -> None:
+    """An exited child in another group is not reported; one in ours is (Linux >= 5.4;
+    before, 0 named no group at all)."""
+
+    def run() -> tuple[int, int]:
+        far = forking.fork(kernel, lambda: os.setpgid(0, 0) or 3)
+        kernel.setpgid(far, far)  # either side may win; EACCES once it has exited
+        _waitid(kernel, kernel.P_PID, far, kernel.WEXITED | kernel.WNOWAIT)[0].unwrap()
+        r, w = os.pipe()
+        near = forking.fork(kernel, lambda: os.read(r, 1) and 9)
+        try:
+            _, early = _waitid(kernel, kernel.P_PGID, 0, kernel.WEXITED | kernel.WNOHANG)
+            os.write(w, b"x")
+            _, late = _waitid(kernel, kernel.P_PGID, 0, kernel.WEXITED)
+            return early.si_pid, late.si_pid - near
+        finally:
+            forking.wait(kernel, far)
+            os.close(w)
+
+    assert in_child(run) == (0, 0)
+
+
+@pytest.mark.min_kernel("5.3")
+def test_waitid_p_pidfd_negative_is_einval(kernel: Kernel, in_child) -> None:
+    r = in_child(lambda: _waitid(kernel, kernel.P_PIDFD, -1, kernel.WEXITED)[0].outcome)
+    assert r == "EINVAL"
+
+
+@pytest.mark.min_kernel("5.3")
+def test_waitid_p_pidfd_on_a_non_pidfd_is_ebadf(kernel: Kernel, in_child) -> None:
+    def run() -> str:
+        r, w = os.pipe()
+        pid = forking.fork(kernel, lambda: 0)
+        try:
+            return _waitid(kernel, kernel.P_PIDFD, r, kernel.WEXITED)[0].outcome
+        finally:
+            forking.wait(kernel, pid)
+            os.close(r)
+            os.close(w)
+
+    assert in_child(run) == "EBADF"
+
+
+def test_waitid_wstopped_alone_does_not_reap_an_exited_child(kernel: Kernel, in_child) -> None:
+    """A zombie is not waitable without WEXITED, and does not count as a child that might
+    still change: ECHILD (kernel/exit.c: wait_consider_task), and it stays reapable."""
+
+    def run() -> tuple[str, int, int]:
+        pid = forking.fork(kernel, lambda: 4)
+        _waitid(kernel, kernel.P_PID, pid, kernel.WEXITED | kernel.WNOWAIT)[0].unwrap()  # exited
+        r, info = _waitid(kernel, kernel.P_PID, pid, kernel.WSTOPPED | kernel.WNOHANG)
+        return r.outcome, info.si_pid, forking.exit_code(kernel, pid)
+
+    assert in_child(run) == ("ECHILD", 0, 4)
+
+
+def test_waitid_wexited_alone_does_not_report_a_stop(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int, int]:
+        pid = _stopping_child(kernel)
+        try:
+            _waitid(kernel, kernel.P_PID, pid, kernel.WSTOPPED | kernel.WNOWAIT)[0].unwrap()
+            r, info = _waitid(kernel, kernel.P_PID, pid, kernel.WEXITED | kernel.WNOHANG)
+            _, stop = _waitid(kernel, kernel.P_PID, pid, kernel.WSTOPPED | kernel.WNOHANG)
+            return r.unwrap(), info.si_pid, stop.si_code
+        finally:
+            kernel.kill(pid, signal.SIGKILL)
+            forking.wait(kernel, pid)
+
+    assert in_child(run) == (0, 0, kernel.CLD_STOPPED)
+
+
+def test_waitid_wnohang_without_change_zeroes_the_siginfo(kernel: Kernel, in_child) -> None:
+    """With nothing to report the kernel writes zeros over si_signo, si_code, si_pid,
+    si_uid and si_status (kernel/exit.c: waitid), not leaving the caller's bytes."""
+
+    def run() -> tuple[int, int, int, int, int]:
+        r, w = os.pipe()
+        pid = forking.fork(kernel, lambda: os.read(r, 1) and 0)
+        try:
+            info = kernel.new("siginfo_t *")
+            info.si_signo, info.si_code, info.si_pid = 99, 98, 97
+            info.si_uid, info.si_status = 96, 95
+            opts = kernel.WEXITED | kernel.WNOHANG
+            kernel.waitid(kernel.P_PID, pid, info, opts, None).unwrap()
+            return info.si_signo, info.si_code, info.si_pid, info.si_uid, info.si_status
+        finally:
+            os.write(w, b"x")
+            forking.wait(kernel, pid)
+
+    assert in_child(run) == (0, 0, 0, 0, 0)
+
+
+def test_waitid_reports_the_childs_real_uid(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        pid = forking.fork(kernel, lambda: 0)
+        _, info = _waitid(kernel, kernel.P_PID, pid, kernel.WEXITED)
+        return info.si_uid
+
+    assert in_child(run) == os.getuid()
+
+
+def test_waitid_fills_the_rusage_of_the_reaped_child(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        pid = forking.fork(kernel)
+        ru = kernel.new("struct rusage *")
+        info = kernel.new("siginfo_t *")
+        kernel.waitid(kernel.P_PID, pid, info, kernel.WEXITED, ru).unwrap()
+        return ru.ru_maxrss
+
+    assert in_child(run) > 0
