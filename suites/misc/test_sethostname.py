@@ -43,3 +43,33 @@ def test_sethostname_longer_than_64_bytes_is_einval(kernel: Kernel, in_child) ->
         return kernel.sethostname(b"x" * 65, 65).outcome
 
     assert in_child(run) == "EINVAL"
+
+
+@pytest.mark.root
+def test_sethostname_negative_length_is_einval(kernel: Kernel, in_child) -> None:
+    def run() -> str:
+        kernel.unshare(kernel.CLONE_NEWUTS).unwrap()
+        return kernel.sethostname(b"x", -1).outcome
+
+    assert in_child(run) == "EINVAL"
+
+
+@pytest.mark.root
+def test_sethostname_of_64_bytes_is_kept_whole(kernel: Kernel, in_child) -> None:
+    def run() -> bytes:
+        kernel.unshare(kernel.CLONE_NEWUTS).unwrap()
+        kernel.sethostname(b"h" * 64, 64).unwrap()
+        return _nodename(kernel)
+
+    assert in_child(run) == b"h" * 64
+
+
+@pytest.mark.root
+def test_sethostname_takes_len_bytes_and_ends_the_name_there(kernel: Kernel, in_child) -> None:
+    def run() -> bytes:
+        kernel.unshare(kernel.CLONE_NEWUTS).unwrap()
+        kernel.sethostname(b"a-long-first-name", 17).unwrap()
+        kernel.sethostname(b"shortXYZ", 5).unwrap()
+        return _nodename(kernel)
+
+    assert in_child(run) == b"short"

@@ -148,3 +148,119 @@ def test_prctl_child_subreaper_is_read_back(kernel: Kernel, in_child) -> None:
 
 def test_prctl_unknown_option_is_einval(kernel: Kernel) -> None:
     assert kernel.prctl(0x7FFF_0000, 0, 0, 0, 0).errno == "EINVAL"
+
+
+def test_prctl_pdeathsig_highest_signal_is_valid(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        kernel.prctl(kernel.PR_SET_PDEATHSIG, 64, 0, 0, 0).unwrap()
+        sig = kernel.new("int *")
+        kernel.prctl(kernel.PR_GET_PDEATHSIG, sig, 0, 0, 0).unwrap()
+        return sig[0]
+
+    assert in_child(run) == 64
+
+
+def test_prctl_pdeathsig_is_cleared_in_a_forked_child(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        kernel.prctl(kernel.PR_SET_PDEATHSIG, signal.SIGUSR2, 0, 0, 0).unwrap()
+
+        def child() -> int:
+            sig = kernel.new("int *", -1)
+            kernel.prctl(kernel.PR_GET_PDEATHSIG, sig, 0, 0, 0).unwrap()
+            return sig[0]
+
+        return forking.exit_code(kernel, forking.fork(kernel, child))
+
+    assert in_child(run) == 0
+
+
+def test_prctl_get_no_new_privs_with_arguments_is_einval(kernel: Kernel) -> None:
+    assert kernel.prctl(kernel.PR_GET_NO_NEW_PRIVS, 1, 0, 0, 0).errno == "EINVAL"
+
+
+def test_prctl_child_subreaper_stores_any_nonzero_as_one(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int]:
+        value = kernel.new("int *")
+        kernel.prctl(kernel.PR_SET_CHILD_SUBREAPER, 2, 0, 0, 0).unwrap()
+        kernel.prctl(kernel.PR_GET_CHILD_SUBREAPER, value, 0, 0, 0).unwrap()
+        two = value[0]
+        kernel.prctl(kernel.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0).unwrap()
+        kernel.prctl(kernel.PR_GET_CHILD_SUBREAPER, value, 0, 0, 0).unwrap()
+        return two, value[0]
+
+    assert in_child(run) == (1, 0)
+
+
+def test_prctl_orphan_is_reparented_to_the_subreaper(kernel: Kernel, in_child) -> None:
+    """getppid of a grandchild whose parent exited names the subreaper."""
+
+    def run() -> tuple[int, bool]:
+        kernel.prctl(kernel.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0).unwrap()
+        pid_r, pid_w = os.pipe()
+        go_r, go_w = os.pipe()
+        out_r, out_w = os.pipe()
+
+        def grandchild() -> int:
+            os.read(go_r, 1)  # until the middle process has been reaped
+            os.write(out_w, kernel.getppid().unwrap().to_bytes(4, "little"))
+            return 0
+
+        def middle() -> int:
+            os.write(pid_w, forking.fork(kernel, grandchild).to_bytes(4, "little"))
+            return 0
+
+        mid = forking.fork(kernel, middle)
+        gc = int.from_bytes(os.read(pid_r, 4), "little")
+        forking.wait(kernel, mid)
+        os.write(go_w, b"g")
+        ppid = int.from_bytes(os.read(out_r, 4), "little")
+        forking.wait(kernel, gc)
+        return ppid - os.getpid(), ppid == mid
+
+    assert in_child(run) == (0, False)
+
+
+def test_prctl_timerslack_is_read_back_and_zero_restores_the_default(
+    kernel: Kernel, in_child
+) -> None:
+    """The default is the slack the process had at fork, so 0 gives back the first value."""
+
+    def run() -> tuple[int, int, int]:
+        first = kernel.prctl(kernel.PR_GET_TIMERSLACK, 0, 0, 0, 0).unwrap()
+        kernel.prctl(kernel.PR_SET_TIMERSLACK, first + 12345, 0, 0, 0).unwrap()
+        changed = kernel.prctl(kernel.PR_GET_TIMERSLACK, 0, 0, 0, 0).unwrap() - first
+        kernel.prctl(kernel.PR_SET_TIMERSLACK, 0, 0, 0, 0).unwrap()
+        back = kernel.prctl(kernel.PR_GET_TIMERSLACK, 0, 0, 0, 0).unwrap() - first
+        return changed, back, first
+
+    changed, back, _ = in_child(run)
+    assert (changed, back) == (12345, 0)
+
+
+def test_prctl_keepcaps_is_read_back(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int]:
+        kernel.prctl(kernel.PR_SET_KEEPCAPS, 1, 0, 0, 0).unwrap()
+        on = kernel.prctl(kernel.PR_GET_KEEPCAPS, 0, 0, 0, 0).unwrap()
+        kernel.prctl(kernel.PR_SET_KEEPCAPS, 0, 0, 0, 0).unwrap()
+        return on, kernel.prctl(kernel.PR_GET_KEEPCAPS, 0, 0, 0, 0).unwrap()
+
+    assert in_child(run) == (1, 0)
+
+
+def test_prctl_keepcaps_above_one_is_einval(kernel: Kernel, in_child) -> None:
+    assert in_child(lambda: kernel.prctl(kernel.PR_SET_KEEPCAPS, 2, 0, 0, 0).outcome) == "EINVAL"
+
+
+def test_prctl_thp_disable_is_read_back(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int]:
+        kernel.prctl(kernel.PR_SET_THP_DISABLE, 1, 0, 0, 0).unwrap()
+        on = kernel.prctl(kernel.PR_GET_THP_DISABLE, 0, 0, 0, 0).unwrap()
+        kernel.prctl(kernel.PR_SET_THP_DISABLE, 0, 0, 0, 0).unwrap()
+        return on, kernel.prctl(kernel.PR_GET_THP_DISABLE, 0, 0, 0, 0).unwrap()
+
+    assert in_child(run) == (1, 0)
+
+
+def test_prctl_thp_disable_with_extra_arguments_is_einval(kernel: Kernel, in_child) -> None:
+    r = in_child(lambda: kernel.prctl(kernel.PR_SET_THP_DISABLE, 1, 1, 0, 0).outcome)
+    assert r == "EINVAL"

@@ -160,3 +160,45 @@ def test_prlimit64_of_missing_process_is_esrch(kernel: Kernel, in_child) -> None
         ).outcome
 
     assert in_child(run) == "ESRCH"
+
+
+def test_getrlimit_resource_just_past_the_last_is_einval(kernel: Kernel) -> None:
+    lim = kernel.new("struct rlimit *")
+    assert kernel.getrlimit(kernel.RLIM_NLIMITS, lim).errno == "EINVAL"
+
+
+def test_getrlimit_last_resource_is_valid(kernel: Kernel) -> None:
+    lim = kernel.new("struct rlimit *")
+    assert kernel.getrlimit(kernel.RLIM_NLIMITS - 1, lim).outcome == "ok"
+
+
+def test_setrlimit_resource_past_the_last_is_einval(kernel: Kernel, in_child) -> None:
+    r = in_child(lambda: _set(kernel, kernel.RLIM_NLIMITS, 0, 0).outcome)
+    assert r == "EINVAL"
+
+
+@pytest.mark.os("linux")
+def test_prlimit64_resource_past_the_last_is_einval(kernel: Kernel) -> None:
+    old = kernel.new("struct rlimit64 *")
+    assert kernel.prlimit64(0, kernel.RLIM_NLIMITS, None, old).errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
+def test_prlimit64_soft_above_hard_is_einval_and_changes_nothing(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[str, tuple[int, int], tuple[int, int]]:
+        before = _get(kernel, kernel.RLIMIT_NOFILE)
+        new = kernel.new("struct rlimit64 *", (100, 50))
+        r = kernel.prlimit64(0, kernel.RLIMIT_NOFILE, new, None)
+        return r.outcome, before, _get(kernel, kernel.RLIMIT_NOFILE)
+
+    outcome, before, after = in_child(run)
+    assert outcome == "EINVAL"
+    assert after == before
+
+
+@pytest.mark.os("linux")
+@pytest.mark.as_user("root may read any process's limits (CAP_SYS_RESOURCE)")
+def test_prlimit64_reading_another_users_process_is_eperm(kernel: Kernel) -> None:
+    """pid 1 runs as root: a user may not even read its limits."""
+    old = kernel.new("struct rlimit64 *")
+    assert kernel.prlimit64(1, kernel.RLIMIT_NOFILE, None, old).errno == "EPERM"

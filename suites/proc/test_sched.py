@@ -10,6 +10,7 @@ import os
 
 import pytest
 
+from syscalls import forking
 from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
@@ -106,3 +107,85 @@ def test_setpriority_lowering_nice_as_root_succeeds(kernel: Kernel, in_child) ->
 
 def test_getpriority_unknown_which_is_einval(kernel: Kernel) -> None:
     assert kernel.getpriority(42, 0).errno == "EINVAL"
+
+
+def test_setpriority_unknown_which_is_einval(kernel: Kernel) -> None:
+    assert kernel.setpriority(42, 0, 0).errno == "EINVAL"
+
+
+def test_setpriority_above_19_is_clamped_to_19(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        kernel.setpriority(kernel.PRIO_PROCESS, 0, 1000).unwrap()
+        return 20 - kernel.getpriority(kernel.PRIO_PROCESS, 0).unwrap()
+
+    assert in_child(run) == 19
+
+
+@pytest.mark.root
+def test_setpriority_below_minus_20_is_clamped_to_minus_20(kernel: Kernel, in_child) -> None:
+    def run() -> int:
+        kernel.setpriority(kernel.PRIO_PROCESS, 0, -1000).unwrap()
+        return 20 - kernel.getpriority(kernel.PRIO_PROCESS, 0).unwrap()
+
+    assert in_child(run) == -20
+
+
+def test_getpriority_of_a_missing_process_is_esrch(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[str, str]:
+        pid = forking.fork(kernel)
+        forking.wait(kernel, pid)
+        return (
+            kernel.getpriority(kernel.PRIO_PROCESS, pid).outcome,
+            kernel.setpriority(kernel.PRIO_PROCESS, pid, 19).outcome,
+        )
+
+    assert in_child(run) == ("ESRCH", "ESRCH")
+
+
+def test_getpriority_of_a_user_without_processes_is_esrch(kernel: Kernel) -> None:
+    """No process runs as this uid, so there is no priority to report."""
+    assert kernel.getpriority(kernel.PRIO_USER, 0x3FFF_FFF0).errno == "ESRCH"
+
+
+def test_setpriority_of_a_process_group_changes_every_member(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int]:
+        r, w = os.pipe()
+        pid = forking.fork(kernel, lambda: os.close(w) or (os.read(r, 1) and 0))
+        os.close(r)
+        try:
+            kernel.setpriority(kernel.PRIO_PGRP, 0, 13).unwrap()  # in_child leads its group
+            mine = 20 - kernel.getpriority(kernel.PRIO_PROCESS, 0).unwrap()
+            theirs = 20 - kernel.getpriority(kernel.PRIO_PROCESS, pid).unwrap()
+            return mine, theirs
+        finally:
+            os.close(w)
+            forking.wait(kernel, pid)
+
+    assert in_child(run) == (13, 13)
+
+
+def test_getpriority_of_a_process_group_reports_its_lowest_nice(kernel: Kernel, in_child) -> None:
+    """For a group the raw answer is the highest 20 - nice among its members."""
+
+    def run() -> int:
+        kernel.setpriority(kernel.PRIO_PROCESS, 0, 11).unwrap()
+        r, w = os.pipe()
+        ready_r, ready_w = os.pipe()
+
+        def child() -> int:
+            os.close(w)
+            kernel.setpriority(kernel.PRIO_PROCESS, 0, 17).unwrap()
+            os.write(ready_w, b"r")
+            os.read(r, 1)
+            return 0
+
+        pid = forking.fork(kernel, child)
+        os.close(r)
+        try:
+            os.read(ready_r, 1)
+            return 20 - kernel.getpriority(kernel.PRIO_PGRP, 0).unwrap()
+        finally:
+            os.close(w)
+            forking.wait(kernel, pid)
+
+    assert in_child(run) == 11
