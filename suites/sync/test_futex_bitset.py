@@ -61,3 +61,22 @@ def test_futex_wait_bitset_deadline_in_the_past_returns_at_once(kernel: Kernel, 
     word = futex.word(0)
     r = kernel.futex(word, kernel.FUTEX_WAIT_BITSET_PRIVATE, 0, past, None, 1)
     assert r.errno == "ETIMEDOUT"
+
+
+def test_futex_wake_bitset_zero_mask_is_einval(kernel: Kernel, futex) -> None:
+    assert futex.wake(futex.word(0), 1, "FUTEX_WAKE_BITSET_PRIVATE", 0).errno == "EINVAL"
+
+
+def test_futex_plain_wake_reaches_a_bitset_waiter(kernel: Kernel, futex, in_child) -> None:
+    """FUTEX_WAKE matches every bit (FUTEX_BITSET_MATCH_ANY), whatever the waiter's set."""
+
+    def run() -> tuple[int, str]:
+        word = futex.word(0)
+        deadline = _abs_ns(time.CLOCK_MONOTONIC, 5_000_000_000)  # BITSET's is absolute
+        waiter = futex.in_thread(
+            lambda: futex.wait(word, 0, "FUTEX_WAIT_BITSET_PRIVATE", deadline, 0x4).outcome
+        )
+        futex.until_waiting(waiter.tid, word)
+        return futex.wake(word, 1).unwrap(), waiter.join()
+
+    assert in_child(run) == (1, "ok")

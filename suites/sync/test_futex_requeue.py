@@ -77,3 +77,32 @@ def test_futex_cmp_requeue_with_changed_value_is_eagain(kernel: Kernel, futex) -
 def test_futex_cmp_requeue_negative_count_is_einval(kernel: Kernel, futex) -> None:
     a, b = futex.word(0), futex.word(0)
     assert kernel.futex(a, kernel.FUTEX_CMP_REQUEUE_PRIVATE, -1, 1, b, 0).errno == "EINVAL"
+
+
+def test_futex_requeue_negative_requeue_count_is_einval(kernel: Kernel, futex) -> None:
+    a, b = futex.word(0), futex.word(0)
+    assert kernel.futex(a, kernel.FUTEX_REQUEUE_PRIVATE, 0, -1, b, 0).errno == "EINVAL"
+
+
+def test_futex_plain_requeue_does_not_compare_the_word(kernel: Kernel, futex) -> None:
+    """Only FUTEX_CMP_REQUEUE checks *uaddr against val3; FUTEX_REQUEUE ignores val3."""
+    a, b = futex.word(3), futex.word(0)
+    assert kernel.futex(a, kernel.FUTEX_REQUEUE_PRIVATE, 1, 1, b, 2).unwrap() == 0
+
+
+def test_futex_cmp_requeue_with_zero_requeue_count_only_wakes(
+    kernel: Kernel, futex, in_child
+) -> None:
+    def run() -> tuple[int, int, int]:
+        a, b = futex.word(0), futex.word(0)
+        threads = [futex.in_thread(lambda: futex.wait(a, 0).outcome) for _ in range(2)]
+        for t in threads:
+            futex.until_waiting(t.tid, a)
+        woken = kernel.futex(a, kernel.FUTEX_CMP_REQUEUE_PRIVATE, 1, 0, b, 0).unwrap()
+        on_b = futex.wake(b, ALL).unwrap()  # nothing was moved there
+        on_a = futex.wake_until(a, 1)
+        for t in threads:
+            t.join()
+        return woken, on_b, on_a
+
+    assert in_child(run) == (1, 0, 1)

@@ -97,3 +97,35 @@ def test_futex_wake_op_updates_second_word_and_wakes(kernel: Kernel, futex) -> N
     r = kernel.futex(a, kernel.FUTEX_WAKE_OP_PRIVATE, 1, 1, b, op)
     assert r.unwrap() == 0
     assert b[0] == 5
+
+
+def test_futex_wait_negative_seconds_is_einval(kernel: Kernel, futex) -> None:
+    bad = kernel.new("struct timespec *", (-1, 0))
+    r = kernel.futex(futex.word(0), kernel.FUTEX_WAIT_PRIVATE, 0, bad, None, 0)
+    assert r.errno == "EINVAL"
+
+
+def test_futex_wake_of_zero_still_wakes_one(kernel: Kernel, futex, in_child) -> None:
+    """futex_wake counts a waiter before comparing with nr_wake (kernel/futex/waitwake.c),
+    so asking for 0 wakes one queued waiter, no more."""
+
+    def run() -> tuple[int, int, list[str]]:
+        word = futex.word(0)
+        waiters = [futex.in_thread(lambda: futex.wait(word, 0).outcome) for _ in range(2)]
+        for w in waiters:
+            futex.until_waiting(w.tid, word)
+        zero = futex.wake(word, 0).unwrap()
+        rest = futex.wake_until(word, 1)
+        return zero, rest, [w.join() for w in waiters]
+
+    assert in_child(run) == (1, 1, ["ok", "ok"])
+
+
+def test_futex_wait_with_a_waker_on_another_word_times_out(kernel: Kernel, futex, in_child) -> None:
+    def run() -> tuple[int, str]:
+        a, b = futex.word(0), futex.word(0)
+        waiter = futex.in_thread(lambda: futex.wait(a, 0, ns=50_000_000).outcome)
+        futex.until_waiting(waiter.tid, a)
+        return futex.wake(b, 10).unwrap(), waiter.join()
+
+    assert in_child(run) == (0, "ETIMEDOUT")
