@@ -49,3 +49,7 @@ def test_epoll_create_without_a_free_descriptor_is_emfile(
         return getattr(kernel, call)(0 if call == "epoll_create1" else 1).outcome
 
     assert in_child(run) == "EMFILE"
+
+
+def test_epoll_create_negative_size_is_einval(kernel: Kernel) -> None:
+    assert kernel.epoll_create(-1).errno == "EINVAL"

@@ -205,3 +205,28 @@ def test_ppoll_sigmask_keeps_signal_blocked_during_wait(kernel: Kernel, fds, in_
         return kernel.ppoll(pfds, 1, ts, mask, SIGSET_BYTES).unwrap()
 
     assert in_child(wait) == 0
+
+
+def test_poll_reports_only_the_events_asked_for(kernel: Kernel, fds) -> None:
+    """A readable pipe polled for POLLOUT alone is not ready: revents is the ready set
+    masked by events (plus POLLERR and POLLHUP, which are always reported)."""
+    r, w = fds.pipe()
+    kernel.write(w, b"x", 1).unwrap()
+    assert _poll(kernel, r, kernel.POLLOUT) == (0, 0)
+
+
+def test_poll_clears_revents_of_fds_not_ready(kernel: Kernel, fds) -> None:
+    r, _ = fds.pipe()
+    pfds = _pollfds(kernel, (r, kernel.POLLIN))
+    pfds[0].revents = 0x7FFF
+    assert kernel.poll(pfds, 1, 0).unwrap() == 0
+    assert pfds[0].revents == 0
+
+
+def test_poll_negative_fd_clears_its_revents(kernel: Kernel, fds) -> None:
+    r, w = fds.pipe()
+    kernel.write(w, b"x", 1).unwrap()
+    pfds = _pollfds(kernel, (-1, kernel.POLLIN), (r, kernel.POLLIN))
+    pfds[0].revents = 0x7FFF
+    assert kernel.poll(pfds, 2, 0).unwrap() == 1
+    assert (pfds[0].revents, pfds[1].revents) == (0, kernel.POLLIN)

@@ -162,3 +162,28 @@ def test_pselect6_sigmask_unblocks_pending_signal_as_eintr(kernel: Kernel, fds, 
     outcome, caught = in_child(wait)
     assert outcome == "EINTR"
     assert caught == [signal.SIGUSR1]
+
+
+def test_select_ignores_descriptors_at_or_above_nfds(kernel: Kernel, fds) -> None:
+    r, w = fds.pipe()
+    kernel.write(w, b"x", 1).unwrap()
+    rset = _fdset(kernel, r)
+    tv = kernel.new("struct timeval *", (0, 0))
+    assert kernel.select(r, rset, None, None, tv).unwrap() == 0  # r itself is not below r
+
+
+@pytest.mark.os("linux")
+def test_pselect6_sigset_of_another_size_is_einval(kernel: Kernel, fds) -> None:
+    r, _ = fds.pipe()
+    arg = _sigmask_arg(kernel, kernel.new("uint64_t *", 0))
+    arg[1] = kernel.ffi.cast("void *", 4)
+    ts = kernel.new("struct timespec *", (0, 0))
+    assert kernel.pselect6(r + 1, _fdset(kernel, r), None, None, ts, arg).errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
+def test_pselect6_writes_back_no_time_left_after_timing_out(kernel: Kernel, fds) -> None:
+    r, _ = fds.pipe()
+    ts = kernel.new("struct timespec *", (0, 1_000_000))
+    assert kernel.pselect6(r + 1, _fdset(kernel, r), None, None, ts, None).unwrap() == 0
+    assert (ts.tv_sec, ts.tv_nsec) == (0, 0)
