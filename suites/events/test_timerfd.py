@@ -138,3 +138,25 @@ def test_timerfd_read_shorter_than_8_bytes_is_einval(kernel: Kernel, tfd: int) -
 def test_timerfd_settime_on_non_timerfd_is_einval(kernel: Kernel, fds) -> None:
     r, _ = fds.pipe()
     assert kernel.timerfd_settime(r, 0, _spec(kernel, MS), None).errno == "EINVAL"
+
+
+def test_timerfd_settime_interval_nsec_out_of_range_is_einval(kernel: Kernel, tfd: int) -> None:
+    its = _spec(kernel, MS)
+    its.it_interval.tv_nsec = 1_000_000_000
+    assert kernel.timerfd_settime(tfd, 0, its, None).errno == "EINVAL"
+
+
+def test_timerfd_settime_negative_seconds_is_einval(kernel: Kernel, tfd: int) -> None:
+    its = _spec(kernel, MS)
+    its.it_value.tv_sec = -1
+    assert kernel.timerfd_settime(tfd, 0, its, None).errno == "EINVAL"
+
+
+@pytest.mark.parametrize("clock", ["CLOCK_REALTIME_ALARM", "CLOCK_BOOTTIME_ALARM"])
+@pytest.mark.as_user("root may set wake-up alarms (CAP_WAKE_ALARM)")
+def test_timerfd_alarm_clock_without_wake_alarm_is_eperm(kernel: Kernel, clock: str) -> None:
+    assert kernel.timerfd_create(getattr(kernel, clock), 0).errno == "EPERM"
+
+
+def test_timerfd_clock_process_cputime_is_einval(kernel: Kernel) -> None:
+    assert kernel.timerfd_create(kernel.CLOCK_PROCESS_CPUTIME_ID, 0).errno == "EINVAL"

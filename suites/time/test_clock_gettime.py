@@ -11,10 +11,12 @@ clock_gettime with struct old_timespec32), both read the same clocks; elsewhere 
 tests skip ("clock_gettime32: not in the linux/x86_64 table").
 """
 
+import os
 import time
 
 import pytest
 
+from syscalls import forking
 from syscalls.expect import ByOS
 from syscalls.kernel import Kernel
 from syscalls.threads import Waiter
@@ -218,3 +220,73 @@ def test_clock_gettime32_and_the_64_bit_call_agree_on_the_time_of_day(
     narrow = _ns32(gettime32, kernel, kernel.CLOCK_REALTIME)
     observe("realtime_fits_32_bits", wide // 1_000_000_000 < 1 << 31)
     assert abs(narrow - wide) < 5_000_000_000
+
+
+def _cpu_clock(pid: int, thread: bool = False) -> int:
+    """The clock id of a process's (or thread's) CPU-time clock, as clock_getcpuclockid
+    makes it: ~pid << 3, then CPUCLOCK_SCHED (2), plus 4 for a thread
+    (include/linux/posix-timers.h, make_process_cpuclock)."""
+    return (~pid << 3) | 2 | (4 if thread else 0)
+
+
+@pytest.mark.os("linux")
+def test_clock_gettime_of_a_processes_cpu_clock_by_pid_reads(kernel: Kernel) -> None:
+    ts = kernel.new("struct timespec *")
+    kernel.clock_gettime(_cpu_clock(os.getpid()), ts).unwrap()
+    assert ts.tv_sec * 1_000_000_000 + ts.tv_nsec > 0
+
+
+@pytest.mark.os("linux")
+def test_clock_gettime_cpu_clock_of_a_reaped_process_is_einval(kernel: Kernel, in_child) -> None:
+    def run() -> str:
+        pid = forking.fork(kernel)
+        forking.wait(kernel, pid)
+        return kernel.clock_gettime(_cpu_clock(pid), kernel.new("struct timespec *")).outcome
+
+    assert in_child(run) == "EINVAL"
+
+
+@pytest.mark.os("linux")
+def test_clock_gettime_thread_cpu_clock_of_another_process_is_einval(
+    kernel: Kernel, in_child
+) -> None:
+    """A thread's CPU clock may be read only from its own thread group."""
+
+    def run() -> tuple[str, str]:
+        r, w = os.pipe()
+        pid = forking.fork(kernel, lambda: os.read(r, 1) and 0)
+        try:
+            ts = kernel.new("struct timespec *")
+            other = kernel.clock_gettime(_cpu_clock(pid, thread=True), ts).outcome
+            mine = kernel.clock_gettime(_cpu_clock(kernel.gettid().unwrap(), True), ts).outcome
+            return other, mine
+        finally:
+            os.write(w, b"x")
+            forking.wait(kernel, pid)
+
+    assert in_child(run) == ("EINVAL", "ok")
+
+
+@pytest.mark.os("linux")
+def test_clock_settime_of_a_cpu_clock_named_by_pid_is_eperm(kernel: Kernel) -> None:
+    """No one may set a CPU-time clock, root included (kernel/time/posix-cpu-timers.c:
+    posix_cpu_clock_set checks the clock, then refuses)."""
+    ts = kernel.new("struct timespec *", (1, 0))
+    assert kernel.clock_settime(_cpu_clock(os.getpid()), ts).errno == "EPERM"
+
+
+@pytest.mark.os("linux")
+@pytest.mark.parametrize("clock", ["CLOCK_PROCESS_CPUTIME_ID", "CLOCK_THREAD_CPUTIME_ID"])
+def test_clock_settime_of_the_own_cpu_clocks_is_einval(kernel: Kernel, clock: str) -> None:
+    """The two fixed CPU-clock ids have no set operation at all: EINVAL, as for any clock
+    without one (kernel/time/posix-timers.c: clock_settime)."""
+    ts = kernel.new("struct timespec *", (1, 0))
+    assert kernel.clock_settime(getattr(kernel, clock), ts).errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
+@pytest.mark.parametrize("clock", ["CLOCK_PROCESS_CPUTIME_ID", "CLOCK_THREAD_CPUTIME_ID"])
+def test_clock_getres_of_a_cpu_clock_is_one_nanosecond(kernel: Kernel, clock: str) -> None:
+    ts = kernel.new("struct timespec *")
+    kernel.clock_getres(getattr(kernel, clock), ts).unwrap()
+    assert (ts.tv_sec, ts.tv_nsec) == (0, 1)

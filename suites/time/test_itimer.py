@@ -95,3 +95,40 @@ def test_setitimer_usec_out_of_range_is_einval(kernel: Kernel, in_child) -> None
         return kernel.setitimer(kernel.ITIMER_REAL, itv, None).outcome
 
     assert in_child(run) == "EINVAL"
+
+
+def test_getitimer_unknown_timer_is_einval(kernel: Kernel) -> None:
+    assert kernel.getitimer(99, kernel.new("struct itimerval *")).errno == "EINVAL"
+
+
+def test_setitimer_interval_usec_out_of_range_is_einval(kernel: Kernel, in_child) -> None:
+    def run() -> str:
+        itv = _itv(kernel, US)
+        itv.it_interval.tv_usec = US
+        return kernel.setitimer(kernel.ITIMER_REAL, itv, None).outcome
+
+    assert in_child(run) == "EINVAL"
+
+
+def test_setitimer_negative_seconds_is_einval(kernel: Kernel, in_child) -> None:
+    def run() -> str:
+        itv = _itv(kernel, 0)
+        itv.it_value.tv_sec = -1
+        return kernel.setitimer(kernel.ITIMER_REAL, itv, None).outcome
+
+    assert in_child(run) == "EINVAL"
+
+
+def test_setitimer_zero_value_disarms_and_returns_the_old(kernel: Kernel, in_child) -> None:
+    """A zero it_value disarms; the interval given is stored all the same and read back
+    (kernel/time/itimer.c: set_cpu_itimer), though it will never be used."""
+
+    def run() -> tuple[int, int, int]:
+        kernel.setitimer(kernel.ITIMER_VIRTUAL, _itv(kernel, 50 * US, US), None).unwrap()
+        old = kernel.new("struct itimerval *")
+        kernel.setitimer(kernel.ITIMER_VIRTUAL, _itv(kernel, 0, US), old).unwrap()
+        cur = kernel.new("struct itimerval *")
+        kernel.getitimer(kernel.ITIMER_VIRTUAL, cur).unwrap()
+        return _us(old.it_interval), _us(cur.it_value), _us(cur.it_interval)
+
+    assert in_child(run) == (US, 0, US)

@@ -123,3 +123,26 @@ def test_clock_nanosleep_on_thread_cputime_is_eopnotsupp(kernel: Kernel) -> None
     # this into POSIX's EINVAL, the kernel itself answers EOPNOTSUPP.
     r = kernel.clock_nanosleep(kernel.CLOCK_THREAD_CPUTIME_ID, 0, _ts(kernel, 1), None)
     assert r.errno == "EOPNOTSUPP"
+
+
+def test_clock_nanosleep_negative_seconds_is_einval(kernel: Kernel) -> None:
+    ts = kernel.new("struct timespec *", (-1, 0))
+    assert kernel.clock_nanosleep(kernel.CLOCK_MONOTONIC, 0, ts, None).errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
+def test_clock_nanosleep_abstime_leaves_remain_untouched(kernel: Kernel, in_child) -> None:
+    """An absolute sleep cut short by a signal does not write the time left: there is
+    nothing to restart from but the same deadline (kernel/time/hrtimer.c)."""
+
+    def run() -> tuple[str, int, int]:
+        signal.signal(signal.SIGALRM, lambda *_: None)
+        signal.setitimer(signal.ITIMER_REAL, 0.02, 0.02)  # repeats: see the top
+        now = _now(kernel, kernel.CLOCK_MONOTONIC)
+        rem = kernel.new("struct timespec *", (77, 88))
+        r = kernel.clock_nanosleep(
+            kernel.CLOCK_MONOTONIC, kernel.TIMER_ABSTIME, _ts(kernel, now + 5 * NS), rem
+        )
+        return r.outcome, rem.tv_sec, rem.tv_nsec
+
+    assert in_child(run) == ("EINTR", 77, 88)

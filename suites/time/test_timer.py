@@ -7,12 +7,14 @@ id, the overrun count and the sigval (asm-generic/siginfo.h, _sifields._timer); 
 by those offsets.
 """
 
+import os
 import signal
 import struct
 import time
 
 import pytest
 
+from syscalls import forking
 from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
@@ -183,3 +185,82 @@ def test_timer_settime_nsec_out_of_range_is_einval(kernel: Kernel, timers) -> No
     its = _spec(kernel, 0)
     its.it_value.tv_nsec = NS
     assert kernel.timer_settime(tid, 0, its, None).errno == "EINVAL"
+
+
+def test_timer_settime_zero_value_disarms_an_armed_timer(kernel: Kernel, in_child) -> None:
+    """A signalling timer (a SIGEV_NONE one may go on reporting its old expiry)."""
+
+    def run() -> tuple[int, int]:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+        r, tid = _create(kernel, kernel.SIGEV_SIGNAL, signal.SIGUSR1)
+        r.unwrap()
+        kernel.timer_settime(tid, 0, _spec(kernel, 10 * NS), None).unwrap()
+        old = kernel.new("struct itimerspec *")
+        kernel.timer_settime(tid, 0, _spec(kernel, 0), old).unwrap()
+        cur = kernel.new("struct itimerspec *")
+        kernel.timer_gettime(tid, cur).unwrap()
+        kernel.timer_delete(tid).unwrap()
+        return _ns(old.it_value) > 9 * NS, _ns(cur.it_value)
+
+    assert in_child(run) == (True, 0)
+
+
+def test_timer_settime_negative_seconds_is_einval(kernel: Kernel, timers) -> None:
+    tid = _none_timer(kernel, timers)
+    its = _spec(kernel, NS)
+    its.it_value.tv_sec = -1
+    assert kernel.timer_settime(tid, 0, its, None).errno == "EINVAL"
+
+
+def test_timer_settime_interval_nsec_out_of_range_is_einval(kernel: Kernel, timers) -> None:
+    tid = _none_timer(kernel, timers)
+    its = _spec(kernel, NS)
+    its.it_interval.tv_nsec = NS
+    assert kernel.timer_settime(tid, 0, its, None).errno == "EINVAL"
+
+
+def test_timer_getoverrun_unknown_id_is_einval(kernel: Kernel) -> None:
+    assert kernel.timer_getoverrun(123456).errno == "EINVAL"
+
+
+def test_timer_create_signal_zero_is_einval(kernel: Kernel) -> None:
+    r, _ = _create(kernel, kernel.SIGEV_SIGNAL, 0)
+    assert r.errno == "EINVAL"
+
+
+def test_timer_create_for_a_thread_of_another_process_is_einval(kernel: Kernel, in_child) -> None:
+    """SIGEV_THREAD_ID must name a thread of the caller's own thread group."""
+
+    def run() -> str:
+        pid = forking.fork(kernel, lambda: os.read(os.pipe()[0], 1) and 0)
+        try:
+            ev = kernel.new("struct sigevent *")
+            ev.sigev_notify = kernel.SIGEV_THREAD_ID
+            ev.sigev_signo = signal.SIGUSR1
+            ev._sigev_un._tid = pid
+            tid = kernel.new("int *")
+            r = kernel.timer_create(kernel.CLOCK_MONOTONIC, ev, tid)
+            if r.ok:
+                kernel.timer_delete(tid[0])
+            return r.outcome
+        finally:
+            kernel.kill(pid, signal.SIGKILL)
+            forking.wait(kernel, pid)
+
+    assert in_child(run) == "EINVAL"
+
+
+def test_timer_null_sigevent_sends_sigalrm_with_the_timer_id(kernel: Kernel, in_child) -> None:
+    """Without a sigevent: SIGEV_SIGNAL, SIGALRM, and the timer id as the value."""
+
+    def run() -> tuple[int, int]:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        tid = kernel.new("int *")
+        kernel.timer_create(kernel.CLOCK_MONOTONIC, None, tid).unwrap()
+        kernel.timer_settime(tid[0], 0, _spec(kernel, MS), None).unwrap()
+        raw = _wait_signal(kernel, signal.SIGALRM)
+        timer_id, _, value = struct.unpack_from("=iii", raw, _fields(kernel))
+        kernel.timer_delete(tid[0]).unwrap()
+        return timer_id - tid[0], value - tid[0]
+
+    assert in_child(run) == (0, 0)
