@@ -162,3 +162,37 @@ def test_socketpair_stream_peek_leaves_bytes_queued(kernel: Kernel, fds) -> None
 def test_socketpair_inet_is_eopnotsupp(kernel: Kernel) -> None:
     r = kernel.socketpair(kernel.AF_INET, kernel.SOCK_STREAM, 0, kernel.new("int[2]"))
     assert r.errno == "EOPNOTSUPP"
+
+
+def test_socketpair_nonblock_sets_both_ends(kernel: Kernel, fds) -> None:
+    pair = kernel.new("int[2]")
+    kernel.socketpair(kernel.AF_UNIX, kernel.SOCK_STREAM | kernel.SOCK_NONBLOCK, 0, pair).unwrap()
+    fds.held += [pair[0], pair[1]]
+    flags = [kernel.fcntl(fd, kernel.F_GETFL, 0).unwrap() & kernel.O_NONBLOCK for fd in pair]
+    assert flags == [kernel.O_NONBLOCK, kernel.O_NONBLOCK]
+
+
+@pytest.mark.os("linux")
+def test_socketpair_datagram_send_with_msg_oob_is_eopnotsupp(kernel: Kernel, fds) -> None:
+    a, _ = fds.socketpair(kernel.SOCK_DGRAM)
+    assert kernel.sendto(a, b"x", 1, kernel.MSG_OOB, None, 0).errno == "EOPNOTSUPP"
+
+
+@pytest.mark.os("linux")
+def test_socketpair_datagram_recv_with_msg_trunc_and_peek_keeps_it(kernel: Kernel, fds) -> None:
+    a, b = fds.socketpair(kernel.SOCK_DGRAM)
+    _send(kernel, a, b"twelve bytes")
+    buf = kernel.buf(4)
+    flags = kernel.MSG_TRUNC | kernel.MSG_PEEK
+    assert kernel.recvfrom(b, buf, 4, flags, None, None).unwrap() == 12
+    assert _recv(kernel, b) == b"twelve bytes"
+
+
+@pytest.mark.os("linux")
+def test_socketpair_stream_send_dontwait_on_a_full_socket_is_eagain(kernel: Kernel, fds) -> None:
+    a, _ = fds.socketpair()
+    chunk = b"x" * 65536
+    with kernel.unobserved():  # how many fit depends on the buffer sizes
+        while kernel.sendto(a, chunk, len(chunk), kernel.MSG_DONTWAIT, None, 0).ok:
+            pass
+    assert kernel.sendto(a, chunk, len(chunk), kernel.MSG_DONTWAIT, None, 0).errno == "EAGAIN"

@@ -194,3 +194,76 @@ def test_scm_credentials_naming_oneself_are_accepted(kernel: Kernel, fds) -> Non
     _send_cmsg(kernel, a, kernel.SOL_SOCKET, kernel.SCM_CREDENTIALS, payload).unwrap()
     _, [(_, kind, got)], _ = _recv_cmsg(kernel, b, _cmsg_space(kernel, len(payload)))
     assert (kind, got) == (kernel.SCM_CREDENTIALS, payload)
+
+
+@pytest.mark.os("linux")
+def test_scm_rights_with_more_than_scm_max_fd_is_einval(kernel: Kernel, fds) -> None:
+    """At most SCM_MAX_FD (253) descriptors in one message (include/net/scm.h)."""
+    a, b = fds.socketpair()
+    r, _ = fds.pipe()
+    too_many = bytes(kernel.ffi.buffer(kernel.new("int[]", [r] * 254)))
+    assert _send_cmsg(kernel, a, kernel.SOL_SOCKET, kernel.SCM_RIGHTS, too_many).errno == "EINVAL"
+    assert kernel.recvfrom(b, kernel.buf(4), 4, kernel.MSG_DONTWAIT, None, None).errno == "EAGAIN"
+
+
+@pytest.mark.os("linux")
+def test_scm_rights_with_exactly_scm_max_fd_is_passed_whole(kernel: Kernel, fds) -> None:
+    a, b = fds.socketpair()
+    r, _ = fds.pipe()
+    payload = bytes(kernel.ffi.buffer(kernel.new("int[]", [r] * 253)))
+    assert _send_cmsg(kernel, a, kernel.SOL_SOCKET, kernel.SCM_RIGHTS, payload).unwrap() == 1
+    _, cmsgs, _ = _recv_cmsg(kernel, b, _cmsg_space(kernel, len(payload)))
+    got = [fd for _, _, data in cmsgs for fd in _fds_of(kernel, data)]
+    fds.held += got
+    assert len(got) == 253
+    assert len(set(got)) == 253
+
+
+@pytest.mark.os("linux")
+def test_scm_rights_with_no_descriptor_sends_the_data_alone(kernel: Kernel, fds) -> None:
+    """An SCM_RIGHTS header with no fds is no error: nothing is passed."""
+    a, b = fds.socketpair()
+    assert _send_cmsg(kernel, a, kernel.SOL_SOCKET, kernel.SCM_RIGHTS, b"").unwrap() == 1
+    _, cmsgs, n = _recv_cmsg(kernel, b, _cmsg_space(kernel, 4))
+    assert (n, cmsgs) == (1, [])
+
+
+@pytest.mark.os("linux")
+def test_scm_unknown_socket_level_message_is_einval(kernel: Kernel, fds) -> None:
+    a, _ = fds.socketpair()
+    payload = bytes(4)
+    assert _send_cmsg(kernel, a, kernel.SOL_SOCKET, 0x7FFF, payload).errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
+def test_scm_cmsg_len_beyond_the_control_buffer_is_einval(kernel: Kernel, fds) -> None:
+    a, _ = fds.socketpair()
+    r, _ = fds.pipe()
+    payload = bytes(kernel.ffi.buffer(kernel.new("int *", r)))
+    control = kernel.buf(_cmsg_space(kernel, len(payload)))
+    hdr = kernel.ffi.cast("struct cmsghdr *", control)
+    hdr.cmsg_len = len(control) + 64  # claims more than msg_controllen holds
+    hdr.cmsg_level, hdr.cmsg_type = kernel.SOL_SOCKET, kernel.SCM_RIGHTS
+    kernel.ffi.memmove(kernel.ffi.addressof(control, _cmsg_len(kernel, 0)), payload, len(payload))
+    data = kernel.buf(b"m")
+    msg, _iov = _msg(kernel, data, 1, control, len(control))
+    assert kernel.sendmsg(a, msg, 0).errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
+def test_scm_rights_peeked_installs_descriptors_and_the_read_installs_more(
+    kernel: Kernel, fds, tmp: Path
+) -> None:
+    """A MSG_PEEK hands over copies of the passed files and leaves them queued, so the
+    real read installs another descriptor for the same file (net/unix/af_unix.c)."""
+    a, b = fds.socketpair()
+    f = fds(kernel.openat(kernel.AT_FDCWD, tmp / "f", kernel.O_CREAT | kernel.O_RDWR, 0o600))
+    _send_fds(kernel, a, f)
+    room = _cmsg_space(kernel, kernel.ffi.sizeof("int"))
+    _, peeked, _ = _recv_cmsg(kernel, b, room, kernel.MSG_PEEK)
+    _, read, _ = _recv_cmsg(kernel, b, room)
+    [first] = _fds_of(kernel, peeked[0][2])
+    [second] = _fds_of(kernel, read[0][2])
+    fds.held += [first, second]
+    assert first != second
+    assert _inode(kernel, first) == _inode(kernel, second) == _inode(kernel, f)

@@ -116,3 +116,66 @@ def test_bind_inet_with_unix_family_address_is_eafnosupport(kernel: Kernel, fds)
     sa = kernel.new("struct sockaddr_in *")
     sa.sin_family = kernel.AF_UNIX
     assert kernel.bind(fd, sa, kernel.ffi.sizeof(sa[0])).errno == "EAFNOSUPPORT"
+
+
+@pytest.mark.os("linux")
+def test_socket_type_sock_max_is_einval(kernel: Kernel) -> None:
+    """A type inside SOCK_TYPE_MASK but past the last one is refused before the family
+    sees it (net/socket.c: __sock_create); 99 would fail earlier, as unknown flag bits."""
+    assert kernel.socket(kernel.AF_INET, kernel.SOCK_MAX, 0).errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
+def test_setsockopt_negative_length_is_einval(kernel: Kernel, fds) -> None:
+    fd = fds(kernel.socket(kernel.AF_INET, kernel.SOCK_STREAM, 0))
+    r = kernel.setsockopt(fd, kernel.SOL_SOCKET, kernel.SO_REUSEADDR, kernel.new("int *", 1), -1)
+    assert r.errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
+def test_getsockopt_negative_length_is_einval(kernel: Kernel, fds) -> None:
+    fd = fds(kernel.socket(kernel.AF_INET, kernel.SOCK_STREAM, 0))
+    val, n = kernel.new("int *"), kernel.new("int *", -1)
+    assert kernel.getsockopt(fd, kernel.SOL_SOCKET, kernel.SO_TYPE, val, n).errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
+def test_getsockopt_short_length_copies_and_reports_only_that_much(kernel: Kernel, fds) -> None:
+    """SOL_SOCKET options are cut to the room given (net/core/sock.c: sk_getsockopt)."""
+    fd = fds(kernel.socket(kernel.AF_INET, kernel.SOCK_DGRAM, 0))
+    val, n = kernel.new("uint8_t[4]", [0xAA] * 4), kernel.new("int *", 1)
+    kernel.getsockopt(fd, kernel.SOL_SOCKET, kernel.SO_TYPE, val, n).unwrap()
+    assert n[0] == 1
+    assert list(val)[1:] == [0xAA] * 3
+
+
+@pytest.mark.os("linux")
+def test_socket_so_rcvbuf_tiny_request_is_raised_to_the_minimum(kernel: Kernel, fds) -> None:
+    """Doubled, then at least SOCK_MIN_RCVBUF (2048 bytes plus an sk_buff)."""
+    fd = fds(kernel.socket(kernel.AF_INET, kernel.SOCK_DGRAM, 0))
+    kernel.setsockopt(fd, kernel.SOL_SOCKET, kernel.SO_RCVBUF, kernel.new("int *", 1), 4).unwrap()
+    assert _getint(kernel, fd, "SO_RCVBUF") > 2048
+
+
+@pytest.mark.os("linux")
+def test_socket_so_rcvbuf_is_capped_at_twice_rmem_max(kernel: Kernel, fds) -> None:
+    """SO_RCVBUF (unlike SO_RCVBUFFORCE) is limited by net.core.rmem_max, root or not."""
+    with open("/proc/sys/net/core/rmem_max") as f:
+        rmem_max = int(f.read())
+    if rmem_max >= 1 << 29:
+        pytest.skip(f"net.core.rmem_max is {rmem_max}: no larger request to cap")
+    fd = fds(kernel.socket(kernel.AF_INET, kernel.SOCK_DGRAM, 0))
+    big = kernel.new("int *", 1 << 29)
+    kernel.setsockopt(fd, kernel.SOL_SOCKET, kernel.SO_RCVBUF, big, 4).unwrap()
+    assert _getint(kernel, fd, "SO_RCVBUF") == 2 * rmem_max
+
+
+@pytest.mark.os("linux")
+def test_shutdown_unknown_how_is_einval(kernel: Kernel, fds) -> None:
+    a, _ = fds.socketpair()
+    assert kernel.shutdown(a, 3).errno == "EINVAL"
+
+
+def test_shutdown_of_a_pipe_is_enotsock(kernel: Kernel, fds) -> None:
+    r, _ = fds.pipe()
+    assert kernel.shutdown(r, 0).errno == "ENOTSOCK"

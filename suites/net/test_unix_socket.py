@@ -182,3 +182,115 @@ def test_unix_abstract_name_is_freed_on_close(kernel: Kernel, fds) -> None:
 def test_unix_connect_to_missing_abstract_name_is_econnrefused(kernel: Kernel, fds) -> None:
     fd = _socket(kernel, fds)
     assert kernel.connect(fd, *_addr(kernel, _abstract())).errno == "ECONNREFUSED"
+
+
+def _name(kernel: Kernel, fd: int, room: int | None = None) -> tuple[int, bytes]:
+    """getsockname with `room` bytes of buffer: (reported length, the bytes copied)."""
+    size = kernel.ffi.sizeof("struct sockaddr_un")
+    room = size if room is None else room
+    buf = kernel.buf(size)
+    n = kernel.new("int *", room)
+    kernel.getsockname(fd, buf, n).unwrap()
+    return n[0], kernel.bytes(buf, min(n[0], room))
+
+
+@pytest.mark.os("linux")
+def test_unix_bind_with_only_the_family_autobinds_an_abstract_name(kernel: Kernel, fds) -> None:
+    """An address of just sun_family asks for an autobind: a NUL and five hex digits
+    (net/unix/af_unix.c: unix_autobind)."""
+    fd = _socket(kernel, fds)
+    sa, _ = _addr(kernel, b"")
+    base = kernel.ffi.offsetof("struct sockaddr_un", "sun_path")
+    kernel.bind(fd, sa, base).unwrap()
+    length, raw = _name(kernel, fd)
+    path = raw[base:]
+    assert length == base + 6
+    assert path[:1] == b"\0"
+    int(path[1:], 16)  # five hex digits
+    assert len(path[1:]) == 5
+
+
+def test_unix_bind_with_another_family_is_einval(kernel: Kernel, fds, tmp: Path) -> None:
+    fd = _socket(kernel, fds)
+    sa, n = _addr(kernel, bytes(tmp / "s"))
+    sa.sun_family = kernel.AF_INET
+    assert kernel.bind(fd, sa, n).errno == "EINVAL"
+    assert not (tmp / "s").exists()
+
+
+def test_unix_bind_of_an_already_bound_socket_is_einval(kernel: Kernel, fds, tmp: Path) -> None:
+    fd = _socket(kernel, fds)
+    kernel.bind(fd, *_addr(kernel, bytes(tmp / "a"))).unwrap()
+    assert kernel.bind(fd, *_addr(kernel, bytes(tmp / "b"))).errno == "EINVAL"
+    assert not (tmp / "b").exists()
+
+
+def test_unix_bind_shorter_than_the_family_is_einval(kernel: Kernel, fds) -> None:
+    fd = _socket(kernel, fds)
+    sa, _ = _addr(kernel, b"")
+    assert kernel.bind(fd, sa, 1).errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
+def test_unix_getsockname_of_an_unbound_socket_is_just_the_family(kernel: Kernel, fds) -> None:
+    fd = _socket(kernel, fds)
+    length, _ = _name(kernel, fd)
+    assert length == kernel.ffi.offsetof("struct sockaddr_un", "sun_path")
+
+
+@pytest.mark.os("linux")
+def test_unix_getsockname_truncates_but_reports_the_full_length(
+    kernel: Kernel, fds, tmp: Path
+) -> None:
+    path = bytes(tmp / "s")
+    fd = _socket(kernel, fds)
+    sa, full = _addr(kernel, path)
+    kernel.bind(fd, sa, full).unwrap()
+    size = kernel.ffi.sizeof("struct sockaddr_un")
+    buf = kernel.buf(b"\xaa" * size)
+    n = kernel.new("int *", 6)
+    kernel.getsockname(fd, buf, n).unwrap()
+    base = kernel.ffi.offsetof("struct sockaddr_un", "sun_path")
+    got = kernel.bytes(buf, size)
+    assert n[0] == base + len(path) + 1  # the whole address, NUL included
+    assert got[base:6] == path[: 6 - base]
+    assert got[6:] == b"\xaa" * (size - 6)  # nothing past the room given
+
+
+def test_unix_listen_on_an_unbound_socket_is_einval(kernel: Kernel, fds) -> None:
+    assert kernel.listen(_socket(kernel, fds), 4).errno == "EINVAL"
+
+
+def test_unix_listen_on_a_datagram_socket_is_eopnotsupp(kernel: Kernel, fds, tmp: Path) -> None:
+    fd = _socket(kernel, fds, "SOCK_DGRAM")
+    kernel.bind(fd, *_addr(kernel, bytes(tmp / "d"))).unwrap()
+    assert kernel.listen(fd, 4).errno == "EOPNOTSUPP"
+
+
+@pytest.mark.os("linux")
+def test_unix_connect_to_a_listener_of_another_type_is_eprototype(
+    kernel: Kernel, fds, tmp: Path
+) -> None:
+    path = bytes(tmp / "s")
+    _listener(kernel, fds, path)
+    fd = _socket(kernel, fds, "SOCK_SEQPACKET")
+    assert kernel.connect(fd, *_addr(kernel, path)).errno == "EPROTOTYPE"
+
+
+@pytest.mark.os("linux")
+def test_unix_socket_raw_type_becomes_a_datagram_socket(kernel: Kernel, fds) -> None:
+    fd = fds(kernel.socket(kernel.AF_UNIX, kernel.SOCK_RAW, 0))
+    val, n = kernel.new("int *"), kernel.new("int *", 4)
+    kernel.getsockopt(fd, kernel.SOL_SOCKET, kernel.SO_TYPE, val, n).unwrap()
+    assert val[0] == kernel.SOCK_DGRAM
+
+
+@pytest.mark.os("linux")
+def test_unix_socket_rdm_type_is_esocktnosupport(kernel: Kernel) -> None:
+    assert kernel.socket(kernel.AF_UNIX, kernel.SOCK_RDM, 0).errno == "ESOCKTNOSUPPORT"
+
+
+@pytest.mark.os("linux")
+def test_unix_socket_with_a_foreign_protocol_is_eprotonosupport(kernel: Kernel, fds) -> None:
+    assert kernel.socket(kernel.AF_UNIX, kernel.SOCK_STREAM, 6).errno == "EPROTONOSUPPORT"
+    fds(kernel.socket(kernel.AF_UNIX, kernel.SOCK_STREAM, kernel.PF_UNIX))  # its own: fine
