@@ -37,3 +37,14 @@ def test_sysinfo_counts_at_least_this_process(kernel: Kernel) -> None:
 @pytest.mark.requires("fault_handler")
 def test_sysinfo_unmapped_buffer_is_efault(kernel: Kernel) -> None:
     assert kernel.sysinfo(8).errno == "EFAULT"
+
+
+def test_sysinfo_totalram_in_mem_units_is_memtotal(kernel: Kernel) -> None:
+    """The kernel scales the page counts to mem_unit (bytes on 64-bit, a power of two
+    that fits on 32-bit: kernel/sys.c, do_sysinfo); scaled back, totalram is
+    /proc/meminfo's MemTotal."""
+    info = _sysinfo(kernel)
+    with open("/proc/meminfo") as f:
+        kb = next(int(line.split()[1]) for line in f if line.startswith("MemTotal:"))
+    assert info.mem_unit & (info.mem_unit - 1) == 0
+    assert info.totalram * info.mem_unit == kb * 1024

@@ -86,3 +86,9 @@ def test_rt_sigsuspend_returns_eintr_after_a_handler_ran(kernel: Kernel, sigs, i
     assert outcome == "EINTR"
     assert hits == 1
     assert USR1 in blocked  # the old mask is back once rt_sigsuspend returns
+
+
+def test_rt_sigsuspend_wrong_sigset_size_is_einval(kernel: Kernel, in_child) -> None:
+    """Refused before it sleeps: the call returns at once rather than suspending."""
+    empty = kernel.new("uint64_t[2]")
+    assert in_child(lambda: kernel.rt_sigsuspend(empty, 16).outcome) == "EINVAL"

@@ -227,3 +227,18 @@ def test_tkill_reaches_the_thread_as_si_tkill_from_the_sender(
         return r.unwrap(), info.si_code, info.si_pid == os.getpid()
 
     assert in_child(run) == (USR1, kernel.SI_TKILL, True)
+
+
+def test_kill_signal_zero_to_an_unreaped_zombie_succeeds(kernel: Kernel, in_child) -> None:
+    """A zombie still holds its pid until reaped: it can be named, not yet ESRCH."""
+
+    def run() -> str:
+        pid = forking.fork(kernel)
+        info = kernel.new("siginfo_t *")  # wait for the exit, leaving the zombie
+        kernel.waitid(kernel.P_PID, pid, info, kernel.WEXITED | kernel.WNOWAIT, None).unwrap()
+        try:
+            return kernel.kill(pid, 0).outcome
+        finally:
+            forking.wait(kernel, pid)
+
+    assert in_child(run) == "ok"

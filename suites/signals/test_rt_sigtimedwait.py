@@ -272,3 +272,12 @@ def test_rt_tgsigqueueinfo_non_positive_ids_are_einval(kernel: Kernel, tgid: int
     info = kernel.new("siginfo_t *")
     info.si_signo, info.si_code = USR1, kernel.SI_QUEUE
     assert kernel.rt_tgsigqueueinfo(tgid, tid, USR1, info).errno == "EINVAL"
+
+
+def test_rt_sigqueueinfo_to_a_missing_process_is_esrch(kernel: Kernel, in_child) -> None:
+    def run() -> str:
+        pid = forking.fork(kernel)
+        forking.wait(kernel, pid)
+        return _queue(kernel, pid, USR1, kernel.SI_QUEUE, 0).outcome
+
+    assert in_child(run) == "ESRCH"
