@@ -208,3 +208,21 @@ def test_clone3_set_tid_array_with_zero_size_is_einval(kernel: Kernel, in_child)
 def test_clone3_into_cgroup_beyond_int_max_is_einval(kernel: Kernel, in_child) -> None:
     args = _args(kernel, flags=kernel.CLONE_INTO_CGROUP, exit_signal=signal.SIGCHLD, cgroup=1 << 31)
     assert in_child(lambda: _clone3(kernel, args).outcome) == "EINVAL"
+
+
+def test_clone3_parent_with_an_exit_signal_is_einval(kernel: Kernel, in_child) -> None:
+    """A CLONE_PARENT child reports to the caller's parent, which chose no exit signal
+    for it: clone3 wants exit_signal 0 there. Tried from a middle process, so that a
+    kernel which let it through would leave the stray sibling with in_child to reap."""
+
+    def middle() -> int:
+        args = _args(kernel, flags=kernel.CLONE_PARENT, exit_signal=signal.SIGCHLD)
+        return 0 if _clone3(kernel, args).errno == "EINVAL" else 1
+
+    def run() -> int:
+        code = forking.exit_code(kernel, forking.fork(kernel, middle))
+        while kernel.wait4(-1, kernel.new("int *"), 0, None).ok:  # a stray sibling, if any
+            pass
+        return code
+
+    assert in_child(run) == 0

@@ -8,11 +8,13 @@ si_value of a queued signal sits at offset 24 of siginfo_t on 64-bit arches
 
 import os
 import signal
+import time
 
 import pytest
 
-from syscalls import forking
+from syscalls import forking, procstate
 from syscalls.kernel import Kernel
+from syscalls.threads import Waiter
 
 pytestmark = pytest.mark.os("linux")
 
@@ -281,3 +283,43 @@ def test_rt_sigqueueinfo_to_a_missing_process_is_esrch(kernel: Kernel, in_child)
         return _queue(kernel, pid, USR1, kernel.SI_QUEUE, 0).outcome
 
     assert in_child(run) == "ESRCH"
+
+
+def test_rt_sigtimedwait_sleeping_thread_is_woken_by_a_signal_sent_later(
+    kernel: Kernel, sigs, in_child
+) -> None:
+    """The signal arrives while the thread sleeps: the sender must wake it, not leave it
+    to its timeout (kernel/signal.c: complete_signal, signal_wake_up)."""
+
+    def run() -> tuple[int, int, float]:
+        sigs.block(USR1)  # the waiter thread inherits the mask
+        start = time.monotonic()
+        waiter = Waiter(lambda: sigs.timedwait({USR1}, 20_000_000_000))
+        procstate.wait_blocked(kernel, waiter.tid, "rt_sigtimedwait")
+        kernel.tgkill(os.getpid(), waiter.tid, USR1).unwrap()
+        r, info = waiter.join()
+        return r.unwrap(), info.si_code, time.monotonic() - start
+
+    sig, code, elapsed = in_child(run, timeout=30)
+    assert (sig, code) == (USR1, kernel.SI_TKILL)
+    assert elapsed < 15  # woken, not timed out
+
+
+def test_rt_sigtimedwait_process_signal_wakes_the_thread_waiting_for_it(
+    kernel: Kernel, sigs, in_child
+) -> None:
+    """A process-directed signal is handed to a thread that waits for it, even when
+    another thread is the one the sender reached first."""
+
+    def run() -> tuple[int, float]:
+        sigs.block(USR1)
+        start = time.monotonic()
+        waiter = Waiter(lambda: sigs.timedwait({USR1}, 20_000_000_000))
+        procstate.wait_blocked(kernel, waiter.tid, "rt_sigtimedwait")
+        kernel.kill(os.getpid(), USR1).unwrap()
+        r, _ = waiter.join()
+        return r.unwrap(), time.monotonic() - start
+
+    sig, elapsed = in_child(run, timeout=30)
+    assert sig == USR1
+    assert elapsed < 15
