@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from syscalls import sysctl
 from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
 
-AIO_MAX_NR = Path("/proc/sys/fs/aio-max-nr")
 BAD_FD = 0xFFFFFFFF  # aio_fildes is a __u32: -1 as the kernel reads it
 
 
@@ -127,7 +127,7 @@ def test_io_setup_with_a_nonzero_context_word_is_einval(kernel: Kernel) -> None:
 
 
 def test_io_setup_above_fs_aio_max_nr_is_eagain(kernel: Kernel) -> None:
-    limit = int(AIO_MAX_NR.read_text())
+    limit = sysctl.number("fs/aio-max-nr")
     if limit >= 1 << 22:
         pytest.skip(f"fs.aio-max-nr is {limit}: past it the ring size overflows first")
     assert kernel.io_setup(limit + 1, kernel.new("unsigned long *")).errno == "EAGAIN"

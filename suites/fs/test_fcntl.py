@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from syscalls import forking
 from syscalls.kernel import Kernel
 
 
@@ -176,8 +177,7 @@ def test_fcntl_setown_int_min_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
 @pytest.mark.min_kernel("6.1")
 def test_fcntl_setown_of_a_missing_process_is_esrch(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f")
-    pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
-    missing = next(p for p in range(pid_max - 1, 1, -1) if not Path(f"/proc/{p}").exists())
+    missing = forking.missing_pid()
     assert kernel.fcntl(fd, kernel.F_SETOWN, missing).errno == "ESRCH"
     assert kernel.fcntl(fd, kernel.F_GETOWN, 0).unwrap() == 0
 

@@ -6,11 +6,10 @@ Python ignores SIGPIPE; tests about it set the disposition they need inside a ch
 
 import os
 import signal
-from pathlib import Path
 
 import pytest
 
-from syscalls import forking
+from syscalls import forking, sysctl
 from syscalls.kernel import Kernel
 
 
@@ -252,7 +251,7 @@ def test_pipe_setpipe_sz_above_pipe_max_size_without_privilege_is_eperm(
     kernel: Kernel, fds
 ) -> None:
     _, w = fds.pipe()
-    limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+    limit = sysctl.number("fs/pipe-max-size")
     before = kernel.fcntl(w, kernel.F_GETPIPE_SZ, 0).unwrap()
     assert kernel.fcntl(w, kernel.F_SETPIPE_SZ, 2 * limit).errno == "EPERM"
     assert kernel.fcntl(w, kernel.F_GETPIPE_SZ, 0).unwrap() == before

@@ -25,6 +25,8 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def _swaps() -> list[list[str]]:
+    if not Path("/proc/swaps").exists():
+        pytest.skip("no /proc/swaps here: the swap areas in use cannot be read")
     return [line.split() for line in Path("/proc/swaps").read_text().splitlines()[1:]]
 
 

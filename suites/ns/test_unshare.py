@@ -18,6 +18,13 @@ pytestmark = pytest.mark.os("linux")
 AS_USER = pytest.mark.as_user("root may create namespaces (CAP_SYS_ADMIN)")
 
 
+def _uts_file() -> str:
+    """/proc/self/ns/uts, which names the UTS namespace; a skip where there is none."""
+    if not os.path.exists("/proc/self/ns/uts"):
+        pytest.skip("no /proc/self/ns/uts here: a UTS namespace cannot be told or entered")
+    return "/proc/self/ns/uts"
+
+
 def _nodename(kernel: Kernel) -> bytes:
     u = kernel.new("struct new_utsname *")
     kernel.uname(u).unwrap()
@@ -26,12 +33,14 @@ def _nodename(kernel: Kernel) -> bytes:
 
 @pytest.mark.root
 def test_unshare_uts_starts_with_a_copy_of_the_hostname(kernel: Kernel, in_child) -> None:
+    uts = _uts_file()
+
     host = _nodename(kernel)
 
     def run() -> tuple[bytes, bool]:
-        before = os.stat("/proc/self/ns/uts").st_ino
+        before = os.stat(uts).st_ino
         kernel.unshare(kernel.CLONE_NEWUTS).unwrap()
-        return _nodename(kernel), os.stat("/proc/self/ns/uts").st_ino != before
+        return _nodename(kernel), os.stat(uts).st_ino != before
 
     name, new_ns = in_child(run)
     assert name == host
@@ -56,10 +65,12 @@ def test_unshare_uts_hostname_is_shared_with_children_not_the_host(
 
 @pytest.mark.root
 def test_setns_returns_to_the_original_uts_namespace(kernel: Kernel, in_child) -> None:
+    uts = _uts_file()
+
     host = _nodename(kernel)
 
     def run() -> tuple[bytes, bytes]:
-        fd = os.open("/proc/self/ns/uts", os.O_RDONLY)
+        fd = os.open(uts, os.O_RDONLY)
         kernel.unshare(kernel.CLONE_NEWUTS).unwrap()
         kernel.sethostname(b"elsewhere", 9).unwrap()
         inside = _nodename(kernel)
@@ -71,8 +82,10 @@ def test_setns_returns_to_the_original_uts_namespace(kernel: Kernel, in_child) -
 
 @pytest.mark.root
 def test_setns_with_mismatched_type_is_einval(kernel: Kernel, in_child) -> None:
+    uts = _uts_file()
+
     def run() -> str:
-        fd = os.open("/proc/self/ns/uts", os.O_RDONLY)
+        fd = os.open(uts, os.O_RDONLY)
         return kernel.setns(fd, kernel.CLONE_NEWNET).outcome
 
     assert in_child(run) == "EINVAL"

@@ -14,7 +14,7 @@ import resource
 
 import pytest
 
-from syscalls import forking
+from syscalls import forking, sysctl
 from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
@@ -406,8 +406,7 @@ def test_sched_rr_get_interval_of_sched_rr_is_the_rr_timeslice(kernel: Kernel, i
         kernel.sched_setscheduler(0, kernel.SCHED_NORMAL, _param(kernel)).unwrap()
         return got
 
-    with open("/proc/sys/kernel/sched_rr_timeslice_ms") as f:
-        want = int(f.read()) * 10**6
+    want = sysctl.number("kernel/sched_rr_timeslice_ms") * 10**6
     assert abs(in_child(run) - want) <= 10**7
 
 
