@@ -143,6 +143,12 @@ def test_socketpair_cloexec_sets_both_ends(kernel: Kernel, fds) -> None:
         assert kernel.fcntl(fd, kernel.F_GETFD, 0).unwrap() & kernel.FD_CLOEXEC
 
 
+def test_socketpair_nonblock_makes_both_ends_nonblocking(kernel: Kernel, fds) -> None:
+    for fd in fds.socketpair(kernel.SOCK_STREAM | kernel.SOCK_NONBLOCK):
+        assert kernel.fcntl(fd, kernel.F_GETFL, 0).unwrap() & kernel.O_NONBLOCK
+        assert kernel.recvfrom(fd, kernel.buf(8), 8, 0, None, None).errno == "EAGAIN"
+
+
 @pytest.mark.smoke
 def test_socketpair_peek_leaves_data_queued(kernel: Kernel, fds) -> None:
     a, b = fds.socketpair(kernel.SOCK_DGRAM)

@@ -23,6 +23,8 @@ NOT_ROOT = pytest.mark.skipif(
 # MSG_CTRUNC (sys/kern/uipc_syscalls.c, copyout_msg_control with msg_controllen 0).
 CTRUNC_WITHOUT_ROOM = ByOS(default=True, netbsd=False)
 
+SCM_MAX_FD = 253  # Linux's limit on descriptors in one SCM_RIGHTS message (include/net/scm.h)
+
 
 def _align(kernel: Kernel, n: int) -> int:
     a = kernel.ffi.sizeof("size_t")
@@ -126,6 +128,26 @@ def test_scm_rights_passes_several_fds_in_one_message(kernel: Kernel, fds) -> No
     kernel.write(got_w, b"p", 1).unwrap()
     buf = kernel.buf(1)
     assert kernel.read(r, buf, 1).unwrap() == 1
+
+
+@pytest.mark.os("linux")
+def test_scm_rights_passes_scm_max_fd_descriptors_and_no_more(kernel: Kernel, fds) -> None:
+    a, b = fds.socketpair()
+    r, _ = fds.pipe()
+
+    def payload(n: int) -> bytes:
+        return bytes(kernel.ffi.buffer(kernel.new("int[]", [r] * n)))
+
+    too_many = _send_cmsg(kernel, a, kernel.SOL_SOCKET, kernel.SCM_RIGHTS, payload(SCM_MAX_FD + 1))
+    assert too_many.errno == "EINVAL"
+    most = payload(SCM_MAX_FD)
+    assert _send_cmsg(kernel, a, kernel.SOL_SOCKET, kernel.SCM_RIGHTS, most).unwrap() == 1
+    flags, [(_, kind, got)], n = _recv_cmsg(kernel, b, _cmsg_space(kernel, len(most)))
+    received = _fds_of(kernel, got)
+    fds.held += received
+    assert (kind, n, flags & kernel.MSG_CTRUNC) == (kernel.SCM_RIGHTS, 1, 0)
+    assert len(received) == SCM_MAX_FD
+    assert len(set(received)) == SCM_MAX_FD  # each one a new descriptor
 
 
 def test_scm_rights_cmsg_cloexec_marks_received_fd(kernel: Kernel, fds) -> None:
