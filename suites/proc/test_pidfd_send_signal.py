@@ -74,3 +74,25 @@ def test_pidfd_send_signal_invalid_signal_is_einval(kernel: Kernel) -> None:
         assert kernel.pidfd_send_signal(fd, 65, None, 0).errno == "EINVAL"
     finally:
         os.close(fd)
+
+
+def test_pidfd_send_signal_posing_as_kill_to_another_process_is_eperm(
+    kernel: Kernel, in_child
+) -> None:
+    """A siginfo with si_code >= 0 (SI_USER: kill, or the kernel's own codes) may be
+    given only for a signal to oneself; the child is left alone."""
+
+    def run() -> tuple[str, bool]:
+        pid = _sleeper(kernel)
+        try:
+            fd = kernel.pidfd_open(pid, 0).unwrap()
+            info = kernel.new("siginfo_t *")
+            info.si_signo, info.si_code = signal.SIGTERM, kernel.SI_USER
+            info.si_pid, info.si_uid = os.getpid(), os.getuid()
+            outcome = kernel.pidfd_send_signal(fd, signal.SIGTERM, info, 0).outcome
+        finally:
+            kernel.kill(pid, signal.SIGKILL)
+            status = forking.wait(kernel, pid)
+        return outcome, os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+
+    assert in_child(run) == ("EPERM", True)
