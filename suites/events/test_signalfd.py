@@ -42,6 +42,25 @@ def test_signalfd_reads_blocked_signal_with_sender(kernel: Kernel, in_child) -> 
     assert code == kernel.SI_USER
 
 
+def test_signalfd_reads_the_value_of_a_queued_signal(kernel: Kernel, in_child) -> None:
+    """rt_sigqueueinfo's si_value comes out as ssi_int (its int member; si_status's slot
+    of siginfo_t holds it, as in signals/test_rt_sigtimedwait.py)."""
+
+    def run() -> tuple[int, int, int]:
+        fd = _signalfd(kernel, signal.SIGUSR1)
+        sent = kernel.new("siginfo_t *")
+        sent.si_signo, sent.si_code = signal.SIGUSR1, kernel.SI_QUEUE
+        sent.si_pid, sent.si_uid = os.getpid(), os.getuid()
+        sent.si_status = 4321  # the sival_int slot
+        kernel.rt_sigqueueinfo(os.getpid(), signal.SIGUSR1, sent).unwrap()
+        info = kernel.new("struct signalfd_siginfo *")
+        size = kernel.ffi.sizeof(info[0])
+        assert kernel.read(fd, info, size).unwrap() == size
+        return info.ssi_signo, info.ssi_code, info.ssi_int
+
+    assert in_child(run) == (signal.SIGUSR1, kernel.SI_QUEUE, 4321)
+
+
 def test_signalfd_read_consumes_the_pending_signal(kernel: Kernel, in_child) -> None:
     def run() -> str:
         fd = _signalfd(kernel, signal.SIGUSR2, flags=kernel.SFD_NONBLOCK)

@@ -107,6 +107,16 @@ def test_openat2_mode_without_creat_is_einval(kernel: Kernel, tmp: Path) -> None
     assert r.errno == "EINVAL"
 
 
+def test_openat2_create_mode_outside_s_iallugo_is_einval(kernel: Kernel, tmp: Path) -> None:
+    """openat masks the mode to S_IALLUGO (07777); openat2 refuses the other bits: here
+    a file type, S_IFREG."""
+    r = _openat2(kernel, kernel.AT_FDCWD, tmp / "f", flags=kernel.O_CREAT, mode=0o100600)
+    if r.ok:
+        kernel.close(r.value)
+    assert r.errno == "EINVAL"
+    assert not (tmp / "f").exists()
+
+
 def test_openat2_size_below_version0_is_einval(kernel: Kernel, tmp: Path) -> None:
     how = kernel.new("struct open_how *")
     r = kernel.openat2(kernel.AT_FDCWD, tmp, how, 16)

@@ -29,6 +29,18 @@ def test_splice_file_to_pipe_to_file(kernel: Kernel, tmp: Path, fds) -> None:
     assert (tmp / "dst").read_bytes() == b"\0\0\0spliced data"
 
 
+def test_splice_from_a_file_offset_advances_it_and_not_the_file_offset(
+    kernel: Kernel, tmp: Path, fds
+) -> None:
+    src = fds.file(tmp / "src", b"0123456789")
+    rfd, wfd = fds.pipe()
+    off = kernel.new("int64_t *", 2)
+    assert kernel.splice(src, off, wfd, None, 5, 0).unwrap() == 5
+    assert off[0] == 7
+    assert kernel.lseek(src, 0, kernel.SEEK_CUR).unwrap() == 0
+    assert _read(kernel, rfd, 5) == b"23456"
+
+
 def test_splice_without_a_pipe_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
     src = fds.file(tmp / "src", b"abc")
     dst = fds.file(tmp / "dst")

@@ -50,6 +50,15 @@ def test_statx_agrees_with_fstat(kernel: Kernel, tmp: Path, fds) -> None:
     assert (stx.stx_mtime.tv_sec, stx.stx_mtime.tv_nsec) == (st.st_mtime, st.st_mtime_nsec)
 
 
+def test_statx_device_numbers_agree_with_fstat(kernel: Kernel, tmp: Path, fds) -> None:
+    # (the numbers themselves are the machine's, like pids: no observation of them)
+    fd = fds.file(tmp / "f", b"")
+    st = kernel.new("struct stat *")
+    kernel.fstat(fd, st).unwrap()
+    stx = _statx(kernel, fd, b"", kernel.AT_EMPTY_PATH)
+    assert (stx.stx_dev_major, stx.stx_dev_minor) == (os.major(st.st_dev), os.minor(st.st_dev))
+
+
 def test_statx_symlink_nofollow_describes_the_link(kernel: Kernel, tmp: Path) -> None:
     (tmp / "link").symlink_to("target")
     stx = _statx(kernel, kernel.AT_FDCWD, tmp / "link", kernel.AT_SYMLINK_NOFOLLOW)

@@ -115,6 +115,15 @@ def test_memfd_seal_seal_blocks_further_seals(kernel: Kernel, memfd) -> None:
     assert kernel.fcntl(fd, kernel.F_ADD_SEALS, kernel.F_SEAL_GROW).errno == "EPERM"
 
 
+def test_add_seals_through_a_read_only_descriptor_is_eperm(kernel: Kernel, memfd, fds) -> None:
+    fd = memfd()
+    ro = kernel.openat(kernel.AT_FDCWD, f"/proc/self/fd/{fd}", kernel.O_RDONLY).unwrap()
+    fds.append(ro)
+    assert kernel.fcntl(ro, kernel.F_ADD_SEALS, kernel.F_SEAL_WRITE).errno == "EPERM"
+    assert _seals(kernel, fd) & kernel.F_SEAL_WRITE == 0
+    kernel.write(fd, b"still writable", 14).unwrap()
+
+
 @pytest.mark.min_kernel("5.1")
 def test_memfd_seal_future_write_keeps_existing_mapping_writable(
     kernel: Kernel, memfd, maps, mem, page: int

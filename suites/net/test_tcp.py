@@ -176,6 +176,21 @@ def test_tcp_nonblocking_connect_refused_shows_in_so_error(kernel: Kernel, inet,
     assert answer == BOUND_NOT_LISTENING[kernel.platform.os]
 
 
+@pytest.mark.os("linux")
+def test_tcp_so_error_is_cleared_once_read(kernel: Kernel, inet) -> None:
+    """getsockopt(SO_ERROR) takes the pending error (socket(7)): a second read is 0."""
+    _, port = inet.bound(kernel.SOCK_STREAM)
+    fd = inet.socket(kernel.SOCK_STREAM, kernel.SOCK_NONBLOCK)
+    r = kernel.connect(fd, *inet.addr(port))
+    if r.errno == "ECONNREFUSED":
+        pytest.skip("connect reported the refusal itself: no error was left pending")
+    assert r.errno == "EINPROGRESS"
+    inet.wait(fd, kernel.POLLOUT, timeout_ms=2000)
+    first = _getint(kernel, fd, kernel.SOL_SOCKET, kernel.SO_ERROR)
+    second = _getint(kernel, fd, kernel.SOL_SOCKET, kernel.SO_ERROR)
+    assert (kernel.platform.errno_name(first), second) == ("ECONNREFUSED", 0)
+
+
 def test_tcp_recv_on_unconnected_socket_is_enotconn(kernel: Kernel, inet) -> None:
     fd = inet.socket(kernel.SOCK_STREAM)
     assert kernel.recvfrom(fd, kernel.buf(8), 8, 0, None, None).errno == "ENOTCONN"

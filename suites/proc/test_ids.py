@@ -6,6 +6,7 @@ Identity changes as root happen only inside in_child, whose process then exits.
 
 import os
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -98,6 +99,32 @@ def test_setgid_to_another_group_without_privilege_is_eperm(kernel: Kernel, in_c
 @AS_USER
 def test_setgroups_without_privilege_is_eperm(kernel: Kernel, in_child) -> None:
     assert in_child(lambda: kernel.setgroups(0, None).outcome) == "EPERM"
+
+
+@pytest.mark.root
+@pytest.mark.os("linux")
+def test_setgroups_in_any_order_grants_each_groups_access(
+    kernel: Kernel, tmp: Path, fds, in_child
+) -> None:
+    """Root gives itself three groups, highest first, and becomes nobody: a file only
+    each group may read is readable through every one of them."""
+    groups = (3000, 2000, 1000)
+    (tmp / "d").mkdir()
+    (tmp / "d").chmod(0o711)  # nobody may look names up in it, through dirfd
+    for g in groups:
+        path = tmp / "d" / f"g{g}"
+        path.write_bytes(b"")
+        os.chown(path, 0, g)
+        path.chmod(0o040)
+    dirfd = fds(kernel.openat(kernel.AT_FDCWD, tmp / "d", kernel.O_PATH | kernel.O_DIRECTORY))
+
+    def run() -> dict[int, str]:
+        kernel.setgroups(len(groups), kernel.new("unsigned int[]", groups)).unwrap()
+        kernel.setgid(NOBODY).unwrap()
+        kernel.setuid(NOBODY).unwrap()
+        return {g: kernel.faccessat(dirfd, f"g{g}", kernel.R_OK).outcome for g in groups}
+
+    assert in_child(run) == dict.fromkeys(groups, "ok")
 
 
 @pytest.mark.root

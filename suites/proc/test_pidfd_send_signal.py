@@ -93,22 +93,6 @@ def test_pidfd_send_signal_info_for_another_signal_is_einval(kernel: Kernel) -> 
         os.close(fd)
 
 
-def test_pidfd_send_signal_forged_si_user_to_another_process_is_eperm(
-    kernel: Kernel, in_child
-) -> None:
-    def run() -> str:
-        pid = _sleeper(kernel)
-        try:
-            fd = kernel.pidfd_open(pid, 0).unwrap()
-            info = _info(kernel, signal.SIGTERM, kernel.SI_USER)
-            return kernel.pidfd_send_signal(fd, signal.SIGTERM, info, 0).outcome
-        finally:
-            kernel.kill(pid, signal.SIGKILL)
-            forking.wait(kernel, pid)
-
-    assert in_child(run) == "EPERM"
-
-
 def test_pidfd_send_signal_info_to_itself_is_delivered_as_given(kernel: Kernel, in_child) -> None:
     def run() -> tuple[int, int, int]:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
@@ -122,3 +106,25 @@ def test_pidfd_send_signal_info_to_itself_is_delivered_as_given(kernel: Kernel, 
         return sig, got.si_code, got.si_status
 
     assert in_child(run) == (signal.SIGUSR1, kernel.SI_QUEUE, 99)
+
+
+def test_pidfd_send_signal_posing_as_kill_to_another_process_is_eperm(
+    kernel: Kernel, in_child
+) -> None:
+    """A siginfo with si_code >= 0 (SI_USER: kill, or the kernel's own codes) may be
+    given only for a signal to oneself; the child is left alone."""
+
+    def run() -> tuple[str, bool]:
+        pid = _sleeper(kernel)
+        try:
+            fd = kernel.pidfd_open(pid, 0).unwrap()
+            info = kernel.new("siginfo_t *")
+            info.si_signo, info.si_code = signal.SIGTERM, kernel.SI_USER
+            info.si_pid, info.si_uid = os.getpid(), os.getuid()
+            outcome = kernel.pidfd_send_signal(fd, signal.SIGTERM, info, 0).outcome
+        finally:
+            kernel.kill(pid, signal.SIGKILL)
+            status = forking.wait(kernel, pid)
+        return outcome, os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+
+    assert in_child(run) == ("EPERM", True)
