@@ -309,13 +309,18 @@ class Kernel:
         if in_value and value > 0 and not err and self.platform.resolve(name) in in_value:
             value, err = -1, value
         result = Result(name, value, Errno(err, self.platform) if err else None)
-        for observe in self.observers:  # an ENOSYS too: the profile shows what was lost
-            observe(result)
+        self.record(result)  # an ENOSYS too: the profile shows what was lost
         if err == self.platform.errno.get("ENOSYS"):
             rule = enosys.Rule(self.platform, self.target, self.release)
             answer = rule.judge(self.platform.resolve(real or name))
             raise (MissingSyscall if answer.lost else Unsupported)(answer.message)
         return result
+
+    def record(self, result: Result) -> None:
+        """Record an answer as a call's: one made unobserved that stands for its tries
+        (a call retried while EAGAIN records the answer it ended on, not each try)."""
+        for observe in self.observers:
+            observe(result)
 
     @contextlib.contextmanager
     def unobserved(self) -> Iterator[None]:

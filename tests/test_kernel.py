@@ -139,6 +139,18 @@ def test_unobserved_calls_are_not_recorded_and_observers_come_back(k: Kernel) ->
     assert [r.name for r in seen] == ["getppid"]
 
 
+def test_a_retried_call_records_only_the_answer_it_ended_on(k: Kernel) -> None:
+    seen: list = []
+    k.observers.append(seen.append)
+    try:
+        with k.unobserved():
+            tries = [k.close(-1) for _ in range(3)]  # EBADF each time: the tries
+        k.record(tries[-1])
+    finally:
+        k.observers.remove(seen.append)
+    assert [(r.name, r.outcome) for r in seen] == [("close", "EBADF")]
+
+
 def test_close_quietly_closes_and_ignores_a_closed_fd(k: Kernel) -> None:
     r, w = os.pipe()
     os.close(w)
