@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +58,8 @@ class Row:
     skipped: int
     runs: list[float] | None = None  # every run's wall seconds (paired mode)
     ratios: list[float] | None = None  # tests/s ratio to ljsyscall, per pair
+    # Our tests that failed or errored, "run N: nodeid: message" (paired mode: every run's)
+    failures: list[str] = field(default_factory=list)
 
     @property
     def per_second(self) -> float:
@@ -85,6 +87,20 @@ def _timed(cmd: list[str], cwd: Path, repeat: int) -> tuple[float, subprocess.Co
         best = min(best, time.perf_counter() - start)
     assert proc is not None
     return best, proc
+
+
+def _failures(junit: Path) -> list[str]:
+    """classname::name and message of each test that failed or errored in a JUnit file:
+    a timed run that failed says which test, not only how many."""
+    found = []
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        for kind in ("failure", "error"):
+            bad = case.find(kind)
+            if bad is not None:
+                message = (bad.get("message") or "").splitlines()[:1]
+                name = f"{case.get('classname')}::{case.get('name')}"
+                found.append(f"{name}: {message[0][:200] if message else kind}")
+    return found
 
 
 def _counts(junit: Path) -> tuple[int, int, int]:
@@ -118,7 +134,9 @@ def ours(user: str, mode: str, repeat: int, out: Path) -> Row:
     if not junit.exists():
         raise SystemExit(f"suite run failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
     total, failed, skipped = _counts(junit)
-    return Row(MODES[mode], user, seconds, total, total - failed - skipped, failed, skipped)
+    failures = _failures(junit)
+    return Row(MODES[mode], user, seconds, total, total - failed - skipped, failed, skipped,
+               failures=failures)  # fmt: skip
 
 
 def startup(user: str, repeat: int) -> float:
@@ -185,8 +203,9 @@ def paired(user: str, modes: list[str], repeat: int, upstream: Path | None, out:
 def _median(rows: list[Row], ratios: list[float] | None) -> Row:
     walls = [r.seconds for r in rows]
     last = rows[-1]
+    failures = [f"run {i}: {f}" for i, r in enumerate(rows, 1) for f in r.failures]
     return Row(last.what, last.user, statistics.median(walls), last.tests, last.passed,
-               last.failed, last.skipped, walls, ratios)  # fmt: skip
+               last.failed, last.skipped, walls, ratios, failures)  # fmt: skip
 
 
 def child_cost(user: str, out: Path) -> dict:
@@ -369,6 +388,9 @@ def main() -> int:
             f"{r.what:<28} {r.user:<7} {r.tests:>5} {r.passed:>5} {r.failed:>4} "
             f"{r.skipped:>4} {r.seconds:>7.2f} {r.per_second:>8.0f}{ratio}"
         )
+    for r in rows:
+        for failure in r.failures:
+            print(f"  failed ({r.what}, {r.user}): {failure}")
     for user, seconds in fixed.items():
         serial = next((r for r in rows if r.user == user and r.what == MODES["serial"]), None)
         per_test = ""

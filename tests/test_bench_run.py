@@ -46,3 +46,31 @@ def test_paired_runs_give_the_median_wall_and_every_pairs_ratio(
     assert lj.seconds == 4.0
     # (1000 / 10) / (100 / 2) = 2 in every pair: the load burst cancels out
     assert mine.ratios == pytest.approx([2.0, 2.0, 2.0])
+
+
+def test_a_run_that_failed_names_its_tests_in_every_pair(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    junit = tmp_path / "junit.xml"
+    junit.write_text(
+        '<testsuites><testsuite tests="3" failures="1" errors="1" skipped="0">'
+        '<testcase classname="suites.fs.test_a" name="test_ok"/>'
+        '<testcase classname="suites.fs.test_a" name="test_bad">'
+        '<failure message="assert EAGAIN == ok&#10;more">trace</failure></testcase>'
+        '<testcase classname="suites.fs.test_b" name="test_err"><error message="">x</error>'
+        "</testcase></testsuite></testsuites>"
+    )
+    failures = run._failures(junit)
+    assert failures == [
+        "suites.fs.test_a::test_bad: assert EAGAIN == ok",
+        "suites.fs.test_b::test_err: error",
+    ]
+    rows = iter([[], failures[:1]])
+
+    def fake_ours(user: str, mode: str, repeat: int, out: Path) -> object:
+        return run.Row(run.MODES[mode], user, 1.0, 3, 2, 1, 0, failures=next(rows))
+
+    monkeypatch.setattr(run, "ours", fake_ours)
+    monkeypatch.setattr(run, "ljsyscall", lambda *a: None)
+    (mine,) = run.paired("root", ["run"], 2, None, tmp_path)
+    assert mine.failures == ["run 2: suites.fs.test_a::test_bad: assert EAGAIN == ok"]
