@@ -125,6 +125,7 @@ def test_clock_nanosleep_on_thread_cputime_is_eopnotsupp(kernel: Kernel) -> None
     assert r.errno == "EOPNOTSUPP"
 
 
+@pytest.mark.os("linux")  # NetBSD returns at once
 def test_clock_nanosleep_negative_seconds_is_einval(kernel: Kernel) -> None:
     ts = kernel.new("struct timespec *", (-1, 0))
     assert kernel.clock_nanosleep(kernel.CLOCK_MONOTONIC, 0, ts, None).errno == "EINVAL"
