@@ -55,3 +55,14 @@ def test_flock_on_closed_fd_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f")
     fds.close(fd).unwrap()
     assert kernel.flock(fd, kernel.LOCK_EX).errno == "EBADF"
+
+
+def test_flock_exclusive_converted_to_shared_lets_others_share(
+    kernel: Kernel, tmp: Path, fds
+) -> None:
+    a = fds.file(tmp / "f", b"x")
+    b = fds.open(tmp / "f", kernel.O_RDONLY)
+    kernel.flock(a, kernel.LOCK_EX).unwrap()
+    kernel.flock(a, kernel.LOCK_SH).unwrap()
+    kernel.flock(b, kernel.LOCK_SH | kernel.LOCK_NB).unwrap()
+    assert kernel.flock(b, kernel.LOCK_EX | kernel.LOCK_NB).errno == "EWOULDBLOCK"
