@@ -180,3 +180,65 @@ def test_inotify_init_instances_are_independent(kernel: Kernel, fds, tmp: Path) 
     (tmp / "new").write_bytes(b"")
     assert kernel.read(second, kernel.buf(4096), 4096).errno == "EAGAIN"
     assert _simple(kernel, first) == [(kernel.IN_CREATE, "new")]
+
+
+@pytest.mark.min_kernel("4.18")
+def test_inotify_mask_create_on_a_watched_inode_is_eexist(
+    kernel: Kernel, ino: int, tmp: Path
+) -> None:
+    kernel.inotify_add_watch(ino, tmp, kernel.IN_CREATE).unwrap()
+    r = kernel.inotify_add_watch(ino, tmp, kernel.IN_DELETE | kernel.IN_MASK_CREATE)
+    assert r.errno == "EEXIST"
+
+
+@pytest.mark.min_kernel("4.18")
+def test_inotify_mask_create_on_a_new_inode_adds_the_watch(
+    kernel: Kernel, ino: int, tmp: Path
+) -> None:
+    wd = kernel.inotify_add_watch(ino, tmp, kernel.IN_CREATE | kernel.IN_MASK_CREATE).unwrap()
+    (tmp / "a").write_bytes(b"")
+    assert [(w, m, n) for w, m, _, n in _events(kernel, ino)] == [(wd, kernel.IN_CREATE, "a")]
+
+
+@pytest.mark.min_kernel("5.1")
+def test_inotify_mask_create_with_mask_add_is_einval(kernel: Kernel, ino: int, tmp: Path) -> None:
+    flags = kernel.IN_CREATE | kernel.IN_MASK_CREATE | kernel.IN_MASK_ADD
+    assert kernel.inotify_add_watch(ino, tmp, flags).errno == "EINVAL"
+
+
+def test_inotify_mask_without_mask_add_replaces_the_events(
+    kernel: Kernel, ino: int, tmp: Path
+) -> None:
+    wd = kernel.inotify_add_watch(ino, tmp, kernel.IN_CREATE).unwrap()
+    assert kernel.inotify_add_watch(ino, tmp, kernel.IN_DELETE).unwrap() == wd
+    (tmp / "a").write_bytes(b"")
+    (tmp / "a").unlink()
+    assert _simple(kernel, ino) == [(kernel.IN_DELETE, "a")]
+
+
+def test_inotify_rm_watch_on_non_inotify_fd_is_einval(kernel: Kernel, fds) -> None:
+    r, _ = fds.pipe()
+    assert kernel.inotify_rm_watch(r, 1).errno == "EINVAL"
+
+
+def test_inotify_fionread_counts_the_queued_bytes(kernel: Kernel, ino: int, tmp: Path) -> None:
+    kernel.inotify_add_watch(ino, tmp, kernel.IN_CREATE).unwrap()
+    (tmp / "a").write_bytes(b"")
+    (tmp / "bb").write_bytes(b"")
+    queued = kernel.new("int *")
+    kernel.ioctl(ino, kernel.FIONREAD, queued).unwrap()
+    buf = kernel.buf(4096)
+    assert queued[0] == kernel.read(ino, buf, 4096).unwrap()
+    assert queued[0] > 2 * kernel.ffi.sizeof("struct inotify_event")
+
+
+def test_inotify_name_length_is_padded_to_the_record_size(
+    kernel: Kernel, ino: int, tmp: Path
+) -> None:
+    kernel.inotify_add_watch(ino, tmp, kernel.IN_CREATE).unwrap()
+    (tmp / "abc").write_bytes(b"")
+    buf = kernel.buf(4096)
+    n = kernel.read(ino, buf, 4096).unwrap()
+    header = kernel.ffi.sizeof("struct inotify_event")
+    ev = kernel.ffi.cast("struct inotify_event *", buf)
+    assert (n, ev.len) == (header + ev.len, header)
