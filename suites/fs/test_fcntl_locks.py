@@ -216,3 +216,9 @@ def test_ofd_getlk_with_nonzero_pid_is_einval(kernel: Kernel, tmp: Path, fds) ->
     fl = kernel.new("struct flock *")
     fl.l_type, fl.l_whence, fl.l_pid = kernel.F_WRLCK, kernel.SEEK_SET, 1
     assert kernel.fcntl(fd, kernel.F_OFD_GETLK, fl).errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
+def test_getlk_with_type_unlck_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"x")
+    assert _lock(kernel, fd, kernel.F_GETLK, kernel.F_UNLCK)[0].errno == "EINVAL"
