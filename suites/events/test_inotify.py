@@ -242,3 +242,29 @@ def test_inotify_name_length_is_padded_to_the_record_size(
     header = kernel.ffi.sizeof("struct inotify_event")
     ev = kernel.ffi.cast("struct inotify_event *", buf)
     assert (n, ev.len) == (header + ev.len, header)
+
+
+def test_inotify_add_watch_on_a_closed_fd_is_ebadf(kernel: Kernel, tmp: Path) -> None:
+    fd = kernel.inotify_init1(0).unwrap()
+    kernel.close(fd).unwrap()
+    assert kernel.inotify_add_watch(fd, tmp, kernel.IN_CREATE).errno == "EBADF"
+
+
+def test_inotify_onlydir_follows_a_symlink_to_a_directory(
+    kernel: Kernel, ino: int, tmp: Path
+) -> None:
+    (tmp / "d").mkdir()
+    (tmp / "link").symlink_to(tmp / "d")
+    kernel.inotify_add_watch(ino, tmp / "link", kernel.IN_CREATE | kernel.IN_ONLYDIR).unwrap()
+    flags = kernel.IN_CREATE | kernel.IN_ONLYDIR | kernel.IN_DONT_FOLLOW
+    assert kernel.inotify_add_watch(ino, tmp / "link", flags).errno == "ENOTDIR"
+
+
+def test_inotify_read_returns_only_the_events_that_fit(kernel: Kernel, ino: int, tmp: Path) -> None:
+    kernel.inotify_add_watch(ino, tmp, kernel.IN_CREATE).unwrap()
+    (tmp / "a").write_bytes(b"")
+    (tmp / "b").write_bytes(b"")
+    one = 2 * kernel.ffi.sizeof("struct inotify_event")  # a header and a 16-byte name
+    buf = kernel.buf(one + 8)
+    assert kernel.read(ino, buf, one + 8).unwrap() == one
+    assert _simple(kernel, ino) == [(kernel.IN_CREATE, "b")]
