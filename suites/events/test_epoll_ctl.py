@@ -4,6 +4,7 @@ struct epoll_event is packed on x86_64 (platforms/linux/x86_64-packed.h). EPOLLE
 arrived in Linux 4.5 and is accepted on EPOLL_CTL_ADD only.
 """
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -221,3 +222,40 @@ def test_epoll_ctl_reads_the_event_only_for_ops_that_take_one(
         _ctl(kernel, ep, "EPOLL_CTL_ADD", r, kernel.EPOLLIN).unwrap()
     bad = bad_memory.unmapped()
     assert kernel.epoll_ctl(ep, getattr(kernel, op), r, bad).outcome == outcome
+
+
+def test_epoll_ctl_a_dup_of_a_registered_fd_is_a_new_item(kernel: Kernel, fds, ep: int) -> None:
+    r, w = fds.pipe()
+    dup = fds(kernel.dup(r))
+    _ctl(kernel, ep, "EPOLL_CTL_ADD", r, kernel.EPOLLIN, 1).unwrap()
+    _ctl(kernel, ep, "EPOLL_CTL_ADD", dup, kernel.EPOLLIN, 2).unwrap()
+    kernel.write(w, b"x", 1).unwrap()
+    assert sorted(_wait(kernel, ep)) == [(kernel.EPOLLIN, 1), (kernel.EPOLLIN, 2)]
+
+
+def test_epoll_ctl_interest_outlives_the_fd_while_a_dup_holds_the_file(
+    kernel: Kernel, fds, ep: int
+) -> None:
+    r, w = fds.pipe()
+    dup = fds(kernel.dup(r))
+    _ctl(kernel, ep, "EPOLL_CTL_ADD", r, kernel.EPOLLIN, 5).unwrap()
+    fds.close(r)
+    kernel.write(w, b"x", 1).unwrap()
+    assert _wait(kernel, ep) == [(kernel.EPOLLIN, 5)]
+    assert _ctl(kernel, ep, "EPOLL_CTL_DEL", dup).errno == "ENOENT"
+
+
+def _fdinfo_events(ep: int) -> list[int]:
+    """The events mask of every item, as /proc/self/fdinfo of the epoll fd shows it."""
+    lines = Path(f"/proc/self/fdinfo/{ep}").read_text().splitlines()
+    return [int(line.split("events:")[1].split()[0], 16) for line in lines if "tfd:" in line]
+
+
+@pytest.mark.as_user("root holds CAP_BLOCK_SUSPEND, which may keep EPOLLWAKEUP")
+def test_epoll_ctl_wakeup_without_cap_block_suspend_is_dropped(
+    kernel: Kernel, fds, ep: int
+) -> None:
+    r, _ = fds.pipe()
+    _ctl(kernel, ep, "EPOLL_CTL_ADD", r, kernel.EPOLLIN | kernel.EPOLLWAKEUP).unwrap()
+    # ADD and MOD always add EPOLLERR | EPOLLHUP to what the item waits for.
+    assert _fdinfo_events(ep) == [kernel.EPOLLIN | kernel.EPOLLERR | kernel.EPOLLHUP]

@@ -259,3 +259,10 @@ def test_epoll_pwait_maxevents_out_of_range_is_einval(kernel: Kernel, ep: int, m
         maxevents = (2**31 - 1) // kernel.ffi.sizeof("struct epoll_event") + 1
     events = kernel.new("struct epoll_event[1]")
     assert _pwait(kernel, ep, events, n=maxevents).errno == "EINVAL"
+
+
+def test_epoll_wait_on_a_closed_fd_is_ebadf(kernel: Kernel, fds) -> None:
+    ep = kernel.epoll_create1(0).unwrap()
+    kernel.close(ep).unwrap()
+    events = kernel.new("struct epoll_event[]", 1)
+    assert kernel.epoll_wait(ep, events, 1, 0).errno == "EBADF"

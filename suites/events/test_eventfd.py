@@ -142,3 +142,22 @@ def test_eventfd_legacy_count_is_a_32_bit_argument(kernel: Kernel, fds) -> None:
 def test_eventfd_legacy_write_of_all_ones_is_einval(kernel: Kernel, fds) -> None:
     fd = fds(kernel.eventfd(0))
     assert _write(kernel, fd, 0xFFFFFFFFFFFFFFFF).errno == "EINVAL"
+
+
+def test_eventfd_read_into_a_larger_buffer_returns_8_bytes(kernel: Kernel, fds) -> None:
+    fd = fds(kernel.eventfd2(9, kernel.EFD_NONBLOCK))
+    buf = kernel.new("uint64_t[4]", [0, 0, 0, 0])
+    assert kernel.read(fd, buf, 32).unwrap() == 8
+    assert list(buf) == [9, 0, 0, 0]
+
+
+def test_eventfd_write_of_zero_leaves_the_counter(kernel: Kernel, fds) -> None:
+    fd = fds(kernel.eventfd2(3, kernel.EFD_NONBLOCK))
+    assert kernel.write(fd, kernel.new("uint64_t *", 0), 8).unwrap() == 8
+    assert _read(kernel, fd) == 3
+
+
+def test_eventfd_semaphore_at_zero_nonblocking_read_is_eagain(kernel: Kernel, fds) -> None:
+    fd = fds(kernel.eventfd2(1, kernel.EFD_NONBLOCK | kernel.EFD_SEMAPHORE))
+    assert _read(kernel, fd) == 1
+    assert kernel.read(fd, kernel.new("uint64_t *"), 8).errno == "EAGAIN"

@@ -180,3 +180,91 @@ def test_inotify_init_instances_are_independent(kernel: Kernel, fds, tmp: Path) 
     (tmp / "new").write_bytes(b"")
     assert kernel.read(second, kernel.buf(4096), 4096).errno == "EAGAIN"
     assert _simple(kernel, first) == [(kernel.IN_CREATE, "new")]
+
+
+@pytest.mark.min_kernel("4.18")
+def test_inotify_mask_create_on_a_watched_inode_is_eexist(
+    kernel: Kernel, ino: int, tmp: Path
+) -> None:
+    kernel.inotify_add_watch(ino, tmp, kernel.IN_CREATE).unwrap()
+    r = kernel.inotify_add_watch(ino, tmp, kernel.IN_DELETE | kernel.IN_MASK_CREATE)
+    assert r.errno == "EEXIST"
+
+
+@pytest.mark.min_kernel("4.18")
+def test_inotify_mask_create_on_a_new_inode_adds_the_watch(
+    kernel: Kernel, ino: int, tmp: Path
+) -> None:
+    wd = kernel.inotify_add_watch(ino, tmp, kernel.IN_CREATE | kernel.IN_MASK_CREATE).unwrap()
+    (tmp / "a").write_bytes(b"")
+    assert [(w, m, n) for w, m, _, n in _events(kernel, ino)] == [(wd, kernel.IN_CREATE, "a")]
+
+
+@pytest.mark.min_kernel("5.1")
+def test_inotify_mask_create_with_mask_add_is_einval(kernel: Kernel, ino: int, tmp: Path) -> None:
+    flags = kernel.IN_CREATE | kernel.IN_MASK_CREATE | kernel.IN_MASK_ADD
+    assert kernel.inotify_add_watch(ino, tmp, flags).errno == "EINVAL"
+
+
+def test_inotify_mask_without_mask_add_replaces_the_events(
+    kernel: Kernel, ino: int, tmp: Path
+) -> None:
+    wd = kernel.inotify_add_watch(ino, tmp, kernel.IN_CREATE).unwrap()
+    assert kernel.inotify_add_watch(ino, tmp, kernel.IN_DELETE).unwrap() == wd
+    (tmp / "a").write_bytes(b"")
+    (tmp / "a").unlink()
+    assert _simple(kernel, ino) == [(kernel.IN_DELETE, "a")]
+
+
+def test_inotify_rm_watch_on_non_inotify_fd_is_einval(kernel: Kernel, fds) -> None:
+    r, _ = fds.pipe()
+    assert kernel.inotify_rm_watch(r, 1).errno == "EINVAL"
+
+
+def test_inotify_fionread_counts_the_queued_bytes(kernel: Kernel, ino: int, tmp: Path) -> None:
+    kernel.inotify_add_watch(ino, tmp, kernel.IN_CREATE).unwrap()
+    (tmp / "a").write_bytes(b"")
+    (tmp / "bb").write_bytes(b"")
+    queued = kernel.new("int *")
+    kernel.ioctl(ino, kernel.FIONREAD, queued).unwrap()
+    buf = kernel.buf(4096)
+    assert queued[0] == kernel.read(ino, buf, 4096).unwrap()
+    assert queued[0] > 2 * kernel.ffi.sizeof("struct inotify_event")
+
+
+def test_inotify_name_length_is_padded_to_the_record_size(
+    kernel: Kernel, ino: int, tmp: Path
+) -> None:
+    kernel.inotify_add_watch(ino, tmp, kernel.IN_CREATE).unwrap()
+    (tmp / "abc").write_bytes(b"")
+    buf = kernel.buf(4096)
+    n = kernel.read(ino, buf, 4096).unwrap()
+    header = kernel.ffi.sizeof("struct inotify_event")
+    ev = kernel.ffi.cast("struct inotify_event *", buf)
+    assert (n, ev.len) == (header + ev.len, header)
+
+
+def test_inotify_add_watch_on_a_closed_fd_is_ebadf(kernel: Kernel, tmp: Path) -> None:
+    fd = kernel.inotify_init1(0).unwrap()
+    kernel.close(fd).unwrap()
+    assert kernel.inotify_add_watch(fd, tmp, kernel.IN_CREATE).errno == "EBADF"
+
+
+def test_inotify_onlydir_follows_a_symlink_to_a_directory(
+    kernel: Kernel, ino: int, tmp: Path
+) -> None:
+    (tmp / "d").mkdir()
+    (tmp / "link").symlink_to(tmp / "d")
+    kernel.inotify_add_watch(ino, tmp / "link", kernel.IN_CREATE | kernel.IN_ONLYDIR).unwrap()
+    flags = kernel.IN_CREATE | kernel.IN_ONLYDIR | kernel.IN_DONT_FOLLOW
+    assert kernel.inotify_add_watch(ino, tmp / "link", flags).errno == "ENOTDIR"
+
+
+def test_inotify_read_returns_only_the_events_that_fit(kernel: Kernel, ino: int, tmp: Path) -> None:
+    kernel.inotify_add_watch(ino, tmp, kernel.IN_CREATE).unwrap()
+    (tmp / "a").write_bytes(b"")
+    (tmp / "b").write_bytes(b"")
+    one = 2 * kernel.ffi.sizeof("struct inotify_event")  # a header and a 16-byte name
+    buf = kernel.buf(one + 8)
+    assert kernel.read(ino, buf, one + 8).unwrap() == one
+    assert _simple(kernel, ino) == [(kernel.IN_CREATE, "b")]

@@ -5,6 +5,7 @@ The signal mask is per thread, so every test blocks its signal inside a child.
 
 import os
 import signal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -183,3 +184,43 @@ def test_signalfd_legacy_wrong_sigset_size_is_einval(kernel: Kernel) -> None:
 def test_signalfd_legacy_update_of_a_pipe_is_einval(kernel: Kernel, fds) -> None:
     r, _ = fds.pipe()
     assert kernel.signalfd(r, _mask(kernel, signal.SIGUSR1), SIGSET_BYTES).errno == "EINVAL"
+
+
+def test_signalfd_one_read_takes_several_signals(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, list[int]]:
+        fd = _signalfd(kernel, signal.SIGUSR1, signal.SIGUSR2, flags=kernel.SFD_NONBLOCK)
+        kernel.kill(os.getpid(), signal.SIGUSR1).unwrap()
+        kernel.kill(os.getpid(), signal.SIGUSR2).unwrap()
+        info = kernel.new("struct signalfd_siginfo[3]")
+        size = kernel.ffi.sizeof(info[0])
+        n = kernel.read(fd, info, 3 * size).unwrap()
+        return n // size, sorted(info[i].ssi_signo for i in range(n // size))
+
+    assert in_child(run) == (2, sorted([signal.SIGUSR1, signal.SIGUSR2]))
+
+
+def test_signalfd_flags_set_nonblock_and_cloexec(kernel: Kernel, fds) -> None:
+    fd = fds(
+        kernel.signalfd4(
+            -1,
+            _mask(kernel, signal.SIGUSR1),
+            SIGSET_BYTES,
+            kernel.SFD_NONBLOCK | kernel.SFD_CLOEXEC,
+        )
+    )
+    assert kernel.fcntl(fd, kernel.F_GETFL, 0).unwrap() & kernel.O_NONBLOCK
+    assert kernel.fcntl(fd, kernel.F_GETFD, 0).unwrap() & kernel.FD_CLOEXEC
+
+
+def test_signalfd_without_flags_is_blocking_and_kept_across_exec(kernel: Kernel, fds) -> None:
+    fd = fds(kernel.signalfd4(-1, _mask(kernel, signal.SIGUSR1), SIGSET_BYTES, 0))
+    assert not kernel.fcntl(fd, kernel.F_GETFL, 0).unwrap() & kernel.O_NONBLOCK
+    assert not kernel.fcntl(fd, kernel.F_GETFD, 0).unwrap() & kernel.FD_CLOEXEC
+
+
+def test_signalfd_mask_leaves_out_sigkill_and_sigstop(kernel: Kernel, fds) -> None:
+    mask = _mask(kernel, signal.SIGUSR1, signal.SIGKILL, signal.SIGSTOP)
+    fd = fds(kernel.signalfd4(-1, mask, SIGSET_BYTES, 0))
+    status = Path(f"/proc/self/fdinfo/{fd}").read_text()
+    shown = int(status.split("sigmask:")[1].split()[0], 16)
+    assert shown == 1 << (signal.SIGUSR1 - 1)

@@ -160,3 +160,39 @@ def test_timerfd_alarm_clock_without_wake_alarm_is_eperm(kernel: Kernel, clock: 
 
 def test_timerfd_clock_process_cputime_is_einval(kernel: Kernel) -> None:
     assert kernel.timerfd_create(kernel.CLOCK_PROCESS_CPUTIME_ID, 0).errno == "EINVAL"
+
+
+def test_timerfd_settime_discards_unread_expirations(kernel: Kernel, tfd: int) -> None:
+    kernel.timerfd_settime(tfd, 0, _spec(kernel, 1), None).unwrap()
+    p = kernel.new("struct pollfd *", (tfd, kernel.POLLIN, 0))
+    assert readiness.poll(kernel, p, 1, 1000).unwrap() == 1
+    kernel.timerfd_settime(tfd, 0, _spec(kernel, 10_000 * MS), None).unwrap()
+    assert kernel.read(tfd, kernel.new("uint64_t *"), 8).errno == "EAGAIN"
+
+
+def test_timerfd_cancel_on_set_without_abstime_is_accepted(kernel: Kernel, fds) -> None:
+    fd = fds(kernel.timerfd_create(kernel.CLOCK_REALTIME, kernel.TFD_NONBLOCK))
+    spec = _spec(kernel, 10_000 * MS)
+    kernel.timerfd_settime(fd, kernel.TFD_TIMER_CANCEL_ON_SET, spec, None).unwrap()
+    cur = kernel.new("struct itimerspec *")
+    kernel.timerfd_gettime(fd, cur).unwrap()
+    assert 0 < _ns(cur.it_value) <= 10_000 * MS
+
+
+def _set_ticks(kernel: Kernel, fd: int, ticks: int):
+    r = kernel.ioctl(fd, kernel.TFD_IOC_SET_TICKS, kernel.new("uint64_t *", ticks))
+    if r.errno == "ENOTTY":
+        pytest.skip("TFD_IOC_SET_TICKS needs CONFIG_CHECKPOINT_RESTORE (ENOTTY)")
+    return r
+
+
+@pytest.mark.min_kernel("3.17")
+def test_timerfd_ioc_set_ticks_is_what_read_returns(kernel: Kernel, tfd: int) -> None:
+    _set_ticks(kernel, tfd, 5).unwrap()
+    assert _expirations(kernel, tfd) == 5
+    assert kernel.read(tfd, kernel.new("uint64_t *"), 8).errno == "EAGAIN"
+
+
+@pytest.mark.min_kernel("3.17")
+def test_timerfd_ioc_set_ticks_of_zero_is_einval(kernel: Kernel, tfd: int) -> None:
+    assert _set_ticks(kernel, tfd, 0).errno == "EINVAL"

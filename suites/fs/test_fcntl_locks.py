@@ -138,3 +138,87 @@ def test_ofd_setlk_with_nonzero_pid_is_einval(kernel: Kernel, tmp: Path, fds) ->
     fl = kernel.new("struct flock *")
     fl.l_type, fl.l_whence, fl.l_pid = kernel.F_WRLCK, kernel.SEEK_SET, 1
     assert kernel.fcntl(fd, kernel.F_OFD_SETLK, fl).errno == "EINVAL"
+
+
+def _lock_at(kernel: Kernel, fd: int, cmd: int, ltype: int, whence: int, start: int, length: int):
+    fl = kernel.new("struct flock *")
+    fl.l_type, fl.l_whence, fl.l_start, fl.l_len = ltype, whence, start, length
+    return kernel.fcntl(fd, cmd, fl), fl
+
+
+def _conflict_seen_from_child(kernel: Kernel, in_child, path: Path) -> tuple[int, int, int]:
+    """A forked child's F_GETLK over the whole file: (type, start, len) of the conflict."""
+
+    def probe() -> tuple[int, int, int]:
+        other = kernel.openat(kernel.AT_FDCWD, path, kernel.O_RDWR).unwrap()
+        r, fl = _lock(kernel, other, kernel.F_GETLK, kernel.F_WRLCK)
+        r.unwrap()
+        return fl.l_type, fl.l_start, fl.l_len
+
+    return in_child(probe)
+
+
+@pytest.mark.os("linux")
+def test_setlk_unknown_whence_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"x" * 10)
+    assert _lock_at(kernel, fd, kernel.F_SETLK, kernel.F_WRLCK, 7, 0, 0)[0].errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
+def test_setlk_start_before_the_file_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"x" * 10)
+    r = _lock_at(kernel, fd, kernel.F_SETLK, kernel.F_WRLCK, kernel.SEEK_SET, -1, 1)[0]
+    assert r.errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
+def test_setlk_range_past_the_largest_offset_is_eoverflow(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"x" * 10)
+    start = 2**63 - 1
+    r = _lock_at(kernel, fd, kernel.F_SETLK, kernel.F_WRLCK, kernel.SEEK_SET, start, 2)[0]
+    assert r.errno == "EOVERFLOW"
+
+
+def test_setlk_negative_length_locks_the_bytes_before_start(
+    kernel: Kernel, tmp: Path, fds, in_child
+) -> None:
+    fd = fds.file(tmp / "f", b"x" * 100)
+    _lock_at(kernel, fd, kernel.F_SETLK, kernel.F_WRLCK, kernel.SEEK_SET, 10, -5)[0].unwrap()
+    assert _conflict_seen_from_child(kernel, in_child, tmp / "f") == (kernel.F_WRLCK, 5, 5)
+
+
+def test_setlk_seek_end_start_is_relative_to_the_size(
+    kernel: Kernel, tmp: Path, fds, in_child
+) -> None:
+    fd = fds.file(tmp / "f", b"x" * 100)
+    _lock_at(kernel, fd, kernel.F_SETLK, kernel.F_WRLCK, kernel.SEEK_END, -10, 4)[0].unwrap()
+    assert _conflict_seen_from_child(kernel, in_child, tmp / "f") == (kernel.F_WRLCK, 90, 4)
+
+
+def test_setlk_seek_cur_start_is_relative_to_the_offset(
+    kernel: Kernel, tmp: Path, fds, in_child
+) -> None:
+    fd = fds.file(tmp / "f", b"x" * 100)
+    kernel.lseek(fd, 30, kernel.SEEK_SET).unwrap()
+    _lock_at(kernel, fd, kernel.F_SETLK, kernel.F_WRLCK, kernel.SEEK_CUR, 5, 2)[0].unwrap()
+    assert _conflict_seen_from_child(kernel, in_child, tmp / "f") == (kernel.F_WRLCK, 35, 2)
+
+
+def test_setlk_read_lock_on_write_only_fd_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"x", kernel.O_WRONLY)
+    assert _setlk(kernel, fd, kernel.F_RDLCK).errno == "EBADF"
+
+
+@pytest.mark.os("linux")
+@pytest.mark.min_kernel("3.15")
+def test_ofd_getlk_with_nonzero_pid_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"x")
+    fl = kernel.new("struct flock *")
+    fl.l_type, fl.l_whence, fl.l_pid = kernel.F_WRLCK, kernel.SEEK_SET, 1
+    assert kernel.fcntl(fd, kernel.F_OFD_GETLK, fl).errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
+def test_getlk_with_type_unlck_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
+    fd = fds.file(tmp / "f", b"x")
+    assert _lock(kernel, fd, kernel.F_GETLK, kernel.F_UNLCK)[0].errno == "EINVAL"

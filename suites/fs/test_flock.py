@@ -6,6 +6,8 @@ owner. EWOULDBLOCK is EAGAIN's other name (errno compares by number).
 
 from pathlib import Path
 
+import pytest
+
 from syscalls.kernel import Kernel
 
 
@@ -55,3 +57,22 @@ def test_flock_on_closed_fd_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f")
     fds.close(fd).unwrap()
     assert kernel.flock(fd, kernel.LOCK_EX).errno == "EBADF"
+
+
+def test_flock_exclusive_converted_to_shared_lets_others_share(
+    kernel: Kernel, tmp: Path, fds
+) -> None:
+    a = fds.file(tmp / "f", b"x")
+    b = fds.open(tmp / "f", kernel.O_RDONLY)
+    kernel.flock(a, kernel.LOCK_EX).unwrap()
+    kernel.flock(a, kernel.LOCK_SH).unwrap()
+    kernel.flock(b, kernel.LOCK_SH | kernel.LOCK_NB).unwrap()
+    assert kernel.flock(b, kernel.LOCK_EX | kernel.LOCK_NB).errno == "EWOULDBLOCK"
+
+
+@pytest.mark.os("linux")
+@pytest.mark.min_kernel("3.6")
+def test_flock_on_an_o_path_fd_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
+    (tmp / "f").write_bytes(b"x")
+    fd = fds.open(tmp / "f", kernel.O_PATH)
+    assert kernel.flock(fd, kernel.LOCK_SH).errno == "EBADF"

@@ -221,3 +221,48 @@ def test_fremovexattr_on_an_o_path_descriptor_is_ebadf(kernel: Kernel, f: Path, 
     kernel.setxattr(f, NAME, b"v", 1, 0).unwrap()
     fd = fds.open(f, kernel.O_PATH)
     assert kernel.fremovexattr(fd, NAME).errno == "EBADF"
+
+
+XATTR_NAME_MAX = 255  # include/uapi/linux/limits.h
+XATTR_SIZE_MAX = 65536
+
+
+def test_setxattr_name_longer_than_xattr_name_max_is_erange(kernel: Kernel, f: Path) -> None:
+    name = b"user." + b"n" * (XATTR_NAME_MAX - 4)
+    assert kernel.setxattr(f, name, b"a", 1, 0).errno == "ERANGE"
+
+
+def test_setxattr_name_of_xattr_name_max_is_accepted(kernel: Kernel, f: Path) -> None:
+    name = b"user." + b"n" * (XATTR_NAME_MAX - 5)
+    kernel.setxattr(f, name, b"a", 1, 0).unwrap()
+    assert kernel.getxattr(f, name, None, 0).unwrap() == 1
+
+
+def test_setxattr_empty_name_is_erange(kernel: Kernel, f: Path) -> None:
+    assert kernel.setxattr(f, b"", b"a", 1, 0).errno == "ERANGE"
+
+
+def test_getxattr_name_longer_than_xattr_name_max_is_erange(kernel: Kernel, f: Path) -> None:
+    name = b"user." + b"n" * (XATTR_NAME_MAX - 4)
+    assert kernel.getxattr(f, name, kernel.buf(8), 8).errno == "ERANGE"
+
+
+def test_setxattr_value_larger_than_xattr_size_max_is_e2big(kernel: Kernel, f: Path) -> None:
+    value = b"v" * (XATTR_SIZE_MAX + 1)
+    assert kernel.setxattr(f, NAME, value, len(value), 0).errno == "E2BIG"
+
+
+def test_setxattr_unknown_flag_is_einval(kernel: Kernel, f: Path) -> None:
+    assert kernel.setxattr(f, NAME, b"a", 1, 4).errno == "EINVAL"
+    assert kernel.getxattr(f, NAME, None, 0).errno == "ENODATA"
+
+
+def test_setxattr_replace_on_existing_changes_the_value(kernel: Kernel, f: Path) -> None:
+    kernel.setxattr(f, NAME, b"old", 3, 0).unwrap()
+    kernel.setxattr(f, NAME, b"new!", 4, kernel.XATTR_REPLACE).unwrap()
+    assert _get(kernel, f) == b"new!"
+
+
+def test_listxattr_small_buffer_is_erange(kernel: Kernel, f: Path) -> None:
+    kernel.setxattr(f, NAME, b"a", 1, 0).unwrap()
+    assert kernel.listxattr(f, kernel.buf(4), 4).errno == "ERANGE"

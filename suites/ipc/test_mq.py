@@ -336,3 +336,18 @@ def test_no_signal_when_the_queue_was_not_empty(kernel: Kernel, queues: Queues, 
         return waited.outcome, _notify(kernel, fd, kernel.SIGEV_NONE).outcome
 
     assert in_child(run) == ("EAGAIN", "EBUSY")  # nothing sent; still registered
+
+
+def test_send_with_an_invalid_timeout_is_einval(kernel: Kernel, queues: Queues, fds) -> None:
+    fd, _ = queues.open()
+    fds.held.append(fd)
+    assert _send(kernel, fd, b"x", timeout=(0, 1_000_000_000)).errno == "EINVAL"
+    assert _attr(kernel, fd)[3] == 0
+
+
+@pytest.mark.as_user("root may pass msgsize_max (CAP_SYS_RESOURCE)")
+def test_mq_open_above_msgsize_max_as_a_user_is_einval(kernel: Kernel, queues: Queues) -> None:
+    k = kernel
+    over = sysctl.number("fs/mqueue/msgsize_max") + 1
+    attr = k.new("struct mq_attr *", [0, 4, over, 0])
+    assert k.mq_open(queues.name(), k.O_RDWR | k.O_CREAT, 0o600, attr).errno == "EINVAL"

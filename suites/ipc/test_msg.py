@@ -109,3 +109,60 @@ def test_msgsnd_on_removed_queue_is_einval(kernel: Kernel, sysv) -> None:
     q = sysv.msg()
     sysv.remove("msgctl", q).unwrap()
     assert _send(kernel, q, 1, b"x").errno == "EINVAL"
+
+
+def _proc_int(path: str) -> list[int]:
+    with open(path) as f:
+        return [int(v) for v in f.read().split()]
+
+
+def test_msgsnd_larger_than_msgmax_is_einval(kernel: Kernel, sysv) -> None:
+    q = sysv.msg()
+    [msgmax] = _proc_int("/proc/sys/kernel/msgmax")
+    if msgmax > 1 << 20:
+        pytest.skip(f"msgmax is {msgmax}: too large a message to build")
+    assert _send(kernel, q, 1, b"m" * (msgmax + 1)).errno == "EINVAL"
+    assert _recv(kernel, q) == "ENOMSG"
+
+
+def test_msgrcv_size_above_long_max_is_einval(kernel: Kernel, sysv) -> None:
+    q = sysv.msg()
+    _send(kernel, q, 1, b"kept").unwrap()
+    buf = kernel.buf(64)
+    assert kernel.msgrcv(q, buf, 1 << 63, 0, kernel.IPC_NOWAIT).errno == "EINVAL"
+    assert _recv(kernel, q) == (1, b"kept")
+
+
+def _copy(kernel: Kernel, q: int, index: int, flags: int = 0):
+    r = _recv(kernel, q, mtype=index, flags=kernel.MSG_COPY | flags)
+    if r == "ENOSYS":
+        pytest.skip("MSG_COPY needs CONFIG_CHECKPOINT_RESTORE (ENOSYS)")
+    return r
+
+
+@pytest.mark.min_kernel("3.8")
+def test_msgrcv_msg_copy_reads_the_nth_message_and_leaves_it(kernel: Kernel, sysv) -> None:
+    q = sysv.msg()
+    _send(kernel, q, 5, b"first").unwrap()
+    _send(kernel, q, 6, b"second").unwrap()
+    assert _copy(kernel, q, 1) == (6, b"second")
+    assert _copy(kernel, q, 2) == "ENOMSG"
+    assert [_recv(kernel, q) for _ in range(2)] == [(5, b"first"), (6, b"second")]
+
+
+@pytest.mark.min_kernel("3.8")
+def test_msgrcv_msg_copy_with_msg_except_is_einval(kernel: Kernel, sysv) -> None:
+    q = sysv.msg()
+    _send(kernel, q, 5, b"first").unwrap()
+    assert _copy(kernel, q, 0, kernel.MSG_EXCEPT) == "EINVAL"
+
+
+@pytest.mark.min_kernel("3.8")
+def test_msgrcv_msg_copy_without_ipc_nowait_is_einval(kernel: Kernel, sysv) -> None:
+    q = sysv.msg()
+    _send(kernel, q, 5, b"first").unwrap()
+    buf = kernel.buf(64)
+    r = kernel.msgrcv(q, buf, 32, 0, kernel.MSG_COPY)
+    if r.errno == "ENOSYS":
+        pytest.skip("MSG_COPY needs CONFIG_CHECKPOINT_RESTORE (ENOSYS)")
+    assert r.errno == "EINVAL"

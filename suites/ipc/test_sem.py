@@ -128,3 +128,85 @@ def test_semop_undo_is_reverted_when_the_process_exits(kernel: Kernel, sysv, in_
 
 def test_semget_zero_semaphores_new_set_is_einval(kernel: Kernel) -> None:
     assert kernel.semget(kernel.IPC_PRIVATE, 0, kernel.IPC_CREAT | 0o600).errno == "EINVAL"
+
+
+def _sem_limits() -> list[int]:
+    """/proc/sys/kernel/sem: SEMMSL, SEMMNS, SEMOPM, SEMMNI."""
+    with open("/proc/sys/kernel/sem") as f:
+        return [int(v) for v in f.read().split()]
+
+
+def test_semop_more_operations_than_semopm_is_e2big(kernel: Kernel, sysv) -> None:
+    semopm = _sem_limits()[2]
+    if semopm > 1 << 16:
+        pytest.skip(f"SEMOPM is {semopm}: too many operations to build")
+    semid = sysv.sem()
+    ops = _ops(kernel, *[(0, 1, 0)] * (semopm + 1))
+    assert kernel.semop(semid, ops, semopm + 1).errno == "E2BIG"
+    assert kernel.semctl(semid, 0, kernel.GETVAL, 0).unwrap() == 0
+
+
+def test_semop_of_semopm_operations_is_accepted(kernel: Kernel, sysv) -> None:
+    semopm = _sem_limits()[2]
+    if semopm > 1 << 16:
+        pytest.skip(f"SEMOPM is {semopm}: too many operations to build")
+    semid = sysv.sem()
+    kernel.semop(semid, _ops(kernel, *[(0, 1, 0)] * semopm), semopm).unwrap()
+    assert kernel.semctl(semid, 0, kernel.GETVAL, 0).unwrap() == semopm
+
+
+def test_semop_with_no_operations_is_einval(kernel: Kernel, sysv) -> None:
+    assert kernel.semop(sysv.sem(), _ops(kernel, (0, 1, 0)), 0).errno == "EINVAL"
+
+
+def test_semctl_setval_negative_is_erange(kernel: Kernel, sysv) -> None:
+    semid = sysv.sem()
+    assert kernel.semctl(semid, 0, kernel.SETVAL, -1).errno == "ERANGE"
+    assert kernel.semctl(semid, 0, kernel.GETVAL, 0).unwrap() == 0
+
+
+def test_semctl_getval_index_out_of_range_is_einval(kernel: Kernel, sysv) -> None:
+    assert kernel.semctl(sysv.sem(2), 2, kernel.GETVAL, 0).errno == "EINVAL"
+
+
+def test_semget_more_semaphores_than_semmsl_is_einval(kernel: Kernel, sysv) -> None:
+    semmsl = _sem_limits()[0]
+    r = kernel.semget(kernel.IPC_PRIVATE, semmsl + 1, kernel.IPC_CREAT | 0o600)
+    if r.ok:
+        sysv.ids.append(("semctl", r.value))  # removed at teardown
+    assert r.errno == "EINVAL"
+
+
+def _waiters_counted(kernel: Kernel, semid: int, cmd: int, op: int) -> int:
+    """The count semctl(cmd) reports while a forked child waits in semop(op), polled
+    until it shows the waiter (or 5 s pass); the child is then released and reaped."""
+
+    def waiter() -> None:
+        kernel.semop(semid, _ops(kernel, (0, op, 0)), 1).unwrap()
+
+    pid = forking.fork(kernel, waiter)
+    deadline = time.monotonic() + 5
+    count = 0
+    while time.monotonic() < deadline:
+        count = kernel.semctl(semid, 0, cmd, 0).unwrap()
+        if count:
+            break
+        os.sched_yield()
+    kernel.semctl(semid, 0, kernel.SETVAL, 1 if op < 0 else 0).unwrap()
+    assert forking.exit_code(kernel, pid) == 0
+    return count
+
+
+def test_semctl_getncnt_counts_a_process_waiting_to_decrement(
+    kernel: Kernel, sysv, in_child
+) -> None:
+    semid = sysv.sem()
+    assert kernel.semctl(semid, 0, kernel.GETNCNT, 0).unwrap() == 0
+    assert in_child(lambda: _waiters_counted(kernel, semid, kernel.GETNCNT, -1)) == 1
+
+
+def test_semctl_getzcnt_counts_a_process_waiting_for_zero(kernel: Kernel, sysv, in_child) -> None:
+    semid = sysv.sem()
+    kernel.semctl(semid, 0, kernel.SETVAL, 1).unwrap()
+    assert kernel.semctl(semid, 0, kernel.GETZCNT, 0).unwrap() == 0
+    assert in_child(lambda: _waiters_counted(kernel, semid, kernel.GETZCNT, 0)) == 1

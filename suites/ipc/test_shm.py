@@ -121,3 +121,52 @@ def test_shmat_unknown_id_is_einval(kernel: Kernel, sysv) -> None:
     shmid = sysv.shm(4096)
     sysv.remove("shmctl", shmid).unwrap()
     assert kernel.shmat(shmid, None, 0).errno == "EINVAL"
+
+
+SHM_DEST = 0o1000  # include/uapi/linux/shm.h: removal pending until the last detach
+
+
+def _free_address(kernel: Kernel, sysv, shmid: int) -> int:
+    """An address the kernel itself chose for this segment, detached again."""
+    addr = sysv.shmat(shmid)
+    sysv.shmdt(addr).unwrap()
+    return addr
+
+
+def test_shmat_misaligned_address_is_einval(kernel: Kernel, sysv) -> None:
+    shmid = sysv.shm(4096)
+    addr = _free_address(kernel, sysv, shmid)
+    r = kernel.shmat(shmid, kernel.ffi.cast("void *", addr + 1), 0)
+    if r.ok:
+        sysv.attached.append(r.value)
+    assert r.errno == "EINVAL"
+
+
+def test_shmat_shm_rnd_rounds_the_address_down(kernel: Kernel, sysv) -> None:
+    shmid = sysv.shm(4096)
+    addr = _free_address(kernel, sysv, shmid)
+    r = kernel.shmat(shmid, kernel.ffi.cast("void *", addr + 1), kernel.SHM_RND)
+    if r.ok:
+        sysv.attached.append(r.value)
+    assert r.unwrap() == addr
+
+
+def test_shmat_records_the_attaching_pid(kernel: Kernel, sysv) -> None:
+    shmid = sysv.shm(4096)
+    sysv.shmat(shmid)
+    assert _stat(kernel, shmid).shm_lpid == os.getpid()
+
+
+def test_shmctl_rmid_with_attachments_marks_the_segment_dest(kernel: Kernel, sysv) -> None:
+    shmid = sysv.shm(4096)
+    addr = sysv.shmat(shmid)
+    kernel.shmctl(shmid, kernel.IPC_RMID, None).unwrap()
+    ds = _stat(kernel, shmid)
+    mode, key = ds.shm_perm.mode, ds.shm_perm.key
+    # The last detach destroys it: teardown must not remove an id that may be reused.
+    sysv.shmdt(addr).unwrap()
+    sysv.ids.remove(("shmctl", shmid))
+    assert mode & SHM_DEST
+    assert key == kernel.IPC_PRIVATE
+    ds = kernel.new("struct shmid64_ds *")
+    assert kernel.shmctl(shmid, kernel.IPC_STAT, ds).errno == "EINVAL"  # gone with it

@@ -131,3 +131,61 @@ def test_attach_to_a_reaped_pid_is_esrch(kernel: Kernel, ptrace, in_child) -> No
 @AS_USER
 def test_attach_to_another_users_process_is_eperm(kernel: Kernel, ptrace, in_child) -> None:
     assert in_child(lambda: ptrace("PTRACE_ATTACH", 1, 0, 0).outcome) == "EPERM"
+
+
+def _kthreadd() -> int:
+    try:
+        comm = Path("/proc/2/comm").read_text().strip()
+    except OSError:
+        comm = ""
+    if comm != "kthreadd":
+        pytest.skip("pid 2 is not kthreadd here (a pid namespace or another kernel)")
+    return 2
+
+
+@pytest.mark.root
+def test_attach_to_a_kernel_thread_is_eperm(kernel: Kernel, ptrace, in_child) -> None:
+    pid = _kthreadd()
+    assert in_child(lambda: ptrace("PTRACE_ATTACH", pid, 0, 0).outcome) == "EPERM"
+
+
+@MAY_ATTACH
+def test_request_to_a_seized_tracee_that_is_running_is_esrch(
+    kernel: Kernel, ptrace, in_child
+) -> None:
+    def run() -> tuple[str, str]:
+        with ptrace.running() as (pid, _):
+            ptrace("PTRACE_SEIZE", pid, 0, 0).unwrap()
+            info = kernel.new("siginfo_t *")
+            return (
+                ptrace("PTRACE_GETSIGINFO", pid, 0, info).outcome,
+                ptrace("PTRACE_CONT", pid, 0, 0).outcome,
+            )
+
+    assert in_child(run) == ("ESRCH", "ESRCH")
+
+
+@MAY_ATTACH
+def test_detach_with_an_invalid_signal_is_eio(kernel: Kernel, ptrace, in_child) -> None:
+    def run() -> tuple[str, str]:
+        with ptrace.running() as (pid, _):
+            ptrace("PTRACE_ATTACH", pid, 0, 0).unwrap()
+            ptrace.wait_stop(pid)
+            refused = ptrace("PTRACE_DETACH", pid, 0, 65).outcome
+            info = kernel.new("siginfo_t *")
+            return refused, ptrace("PTRACE_GETSIGINFO", pid, 0, info).outcome
+
+    assert in_child(run) == ("EIO", "ok")  # still traced and stopped
+
+
+@MAY_ATTACH
+def test_cont_with_an_invalid_signal_is_eio(kernel: Kernel, ptrace, in_child) -> None:
+    def run() -> tuple[str, str]:
+        with ptrace.running() as (pid, _):
+            ptrace("PTRACE_ATTACH", pid, 0, 0).unwrap()
+            ptrace.wait_stop(pid)
+            refused = ptrace("PTRACE_CONT", pid, 0, 65).outcome
+            info = kernel.new("siginfo_t *")
+            return refused, ptrace("PTRACE_GETSIGINFO", pid, 0, info).outcome
+
+    assert in_child(run) == ("EIO", "ok")  # still stopped
