@@ -27,8 +27,7 @@ import re
 
 import pytest
 
-from syscalls import processes
-from syscalls.runner import highfd
+from syscalls.runner import highfd, strays
 
 KMSG = "/dev/kmsg"
 TAINTED = "/proc/sys/kernel/tainted"
@@ -153,17 +152,6 @@ def _few(found: list[str]) -> list[str]:
     return [*found[:MAX_SHOWN], f"(and {len(found) - MAX_SHOWN} more reports)"]
 
 
-def _ancestry(pid: int) -> list[int]:
-    """`pid` and, while they live, its parent, its parent's parent, ... (/proc)."""
-    chain = [pid]
-    while len(chain) < 64:
-        fields = processes.stat_fields(chain[-1])
-        if fields is None or int(fields[1]) <= 1:
-            return chain
-        chain.append(int(fields[1]))
-    return chain
-
-
 def trouble(messages: list[str]) -> list[str]:
     """Each trouble line of `messages`, with the lines after it that say where."""
     found = []
@@ -239,11 +227,9 @@ class KernelLogCheck:
         if pool is None:
             return self.running if not self._parallel() else None
         running = {slot.pid: slot.current for slot in pool.slots.values()}
-        for ancestor in _ancestry(int(pid.group(1))):
-            if ancestor in running:
-                index = running[ancestor]
-                return None if index is None else pool.items[index].nodeid
-        return None
+        worker = strays.owner(int(pid.group(1)), running)  # it, or a process it started
+        index = None if worker is None else running[worker]
+        return None if index is None else pool.items[index].nodeid
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         self.running = nodeid
