@@ -17,6 +17,14 @@ pytestmark = pytest.mark.os("linux")
 TASK_COMM_LEN = 16  # include/linux/sched.h
 
 
+def _got(kernel: Kernel, option: str) -> int:
+    """What a PR_GET_* that writes through its int pointer (PDEATHSIG, CHILD_SUBREAPER)
+    answers; -1 where the kernel wrote nothing."""
+    value = kernel.new("int *", -1)
+    kernel.prctl(getattr(kernel, option), value, 0, 0, 0).unwrap()
+    return value[0]
+
+
 def _get_name(kernel: Kernel) -> bytes:
     buf = kernel.buf(TASK_COMM_LEN)
     kernel.prctl(kernel.PR_GET_NAME, buf, 0, 0, 0).unwrap()
@@ -43,9 +51,7 @@ def test_prctl_set_name_truncates_to_15_bytes(kernel: Kernel, in_child) -> None:
 def test_prctl_pdeathsig_is_read_back(kernel: Kernel, in_child) -> None:
     def run() -> int:
         kernel.prctl(kernel.PR_SET_PDEATHSIG, signal.SIGUSR2, 0, 0, 0).unwrap()
-        sig = kernel.new("int *")
-        kernel.prctl(kernel.PR_GET_PDEATHSIG, sig, 0, 0, 0).unwrap()
-        return sig[0]
+        return _got(kernel, "PR_GET_PDEATHSIG")
 
     assert in_child(run) == signal.SIGUSR2
 
@@ -88,9 +94,7 @@ def test_prctl_pdeathsig_is_not_inherited_by_a_forked_child(kernel: Kernel, in_c
     without one (prctl(2))."""
 
     def pdeathsig() -> int:
-        sig = kernel.new("int *", -1)
-        kernel.prctl(kernel.PR_GET_PDEATHSIG, sig, 0, 0, 0).unwrap()
-        return sig[0]
+        return _got(kernel, "PR_GET_PDEATHSIG")
 
     def run() -> tuple[int, int]:
         kernel.prctl(kernel.PR_SET_PDEATHSIG, signal.SIGUSR2, 0, 0, 0).unwrap()
@@ -156,9 +160,7 @@ def test_prctl_no_new_privs_other_than_plain_one_is_einval(
 def test_prctl_child_subreaper_is_read_back(kernel: Kernel, in_child) -> None:
     def run() -> int:
         kernel.prctl(kernel.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0).unwrap()
-        value = kernel.new("int *")
-        kernel.prctl(kernel.PR_GET_CHILD_SUBREAPER, value, 0, 0, 0).unwrap()
-        return value[0]
+        return _got(kernel, "PR_GET_CHILD_SUBREAPER")
 
     assert in_child(run) == 1
 
@@ -170,9 +172,7 @@ def test_prctl_unknown_option_is_einval(kernel: Kernel) -> None:
 def test_prctl_pdeathsig_highest_signal_is_valid(kernel: Kernel, in_child) -> None:
     def run() -> int:
         kernel.prctl(kernel.PR_SET_PDEATHSIG, 64, 0, 0, 0).unwrap()
-        sig = kernel.new("int *")
-        kernel.prctl(kernel.PR_GET_PDEATHSIG, sig, 0, 0, 0).unwrap()
-        return sig[0]
+        return _got(kernel, "PR_GET_PDEATHSIG")
 
     assert in_child(run) == 64
 
@@ -183,13 +183,10 @@ def test_prctl_get_no_new_privs_with_arguments_is_einval(kernel: Kernel) -> None
 
 def test_prctl_child_subreaper_stores_any_nonzero_as_one(kernel: Kernel, in_child) -> None:
     def run() -> tuple[int, int]:
-        value = kernel.new("int *")
         kernel.prctl(kernel.PR_SET_CHILD_SUBREAPER, 2, 0, 0, 0).unwrap()
-        kernel.prctl(kernel.PR_GET_CHILD_SUBREAPER, value, 0, 0, 0).unwrap()
-        two = value[0]
+        two = _got(kernel, "PR_GET_CHILD_SUBREAPER")
         kernel.prctl(kernel.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0).unwrap()
-        kernel.prctl(kernel.PR_GET_CHILD_SUBREAPER, value, 0, 0, 0).unwrap()
-        return two, value[0]
+        return two, _got(kernel, "PR_GET_CHILD_SUBREAPER")
 
     assert in_child(run) == (1, 0)
 

@@ -166,26 +166,16 @@ def test_request_to_a_seized_tracee_that_is_running_is_esrch(
 
 
 @MAY_ATTACH
-def test_detach_with_an_invalid_signal_is_eio(kernel: Kernel, ptrace, in_child) -> None:
+@pytest.mark.parametrize("request_", ["PTRACE_DETACH", "PTRACE_CONT"])
+def test_detach_or_cont_with_an_invalid_signal_is_eio(
+    kernel: Kernel, ptrace, in_child, request_: str
+) -> None:
     def run() -> tuple[str, str]:
         with ptrace.running() as (pid, _):
             ptrace("PTRACE_ATTACH", pid, 0, 0).unwrap()
             ptrace.wait_stop(pid)
-            refused = ptrace("PTRACE_DETACH", pid, 0, 65).outcome
+            refused = ptrace(request_, pid, 0, 65).outcome
             info = kernel.new("siginfo_t *")
             return refused, ptrace("PTRACE_GETSIGINFO", pid, 0, info).outcome
 
     assert in_child(run) == ("EIO", "ok")  # still traced and stopped
-
-
-@MAY_ATTACH
-def test_cont_with_an_invalid_signal_is_eio(kernel: Kernel, ptrace, in_child) -> None:
-    def run() -> tuple[str, str]:
-        with ptrace.running() as (pid, _):
-            ptrace("PTRACE_ATTACH", pid, 0, 0).unwrap()
-            ptrace.wait_stop(pid)
-            refused = ptrace("PTRACE_CONT", pid, 0, 65).outcome
-            info = kernel.new("siginfo_t *")
-            return refused, ptrace("PTRACE_GETSIGINFO", pid, 0, info).outcome
-
-    assert in_child(run) == ("EIO", "ok")  # still stopped
