@@ -14,3 +14,8 @@ struct stat {
 struct user_pt_regs { uint64_t regs[31]; uint64_t sp; uint64_t pc; uint64_t pstate; };
 struct user_regs_struct { uint64_t regs[31]; uint64_t sp; uint64_t pc; uint64_t pstate; };
 struct epoll_event { uint32_t events; uint64_t data; };
+/* include/uapi/asm-generic/sembuf.h with a 64-bit long (x86_64 pads it differently). */
+struct semid64_ds {
+    struct ipc64_perm sem_perm; long sem_otime; long sem_ctime; unsigned long sem_nsems;
+    unsigned long __unused3; unsigned long __unused4;
+};

@@ -2,7 +2,7 @@
  * 128 bytes in all), linux/sysinfo.h (with its 8 bytes of padding on 32-bit),
  * arch/x86/include/asm/user_32.h (user_regs_struct, by the names glibc's <sys/user.h>
  * gives them; struct user, the PTRACE_PEEKUSER area: u_debugreg at 252, as the
- * kernel's compat struct user32 in arch/x86/include/asm/user32.h has it too), asm-generic/ipcbuf.h + shmbuf.h (16-bit mode_t, split 64-bit times).
+ * kernel's compat struct user32 in arch/x86/include/asm/user32.h has it too), asm-generic/ipcbuf.h + shmbuf.h + msgbuf.h and arch/x86/include/uapi/asm/sembuf.h (16-bit mode_t, split 64-bit times).
  * struct stat is the stat64 layout (i386-packed.h): the table's aliases send stat/fstat/
  * fstatat to stat64/fstat64/fstatat64, which fill it. epoll_event is 12 bytes here
  * without packing (uint64_t is 4-byte aligned in the i386 ABI). */
@@ -55,6 +55,20 @@ struct shmid64_ds {
     unsigned long shm_ctime; unsigned long shm_ctime_high;
     int shm_cpid; int shm_lpid; unsigned long shm_nattch;
     unsigned long __unused4; unsigned long __unused5;
+};
+struct msqid64_ds {
+    struct ipc64_perm msg_perm;
+    unsigned long msg_stime; unsigned long msg_stime_high;
+    unsigned long msg_rtime; unsigned long msg_rtime_high;
+    unsigned long msg_ctime; unsigned long msg_ctime_high;
+    unsigned long msg_cbytes; unsigned long msg_qnum; unsigned long msg_qbytes;
+    int msg_lspid; int msg_lrpid; unsigned long __unused4; unsigned long __unused5;
+};
+struct semid64_ds {
+    struct ipc64_perm sem_perm;
+    unsigned long sem_otime; unsigned long sem_otime_high;
+    unsigned long sem_ctime; unsigned long sem_ctime_high;
+    unsigned long sem_nsems; unsigned long __unused3; unsigned long __unused4;
 };
 struct epoll_event { uint32_t events; uint64_t data; };
 /* asm-generic/fcntl.h struct flock64 (x86 adds no padding; long long is 4-byte aligned in

@@ -1,8 +1,8 @@
 /* Linux struct layouts shared by the 64-bit arches (x86_64, aarch64, riscv64: 64-bit
  * long, 32-bit __kernel_mode_t), listed in each one's <arch>-extra.toml; i386 declares
  * its own in i386.h. Linux 6.1 uapi: asm-generic/siginfo.h (the union starts at offset
- * 16; _sigchld's fields, and _sigsys's for a seccomp SIGSYS), linux/sysinfo.h, asm-generic/ipcbuf.h + asm-generic/shmbuf.h (IPC_STAT's IPC_64
- * layout; 32-bit mode_t, so __pad1 has no bytes), asm-generic/fcntl.h (struct flock with
+ * 16; _sigchld's fields, and _sigsys's for a seccomp SIGSYS), linux/sysinfo.h, asm-generic/ipcbuf.h + asm-generic/shmbuf.h + asm-generic/msgbuf.h
+ * (IPC_STAT's IPC_64 layout; 32-bit mode_t, so __pad1 has no bytes), asm-generic/fcntl.h (struct flock with
  * a long off_t), linux/time_types.h (struct timespec: with a 64-bit long it is the
  * kernel's __kernel_timespec, which every time call takes on these arches). */
 
@@ -34,6 +34,11 @@ struct shmid64_ds {
     struct ipc64_perm shm_perm; size_t shm_segsz; long shm_atime; long shm_dtime;
     long shm_ctime; int shm_cpid; int shm_lpid; unsigned long shm_nattch;
     unsigned long __unused4; unsigned long __unused5;
+};
+struct msqid64_ds {
+    struct ipc64_perm msg_perm; long msg_stime; long msg_rtime; long msg_ctime;
+    unsigned long msg_cbytes; unsigned long msg_qnum; unsigned long msg_qbytes;
+    int msg_lspid; int msg_lrpid; unsigned long __unused4; unsigned long __unused5;
 };
 struct flock { short l_type; short l_whence; long l_start; long l_len; int l_pid; };
 /* linux/timex.h struct timex (adjtimex, clock_adjtime): with a 64-bit long it is the

@@ -21,3 +21,8 @@ struct user_regs_struct {
     unsigned long s9; unsigned long s10; unsigned long s11; unsigned long t3; unsigned long t4;
     unsigned long t5; unsigned long t6;
 };
+/* include/uapi/asm-generic/sembuf.h with a 64-bit long (x86_64 pads it differently). */
+struct semid64_ds {
+    struct ipc64_perm sem_perm; long sem_otime; long sem_ctime; unsigned long sem_nsems;
+    unsigned long __unused3; unsigned long __unused4;
+};

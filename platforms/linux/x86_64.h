@@ -1,7 +1,8 @@
 /* Linux x86_64 struct layouts: arch/x86/include/uapi/asm/stat.h,
  * arch/x86/include/asm/user_64.h (user_regs_struct, as <sys/user.h> exposes it, and
  * struct user, the area PTRACE_PEEKUSER/POKEUSER address, up to u_debugreg as glibc
- * declares it: the kernel's has error_code and fault_address after, 928 bytes); the
+ * declares it: the kernel's has error_code and fault_address after, 928 bytes),
+ * arch/x86/include/uapi/asm/sembuf.h (x86_64 pads each time; the generic one does not); the
  * 64-bit layouts every 64-bit arch shares are in lp64.h. epoll_event is packed on x86_64
  * only: see x86_64-packed.h. */
 
@@ -37,4 +38,9 @@ struct user_desc {
     unsigned int seg_32bit:1; unsigned int contents:2; unsigned int read_exec_only:1;
     unsigned int limit_in_pages:1; unsigned int seg_not_present:1; unsigned int useable:1;
     unsigned int lm:1;
+};
+struct semid64_ds {
+    struct ipc64_perm sem_perm; long sem_otime; unsigned long __unused1; long sem_ctime;
+    unsigned long __unused2; unsigned long sem_nsems; unsigned long __unused3;
+    unsigned long __unused4;
 };

@@ -37,15 +37,15 @@ class SysV:
         self.attached.remove(addr)
         return self.kernel.shmdt(addr)
 
-    def sem(self, nsems: int = 1) -> int:
+    def sem(self, nsems: int = 1, flags: int = 0o600) -> int:
         k = self.kernel
-        semid = k.semget(k.IPC_PRIVATE, nsems, k.IPC_CREAT | 0o600).unwrap()
+        semid = k.semget(k.IPC_PRIVATE, nsems, k.IPC_CREAT | flags).unwrap()
         self.ids.append(("semctl", semid))
         return semid
 
-    def msg(self) -> int:
+    def msg(self, flags: int = 0o600) -> int:
         k = self.kernel
-        msqid = k.msgget(k.IPC_PRIVATE, k.IPC_CREAT | 0o600).unwrap()
+        msqid = k.msgget(k.IPC_PRIVATE, k.IPC_CREAT | flags).unwrap()
         self.ids.append(("msgctl", msqid))
         return msqid
 

@@ -1,7 +1,9 @@
 """System V message queues: msgget/msgsnd/msgrcv on IPC_PRIVATE queues, which the
 `sysv` fixture removes whatever the test did. A message is a C long mtype followed by
-its text (struct msgbuf, include/uapi/linux/msg.h)."""
+its text (struct msgbuf, include/uapi/linux/msg.h). IPC_STAT and IPC_SET take struct
+msqid64_ds (platforms/linux/lp64.h, i386.h); its times are CLOCK_REALTIME seconds."""
 
+import os
 import time
 
 import pytest
@@ -24,6 +26,23 @@ def _recv(kernel: Kernel, q: int, size: int = 64, mtype: int = 0, flags: int = 0
     if not r.ok:
         return r.outcome
     return kernel.ffi.cast("long *", buf)[0], kernel.bytes(buf, head + r.value)[head:]
+
+
+def _stat(kernel: Kernel, q: int):
+    ds = kernel.new("struct msqid64_ds *")
+    kernel.msgctl(q, kernel.IPC_STAT, ds).unwrap()
+    return ds
+
+
+def _set_qbytes(kernel: Kernel, q: int, qbytes: int) -> None:
+    ds = _stat(kernel, q)
+    ds.msg_qbytes = qbytes  # lowering needs no privilege
+    kernel.msgctl(q, kernel.IPC_SET, ds).unwrap()
+
+
+def _around(before: int, t: int) -> bool:
+    """t (seconds) was taken between `before` and now, give or take a second."""
+    return before - 1 <= t <= time.time() + 1
 
 
 def test_msg_round_trip_keeps_type_and_text(kernel: Kernel, sysv) -> None:
@@ -166,3 +185,87 @@ def test_msgrcv_msg_copy_without_ipc_nowait_is_einval(kernel: Kernel, sysv) -> N
     if r.errno == "ENOSYS":
         pytest.skip("MSG_COPY needs CONFIG_CHECKPOINT_RESTORE (ENOSYS)")
     assert r.errno == "EINVAL"
+
+
+def test_msgctl_ipc_stat_of_a_new_queue_reports_creator_mode_and_no_traffic(
+    kernel: Kernel, sysv
+) -> None:
+    before = int(time.time())
+    q = sysv.msg(0o640)
+    ds = _stat(kernel, q)
+    assert ds.msg_perm.mode & 0o777 == 0o640
+    assert (ds.msg_perm.uid, ds.msg_perm.cuid) == (os.geteuid(), os.geteuid())
+    assert (ds.msg_perm.gid, ds.msg_perm.cgid) == (os.getegid(), os.getegid())
+    assert (ds.msg_qnum, ds.msg_cbytes, ds.msg_lspid, ds.msg_lrpid) == (0, 0, 0, 0)
+    assert (ds.msg_stime, ds.msg_rtime) == (0, 0)
+    assert _around(before, ds.msg_ctime)
+    assert ds.msg_qbytes == _proc_int("/proc/sys/kernel/msgmnb")[0]
+
+
+def test_msgctl_ipc_stat_counts_queued_messages_bytes_and_who_sent_and_received(
+    kernel: Kernel, sysv
+) -> None:
+    q = sysv.msg()
+    before = int(time.time())
+    _send(kernel, q, 1, b"abc").unwrap()
+    _send(kernel, q, 2, b"defgh").unwrap()
+    ds = _stat(kernel, q)
+    assert (ds.msg_qnum, ds.msg_cbytes) == (2, 8)
+    assert (ds.msg_lspid, ds.msg_lrpid, ds.msg_rtime) == (os.getpid(), 0, 0)
+    assert _around(before, ds.msg_stime)
+    assert _recv(kernel, q) == (1, b"abc")
+    ds = _stat(kernel, q)
+    assert (ds.msg_qnum, ds.msg_cbytes) == (1, 5)
+    assert ds.msg_lrpid == os.getpid()
+    assert _around(before, ds.msg_rtime)
+
+
+def test_msgctl_ipc_stat_names_the_process_that_sent_last(kernel: Kernel, sysv, in_child) -> None:
+    q = sysv.msg()
+
+    def run() -> tuple[int, int, int, int]:
+        def sender() -> None:
+            _send(kernel, q, 3, b"from the child").unwrap()
+
+        child = forking.fork(kernel, sender)
+        assert forking.exit_code(kernel, child) == 0
+        assert _recv(kernel, q) == (3, b"from the child")
+        ds = _stat(kernel, q)
+        return child, os.getpid(), ds.msg_lspid, ds.msg_lrpid
+
+    child, me, lspid, lrpid = in_child(run)
+    assert (lspid, lrpid) == (child, me)
+
+
+def test_msgctl_ipc_set_changes_only_the_permission_bits_of_the_mode(kernel: Kernel, sysv) -> None:
+    q = sysv.msg(0o600)
+    ds = _stat(kernel, q)
+    ds.msg_perm.mode = 0o7640  # set-id and sticky bits are not a queue's to keep
+    kernel.msgctl(q, kernel.IPC_SET, ds).unwrap()
+    assert _stat(kernel, q).msg_perm.mode & 0o7777 == 0o640
+
+
+def test_msgsnd_nowait_into_a_queue_without_room_for_the_message_is_eagain(
+    kernel: Kernel, sysv
+) -> None:
+    q = sysv.msg()
+    _set_qbytes(kernel, q, 10)
+    assert _stat(kernel, q).msg_qbytes == 10
+    assert _send(kernel, q, 1, b"x" * 11, kernel.IPC_NOWAIT).errno == "EAGAIN"  # never fits
+    _send(kernel, q, 1, b"12345678").unwrap()
+    assert _send(kernel, q, 1, b"abc", kernel.IPC_NOWAIT).errno == "EAGAIN"
+    _send(kernel, q, 1, b"ab", kernel.IPC_NOWAIT).unwrap()  # exactly fills it
+    assert (_stat(kernel, q).msg_cbytes, _stat(kernel, q).msg_qnum) == (10, 2)
+
+
+def test_msgsnd_counts_every_message_against_msg_qbytes_even_an_empty_one(
+    kernel: Kernel, sysv
+) -> None:
+    # Each message counts as one byte towards the limit too, so that empty messages
+    # cannot fill kernel memory without bound (ipc/msg.c msg_fits_inqueue).
+    q = sysv.msg()
+    _set_qbytes(kernel, q, 2)
+    _send(kernel, q, 1, b"").unwrap()
+    _send(kernel, q, 1, b"").unwrap()
+    assert _send(kernel, q, 1, b"", kernel.IPC_NOWAIT).errno == "EAGAIN"
+    assert _stat(kernel, q).msg_qnum == 2

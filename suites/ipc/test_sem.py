@@ -1,6 +1,7 @@
 """System V semaphores: semget/semop/semtimedop/semctl on IPC_PRIVATE sets, which the
 `sysv` fixture removes whatever the test did. semctl's fourth argument (union semun)
-travels in a register: an int for SETVAL, a pointer for GETALL/SETALL."""
+travels in a register: an int for SETVAL, a pointer for GETALL/SETALL and for IPC_STAT's
+struct semid64_ds (its layout differs on x86_64: platforms/linux/x86_64.h)."""
 
 import os
 import time
@@ -210,3 +211,44 @@ def test_semctl_getzcnt_counts_a_process_waiting_for_zero(kernel: Kernel, sysv, 
     kernel.semctl(semid, 0, kernel.SETVAL, 1).unwrap()
     assert kernel.semctl(semid, 0, kernel.GETZCNT, 0).unwrap() == 0
     assert in_child(lambda: _waiters_counted(kernel, semid, kernel.GETZCNT, 0)) == 1
+
+
+def _stat(kernel: Kernel, semid: int):
+    ds = kernel.new("struct semid64_ds *")
+    kernel.semctl(semid, 0, kernel.IPC_STAT, ds).unwrap()
+    return ds
+
+
+def test_semctl_ipc_stat_of_a_new_set_reports_its_size_creator_and_mode(
+    kernel: Kernel, sysv
+) -> None:
+    before = int(time.time())
+    semid = sysv.sem(3, 0o640)
+    ds = _stat(kernel, semid)
+    assert ds.sem_nsems == 3
+    assert ds.sem_perm.mode & 0o777 == 0o640
+    assert (ds.sem_perm.uid, ds.sem_perm.cuid) == (os.geteuid(), os.geteuid())
+    assert (ds.sem_perm.gid, ds.sem_perm.cgid) == (os.getegid(), os.getegid())
+    assert ds.sem_otime == 0  # no semop yet
+    assert before - 1 <= ds.sem_ctime <= time.time() + 1
+
+
+def test_semop_on_any_semaphore_of_the_set_sets_sem_otime(kernel: Kernel, sysv) -> None:
+    semid = sysv.sem(3)
+    before = int(time.time())
+    kernel.semop(semid, _ops(kernel, (2, 1, 0)), 1).unwrap()  # the last one, not the first
+    assert before - 1 <= _stat(kernel, semid).sem_otime <= time.time() + 1
+
+
+def test_semop_that_fails_leaves_sem_otime_unset(kernel: Kernel, sysv) -> None:
+    semid = sysv.sem()
+    assert kernel.semop(semid, _ops(kernel, (0, -1, kernel.IPC_NOWAIT)), 1).errno == "EAGAIN"
+    assert _stat(kernel, semid).sem_otime == 0
+
+
+def test_semctl_ipc_set_changes_only_the_permission_bits_of_the_mode(kernel: Kernel, sysv) -> None:
+    semid = sysv.sem(1, 0o600)
+    ds = _stat(kernel, semid)
+    ds.sem_perm.mode = 0o7640
+    kernel.semctl(semid, 0, kernel.IPC_SET, ds).unwrap()
+    assert _stat(kernel, semid).sem_perm.mode & 0o7777 == 0o640
