@@ -1,6 +1,7 @@
 """inotify_init1/add_watch/rm_watch(2): directory events read as struct inotify_event
 records, each followed by its NUL-padded name (Linux only)."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -268,3 +269,41 @@ def test_inotify_read_returns_only_the_events_that_fit(kernel: Kernel, ino: int,
     buf = kernel.buf(one + 8)
     assert kernel.read(ino, buf, one + 8).unwrap() == one
     assert _simple(kernel, ino) == [(kernel.IN_CREATE, "b")]
+
+
+def _all_events(kernel: Kernel, fd: int) -> list[tuple[int, int]]:
+    """(wd, mask) of every queued event, read in as many calls as it takes."""
+    out: list[tuple[int, int]] = []
+    while batch := _batch(kernel, fd):
+        out += batch
+    return out
+
+
+def _batch(kernel: Kernel, fd: int) -> list[tuple[int, int]]:
+    buf = kernel.buf(1 << 16)
+    r = kernel.read(fd, buf, 1 << 16)
+    if r.errno == "EAGAIN":
+        return []
+    header = kernel.ffi.sizeof("struct inotify_event")
+    events = kernel.ffi.cast("struct inotify_event *", buf)  # no names: a watched file
+    return [(events[i].wd, events[i].mask) for i in range(r.unwrap() // header)]
+
+
+def test_inotify_full_queue_ends_with_one_overflow_event_and_drops_the_rest(
+    kernel: Kernel, ino: int, tmp: Path
+) -> None:
+    with open("/proc/sys/fs/inotify/max_queued_events") as f:
+        limit = int(f.read())
+    if limit > 1 << 17:
+        pytest.skip(f"max_queued_events is {limit}: too many events to make in a test")
+    watched = tmp / "f"
+    watched.write_bytes(b"")
+    wd = kernel.inotify_add_watch(ino, watched, kernel.IN_OPEN | kernel.IN_CLOSE_NOWRITE).unwrap()
+    for _ in range(limit // 2 + 8):  # open, close, open, ...: no two alike in a row to merge
+        os.close(os.open(watched, os.O_RDONLY))
+    events = _all_events(kernel, ino)
+    assert len(events) == limit + 1
+    assert events[-1] == (-1, kernel.IN_Q_OVERFLOW)
+    assert set(events[:-1]) == {(wd, kernel.IN_OPEN), (wd, kernel.IN_CLOSE_NOWRITE)}
+    os.close(os.open(watched, os.O_RDONLY))  # an emptied queue takes events again
+    assert _all_events(kernel, ino) == [(wd, kernel.IN_OPEN), (wd, kernel.IN_CLOSE_NOWRITE)]
