@@ -9,8 +9,10 @@ written back when the caller's is smaller, or larger with non-zero bytes it does
 know (kernel/sched/core.c: sched_copy_attr).
 """
 
+import contextlib
 import os
 import resource
+from collections.abc import Iterator
 
 import pytest
 
@@ -118,13 +120,26 @@ def test_sched_setscheduler_real_time_without_rtprio_is_eperm(
     assert in_child(run) == "EPERM"
 
 
+@pytest.fixture
+def rtprio_hard_limit() -> Iterator[None]:
+    """In a root run, RLIMIT_RTPRIO's hard limit raised to 2 for the test's as_user body,
+    which cannot raise it itself; put back after."""
+    old = resource.getrlimit(resource.RLIMIT_RTPRIO)
+    if os.geteuid() == 0 and old[1] < 2:
+        # without CAP_SYS_RESOURCE (a container's root) it stays, and the test skips
+        with contextlib.suppress(ValueError):
+            resource.setrlimit(resource.RLIMIT_RTPRIO, (old[0], 2))
+    yield
+    resource.setrlimit(resource.RLIMIT_RTPRIO, old)
+
+
 @AS_USER
 def test_sched_setscheduler_real_time_within_rlimit_rtprio_is_allowed(
-    kernel: Kernel, in_child
+    kernel: Kernel, in_child, rtprio_hard_limit: None
 ) -> None:
     """RLIMIT_RTPRIO lets a user take real-time priorities up to it, and no higher;
     a limit can be lowered but not raised without privilege, so this needs a hard limit
-    above 0, which a default user does not have."""
+    above 0, which a default user does not have (a root run gives it one first)."""
     if resource.getrlimit(resource.RLIMIT_RTPRIO)[1] < 2:
         pytest.skip("RLIMIT_RTPRIO's hard limit is below 2 for this user")
 
