@@ -228,6 +228,19 @@ def workers(text: str) -> str:
     return text
 
 
+def vcpus(text: str) -> int:
+    """--cpus: a whole number of vCPUs from 1 to MAX_CPUS, checked before QEMU starts."""
+    from syscalls.targets.vm import MAX_CPUS
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_CPUS:
+        raise argparse.ArgumentTypeError(f"expected vCPUs from 1 to {MAX_CPUS}, not {text!r}")
+    return value
+
+
 def columns(text: str) -> int:
     """compare --width: the table is padded to it, so 10**9 was gigabytes of spaces."""
     from syscalls.compare import MAX_WIDTH
@@ -375,6 +388,13 @@ def add_vm_arguments(parser: argparse.ArgumentParser, kernel: bool = True) -> No
     )
     parser.add_argument("--append", default="", help="vm: more kernel command-line arguments")
     parser.add_argument("--memory", type=int, default=1024, metavar="MB", help="vm: guest memory")
+    parser.add_argument(
+        "--cpus",
+        type=vcpus,
+        metavar="N",
+        help="vm: the guest's vCPUs (default: one per host CPU this command may use, "
+        "at most 8); the guest runs a worker per vCPU and one more",
+    )
 
 
 def add_ktap_argument(parser: argparse.ArgumentParser) -> None:
@@ -425,6 +445,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 accel=args.accel,
                 append=args.append,
                 memory_mb=args.memory,
+                cpus=args.cpus,
                 destination=destination,
                 ssh_options=getattr(args, "ssh_option", []),
             )

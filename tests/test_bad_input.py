@@ -323,3 +323,14 @@ def test_a_worker_count_that_is_not_one(command: list[str], value: str, tmp_path
     out, err = capsys.readouterr()
     assert stopped.value.code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
     assert err.startswith(f"syscalls {command[0]}: argument -n/--workers: ") and repr(value) in err
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "65", "1.5", "two", ""])
+@pytest.mark.parametrize("command", [["run", "--target", "vm"], ["boot", "bzImage"]])
+def test_a_vcpu_count_that_is_not_one(command: list[str], value: str, tmp_path: Path, capsys):
+    """Refused before a kernel is looked at: QEMU would have said so only once started."""
+    with pytest.raises(SystemExit) as stopped:
+        main([*command, "--out", str(tmp_path / "out"), "--cpus", value, "suites/fs/test_dup.py"])
+    out, err = capsys.readouterr()
+    assert stopped.value.code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"syscalls {command[0]}: argument --cpus: ") and repr(value) in err

@@ -246,7 +246,7 @@ def append_of(argv: list[str]) -> list[str]:
 
 def test_qemu_argv_for_9p_under_tcg(tmp_path: Path) -> None:
     image, initrd, out = tmp_path / "bzImage", tmp_path / "initrd", tmp_path / "out"
-    argv = vm.qemu_argv("qemu", image, initrd, "9p", "tcg", out, 512, "rdinit=/other quiet")
+    argv = vm.qemu_argv("qemu", image, initrd, "9p", "tcg", out, 512, "rdinit=/other quiet", 2)
     assert argv[0] == "qemu"
     assert argv[argv.index("-kernel") + 1] == str(image)
     assert argv[argv.index("-initrd") + 1] == str(initrd)
@@ -265,8 +265,19 @@ def test_qemu_argv_for_9p_under_tcg(tmp_path: Path) -> None:
     assert {d.split("mount_tag=")[1] for d in devices} == {"hostroot", "results"}
 
 
+@pytest.mark.parametrize("cpus", [1, 2, 16])
+def test_qemu_argv_gives_the_guest_the_vcpus_asked_for(tmp_path: Path, cpus: int) -> None:
+    argv = vm.qemu_argv("qemu", tmp_path, tmp_path, "9p", "tcg", tmp_path, 1024, "", cpus)
+    assert argv[argv.index("-smp") + 1] == str(cpus)
+
+
+def test_default_vcpus_are_the_host_cpus_this_process_may_use_up_to_a_bound() -> None:
+    usable = len(os.sched_getaffinity(0))
+    assert vm.default_cpus() == min(usable, vm.DEFAULT_CPUS)
+
+
 def test_qemu_argv_for_virtiofs_under_kvm(tmp_path: Path) -> None:
-    argv = vm.qemu_argv("qemu", tmp_path, tmp_path, "virtiofs", "kvm", tmp_path, 1024, "")
+    argv = vm.qemu_argv("qemu", tmp_path, tmp_path, "virtiofs", "kvm", tmp_path, 1024, "", 2)
     assert argv[argv.index("-accel") + 1] == "kvm"
     assert argv[argv.index("-cpu") + 1] == "host"
     assert "-fsdev" not in argv  # virtiofsd's sockets are added when it starts
@@ -282,7 +293,7 @@ def test_qemu_accepts_the_command_line(cloud: vm_kernel.KernelImage, tmp_path: P
     out, initrd = tmp_path / "out", tmp_path / "initrd"
     out.mkdir()
     initrd.write_bytes(b"")
-    argv = vm.qemu_argv(qemu, cloud.image, initrd, "9p", "tcg", out, 256, "")
+    argv = vm.qemu_argv(qemu, cloud.image, initrd, "9p", "tcg", out, 256, "", 2)
     proc = subprocess.Popen(
         [*argv, "-S"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
@@ -294,7 +305,7 @@ def test_qemu_accepts_the_command_line(cloud: vm_kernel.KernelImage, tmp_path: P
         proc.kill()
         _, err = proc.communicate()
     assert code is None, err.decode()
-    bad = vm.qemu_argv(qemu, tmp_path / "none", initrd, "9p", "tcg", out, 256, "")
+    bad = vm.qemu_argv(qemu, tmp_path / "none", initrd, "9p", "tcg", out, 256, "", 2)
     p = subprocess.run(bad, capture_output=True, text=True, timeout=60, check=False)
     assert p.returncode != 0
     assert f"could not open kernel file '{tmp_path / 'none'}'" in p.stderr

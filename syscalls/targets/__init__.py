@@ -41,6 +41,7 @@ class Options:
     time_scale: float | None = None  # stretches per-test limits (None: the target's own)
     kernel: Path | None = None  # vm: the kernel image to boot
     memory_mb: int = 1024  # vm, uml: guest memory
+    cpus: int | None = None  # vm: vCPUs (None: vm.default_cpus())
     accel: str = "auto"  # vm: kvm, tcg, or auto (KVM if a guest starts under it, else TCG)
     append: str = ""  # vm: more kernel command-line arguments
     destination: str | None = None  # ssh: ssh://[user@]host[:port]

@@ -62,6 +62,8 @@ TIME_SCALE = {"kvm": 2.0, "tcg": 10.0}
 # test takes about 1 s in a TCG guest (0.9 s at load 4), and a test that hangs in a
 # broken kernel then costs two minutes of the run, not twenty. --time-scale stretches it.
 TEST_TIMEOUT = 120.0
+DEFAULT_CPUS = 8  # vCPUs by default at most: the guest's one-process phases do not scale
+MAX_CPUS = 64  # --cpus at most
 BOOT_LIMIT = {"kvm": 60.0, "tcg": 240.0}  # until guest.sh starts the suite
 KVM_TRIAL = 20.0  # --accel auto: seconds for a KVM guest to reach init before TCG
 TOTAL = 4 * 3600.0
@@ -118,6 +120,13 @@ def run(opts: Options, share: str | None = None) -> int:
     raise AssertionError("unreachable")
 
 
+def default_cpus() -> int:
+    """One vCPU per host CPU this process may use, at most DEFAULT_CPUS. Under TCG each
+    vCPU is a host thread (MTTCG), so the guest's workers, one per vCPU and one more,
+    run on as many host cores."""
+    return max(1, min(DEFAULT_CPUS, len(os.sched_getaffinity(0))))
+
+
 def per_test_limit(opts: Options) -> float:
     """The guest's per-test limit (its pytest --timeout): TEST_TIMEOUT, x --time-scale."""
     return TEST_TIMEOUT * (opts.time_scale or 1.0)
@@ -165,7 +174,10 @@ def boot(
             print(f"syscalls: vm: no disk for the guest's /tmp ({why}): a tmpfs", file=sys.stderr)
         else:
             append = f"{append} {scratch.CMDLINE}".strip()
-        argv = qemu_argv(qemu, kernel.image, initrd, share, accel, out, opts.memory_mb, append)
+        cpus = opts.cpus or default_cpus()
+        argv = qemu_argv(
+            qemu, kernel.image, initrd, share, accel, out, opts.memory_mb, append, cpus
+        )
         if disk is not None:
             argv += scratch.qemu_argv(disk)
         if share == "virtiofs":
@@ -196,6 +208,7 @@ def qemu_argv(
     out: Path,
     memory_mb: int,
     append: str,
+    cpus: int,
 ) -> list[str]:
     # Under TCG the kernel finds the vCPUs' TSCs unsynchronised and falls back to the
     # HPET, whose every read is emulated I/O and which the vDSO cannot use: each
@@ -203,7 +216,7 @@ def qemu_argv(
     # the time). QEMU's TSC comes from the host's clock, the same for every vCPU.
     tuned = "" if accel == "kvm" else "tsc=reliable"
     cmdline = initramfs.cmdline("ttyS0", share, out, guest.kept(), f"{tuned} {append}")
-    argv = machine_argv(qemu, image, initrd, cmdline, min(2, os.cpu_count() or 1), memory_mb)
+    argv = machine_argv(qemu, image, initrd, cmdline, cpus, memory_mb)
     if accel == "kvm":
         argv += ["-accel", "kvm", "-cpu", "host"]
     else:
