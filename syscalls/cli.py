@@ -387,7 +387,12 @@ def add_vm_arguments(parser: argparse.ArgumentParser, kernel: bool = True) -> No
         help="vm: KVM, TCG (emulation), or auto: KVM if a guest starts under it (default)",
     )
     parser.add_argument("--append", default="", help="vm: more kernel command-line arguments")
-    parser.add_argument("--memory", type=int, default=1024, metavar="MB", help="vm: guest memory")
+    parser.add_argument(
+        "--memory",
+        type=int,
+        metavar="MB",
+        help="vm: guest memory (default: 1024, and 256 more for each vCPU past 2)",
+    )
     parser.add_argument(
         "--cpus",
         type=vcpus,

@@ -276,6 +276,10 @@ def test_default_vcpus_are_the_host_cpus_this_process_may_use_up_to_a_bound() ->
     assert vm.default_cpus() == min(usable, vm.DEFAULT_CPUS)
 
 
+def test_default_memory_grows_with_the_vcpus_past_two() -> None:
+    assert [vm.default_memory_mb(n) for n in (1, 2, 3, 8)] == [1024, 1024, 1280, 2560]
+
+
 def test_qemu_argv_for_virtiofs_under_kvm(tmp_path: Path) -> None:
     argv = vm.qemu_argv("qemu", tmp_path, tmp_path, "virtiofs", "kvm", tmp_path, 1024, "", 2)
     assert argv[argv.index("-accel") + 1] == "kvm"

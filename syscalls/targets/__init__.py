@@ -40,7 +40,7 @@ class Options:
     time_limit: float | None = None  # seconds for the whole run (None: the target's own)
     time_scale: float | None = None  # stretches per-test limits (None: the target's own)
     kernel: Path | None = None  # vm: the kernel image to boot
-    memory_mb: int = 1024  # vm, uml: guest memory
+    memory_mb: int | None = None  # vm, uml: guest memory (None: the target's own)
     cpus: int | None = None  # vm: vCPUs (None: vm.default_cpus())
     accel: str = "auto"  # vm: kvm, tcg, or auto (KVM if a guest starts under it, else TCG)
     append: str = ""  # vm: more kernel command-line arguments

@@ -57,6 +57,7 @@ TIME_SCALE = 3.0  # a syscall costs ~30x native, a fork much more: stretch waits
 TEST_TIMEOUT = 300.0
 BOOT_LIMIT = 60.0
 TIME_LIMIT = 3600.0
+MEMORY_MB = 1024  # guest memory unless --memory says otherwise
 # UML 6.1 sets each process's FP registers with PTRACE_SETREGSET NT_X86_XSTATE and a
 # buffer of this size (Debian's linux.uml, measured with strace); the host kernel wants
 # exactly its own XSAVE size (arch/x86/kernel/fpu/regset.c): else the first process dies.
@@ -162,7 +163,7 @@ def run(opts: Options) -> int:
         private = scratch / "run"
         private.mkdir()
         env = {**os.environ, "TMPDIR": str(private)}
-        argv = command(binary, init, private, opts.memory_mb, fxsave=needs_fxsave())
+        argv = command(binary, init, private, opts.memory_mb or MEMORY_MB, fxsave=needs_fxsave())
         confined = readonly.command(argv, writable=[opts.out], tmpfs=[private])
         status = launch(opts, NAME, confined, limits, env=env, job=job)
     if status == TARGET_FAILED and CANNOT_SAVE_FP in (

@@ -127,6 +127,12 @@ def default_cpus() -> int:
     return max(1, min(DEFAULT_CPUS, len(os.sched_getaffinity(0))))
 
 
+def default_memory_mb(cpus: int) -> int:
+    """1 GiB for two vCPUs, 256 MiB more for each vCPU past that: each adds a worker,
+    and the tests a worker runs at once map up to a few hundred MiB."""
+    return 1024 + 256 * max(0, cpus - 2)
+
+
 def per_test_limit(opts: Options) -> float:
     """The guest's per-test limit (its pytest --timeout): TEST_TIMEOUT, x --time-scale."""
     return TEST_TIMEOUT * (opts.time_scale or 1.0)
@@ -175,13 +181,12 @@ def boot(
         else:
             append = f"{append} {scratch.CMDLINE}".strip()
         cpus = opts.cpus or default_cpus()
-        argv = qemu_argv(
-            qemu, kernel.image, initrd, share, accel, out, opts.memory_mb, append, cpus
-        )
+        memory_mb = opts.memory_mb or default_memory_mb(cpus)
+        argv = qemu_argv(qemu, kernel.image, initrd, share, accel, out, memory_mb, append, cpus)
         if disk is not None:
             argv += scratch.qemu_argv(disk)
         if share == "virtiofs":
-            argv += start_virtiofsd(group, Path(tmp), out, opts.memory_mb, confined)
+            argv += start_virtiofsd(group, Path(tmp), out, memory_mb, confined)
         guest.start_job(group, job)  # the guest's bytecode, while QEMU boots
         (out / results.CONSOLE).write_text(f"$ {shlex.join(argv)}\n")
         if confined:  # QEMU's 9p server writes the results share, and QEMU its disk image
