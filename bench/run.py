@@ -11,6 +11,7 @@ README's command), pytest serial and pytest -n auto.
     .venv/bin/python bench/run.py --vm            # ... of Debian's cloud kernel (cached .deb)
     .venv/bin/python bench/run.py --targets gvisor,uml,vm   # whole suite in each target
     .venv/bin/python bench/run.py --child-cost    # where the forked-child tests' time goes
+    .venv/bin/python bench/run.py --modes run,floor   # ... and the framework's floor
     .venv/bin/python bench/vm.py                  # a fresh kernel's verdict: phases, goals
 
 ljsyscall's suite is its upstream test/test.lua with its own luaunit, from a checkout
@@ -114,14 +115,20 @@ def _counts(junit: Path) -> tuple[int, int, int]:
 
 # How our suite is run: `syscalls run` (the README's command: forked workers, results
 # and profile in --out), plain pytest in one process, and pytest with -n auto (xdist).
-MODES = {"run": "syscalls run", "serial": "syscalls (pytest)", "auto": "syscalls (pytest) -n auto"}
+MODES = {
+    "run": "syscalls run",
+    "serial": "syscalls (pytest)",
+    "auto": "syscalls (pytest) -n auto",
+    "floor": "syscalls run, no test bodies",  # bench/floor.py: the framework alone
+}
 
 
 def ours(user: str, mode: str, repeat: int, out: Path) -> Row:
-    if mode == "run":
-        results = out / f"run-{user}"
+    if mode in ("run", "floor"):
+        results = out / f"{mode}-{user}"
         junit = results / "junit.xml"
         cmd = [str(PYTHON), "-m", "syscalls", "run", "--out", str(results)]
+        cmd += ["--", "-p", "bench.floor"] if mode == "floor" else []
     else:
         junit = out / f"junit-{user}-{mode}.xml"
         cmd = [str(PYTHON), "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider",
@@ -317,9 +324,10 @@ def main() -> int:
     )
     ap.add_argument(
         "--modes",
-        default="run,serial,auto",
+        default="run,serial,auto",  # floor on request
         help="comma-separated, of ours: run (syscalls run), serial (pytest), auto (pytest -n "
-        "auto); default all three",
+        "auto), floor (syscalls run without the test bodies: bench/floor.py); default the "
+        "first three",
     )
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument(

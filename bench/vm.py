@@ -5,6 +5,7 @@
     .venv/bin/python bench/vm.py --repeat 5 --json vm.json
     .venv/bin/python bench/vm.py --kernel arch/x86/boot/bzImage --runs first,smoke
     .venv/bin/python bench/vm.py --accel tcg,kvm       # KVM too, where a KVM guest starts
+    .venv/bin/python bench/vm.py --runs suite,floor --cpus 1   # the floor, and one vCPU
 
 Each run is a whole `syscalls boot` (wall time from the command's start to its end):
 
@@ -12,6 +13,8 @@ Each run is a whole `syscalls boot` (wall time from the command's start to its e
     smoke   the smoke selection (`--smoke`; before that option existed, `-m smoke` over
             the files holding the marker; without any marker a fixed ~150-test stand-in)
     suite   the whole suite
+    floor   the whole suite without the test bodies (bench/floor.py): what the framework
+            costs in the guest, the least a run of this many tests could take there
 
 and the phases `syscalls boot` reports (syscalls.targets.timeline: bytecode, boot, init,
 start-up, collect, tests, finish). Printed per run and accelerator: median, min and max
@@ -153,10 +156,17 @@ def main() -> int:
     ap.add_argument("--accel", default="tcg", help="comma-separated: tcg, kvm")
     ap.add_argument("--repeat", type=int, default=3, help="boots per selection (median kept)")
     ap.add_argument("--json", type=Path, help="also write every run and summary here")
+    ap.add_argument("--cpus", type=int, help="the guest's vCPUs (default: syscalls boot's)")
     args = ap.parse_args()
     kernel = args.kernel or str(vm_kernel.debian_package("cloud"))
     smoke, how = smoke_args()
-    selections = {"first": ["--", FIRST], "smoke": smoke, "suite": []}
+    selections = {
+        "first": ["--", FIRST],
+        "smoke": smoke,
+        "suite": [],
+        "floor": ["--", "-p", "bench.floor"],  # the whole suite without the test bodies
+    }
+    cpus = ["--cpus", str(args.cpus)] if args.cpus else []
     runs: list[Run] = []
     summaries = []
     notes = [f"smoke selected by {how}"]
@@ -169,7 +179,9 @@ def main() -> int:
             for name in args.runs.split(","):
                 batch = []
                 for i in range(args.repeat):
-                    run = boot(kernel, accel, selections[name], Path(tmp) / f"{name}{i}", name)
+                    run = boot(
+                        kernel, accel, cpus + selections[name], Path(tmp) / f"{name}{i}", name
+                    )
                     print(f"{name} {accel} #{i + 1}: {run.wall:.1f} s wall, {run.cpu:.1f} s cpu, "
                           f"load {run.load:.1f}, status {run.status}, {run.tests} tests; "
                           + ", ".join(f"{k} {v:.1f}" for k, v in run.phases.items()),
