@@ -4,8 +4,10 @@ run. The run's time is then what the framework costs (pytest's protocol, fixture
 runner's per-test checks and reports) with no syscall of the test's own: the least a
 run of this many tests could take with this design, whatever the tests did.
 
-    syscalls run -- -p bench.floor              # bench/run.py --modes floor
-    syscalls boot KERNEL -- -p bench.floor      # bench/vm.py --runs floor
+    PYTHONPATH=. syscalls run -- -p bench.floor   # bench/run.py --modes floor
+    syscalls boot KERNEL -- -p bench.floor        # bench/vm.py --runs floor
+
+(The guest's pytest runs from the checkout's root, which is on its path.)
 
 Measurement only: a floor run's results say nothing about the kernel.
 """
