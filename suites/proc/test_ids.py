@@ -61,11 +61,33 @@ def test_getgroups_with_zero_size_returns_the_count(kernel: Kernel) -> None:
     assert kernel.getgroups(0, None).unwrap() == len(os.getgroups())
 
 
+def _groups_known() -> list[int]:
+    """This process's groups from another source than getgroups(2): Linux's
+    /proc/self/status, else the C library (the same syscall, where there is no /proc)."""
+    try:
+        with open("/proc/self/status") as f:
+            line = next(x for x in f if x.startswith("Groups:"))
+    except (OSError, StopIteration):
+        return os.getgroups()
+    return [int(g) for g in line.split()[1:]]
+
+
 def test_getgroups_fills_the_list(kernel: Kernel) -> None:
     n = kernel.getgroups(0, None).unwrap()
     groups = kernel.new("unsigned int[]", max(n, 1))
     assert kernel.getgroups(n, groups).unwrap() == n
-    assert sorted(groups[0:n]) == sorted(os.getgroups())
+    assert sorted(groups[0:n]) == sorted(_groups_known())
+
+
+@pytest.mark.root
+def test_getgroups_returns_each_group_setgroups_gave(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, list[int], list[int]]:
+        kernel.setgroups(3, kernel.new("unsigned int[]", [30, 10, 20])).unwrap()
+        got = kernel.new("unsigned int[]", 4)
+        n = kernel.getgroups(4, got).unwrap()
+        return n, sorted(got[0:n]), sorted(_groups_known())
+
+    assert in_child(run) == (3, [10, 20, 30], [10, 20, 30])
 
 
 def test_getgroups_into_too_small_list_is_einval(kernel: Kernel, in_child) -> None:
