@@ -16,12 +16,24 @@ AS_USER = pytest.mark.as_user("root may change its ids (CAP_SETUID/CAP_SETGID)")
 NOBODY = 65534
 
 
+def _status(key: str) -> list[int] | None:
+    """A line of Linux's /proc/self/status (Pid, PPid, Uid, Gid: real, effective, saved,
+    fs), read by another path through the kernel than the syscall under test; None where
+    there is none (the tests then compare with the C library, the same syscall)."""
+    try:
+        with open("/proc/self/status") as f:
+            line = next(x for x in f if x.startswith(f"{key}:"))
+    except (OSError, StopIteration):
+        return None
+    return [int(v) for v in line.split()[1:]]
+
+
 def test_getpid_matches_the_c_library(kernel: Kernel) -> None:
-    assert kernel.getpid().unwrap() == os.getpid()
+    assert kernel.getpid().unwrap() == os.getpid() == (_status("Pid") or [os.getpid()])[0]
 
 
 def test_getppid_matches_the_c_library(kernel: Kernel) -> None:
-    assert kernel.getppid().unwrap() == os.getppid()
+    assert kernel.getppid().unwrap() == os.getppid() == (_status("PPid") or [os.getppid()])[0]
 
 
 @pytest.mark.os("linux")
@@ -48,13 +60,16 @@ def test_gettid_differs_between_threads_of_one_process(kernel: Kernel, in_child)
 def test_uids_and_gids_match_the_c_library(kernel: Kernel) -> None:
     got = [kernel.getuid(), kernel.geteuid(), kernel.getgid(), kernel.getegid()]
     assert [r.unwrap() for r in got] == [os.getuid(), os.geteuid(), os.getgid(), os.getegid()]
+    uid, gid = _status("Uid"), _status("Gid")
+    if uid and gid:
+        assert [r.value for r in got] == [uid[0], uid[1], gid[0], gid[1]]
 
 
 @pytest.mark.os("linux")
 def test_getresuid_returns_real_effective_and_saved(kernel: Kernel) -> None:
     ids = kernel.new("unsigned int[3]")
     kernel.getresuid(ids, ids + 1, ids + 2).unwrap()
-    assert tuple(ids) == os.getresuid()
+    assert tuple(ids) == os.getresuid() == tuple((_status("Uid") or [])[:3])
 
 
 def test_getgroups_with_zero_size_returns_the_count(kernel: Kernel) -> None:
@@ -62,14 +77,8 @@ def test_getgroups_with_zero_size_returns_the_count(kernel: Kernel) -> None:
 
 
 def _groups_known() -> list[int]:
-    """This process's groups from another source than getgroups(2): Linux's
-    /proc/self/status, else the C library (the same syscall, where there is no /proc)."""
-    try:
-        with open("/proc/self/status") as f:
-            line = next(x for x in f if x.startswith("Groups:"))
-    except (OSError, StopIteration):
-        return os.getgroups()
-    return [int(g) for g in line.split()[1:]]
+    groups = _status("Groups")
+    return os.getgroups() if groups is None else groups
 
 
 def test_getgroups_fills_the_list(kernel: Kernel) -> None:
