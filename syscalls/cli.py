@@ -241,6 +241,22 @@ def vcpus(text: str) -> int:
     return value
 
 
+MEMORY_MB = (128, 1 << 20)  # --memory: a guest smaller than this does not run the suite
+
+
+def megabytes(text: str) -> int:
+    """--memory: whole MiB in MEMORY_MB's range; 0 or a negative size reached QEMU (or
+    read as "the default")."""
+    low, high = MEMORY_MB
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"expected MiB from {low} to {high}, not {text!r}")
+    return value
+
+
 def columns(text: str) -> int:
     """compare --width: the table is padded to it, so 10**9 was gigabytes of spaces."""
     from syscalls.compare import MAX_WIDTH
@@ -389,7 +405,7 @@ def add_vm_arguments(parser: argparse.ArgumentParser, kernel: bool = True) -> No
     parser.add_argument("--append", default="", help="vm: more kernel command-line arguments")
     parser.add_argument(
         "--memory",
-        type=int,
+        type=megabytes,
         metavar="MB",
         help="vm: guest memory (default: 1024, and 256 more for each vCPU past 2)",
     )

@@ -325,12 +325,19 @@ def test_a_worker_count_that_is_not_one(command: list[str], value: str, tmp_path
     assert err.startswith(f"syscalls {command[0]}: argument -n/--workers: ") and repr(value) in err
 
 
-@pytest.mark.parametrize("value", ["0", "-2", "65", "1.5", "two", ""])
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--cpus", v) for v in ("0", "-2", "65", "1.5", "two", "")]
+    + [("--memory", v) for v in ("0", "-512", "64", "1.5", "1G", str(1 << 21))],
+)
 @pytest.mark.parametrize("command", [["run", "--target", "vm"], ["boot", "bzImage"]])
-def test_a_vcpu_count_that_is_not_one(command: list[str], value: str, tmp_path: Path, capsys):
-    """Refused before a kernel is looked at: QEMU would have said so only once started."""
+def test_a_vcpu_count_or_memory_size_that_is_not_one(
+    command: list[str], option: str, value: str, tmp_path: Path, capsys
+):
+    """Refused before a kernel is looked at: QEMU would have said so only once started,
+    and --memory 0 read as the default."""
     with pytest.raises(SystemExit) as stopped:
-        main([*command, "--out", str(tmp_path / "out"), "--cpus", value, "suites/fs/test_dup.py"])
+        main([*command, "--out", str(tmp_path / "out"), option, value, "suites/fs/test_dup.py"])
     out, err = capsys.readouterr()
     assert stopped.value.code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
-    assert err.startswith(f"syscalls {command[0]}: argument --cpus: ") and repr(value) in err
+    assert err.startswith(f"syscalls {command[0]}: argument {option}: ") and repr(value) in err
