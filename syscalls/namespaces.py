@@ -1,5 +1,5 @@
-"""Fresh namespaces for tests that must not touch the host: a private mount tree, and a
-user namespace in which the caller is root (for tests run as a user, or tests that
+"""Fresh namespaces for tests that must not touch the host: a private mount tree, an
+IPC namespace of one's own, and a user namespace in which the caller is root (for tests run as a user, or tests that
 show what root in a user namespace still may not do).
 
 Call these inside `in_child` (or a forked child): the namespaces live as long as the
@@ -61,6 +61,17 @@ def own_mount_namespace(kernel: Kernel) -> None:
         return
     user_namespace_or_skip(kernel, kernel.CLONE_NEWNS)
     kernel.mount(None, b"/", None, kernel.MS_REC | kernel.MS_PRIVATE, None).unwrap()
+
+
+def own_ipc_namespace(kernel: Kernel) -> None:
+    """An IPC namespace of the caller's own, empty: System V objects and POSIX message
+    queues counted there are the test's alone, which the host's namespace (shared with
+    the run's other tests) cannot give. Root unshares one; anyone else gets one inside
+    a new user namespace, or the test skips where user namespaces are refused."""
+    if os.geteuid() == 0:
+        kernel.unshare(kernel.CLONE_NEWIPC).unwrap()
+    else:
+        user_namespace_or_skip(kernel, kernel.CLONE_NEWIPC)
 
 
 def _write(path: str, text: str) -> None:

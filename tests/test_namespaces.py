@@ -1,5 +1,5 @@
 """syscalls.namespaces: a user namespace with the caller as its root, a private mount
-tree, and a mount namespace of one's own whoever one is. Each runs in a forked child
+tree, and a mount or IPC namespace of one's own whoever one is. Each runs in a forked child
 (syscalls.child), as the suites do."""
 
 import os
@@ -56,6 +56,19 @@ def test_own_mount_namespace_makes_the_tree_private(kernel: Kernel) -> None:
     assert shared_after == []
     if os.geteuid() == 0:
         assert shared_before > 0
+
+
+def test_own_ipc_namespace_is_a_new_empty_one(kernel: Kernel) -> None:
+    outside = os.stat("/proc/self/ns/ipc").st_ino
+
+    def run() -> tuple[int, list[str]]:
+        namespaces.own_ipc_namespace(kernel)
+        with open("/proc/sysvipc/msg") as f:
+            return os.stat("/proc/self/ns/ipc").st_ino, f.readlines()[1:]  # after the header
+
+    inside, queues = _in_child(run)
+    assert inside != outside
+    assert queues == []
 
 
 def _shared() -> list[str]:

@@ -111,6 +111,25 @@ struct robust_list_head {
 struct __user_cap_header_struct { uint32_t version; int pid; };
 struct __user_cap_data_struct { uint32_t effective; uint32_t permitted; uint32_t inheritable; };
 struct sembuf { unsigned short sem_num; short sem_op; short sem_flg; };
+/* linux/msg.h, linux/sem.h, linux/shm.h, asm-generic/shmbuf.h: what IPC_INFO and
+ * MSG_INFO, SEM_INFO, SHM_INFO fill (x86's shmbuf.h takes the generic one). */
+struct msginfo {
+    int msgpool; int msgmap; int msgmax; int msgmnb; int msgmni; int msgssz; int msgtql;
+    unsigned short msgseg;
+};
+struct seminfo {
+    int semmap; int semmni; int semmns; int semmnu; int semmsl; int semopm; int semume;
+    int semusz; int semvmx; int semaem;
+};
+struct shm_info {
+    int used_ids; unsigned long shm_tot; unsigned long shm_rss; unsigned long shm_swp;
+    unsigned long swap_attempts; unsigned long swap_successes;
+};
+struct shminfo64 {
+    unsigned long shmmax; unsigned long shmmin; unsigned long shmmni; unsigned long shmseg;
+    unsigned long shmall; unsigned long __unused1; unsigned long __unused2;
+    unsigned long __unused3; unsigned long __unused4;
+};
 struct sched_param { int sched_priority; };
 
 union sigval { int sival_int; void *sival_ptr; };

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from syscalls import forking
+from syscalls import forking, namespaces
 from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
@@ -269,3 +269,71 @@ def test_msgsnd_counts_every_message_against_msg_qbytes_even_an_empty_one(
     _send(kernel, q, 1, b"").unwrap()
     assert _send(kernel, q, 1, b"", kernel.IPC_NOWAIT).errno == "EAGAIN"
     assert _stat(kernel, q).msg_qnum == 2
+
+
+def _info(kernel: Kernel, cmd: int) -> tuple[int, object]:
+    info = kernel.new("struct msginfo *")
+    return kernel.msgctl(0, cmd, info).unwrap(), info
+
+
+def test_msgctl_msg_info_counts_the_queues_messages_and_bytes_of_its_namespace(
+    kernel: Kernel, in_child
+) -> None:
+    def run() -> tuple[int, tuple[int, int, int], list[int], list[int]]:
+        namespaces.own_ipc_namespace(kernel)  # the counts are of this namespace's alone
+        first = kernel.msgget(kernel.IPC_PRIVATE, kernel.IPC_CREAT | 0o600).unwrap()
+        kernel.msgget(kernel.IPC_PRIVATE, kernel.IPC_CREAT | 0o600).unwrap()
+        _send(kernel, first, 1, b"abc").unwrap()
+        _send(kernel, first, 2, b"defgh").unwrap()
+        top, info = _info(kernel, kernel.MSG_INFO)
+        limits = [_proc_int(f"/proc/sys/kernel/msg{n}")[0] for n in ("max", "mnb", "mni")]
+        usage = (info.msgpool, info.msgmap, info.msgtql)
+        return top, usage, limits, [info.msgmax, info.msgmnb, info.msgmni]
+
+    top, usage, limits, reported = in_child(run)
+    assert top == 1  # the highest index in use: two queues, 0 and 1
+    assert usage == (2, 2, 8)  # queues, messages, bytes of text
+    assert reported == limits
+
+
+def test_msgctl_ipc_info_reports_the_limits_and_no_usage(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, int, int, list[int], list[int]]:
+        namespaces.own_ipc_namespace(kernel)
+        q = kernel.msgget(kernel.IPC_PRIVATE, kernel.IPC_CREAT | 0o600).unwrap()
+        _send(kernel, q, 1, b"abc").unwrap()
+        top, info = _info(kernel, kernel.IPC_INFO)
+        limits = [_proc_int(f"/proc/sys/kernel/msg{n}")[0] for n in ("max", "mnb", "mni")]
+        return top, info.msgmap, info.msgtql, limits, [info.msgmax, info.msgmnb, info.msgmni]
+
+    top, msgmap, msgtql, limits, reported = in_child(run)
+    assert top == 0
+    assert reported == limits
+    # IPC_INFO gives the compile-time figures (MSGMAP, MSGTQL: both MSGMNB's default),
+    # not the queue's one message and three bytes, as MSG_INFO would.
+    assert (msgmap, msgtql) == (16384, 16384)
+
+
+@pytest.mark.parametrize(
+    "cmd", ["MSG_STAT", pytest.param("MSG_STAT_ANY", marks=pytest.mark.min_kernel("4.17"))]
+)
+def test_msgctl_msg_stat_takes_an_index_and_answers_the_queues_id(
+    kernel: Kernel, in_child, cmd: str
+) -> None:
+    def run() -> tuple[set[int], set[int], int, str]:
+        namespaces.own_ipc_namespace(kernel)
+        made = {
+            kernel.msgget(kernel.IPC_PRIVATE, kernel.IPC_CREAT | 0o600).unwrap() for _ in range(2)
+        }
+        top, _ = _info(kernel, kernel.MSG_INFO)
+        ds = kernel.new("struct msqid64_ds *")
+        found = set()
+        for index in range(top + 1):
+            r = kernel.msgctl(index, getattr(kernel, cmd), ds)
+            if r.ok:
+                found.add(r.value)
+        return made, found, ds.msg_qbytes, kernel.msgctl(top + 1, getattr(kernel, cmd), ds).outcome
+
+    made, found, qbytes, past_the_top = in_child(run)
+    assert found == made
+    assert qbytes > 0  # a queue's own figures came with it
+    assert past_the_top == "EINVAL"

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from syscalls import forking
+from syscalls import forking, namespaces
 from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
@@ -252,3 +252,70 @@ def test_semctl_ipc_set_changes_only_the_permission_bits_of_the_mode(kernel: Ker
     ds.sem_perm.mode = 0o7640
     kernel.semctl(semid, 0, kernel.IPC_SET, ds).unwrap()
     assert _stat(kernel, semid).sem_perm.mode & 0o7777 == 0o640
+
+
+def _sem_limits() -> list[int]:
+    """/proc/sys/kernel/sem: SEMMSL, SEMMNS, SEMOPM, SEMMNI of this IPC namespace."""
+    with open("/proc/sys/kernel/sem") as f:
+        return [int(v) for v in f.read().split()]
+
+
+def _info(kernel: Kernel, cmd: int) -> tuple[int, object]:
+    info = kernel.new("struct seminfo *")
+    return kernel.semctl(0, 0, cmd, info).unwrap(), info
+
+
+def test_semctl_sem_info_counts_the_sets_and_semaphores_of_its_namespace(
+    kernel: Kernel, in_child
+) -> None:
+    def run() -> tuple[int, tuple[int, int], list[int], list[int], int]:
+        namespaces.own_ipc_namespace(kernel)  # the counts are of this namespace's alone
+        for n in (3, 2):
+            kernel.semget(kernel.IPC_PRIVATE, n, kernel.IPC_CREAT | 0o600).unwrap()
+        top, info = _info(kernel, kernel.SEM_INFO)
+        reported = [info.semmsl, info.semmns, info.semopm, info.semmni]
+        return top, (info.semusz, info.semaem), _sem_limits(), reported, info.semvmx
+
+    top, usage, limits, reported, semvmx = in_child(run)
+    assert top == 1  # the highest index in use: two sets, 0 and 1
+    assert usage == (2, 5)  # sets, semaphores in them
+    assert reported == limits
+    assert semvmx == SEMVMX
+
+
+def test_semctl_ipc_info_reports_the_limits_and_no_usage(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, tuple[int, int], list[int], list[int]]:
+        namespaces.own_ipc_namespace(kernel)
+        kernel.semget(kernel.IPC_PRIVATE, 3, kernel.IPC_CREAT | 0o600).unwrap()
+        top, info = _info(kernel, kernel.IPC_INFO)
+        reported = [info.semmsl, info.semmns, info.semopm, info.semmni]
+        return top, (info.semusz, info.semaem), _sem_limits(), reported
+
+    top, usage, limits, reported = in_child(run)
+    assert top == 0
+    assert reported == limits
+    assert usage == (20, SEMVMX)  # SEMUSZ, SEMAEM (linux/sem.h): not this set's 1 and 3
+
+
+@pytest.mark.parametrize(
+    "cmd", ["SEM_STAT", pytest.param("SEM_STAT_ANY", marks=pytest.mark.min_kernel("4.17"))]
+)
+def test_semctl_sem_stat_takes_an_index_and_answers_the_sets_id(
+    kernel: Kernel, in_child, cmd: str
+) -> None:
+    def run() -> tuple[dict[int, int], dict[int, int], str]:
+        namespaces.own_ipc_namespace(kernel)
+        made = {kernel.semget(kernel.IPC_PRIVATE, n, kernel.IPC_CREAT | 0o600).unwrap(): n
+                for n in (1, 4)}  # fmt: skip
+        top, _ = _info(kernel, kernel.SEM_INFO)
+        ds = kernel.new("struct semid64_ds *")
+        found = {}
+        for index in range(top + 1):
+            r = kernel.semctl(index, 0, getattr(kernel, cmd), ds)
+            if r.ok:
+                found[r.value] = ds.sem_nsems
+        return made, found, kernel.semctl(top + 1, 0, getattr(kernel, cmd), ds).outcome
+
+    made, found, past_the_top = in_child(run)
+    assert found == made  # each set's id, with its own size
+    assert past_the_top == "EINVAL"

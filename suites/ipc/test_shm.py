@@ -9,6 +9,7 @@ import signal
 
 import pytest
 
+from syscalls import namespaces
 from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
@@ -170,3 +171,82 @@ def test_shmctl_rmid_with_attachments_marks_the_segment_dest(kernel: Kernel, sys
     assert key == kernel.IPC_PRIVATE
     ds = kernel.new("struct shmid64_ds *")
     assert kernel.shmctl(shmid, kernel.IPC_STAT, ds).errno == "EINVAL"  # gone with it
+
+
+def _proc(name: str) -> int:
+    with open(f"/proc/sys/kernel/{name}") as f:
+        return int(f.read())
+
+
+def _shm_info(kernel: Kernel, cmd: int, struct: str) -> tuple[int, object]:
+    info = kernel.new(f"struct {struct} *")
+    return kernel.shmctl(0, cmd, info).unwrap(), info
+
+
+def test_shmctl_shm_info_counts_the_segments_pages_and_resident_pages(
+    kernel: Kernel, in_child
+) -> None:
+    page = os.sysconf("SC_PAGE_SIZE")
+
+    def run() -> tuple[int, tuple[int, int, int]]:
+        namespaces.own_ipc_namespace(kernel)  # the counts are of this namespace's alone
+        touched = kernel.shmget(kernel.IPC_PRIVATE, 3 * page, kernel.IPC_CREAT | 0o600).unwrap()
+        kernel.shmget(kernel.IPC_PRIVATE, page + 1, kernel.IPC_CREAT | 0o600).unwrap()
+        addr = kernel.shmat(touched, None, 0).unwrap()
+        mem = _mem(kernel, addr, 3 * page)
+        mem[0], mem[2 * page] = b"a", b"c"  # two of its three pages
+        top, info = _shm_info(kernel, kernel.SHM_INFO, "shm_info")
+        kernel.shmdt(addr).unwrap()
+        return top, (info.used_ids, info.shm_tot, info.shm_rss)
+
+    top, usage = in_child(run)
+    assert top == 1  # the highest index in use: two segments, 0 and 1
+    assert usage[:2] == (2, 5)  # segments; pages (3, and 2 for page + 1 bytes)
+    if _shmem_huge() not in ("always", "force"):  # else the first touch may take 512
+        assert usage[2] == 2  # resident: the two pages written
+
+
+def _shmem_huge() -> str:
+    """The transparent huge page setting for shared memory, "[never]" shown as never."""
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/shmem_enabled") as f:
+            text = f.read()
+    except OSError:
+        return "never"
+    return text.split("[", 1)[1].split("]", 1)[0] if "[" in text else text.strip()
+
+
+def test_shmctl_ipc_info_reports_this_namespaces_limits(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[int, list[int], list[int]]:
+        namespaces.own_ipc_namespace(kernel)
+        top, info = _shm_info(kernel, kernel.IPC_INFO, "shminfo64")
+        limits = [_proc("shmmax"), _proc("shmall"), _proc("shmmni"), _proc("shmmni"), 1]
+        return top, limits, [info.shmmax, info.shmall, info.shmmni, info.shmseg, info.shmmin]
+
+    top, limits, reported = in_child(run)
+    assert top == 0  # no segment: 0, as for one at index 0
+    assert reported == limits  # shmseg is shmmni on Linux; shmmin is SHMMIN, 1
+
+
+@pytest.mark.parametrize(
+    "cmd", ["SHM_STAT", pytest.param("SHM_STAT_ANY", marks=pytest.mark.min_kernel("4.17"))]
+)
+def test_shmctl_shm_stat_takes_an_index_and_answers_the_segments_id(
+    kernel: Kernel, in_child, cmd: str
+) -> None:
+    def run() -> tuple[dict[int, int], dict[int, int], str]:
+        namespaces.own_ipc_namespace(kernel)
+        made = {kernel.shmget(kernel.IPC_PRIVATE, n, kernel.IPC_CREAT | 0o600).unwrap(): n
+                for n in (4096, 10000)}  # fmt: skip
+        top, _ = _shm_info(kernel, kernel.SHM_INFO, "shm_info")
+        ds = kernel.new("struct shmid64_ds *")
+        found = {}
+        for index in range(top + 1):
+            r = kernel.shmctl(index, getattr(kernel, cmd), ds)
+            if r.ok:
+                found[r.value] = ds.shm_segsz
+        return made, found, kernel.shmctl(top + 1, getattr(kernel, cmd), ds).outcome
+
+    made, found, past_the_top = in_child(run)
+    assert found == made  # each segment's id, with its own size
+    assert past_the_top == "EINVAL"
