@@ -5,6 +5,7 @@ IPC_STAT fills struct shmid64_ds (platforms/linux/x86_64.h) on Linux.
 """
 
 import os
+import resource
 import signal
 
 import pytest
@@ -250,3 +251,37 @@ def test_shmctl_shm_stat_takes_an_index_and_answers_the_segments_id(
     made, found, past_the_top = in_child(run)
     assert found == made  # each segment's id, with its own size
     assert past_the_top == "EINVAL"
+
+
+SHM_LOCKED = 0o2000  # include/uapi/linux/shm.h: the segment's pages are locked in memory
+
+
+def test_shmctl_shm_lock_marks_the_segment_locked_and_shm_unlock_clears_it(
+    kernel: Kernel, sysv
+) -> None:
+    shmid = sysv.shm(4096)
+    r = kernel.shmctl(shmid, kernel.SHM_LOCK, None)
+    if r.errno in ("EPERM", "ENOMEM") and os.geteuid() != 0:
+        pytest.skip(f"SHM_LOCK: {r.errno} for this user (RLIMIT_MEMLOCK too small)")
+    r.unwrap()
+    locked = _stat(kernel, shmid).shm_perm.mode
+    kernel.shmctl(shmid, kernel.SHM_UNLOCK, None).unwrap()
+    assert locked & SHM_LOCKED
+    assert not _stat(kernel, shmid).shm_perm.mode & SHM_LOCKED
+
+
+@pytest.mark.as_user("root may lock memory whatever its limit (CAP_IPC_LOCK)")
+def test_shmctl_shm_lock_with_rlimit_memlock_zero_is_eperm(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[str, int]:
+        # The user's own segment, made and removed here: a root run's body is nobody's.
+        shmid = kernel.shmget(kernel.IPC_PRIVATE, 4096, kernel.IPC_CREAT | 0o600).unwrap()
+        try:
+            resource.setrlimit(resource.RLIMIT_MEMLOCK, (0, 0))
+            outcome = kernel.shmctl(shmid, kernel.SHM_LOCK, None).outcome
+            return outcome, _stat(kernel, shmid).shm_perm.mode
+        finally:
+            kernel.shmctl(shmid, kernel.IPC_RMID, None)
+
+    outcome, mode = in_child(run)
+    assert outcome == "EPERM"
+    assert not mode & SHM_LOCKED
