@@ -140,6 +140,17 @@ def test_ofd_setlk_with_nonzero_pid_is_einval(kernel: Kernel, tmp: Path, fds) ->
     assert kernel.fcntl(fd, kernel.F_OFD_SETLK, fl).errno == "EINVAL"
 
 
+def test_setlk_ignores_the_l_pid_it_is_given(kernel: Kernel, tmp: Path, fds) -> None:
+    """Unlike an OFD lock's, a process-owned lock's l_pid is only an answer of F_GETLK:
+    F_SETLK takes the caller as the owner whatever the field holds."""
+    fd = fds.file(tmp / "f", b"x")
+    fl = kernel.new("struct flock *")
+    fl.l_type, fl.l_whence, fl.l_pid = kernel.F_WRLCK, kernel.SEEK_SET, 1
+    kernel.fcntl(fd, kernel.F_SETLK, fl).unwrap()
+    fl.l_type = kernel.F_UNLCK
+    kernel.fcntl(fd, kernel.F_SETLK, fl).unwrap()
+
+
 def _lock_at(kernel: Kernel, fd: int, cmd: int, ltype: int, whence: int, start: int, length: int):
     fl = kernel.new("struct flock *")
     fl.l_type, fl.l_whence, fl.l_start, fl.l_len = ltype, whence, start, length
