@@ -1,6 +1,6 @@
 """Fresh namespaces for tests that must not touch the host: a private mount tree, an
-IPC namespace of one's own, and a user namespace in which the caller is root (for tests run as a user, or tests that
-show what root in a user namespace still may not do).
+IPC namespace of one's own, and a user namespace in which the caller is root (for tests
+run as a user, or tests that show what root in a user namespace still may not do).
 
 Call these inside `in_child` (or a forked child): the namespaces live as long as the
 process that entered them, and die with it, with everything mounted inside.

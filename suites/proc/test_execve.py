@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from syscalls import forking
+from syscalls.child import TIME_SCALE
 from syscalls.forking import Argv
 from syscalls.kernel import Kernel
 
@@ -159,3 +160,64 @@ def test_execve_path_through_a_file_is_enotdir(kernel: Kernel, tmp: Path, in_chi
 def test_execve_argument_longer_than_max_arg_strlen_is_e2big(kernel: Kernel, in_child) -> None:
     argv = [b"true", b"x" * MAX_ARG_STRLEN]  # with its NUL, one byte over
     assert in_child(lambda: _exec_errno(kernel, "/bin/true", argv)) == "E2BIG"
+
+
+# -- what the new image keeps and loses (execve(2)'s list) -----------------------------
+
+
+@pytest.mark.os("linux")
+def test_execve_keeps_the_pending_signals(kernel: Kernel, in_child) -> None:
+    def setup() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+        os.kill(os.getpid(), signal.SIGUSR1)  # pending for the process, blocked
+
+    argv = [b"grep", b"^ShdPnd", b"/proc/self/status"]
+    out = in_child(lambda: _exec_output(kernel, "/bin/grep", argv, setup=setup))
+    if not out:
+        pytest.skip("/proc/PID/status has no ShdPnd line here")
+    assert int(out.split()[1], 16) & 1 << (signal.SIGUSR1 - 1)
+
+
+@pytest.mark.os("linux")
+def test_execve_deletes_the_posix_timers(kernel: Kernel, in_child) -> None:
+    if not os.path.exists("/proc/self/timers"):
+        pytest.skip("no /proc/PID/timers (CONFIG_CHECKPOINT_RESTORE): no way to list them")
+
+    def setup() -> None:
+        ev = kernel.new("struct sigevent *")
+        ev.sigev_notify = kernel.SIGEV_NONE
+        kernel.timer_create(kernel.CLOCK_MONOTONIC, ev, kernel.new("int *")).unwrap()
+        with open("/proc/self/timers") as f:  # there before the exec
+            assert "ID:" in f.read()
+
+    argv = [b"grep", b"-c", b"^ID:", b"/proc/self/timers"]
+    out = in_child(lambda: _exec_output(kernel, "/bin/grep", argv, setup=setup))
+    assert out.strip() == b"0"  # none left in the new image
+
+
+@pytest.mark.os("linux")
+@pytest.mark.waits
+def test_execve_keeps_the_interval_timers(kernel: Kernel, in_child) -> None:
+    """ITIMER_REAL armed before the exec fires in the new image: its SIGALRM (default
+    action: terminate) ends the shell that said it had started, long before its sleep."""
+    script = b"echo started; exec sleep 30"
+
+    def setup() -> None:
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)  # pytest's own handler, if any
+        signal.setitimer(signal.ITIMER_REAL, 0.3 * TIME_SCALE)  # after the exec, surely
+
+    def run() -> tuple[int, bytes]:
+        r, w = os.pipe()
+
+        def redirect() -> None:
+            os.dup2(w, 1)
+            setup()
+
+        status = _exec_in_fork(kernel, "/bin/sh", [b"sh", b"-c", script], setup=redirect)
+        os.close(w)
+        with os.fdopen(r, "rb") as f:
+            return status, f.read()
+
+    status, out = in_child(run, 30)
+    assert out == b"started\n"  # the new image ran
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGALRM, hex(status)

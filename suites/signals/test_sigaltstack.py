@@ -4,6 +4,8 @@ pytest's faulthandler installs an alternate stack of its own, so there is no
 "untouched default" to assert on here; tests set their own and read it back.
 """
 
+import threading
+
 import pytest
 
 from syscalls import forking
@@ -75,6 +77,28 @@ def test_sigaltstack_is_inherited_by_fork(kernel: Kernel, in_child) -> None:
         return forking.exit_code(kernel, pid)
 
     assert in_child(run) == 0
+
+
+def test_a_new_thread_starts_without_the_alternate_stack(kernel: Kernel, in_child) -> None:
+    """A thread shares the memory the stack is in but not the stack: clone with
+    CLONE_VM and without CLONE_VFORK gives it none (kernel/fork.c: sas_ss_reset)."""
+
+    def run() -> tuple[int, int, int]:
+        _install(kernel)[0].unwrap()
+        seen: list[tuple[int, int]] = []
+
+        def thread() -> None:
+            got = _query(kernel)
+            seen.append((got.ss_flags, got.ss_size))
+
+        t = threading.Thread(target=thread)
+        t.start()
+        t.join()
+        return *seen[0], _query(kernel).ss_size
+
+    flags, size, own_size = in_child(run)
+    assert flags & kernel.SS_DISABLE and size == 0
+    assert own_size == SIZE  # the creating thread keeps its own
 
 
 def test_sigaltstack_disable_ignores_size_and_pointer(kernel: Kernel, in_child) -> None:
