@@ -6,6 +6,8 @@ xattrs exist only on regular files and directories, so on a symlink they are EPE
 (xattr(7)).
 """
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -93,6 +95,66 @@ def test_lsetxattr_user_namespace_on_symlink_is_eperm(kernel: Kernel, f: Path) -
 
 def test_setxattr_unknown_namespace_is_eopnotsupp(kernel: Kernel, f: Path) -> None:
     assert kernel.setxattr(f, b"bogus.name", b"a", 1, 0).errno == "EOPNOTSUPP"
+
+
+# --- who may: trusted.* is CAP_SYS_ADMIN's, security.* the security modules' ---------------
+# (fs/xattr.c xattr_permission; security/commoncap.c cap_inode_setxattr), user.* wants
+# write permission, and on a sticky directory its owner.
+
+TRUSTED = b"trusted.syscalls"
+
+
+@pytest.mark.as_user("root may write trusted.* attributes (CAP_SYS_ADMIN)")
+@pytest.mark.parametrize("name", [TRUSTED, b"security.syscalls"])
+def test_setxattr_trusted_or_security_namespace_as_a_user_is_eperm(
+    kernel: Kernel, f: Path, name: bytes
+) -> None:
+    assert kernel.setxattr(f, name, b"a", 1, 0).errno == "EPERM"
+    assert kernel.getxattr(f, name, None, 0).errno == "ENODATA"
+
+
+@pytest.fixture
+def trusted(kernel: Kernel, f: Path) -> Path:
+    """f with a trusted.* attribute that root set (a fixture: root's, in a root run)."""
+    if os.geteuid() != 0:
+        pytest.skip("only root may set a trusted.* attribute for a user not to see")
+    r = kernel.setxattr(f, TRUSTED, b"root's", 6, 0)
+    if r.errno == "EOPNOTSUPP":
+        pytest.skip(f"the file system under {f.parent} keeps no trusted.* attributes")
+    r.unwrap()
+    return f
+
+
+@pytest.mark.as_user("root sees trusted.* attributes (CAP_SYS_ADMIN)")
+def test_trusted_attribute_is_hidden_from_a_user(kernel: Kernel, trusted: Path) -> None:
+    """Read, it is ENODATA; listed, it is left out (mm/shmem.c and the disk file systems
+    list trusted.* names only to CAP_SYS_ADMIN); removed, EPERM."""
+    buf = kernel.buf(256)
+    assert kernel.getxattr(trusted, TRUSTED, buf, 256).errno == "ENODATA"
+    n = kernel.listxattr(trusted, buf, 256).unwrap()
+    assert TRUSTED not in _names(kernel, buf, n)
+    assert kernel.removexattr(trusted, TRUSTED).errno == "EPERM"
+
+
+@pytest.mark.as_user("root may write any file's attributes (CAP_DAC_OVERRIDE)")
+def test_setxattr_user_namespace_without_write_permission_is_eacces(
+    kernel: Kernel, f: Path
+) -> None:
+    f.chmod(0o444)
+    assert kernel.setxattr(f, NAME, b"a", 1, 0).errno == "EACCES"
+    assert kernel.getxattr(f, NAME, None, 0).errno == "ENODATA"
+
+
+@pytest.mark.as_user("root owns, for this, every directory (CAP_FOWNER)")
+def test_removexattr_user_namespace_of_a_sticky_directory_of_another_user_is_eperm(
+    kernel: Kernel,
+) -> None:
+    """/tmp: sticky, and writable by all, but not its users' for attributes. A remove of a
+    name it has not: granted, ENODATA, and nothing changed."""
+    st = os.stat("/tmp")
+    if not st.st_mode & stat.S_ISVTX or st.st_uid == os.geteuid():
+        pytest.skip("/tmp is no sticky directory of another user here")
+    assert kernel.removexattr(Path("/tmp"), NAME).errno == "EPERM"
 
 
 # --- the l* calls (the link itself) and the f* calls (an open descriptor) -----------------
