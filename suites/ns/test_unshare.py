@@ -172,3 +172,28 @@ def test_unshare_unknown_flag_is_einval(kernel: Kernel, in_child) -> None:
 @pytest.mark.parametrize("flag", ["CLONE_NEWUTS", "CLONE_NEWPID", "CLONE_NEWNET"])
 def test_unshare_without_privilege_is_eperm(kernel: Kernel, in_child, flag: str) -> None:
     assert in_child(lambda: kernel.unshare(getattr(kernel, flag)).outcome) == "EPERM"
+
+
+# Entering a namespace, even the one the caller is in already, is each kind's own
+# install check (CAP_SYS_ADMIN in its owner and the caller's user namespace; mnt also
+# CAP_SYS_CHROOT): utsns_install, ipcns_install, netns_install, mntns_install,
+# pidns_install, cgroupns_install, timens_install.
+@AS_USER
+@pytest.mark.parametrize(
+    ("name", "flag"),
+    [("uts", "CLONE_NEWUTS"), ("ipc", "CLONE_NEWIPC"), ("net", "CLONE_NEWNET"),
+     ("mnt", "CLONE_NEWNS"), ("pid", "CLONE_NEWPID"), ("cgroup", "CLONE_NEWCGROUP"),
+     ("time", "CLONE_NEWTIME")],
+)  # fmt: skip
+def test_setns_to_the_own_namespace_without_privilege_is_eperm(
+    kernel: Kernel, in_child, name: str, flag: str
+) -> None:
+    path = f"/proc/self/ns/{name}"
+    if not os.path.exists(path):
+        pytest.skip(f"no {path} here: this kernel has no {name} namespaces")
+
+    def run() -> str:
+        fd = os.open(path, os.O_RDONLY)
+        return kernel.setns(fd, getattr(kernel, flag)).outcome
+
+    assert in_child(run) == "EPERM"
