@@ -337,3 +337,34 @@ def test_msgctl_msg_stat_takes_an_index_and_answers_the_queues_id(
     assert found == made
     assert qbytes > 0  # a queue's own figures came with it
     assert past_the_top == "EINVAL"
+
+
+# Only an object's creator or owner, or a holder of CAP_SYS_ADMIN, may change or remove
+# it (ipc/util.c ipcctl_obtain_check), whatever its mode lets others do; using it is its
+# mode's to allow (ipcperms), else CAP_IPC_OWNER's. The queue is root's (a fixture's).
+# msgget (semget, shmget) checks only the access its flags ask for (ipc/util.c
+# ipc_check_perms): with none asked, another's queue is found whatever its mode.
+@pytest.mark.as_user("root may change or remove any queue (CAP_SYS_ADMIN)")
+@pytest.mark.parametrize("anothers", [("msg", 0o666)], indirect=True, ids=["666"])
+def test_msgctl_set_or_rmid_of_another_users_queue_is_eperm(kernel: Kernel, anothers) -> None:
+    _, q = anothers
+    ds = kernel.buf(256)  # struct msqid64_ds, as IPC_STAT fills it
+    kernel.msgctl(q, kernel.IPC_STAT, ds).unwrap()
+    assert kernel.msgctl(q, kernel.IPC_SET, ds).errno == "EPERM"
+    assert kernel.msgctl(q, kernel.IPC_RMID, None).errno == "EPERM"
+    _send(kernel, q, 1, b"still there", kernel.IPC_NOWAIT).unwrap()  # 0666: ours to use
+    assert _recv(kernel, q) == (1, b"still there")
+
+
+@pytest.mark.as_user("root may use any queue (CAP_IPC_OWNER)")
+@pytest.mark.parametrize("anothers", [("msg", 0o600)], indirect=True, ids=["600"])
+def test_another_users_queue_without_permission_is_eacces_to_get_stat_and_use(
+    kernel: Kernel, anothers
+) -> None:
+    key, q = anothers
+    assert kernel.msgget(key, 0).unwrap() == q  # asking for no access: granted
+    assert kernel.msgget(key, 0o400).errno == "EACCES"
+    assert kernel.msgget(key, 0o200).errno == "EACCES"
+    assert kernel.msgctl(q, kernel.IPC_STAT, kernel.buf(256)).errno == "EACCES"
+    assert _send(kernel, q, 1, b"x", kernel.IPC_NOWAIT).errno == "EACCES"
+    assert _recv(kernel, q) == "EACCES"
