@@ -97,20 +97,20 @@ def test_setxattr_unknown_namespace_is_eopnotsupp(kernel: Kernel, f: Path) -> No
     assert kernel.setxattr(f, b"bogus.name", b"a", 1, 0).errno == "EOPNOTSUPP"
 
 
-# --- who may: trusted.* is CAP_SYS_ADMIN's, security.* the security modules' ---------------
-# (fs/xattr.c xattr_permission; security/commoncap.c cap_inode_setxattr), user.* wants
-# write permission, and on a sticky directory its owner.
+# --- who may: trusted.* is CAP_SYS_ADMIN's (fs/xattr.c xattr_permission), user.* wants
+# write permission, and on a sticky directory its owner. (security.* is left to the
+# security modules: through security/security.c security_inode_setxattr, commoncap's
+# CAP_SYS_ADMIN check is reached only if no module's hook answered; the bpf module's
+# answers 0, so where it is loaded, as in Debian's 6.1, a user sets security.* names on
+# their own files. Not a test here: the answer is the configuration's.)
 
 TRUSTED = b"trusted.syscalls"
 
 
 @pytest.mark.as_user("root may write trusted.* attributes (CAP_SYS_ADMIN)")
-@pytest.mark.parametrize("name", [TRUSTED, b"security.syscalls"])
-def test_setxattr_trusted_or_security_namespace_as_a_user_is_eperm(
-    kernel: Kernel, f: Path, name: bytes
-) -> None:
-    assert kernel.setxattr(f, name, b"a", 1, 0).errno == "EPERM"
-    assert kernel.getxattr(f, name, None, 0).errno == "ENODATA"
+def test_setxattr_trusted_namespace_as_a_user_is_eperm(kernel: Kernel, f: Path) -> None:
+    assert kernel.setxattr(f, TRUSTED, b"a", 1, 0).errno == "EPERM"
+    assert kernel.getxattr(f, TRUSTED, None, 0).errno == "ENODATA"
 
 
 @pytest.fixture
