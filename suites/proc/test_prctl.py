@@ -273,8 +273,8 @@ def test_prctl_thp_disable_with_extra_arguments_is_einval(kernel: Kernel, in_chi
 
 
 def _start_brk() -> int:
-    with open("/proc/self/stat") as f:  # field 47, after the parenthesized comm
-        return int(f.read().rsplit(")", 1)[1].split()[45])
+    with open("/proc/self/stat") as f:  # field 47; those after the comm start at 3
+        return int(f.read().rsplit(")", 1)[1].split()[47 - 3])
 
 
 @pytest.mark.as_user("root may rewrite its memory map's fields (CAP_SYS_RESOURCE)")
