@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from syscalls import forking, namespaces
+from syscalls import forking, namespaces, sysctl
 from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
@@ -368,3 +368,23 @@ def test_another_users_queue_without_permission_is_eacces_to_get_stat_and_use(
     assert kernel.msgctl(q, kernel.IPC_STAT, kernel.buf(256)).errno == "EACCES"
     assert _send(kernel, q, 1, b"x", kernel.IPC_NOWAIT).errno == "EACCES"
     assert _recv(kernel, q) == "EACCES"
+
+
+# A queue's owner may resize it up to kernel.msgmnb; past that is CAP_SYS_RESOURCE's
+# (ipc/msg.c msgctl_down). The queue is the test's own, removed by it.
+@pytest.mark.as_user("root may size a queue past msgmnb (CAP_SYS_RESOURCE)")
+def test_msgctl_set_msg_qbytes_past_msgmnb_as_a_user_is_eperm(kernel: Kernel) -> None:
+    mnb = sysctl.number("kernel/msgmnb")
+    q = kernel.msgget(kernel.IPC_PRIVATE, kernel.IPC_CREAT | 0o600).unwrap()
+    try:
+        ds = kernel.new("struct msqid64_ds *")
+        kernel.msgctl(q, kernel.IPC_STAT, ds).unwrap()
+        ds.msg_qbytes = mnb + 1
+        refused = kernel.msgctl(q, kernel.IPC_SET, ds).outcome
+        kernel.msgctl(q, kernel.IPC_STAT, ds).unwrap()
+        kept = ds.msg_qbytes
+        ds.msg_qbytes = mnb // 2
+        lowered = kernel.msgctl(q, kernel.IPC_SET, ds).outcome
+    finally:
+        kernel.msgctl(q, kernel.IPC_RMID, None).unwrap()
+    assert (refused, kept, lowered) == ("EPERM", mnb, "ok")
