@@ -306,3 +306,15 @@ def test_prctl_set_securebits_to_the_current_ones_as_a_user_is_eperm(
         return kernel.prctl(kernel.PR_SET_SECUREBITS, bits, 0, 0, 0).outcome
 
     assert in_child(run) == "EPERM"
+
+
+# An I/O flusher (a user-space block driver's thread, allowed to allocate in reclaim) is
+# CAP_SYS_RESOURCE's to declare, and to ask about (kernel/sys.c, Linux >= 5.6).
+@pytest.mark.min_kernel("5.6")
+@pytest.mark.as_user("root may declare an I/O flusher (CAP_SYS_RESOURCE)")
+def test_prctl_io_flusher_as_a_user_is_eperm(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[str, str]:
+        set_ = kernel.prctl(kernel.PR_SET_IO_FLUSHER, 1, 0, 0, 0).outcome
+        return set_, kernel.prctl(kernel.PR_GET_IO_FLUSHER, 0, 0, 0, 0).outcome
+
+    assert in_child(run) == ("EPERM", "EPERM")
