@@ -203,3 +203,28 @@ def test_fs_ioc_setflags_append_or_immutable_on_an_own_file_as_a_user_is_eperm(
     assert kernel.ioctl(fd, setflags, kernel.new("int *", before | flag)).errno == "EPERM"
     kernel.ioctl(fd, getflags, flags).unwrap()
     assert flags[0] == before
+
+
+# Changing the inode flags of another user's file, even to what they are, is its
+# owner's (fs/ioctl.c vfs_fileattr_set: inode_owner_or_capable, CAP_FOWNER). Root makes
+# the file and opens it; a child become nobody asks through that descriptor.
+@pytest.mark.os("linux")
+@pytest.mark.root
+def test_fs_ioc_setflags_on_a_file_of_another_user_is_eperm(
+    kernel: Kernel, tmp: Path, fds, in_child, drop_privileges
+) -> None:
+    fd = fds.file(tmp / "f", b"", kernel.O_RDONLY)
+    size = kernel.ffi.sizeof("long") << 16
+    getflags = (2 << 30) | size | (ord("f") << 8) | 1  # _IOR('f', 1, long)
+    setflags = (1 << 30) | size | (ord("f") << 8) | 2  # _IOW('f', 2, long)
+    flags = kernel.new("int *")
+    r = kernel.ioctl(fd, getflags, flags)
+    if r.errno in ("ENOTTY", "EOPNOTSUPP"):
+        pytest.skip(f"the file system under {tmp} keeps no inode flags ({r.errno})")
+    r.unwrap()
+
+    def run() -> str:
+        drop_privileges()
+        return kernel.ioctl(fd, setflags, flags).outcome
+
+    assert in_child(run) == "EPERM"

@@ -8,6 +8,7 @@ xattrs exist only on regular files and directories, so on a symlink they are EPE
 
 import os
 import stat
+import struct
 from pathlib import Path
 
 import pytest
@@ -155,6 +156,37 @@ def test_removexattr_user_namespace_of_a_sticky_directory_of_another_user_is_epe
     if not st.st_mode & stat.S_ISVTX or st.st_uid == os.geteuid():
         pytest.skip("/tmp is no sticky directory of another user here")
     assert kernel.removexattr(Path("/tmp"), NAME).errno == "EPERM"
+
+
+# A file's ACL is its owner's to set (fs/posix_acl.c: inode_owner_or_capable, CAP_FOWNER),
+# whatever write permission others have. The ACL asked for is the one its mode makes:
+# granted, nothing would change. Root makes the 0666 file; a child become nobody asks.
+ACL_EA_VERSION = 2  # linux/posix_acl_xattr.h: a header, then (tag, perm, id) entries
+ACL_USER_OBJ, ACL_GROUP_OBJ, ACL_OTHER = 0x01, 0x04, 0x20
+
+
+@pytest.mark.root
+def test_setxattr_posix_acl_on_a_file_of_another_user_is_eperm(
+    kernel: Kernel, tmp: Path, in_child, drop_privileges
+) -> None:
+    f = tmp / "f"
+    f.write_bytes(b"")
+    f.chmod(0o666)
+    tmp.chmod(0o755)  # nobody may reach it
+    acl = struct.pack("<I", ACL_EA_VERSION) + b"".join(
+        struct.pack("<HHI", tag, 6, 0xFFFFFFFF) for tag in (ACL_USER_OBJ, ACL_GROUP_OBJ, ACL_OTHER)
+    )
+    name = b"system.posix_acl_access"
+    r = kernel.setxattr(f, name, acl, len(acl), 0)  # root's own: what the mode says
+    if r.errno == "EOPNOTSUPP":
+        pytest.skip(f"the file system under {tmp} keeps no POSIX ACLs (EOPNOTSUPP)")
+    r.unwrap()
+
+    def run() -> str:
+        drop_privileges()
+        return kernel.setxattr(f, name, acl, len(acl), 0).outcome
+
+    assert in_child(run) == "EPERM"
 
 
 # --- the l* calls (the link itself) and the f* calls (an open descriptor) -----------------
