@@ -307,3 +307,14 @@ def test_inotify_full_queue_ends_with_one_overflow_event_and_drops_the_rest(
     assert set(events[:-1]) == {(wd, kernel.IN_OPEN), (wd, kernel.IN_CLOSE_NOWRITE)}
     os.close(os.open(watched, os.O_RDONLY))  # an emptied queue takes events again
     assert _all_events(kernel, ino) == [(wd, kernel.IN_OPEN), (wd, kernel.IN_CLOSE_NOWRITE)]
+
+
+@pytest.mark.as_user("root may watch any file (CAP_DAC_OVERRIDE)")
+def test_inotify_add_watch_without_read_permission_is_eacces(
+    kernel: Kernel, ino: int, tmp: Path
+) -> None:
+    """A watch needs read permission on what it watches (fs/notify/inotify/
+    inotify_user.c inotify_find_inode)."""
+    (tmp / "f").write_bytes(b"")
+    (tmp / "f").chmod(0o200)
+    assert kernel.inotify_add_watch(ino, tmp / "f", kernel.IN_MODIFY).errno == "EACCES"

@@ -5,6 +5,8 @@ unmapped. Buffers and path strings placed to end at its `edge` show how far the 
 copies before the fault. `drop_privileges()`, called inside a forked child, leaves the
 child with no capabilities whoever runs the suite: root becomes nobody; a user stays.
 `new_file_ids(directory)` is the (uid, gid) a file this process creates there takes.
+`fs_setting(name, value)` sets /proc/sys/fs/<name> (protected_regular ...) for the
+test, put back at teardown: for @pytest.mark.disposable tests only.
 Setup and teardown calls are not recorded as the test's observations.
 """
 
@@ -175,3 +177,23 @@ def new_file_ids(kernel: Kernel) -> Callable[[Path], tuple[int, int]]:
         return os.geteuid(), groups[NEW_FILE_GROUP[kernel.platform.os]]
 
     return ids
+
+
+@pytest.fixture
+def fs_setting() -> Iterator[Callable[[str, int], None]]:
+    """fs_setting(name, value): /proc/sys/fs/<name> holds value until teardown, when it
+    gets back what it held. A machine-wide change: for disposable tests (a VM's)."""
+    changed: list[tuple[Path, str]] = []
+
+    def put(name: str, value: int) -> None:
+        path = Path("/proc/sys/fs") / name
+        if not path.exists():
+            pytest.skip(f"{path} is not there: this kernel has no such setting")
+        changed.append((path, path.read_text()))
+        path.write_text(f"{value}\n")
+
+    try:
+        yield put
+    finally:
+        for path, before in reversed(changed):
+            path.write_text(before)

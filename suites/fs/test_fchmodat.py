@@ -3,6 +3,7 @@
 The fchmodat syscall has no flags argument on Linux (fchmodat2, Linux 6.6, adds one).
 """
 
+import os
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,27 @@ def test_fchmodat_follows_a_symlink(kernel: Kernel, tmp: Path) -> None:
     (tmp / "link").symlink_to("f")
     kernel.fchmodat(kernel.AT_FDCWD, tmp / "link", 0o640).unwrap()
     assert _mode(kernel, tmp / "f") == 0o640
+
+
+# Set-group-ID asked for on an own file of a group the caller is not in: Linux takes the
+# chmod and drops the bit (fs/attr.c setattr_prepare: in_group_or_capable, else
+# CAP_FSETID). Root makes nobody's file of group 0 and opens it; a child become nobody
+# changes its mode through that descriptor.
+@pytest.mark.os("linux")
+@pytest.mark.root
+def test_fchmod_setgid_of_a_group_not_ours_is_dropped_for_a_user(
+    kernel: Kernel, tmp: Path, in_child, drop_privileges
+) -> None:
+    (tmp / "f").write_bytes(b"")
+    os.chown(tmp / "f", 65534, 0)
+    fd = os.open(tmp / "f", os.O_RDONLY)
+
+    def run() -> str:
+        drop_privileges()
+        return kernel.fchmod(fd, 0o2755).outcome
+
+    try:
+        assert in_child(run) == "ok"
+    finally:
+        os.close(fd)
+    assert _mode(kernel, tmp / "f") == 0o755

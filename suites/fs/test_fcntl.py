@@ -238,3 +238,27 @@ def test_fcntl_setfl_clearing_append_on_an_append_only_file_is_eperm(
     assert kernel.fcntl(fd, kernel.F_SETFL, kernel.O_NONBLOCK).errno == "EPERM"
     assert kernel.fcntl(fd, kernel.F_GETFL, 0).unwrap() & kernel.O_APPEND
     kernel.fcntl(fd, kernel.F_SETFL, kernel.O_APPEND | kernel.O_NONBLOCK).unwrap()
+
+
+# Leases (fcntl(2) F_SETLEASE): only the file's owner, or a holder of CAP_LEASE, may take
+# one (fs/locks.c generic_setlease), before the file's type is looked at.
+@pytest.mark.os("linux")
+def test_fcntl_setlease_read_lease_on_an_own_file_is_read_back(
+    kernel: Kernel, tmp: Path, fds
+) -> None:
+    (tmp / "f").write_bytes(b"")
+    fd = fds.open(tmp / "f", kernel.O_RDONLY)
+    kernel.fcntl(fd, kernel.F_SETLEASE, kernel.F_RDLCK).unwrap()
+    assert kernel.fcntl(fd, kernel.F_GETLEASE, 0).unwrap() == kernel.F_RDLCK
+    kernel.fcntl(fd, kernel.F_SETLEASE, kernel.F_UNLCK).unwrap()
+    assert kernel.fcntl(fd, kernel.F_GETLEASE, 0).unwrap() == kernel.F_UNLCK
+
+
+@pytest.mark.os("linux")
+@pytest.mark.as_user("root may take a lease on any file (CAP_LEASE)")
+def test_fcntl_setlease_on_a_file_of_another_user_is_eacces(
+    kernel: Kernel, fds, anothers_file
+) -> None:
+    fd = fds.open(anothers_file(), kernel.O_RDONLY)
+    assert kernel.fcntl(fd, kernel.F_SETLEASE, kernel.F_RDLCK).errno == "EACCES"
+    assert kernel.fcntl(fd, kernel.F_GETLEASE, 0).unwrap() == kernel.F_UNLCK

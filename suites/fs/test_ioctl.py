@@ -169,3 +169,62 @@ def test_ioctl_on_an_o_path_descriptor_is_ebadf(kernel: Kernel, tmp: Path, fds) 
 
 def test_ioctl_on_a_negative_descriptor_is_ebadf(kernel: Kernel) -> None:
     assert kernel.ioctl(-1, kernel.FIONREAD, _int(kernel)).errno == "EBADF"
+
+
+# Asking where a file's blocks are is CAP_SYS_RAWIO's (fs/ioctl.c ioctl_fibmap), before
+# the file system is asked; setting the append-only or immutable flag is
+# CAP_LINUX_IMMUTABLE's (fs/ioctl.c fileattr_set_prepare), even on an own file.
+FIBMAP = 1  # _IO(0x00, 1), linux/fs.h
+
+
+@pytest.mark.os("linux")
+@pytest.mark.as_user("root may map a file's blocks (CAP_SYS_RAWIO)")
+def test_fibmap_as_a_user_is_eperm(kernel: Kernel, disk_tmp: Path, fds) -> None:
+    fd = fds.file(disk_tmp / "f", b"x" * 4096, kernel.O_RDONLY)
+    assert kernel.ioctl(fd, FIBMAP, kernel.new("int *", 0)).errno == "EPERM"
+
+
+@pytest.mark.os("linux")
+@pytest.mark.as_user("root may set append-only and immutable (CAP_LINUX_IMMUTABLE)")
+@pytest.mark.parametrize("flag", [0x20, 0x10], ids=["append", "immutable"])
+def test_fs_ioc_setflags_append_or_immutable_on_an_own_file_as_a_user_is_eperm(
+    kernel: Kernel, tmp: Path, fds, flag: int
+) -> None:
+    fd = fds.file(tmp / "f", b"", kernel.O_RDONLY)
+    size = kernel.ffi.sizeof("long") << 16
+    getflags = (2 << 30) | size | (ord("f") << 8) | 1  # _IOR('f', 1, long)
+    setflags = (1 << 30) | size | (ord("f") << 8) | 2  # _IOW('f', 2, long)
+    flags = kernel.new("int *")
+    r = kernel.ioctl(fd, getflags, flags)
+    if r.errno in ("ENOTTY", "EOPNOTSUPP"):
+        pytest.skip(f"the file system under {tmp} keeps no inode flags ({r.errno})")
+    r.unwrap()
+    before = flags[0]
+    assert kernel.ioctl(fd, setflags, kernel.new("int *", before | flag)).errno == "EPERM"
+    kernel.ioctl(fd, getflags, flags).unwrap()
+    assert flags[0] == before
+
+
+# Changing the inode flags of another user's file, even to what they are, is its
+# owner's (fs/ioctl.c vfs_fileattr_set: inode_owner_or_capable, CAP_FOWNER). Root makes
+# the file and opens it; a child become nobody asks through that descriptor.
+@pytest.mark.os("linux")
+@pytest.mark.root
+def test_fs_ioc_setflags_on_a_file_of_another_user_is_eperm(
+    kernel: Kernel, tmp: Path, fds, in_child, drop_privileges
+) -> None:
+    fd = fds.file(tmp / "f", b"", kernel.O_RDONLY)
+    size = kernel.ffi.sizeof("long") << 16
+    getflags = (2 << 30) | size | (ord("f") << 8) | 1  # _IOR('f', 1, long)
+    setflags = (1 << 30) | size | (ord("f") << 8) | 2  # _IOW('f', 2, long)
+    flags = kernel.new("int *")
+    r = kernel.ioctl(fd, getflags, flags)
+    if r.errno in ("ENOTTY", "EOPNOTSUPP"):
+        pytest.skip(f"the file system under {tmp} keeps no inode flags ({r.errno})")
+    r.unwrap()
+
+    def run() -> str:
+        drop_privileges()
+        return kernel.ioctl(fd, setflags, flags).outcome
+
+    assert in_child(run) == "EPERM"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from syscalls import forking, namespaces, readiness
+from syscalls import forking, namespaces, readiness, sysctl
 from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
@@ -433,6 +433,31 @@ def test_tiocsctty_of_a_second_tty_while_one_is_held_is_eperm(
         return 0 if kernel.ioctl(second, kernel.TIOCSCTTY, 0).errno == "EPERM" else 3
 
     assert in_child(_in_own_session(kernel, pty, body)) == 0
+
+
+# --- TIOCSTI: typing into a terminal -------------------------------------------------------
+
+
+def _tiocsti_answer() -> str:
+    """What a user's TIOCSTI of a tty not their controlling one answers: EPERM
+    (drivers/tty/tty_io.c tiocsti: the caller's controlling tty, else CAP_SYS_ADMIN),
+    or, where dev.tty.legacy_tiocsti (Linux 6.2) is 0, EIO before that."""
+    if not (sysctl.ROOT / "dev/tty/legacy_tiocsti").exists():  # older: no such switch
+        return "EPERM"
+    return "EPERM" if sysctl.number("dev/tty/legacy_tiocsti") else "EIO"
+
+
+@pytest.mark.as_user("root may type into any terminal (CAP_SYS_ADMIN)")
+def test_tiocsti_into_a_tty_that_is_not_the_controlling_one_is_refused(
+    kernel: Kernel, pty: Pty
+) -> None:
+    slave = pty.slave()  # O_NOCTTY: not this process's controlling terminal
+    assert kernel.ioctl(slave, kernel.TIOCSTI, kernel.new("char *", b"x")).errno == (
+        _tiocsti_answer()
+    )
+    n = _int(kernel)
+    kernel.ioctl(slave, kernel.FIONREAD, n).unwrap()
+    assert n[0] == 0  # nothing typed
 
 
 # --- vhangup(2): hang up the caller's controlling terminal (CAP_SYS_TTY_CONFIG) -----------

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from syscalls import sysctl
 from syscalls.expect import ByOS
 from syscalls.kernel import Kernel, Result
 
@@ -147,3 +148,32 @@ def test_linkat_of_a_flagged_file_is_eperm(
     inode_flags(tmp / "f", flag)
     assert _linkat(kernel, tmp / "f", tmp / "g").errno == "EPERM"
     assert not (tmp / "g").exists()
+
+
+# fs.protected_hardlinks = 1 (fs/namei.c may_linkat): a user may link only a file of
+# their own, or a regular one they may read and write that is neither set-user-ID nor
+# set-group-ID and executable; anything else of another user's is EPERM (CAP_FOWNER
+# links anything). Root makes the file, a child become nobody links it.
+@pytest.mark.os("linux")
+@pytest.mark.root
+@pytest.mark.parametrize(("mode", "answer"), [(0o600, "EPERM"), (0o4666, "EPERM"), (0o666, "ok")])
+def test_linkat_of_another_users_file_under_protected_hardlinks(
+    kernel: Kernel, tmp: Path, in_child, drop_privileges, mode: int, answer: str
+) -> None:
+    if sysctl.number("fs/protected_hardlinks") != 1:
+        pytest.skip("fs.protected_hardlinks is not 1 here: any file may be linked")
+    (tmp / "d").mkdir()
+    (tmp / "d").chmod(0o777)
+    (tmp / "d" / "f").write_bytes(b"root's")
+    (tmp / "d" / "f").chmod(mode)
+    dirfd = os.open(tmp / "d", os.O_RDONLY | os.O_DIRECTORY)
+
+    def run() -> str:
+        drop_privileges()
+        return kernel.linkat(dirfd, b"f", dirfd, b"g", 0).outcome
+
+    try:
+        assert in_child(run) == answer
+    finally:
+        os.close(dirfd)
+    assert (tmp / "d" / "g").exists() == (answer == "ok")

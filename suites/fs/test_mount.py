@@ -155,3 +155,10 @@ def test_mount_without_privilege_is_eperm(kernel: Kernel, mnt: Path) -> None:
 @AS_USER
 def test_unshare_mount_namespace_without_privilege_is_eperm(kernel: Kernel, in_child) -> None:
     assert in_child(lambda: kernel.unshare(kernel.CLONE_NEWNS).outcome) == "EPERM"
+
+
+@AS_USER
+@pytest.mark.parametrize("flags", ["", "MNT_DETACH"])
+def test_umount2_without_privilege_is_eperm(kernel: Kernel, mnt: Path, bits, flags: str) -> None:
+    """fs/namespace.c can_umount: may_mount first; granted, mnt (no mount) is EINVAL."""
+    assert kernel.umount2(mnt, bits(flags)).errno == "EPERM"

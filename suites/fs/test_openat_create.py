@@ -302,3 +302,38 @@ def test_openat_tmpfile_needs_an_existing_directory(
     (tmp / "file").write_bytes(b"")
     r = kernel.openat(kernel.AT_FDCWD, tmp / name, kernel.O_TMPFILE | kernel.O_RDWR, 0o600)
     assert r.outcome == expected
+
+
+# fs.protected_regular and fs.protected_fifos (fs/namei.c may_create_in_sticky): an
+# O_CREAT open of an existing file or FIFO in a sticky, world-writable directory is
+# EACCES when the file is neither the opener's nor the directory owner's, whatever its
+# mode allows (root too: no capability lets it through). Without O_CREAT it opens.
+# Root makes the directory (its own, 01777) and uid 1234's object (mode 0666); a child
+# become nobody opens it.
+@pytest.mark.os("linux")
+@pytest.mark.root
+@pytest.mark.disposable  # the machine-wide fs.protected_* setting is changed for it
+@pytest.mark.parametrize("kind", ["regular", "fifo"])
+def test_openat_creat_of_another_users_file_in_a_sticky_directory_is_eacces_when_protected(
+    kernel: Kernel, tmp: Path, in_child, drop_privileges, fs_setting, kind: str
+) -> None:
+    fs_setting("protected_regular" if kind == "regular" else "protected_fifos", 1)
+    d = tmp / "d"
+    d.mkdir()
+    d.chmod(0o1777)
+    tmp.chmod(0o755)  # nobody may reach it
+    if kind == "regular":
+        (d / "f").write_bytes(b"")
+    else:
+        os.mkfifo(d / "f")
+    os.chown(d / "f", 1234, 1234)
+    (d / "f").chmod(0o666)
+    other = kernel.O_NONBLOCK  # a FIFO without a reader: read-side opens do not wait
+
+    def run() -> tuple[str, str]:
+        drop_privileges()
+        creat = kernel.openat(kernel.AT_FDCWD, d / "f", kernel.O_CREAT | kernel.O_RDONLY | other)
+        plain = kernel.openat(kernel.AT_FDCWD, d / "f", kernel.O_RDONLY | other)
+        return creat.outcome, plain.outcome
+
+    assert in_child(run) == ("EACCES", "ok")

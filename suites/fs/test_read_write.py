@@ -299,3 +299,20 @@ def test_write_above_max_rw_count_is_cut_to_max_rw_count(kernel: Kernel, fds) ->
     buf = kernel.buf(16)
     assert kernel.write(fd, buf, 3 << 30).unwrap() == _max_rw_count()
     assert kernel.write(fd, buf, _max_rw_count() - 1).unwrap() == _max_rw_count() - 1
+
+
+# Writing to (or truncating) a set-user-ID or set-group-ID executable takes the bits
+# off, unless the writer holds CAP_FSETID (fs/inode.c file_remove_privs,
+# setattr_should_drop_suidgid).
+@pytest.mark.os("linux")
+@pytest.mark.as_user("root keeps the bits (CAP_FSETID)")
+@pytest.mark.parametrize("call", ["write", "ftruncate"])
+def test_write_by_a_user_clears_setuid_and_setgid(
+    kernel: Kernel, tmp: Path, fds, call: str
+) -> None:
+    fd = fds.file(tmp / "f", b"#!/bin/sh\n")
+    os.chmod(tmp / "f", 0o6755)
+    assert os.stat(tmp / "f").st_mode & 0o7777 == 0o6755
+    r = kernel.write(fd, b"x", 1) if call == "write" else kernel.ftruncate(fd, 1)
+    r.unwrap()
+    assert os.stat(tmp / "f").st_mode & 0o7777 == 0o755

@@ -119,3 +119,34 @@ def test_open_creat_excl_on_a_dangling_symlink_is_eexist(kernel: Kernel, tmp: Pa
     flags = kernel.O_CREAT | kernel.O_EXCL | kernel.O_WRONLY
     assert kernel.openat(kernel.AT_FDCWD, tmp / "link", flags, 0o600).errno == "EEXIST"
     assert not (tmp / "target").exists()
+
+
+# fs.protected_symlinks (fs/namei.c may_follow_link): in a sticky, world-writable
+# directory a symlink is followed only by its owner, or when the directory's owner owns
+# it too; anyone else's lookup through it is EACCES (root's too: no capability lets it
+# through). Root makes the directory (its own, 01777), the target, and two links to it:
+# one of uid 1234's, one of its own; a child become nobody opens through each.
+@pytest.mark.os("linux")
+@pytest.mark.root
+@pytest.mark.disposable  # the machine-wide fs.protected_symlinks is changed for it
+def test_following_another_users_symlink_in_a_sticky_directory_is_eacces_when_protected(
+    kernel: Kernel, tmp: Path, in_child, drop_privileges, fs_setting
+) -> None:
+    fs_setting("protected_symlinks", 1)
+    d = tmp / "d"
+    d.mkdir()
+    d.chmod(0o1777)
+    tmp.chmod(0o755)  # nobody may reach it
+    (tmp / "target").write_bytes(b"T")
+    (tmp / "target").chmod(0o644)
+    (d / "theirs").symlink_to(tmp / "target")
+    os.chown(d / "theirs", 1234, 1234, follow_symlinks=False)
+    (d / "roots").symlink_to(tmp / "target")
+
+    def run() -> tuple[str, str]:
+        drop_privileges()
+        theirs = kernel.openat(kernel.AT_FDCWD, d / "theirs", kernel.O_RDONLY)
+        roots = kernel.openat(kernel.AT_FDCWD, d / "roots", kernel.O_RDONLY)
+        return theirs.outcome, roots.outcome
+
+    assert in_child(run) == ("EACCES", "ok")

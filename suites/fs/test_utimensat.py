@@ -102,3 +102,39 @@ def test_utimensat_symlink_nofollow_sets_the_link_times(kernel: Kernel, tmp: Pat
 
 def test_utimensat_missing_file_is_enoent(kernel: Kernel, tmp: Path) -> None:
     assert kernel.utimensat(kernel.AT_FDCWD, tmp / "absent", None, 0).errno == "ENOENT"
+
+
+# --- who may: a file of root's, written to by nobody (root only, in a child) ----------------
+# Both times UTIME_NOW is a touch: write permission suffices. Any other pair, even
+# UTIME_NOW with UTIME_OMIT, sets times, which only the owner (or CAP_FOWNER) may (fs/
+# utimes.c vfs_utimes: ATTR_TIMES_SET; fs/attr.c setattr_prepare).
+@pytest.mark.os("linux")
+@pytest.mark.root
+@pytest.mark.parametrize(
+    ("atime", "mtime", "answer"),
+    [("UTIME_NOW", "UTIME_NOW", "ok"), ("UTIME_NOW", "UTIME_OMIT", "EPERM"),
+     ("UTIME_OMIT", "UTIME_NOW", "EPERM"), ("PAST", "PAST", "EPERM")],
+)  # fmt: skip
+def test_utimensat_on_a_writable_file_of_another_user(
+    kernel: Kernel, tmp: Path, in_child, drop_privileges, atime: str, mtime: str, answer: str
+) -> None:
+    f = tmp / "f"
+    f.write_bytes(b"")
+    f.chmod(0o666)
+    tmp.chmod(0o755)  # nobody may reach it
+    past = 1_000_000_000
+
+    def nsec(name: str) -> tuple[int, int]:
+        return (past, 0) if name == "PAST" else (0, getattr(kernel, name))
+
+    ts = _times(kernel, nsec(atime), nsec(mtime))
+    before = _stat(kernel, f)
+
+    def run() -> str:
+        drop_privileges()
+        return kernel.utimensat(kernel.AT_FDCWD, f, ts, 0).outcome
+
+    assert in_child(run) == answer
+    if answer != "ok":
+        after = _stat(kernel, f)
+        assert (after.st_atime, after.st_mtime) == (before.st_atime, before.st_mtime)

@@ -6,6 +6,9 @@ xattrs exist only on regular files and directories, so on a symlink they are EPE
 (xattr(7)).
 """
 
+import os
+import stat
+import struct
 from pathlib import Path
 
 import pytest
@@ -93,6 +96,97 @@ def test_lsetxattr_user_namespace_on_symlink_is_eperm(kernel: Kernel, f: Path) -
 
 def test_setxattr_unknown_namespace_is_eopnotsupp(kernel: Kernel, f: Path) -> None:
     assert kernel.setxattr(f, b"bogus.name", b"a", 1, 0).errno == "EOPNOTSUPP"
+
+
+# --- who may: trusted.* is CAP_SYS_ADMIN's (fs/xattr.c xattr_permission), user.* wants
+# write permission, and on a sticky directory its owner. (security.* is left to the
+# security modules: through security/security.c security_inode_setxattr, commoncap's
+# CAP_SYS_ADMIN check is reached only if no module's hook answered; the bpf module's
+# answers 0, so where it is loaded, as in Debian's 6.1, a user sets security.* names on
+# their own files. Not a test here: the answer is the configuration's.)
+
+TRUSTED = b"trusted.syscalls"
+
+
+@pytest.mark.as_user("root may write trusted.* attributes (CAP_SYS_ADMIN)")
+def test_setxattr_trusted_namespace_as_a_user_is_eperm(kernel: Kernel, f: Path) -> None:
+    assert kernel.setxattr(f, TRUSTED, b"a", 1, 0).errno == "EPERM"
+    assert kernel.getxattr(f, TRUSTED, None, 0).errno == "ENODATA"
+
+
+@pytest.fixture
+def trusted(kernel: Kernel, f: Path) -> Path:
+    """f with a trusted.* attribute that root set (a fixture: root's, in a root run)."""
+    if os.geteuid() != 0:
+        pytest.skip("only root may set a trusted.* attribute for a user not to see")
+    r = kernel.setxattr(f, TRUSTED, b"root's", 6, 0)
+    if r.errno == "EOPNOTSUPP":
+        pytest.skip(f"the file system under {f.parent} keeps no trusted.* attributes")
+    r.unwrap()
+    return f
+
+
+@pytest.mark.as_user("root sees trusted.* attributes (CAP_SYS_ADMIN)")
+def test_trusted_attribute_is_hidden_from_a_user(kernel: Kernel, trusted: Path) -> None:
+    """Read, it is ENODATA; listed, it is left out (mm/shmem.c and the disk file systems
+    list trusted.* names only to CAP_SYS_ADMIN); removed, EPERM."""
+    buf = kernel.buf(256)
+    assert kernel.getxattr(trusted, TRUSTED, buf, 256).errno == "ENODATA"
+    n = kernel.listxattr(trusted, buf, 256).unwrap()
+    assert TRUSTED not in _names(kernel, buf, n)
+    assert kernel.removexattr(trusted, TRUSTED).errno == "EPERM"
+
+
+@pytest.mark.as_user("root may write any file's attributes (CAP_DAC_OVERRIDE)")
+def test_setxattr_user_namespace_without_write_permission_is_eacces(
+    kernel: Kernel, f: Path
+) -> None:
+    f.chmod(0o444)
+    assert kernel.setxattr(f, NAME, b"a", 1, 0).errno == "EACCES"
+    assert kernel.getxattr(f, NAME, None, 0).errno == "ENODATA"
+
+
+@pytest.mark.as_user("root owns, for this, every directory (CAP_FOWNER)")
+def test_removexattr_user_namespace_of_a_sticky_directory_of_another_user_is_eperm(
+    kernel: Kernel,
+) -> None:
+    """/tmp: sticky, and writable by all, but not its users' for attributes. A remove of a
+    name it has not: granted, ENODATA, and nothing changed."""
+    st = os.stat("/tmp")
+    if not st.st_mode & stat.S_ISVTX or st.st_uid == os.geteuid():
+        pytest.skip("/tmp is no sticky directory of another user here")
+    assert kernel.removexattr(Path("/tmp"), NAME).errno == "EPERM"
+
+
+# A file's ACL is its owner's to set (fs/posix_acl.c: inode_owner_or_capable, CAP_FOWNER),
+# whatever write permission others have. The ACL asked for is the one its mode makes:
+# granted, nothing would change. Root makes the 0666 file; a child become nobody asks.
+ACL_EA_VERSION = 2  # linux/posix_acl_xattr.h: a header, then (tag, perm, id) entries
+ACL_USER_OBJ, ACL_GROUP_OBJ, ACL_OTHER = 0x01, 0x04, 0x20
+
+
+@pytest.mark.root
+def test_setxattr_posix_acl_on_a_file_of_another_user_is_eperm(
+    kernel: Kernel, tmp: Path, in_child, drop_privileges
+) -> None:
+    f = tmp / "f"
+    f.write_bytes(b"")
+    f.chmod(0o666)
+    tmp.chmod(0o755)  # nobody may reach it
+    acl = struct.pack("<I", ACL_EA_VERSION) + b"".join(
+        struct.pack("<HHI", tag, 6, 0xFFFFFFFF) for tag in (ACL_USER_OBJ, ACL_GROUP_OBJ, ACL_OTHER)
+    )
+    name = b"system.posix_acl_access"
+    r = kernel.setxattr(f, name, acl, len(acl), 0)  # root's own: what the mode says
+    if r.errno == "EOPNOTSUPP":
+        pytest.skip(f"the file system under {tmp} keeps no POSIX ACLs (EOPNOTSUPP)")
+    r.unwrap()
+
+    def run() -> str:
+        drop_privileges()
+        return kernel.setxattr(f, name, acl, len(acl), 0).outcome
+
+    assert in_child(run) == "EPERM"
 
 
 # --- the l* calls (the link itself) and the f* calls (an open descriptor) -----------------

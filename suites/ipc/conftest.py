@@ -1,12 +1,15 @@
 """Fixtures for the ipc suite: System V objects removed after the test, whatever it did.
 
-`sysv` creates IPC_PRIVATE segments, semaphore sets and message queues and
-removes them (IPC_RMID) at teardown, detaching what is still attached. Teardown calls
+`sysv` creates IPC_PRIVATE segments, semaphore sets and message queues (or, `keyed`,
+ones under a key of their own) and removes them (IPC_RMID) at teardown, detaching what
+is still attached. Teardown calls
 go straight to libc, so they are not recorded as the test's observations.
 """
 
 from __future__ import annotations
 
+import os
+import random
 from collections.abc import Iterator
 
 import pytest
@@ -49,6 +52,25 @@ class SysV:
         self.ids.append(("msgctl", msqid))
         return msqid
 
+    def keyed(self, kind: str, mode: int) -> tuple[int, int]:
+        """A new object of `kind` ("shm", "sem" or "msg") with `mode`, under a key no
+        other has (made exclusively, unrecorded: the key is random): (key, id)."""
+        k = self.kernel
+        flags = k.IPC_CREAT | k.IPC_EXCL | mode
+        with k.unobserved():
+            for _ in range(100):
+                key = random.randrange(1, 1 << 31)
+                if kind == "shm":
+                    r = k.shmget(key, 4096, flags)
+                elif kind == "sem":
+                    r = k.semget(key, 1, flags)
+                else:
+                    r = k.msgget(key, flags)
+                if r.errno != "EEXIST":
+                    self.ids.append((f"{kind}ctl", r.unwrap()))
+                    return key, r.value
+        raise AssertionError(f"no free System V {kind} key in 100 tries")
+
     def remove(self, ctl: str, ident: int) -> Result:
         """The test removes an object itself (recorded); teardown forgets it, since its
         id may be handed to another test's new object at once."""
@@ -83,3 +105,15 @@ def sysv(kernel: Kernel) -> Iterator[SysV]:
         yield holder
     finally:
         holder.release()
+
+
+@pytest.fixture
+def anothers(request: pytest.FixtureRequest, sysv: SysV) -> tuple[int, int]:
+    """(key, id) of an object of root's, made at setup (an as_user test's fixtures are
+    root's, its body nobody's), of the kind and mode the test parametrizes it with:
+    `@pytest.mark.parametrize("anothers", [("msg", 0o600)], indirect=True)`. A skip in
+    a user's run, where no object of another user can be made."""
+    kind, mode = request.param
+    if os.geteuid() != 0:
+        pytest.skip(f"only root can make a System V {kind} object of another user's")
+    return sysv.keyed(kind, mode)

@@ -351,3 +351,26 @@ def test_mq_open_above_msgsize_max_as_a_user_is_einval(kernel: Kernel, queues: Q
     over = sysctl.number("fs/mqueue/msgsize_max") + 1
     attr = k.new("struct mq_attr *", [0, 4, over, 0])
     assert k.mq_open(queues.name(), k.O_RDWR | k.O_CREAT, 0o600, attr).errno == "EINVAL"
+
+
+@pytest.fixture
+def roots_queue(queues: Queues) -> bytes:
+    """The name of a 0600 queue of root's (a fixture's: root's in a root run, where an
+    as_user test's body is nobody's); a skip in a user's run."""
+    if os.geteuid() != 0:
+        pytest.skip("only root can make a queue of another user's")
+    fd, name = queues.open()
+    os.close(fd)
+    return name
+
+
+# Another user's queue: opened as its mode allows (ipc/mqueue.c prepare_open:
+# inode_permission), removed only by its owner, its directory being sticky (the
+# mqueue root is 01777: fs/namei.c may_delete, check_sticky).
+@pytest.mark.as_user("root may open and remove any queue (CAP_DAC_OVERRIDE, CAP_FOWNER)")
+def test_another_users_queue_is_eacces_to_open_and_eperm_to_unlink(
+    kernel: Kernel, roots_queue: bytes
+) -> None:
+    assert kernel.mq_open(roots_queue, kernel.O_RDONLY, 0, None).errno == "EACCES"
+    assert kernel.mq_open(roots_queue, kernel.O_WRONLY, 0, None).errno == "EACCES"
+    assert kernel.mq_unlink(roots_queue).errno == "EPERM"

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from syscalls import forking, namespaces
+from syscalls import forking, namespaces, sysctl
 from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
@@ -337,3 +337,54 @@ def test_msgctl_msg_stat_takes_an_index_and_answers_the_queues_id(
     assert found == made
     assert qbytes > 0  # a queue's own figures came with it
     assert past_the_top == "EINVAL"
+
+
+# Only an object's creator or owner, or a holder of CAP_SYS_ADMIN, may change or remove
+# it (ipc/util.c ipcctl_obtain_check), whatever its mode lets others do; using it is its
+# mode's to allow (ipcperms), else CAP_IPC_OWNER's. The queue is root's (a fixture's).
+# msgget (semget, shmget) checks only the access its flags ask for (ipc/util.c
+# ipc_check_perms): with none asked, another's queue is found whatever its mode.
+@pytest.mark.as_user("root may change or remove any queue (CAP_SYS_ADMIN)")
+@pytest.mark.parametrize("anothers", [("msg", 0o666)], indirect=True, ids=["666"])
+def test_msgctl_set_or_rmid_of_another_users_queue_is_eperm(kernel: Kernel, anothers) -> None:
+    _, q = anothers
+    ds = kernel.buf(256)  # struct msqid64_ds, as IPC_STAT fills it
+    kernel.msgctl(q, kernel.IPC_STAT, ds).unwrap()
+    assert kernel.msgctl(q, kernel.IPC_SET, ds).errno == "EPERM"
+    assert kernel.msgctl(q, kernel.IPC_RMID, None).errno == "EPERM"
+    _send(kernel, q, 1, b"still there", kernel.IPC_NOWAIT).unwrap()  # 0666: ours to use
+    assert _recv(kernel, q) == (1, b"still there")
+
+
+@pytest.mark.as_user("root may use any queue (CAP_IPC_OWNER)")
+@pytest.mark.parametrize("anothers", [("msg", 0o600)], indirect=True, ids=["600"])
+def test_another_users_queue_without_permission_is_eacces_to_get_stat_and_use(
+    kernel: Kernel, anothers
+) -> None:
+    key, q = anothers
+    assert kernel.msgget(key, 0).unwrap() == q  # asking for no access: granted
+    assert kernel.msgget(key, 0o400).errno == "EACCES"
+    assert kernel.msgget(key, 0o200).errno == "EACCES"
+    assert kernel.msgctl(q, kernel.IPC_STAT, kernel.buf(256)).errno == "EACCES"
+    assert _send(kernel, q, 1, b"x", kernel.IPC_NOWAIT).errno == "EACCES"
+    assert _recv(kernel, q) == "EACCES"
+
+
+# A queue's owner may resize it up to kernel.msgmnb; past that is CAP_SYS_RESOURCE's
+# (ipc/msg.c msgctl_down). The queue is the test's own, removed by it.
+@pytest.mark.as_user("root may size a queue past msgmnb (CAP_SYS_RESOURCE)")
+def test_msgctl_set_msg_qbytes_past_msgmnb_as_a_user_is_eperm(kernel: Kernel) -> None:
+    mnb = sysctl.number("kernel/msgmnb")
+    q = kernel.msgget(kernel.IPC_PRIVATE, kernel.IPC_CREAT | 0o600).unwrap()
+    try:
+        ds = kernel.new("struct msqid64_ds *")
+        kernel.msgctl(q, kernel.IPC_STAT, ds).unwrap()
+        ds.msg_qbytes = mnb + 1
+        refused = kernel.msgctl(q, kernel.IPC_SET, ds).outcome
+        kernel.msgctl(q, kernel.IPC_STAT, ds).unwrap()
+        kept = ds.msg_qbytes
+        ds.msg_qbytes = mnb // 2
+        lowered = kernel.msgctl(q, kernel.IPC_SET, ds).outcome
+    finally:
+        kernel.msgctl(q, kernel.IPC_RMID, None).unwrap()
+    assert (refused, kept, lowered) == ("EPERM", mnb, "ok")

@@ -319,3 +319,34 @@ def test_semctl_sem_stat_takes_an_index_and_answers_the_sets_id(
     made, found, past_the_top = in_child(run)
     assert found == made  # each set's id, with its own size
     assert past_the_top == "EINVAL"
+
+
+# As for queues (ipc/util.c ipcctl_obtain_check; ipcperms): the set is root's (a
+# fixture's).
+@pytest.mark.as_user("root may change or remove any set (CAP_SYS_ADMIN)")
+@pytest.mark.parametrize("anothers", [("sem", 0o666)], indirect=True, ids=["666"])
+def test_semctl_set_or_rmid_of_another_users_set_is_eperm(kernel: Kernel, anothers) -> None:
+    _, semid = anothers
+    ds = kernel.buf(256)  # struct semid64_ds, as IPC_STAT fills it
+    kernel.semctl(semid, 0, kernel.IPC_STAT, kernel.address(ds)).unwrap()
+    assert kernel.semctl(semid, 0, kernel.IPC_SET, kernel.address(ds)).errno == "EPERM"
+    assert kernel.semctl(semid, 0, kernel.IPC_RMID, 0).errno == "EPERM"
+    kernel.semctl(semid, 0, kernel.SETVAL, 3).unwrap()  # 0666: ours to use
+    assert kernel.semctl(semid, 0, kernel.GETVAL, 0).unwrap() == 3
+
+
+@pytest.mark.as_user("root may use any set (CAP_IPC_OWNER)")
+@pytest.mark.parametrize("anothers", [("sem", 0o600)], indirect=True, ids=["600"])
+def test_another_users_set_without_permission_is_eacces_to_get_stat_and_use(
+    kernel: Kernel, anothers
+) -> None:
+    key, semid = anothers
+    assert kernel.semget(key, 0, 0).unwrap() == semid  # asking for no access: granted
+    assert kernel.semget(key, 0, 0o400).errno == "EACCES"
+    assert kernel.semget(key, 0, 0o200).errno == "EACCES"
+    assert kernel.semctl(semid, 0, kernel.IPC_STAT, kernel.address(kernel.buf(256))).errno == (
+        "EACCES"
+    )
+    assert kernel.semctl(semid, 0, kernel.SETVAL, 1).errno == "EACCES"
+    op = kernel.new("struct sembuf *", (0, 1, kernel.IPC_NOWAIT))
+    assert kernel.semop(semid, op, 1).errno == "EACCES"

@@ -285,3 +285,30 @@ def test_shmctl_shm_lock_with_rlimit_memlock_zero_is_eperm(kernel: Kernel, in_ch
     outcome, mode = in_child(run)
     assert outcome == "EPERM"
     assert not mode & SHM_LOCKED
+
+
+# As for queues (ipc/util.c ipcctl_obtain_check; ipcperms); SHM_LOCK and SHM_UNLOCK
+# want the owner, or CAP_IPC_LOCK (ipc/shm.c shmctl_do_lock). The segment is root's (a
+# fixture's).
+@pytest.mark.as_user("root may change, lock or remove any segment (CAP_SYS_ADMIN)")
+@pytest.mark.parametrize("cmd", ["IPC_SET", "IPC_RMID", "SHM_LOCK", "SHM_UNLOCK"])
+@pytest.mark.parametrize("anothers", [("shm", 0o666)], indirect=True, ids=["666"])
+def test_shmctl_of_another_users_segment_is_eperm(kernel: Kernel, anothers, cmd: str) -> None:
+    _, shmid = anothers
+    ds = _stat(kernel, shmid)
+    assert kernel.shmctl(shmid, getattr(kernel, cmd), ds).errno == "EPERM"
+    assert _stat(kernel, shmid).shm_perm.mode & 0o3777 == 0o666  # there, and not locked
+
+
+@pytest.mark.as_user("root may use any segment (CAP_IPC_OWNER)")
+@pytest.mark.parametrize("anothers", [("shm", 0o600)], indirect=True, ids=["600"])
+def test_another_users_segment_without_permission_is_eacces_to_get_stat_and_attach(
+    kernel: Kernel, anothers
+) -> None:
+    key, shmid = anothers
+    assert kernel.shmget(key, 0, 0).unwrap() == shmid  # asking for no access: granted
+    assert kernel.shmget(key, 0, 0o400).errno == "EACCES"
+    assert kernel.shmget(key, 0, 0o200).errno == "EACCES"
+    ds = kernel.new("struct shmid64_ds *")
+    assert kernel.shmctl(shmid, kernel.IPC_STAT, ds).errno == "EACCES"
+    assert kernel.shmat(shmid, None, kernel.SHM_RDONLY).errno == "EACCES"

@@ -65,3 +65,15 @@ def test_kcmp_unknown_type_is_einval(kernel: Kernel) -> None:
 
 def kcmp(kernel: Kernel, pid1: int, pid2: int, kind: int, a: int, b: int) -> int:
     return kernel.kcmp(pid1, pid2, kind, a, b).unwrap()
+
+
+# kcmp asks of both processes what ptrace would (kernel/kcmp.c: ptrace_may_access,
+# PTRACE_MODE_READ_REALCREDS): init, another user's, may not be compared with.
+@pytest.mark.as_user("root may inspect any process (CAP_SYS_PTRACE)")
+@pytest.mark.parametrize("kind", ["KCMP_VM", "KCMP_FILES"])
+def test_kcmp_with_another_users_process_is_eperm(
+    kernel: Kernel, anothers_process, kind: str
+) -> None:
+    pid = anothers_process()
+    assert kernel.kcmp(pid, os.getpid(), getattr(kernel, kind), 0, 0).errno == "EPERM"
+    assert kernel.kcmp(os.getpid(), pid, getattr(kernel, kind), 0, 0).errno == "EPERM"

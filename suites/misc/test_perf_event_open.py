@@ -236,3 +236,15 @@ def test_counting_kernel_events_as_a_user_is_eacces(kernel: Kernel) -> None:
 @NOT_ROOT_AT_2
 def test_a_cpu_wide_event_as_a_user_is_eacces(kernel: Kernel) -> None:
     assert _open(kernel, _attr(kernel, "TASK_CLOCK"), pid=-1, cpu=0).errno == "EACCES"
+
+
+# Counting another process is what ptrace would let one do (kernel/events/core.c
+# perf_event_open: perf_check_permission, PTRACE_MODE_READ_REALCREDS): init, another
+# user's, is EACCES even for a user-space-only software event.
+@pytest.mark.skipif(PARANOID > 2, reason=f"perf_event_paranoid = {PARANOID} refuses users first")
+@pytest.mark.as_user("root may count any process (CAP_PERFMON, CAP_SYS_PTRACE)")
+def test_an_event_on_another_users_process_is_eacces(kernel: Kernel, anothers_process) -> None:
+    r = _open(kernel, _attr(kernel, "TASK_CLOCK"), pid=anothers_process())
+    if r.ok:
+        os.close(r.value)
+    assert r.errno == "EACCES"

@@ -161,3 +161,20 @@ def test_madvise_across_a_hole_is_enomem_but_advises_both_sides(
     maps.held += [(addr, page), (addr + 2 * page, page)]
     assert kernel.madvise(addr, 3 * page, kernel.MADV_DONTNEED).errno == "ENOMEM"
     assert mem(addr, 1)[0] == b"\0" and mem(addr + 2 * page, 1)[0] == b"\0"
+
+
+# Injecting memory errors is CAP_SYS_ADMIN's (mm/madvise.c madvise_inject_error), asked
+# before any page is touched. Disposable: a kernel that let a user through would take a
+# page of the machine's memory out of use.
+@pytest.mark.disposable
+@pytest.mark.as_user("root may poison or offline pages (CAP_SYS_ADMIN)")
+@pytest.mark.parametrize("advice", ["MADV_HWPOISON", "MADV_SOFT_OFFLINE"])
+def test_madvise_memory_error_injection_as_a_user_is_eperm(
+    kernel: Kernel, maps, mem, page: int, advice: str
+) -> None:
+    addr = maps.anon(page)
+    mem(addr, 1)[:] = b"\x01"  # a page there to poison
+    r = kernel.madvise(addr, page, getattr(kernel, advice))
+    if r.errno == "EINVAL":
+        pytest.skip(f"{advice} is unknown here (EINVAL: no CONFIG_MEMORY_FAILURE)")
+    assert r.errno == "EPERM"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from syscalls import forking
+from syscalls import forking, sysctl
 from syscalls.child import ChildFailed
 from syscalls.kernel import Kernel
 
@@ -603,3 +603,23 @@ def test_mmap_length_is_rounded_up_to_whole_pages(kernel: Kernel, maps, vma, pag
     rw = kernel.PROT_READ | kernel.PROT_WRITE
     assert kernel.mmap(base, page + 1, rw, flags, -1, 0).unwrap() == base
     assert [vma(base + i * page).perms for i in range(3)] == ["rw-p", "rw-p", "---p"]
+
+
+# Below vm.mmap_min_addr (where a kernel NULL dereference would land) only
+# CAP_SYS_RAWIO may map (security/commoncap.c cap_mmap_addr): EPERM, in a child.
+@pytest.mark.os("linux")
+@pytest.mark.as_user("root may map page zero (CAP_SYS_RAWIO)")
+def test_mmap_fixed_below_mmap_min_addr_as_a_user_is_eperm(
+    kernel: Kernel, page: int, in_child
+) -> None:
+    if sysctl.number("vm/mmap_min_addr") == 0:
+        pytest.skip("vm.mmap_min_addr is 0 here: any address may be mapped")
+
+    def run() -> str:
+        flags = kernel.MAP_FIXED | kernel.MAP_PRIVATE | kernel.MAP_ANONYMOUS
+        r = kernel.mmap(0, page, kernel.PROT_READ, flags, -1, 0)
+        if r.ok:
+            kernel.munmap(r.value, page)
+        return r.outcome
+
+    assert in_child(run) == "EPERM"

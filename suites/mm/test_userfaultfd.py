@@ -176,6 +176,20 @@ def test_kernel_mode_faults_without_privilege_are_eperm(kernel: Kernel) -> None:
     assert kernel.userfaultfd(kernel.O_CLOEXEC).errno == "EPERM"
 
 
+# Fork events hand the handler the child's memory: CAP_SYS_PTRACE's (fs/userfaultfd.c
+# userfaultfd_api), whatever unprivileged_userfaultfd says.
+@pytest.mark.as_user("root may ask for fork events (CAP_SYS_PTRACE)")
+def test_handshake_asking_for_fork_events_as_a_user_is_eperm(kernel: Kernel) -> None:
+    fd = _uffd(kernel, handshake=False)
+    try:
+        api = kernel.new(
+            "struct uffdio_api *", [kernel.UFFD_API, kernel.UFFD_FEATURE_EVENT_FORK, 0]
+        )
+        assert kernel.ioctl(fd, kernel.UFFDIO_API, api).errno == "EPERM"
+    finally:
+        os.close(fd)
+
+
 def test_a_fault_in_another_thread_is_reported_and_resolved_by_copy(
     kernel: Kernel, maps, page: int, in_child
 ) -> None:

@@ -6,6 +6,7 @@ each padded to the alignment of size_t (include/linux/socket.h).
 """
 
 import os
+import resource
 from pathlib import Path
 from typing import Any
 
@@ -266,3 +267,31 @@ def test_scm_rights_peeked_installs_descriptors_and_the_read_installs_more(
     fds.held += [first, second]
     assert first != second
     assert _inode(kernel, first) == _inode(kernel, second) == _inode(kernel, f)
+
+
+# Descriptors in flight (sent, not yet received) count against their sender's user: past
+# its RLIMIT_NOFILE, SCM_RIGHTS is ETOOMANYREFS unless the sender holds CAP_SYS_RESOURCE
+# or CAP_SYS_ADMIN (Linux net/unix/scm.c too_many_unix_fds). Counted before each send:
+# with the limit at 4, five go, the sixth is refused. In a child, whose limit it lowers.
+INFLIGHT_LIMIT = 4
+
+
+@pytest.mark.os("linux")
+@pytest.mark.as_user("root may keep any number of descriptors in flight (CAP_SYS_RESOURCE)")
+def test_scm_rights_beyond_rlimit_nofile_in_flight_is_etoomanyrefs(
+    kernel: Kernel, fds, in_child
+) -> None:
+    def run() -> list[str]:
+        a, b = fds.socketpair()  # before the limit: no descriptor is opened after it
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (INFLIGHT_LIMIT, hard))
+        payload = bytes(kernel.ffi.buffer(kernel.new("int[]", [b])))
+        outcomes = []
+        for _ in range(3 * INFLIGHT_LIMIT):
+            r = _send_cmsg(kernel, a, kernel.SOL_SOCKET, kernel.SCM_RIGHTS, payload)
+            outcomes.append(r.outcome)
+            if not r.ok:
+                break
+        return outcomes
+
+    assert in_child(run) == ["ok"] * (INFLIGHT_LIMIT + 1) + ["ETOOMANYREFS"]

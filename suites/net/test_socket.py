@@ -3,6 +3,7 @@ socket creation refuses. SO_RCVBUF doubling is Linux's bookkeeping and marked so
 
 import pytest
 
+from syscalls import sysctl
 from syscalls.expect import ByOS
 from syscalls.kernel import Kernel
 
@@ -179,3 +180,110 @@ def test_shutdown_unknown_how_is_einval(kernel: Kernel, fds) -> None:
 def test_shutdown_of_a_pipe_is_enotsock(kernel: Kernel, fds) -> None:
     r, _ = fds.pipe()
     assert kernel.shutdown(r, 0).errno == "ENOTSOCK"
+
+
+# --- what a user may not ask of a socket (net/core/sock.c sk_setsockopt, net/ipv4/
+# af_inet.c, net/packet/af_packet.c): each is a capability of the socket's network
+# namespace's owner, which root holds. (Raising SO_BUSY_POLL was CAP_NET_ADMIN's too in
+# Linux 6.1; later kernels let anyone: not a test here.)
+
+
+@pytest.mark.os("linux")
+@pytest.mark.as_user("root may open raw sockets (CAP_NET_RAW)")
+@pytest.mark.parametrize(
+    ("family", "kind", "protocol"),
+    [("AF_INET", "SOCK_RAW", "IPPROTO_ICMP"), ("AF_INET6", "SOCK_RAW", "IPPROTO_ICMPV6"),
+     ("AF_PACKET", "SOCK_RAW", "0"), ("AF_PACKET", "SOCK_DGRAM", "0")],
+)  # fmt: skip
+def test_socket_raw_or_packet_as_a_user_is_eperm(
+    kernel: Kernel, fds, family: str, kind: str, protocol: str
+) -> None:
+    proto = 0 if protocol == "0" else getattr(kernel, protocol)
+    r = kernel.socket(getattr(kernel, family), getattr(kernel, kind), proto)
+    if r.ok:
+        fds(r)
+    elif r.errno == "EAFNOSUPPORT":
+        pytest.skip(f"this kernel has no {family} sockets (EAFNOSUPPORT)")
+    assert r.errno == "EPERM"
+
+
+@pytest.mark.os("linux")
+@pytest.mark.as_user("root may force buffer sizes, mark and prioritize (CAP_NET_ADMIN)")
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("SO_RCVBUFFORCE", 65536), ("SO_SNDBUFFORCE", 65536), ("SO_MARK", 1), ("SO_PRIORITY", 7),
+     ("SO_PREFER_BUSY_POLL", 1), ("SO_BUSY_POLL_BUDGET", 1)],
+)  # fmt: skip
+def test_setsockopt_of_an_admins_option_as_a_user_is_eperm(
+    kernel: Kernel, fds, name: str, value: int
+) -> None:
+    fd = fds(kernel.socket(kernel.AF_INET, kernel.SOCK_DGRAM, 0))
+    val = kernel.new("int *", value)
+    r = kernel.setsockopt(fd, kernel.SOL_SOCKET, getattr(kernel, name), val, 4)
+    if r.errno == "ENOPROTOOPT" and "BUSY_POLL" in name:
+        pytest.skip(f"{name}: this kernel polls no sockets (no CONFIG_NET_RX_BUSY_POLL)")
+    assert r.errno == "EPERM"
+    if name in ("SO_MARK", "SO_PRIORITY"):
+        assert _getint(kernel, fd, name) == 0
+
+
+@pytest.mark.os("linux")
+@pytest.mark.as_user("root may prioritize (CAP_NET_ADMIN)")
+def test_setsockopt_so_priority_up_to_6_as_a_user_is_taken(kernel: Kernel, fds) -> None:
+    fd = fds(kernel.socket(kernel.AF_INET, kernel.SOCK_DGRAM, 0))
+    kernel.setsockopt(fd, kernel.SOL_SOCKET, kernel.SO_PRIORITY, kernel.new("int *", 6), 4).unwrap()
+    assert _getint(kernel, fd, "SO_PRIORITY") == 6
+
+
+@pytest.mark.os("linux")
+@pytest.mark.as_user("root may debug sockets (CAP_NET_ADMIN)")
+def test_setsockopt_so_debug_as_a_user_is_eacces(kernel: Kernel, fds) -> None:
+    fd = fds(kernel.socket(kernel.AF_INET, kernel.SOCK_STREAM, 0))
+    r = kernel.setsockopt(fd, kernel.SOL_SOCKET, kernel.SO_DEBUG, kernel.new("int *", 1), 4)
+    assert r.errno == "EACCES"
+    assert _getint(kernel, fd, "SO_DEBUG") == 0
+
+
+@pytest.mark.os("linux")
+@pytest.mark.as_user("root may repair TCP connections (CAP_NET_ADMIN)")
+def test_setsockopt_tcp_repair_as_a_user_is_eperm(kernel: Kernel, fds) -> None:
+    fd = fds(kernel.socket(kernel.AF_INET, kernel.SOCK_STREAM, 0))
+    on = kernel.new("int *", kernel.TCP_REPAIR_ON)
+    assert kernel.setsockopt(fd, kernel.IPPROTO_TCP, kernel.TCP_REPAIR, on, 4).errno == "EPERM"
+
+
+@pytest.mark.os("linux")
+@pytest.mark.as_user("root may bind any port (CAP_NET_BIND_SERVICE)")
+@pytest.mark.parametrize("kind", ["SOCK_STREAM", "SOCK_DGRAM"])
+def test_bind_below_ip_unprivileged_port_start_as_a_user_is_eacces(
+    kernel: Kernel, inet, kind: str
+) -> None:
+    start = sysctl.number("net/ipv4/ip_unprivileged_port_start")
+    if start <= 1:
+        pytest.skip(f"net.ipv4.ip_unprivileged_port_start is {start}: every port is a user's")
+    fd = inet.socket(getattr(kernel, kind))
+    assert kernel.bind(fd, *inet.addr(start - 1)).errno == "EACCES"
+
+
+# Interface settings (net/core/dev_ioctl.c dev_ioctl: CAP_NET_ADMIN in the network
+# namespace's owner, before the device is looked up), asked for loopback's own MTU and
+# flags: granted, nothing would change. struct ifreq: the name in 16 bytes, then the
+# int or short asked for (linux/if.h).
+SIOCGIFFLAGS, SIOCSIFFLAGS, SIOCGIFMTU, SIOCSIFMTU = 0x8913, 0x8914, 0x8921, 0x8922
+IFREQ_SIZE = 40
+
+
+@pytest.mark.os("linux")
+@pytest.mark.as_user("root may configure interfaces (CAP_NET_ADMIN)")
+@pytest.mark.parametrize(("get", "put"), [(SIOCGIFMTU, SIOCSIFMTU), (SIOCGIFFLAGS, SIOCSIFFLAGS)])
+def test_setting_loopbacks_own_mtu_or_flags_as_a_user_is_eperm(
+    kernel: Kernel, fds, get: int, put: int
+) -> None:
+    fd = fds(kernel.socket(kernel.AF_INET, kernel.SOCK_DGRAM, 0))
+    ifr = kernel.buf(IFREQ_SIZE)
+    kernel.ffi.memmove(ifr, b"lo", 2)
+    r = kernel.ioctl(fd, get, ifr)
+    if r.errno == "ENODEV":
+        pytest.skip("no loopback interface here (ENODEV)")
+    r.unwrap()
+    assert kernel.ioctl(fd, put, ifr).errno == "EPERM"

@@ -296,3 +296,25 @@ def test_unix_socket_rdm_type_is_esocktnosupport(kernel: Kernel) -> None:
 def test_unix_socket_with_a_foreign_protocol_is_eprotonosupport(kernel: Kernel, fds) -> None:
     assert kernel.socket(kernel.AF_UNIX, kernel.SOCK_STREAM, 6).errno == "EPROTONOSUPPORT"
     fds(kernel.socket(kernel.AF_UNIX, kernel.SOCK_STREAM, kernel.PF_UNIX))  # its own: fine
+
+
+# Reaching a socket by its path needs write permission on the socket file (Linux
+# net/unix/af_unix.c unix_find_bsd: path_permission MAY_WRITE), which root's
+# CAP_DAC_OVERRIDE gives it anyway.
+@pytest.mark.os("linux")
+@pytest.mark.as_user("root may reach any socket (CAP_DAC_OVERRIDE)")
+@pytest.mark.parametrize("kind", ["SOCK_STREAM", "SOCK_DGRAM"])
+def test_unix_connect_to_a_socket_file_without_write_permission_is_eacces(
+    kernel: Kernel, fds, tmp: Path, kind: str
+) -> None:
+    path = bytes(tmp / "s")
+    server = _socket(kernel, fds, kind)
+    kernel.bind(server, *_addr(kernel, path)).unwrap()
+    if kind == "SOCK_STREAM":
+        kernel.listen(server, 4).unwrap()
+    os.chmod(path, 0o555)
+    client = _socket(kernel, fds, kind)
+    assert kernel.connect(client, *_addr(kernel, path)).errno == "EACCES"
+    if kind == "SOCK_DGRAM":
+        r = kernel.sendto(client, b"x", 1, 0, *_addr(kernel, path))
+        assert r.errno == "EACCES"

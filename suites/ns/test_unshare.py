@@ -6,7 +6,10 @@ pids and interfaces are never touched. As a user, unshare of these is refused
 """
 
 import os
+import signal
 import socket
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -172,3 +175,62 @@ def test_unshare_unknown_flag_is_einval(kernel: Kernel, in_child) -> None:
 @pytest.mark.parametrize("flag", ["CLONE_NEWUTS", "CLONE_NEWPID", "CLONE_NEWNET"])
 def test_unshare_without_privilege_is_eperm(kernel: Kernel, in_child, flag: str) -> None:
     assert in_child(lambda: kernel.unshare(getattr(kernel, flag)).outcome) == "EPERM"
+
+
+# Entering a namespace, even the one the caller is in already, is each kind's own
+# install check (CAP_SYS_ADMIN in its owner and the caller's user namespace; mnt also
+# CAP_SYS_CHROOT): utsns_install, ipcns_install, netns_install, mntns_install,
+# pidns_install, cgroupns_install, timens_install.
+@AS_USER
+@pytest.mark.parametrize(
+    ("name", "flag"),
+    [("uts", "CLONE_NEWUTS"), ("ipc", "CLONE_NEWIPC"), ("net", "CLONE_NEWNET"),
+     ("mnt", "CLONE_NEWNS"), ("pid", "CLONE_NEWPID"), ("cgroup", "CLONE_NEWCGROUP"),
+     ("time", "CLONE_NEWTIME")],
+)  # fmt: skip
+def test_setns_to_the_own_namespace_without_privilege_is_eperm(
+    kernel: Kernel, in_child, name: str, flag: str
+) -> None:
+    path = f"/proc/self/ns/{name}"
+    if not os.path.exists(path):
+        pytest.skip(f"no {path} here: this kernel has no {name} namespaces")
+
+    def run() -> str:
+        fd = os.open(path, os.O_RDONLY)
+        return kernel.setns(fd, getattr(kernel, flag)).outcome
+
+    assert in_child(run) == "EPERM"
+
+
+@pytest.fixture
+def userns_clone_off() -> Iterator[None]:
+    """kernel.unprivileged_userns_clone (Debian's patch, kernel/fork.c) at 0 for the test
+    (a fixture: root's in a root run), put back at teardown; a skip where a kernel has
+    no such setting."""
+    path = Path("/proc/sys/kernel/unprivileged_userns_clone")
+    if not path.exists():
+        pytest.skip(f"{path} is not there: this kernel has no such switch (it is Debian's)")
+    before = path.read_text()
+    path.write_text("0\n")
+    try:
+        yield
+    finally:
+        path.write_text(before)
+
+
+# With Debian's kernel.unprivileged_userns_clone at 0, a new user namespace is
+# CAP_SYS_ADMIN's (kernel/fork.c copy_process and ksys_unshare).
+@pytest.mark.disposable  # the machine-wide switch is turned off for it
+@AS_USER
+def test_new_user_namespace_when_unprivileged_userns_clone_is_off_is_eperm(
+    kernel: Kernel, in_child, userns_clone_off
+) -> None:
+    def run() -> tuple[str, str]:
+        unshared = kernel.unshare(kernel.CLONE_NEWUSER).outcome
+        r = kernel.clone(kernel.CLONE_NEWUSER | signal.SIGCHLD, 0, 0, 0, 0)
+        if r.ok:
+            forking.child_side(r.value)
+            forking.wait(kernel, r.value)
+        return unshared, r.outcome
+
+    assert in_child(run) == ("EPERM", "EPERM")

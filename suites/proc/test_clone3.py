@@ -226,3 +226,26 @@ def test_clone3_parent_with_an_exit_signal_is_einval(kernel: Kernel, in_child) -
         return code
 
     assert in_child(run) == 0
+
+
+@pytest.mark.min_kernel("5.5")
+@pytest.mark.as_user("root may choose a child's pid (CAP_CHECKPOINT_RESTORE, CAP_SYS_ADMIN)")
+def test_clone3_set_tid_as_a_user_is_eperm(kernel: Kernel, in_child) -> None:
+    """kernel/pid.c alloc_pid: a free pid, in range, asked for without
+    CAP_CHECKPOINT_RESTORE in the pid namespace's user namespace."""
+
+    free = forking.missing_pid() - 1  # the highest pid there may be: free, or a skip
+    if os.path.exists(f"/proc/{free}"):
+        pytest.skip(f"pid {free} is taken: no free pid to ask for")
+
+    def run() -> str:
+        tids = kernel.new("int[1]", [free])
+        args = _args(
+            kernel, exit_signal=signal.SIGCHLD, set_tid=kernel.address(tids), set_tid_size=1
+        )
+        r = _clone3(kernel, args)
+        if r.ok:
+            forking.wait(kernel, r.value)
+        return r.outcome
+
+    assert in_child(run) == "EPERM"

@@ -6,6 +6,7 @@ aarch64/riscv64 have no fork syscall; forking.fork uses clone(SIGCHLD) there.
 
 import ast
 import os
+import resource
 import signal
 import time
 from collections.abc import Callable
@@ -268,3 +269,23 @@ def test_fork_child_resource_usage_starts_at_zero(kernel: Kernel, in_child) -> N
     # Its own from its start, however dear a fork is here (UML's: ~0.3 s): below what
     # the parent had when it forked, which a child that inherited it would begin with.
     assert child_cpu < parent_cpu
+
+
+# RLIMIT_NPROC counts the processes of the caller's real user; past it, fork is EAGAIN
+# unless that user is root, or the caller holds CAP_SYS_RESOURCE or CAP_SYS_ADMIN
+# (kernel/fork.c copy_process).
+@pytest.mark.os("linux")
+@pytest.mark.as_user("root forks whatever its RLIMIT_NPROC (the initial user)")
+def test_fork_beyond_rlimit_nproc_as_a_user_is_eagain(kernel: Kernel, in_child) -> None:
+    def run() -> str:
+        resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))  # this process already counts
+        if kernel.has("fork"):
+            r = kernel.fork()
+        else:
+            r = kernel.clone(kernel.SIGCHLD, 0, 0, 0, 0)
+        if r.ok:
+            forking.child_side(r.value)
+            forking.wait(kernel, r.value)
+        return r.outcome
+
+    assert in_child(run) == "EAGAIN"

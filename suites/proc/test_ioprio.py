@@ -73,6 +73,19 @@ def test_ioprio_set_real_time_class_as_a_user_is_eperm(kernel: Kernel, in_child)
     assert in_child(lambda: _set(kernel, _prio(kernel, "RT", 4))) == "EPERM"
 
 
+# Another user's process (block/blk-ioc.c set_task_ioprio: its real uid must be our
+# real or effective one, else CAP_SYS_NICE). Asked for init's own priority (class none,
+# or best effort or idle, which a user may take): nothing would change.
+@pytest.mark.as_user("root may set any process's I/O priority (CAP_SYS_NICE)")
+def test_ioprio_set_of_another_users_process_is_eperm(kernel: Kernel, anothers_process) -> None:
+    pid = anothers_process()
+    value = _get(kernel, pid)
+    if value >> kernel.IOPRIO_CLASS_SHIFT == kernel.IOPRIO_CLASS_RT:
+        pytest.skip(f"pid {pid} has the real-time class: a user may not ask for it anyway")
+    assert _set(kernel, value, pid) == "EPERM"
+    assert _get(kernel, pid) == value
+
+
 @pytest.mark.root
 def test_ioprio_set_real_time_class_as_root_is_read_back(kernel: Kernel, in_child) -> None:
     value = _prio(kernel, "RT", 4)

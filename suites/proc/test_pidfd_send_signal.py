@@ -128,3 +128,13 @@ def test_pidfd_send_signal_posing_as_kill_to_another_process_is_eperm(
         return outcome, os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
 
     assert in_child(run) == ("EPERM", True)
+
+
+# Through a pidfd, as through kill (kernel/signal.c kill_pid_info, group_send_sig_info:
+# check_kill_permission): signal 0 to another user's process, init's, is EPERM.
+@pytest.mark.as_user("root may signal any process (CAP_KILL)")
+def test_pidfd_send_signal_to_another_users_process_is_eperm(
+    kernel: Kernel, fds, anothers_process
+) -> None:
+    fd = fds(kernel.pidfd_open(anothers_process(), 0))
+    assert kernel.pidfd_send_signal(fd, 0, None, 0).errno == "EPERM"

@@ -264,3 +264,57 @@ def test_prctl_thp_disable_is_read_back(kernel: Kernel, in_child) -> None:
 def test_prctl_thp_disable_with_extra_arguments_is_einval(kernel: Kernel, in_child) -> None:
     r = in_child(lambda: kernel.prctl(kernel.PR_SET_THP_DISABLE, 1, 1, 0, 0).outcome)
     assert r == "EINVAL"
+
+
+# What a user may not ask of prctl: rewriting the memory map's fields (kernel/sys.c
+# prctl_set_mm: CAP_SYS_RESOURCE), dropping from the bounding set or setting the
+# securebits (security/commoncap.c cap_task_prctl: CAP_SETPCAP). Each is asked, in a
+# child, for what it has already, or (the bounding set) what would only be lost.
+
+
+def _start_brk() -> int:
+    with open("/proc/self/stat") as f:  # field 47; those after the comm start at 3
+        return int(f.read().rsplit(")", 1)[1].split()[47 - 3])
+
+
+@pytest.mark.as_user("root may rewrite its memory map's fields (CAP_SYS_RESOURCE)")
+def test_prctl_set_mm_as_a_user_is_eperm(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[str, bool]:
+        before = _start_brk()
+        r = kernel.prctl(kernel.PR_SET_MM, kernel.PR_SET_MM_START_BRK, before, 0, 0)
+        return r.outcome, _start_brk() == before
+
+    assert in_child(run) == ("EPERM", True)
+
+
+@pytest.mark.as_user("root may drop from its bounding set (CAP_SETPCAP)")
+def test_prctl_capbset_drop_as_a_user_is_eperm(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[str, int]:
+        r = kernel.prctl(kernel.PR_CAPBSET_DROP, kernel.CAP_SYS_ADMIN, 0, 0, 0)
+        return r.outcome, kernel.prctl(kernel.PR_CAPBSET_READ, kernel.CAP_SYS_ADMIN, 0, 0, 0).value
+
+    before = kernel.prctl(kernel.PR_CAPBSET_READ, kernel.CAP_SYS_ADMIN, 0, 0, 0).unwrap()
+    assert in_child(run) == ("EPERM", before)
+
+
+@pytest.mark.as_user("root may set its securebits (CAP_SETPCAP)")
+def test_prctl_set_securebits_to_the_current_ones_as_a_user_is_eperm(
+    kernel: Kernel, in_child
+) -> None:
+    def run() -> str:
+        bits = kernel.prctl(kernel.PR_GET_SECUREBITS, 0, 0, 0, 0).unwrap()
+        return kernel.prctl(kernel.PR_SET_SECUREBITS, bits, 0, 0, 0).outcome
+
+    assert in_child(run) == "EPERM"
+
+
+# An I/O flusher (a user-space block driver's thread, allowed to allocate in reclaim) is
+# CAP_SYS_RESOURCE's to declare, and to ask about (kernel/sys.c, Linux >= 5.6).
+@pytest.mark.min_kernel("5.6")
+@pytest.mark.as_user("root may declare an I/O flusher (CAP_SYS_RESOURCE)")
+def test_prctl_io_flusher_as_a_user_is_eperm(kernel: Kernel, in_child) -> None:
+    def run() -> tuple[str, str]:
+        set_ = kernel.prctl(kernel.PR_SET_IO_FLUSHER, 1, 0, 0, 0).outcome
+        return set_, kernel.prctl(kernel.PR_GET_IO_FLUSHER, 0, 0, 0, 0).outcome
+
+    assert in_child(run) == ("EPERM", "EPERM")

@@ -68,6 +68,18 @@ def test_sched_setaffinity_to_no_cpu_is_einval(kernel: Kernel, in_child) -> None
     assert in_child(lambda: kernel.sched_setaffinity(0, 8, kernel.buf(8)).outcome) == "EINVAL"
 
 
+# Another user's process (kernel/sched/core.c sched_setaffinity: check_same_owner, else
+# CAP_SYS_NICE in its user namespace). Asked for init's own mask: nothing would change.
+@pytest.mark.as_user("root may move any process (CAP_SYS_NICE)")
+def test_sched_setaffinity_of_another_users_process_is_eperm(
+    kernel: Kernel, anothers_process
+) -> None:
+    pid = anothers_process()
+    mask = kernel.buf(MASK_BYTES)
+    n = kernel.sched_getaffinity(pid, MASK_BYTES, mask).unwrap()
+    assert kernel.sched_setaffinity(pid, n, mask).errno == "EPERM"
+
+
 def test_sched_getscheduler_of_ordinary_process_is_sched_other(kernel: Kernel) -> None:
     assert kernel.sched_getscheduler(0).unwrap() == kernel.SCHED_NORMAL
 
@@ -93,6 +105,17 @@ def test_setpriority_lowering_nice_as_user_is_eacces(kernel: Kernel, in_child) -
         return kernel.setpriority(kernel.PRIO_PROCESS, 0, 5).outcome
 
     assert in_child(run) == "EACCES"
+
+
+# Another user's process: its uid must be ours (kernel/sys.c set_one_prio_perm), or
+# CAP_SYS_NICE, before any nice value is looked at. Asked for init's own nice value:
+# granted, nothing would change.
+@pytest.mark.as_user("root may renice any process (CAP_SYS_NICE)")
+def test_setpriority_of_another_users_process_is_eperm(kernel: Kernel, anothers_process) -> None:
+    pid = anothers_process()
+    nice = 20 - kernel.getpriority(kernel.PRIO_PROCESS, pid).unwrap()
+    assert kernel.setpriority(kernel.PRIO_PROCESS, pid, nice).errno == "EPERM"
+    assert 20 - kernel.getpriority(kernel.PRIO_PROCESS, pid).unwrap() == nice
 
 
 @pytest.mark.root

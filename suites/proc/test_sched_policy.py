@@ -120,6 +120,24 @@ def test_sched_setscheduler_real_time_without_rtprio_is_eperm(
     assert in_child(run) == "EPERM"
 
 
+# Another user's process, asked for what it has already (kernel/sched/core.c
+# user_check_sched_setscheduler: check_same_owner, else CAP_SYS_NICE): EPERM, for the
+# same policy and nice value as for a new one.
+@pytest.mark.as_user("root may reschedule any process (CAP_SYS_NICE)")
+@pytest.mark.parametrize("call", ["sched_setscheduler", "sched_setparam"])
+def test_rescheduling_another_users_process_is_eperm(
+    kernel: Kernel, anothers_process, call: str
+) -> None:
+    pid = anothers_process()
+    policy = kernel.sched_getscheduler(pid).unwrap()  # with SCHED_RESET_ON_FORK, if set
+    if policy & ~kernel.SCHED_RESET_ON_FORK not in [getattr(kernel, p) for p in NORMAL]:
+        pytest.skip(f"pid {pid} has real-time policy {policy}: a user may not take it anyway")
+    param = _param(kernel)
+    kernel.sched_getparam(pid, param).unwrap()
+    args = (policy, param) if call == "sched_setscheduler" else (param,)
+    assert getattr(kernel, call)(pid, *args).errno == "EPERM"
+
+
 @pytest.fixture
 def rtprio_hard_limit() -> Iterator[None]:
     """In a root run, RLIMIT_RTPRIO's hard limit raised to 2 for the test's as_user body,

@@ -247,3 +247,26 @@ def test_keyctl_read_of_a_missing_key_is_enokey(kernel: Kernel) -> None:
 
 def test_keyctl_unknown_operation_is_eopnotsupp(kernel: Kernel) -> None:
     assert kernel.keyctl(9999, 0, 0, 0, 0).errno == "EOPNOTSUPP"
+
+
+# Giving one's key away, to another user or to a group one is not in, is the
+# administrator's (security/keys/keyctl.c keyctl_chown_key: CAP_SYS_ADMIN): EACCES.
+@pytest.mark.as_user("root may give a key to anyone (CAP_SYS_ADMIN)")
+@pytest.mark.parametrize("field", ["uid", "gid"])
+def test_keyctl_chown_of_an_own_key_to_another_id_is_eacces(
+    kernel: Kernel, in_child, field: str
+) -> None:
+    if field == "gid" and 0 in (os.getegid(), *os.getgroups()):
+        pytest.skip("this user is in group 0: no group of another's to give the key to")
+
+    def body() -> tuple[str, bytes]:
+        key = _add(kernel, b"x")
+        uid, gid = (0, -1) if field == "uid" else (-1, 0)
+        outcome = kernel.keyctl(kernel.KEYCTL_CHOWN, key, uid, gid, 0).outcome
+        buf = kernel.buf(256)
+        n = kernel.keyctl(kernel.KEYCTL_DESCRIBE, key, buf, 256, 0).unwrap()
+        return outcome, kernel.bytes(buf, n).split(b";")[1:3]
+
+    outcome, ids = _in_session(in_child, kernel, body)
+    assert outcome == "EACCES"
+    assert [int(i) for i in ids] == [os.geteuid(), os.getegid()]

@@ -79,6 +79,19 @@ def test_kill_signal_zero_is_eperm_where_a_signal_would_be(kernel: Kernel, in_ch
     assert in_child(run) == "EPERM"
 
 
+# tkill and tgkill go their own way to the same check (kernel/signal.c do_send_specific:
+# check_kill_permission): signal 0 to another user's thread, init's, is EPERM too.
+@pytest.mark.os("linux")
+@pytest.mark.as_user("root may signal any process (CAP_KILL)")
+@pytest.mark.parametrize("call", ["tkill", "tgkill"])
+def test_tkill_or_tgkill_of_another_users_thread_is_eperm(
+    kernel: Kernel, anothers_process, call: str
+) -> None:
+    pid = anothers_process()
+    args = (pid,) if call == "tkill" else (pid, pid)
+    assert getattr(kernel, call)(*args, 0).errno == "EPERM"
+
+
 def test_kill_zero_signals_the_callers_process_group(kernel: Kernel, sigs, in_child) -> None:
     def run() -> bool:
         sigs.block(USR1)

@@ -264,3 +264,19 @@ def test_timer_null_sigevent_sends_sigalrm_with_the_timer_id(kernel: Kernel, in_
         return timer_id - tid[0], value - tid[0]
 
     assert in_child(run) == (0, 0)
+
+
+# An alarm clock's timer wakes the machine: CAP_WAKE_ALARM's (kernel/time/alarmtimer.c
+# alarm_timer_create), asked only where there is an RTC to wake it (EOPNOTSUPP first,
+# unlike timerfd_create, which asks for the capability before anything else).
+@pytest.mark.as_user("root may set wake-up alarms (CAP_WAKE_ALARM)")
+@pytest.mark.parametrize("clock", ["CLOCK_REALTIME_ALARM", "CLOCK_BOOTTIME_ALARM"])
+def test_timer_create_on_an_alarm_clock_as_a_user_is_eperm(
+    kernel: Kernel, timers, clock: str
+) -> None:
+    r, tid = _create(kernel, kernel.SIGEV_NONE, clock=getattr(kernel, clock))
+    if r.ok:
+        timers.append(tid)
+    elif r.errno == "EOPNOTSUPP":
+        pytest.skip("no RTC device wakes alarm timers here (EOPNOTSUPP before the check)")
+    assert r.errno == "EPERM"
