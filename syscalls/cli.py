@@ -228,46 +228,37 @@ def workers(text: str) -> str:
     return text
 
 
-def vcpus(text: str) -> int:
-    """--cpus: a whole number of vCPUs from 1 to MAX_CPUS, checked before QEMU starts."""
-    from syscalls.targets.vm import MAX_CPUS
-
+def _whole(text: str, low: int, high: int, what: str) -> int:
+    """An option's whole number from low to high, or argparse's error naming `what`."""
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_CPUS:
-        raise argparse.ArgumentTypeError(f"expected vCPUs from 1 to {MAX_CPUS}, not {text!r}")
+        value = low - 1
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"expected {what} from {low} to {high}, not {text!r}")
     return value
+
+
+def vcpus(text: str) -> int:
+    """--cpus: checked before QEMU starts, which would refuse it only then."""
+    from syscalls.targets.vm import MAX_CPUS
+
+    return _whole(text, 1, MAX_CPUS, "vCPUs")
 
 
 MEMORY_MB = (128, 1 << 20)  # --memory: a guest smaller than this does not run the suite
 
 
 def megabytes(text: str) -> int:
-    """--memory: whole MiB in MEMORY_MB's range; 0 or a negative size reached QEMU (or
-    read as "the default")."""
-    low, high = MEMORY_MB
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not low <= value <= high:
-        raise argparse.ArgumentTypeError(f"expected MiB from {low} to {high}, not {text!r}")
-    return value
+    """--memory: 0 or a negative size reached QEMU (or read as "the default")."""
+    return _whole(text, *MEMORY_MB, "MiB")
 
 
 def columns(text: str) -> int:
     """compare --width: the table is padded to it, so 10**9 was gigabytes of spaces."""
     from syscalls.compare import MAX_WIDTH
 
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_WIDTH:
-        raise argparse.ArgumentTypeError(f"expected columns from 1 to {MAX_WIDTH}, not {text!r}")
-    return value
+    return _whole(text, 1, MAX_WIDTH, "columns")
 
 
 def positive(text: str) -> float:

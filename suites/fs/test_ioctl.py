@@ -184,12 +184,9 @@ def test_fibmap_as_a_user_is_eperm(kernel: Kernel, disk_tmp: Path, fds) -> None:
     assert kernel.ioctl(fd, FIBMAP, kernel.new("int *", 0)).errno == "EPERM"
 
 
-@pytest.mark.os("linux")
-@pytest.mark.as_user("root may set append-only and immutable (CAP_LINUX_IMMUTABLE)")
-@pytest.mark.parametrize("flag", [0x20, 0x10], ids=["append", "immutable"])
-def test_fs_ioc_setflags_append_or_immutable_on_an_own_file_as_a_user_is_eperm(
-    kernel: Kernel, tmp: Path, fds, flag: int
-) -> None:
+def _inode_flags(kernel: Kernel, tmp: Path, fds) -> tuple[int, int, int, object]:
+    """A new file's descriptor, FS_IOC_GETFLAGS and FS_IOC_SETFLAGS, and its flags as
+    read; skips where the file system keeps none."""
     fd = fds.file(tmp / "f", b"", kernel.O_RDONLY)
     size = kernel.ffi.sizeof("long") << 16
     getflags = (2 << 30) | size | (ord("f") << 8) | 1  # _IOR('f', 1, long)
@@ -199,6 +196,16 @@ def test_fs_ioc_setflags_append_or_immutable_on_an_own_file_as_a_user_is_eperm(
     if r.errno in ("ENOTTY", "EOPNOTSUPP"):
         pytest.skip(f"the file system under {tmp} keeps no inode flags ({r.errno})")
     r.unwrap()
+    return fd, getflags, setflags, flags
+
+
+@pytest.mark.os("linux")
+@pytest.mark.as_user("root may set append-only and immutable (CAP_LINUX_IMMUTABLE)")
+@pytest.mark.parametrize("flag", [0x20, 0x10], ids=["append", "immutable"])
+def test_fs_ioc_setflags_append_or_immutable_on_an_own_file_as_a_user_is_eperm(
+    kernel: Kernel, tmp: Path, fds, flag: int
+) -> None:
+    fd, getflags, setflags, flags = _inode_flags(kernel, tmp, fds)
     before = flags[0]
     assert kernel.ioctl(fd, setflags, kernel.new("int *", before | flag)).errno == "EPERM"
     kernel.ioctl(fd, getflags, flags).unwrap()
@@ -213,15 +220,7 @@ def test_fs_ioc_setflags_append_or_immutable_on_an_own_file_as_a_user_is_eperm(
 def test_fs_ioc_setflags_on_a_file_of_another_user_is_eperm(
     kernel: Kernel, tmp: Path, fds, in_child, drop_privileges
 ) -> None:
-    fd = fds.file(tmp / "f", b"", kernel.O_RDONLY)
-    size = kernel.ffi.sizeof("long") << 16
-    getflags = (2 << 30) | size | (ord("f") << 8) | 1  # _IOR('f', 1, long)
-    setflags = (1 << 30) | size | (ord("f") << 8) | 2  # _IOW('f', 2, long)
-    flags = kernel.new("int *")
-    r = kernel.ioctl(fd, getflags, flags)
-    if r.errno in ("ENOTTY", "EOPNOTSUPP"):
-        pytest.skip(f"the file system under {tmp} keeps no inode flags ({r.errno})")
-    r.unwrap()
+    fd, _, setflags, flags = _inode_flags(kernel, tmp, fds)
 
     def run() -> str:
         drop_privileges()

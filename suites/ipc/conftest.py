@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -117,3 +117,22 @@ def anothers(request: pytest.FixtureRequest, sysv: SysV) -> tuple[int, int]:
     if os.geteuid() != 0:
         pytest.skip(f"only root can make a System V {kind} object of another user's")
     return sysv.keyed(kind, mode)
+
+
+@pytest.fixture
+def stat_by_index() -> Callable[..., tuple[dict[int, int], str]]:
+    return _stat_by_index
+
+
+def _stat_by_index(
+    stat: Callable[[int], Result], top: int, figure: Callable[[], int]
+) -> tuple[dict[int, int], str]:
+    """MSG_STAT, SEM_STAT or SHM_STAT (`stat(index)`) over every index up to `top`: each
+    object's id, with `figure()` read from what the call filled, and the outcome one
+    index past the top."""
+    found = {}
+    for index in range(top + 1):
+        r = stat(index)
+        if r.ok:
+            found[r.value] = figure()
+    return found, stat(top + 1).outcome

@@ -317,25 +317,21 @@ def test_msgctl_ipc_info_reports_the_limits_and_no_usage(kernel: Kernel, in_chil
     "cmd", ["MSG_STAT", pytest.param("MSG_STAT_ANY", marks=pytest.mark.min_kernel("4.17"))]
 )
 def test_msgctl_msg_stat_takes_an_index_and_answers_the_queues_id(
-    kernel: Kernel, in_child, cmd: str
+    kernel: Kernel, in_child, stat_by_index, cmd: str
 ) -> None:
-    def run() -> tuple[set[int], set[int], int, str]:
+    def run() -> tuple[set[int], dict[int, int], str]:
         namespaces.own_ipc_namespace(kernel)
         made = {
             kernel.msgget(kernel.IPC_PRIVATE, kernel.IPC_CREAT | 0o600).unwrap() for _ in range(2)
         }
         top, _ = _info(kernel, kernel.MSG_INFO)
         ds = kernel.new("struct msqid64_ds *")
-        found = set()
-        for index in range(top + 1):
-            r = kernel.msgctl(index, getattr(kernel, cmd), ds)
-            if r.ok:
-                found.add(r.value)
-        return made, found, ds.msg_qbytes, kernel.msgctl(top + 1, getattr(kernel, cmd), ds).outcome
+        stat = lambda index: kernel.msgctl(index, getattr(kernel, cmd), ds)  # noqa: E731
+        return made, *stat_by_index(stat, top, lambda: ds.msg_qbytes)
 
-    made, found, qbytes, past_the_top = in_child(run)
-    assert found == made
-    assert qbytes > 0  # a queue's own figures came with it
+    made, found, past_the_top = in_child(run)
+    assert set(found) == made
+    assert all(qbytes > 0 for qbytes in found.values())  # each queue's own figures
     assert past_the_top == "EINVAL"
 
 

@@ -301,7 +301,7 @@ def test_semctl_ipc_info_reports_the_limits_and_no_usage(kernel: Kernel, in_chil
     "cmd", ["SEM_STAT", pytest.param("SEM_STAT_ANY", marks=pytest.mark.min_kernel("4.17"))]
 )
 def test_semctl_sem_stat_takes_an_index_and_answers_the_sets_id(
-    kernel: Kernel, in_child, cmd: str
+    kernel: Kernel, in_child, stat_by_index, cmd: str
 ) -> None:
     def run() -> tuple[dict[int, int], dict[int, int], str]:
         namespaces.own_ipc_namespace(kernel)
@@ -309,12 +309,8 @@ def test_semctl_sem_stat_takes_an_index_and_answers_the_sets_id(
                 for n in (1, 4)}  # fmt: skip
         top, _ = _info(kernel, kernel.SEM_INFO)
         ds = kernel.new("struct semid64_ds *")
-        found = {}
-        for index in range(top + 1):
-            r = kernel.semctl(index, 0, getattr(kernel, cmd), ds)
-            if r.ok:
-                found[r.value] = ds.sem_nsems
-        return made, found, kernel.semctl(top + 1, 0, getattr(kernel, cmd), ds).outcome
+        stat = lambda index: kernel.semctl(index, 0, getattr(kernel, cmd), ds)  # noqa: E731
+        return made, *stat_by_index(stat, top, lambda: ds.sem_nsems)
 
     made, found, past_the_top = in_child(run)
     assert found == made  # each set's id, with its own size

@@ -233,7 +233,7 @@ def test_shmctl_ipc_info_reports_this_namespaces_limits(kernel: Kernel, in_child
     "cmd", ["SHM_STAT", pytest.param("SHM_STAT_ANY", marks=pytest.mark.min_kernel("4.17"))]
 )
 def test_shmctl_shm_stat_takes_an_index_and_answers_the_segments_id(
-    kernel: Kernel, in_child, cmd: str
+    kernel: Kernel, in_child, stat_by_index, cmd: str
 ) -> None:
     def run() -> tuple[dict[int, int], dict[int, int], str]:
         namespaces.own_ipc_namespace(kernel)
@@ -241,12 +241,8 @@ def test_shmctl_shm_stat_takes_an_index_and_answers_the_segments_id(
                 for n in (4096, 10000)}  # fmt: skip
         top, _ = _shm_info(kernel, kernel.SHM_INFO, "shm_info")
         ds = kernel.new("struct shmid64_ds *")
-        found = {}
-        for index in range(top + 1):
-            r = kernel.shmctl(index, getattr(kernel, cmd), ds)
-            if r.ok:
-                found[r.value] = ds.shm_segsz
-        return made, found, kernel.shmctl(top + 1, getattr(kernel, cmd), ds).outcome
+        stat = lambda index: kernel.shmctl(index, getattr(kernel, cmd), ds)  # noqa: E731
+        return made, *stat_by_index(stat, top, lambda: ds.shm_segsz)
 
     made, found, past_the_top = in_child(run)
     assert found == made  # each segment's id, with its own size
