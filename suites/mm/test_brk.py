@@ -5,6 +5,8 @@ wrapper turns that into ENOMEM). Moving the break runs in a child, since the
 interpreter's allocator owns the heap.
 """
 
+import resource
+
 import pytest
 
 from syscalls.kernel import Kernel
@@ -37,3 +39,63 @@ def test_brk_below_the_heap_start_leaves_break_unchanged(kernel: Kernel, in_chil
         return kernel.brk(4096).unwrap() - cur
 
     assert in_child(shrink_too_far) == 0
+
+
+def _mem(kernel: Kernel, addr: int, n: int):
+    return kernel.ffi.buffer(kernel.ffi.cast("char *", addr), n)
+
+
+def test_brk_memory_given_back_and_taken_again_is_zero(kernel: Kernel, in_child, page: int):
+    def run() -> bytes:
+        cur = kernel.brk(0).unwrap()
+        top = (cur + 2 * page) & ~(page - 1)
+        kernel.brk(top).unwrap()
+        _mem(kernel, top - page, 4)[:] = b"old!"
+        kernel.brk(cur).unwrap()  # the page goes ...
+        kernel.brk(top).unwrap()  # ... and a fresh one comes
+        seen = bytes(_mem(kernel, top - page, 4))
+        kernel.brk(cur).unwrap()
+        return seen
+
+    assert in_child(run) == b"\0\0\0\0"
+
+
+def test_brk_past_rlimit_data_leaves_the_break_unchanged(kernel: Kernel, in_child, page: int):
+    """RLIMIT_DATA bounds the heap with the process's other private writable memory
+    (mm/mmap.c: check_data_rlimit, may_expand_vm): one page is far below what this
+    process holds already, so the break may not grow; back at the hard limit, it may."""
+
+    def run() -> tuple[int, int]:
+        cur = kernel.brk(0).unwrap()
+        hard = resource.getrlimit(resource.RLIMIT_DATA)[1]
+        resource.setrlimit(resource.RLIMIT_DATA, (page, hard))
+        refused = kernel.brk(cur + page).unwrap() - cur
+        resource.setrlimit(resource.RLIMIT_DATA, (hard, hard))
+        taken = kernel.brk(cur + page).unwrap() - cur
+        kernel.brk(cur).unwrap()
+        return refused, taken
+
+    assert in_child(run) == (0, page)
+
+
+def test_brk_onto_another_mapping_leaves_the_break_unchanged(
+    kernel: Kernel, in_child, page: int
+) -> None:
+    def run() -> tuple[int, int, int]:
+        cur = kernel.brk(0).unwrap()
+        above = ((cur + page - 1) & ~(page - 1)) + 2 * page  # two pages above the break
+        prot, flags = kernel.PROT_READ, kernel.MAP_PRIVATE | kernel.MAP_ANONYMOUS
+        got = kernel.mmap(above, page, prot, flags | kernel.MAP_FIXED_NOREPLACE, -1, 0)
+        if got.errno == "EEXIST":
+            pytest.skip("something is mapped just above the break already")
+        if got.unwrap() != above:  # before Linux 4.17 the flag was only a hint
+            pytest.skip(f"mmap with MAP_FIXED_NOREPLACE did not place the page at {above:#x}")
+        onto = kernel.brk(above + page).unwrap() - cur
+        short = above - page - cur
+        below = kernel.brk(cur + short).unwrap() - cur  # a page short of it
+        kernel.brk(cur).unwrap()
+        return onto, below, short
+
+    onto, below, short = in_child(run)
+    assert onto == 0  # refused: the break stays
+    assert below == short  # short of the mapping, it moves
