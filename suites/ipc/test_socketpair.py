@@ -194,3 +194,39 @@ def test_socketpair_stream_send_dontwait_on_a_full_socket_is_eagain(kernel: Kern
         while kernel.sendto(a, chunk, len(chunk), kernel.MSG_DONTWAIT, None, 0).ok:
             pass
     assert kernel.sendto(a, chunk, len(chunk), kernel.MSG_DONTWAIT, None, 0).errno == "EAGAIN"
+
+
+@pytest.mark.os("linux")
+def test_socketpair_stream_peek_offset_advances_with_each_peek(kernel: Kernel, fds) -> None:
+    """With SO_PEEK_OFF set, MSG_PEEK reads on from where the last peek stopped; a real
+    read still takes from the front, and moves the offset back by what it took."""
+    a, b = fds.socketpair()
+    zero = kernel.new("int *", 0)
+    kernel.setsockopt(b, kernel.SOL_SOCKET, kernel.SO_PEEK_OFF, zero, 4).unwrap()
+    _send(kernel, a, b"abcdefgh")
+    peeks = [_recv(kernel, b, 3, kernel.MSG_PEEK) for _ in range(2)]
+    taken = _recv(kernel, b, 2)
+    after = _recv(kernel, b, 2, kernel.MSG_PEEK)  # the offset went from 6 to 4: "ef"...
+    assert peeks == [b"abc", b"def"]
+    assert taken == b"ab"
+    assert after == b"gh"  # ... of what is left, "cdefgh": the bytes after the peeked
+
+
+@pytest.mark.os("linux")
+def test_socketpair_stream_send_on_a_full_socket_times_out_after_sndtimeo(
+    kernel: Kernel, fds
+) -> None:
+    a, _ = fds.socketpair()
+    chunk = b"x" * 65536
+    with kernel.unobserved():  # how many fit depends on the buffer sizes
+        while kernel.sendto(a, chunk, len(chunk), kernel.MSG_DONTWAIT, None, 0).ok:
+            pass
+    limit = 0.05 * TIME_SCALE
+    tv = kernel.new("struct timeval *", (0, int(limit * 1e6)))
+    size = kernel.ffi.sizeof("struct timeval")
+    kernel.setsockopt(a, kernel.SOL_SOCKET, kernel.SO_SNDTIMEO_OLD, tv, size).unwrap()
+    start = time.monotonic()
+    r = kernel.sendto(a, chunk, len(chunk), 0, None, 0)  # blocking, but only so long
+    waited = time.monotonic() - start
+    assert r.errno == "EAGAIN"
+    assert waited >= limit * 0.9

@@ -2,10 +2,13 @@
 every TCP socket answers. Ports are chosen by the kernel (bind to port 0)."""
 
 import socket
+import threading
+import time
 
 import pytest
 
-from syscalls import readiness
+from syscalls import readiness, sysctl
+from syscalls.child import TIME_SCALE
 from syscalls.expect import ByOS
 from syscalls.kernel import Kernel
 
@@ -294,3 +297,139 @@ def test_tcp_epollpri_ends_once_the_urgent_byte_is_read(kernel: Kernel, inet, fd
     assert kernel.recvfrom(server, buf, 1, kernel.MSG_OOB, None, None).unwrap() == 1
     assert kernel.bytes(buf, 1) == b"!"
     assert _epoll_events(kernel, ep) == kernel.EPOLLIN  # the normal byte is still there
+
+
+# -- urgent data, the low-water mark, MSG_WAITALL, TCP_INFO, IP_TTL ---------------------
+
+
+def _urgent_sent(kernel: Kernel, inet) -> tuple[int, int]:
+    """A connection whose client sent b"ab", then the urgent b"X", then b"cd", the
+    urgent byte arrived: (client, server)."""
+    client, server = inet.connected()
+    for data, flags in ((b"ab", 0), (b"X", kernel.MSG_OOB), (b"cd", 0)):
+        _send(kernel, client, data, flags).unwrap()
+    assert inet.wait(server, kernel.POLLPRI) & kernel.POLLPRI  # loopback is asynchronous
+    return client, server
+
+
+def _queued(kernel: Kernel, fd: int) -> int:
+    n = kernel.new("int *")
+    kernel.ioctl(fd, kernel.SIOCINQ, n).unwrap()
+    return n[0]
+
+
+def _wait_queued(kernel: Kernel, fd: int, n: int) -> None:
+    """Until n bytes have arrived (loopback is asynchronous), for 5 s at most."""
+    deadline = time.monotonic() + 5 * TIME_SCALE
+    while _queued(kernel, fd) < n and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
+def _at_mark(kernel: Kernel, fd: int) -> int:
+    at = kernel.new("int *")
+    kernel.ioctl(fd, kernel.SIOCATMARK, at).unwrap()
+    return at[0]
+
+
+@pytest.mark.os("linux")
+def test_tcp_read_stops_at_the_urgent_mark_and_msg_oob_takes_the_byte(kernel: Kernel, inet) -> None:
+    _, server = _urgent_sent(kernel, inet)
+    buf = kernel.buf(16)
+    before, readable = _at_mark(kernel, server), _queued(kernel, server)
+    first = kernel.bytes(buf, kernel.recvfrom(server, buf, 16, 0, None, None).unwrap())
+    at = _at_mark(kernel, server)
+    n = kernel.recvfrom(server, buf, 16, kernel.MSG_OOB | kernel.MSG_DONTWAIT, None, None).unwrap()
+    urgent, rest = kernel.bytes(buf, n), b""
+    while len(rest) < 2 and isinstance(chunk := _recv(kernel, inet, server), bytes) and chunk:
+        rest += chunk
+    assert (before, readable) == (0, 2)  # SIOCINQ counts up to the mark
+    assert (first, at) == (b"ab", 1)  # and a read stops there
+    assert (urgent, rest) == (b"X", b"cd")  # the urgent byte is not in the stream
+
+
+@pytest.mark.os("linux")
+def test_tcp_oobinline_leaves_the_urgent_byte_in_the_stream(kernel: Kernel, inet) -> None:
+    client, server = inet.connected()
+    _setint(kernel, server, kernel.SOL_SOCKET, kernel.SO_OOBINLINE, 1)
+    for data, flags in ((b"ab", 0), (b"X", kernel.MSG_OOB), (b"cd", 0)):
+        _send(kernel, client, data, flags).unwrap()
+    got = b""
+    while len(got) < 5 and isinstance(chunk := _recv(kernel, inet, server), bytes) and chunk:
+        got += chunk
+    buf = kernel.buf(1)
+    assert got == b"abXcd"
+    oob = kernel.MSG_OOB | kernel.MSG_DONTWAIT  # a kernel that waits for one: no hang
+    assert kernel.recvfrom(server, buf, 1, oob, None, None).errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
+def test_tcp_rcvlowat_holds_readiness_until_that_many_bytes(kernel: Kernel, inet) -> None:
+    client, server = inet.connected()
+    _setint(kernel, server, kernel.SOL_SOCKET, kernel.SO_RCVLOWAT, 5)
+    _send(kernel, client, b"abc").unwrap()
+    _wait_queued(kernel, server, 3)
+    queued, early = _queued(kernel, server), inet.wait(server, kernel.POLLIN, 0)
+    _send(kernel, client, b"de").unwrap()
+    assert queued == 3 and not early & kernel.POLLIN  # three bytes: not yet readable
+    assert inet.wait(server, kernel.POLLIN) & kernel.POLLIN  # five now
+    assert _recv(kernel, inet, server) == b"abcde"
+
+
+@pytest.mark.os("linux")
+def test_tcp_msg_waitall_waits_for_the_whole_length(kernel: Kernel, inet) -> None:
+    client, server = inet.connected()
+    tv = kernel.new("long[2]", [5, 0])  # a kernel that never returns: EAGAIN, not a hang
+    size = kernel.ffi.sizeof(tv)
+    kernel.setsockopt(server, kernel.SOL_SOCKET, kernel.SO_RCVTIMEO_OLD, tv, size).unwrap()
+    _send(kernel, client, b"abc").unwrap()
+    later = threading.Timer(0.05, lambda: _send(kernel, client, b"def").unwrap())
+    later.start()
+    buf = kernel.buf(16)
+    try:
+        r = kernel.recvfrom(server, buf, 6, kernel.MSG_WAITALL, None, None)
+    finally:
+        later.join()
+    assert kernel.bytes(buf, r.unwrap()) == b"abcdef"  # not the first three alone
+
+
+TCP_ESTABLISHED, TCP_LISTEN = 1, 10  # include/net/tcp_states.h: tcp_info's first byte
+
+
+@pytest.mark.os("linux")
+def test_tcp_info_reports_the_connections_state(kernel: Kernel, inet) -> None:
+    lfd, port = inet.listener()
+    client = inet.socket(kernel.SOCK_STREAM)
+    kernel.connect(client, *inet.addr(port)).unwrap()
+
+    def state(fd: int) -> int:
+        info, n = kernel.buf(256), kernel.new("int *", 256)
+        kernel.getsockopt(fd, kernel.IPPROTO_TCP, kernel.TCP_INFO, info, n).unwrap()
+        return kernel.bytes(info, 1)[0]
+
+    assert (state(client), state(lfd)) == (TCP_ESTABLISHED, TCP_LISTEN)
+
+
+@pytest.mark.os("linux")
+def test_ip_ttl_defaults_to_the_sysctl_takes_1_to_255_and_minus_one_resets(
+    kernel: Kernel, inet
+) -> None:
+    fd = inet.socket(kernel.SOCK_STREAM)
+    default = sysctl.number("net/ipv4/ip_default_ttl")
+    first = _getint(kernel, fd, kernel.IPPROTO_IP, kernel.IP_TTL)
+    _setint(kernel, fd, kernel.IPPROTO_IP, kernel.IP_TTL, 7)
+    set_to = _getint(kernel, fd, kernel.IPPROTO_IP, kernel.IP_TTL)
+    bad = [
+        kernel.setsockopt(fd, kernel.IPPROTO_IP, kernel.IP_TTL, kernel.new("int *", v), 4).errno
+        for v in (0, 256)
+    ]
+    _setint(kernel, fd, kernel.IPPROTO_IP, kernel.IP_TTL, -1)
+    assert (first, set_to) == (default, 7)
+    assert bad == ["EINVAL", "EINVAL"]
+    assert _getint(kernel, fd, kernel.IPPROTO_IP, kernel.IP_TTL) == default
+
+
+def test_so_keepalive_reads_back_as_a_boolean(kernel: Kernel, inet) -> None:
+    fd = inet.socket(kernel.SOCK_STREAM)
+    off = _getint(kernel, fd, kernel.SOL_SOCKET, kernel.SO_KEEPALIVE)
+    _setint(kernel, fd, kernel.SOL_SOCKET, kernel.SO_KEEPALIVE, 7)
+    assert (off, _getint(kernel, fd, kernel.SOL_SOCKET, kernel.SO_KEEPALIVE)) == (0, 1)

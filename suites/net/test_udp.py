@@ -112,3 +112,28 @@ def test_udp_bind_to_a_port_in_use_is_eaddrinuse(kernel: Kernel, inet, pair) -> 
 def test_udp_listen_is_eopnotsupp(kernel: Kernel, inet, pair) -> None:
     _, rx, _ = pair
     assert kernel.listen(rx, 1).errno == "EOPNOTSUPP"
+
+
+def _reuseport(kernel: Kernel, inet, on: bool) -> int:
+    fd = inet.socket(kernel.SOCK_DGRAM)
+    if on:
+        one = kernel.new("int *", 1)
+        kernel.setsockopt(fd, kernel.SOL_SOCKET, kernel.SO_REUSEPORT, one, 4).unwrap()
+    return fd
+
+
+@pytest.mark.os("linux")
+def test_udp_reuseport_lets_sockets_that_all_ask_share_a_port(kernel: Kernel, inet) -> None:
+    first, second = _reuseport(kernel, inet, True), _reuseport(kernel, inet, True)
+    kernel.bind(first, *inet.addr()).unwrap()
+    port = inet.port(first)
+    shared = kernel.bind(second, *inet.addr(port)).outcome
+    late = kernel.bind(_reuseport(kernel, inet, False), *inet.addr(port)).outcome
+    assert (shared, late) == ("ok", "EADDRINUSE")  # a socket that did not ask may not
+
+
+@pytest.mark.os("linux")
+def test_udp_reuseport_is_not_shared_with_a_socket_that_did_not_ask(kernel: Kernel, inet) -> None:
+    plain, asking = _reuseport(kernel, inet, False), _reuseport(kernel, inet, True)
+    kernel.bind(plain, *inet.addr()).unwrap()
+    assert kernel.bind(asking, *inet.addr(inet.port(plain))).errno == "EADDRINUSE"
