@@ -5,15 +5,20 @@ pids and interfaces are never touched. As a user, unshare of these is refused
 (CAP_SYS_ADMIN; unprivileged user namespaces are not used here).
 """
 
+import ast
+import errno
 import os
+import select
 import signal
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from syscalls import forking
+from syscalls import forking, namespaces
+from syscalls.child import TIME_SCALE
 from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
@@ -234,3 +239,129 @@ def test_new_user_namespace_when_unprivileged_userns_clone_is_off_is_eperm(
         return unshared, r.outcome
 
     assert in_child(run) == ("EPERM", "EPERM")
+
+
+# -- a PID namespace's init, and time namespaces ---------------------------------------
+
+
+@pytest.mark.root
+def test_pid_namespace_init_ignores_a_fatal_signal_it_has_no_handler_for(
+    kernel: Kernel, in_child
+) -> None:
+    """Inside its namespace, init is not killed by a signal left at its default action
+    (kernel/signal.c: SIGNAL_UNKILLABLE); it goes on and exits as it likes."""
+
+    def init() -> int:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        kernel.kill(1, signal.SIGTERM).unwrap()  # itself, as the namespace sees it
+        return 7 if kernel.getpid().value == 1 else 1
+
+    def run() -> int:
+        kernel.unshare(kernel.CLONE_NEWPID).unwrap()
+        return forking.wait(kernel, forking.fork(kernel, init))
+
+    status = in_child(run)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 7, hex(status)
+
+
+@pytest.mark.root
+def test_pid_namespace_init_exit_kills_every_process_left_in_it(kernel: Kernel, in_child):
+    """The namespace's second process holds a pipe's write end and waits forever; once
+    init exits, the kernel kills it (zap_pid_ns_processes): the read end sees EOF."""
+
+    def run() -> bytes:
+        r, w = os.pipe()
+
+        def init() -> int:
+            os.close(r)
+            forking.fork(kernel, lambda: signal.pause())  # pid 2: waits for anything
+            return 0  # init exits, the pipe's other holder with it
+
+        kernel.unshare(kernel.CLONE_NEWPID).unwrap()
+        pid = forking.fork(kernel, init)
+        os.close(w)
+        assert forking.exit_code(kernel, pid) == 0
+        ready = select.select([r], [], [], 10 * TIME_SCALE)[0]
+        return os.read(r, 1) if ready else b"still held"
+
+    assert in_child(run) == b""  # EOF: no process holds the write end any more
+
+
+def _time_namespace(kernel: Kernel) -> None:
+    """unshare(CLONE_NEWTIME) for this process's next children: root's, or inside a user
+    namespace; a skip where the kernel has no time namespaces (Linux < 5.6, or not
+    configured)."""
+    if not os.path.exists("/proc/self/timens_offsets"):
+        pytest.skip("no /proc/self/timens_offsets: no time namespaces (CONFIG_TIME_NS)")
+    if os.geteuid() != 0:
+        namespaces.user_namespace_or_skip(kernel)
+    kernel.unshare(kernel.CLONE_NEWTIME).unwrap()
+
+
+def _write(path: str, text: str) -> str:
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except OSError as e:
+        return errno.errorcode[e.errno]
+    try:
+        os.write(fd, text.encode())
+    except OSError as e:
+        return errno.errorcode[e.errno]
+    finally:
+        os.close(fd)
+    return "ok"
+
+
+def test_time_namespace_offsets_shift_monotonic_and_boottime_for_children(
+    kernel: Kernel, in_child
+) -> None:
+    day = 86400
+
+    def clocks() -> list[int]:
+        """Monotonic and boottime seconds by the syscall, then by the vDSO (the C
+        library's clock_gettime), which reads the namespace's offsets its own way."""
+        ts = kernel.new("struct timespec *")
+        raw = []
+        for clock in (kernel.CLOCK_MONOTONIC, kernel.CLOCK_BOOTTIME):
+            kernel.clock_gettime(clock, ts).unwrap()
+            raw.append(ts.tv_sec)
+        vdso = [
+            time.clock_gettime_ns(c) // 10**9 for c in (time.CLOCK_MONOTONIC, time.CLOCK_BOOTTIME)
+        ]
+        return raw + vdso
+
+    def run() -> tuple[str, list[int], list[int]]:
+        _time_namespace(kernel)
+        wrote = _write("/proc/self/timens_offsets", f"monotonic {day} 0\nboottime {2 * day} 0\n")
+        outside = clocks()
+        r, w = os.pipe()
+        pid = forking.fork(kernel, lambda: os.write(w, repr(clocks()).encode()) and 0)
+        assert forking.exit_code(kernel, pid) == 0
+        return wrote, outside, ast.literal_eval(os.read(r, 128).decode())
+
+    wrote, outside, inside = in_child(run)
+    assert wrote == "ok"
+    ahead = [i - o for i, o in zip(inside, outside, strict=True)]
+    # a day for monotonic, two for boottime, read either way (give or take the fork)
+    shifts = [day, 2 * day, day, 2 * day]
+    assert all(0 <= a - s <= 5 for a, s in zip(ahead, shifts, strict=True)), ahead
+
+
+def test_time_namespace_refuses_a_realtime_offset(kernel: Kernel, in_child) -> None:
+    def run() -> str:
+        _time_namespace(kernel)
+        return _write("/proc/self/timens_offsets", "realtime 100 0\n")
+
+    assert in_child(run) == "EINVAL"  # only monotonic and boottime may be offset
+
+
+def test_time_namespace_offsets_are_fixed_once_a_process_entered_it(
+    kernel: Kernel, in_child
+) -> None:
+    def run() -> str:
+        _time_namespace(kernel)
+        pid = forking.fork(kernel)  # enters the namespace (and exits)
+        forking.exit_code(kernel, pid)
+        return _write("/proc/self/timens_offsets", "monotonic 100 0\n")
+
+    assert in_child(run) == "EACCES"
