@@ -6,19 +6,22 @@ copies before the fault. `drop_privileges()`, called inside a forked child, leav
 child with no capabilities whoever runs the suite: root becomes nobody; a user stays.
 `new_file_ids(directory)` is the (uid, gid) a file this process creates there takes.
 `fs_setting(name, value)` sets /proc/sys/fs/<name> (protected_regular ...) for the
-test, put back at teardown: for @pytest.mark.disposable tests only.
+test, put back at teardown: for @pytest.mark.disposable tests only. `stamps` reads a
+file's times and link count, and sets its times far back so that an update shows.
 Setup and teardown calls are not recorded as the test's observations.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from syscalls.child import TIME_SCALE
 from syscalls.expect import ByOS
 from syscalls.kernel import Kernel
 
@@ -197,3 +200,55 @@ def fs_setting() -> Iterator[Callable[[str, int], None]]:
     finally:
         for path, before in reversed(changed):
             path.write_text(before)
+
+
+class Stamps:
+    """What a file's times and link count are, as fstatat reports them (Linux's struct
+    stat), and a way to make any later update of them show."""
+
+    PAST = 1_000_000_000  # seconds: 2001, far behind any clock a test runs under
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+
+    def of(self, path: Path) -> tuple[int, int, int, int]:
+        """(atime, mtime, ctime in ns, link count), the link itself for a symlink."""
+        k = self.kernel
+        st = k.new("struct stat *")
+        with k.unobserved():
+            k.fstatat(k.AT_FDCWD, path, st, k.AT_SYMLINK_NOFOLLOW).unwrap()
+        ns = lambda s, n: s * 10**9 + n  # noqa: E731
+        return (ns(st.st_atime, st.st_atime_nsec), ns(st.st_mtime, st.st_mtime_nsec),
+                ns(st.st_ctime, st.st_ctime_nsec), st.st_nlink)  # fmt: skip
+
+    def backdate(self, *paths: Path) -> None:
+        """atime and mtime to PAST (ctime becomes now: no call sets it), then one tick of
+        the file systems' clock, so that a ctime set from now on is later than now's."""
+        k = self.kernel
+        times = k.new("struct timespec[2]", [[self.PAST, 0], [self.PAST, 0]])
+        with k.unobserved():
+            for path in paths:
+                k.utimensat(k.AT_FDCWD, path, times, k.AT_SYMLINK_NOFOLLOW).unwrap()
+        self.tick()
+
+    def tick(self) -> None:
+        """Until the coarse clock, which inode times are taken from, has moved on."""
+        k = self.kernel
+        ts = k.new("struct timespec *")
+        with k.unobserved():
+            k.clock_gettime(k.CLOCK_REALTIME_COARSE, ts).unwrap()
+            start = (ts.tv_sec, ts.tv_nsec)
+            deadline = time.monotonic() + TIME_SCALE
+            while time.monotonic() < deadline:
+                k.clock_gettime(k.CLOCK_REALTIME_COARSE, ts).unwrap()
+                if (ts.tv_sec, ts.tv_nsec) != start:
+                    return
+                time.sleep(0.0005)
+        raise AssertionError("CLOCK_REALTIME_COARSE did not move in a second")
+
+
+@pytest.fixture
+def stamps(kernel: Kernel) -> Stamps:
+    if kernel.platform.os != "linux":
+        pytest.skip("reads Linux's struct stat times (st_*time_nsec)")
+    return Stamps(kernel)

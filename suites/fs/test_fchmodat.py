@@ -116,3 +116,17 @@ def test_fchmod_setgid_of_a_group_not_ours_is_dropped_for_a_user(
     finally:
         os.close(fd)
     assert _mode(kernel, tmp / "f") == 0o755
+
+
+@pytest.mark.os("linux")
+def test_chmod_updates_ctime_and_leaves_mtime(kernel: Kernel, tmp: Path, stamps) -> None:
+    path = tmp / "f"
+    path.write_bytes(b"")
+    path.chmod(0o600)
+    stamps.backdate(path)
+    _, _, ctime, _ = stamps.of(path)
+    stamps.tick()
+    kernel.fchmodat(kernel.AT_FDCWD, path, 0o640, 0).unwrap()
+    _, mtime, ctime_after, _ = stamps.of(path)
+    assert ctime_after > ctime  # the inode changed
+    assert mtime == stamps.PAST * 10**9  # its data did not

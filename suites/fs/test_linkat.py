@@ -177,3 +177,18 @@ def test_linkat_of_another_users_file_under_protected_hardlinks(
     finally:
         os.close(dirfd)
     assert (tmp / "d" / "g").exists() == (answer == "ok")
+
+
+@pytest.mark.os("linux")
+def test_linkat_updates_the_files_ctime_and_the_directorys_mtime(
+    kernel: Kernel, tmp: Path, stamps
+) -> None:
+    (tmp / "d").mkdir()
+    (tmp / "a").write_bytes(b"")
+    stamps.backdate(tmp / "a", tmp / "d")
+    _, _, ctime, _ = stamps.of(tmp / "a")
+    stamps.tick()
+    kernel.linkat(kernel.AT_FDCWD, tmp / "a", kernel.AT_FDCWD, tmp / "d" / "b", 0).unwrap()
+    _, mtime, ctime_after, _ = stamps.of(tmp / "a")
+    assert ctime_after > ctime and mtime == stamps.PAST * 10**9  # the inode, not its data
+    assert stamps.of(tmp / "d")[1] > stamps.PAST * 10**9  # the directory got a name

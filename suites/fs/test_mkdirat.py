@@ -117,3 +117,16 @@ def test_rmdir_dotdot_is_enotempty(kernel: Kernel, tmp: Path) -> None:
     (tmp / "d" / "sub").mkdir(parents=True)
     assert kernel.rmdir(f"{tmp}/d/sub/..").errno == "ENOTEMPTY"
     assert (tmp / "d" / "sub").is_dir()
+
+
+@pytest.mark.os("linux")
+def test_mkdirat_updates_the_parents_times_and_link_count(kernel: Kernel, tmp: Path, stamps):
+    parent = tmp / "p"
+    parent.mkdir()
+    stamps.backdate(parent)
+    _, _, ctime, nlink = stamps.of(parent)
+    stamps.tick()
+    kernel.mkdirat(kernel.AT_FDCWD, parent / "child", 0o755).unwrap()
+    _, mtime, ctime_after, nlink_after = stamps.of(parent)
+    assert mtime > stamps.PAST * 10**9 and ctime_after > ctime  # a new name in it
+    assert nlink_after == nlink + 1  # the child's ".." links to it

@@ -316,3 +316,31 @@ def test_write_by_a_user_clears_setuid_and_setgid(
     r = kernel.write(fd, b"x", 1) if call == "write" else kernel.ftruncate(fd, 1)
     r.unwrap()
     assert os.stat(tmp / "f").st_mode & 0o7777 == 0o755
+
+
+# -- the times a write and a read update -----------------------------------------------
+
+
+def test_write_updates_mtime_and_ctime(kernel: Kernel, tmp: Path, fds, stamps) -> None:
+    fd = fds.file(tmp / "f", b"", kernel.O_WRONLY)
+    stamps.backdate(tmp / "f")
+    _, _, ctime, _ = stamps.of(tmp / "f")
+    stamps.tick()
+    assert kernel.write(fd, b"x", 1).unwrap() == 1
+    atime, mtime, ctime_after, _ = stamps.of(tmp / "f")
+    assert mtime > stamps.PAST * 10**9
+    assert ctime_after > ctime
+    assert atime == stamps.PAST * 10**9  # a write is no access
+
+
+def test_read_of_a_file_last_read_long_ago_updates_atime(kernel: Kernel, tmp: Path, fds, stamps):
+    """Under relatime (the default) and strictatime, a read updates an access time a day
+    or more old; noatime mounts never do."""
+    if os.statvfs(tmp).f_flag & os.ST_NOATIME:
+        pytest.skip(f"{tmp} is mounted noatime: reads never update the access time")
+    fd = fds.file(tmp / "f", b"data", kernel.O_RDONLY)
+    stamps.backdate(tmp / "f")
+    assert kernel.read(fd, kernel.buf(4), 4).unwrap() == 4
+    atime, mtime, _, _ = stamps.of(tmp / "f")
+    assert atime > stamps.PAST * 10**9
+    assert mtime == stamps.PAST * 10**9  # a read changes no data

@@ -314,3 +314,21 @@ def test_rename_in_a_sticky_directory_of_another_users_file_is_eperm(
     finally:
         os.close(dirfd)
     assert (tmp / "d" / "f").read_bytes() == b"F"
+
+
+@pytest.mark.os("linux")
+def test_rename_between_directories_updates_both_and_the_files_ctime(
+    kernel: Kernel, tmp: Path, stamps
+) -> None:
+    src, dst = tmp / "src", tmp / "dst"
+    src.mkdir()
+    dst.mkdir()
+    (src / "f").write_bytes(b"")
+    stamps.backdate(src, dst, src / "f")
+    _, _, ctime, _ = stamps.of(src / "f")
+    stamps.tick()
+    kernel.renameat(kernel.AT_FDCWD, src / "f", kernel.AT_FDCWD, dst / "f").unwrap()
+    assert stamps.of(src)[1] > stamps.PAST * 10**9  # one name fewer
+    assert stamps.of(dst)[1] > stamps.PAST * 10**9  # one name more
+    _, mtime, ctime_after, _ = stamps.of(dst / "f")
+    assert ctime_after > ctime and mtime == stamps.PAST * 10**9

@@ -129,3 +129,15 @@ def test_truncate_of_an_append_only_file_is_eperm(
     fd = fds.open(tmp / "f", kernel.O_WRONLY | kernel.O_APPEND)
     assert kernel.ftruncate(fd, 1).errno == "EPERM"
     assert (tmp / "f").read_bytes() == b"data"
+
+
+@pytest.mark.os("linux")
+def test_ftruncate_updates_mtime_and_ctime(kernel: Kernel, tmp: Path, fds, stamps) -> None:
+    fd = fds.file(tmp / "f", b"0123456789", kernel.O_WRONLY)
+    stamps.backdate(tmp / "f")
+    _, _, ctime, _ = stamps.of(tmp / "f")
+    stamps.tick()
+    kernel.ftruncate(fd, 4).unwrap()
+    _, mtime, ctime_after, _ = stamps.of(tmp / "f")
+    assert mtime > stamps.PAST * 10**9
+    assert ctime_after > ctime

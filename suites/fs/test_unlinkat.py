@@ -140,3 +140,22 @@ def test_unlink_or_rename_of_a_flagged_file_is_eperm(
         "EPERM"
     )
     assert (tmp / "f").read_bytes() == b"data"
+
+
+@pytest.mark.os("linux")
+def test_unlinkat_updates_the_directorys_mtime_and_the_files_ctime_and_links(
+    kernel: Kernel, tmp: Path, stamps
+) -> None:
+    d = tmp / "d"
+    d.mkdir()
+    (d / "a").write_bytes(b"")
+    os.link(d / "a", tmp / "kept")  # the file lives on under another name
+    stamps.backdate(d, tmp / "kept")
+    _, _, file_ctime, nlink = stamps.of(tmp / "kept")
+    stamps.tick()
+    kernel.unlinkat(kernel.AT_FDCWD, d / "a", 0).unwrap()
+    _, dir_mtime, _, _ = stamps.of(d)
+    _, file_mtime, file_ctime_after, nlink_after = stamps.of(tmp / "kept")
+    assert dir_mtime > stamps.PAST * 10**9  # a name went from it
+    assert file_ctime_after > file_ctime and nlink_after == nlink - 1
+    assert file_mtime == stamps.PAST * 10**9  # its data did not change
