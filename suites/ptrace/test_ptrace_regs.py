@@ -10,6 +10,7 @@ the fixture reads and writes through PTRACE_GETREGSET/SETREGSET NT_PRSTATUS ther
 """
 
 import os
+import select
 
 import pytest
 
@@ -71,6 +72,55 @@ def test_setregs_at_exit_changes_what_the_tracee_sees(kernel: Kernel, ptrace, in
             return os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
 
     assert in_child(run) == 0
+
+
+def test_setregs_at_entry_to_another_number_makes_that_call_instead(
+    kernel: Kernel, ptrace, in_child
+) -> None:
+    """At the entry stop of the tracee's getpid the tracer writes getppid's number: the
+    tracee gets its parent's pid, the tracer's own."""
+
+    def body() -> int:
+        got = kernel.getpid().value
+        return 0 if got == os.getppid() else 1 if got == os.getpid() else 2
+
+    def run() -> int:
+        with ptrace.traceme(body) as pid:
+            regs = ptrace.to_syscall(pid, kernel.platform.syscalls["getpid"])
+            ptrace.set_reg(regs, "nr", kernel.platform.syscalls["getppid"])
+            ptrace.set_regs(pid, regs)
+            ptrace("PTRACE_CONT", pid, 0, 0).unwrap()
+            status = ptrace.wait(pid)
+            return os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
+
+    assert in_child(run) == 0
+
+
+@pytest.mark.arch("x86_64", "i386", reason="x86 returns what the tracer leaves in rax")
+def test_setregs_at_entry_to_minus_one_skips_the_call(kernel: Kernel, ptrace, in_child):
+    """Number -1 at the entry stop: the tracee's write never happens (its pipe stays
+    empty) and it gets what the tracer put in the result register."""
+    r, w = os.pipe()
+
+    def body() -> int:
+        return 0 if kernel.write(w, b"x", 1).value == 7 else 1
+
+    def run() -> tuple[int, bool]:
+        with ptrace.traceme(body) as pid:
+            regs = ptrace.to_syscall(pid, kernel.platform.syscalls["write"])
+            ptrace.set_reg(regs, "nr", ptrace.reg_value(-1))
+            ptrace.set_reg(regs, "ret", 7)
+            ptrace.set_regs(pid, regs)
+            ptrace("PTRACE_CONT", pid, 0, 0).unwrap()
+            status = ptrace.wait(pid)
+            written = bool(select.select([r], [], [], 0)[0])
+            return (os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1), written
+
+    try:
+        assert in_child(run) == (0, False)
+    finally:
+        os.close(r)
+        os.close(w)
 
 
 @pytest.mark.requires("ptrace_regsets")
