@@ -12,6 +12,7 @@ import pytest
 
 from syscalls import forking
 from syscalls.kernel import Kernel
+from syscalls.threads import Waiter
 
 pytestmark = pytest.mark.os("linux")
 
@@ -94,3 +95,45 @@ def test_futex_lock_pi_waiter_gets_the_lock_on_unlock(kernel: Kernel, futex, in_
     saw_waiters, outcome = in_child(run)
     assert saw_waiters
     assert outcome == "ok:True"
+
+
+@pytest.mark.min_kernel("5.14")
+def test_futex_lock_pi2_uncontended_stores_the_callers_tid(kernel: Kernel, futex, in_child):
+    def run() -> tuple[int, int]:
+        word = futex.word(0)
+        _pi(kernel, word, "FUTEX_LOCK_PI2_PRIVATE").unwrap()
+        held = word[0] - kernel.gettid().unwrap()
+        _pi(kernel, word, "FUTEX_UNLOCK_PI_PRIVATE").unwrap()
+        return held, word[0]
+
+    assert in_child(run) == (0, 0)
+
+
+@pytest.mark.min_kernel("5.14")
+@pytest.mark.waits
+def test_futex_lock_pi2_deadline_is_on_the_monotonic_clock(kernel: Kernel, futex, in_child):
+    """FUTEX_LOCK_PI takes its absolute deadline on CLOCK_REALTIME; LOCK_PI2 on
+    CLOCK_MONOTONIC, unless FUTEX_CLOCK_REALTIME says otherwise. A monotonic deadline
+    200 ms ahead read as a realtime one would lie in 1970: no wait at all. The wait is
+    counted from the deadline's reading, so that a slow start (a new thread under
+    emulation) does not shorten it."""
+
+    def run() -> tuple[str, float]:
+        word = futex.word(0)
+        _pi(kernel, word, "FUTEX_LOCK_PI_PRIVATE").unwrap()  # held by this thread
+
+        def contend() -> tuple[str, float]:
+            start = time.monotonic()  # the deadline's own clock (the vDSO's reading)
+            ns = time.clock_gettime_ns(time.CLOCK_MONOTONIC) + 200_000_000
+            deadline = kernel.new("struct timespec *", divmod(ns, 10**9))
+            op = kernel.FUTEX_LOCK_PI2_PRIVATE
+            r = kernel.futex(word, op, 0, deadline, None, 0)
+            return r.outcome, time.monotonic() - start
+
+        got = Waiter(contend).join()  # a skip (ENOSYS) or failure in it is raised here
+        _pi(kernel, word, "FUTEX_UNLOCK_PI_PRIVATE").unwrap()
+        return got
+
+    outcome, waited = in_child(run)
+    assert outcome == "ETIMEDOUT"
+    assert waited >= 0.19
