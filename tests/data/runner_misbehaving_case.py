@@ -1,0 +1,19 @@
+"""Tests that misbehave towards the runner, run by tests/test_runner_misbehaving.py
+(each selected with -k there); test_after shows the run went on."""
+
+import threading
+
+from syscalls.profile import PROPERTY
+
+
+def test_records_a_property_that_does_not_pickle(record_property, observe) -> None:
+    observe("seen", 1)
+    record_property("lock", threading.Lock())
+
+
+def test_records_what_is_not_observations_as_its_observations(record_property) -> None:
+    record_property(PROPERTY, "not JSON {")
+
+
+def test_after() -> None:
+    pass

@@ -1,0 +1,55 @@
+"""Tests that misbehave towards the runner in ways that once ended or hung the whole run
+(tests/data/runner_misbehaving_case.py), run by `--workers` as `syscalls run` runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from syscalls.profile import PROPERTY
+from tests.runner_checks import ROOT, junit_cases
+
+CASE = ROOT / "tests" / "data" / "runner_misbehaving_case.py"
+
+
+def _run(tmp_path: Path, select: str, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+    junit, profile = tmp_path / "junit.xml", tmp_path / "profile.json"
+    p = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--workers", "1",
+         f"--junitxml={junit}", f"--profile={profile}", "-k", f"{select} or test_after",
+         *args, str(CASE)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert junit.exists(), p.stdout[-3000:] + p.stderr[-2000:]
+    return p, json.loads(profile.read_text())["tests"]
+
+
+def _observed(tests: dict, name: str) -> list[str]:
+    (entry,) = [t for nodeid, t in tests.items() if nodeid.endswith(f"::{name}")]
+    return entry["observations"]
+
+
+def test_a_property_that_does_not_pickle_leaves_the_observations_whole(tmp_path: Path) -> None:
+    # Its repr went in place of every property, the observations' JSON quoted: the
+    # controller died reading it (INTERNALERROR), and the run with it.
+    p, tests = _run(tmp_path, "does_not_pickle")
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+    assert _observed(tests, "test_records_a_property_that_does_not_pickle") == ["seen=1"]
+    assert "test_after" in "".join(tests)
+
+
+def test_a_property_that_takes_the_observations_name_is_kept_as_what_it_was(
+    tmp_path: Path,
+) -> None:
+    p, tests = _run(tmp_path, "not_observations")
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]  # it was INTERNALERROR
+    name = "test_records_what_is_not_observations_as_its_observations"
+    case = junit_cases(tmp_path / "junit.xml")[name]
+    props = [
+        json.loads(p.get("value") or "") for p in case.iter("property") if p.get("name") == PROPERTY
+    ]
+    # the test's own first, then the fixture's: each a list of strings, as a baseline reads it
+    assert props == [["(not observations)='not JSON {'"], []]
+    assert _observed(tests, name) == []  # the last, as from JUnit XML
