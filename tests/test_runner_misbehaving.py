@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from syscalls.profile import PROPERTY
-from tests.runner_checks import ROOT, junit_cases
+from tests.runner_checks import ROOT, junit_cases, junit_message
 
 CASE = ROOT / "tests" / "data" / "runner_misbehaving_case.py"
 
@@ -53,3 +53,16 @@ def test_a_property_that_takes_the_observations_name_is_kept_as_what_it_was(
     # the test's own first, then the fixture's: each a list of strings, as a baseline reads it
     assert props == [["(not observations)='not JSON {'"], []]
     assert _observed(tests, name) == []  # the last, as from JUnit XML
+
+
+def test_a_thread_that_holds_the_interpreters_lock_after_its_test_costs_that_test(
+    tmp_path: Path,
+) -> None:
+    # It took the lock while the worker checked what the test left, after the test's
+    # limit had stopped counting: the run hung for ever (killed after 300 s).
+    p, tests = _run(tmp_path, "interpreters_lock")
+    assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-2000:]
+    name = "test_leaves_a_thread_that_takes_the_interpreters_lock"
+    failure = junit_message(junit_cases(tmp_path / "junit.xml")[name], "failure") or ""
+    assert "its worker sat between tests after" in failure and "watchdog killed it" in failure
+    assert [t["outcome"] for n, t in tests.items() if n.endswith("::test_after")] == ["passed"]

@@ -1,7 +1,9 @@
 """Tests that misbehave towards the runner, run by tests/test_runner_misbehaving.py
 (each selected with -k there); test_after shows the run went on."""
 
+import ctypes
 import threading
+import time
 
 from syscalls.profile import PROPERTY
 
@@ -13,6 +15,11 @@ def test_records_a_property_that_does_not_pickle(record_property, observe) -> No
 
 def test_records_what_is_not_observations_as_its_observations(record_property) -> None:
     record_property(PROPERTY, "not JSON {")
+
+
+def test_leaves_a_thread_that_takes_the_interpreters_lock() -> None:
+    hold = ctypes.PyDLL(None).sleep  # PyDLL: the GIL stays held during the call
+    threading.Thread(target=lambda: (time.sleep(0.05), hold(1000)), daemon=True).start()
 
 
 def test_after() -> None:
