@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import subprocess
 import sys
+import termios
 from pathlib import Path
+from typing import Any
 
 from syscalls.profile import PROPERTY
 from tests.runner_checks import ROOT, junit_cases, junit_message
@@ -14,13 +18,15 @@ from tests.runner_checks import ROOT, junit_cases, junit_message
 CASE = ROOT / "tests" / "data" / "runner_misbehaving_case.py"
 
 
-def _run(tmp_path: Path, select: str, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+def _run(
+    tmp_path: Path, select: str, *args: str, **popen: Any
+) -> tuple[subprocess.CompletedProcess[str], dict]:
     junit, profile = tmp_path / "junit.xml", tmp_path / "profile.json"
     p = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--workers", "1",
          f"--junitxml={junit}", f"--profile={profile}", "-k", f"{select} or test_after",
          *args, str(CASE)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False, **popen,
     )  # fmt: skip
     assert junit.exists(), p.stdout[-3000:] + p.stderr[-2000:]
     return p, json.loads(profile.read_text())["tests"]
@@ -65,4 +71,29 @@ def test_a_thread_that_holds_the_interpreters_lock_after_its_test_costs_that_tes
     name = "test_leaves_a_thread_that_takes_the_interpreters_lock"
     failure = junit_message(junit_cases(tmp_path / "junit.xml")[name], "failure") or ""
     assert "its worker sat between tests after" in failure and "watchdog killed it" in failure
+    assert [t["outcome"] for n, t in tests.items() if n.endswith("::test_after")] == ["passed"]
+
+
+def test_a_test_that_changes_the_controlling_terminal_fails_and_it_is_put_back(
+    tmp_path: Path,
+) -> None:
+    # Echo stayed off after the run, and the terminal's foreground was a group gone:
+    # Ctrl-C no longer reached the run. The run here has a pty of its own as its terminal.
+    master, slave = os.openpty()
+
+    def own_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    try:
+        p, tests = _run(tmp_path, "terminal", stdin=slave, preexec_fn=own_terminal)
+        echo = termios.tcgetattr(slave)[3] & termios.ECHO
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-2000:]
+    case = junit_cases(tmp_path / "junit.xml")["test_gives_the_terminal_away_with_echo_off"]
+    error = junit_message(case) or ""
+    assert "controlling terminal: foreground group" in error and "ECHO off" in error, error
+    assert echo, "the run left the terminal's echo off"
     assert [t["outcome"] for n, t in tests.items() if n.endswith("::test_after")] == ["passed"]

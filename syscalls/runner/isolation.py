@@ -20,7 +20,8 @@ running; dumpable; the parent-death signal; timer slack; THP disabled; keep
 capabilities; securebits; memory-deny-write-execute), the personality, the POSIX timers
 (runner.posix_timers), the interpreter's recursion limit, switch interval, cyclic GC,
 int max str digits, socket default timeout, trace and profile functions and signal
-wakeup descriptor, and the C library's locale, the descriptors open below the runner's
+wakeup descriptor, and the C library's locale, the controlling terminal's foreground
+process group and settings, the descriptors open below the runner's
 own and whether the standard streams are closed (runner.descriptors), the standard
 library's functions (runner.patches); and where the process has namespaces of its own
 (as root: syscalls.runner.namespaces), its mount table (syscalls.runner.mounts) and its
@@ -56,6 +57,7 @@ import resource
 import signal
 import socket
 import sys
+import termios
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -214,6 +216,54 @@ def locked_probe() -> Iterator[None]:
 
 # ioprio_get/ioprio_set by this process's own ABI (Python has no call for them): a
 # test's I/O priority is inherited by every child the tests after it fork
+# The controlling terminal's foreground process group and settings. A worker's group is
+# in the terminal's background, so a change needs SIGTTOU ignored or blocked; made, it
+# stays after the run: echo left off, or the foreground given to a group that is gone
+# (Ctrl-C then no longer reaches the run, nor the user's shell its own terminal).
+TERMINAL = "controlling terminal"
+_LFLAGS = ("ECHO", "ICANON", "ISIG", "TOSTOP")  # a change named; any other is "settings"
+
+
+def _terminal() -> tuple[int, list[Any]] | None:
+    """None without one (a CI job, a guest's console): open() fails at once."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        return os.tcgetpgrp(fd), termios.tcgetattr(fd)
+    except (OSError, termios.error):
+        return None
+    finally:
+        os.close(fd)
+
+
+def _show_terminal(value: tuple[int, list[Any]], other: tuple[int, list[Any]]) -> str:
+    (group, attrs), (_, other_attrs) = value, other
+    lflag = attrs[3]
+    flags = [
+        f"{name} {'on' if lflag & getattr(termios, name) else 'off'}"
+        for name in _LFLAGS
+        if (lflag ^ other_attrs[3]) & getattr(termios, name)
+    ]
+    if not flags and attrs != other_attrs:
+        flags = ["other settings"]
+    return ", ".join([f"foreground group {group}", *flags])
+
+
+def _put_terminal(value: tuple[int, list[Any]]) -> None:
+    fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC)
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTTOU})  # from the background
+    try:
+        termios.tcsetattr(fd, termios.TCSANOW, value[1])
+        os.tcsetpgrp(fd, value[0])
+    except termios.error as e:
+        raise OSError(*e.args) from None
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        os.close(fd)
+
+
 IOPRIO = "I/O priority"
 IOPRIO_CALLS = {  # (get, set): arch/*/entry/syscalls tables, include/uapi/asm-generic
     ("x86_64", 8): (252, 251),
@@ -308,6 +358,7 @@ def _common(ignore: frozenset[str]) -> list[Any]:
         values.append(locale.setlocale(locale.LC_ALL))
     except locale.Error:
         values.append(None)
+    values.append(_terminal())
     environ = getattr(os.environ, "_data", None)  # the bytes mapping: no decoding
     environment = dict(environ if environ is not None else os.environ)
     for key in _PYTESTS_OWN:
@@ -355,6 +406,7 @@ _COMMON = (
     *_HOOKS,
     WAKEUP,
     "locale",
+    TERMINAL,
     "environment",
 )
 
@@ -692,6 +744,11 @@ def _change(key: str, old: Any, new: Any) -> Change:
         shown_old = "as imported"
         shown_new = "; ".join(patches.show(n, new.get(n, patches.GONE)) for n in which)
         restore = lambda: patches.put_back(old, which)  # noqa: E731
+    elif key == TERMINAL and old is not None:
+        shown_old, shown_new = _show_terminal(old, new or old), "none"
+        if new is not None:
+            shown_new = _show_terminal(new, old)
+        restore = lambda: _put_terminal(old)  # noqa: E731
     elif key == "locale" and old is not None:
         restore = lambda: locale.setlocale(locale.LC_ALL, old)  # noqa: E731
     elif key in _PRCTL and old is not None:

@@ -2,6 +2,9 @@
 (each selected with -k there); test_after shows the run went on."""
 
 import ctypes
+import os
+import signal
+import termios
 import threading
 import time
 
@@ -20,6 +23,17 @@ def test_records_what_is_not_observations_as_its_observations(record_property) -
 def test_leaves_a_thread_that_takes_the_interpreters_lock() -> None:
     hold = ctypes.PyDLL(None).sleep  # PyDLL: the GIL stays held during the call
     threading.Thread(target=lambda: (time.sleep(0.05), hold(1000)), daemon=True).start()
+
+
+def test_gives_the_terminal_away_with_echo_off() -> None:
+    signal.signal(signal.SIGTTOU, signal.SIG_IGN)  # its worker's group is in the background
+    fd = os.open("/dev/tty", os.O_RDWR)
+    attrs = termios.tcgetattr(fd)
+    attrs[3] &= ~termios.ECHO
+    termios.tcsetattr(fd, termios.TCSANOW, attrs)
+    os.tcsetpgrp(fd, os.getpgrp())
+    os.close(fd)
+    signal.signal(signal.SIGTTOU, signal.SIG_DFL)
 
 
 def test_after() -> None:
