@@ -97,3 +97,22 @@ def test_a_test_that_changes_the_controlling_terminal_fails_and_it_is_put_back(
     assert "controlling terminal: foreground group" in error and "ECHO off" in error, error
     assert echo, "the run left the terminal's echo off"
     assert [t["outcome"] for n, t in tests.items() if n.endswith("::test_after")] == ["passed"]
+
+
+def test_a_test_that_makes_the_controller_its_tracer_is_named_and_stops_nothing(
+    tmp_path: Path,
+) -> None:
+    # The next signal stopped the worker for a tracer that never waits, and the
+    # watchdog, whose wait saw that stop as the worker's end, never looked at it again:
+    # the run hung for ever.
+    p, tests = _run(tmp_path, "tracer or after_the_tracer_test")
+    assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-2000:]
+    cases = junit_cases(tmp_path / "junit.xml")
+    left = junit_message(cases["test_makes_its_controller_its_tracer"]) or ""
+    assert "tracer: 0 -> " in left and "a fresh worker runs the tests after it" in left, left
+    stopped = cases["test_makes_its_controller_its_tracer_and_stops_for_it"]
+    why = junit_message(stopped, "failure") or ""
+    assert "stopped for its tracer" in why and "PTRACE_TRACEME" in why, why
+    for name in ("test_signals_itself_after_the_tracer_test", "test_after"):
+        (outcome,) = [t["outcome"] for n, t in tests.items() if n.endswith(f"::{name}")]
+        assert outcome == "passed", name

@@ -95,6 +95,9 @@ _STATUS_KEYS = {
     b"Threads": "threads",
     b"Cpus_allowed_list": "CPU affinity",
     b"VmLck": LOCKED,
+    # PTRACE_TRACEME made the worker's parent, the run's controller, its tracer: every
+    # later signal stops it for a tracer that never continues it (the run hung)
+    b"TracerPid": "tracer",
 }
 _STATUS_LINE = re.compile(rb"\n(" + b"|".join(_STATUS_KEYS) + rb"):[ \t]*([^\n]*)")
 # Those that change what the tests after would see: their mounts, their network, their

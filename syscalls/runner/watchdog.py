@@ -6,8 +6,9 @@ Every POLL seconds it reads each worker's status record (syscalls.runner.status)
     traceback; the watchdog is for tests that block the signal or hang in C with the
     GIL held -- and remembers why, for the crash report;
   - kills the worker that a test stopped (SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU: /proc's
-    state T) and nothing continued for STOPPED seconds: stopped, it could only wait for
-    its limit, two minutes, where SIGALRM cannot reach it;
+    state T; or a tracee's stop, t, for a tracer that does not continue it) and nothing
+    continued for STOPPED seconds: stopped, it could only wait for its limit, two
+    minutes, where SIGALRM cannot reach it;
   - kills the worker whose test wrote more than OUTPUT_LIMIT to its standard output and
     error (the files they are, under pytest's capture, grow by that much): a test that
     printed in a loop filled the disk at about 0.5 GB/s until its limit, and the worker
@@ -91,7 +92,9 @@ def peek_exit(pid: int) -> str | None:
         return "worker died (its status was already collected)"
     except OSError:
         return None
-    return None if result is None else describe_exit(result)
+    if result is None or result.si_code not in (os.CLD_EXITED, os.CLD_KILLED, os.CLD_DUMPED):
+        return None  # a tracee's stop (its tracer's wait sees those without WSTOPPED)
+    return describe_exit(result)
 
 
 class Output:
@@ -328,14 +331,24 @@ class Watchdog:
             self._check_idle(worker, rec, now)
         if rec is None or not rec.nodeid:
             return
-        if state(worker.pid) == b"T":
+        letter = state(worker.pid)
+        if letter in (b"T", b"t"):  # t: a tracee's stop, which only its tracer ends
             worker.stopped = worker.stopped or now
             if now - worker.stopped >= STOPPED:
+                how = "by a signal (SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU)"
+                if letter == b"t":
+                    tracer = processes.status(worker.pid).get(b"TracerPid", b"?").decode()
+                    whose = (
+                        " (this run's controller: PTRACE_TRACEME?)"
+                        if tracer == str(processes.own_pid())
+                        else ""
+                    )
+                    how = f"for its tracer, pid {tracer}{whose},"
                 self._kill(
                     worker,
-                    f"stopped by a signal (SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU) and not "
-                    f"continued for {now - worker.stopped:.0f} s: the watchdog killed its worker",
-                    stack=True,
+                    f"stopped {how} and not continued for {now - worker.stopped:.0f} s: "
+                    "the watchdog killed its worker",
+                    stack=letter == b"T",
                 )
                 return
         else:

@@ -36,5 +36,28 @@ def test_gives_the_terminal_away_with_echo_off() -> None:
     signal.signal(signal.SIGTTOU, signal.SIG_DFL)
 
 
+PTRACE_TRACEME = 0
+
+
+def _trace_me() -> None:
+    assert ctypes.CDLL(None).ptrace(PTRACE_TRACEME, 0, None, None) == 0
+
+
+def test_makes_its_controller_its_tracer() -> None:
+    _trace_me()  # every later signal stops its worker, for a tracer that never waits
+
+
+def test_signals_itself_after_the_tracer_test() -> None:
+    signal.signal(signal.SIGUSR1, lambda *_: None)
+    os.kill(os.getpid(), signal.SIGUSR1)
+    signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+
+
+def test_makes_its_controller_its_tracer_and_stops_for_it() -> None:
+    _trace_me()
+    signal.signal(signal.SIGUSR1, lambda *_: None)
+    os.kill(os.getpid(), signal.SIGUSR1)
+
+
 def test_after() -> None:
     pass
