@@ -116,3 +116,18 @@ def test_a_test_that_makes_the_controller_its_tracer_is_named_and_stops_nothing(
     for name in ("test_signals_itself_after_the_tracer_test", "test_after"):
         (outcome,) = [t["outcome"] for n, t in tests.items() if n.endswith(f"::{name}")]
         assert outcome == "passed", name
+
+
+def test_a_test_that_makes_its_workers_descriptors_non_blocking_fails_and_they_are_put_back(
+    tmp_path: Path,
+) -> None:
+    # The worker died asking for its next tests (BlockingIOError on its pipe), the test
+    # passed and so did the run; the run's output, the user's terminal, stayed O_NONBLOCK.
+    p, tests = _run(tmp_path, "non_blocking")
+    assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-2000:]
+    case = junit_cases(tmp_path / "junit.xml")["test_makes_every_descriptor_it_finds_non_blocking"]
+    error = junit_message(case) or ""
+    assert "non-blocking descriptors: none -> " in error and "(put back)" in error, error
+    assert "set O_NONBLOCK on the run's standard streams" in p.stderr, p.stderr[-2000:]
+    assert "BlockingIOError" not in p.stdout + p.stderr
+    assert [t["outcome"] for n, t in tests.items() if n.endswith("::test_after")] == ["passed"]

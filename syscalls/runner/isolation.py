@@ -21,12 +21,13 @@ capabilities; securebits; memory-deny-write-execute), the personality, the POSIX
 (runner.posix_timers), the interpreter's recursion limit, switch interval, cyclic GC,
 int max str digits, socket default timeout, trace and profile functions and signal
 wakeup descriptor, and the C library's locale, the controlling terminal's foreground
-process group and settings, the descriptors open below the runner's
-own and whether the standard streams are closed (runner.descriptors), the standard
-library's functions (runner.patches); and where the process has namespaces of its own
-(as root: syscalls.runner.namespaces), its mount table (syscalls.runner.mounts) and its
-host and domain names ("mounts" and NAMES ignored otherwise). Where /proc or prctl are
-missing (not Linux), those parts are left out.
+process group and settings, the descriptors open below the runner's own, the worker's
+pipes made non-blocking, and whether the standard streams are closed
+(runner.descriptors), the standard library's functions (runner.patches); and where the
+process has namespaces of its own (as root: syscalls.runner.namespaces), its mount
+table (syscalls.runner.mounts) and its host and domain names ("mounts" and NAMES
+ignored otherwise). Where /proc or prctl are missing (not Linux), those parts are left
+out.
 
 Per test only a fingerprint is taken (Watch.fingerprint): raw values compared whole,
 both /proc files (and, as root, the domain name's) read with pread() on descriptors
@@ -66,7 +67,7 @@ from typing import Any
 
 from syscalls import processes
 from syscalls.runner import descriptors, mounts, patches, posix_timers, sysv
-from syscalls.runner.descriptors import DESCRIPTORS, STREAMS
+from syscalls.runner.descriptors import DESCRIPTORS, NONBLOCKING, STREAMS
 from syscalls.runner.highfd import out_of_the_way
 
 State = dict[str, Any]
@@ -466,6 +467,7 @@ class Watch:
             self.mounts.changed() if self.mounts is not None else None,
             None if NAMES in self.ignore else (os.uname().nodename, self._pread(_DOMAINNAME)),
             descriptors.listing(),
+            descriptors.nonblocking(descriptors.PRIVATE),
             descriptors.streams(),
             self._pread(posix_timers.PATH),
             None if SYSV in self.ignore else tuple(map(self._pread, sysv.PATHS.values())),
@@ -508,6 +510,7 @@ def read(ignore: frozenset[str] = frozenset()) -> State:
     if names is not None:
         state[NAMES] = names
     state[DESCRIPTORS] = descriptors.read()
+    state[NONBLOCKING] = descriptors.nonblocking(descriptors.PRIVATE)
     timers = posix_timers.read()
     if timers is not None:
         state[TIMERS] = timers
@@ -740,6 +743,9 @@ def _change(key: str, old: Any, new: Any) -> Change:
     elif key == "personality" and old is not None:
         shown_old, shown_new = f"{old:#x}", (f"{new:#x}" if new is not None else UNREADABLE)
         restore = lambda: processes.LIBC.personality(old)  # noqa: E731
+    elif key == NONBLOCKING and old is not None and new is not None:
+        shown_old, shown_new = (", ".join(map(str, sorted(v))) or "none" for v in (old, new))
+        restore = lambda: descriptors.set_blocking(new - old)  # noqa: E731
     elif key == STREAMS:
         shown_old, shown_new = descriptors.show_streams(old), descriptors.show_streams(new)
     elif key == STANDARD_LIBRARY and old is not None and new is not None:

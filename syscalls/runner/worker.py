@@ -45,7 +45,7 @@ import pytest
 from _pytest._io import TerminalWriter
 
 from syscalls import processes
-from syscalls.runner import bounds, frames, highfd, strays
+from syscalls.runner import bounds, descriptors, frames, highfd, strays
 from syscalls.runner.copies import is_copy
 from syscalls.runner.highfd import out_of_the_way
 from syscalls.runner.testprocess import TestProcess
@@ -146,6 +146,7 @@ def serve(
         apart(controller)
         highfd.close_run_only()  # the supervisor's pipe, the progress log: no test's
         commands, results = out_of_the_way(commands), out_of_the_way(results)
+        descriptors.PRIVATE.update((commands, results))  # made non-blocking: put back
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
         strays.unblock(blocked)

@@ -1,6 +1,7 @@
 """Tests that misbehave towards the runner, run by tests/test_runner_misbehaving.py
 (each selected with -k there); test_after shows the run went on."""
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -57,6 +58,12 @@ def test_makes_its_controller_its_tracer_and_stops_for_it() -> None:
     _trace_me()
     signal.signal(signal.SIGUSR1, lambda *_: None)
     os.kill(os.getpid(), signal.SIGUSR1)
+
+
+def test_makes_every_descriptor_it_finds_non_blocking() -> None:
+    for fd in range(1024):  # its worker's pipes, and the run's output through its copies
+        with contextlib.suppress(OSError):
+            os.set_blocking(fd, False)
 
 
 def test_after() -> None:
