@@ -131,3 +131,13 @@ def test_a_test_that_makes_its_workers_descriptors_non_blocking_fails_and_they_a
     assert "set O_NONBLOCK on the run's standard streams" in p.stderr, p.stderr[-2000:]
     assert "BlockingIOError" not in p.stdout + p.stderr
     assert [t["outcome"] for n, t in tests.items() if n.endswith("::test_after")] == ["passed"]
+
+
+def test_a_test_that_ends_its_main_thread_fails_at_once(tmp_path: Path) -> None:
+    # Nothing ended the test but its limit (120 s, "exceeded"): the process lived on in
+    # the thread it had started.
+    p, tests = _run(tmp_path, "main_thread")
+    assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-2000:]
+    why = junit_message(junit_cases(tmp_path / "junit.xml")["test_ends_its_main_thread"], "failure")
+    assert "its main thread ended (pthread_exit?)" in (why or ""), why
+    assert [t["outcome"] for n, t in tests.items() if n.endswith("::test_after")] == ["passed"]

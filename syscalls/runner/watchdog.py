@@ -5,6 +5,8 @@ Every POLL seconds it reads each worker's status record (syscalls.runner.status)
     a grace period -- pytest-timeout's SIGALRM in the worker gets the first chance and a
     traceback; the watchdog is for tests that block the signal or hang in C with the
     GIL held -- and remembers why, for the crash report;
+  - kills the worker whose main thread a test ended (pthread_exit), its other threads
+    left running: the test could only wait for its limit;
   - kills the worker that a test stopped (SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU: /proc's
     state T; or a tracee's stop, t, for a tracer that does not continue it) and nothing
     continued for STOPPED seconds: stopped, it could only wait for its limit, two
@@ -332,6 +334,15 @@ class Watchdog:
         if rec is None or not rec.nodeid:
             return
         letter = state(worker.pid)
+        if letter == b"Z" and peek_exit(worker.pid) is None:
+            # A zombie leader that has not exited: its main thread ended (pthread_exit)
+            # and other threads go on; nothing would ever end the test (it took its limit)
+            self._kill(
+                worker,
+                "its main thread ended (pthread_exit?) while other threads went on: the "
+                "watchdog killed its worker",
+            )
+            return
         if letter in (b"T", b"t"):  # t: a tracee's stop, which only its tracer ends
             worker.stopped = worker.stopped or now
             if now - worker.stopped >= STOPPED:

@@ -66,5 +66,10 @@ def test_makes_every_descriptor_it_finds_non_blocking() -> None:
             os.set_blocking(fd, False)
 
 
+def test_ends_its_main_thread() -> None:
+    threading.Thread(target=lambda: time.sleep(1000), daemon=True).start()
+    ctypes.CDLL(None).pthread_exit(None)  # the thread above keeps the worker alive
+
+
 def test_after() -> None:
     pass
