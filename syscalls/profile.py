@@ -149,6 +149,25 @@ def this_machine() -> dict[str, Any]:
     }
 
 
+NOT_OBSERVATIONS = "(not observations)"  # a test's own property under PROPERTY's name
+
+
+def _read(value: Any) -> tuple[list[str], bool]:
+    """A report's PROPERTY, and whether it is what syscalls.profile records there (a
+    JSON list of strings). A test that recorded something else under that name
+    (record_property), read as it was, ended the run (INTERNALERROR), and a JUnit XML
+    file holding it is refused as a baseline: it becomes one entry, what it was, cut."""
+    try:
+        observations = json.loads(value) if isinstance(value, str) else None
+    except (ValueError, RecursionError):
+        observations = None
+    if isinstance(observations, list) and all(isinstance(o, str) for o in observations):
+        return observations, True
+    text = repr(value)
+    cut = text[:MAX_ENTRY] + ("..." if len(text) > MAX_ENTRY else "")
+    return [f"{NOT_OBSERVATIONS}={cut}"], False
+
+
 class Collector:
     """pytest plugin on the controller: each test's outcome and observations -> profile."""
 
@@ -157,6 +176,7 @@ class Collector:
         self.path = path
         self._outcome: dict[str, tuple[str, str]] = {}
 
+    @pytest.hookimpl(tryfirst=True)  # before JUnit XML writes the property
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         outcome = _outcome(report)
         if outcome is not None:
@@ -165,9 +185,11 @@ class Collector:
                 self._outcome[report.nodeid] = outcome
         if report.when == "teardown":
             observations: list[str] = []
-            for name, value in report.user_properties:
+            for i, (name, value) in enumerate(report.user_properties):
                 if name == PROPERTY:
-                    observations = json.loads(value)
+                    observations, readable = _read(value)
+                    if not readable:
+                        report.user_properties[i] = (name, json.dumps(observations))
             outcome, reason = self._outcome.pop(report.nodeid, ("passed", ""))
             self.profile.add(report.nodeid, outcome, observations, reason)
 

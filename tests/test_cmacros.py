@@ -27,6 +27,15 @@ from syscalls.tables.cmacros import Evaluator, constants, parse_defines, parse_e
         ('"str"', None),
         ("(A ? 1 : 2)", None),
         ("", None),
+        ("!A", 0),
+        ("7 / 2", 3),
+        ("1 / 0", None),
+        # Past 64 bits no C constant goes: a table could not be written with the first
+        # (ValueError: too many digits for a string).
+        ("(1 << 999999)", None),
+        ("(1 << 3000000) * (1 << 3000000)", None),
+        ("1 << -1", None),
+        ("9" * 5000, None),
     ],
 )
 def test_evaluates_like_c(body: str, value: int | None) -> None:

@@ -42,6 +42,18 @@ def test_sample_x86_64_takes_its_tbl_abis_only():
 
 
 @needs_cc
+def test_a_constant_wider_than_c_allows_is_left_out(tmp_path: Path) -> None:
+    tree = tmp_path / "linux"
+    shutil.copytree(SAMPLE, tree)
+    with (tree / "include/uapi/asm-generic/fcntl.h").open("a") as f:
+        f.write("#define O_HUGE (1 << 999999)\n")  # `tables` died writing it (ValueError)
+    out = tmp_path / "x86_64.toml"
+    assert main(["tables", "--from-tree", str(tree), "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "O_CREAT" in text and "O_HUGE" not in text
+
+
+@needs_cc
 def test_sample_i386_reads_syscall_32_tbl():
     assert generate(SAMPLE, "i386").syscalls == {"read": 3, "mmap2": 192, "fstatat64": 300}
 

@@ -20,12 +20,20 @@ import os
 import select
 import socket
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 from syscalls.runner.highfd import HIGH_FD, OWN
 
 DESCRIPTORS = "open descriptors"
 STREAMS = "standard streams"
+# O_NONBLOCK is the open file's, shared by every descriptor of it: a test that set it on
+# its worker's pipe to the controller passed, and the worker died asking for its next
+# tests. Checked on the descriptors this process alone holds (PRIVATE: a forked worker's
+# pipes); the controller checks its own standard streams (runner.guard), which a test
+# reaches through the worker's inherited copies: the user's shell read EAGAIN after it.
+NONBLOCKING = "non-blocking descriptors"
+PRIVATE: set[int] = set()
 _STREAM_NAMES = ("stdin", "stdout", "stderr")
 
 
@@ -43,6 +51,22 @@ def listing() -> tuple[int, ...]:
     return tuple(
         sorted(fd for fd in map(int, names) if (fd < HIGH_FD or fd not in OWN) and fd != probe)
     )
+
+
+def nonblocking(fds: Iterable[int]) -> frozenset[int]:
+    """Those of `fds` whose open file is O_NONBLOCK."""
+    found = set()
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK:
+                found.add(fd)
+    return frozenset(found)
+
+
+def set_blocking(fds: frozenset[int]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.set_blocking(fd, True)
 
 
 def _probed() -> tuple[int, ...]:

@@ -20,12 +20,14 @@ running; dumpable; the parent-death signal; timer slack; THP disabled; keep
 capabilities; securebits; memory-deny-write-execute), the personality, the POSIX timers
 (runner.posix_timers), the interpreter's recursion limit, switch interval, cyclic GC,
 int max str digits, socket default timeout, trace and profile functions and signal
-wakeup descriptor, and the C library's locale, the descriptors open below the runner's
-own and whether the standard streams are closed (runner.descriptors), the standard
-library's functions (runner.patches); and where the process has namespaces of its own
-(as root: syscalls.runner.namespaces), its mount table (syscalls.runner.mounts) and its
-host and domain names ("mounts" and NAMES ignored otherwise). Where /proc or prctl are
-missing (not Linux), those parts are left out.
+wakeup descriptor, and the C library's locale, the controlling terminal's foreground
+process group and settings, the descriptors open below the runner's own, the worker's
+pipes made non-blocking, and whether the standard streams are closed
+(runner.descriptors), the standard library's functions (runner.patches); and where the
+process has namespaces of its own (as root: syscalls.runner.namespaces), its mount
+table (syscalls.runner.mounts) and its host and domain names ("mounts" and NAMES
+ignored otherwise). Where /proc or prctl are missing (not Linux), those parts are left
+out.
 
 Per test only a fingerprint is taken (Watch.fingerprint): raw values compared whole,
 both /proc files (and, as root, the domain name's) read with pread() on descriptors
@@ -56,6 +58,7 @@ import resource
 import signal
 import socket
 import sys
+import termios
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -64,7 +67,7 @@ from typing import Any
 
 from syscalls import processes
 from syscalls.runner import descriptors, mounts, patches, posix_timers, sysv
-from syscalls.runner.descriptors import DESCRIPTORS, STREAMS
+from syscalls.runner.descriptors import DESCRIPTORS, NONBLOCKING, STREAMS
 from syscalls.runner.highfd import out_of_the_way
 
 State = dict[str, Any]
@@ -93,6 +96,9 @@ _STATUS_KEYS = {
     b"Threads": "threads",
     b"Cpus_allowed_list": "CPU affinity",
     b"VmLck": LOCKED,
+    # PTRACE_TRACEME made the worker's parent, the run's controller, its tracer: every
+    # later signal stops it for a tracer that never continues it (the run hung)
+    b"TracerPid": "tracer",
 }
 _STATUS_LINE = re.compile(rb"\n(" + b"|".join(_STATUS_KEYS) + rb"):[ \t]*([^\n]*)")
 # Those that change what the tests after would see: their mounts, their network, their
@@ -214,6 +220,64 @@ def locked_probe() -> Iterator[None]:
 
 # ioprio_get/ioprio_set by this process's own ABI (Python has no call for them): a
 # test's I/O priority is inherited by every child the tests after it fork
+# The controlling terminal's foreground process group and settings. A worker's group is
+# in the terminal's background, so a change needs SIGTTOU ignored or blocked; made, it
+# stays after the run: echo left off, or the foreground given to a group that is gone
+# (Ctrl-C then no longer reaches the run, nor the user's shell its own terminal).
+TERMINAL = "controlling terminal"
+_LFLAGS = ("ECHO", "ICANON", "ISIG", "TOSTOP")  # a change named; any other is "settings"
+
+
+_TTY: list[int | None] = [None]  # /dev/tty, kept open above the tests' range (-1: none)
+
+
+def _terminal() -> tuple[int, list[Any]] | None:
+    """None without one (a CI job, a guest's console). Its descriptor is kept: opened
+    each time it cost 19 us a test, most of a fingerprint; opened again if a test
+    closed or replaced it."""
+    for _ in range(2):
+        fd = _TTY[0]
+        if fd is None:
+            try:
+                flags = os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC
+                fd = _TTY[0] = out_of_the_way(os.open("/dev/tty", flags))
+            except OSError:
+                fd = _TTY[0] = -1  # no controlling terminal: a process never gains one
+        if fd < 0:
+            return None
+        try:
+            return os.tcgetpgrp(fd), termios.tcgetattr(fd)
+        except (OSError, termios.error):
+            _TTY[0] = None
+    return None
+
+
+def _show_terminal(value: tuple[int, list[Any]], other: tuple[int, list[Any]]) -> str:
+    (group, attrs), (_, other_attrs) = value, other
+    lflag = attrs[3]
+    flags = [
+        f"{name} {'on' if lflag & getattr(termios, name) else 'off'}"
+        for name in _LFLAGS
+        if (lflag ^ other_attrs[3]) & getattr(termios, name)
+    ]
+    if not flags and attrs != other_attrs:
+        flags = ["other settings"]
+    return ", ".join([f"foreground group {group}", *flags])
+
+
+def _put_terminal(value: tuple[int, list[Any]]) -> None:
+    fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC)
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTTOU})  # from the background
+    try:
+        termios.tcsetattr(fd, termios.TCSANOW, value[1])
+        os.tcsetpgrp(fd, value[0])
+    except termios.error as e:
+        raise OSError(*e.args) from None
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        os.close(fd)
+
+
 IOPRIO = "I/O priority"
 IOPRIO_CALLS = {  # (get, set): arch/*/entry/syscalls tables, include/uapi/asm-generic
     ("x86_64", 8): (252, 251),
@@ -308,6 +372,7 @@ def _common(ignore: frozenset[str]) -> list[Any]:
         values.append(locale.setlocale(locale.LC_ALL))
     except locale.Error:
         values.append(None)
+    values.append(_terminal())
     environ = getattr(os.environ, "_data", None)  # the bytes mapping: no decoding
     environment = dict(environ if environ is not None else os.environ)
     for key in _PYTESTS_OWN:
@@ -355,6 +420,7 @@ _COMMON = (
     *_HOOKS,
     WAKEUP,
     "locale",
+    TERMINAL,
     "environment",
 )
 
@@ -411,6 +477,7 @@ class Watch:
             self.mounts.changed() if self.mounts is not None else None,
             None if NAMES in self.ignore else (os.uname().nodename, self._pread(_DOMAINNAME)),
             descriptors.listing(),
+            descriptors.nonblocking(descriptors.PRIVATE),
             descriptors.streams(),
             self._pread(posix_timers.PATH),
             None if SYSV in self.ignore else tuple(map(self._pread, sysv.PATHS.values())),
@@ -453,6 +520,7 @@ def read(ignore: frozenset[str] = frozenset()) -> State:
     if names is not None:
         state[NAMES] = names
     state[DESCRIPTORS] = descriptors.read()
+    state[NONBLOCKING] = descriptors.nonblocking(descriptors.PRIVATE)
     timers = posix_timers.read()
     if timers is not None:
         state[TIMERS] = timers
@@ -685,6 +753,9 @@ def _change(key: str, old: Any, new: Any) -> Change:
     elif key == "personality" and old is not None:
         shown_old, shown_new = f"{old:#x}", (f"{new:#x}" if new is not None else UNREADABLE)
         restore = lambda: processes.LIBC.personality(old)  # noqa: E731
+    elif key == NONBLOCKING and old is not None and new is not None:
+        shown_old, shown_new = (", ".join(map(str, sorted(v))) or "none" for v in (old, new))
+        restore = lambda: descriptors.set_blocking(new - old)  # noqa: E731
     elif key == STREAMS:
         shown_old, shown_new = descriptors.show_streams(old), descriptors.show_streams(new)
     elif key == STANDARD_LIBRARY and old is not None and new is not None:
@@ -692,6 +763,11 @@ def _change(key: str, old: Any, new: Any) -> Change:
         shown_old = "as imported"
         shown_new = "; ".join(patches.show(n, new.get(n, patches.GONE)) for n in which)
         restore = lambda: patches.put_back(old, which)  # noqa: E731
+    elif key == TERMINAL and old is not None:
+        shown_old, shown_new = _show_terminal(old, new or old), "none"
+        if new is not None:
+            shown_new = _show_terminal(new, old)
+        restore = lambda: _put_terminal(old)  # noqa: E731
     elif key == "locale" and old is not None:
         restore = lambda: locale.setlocale(locale.LC_ALL, old)  # noqa: E731
     elif key in _PRCTL and old is not None:

@@ -169,6 +169,7 @@ class Pool:
         session = self.session
         wake = [self.strays.fd] if self.strays.fd is not None else []
         while self.slots:
+            self.watchdog.served = time.monotonic()  # a worker's question gets its answer
             ready, _, _ = select.select([*self.slots, *wake], [], [], POLL)
             self._strays(ready)  # before the reports: the test that sent one still runs
             for slot in self.slots.values():

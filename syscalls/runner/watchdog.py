@@ -5,9 +5,12 @@ Every POLL seconds it reads each worker's status record (syscalls.runner.status)
     a grace period -- pytest-timeout's SIGALRM in the worker gets the first chance and a
     traceback; the watchdog is for tests that block the signal or hang in C with the
     GIL held -- and remembers why, for the crash report;
+  - kills the worker whose main thread a test ended (pthread_exit), its other threads
+    left running: the test could only wait for its limit;
   - kills the worker that a test stopped (SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU: /proc's
-    state T) and nothing continued for STOPPED seconds: stopped, it could only wait for
-    its limit, two minutes, where SIGALRM cannot reach it;
+    state T; or a tracee's stop, t, for a tracer that does not continue it) and nothing
+    continued for STOPPED seconds: stopped, it could only wait for its limit, two
+    minutes, where SIGALRM cannot reach it;
   - kills the worker whose test wrote more than OUTPUT_LIMIT to its standard output and
     error (the files they are, under pytest's capture, grow by that much): a test that
     printed in a loop filled the disk at about 0.5 GB/s until its limit, and the worker
@@ -17,6 +20,10 @@ Every POLL seconds it reads each worker's status record (syscalls.runner.status)
   - kills the worker, with its whole tree, that has more than a thousand processes
     below it once the machine's tasks have grown by twice that (syscalls.runner.
     forkbomb: one read of /proc/loadavg a tick): a fork bomb took every pid;
+  - kills a forked worker that sits between tests, at one status record, for IDLE
+    seconds while the controller's loop comes round: nothing it waits for is the
+    controller's, so it is stuck (in the checks after its test, say, behind a thread
+    that test left holding the interpreter's lock: the run hung for ever);
   - kills an xdist worker that sits between tests, at one status record counting more
     tests ended than the controller has reports of, for UNREPORTED seconds, while the
     controller has no events waiting (it is not merely behind): its channel to the
@@ -59,6 +66,8 @@ STOPPED = 10.0  # seconds a worker may stay stopped in a test (a child may conti
 # temporary files, on disk, and reads them whole when the test ends (a report keeps 1 MiB)
 OUTPUT_LIMIT = 64 << 20
 UNREPORTED = 15.0  # seconds an idle xdist worker's ended tests may stay unreported
+IDLE = 15.0  # seconds a forked worker may sit between tests, its controller attentive
+ATTENTIVE = 3.0  # seconds since the pool's loop (and this thread) last came round
 
 
 def grace(limit: float) -> float:
@@ -85,7 +94,9 @@ def peek_exit(pid: int) -> str | None:
         return "worker died (its status was already collected)"
     except OSError:
         return None
-    return None if result is None else describe_exit(result)
+    if result is None or result.si_code not in (os.CLD_EXITED, os.CLD_KILLED, os.CLD_DUMPED):
+        return None  # a tracee's stop (its tracer's wait sees those without WSTOPPED)
+    return describe_exit(result)
 
 
 class Output:
@@ -124,6 +135,7 @@ class Worker:
     xdist: bool = False  # its reports come through execnet (counted by `reported`)
     unreported: float | None = None  # since when it has been idle with tests unreported
     unreported_seq: int = -1  # ... at this status record, unchanged since
+    idle: tuple[int, float] = (-1, 0.0)  # a forked worker: (status record seq, since when)
     dumping: bool = False  # sent SIGABRT for its stack, which `killed` is yet to carry
 
 
@@ -150,6 +162,8 @@ class Watchdog:
         self.reports: dict[str, int] = {}  # xdist worker id -> tests the controller has
         # events xdist's workers sent that the controller has yet to handle (its queue)
         self.backlog: Callable[[], int] = lambda: 0
+        self.served: float | None = None  # when the pool's loop last came round
+        self.held = False  # this thread did not come round for a while (a stopped process)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="syscalls-watchdog", daemon=True)
 
@@ -260,8 +274,10 @@ class Watchdog:
                     os.waitpid(pid, os.WNOHANG)
 
     def _run(self) -> None:
+        ticked = time.monotonic()
         while not self._stop.wait(POLL):
             now = time.monotonic()
+            self.held, ticked = now - ticked > ATTENTIVE, now
             # Said again every second until the run ends: a test may swallow one.
             over = bool(self.time_limit) and now - self.started > (self.time_limit or 0)
             why = f"the run exceeded its overall limit of {self.time_limit or 0:g} s (--time-limit)"
@@ -313,16 +329,37 @@ class Watchdog:
             return
         if rec is not None and not rec.nodeid and worker.xdist:
             self._check_reports(wid, worker, rec, now)
+        elif rec is not None and not rec.nodeid:
+            self._check_idle(worker, rec, now)
         if rec is None or not rec.nodeid:
             return
-        if state(worker.pid) == b"T":
+        letter = state(worker.pid)
+        if letter == b"Z" and peek_exit(worker.pid) is None:
+            # A zombie leader that has not exited: its main thread ended (pthread_exit)
+            # and other threads go on; nothing would ever end the test (it took its limit)
+            self._kill(
+                worker,
+                "its main thread ended (pthread_exit?) while other threads went on: the "
+                "watchdog killed its worker",
+            )
+            return
+        if letter in (b"T", b"t"):  # t: a tracee's stop, which only its tracer ends
             worker.stopped = worker.stopped or now
             if now - worker.stopped >= STOPPED:
+                how = "by a signal (SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU)"
+                if letter == b"t":
+                    tracer = processes.status(worker.pid).get(b"TracerPid", b"?").decode()
+                    whose = (
+                        " (this run's controller: PTRACE_TRACEME?)"
+                        if tracer == str(processes.own_pid())
+                        else ""
+                    )
+                    how = f"for its tracer, pid {tracer}{whose},"
                 self._kill(
                     worker,
-                    f"stopped by a signal (SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU) and not "
-                    f"continued for {now - worker.stopped:.0f} s: the watchdog killed its worker",
-                    stack=True,
+                    f"stopped {how} and not continued for {now - worker.stopped:.0f} s: "
+                    "the watchdog killed its worker",
+                    stack=letter == b"T",
                 )
                 return
         else:
@@ -368,6 +405,24 @@ class Watchdog:
                 f"never reached the controller in {now - worker.unreported:.0f} s: its channel "
                 "to the controller was broken (bytes written into execnet's pipe by a test "
                 "just before?); the watchdog killed its worker",
+            )
+
+    def _check_idle(self, worker: Worker, rec: Status, now: float) -> None:
+        """A forked worker between tests starts its next one or goes: what it asks the
+        controller is answered as the controller reads it. At one record for IDLE
+        seconds while the controller came round, it is stuck outside any limit."""
+        attentive = self.served is not None and now - self.served < ATTENTIVE
+        if rec.seq != worker.idle[0] or not attentive or self.held:
+            worker.idle = (rec.seq, now)
+        elif now - worker.idle[1] >= IDLE:
+            after = f"after {rec.last}" if rec.last else "before its first test"
+            self._kill(
+                worker,
+                f"its worker sat between tests {after} for {now - worker.idle[1]:.0f} s, "
+                "neither reporting, nor starting another test, nor ending (stuck in the "
+                "checks after a test, behind a thread it left holding the interpreter's "
+                "lock?): the watchdog killed it",
+                stack=True,
             )
 
     def _check_space(self, now: float) -> None:

@@ -45,7 +45,7 @@ import pytest
 from _pytest._io import TerminalWriter
 
 from syscalls import processes
-from syscalls.runner import bounds, frames, highfd, strays
+from syscalls.runner import bounds, descriptors, frames, highfd, strays
 from syscalls.runner.copies import is_copy
 from syscalls.runner.highfd import out_of_the_way
 from syscalls.runner.testprocess import TestProcess
@@ -98,10 +98,12 @@ class Forward:
             self.send(("end", self.index, reports))
         except (pickle.PicklingError, TypeError, AttributeError):
             # A property a test recorded that does not pickle (a lambda, an open file):
-            # it goes as its repr, as JUnit XML would write it anyway.
+            # it goes as its repr, as JUnit XML would write it anyway. Plain values stay
+            # as they are: the observations' own JSON text, quoted by repr(), was no
+            # longer JSON, and the controller died reading it (INTERNALERROR).
             for report in reports:
                 props = report.get("user_properties") or []
-                report["user_properties"] = [(name, repr(value)) for name, value in props]
+                report["user_properties"] = [(name, _plain(value)) for name, value in props]
             self.send(("end", self.index, reports))
 
     def pytest_warning_recorded(
@@ -144,6 +146,7 @@ def serve(
         apart(controller)
         highfd.close_run_only()  # the supervisor's pipe, the progress log: no test's
         commands, results = out_of_the_way(commands), out_of_the_way(results)
+        descriptors.PRIVATE.update((commands, results))  # made non-blocking: put back
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
         strays.unblock(blocked)
@@ -173,6 +176,11 @@ def serve(
         _last_words(forward, traceback.format_exc())
     finally:
         os._exit(code)  # no atexit, no pytest cleanup: those are the controller's
+
+
+def _plain(value: Any) -> Any:
+    """`value` if it is a plain one (which pickles), else its repr."""
+    return value if type(value) in (str, int, float, bool, type(None)) else repr(value)
 
 
 LAST_WORDS = 16384  # characters of its traceback a dying worker sends, at most (the end)

@@ -12,6 +12,8 @@ struct's size is not known here: such requests are left out).
 
 from __future__ import annotations
 
+import ast
+import operator
 import re
 import shutil
 import subprocess
@@ -34,6 +36,18 @@ _IOCTL = re.compile(r"\b_IO(|R|W|WR)\s*\(([^()]*)\)")
 _IOCTL_DIR = {"": "_IOC_NONE", "R": "_IOC_READ", "W": "_IOC_WRITE", "WR": "_IOC_READ|_IOC_WRITE"}
 # The BSDs' sys/ioccom.h: _IOC(inout, group, num, len), the direction a high bit of its own.
 _BSD_IOCTL_DIR = {"": "IOC_VOID", "R": "IOC_OUT", "W": "IOC_IN", "WR": "IOC_INOUT"}
+
+
+# What the evaluator computes: C's integer operators. No C integer, nor any step of C's
+# arithmetic, is wider than 64 bits: a body that goes past is no constant of C's.
+_BINARY = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.LShift: operator.lshift,
+    ast.RShift: operator.rshift, ast.BitOr: operator.or_, ast.BitAnd: operator.and_,
+    ast.BitXor: operator.xor,
+}  # fmt: skip
+_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert}
+WIDE = 1 << 64
 
 
 class CompilerMissing(RuntimeError):
@@ -189,7 +203,9 @@ class Evaluator:
             number, ident, op = m.groups()
             if number is not None:
                 suffix = m.group(0).strip()[len(number) :].lower()
-                literal = _literal(number)
+                literal = _literal(number) if len(number) <= 32 else WIDE
+                if literal >= WIDE:
+                    return None
                 if suffix or literal > 0x7FFFFFFF:
                     plain_int = False
                 if "u" in suffix:
@@ -208,14 +224,33 @@ class Evaluator:
                 if op in "?:":
                     return None
         try:
-            result = eval(" ".join(out), {"__builtins__": {}}, {})  # tokens vetted above
-        except Exception:
-            return None
-        if not isinstance(result, int):
+            result = _arithmetic(ast.parse(" ".join(out).strip(), mode="eval").body)
+        except (SyntaxError, ValueError, ZeroDivisionError, RecursionError, MemoryError):
             return None
         if plain_int and (1 << 31) <= result < (1 << 32):
             return result - (1 << 32)
         return result & ((1 << unsigned_bits) - 1) if unsigned_bits and result < 0 else result
+
+
+def _arithmetic(node: ast.AST) -> int:
+    """An expression of the vetted tokens, each step within 64 bits (ValueError past:
+    a header's `1 << 999999` made a constant no table could be written with)."""
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        value = node.value
+    elif isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        left, right = _arithmetic(node.left), _arithmetic(node.right)
+        if isinstance(node.op, ast.LShift) and not 0 <= right < 128:
+            raise ValueError("shift count out of range")
+        value = _BINARY[type(node.op)](left, right)
+    elif isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+        value = _UNARY[type(node.op)](_arithmetic(node.operand))
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):  # C's !
+        value = int(not _arithmetic(node.operand))
+    else:
+        raise ValueError("not an integer expression")
+    if not -WIDE < value < WIDE:
+        raise ValueError("wider than 64 bits")
+    return value
 
 
 def _literal(number: str) -> int:
