@@ -75,6 +75,14 @@ def test_sync_file_range_ending_past_loff_max_is_einval(kernel: Kernel, tmp: Pat
 
 
 @pytest.mark.os("linux")
+def test_sync_file_range_negative_length_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
+    """offset 10 and nbytes -5: the end, 5, is not negative but lies before the offset."""
+    fd = fds.file(tmp / "f")
+    r = kernel.sync_file_range(fd, 10, -5, kernel.SYNC_FILE_RANGE_WRITE)
+    assert r.errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
 def test_sync_file_range_on_pipe_is_espipe(kernel: Kernel, fds) -> None:
     _, wfd = fds.pipe()
     assert kernel.sync_file_range(wfd, 0, 0, kernel.SYNC_FILE_RANGE_WRITE).errno == "ESPIPE"
