@@ -5,10 +5,12 @@ in_child.
 """
 
 import os
+import threading
 
 import pytest
 
 from syscalls import forking, readiness
+from syscalls.expect import at_least
 from syscalls.kernel import Kernel
 
 pytestmark = [pytest.mark.os("linux"), pytest.mark.min_kernel("5.3")]
@@ -29,6 +31,31 @@ def test_pidfd_open_self_returns_cloexec_fd(kernel: Kernel, fds) -> None:
 def test_pidfd_open_nonblock_shows_in_the_status_flags(kernel: Kernel, fds) -> None:
     fd = fds(kernel.pidfd_open(os.getpid(), kernel.PIDFD_NONBLOCK))
     assert kernel.fcntl(fd, kernel.F_GETFL, 0).unwrap() & kernel.O_NONBLOCK
+
+
+def test_pidfd_open_of_a_thread_other_than_the_leader_is_refused(kernel: Kernel) -> None:
+    """Without PIDFD_THREAD (Linux 6.9) a pidfd names a thread-group leader only: another
+    thread's id is EINVAL, ENOENT since Linux 6.15 (kernel/fork.c, pidfd_prepare)."""
+    refused = "ENOENT" if at_least(kernel.release(), "6.15") else "EINVAL"
+    started, done = threading.Event(), threading.Event()
+    tids: list[int] = []
+
+    def body() -> None:
+        tids.append(threading.get_native_id())
+        started.set()
+        done.wait(10)
+
+    t = threading.Thread(target=body)
+    t.start()
+    try:
+        started.wait(10)
+        r = kernel.pidfd_open(tids[0], 0)
+        if r.ok:
+            os.close(r.value)
+    finally:
+        done.set()
+        t.join()
+    assert r.errno == refused
 
 
 def test_pidfd_of_running_process_is_not_readable(kernel: Kernel, fds) -> None:

@@ -67,6 +67,22 @@ def test_sync_file_range_negative_offset_is_einval(kernel: Kernel, tmp: Path, fd
 
 
 @pytest.mark.os("linux")
+def test_sync_file_range_ending_past_loff_max_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
+    """offset 1 and nbytes LLONG_MAX: the end, offset + nbytes, is past the largest offset."""
+    fd = fds.file(tmp / "f")
+    r = kernel.sync_file_range(fd, 1, (1 << 63) - 1, kernel.SYNC_FILE_RANGE_WRITE)
+    assert r.errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
+def test_sync_file_range_negative_length_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
+    """offset 10 and nbytes -5: the end, 5, is not negative but lies before the offset."""
+    fd = fds.file(tmp / "f")
+    r = kernel.sync_file_range(fd, 10, -5, kernel.SYNC_FILE_RANGE_WRITE)
+    assert r.errno == "EINVAL"
+
+
+@pytest.mark.os("linux")
 def test_sync_file_range_on_pipe_is_espipe(kernel: Kernel, fds) -> None:
     _, wfd = fds.pipe()
     assert kernel.sync_file_range(wfd, 0, 0, kernel.SYNC_FILE_RANGE_WRITE).errno == "ESPIPE"

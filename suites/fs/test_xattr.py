@@ -360,3 +360,10 @@ def test_setxattr_replace_on_existing_changes_the_value(kernel: Kernel, f: Path)
 def test_listxattr_small_buffer_is_erange(kernel: Kernel, f: Path) -> None:
     kernel.setxattr(f, NAME, b"a", 1, 0).unwrap()
     assert kernel.listxattr(f, kernel.buf(4), 4).errno == "ERANGE"
+
+
+def test_getxattr_buffer_of_exactly_the_value_size_is_enough(kernel: Kernel, f: Path) -> None:
+    kernel.setxattr(f, NAME, b"12345", 5, 0).unwrap()
+    buf = kernel.buf(5)
+    assert kernel.getxattr(f, NAME, buf, 5).unwrap() == 5
+    assert kernel.bytes(buf, 5) == b"12345"

@@ -7,6 +7,7 @@ IPC_STAT fills struct shmid64_ds (platforms/linux/x86_64.h) on Linux.
 import os
 import resource
 import signal
+import time
 
 import pytest
 
@@ -308,3 +309,47 @@ def test_another_users_segment_without_permission_is_eacces_to_get_stat_and_atta
     ds = kernel.new("struct shmid64_ds *")
     assert kernel.shmctl(shmid, kernel.IPC_STAT, ds).errno == "EACCES"
     assert kernel.shmat(shmid, None, kernel.SHM_RDONLY).errno == "EACCES"
+
+
+def test_shmdt_records_the_detach_time(kernel: Kernel, sysv) -> None:
+    shmid = sysv.shm(4096)
+    assert _stat(kernel, shmid).shm_dtime == 0
+    before = int(time.time())
+    sysv.shmdt(sysv.shmat(shmid)).unwrap()
+    dtime = _stat(kernel, shmid).shm_dtime
+    assert before <= dtime <= time.time()
+
+
+def test_shmat_over_a_mapping_without_shm_remap_is_einval(kernel: Kernel, sysv) -> None:
+    """The address is a private anonymous page of this process: shmat may take it only with
+    SHM_REMAP, and refusing leaves the page as it was."""
+    shmid = sysv.shm(4096)
+    prot, flags = kernel.PROT_READ | kernel.PROT_WRITE, kernel.MAP_PRIVATE | kernel.MAP_ANONYMOUS
+    addr = kernel.mmap(0, 4096, prot, flags, -1, 0).unwrap()
+    try:
+        _mem(kernel, addr, 4)[:] = b"mine"
+        r = kernel.shmat(shmid, kernel.ffi.cast("void *", addr), 0)
+        if r.ok:
+            sysv.attached.append(r.value)
+        assert (r.errno, _mem(kernel, addr, 4)[:]) == ("EINVAL", b"mine")
+    finally:
+        if addr not in sysv.attached:
+            kernel.munmap(addr, 4096)
+
+
+def test_shmctl_rmid_of_an_attached_segment_frees_its_key(kernel: Kernel, sysv) -> None:
+    """The segment lives on until its last detach, but under IPC_PRIVATE: shmget of its old
+    key finds nothing (and IPC_CREAT would make a new segment)."""
+    key = 0x5C000000 | os.getpid()  # a key of this process's own, unlikely to be taken
+    r = kernel.shmget(key, 4096, kernel.IPC_CREAT | kernel.IPC_EXCL | 0o600)
+    if r.errno == "EEXIST":
+        pytest.skip(f"key {key:#x} is taken by a segment this test did not make")
+    shmid = r.unwrap()
+    sysv.ids.append(("shmctl", shmid))
+    addr = sysv.shmat(shmid)
+    kernel.shmctl(shmid, kernel.IPC_RMID, None).unwrap()
+    found = kernel.shmget(key, 4096, 0)
+    # The last detach destroys it: teardown must not remove an id that may be reused.
+    sysv.shmdt(addr).unwrap()
+    sysv.ids.remove(("shmctl", shmid))
+    assert found.errno == "ENOENT"

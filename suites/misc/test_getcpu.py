@@ -30,3 +30,11 @@ def test_getcpu_follows_an_affinity_of_one_cpu(kernel: Kernel, in_child) -> None
 
 def test_getcpu_accepts_null_pointers(kernel: Kernel) -> None:
     kernel.getcpu(None, None, None).unwrap()
+
+
+def test_getcpu_writes_the_node_over_what_was_there(kernel: Kernel) -> None:
+    """*node starts as 0xffffffff, which is no node's number (MAX_NUMNODES is at most
+    1024): getcpu must store the node, as it stores the CPU."""
+    node = kernel.new("unsigned int *", 0xFFFFFFFF)
+    kernel.getcpu(None, node, None).unwrap()
+    assert node[0] < 1024

@@ -152,6 +152,20 @@ def test_io_uring_read_reads_the_file_at_the_offset(
     assert kernel.bytes(buf, 4) == b"3456"
 
 
+def test_io_uring_read_at_offset_minus_one_reads_from_and_advances_the_file_position(
+    kernel: Kernel, ring: Ring, tmp: Path, fds
+) -> None:
+    """off -1 (all ones in the SQE's u64): read(2)'s way, from the file position, moving it."""
+    fd = fds.file(tmp / "f", b"0123456789")
+    kernel.lseek(fd, 2, kernel.SEEK_SET).unwrap()
+    buf = kernel.buf(3)
+    ring.sqe("READ", fd, buf, 3, off=(1 << 64) - 1, data=5)
+    ring.enter().unwrap()
+    assert ring.completions() == [(5, 3)]
+    assert kernel.bytes(buf, 3) == b"234"
+    assert kernel.lseek(fd, 0, kernel.SEEK_CUR).unwrap() == 5
+
+
 def test_io_uring_write_writes_the_file_at_the_offset(
     kernel: Kernel, ring: Ring, tmp: Path, fds
 ) -> None:

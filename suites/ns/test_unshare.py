@@ -1,4 +1,5 @@
-"""unshare(2) and setns(2) for UTS, PID and network namespaces, as root, in a child.
+"""unshare(2) and setns(2) for UTS, PID and network namespaces, as root, in a child; the
+user namespace one is in (setns refuses it), and a thread's descriptor table.
 
 Whatever namespace a test enters dies with its in_child process; the host's hostname,
 pids and interfaces are never touched. As a user, unshare of these is refused
@@ -11,6 +12,7 @@ import os
 import select
 import signal
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,6 +99,38 @@ def test_setns_with_mismatched_type_is_einval(kernel: Kernel, in_child) -> None:
         return kernel.setns(fd, kernel.CLONE_NEWNET).outcome
 
     assert in_child(run) == "EINVAL"
+
+
+def test_setns_into_its_own_user_namespace_is_einval(kernel: Kernel, in_child) -> None:
+    """Re-entering the user namespace one is in would regain its capabilities: refused."""
+    if not os.path.exists("/proc/self/ns/user"):
+        pytest.skip("no /proc/self/ns/user here: the user namespace cannot be named")
+
+    def run() -> str:
+        fd = os.open("/proc/self/ns/user", os.O_RDONLY)
+        return kernel.setns(fd, kernel.CLONE_NEWUSER).outcome
+
+    assert in_child(run) == "EINVAL"
+
+
+def test_unshare_files_in_a_thread_gives_it_a_table_of_its_own(kernel: Kernel, in_child) -> None:
+    """A thread shares its process's descriptor table until unshare(CLONE_FILES); a close
+    after that closes its copy, not the process's."""
+
+    def run() -> tuple[str, str]:
+        _rfd, wfd = os.pipe()
+        unshared: list[str] = []
+
+        def thread() -> None:
+            unshared.append(kernel.unshare(kernel.CLONE_FILES).outcome)
+            os.close(wfd)
+
+        t = threading.Thread(target=thread)
+        t.start()
+        t.join()
+        return unshared[0], kernel.fcntl(wfd, kernel.F_GETFD, 0).outcome
+
+    assert in_child(run) == ("ok", "ok")
 
 
 @pytest.mark.root

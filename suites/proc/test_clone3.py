@@ -204,6 +204,22 @@ def test_clone3_set_tid_array_with_zero_size_is_einval(kernel: Kernel, in_child)
     assert in_child(run) == "EINVAL"
 
 
+@pytest.mark.root
+@pytest.mark.min_kernel("5.5")
+def test_clone3_set_tid_already_in_use_is_eexist(kernel: Kernel, in_child) -> None:
+    """Root (CAP_CHECKPOINT_RESTORE) may choose the child's pid, but not one taken: the
+    caller's own."""
+
+    def run() -> str:
+        tids = kernel.new("int[1]", [os.getpid()])
+        args = _args(
+            kernel, exit_signal=signal.SIGCHLD, set_tid=kernel.address(tids), set_tid_size=1
+        )
+        return _clone3(kernel, args).outcome
+
+    assert in_child(run) == "EEXIST"
+
+
 @pytest.mark.min_kernel("5.7")
 def test_clone3_into_cgroup_beyond_int_max_is_einval(kernel: Kernel, in_child) -> None:
     args = _args(kernel, flags=kernel.CLONE_INTO_CGROUP, exit_signal=signal.SIGCHLD, cgroup=1 << 31)

@@ -244,6 +244,32 @@ def test_rights_granted_beneath_a_directory_reach_its_subtree_only(
     assert in_child(run) == ("ok", "EACCES", "EACCES")
 
 
+def test_symlink_creation_needs_make_sym_not_make_reg(kernel: Kernel, tree: Path, in_child) -> None:
+    """A ruleset handling MAKE_REG and MAKE_SYM grants MAKE_REG beneath tree/ro and
+    MAKE_SYM beneath tree/other: a symlink can be made in other only, a regular file in
+    ro only."""
+
+    def run() -> dict[str, str]:
+        rs = _ruleset(kernel, _rights(kernel, "MAKE_REG", "MAKE_SYM"))
+        _beneath(kernel, rs, tree / "ro", _rights(kernel, "MAKE_REG"))
+        _beneath(kernel, rs, tree / "other", _rights(kernel, "MAKE_SYM"))
+        _restrict(kernel, rs)
+        link, new = kernel.symlinkat, kernel.O_CREAT | kernel.O_WRONLY
+        return {
+            "symlink in ro": link("file", kernel.AT_FDCWD, tree / "ro" / "l").outcome,
+            "symlink in other": link("file", kernel.AT_FDCWD, tree / "other" / "l").outcome,
+            "file in ro": _open(kernel, tree / "ro" / "new", new),
+            "file in other": _open(kernel, tree / "other" / "new", new),
+        }
+
+    assert in_child(run) == {
+        "symlink in ro": "EACCES",
+        "symlink in other": "ok",
+        "file in ro": "ok",
+        "file in other": "EACCES",
+    }
+
+
 def test_unhandled_rights_stay_allowed(kernel: Kernel, tree: Path, in_child) -> None:
     """A ruleset handling only WRITE_FILE leaves reading, creating and removing alone."""
 

@@ -15,6 +15,7 @@ cffi makes from a Python function, installed with the C library's sigaction, to 
 the siginfo the kernel wrote.
 """
 
+import errno
 import os
 import resource
 import signal
@@ -242,6 +243,36 @@ def test_filter_trap_delivers_sigsys_with_the_syscall(kernel: Kernel, in_child) 
 
     nr = kernel.platform.syscalls["getppid"]
     assert in_child(run) == (signal.SIGSYS, kernel.SYS_SECCOMP, 42, nr, _arch(kernel))
+
+
+@pytest.mark.calls("getppid")
+def test_filter_trace_without_a_tracer_fails_the_call_with_enosys(kernel: Kernel, in_child) -> None:
+    """SECCOMP_RET_TRACE hands the call to a tracer that asked for PTRACE_O_TRACESECCOMP;
+    with none the call is skipped and answers ENOSYS. getppid is made through the C
+    library's syscall(), since ENOSYS from kernel.getppid would be judged a lost syscall."""
+
+    def run() -> tuple[str, int, int]:
+        installed = _install(kernel, _on_syscall(kernel, "getppid", kernel.SECCOMP_RET_TRACE))
+        ret = kernel.libc.syscall(*_raw(kernel, "getppid"))
+        return installed, ret, kernel.ffi.errno
+
+    assert in_child(run) == ("ok", -1, errno.ENOSYS)
+
+
+@pytest.mark.min_kernel("5.0")
+def test_new_listener_returns_a_close_on_exec_fd(kernel: Kernel, in_child) -> None:
+    """SECCOMP_FILTER_FLAG_NEW_LISTENER: the filter's notification fd is the call's
+    answer, opened O_CLOEXEC."""
+
+    def run() -> int:
+        kernel.prctl(kernel.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0).unwrap()
+        allow = [(kernel.BPF_RET | kernel.BPF_K, 0, 0, kernel.SECCOMP_RET_ALLOW)]
+        prog, _keep = _program(kernel, allow)
+        flag = kernel.SECCOMP_FILTER_FLAG_NEW_LISTENER
+        fd = kernel.seccomp(kernel.SECCOMP_SET_MODE_FILTER, flag, prog).unwrap()
+        return kernel.fcntl(fd, kernel.F_GETFD, 0).unwrap() & kernel.FD_CLOEXEC
+
+    assert in_child(run) == kernel.FD_CLOEXEC
 
 
 def test_filter_log_action_lets_the_call_run(kernel: Kernel, in_child) -> None:
