@@ -405,7 +405,7 @@ def add_vm_arguments(parser: argparse.ArgumentParser, kernel: bool = True) -> No
         type=vcpus,
         metavar="N",
         help="vm: the guest's vCPUs (default: one per host CPU this command may use, "
-        "at most 8); the guest runs a worker per vCPU and one more",
+        "at most 16); the guest runs a worker per vCPU and one more",
     )
 
 

@@ -62,7 +62,7 @@ TIME_SCALE = {"kvm": 2.0, "tcg": 10.0}
 # test takes about 1 s in a TCG guest (0.9 s at load 4), and a test that hangs in a
 # broken kernel then costs two minutes of the run, not twenty. --time-scale stretches it.
 TEST_TIMEOUT = 120.0
-DEFAULT_CPUS = 8  # vCPUs by default at most: the guest's one-process phases do not scale
+DEFAULT_CPUS = 16  # vCPUs by default at most (tests scale with them: 2.05x from 1 to 2)
 MAX_CPUS = 64  # --cpus at most
 BOOT_LIMIT = {"kvm": 60.0, "tcg": 240.0}  # until guest.sh starts the suite
 KVM_TRIAL = 20.0  # --accel auto: seconds for a KVM guest to reach init before TCG
