@@ -217,9 +217,12 @@ class Stamps:
         st = k.new("struct stat *")
         with k.unobserved():
             k.fstatat(k.AT_FDCWD, path, st, k.AT_SYMLINK_NOFOLLOW).unwrap()
-        ns = lambda s, n: s * 10**9 + n  # noqa: E731
-        return (ns(st.st_atime, st.st_atime_nsec), ns(st.st_mtime, st.st_mtime_nsec),
-                ns(st.st_ctime, st.st_ctime_nsec), st.st_nlink)  # fmt: skip
+        return (
+            st.st_atime * 10**9 + st.st_atime_nsec,
+            st.st_mtime * 10**9 + st.st_mtime_nsec,
+            st.st_ctime * 10**9 + st.st_ctime_nsec,
+            st.st_nlink,
+        )
 
     def backdate(self, *paths: Path) -> None:
         """atime and mtime to PAST (ctime becomes now: no call sets it), then one tick of

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from syscalls import forking, namespaces, sysctl
-from syscalls.kernel import Kernel
+from syscalls.kernel import Kernel, Result
 
 pytestmark = pytest.mark.os("linux")
 
@@ -326,7 +326,10 @@ def test_msgctl_msg_stat_takes_an_index_and_answers_the_queues_id(
         }
         top, _ = _info(kernel, kernel.MSG_INFO)
         ds = kernel.new("struct msqid64_ds *")
-        stat = lambda index: kernel.msgctl(index, getattr(kernel, cmd), ds)  # noqa: E731
+
+        def stat(index: int) -> Result:
+            return kernel.msgctl(index, getattr(kernel, cmd), ds)
+
         return made, *stat_by_index(stat, top, lambda: ds.msg_qbytes)
 
     made, found, past_the_top = in_child(run)

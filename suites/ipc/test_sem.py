@@ -9,7 +9,7 @@ import time
 import pytest
 
 from syscalls import forking, namespaces
-from syscalls.kernel import Kernel
+from syscalls.kernel import Kernel, Result
 
 pytestmark = pytest.mark.os("linux")
 
@@ -309,7 +309,10 @@ def test_semctl_sem_stat_takes_an_index_and_answers_the_sets_id(
                 for n in (1, 4)}  # fmt: skip
         top, _ = _info(kernel, kernel.SEM_INFO)
         ds = kernel.new("struct semid64_ds *")
-        stat = lambda index: kernel.semctl(index, 0, getattr(kernel, cmd), ds)  # noqa: E731
+
+        def stat(index: int) -> Result:
+            return kernel.semctl(index, 0, getattr(kernel, cmd), ds)
+
         return made, *stat_by_index(stat, top, lambda: ds.sem_nsems)
 
     made, found, past_the_top = in_child(run)

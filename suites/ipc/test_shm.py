@@ -12,7 +12,7 @@ import time
 import pytest
 
 from syscalls import namespaces
-from syscalls.kernel import Kernel
+from syscalls.kernel import Kernel, Result
 
 pytestmark = pytest.mark.os("linux")
 
@@ -242,7 +242,10 @@ def test_shmctl_shm_stat_takes_an_index_and_answers_the_segments_id(
                 for n in (4096, 10000)}  # fmt: skip
         top, _ = _shm_info(kernel, kernel.SHM_INFO, "shm_info")
         ds = kernel.new("struct shmid64_ds *")
-        stat = lambda index: kernel.shmctl(index, getattr(kernel, cmd), ds)  # noqa: E731
+
+        def stat(index: int) -> Result:
+            return kernel.shmctl(index, getattr(kernel, cmd), ds)
+
         return made, *stat_by_index(stat, top, lambda: ds.shm_segsz)
 
     made, found, past_the_top = in_child(run)

@@ -117,8 +117,8 @@ def _pending(kernel: Kernel) -> int:
 
 
 def _in_forked_child(kernel: Kernel, body: Callable[[], object]) -> object:
-    """body()'s value (a small int), computed in a raw fork's child; for bodies that
-    must run in the fork's child and not in in_child's own."""
+    """body()'s value (a Python literal: numbers, strings, lists), computed in a raw
+    fork's child: for what must be asked in the fork's child, not in in_child's own."""
     r, w = os.pipe()
 
     def child() -> None:
@@ -135,7 +135,8 @@ def _in_forked_child(kernel: Kernel, body: Callable[[], object]) -> object:
 def test_fork_child_starts_with_no_pending_signals(kernel: Kernel, in_child) -> None:
     def run() -> tuple[int, int]:
         usr1 = 1 << (signal.SIGUSR1 - 1)
-        kernel.rt_sigprocmask(kernel.SIG_BLOCK, kernel.new("uint64_t *", usr1), None, 8).unwrap()
+        block = kernel.new("uint64_t *", usr1)
+        kernel.rt_sigprocmask(kernel.SIG_BLOCK, block, None, SIGSET_BYTES).unwrap()
         kernel.kill(os.getpid(), signal.SIGUSR1).unwrap()  # pending here, blocked
         return _in_forked_child(kernel, lambda: _pending(kernel)), _pending(kernel) & usr1
 
