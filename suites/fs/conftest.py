@@ -226,15 +226,16 @@ class Stamps:
 
     def backdate(self, *paths: Path) -> None:
         """atime and mtime to PAST (ctime becomes now: no call sets it), then one tick of
-        the file systems' clock, so that a ctime set from now on is later than now's."""
+        the file systems' clock, so that a ctime set from now on is later than the one
+        `of` reads now: a test reads the times, makes its call, and compares."""
         k = self.kernel
         times = k.new("struct timespec[2]", [[self.PAST, 0], [self.PAST, 0]])
         with k.unobserved():
             for path in paths:
                 k.utimensat(k.AT_FDCWD, path, times, k.AT_SYMLINK_NOFOLLOW).unwrap()
-        self.tick()
+        self._tick()
 
-    def tick(self) -> None:
+    def _tick(self) -> None:
         """Until the coarse clock, which inode times are taken from, has moved on."""
         k = self.kernel
         ts = k.new("struct timespec *")

@@ -125,7 +125,6 @@ def test_chmod_updates_ctime_and_leaves_mtime(kernel: Kernel, tmp: Path, stamps)
     path.chmod(0o600)
     stamps.backdate(path)
     _, _, ctime, _ = stamps.of(path)
-    stamps.tick()
     kernel.fchmodat(kernel.AT_FDCWD, path, 0o640, 0).unwrap()
     _, mtime, ctime_after, _ = stamps.of(path)
     assert ctime_after > ctime  # the inode changed
