@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from syscalls import forking
+from syscalls import forking, processes
 from syscalls.kernel import Kernel
 
 
@@ -231,9 +231,8 @@ def test_fork_child_has_no_memory_locks(kernel: Kernel, in_child) -> None:
 
 
 def _locked_kb() -> int | None:
-    with open("/proc/self/status") as f:
-        lines = [line for line in f if line.startswith("VmLck:")]
-    return int(lines[0].split()[1]) if lines else None
+    locked = processes.status("self").get(b"VmLck")  # b"4 kB"
+    return None if locked is None else int(locked.split()[0])
 
 
 @pytest.mark.os("linux")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from syscalls import processes
 from syscalls.kernel import Kernel
 
 AS_USER = pytest.mark.as_user("root may change its ids (CAP_SETUID/CAP_SETGID)")
@@ -20,12 +21,8 @@ def _status(key: str) -> list[int] | None:
     """A line of Linux's /proc/self/status (Pid, PPid, Uid, Gid: real, effective, saved,
     fs), read by another path through the kernel than the syscall under test; None where
     there is none (the tests then compare with the C library, the same syscall)."""
-    try:
-        with open("/proc/self/status") as f:
-            line = next(x for x in f if x.startswith(f"{key}:"))
-    except (OSError, StopIteration):
-        return None
-    return [int(v) for v in line.split()[1:]]
+    value = processes.status("self").get(key.encode())
+    return None if value is None else [int(v) for v in value.split()]
 
 
 def test_getpid_matches_the_c_library(kernel: Kernel) -> None:
