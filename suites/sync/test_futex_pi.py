@@ -21,10 +21,19 @@ def _pi(kernel: Kernel, word, op: str):
     return kernel.futex(word, getattr(kernel, op), 0, None, None, 0)
 
 
-def test_futex_lock_pi_uncontended_stores_the_callers_tid(kernel: Kernel, futex, in_child) -> None:
+@pytest.mark.parametrize(
+    "lock",
+    [
+        "FUTEX_LOCK_PI_PRIVATE",
+        pytest.param("FUTEX_LOCK_PI2_PRIVATE", marks=pytest.mark.min_kernel("5.14")),
+    ],
+)
+def test_futex_lock_pi_uncontended_stores_the_callers_tid(
+    kernel: Kernel, futex, in_child, lock: str
+) -> None:
     def run() -> tuple[int, int]:
         word = futex.word(0)
-        _pi(kernel, word, "FUTEX_LOCK_PI_PRIVATE").unwrap()
+        _pi(kernel, word, lock).unwrap()
         held = word[0] - kernel.gettid().unwrap()
         _pi(kernel, word, "FUTEX_UNLOCK_PI_PRIVATE").unwrap()
         return held, word[0]
@@ -95,18 +104,6 @@ def test_futex_lock_pi_waiter_gets_the_lock_on_unlock(kernel: Kernel, futex, in_
     saw_waiters, outcome = in_child(run)
     assert saw_waiters
     assert outcome == "ok:True"
-
-
-@pytest.mark.min_kernel("5.14")
-def test_futex_lock_pi2_uncontended_stores_the_callers_tid(kernel: Kernel, futex, in_child):
-    def run() -> tuple[int, int]:
-        word = futex.word(0)
-        _pi(kernel, word, "FUTEX_LOCK_PI2_PRIVATE").unwrap()
-        held = word[0] - kernel.gettid().unwrap()
-        _pi(kernel, word, "FUTEX_UNLOCK_PI_PRIVATE").unwrap()
-        return held, word[0]
-
-    assert in_child(run) == (0, 0)
 
 
 @pytest.mark.min_kernel("5.14")
