@@ -31,6 +31,15 @@ def _clone3(kernel: Kernel, args, size: int | None = None, body=None) -> Result:
     return r
 
 
+def _set_tid(kernel: Kernel, pids: list[int], size: int) -> Result:
+    """clone3 of a plain child asking for the pids `pids` (set_tid), `size` of them."""
+    tids = kernel.new(f"int[{max(len(pids), 1)}]", pids)
+    args = _args(
+        kernel, exit_signal=signal.SIGCHLD, set_tid=kernel.address(tids), set_tid_size=size
+    )
+    return _clone3(kernel, args)
+
+
 def test_clone3_child_exit_code_reaches_wait4(kernel: Kernel, in_child) -> None:
     def run() -> int:
         pid = _clone3(kernel, _args(kernel, exit_signal=signal.SIGCHLD), body=lambda: 9).unwrap()
@@ -178,14 +187,7 @@ def test_clone3_clear_sighand_resets_handlers_but_keeps_ignored(kernel: Kernel, 
 def test_clone3_set_tid_size_beyond_the_nesting_limit_is_einval(kernel: Kernel, in_child) -> None:
     """At most MAX_PID_NS_LEVEL (32) pids, one per pid namespace level."""
 
-    def run() -> str:
-        tids = kernel.new("int[33]")
-        args = _args(
-            kernel, exit_signal=signal.SIGCHLD, set_tid=kernel.address(tids), set_tid_size=33
-        )
-        return _clone3(kernel, args).outcome
-
-    assert in_child(run) == "EINVAL"
+    assert in_child(lambda: _set_tid(kernel, [0] * 33, 33).outcome) == "EINVAL"
 
 
 @pytest.mark.min_kernel("5.5")
@@ -196,12 +198,7 @@ def test_clone3_set_tid_size_without_array_is_einval(kernel: Kernel, in_child) -
 
 @pytest.mark.min_kernel("5.5")
 def test_clone3_set_tid_array_with_zero_size_is_einval(kernel: Kernel, in_child) -> None:
-    def run() -> str:
-        tids = kernel.new("int[1]", [forking.missing_pid()])
-        args = _args(kernel, exit_signal=signal.SIGCHLD, set_tid=kernel.address(tids))
-        return _clone3(kernel, args).outcome
-
-    assert in_child(run) == "EINVAL"
+    assert in_child(lambda: _set_tid(kernel, [forking.missing_pid()], 0).outcome) == "EINVAL"
 
 
 @pytest.mark.root
@@ -210,14 +207,7 @@ def test_clone3_set_tid_already_in_use_is_eexist(kernel: Kernel, in_child) -> No
     """Root (CAP_CHECKPOINT_RESTORE) may choose the child's pid, but not one taken: the
     caller's own."""
 
-    def run() -> str:
-        tids = kernel.new("int[1]", [os.getpid()])
-        args = _args(
-            kernel, exit_signal=signal.SIGCHLD, set_tid=kernel.address(tids), set_tid_size=1
-        )
-        return _clone3(kernel, args).outcome
-
-    assert in_child(run) == "EEXIST"
+    assert in_child(lambda: _set_tid(kernel, [os.getpid()], 1).outcome) == "EEXIST"
 
 
 @pytest.mark.min_kernel("5.7")
@@ -255,11 +245,7 @@ def test_clone3_set_tid_as_a_user_is_eperm(kernel: Kernel, in_child) -> None:
         pytest.skip(f"pid {free} is taken: no free pid to ask for")
 
     def run() -> str:
-        tids = kernel.new("int[1]", [free])
-        args = _args(
-            kernel, exit_signal=signal.SIGCHLD, set_tid=kernel.address(tids), set_tid_size=1
-        )
-        r = _clone3(kernel, args)
+        r = _set_tid(kernel, [free], 1)
         if r.ok:
             forking.wait(kernel, r.value)
         return r.outcome
