@@ -133,11 +133,12 @@ def test_ofd_lock_is_shared_by_a_dup_of_the_fd(kernel: Kernel, tmp: Path, fds) -
 
 @pytest.mark.os("linux")
 @pytest.mark.min_kernel("3.15")
-def test_ofd_setlk_with_nonzero_pid_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
+@pytest.mark.parametrize("cmd", ["F_OFD_SETLK", "F_OFD_GETLK"])
+def test_ofd_lock_command_with_nonzero_pid_is_einval(kernel: Kernel, tmp: Path, fds, cmd) -> None:
     fd = fds.file(tmp / "f", b"x")
     fl = kernel.new("struct flock *")
     fl.l_type, fl.l_whence, fl.l_pid = kernel.F_WRLCK, kernel.SEEK_SET, 1
-    assert kernel.fcntl(fd, kernel.F_OFD_SETLK, fl).errno == "EINVAL"
+    assert kernel.fcntl(fd, getattr(kernel, cmd), fl).errno == "EINVAL"
 
 
 def test_setlk_ignores_the_l_pid_it_is_given(kernel: Kernel, tmp: Path, fds) -> None:
@@ -218,15 +219,6 @@ def test_setlk_seek_cur_start_is_relative_to_the_offset(
 def test_setlk_read_lock_on_write_only_fd_is_ebadf(kernel: Kernel, tmp: Path, fds) -> None:
     fd = fds.file(tmp / "f", b"x", kernel.O_WRONLY)
     assert _setlk(kernel, fd, kernel.F_RDLCK).errno == "EBADF"
-
-
-@pytest.mark.os("linux")
-@pytest.mark.min_kernel("3.15")
-def test_ofd_getlk_with_nonzero_pid_is_einval(kernel: Kernel, tmp: Path, fds) -> None:
-    fd = fds.file(tmp / "f", b"x")
-    fl = kernel.new("struct flock *")
-    fl.l_type, fl.l_whence, fl.l_pid = kernel.F_WRLCK, kernel.SEEK_SET, 1
-    assert kernel.fcntl(fd, kernel.F_OFD_GETLK, fl).errno == "EINVAL"
 
 
 @pytest.mark.os("linux")
