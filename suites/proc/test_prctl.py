@@ -237,28 +237,21 @@ def test_prctl_timerslack_is_read_back_and_zero_restores_the_default(
     assert (changed, back) == (12345, 0)
 
 
-def test_prctl_keepcaps_is_read_back(kernel: Kernel, in_child) -> None:
+@pytest.mark.parametrize("flag", ["KEEPCAPS", "THP_DISABLE"])
+def test_prctl_flag_set_and_cleared_is_read_back(kernel: Kernel, in_child, flag: str) -> None:
+    put, get = getattr(kernel, f"PR_SET_{flag}"), getattr(kernel, f"PR_GET_{flag}")
+
     def run() -> tuple[int, int]:
-        kernel.prctl(kernel.PR_SET_KEEPCAPS, 1, 0, 0, 0).unwrap()
-        on = kernel.prctl(kernel.PR_GET_KEEPCAPS, 0, 0, 0, 0).unwrap()
-        kernel.prctl(kernel.PR_SET_KEEPCAPS, 0, 0, 0, 0).unwrap()
-        return on, kernel.prctl(kernel.PR_GET_KEEPCAPS, 0, 0, 0, 0).unwrap()
+        kernel.prctl(put, 1, 0, 0, 0).unwrap()
+        on = kernel.prctl(get, 0, 0, 0, 0).unwrap()
+        kernel.prctl(put, 0, 0, 0, 0).unwrap()
+        return on, kernel.prctl(get, 0, 0, 0, 0).unwrap()
 
     assert in_child(run) == (1, 0)
 
 
 def test_prctl_keepcaps_above_one_is_einval(kernel: Kernel, in_child) -> None:
     assert in_child(lambda: kernel.prctl(kernel.PR_SET_KEEPCAPS, 2, 0, 0, 0).outcome) == "EINVAL"
-
-
-def test_prctl_thp_disable_is_read_back(kernel: Kernel, in_child) -> None:
-    def run() -> tuple[int, int]:
-        kernel.prctl(kernel.PR_SET_THP_DISABLE, 1, 0, 0, 0).unwrap()
-        on = kernel.prctl(kernel.PR_GET_THP_DISABLE, 0, 0, 0, 0).unwrap()
-        kernel.prctl(kernel.PR_SET_THP_DISABLE, 0, 0, 0, 0).unwrap()
-        return on, kernel.prctl(kernel.PR_GET_THP_DISABLE, 0, 0, 0, 0).unwrap()
-
-    assert in_child(run) == (1, 0)
 
 
 def test_prctl_thp_disable_with_extra_arguments_is_einval(kernel: Kernel, in_child) -> None:
