@@ -93,6 +93,13 @@ def test_parse_rejects_an_entry_without_prototype():
         parse("", "minix")
 
 
+def _refusal(lines: str) -> str:
+    """Why a master of sys_exit followed by `lines` is refused."""
+    with pytest.raises(MasterError) as raised:
+        parse(f"1\tSTD\t{{ int sys_exit(int rval); }}\n{lines}\n", "openbsd")
+    return str(raised.value)
+
+
 @pytest.mark.parametrize(
     ("entry", "says"),
     [
@@ -104,9 +111,7 @@ def test_parse_rejects_an_entry_without_prototype():
 )
 def test_parse_rejects_a_number_or_name_no_table_can_hold(entry: str, says: str) -> None:
     """Each was a ValueError traceback or a table that does not load."""
-    with pytest.raises(MasterError) as raised:
-        parse(f"1\tSTD\t{{ int sys_exit(int rval); }}\n{entry}\n", "openbsd")
-    assert says in str(raised.value)
+    assert says in _refusal(entry)
 
 
 def test_parse_takes_ascii_digits_only() -> None:
@@ -159,9 +164,7 @@ def test_an_entry_run_into_another_prototype_is_refused() -> None:
     ],
 )
 def test_a_master_that_makes_no_single_table_is_refused(lines: str, says: str) -> None:
-    with pytest.raises(MasterError) as raised:
-        parse(f"1\tSTD\t{{ int sys_exit(int rval); }}\n{lines}\n", "openbsd")
-    assert says in str(raised.value)
+    assert says in _refusal(lines)
 
 
 def test_conditionals_with_a_stand_in_on_the_other_side_are_one_table() -> None:
