@@ -66,6 +66,19 @@ def host_os_arch() -> tuple[str, str]:
     return os_arch(os.uname().sysname, os.uname().machine, struct.calcsize("P"))
 
 
+# `uname -m` of kernels whose addresses are 64 bits wide.
+_WIDE_KERNELS = frozenset({"x86_64", "amd64", "aarch64", "arm64", "riscv64"})
+
+
+def compat_process(machine: str | None = None, pointer_size: int | None = None) -> bool:
+    """A 32-bit process on a 64-bit kernel (i386 on x86_64): the kernel widens each
+    32-bit argument, so no length the process can pass wraps the kernel's addresses.
+    Defaults: this machine's `uname -m` and this interpreter's pointer size."""
+    machine = os.uname().machine if machine is None else machine
+    pointer_size = struct.calcsize("P") if pointer_size is None else pointer_size
+    return pointer_size == 4 and machine.lower() in _WIDE_KERNELS
+
+
 def os_arch(sysname: str, machine: str, pointer_size: int = 8) -> tuple[str, str]:
     """The table names (os, arch) for `uname -s` and `uname -m` (of this or another
     machine) and the pointer size of the userland that will make the calls."""

@@ -4,7 +4,15 @@ from pathlib import Path
 
 import pytest
 
-from syscalls.abi import PLATFORMS_DIR, Platform, PlatformError, available, host_os_arch, os_arch
+from syscalls.abi import (
+    PLATFORMS_DIR,
+    Platform,
+    PlatformError,
+    available,
+    compat_process,
+    host_os_arch,
+    os_arch,
+)
 from syscalls.kernel import Kernel
 
 
@@ -32,6 +40,16 @@ def test_uname_names_map_to_table_names(
     uname: tuple[str, str], size: int, expected: tuple[str, str]
 ) -> None:
     assert os_arch(*uname, size) == expected
+
+
+@pytest.mark.parametrize(
+    ("machine", "pointer", "compat"),
+    [("x86_64", 4, True), ("aarch64", 4, True), ("x86_64", 8, False), ("i686", 4, False)],
+)
+def test_compat_process_is_a_32_bit_userland_on_a_64_bit_kernel(
+    machine: str, pointer: int, compat: bool
+) -> None:
+    assert compat_process(machine, pointer) is compat
 
 
 def test_layers_merge_common_aliases_under_generated_numbers() -> None:

@@ -9,7 +9,8 @@ memory. `vma(addr)` is the /proc/self/maps line of the mapping holding addr,
 `vm_flags(addr)` the two-letter VmFlags /proc/self/smaps gives it (fs/proc/task_mmu.c),
 `status(key)` a /proc/self/status value in kB, `overcommit_memory` the
 vm.overcommit_memory mode (0 heuristic, 1 always, 2 strict). `nodemask` makes and reads
-the NUMA node masks of the mempolicy and migration calls.
+the NUMA node masks of the mempolicy and migration calls. `address_space_end` is
+2 ** (pointer bits), for lengths that wrap past it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
+from syscalls.abi import compat_process
 from syscalls.kernel import Kernel, Result
 
 
@@ -78,6 +80,16 @@ def maps(kernel: Kernel) -> Iterator[Maps]:
 @pytest.fixture
 def page() -> int:
     return os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.fixture
+def address_space_end(kernel: Kernel) -> int:
+    """2 ** (pointer bits): a length near it, added to any mapped address, wraps past 0.
+    Not for a 32-bit process on a 64-bit kernel, which sees a length widened and the
+    range end above 4 GiB: the call then walks (and may change) every mapping above."""
+    if compat_process():
+        pytest.skip("a 32-bit process on a 64-bit kernel: no 32-bit length wraps its addresses")
+    return 1 << 8 * kernel.ffi.sizeof("void *")
 
 
 @pytest.fixture

@@ -49,9 +49,11 @@ def test_msync_zero_length_succeeds_even_unmapped(kernel: Kernel, page: int) -> 
 
 
 @pytest.mark.os("linux")
-def test_msync_range_wrapping_the_address_space_is_enomem(kernel: Kernel, maps, page: int) -> None:
+def test_msync_range_wrapping_the_address_space_is_enomem(
+    kernel: Kernel, maps, page: int, address_space_end: int
+) -> None:
     addr = maps.anon(page, kernel.MAP_SHARED)
-    huge = (1 << 8 * kernel.ffi.sizeof("void *")) - page
+    huge = address_space_end - page
     assert kernel.msync(addr, huge, kernel.MS_SYNC).errno == "ENOMEM"
 
 

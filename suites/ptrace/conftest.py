@@ -109,11 +109,13 @@ class Tracer:
         return value & ((1 << 8 * self.k.ffi.sizeof("long")) - 1)
 
     def set_reg(self, regs: Any, role: str, value: int) -> None:
+        """A register by its role, from a signed value or an unsigned word: i386's
+        fields are signed longs, which take no word above LONG_MAX."""
         holder, key = _field(regs, getattr(self.names, role))
-        if isinstance(key, int):
-            holder[key] = value
-        else:
-            setattr(holder, key, value)
+        try:
+            _store(holder, key, value)
+        except OverflowError:
+            _store(holder, key, value - (1 << 8 * self.k.ffi.sizeof("long")))
 
     def regs(self, pid: int) -> Any:
         """The tracee's struct user_regs_struct: PTRACE_GETREGS, or where the arch has
@@ -214,6 +216,13 @@ def _field(regs: Any, name: str) -> tuple[Any, str | int]:
         array, index = name[:-1].split("[")
         return getattr(regs, array), int(index)
     return regs, name
+
+
+def _store(holder: Any, key: str | int, value: int) -> None:
+    if isinstance(key, int):
+        holder[key] = value
+    else:
+        setattr(holder, key, value)
 
 
 def reap(kernel: Kernel, pid: int) -> None:
