@@ -389,6 +389,16 @@ def test_a_process_with_threads_python_did_not_start_is_not_forked(tmp_path: Pat
     assert "--workers cannot fork this process: it runs 1 thread(s)" in p.stdout + p.stderr
 
 
+def test_under_qemu_user_the_thread_python_did_not_start_is_qemus_and_the_fork_goes_on(
+    tmp_path: Path,
+) -> None:
+    target = '\ndef pytest_addoption(parser):\n    parser.addoption("--target")\n'
+    (tmp_path / "conftest.py").write_text(FOREIGN_THREAD + target)
+    p = run_pool(tmp_path, "--workers", "2", "--target", "qemu-user")
+    assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-2000:]
+    assert "4 failed, 37 passed, 1 skipped" in p.stdout
+
+
 ESCAPING = """
 import os
 
