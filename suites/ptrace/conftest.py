@@ -135,6 +135,18 @@ class Tracer:
         else:
             self("PTRACE_SETREGSET", pid, self.k.NT_PRSTATUS, self._iov(regs)).unwrap()
 
+    def set_syscall(self, pid: int, regs: Any, nr: int) -> None:
+        """The call a tracee stopped at syscall entry makes instead. x86 takes the number
+        back from the registers (orig_rax); arm64 keeps its own copy, which only the
+        NT_ARM_SYSTEM_CALL regset writes (arch/arm64/kernel/ptrace.c system_call_set)."""
+        if self.k.platform.arch != "aarch64":
+            self.set_reg(regs, "nr", nr)
+            self.set_regs(pid, regs)
+            return
+        number = self.k.new("int *", nr)
+        iov = self.k.new("struct iovec *", (number, self.k.ffi.sizeof("int")))
+        self("PTRACE_SETREGSET", pid, self.k.NT_ARM_SYSTEM_CALL, iov).unwrap()
+
     def _iov(self, regs: Any) -> Any:
         return self.k.new("struct iovec *", (regs, self.k.ffi.sizeof("struct user_regs_struct")))
 

@@ -87,8 +87,7 @@ def test_setregs_at_entry_to_another_number_makes_that_call_instead(
     def run() -> int:
         with ptrace.traceme(body) as pid:
             regs = ptrace.to_syscall(pid, kernel.platform.syscalls["getpid"])
-            ptrace.set_reg(regs, "nr", kernel.platform.syscalls["getppid"])
-            ptrace.set_regs(pid, regs)
+            ptrace.set_syscall(pid, regs, kernel.platform.syscalls["getppid"])
             ptrace("PTRACE_CONT", pid, 0, 0).unwrap()
             status = ptrace.wait(pid)
             return os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
