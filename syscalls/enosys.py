@@ -7,12 +7,20 @@ that release or later, so ENOSYS from it is a failure: the kernel lost it. An op
 one stays a skip that names its option. Kernels that are not mainline Linux state here,
 once each, what they legitimately lack. Tables that say nothing (the BSDs', tables made
 before this) keep ENOSYS a skip.
+
+A few Linux syscalls also answer ENOSYS for an argument: an operation they do not know,
+or one the configuration left out (BY_ARGUMENT). When a harmless call shows the syscall
+is there, their ENOSYS is not an absence: a left-out feature the kernel shows missing
+is a skip naming it, and anything else an errno like any other, for the test to judge
+(so a kernel that lost one operation of futex fails the tests of it, rather than
+skipping them as a kernel built without futex).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from syscalls.abi import Platform
 from syscalls.expect import version_tuple
@@ -73,6 +81,10 @@ class Answer:
     message: str
 
 
+def _no(_feature: str) -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class Rule:
     """How ENOSYS is judged on one kernel: its table, its target, its release."""
@@ -82,14 +94,21 @@ class Rule:
     # The running kernel's release, asked only when it decides (an in-process kernel
     # answers it with a syscall of its own).
     release: Callable[[], str] = str
+    # Whether the kernel has a syscall or a feature of one (FEATURES), by a harmless
+    # call of its own; asked only for the syscalls of BY_ARGUMENT.
+    provides: Callable[[str], bool] = _no
 
-    def judge(self, name: str) -> Answer:
-        """The meaning of ENOSYS from `name` (the table's name for the syscall)."""
+    def judge(self, name: str, args: tuple[Any, ...] = ()) -> Answer | None:
+        """The meaning of ENOSYS from `name` (the table's name for the syscall) called
+        with `args`; None when it is an errno like any other (BY_ARGUMENT)."""
         p = self.platform
         lacks = TARGET_LACKS.get(self.target, {})
         why = lacks.get(name) or lacks.get(ANY)
         if why:
             return Answer(False, f"{name}: ENOSYS ({why})")
+        by_argument = BY_ARGUMENT.get(name) if p.os == "linux" else None
+        if by_argument is not None and self.provides(name):
+            return by_argument(self, args)
         if p.optional is None:
             return Answer(False, f"{name}: ENOSYS (the kernel does not implement it)")
         if name in p.unimplemented:
@@ -121,3 +140,59 @@ class Rule:
         if release and version_tuple(release)[:2] < version_tuple(self.platform.release)[:2]:
             return release
         return ""
+
+
+# What Kernel.provides() can be asked, besides the syscalls of BY_ARGUMENT themselves (a
+# harmless call of each: futex's FUTEX_WAKE of no waiter, msgrcv of queue -1).
+FEATURES = {
+    "futex_pi": "FUTEX_UNLOCK_PI of an unowned word answers EPERM, not ENOSYS",
+    "msg_copy": "/proc/sys/kernel/ns_last_pid exists (CONFIG_CHECKPOINT_RESTORE)",
+}
+
+# kernel/futex/syscalls.c do_futex: the operations that need CONFIG_FUTEX_PI.
+FUTEX_PI_OPS = (
+    "FUTEX_LOCK_PI",
+    "FUTEX_LOCK_PI2",
+    "FUTEX_UNLOCK_PI",
+    "FUTEX_TRYLOCK_PI",
+    "FUTEX_WAIT_REQUEUE_PI",
+    "FUTEX_CMP_REQUEUE_PI",
+)
+
+
+def _futex(rule: Rule, args: tuple[Any, ...]) -> Answer | None:
+    """futex is there: its ENOSYS is about the operation. A PI operation on a kernel
+    whose PI support is missing too is a skip; an unknown operation, FUTEX_CLOCK_REALTIME
+    on one that takes no deadline, or an operation the kernel lost is the test's."""
+    c = rule.platform.constants
+    op = args[1] if len(args) > 1 and isinstance(args[1], int) else None
+    if op is None:
+        return None
+    cmd = op & ~(c.get("FUTEX_PRIVATE_FLAG", 0) | c.get("FUTEX_CLOCK_REALTIME", 0))
+    if cmd in {c.get(name) for name in FUTEX_PI_OPS} and not rule.provides("futex_pi"):
+        return Answer(
+            False,
+            "futex: ENOSYS for a PI operation (CONFIG_FUTEX_PI is off: FUTEX_UNLOCK_PI "
+            "answers ENOSYS too)",
+        )
+    return None
+
+
+def _msgrcv(rule: Rule, args: tuple[Any, ...]) -> Answer | None:
+    """msgrcv is there: its ENOSYS is MSG_COPY's (ipc/msg.c prepare_copy), a skip
+    where the kernel has no CONFIG_CHECKPOINT_RESTORE, else the test's."""
+    flags = args[4] if len(args) > 4 and isinstance(args[4], int) else 0
+    if flags & rule.platform.constants.get("MSG_COPY", 0) and not rule.provides("msg_copy"):
+        return Answer(
+            False,
+            "msgrcv: ENOSYS for MSG_COPY (CONFIG_CHECKPOINT_RESTORE is off: no "
+            "/proc/sys/kernel/ns_last_pid)",
+        )
+    return None
+
+
+# Syscalls whose ENOSYS can be about an argument (see the module's docstring).
+BY_ARGUMENT: dict[str, Callable[[Rule, tuple[Any, ...]], Answer | None]] = {
+    "futex": _futex,
+    "msgrcv": _msgrcv,
+}

@@ -249,7 +249,7 @@ class Kernel:
         real = p.resolve(name)
         if real in p.symbols:
             symbol = getattr(self.libc, p.symbols[real])
-            return lambda *args: self._finish(name, symbol(*args))
+            return lambda *args: self._finish(name, symbol(*args), args=args)
         if real not in p.syscalls:
             raise Unsupported(f"{name}: not in the {p.name} table")
         number = self.ffi.cast("long", p.syscalls[real])
@@ -257,7 +257,8 @@ class Kernel:
 
         def call(*args: Any) -> Result:
             keep: list[Any] = []  # buffers made from bytes live until the call returns
-            return self._finish(name, syscall(number, *(self._arg(a, keep) for a in args)))
+            ret = syscall(number, *(self._arg(a, keep) for a in args))
+            return self._finish(name, ret, args=args)
 
         return call
 
@@ -280,7 +281,7 @@ class Kernel:
             err = self.ffi.errno if ret == -1 else 0
             if rest:
                 ret = rest[0](ret)
-            return self._finish(name, ret, err, real)
+            return self._finish(name, ret, err, real, args)
 
         return call
 
@@ -301,7 +302,14 @@ class Kernel:
             return ffi.cast("void *", value) if kind == "array" else value
         raise TypeError(f"cannot pass {type(value).__name__} to a syscall")
 
-    def _finish(self, name: str, ret: Any, err: int | None = None, real: str = "") -> Result:
+    def _finish(
+        self,
+        name: str,
+        ret: Any,
+        err: int | None = None,
+        real: str = "",
+        args: tuple[Any, ...] = (),
+    ) -> Result:
         value = int(ret)
         if err is None:
             err = self.ffi.errno if value == -1 else 0
@@ -311,10 +319,42 @@ class Kernel:
         result = Result(name, value, Errno(err, self.platform) if err else None)
         self.record(result)  # an ENOSYS too: the profile shows what was lost
         if err == self.platform.errno.get("ENOSYS"):
-            rule = enosys.Rule(self.platform, self.target, self.release)
-            answer = rule.judge(self.platform.resolve(real or name))
-            raise (MissingSyscall if answer.lost else Unsupported)(answer.message)
+            rule = enosys.Rule(self.platform, self.target, self.release, self.provides)
+            answer = rule.judge(self.platform.resolve(real or name), args)
+            if answer is not None:  # else an errno of the arguments (enosys.BY_ARGUMENT)
+                raise (MissingSyscall if answer.lost else Unsupported)(answer.message)
         return result
+
+    def provides(self, feature: str) -> bool:
+        """Whether this kernel has a syscall of enosys.BY_ARGUMENT or one of
+        enosys.FEATURES, asked once by a harmless call (not recorded); has() says
+        whether the table has a name."""
+        known: dict[str, bool] = self.__dict__.setdefault("_features", {})
+        if feature not in known:
+            known[feature] = self._probe(feature)
+        return known[feature]
+
+    def _probe(self, feature: str) -> bool:
+        p = self.platform
+        if feature == "msg_copy":  # only a kernel with checkpoint/restore has it
+            return os.path.exists("/proc/sys/kernel/ns_last_pid")
+        word = self.ffi.new("uint32_t *")  # 0: no waiter to wake, no owner to be
+        private = p.constants.get("FUTEX_PRIVATE_FLAG", 0)
+        calls: dict[str, tuple[str, tuple[Any, ...]]] = {
+            "futex": ("futex", (word, p.constants.get("FUTEX_WAKE", 1) | private, 0)),
+            "futex_pi": ("futex", (word, p.constants.get("FUTEX_UNLOCK_PI", 7) | private, 0)),
+            "msgrcv": ("msgrcv", (-1, 0, 0, 0, 0)),  # EINVAL: no queue -1
+        }
+        if feature not in calls:
+            raise ValueError(f"no probe for {feature!r}")
+        name, args = calls[feature]
+        real = p.resolve(name)
+        if real not in p.syscalls:
+            return False
+        keep: list[Any] = []
+        number = self.ffi.cast("long", p.syscalls[real])
+        ret = int(self.libc.syscall(number, *(self._arg(a, keep) for a in args)))
+        return not (ret == -1 and self.ffi.errno == p.errno.get("ENOSYS"))
 
     def record(self, result: Result) -> None:
         """Record an answer as a call's: one made unobserved that stands for its tries

@@ -159,3 +159,63 @@ def test_pytest_reports_a_lost_syscall_as_a_failure_and_an_optional_one_as_a_ski
     skipped = cases["test_optional"].find("skipped")
     assert skipped is not None
     assert "sample_optional: ENOSYS (CONFIG_SAMPLE is off)" in skipped.get("message", "")
+
+
+# --- ENOSYS for an argument (BY_ARGUMENT): futex's operations, msgrcv's MSG_COPY
+
+
+def _provides(*features: str):
+    return lambda feature: feature in features
+
+
+def _rule(*features: str) -> Rule:
+    return Rule(X86_64, "host", lambda: "6.1.0", _provides(*features))
+
+
+def _futex_args(op: str, *flags: str) -> tuple[int, ...]:
+    c = X86_64.constants
+    return (0, c[op] | sum(c[f] for f in flags), 0, 0, 0, 0)
+
+
+def test_enosys_from_a_futex_that_is_there_is_the_tests_errno():
+    for op in ("FUTEX_WAKE_OP", "FUTEX_WAIT", "FUTEX_LOCK_PI"):
+        assert _rule("futex", "futex_pi").judge("futex", _futex_args(op)) is None
+    unknown = (0, 0x7F, 0, 0, 0, 0)
+    assert _rule("futex", "futex_pi").judge("futex", unknown) is None
+
+
+def test_enosys_from_a_futex_pi_operation_without_pi_support_skips_naming_it():
+    answer = _rule("futex").judge("futex", _futex_args("FUTEX_LOCK_PI2", "FUTEX_PRIVATE_FLAG"))
+    assert answer is not None and not answer.lost
+    assert "CONFIG_FUTEX_PI is off" in answer.message
+    assert _rule("futex").judge("futex", _futex_args("FUTEX_WAKE")) is None
+
+
+def test_enosys_from_a_kernel_without_futex_skips_naming_config_futex():
+    answer = _rule().judge("futex", _futex_args("FUTEX_WAKE"))
+    assert answer is not None and answer.message == "futex: ENOSYS (CONFIG_FUTEX is off)"
+
+
+def test_enosys_from_msgrcv_is_msg_copys_without_checkpoint_restore():
+    copy = X86_64.constants["MSG_COPY"] | X86_64.constants["IPC_NOWAIT"]
+    answer = _rule("msgrcv").judge("msgrcv", (0, 0, 64, 1, copy))
+    assert answer is not None and "MSG_COPY (CONFIG_CHECKPOINT_RESTORE is off" in answer.message
+    assert _rule("msgrcv", "msg_copy").judge("msgrcv", (0, 0, 64, 1, copy)) is None
+    assert "CONFIG_SYSVIPC is off" in _rule().judge("msgrcv", (0, 0, 64, 1, copy)).message
+
+
+def test_a_target_that_lacks_a_syscall_is_asked_before_its_arguments():
+    rule = Rule(X86_64, "qemu-user", lambda: "6.1.0", _provides("futex"))
+    answer = rule.judge("futex", _futex_args("FUTEX_WAKE"))
+    assert answer is not None and "qemu-user" in answer.message
+
+
+@on_x86_64
+def test_the_kernel_returns_enosys_of_futexs_arguments_as_an_answer():
+    k = Kernel(Platform.load())
+    assert k.provides("futex") and k.provides("futex_pi") and k.provides("msgrcv")
+    word = k.new("uint32_t *")
+    r = k.futex(word, 0x7F | k.FUTEX_PRIVATE_FLAG, 0, None, None, 0)
+    assert r.errno == "ENOSYS"
+    with pytest.raises(ValueError, match="no probe"):
+        k.provides("nothing")

@@ -129,3 +129,23 @@ def test_futex_wait_with_a_waker_on_another_word_times_out(kernel: Kernel, futex
         return futex.wake(b, 10).unwrap(), waiter.join()
 
     assert in_child(run) == (0, "ETIMEDOUT")
+
+
+# kernel/futex/syscalls.c do_futex: an operation it does not know is ENOSYS, and so is
+# FUTEX_CLOCK_REALTIME on any operation but those that take an absolute deadline on that
+# clock (FUTEX_WAIT_BITSET, FUTEX_WAIT_REQUEUE_PI, FUTEX_LOCK_PI2): FUTEX_WAIT included,
+# whatever futex(2) says of it since 4.5. futex itself is there, so its ENOSYS is an
+# answer like any other (syscalls.enosys BY_ARGUMENT), not a kernel built without futex.
+def test_futex_unknown_operation_is_enosys(kernel: Kernel, futex) -> None:
+    unknown = 0x7F | kernel.FUTEX_PRIVATE_FLAG  # the highest command number there is
+    assert kernel.futex(futex.word(0), unknown, 0, None, None, 0).errno == "ENOSYS"
+
+
+@pytest.mark.parametrize("op", ["FUTEX_WAKE", "FUTEX_WAIT", "FUTEX_CMP_REQUEUE", "FUTEX_WAKE_OP"])
+def test_futex_clock_realtime_on_an_operation_without_its_deadline_is_enosys(
+    kernel: Kernel, futex, op: str
+) -> None:
+    word, other = futex.word(1), futex.word(0)
+    flags = kernel.FUTEX_PRIVATE_FLAG | kernel.FUTEX_CLOCK_REALTIME
+    r = kernel.futex(word, getattr(kernel, op) | flags, 0, None, other, 1)
+    assert r.errno == "ENOSYS"
