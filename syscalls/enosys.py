@@ -160,15 +160,31 @@ FUTEX_PI_OPS = (
 )
 
 
+# Per non-mainline target: the futex operations it does not implement (ENOSYS from a
+# futex that is there), as TARGET_LACKS says of whole syscalls. Debian's runsc
+# 0.0~20221219 over suites/sync: no requeue-PI pair, no FUTEX_LOCK_PI2.
+FUTEX_OPS_LACKING = {
+    "gvisor": (
+        ("FUTEX_LOCK_PI2", "FUTEX_WAIT_REQUEUE_PI", "FUTEX_CMP_REQUEUE_PI"),
+        "gVisor does not implement it",
+    ),
+}
+
+
 def _futex(rule: Rule, args: tuple[Any, ...]) -> Answer | None:
-    """futex is there: its ENOSYS is about the operation. A PI operation on a kernel
-    whose PI support is missing too is a skip; an unknown operation, FUTEX_CLOCK_REALTIME
-    on one that takes no deadline, or an operation the kernel lost is the test's."""
+    """futex is there: its ENOSYS is about the operation. An operation the target does
+    not implement, or a PI operation on a kernel whose PI support is missing too, is a
+    skip; an unknown operation, FUTEX_CLOCK_REALTIME on one that takes no deadline, or
+    an operation the kernel lost is the test's."""
     c = rule.platform.constants
     op = args[1] if len(args) > 1 and isinstance(args[1], int) else None
     if op is None:
         return None
     cmd = op & ~(c.get("FUTEX_PRIVATE_FLAG", 0) | c.get("FUTEX_CLOCK_REALTIME", 0))
+    lacking, why = FUTEX_OPS_LACKING.get(rule.target, ((), ""))
+    for name in lacking:
+        if cmd == c.get(name):
+            return Answer(False, f"futex: ENOSYS for {name} ({why})")
     if cmd in {c.get(name) for name in FUTEX_PI_OPS} and not rule.provides("futex_pi"):
         return Answer(
             False,

@@ -20,7 +20,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import NoReturn
 
+from syscalls import threads
 from syscalls.child import TIME_SCALE
 from syscalls.kernel import Kernel
 
@@ -77,6 +79,8 @@ def wait_blocked(
         now = time.monotonic()
         if not blocked_in(kernel, tid, names, arg0):
             asleep_since = None
+            if _ended(tid):
+                _ended_before_blocking(tid, names)
         elif exact:
             return
         elif asleep_since is None:
@@ -88,6 +92,26 @@ def wait_blocked(
                 f"thread {tid} did not block in {names} within {timeout * TIME_SCALE:.1f}s"
             )
         time.sleep(0.0005)
+
+
+def _ended(tid: int) -> bool:
+    """Whether thread or process `tid` is gone, or a zombie: it will never block."""
+    try:
+        stat = (PROC / str(tid) / "stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def _ended_before_blocking(tid: int, names: str | Iterable[str]) -> NoReturn:
+    """Fail at once, not at the deadline: with what a Waiter's thread raised (a skip
+    for an ENOSYS, the failed assertion) where `tid` was one, else with what it gave."""
+    waiter = threads.by_tid(tid)
+    said = ""
+    if waiter is not None:
+        waiter.join()  # raises what the thread raised
+        said = f", returning {waiter.join()!r}"
+    raise AssertionError(f"thread {tid} ended before it blocked in {names}{said}")
 
 
 def pending(tid: int) -> set[int]:

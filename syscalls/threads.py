@@ -9,8 +9,18 @@ inside the thread is the test's skip, not a missing result.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
+
+# Waiters by their thread id, for syscalls.procstate to learn how a waited-for thread
+# ended (a skip or a failure raised in it) when it ends before blocking.
+_BY_TID: weakref.WeakValueDictionary[int, Waiter] = weakref.WeakValueDictionary()
+
+
+def by_tid(tid: int) -> Waiter | None:
+    """The Waiter whose thread had this id, if it is still referenced."""
+    return _BY_TID.get(tid)
 
 
 class Waiter:
@@ -34,11 +44,16 @@ class Waiter:
 
     def _run(self) -> None:
         self._tid = threading.get_native_id()
+        _BY_TID[self._tid] = self
         self._started.set()
         try:
             self._result = self._fn()
         except BaseException as e:  # handed to join()
             self._error = e
+
+    @property
+    def done(self) -> bool:
+        return not self._thread.is_alive()
 
     def join(self) -> Any:
         self._thread.join()

@@ -219,3 +219,11 @@ def test_the_kernel_returns_enosys_of_futexs_arguments_as_an_answer():
     assert r.errno == "ENOSYS"
     with pytest.raises(ValueError, match="no probe"):
         k.provides("nothing")
+
+
+def test_a_futex_operation_a_target_does_not_implement_skips_naming_it():
+    rule = Rule(X86_64, "gvisor", lambda: "4.4.0", _provides("futex", "futex_pi"))
+    answer = rule.judge("futex", _futex_args("FUTEX_CMP_REQUEUE_PI", "FUTEX_PRIVATE_FLAG"))
+    assert answer is not None and not answer.lost
+    assert answer.message == "futex: ENOSYS for FUTEX_CMP_REQUEUE_PI (gVisor does not implement it)"
+    assert rule.judge("futex", _futex_args("FUTEX_WAKE_OP")) is None

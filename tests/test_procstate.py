@@ -12,6 +12,7 @@ import pytest
 from syscalls import procstate
 from syscalls.abi import Platform
 from syscalls.kernel import Kernel
+from syscalls.threads import Waiter
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs /proc")
 
@@ -118,3 +119,31 @@ def test_pending_lists_a_blocked_signal_sent_to_the_thread(k: Kernel) -> None:
 def test_pending_of_a_thread_that_is_gone_is_empty(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(procstate, "PROC", tmp_path)
     assert procstate.pending(7) == set()
+
+
+def test_a_waiter_that_raises_before_it_blocks_raises_that_at_once(k: Kernel) -> None:
+    def fails() -> None:
+        pytest.skip("the waiter's own skip")
+
+    waiter = Waiter(fails)
+    start = time.monotonic()
+    with pytest.raises(pytest.skip.Exception, match="the waiter's own skip"):
+        procstate.wait_blocked(k, waiter.tid, "read", timeout=30)
+    assert time.monotonic() - start < 10  # not the deadline's 30 s
+
+
+def test_a_waiter_that_returns_before_it_blocks_fails_saying_what_it_returned(k: Kernel) -> None:
+    waiter = Waiter(lambda: 42)
+    with pytest.raises(AssertionError, match=r"ended before it blocked in read, returning 42"):
+        procstate.wait_blocked(k, waiter.tid, "read", timeout=30)
+
+
+def test_a_zombie_child_is_taken_as_ended(k: Kernel) -> None:
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    try:
+        with pytest.raises(AssertionError, match=f"thread {pid} ended before it blocked"):
+            procstate.wait_blocked(k, pid, "read", timeout=30)
+    finally:
+        os.waitpid(pid, 0)
