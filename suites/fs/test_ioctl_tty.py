@@ -42,9 +42,15 @@ def _read(kernel: Kernel, fd: int, n: int = 256) -> bytes:
     return kernel.bytes(buf, kernel.read(fd, buf, n).unwrap())
 
 
-def _read_ready(kernel: Kernel, fd: int, n: int = 256) -> bytes:
-    assert _ready(kernel, fd) & kernel.POLLIN, "nothing arrived"
-    return _read(kernel, fd, n)
+def _read_ready(kernel: Kernel, fd: int, size: int) -> bytes:
+    """What arrives on fd, read until `size` bytes have come or nothing more does: a
+    write's output reaches the other end in pieces (n_tty puts ONLCR's "\r\n" after
+    the text, and the pty pushes each piece to its peer's buffer from a work queue)."""
+    got = b""
+    while len(got) < size and _ready(kernel, fd) & kernel.POLLIN:
+        got += _read(kernel, fd, size - len(got))
+    assert got, "nothing arrived"
+    return got
 
 
 def _termios(kernel: Kernel, fd: int):
@@ -100,7 +106,7 @@ def test_tiocgptn_names_a_slave_that_opens_once_unlocked(kernel: Kernel, pty: Pt
     assert pty.path.exists()
     slave = pty.slave()
     assert kernel.write(slave, b"x", 1).unwrap() == 1
-    assert _read_ready(kernel, pty.master) == b"x"
+    assert _read_ready(kernel, pty.master, 1) == b"x"
 
 
 def test_slave_of_a_locked_pty_does_not_open_eio(pty: Pty) -> None:
@@ -129,7 +135,7 @@ def test_tiocgptpeer_opens_the_slave_through_the_master(kernel: Kernel, pty: Pty
     pty.unlock()
     slave = fds(kernel.ioctl(pty.master, kernel.TIOCGPTPEER, kernel.O_RDWR | kernel.O_NOCTTY))
     kernel.write(pty.master, b"peer\n", 5).unwrap()
-    assert _read_ready(kernel, slave) == b"peer\n"
+    assert _read_ready(kernel, slave, 5) == b"peer\n"
 
 
 @pytest.mark.min_kernel("4.13")
@@ -236,52 +242,52 @@ def test_canonical_read_waits_for_the_end_of_the_line(kernel: Kernel, pty: Pty) 
     early = kernel.read(slave, kernel.buf(8), 8)
     kernel.write(pty.master, b"\n", 1).unwrap()
     assert early.errno == "EAGAIN"
-    assert _read_ready(kernel, slave) == b"abc\n"
+    assert _read_ready(kernel, slave, 4) == b"abc\n"
 
 
 def test_raw_read_returns_bytes_without_a_newline(kernel: Kernel, pty: Pty) -> None:
     slave = pty.slave()
     pty.set_lflag(slave, off=kernel.ICANON | kernel.ECHO)
     kernel.write(pty.master, b"abc", 3).unwrap()
-    assert _read_ready(kernel, slave) == b"abc"
+    assert _read_ready(kernel, slave, 3) == b"abc"
 
 
 def test_canonical_mode_turns_carriage_return_into_newline(kernel: Kernel, pty: Pty) -> None:
     slave = pty.slave()
     kernel.write(pty.master, b"a\r", 2).unwrap()
-    assert _read_ready(kernel, slave) == b"a\n"
+    assert _read_ready(kernel, slave, 2) == b"a\n"
 
 
 def test_canonical_eof_character_ends_the_read_without_itself(kernel: Kernel, pty: Pty) -> None:
     slave = pty.slave()
     kernel.write(pty.master, b"ab\x04", 3).unwrap()
-    assert _read_ready(kernel, slave) == b"ab"
+    assert _read_ready(kernel, slave, 2) == b"ab"
 
 
 def test_canonical_erase_character_removes_the_last_byte(kernel: Kernel, pty: Pty) -> None:
     slave = pty.slave()
     kernel.write(pty.master, b"abx\x7fc\n", 6).unwrap()  # VERASE is DEL by default
-    assert _read_ready(kernel, slave) == b"abc\n"
+    assert _read_ready(kernel, slave, 4) == b"abc\n"
 
 
 def test_echo_sends_input_back_to_the_master(kernel: Kernel, pty: Pty) -> None:
     pty.slave()
     kernel.write(pty.master, b"hi\n", 3).unwrap()
-    assert _read_ready(kernel, pty.master) == b"hi\r\n"  # echoed through ONLCR
+    assert _read_ready(kernel, pty.master, 4) == b"hi\r\n"  # echoed through ONLCR
 
 
 def test_without_echo_nothing_comes_back_to_the_master(kernel: Kernel, pty: Pty) -> None:
     slave = pty.slave()
     pty.set_lflag(slave, off=kernel.ECHO)
     kernel.write(pty.master, b"hi\n", 3).unwrap()
-    _read_ready(kernel, slave)  # the line has been processed
+    _read_ready(kernel, slave, 3)  # the line has been processed
     assert _ready(kernel, pty.master, 0) & kernel.POLLIN == 0
 
 
 def test_onlcr_turns_slave_newlines_into_crlf(kernel: Kernel, pty: Pty) -> None:
     slave = pty.slave()
     kernel.write(slave, b"a\n", 2).unwrap()
-    assert _read_ready(kernel, pty.master) == b"a\r\n"
+    assert _read_ready(kernel, pty.master, 3) == b"a\r\n"
 
 
 def test_without_opost_output_is_passed_unchanged(kernel: Kernel, pty: Pty) -> None:
@@ -290,7 +296,7 @@ def test_without_opost_output_is_passed_unchanged(kernel: Kernel, pty: Pty) -> N
     t.c_oflag &= ~kernel.OPOST
     kernel.ioctl(slave, kernel.TCSETS, t).unwrap()
     kernel.write(slave, b"a\n", 2).unwrap()
-    assert _read_ready(kernel, pty.master) == b"a\n"
+    assert _read_ready(kernel, pty.master, 2) == b"a\n"
 
 
 # --- window size ----------------------------------------------------------------------------
@@ -358,7 +364,7 @@ def test_tiocpkt_prefixes_master_reads_with_a_status_byte(kernel: Kernel, pty: P
     kernel.ioctl(pty.master, kernel.TIOCGPKT, mode).unwrap()
     kernel.write(slave, b"x", 1).unwrap()
     assert mode[0] == 1
-    assert _read_ready(kernel, pty.master) == bytes([kernel.TIOCPKT_DATA]) + b"x"
+    assert _read_ready(kernel, pty.master, 2) == bytes([kernel.TIOCPKT_DATA]) + b"x"
 
 
 def test_tiocexcl_is_read_back_by_tiocgexcl(kernel: Kernel, pty: Pty) -> None:
