@@ -4,9 +4,11 @@ On Linux, kernel/sys_ni.c lists the syscalls a configuration may compile out; th
 record them (`[optional]`, with the CONFIG_ option) and the entries no kernel implements
 (`[unimplemented]`). Every other syscall of the arch's table exists in every kernel of
 that release or later, so ENOSYS from it is a failure: the kernel lost it. An optional
-one stays a skip that names its option. Kernels that are not mainline Linux state here,
-once each, what they legitimately lack. Tables that say nothing (the BSDs', tables made
-before this) keep ENOSYS a skip.
+one is a skip that names its option, unless the kernel's own configuration, where it
+can be read (syscalls.kconfig.running: $SYSCALLS_KERNEL_CONFIG, /proc/config.gz,
+/boot/config-RELEASE), has that option: then it too was lost (but DESPITE_OPTION).
+Kernels that are not mainline Linux state here, once each, what they legitimately
+lack. Tables that say nothing (the BSDs', tables made before this) keep ENOSYS a skip.
 
 A few Linux syscalls also answer ENOSYS for an argument: an operation they do not know,
 or one the configuration left out (BY_ARGUMENT). When a harmless call shows the syscall
@@ -18,12 +20,13 @@ skipping them as a kernel built without futex).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from syscalls.abi import Platform
 from syscalls.expect import version_tuple
+from syscalls.kconfig import NOT_SET
 
 ANY = "*"  # a target on which any syscall may be missing
 
@@ -85,6 +88,22 @@ def _no(_feature: str) -> bool:
     return False
 
 
+def _unknown() -> tuple[Mapping[str, str], str] | None:
+    return None
+
+
+# Optional syscalls that may answer ENOSYS even in a kernel built with their option,
+# and why (for the others, that ENOSYS is a failure: the kernel lost them).
+DESPITE_OPTION = {
+    "memfd_secret": "secretmem is off (secretmem.enable=0) or the arch cannot take pages "
+    "out of the direct map (mm/secretmem.c)",
+    "migrate_pages": "page migration needs CONFIG_MIGRATION too (mm/mempolicy.c)",
+    "move_pages": "page migration needs CONFIG_MIGRATION too (mm/migrate.c)",
+    "quotactl": "a file system without quota support answers ENOSYS (fs/quota/quota.c)",
+    "quotactl_fd": "a file system without quota support answers ENOSYS (fs/quota/quota.c)",
+}
+
+
 @dataclass(frozen=True)
 class Rule:
     """How ENOSYS is judged on one kernel: its table, its target, its release."""
@@ -97,6 +116,9 @@ class Rule:
     # Whether the kernel has a syscall or a feature of one (FEATURES), by a harmless
     # call of its own; asked only for the syscalls of BY_ARGUMENT.
     provides: Callable[[str], bool] = _no
+    # The kernel's configuration and where it was read (syscalls.kconfig.running),
+    # asked only for an optional syscall's ENOSYS.
+    config: Callable[[], tuple[Mapping[str, str], str] | None] = _unknown
 
     def judge(self, name: str, args: tuple[Any, ...] = ()) -> Answer | None:
         """The meaning of ENOSYS from `name` (the table's name for the syscall) called
@@ -116,7 +138,7 @@ class Rule:
         if name in p.optional:
             option = p.optional[name]
             if option:
-                return Answer(False, f"{name}: ENOSYS ({option} is off)")
+                return self._optional(name, option)
             return Answer(False, f"{name}: ENOSYS (kernel/sys_ni.c lets a configuration omit it)")
         if name not in p.syscalls:
             return Answer(False, f"{name}: ENOSYS (not a syscall of the {p.name} table)")
@@ -129,6 +151,20 @@ class Rule:
             )
         return Answer(
             True, f"{name}: ENOSYS, but every Linux kernel has it (not in kernel/sys_ni.c)"
+        )
+
+    def _optional(self, name: str, option: str) -> Answer:
+        """ENOSYS from a syscall a configuration may leave out: a failure where the
+        kernel's own configuration has its option (the kernel lost it), else a skip."""
+        found = self.config()
+        value = found[0].get(option, NOT_SET) if found else NOT_SET
+        if found is None or value not in ("y", "m"):
+            return Answer(False, f"{name}: ENOSYS ({option} is off)")
+        why = DESPITE_OPTION.get(name)
+        if why:
+            return Answer(False, f"{name}: ENOSYS ({option}={value}, but {why})")
+        return Answer(
+            True, f"{name}: ENOSYS, but this kernel was built with {option}={value} ({found[1]})"
         )
 
     def _older_than_table(self) -> str:

@@ -12,6 +12,9 @@ by kconfig).
 
 from __future__ import annotations
 
+import functools
+import gzip
+import os
 import re
 import subprocess
 from collections.abc import Mapping
@@ -20,6 +23,8 @@ from pathlib import Path
 from syscalls.userfiles import OutputError, UnreadableInput, read_input, write_output
 
 FRAGMENT_FILE = Path(__file__).with_name("kernel.config")
+CONFIG_ENV = "SYSCALLS_KERNEL_CONFIG"  # the tested kernel's configuration (running())
+PROC_CONFIG = Path("/proc/config.gz")
 NOT_SET = "n"  # the value of "# CONFIG_X is not set"
 
 _SET = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
@@ -51,6 +56,11 @@ def parse(text: str) -> dict[str, str]:
 
 def _line(name: str, value: str) -> str:
     return f"# {name} is not set" if value == NOT_SET else f"{name}={value}"
+
+
+def text(options: Mapping[str, str]) -> str:
+    """A .config's text for these options."""
+    return "".join(_line(name, value) + "\n" for name, value in options.items())
 
 
 def merge_text(config: str, fragment_text: str) -> str:
@@ -129,3 +139,27 @@ def merge(
         last = (p.stderr.strip() or p.stdout.strip()).splitlines()[-1:] or ["no output"]
         raise KconfigError(f"make olddefconfig in {tree} failed ({p.returncode}): {last[0]}")
     return dropped(parse(text), parse(read_config(path)))
+
+
+def running(release: str) -> tuple[dict[str, str], str] | None:
+    """The running kernel's configuration, and where it was read: the file that
+    $SYSCALLS_KERNEL_CONFIG names (the VM targets set it to their image's), else
+    /proc/config.gz (CONFIG_IKCONFIG_PROC), else /boot/config-RELEASE. None where none
+    can be read as one."""
+    return _running(os.environ.get(CONFIG_ENV, ""), release)
+
+
+@functools.lru_cache(maxsize=4)
+def _running(named: str, release: str) -> tuple[dict[str, str], str] | None:
+    candidates = [Path(named)] if named else [PROC_CONFIG, Path("/boot") / f"config-{release}"]
+    for path in candidates:
+        try:
+            data = path.read_bytes()[: 64 << 20]
+            if path.suffix == ".gz":
+                data = gzip.decompress(data)
+            config = parse(data.decode(errors="replace"))
+        except (OSError, EOFError, gzip.BadGzipFile):
+            continue
+        if config:
+            return config, str(path)
+    return None

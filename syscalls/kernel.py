@@ -22,7 +22,7 @@ from typing import Any
 
 import cffi
 
-from syscalls import enosys
+from syscalls import enosys, kconfig
 from syscalls.abi import Platform, PlatformError
 from syscalls.cache import ffi_for
 
@@ -319,7 +319,13 @@ class Kernel:
         result = Result(name, value, Errno(err, self.platform) if err else None)
         self.record(result)  # an ENOSYS too: the profile shows what was lost
         if err == self.platform.errno.get("ENOSYS"):
-            rule = enosys.Rule(self.platform, self.target, self.release, self.provides)
+            rule = enosys.Rule(
+                self.platform,
+                self.target,
+                self.release,
+                self.provides,
+                lambda: kconfig.running(self.release()),
+            )
             answer = rule.judge(self.platform.resolve(real or name), args)
             if answer is not None:  # else an errno of the arguments (enosys.BY_ARGUMENT)
                 raise (MissingSyscall if answer.lost else Unsupported)(answer.message)

@@ -227,3 +227,42 @@ def test_a_futex_operation_a_target_does_not_implement_skips_naming_it():
     assert answer is not None and not answer.lost
     assert answer.message == "futex: ENOSYS for FUTEX_CMP_REQUEUE_PI (gVisor does not implement it)"
     assert rule.judge("futex", _futex_args("FUTEX_WAKE_OP")) is None
+
+
+# --- the kernel's own configuration (kconfig.running) decides an optional syscall's ENOSYS
+
+
+def _configured(**options: str):
+    return lambda: (options, "/boot/config-test")
+
+
+def test_an_optional_syscall_whose_option_the_kernel_was_built_with_is_lost():
+    rule = Rule(X86_64, "host", lambda: "6.1.0", config=_configured(CONFIG_USERFAULTFD="y"))
+    answer = rule.judge("userfaultfd")
+    assert answer is not None and answer.lost
+    assert answer.message == (
+        "userfaultfd: ENOSYS, but this kernel was built with CONFIG_USERFAULTFD=y "
+        "(/boot/config-test)"
+    )
+
+
+@pytest.mark.parametrize("options", [{"CONFIG_USERFAULTFD": "n"}, {}])
+def test_an_optional_syscall_whose_option_the_config_leaves_out_skips(options):
+    rule = Rule(X86_64, "host", lambda: "6.1.0", config=_configured(**options))
+    answer = rule.judge("userfaultfd")
+    assert answer is not None and not answer.lost
+    assert answer.message == "userfaultfd: ENOSYS (CONFIG_USERFAULTFD is off)"
+
+
+def test_an_optional_syscall_that_may_lack_despite_its_option_skips_saying_why():
+    rule = Rule(X86_64, "host", lambda: "6.1.0", config=_configured(CONFIG_SECRETMEM="y"))
+    answer = rule.judge("memfd_secret")
+    assert answer is not None and not answer.lost
+    assert answer.message.startswith("memfd_secret: ENOSYS (CONFIG_SECRETMEM=y, but secretmem")
+
+
+def test_a_target_that_lacks_a_syscall_is_asked_before_the_config():
+    rule = Rule(X86_64, "gvisor", lambda: "4.4.0", config=_configured(CONFIG_USERFAULTFD="y"))
+    answer = rule.judge("userfaultfd")
+    assert answer is not None
+    assert answer.message == "userfaultfd: ENOSYS (gVisor does not implement it)"

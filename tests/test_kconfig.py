@@ -2,6 +2,7 @@
 what `make olddefconfig` dropped -- on a sample tree (a Makefile standing in for
 kconfig) and on Debian's linux-source-6.1 (read-only, configured in an O= directory)."""
 
+import gzip
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,38 @@ def syscalls(*args: str) -> subprocess.CompletedProcess:
         text=True,
         check=False,
     )
+
+
+@pytest.fixture
+def running(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """kconfig.running() with no environment variable, /proc/config.gz in tmp_path."""
+    monkeypatch.delenv(kconfig.CONFIG_ENV, raising=False)
+    monkeypatch.setattr(kconfig, "PROC_CONFIG", tmp_path / "config.gz")
+    kconfig._running.cache_clear()
+    yield lambda: kconfig.running("0.0-none")
+    kconfig._running.cache_clear()
+
+
+def test_running_reads_proc_config_gz(running, tmp_path: Path) -> None:
+    (tmp_path / "config.gz").write_bytes(gzip.compress(b"CONFIG_A=y\n# CONFIG_B is not set\n"))
+    assert running() == ({"CONFIG_A": "y", "CONFIG_B": "n"}, str(tmp_path / "config.gz"))
+
+
+def test_running_prefers_the_file_the_environment_names(
+    running, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "config.gz").write_bytes(gzip.compress(b"CONFIG_A=y\n"))
+    (tmp_path / "image.config").write_text("CONFIG_A=m\n")
+    monkeypatch.setenv(kconfig.CONFIG_ENV, str(tmp_path / "image.config"))
+    assert running() == ({"CONFIG_A": "m"}, str(tmp_path / "image.config"))
+
+
+@pytest.mark.parametrize("content", [b"", b"not gzip", gzip.compress(b"no options here\n")])
+def test_running_is_none_where_no_configuration_can_be_read(
+    running, tmp_path: Path, content: bytes
+) -> None:
+    (tmp_path / "config.gz").write_bytes(content)
+    assert running() is None
 
 
 def test_fragment_builds_in_what_boot_and_the_suite_need() -> None:

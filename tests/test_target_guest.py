@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from syscalls import outdir
+from syscalls import kconfig, outdir
 from syscalls.cache import cache_dir
 from syscalls.profile import Profile
 from syscalls.targets import Options, bytecode, guest, results
@@ -285,6 +285,18 @@ def test_the_guest_script_exports_the_extra_environment(tmp_path: Path) -> None:
     extra = {"SYSCALLS_MODULES_DIR": "/lib/modules/x y"}
     text = guest.write_script(opts, "vm", 60, 1.0, extra_env=extra).read_text()
     assert "export SYSCALLS_MODULES_DIR='/lib/modules/x y'" in text
+
+
+def test_the_images_configuration_goes_to_the_results_for_the_guests_verdicts(
+    tmp_path: Path,
+) -> None:
+    config = {"CONFIG_FUTEX": "y", "CONFIG_KEXEC": "n"}
+    env = guest.kernel_config(config, tmp_path, Path("/results"))
+    assert env == {"SYSCALLS_KERNEL_CONFIG": "/results/kernel.config"}
+    text = (tmp_path / "kernel.config").read_text()
+    assert text == "CONFIG_FUTEX=y\n# CONFIG_KEXEC is not set\n"
+    assert kconfig.parse(text) == config
+    assert guest.kernel_config(None, tmp_path / "none", Path("/results")) == {}
 
 
 def test_pytest_argv_runs_the_whole_suite_unless_tests_are_named(tmp_path: Path) -> None:

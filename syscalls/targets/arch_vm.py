@@ -28,6 +28,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,14 +151,23 @@ CHECKOUT = Path("/work/syscalls")  # where ci/run-arch mounts the checkout in th
 RESULTS = Path("/results")  # where init mounts the results share
 
 
-def guest_script(out: Path, arch: str, args: argparse.Namespace, scale: float) -> Path:
+def guest_script(
+    out: Path,
+    arch: str,
+    args: argparse.Namespace,
+    scale: float,
+    config: Mapping[str, str] | None = None,
+) -> Path:
     """OUT/guest.sh, run by init chrooted into the root: the suite with the root's python3
-    and the arch's table."""
+    and the arch's table; `config` the image's configuration (OUT/kernel.config)."""
     opts = Options(out=out, pytest_args=args.pytest_args, workers=args.workers,
                    platform=f"linux/{arch}")  # fmt: skip
     inside = guest.Inside(python="python3", checkout=CHECKOUT, out=RESULTS)
+    env = guest.kernel_config(config, out, RESULTS)
     # 120 s: pyproject's per-test limit; the results share is 9p without a cache.
-    return guest.write_script(opts, TARGET, 120 * scale, scale, inside, write_through=True)
+    return guest.write_script(
+        opts, TARGET, 120 * scale, scale, inside, write_through=True, extra_env=env
+    )
 
 
 def qemu_argv(
@@ -202,7 +212,7 @@ def run(a: argparse.Namespace) -> int:
         raise TargetUnavailable(str(e)) from None
     results.clear(out)
     scale = a.time_scale or TIME_SCALE
-    guest_script(out, a.arch, a, scale)
+    guest_script(out, a.arch, a, scale, kernel.config)
     limits = guest.Limits(boot=BOOT_LIMIT, test=120 * scale + 60, total=a.time_limit or TOTAL)
     argv = qemu_argv(qemu, arch, kernel, initrd, root, out, a)
     (out / results.CONSOLE).write_text(f"$ {shlex.join(argv)}\n")

@@ -24,12 +24,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from syscalls import outdir, plugins
+from syscalls import kconfig, outdir, plugins
 from syscalls.cache import cache_dir
 from syscalls.paths import ROOT
 from syscalls.targets import Options, TargetUnavailable, bytecode, console, results, timeline
@@ -158,6 +158,17 @@ def bytecode_job(opts: Options, target: str) -> bytecode.Job | None:
     """The host's compilation for this run's guest (syscalls.targets.bytecode), to run
     alongside the target's start; write_script's guest waits for it."""
     return bytecode.job(collection_args(opts, target), opts.out.resolve())
+
+
+def kernel_config(config: Mapping[str, str] | None, out: Path, inside: Path) -> dict[str, str]:
+    """The booted image's configuration written to OUT/kernel.config, and the variable
+    that names it in the guest, whose results directory is `inside` (the suite then
+    fails an optional syscall's ENOSYS where the image has its option:
+    syscalls.enosys); nothing where the image came without a configuration."""
+    if not config:
+        return {}
+    (out / results.KERNEL_CONFIG).write_text(kconfig.text(config))
+    return {kconfig.CONFIG_ENV: str(inside / results.KERNEL_CONFIG)}
 
 
 def write_script(

@@ -122,6 +122,9 @@ def cmdline(
         "printk.time=1",
         "panic=-1",  # reboot at once on a panic; -no-reboot turns that into QEMU's exit
         "rdinit=/init",
+        # memfd_secret answers ENOSYS unless this is given (mm/secretmem.c, off by
+        # default before 6.5): a disposable VM lets its tests run.
+        "secretmem.enable=1",
         f"syscalls.fs={fs}",
         f"syscalls.out={out}",
         *(f"syscalls.keep={path}" for path in keep),

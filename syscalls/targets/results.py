@@ -34,12 +34,15 @@ EVENTS = "events.jsonl"
 STATUS = "status"
 CONSOLE = "console.log"
 SCRIPT = "guest.sh"
+KERNEL_CONFIG = "kernel.config"  # the booted image's configuration, for the guest's verdicts
 
 
 def clear(out: Path) -> None:
     """Remove what an earlier run left, so nothing stale is taken for this run's."""
     out.mkdir(parents=True, exist_ok=True)
-    for name in (JUNIT, PROFILE, PROFILE + UNREADABLE, EVENTS, STATUS, CONSOLE, SCRIPT):
+    for name in (
+        *(JUNIT, PROFILE, PROFILE + UNREADABLE, EVENTS, STATUS, CONSOLE, SCRIPT, KERNEL_CONFIG),
+    ):
         (out / name).unlink(missing_ok=True)
 
 

@@ -159,11 +159,10 @@ def boot(
     spec = dataclasses.replace(opts, out=out, time_scale=scale)
     # The image's own modules, at the host path the guest also sees: the disposable
     # tests load one (suites/misc/conftest.py).
-    modules = {"SYSCALLS_MODULES_DIR": str(kernel.modules_dir)} if kernel.modules_dir else {}
+    env = {"SYSCALLS_MODULES_DIR": str(kernel.modules_dir)} if kernel.modules_dir else {}
+    env |= guest.kernel_config(kernel.config, out, out)  # the guest sees OUT where it is
     # The results share (virtiofs or 9p, no cache) passes each write to the host at once.
-    guest.write_script(
-        spec, NAME, test_timeout, scale, job=job, write_through=True, extra_env=modules
-    )
+    guest.write_script(spec, NAME, test_timeout, scale, job=job, write_through=True, extra_env=env)
     limits = guest.Limits(
         boot=KVM_TRIAL if trial else BOOT_LIMIT.get(accel, BOOT_LIMIT["tcg"]),
         test=test_timeout + 60,
