@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from syscalls import child, kconfig
 from syscalls.abi import Platform, host_os_arch
 from syscalls.enosys import TARGET_LACKS, Rule
 from syscalls.kernel import Kernel, MissingSyscall, Unsupported
@@ -266,3 +267,49 @@ def test_a_target_that_lacks_a_syscall_is_asked_before_the_config():
     answer = rule.judge("userfaultfd")
     assert answer is not None
     assert answer.message == "userfaultfd: ENOSYS (gVisor does not implement it)"
+
+
+def _deny_with_enosys(k: Kernel, name: str) -> None:
+    """A seccomp filter on this process: `name` answers ENOSYS, all else is allowed."""
+    ld, jeq, ret = (
+        k.BPF_LD | k.BPF_W | k.BPF_ABS,
+        k.BPF_JMP | k.BPF_JEQ | k.BPF_K,
+        k.BPF_RET | k.BPF_K,
+    )
+    nr = k.platform.syscalls[k.platform.resolve(name)]
+    insns = [
+        (ld, 0, 0, 4),  # seccomp_data.arch
+        (jeq, 0, 3, k.AUDIT_ARCH_X86_64),
+        (ld, 0, 0, 0),  # seccomp_data.nr
+        (jeq, 0, 1, nr),
+        (ret, 0, 0, k.SECCOMP_RET_ERRNO | k.ENOSYS),
+        (ret, 0, 0, k.SECCOMP_RET_ALLOW),
+    ]
+    filt = k.new("struct sock_filter[]", insns)
+    prog = k.new("struct sock_fprog *", [len(insns), filt])
+    k.prctl(k.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0).unwrap()
+    k.seccomp(k.SECCOMP_SET_MODE_FILTER, 0, prog).unwrap()
+
+
+@on_x86_64
+@pytest.mark.parametrize("name", ["timerfd_create", "futex"])
+def test_a_configured_syscall_a_kernel_answers_enosys_for_fails_the_test(name: str) -> None:
+    """A real ENOSYS (from a seccomp filter) of a syscall the running kernel's
+    configuration has: MissingSyscall, naming the option and the file."""
+    k = Kernel(Platform.load())
+    option = k.platform.optional[name]
+    found = kconfig.running(os.uname().release)
+    if found is None or found[0].get(option) not in ("y", "m"):
+        pytest.skip(f"this kernel's configuration cannot be read, or has no {option}")
+
+    def run() -> str:
+        _deny_with_enosys(k, name)
+        args = (0, 0) if name == "timerfd_create" else (k.new("uint32_t *"), k.FUTEX_WAKE, 0)
+        try:
+            getattr(k, name)(*args)
+        except MissingSyscall as e:
+            return str(e)
+        return "no MissingSyscall"
+
+    expected = f"{name}: ENOSYS, but this kernel was built with {option}={found[0][option]}"
+    assert child.run(run, 30).startswith(expected)
