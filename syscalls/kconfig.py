@@ -25,6 +25,7 @@ from syscalls.userfiles import OutputError, UnreadableInput, read_input, write_o
 FRAGMENT_FILE = Path(__file__).with_name("kernel.config")
 CONFIG_ENV = "SYSCALLS_KERNEL_CONFIG"  # the tested kernel's configuration (running())
 PROC_CONFIG = Path("/proc/config.gz")
+BOOT = Path("/boot")  # where a distribution installs config-RELEASE
 NOT_SET = "n"  # the value of "# CONFIG_X is not set"
 
 _SET = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
@@ -149,9 +150,18 @@ def running(release: str) -> tuple[dict[str, str], str] | None:
     return _running(os.environ.get(CONFIG_ENV, ""), release)
 
 
+def built_without(option: str) -> bool:
+    """Whether the running kernel was built without `option`, for a test that skips on
+    the errno a kernel without it answers: False only where its configuration has the
+    option built in (=y), so that the skip would hide a kernel that lost it; True where
+    the configuration leaves it out, makes it a module, or cannot be read."""
+    found = running(os.uname().release)
+    return found is None or found[0].get(option) != "y"
+
+
 @functools.lru_cache(maxsize=4)
 def _running(named: str, release: str) -> tuple[dict[str, str], str] | None:
-    candidates = [Path(named)] if named else [PROC_CONFIG, Path("/boot") / f"config-{release}"]
+    candidates = [Path(named)] if named else [PROC_CONFIG, BOOT / f"config-{release}"]
     for path in candidates:
         try:
             data = path.read_bytes()[: 64 << 20]

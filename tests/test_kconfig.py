@@ -46,6 +46,7 @@ def running(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """kconfig.running() with no environment variable, /proc/config.gz in tmp_path."""
     monkeypatch.delenv(kconfig.CONFIG_ENV, raising=False)
     monkeypatch.setattr(kconfig, "PROC_CONFIG", tmp_path / "config.gz")
+    monkeypatch.setattr(kconfig, "BOOT", tmp_path / "boot")
     kconfig._running.cache_clear()
     yield lambda: kconfig.running("0.0-none")
     kconfig._running.cache_clear()
@@ -63,6 +64,15 @@ def test_running_prefers_the_file_the_environment_names(
     (tmp_path / "image.config").write_text("CONFIG_A=m\n")
     monkeypatch.setenv(kconfig.CONFIG_ENV, str(tmp_path / "image.config"))
     assert running() == ({"CONFIG_A": "m"}, str(tmp_path / "image.config"))
+
+
+def test_built_without_is_false_only_for_an_option_built_in(running, tmp_path: Path) -> None:
+    (tmp_path / "config.gz").write_bytes(gzip.compress(b"CONFIG_A=y\nCONFIG_M=m\n"))
+    assert not kconfig.built_without("CONFIG_A")
+    assert kconfig.built_without("CONFIG_M") and kconfig.built_without("CONFIG_ABSENT")
+    (tmp_path / "config.gz").unlink()
+    kconfig._running.cache_clear()
+    assert kconfig.built_without("CONFIG_A")  # unknown: the benefit of the doubt
 
 
 @pytest.mark.parametrize("content", [b"", b"not gzip", gzip.compress(b"no options here\n")])
