@@ -589,3 +589,11 @@ def test_pytest_timeouts_fail_with_their_own_message_and_stacks(tmp_path: Path) 
         assert failure.get("message") == "Failed: Timeout (>1.0s) from pytest-timeout.", p.stdout
     assert "Stack of the-waiter" in p.stdout, p.stdout[-3000:]
     assert clean(cases["test_c_after"])
+
+
+def test_the_location_a_worker_sends_is_used_only_when_it_is_one() -> None:
+    where = ("suites/a.py", 7, "test_a")
+    assert pool._location(("start", 3, where)) == where
+    assert pool._location(("start", 3, ("suites/a.py", None, "test_a"))) is not None
+    for bad in (("start", 3), ("start", 3, None), ("start", 3, ("a", "7", "t")), ("start", 3, [1])):
+        assert pool._location(bad) is None

@@ -77,6 +77,7 @@ class Slot:
     notes: dict[str, list[str]] = field(default_factory=dict)  # by nodeid: signals it sent
     last_words: str | None = None  # the traceback of the error that ended it
     garbled: str | None = None  # what it read from its command pipe, not a command
+    location: tuple[str, int | None, str] | None = None  # the current test's, as it said
 
 
 def count(value: str | int | None) -> int:
@@ -243,7 +244,8 @@ class Pool:
                 pass
             slot.current = index
             item = self.items[index]
-            hook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+            slot.location = _location(message) or item.location
+            hook.pytest_runtest_logstart(nodeid=item.nodeid, location=slot.location)
         elif kind == "end":
             item = self.items[message[1]]
             self._beside(slot, item.nodeid)
@@ -256,8 +258,9 @@ class Pool:
                     _fail_teardown(data, "\n".join(notes))
                 report = hook.pytest_report_from_serializable(config=self.config, data=data)
                 hook.pytest_runtest_logreport(report=report)
-            hook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
-            slot.current, slot.last = None, item.nodeid
+            location = slot.location if slot.current == message[1] else None
+            hook.pytest_runtest_logfinish(nodeid=item.nodeid, location=location or item.location)
+            slot.current, slot.last, slot.location = None, item.nodeid, None
             slot.ended.append(item.nodeid)
         elif kind == "more":
             more = [] if self.given_up else self._take()
@@ -527,6 +530,20 @@ def _reap(pid: int, deadline: float) -> bool:
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.01)
+
+
+def _location(message: tuple[Any, ...]) -> tuple[str, int | None, str] | None:
+    """The location a worker sent with "start", if it is one (path, line, name)."""
+    loc = message[2] if len(message) > 2 else None
+    if (
+        isinstance(loc, tuple)
+        and len(loc) == 3
+        and isinstance(loc[0], str)
+        and (loc[1] is None or type(loc[1]) is int)
+        and isinstance(loc[2], str)
+    ):
+        return loc
+    return None
 
 
 def _foreign_threads() -> int:
