@@ -129,8 +129,8 @@ class Rule:
         if why:
             return Answer(False, f"{name}: ENOSYS ({why})")
         by_argument = BY_ARGUMENT.get(name) if p.os == "linux" else None
-        if by_argument is not None and self.provides(name):
-            return by_argument(self, args)
+        if by_argument is not None and self.provides(by_argument[0]):
+            return by_argument[1](self, args)
         if p.optional is None:
             return Answer(False, f"{name}: ENOSYS (the kernel does not implement it)")
         if name in p.unimplemented:
@@ -243,8 +243,11 @@ def _msgrcv(rule: Rule, args: tuple[Any, ...]) -> Answer | None:
     return None
 
 
-# Syscalls whose ENOSYS can be about an argument (see the module's docstring).
-BY_ARGUMENT: dict[str, Callable[[Rule, tuple[Any, ...]], Answer | None]] = {
-    "futex": _futex,
-    "msgrcv": _msgrcv,
+# Syscalls whose ENOSYS can be about an argument (see the module's docstring), by the
+# table's name (i386's futex is futex_time64): the syscall Kernel.provides() asks
+# about, and the judge of its arguments.
+BY_ARGUMENT: dict[str, tuple[str, Callable[[Rule, tuple[Any, ...]], Answer | None]]] = {
+    "futex": ("futex", _futex),
+    "futex_time64": ("futex", _futex),
+    "msgrcv": ("msgrcv", _msgrcv),
 }

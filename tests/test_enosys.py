@@ -313,3 +313,16 @@ def test_a_configured_syscall_a_kernel_answers_enosys_for_fails_the_test(name: s
 
     expected = f"{name}: ENOSYS, but this kernel was built with {option}={found[0][option]}"
     assert child.run(run, 30).startswith(expected)
+
+
+def test_i386s_futex_time64_is_judged_by_its_arguments_as_futex_is():
+    i386 = Platform.load("linux/i386")
+    asked: list[str] = []
+
+    def provides(feature: str) -> bool:
+        asked.append(feature)
+        return True
+
+    rule = Rule(i386, "host", lambda: "6.1.0", provides)
+    assert rule.judge("futex_time64", (0, 0x7F, 0, 0, 0, 0)) is None
+    assert asked == ["futex"]
