@@ -540,6 +540,19 @@ def test_a_module_that_hangs_at_import_ends_the_run_naming_it(tmp_path: Path) ->
     assert "collecting test_hangs_at_import.py took longer than 2 s" in p.stdout
 
 
+def test_a_module_that_exits_at_import_under_xdist_ends_the_run_naming_it(tmp_path: Path) -> None:
+    """Every xdist worker collects every module: os._exit() at import killed each, until
+    xdist gave up, and the run ended with pytest's status 5 ("no tests ran"), the other
+    module's test never run and the culprit unnamed."""
+    (tmp_path / "test_exits_at_import.py").write_text(
+        "import os\nos._exit(0)\n\ndef test_never():\n    pass\n"
+    )
+    (tmp_path / "test_fine.py").write_text("def test_fine():\n    pass\n")
+    p = pytest_in(tmp_path, "-n", "2", "--max-worker-restart=2", timeout=90)
+    assert p.returncode == 3, p.stdout[-3000:] + p.stderr[-2000:]  # did not finish
+    assert "its workers died importing test_exits_at_import.py" in p.stdout
+
+
 def test_a_module_that_hangs_at_import_ends_a_run_that_ignores_sigint(tmp_path: Path) -> None:
     """Started from a shell's background job (nohup, `cmd &`: SIGINT ignored), the
     watchdog's SIGINT is the run's own still: the run hung for ever on such a module."""

@@ -39,7 +39,7 @@ from syscalls import processes, tempdirs
 from syscalls.outdir import temp_name
 from syscalls.runner import strays
 from syscalls.runner.pool import Pool
-from syscalls.runner.status import STATUS_BASE, STATUS_PREFIX
+from syscalls.runner.status import STATUS_BASE, STATUS_PREFIX, read_status
 from syscalls.runner.testprocess import STATUS_DIR, TestProcess, session_limit
 from syscalls.runner.watchdog import Watchdog
 from syscalls.runner.xdist_strays import Strays as XdistStrays
@@ -71,6 +71,7 @@ class Controller:
         self.reason: str | None = None  # why the run is being cut short
         self.nodes: dict[str, Any] = {}  # xdist gateway id -> its WorkerController
         self.crashed: set[str | None] = set()  # workers whose crash was reported
+        self.died_importing: set[str] = set()  # modules an xdist worker died importing
         self.finishing = False
         self._raised = False
         self._time_up = False
@@ -200,6 +201,12 @@ class Controller:
             worker = self.watchdog.workers.get(wid) if wid else None
             if worker is not None:  # what its test had in its directory goes now
                 tempdirs.remove_left_by(worker.pid)
+                # A module that ends its process at import (os._exit) kills every xdist
+                # worker as it collects, until xdist gives up: no test ran, and nothing
+                # said which module (pytest's status 5, "no tests collected").
+                record = read_status(worker.status_file)
+                if record is not None and record.module:
+                    self.died_importing.add(record.module)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -343,6 +350,11 @@ class Controller:
         given_up = getattr(dsession, "_summary_report", None)
         if given_up and not self.reason:
             self.reason = f"xdist: {given_up}"
+            if self.died_importing:
+                modules = ", ".join(sorted(self.died_importing))
+                self.reason += f"; its workers died importing {modules}"
+                self.config.get_terminal_writer().line(f"syscalls: {self.reason}", red=True)
+                session.exitstatus = pytest.ExitCode.INTERNAL_ERROR  # not "no tests collected"
         if self.pool is not None and self.pool.given_up and not self.reason:
             self.reason = f"workers: {self.pool.given_up} (--max-worker-restart)"
         if self.reason:
