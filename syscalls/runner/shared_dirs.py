@@ -1,5 +1,6 @@
 """What a user's test leaves in the machine's shared directories: /tmp, /dev/shm (POSIX
-shared memory) and /dev/mqueue (POSIX message queues, where that is mounted).
+shared memory) and /dev/mqueue (POSIX message queues, where that is mounted) -- and its
+System V IPC objects (shared memory segments, semaphore sets, message queues).
 
 A test writes in its own `tmp`, which the run removes. One that forgets -- a file, a
 FIFO or a unix socket bound in /tmp, a shm_open() or mq_open() name never unlinked --
@@ -7,10 +8,11 @@ changes the host beyond the run, and every later run or test that uses the same 
 finds it there (EEXIST, or someone else's data). As root the process that runs tests
 has an IPC namespace of its own (syscalls.runner.namespaces), which holds its queues,
 but no /tmp of its own; a user's run has neither. So after each test of a user's run
-one stat() of each of those directories says whether its entries changed (its mtime,
-a few microseconds in all); only then is it listed. An entry that appeared, is this
+one stat() of each of those directories says whether its entries changed (its mtime),
+and the counts SHM_INFO, SEM_INFO and MSG_INFO give whether the IPC objects did (a few
+microseconds in all); only then is it listed (/proc/sysvipc). An entry that appeared, is this
 user's and is not the run's own (its directories, pytest's) fails the test, named, and
-is removed.
+is removed (IPC_RMID).
 
 Nothing tells who made a file, and the user's other processes write there too: what
 one of them made while a test ran would be taken for the test's -- and removed from
@@ -32,15 +34,18 @@ status directory) go in the message: one of them may have left it.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import os
 import stat
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from syscalls import processes
 from syscalls.removal import remove_tree
+from syscalls.runner import sysv
 from syscalls.runner.status import read_status
 from syscalls.tempdirs import RUN_DIRS
 
@@ -88,6 +93,56 @@ def strangers(top: int, uid: int) -> list[int]:
     return found
 
 
+SYSV = "System V "  # the names of IPC objects among the paths: "System V shm 12"
+_SHM_INFO, _SEM_INFO, _MSG_INFO = 14, 19, 12  # linux/shm.h, linux/sem.h, linux/msg.h
+_INFO = ctypes.create_string_buffer(256)  # shm_info, seminfo, msginfo: all smaller
+
+
+def _sysv_counts() -> tuple[int, ...]:
+    """The IPC objects in use and the highest index of each kind (three calls)."""
+    libc, info = processes.LIBC, _INFO
+    counts = []
+    for call, args, offset in (
+        (libc.shmctl, (0, _SHM_INFO, info), 0),  # shm_info.used_ids
+        (libc.semctl, (0, 0, _SEM_INFO, info), 28),  # seminfo.semusz
+        (libc.msgctl, (0, _MSG_INFO, info), 0),  # msginfo.msgpool
+    ):
+        counts.append(call(*args))
+        counts.append(int.from_bytes(info.raw[offset : offset + 4], sys.byteorder))
+    return tuple(counts)
+
+
+_SYSV_COLUMNS = {
+    "shm": (9, 13, "bytes", 3),
+    "sem": (6, 9, "semaphores", 3),
+    "msg": (9, 13, "bytes queued", 3),
+}
+
+
+def _sysv_listing() -> dict[str, tuple[int, int, str]]:
+    """ "System V shm 12" -> (creator's uid, ctime in seconds, what it is), for every
+    object of this IPC namespace (/proc/sysvipc)."""
+    found = {}
+    for kind, path in sysv.PATHS.items():
+        cuid, ctime, what, size = _SYSV_COLUMNS[kind]
+        try:
+            with open(path, "rb") as f:
+                lines = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            with contextlib.suppress(IndexError, ValueError):
+                key = int(fields[0]) & 0xFFFFFFFF
+                shown = f"a System V {kind}, key {key:#x}, {int(fields[size])} {what}"
+                found[f"{SYSV}{kind} {int(fields[1])}"] = (
+                    int(fields[cuid]),
+                    int(fields[ctime]),
+                    shown,
+                )
+    return found
+
+
 class SharedDirs:
     """check() after each test: what it left in WATCHED, removed, as a message."""
 
@@ -106,6 +161,8 @@ class SharedDirs:
             shape = self._shape(d)
             if shape is not None:
                 self.shapes[d], self.names[d] = shape, self._list(d)
+        self.sysv_counts = _sysv_counts() if processes.LINUX else None
+        self.sysv = _sysv_listing() if processes.LINUX else {}
 
     @staticmethod
     def _shape(d: str) -> tuple[int, int, int, bool] | None:
@@ -140,6 +197,12 @@ class SharedDirs:
             new = names - self.names[d]
             self.names[d] = names
             found.extend(os.path.join(d, n) for n in sorted(new))
+        if self.sysv_counts is not None:
+            counts = _sysv_counts()
+            if counts != self.sysv_counts or any(p.startswith(SYSV) for p in self.pending):
+                self.sysv_counts, was = counts, self.sysv
+                self.sysv = _sysv_listing()
+                found.extend(sorted(set(self.sysv) - set(was)))
         if not found and not self.pending:
             return None
         paths = [*found, *(p for p in self.pending if p not in found)]
@@ -149,25 +212,35 @@ class SharedDirs:
         self, paths: list[str], nodeid: str, began: float, wider: Callable[[], bool]
     ) -> str | None:
         own = _own_paths()
-        left: list[tuple[str, os.stat_result, str]] = []
+        left: list[tuple[str, os.stat_result | None, str]] = []
         others: set[str] = set()
         running = self._running_since()
         offset = time.time() - time.monotonic()
+        if any(p.startswith(SYSV) for p in paths):
+            # Looked at again after the other tests' records: one that had removed its
+            # object and ended since the listing was taken left nothing.
+            self.sysv = _sysv_listing()
         for path in paths:
+            ipc = path.startswith(SYSV)
             try:
-                st = os.lstat(path)
-            except OSError:
+                if ipc:  # ctime in whole seconds: a second more of slack
+                    uid, ctime, _ = self.sysv[path]
+                    made, slack, st = ctime + 0.5 - offset, SLACK + 1, None
+                    key = hashlib.sha1(f"{path}\0{ctime}".encode()).hexdigest()[:16]
+                else:
+                    st = os.lstat(path)
+                    uid, made, slack = st.st_uid, st.st_ctime_ns / 1e9 - offset, SLACK
+                    key = _key(path, st)
+            except (OSError, KeyError):
                 self.pending.pop(path, None)  # gone: made and removed, by whoever
                 continue
             name = os.path.basename(path)
-            if st.st_uid != self.uid or path in own or name.startswith("pytest-of-"):
+            if uid != self.uid or path in own or name.startswith("pytest-of-"):
                 self.pending.pop(path, None)
                 continue
-            key = _key(path, st)
-            made = st.st_ctime_ns / 1e9 - offset  # monotonic
-            if path not in self.pending and made < began - SLACK:
+            if path not in self.pending and made < began - slack:
                 continue  # made before this test began, by a test running elsewhere
-            if any(start <= made + SLACK for start in running):
+            if any(start <= made + slack for start in running):
                 if path not in self.pending:  # that test may yet remove it
                     self.pending[path] = key
                     self._note(key, nodeid)
@@ -179,10 +252,10 @@ class SharedDirs:
         for _, _, key in left:
             self._note(key, nodeid)
             others |= self._notes(key) - {nodeid}
-        shown = [f"{path} ({_kind(st.st_mode)})" + _remove(path, st) for path, st, _ in left]
+        shown = [self._show(path, st) for path, st, _ in left]
         message = (
-            "the test left " + ", ".join(shown) + " outside its own directory (tmp): "
-            "a test writes only there"
+            f"the test left {', '.join(shown)} behind: a test writes only in its own "
+            "directory (tmp), and removes the IPC objects it makes"
         )
         if others:
             message += (
@@ -191,6 +264,16 @@ class SharedDirs:
                 + ", which may have left it instead"
             )
         return message
+
+    def _show(self, path: str, st: os.stat_result | None) -> str:
+        """`path` named and removed."""
+        if st is not None:
+            return f"{path} ({_kind(st.st_mode)})" + _remove(path, st)
+        sysv.remove([path.removeprefix(SYSV)])
+        gone = path not in _sysv_listing()
+        return f"{self.sysv[path][2]} (id {path.rsplit(' ', 1)[1]})" + (
+            ", removed" if gone else ", not removed"
+        )
 
     def _running_since(self) -> list[float]:
         """When the tests running now in the run's other processes began (monotonic)."""

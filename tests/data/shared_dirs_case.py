@@ -2,6 +2,7 @@
 tests/test_runner_shared_dirs.py (run as a user: root's runs do not watch them). Their
 names start with $SHARED_DIRS_CASE, the caller's own."""
 
+import ctypes
 import os
 import socket
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 
 NAME = os.environ.get("SHARED_DIRS_CASE", "syscalls-shared-dirs-case")
+LIBC = ctypes.CDLL(None, use_errno=True)
+IPC_PRIVATE, IPC_CREAT, IPC_RMID = 0, 0o1000, 0
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +41,24 @@ def test_leaves_a_directory_it_cannot_read() -> None:
     inner.mkdir(parents=True)
     (inner / "f").write_text("x")
     inner.chmod(0)
+
+
+def test_leaves_a_system_v_shm() -> None:
+    assert LIBC.shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0o600) >= 0
+
+
+def test_leaves_a_system_v_semaphores() -> None:
+    assert LIBC.semget(IPC_PRIVATE, 2, IPC_CREAT | 0o600) >= 0
+
+
+def test_leaves_a_system_v_message_queue() -> None:
+    assert LIBC.msgget(IPC_PRIVATE, IPC_CREAT | 0o600) >= 0
+
+
+def test_removes_its_system_v_shm() -> None:
+    ident = LIBC.shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0o600)
+    assert ident >= 0
+    assert LIBC.shmctl(ident, IPC_RMID, None) == 0
 
 
 def test_removes_what_it_made() -> None:
