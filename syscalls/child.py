@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
+import math
 import os
 import pickle
 import re
@@ -24,8 +25,23 @@ from typing import Any
 from syscalls.processes import fork, no_core_dumps, signal_name
 from syscalls.runner import stacks
 
+
+def time_scale(text: str | None) -> float:
+    """SYSCALLS_TIME_SCALE's factor: a positive, finite number (1 when unset or empty).
+    0, a negative number or nan spent every child's limit at once (ten tests of openat
+    failed for it), inf waited for a hung child until the test's own limit; ValueError
+    names the variable (`syscalls run` refuses it before it starts)."""
+    try:
+        value = float(text or 1)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"SYSCALLS_TIME_SCALE={text!r}: must be a positive number")
+    return value
+
+
 # Slow targets (software-emulated VMs) stretch every time limit by this factor.
-TIME_SCALE = float(os.environ.get("SYSCALLS_TIME_SCALE", "1") or 1)
+TIME_SCALE = time_scale(os.environ.get("SYSCALLS_TIME_SCALE"))
 
 
 class ChildFailed(AssertionError):

@@ -418,9 +418,36 @@ def add_ktap_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def environment_problem() -> str | None:
+    """What is wrong with the environment variables a run here reads, or None.
+    PYTEST_TIMEOUT=inf failed every test (the worker died arming the timer), nan failed
+    each at once ("exceeded nan s"), abc ended the run as an internal error (exit 3);
+    SYSCALLS_TIME_SCALE=abc made pytest's conftest fail to import."""
+    text = os.environ.get("PYTEST_TIMEOUT")
+    if text is not None:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value >= 0):
+            return f"PYTEST_TIMEOUT={text!r}: must be a number of seconds (0: no limit)"
+    try:  # read as syscalls.child is imported (already, in-process: read again)
+        from syscalls import child
+
+        child.time_scale(os.environ.get("SYSCALLS_TIME_SCALE"))
+    except ValueError as e:
+        return str(e)
+    return None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     rump_dir: Path | None = None
     destination: str | None = None
+    if args.target in ("host", "rump"):  # read by this run's pytest; a target sets its own
+        problem = environment_problem()
+        if problem is not None:
+            print(f"syscalls: {problem}", file=sys.stderr)
+            return exitcodes.CANNOT_RUN
     if args.target == "rump":  # in-process: the host path below, with the rump kernel
         from syscalls.targets import rump
 

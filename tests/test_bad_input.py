@@ -314,6 +314,24 @@ def test_a_time_that_is_not_a_positive_number(
     assert err.startswith(f"syscalls {command}: argument {option}: ") and repr(value) in err
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("PYTEST_TIMEOUT", v) for v in ("abc", "inf", "nan", "-1")]
+    + [("SYSCALLS_TIME_SCALE", v) for v in ("abc", "0", "-2", "nan", "inf")],
+)
+def test_a_run_refuses_an_environment_variable_it_reads_that_is_not_a_number(
+    variable: str, value: str, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PYTEST_TIMEOUT=inf failed every test, nan each at once, abc ended the run as an
+    internal error (status 3); SYSCALLS_TIME_SCALE=0 or nan failed ten tests of openat
+    alone (every child's wait spent at once), abc failed pytest's conftest import."""
+    monkeypatch.setenv(variable, value)
+    out = tmp_path / "out"
+    line = refused(capsys, "run", "--out", str(out), "--", "suites/fs/test_dup.py")
+    assert line.startswith(f"syscalls: {variable}={value!r}: must be"), line
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("value", ["abc", "-1", "", "1e3", "AUTO"])
 @pytest.mark.parametrize("command", [["run", "--target", "gvisor"], ["boot", "bzImage"]])
 def test_a_worker_count_that_is_not_one(command: list[str], value: str, tmp_path: Path, capsys):

@@ -540,6 +540,37 @@ def test_a_module_that_hangs_at_import_ends_the_run_naming_it(tmp_path: Path) ->
     assert "collecting test_hangs_at_import.py took longer than 2 s" in p.stdout
 
 
+def test_a_module_that_exits_at_import_under_xdist_ends_the_run_naming_it(tmp_path: Path) -> None:
+    """Every xdist worker collects every module: os._exit() at import killed each, until
+    xdist gave up, and the run ended with pytest's status 5 ("no tests ran"), the other
+    module's test never run and the culprit unnamed."""
+    (tmp_path / "test_exits_at_import.py").write_text(
+        "import os\nos._exit(0)\n\ndef test_never():\n    pass\n"
+    )
+    (tmp_path / "test_fine.py").write_text("def test_fine():\n    pass\n")
+    p = pytest_in(tmp_path, "-n", "2", "--max-worker-restart=2", timeout=90)
+    assert p.returncode == 3, p.stdout[-3000:] + p.stderr[-2000:]  # did not finish
+    assert "its workers died importing test_exits_at_import.py" in p.stdout
+
+
+def test_a_run_whose_interrupt_is_slow_to_report_is_not_cut_by_the_next_one(
+    tmp_path: Path,
+) -> None:
+    """The watchdog says its limit again every second until the run ends (a test may
+    swallow one): under load pytest took longer than that to report the first (its
+    traceback), and the next was taken for a second Ctrl-C: the run died of SIGINT
+    (status -2), its results unwritten. A slow pytest_keyboard_interrupt stands in."""
+    (tmp_path / "conftest.py").write_text(
+        "import time\n\ndef pytest_keyboard_interrupt():\n    time.sleep(3)\n"
+    )
+    (tmp_path / "test_hangs_at_import.py").write_text(
+        "import time\ntime.sleep(600)\n\ndef test_never():\n    pass\n"
+    )
+    p = pytest_in(tmp_path, "--workers", "1", "--timeout=1", timeout=90)
+    assert p.returncode == 2, p.stdout[-3000:] + p.stderr[-2000:]  # pytest's "interrupted"
+    assert "collecting test_hangs_at_import.py took longer than 1 s" in p.stdout
+
+
 def test_a_module_that_hangs_at_import_ends_a_run_that_ignores_sigint(tmp_path: Path) -> None:
     """Started from a shell's background job (nohup, `cmd &`: SIGINT ignored), the
     watchdog's SIGINT is the run's own still: the run hung for ever on such a module."""

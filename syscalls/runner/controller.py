@@ -39,7 +39,7 @@ from syscalls import processes, tempdirs
 from syscalls.outdir import temp_name
 from syscalls.runner import strays
 from syscalls.runner.pool import Pool
-from syscalls.runner.status import STATUS_BASE, STATUS_PREFIX
+from syscalls.runner.status import STATUS_BASE, STATUS_PREFIX, read_status
 from syscalls.runner.testprocess import STATUS_DIR, TestProcess, session_limit
 from syscalls.runner.watchdog import Watchdog
 from syscalls.runner.xdist_strays import Strays as XdistStrays
@@ -71,9 +71,11 @@ class Controller:
         self.reason: str | None = None  # why the run is being cut short
         self.nodes: dict[str, Any] = {}  # xdist gateway id -> its WorkerController
         self.crashed: set[str | None] = set()  # workers whose crash was reported
+        self.died_importing: set[str] = set()  # modules an xdist worker died importing
         self.finishing = False
         self._raised = False
         self._time_up = False
+        self._caught = False  # pytest has taken the KeyboardInterrupt and reports it
         self._sigint_ignored = False  # at the start: only the watchdog's SIGINT is ours
         self._handlers: dict[int, Any] = {}
         self._mask: set[int] | None = None  # the signal mask before ours
@@ -157,7 +159,12 @@ class Controller:
         if signum == signal.SIGINT and self._sigint_ignored and not self._time_up:
             return  # ignored, as it was before the run
         if self._raised:
-            if signum == signal.SIGINT and not self.finishing:
+            # The watchdog says its limit again every second until the run ends (a
+            # test may swallow one); once pytest has the interrupt, its report may take
+            # longer than that under load, and a repeat taken for a second Ctrl-C
+            # killed the run (SIGINT, results unwritten).
+            repeat = self._time_up and self._caught
+            if signum == signal.SIGINT and not self.finishing and not repeat:
                 raise KeyboardInterrupt  # a second Ctrl-C: stop now
             return  # finishing: results are being written
         self._raised = True
@@ -167,6 +174,10 @@ class Controller:
     def _interrupted(self, signum: int) -> None:
         """From the strays' thread: SIGTERM or SIGHUP from outside, taken there."""
         self._time_is_up(f"interrupted ({signal.Signals(signum).name})")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_keyboard_interrupt(self) -> None:
+        self._caught = True
 
     def _time_is_up(self, reason: str) -> None:
         """From the watchdog thread: end the run as a signal would."""
@@ -200,6 +211,12 @@ class Controller:
             worker = self.watchdog.workers.get(wid) if wid else None
             if worker is not None:  # what its test had in its directory goes now
                 tempdirs.remove_left_by(worker.pid)
+                # A module that ends its process at import (os._exit) kills every xdist
+                # worker as it collects, until xdist gives up: no test ran, and nothing
+                # said which module (pytest's status 5, "no tests collected").
+                record = read_status(worker.status_file)
+                if record is not None and record.module:
+                    self.died_importing.add(record.module)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -343,6 +360,11 @@ class Controller:
         given_up = getattr(dsession, "_summary_report", None)
         if given_up and not self.reason:
             self.reason = f"xdist: {given_up}"
+            if self.died_importing:
+                modules = ", ".join(sorted(self.died_importing))
+                self.reason += f"; its workers died importing {modules}"
+                self.config.get_terminal_writer().line(f"syscalls: {self.reason}", red=True)
+                session.exitstatus = pytest.ExitCode.INTERNAL_ERROR  # not "no tests collected"
         if self.pool is not None and self.pool.given_up and not self.reason:
             self.reason = f"workers: {self.pool.given_up} (--max-worker-restart)"
         if self.reason:

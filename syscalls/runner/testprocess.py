@@ -18,6 +18,8 @@ the watchdog.
   (syscalls.runner.isolation). A change fails the test at teardown, naming it, and is
   put back; one that cannot be put back ends a forked worker after that test (`retire`),
   and a fresh fork runs the rest.
+- In a user's run, what a test leaves in /tmp, /dev/shm or /dev/mqueue fails it, named,
+  and is removed (syscalls.runner.shared_dirs: a stat() of each per test).
 - In a worker (forked, or xdist's), the test's nodeid, start time and limit go to the
   status file the controller's watchdog reads (syscalls.runner.status).
 
@@ -50,6 +52,7 @@ from syscalls.runner import (
 from syscalls.runner.copies import Copies
 from syscalls.runner.descriptors import DESCRIPTORS
 from syscalls.runner.parent import Parent
+from syscalls.runner.shared_dirs import SharedDirs
 from syscalls.runner.status import StatusWriter
 
 STATUS_DIR = "syscalls_status_dir"  # workerinput key: where workers write their status
@@ -124,6 +127,7 @@ class TestProcess:
         self.current: str | None = None  # the nodeid of the test in progress
         self.failed: str | None = None  # the last test whose call raised
         self.started = 0
+        self.began = 0.0  # time.monotonic() as the test in progress began
         self.limits: dict[str, float] = {}  # nodeid -> its own limit (a timeout marker)
         self.replaceable = replaceable
         self.retire: str | None = None  # why this worker must not run another test
@@ -151,6 +155,10 @@ class TestProcess:
         if status is not None:
             stacks.record(status)  # a worker: where it dies or hangs goes in its failure
         self.parent = Parent() if self.status is not None else None  # a worker's controller
+        # A user's test that leaves files in /tmp, /dev/shm or /dev/mqueue (runner.shared_dirs);
+        # root's other processes write there too, and root's queues are its namespace's
+        self.shared_dirs: SharedDirs | None = None
+        self.watch_shared = processes.LINUX and os.geteuid() != 0
 
     def pytest_collectstart(self, collector: pytest.Collector) -> None:
         """An xdist worker collects for itself: the module it imports goes in its status
@@ -178,9 +186,14 @@ class TestProcess:
         self.copies.stop(self.current, "as the next test began")
         self.current = item.nodeid
         self.started += 1
+        self.began = time.monotonic()
         if self.state is None:  # the first test (read here, its plugins' timers armed)
             self._take_state(isolation.read(self.managed))
             self.anon = memory.anonymous_kb(self.isolation.status)
+            if self.watch_shared and self.shared_dirs is None:
+                status = self.status.path if self.status is not None else None
+                top = self.parent.pid if self.parent is not None else None
+                self.shared_dirs = SharedDirs(status.parent if status else None, status, top)
         elif not self.replaceable:
             # This process reports too (serial pytest, an xdist worker): what the last
             # test's reports and warnings took after its check is not this test's.
@@ -245,6 +258,12 @@ class TestProcess:
         changed = self._check_state(item)
         if changed:
             problems.append(changed)
+        if self.shared_dirs is not None:
+            left_outside = self.shared_dirs.check(
+                item.nodeid, self.began, lambda: _uses_a_wider_fixture(item)
+            )
+            if left_outside:
+                problems.append(left_outside)
         grown = self._check_memory(item)
         if grown:
             problems.append(grown)
