@@ -163,13 +163,19 @@ def built_without(option: str) -> bool:
 def _running(named: str, release: str) -> tuple[dict[str, str], str] | None:
     candidates = [Path(named)] if named else [PROC_CONFIG, BOOT / f"config-{release}"]
     for path in candidates:
-        try:
-            data = path.read_bytes()[: 64 << 20]
-            if path.suffix == ".gz":
-                data = gzip.decompress(data)
-            config = parse(data.decode(errors="replace"))
-        except (OSError, EOFError, gzip.BadGzipFile):
-            continue
+        config = load(path)
         if config:
             return config, str(path)
     return None
+
+
+def load(path: Path) -> dict[str, str] | None:
+    """The options of a configuration file, gzipped (config.gz) or not; None where it
+    cannot be read or sets no option."""
+    try:
+        data = path.read_bytes()[: 64 << 20]
+        if path.suffix == ".gz":
+            data = gzip.decompress(data)
+    except (OSError, EOFError, gzip.BadGzipFile):
+        return None
+    return parse(data.decode(errors="replace")) or None

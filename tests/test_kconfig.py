@@ -66,6 +66,14 @@ def test_running_prefers_the_file_the_environment_names(
     assert running() == ({"CONFIG_A": "m"}, str(tmp_path / "image.config"))
 
 
+def test_load_reads_a_plain_or_gzipped_configuration(tmp_path: Path) -> None:
+    (tmp_path / "config").write_text("CONFIG_A=y\n")
+    (tmp_path / "config.gz").write_bytes(gzip.compress(b"CONFIG_B=m\n"))
+    assert kconfig.load(tmp_path / "config") == {"CONFIG_A": "y"}
+    assert kconfig.load(tmp_path / "config.gz") == {"CONFIG_B": "m"}
+    assert kconfig.load(tmp_path / "absent") is None
+
+
 def test_built_without_is_false_only_for_an_option_built_in(running, tmp_path: Path) -> None:
     (tmp_path / "config.gz").write_bytes(gzip.compress(b"CONFIG_A=y\nCONFIG_M=m\n"))
     assert not kconfig.built_without("CONFIG_A")

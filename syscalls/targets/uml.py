@@ -39,6 +39,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from syscalls import kconfig
 from syscalls.targets import Options, TargetUnavailable, readonly, results, xstate
 from syscalls.targets.guest import (
     TARGET_FAILED,
@@ -46,12 +47,16 @@ from syscalls.targets.guest import (
     bytecode_job,
     check_out,
     kept,
+    kernel_config,
     launch,
     write_script,
 )
 
 NAME = "uml"
 BINARY = "linux.uml"
+# Debian's user-mode-linux: its kernel's configuration, for the guest's ENOSYS verdicts
+DEBIAN_BINARY = Path("/usr/bin/linux.uml")
+DEBIAN_CONFIG = Path("/usr/share/doc/user-mode-linux/config.gz")
 BUSYBOX = "/bin/busybox"  # Debian busybox-static: the init needs no host tools beyond it
 TIME_SCALE = 3.0  # a syscall costs ~30x native, a fork much more: stretch waits
 TEST_TIMEOUT = 300.0
@@ -148,7 +153,9 @@ def run(opts: Options) -> int:
     results.clear(opts.out)
     scale = opts.time_scale or TIME_SCALE
     job = bytecode_job(opts, NAME)
-    script = write_script(opts, NAME, TEST_TIMEOUT, scale, job=job)
+    config = kconfig.load(DEBIAN_CONFIG) if Path(binary).resolve() == DEBIAN_BINARY else None
+    env = kernel_config(config, opts.out, opts.out)  # the guest sees OUT where it is
+    script = write_script(opts, NAME, TEST_TIMEOUT, scale, job=job, extra_env=env)
     limits = Limits(boot=BOOT_LIMIT, test=TEST_TIMEOUT + 60, total=opts.time_limit or TIME_LIMIT)
     out = shlex.quote(str(opts.out))
     with tempfile.TemporaryDirectory(prefix="syscalls-uml-") as tmp:
