@@ -46,6 +46,8 @@ def blocked_in(
         text = (PROC / str(tid) / "syscall").read_text()
     except FileNotFoundError:
         return _sleeping(tid)
+    except ProcessLookupError:  # it ended between open and read
+        return False
     fields = text.split()
     if len(fields) < 2 or fields[0] in ("running", "-1"):
         return False
@@ -57,7 +59,7 @@ def blocked_in(
 def _sleeping(tid: int) -> bool:
     try:
         stat = (PROC / str(tid) / "stat").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone, or ending as it is read
         return False
     return stat.rsplit(")", 1)[1].split()[0] == "S"  # the state follows "(comm)"
 

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from syscalls import forking
+from syscalls.child import TIME_SCALE
 from syscalls.kernel import Kernel
 
 pytestmark = pytest.mark.os("linux")
@@ -124,7 +125,9 @@ def test_futex_wake_of_zero_still_wakes_one(kernel: Kernel, futex, in_child) -> 
 def test_futex_wait_with_a_waker_on_another_word_times_out(kernel: Kernel, futex, in_child) -> None:
     def run() -> tuple[int, str]:
         a, b = futex.word(0), futex.word(0)
-        waiter = futex.in_thread(lambda: futex.wait(a, 0, ns=50_000_000).outcome)
+        # Long enough to be seen queued where only its state tells (procstate: SETTLE)
+        ns = int(50_000_000 * TIME_SCALE)
+        waiter = futex.in_thread(lambda: futex.wait(a, 0, ns=ns).outcome)
         futex.until_waiting(waiter.tid, a)
         return futex.wake(b, 10).unwrap(), waiter.join()
 
