@@ -117,6 +117,18 @@ def test_mlockall_without_valid_flags_is_einval(kernel: Kernel, flags: int) -> N
     assert kernel.mlockall(flags).errno == "EINVAL"
 
 
+# MCL_ONFAULT only modifies MCL_CURRENT or MCL_FUTURE (mm/mlock.c): alone it asks for
+# nothing, and is refused before any lock is changed. In a child, so that a kernel which
+# took it (as munlockall) would unlock nothing of the test process.
+@pytest.mark.os("linux")
+def test_mlockall_onfault_alone_is_einval(kernel: Kernel, in_child) -> None:
+    def lock_all() -> str | None:
+        r = kernel.mlockall(kernel.MCL_ONFAULT)
+        return r.errno.name if r.errno else None
+
+    assert in_child(lock_all) == "EINVAL"
+
+
 @pytest.mark.root
 def test_mlockall_current_then_munlockall(kernel: Kernel, in_child) -> None:
     def lock_all() -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from syscalls import forking
 from syscalls.kernel import Kernel
+from syscalls.threads import Waiter
 
 
 def _cpu_us(kernel: Kernel, who: int) -> int:
@@ -83,6 +84,26 @@ def test_getrusage_maxrss_grows_by_the_kilobytes_touched(kernel: Kernel, in_chil
 def test_getrusage_thread_is_at_most_the_process_total(kernel: Kernel) -> None:
     thread = _cpu_us(kernel, kernel.RUSAGE_THREAD)
     assert 0 < thread <= _cpu_us(kernel, kernel.RUSAGE_SELF)
+
+
+# RUSAGE_THREAD is the calling thread's time alone (kernel/sys.c, task_cputime_adjusted),
+# RUSAGE_SELF the whole thread group's, ended threads included. In a forked child the
+# caller is the group leader; another thread burns 20 ms and ends: its time shows in
+# RUSAGE_SELF beyond the leader's own (half of it is asked, for the rounding to µs).
+@pytest.mark.os("linux")
+def test_getrusage_thread_leaves_out_another_threads_time(kernel: Kernel, in_child) -> None:
+    def burn() -> int:
+        _burn(kernel, kernel.RUSAGE_THREAD, 20_000)
+        return _cpu_us(kernel, kernel.RUSAGE_THREAD)
+
+    def run() -> tuple[int, int]:
+        other = Waiter(burn).join()
+        mine = _cpu_us(kernel, kernel.RUSAGE_THREAD)
+        return _cpu_us(kernel, kernel.RUSAGE_SELF) - mine, other
+
+    others, other = in_child(run)
+    assert other >= 20_000
+    assert others >= other // 2
 
 
 def test_getrusage_unknown_who_is_einval(kernel: Kernel) -> None:
