@@ -42,12 +42,15 @@ TARGET_LACKS: dict[str, dict[str, str]] = {
             "clone3",
             "copy_file_range",
             "fsconfig",
+            "fsopen",
+            "fspick",
             "futex_waitv",
             "kcmp",
             "landlock_add_rule",
             "landlock_create_ruleset",
             "landlock_restrict_self",
             "mount_setattr",
+            "move_mount",
             "open_tree",
             "openat2",
             "pidfd_getfd",
@@ -56,9 +59,12 @@ TARGET_LACKS: dict[str, dict[str, str]] = {
             "process_vm_readv",
             "reboot",
             "sched_getattr",
+            "sched_setattr",
+            "sched_setparam",
             "settimeofday",
             "userfaultfd",
             "ustat",
+            "vhangup",
             "vmsplice",
         ),
         "gVisor does not implement it",
@@ -158,6 +164,8 @@ class Rule:
         kernel's own configuration has its option (the kernel lost it), else a skip."""
         found = self.config()
         value = found[0].get(option, NOT_SET) if found else NOT_SET
+        if found is None and self.target in TARGET_LACKS:  # a reimplementation: no config
+            return Answer(False, f"{name}: ENOSYS ({option} is off, or {self.target} lacks it)")
         if found is None or value not in ("y", "m"):
             return Answer(False, f"{name}: ENOSYS ({option} is off)")
         why = DESPITE_OPTION.get(name)

@@ -326,3 +326,9 @@ def test_i386s_futex_time64_is_judged_by_its_arguments_as_futex_is():
     rule = Rule(i386, "host", lambda: "6.1.0", provides)
     assert rule.judge("futex_time64", (0, 0x7F, 0, 0, 0, 0)) is None
     assert asked == ["futex"]
+
+
+def test_an_optional_syscall_on_a_target_without_a_configuration_says_either_may_be_why():
+    answer = Rule(X86_64, "gvisor", lambda: "4.4.0").judge("remap_file_pages")
+    assert answer is not None and not answer.lost
+    assert answer.message == "remap_file_pages: ENOSYS (CONFIG_MMU is off, or gvisor lacks it)"
