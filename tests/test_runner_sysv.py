@@ -34,6 +34,13 @@ def test_a_listing_names_each_object_by_kind_and_id() -> None:
     assert sysv.parse("msg", b"header only\n") == {}
 
 
+def test_a_listing_gives_each_objects_creator_and_change_time() -> None:
+    found = sysv.objects("shm", SHM)
+    assert found["shm 3899407"] == ("key 0x0, 4096 bytes", 65534, 0)
+    short = sysv.objects("sem", b"header\n 0 7 600 1\n")
+    assert short == {"sem 7": ("key 0x0, 1 semaphores", None, None)}  # columns missing
+
+
 @pytest.mark.root
 def test_the_objects_of_a_namespace_are_read_and_removed() -> None:
     def run() -> tuple[dict[str, str] | None, dict[str, str] | None]:

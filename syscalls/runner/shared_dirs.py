@@ -112,34 +112,19 @@ def _sysv_counts() -> tuple[int, ...]:
     return tuple(counts)
 
 
-_SYSV_COLUMNS = {
-    "shm": (9, 13, "bytes", 3),
-    "sem": (6, 9, "semaphores", 3),
-    "msg": (9, 13, "bytes queued", 3),
-}
-
-
 def _sysv_listing() -> dict[str, tuple[int, int, str]]:
     """ "System V shm 12" -> (creator's uid, ctime in seconds, what it is), for every
-    object of this IPC namespace (/proc/sysvipc)."""
+    object of this IPC namespace (/proc/sysvipc, as syscalls.runner.sysv reads it)."""
     found = {}
     for kind, path in sysv.PATHS.items():
-        cuid, ctime, what, size = _SYSV_COLUMNS[kind]
         try:
             with open(path, "rb") as f:
-                lines = f.read().splitlines()[1:]
+                listed = sysv.objects(kind, f.read())
         except OSError:
             continue
-        for line in lines:
-            fields = line.split()
-            with contextlib.suppress(IndexError, ValueError):
-                key = int(fields[0]) & 0xFFFFFFFF
-                shown = f"a System V {kind}, key {key:#x}, {int(fields[size])} {what}"
-                found[f"{SYSV}{kind} {int(fields[1])}"] = (
-                    int(fields[cuid]),
-                    int(fields[ctime]),
-                    shown,
-                )
+        for name, (what, cuid, ctime) in listed.items():
+            if cuid is not None and ctime is not None:
+                found[f"{SYSV}{name}"] = (cuid, ctime, f"a System V {kind}, {what}")
     return found
 
 

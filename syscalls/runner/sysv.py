@@ -20,17 +20,33 @@ SYSV = "System V IPC objects"
 PATHS = {"shm": "/proc/sysvipc/shm", "sem": "/proc/sysvipc/sem", "msg": "/proc/sysvipc/msg"}
 _IPC_RMID = 0  # linux/ipc.h
 _WHAT = {"shm": "bytes", "sem": "semaphores", "msg": "bytes queued"}  # each listing's 4th column
+# The columns of the creator's uid and of the last change's time in each listing
+# (ipc/shm.c sysvipc_shm_proc_show, ipc/sem.c, ipc/msg.c)
+_CUID_CTIME = {"shm": (9, 13), "sem": (6, 9), "msg": (9, 13)}
 
 
-def parse(kind: str, text: bytes) -> dict[str, str]:
-    """ "shm 12" -> "key 0x0, 4096 bytes": one per object of a /proc/sysvipc listing."""
+def objects(kind: str, text: bytes) -> dict[str, tuple[str, int | None, int | None]]:
+    """ "shm 12" -> ("key 0x0, 4096 bytes", creator's uid, ctime in seconds): one per
+    object of a /proc/sysvipc listing (None for a column the line lacks)."""
     found = {}
+    cuid, ctime = _CUID_CTIME[kind]
     for line in text.splitlines()[1:]:
         fields = line.split()
         if len(fields) >= 4 and fields[1].isdigit():
             key = int(fields[0]) & 0xFFFFFFFF  # printed signed
-            found[f"{kind} {int(fields[1])}"] = f"key {key:#x}, {int(fields[3])} {_WHAT[kind]}"
+            what = f"key {key:#x}, {int(fields[3])} {_WHAT[kind]}"
+            made = (_column(fields, cuid), _column(fields, ctime))
+            found[f"{kind} {int(fields[1])}"] = (what, *made)
     return found
+
+
+def _column(fields: list[bytes], index: int) -> int | None:
+    return int(fields[index]) if len(fields) > index and fields[index].isdigit() else None
+
+
+def parse(kind: str, text: bytes) -> dict[str, str]:
+    """ "shm 12" -> "key 0x0, 4096 bytes": one per object of a /proc/sysvipc listing."""
+    return {name: what for name, (what, _, _) in objects(kind, text).items()}
 
 
 def read() -> dict[str, str] | None:
