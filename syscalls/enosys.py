@@ -119,8 +119,8 @@ class Rule:
     # The running kernel's release, asked only when it decides (an in-process kernel
     # answers it with a syscall of its own).
     release: Callable[[], str] = str
-    # Whether the kernel has a syscall or a feature of one (FEATURES), by a harmless
-    # call of its own; asked only for the syscalls of BY_ARGUMENT.
+    # Whether the kernel has a syscall or a feature of one ("futex_pi", "msg_copy"), by
+    # a harmless call of its own (Kernel.provides); asked only for BY_ARGUMENT's.
     provides: Callable[[str], bool] = _no
     # The kernel's configuration and where it was read (syscalls.kconfig.running),
     # asked only for an optional syscall's ENOSYS.
@@ -185,13 +185,6 @@ class Rule:
             return release
         return ""
 
-
-# What Kernel.provides() can be asked, besides the syscalls of BY_ARGUMENT themselves (a
-# harmless call of each: futex's FUTEX_WAKE of no waiter, msgrcv of queue -1).
-FEATURES = {
-    "futex_pi": "FUTEX_UNLOCK_PI of an unowned word answers EPERM, not ENOSYS",
-    "msg_copy": "/proc/sys/kernel/ns_last_pid exists (CONFIG_CHECKPOINT_RESTORE)",
-}
 
 # kernel/futex/syscalls.c do_futex: the operations that need CONFIG_FUTEX_PI.
 FUTEX_PI_OPS = (

@@ -216,6 +216,7 @@ class Kernel:
         self.libc = self.ffi.dlopen(None)
         self.observers: list[Observer] = []
         self._callers: dict[str, Callable[..., Result]] = {}
+        self._features: dict[str, bool] = {}  # provides(), once asked
         # Where this kernel runs (the pytest glue sets gvisor, uml, ...): ENOSYS is
         # judged against what that target legitimately lacks (syscalls.enosys).
         self.target = "host"
@@ -332,17 +333,20 @@ class Kernel:
         return result
 
     def provides(self, feature: str) -> bool:
-        """Whether this kernel has a syscall of enosys.BY_ARGUMENT or one of
-        enosys.FEATURES, asked once by a harmless call (not recorded); has() says
-        whether the table has a name."""
-        known: dict[str, bool] = self.__dict__.setdefault("_features", {})
-        if feature not in known:
-            known[feature] = self._probe(feature)
-        return known[feature]
+        """Whether this kernel has a syscall of enosys.BY_ARGUMENT or a feature of one
+        (see _probe), asked once by a harmless call (not recorded); has() says whether
+        the table has a name."""
+        if feature not in self._features:
+            self._features[feature] = self._probe(feature)
+        return self._features[feature]
 
     def _probe(self, feature: str) -> bool:
+        """A harmless call that answers ENOSYS only where `feature` is missing: futex's
+        FUTEX_WAKE of no waiter; FUTEX_UNLOCK_PI of an unowned word (EPERM, with PI);
+        msgrcv of queue -1 (EINVAL). MSG_COPY has no such call: checkpoint/restore,
+        which it needs, shows in /proc/sys/kernel/ns_last_pid."""
         p = self.platform
-        if feature == "msg_copy":  # only a kernel with checkpoint/restore has it
+        if feature == "msg_copy":
             return os.path.exists("/proc/sys/kernel/ns_last_pid")
         word = self.ffi.new("uint32_t *")  # 0: no waiter to wake, no owner to be
         private = p.constants.get("FUTEX_PRIVATE_FLAG", 0)

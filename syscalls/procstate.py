@@ -111,8 +111,7 @@ def _ended_before_blocking(tid: int, names: str | Iterable[str]) -> NoReturn:
     waiter = threads.by_tid(tid)
     said = ""
     if waiter is not None:
-        waiter.join()  # raises what the thread raised
-        said = f", returning {waiter.join()!r}"
+        said = f", returning {waiter.join()!r}"  # join() raises what the thread raised
     raise AssertionError(f"thread {tid} ended before it blocked in {names}{said}")
 
 
